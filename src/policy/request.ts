@@ -1,0 +1,78 @@
+import type { Principal } from '../identity/principal.ts';
+
+/** The actions of SPEC: policy. `Action::"sql.read"` … in Cedar. */
+export const ACTIONS = [
+  'llm.invoke', 'http.request', 'sql.read', 'sql.write', 'sql.ddl', 'sql.admin', 'mcp.call',
+  'review.approve', 'admin',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export function isAction(s: string): s is Action {
+  return (ACTIONS as readonly string[]).includes(s);
+}
+
+/** The resource of a request. `admin` requests target the gateway itself (`Gateway::"gatehouse"`). */
+export type Resource =
+  | { readonly kind: 'connection'; readonly name: string; readonly type: string; readonly provider?: string; readonly tags?: readonly string[] }
+  | { readonly kind: 'gateway' };
+
+/** Facts extracted from a SQL request (inspect/sql). */
+export interface SqlFacts {
+  readonly kinds: readonly string[];
+  readonly tables: readonly string[];
+  readonly functions: readonly string[];
+  readonly dangerous_functions: readonly string[];
+  readonly statements: number;
+  /** Every UPDATE/DELETE has a WHERE clause (true when there is none of either). */
+  readonly has_where: boolean;
+  readonly data_modifying_cte: boolean;
+  readonly do_block: boolean;
+  readonly copy_program: boolean;
+}
+
+/** Facts extracted from an LLM request (inspect/prompt). Types and counts, never values. */
+export interface LlmFacts {
+  readonly provider: string;
+  readonly endpoint: string;
+  readonly model: string;
+  readonly stream: boolean;
+  readonly tools: readonly string[];
+  readonly secret_types: readonly string[];
+  readonly pii_types: readonly string[];
+  readonly findings: number;
+}
+
+export interface HttpFacts { readonly method: string; readonly path: string }
+export interface McpFacts { readonly tool: string }
+
+/** Everything a protocol learned about a request, as Cedar `context` attributes. */
+export interface Facts {
+  readonly sql?: SqlFacts;
+  readonly llm?: LlmFacts;
+  readonly http?: HttpFacts;
+  readonly mcp?: McpFacts;
+}
+
+/**
+ * The one normalized request every protocol produces: who, what action, on which resource,
+ * with which facts. Policy, reviews and recording only ever see this type.
+ */
+export interface AccessRequest {
+  readonly principal: Principal;
+  readonly action: Action;
+  readonly resource: Resource;
+  readonly facts: Facts;
+  /** Evaluation time (ms since epoch), from the injected clock. */
+  readonly at: number;
+}
+
+/** A decision always carries the reasons (policy ids, or rule names) that produced it. */
+export interface Decision {
+  readonly effect: 'allow' | 'deny' | 'review';
+  /** Policy `@id`s (or Cedar ids) that determined the outcome; for review, also `review:<rule>`. */
+  readonly reasons: readonly string[];
+  /** Cedar evaluation errors, if any. Any error makes the decision a deny (fail closed). */
+  readonly errors: readonly string[];
+  /** Set when effect is `review`: the review rule that matched. */
+  readonly reviewRule?: string;
+}
