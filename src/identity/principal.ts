@@ -16,6 +16,8 @@ export interface Principal {
   readonly credentialId?: string;
   /** The issuer, for JWTs. */
   readonly issuer?: string;
+  /** When the credential stops being valid (ms since epoch), if it expires. Bounds derived tokens. */
+  readonly expiresAt?: number;
 }
 
 /** Human-readable `user (agent bot)` form used in audit lines and CLI output. */

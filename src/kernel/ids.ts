@@ -7,7 +7,7 @@ export function randomBase62(n: number): string {
   let out = '';
   while (out.length < n) {
     for (const b of randomBytes(n * 2)) {
-      if (b < 248) out += BASE62[b % 62];
+      if (b < 248) out += BASE62.charAt(b % 62);
       if (out.length === n) break;
     }
   }

@@ -18,7 +18,7 @@ export async function openEmbedded(dir: string | undefined): Promise<SqlDriver> 
   const base = exec(db);
   return {
     kind: 'embedded',
-    query: base.query,
+    ...base,
     transaction: (fn) => db.transaction((tx) => fn(exec(tx))),
     exec: async (text) => { await db.exec(text); },
     listen: async (channel, onPayload) => {

@@ -30,19 +30,21 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   const base = exec(pool);
   return {
     kind: 'postgres',
-    query: base.query,
+    ...base,
     async transaction(fn) {
       const client = await pool.connect();
+      // A client whose ROLLBACK failed may still be inside a transaction: destroy it, never reuse it.
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await fn(exec(client));
         await client.query('COMMIT');
         return out;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((e: unknown) => { broken = e instanceof Error ? e : new Error(String(e)); });
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     exec: async (text) => { await pool.query(text); },

@@ -1,0 +1,37 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router } from '../protocols/http/router.ts';
+import { GatehouseError } from '../kernel/errors.ts';
+import type { Services } from '../app/services.ts';
+import type { AdminState } from './context.ts';
+import { HostGuard } from './host-guard.ts';
+import { authenticateHttp } from '../protocols/http/authenticate.ts';
+import { registerApiKeyRoutes } from './routes/api-keys.ts';
+import { registerAuditRoutes } from './routes/audit.ts';
+import { registerPolicyRoutes } from './routes/policy.ts';
+import { registerConnectionRoutes } from './routes/connections.ts';
+
+/** Builds the `/api/v1` router. Route modules are registered explicitly, here, in one list. */
+export function buildAdminRouter(): Router<AdminState> {
+  const r = new Router<AdminState>();
+  registerConnectionRoutes(r);
+  registerApiKeyRoutes(r);
+  registerPolicyRoutes(r);
+  registerAuditRoutes(r);
+  return r;
+}
+
+/**
+ * The admin API handler: Host/Origin check, then bearer authentication, then the route (each
+ * route asks policy for its action). Returns the matched route pattern for metrics.
+ */
+export function adminHandler(svc: Services, guard: HostGuard, router = buildAdminRouter()) {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<string> => {
+    guard.check(req.headers);
+    const m = router.match(req.method ?? 'GET', url.pathname);
+    if (!m) throw new GatehouseError('not_found', `no API route ${url.pathname}`);
+    if ('methods' in m) throw new GatehouseError('method_not_allowed', `allowed: ${m.methods.join(', ')}`, { allow: m.methods });
+    const principal = await authenticateHttp(svc, req, 'admin-api');
+    await m.handler({ req, res, params: m.params, query: url.searchParams, state: { principal, svc } });
+    return m.pattern;
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The OpenAPI 3.1 document of the admin API, served at `/api/openapi.json`. A test checks that
+ * every route the router registers is documented here and that nothing documented is missing.
+ */
+const problem = { description: 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+const errors = { '400': problem, '401': problem, '403': problem, '404': problem };
+const json = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const body = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const list = (name: string) => ({ type: 'object', properties: { items: { type: 'array', items: ref(name) } }, required: ['items'] });
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const str = { type: 'string' };
+const strs = { type: 'array', items: str };
+
+const schemas = {
+  Problem: {
+    type: 'object', required: ['type', 'title', 'status', 'code', 'detail'],
+    properties: { type: str, title: str, status: { type: 'integer' }, code: { type: 'string', description: 'Stable error code (docs/errors.md)' }, detail: str, review_id: str },
+  },
+  Connection: {
+    type: 'object', required: ['name', 'type', 'url', 'source', 'credentials'],
+    properties: {
+      name: str, type: { enum: ['llm', 'http', 'postgres', 'mcp'] }, provider: str, url: str, description: str, tags: strs,
+      source: { enum: ['config', 'api'], description: '`config` connections are read-only through the API' },
+      credentials: { ...strs, description: 'Names of the credentials set; values are never returned' },
+    },
+  },
+  ConnectionInput: {
+    type: 'object', required: ['name', 'type', 'url'],
+    properties: {
+      name: str, type: { enum: ['llm', 'http', 'postgres', 'mcp'] }, provider: { enum: ['openai', 'anthropic', 'openai-compatible'] }, url: str,
+      description: str, tags: strs, credentials: { type: 'object', additionalProperties: str, description: 'Write-only; sealed at rest' },
+    },
+  },
+  ApiKey: {
+    type: 'object', required: ['id', 'groups', 'createdAt'],
+    properties: { id: str, user: str, agent: str, groups: strs, agentGroups: strs, description: str, createdAt: str, expiresAt: str, revokedAt: str, lastUsedAt: str },
+  },
+  ApiKeyInput: {
+    type: 'object', description: 'At least one of user and agent. Both: the agent acts for the user.',
+    properties: { user: str, agent: str, groups: strs, agent_groups: strs, expires: { type: 'string', description: 'Duration, e.g. 24h' }, description: str },
+  },
+  AuditRecord: {
+    type: 'object', required: ['seq', 'at', 'kind', 'outcome', 'hash'],
+    properties: { seq: { type: 'integer' }, at: str, kind: str, user: str, agent: str, action: str, resource: str, outcome: str, detail: { type: 'object' }, prevHash: str, hash: str },
+  },
+  ExplainInput: {
+    type: 'object', required: ['principal', 'action'],
+    properties: { principal: str, principal_kind: { enum: ['user', 'agent'] }, groups: strs, agent: str, agent_groups: strs, action: str, connection: str, sql: str },
+  },
+  Explanation: {
+    type: 'object', required: ['effect', 'reasons'],
+    properties: { effect: { enum: ['allow', 'deny', 'review'] }, reasons: strs, errors: strs, review_rule: { type: ['string', 'null'] }, policies: { type: 'array', items: { type: 'object' } } },
+  },
+};
+
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Gatehouse admin API', version: '1', description: 'Every call needs a bearer credential permitted the `admin` action (Cedar). Errors are problem+json with a stable `code`.' },
+    servers: [{ url: serverUrl }],
+    security: [{ bearer: [] }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key (ghk_…) or JWT' } }, schemas },
+    paths: {
+      '/api/v1/connections': {
+        get: { operationId: 'listConnections', responses: { '200': json(list('Connection')), ...errors } },
+        post: { operationId: 'createConnection', requestBody: body(ref('ConnectionInput')), responses: { '201': json(ref('Connection'), 'Created'), '409': problem, ...errors } },
+      },
+      '/api/v1/connections/{name}': {
+        parameters: [nameParam],
+        get: { operationId: 'getConnection', responses: { '200': json(ref('Connection')), ...errors } },
+        patch: { operationId: 'updateConnection', requestBody: body(ref('ConnectionInput')), responses: { '200': json(ref('Connection')), '409': problem, ...errors } },
+        delete: { operationId: 'deleteConnection', responses: { '200': json({ type: 'object' }), '409': problem, ...errors } },
+      },
+      '/api/v1/api-keys': {
+        get: { operationId: 'listApiKeys', responses: { '200': json(list('ApiKey')), ...errors } },
+        post: { operationId: 'createApiKey', requestBody: body(ref('ApiKeyInput')), responses: { '201': json({ allOf: [ref('ApiKey'), { type: 'object', properties: { key: { type: 'string', description: 'Shown once' } } }] }, 'Created'), ...errors } },
+      },
+      '/api/v1/api-keys/{id}': {
+        parameters: [idParam],
+        get: { operationId: 'getApiKey', responses: { '200': json(ref('ApiKey')), ...errors } },
+        delete: { operationId: 'revokeApiKey', responses: { '200': json({ type: 'object' }), ...errors } },
+      },
+      '/api/v1/policy/explain': {
+        post: { operationId: 'explainPolicy', requestBody: body(ref('ExplainInput')), responses: { '200': json(ref('Explanation')), ...errors } },
+      },
+      '/api/v1/policy/policies': {
+        get: { operationId: 'listPolicies', responses: { '200': json({ type: 'object' }), ...errors } },
+      },
+      '/api/v1/audit': {
+        get: {
+          operationId: 'listAudit',
+          parameters: ['limit', 'before', 'kind', 'user'].map((n) => ({ name: n, in: 'query', required: false, schema: { type: 'string' } })),
+          responses: { '200': json(list('AuditRecord')), ...errors },
+        },
+      },
+      '/api/v1/audit/verify': {
+        get: { operationId: 'verifyAudit', responses: { '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, seq: { type: 'integer' }, reason: str } }), ...errors } },
+      },
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import type { Router } from '../../protocols/http/router.ts';
+import { sendJson } from '../../protocols/http/problem.ts';
+import { GatehouseError } from '../../kernel/errors.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { isAction, type AccessRequest, type Facts, type Resource } from '../../policy/request.ts';
+import { connectionResource } from '../../app/authorize.ts';
+import { inspectSql } from '../../inspect/sql/inspect.ts';
+import { jsonObject, optString, optStrings, requireAction, type AdminState } from '../context.ts';
+
+/**
+ * `POST /api/v1/policy/explain`: evaluates a hypothetical request and returns the decision with
+ * the policies that produced it. `sql`, when given, is inspected with the real parser and its
+ * facts are in the context, exactly as on the PostgreSQL data path.
+ */
+export function registerPolicyRoutes(r: Router<AdminState>): void {
+  r.add('POST', '/api/v1/policy/explain', async (ctx) => {
+    await requireAction(ctx);
+    const { svc } = ctx.state;
+    const body = await jsonObject(ctx);
+    const user = optString(body, 'principal');
+    const action = optString(body, 'action');
+    const connection = optString(body, 'connection');
+    if (!user) throw new GatehouseError('validation_failed', '"principal" is required');
+    if (!action || !isAction(action)) throw new GatehouseError('validation_failed', `"action" must be one of the Gatehouse actions`);
+    const agent = optString(body, 'agent');
+    const kind = optString(body, 'principal_kind') === 'agent' ? 'agent' : 'user';
+    const principal: Principal = {
+      kind, id: user, groups: optStrings(body, 'groups') ?? [], via: 'api_key',
+      ...(agent === undefined ? {} : { agent: { id: agent, groups: optStrings(body, 'agent_groups') ?? [] } }),
+    };
+    let resource: Resource = { kind: 'gateway' };
+    if (action !== 'admin') {
+      if (!connection) throw new GatehouseError('validation_failed', '"connection" is required for this action');
+      resource = connectionResource(await svc.connections.require(connection));
+    }
+    const facts: { -readonly [K in keyof Facts]: Facts[K] } = {};
+    const sql = optString(body, 'sql');
+    if (sql !== undefined) {
+      const inspection = inspectSql(sql);
+      if (!inspection.ok) {
+        sendJson(ctx.res, 200, { effect: 'deny', reasons: ['sql-unparseable'], errors: [inspection.error], policies: [] });
+        return;
+      }
+      facts.sql = inspection.facts;
+    }
+    const req: AccessRequest = { principal, action, resource, facts, at: svc.clock.now() };
+    const explanation = svc.policy.explain(req);
+    const decision = svc.decider.decide(req);
+    sendJson(ctx.res, 200, { ...explanation, effect: decision.effect, reasons: decision.reasons, errors: decision.errors, review_rule: decision.reviewRule ?? null });
+  });
+
+  r.add('GET', '/api/v1/policy/policies', async (ctx) => {
+    await requireAction(ctx);
+    sendJson(ctx.res, 200, { items: ctx.state.svc.policy.policies() });
+  });
+}

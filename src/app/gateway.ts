@@ -1,0 +1,131 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { GatehouseError } from '../kernel/errors.ts';
+import { sendProblem } from '../protocols/http/problem.ts';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { MEMORY_STORE_PATH } from '../config/finalize.ts';
+import type { GatehouseConfig } from '../config/types.ts';
+import { systemClock, type Clock } from '../kernel/clock.ts';
+import { createLogger, type Logger } from '../kernel/log.ts';
+import { Metrics } from '../kernel/metrics.ts';
+import { parseDuration } from '../kernel/duration.ts';
+import { openStore } from '../store/index.ts';
+import { ConnectionsRepo } from '../store/connections-repo.ts';
+import { loadOrCreateMasterKey } from '../store/crypto-box.ts';
+import { ApiKeys } from '../identity/api-keys.ts';
+import { BuiltinIssuer } from '../identity/issuer.ts';
+import { OidcVerifier } from '../identity/oidc.ts';
+import { Authenticator } from '../identity/authenticator.ts';
+import { bootstrapAdmin } from '../identity/bootstrap.ts';
+import { PolicyEngine } from '../policy/engine.ts';
+import { ReviewRules } from '../policy/review-rules.ts';
+import { Decider } from '../policy/decider.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { initSqlInspector } from '../inspect/sql/inspect.ts';
+import { ConnectionRegistry } from '../connections/registry.ts';
+import { createHttpHandler, listenHttp } from '../protocols/http/server.ts';
+import { parseListen, checkExposure } from './listen.ts';
+import type { Services } from './services.ts';
+
+export interface GatewayOptions {
+  readonly configPath?: string;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Override the HTTP listen address (tests use port 0). */
+  readonly httpListen?: string;
+}
+
+/** A running gateway: its services, bound addresses, and a clean shutdown. */
+export interface Gateway {
+  readonly services: Services;
+  readonly http: { host: string; port: number; url: string };
+  /** Set when the bootstrap admin key was created on this start. */
+  readonly adminKeyPath: string | undefined;
+  readonly adminKeyCreated: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: opens the store, builds identity, policy and audit, and starts the
+ * listeners. Every module is constructed here, explicitly, in dependency order.
+ */
+export async function startGateway(config: GatehouseConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger({ level: config.log.level });
+  const listen = parseListen(opts.httpListen ?? config.server.http.listen);
+  checkExposure(listen.host, config);
+
+  const policy = PolicyEngine.fromFiles(config.policies.files, { adminGroup: config.identity.bootstrap.admin_group });
+  const rules = new ReviewRules(config.reviews.rules);
+  await initSqlInspector();
+
+  const pgStore = config.store.postgres;
+  const inMemory = config.store.embedded.path === MEMORY_STORE_PATH;
+  const db = await openStore(pgStore
+    ? { postgres: { url: pgStore.url, poolMax: pgStore.pool_max, ...(pgStore.password ? { password: pgStore.password.reveal() } : {}) } }
+    : { embedded: { path: inMemory ? undefined : config.store.embedded.path } });
+  const closers: (() => Promise<void>)[] = [() => db.close()];
+  try {
+    // Local state files (admin.key, master.key) live beside the embedded store; with an in-memory
+    // or PostgreSQL store, in ./.gatehouse.
+    const stateDir = pgStore || inMemory ? resolve('.gatehouse') : config.store.embedded.path;
+    const masterKey = loadOrCreateMasterKey(stateDir);
+    const connectionsRepo = new ConnectionsRepo(db, masterKey);
+    const audit = new AuditLog(db, clock);
+    closers.unshift(() => audit.flush());
+    const apiKeys = new ApiKeys(db, clock);
+    const tls = config.server.tls;
+    const scheme = tls ? 'https' : 'http';
+    const server: Server = tls
+      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) })
+      : createServer();
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 0; // long-polls and streams; per-route timeouts apply instead
+    // Until the services are built, requests get 503 not_ready rather than hanging.
+    let handle = (_req: IncomingMessage, res: ServerResponse): void => { sendProblem(res, new GatehouseError('not_ready')); };
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => { handle(req, res); });
+    const bound = await listenHttp(server, listen.host, listen.port);
+    closers.unshift(() => closeServer(server));
+    const url = stripSlash(config.server.public_url ?? `${scheme}://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`);
+    const issuer = await BuiltinIssuer.open(db, clock, {
+      issuer: url,
+      audience: config.identity.builtin.audience,
+      tokenTtlMs: parseDuration(config.identity.builtin.token_ttl) ?? 3_600_000,
+    });
+    const oidc = new OidcVerifier(config.identity.issuers.map((i) => ({
+      issuer: i.issuer, audience: i.audience, groupsClaim: i.groups_claim, userClaim: i.user_claim,
+      algorithms: i.algorithms, jwksCacheMs: parseDuration(i.jwks_cache) ?? 600_000,
+    })), clock);
+    const authenticator = new Authenticator({ apiKeys, issuer, oidc });
+    const boot = await bootstrapAdmin(apiKeys, stateDir, { user: config.identity.bootstrap.admin_user, group: config.identity.bootstrap.admin_group });
+
+    const services: Services = {
+      config, configPath: opts.configPath, log, clock, metrics: new Metrics(), db, apiKeys, issuer, authenticator,
+      policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
+      connectionsRepo, publicUrl: url,
+    };
+    handle = createHttpHandler(services, bound);
+    log.info({ http: url, store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
+    return {
+      services, http: { ...bound, url }, adminKeyPath: boot.path, adminKeyCreated: boot.created,
+      close: async () => { for (const c of closers) await c().catch((e: unknown) => log.error({ err: String(e) }, 'shutdown step failed')); },
+    };
+  } catch (err) {
+    for (const c of closers) await c().catch(() => undefined);
+    throw err;
+  }
+}
+
+function stripSlash(u: string): string {
+  return u.endsWith('/') ? u.slice(0, -1) : u;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => { server.closeAllConnections(); }, 5_000);
+    server.close(() => { clearTimeout(t); resolve(); });
+  });
+}
+

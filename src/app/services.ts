@@ -1,0 +1,33 @@
+import type { GatehouseConfig } from '../config/types.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Logger } from '../kernel/log.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import type { ApiKeys } from '../identity/api-keys.ts';
+import type { BuiltinIssuer } from '../identity/issuer.ts';
+import type { Authenticator } from '../identity/authenticator.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
+import type { Decider } from '../policy/decider.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { ConnectionsRepo } from '../store/connections-repo.ts';
+
+/** Everything the listeners and the admin API need, built once by the composition root. */
+export interface Services {
+  readonly config: GatehouseConfig;
+  readonly configPath: string | undefined;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly db: SqlDriver;
+  readonly apiKeys: ApiKeys;
+  readonly issuer: BuiltinIssuer;
+  readonly authenticator: Authenticator;
+  readonly policy: PolicyEngine;
+  readonly decider: Decider;
+  readonly audit: AuditLog;
+  readonly connections: ConnectionRegistry;
+  readonly connectionsRepo: ConnectionsRepo;
+  /** The externally visible base URL of the HTTP listener. */
+  readonly publicUrl: string;
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { manualClock } from '../kernel/clock.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
+import { openStore } from '../store/index.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import { AuditLog } from './audit-log.ts';
+
+describe('AuditLog', () => {
+  let db: SqlDriver;
+  before(async () => { db = await openStore({ embedded: { path: undefined } }); });
+  after(() => db.close());
+
+  test('refuses records no row can hold, before they reach a batch', async () => {
+    const log = new AuditLog(db, manualClock(0));
+    const internal = (e: unknown): boolean => isGatehouseError(e, 'internal');
+    await assert.rejects(log.append({ kind: '', outcome: 'ok' }), internal);
+    await assert.rejects(log.append({ kind: 'k', outcome: 'ok', detail: { s: 'a\u0000b' } }), internal);
+    await assert.rejects(log.append({ kind: 'k', outcome: 'ok', detail: { s: 'x'.repeat(20_000) } }), internal);
+    await assert.rejects(log.append({ kind: 'k', outcome: 'ok', user: 'u'.repeat(5000) }), internal);
+    // Valid appends in the same tick are unaffected by an invalid one.
+    const [a, bad, b] = await Promise.allSettled([
+      log.append({ kind: 'k', outcome: 'ok' }), log.append({ kind: 'k', outcome: '' }), log.append({ kind: 'k', outcome: 'ok' }),
+    ]);
+    assert.equal(a.status, 'fulfilled');
+    assert.equal(bad.status, 'rejected');
+    assert.equal(b.status, 'fulfilled');
+    assert.deepEqual(await log.verify(), { ok: true, count: 2 });
+  });
+
+  test('detail is stored as JSON data: toJSON applied, undefined dropped', async () => {
+    const log = new AuditLog(db, manualClock(Date.UTC(2025, 0, 2)));
+    const r = await log.append({ kind: 'k', outcome: 'ok', detail: { when: new Date(0), gone: undefined, n: 1.5 } });
+    assert.deepEqual(r.detail, { when: '1970-01-01T00:00:00.000Z', n: 1.5 });
+    assert.deepEqual((await log.list({ limit: 1 }))[0], r);
+  });
+
+  test('a failing store rejects the whole batch with store_unavailable; the next batch succeeds', async () => {
+    let fail = true;
+    const flaky: SqlDriver = { ...db, transaction: (fn) => (fail ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) };
+    const log = new AuditLog(flaky, manualClock(0));
+    const before = (await log.list({ limit: 1 }))[0]?.seq ?? 0;
+    const settled = await Promise.allSettled([1, 2, 3].map(() => log.append({ kind: 'k', outcome: 'ok' })));
+    for (const s of settled) assert.ok(s.status === 'rejected' && isGatehouseError(s.reason, 'store_unavailable'));
+    fail = false;
+    assert.equal((await log.append({ kind: 'k', outcome: 'ok' })).seq, before + 1);
+    assert.deepEqual(await log.verify(), { ok: true, count: before + 1 });
+  });
+
+  test('a full queue refuses appends (fail closed) and flush waits for the rest', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const slow: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+    const log = new AuditLog(slow, manualClock(0), { maxQueue: 2, maxBatch: 1 });
+    const first = log.append({ kind: 'k', outcome: 'ok' });
+    await Promise.resolve(); // let the drain take `first` out of the queue
+    const queued = [log.append({ kind: 'k', outcome: 'ok' }), log.append({ kind: 'k', outcome: 'ok' })];
+    await assert.rejects(log.append({ kind: 'k', outcome: 'ok' }), (e) => isGatehouseError(e, 'store_unavailable'));
+    let flushed = false;
+    const flushing = log.flush().then(() => { flushed = true; });
+    release();
+    const done = await Promise.all([first, ...queued]);
+    await flushing;
+    assert.equal(flushed, true);
+    assert.deepEqual(done.map((r) => r.seq - done[0].seq), [0, 1, 2]);
+  });
+});

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { manualClock } from '../kernel/clock.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import { AuditLog } from './audit-log.ts';
+import { recordHash } from './chain.ts';
+import { verifyChain } from './verify.ts';
+
+const T0 = Date.parse('2025-01-01T00:00:00.000Z');
+
+/** Audit-log part of the store conformance suite (called by `runStoreConformance`). */
+export function runAuditConformance(
+  getDb: () => SqlDriver,
+  opts: { readonly openPeer?: (first: SqlDriver) => Promise<SqlDriver> } = {},
+): void {
+  void describe('audit log', () => {
+    let db: SqlDriver;
+    const clock = manualClock(T0);
+    let audit: AuditLog;
+    before(async () => {
+      db = getDb();
+      audit = new AuditLog(db, clock);
+      for (let i = 1; i <= 10; i++) {
+        clock.advance(1000);
+        await audit.append({
+          kind: i % 2 ? 'policy.decision' : 'auth.failure', user: i % 3 ? 'alice' : 'bob', agent: 'bot',
+          action: 'sql.read', resource: 'crm', outcome: i % 2 ? 'allow' : 'deny', detail: { i, reason: 'r', nested: { z: 1, a: [1, 'x'] } },
+        });
+      }
+    });
+
+    const verifyBoth = async (): Promise<unknown> => {
+      const small = await verifyChain(db, 3); // pages of 3: exercises paging
+      assert.deepEqual(small, await audit.verify());
+      return small;
+    };
+
+    void test('append returns the stored record; list is newest first with filters and paging', async () => {
+      const r = await audit.append({ kind: 'admin.mutation', user: 'carol', outcome: 'ok', detail: { id: 'k1' } });
+      assert.equal(r.seq, 11);
+      assert.equal(r.at, '2025-01-01T00:00:10.000Z');
+      assert.equal(r.agent, undefined);
+      const [latest] = await audit.list({ limit: 1 });
+      assert.deepEqual(latest, r);
+      assert.deepEqual((await audit.list({})).map((x) => x.seq), [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+      assert.deepEqual((await audit.list({ limit: 3, beforeSeq: 9 })).map((x) => x.seq), [8, 7, 6]);
+      assert.deepEqual((await audit.list({ kind: 'auth.failure' })).map((x) => x.seq), [10, 8, 6, 4, 2]);
+      assert.deepEqual((await audit.list({ user: 'bob', kind: 'policy.decision' })).map((x) => x.seq), [9, 3]);
+      const first = (await audit.list({ beforeSeq: 2 }))[0];
+      assert.deepEqual(first?.detail, { i: 1, reason: 'r', nested: { z: 1, a: [1, 'x'] } });
+      assert.equal(first?.prevHash, '0'.repeat(64));
+      assert.deepEqual(await verifyBoth(), { ok: true, count: 11 });
+    });
+
+    void test('a changed record is named by its seq', async () => {
+      await db.query("UPDATE audit_log SET outcome = 'allow' WHERE seq = 4");
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 4, reason: 'hash mismatch (record changed)' });
+      await db.query("UPDATE audit_log SET outcome = 'deny' WHERE seq = 4");
+      await db.query(`UPDATE audit_log SET detail = '{"i":7,"reason":"other","nested":{"z":1,"a":[1,"x"]}}' WHERE seq = 7`);
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 7, reason: 'hash mismatch (record changed)' });
+      await db.query(`UPDATE audit_log SET detail = '{"i":7,"reason":"r","nested":{"a":[1,"x"],"z":1}}' WHERE seq = 7`);
+      assert.deepEqual(await verifyBoth(), { ok: true, count: 11 });
+    });
+
+    void test('a deleted record is a gap; a deleted tail is detected against the head', async () => {
+      const [row5] = await db.query('SELECT * FROM audit_log WHERE seq = 5');
+      await db.query('DELETE FROM audit_log WHERE seq = 5');
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 5, reason: 'record missing (gap in the chain)' });
+      await reinsert(db, row5);
+      const [row11] = await db.query('SELECT * FROM audit_log WHERE seq = 11');
+      await db.query('DELETE FROM audit_log WHERE seq = 11');
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 11, reason: 'record missing (chain ends before its head)' });
+      await reinsert(db, row11);
+      assert.deepEqual(await verifyBoth(), { ok: true, count: 11 });
+    });
+
+    void test('an inserted record is detected, even with a well-formed hash', async () => {
+      const [last] = await audit.list({ limit: 1 });
+      assert.ok(last);
+      const forged = { seq: 12, at: '2025-01-01T00:05:00.000Z', kind: 'admin.mutation', user: 'mallory', agent: null, action: null, resource: null, outcome: 'ok', detail: {} };
+      await insertForged(db, forged, last.hash, recordHash(last.hash, forged));
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 12, reason: 'record beyond the chain head (inserted)' });
+      await db.query('DELETE FROM audit_log WHERE seq = 12');
+      await insertForged(db, { ...forged, seq: 0 }, '0'.repeat(64), recordHash('0'.repeat(64), { ...forged, seq: 0 }));
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 0, reason: 'record outside the chain (inserted)' });
+      await db.query('DELETE FROM audit_log WHERE seq = 0');
+      await db.query("UPDATE audit_head SET hash = 'f00d' WHERE id = 1");
+      assert.deepEqual(await verifyBoth(), { ok: false, seq: 11, reason: 'last record does not match the chain head' });
+      await db.query('UPDATE audit_head SET hash = $1 WHERE id = 1', [last.hash]);
+      assert.deepEqual(await verifyBoth(), { ok: true, count: 11 });
+    });
+
+    void test('a failed batch rejects every append in it and stores nothing of it', async () => {
+      const [last] = await audit.list({ limit: 1 });
+      assert.ok(last);
+      const blocker = { seq: last.seq + 1, at: '2025-01-01T01:00:00.000Z', kind: 'x', user: null, agent: null, action: null, resource: null, outcome: 'x', detail: {} };
+      await insertForged(db, blocker, last.hash, 'blocker');
+      const results = await Promise.allSettled([1, 2, 3].map((i) => audit.append({ kind: 'k', outcome: 'ok', detail: { i } })));
+      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+      for (const r of results) assert.ok(r.status === 'rejected' && isGatehouseError(r.reason, 'store_unavailable'));
+      await db.query('DELETE FROM audit_log WHERE seq = $1', [blocker.seq]);
+      const ok = await audit.append({ kind: 'k', outcome: 'ok' });
+      assert.equal(ok.seq, last.seq + 1);
+      assert.deepEqual(await verifyBoth(), { ok: true, count: last.seq + 1 });
+    });
+  });
+
+  void describe('audit log under concurrency', () => {
+    let db: SqlDriver;
+    before(() => { db = getDb(); });
+
+    void test('concurrent appends from several instances (and replicas) form one contiguous valid chain', async () => {
+      const peer = opts.openPeer ? await opts.openPeer(db) : db;
+      try {
+        const start = (await new AuditLog(db, manualClock(T0)).list({ limit: 1 }))[0]?.seq ?? 0;
+        const logs = [new AuditLog(db, manualClock(T0)), new AuditLog(db, manualClock(T0), { maxBatch: 7 }), new AuditLog(peer, manualClock(T0), { maxBatch: 13 })];
+        const waves = await Promise.all([0, 1, 2, 3].map(async (w) => {
+          const out = [];
+          for (let i = 0; i < 5; i++) {
+            out.push(...await Promise.all(logs.map((log, n) => log.append({ kind: 'load', user: `u${n}`, outcome: 'ok', detail: { w, i } }))));
+          }
+          return out;
+        }));
+        const total = 4 * 5 * logs.length;
+        const seqs = waves.flat().map((r) => r.seq).sort((a, b) => a - b);
+        assert.deepEqual(seqs, Array.from({ length: total }, (_, i) => start + i + 1));
+        assert.deepEqual(await logs[2]!.verify(), { ok: true, count: start + total });
+        for (const log of logs) await log.flush();
+      } finally {
+        if (peer !== db) await peer.close();
+      }
+    });
+
+    void test('appends made in one tick share a transaction (group commit, bounded by maxBatch)', async () => {
+      let transactions = 0;
+      const counting: SqlDriver = { ...db, transaction: (fn) => { transactions++; return db.transaction(fn); } };
+      const log = new AuditLog(counting, manualClock(T0), { maxBatch: 20 });
+      const before = (await log.list({ limit: 1 }))[0]?.seq ?? 0;
+      const records = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ kind: 'burst', outcome: 'ok', detail: { i } })));
+      assert.equal(transactions, 3);
+      assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => before + i + 1));
+      await log.flush();
+      assert.equal((await log.verify()).ok, true);
+    });
+  });
+}
+
+async function reinsert(db: SqlDriver, row: Record<string, unknown> | undefined): Promise<void> {
+  assert.ok(row);
+  const cols = Object.keys(row);
+  const values = cols.map((c) => (c === 'detail' ? JSON.stringify(row[c]) : row[c]));
+  await db.query(`INSERT INTO audit_log (${cols.join(', ')}) VALUES (${cols.map((c, i) => `$${i + 1}${c === 'detail' ? '::jsonb' : ''}`).join(', ')})`, values);
+}
+
+async function insertForged(db: SqlDriver, f: { seq: number; at: string; kind: string; user: string | null; outcome: string; detail: object }, prev: string, hash: string): Promise<void> {
+  await db.query(
+    'INSERT INTO audit_log (seq, at, kind, user_id, outcome, detail, prev_hash, hash) VALUES ($1, $2::timestamptz, $3, $4, $5, $6::jsonb, $7, $8)',
+    [f.seq, f.at, f.kind, f.user, f.outcome, JSON.stringify(f.detail), prev, hash],
+  );
+}

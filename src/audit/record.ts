@@ -1,0 +1,124 @@
+import { GatehouseError } from '../kernel/errors.ts';
+import { canonicalJson, type HashedFields } from './chain.ts';
+
+/**
+ * One event to record. `kind` is free-form (`auth.failure`, `policy.decision`, `admin.mutation`,
+ * `identity.key_created`, …). **Never put secrets, credentials, prompts, rows or bodies in
+ * `detail`**: pass ids, kinds, reason codes and counts only. The log is append-only and kept
+ * forever; it cannot be redacted later without breaking the chain.
+ */
+export interface AuditInput {
+  readonly kind: string;
+  readonly user?: string;
+  readonly agent?: string;
+  readonly action?: string;
+  readonly resource?: string;
+  readonly outcome: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/** A stored event with its place in the chain. */
+export interface AuditRecord {
+  readonly seq: number;
+  /** ISO-8601 UTC, millisecond precision. */
+  readonly at: string;
+  readonly kind: string;
+  readonly user?: string;
+  readonly agent?: string;
+  readonly action?: string;
+  readonly resource?: string;
+  readonly outcome: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** The shape of an `audit_log` row as both drivers return it. */
+export interface AuditRow {
+  seq: number | string;
+  at: Date | string;
+  kind: string;
+  user_id: string | null;
+  agent_id: string | null;
+  action: string | null;
+  resource: string | null;
+  outcome: string;
+  detail: Record<string, unknown> | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export const AUDIT_COLUMNS = 'seq, at, kind, user_id, agent_id, action, resource, outcome, detail, prev_hash, hash';
+
+/** Upper bound of one record's canonical JSON (fields + detail). */
+export const MAX_RECORD_CHARS = 16 * 1024;
+/** Upper bound of each text field (kind, outcome, user, agent, action, resource). */
+const MAX_FIELD_CHARS = 2048;
+
+/** The hashed fields of a record that is about to be appended (everything but its seq). */
+export type PendingFields = Omit<HashedFields, 'seq'>;
+
+/**
+ * Validates and normalizes an input: `detail` goes through a JSON round trip so what is hashed is
+ * exactly what `jsonb` stores and returns. Throws `GatehouseError('internal')` for input no audit
+ * record can hold (oversized, NUL characters, empty kind/outcome) — a caller bug, so it fails closed.
+ */
+export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
+  label('kind', e.kind, true);
+  label('outcome', e.outcome, true);
+  const detailJson = JSON.stringify(e.detail ?? {});
+  const detail: unknown = JSON.parse(detailJson);
+  if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+    throw new GatehouseError('internal', 'audit detail must be a JSON object');
+  }
+  const fields: PendingFields = {
+    at: new Date(nowMs).toISOString(), kind: e.kind, outcome: e.outcome,
+    user: optional('user', e.user), agent: optional('agent', e.agent),
+    action: optional('action', e.action), resource: optional('resource', e.resource),
+    detail: detail as Record<string, unknown>,
+  };
+  const text = canonicalJson(fields);
+  if (text.length > MAX_RECORD_CHARS) {
+    throw new GatehouseError('internal', `audit record exceeds ${MAX_RECORD_CHARS} characters`);
+  }
+  // PostgreSQL text and jsonb cannot hold U+0000; refuse here rather than fail a whole batch.
+  if (text.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
+  return fields;
+}
+
+function label(name: string, v: unknown, required: boolean): void {
+  if (typeof v !== 'string' || (required && v.length === 0) || v.length > MAX_FIELD_CHARS) {
+    throw new GatehouseError('internal', `audit ${name} must be a ${required ? 'non-empty ' : ''}string of at most ${MAX_FIELD_CHARS} characters`);
+  }
+}
+
+function optional(name: string, v: string | undefined): string | null {
+  if (v === undefined) return null;
+  label(name, v, false);
+  return v;
+}
+
+/** The public record for hashed fields plus chain links. */
+export function toRecord(f: HashedFields, prevHash: string, hash: string): AuditRecord {
+  return {
+    seq: f.seq, at: f.at, kind: f.kind, outcome: f.outcome, detail: f.detail, prevHash, hash,
+    ...(f.user === null ? {} : { user: f.user }),
+    ...(f.agent === null ? {} : { agent: f.agent }),
+    ...(f.action === null ? {} : { action: f.action }),
+    ...(f.resource === null ? {} : { resource: f.resource }),
+  };
+}
+
+/** The hashed fields of a stored row, normalized the same way as at append time. */
+export function rowFields(r: AuditRow): HashedFields {
+  return {
+    seq: Number(r.seq), at: new Date(r.at).toISOString(), kind: r.kind,
+    user: r.user_id, agent: r.agent_id, action: r.action, resource: r.resource,
+    outcome: r.outcome, detail: r.detail ?? {},
+  };
+}
+
+/** A stored row as a public record. */
+export function fromRow(r: AuditRow): AuditRecord {
+  return toRecord(rowFields(r), r.prev_hash, r.hash);
+}

@@ -1,0 +1,65 @@
+import { isAbsolute, resolve } from 'node:path';
+import { Secret } from '../kernel/secret.ts';
+import type { GatehouseConfig } from './types.ts';
+
+/** Value of `store.embedded.path` meaning "in memory"; never resolved as a path. */
+export const MEMORY_STORE_PATH = ':memory:';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Turns a validated, defaulted document into the runtime config: relative paths resolved against
+ * `baseDir`, secrets wrapped in `Secret`, everything deeply frozen. Mutates `doc` (a private copy).
+ */
+export function finalizeConfig(doc: Obj, baseDir: string): GatehouseConfig {
+  const abs = (p: unknown): unknown => (typeof p === 'string' && !isAbsolute(p) ? resolve(baseDir, p) : p);
+  const wrap = (v: unknown): unknown => (typeof v === 'string' ? new Secret(v) : v);
+
+  const policies = doc.policies;
+  if (isObj(policies) && Array.isArray(policies.files)) policies.files = policies.files.map(abs);
+
+  const server = doc.server;
+  if (isObj(server) && isObj(server.tls)) {
+    server.tls.cert = abs(server.tls.cert);
+    server.tls.key = abs(server.tls.key);
+  }
+
+  const store = doc.store;
+  if (isObj(store) && isObj(store.embedded) && store.embedded.path !== MEMORY_STORE_PATH) {
+    store.embedded.path = abs(store.embedded.path);
+  }
+  if (isObj(store) && isObj(store.postgres) && store.postgres.password !== undefined) {
+    store.postgres.password = wrap(store.postgres.password);
+  }
+
+  for (const conn of Array.isArray(doc.connections) ? doc.connections : []) {
+    if (isObj(conn) && isObj(conn.credentials)) {
+      const creds = conn.credentials;
+      for (const key of Object.keys(creds)) creds[key] = wrap(creds[key]);
+    }
+  }
+
+  const masking = doc.masking;
+  if (isObj(masking) && masking.hash_key !== undefined) masking.hash_key = wrap(masking.hash_key);
+
+  const notifications = doc.notifications;
+  for (const hook of isObj(notifications) && Array.isArray(notifications.webhooks) ? notifications.webhooks : []) {
+    if (isObj(hook) && hook.secret !== undefined) hook.secret = wrap(hook.secret);
+  }
+
+  return deepFreeze(doc) as unknown as GatehouseConfig;
+}
+
+/**
+ * Freezes `value` and everything reachable from it; returns it.
+ *
+ * @example deepFreeze({ a: [1] }).a.push(2) // throws TypeError
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,104 @@
+import { ACTIONS } from '../policy/request.ts';
+import { bool, duration, list, obj, oneOf, str, type JsonSchema } from './schema-helpers.ts';
+
+/** The four kinds of upstream a connection can be (SPEC: configuration). */
+export const CONNECTION_TYPES = ['llm', 'http', 'postgres', 'mcp'] as const;
+/** LLM wire formats. */
+export const LLM_PROVIDERS = ['openai', 'anthropic', 'openai-compatible'] as const;
+/** The credential keys a connection may hold. Every value becomes a `Secret` after load. */
+export const CREDENTIAL_KEYS = ['api_key', 'password', 'username', 'bearer', 'header_name', 'header_value'] as const;
+/** Detector names of SPEC: masking. */
+export const MASKING_ENTITIES = [
+  'EMAIL', 'PHONE', 'CREDIT_CARD', 'IBAN', 'US_SSN', 'IP_ADDRESS', 'JWT', 'PRIVATE_KEY', 'SECRET',
+] as const;
+export const MASKING_STRATEGIES = ['redact', 'partial', 'hash'] as const;
+export const MASKING_DIRECTIONS = ['request', 'response', 'both'] as const;
+export const REVIEW_KINDS = ['command', 'jit'] as const;
+
+/** Connection, rule and pattern names: lower-case, URL- and database-name-safe. */
+export const NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
+
+const credentialValue = (what: string): JsonSchema => str(`${what} Usually "\${ENV_VAR}" or "\${file:path}"; held as a secret after load.`);
+
+const credentials = obj(
+  'Secrets Gatehouse presents upstream; clients never see them. Only the keys listed are accepted.',
+  {
+    api_key: credentialValue('LLM API key (sent as "Authorization: Bearer" for openai, "x-api-key" for anthropic).'),
+    password: credentialValue('PostgreSQL password (or HTTP basic-auth password with username).'),
+    username: credentialValue('User name for HTTP basic auth; PostgreSQL takes the user from the url.'),
+    bearer: credentialValue('Bearer token for HTTP and MCP upstreams ("Authorization: Bearer <bearer>").'),
+    header_name: str('Name of a custom header carrying the credential (with header_value).', { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
+    header_value: credentialValue('Value of the custom credential header named by header_name.'),
+  },
+  { default: {}, dependentRequired: { header_name: ['header_value'], header_value: ['header_name'] } },
+);
+
+const typeIs = (type: string): JsonSchema => ({ properties: { type: { const: type } }, required: ['type'] });
+
+/** `connections[]`: one upstream each. */
+export const CONNECTION_SCHEMA: JsonSchema = obj(
+  'An upstream service reached through Gatehouse. Clients address it by name: /proxy/<name>/… (HTTP, LLM), database name <name> (PostgreSQL).',
+  {
+    name: str('Unique connection name: lower-case letters, digits, "_" and "-", at most 63 characters.', { pattern: NAME_PATTERN }),
+    type: oneOf('Kind of upstream: llm | http | postgres | mcp.', CONNECTION_TYPES),
+    provider: oneOf('LLM wire format; required when type is llm and not allowed otherwise.', LLM_PROVIDERS),
+    url: str('Upstream base URL: http(s):// for llm, http and mcp; postgres:// (or postgresql://) for postgres. Put passwords in credentials, not here.', { format: 'uri' }),
+    credentials,
+    description: str('Free text shown in the admin API.', { maxLength: 1000 }),
+    tags: list('Labels visible to policy as the connection entity\'s tags.', str('A tag.', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' }), { uniqueItems: true, default: [] }),
+    timeouts: obj('Upstream timeouts.', {
+      connect: duration('Time allowed to open the upstream connection.', '10s'),
+      headers: duration('Time allowed for the upstream to send response headers (HTTP, LLM).', '60s'),
+      body: duration('Time allowed for the whole response body, streams included (HTTP, LLM).', '300s'),
+    }, { default: {} }),
+  },
+  {
+    required: ['name', 'type', 'url'],
+    allOf: [
+      { if: typeIs('llm'), then: { required: ['provider'] }, else: { properties: { provider: false } } },
+      {
+        if: typeIs('postgres'),
+        then: { properties: { url: { type: 'string', pattern: '^postgres(ql)?://' } } },
+        else: { properties: { url: { type: 'string', pattern: '^https?://' } } },
+      },
+    ],
+  },
+);
+
+/** `masking`. */
+export const MASKING_SCHEMA: JsonSchema = obj('Inline masking of sensitive data (SPEC: masking).', {
+  hash_key: str('Secret key of the "hash" strategy (HMAC-SHA256), at least 16 characters; required when any rule uses hash. Keep it stable: changing it changes every hash.', { minLength: 16 }),
+  rules: list('Masking rules; every matching rule applies.', obj('One masking rule. Give at least one of entities, columns, patterns.', {
+    connections: list('Connection names or globs ("*", "crm-*") this rule applies to.', str('A connection name or glob.', { minLength: 1 }), { minItems: 1, default: ['*'] }),
+    direction: oneOf('response: data coming back to the client; request: data leaving for the upstream (egress redaction of prompts); both.', MASKING_DIRECTIONS, 'both'),
+    entities: list('Detectors to run on content.', oneOf('A detector.', MASKING_ENTITIES), { minItems: 1, uniqueItems: true }),
+    strategy: oneOf('How detected values are masked: redact ("[EMAIL]"), partial (keep the last 4 characters), hash (keyed HMAC, stable per deployment).', MASKING_STRATEGIES, 'redact'),
+    columns: {
+      type: 'object',
+      description: 'PostgreSQL result columns masked whatever their content: "table.column" (or "schema.table.column") → strategy.',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*){1,2}$' },
+      additionalProperties: oneOf('Strategy for this column.', MASKING_STRATEGIES),
+    },
+    patterns: list('Custom detectors: RE2 regular expressions (linear time), checked at load.', obj('A custom detector.', {
+      name: str('Label used by redact ("[NAME]").', { pattern: '^[A-Za-z][A-Za-z0-9_]{0,62}$' }),
+      regex: str('RE2 syntax (no backreferences or lookaround).', { minLength: 1, maxLength: 4096 }),
+    }, { required: ['name', 'regex'] })),
+  }), { default: [] }),
+}, { default: {} });
+
+/** `reviews`. */
+export const REVIEWS_SCHEMA: JsonSchema = obj('Human approval before permitted requests run (SPEC: reviews).', {
+  hold_timeout: duration('How long a held request waits for a decision before the client gets an error naming the review id.', '60s'),
+  max_duration: duration('Longest jit grant any rule may give.', '8h'),
+  rules: list('Review rules; a permitted request matching any rule needs approval first.', obj('One review rule.', {
+    name: str('Unique rule name (shown in reviews and decision reasons as review:<name>).', { pattern: NAME_PATTERN }),
+    connections: list('Connection names or globs.', str('A connection name or glob.', { minLength: 1 }), { minItems: 1 }),
+    actions: list('Actions that need approval.', oneOf('A Cedar action.', ACTIONS), { minItems: 1, uniqueItems: true }),
+    kind: oneOf('command: approve one exact request, run at most once; jit: a time-bound grant on the connection and actions.', REVIEW_KINDS),
+    duration: duration('Length of a jit grant (at most max_duration). Only valid with kind jit.', '15m'),
+    approvers: list('Groups whose members may approve (requesters never approve their own requests).', str('A group name.', { minLength: 1 }), { minItems: 1, uniqueItems: true }),
+    min_approvals: { type: 'integer', description: 'Approvals needed, from distinct approvers.', minimum: 1, maximum: 100, default: 1 },
+    when: str('Optional Cedar condition over the request (the body of a "when { … }" clause, e.g. "context.sql.has_where == false"); the rule applies only when it holds.', { maxLength: 4096 }),
+    require_justification: bool('Requesters must give a reason when asking.', false),
+  }, { required: ['name', 'connections', 'actions', 'kind', 'approvers'] }), { default: [] }),
+}, { default: {} });

@@ -1,0 +1,129 @@
+import { CONNECTION_SCHEMA, MASKING_SCHEMA, REVIEWS_SCHEMA } from './schema-data-plane.ts';
+import { bool, duration, list, listen, obj, oneOf, size, str, type JsonSchema } from './schema-helpers.ts';
+
+export type { JsonSchema } from './schema-helpers.ts';
+export {
+  CONNECTION_TYPES, CREDENTIAL_KEYS, LLM_PROVIDERS, MASKING_DIRECTIONS, MASKING_ENTITIES,
+  MASKING_STRATEGIES, NAME_PATTERN, REVIEW_KINDS,
+} from './schema-data-plane.ts';
+
+/** Log levels (pino). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+/** JWT algorithms an external issuer may use. Symmetric (HS*) and `none` are never accepted. */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const SERVER = obj('Listeners and transport security.', {
+  http: obj('HTTP listener: data plane /proxy/<connection>/…, MCP /mcp, admin API /api/v1, identity /oauth, health and metrics.', {
+    listen: listen('Address the HTTP listener binds.', '127.0.0.1:8080'),
+  }, { default: {} }),
+  postgres: obj('PostgreSQL wire-protocol listener.', {
+    listen: listen('Address the PostgreSQL listener binds.', '127.0.0.1:15432'),
+    allow_insecure_auth: bool('Accept cleartext passwords (Gatehouse credentials) without TLS on a non-loopback listener. Only for trusted networks.', false),
+  }, { default: {} }),
+  tls: obj('TLS for both listeners (the PostgreSQL listener then accepts SSLRequest). Paths are relative to this file.', {
+    cert: str('PEM certificate chain file.', { minLength: 1 }),
+    key: str('PEM private key file.', { minLength: 1 }),
+  }, { required: ['cert', 'key'] }),
+  allow_insecure_public: bool('Allow binding a non-loopback address without TLS.', false),
+  public_url: str('Externally visible base URL (issuer of Gatehouse JWTs, links in notifications). Default: http(s)://<server.http.listen>.', { format: 'uri', pattern: '^https?://' }),
+  allowed_hosts: list('Extra Host header values the admin API accepts (besides the listen address, localhost and public_url\'s host); DNS-rebinding protection.', str('A host or host:port.', { minLength: 1 }), { uniqueItems: true, default: [] }),
+  body_limit: size('Largest HTTP request body accepted.', '10mb'),
+}, { default: {} });
+
+const STORE = obj('Where Gatehouse keeps its state. If postgres is given it is used; otherwise the embedded store.', {
+  embedded: obj('Embedded PostgreSQL (PGlite) in a local directory.', {
+    path: str('Data directory, relative to this file. ":memory:" keeps everything in memory (tests).', { minLength: 1, default: './.gatehouse' }),
+  }, { default: {} }),
+  postgres: obj('A PostgreSQL server shared by every replica.', {
+    url: str('Connection URL without the password, e.g. postgres://gatehouse@db:5432/gatehouse.', { pattern: '^postgres(ql)?://' }),
+    password: str('Password for url, usually "${ENV_VAR}" or "${file:path}"; held as a secret after load.'),
+    pool_max: { type: 'integer', description: 'Maximum pooled connections per process.', minimum: 1, maximum: 1000, default: 10 },
+  }, { required: ['url'] }),
+}, { default: {} });
+
+const ISSUER = obj('An external OIDC provider whose JWTs are accepted (discovery + JWKS).', {
+  issuer: str('Issuer URL; must equal the tokens\' "iss" claim.', { format: 'uri', pattern: '^https?://' }),
+  audience: {
+    type: ['string', 'array'],
+    description: 'Accepted "aud" value (or list of values).',
+    minLength: 1,
+    items: { type: 'string', minLength: 1 },
+    minItems: 1,
+  },
+  groups_claim: str('Claim holding the user\'s groups (an array of strings, or a space-separated string).', { minLength: 1, default: 'groups' }),
+  algorithms: list('Allowed signing algorithms (asymmetric only).', oneOf('A JWS algorithm.', JWT_ALGORITHMS), { minItems: 1, uniqueItems: true, default: ['RS256', 'ES256', 'PS256', 'EdDSA'] }),
+  jwks_cache: duration('How long fetched JWKS keys are cached (an unknown kid triggers a refetch).', '10m'),
+  user_claim: str('Claim used as the user id.', { minLength: 1, default: 'sub' }),
+}, { required: ['issuer', 'audience'] });
+
+const IDENTITY = obj('Who callers are: the built-in issuer, external OIDC issuers, the bootstrap admin.', {
+  builtin: obj('The built-in token issuer (ES256, JWKS at /oauth/jwks).', {
+    token_ttl: duration('Lifetime of issued tokens.', '1h'),
+    audience: str('"aud" of issued tokens.', { minLength: 1, default: 'gatehouse' }),
+  }, { default: {} }),
+  issuers: list('External OIDC issuers (optional).', ISSUER, { default: [] }),
+  bootstrap: obj('The admin created on first start (its key is written to the store directory).', {
+    admin_user: str('User name of the bootstrap admin.', { minLength: 1, default: 'admin' }),
+    admin_group: str('Group of the bootstrap admin; the built-in policy permits it the admin action.', { minLength: 1, default: 'admins' }),
+  }, { default: {} }),
+}, { default: {} });
+
+const POLICIES = obj('Cedar authorization policies (default deny).', {
+  files: list('Policy files or globs, relative to this file.', str('A path or glob.', { minLength: 1 }), { default: ['policies/*.cedar'] }),
+}, { default: {} });
+
+const RECORDING = obj('Tamper-evident session recording.', {
+  enabled: bool('Record sessions.', true),
+  max_session_bytes: size('Recorded bytes per session; past it, events are recorded truncated and marked so.', '50mb'),
+  retention: duration('How long recordings are kept.', '90d'),
+}, { default: {} });
+
+const NOTIFICATIONS = obj('Where review events are sent.', {
+  webhooks: list('Webhooks called on review events.', obj('A webhook.', {
+    url: str('Endpoint (POST, JSON).', { format: 'uri', pattern: '^https?://' }),
+    secret: str('Signing secret: requests carry an HMAC-SHA256 signature of the body.', { minLength: 1 }),
+    format: oneOf('generic: Gatehouse JSON; slack: Slack-compatible incoming-webhook payload.', ['generic', 'slack'], 'generic'),
+  }, { required: ['url'] }), { default: [] }),
+}, { default: {} });
+
+const LOG = obj('Logging (JSON lines on stdout; never secrets, prompts or rows).', {
+  level: oneOf('Minimum level written.', LOG_LEVELS, 'info'),
+}, { default: {} });
+
+/**
+ * The JSON Schema (draft 2020-12) of `gatehouse.yaml`: the one place defaults and units are
+ * declared. Published as `schema/gatehouse.schema.json` by `scripts/gen-schema.ts`.
+ *
+ * @example
+ *   import { CONFIG_SCHEMA } from './schema.ts';
+ *   new Ajv2020({ useDefaults: true }).compile(CONFIG_SCHEMA);
+ */
+export const CONFIG_SCHEMA: JsonSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'urn:gatehouse:config:v1',
+  title: 'Gatehouse configuration (gatehouse.yaml)',
+  description: 'Values may use ${ENV_VAR}, ${ENV_VAR:-default} and ${file:path} inside strings; "$${" is a literal "${". Unknown keys are errors.',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server: SERVER,
+    store: STORE,
+    identity: IDENTITY,
+    connections: list('Upstream services (names unique). Connections added through the admin API live in the store.', CONNECTION_SCHEMA, { default: [] }),
+    policies: POLICIES,
+    masking: MASKING_SCHEMA,
+    reviews: REVIEWS_SCHEMA,
+    recording: RECORDING,
+    notifications: NOTIFICATIONS,
+    log: LOG,
+  },
+};
+
+/**
+ * The published schema file's exact text (`schema/gatehouse.schema.json`).
+ *
+ * @example writeFileSync('schema/gatehouse.schema.json', renderConfigSchema());
+ */
+export function renderConfigSchema(): string {
+  return `${JSON.stringify(CONFIG_SCHEMA, null, 2)}\n`;
+}

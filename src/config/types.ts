@@ -1,0 +1,129 @@
+import { parseDuration, parseSize } from '../kernel/duration.ts';
+import type { Secret } from '../kernel/secret.ts';
+import type { Action } from '../policy/request.ts';
+import type {
+  CONNECTION_TYPES, CREDENTIAL_KEYS, JWT_ALGORITHMS, LLM_PROVIDERS, LOG_LEVELS, MASKING_DIRECTIONS,
+  MASKING_ENTITIES, MASKING_STRATEGIES, REVIEW_KINDS,
+} from './schema.ts';
+
+/*
+ * The shape of a loaded configuration: `gatehouse.yaml` after interpolation, validation and
+ * defaults (see schema.ts, where every default is declared). Every object is deeply frozen.
+ * Durations and sizes stay strings as written ("60s", "10mb"); convert with `ms()` / `bytes()`.
+ * Relative paths (policies.files, server.tls, store.embedded.path) are already absolute.
+ */
+
+export type ConnectionType = (typeof CONNECTION_TYPES)[number];
+export type LlmProvider = (typeof LLM_PROVIDERS)[number];
+export type CredentialKey = (typeof CREDENTIAL_KEYS)[number];
+export type MaskingEntity = (typeof MASKING_ENTITIES)[number];
+export type MaskingStrategy = (typeof MASKING_STRATEGIES)[number];
+export type MaskingDirection = (typeof MASKING_DIRECTIONS)[number];
+export type ReviewKind = (typeof REVIEW_KINDS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+export interface ConnectionConfig {
+  readonly name: string;
+  readonly type: ConnectionType;
+  /** Present exactly when `type` is `llm`. */
+  readonly provider?: LlmProvider;
+  readonly url: string;
+  /** Every value is a `Secret` (header_name too, for uniformity); `reveal()` where injected. */
+  readonly credentials: Readonly<Partial<Record<CredentialKey, Secret>>>;
+  readonly description?: string;
+  readonly tags: readonly string[];
+  readonly timeouts: { readonly connect: string; readonly headers: string; readonly body: string };
+}
+
+export interface IssuerConfig {
+  readonly issuer: string;
+  readonly audience: string | readonly string[];
+  readonly groups_claim: string;
+  readonly algorithms: readonly JwtAlgorithm[];
+  readonly jwks_cache: string;
+  readonly user_claim: string;
+}
+
+export interface MaskingRuleConfig {
+  readonly connections: readonly string[];
+  readonly direction: MaskingDirection;
+  readonly entities?: readonly MaskingEntity[];
+  readonly strategy: MaskingStrategy;
+  /** `"table.column"` or `"schema.table.column"` → strategy. */
+  readonly columns?: Readonly<Record<string, MaskingStrategy>>;
+  /** RE2 patterns, already checked to compile. */
+  readonly patterns?: readonly { readonly name: string; readonly regex: string }[];
+}
+
+export interface ReviewRuleConfig {
+  readonly name: string;
+  readonly connections: readonly string[];
+  readonly actions: readonly Action[];
+  readonly kind: ReviewKind;
+  /** Grant length for `jit` (default "15m"); carried but meaningless for `command`. */
+  readonly duration: string;
+  readonly approvers: readonly string[];
+  readonly min_approvals: number;
+  /** A Cedar condition (body of a `when { … }` clause). */
+  readonly when?: string;
+  readonly require_justification: boolean;
+}
+
+export interface WebhookConfig {
+  readonly url: string;
+  readonly secret?: Secret;
+  readonly format: 'generic' | 'slack';
+}
+
+export interface GatehouseConfig {
+  readonly server: {
+    readonly http: { readonly listen: string };
+    readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean };
+    readonly tls?: { readonly cert: string; readonly key: string };
+    readonly allow_insecure_public: boolean;
+    readonly public_url?: string;
+    readonly allowed_hosts: readonly string[];
+    readonly body_limit: string;
+  };
+  readonly store: {
+    /** Always present (defaults); ignored when `postgres` is set. `":memory:"` means in memory. */
+    readonly embedded: { readonly path: string };
+    readonly postgres?: { readonly url: string; readonly password?: Secret; readonly pool_max: number };
+  };
+  readonly identity: {
+    readonly builtin: { readonly token_ttl: string; readonly audience: string };
+    readonly issuers: readonly IssuerConfig[];
+    readonly bootstrap: { readonly admin_user: string; readonly admin_group: string };
+  };
+  readonly connections: readonly ConnectionConfig[];
+  readonly policies: { readonly files: readonly string[] };
+  readonly masking: { readonly hash_key?: Secret; readonly rules: readonly MaskingRuleConfig[] };
+  readonly reviews: { readonly hold_timeout: string; readonly max_duration: string; readonly rules: readonly ReviewRuleConfig[] };
+  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string };
+  readonly notifications: { readonly webhooks: readonly WebhookConfig[] };
+  readonly log: { readonly level: LogLevel };
+}
+
+/**
+ * Milliseconds of a duration from a validated config (`"60s"` → 60000). Throws on a malformed
+ * value, which a loaded config never holds.
+ *
+ * @example ms(config.reviews.hold_timeout) === 60_000
+ */
+export function ms(d: string): number {
+  const v = parseDuration(d);
+  if (v === undefined) throw new TypeError(`not a duration: "${d}"`);
+  return v;
+}
+
+/**
+ * Bytes of a size from a validated config (`"10mb"` → 10485760).
+ *
+ * @example bytes(config.server.body_limit) === 10 * 1024 * 1024
+ */
+export function bytes(s: string): number {
+  const v = parseSize(s);
+  if (v === undefined) throw new TypeError(`not a size: "${s}"`);
+  return v;
+}

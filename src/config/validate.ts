@@ -1,0 +1,125 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { ConfigIssue } from './config-error.ts';
+import { CONFIG_SCHEMA } from './schema.ts';
+import { DURATION_PATTERN, SIZE_PATTERN } from './schema-helpers.ts';
+
+/** Finds the line of a JSON-Pointer path (and optionally of one of its keys) in the source. */
+export type Locate = (path: readonly (string | number)[], key?: string) => number | undefined;
+
+// ajv-formats is CommonJS; under Node's ESM loader its default export is the plugin function.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+let compiled: ValidateFunction | undefined;
+
+/** The compiled validator (built once): draft 2020-12, all errors, defaults inserted in place. */
+function validator(): ValidateFunction {
+  if (compiled) return compiled;
+  const ajv = new Ajv2020({
+    allErrors: true, useDefaults: true, allowUnionTypes: true,
+    strict: true, strictRequired: false, // if/then branches name properties declared beside them
+  });
+  addFormats(ajv);
+  compiled = ajv.compile(CONFIG_SCHEMA);
+  return compiled;
+}
+
+/**
+ * Validates `data` against CONFIG_SCHEMA, filling in defaults **in place** (pass a private copy).
+ * Returns every problem with its JSON-Pointer path, readable message and line.
+ *
+ * @example validateAgainstSchema({ server: { htp: {} } }, () => undefined) // [{ path: '/server/htp', message: 'unknown key …' }]
+ */
+export function validateAgainstSchema(data: unknown, locate: Locate): ConfigIssue[] {
+  const validate = validator();
+  if (validate(data)) return [];
+  const seen = new Set<string>();
+  const issues: ConfigIssue[] = [];
+  for (const e of validate.errors ?? []) {
+    const issue = toIssue(e, locate);
+    if (!issue) continue;
+    const id = `${issue.path}\0${issue.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    issues.push(issue);
+  }
+  return issues;
+}
+
+function toIssue(e: ErrorObject, locate: Locate): ConfigIssue | undefined {
+  const segments = fromPointer(e.instancePath);
+  const at = (path: string, line: number | undefined): ConfigIssue => ({ path, message: messageOf(e), ...(line === undefined ? {} : { line }) });
+  switch (e.keyword) {
+    case 'if': // the failing "then"/"else" branch reports the real problem
+    case 'propertyNames': // the pattern error on the key itself is reported instead
+      return undefined;
+    case 'additionalProperties': {
+      const key = String((e.params as { additionalProperty: unknown }).additionalProperty);
+      return at(`${e.instancePath}/${escape(key)}`, locate(segments, key));
+    }
+    case 'required': {
+      const key = String((e.params as { missingProperty: unknown }).missingProperty);
+      return at(`${e.instancePath}/${escape(key)}`, locate(segments));
+    }
+    default: {
+      const propertyName = e.propertyName; // set on errors about a key itself (propertyNames)
+      if (propertyName !== undefined) {
+        return { path: `${e.instancePath}/${escape(propertyName)}`, message: `invalid key: ${messageOf(e)}`, ...lineOf(locate(segments, propertyName)) };
+      }
+      return at(e.instancePath, locate(segments));
+    }
+  }
+}
+
+function messageOf(e: ErrorObject): string {
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const allowed = allowedKeys(e.schemaPath);
+      return `unknown key${allowed.length > 0 ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
+    }
+    case 'required':
+      return 'is required';
+    case 'enum':
+      return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'false schema':
+      return e.instancePath.endsWith('/provider') ? 'is only allowed when type is llm' : 'is not allowed here';
+    case 'pattern':
+      if (params.pattern === DURATION_PATTERN) return 'must be a duration: an integer and a unit ms, s, m, h or d (e.g. "60s", "15m")';
+      if (params.pattern === SIZE_PATTERN) return 'must be a size: an integer and a unit b, kb, mb or gb (e.g. "10mb")';
+      return `must match the pattern ${String(params.pattern)}`;
+    case 'format':
+      return `must be a valid ${String(params.format)}`;
+    default:
+      return e.message ?? `fails the "${e.keyword}" rule`;
+  }
+}
+
+/** The property names declared beside the `additionalProperties` keyword that failed. */
+function allowedKeys(schemaPath: string): string[] {
+  let node: unknown = CONFIG_SCHEMA;
+  const parts = fromPointer(schemaPath.replace(/^#/, ''));
+  for (const part of parts.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return [];
+    node = (node as Record<string, unknown>)[String(part)];
+  }
+  const props = node !== null && typeof node === 'object' ? (node as { properties?: unknown }).properties : undefined;
+  return props !== null && typeof props === 'object' ? Object.keys(props) : [];
+}
+
+/** `/connections/0/url` → `['connections', 0, 'url']`. */
+export function fromPointer(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer.slice(1).split('/').map((s) => {
+    const part = s.replaceAll('~1', '/').replaceAll('~0', '~');
+    return /^(0|[1-9][0-9]*)$/.test(part) ? Number(part) : part;
+  });
+}
+
+function escape(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function lineOf(line: number | undefined): { line?: number } {
+  return line === undefined ? {} : { line };
+}

@@ -1,0 +1,62 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initSqlInspector, inspectSql } from './inspect.ts';
+import { PreparedStatements } from './prepared.ts';
+import type { StatementInfo } from './types.ts';
+
+before(async () => {
+  await initSqlInspector();
+});
+
+function statementOf(sql: string): StatementInfo {
+  const r = inspectSql(sql);
+  assert.ok(r.ok && r.statements[0] !== undefined);
+  return r.statements[0];
+}
+
+describe('PreparedStatements', () => {
+  test('an EXECUTE later in the same text sees the PREPARE before it', () => {
+    const r = new PreparedStatements().resolve(inspectSql('PREPARE p AS UPDATE t SET a = 1; EXECUTE p'));
+    assert.ok(r.ok);
+    assert.deepEqual(r.actions, ['sql.read', 'sql.write']);
+  });
+
+  test('re-preparing a known name adds a candidate: EXECUTE needs both (the server keeps the first)', () => {
+    const s = new PreparedStatements();
+    assert.ok(s.resolve(inspectSql('PREPARE p AS DELETE FROM t')).ok);
+    assert.ok(s.resolve(inspectSql('DEALLOCATE q; PREPARE p AS SELECT 1')).ok);
+    const r = s.resolve(inspectSql('EXECUTE p'));
+    assert.ok(r.ok);
+    assert.deepEqual(r.actions, ['sql.read', 'sql.write']);
+    assert.equal(r.executed.length, 2);
+  });
+
+  test('forget and clear are the only ways a name goes away', () => {
+    const s = new PreparedStatements();
+    s.register('a', statementOf('SELECT 1'));
+    s.register('b', statementOf('SELECT 2'));
+    assert.ok(s.resolve(inspectSql('DEALLOCATE a')).ok);
+    assert.ok(s.resolve(inspectSql('EXECUTE a')).ok, 'DEALLOCATE text alone does not forget');
+    s.forget('a');
+    assert.equal(s.resolve(inspectSql('EXECUTE a')).ok, false);
+    s.clear();
+    assert.equal(s.size, 0);
+    assert.equal(s.resolve(inspectSql('EXECUTE b')).ok, false);
+  });
+
+  test('bounded: the oldest name is forgotten (then denied); too many candidates deny', () => {
+    const s = new PreparedStatements({ maxNames: 2, maxCandidates: 2 });
+    s.register('a', statementOf('SELECT 1'));
+    s.register('b', statementOf('SELECT 1'));
+    s.register('c', statementOf('SELECT 1'));
+    assert.equal(s.size, 2);
+    assert.equal(s.resolve(inspectSql('EXECUTE a')).ok, false);
+    for (let i = 0; i < 3; i += 1) s.register('c', statementOf('SELECT 1'));
+    const r = s.resolve(inspectSql('EXECUTE c'));
+    assert.equal(r.ok, false);
+  });
+
+  test('a failed inspection stays failed', () => {
+    assert.equal(new PreparedStatements().resolve(inspectSql('SELEC 1')).ok, false);
+  });
+});

@@ -1,0 +1,94 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Services } from '../../app/services.ts';
+import { adminHandler } from '../../api/admin.ts';
+import { HostGuard } from '../../api/host-guard.ts';
+import { openApiDocument } from '../../api/openapi.ts';
+import { identityRoute } from './identity-routes.ts';
+import { sendJson, sendProblem } from './problem.ts';
+import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
+
+/** Readiness: the store answers and a policy set is loaded. */
+export async function readiness(svc: Services): Promise<{ ready: boolean; checks: Record<string, string> }> {
+  const checks: Record<string, string> = {};
+  try {
+    await svc.db.query('SELECT 1');
+    checks.store = 'ok';
+  } catch {
+    checks.store = 'unreachable';
+  }
+  checks.policies = svc.policy.policies().length > 0 ? 'ok' : 'none loaded';
+  return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+}
+
+/**
+ * The HTTP listener's request handler: health, metrics, identity, the admin API and (from the
+ * data-path modules) `/proxy` and `/mcp`. Every error becomes problem+json with a stable code.
+ */
+export function createHttpHandler(svc: Services, listen: { host: string; port: number }) {
+  const guard = new HostGuard(listen, svc.config.server.public_url, svc.config.server.allowed_hosts);
+  const admin = adminHandler(svc, guard);
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    let route = 'unmatched';
+    const done = (): void => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      svc.metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+      svc.metrics.httpDuration.observe({ route }, seconds);
+      svc.log.debug({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'http');
+    };
+    res.once('finish', done);
+    dispatch(svc, admin, req, res).then((r) => { route = r; }, (err: unknown) => {
+      if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err), method: req.method }, 'unhandled error');
+      const headers: Record<string, string> = {};
+      if (isGatehouseError(err) && err.status === 401) headers['www-authenticate'] = 'Bearer realm="gatehouse"';
+      if (isGatehouseError(err, 'method_not_allowed') && Array.isArray(err.extra.allow)) headers.allow = (err.extra.allow as string[]).join(', ');
+      sendProblem(res, err, headers);
+    });
+  };
+}
+
+async function dispatch(svc: Services, admin: ReturnType<typeof adminHandler>, req: IncomingMessage, res: ServerResponse): Promise<string> {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://gateway');
+  } catch {
+    throw new GatehouseError('bad_request', 'malformed request target');
+  }
+  const path = url.pathname;
+  if (path === '/healthz') {
+    sendJson(res, 200, { status: 'ok' });
+    return path;
+  }
+  if (path === '/readyz') {
+    const r = await readiness(svc);
+    sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+    return path;
+  }
+  if (path === '/metrics') {
+    const text = await svc.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': svc.metrics.registry.contentType });
+    res.end(text);
+    return path;
+  }
+  if (path === '/api/openapi.json') {
+    sendJson(res, 200, openApiDocument(svc.publicUrl));
+    return path;
+  }
+  if (path.startsWith('/api/v1/') || path === '/api/v1') return admin(req, res, url);
+  const identity = await identityRoute(svc, req, res, path);
+  if (identity !== undefined) return identity;
+  throw new GatehouseError('not_found', `nothing at ${path.slice(0, 200)}`);
+}
+
+/** Starts listening; resolves with the bound address. */
+export async function listenHttp(server: Server, host: string, port: number): Promise<{ host: string; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('unexpected server address');
+  return { host: addr.address, port: addr.port };
+}
+
+export { createServer };
