@@ -27,6 +27,8 @@ import { ConnectionRegistry } from '../connections/registry.ts';
 import { createHttpHandler, listenHttp } from '../protocols/http/server.ts';
 import { parseListen, checkExposure } from './listen.ts';
 import type { Services } from './services.ts';
+import { MaskingRules } from '../masking/rules.ts';
+import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 
 export interface GatewayOptions {
   readonly configPath?: string;
@@ -34,6 +36,8 @@ export interface GatewayOptions {
   readonly log?: Logger;
   /** Override the HTTP listen address (tests use port 0). */
   readonly httpListen?: string;
+  /** Recording hook (tests pass a MemoryRecorder). */
+  readonly recorder?: Recorder;
 }
 
 /** A running gateway: its services, bound addresses, and a clean shutdown. */
@@ -104,6 +108,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       config, configPath: opts.configPath, log, clock, metrics: new Metrics(), db, apiKeys, issuer, authenticator,
       policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
       connectionsRepo, publicUrl: url,
+      masking: new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined),
+      recorder: opts.recorder ?? nullRecorder,
     };
     handle = createHttpHandler(services, bound);
     log.info({ http: url, store: db.kind, policies: policy.policies().length }, 'gatehouse listening');

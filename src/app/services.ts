@@ -11,6 +11,8 @@ import type { Decider } from '../policy/decider.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { ConnectionsRepo } from '../store/connections-repo.ts';
+import type { MaskingRules } from '../masking/rules.ts';
+import type { Recorder } from '../recording/recorder.ts';
 
 /** Everything the listeners and the admin API need, built once by the composition root. */
 export interface Services {
@@ -28,6 +30,10 @@ export interface Services {
   readonly audit: AuditLog;
   readonly connections: ConnectionRegistry;
   readonly connectionsRepo: ConnectionsRepo;
+  /** Masking rules compiled from `masking` (per connection and direction; column rules). */
+  readonly masking: MaskingRules;
+  /** The recording hook (masked exchanges). */
+  readonly recorder: Recorder;
   /** The externally visible base URL of the HTTP listener. */
   readonly publicUrl: string;
 }

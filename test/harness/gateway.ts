@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/app/gateway.ts';
 import { createLogger } from '../../src/kernel/log.ts';
 import type { Clock } from '../../src/kernel/clock.ts';
+import type { Recorder } from '../../src/recording/recorder.ts';
 
 /** Default policies for tests: admins administer; developers read; agents never write. */
 export const TEST_POLICIES = `
@@ -33,7 +34,7 @@ export interface TestGateway {
  * Boots the whole gateway in-process on an ephemeral port with an embedded store in a temp dir.
  * `yaml` is appended to a minimal config (store, listen, policies).
  */
-export async function startTestGateway(opts: { yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string> } = {}): Promise<TestGateway> {
+export async function startTestGateway(opts: { yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string>; recorder?: Recorder } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-test-'));
   mkdirSync(join(dir, 'policies'));
   writeFileSync(join(dir, 'policies', 'test.cedar'), opts.policies ?? TEST_POLICIES);
@@ -53,6 +54,7 @@ export async function startTestGateway(opts: { yaml?: string; policies?: string;
     configPath: path,
     log: createLogger({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.recorder ? { recorder: opts.recorder } : {}),
   });
   const adminKey = readFileSync(join(dir, 'state', 'admin.key'), 'utf8').trim();
   const url = gw.http.url;

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MaskingRules, connectionMatches } from './rules.ts';
+import type { MaskingRuleConfig } from '../config/types.ts';
+
+const rules: MaskingRuleConfig[] = [
+  { connections: ['*'], direction: 'both', entities: ['EMAIL', 'SECRET'], strategy: 'redact' },
+  { connections: ['crm'], direction: 'response', entities: ['EMAIL', 'CREDIT_CARD'], strategy: 'partial', columns: { 'customers.ssn': 'hash', 'public.customers.email': 'partial' } },
+  { connections: ['llm-*'], direction: 'request', entities: ['US_SSN'], strategy: 'redact', patterns: [{ name: 'ticket', regex: 'TICKET-[0-9]{6}' }] },
+];
+
+test('connection globs', () => {
+  assert.ok(connectionMatches(['*'], 'anything'));
+  assert.ok(connectionMatches(['llm-*'], 'llm-openai'));
+  assert.ok(!connectionMatches(['llm-*'], 'xllm-openai'));
+  assert.ok(connectionMatches(['a*c'], 'abbc'));
+  assert.ok(!connectionMatches(['a*c'], 'abcd'));
+  assert.ok(!connectionMatches(['crm'], 'crm2'));
+});
+
+test('first rule naming an entity sets its strategy; direction and connection filter rules', () => {
+  const m = new MaskingRules(rules, Buffer.alloc(32, 7));
+  const crm = m.textMasker('crm', 'response');
+  assert.ok(crm);
+  const out = crm.mask('mail bob@example.com card 4111 1111 1111 1111').text;
+  assert.equal(out.includes('bob@example.com'), false);
+  assert.match(out, /\[EMAIL\]/, 'EMAIL keeps the first rule\'s redact strategy');
+  assert.equal(out.includes('4111 1111 1111 1111'), false);
+  assert.match(out, /1111/, 'CREDIT_CARD uses the crm rule\'s partial strategy');
+  const other = m.textMasker('other', 'response');
+  assert.equal(other?.mask('4111 1111 1111 1111').text, '4111 1111 1111 1111', 'cards are masked only on crm');
+  const req = m.textMasker('llm-openai', 'request');
+  assert.equal(req?.mask('see TICKET-123456 and 123-45-6789').text.includes('TICKET-123456'), false);
+  assert.equal(m.textMasker('llm-openai', 'request'), req, 'maskers are cached');
+});
+
+test('column rules by table.column and schema.table.column', () => {
+  const m = new MaskingRules(rules, undefined);
+  assert.equal(m.columnStrategy('crm', 'public', 'customers', 'ssn'), 'hash');
+  assert.equal(m.columnStrategy('crm', 'public', 'customers', 'email'), 'partial');
+  assert.equal(m.columnStrategy('crm', 'sales', 'customers', 'email'), undefined);
+  assert.equal(m.columnStrategy('other', 'public', 'customers', 'ssn'), undefined);
+  assert.ok(m.hasColumnRules('crm'));
+  assert.ok(!m.hasColumnRules('other'));
+});
+
+test('no applicable content rule means no masker', () => {
+  const m = new MaskingRules([{ connections: ['crm'], direction: 'response', strategy: 'redact', columns: { 't.c': 'redact' } }], undefined);
+  assert.equal(m.textMasker('crm', 'response'), undefined);
+  assert.equal(m.textMasker('crm', 'request'), undefined);
+});
