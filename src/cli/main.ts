@@ -6,6 +6,7 @@ import { configValidate } from './commands/config.ts';
 import { policyCheck, policyExplain } from './commands/policy.ts';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
+import { PolicyLoadError } from '../policy/engine.ts';
 
 /** Every command, registered explicitly, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [start, configValidate, policyCheck, policyExplain, keysCreate, keysList, keysRevoke];
@@ -65,6 +66,11 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     if (err instanceof CliError) {
       io.err(`gatehouse ${cmd.name}: ${err.message}`);
       return err.exitCode;
+    }
+    if (err instanceof PolicyLoadError) {
+      for (const e of err.errors) io.err(`${e.file}${e.line === undefined ? '' : `:${e.line}:${e.column ?? 1}`}: ${e.message}`);
+      io.err(`gatehouse ${cmd.name}: policy set is invalid (${err.errors.length} error(s))`);
+      return 2;
     }
     if (isGatehouseError(err)) {
       io.err(`gatehouse ${cmd.name}: ${err.code}: ${err.detail}`);

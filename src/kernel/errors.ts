@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   invalid_grant: { status: 400, title: 'Invalid grant' },
   invalid_client: { status: 401, title: 'Invalid client' },
   internal: { status: 500, title: 'Internal error' },
+  masking_failed: { status: 500, title: 'Masking failed; the response was withheld' },
   config_invalid: { status: 500, title: 'Configuration is invalid' },
   policy_invalid: { status: 500, title: 'Policy set is invalid' },
   upstream_unreachable: { status: 502, title: 'Upstream unreachable' },

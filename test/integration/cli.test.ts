@@ -176,6 +176,25 @@ describe('gatehouse CLI', () => {
       assert.match(asAlice.err, /invalid_credential/);
     });
 
+    test('policies reload on file change; a bad edit keeps the last good set', async () => {
+      const explain = async (): Promise<string> => {
+        const r = await run(['policy', 'explain', '--principal', 'carol', '--groups', 'analysts', '--action', 'sql.read', '--connection', 'crm', '--json'], { cwd: ws.dir });
+        assert.equal(r.code, 0, r.err);
+        return (JSON.parse(r.out) as { effect: string }).effect;
+      };
+      const until = async (want: string): Promise<void> => {
+        for (let i = 0; i < 100 && (await explain()) !== want; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(await explain(), want);
+      };
+      assert.equal(await explain(), 'deny');
+      writeFileSync(join(ws.dir, 'policies', 'analysts.cedar'), '@id("analysts-read")\npermit (principal in Group::"analysts", action == Action::"sql.read", resource);\n');
+      await until('allow');
+      writeFileSync(join(ws.dir, 'policies', 'analysts.cedar'), '@id("analysts-read")\npermit (principal in Group::"analysts", action == Action::"sql.read", resource) when { context.nope };\n');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await explain(), 'allow', 'the last good set stays active');
+      assert.match(startOut + startErr, /policy reload failed/);
+    });
+
     test('an unreachable gateway is one clear line, exit 1', async () => {
       const r = await run(['keys', 'list'], { cwd: ws.dir, env: { GATEHOUSE_URL: 'http://127.0.0.1:1', GATEHOUSE_TOKEN: 'ghk_x' } });
       assert.equal(r.code, 1);

@@ -1,0 +1,152 @@
+import type { Buffer } from 'node:buffer';
+import type { Detector, EntityType, Finding, SecretKind } from './detectors/types.ts';
+import { applyStrategy, type Strategy } from './strategies.ts';
+
+export { defaultDetectors } from './detectors/index.ts';
+
+/** Options of {@link TextMasker}. */
+export interface TextMaskerOptions {
+  readonly detectors: readonly Detector[];
+  /** Strategy for every entity without an override. */
+  readonly strategy: Strategy;
+  /** Per-entity override; `undefined` falls back to `strategy`. */
+  readonly strategyFor?: (entity: EntityType) => Strategy | undefined;
+  /** HMAC key for the `hash` strategy (≥ 16 bytes when `hash` is used). */
+  readonly hashKey: Buffer;
+}
+
+/** The masked text and the findings that were replaced (resolved, in text order). */
+export interface MaskResult {
+  readonly text: string;
+  readonly findings: Finding[];
+}
+
+/** Policy facts about findings: types only, never values. */
+export interface FindingSummary {
+  /** Sorted entity types that are credentials: `JWT`, `PRIVATE_KEY`, `SECRET`. */
+  readonly secret_types: string[];
+  /** Sorted `kind`s of `SECRET` findings (`aws_access_key`, `generic`, …). */
+  readonly secret_kinds: string[];
+  /** Sorted entity types that are personal data: every other type. */
+  readonly pii_types: string[];
+  /** Number of findings. */
+  readonly findings: number;
+}
+
+const SECRET_ENTITIES: ReadonlySet<EntityType> = new Set(['JWT', 'PRIVATE_KEY', 'SECRET']);
+
+/**
+ * Resolves overlapping findings deterministically and fail-closed. Findings that overlap
+ * (transitively) form a cluster; the longest finding of the cluster wins (then the earliest, then
+ * the earlier detector: input order) and names the replacement, which covers the whole cluster —
+ * so no part of a losing finding is ever left unmasked (e.g. an SSN overlapping a longer card
+ * candidate). Returns one finding per cluster, sorted by start. Clusters are independent, so
+ * resolving any union of whole clusters gives the same result for them (the stream masker
+ * relies on this).
+ *
+ * @example
+ *   resolveOverlaps([{ entity: 'PHONE', start: 0, end: 10 }, { entity: 'CREDIT_CARD', start: 2, end: 18 }])
+ *   // → [{ entity: 'CREDIT_CARD', start: 0, end: 18 }]
+ */
+export function resolveOverlaps(findings: readonly Finding[]): Finding[] {
+  const order = findings.map((f, i) => ({ f, i })).filter(({ f }) => f.end > f.start);
+  order.sort((a, b) => a.f.start - b.f.start || a.i - b.i);
+  const out: Finding[] = [];
+  let k = 0;
+  while (k < order.length) {
+    let best = order[k]!;
+    const start = best.f.start;
+    let end = best.f.end;
+    for (k++; k < order.length && order[k]!.f.start < end; k++) {
+      const c = order[k]!;
+      end = Math.max(end, c.f.end);
+      const lenC = c.f.end - c.f.start;
+      const lenB = best.f.end - best.f.start;
+      if (lenC > lenB || (lenC === lenB && (c.f.start < best.f.start || (c.f.start === best.f.start && c.i < best.i)))) best = c;
+    }
+    const w = best.f;
+    out.push(w.kind === undefined ? { entity: w.entity, start, end } : { entity: w.entity, kind: w.kind, start, end });
+  }
+  return out;
+}
+
+/**
+ * Facts for policy and recording: which secret and PII types were found and how many findings.
+ * `SECRET`, `PRIVATE_KEY` and `JWT` are secret types; everything else is PII.
+ *
+ * @example
+ *   summarize(masker.scan(prompt)) // { secret_types: ['SECRET'], secret_kinds: ['aws_access_key'], pii_types: ['EMAIL'], findings: 2 }
+ */
+export function summarize(findings: readonly Finding[]): FindingSummary {
+  const secret = new Set<string>();
+  const kinds = new Set<SecretKind>();
+  const pii = new Set<string>();
+  for (const f of findings) {
+    if (SECRET_ENTITIES.has(f.entity)) secret.add(f.entity);
+    else pii.add(f.entity);
+    if (f.kind !== undefined) kinds.add(f.kind);
+  }
+  return { secret_types: [...secret].sort(), secret_kinds: [...kinds].sort(), pii_types: [...pii].sort(), findings: findings.length };
+}
+
+/**
+ * Masks text with a set of detectors and per-entity strategies. Pure and synchronous; a detector
+ * error propagates (callers fail closed).
+ *
+ * @example
+ *   const masker = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey });
+ *   masker.mask('mail bob@example.com').text === 'mail [EMAIL]'
+ */
+export class TextMasker {
+  readonly detectors: readonly Detector[];
+  /** Largest `lookbehind` of the detectors: the context a stream masker keeps before its cut. */
+  readonly lookbehind: number;
+  readonly #strategy: Strategy;
+  readonly #strategyFor: ((entity: EntityType) => Strategy | undefined) | undefined;
+  readonly #hashKey: Buffer;
+
+  constructor(opts: TextMaskerOptions) {
+    this.detectors = [...opts.detectors];
+    this.lookbehind = Math.max(0, ...this.detectors.map((d) => d.lookbehind));
+    this.#strategy = opts.strategy;
+    this.#strategyFor = opts.strategyFor;
+    this.#hashKey = opts.hashKey;
+  }
+
+  /** Resolved findings in `text`, in text order. */
+  scan(text: string): Finding[] {
+    return resolveOverlaps(this.collect(text, 0));
+  }
+
+  /** `text` with every resolved finding replaced according to its strategy. */
+  mask(text: string): MaskResult {
+    const findings = this.scan(text);
+    return { text: this.render(text, 0, text.length, findings), findings };
+  }
+
+  /** Raw findings of every detector (detector order) whose start is at least `minStart`. */
+  collect(text: string, minStart: number): Finding[] {
+    const out: Finding[] = [];
+    for (const d of this.detectors) {
+      for (const f of d.find(text)) if (f.start >= minStart) out.push(f);
+    }
+    return out;
+  }
+
+  /** `text.slice(from, to)` with `findings` (resolved, sorted, inside the range) replaced. */
+  render(text: string, from: number, to: number, findings: readonly Finding[]): string {
+    let out = '';
+    let pos = from;
+    for (const f of findings) {
+      out += text.slice(pos, f.start);
+      out += this.replacement(f.entity, text.slice(f.start, f.end));
+      pos = f.end;
+    }
+    return out + text.slice(pos, to);
+  }
+
+  /** The replacement for one value under the entity's strategy. */
+  replacement(entity: EntityType, value: string): string {
+    return applyStrategy(this.#strategyFor?.(entity) ?? this.#strategy, entity, value, this.#hashKey);
+  }
+}
