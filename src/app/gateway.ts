@@ -28,6 +28,7 @@ import { createHttpHandler, listenHttp } from '../protocols/http/server.ts';
 import { parseListen, checkExposure } from './listen.ts';
 import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
+import { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 
 export interface GatewayOptions {
@@ -90,6 +91,9 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     let handle = (_req: IncomingMessage, res: ServerResponse): void => { sendProblem(res, new GatehouseError('not_ready')); };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { handle(req, res); });
     const bound = await listenHttp(server, listen.host, listen.port);
+    // Shutdown runs in reverse: stop accepting and drain the listener, then close upstream pools.
+    const upstreams = new Upstreams();
+    closers.unshift(() => upstreams.close());
     closers.unshift(() => closeServer(server));
     const url = stripSlash(config.server.public_url ?? `${scheme}://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`);
     const issuer = await BuiltinIssuer.open(db, clock, {
@@ -110,6 +114,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       connectionsRepo, publicUrl: url,
       masking: new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined),
       recorder: opts.recorder ?? nullRecorder,
+      upstreams,
     };
     handle = createHttpHandler(services, bound);
     log.info({ http: url, store: db.kind, policies: policy.policies().length }, 'gatehouse listening');

@@ -13,6 +13,7 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { ConnectionsRepo } from '../store/connections-repo.ts';
 import type { MaskingRules } from '../masking/rules.ts';
 import type { Recorder } from '../recording/recorder.ts';
+import type { Upstreams } from '../protocols/http/proxy/upstream.ts';
 
 /** Everything the listeners and the admin API need, built once by the composition root. */
 export interface Services {
@@ -32,6 +33,8 @@ export interface Services {
   readonly connectionsRepo: ConnectionsRepo;
   /** Masking rules compiled from `masking` (per connection and direction; column rules). */
   readonly masking: MaskingRules;
+  /** Keep-alive upstream pools of the HTTP/LLM data path (closed on shutdown). */
+  readonly upstreams: Upstreams;
   /** The recording hook (masked exchanges). */
   readonly recorder: Recorder;
   /** The externally visible base URL of the HTTP listener. */

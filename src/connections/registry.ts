@@ -14,6 +14,8 @@ export interface Connection {
   readonly tags: readonly string[];
   /** `config`: from gatehouse.yaml (read-only through the API); `api`: created through the API. */
   readonly source: 'config' | 'api';
+  /** Upstream timeouts as written in the config (`"10s"`); absent: the schema defaults apply. */
+  readonly timeouts?: { readonly connect: string; readonly headers: string; readonly body: string };
 }
 
 /** The public view of a connection: credential names only, never values. */
@@ -63,7 +65,7 @@ export class ConnectionRegistry {
 
 function fromConfig(c: ConnectionConfig): Connection {
   return {
-    name: c.name, type: c.type, url: c.url, tags: c.tags, source: 'config',
+    name: c.name, type: c.type, url: c.url, tags: c.tags, source: 'config', timeouts: c.timeouts,
     credentials: Object.fromEntries(Object.entries(c.credentials).filter((e): e is [string, Secret] => e[1] !== undefined)),
     ...(c.provider === undefined ? {} : { provider: c.provider }),
     ...(c.description === undefined ? {} : { description: c.description }),

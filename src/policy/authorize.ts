@@ -6,9 +6,9 @@ export type CedarOutcome =
   | {
     readonly ok: true;
     readonly allow: boolean;
-    /** The satisfied policies that determined the decision (permits for allow, forbids for deny). */
+    /** The satisfied policies that determined the decision (permits for allow, forbids for deny), sorted. */
     readonly reasons: readonly string[];
-    /** `<policy id>: <message>` for every policy whose evaluation failed (Cedar skipped it). */
+    /** `<policy id>: <message>` for every policy whose evaluation failed (Cedar skipped it), by policy id. */
     readonly errors: readonly string[];
     /** The ids of the policies that failed. */
     readonly errored: readonly string[];
@@ -36,12 +36,14 @@ export function authorizePreparsed(policySetId: string, req: CedarRequest, valid
     });
     if (answer.type === 'failure') return { ok: false, errors: answer.errors.map((e) => e.message) };
     const { decision, diagnostics } = answer.response;
+    // Cedar returns sets in no fixed order: sort, so equal requests give equal decisions.
+    const errors = [...diagnostics.errors].sort((x, y) => (x.policyId < y.policyId ? -1 : x.policyId > y.policyId ? 1 : 0));
     return {
       ok: true,
       allow: decision === 'allow',
-      reasons: diagnostics.reason,
-      errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-      errored: diagnostics.errors.map((e) => e.policyId),
+      reasons: [...diagnostics.reason].sort(),
+      errors: errors.map((e) => `${e.policyId}: ${e.error.message}`),
+      errored: errors.map((e) => e.policyId),
     };
   } catch (err) {
     return { ok: false, errors: [`cedar: ${err instanceof Error ? err.message : String(err)}`] };

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { toCedarRequest } from './cedar-request.ts';
+import { toCedarRequest, toPrunedCedarRequest } from './cedar-request.ts';
+import { analyzeUsage } from './request-usage.ts';
 import { agent, connection, llmFacts, request, sqlFacts, user } from './testing.ts';
 
 describe('toCedarRequest', () => {
@@ -40,5 +41,41 @@ describe('toCedarRequest', () => {
     assert.deepEqual(r.resource, { type: 'Gateway', id: 'gatehouse' });
     assert.throws(() => toCedarRequest(request(user('a'), 'admin', connection('crm'))));
     assert.throws(() => toCedarRequest(request(user('a'), 'sql.read', { kind: 'gateway' })));
+  });
+});
+
+describe('toPrunedCedarRequest', () => {
+  const usage = analyzeUsage([
+    'permit (principal in Group::"dba", action, resource) when { resource.type == "postgres" && context has sql && context.sql.do_block };',
+    'forbid (principal in Group::"agents", action, resource) when { context has agent && context.time.hour < 6 };',
+  ]);
+  const req = request(
+    user('alice', ['zeta', 'dba', 'other', 'agents', 'dba'], { id: 'bot', groups: ['agents'] }),
+    'sql.read', connection('crm', 'postgres', { tags: ['prod'] }), { sql: sqlFacts() },
+  );
+
+  test('keeps only what the policies read; groups filtered and sorted; no Group entities', () => {
+    const r = toPrunedCedarRequest(req, usage);
+    assert.deepEqual(r.entities, [
+      { uid: { type: 'User', id: 'alice' }, attrs: {}, parents: [{ type: 'Group', id: 'agents' }, { type: 'Group', id: 'dba' }] },
+      { uid: { type: 'Connection', id: 'crm' }, attrs: { type: 'postgres' }, parents: [] },
+    ]);
+    assert.deepEqual(r.context, { sql: { do_block: false }, agent: {}, time: { hour: 10 } });
+  });
+
+  test('epoch is kept only when a policy reads it; the acting agent only when written as a literal', () => {
+    const u = analyzeUsage(['permit (principal, action, resource) when { context.time.epoch > 0 && Agent::"bot" in Group::"agents" };']);
+    const r = toPrunedCedarRequest(req, u);
+    assert.deepEqual(r.context, { time: { epoch: Math.floor(req.at / 1000) } });
+    assert.deepEqual(r.entities[1], { uid: { type: 'Agent', id: 'bot' }, attrs: {}, parents: [{ type: 'Group', id: 'agents' }] });
+  });
+
+  test('the JSON is canonical across set order; malformed kept values throw', () => {
+    const shuffled = { ...req, principal: { ...req.principal, groups: ['agents', 'dba', 'zeta'] } };
+    assert.equal(JSON.stringify(toPrunedCedarRequest(shuffled, usage)), JSON.stringify(toPrunedCedarRequest(req, usage)));
+    const bad = { ...req, facts: { sql: { ...sqlFacts(), do_block: undefined as unknown as boolean } } };
+    assert.throws(() => toPrunedCedarRequest(bad, usage), /malformed/);
+    const float = { ...req, facts: { sql: { ...sqlFacts(), do_block: 1.5 as unknown as boolean } } };
+    assert.throws(() => toPrunedCedarRequest(float, usage), /malformed/);
   });
 });

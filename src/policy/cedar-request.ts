@@ -1,5 +1,6 @@
-import type { CedarContext, EntityJson } from './cedar.ts';
+import type { CedarContext, CedarValueJson, EntityJson } from './cedar.ts';
 import type { AccessRequest, Facts } from './request.ts';
+import type { ContextUse, RequestUsage } from './request-usage.ts';
 
 /** A Cedar entity reference. */
 export interface CedarUid { readonly type: string; readonly id: string }
@@ -91,4 +92,87 @@ function factsContext(f: Facts): CedarContext {
   if (f.http) c.http = { method: f.http.method, path: f.http.path };
   if (f.mcp) c.mcp = { tool: f.mcp.tool };
   return c;
+}
+
+/**
+ * The smallest Cedar request that decides `req` exactly as `toCedarRequest(req)` does under a
+ * policy set whose usage is `usage` (see `RequestUsage`): context values the set never reads are
+ * left out (so `context.time.epoch` is absent unless a policy reads it), entity attributes keep
+ * only the names read, the principal's (and agent's) groups keep only those written as
+ * `Group::"…"` literals, sorted, the acting agent's entity is there only when `Agent::"<id>"` is
+ * written, and Group entities (no attributes, no parents) are not sent: `in` reads the child's
+ * parents, not the group's entity. Sets are sorted, so the JSON of the result is a canonical key.
+ * Every value (kept or not) is type-checked (string, boolean, safe integer, set of strings,
+ * record); a malformed value throws, which denies (fail closed) as Cedar would.
+ * Not for schema validation: required attributes may be missing.
+ *
+ * @example JSON.stringify(toPrunedCedarRequest(req, usage)) // the decision cache key
+ */
+export function toPrunedCedarRequest(req: AccessRequest, usage: RequestUsage): CedarRequest {
+  const full = toCedarRequest(req);
+  const groups = usage.literals.get('Group');
+  const keepGroups = (names: readonly string[]): CedarUid[] => {
+    if (!groups) return [];
+    const kept = names.filter((g) => groups.has(g));
+    return [...new Set(kept)].sort().map((id) => ({ type: 'Group', id }));
+  };
+  const p = req.principal;
+  const entities: EntityJson[] = [{ uid: full.principal, attrs: {}, parents: keepGroups(p.groups) }];
+  const agent = p.agent;
+  if (agent && !(p.kind === 'agent' && agent.id === p.id) && usage.literals.get('Agent')?.has(agent.id) === true) {
+    entities.push({ uid: { type: 'Agent', id: agent.id }, attrs: {}, parents: keepGroups(agent.groups) });
+  }
+  const resource = full.entities[full.entities.length - 1];
+  if (!resource) throw new Error('request has no resource entity');
+  const attrs: Record<string, CedarValueJson> = {};
+  for (const [name, value] of Object.entries(checkedRecord(resource.attrs ?? {}))) {
+    if (usage.entityAttrs.has(name)) attrs[name] = value;
+  }
+  entities.push({ uid: full.resource, attrs, parents: [] });
+  // Everything is checked, read or not: a malformed fact denies as it would in Cedar.
+  const context = prune(checkedRecord(full.context), usage.context) as CedarContext;
+  return { principal: full.principal, action: full.action, resource: full.resource, context, entities };
+}
+
+/** Keeps the parts of a (checked) context value that `use` reads. */
+function prune(value: CedarValueJson, use: ContextUse): CedarValueJson {
+  const rec = asRecord(value);
+  if (use.full || !rec) return value;
+  const out: Record<string, CedarValueJson> = {};
+  for (const [attr, child] of use.children) {
+    const v = rec[attr];
+    if (v !== undefined) out[attr] = prune(v, child);
+  }
+  return out;
+}
+
+type CedarRecord = Readonly<Partial<Record<string, CedarValueJson>>>;
+
+function asRecord(v: CedarValueJson): CedarRecord | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as CedarRecord : undefined;
+}
+
+function checkedRecord(value: CedarValueJson): Record<string, CedarValueJson> {
+  return checked(value, true) as Record<string, CedarValueJson>;
+}
+
+/** `value` itself, with sets sorted, after checking it has a type the schema allows. */
+function checked(value: CedarValueJson, top: boolean): CedarValueJson {
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return Object.is(value, -0) ? 0 : value;
+  if (Array.isArray(value) && top) {
+    const items = value.map((v) => checked(v, false));
+    const strings = items.filter((v) => typeof v === 'string');
+    if (strings.length === items.length) return [...new Set(strings)].sort();
+  } else {
+    const rec = asRecord(value);
+    if (!rec || '__entity' in rec || '__extn' in rec) throw new Error(`malformed request value: ${typeof value}`);
+    const out: Record<string, CedarValueJson> = {};
+    for (const [k, v] of Object.entries(rec)) {
+      if (v === undefined) throw new Error(`malformed request value: ${k} is undefined`);
+      out[k] = checked(v, true);
+    }
+    return out;
+  }
+  throw new Error(`malformed request value: ${typeof value}`);
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export { cedar };
 export type {
-  AuthorizationAnswer, Context as CedarContext, DetailedError, EntityJson, EntityUidJson, PolicyJson,
+  AuthorizationAnswer, CedarValueJson, Context as CedarContext, DetailedError, EntityJson, EntityUidJson, PolicyJson,
 } from '@cedar-policy/cedar-wasm/nodejs';
 
 /** Absolute path of the published Cedar schema (human format) shipped beside this module. */

@@ -3,11 +3,13 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { GatehouseError } from '../kernel/errors.ts';
 import { authorizePreparsed, newPolicySetId, preparse, type CedarOutcome } from './authorize.ts';
 import { formatIssue, type PolicyLoadIssue } from './cedar.ts';
-import { toCedarRequest, type CedarRequest } from './cedar-request.ts';
+import { toCedarRequest, toPrunedCedarRequest, type CedarRequest } from './cedar-request.ts';
+import { DecisionCache, DEFAULT_DECISION_CACHE_ENTRIES } from './decision-cache.ts';
 import {
   builtinAdminPolicy, compilePolicySet, type CompiledPolicySet, type PolicyInfo, type PolicySource,
 } from './policy-set.ts';
 import type { AccessRequest, Decision } from './request.ts';
+import { analyzeUsage, type RequestUsage } from './request-usage.ts';
 
 export type { PolicyInfo, PolicySource } from './policy-set.ts';
 export type { PolicyLoadIssue } from './cedar.ts';
@@ -39,6 +41,20 @@ export interface PolicyEngineOptions {
    * doubles the cost of a decision.
    */
   readonly validateRequests?: boolean;
+  /**
+   * Entries of the decision cache (default 10 000; 0 turns it off). Decisions are cached by the
+   * canonical JSON of the (pruned) Cedar request, which is all Cedar sees, so a cached decision
+   * equals a fresh one; the cache is emptied on every successful reload. Decisions with errors
+   * are never cached.
+   */
+  readonly decisionCacheEntries?: number;
+}
+
+/** The active policy set with what was derived from it; replaced as a whole on reload. */
+interface ActiveSet {
+  readonly set: CompiledPolicySet;
+  readonly usage: RequestUsage;
+  readonly cache: DecisionCache<Decision>;
 }
 
 /** A decision with what produced it, for `gatehouse policy explain`. */
@@ -68,7 +84,8 @@ export class PolicyEngine {
   readonly #validate: boolean;
   readonly #read: () => PolicySource[];
   readonly #watch: readonly { dir: string; recursive: boolean }[];
-  #set: CompiledPolicySet;
+  readonly #cacheEntries: number;
+  #active: ActiveSet;
 
   private constructor(read: () => PolicySource[], opts: PolicyEngineOptions, watch: { dir: string; recursive: boolean }[]) {
     try {
@@ -79,10 +96,11 @@ export class PolicyEngine {
     this.#validate = opts.validateRequests ?? false;
     this.#read = read;
     this.#watch = watch;
+    this.#cacheEntries = opts.decisionCacheEntries ?? DEFAULT_DECISION_CACHE_ENTRIES;
     const r = this.#load();
     if (!r.ok) throw new PolicyLoadError(r.errors);
-    this.#set = r.set;
-    preparse(this.#setId, this.#set.cedarPolicies);
+    preparse(this.#setId, r.active.set.cedarPolicies);
+    this.#active = r.active;
   }
 
   /**
@@ -106,29 +124,50 @@ export class PolicyEngine {
     const r = this.#load();
     if (!r.ok) return r;
     try {
-      preparse(this.#setId, r.set.cedarPolicies);
+      preparse(this.#setId, r.active.set.cedarPolicies);
     } catch (err) {
       return { ok: false, errors: [{ file: '<policy set>', message: (err as Error).message }] };
     }
-    this.#set = r.set;
-    return { ok: true, count: r.set.policies.length };
+    this.#active = r.active; // a fresh, empty decision cache comes with the new set
+    return { ok: true, count: r.active.set.policies.length };
   }
 
-  /** Decides one request. Never throws. */
+  /**
+   * Decides one request. Never throws. Evaluates the pruned request (`toPrunedCedarRequest`)
+   * and caches error-free decisions by its JSON; with `validateRequests` the full request is
+   * evaluated (the schema needs every attribute) and is the key.
+   */
   decide(req: AccessRequest): Decision {
-    return this.#evaluate(req).decision;
+    const active = this.#active;
+    let request: CedarRequest;
+    let key: string;
+    try {
+      request = this.#validate ? toCedarRequest(req) : toPrunedCedarRequest(req, active.usage);
+      key = JSON.stringify(request);
+    } catch (err) {
+      return { effect: 'deny', reasons: ['policy-error'], errors: [(err as Error).message] };
+    }
+    const hit = active.cache.get(key);
+    if (hit) return hit;
+    const outcome = authorizePreparsed(this.#setId, request, this.#validate);
+    const decision = toDecision(outcome);
+    if (outcome.ok && outcome.errors.length === 0) active.cache.set(key, freezeDecision(decision));
+    return decision;
   }
 
-  /** The decision, the policies that determined it, and the Cedar request (for debugging). */
+  /**
+   * The decision, the policies that determined it, and the Cedar request (for debugging). Not
+   * cached; evaluates the full request (`toCedarRequest`), which decides as the pruned one does.
+   */
   explain(req: AccessRequest): Explanation {
     const { decision, request } = this.#evaluate(req);
-    const policies = decision.reasons.flatMap((id) => this.#set.byId.get(id) ?? []);
+    const policies = decision.reasons.flatMap((id) => this.#active.set.byId.get(id) ?? []);
     return request ? { decision, policies, request } : { decision, policies };
   }
 
   /** The active policies, built-in first, then in file order. */
   policies(): readonly PolicyInfo[] {
-    return this.#set.policies;
+    return this.#active.set.policies;
   }
 
   /** Directories a watcher should observe (empty for `fromSources`). */
@@ -136,7 +175,7 @@ export class PolicyEngine {
     return this.#watch;
   }
 
-  #load(): { ok: true; set: CompiledPolicySet } | { ok: false; errors: PolicyLoadIssue[] } {
+  #load(): { ok: true; active: ActiveSet } | { ok: false; errors: PolicyLoadIssue[] } {
     let sources: PolicySource[];
     try {
       sources = this.#read();
@@ -144,7 +183,15 @@ export class PolicyEngine {
       if (err instanceof PolicyLoadError) return { ok: false, errors: [...err.errors] };
       return { ok: false, errors: [{ file: '<policies>', message: (err as Error).message }] };
     }
-    return compilePolicySet(sources, this.#builtin);
+    const r = compilePolicySet(sources, this.#builtin);
+    if (!r.ok) return r;
+    let usage: RequestUsage;
+    try {
+      usage = analyzeUsage(Object.values(r.set.cedarPolicies));
+    } catch (err) {
+      return { ok: false, errors: [{ file: '<policy set>', message: (err as Error).message }] };
+    }
+    return { ok: true, active: { set: r.set, usage, cache: new DecisionCache<Decision>(this.#cacheEntries) } };
   }
 
   #evaluate(req: AccessRequest): { decision: Decision; request?: CedarRequest } {
@@ -156,6 +203,13 @@ export class PolicyEngine {
     }
     return { decision: toDecision(authorizePreparsed(this.#setId, request, this.#validate)), request };
   }
+}
+
+/** Freezes a decision and its arrays (a cached decision is shared by every caller). */
+export function freezeDecision(d: Decision): Decision {
+  Object.freeze(d.reasons);
+  Object.freeze(d.errors);
+  return Object.freeze(d);
 }
 
 /**

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../kernel/duration.ts';
-import { authorizePreparsed, preparse } from './authorize.ts';
+import { authorizePreparsed, preparse, type CedarOutcome } from './authorize.ts';
 import { cedar, cedarSchemaText, issueFromCedar, SourceText, type PolicyLoadIssue } from './cedar.ts';
-import { toCedarRequest } from './cedar-request.ts';
+import { toCedarRequest, toPrunedCedarRequest, type CedarRequest } from './cedar-request.ts';
+import { DecisionCache } from './decision-cache.ts';
 import { PolicyLoadError } from './engine.ts';
 import { isAction, type AccessRequest, type Action } from './request.ts';
+import { analyzeUsage, type RequestUsage } from './request-usage.ts';
 
 /** One `reviews.rules[]` entry of gatehouse.yaml (defaults already applied by the config loader). */
 export interface ReviewRuleConfig {
@@ -61,18 +63,26 @@ const OPTIONAL_CONTEXT = new Set(['agent', 'sql', 'llm', 'http', 'mcp']);
 export class ReviewRules {
   readonly #rules: readonly CompiledRule[];
   readonly #setId: string | undefined;
+  readonly #usage: RequestUsage | undefined;
   readonly #validate: boolean;
+  /** Error-free Cedar outcomes of the conditions, by the JSON of the (pruned) request. */
+  readonly #cache: DecisionCache<CedarOutcome>;
 
-  /** Compiles and validates the rules. Throws `PolicyLoadError` naming the rule on any problem. */
-  constructor(configs: readonly ReviewRuleConfig[], opts: { validateRequests?: boolean } = {}) {
-    const { rules, setId } = compileRules(configs);
+  /**
+   * Compiles and validates the rules. Throws `PolicyLoadError` naming the rule on any problem.
+   * `decisionCacheEntries` bounds the cache of condition outcomes (default 10 000; 0 = off).
+   */
+  constructor(configs: readonly ReviewRuleConfig[], opts: ReviewRulesOptions = {}) {
+    const { rules, setId, usage } = compileRules(configs);
     this.#rules = rules;
     this.#setId = setId;
+    this.#usage = usage;
     this.#validate = opts.validateRequests ?? false;
+    this.#cache = new DecisionCache(opts.decisionCacheEntries);
   }
 
   /** Same as `new ReviewRules(configs, opts)`. */
-  static compile(configs: readonly ReviewRuleConfig[], opts: { validateRequests?: boolean } = {}): ReviewRules {
+  static compile(configs: readonly ReviewRuleConfig[], opts: ReviewRulesOptions = {}): ReviewRules {
     return new ReviewRules(configs, opts);
   }
 
@@ -97,12 +107,7 @@ export class ReviewRules {
     const first = needed[0];
     if (!first) return { errors: [] };
     if (first.policyId === undefined || this.#setId === undefined) return { rule: first.config, errors: [] };
-    let outcome;
-    try {
-      outcome = authorizePreparsed(this.#setId, toCedarRequest(req), this.#validate);
-    } catch (err) {
-      return { errors: [(err as Error).message] };
-    }
+    const outcome = this.#conditions(this.#setId, req);
     if (!outcome.ok) return { errors: outcome.errors };
     const satisfied = new Set(outcome.allow ? outcome.reasons : []);
     const errored = new Set(outcome.errored);
@@ -114,6 +119,23 @@ export class ReviewRules {
     return { errors: [] };
   }
 
+  /** Evaluates the conditions' policy set (cached by the request Cedar sees, like the engine). */
+  #conditions(setId: string, req: AccessRequest): CedarOutcome {
+    let request: CedarRequest;
+    let key: string;
+    try {
+      request = this.#validate || !this.#usage ? toCedarRequest(req) : toPrunedCedarRequest(req, this.#usage);
+      key = JSON.stringify(request);
+    } catch (err) {
+      return { ok: false, errors: [(err as Error).message] };
+    }
+    const hit = this.#cache.get(key);
+    if (hit) return hit;
+    const outcome = authorizePreparsed(setId, request, this.#validate);
+    if (outcome.ok && outcome.errors.length === 0) this.#cache.set(key, Object.freeze(outcome));
+    return outcome;
+  }
+
   /** The matching rule, if any. Throws `PolicyEvaluationError` when a condition fails to evaluate. */
   match(req: AccessRequest): ReviewRuleConfig | undefined {
     const m = this.evaluate(req);
@@ -122,8 +144,16 @@ export class ReviewRules {
   }
 }
 
+/** Options of `ReviewRules`. */
+export interface ReviewRulesOptions {
+  /** Check each request against the schema before evaluating conditions (default false). */
+  readonly validateRequests?: boolean;
+  /** Entries of the cache of condition outcomes (default 10 000; 0 turns it off). */
+  readonly decisionCacheEntries?: number;
+}
+
 /** Checks and compiles rules, validating conditions against the schema, and preparses them. */
-function compileRules(configs: readonly ReviewRuleConfig[]): { rules: CompiledRule[]; setId: string | undefined } {
+function compileRules(configs: readonly ReviewRuleConfig[]): { rules: CompiledRule[]; setId?: string; usage?: RequestUsage } {
   const errors: PolicyLoadIssue[] = [];
   const names = new Set<string>();
   const texts: Record<string, string> = {};
@@ -164,12 +194,16 @@ function compileRules(configs: readonly ReviewRuleConfig[]): { rules: CompiledRu
     }
   }
   if (errors.length > 0) throw new PolicyLoadError(errors);
-  let setId: string | undefined;
-  if (Object.keys(texts).length > 0) {
-    setId = `gatehouse-review-rules-${createHash('sha256').update(JSON.stringify(texts)).digest('hex').slice(0, 16)}`;
-    preparse(setId, texts);
+  if (Object.keys(texts).length === 0) return { rules };
+  const setId = `gatehouse-review-rules-${createHash('sha256').update(JSON.stringify(texts)).digest('hex').slice(0, 16)}`;
+  let usage: RequestUsage;
+  try {
+    usage = analyzeUsage(Object.values(texts));
+  } catch (err) {
+    throw new PolicyLoadError([{ file: 'reviews.rules', message: (err as Error).message }]);
   }
-  return { rules, setId };
+  preparse(setId, texts);
+  return { rules, setId, usage };
 }
 
 /** A review-rule condition failed to evaluate; the request must be denied. */

@@ -4,6 +4,7 @@ import { adminHandler } from '../../api/admin.ts';
 import { HostGuard } from '../../api/host-guard.ts';
 import { openApiDocument } from '../../api/openapi.ts';
 import { identityRoute } from './identity-routes.ts';
+import { proxyRoute } from './proxy/route.ts';
 import { sendJson, sendProblem } from './problem.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 
@@ -74,6 +75,7 @@ async function dispatch(svc: Services, admin: ReturnType<typeof adminHandler>, r
     sendJson(res, 200, openApiDocument(svc.publicUrl));
     return path;
   }
+  if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res, url);
   if (path.startsWith('/api/v1/') || path === '/api/v1') return admin(req, res, url);
   const identity = await identityRoute(svc, req, res, path);
   if (identity !== undefined) return identity;

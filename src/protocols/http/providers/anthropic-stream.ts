@@ -1,0 +1,63 @@
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import type { SseEvent } from '../sse/parser.ts';
+import { errorEvent } from './error-events.ts';
+import { StreamSet } from './stream-set.ts';
+import { eventJson, isObject, type StreamTransform, type TextSink } from './types.ts';
+
+/** Delta types with their text field. `signature_delta` is opaque and passes unchanged. */
+const DELTA_FIELDS: Readonly<Record<string, string>> = {
+  text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking',
+};
+const WHOLE = new Set(['message_start', 'content_block_start', 'message_delta', 'ping', 'error']);
+
+/**
+ * Anthropic Messages events. `content_block_delta` text (`text_delta`, `input_json_delta`,
+ * `thinking_delta`) is stream-masked per block; before `content_block_stop` (and
+ * `message_stop`) a held remainder is emitted as one more `content_block_delta`. Other known
+ * events are masked whole; an unknown event fails closed.
+ *
+ * @example
+ *   const t = anthropicStream(masker, () => {});
+ *   t.event({ event: 'ping', data: '{"type":"ping"}' });
+ */
+export function anthropicStream(masker: TextMasker, sink: TextSink): StreamTransform {
+  const set = new StreamSet(masker, sink);
+
+  const flush = (prefix: string): SseEvent[] => set.keys(prefix).flatMap((key) => {
+    const rest = set.flush(key);
+    if (!rest) return [];
+    const [index, dtype] = key.split('|') as [string, string];
+    const data = { type: 'content_block_delta', index: Number(index), delta: { type: dtype, [DELTA_FIELDS[dtype] ?? 'text']: rest } };
+    return [{ event: 'content_block_delta', data: JSON.stringify(data) }];
+  });
+
+  return {
+    event(ev) {
+      const d = eventJson(ev);
+      const type = typeof d.type === 'string' ? d.type : '';
+      if (ev.event !== undefined && ev.event !== type) throw new Error('event name and type disagree');
+      if (type === 'content_block_delta') {
+        const delta = d.delta;
+        if (!isObject(delta) || typeof delta.type !== 'string' || typeof d.index !== 'number') throw new Error('malformed content_block_delta');
+        const field = DELTA_FIELDS[delta.type];
+        if (field !== undefined) {
+          const v = delta[field];
+          if (typeof v !== 'string') throw new Error('delta text is not a string');
+          delta[field] = set.push(`${d.index}|${delta.type}`, v);
+        } else if (delta.type !== 'signature_delta') {
+          set.maskWhole(delta);
+        }
+        return [{ event: type, data: JSON.stringify(d) }];
+      }
+      if (type === 'content_block_stop') return [...flush(`${String(d.index)}|`), { event: type, data: JSON.stringify(d) }];
+      if (type === 'message_stop') return [...flush(''), { event: type, data: JSON.stringify(d) }];
+      if (!WHOLE.has(type)) throw new Error(`unknown event type "${type.slice(0, 60)}"`);
+      set.maskWhole(d);
+      return [{ event: type, data: JSON.stringify(d) }];
+    },
+    end() {
+      return flush('');
+    },
+    error: (code, message) => errorEvent('anthropic', code, message),
+  };
+}

@@ -1,0 +1,103 @@
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import type { SseEvent } from '../sse/parser.ts';
+import { errorEvent } from './error-events.ts';
+import { StreamSet } from './stream-set.ts';
+import { eventJson, isObject, type StreamTransform, type TextSink } from './types.ts';
+
+const ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'service_tier'] as const;
+
+/**
+ * OpenAI chat-completions chunks (`data: {choices:[{index, delta}]}` … `data: [DONE]`).
+ * One stream masker per choice and field (`delta.content`, `delta.refusal`, …) and per tool call
+ * (`delta.tool_calls[i].function.arguments`). A choice's held remainder is appended to its
+ * finishing chunk; anything still held at `[DONE]` goes in one extra chunk before it.
+ * `logprobs` are dropped (token texts would bypass masking). Unknown delta objects fail closed.
+ *
+ * @example
+ *   const t = openAiChatStream(masker, () => {});
+ *   t.event({ data: '{"choices":[{"index":0,"delta":{"content":"hi"}}]}' });
+ */
+export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTransform {
+  const set = new StreamSet(masker, sink);
+  let envelope: Record<string, unknown> = { object: 'chat.completion.chunk' };
+
+  const remainderDelta = (idx: number): Record<string, unknown> => {
+    const delta: Record<string, unknown> = {};
+    const calls: Record<string, unknown>[] = [];
+    for (const key of set.keys(`${idx}/`)) {
+      const rest = set.flush(key);
+      if (!rest) continue;
+      const sub = key.slice(String(idx).length + 1);
+      if (sub.startsWith('tc/')) calls.push({ index: Number(sub.slice(3)), function: { arguments: rest } });
+      else if (sub === 'fc') delta.function_call = { arguments: rest };
+      else delta[sub.slice(2)] = rest;
+    }
+    if (calls.length > 0) delta.tool_calls = calls;
+    return delta;
+  };
+
+  const flushAll = (): SseEvent[] => {
+    const idxs = [...new Set(set.keys().map((k) => Number(k.split('/')[0])))];
+    const choices = idxs.map((i) => ({ index: i, delta: remainderDelta(i), finish_reason: null }))
+      .filter((c) => Object.keys(c.delta).length > 0);
+    return choices.length > 0 ? [{ data: JSON.stringify({ ...envelope, choices }) }] : [];
+  };
+
+  return {
+    event(ev) {
+      if (ev.event !== undefined && ev.event !== 'message') throw new Error(`unknown event type "${ev.event.slice(0, 40)}"`);
+      if (ev.data.trim() === '[DONE]') return [...flushAll(), { data: '[DONE]' }];
+      const chunk = eventJson(ev);
+      envelope = Object.fromEntries(ENVELOPE.filter((k) => k in chunk).map((k) => [k, chunk[k]]));
+      const choices = chunk.choices;
+      if (choices === undefined || (Array.isArray(choices) && choices.length === 0)) {
+        set.maskWhole(chunk); // usage-only chunk or an upstream error object
+        return [{ data: JSON.stringify(chunk) }];
+      }
+      if (!Array.isArray(choices)) throw new Error('choices is not an array');
+      for (const choice of choices as unknown[]) {
+        if (!isObject(choice) || typeof choice.index !== 'number') throw new Error('malformed choice');
+        const idx = choice.index;
+        if (choice.logprobs !== undefined) choice.logprobs = null;
+        const delta = choice.delta ?? {};
+        if (!isObject(delta)) throw new Error('malformed delta');
+        for (const [key, v] of Object.entries(delta)) {
+          if (key === 'role' || v === null) continue;
+          if (typeof v === 'string') delta[key] = set.push(`${idx}/f:${key}`, v);
+          else if (key === 'tool_calls' && Array.isArray(v)) {
+            for (const tc of v as unknown[]) {
+              if (!isObject(tc) || typeof tc.index !== 'number') throw new Error('malformed tool call delta');
+              const fn = tc.function;
+              if (isObject(fn) && typeof fn.arguments === 'string') fn.arguments = set.push(`${idx}/tc/${tc.index}`, fn.arguments);
+            }
+          } else if (key === 'function_call' && isObject(v)) {
+            if (typeof v.arguments === 'string') v.arguments = set.push(`${idx}/fc`, v.arguments);
+          } else {
+            throw new Error(`unknown delta field "${key.slice(0, 40)}"`);
+          }
+        }
+        if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+          const rest = remainderDelta(idx);
+          for (const [k, r] of Object.entries(rest)) {
+            if (k === 'tool_calls') {
+              const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls as unknown[] : [];
+              delta.tool_calls = [...calls, ...(r as unknown[])];
+            } else if (k === 'function_call') {
+              const fc = isObject(delta.function_call) ? delta.function_call : {};
+              const prev = typeof fc.arguments === 'string' ? fc.arguments : '';
+              delta.function_call = { ...fc, arguments: prev + ((r as { arguments: string }).arguments) };
+            } else {
+              delta[k] = (typeof delta[k] === 'string' ? delta[k] : '') + (r as string);
+            }
+          }
+          choice.delta = delta;
+        }
+      }
+      return [{ data: JSON.stringify(chunk) }];
+    },
+    end() {
+      return flushAll();
+    },
+    error: (code, message) => errorEvent('openai-chat', code, message),
+  };
+}

@@ -1,0 +1,85 @@
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import type { SseEvent } from '../sse/parser.ts';
+import { errorEvent } from './error-events.ts';
+import { StreamSet } from './stream-set.ts';
+import { eventJson, type StreamTransform, type TextSink } from './types.ts';
+
+/** Text carried in `.delta` events, one stream masker per (kind, item, content part). */
+const DELTA_KINDS = new Set([
+  'response.output_text', 'response.refusal', 'response.function_call_arguments',
+  'response.reasoning_summary_text', 'response.reasoning_text', 'response.custom_tool_call_input',
+  'response.mcp_call_arguments', 'response.audio.transcript', 'response.code_interpreter_call_code',
+]);
+
+/** Events carrying whole values: every content string is masked as a whole. */
+const WHOLE = /^(error|response\.(created|in_progress|queued|completed|failed|incomplete|output_item\.(added|done)|content_part\.(added|done)|reasoning_summary_part\.(added|done)|output_text\.annotation\.added|(web_search_call|file_search_call|code_interpreter_call|image_generation_call|mcp_call|mcp_list_tools)\.[a-z_]+))$/;
+
+const TERMINAL = new Set(['response.completed', 'response.failed', 'response.incomplete']);
+
+function streamKey(kind: string, d: Record<string, unknown>): string {
+  const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '');
+  const item = typeof d.item_id === 'string' ? d.item_id : num(d.output_index);
+  return `${kind}|${item}|${num(d.content_index)}|${num(d.summary_index)}`;
+}
+
+/**
+ * OpenAI Responses API events (`event: response.output_text.delta` …). Deltas are stream-masked;
+ * before the matching `.done` (and before `response.completed`) a held remainder is emitted as
+ * one more `.delta` event of the same kind; `.done`, `response.completed` and the other whole
+ * events have every text masked in full. An unknown event type fails closed.
+ *
+ * @example
+ *   const t = openAiResponsesStream(masker, () => {});
+ *   t.event({ event: 'response.output_text.delta', data: '{"type":"response.output_text.delta","delta":"hi","item_id":"m","output_index":0,"content_index":0}' });
+ */
+export function openAiResponsesStream(masker: TextMasker, sink: TextSink): StreamTransform {
+  const set = new StreamSet(masker, sink);
+  const templates = new Map<string, Record<string, unknown>>();
+  let seq = 0;
+
+  const flushKey = (key: string): SseEvent[] => {
+    const tpl = templates.get(key);
+    const rest = set.flush(key);
+    templates.delete(key);
+    if (!rest || !tpl) return [];
+    const type = `${String(key.split('|')[0])}.delta`;
+    return [{ event: type, data: JSON.stringify({ ...tpl, type, delta: rest, sequence_number: seq }) }];
+  };
+
+  return {
+    event(ev) {
+      const d = eventJson(ev);
+      const type = typeof d.type === 'string' ? d.type : ev.event ?? '';
+      if (ev.event !== undefined && ev.event !== type) throw new Error('event name and type disagree');
+      if (typeof d.sequence_number === 'number') seq = d.sequence_number;
+      const dot = type.lastIndexOf('.');
+      const kind = type.slice(0, dot);
+      const suffix = type.slice(dot + 1);
+      const out: SseEvent[] = [];
+      if (DELTA_KINDS.has(kind) && suffix === 'delta') {
+        if (typeof d.delta !== 'string') throw new Error('delta is not a string');
+        const key = streamKey(kind, d);
+        if (!templates.has(key)) {
+          const { delta: _d, sequence_number: _s, ...tpl } = d;
+          templates.set(key, tpl);
+        }
+        d.delta = set.push(key, d.delta);
+        return [{ event: type, data: JSON.stringify(d) }];
+      }
+      if (DELTA_KINDS.has(kind) && suffix === 'done') {
+        out.push(...flushKey(streamKey(kind, d)));
+      } else if (TERMINAL.has(type)) {
+        for (const k of set.keys()) out.push(...flushKey(k));
+      } else if (!WHOLE.test(type)) {
+        throw new Error(`unknown event type "${type.slice(0, 60)}"`);
+      }
+      set.maskWhole(d);
+      out.push({ event: type, data: JSON.stringify(d) });
+      return out;
+    },
+    end() {
+      return set.keys().flatMap((k) => flushKey(k));
+    },
+    error: (code, message) => errorEvent('openai-responses', code, message, seq + 1),
+  };
+}

@@ -1,0 +1,87 @@
+import type { Connection } from '../../../connections/registry.ts';
+import { GatehouseError } from '../../../kernel/errors.ts';
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import type { Facts } from '../../../policy/request.ts';
+import { inspectPrompt, redactPrompt } from '../../../inspect/prompt/inspect.ts';
+import { mapStrings } from '../../../inspect/prompt/walk.ts';
+import { requestShape, type WireFormat } from '../providers/index.ts';
+
+/** Input of {@link prepareRequest}. */
+export interface PrepareInput {
+  readonly conn: Connection;
+  readonly method: string;
+  readonly endpoint: string;
+  readonly raw: Buffer;
+  readonly contentType: string;
+  readonly format: WireFormat | undefined;
+  /** All-detector masker for policy facts. */
+  readonly scanner: TextMasker;
+  /** The request-direction masker of the connection, if a rule applies (egress redaction). */
+  readonly egress: TextMasker | undefined;
+}
+
+/** The facts for policy and the body to send upstream (redacted when a request rule applies). */
+export interface Prepared {
+  readonly facts: Facts;
+  readonly body: Buffer | undefined;
+  /** The (redacted) prompt document as JSON text, for the recording. */
+  readonly prompt?: string;
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    throw new GatehouseError('invalid_json', 'request body is not valid JSON');
+  }
+}
+
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError) throw new GatehouseError('bad_request', 'request body is nested too deeply to inspect');
+    throw err;
+  }
+}
+
+/**
+ * Reads the facts of a whole request and applies egress redaction.
+ * LLM: the body must be JSON; every content string is scanned (`inspectPrompt`). HTTP: method
+ * and path; a JSON or text body is redacted when a request rule applies.
+ *
+ * @example const { facts, body } = prepareRequest({ conn, method: 'POST', endpoint: '/v1/chat/completions', raw, … });
+ */
+export function prepareRequest(p: PrepareInput): Prepared {
+  const hasBody = p.raw.length > 0;
+  if (p.conn.type === 'llm' && p.format !== undefined) {
+    const doc = hasBody ? parseJson(p.raw) : {};
+    const f = guarded(() => inspectPrompt(doc, p.scanner));
+    const shape = requestShape(p.format, doc);
+    const facts: Facts = {
+      llm: {
+        provider: p.conn.provider ?? 'openai', endpoint: p.endpoint, model: shape.model, stream: shape.stream,
+        tools: shape.tools, secret_types: f.secret_types, pii_types: f.pii_types, findings: f.findings,
+      },
+    };
+    if (!hasBody) return { facts, body: undefined };
+    if (p.egress === undefined) return { facts, body: p.raw, prompt: p.raw.toString('utf8') };
+    const egress = p.egress;
+    guarded(() => redactPrompt(doc, egress));
+    const text = JSON.stringify(doc);
+    return { facts, body: Buffer.from(text), prompt: text };
+  }
+  const facts: Facts = { http: { method: p.method, path: p.endpoint } };
+  if (!hasBody) return { facts, body: undefined };
+  if (p.egress === undefined) return { facts, body: p.raw };
+  const egress = p.egress;
+  if (/^application\/([\w.+-]*\+)?json\b/i.test(p.contentType)) {
+    const doc = parseJson(p.raw);
+    guarded(() => mapStrings(doc, (s) => egress.mask(s).text, false));
+    return { facts, body: Buffer.from(JSON.stringify(doc)) };
+  }
+  if (/^text\/|^application\/x-www-form-urlencoded/i.test(p.contentType)) {
+    return { facts, body: Buffer.from(egress.mask(p.raw.toString('utf8')).text) };
+  }
+  return { facts, body: p.raw };
+}

@@ -1,0 +1,171 @@
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { GatehouseError } from '../../../kernel/errors.ts';
+import { StreamMasker } from '../../../masking/stream-masker.ts';
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import { mapStrings } from '../../../inspect/prompt/walk.ts';
+import { SseParser, type SseEvent } from '../sse/parser.ts';
+import { formatSse } from '../sse/serializer.ts';
+import { streamTransform, type WireFormat } from '../providers/index.ts';
+import { clientHeaders } from './headers.ts';
+import { readAll, writeChunk } from './write.ts';
+import { upstreamError } from './upstream.ts';
+import type { TextCapture } from './record.ts';
+
+/** Largest upstream JSON body the gateway buffers to mask. */
+export const RESPONSE_JSON_LIMIT = 32 * 1024 * 1024;
+
+/** What the response writer needs to know about the exchange. */
+export interface ResponsePlan {
+  readonly kind: 'llm' | 'http';
+  readonly format: WireFormat | undefined;
+  readonly masker: TextMasker | undefined;
+  readonly capture: TextCapture;
+  /** Extra headers (Server-Timing, Gatehouse-Session); called right before the head is written. */
+  readonly headers: () => Record<string, string>;
+}
+
+/** How the response went, for the recording. */
+export interface ResponseOutcome {
+  usage?: unknown;
+  error?: string;
+  masked: boolean;
+}
+
+const isJson = (ct: string): boolean => /^application\/([\w.+-]*\+)?json\b/i.test(ct);
+
+/**
+ * Writes the upstream response to the client, masked per plan: JSON bodies are buffered (bounded)
+ * and every content string masked; SSE streams go through the provider's stream transform; other
+ * text is stream-masked (http); other bodies on a masked llm connection are refused.
+ * Errors before the head is written throw (→ problem+json); after it, they end the stream with an
+ * error event (SSE) or destroy the response.
+ */
+export async function writeResponse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, method: string): Promise<ResponseOutcome> {
+  const ct = String(up.headers['content-type'] ?? '').toLowerCase();
+  const encoded = up.headers['content-encoding'] !== undefined && up.headers['content-encoding'] !== 'identity';
+  const noBody = method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304;
+  if (noBody) {
+    res.writeHead(up.statusCode, { ...clientHeaders(up.headers, false), ...plan.headers() });
+    res.end();
+    up.body.resume();
+    return { masked: false };
+  }
+  const masker = plan.masker;
+  if (ct.startsWith('text/event-stream') && plan.kind === 'llm' && plan.format !== undefined && !encoded) {
+    return pipeSse(res, up, plan, plan.format);
+  }
+  if (masker === undefined) return passThrough(res, up, plan);
+  if (encoded) throw refuse(up, 'an encoded response');
+  if (isJson(ct)) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse((await readAll(up.body, RESPONSE_JSON_LIMIT)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new GatehouseError('upstream_unreachable', 'the upstream sent malformed JSON; refused (it cannot be masked)');
+      if (err instanceof RangeError) throw new GatehouseError('upstream_unreachable', 'the upstream JSON response exceeds the masking limit');
+      throw upstreamError(err);
+    }
+    let usage: unknown;
+    mapStrings(doc, (s) => masker.mask(s).text, plan.kind === 'llm');
+    if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
+    const text = JSON.stringify(doc);
+    plan.capture.add(text);
+    res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });
+    res.end(text);
+    return { masked: true, usage };
+  }
+  if (plan.kind === 'http' && (ct.startsWith('text/') || ct === '')) return pipeText(res, up, plan, masker);
+  if (plan.kind === 'http') return passThrough(res, up, plan);
+  throw refuse(up, `a ${ct || 'untyped'} response`);
+}
+
+function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
+  up.body.destroy();
+  return new GatehouseError('internal', `the upstream sent ${what}, which cannot be masked; refused`);
+}
+
+async function passThrough(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
+  res.writeHead(up.statusCode, { ...clientHeaders(up.headers, false), ...plan.headers() });
+  try {
+    for await (const chunk of up.body) {
+      const buf = chunk as Buffer;
+      if (plan.capture.text.length < 4096) plan.capture.add(buf.toString('utf8', 0, Math.min(buf.length, 4096)));
+      if (!(await writeChunk(res, buf))) break;
+    }
+    res.end();
+    return { masked: false };
+  } catch (err) {
+    res.destroy();
+    return { masked: false, error: upstreamError(err).code };
+  }
+}
+
+async function pipeText(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, masker: TextMasker): Promise<ResponseOutcome> {
+  res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), ...plan.headers() });
+  const sm = new StreamMasker(masker);
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of up.body) {
+      const out = sm.push(decoder.decode(chunk as Buffer, { stream: true }));
+      plan.capture.add(out);
+      if (out && !(await writeChunk(res, out))) return { masked: true, error: 'client_closed' };
+    }
+    const rest = sm.end();
+    plan.capture.add(rest);
+    res.end(rest);
+    return { masked: true };
+  } catch (err) {
+    res.destroy();
+    return { masked: true, error: upstreamError(err).code };
+  }
+}
+
+async function pipeSse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, format: WireFormat): Promise<ResponseOutcome> {
+  const transform = streamTransform(format, plan.masker, plan.capture.add);
+  const parser = new SseParser();
+  const outcome: ResponseOutcome = { masked: plan.masker !== undefined };
+  const render = (events: SseEvent[]): string => {
+    let out = '';
+    for (const ev of events) {
+      for (const e of transform.event(ev)) {
+        if (e.data.includes('"usage"')) outcome.usage = usageOf(e.data) ?? outcome.usage;
+        out += formatSse(e);
+      }
+    }
+    return out;
+  };
+  res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), 'cache-control': 'no-cache', ...plan.headers() });
+  res.flushHeaders();
+  let stage: 'upstream' | 'masking' = 'upstream';
+  try {
+    for await (const chunk of up.body) {
+      stage = 'masking';
+      const out = render(parser.push(chunk as Buffer));
+      stage = 'upstream';
+      if (out && !(await writeChunk(res, out))) return { ...outcome, error: 'client_closed' };
+    }
+    stage = 'masking';
+    let out = render(parser.end());
+    for (const e of transform.end()) out += formatSse(e);
+    res.end(out);
+    return outcome;
+  } catch (err) {
+    const code = stage === 'masking' ? 'masking_failed' : upstreamError(err).code;
+    const message = stage === 'masking' ? 'the response could not be masked; stream ended by the gateway' : 'the upstream stream ended abnormally';
+    if (!res.destroyed) res.end(formatSse(transform.error(code, message)));
+    up.body.destroy();
+    return { ...outcome, error: code };
+  }
+}
+
+function usageOf(data: string): unknown {
+  try {
+    const v = JSON.parse(data) as Record<string, unknown>;
+    const r = v.response as Record<string, unknown> | undefined;
+    const m = v.message as Record<string, unknown> | undefined;
+    return v.usage ?? r?.usage ?? m?.usage;
+  } catch {
+    return undefined;
+  }
+}

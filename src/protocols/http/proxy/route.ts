@@ -1,0 +1,118 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Services } from '../../../app/services.ts';
+import { authorize, connectionResource, denialReason } from '../../../app/authorize.ts';
+import { bytes } from '../../../config/types.ts';
+import type { Connection } from '../../../connections/registry.ts';
+import type { Principal } from '../../../identity/principal.ts';
+import { GatehouseError, isGatehouseError } from '../../../kernel/errors.ts';
+import { newId } from '../../../kernel/ids.ts';
+import type { Facts } from '../../../policy/request.ts';
+import { readBody } from '../body.ts';
+import { authenticateHttp } from '../authenticate.ts';
+import { wireFormat } from '../providers/index.ts';
+import { prepareRequest } from './prepare.ts';
+import { recordEvent, TextCapture, maskedExcerpt } from './record.ts';
+import { writeResponse } from './respond.ts';
+import { parseProxyTarget, upstreamPath } from './target.ts';
+import { nowMs, serverTiming } from './timing.ts';
+import { upstreamHeaders } from './headers.ts';
+import { scannerFor } from './scanner.ts';
+
+const SESSION = /^[A-Za-z0-9._:-]{1,128}$/;
+const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+
+/**
+ * The data path for `/proxy/<connection>/<path>` (llm and http connections):
+ * authenticate → read and inspect the whole request → authorize (audited) → egress redaction →
+ * forward with the vaulted credential → mask the response inline → record.
+ * Returns the metrics route label. Errors before the response head are thrown as GatehouseErrors
+ * (problem+json by the listener); `Server-Timing` and `Gatehouse-Session` are set on every answer.
+ *
+ * @example if (url.pathname.startsWith('/proxy/')) return proxyRoute(svc, req, res, url);
+ */
+export async function proxyRoute(svc: Services, req: IncomingMessage, res: ServerResponse, _url: URL): Promise<string> {
+  const t0 = nowMs();
+  const header = req.headers['gatehouse-session'];
+  const session = typeof header === 'string' && SESSION.test(header) ? header : newId();
+  res.setHeader('gatehouse-session', session);
+  res.setHeader('server-timing', serverTiming(0));
+  let principal: Principal | undefined;
+  let conn: Connection | undefined;
+  try {
+    const target = parseProxyTarget(req.url ?? '');
+    conn = await svc.connections.get(target.connection);
+    if (!conn || (conn.type !== 'llm' && conn.type !== 'http')) throw new GatehouseError('not_found', `no llm or http connection named "${target.connection}"`);
+    const connection = conn;
+    const kind = conn.type;
+    principal = await authenticateProxy(svc, req, connection);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
+      ? Buffer.alloc(0) : await readBody(req, bytes(svc.config.server.body_limit));
+    const scanner = scannerFor(svc);
+    const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
+    const prepared = prepareRequest({
+      conn: connection, method, endpoint: target.endpoint, raw, contentType: req.headers['content-type'] ?? '', format, scanner,
+      egress: svc.masking.textMasker(connection.name, 'request'),
+    });
+    const facts: Facts = prepared.facts;
+    recordEvent(svc, session, principal, connection.name, 'request', {
+      method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
+    });
+    const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
+    const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
+    recordEvent(svc, session, principal, connection.name, 'decision', { action, effect: decision.effect, reasons: decision.reasons });
+    if (decision.effect === 'deny') {
+      throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
+    }
+    if (decision.effect === 'review') {
+      // The reviews subsystem will hold the request here; until then, a 403 naming the rule.
+      throw new GatehouseError('review_required', `approval required by review rule "${decision.reviewRule ?? 'unknown'}"`, { review_rule: decision.reviewRule });
+    }
+
+    const ac = new AbortController();
+    res.once('close', () => { if (!res.writableFinished) ac.abort(); });
+    const tSend = nowMs();
+    const up = await svc.upstreams.request(connection, {
+      method, path: upstreamPath(connection.url, target.endpoint, target.query),
+      headers: upstreamHeaders(req.headers, connection), body: prepared.body, signal: ac.signal,
+    });
+    // Errors of the body surface through its iterator; this keeps a late one (abort) from being unhandled.
+    up.body.on('error', () => undefined);
+    const tHeaders = nowMs();
+    const capture = new TextCapture();
+    const outcome = await writeResponse(res, up, {
+      kind, format, capture,
+      masker: svc.masking.textMasker(connection.name, 'response'),
+      headers: () => ({ 'server-timing': serverTiming(tSend - t0 + (nowMs() - tHeaders)) }),
+    }, method);
+    recordEvent(svc, session, principal, connection.name, 'response', {
+      status: up.statusCode, text: maskedExcerpt(capture.text, scanner), truncated: capture.truncated, masked: outcome.masked,
+      ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
+    });
+    return `/proxy/${connection.name}`;
+  } catch (err) {
+    if (!res.headersSent) res.setHeader('server-timing', serverTiming(nowMs() - t0));
+    if (conn) {
+      recordEvent(svc, session, principal, conn.name, 'error', { code: isGatehouseError(err) ? err.code : 'internal' });
+    }
+    throw withSdkError(err);
+  }
+}
+
+function authenticateProxy(svc: Services, req: IncomingMessage, conn: Connection): Promise<Principal> {
+  return authenticateHttp(svc, req, 'proxy', conn.type === 'llm');
+}
+
+/**
+ * Adds an `error` member ({message, type, code}) to the problem, as OpenAI- and Anthropic-style
+ * SDKs read it, so that their exceptions carry the reason (e.g. the policy that denied).
+ */
+function withSdkError(err: unknown): unknown {
+  if (!isGatehouseError(err)) return err;
+  return new GatehouseError(err.code, err.detail, { ...err.extra, error: { message: err.detail, type: err.code, code: err.code } }, { cause: err });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,63 @@
+import { GatehouseError } from '../../../kernel/errors.ts';
+
+/** A parsed `/proxy/<connection>/<path>` request target. */
+export interface ProxyTarget {
+  readonly connection: string;
+  /** The path below the connection, always starting with `/` (no query). */
+  readonly endpoint: string;
+  /** The raw query string including `?`, or ''. */
+  readonly query: string;
+}
+
+const PREFIX = '/proxy/';
+
+/**
+ * Parses the raw request target (not a normalized URL: `..` must be seen, not resolved).
+ * Rejects every form that could move the request off the connection's base path or origin:
+ * dot segments (also percent-encoded), encoded slashes or backslashes, empty segments (`//host`),
+ * backslashes, control characters and `%00`.
+ *
+ * @example
+ *   parseProxyTarget('/proxy/openai/v1/chat/completions?x=1')
+ *   // { connection: 'openai', endpoint: '/v1/chat/completions', query: '?x=1' }
+ */
+export function parseProxyTarget(rawUrl: string): ProxyTarget {
+  if (!rawUrl.startsWith(PREFIX)) throw new GatehouseError('bad_request', 'expected /proxy/<connection>/<path>');
+  const q = rawUrl.indexOf('?');
+  const path = q < 0 ? rawUrl.slice(PREFIX.length) : rawUrl.slice(PREFIX.length, q);
+  const query = q < 0 ? '' : rawUrl.slice(q);
+  const slash = path.indexOf('/');
+  const connection = slash < 0 ? path : path.slice(0, slash);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(connection)) throw new GatehouseError('not_found', 'no such connection');
+  const rest = slash < 0 ? '' : path.slice(slash + 1);
+  if (hasForbidden(rest) || /%(2f|5c|2e|00)/i.test(rest) || hasForbidden(query) || query.includes('#')) {
+    throw new GatehouseError('bad_request', 'path contains characters that are not allowed');
+  }
+  const segments = rest.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    if (s === '.' || s === '..') throw new GatehouseError('bad_request', 'dot segments are not allowed in the path');
+    if (s === '' && i < segments.length - 1) throw new GatehouseError('bad_request', 'empty path segments are not allowed');
+  }
+  return { connection, endpoint: `/${rest}`, query };
+}
+
+/**
+ * The upstream request path: the connection URL's base path, then the endpoint and query.
+ * The origin is never taken from the client.
+ *
+ * @example upstreamPath('https://api.example.com/base/', '/v1/x', '?a=1') === '/base/v1/x?a=1'
+ */
+export function upstreamPath(connectionUrl: string, endpoint: string, query: string): string {
+  const base = new URL(connectionUrl).pathname.replace(/\/+$/, '');
+  return `${base}${endpoint}${query}`;
+}
+
+/** Backslash, space, or a C0/DEL control character. */
+function hasForbidden(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x5c) return true;
+  }
+  return false;
+}

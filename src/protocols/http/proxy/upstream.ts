@@ -1,0 +1,70 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { GatehouseError } from '../../../kernel/errors.ts';
+import { ms } from '../../../config/types.ts';
+import type { Connection } from '../../../connections/registry.ts';
+
+/** Upstream timeouts in milliseconds. */
+export interface Timeouts { readonly connect: number; readonly headers: number; readonly body: number }
+
+/** Defaults of `connections[].timeouts` (config schema), for connections created without them. */
+export const DEFAULT_TIMEOUTS: Timeouts = { connect: 10_000, headers: 60_000, body: 300_000 };
+
+/** A connection's timeouts in ms. */
+export function timeoutsOf(conn: Connection): Timeouts {
+  const t = conn.timeouts;
+  return t ? { connect: ms(t.connect), headers: ms(t.headers), body: ms(t.body) } : DEFAULT_TIMEOUTS;
+}
+
+/**
+ * Keep-alive undici pools, one per (origin, connect timeout). Pools are created on first use
+ * and live until `close()`.
+ *
+ * @example
+ *   const up = svc.upstreams;
+ *   const r = await up.request(conn, { method: 'POST', path: '/v1/x', headers, body, signal });
+ */
+export class Upstreams {
+  readonly #pools = new Map<string, Pool>();
+
+  pool(origin: string, connectTimeout: number): Pool {
+    const key = `${origin} ${connectTimeout}`;
+    let p = this.#pools.get(key);
+    if (!p) {
+      p = new Pool(origin, { connections: 128, keepAliveTimeout: 30_000, pipelining: 1, connect: { timeout: connectTimeout } });
+      this.#pools.set(key, p);
+    }
+    return p;
+  }
+
+  /** Sends a request to the connection's origin. Failures become `upstream_unreachable` / `upstream_timeout`. */
+  async request(conn: Connection, opts: { method: string; path: string; headers: Record<string, string>; body: Buffer | undefined; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    const t = timeoutsOf(conn);
+    const pool = this.pool(new URL(conn.url).origin, t.connect);
+    try {
+      return await pool.request({
+        method: opts.method, path: opts.path, headers: opts.headers,
+        body: opts.body ?? null, signal: opts.signal, headersTimeout: t.headers, bodyTimeout: t.body,
+      });
+    } catch (err) {
+      throw upstreamError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+}
+
+/** Maps an undici/network error to the client-facing problem (never leaking internals). */
+export function upstreamError(err: unknown): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const name = (err as { name?: unknown } | null)?.name;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || name === 'TimeoutError') {
+    return new GatehouseError('upstream_timeout', 'the upstream did not answer in time', {}, { cause: err });
+  }
+  return new GatehouseError('upstream_unreachable', `the upstream could not be reached${typeof code === 'string' ? ` (${code})` : ''}`, {}, { cause: err });
+}
