@@ -30,6 +30,8 @@ import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
+import { PostgresListener } from '../protocols/postgres/listener.ts';
+import { isLoopback } from './listen.ts';
 
 export interface GatewayOptions {
   readonly configPath?: string;
@@ -39,12 +41,16 @@ export interface GatewayOptions {
   readonly httpListen?: string;
   /** Recording hook (tests pass a MemoryRecorder). */
   readonly recorder?: Recorder;
+  /** Override the PostgreSQL listen address (tests use port 0); `false` disables the listener. */
+  readonly postgresListen?: string | false;
 }
 
 /** A running gateway: its services, bound addresses, and a clean shutdown. */
 export interface Gateway {
   readonly services: Services;
   readonly http: { host: string; port: number; url: string };
+  /** The PostgreSQL listener's bound address (undefined when disabled). */
+  readonly postgres: { host: string; port: number } | undefined;
   /** Set when the bootstrap admin key was created on this start. */
   readonly adminKeyPath: string | undefined;
   readonly adminKeyCreated: boolean;
@@ -117,9 +123,21 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       upstreams,
     };
     handle = createHttpHandler(services, bound);
-    log.info({ http: url, store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
+    let postgres: { host: string; port: number } | undefined;
+    const pgListenText = opts.postgresListen ?? config.server.postgres.listen;
+    if (pgListenText !== false) {
+      const pgListen = parseListen(pgListenText);
+      checkExposure(pgListen.host, config);
+      const pgListener = new PostgresListener(services, {
+        host: pgListen.host, port: pgListen.port, ...(tls ? { tls } : {}),
+        insecureAuthOk: isLoopback(pgListen.host) || config.server.postgres.allow_insecure_auth,
+      });
+      postgres = await pgListener.start();
+      closers.unshift(() => pgListener.close());
+    }
+    log.info({ http: url, postgres, store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
     return {
-      services, http: { ...bound, url }, adminKeyPath: boot.path, adminKeyCreated: boot.created,
+      services, http: { ...bound, url }, postgres, adminKeyPath: boot.path, adminKeyCreated: boot.created,
       close: async () => { for (const c of closers) await c().catch((e: unknown) => log.error({ err: String(e) }, 'shutdown step failed')); },
     };
   } catch (err) {

@@ -25,6 +25,8 @@ export interface TestGateway {
   readonly url: string;
   readonly adminKey: string;
   readonly dir: string;
+  /** The PostgreSQL listener's address. */
+  readonly postgres: { host: string; port: number };
   /** fetch against the gateway with the admin key (or `token`). */
   api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }>;
   close(): Promise<void>;
@@ -55,11 +57,13 @@ export async function startTestGateway(opts: { yaml?: string; policies?: string;
     log: createLogger({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.recorder ? { recorder: opts.recorder } : {}),
+    postgresListen: '127.0.0.1:0',
   });
   const adminKey = readFileSync(join(dir, 'state', 'admin.key'), 'utf8').trim();
   const url = gw.http.url;
+  if (!gw.postgres) throw new Error('the PostgreSQL listener did not start');
   return {
-    gw, url, adminKey, dir,
+    gw, url, adminKey, dir, postgres: gw.postgres,
     async api(method, p, body, token = adminKey) {
       const res = await fetch(url + p, {
         method,

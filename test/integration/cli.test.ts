@@ -37,7 +37,7 @@ function workspace(policy: string, extraYaml = ''): { dir: string; port: Promise
   writeFileSync(join(dir, 'policies', 'main.cedar'), policy);
   const port = freePort().then((p) => {
     writeFileSync(join(dir, 'gatehouse.yaml'), [
-      `server: { http: { listen: "127.0.0.1:${p}" } }`,
+      `server: { http: { listen: "127.0.0.1:${p}" }, postgres: { listen: "127.0.0.1:0" } }`,
       'store: { embedded: { path: ./.gatehouse } }',
       'policies: { files: [ "policies/*.cedar" ] }',
       'connections:',

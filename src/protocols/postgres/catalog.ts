@@ -1,0 +1,117 @@
+import type { Clock } from '../../kernel/clock.ts';
+import { BE, parseDataRow, parseErrorFields } from './backend-messages.ts';
+import type { Frame } from './frame-reader.ts';
+import { connectUpstream, type UpstreamSession, type UpstreamTarget } from './upstream.ts';
+import { MessageWriter } from './writer.ts';
+
+/** A table's qualified name and its columns by attribute number. */
+export interface TableInfo {
+  readonly schema: string;
+  readonly table: string;
+  readonly columns: ReadonlyMap<number, string>;
+}
+
+/** Options of a {@link CatalogResolver}. */
+export interface CatalogOptions {
+  readonly clock: Clock;
+  /** How long a table's names are trusted (default 60 s; a renamed column is seen after that). */
+  readonly ttlMs?: number;
+  /** Most tables cached (default 2 000). */
+  readonly maxTables?: number;
+}
+
+/**
+ * Resolves RowDescription table OIDs and attribute numbers to `schema.table.column` through the
+ * upstream catalog (`pg_class`, `pg_namespace`, `pg_attribute`), on its own upstream connection
+ * (never the client's, whose transaction state it must not touch). Results are cached with a TTL;
+ * lookups are serialized on the one connection. Any failure throws (callers fail closed).
+ *
+ * @example
+ *   const info = await resolver.table(16384); info?.columns.get(2) // 'email'
+ */
+export class CatalogResolver {
+  readonly #target: UpstreamTarget;
+  readonly #clock: Clock;
+  readonly #ttl: number;
+  readonly #max: number;
+  readonly #cache = new Map<number, { info: TableInfo | undefined; at: number }>();
+  #conn: Promise<UpstreamSession> | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(target: UpstreamTarget, opts: CatalogOptions) {
+    this.#target = target;
+    this.#clock = opts.clock;
+    this.#ttl = opts.ttlMs ?? 60_000;
+    this.#max = opts.maxTables ?? 2000;
+  }
+
+  /** The cached entry when fresh, else undefined (a synchronous fast path for the row path). */
+  cached(oid: number): { info: TableInfo | undefined } | undefined {
+    const e = this.#cache.get(oid);
+    return e && this.#clock.now() - e.at < this.#ttl ? e : undefined;
+  }
+
+  /** The table with this OID, or undefined when it does not exist (e.g. dropped). */
+  async table(oid: number): Promise<TableInfo | undefined> {
+    const hit = this.cached(oid);
+    if (hit) return hit.info;
+    const run = this.#chain.then(() => this.#lookup(oid));
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #lookup(oid: number): Promise<TableInfo | undefined> {
+    const hit = this.cached(oid);
+    if (hit) return hit.info;
+    if (!Number.isInteger(oid) || oid <= 0 || oid > 0xffffffff) return undefined;
+    const rows = await this.#query(
+      `SELECT n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c ` +
+      `JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
+      `LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ` +
+      `WHERE c.oid = ${oid}`);
+    let info: TableInfo | undefined;
+    if (rows.length > 0) {
+      const columns = new Map<number, string>();
+      for (const r of rows) if (r[2] != null && r[3] != null) columns.set(Number(r[2]), r[3]);
+      info = { schema: rows[0]![0] ?? '', table: rows[0]![1] ?? '', columns };
+    }
+    if (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(oid, { info, at: this.#clock.now() });
+    return info;
+  }
+
+  async #query(sql: string): Promise<(string | null)[][]> {
+    this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]) });
+    let up: UpstreamSession;
+    try { up = await this.#conn; } catch (err) { this.#conn = undefined; throw err; }
+    return new Promise((resolve, reject) => {
+      const rows: (string | null)[][] = [];
+      let error: string | undefined;
+      const done = (e?: Error): void => {
+        up.socket.off('data', onData); up.socket.off('close', onClose); up.socket.off('error', onClose);
+        up.socket.pause();
+        if (e) { this.#conn = undefined; up.socket.destroy(); reject(e); } else if (error !== undefined) reject(new Error(error)); else resolve(rows);
+      };
+      const onFrame = (f: Frame): boolean => {
+        if (f.type === BE.dataRow) rows.push(parseDataRow(f.body).map((v) => (v === null ? null : v.toString('utf8'))));
+        else if (f.type === BE.error) error = `catalog lookup failed: ${parseErrorFields(f.body).get('M') ?? ''}`;
+        return f.type === BE.readyForQuery;
+      };
+      const onData = (chunk: Buffer): void => {
+        try {
+          for (const f of up.reader.push(chunk)) if (onFrame(f)) { done(); return; }
+        } catch (e) { done(e instanceof Error ? e : new Error(String(e))); }
+      };
+      const onClose = (): void => done(new Error('catalog connection closed'));
+      up.socket.on('data', onData); up.socket.on('close', onClose); up.socket.on('error', onClose);
+      up.socket.resume();
+      up.socket.write(new MessageWriter().cstring(sql).frame(0x51));
+    });
+  }
+
+  /** Closes the catalog connection. */
+  close(): void {
+    void this.#conn?.then((c) => c.socket.destroy(), () => undefined);
+    this.#conn = undefined;
+  }
+}

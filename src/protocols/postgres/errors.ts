@@ -1,0 +1,55 @@
+import { MessageWriter } from './writer.ts';
+
+/** SQLSTATE codes Gatehouse itself sends (PostgreSQL appendix A). */
+export const SQLSTATE = {
+  /** Protocol violation: malformed, oversized or unexpected messages. */
+  protocolViolation: '08P01',
+  /** Could not reach or authenticate to the upstream server. */
+  connectionFailure: '08006',
+  /** Client may not connect this way (no TLS for a cleartext password, unknown connection). */
+  invalidAuthorization: '28000',
+  /** The Gatehouse credential was rejected. */
+  invalidPassword: '28P01',
+  /** Denied by policy, or approval required (the message names the reason). */
+  insufficientPrivilege: '42501',
+  /** Unsupported protocol feature (replication, GSSAPI, old protocol versions). */
+  featureNotSupported: '0A000',
+  /** The gateway failed internally (masking or catalog lookup): fail closed. */
+  internalError: 'XX000',
+} as const;
+
+/**
+ * A violation of the wire protocol by the peer. The session answers with ErrorResponse 08P01
+ * (to a client) and closes.
+ */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+/** Fields of an ErrorResponse/NoticeResponse we send. */
+export interface ErrorFields {
+  readonly code: string;
+  readonly message: string;
+  readonly severity?: 'ERROR' | 'FATAL';
+  readonly detail?: string;
+  readonly hint?: string;
+}
+
+/**
+ * Serializes an ErrorResponse ('E').
+ *
+ * @example
+ *   socket.write(errorResponse({ code: SQLSTATE.insufficientPrivilege, message: 'denied by policy: agents-no-writes' }))
+ */
+export function errorResponse(f: ErrorFields): Buffer {
+  const w = new MessageWriter();
+  const severity = f.severity ?? 'ERROR';
+  w.byte(0x53).cstring(severity); // S
+  w.byte(0x56).cstring(severity); // V (non-localized)
+  w.byte(0x43).cstring(f.code); // C
+  w.byte(0x4d).cstring(f.message); // M
+  if (f.detail !== undefined) w.byte(0x44).cstring(f.detail); // D
+  if (f.hint !== undefined) w.byte(0x48).cstring(f.hint); // H
+  w.byte(0);
+  return w.frame(0x45);
+}

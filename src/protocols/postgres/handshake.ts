@@ -1,0 +1,120 @@
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Services } from '../../app/services.ts';
+import type { Connection } from '../../connections/registry.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { isGatehouseError } from '../../kernel/errors.ts';
+import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
+import { FrameReader } from './frame-reader.ts';
+import { FE, parsePassword, parseStartup } from './frontend-messages.ts';
+import { FrameSource } from './frame-source.ts';
+import { filterStartupParams } from './startup-params.ts';
+import { MessageWriter } from './writer.ts';
+
+/** Listener settings the handshake needs. */
+export interface HandshakeOptions {
+  readonly secureContext: SecureContext | undefined;
+  /** Cleartext passwords are accepted without TLS (loopback-only listener, or allow_insecure_auth). */
+  readonly insecureAuthOk: boolean;
+  readonly maxMessage: number;
+  readonly timeoutMs: number;
+  readonly onCancel: (pid: number, secret: number) => void;
+}
+
+/** An authenticated client, ready for its upstream session. */
+export interface ClientHello {
+  readonly socket: Socket;
+  readonly source: FrameSource;
+  readonly principal: Principal;
+  readonly connection: Connection;
+  readonly params: ReadonlyMap<string, string>;
+  readonly tls: boolean;
+}
+
+/** A handshake failure the client is told about (FATAL ErrorResponse), then the socket closes. */
+export class HandshakeError extends Error {
+  readonly sqlstate: string;
+  constructor(sqlstate: string, message: string) {
+    super(message);
+    this.sqlstate = sqlstate;
+  }
+}
+
+async function startTls(socket: Socket, ctx: SecureContext): Promise<TLSSocket> {
+  const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx });
+  await new Promise<void>((resolve, reject) => {
+    tls.once('secure', resolve);
+    tls.once('error', reject);
+  });
+  tls.removeAllListeners('error');
+  return tls;
+}
+
+/**
+ * Runs the startup phase of one client connection: SSLRequest (TLS when configured, else `N`),
+ * GSSENCRequest (`N`), CancelRequest (forwarded through `onCancel`), StartupMessage, then the
+ * cleartext password — a Gatehouse credential — authenticated by `svc.authenticator`. The
+ * database name selects the connection (unknown or not `postgres` → 3D000, after authentication
+ * so that names do not leak). Returns undefined for a CancelRequest.
+ */
+export async function clientHandshake(svc: Services, raw: Socket, opts: HandshakeOptions): Promise<ClientHello | undefined> {
+  let socket: Socket = raw;
+  let tls = false;
+  let source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }));
+  let startup: ReadonlyMap<string, string> | undefined;
+  for (let round = 0; round < 3 && !startup; round++) {
+    const m = parseStartup((await source.next(opts.timeoutMs)).body);
+    if (m.kind === 'cancel') { source.detach(); opts.onCancel(m.pid, m.secret); raw.end(); return undefined; }
+    if (m.kind === 'startup') { startup = m.params; break; }
+    // Anything sent after SSLRequest/GSSENCRequest before our answer would be injected (CVE-2021-23214).
+    if (source.hasPending) throw new ProtocolError('unexpected data after an encryption request');
+    if (m.kind === 'ssl' && opts.secureContext && !tls) {
+      source.detach();
+      raw.write('S');
+      socket = await startTls(raw, opts.secureContext);
+      tls = true;
+      source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }));
+    } else {
+      socket.write('N');
+    }
+  }
+  if (!startup) throw new ProtocolError('expected a StartupMessage');
+  const user = startup.get('user');
+  if (user === undefined || user === '') throw new HandshakeError(SQLSTATE.invalidAuthorization, 'no user name in the startup packet');
+  const database = startup.get('database') ?? user;
+  const filtered = filterStartupParams(startup);
+  if (!filtered.ok) throw new HandshakeError(SQLSTATE.featureNotSupported, filtered.error);
+  if (!tls && !opts.insecureAuthOk) {
+    throw new HandshakeError(SQLSTATE.invalidAuthorization, 'Gatehouse requires TLS (sslmode=require) to accept a password on this listener');
+  }
+
+  socket.write(new MessageWriter().int32(3).frame(0x52)); // AuthenticationCleartextPassword
+  source.reader.typed();
+  const pw = await source.next(opts.timeoutMs);
+  if (pw.type !== FE.password) throw new ProtocolError('expected a password message');
+  let principal: Principal;
+  try {
+    principal = await svc.authenticator.authenticate(parsePassword(pw.body));
+  } catch (err) {
+    svc.metrics.authFailures.inc({ protocol: 'postgres' });
+    await svc.audit.append({
+      kind: 'auth.failure', outcome: isGatehouseError(err) ? err.code : 'invalid_credential',
+      detail: { surface: 'postgres', remote: raw.remoteAddress ?? null, database },
+    }).catch((e: unknown) => svc.log.error({ err: String(e) }, 'audit append failed'));
+    throw new HandshakeError(SQLSTATE.invalidPassword, `Gatehouse authentication failed for user "${user}"`);
+  }
+  const connection = await svc.connections.get(database);
+  if (!connection || connection.type !== 'postgres') {
+    throw new HandshakeError('3D000', `database "${database}" does not exist (no postgres connection of that name in Gatehouse)`);
+  }
+  return { socket, source, principal, connection, params: filtered.forward, tls };
+}
+
+/** Writes a FATAL error for a failed handshake and closes the socket. */
+export function rejectClient(socket: Socket, err: unknown): void {
+  const e = err instanceof HandshakeError ? err
+    : err instanceof ProtocolError ? new HandshakeError(SQLSTATE.protocolViolation, `protocol violation: ${err.message}`)
+    : new HandshakeError(SQLSTATE.connectionFailure, 'Gatehouse could not open the session');
+  if (socket.writable) socket.end(errorResponse({ severity: 'FATAL', code: e.sqlstate, message: e.message }));
+  socket.destroySoon();
+}

@@ -1,0 +1,130 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Services } from '../../app/services.ts';
+import type { Connection } from '../../connections/registry.ts';
+import { newId } from '../../kernel/ids.ts';
+import { CancelMap } from './cancel-map.ts';
+import { CatalogResolver } from './catalog.ts';
+import { SQLSTATE } from './errors.ts';
+import { DEFAULT_MAX_MESSAGE } from './frame-reader.ts';
+import { clientHandshake, HandshakeError, rejectClient } from './handshake.ts';
+import { PgSession } from './session.ts';
+import { connectUpstream, upstreamTarget } from './upstream.ts';
+import { MessageWriter, readyForQuery } from './writer.ts';
+
+/** Options of a {@link PostgresListener}. */
+export interface PostgresListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** `server.tls`: PEM file paths; enables SSLRequest → TLS. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Accept cleartext passwords without TLS (loopback-only listener or `allow_insecure_auth`). */
+  readonly insecureAuthOk: boolean;
+  /** Largest message either side may send (default 64 MiB). */
+  readonly maxMessage?: number;
+  /** Startup phase deadline (default 30 s). */
+  readonly startupTimeoutMs?: number;
+}
+
+/**
+ * The PostgreSQL wire-protocol listener (`server.postgres.listen`): handshake, upstream session,
+ * then a {@link PgSession} per client. Errors on one connection never reach the process.
+ *
+ * @example
+ *   const pg = new PostgresListener(services, { host: '127.0.0.1', port: 15432, insecureAuthOk: true });
+ *   const { port } = await pg.start(); … await pg.close();
+ */
+export class PostgresListener {
+  readonly #svc: Services;
+  readonly #opts: PostgresListenerOptions;
+  readonly #server: Server;
+  readonly #secure: SecureContext | undefined;
+  readonly #cancels = new CancelMap();
+  readonly #catalogs = new Map<string, CatalogResolver>();
+  readonly #sessions = new Set<PgSession>();
+  readonly #sockets = new Set<Socket>();
+
+  constructor(svc: Services, opts: PostgresListenerOptions) {
+    this.#svc = svc;
+    this.#opts = opts;
+    this.#secure = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : undefined;
+    this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (s) => { void this.#accept(s); });
+  }
+
+  /** Binds; resolves with the bound address. */
+  start(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#opts.port, this.#opts.host, () => {
+        this.#server.off('error', reject);
+        const a = this.#server.address();
+        resolve({ host: this.#opts.host, port: typeof a === 'object' && a ? a.port : this.#opts.port });
+      });
+    });
+  }
+
+  /** Number of open proxied sessions. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  async #accept(socket: Socket): Promise<void> {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const maxMessage = this.#opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
+    try {
+      const hello = await clientHandshake(this.#svc, socket, {
+        secureContext: this.#secure, insecureAuthOk: this.#opts.insecureAuthOk, maxMessage,
+        timeoutMs: this.#opts.startupTimeoutMs ?? 30_000,
+        onCancel: (pid, secret) => { this.#cancels.cancel(pid, secret); },
+      });
+      if (!hello) return;
+      const target = upstreamTarget(hello.connection.url, hello.connection.credentials.password?.reveal());
+      let upstream;
+      try {
+        upstream = await connectUpstream(target, { params: hello.params, maxMessage });
+      } catch (err) {
+        this.#svc.log.warn({ connection: hello.connection.name, err: err instanceof Error ? err.message : String(err) }, 'postgres upstream connection failed');
+        throw new HandshakeError(SQLSTATE.connectionFailure, `Gatehouse could not connect to the upstream of "${hello.connection.name}"`);
+      }
+      if (hello.source.hasPending) { upstream.socket.destroy(); throw new HandshakeError(SQLSTATE.protocolViolation, 'protocol violation: data before authentication completed'); }
+      hello.source.detach();
+      const key = this.#cancels.register(upstream.key && { host: target.host, port: target.port, ...upstream.key });
+      const out = new MessageWriter();
+      const parts = [out.int32(0).frame(0x52)];
+      for (const [k, v] of upstream.parameters) parts.push(out.cstring(k).cstring(v).frame(0x53));
+      parts.push(out.int32(key.pid).int32(key.secret).frame(0x4b), readyForQuery(upstream.status));
+      hello.socket.write(Buffer.concat(parts));
+      const session: PgSession = new PgSession({
+        svc: this.#svc, id: newId(), client: hello.socket, clientReader: hello.source.reader, upstream,
+        principal: hello.principal, connection: hello.connection, catalog: this.#catalogFor(hello.connection),
+        onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); },
+      });
+      this.#sessions.add(session);
+    } catch (err) {
+      rejectClient(socket, err);
+    }
+  }
+
+  #catalogFor(c: Connection): CatalogResolver | undefined {
+    if (!this.#svc.masking.hasColumnRules(c.name)) return undefined;
+    const key = `${c.name}\0${c.url}`;
+    let r = this.#catalogs.get(key);
+    if (!r) {
+      r = new CatalogResolver(upstreamTarget(c.url, c.credentials.password?.reveal()), { clock: this.#svc.clock });
+      this.#catalogs.set(key, r);
+    }
+    return r;
+  }
+
+  /** Stops accepting, ends every session and closes catalog connections. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const s of this.#sessions) s.close();
+    for (const s of this.#sockets) s.destroy();
+    for (const c of this.#catalogs.values()) c.close();
+    await closed;
+  }
+}

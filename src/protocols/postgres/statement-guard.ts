@@ -1,0 +1,78 @@
+import { authorize, connectionResource, denialReason } from '../../app/authorize.ts';
+import type { Services } from '../../app/services.ts';
+import type { Connection } from '../../connections/registry.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { inspectSql } from '../../inspect/sql/inspect.ts';
+import type { PreparedStatements } from '../../inspect/sql/prepared.ts';
+import type { SqlAction, StatementInfo } from '../../inspect/sql/types.ts';
+import type { Decision, SqlFacts } from '../../policy/request.ts';
+
+/** The outcome of guarding one SQL text. */
+export type Verdict =
+  | { readonly ok: true; readonly actions: readonly SqlAction[]; readonly facts: SqlFacts }
+  | { readonly ok: false; readonly effect: 'deny' | 'review'; readonly message: string; readonly reasons: readonly string[]; readonly actions: readonly SqlAction[] };
+
+/** What the guard needs from a session. */
+export interface GuardContext {
+  readonly svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>;
+  readonly principal: Principal;
+  readonly connection: Connection;
+  readonly prepared: PreparedStatements;
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+/** The request's facts with those of every prepared statement it executes folded in. */
+function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFacts {
+  let f = facts;
+  for (const s of executed) {
+    f = {
+      kinds: union(f.kinds, s.kinds), tables: union(f.tables, s.tables), functions: union(f.functions, s.functions),
+      dangerous_functions: union(f.dangerous_functions, s.dangerous_functions), statements: f.statements,
+      has_where: f.has_where && s.has_where, data_modifying_cte: f.data_modifying_cte || s.data_modifying_cte,
+      do_block: f.do_block || s.do_block, copy_program: f.copy_program || s.copy_program,
+    };
+  }
+  return f;
+}
+
+/**
+ * Inspects `sql` with the PostgreSQL parser and authorizes every action it needs (all must be
+ * allowed; any deny wins over any review). What cannot be parsed, and an EXECUTE of an unknown
+ * prepared statement, are denied. A protocol-level Parse into a named statement registers it
+ * (`statementName`) so that a later SQL `EXECUTE` of that name needs what it needs.
+ *
+ * @example
+ *   const v = await guardSql(ctx, 'DELETE FROM t');
+ *   if (!v.ok) client.write(errorResponse({ code: '42501', message: v.message }));
+ */
+export async function guardSql(ctx: GuardContext, sql: string, statementName?: string): Promise<Verdict> {
+  const inspection = inspectSql(sql);
+  if (!inspection.ok) {
+    return { ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})` };
+  }
+  const resolved = ctx.prepared.resolve(inspection);
+  if (!resolved.ok) {
+    return { ok: false, effect: 'deny', reasons: ['unknown-prepared-statement'], actions: inspection.actions, message: `Gatehouse denied the statement: ${resolved.error}` };
+  }
+  const facts = mergeFacts(inspection.facts, resolved.executed);
+  const resource = connectionResource(ctx.connection);
+  const decisions = await Promise.all(resolved.actions.map(async (action) => ({ action, d: await authorize(ctx.svc, ctx.principal, action, resource, { sql: facts }) })));
+  const denied = decisions.find((x) => x.d.effect === 'deny');
+  const review = decisions.find((x) => x.d.effect === 'review');
+  const bad = denied ?? review;
+  if (bad) return { ok: false, effect: bad.d.effect === 'review' ? 'review' : 'deny', reasons: bad.d.reasons, actions: resolved.actions, message: messageFor(bad.action, bad.d, ctx.connection.name) };
+  if (statementName !== undefined && statementName !== '') {
+    for (const s of inspection.statements) ctx.prepared.register(statementName, s);
+  }
+  return { ok: true, actions: resolved.actions, facts };
+}
+
+function messageFor(action: SqlAction, d: Decision, connection: string): string {
+  if (d.effect === 'review') {
+    return `Gatehouse: approval required for ${action} on connection "${connection}" (review rule "${d.reviewRule ?? denialReason(d)}")`;
+  }
+  return `Gatehouse denied ${action} on connection "${connection}": ${denialReason(d)}`;
+}
