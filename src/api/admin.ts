@@ -9,6 +9,7 @@ import { registerApiKeyRoutes } from './routes/api-keys.ts';
 import { registerAuditRoutes } from './routes/audit.ts';
 import { registerPolicyRoutes } from './routes/policy.ts';
 import { registerConnectionRoutes } from './routes/connections.ts';
+import { registerReviewRoutes } from './routes/reviews.ts';
 
 /** Builds the `/api/v1` router. Route modules are registered explicitly, here, in one list. */
 export function buildAdminRouter(): Router<AdminState> {
@@ -17,6 +18,7 @@ export function buildAdminRouter(): Router<AdminState> {
   registerApiKeyRoutes(r);
   registerPolicyRoutes(r);
   registerAuditRoutes(r);
+  registerReviewRoutes(r, (s) => s.svc.reviews);
   return r;
 }
 

@@ -6,6 +6,7 @@ const problem = { description: 'Error', content: { 'application/problem+json': {
 const errors = { '400': problem, '401': problem, '403': problem, '404': problem };
 const json = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
 const body = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
+const optBody = (properties: object) => ({ required: false, content: { 'application/json': { schema: { type: 'object', properties } } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const list = (name: string) => ({ type: 'object', properties: { items: { type: 'array', items: ref(name) } }, required: ['items'] });
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
@@ -45,6 +46,15 @@ const schemas = {
     type: 'object', required: ['seq', 'at', 'kind', 'outcome', 'hash'],
     properties: { seq: { type: 'integer' }, at: str, kind: str, user: str, agent: str, action: str, resource: str, outcome: str, detail: { type: 'object' }, prevHash: str, hash: str },
   },
+  Review: {
+    type: 'object', required: ['id', 'kind', 'status', 'rule', 'connection', 'action', 'requester', 'summary', 'approvals', 'min_approvals', 'created_at', 'expires_at'],
+    properties: {
+      id: str, kind: { enum: ['command', 'jit'] }, status: { enum: ['pending', 'approved', 'denied', 'expired', 'cancelled', 'executed', 'revoked'] },
+      rule: str, connection: str, action: str, actions: strs, requester: { type: 'object' }, summary: { type: 'string', description: 'Masked' },
+      justification: str, facts: { type: 'object' }, approvers: strs, min_approvals: { type: 'integer' }, approvals: { type: 'array', items: { type: 'object' } },
+      grant_seconds: { type: 'integer' }, created_at: str, expires_at: str, decided_at: str, decided_by: { type: 'object' }, reason: str, executed_at: str,
+    },
+  },
   ExplainInput: {
     type: 'object', required: ['principal', 'action'],
     properties: { principal: str, principal_kind: { enum: ['user', 'agent'] }, groups: strs, agent: str, agent_groups: strs, action: str, connection: str, sql: str },
@@ -58,7 +68,7 @@ const schemas = {
 export function openApiDocument(serverUrl: string): Record<string, unknown> {
   return {
     openapi: '3.1.0',
-    info: { title: 'Gatehouse admin API', version: '1', description: 'Every call needs a bearer credential permitted the `admin` action (Cedar). Errors are problem+json with a stable `code`.' },
+    info: { title: 'Gatehouse admin API', version: '1', description: 'Every call needs a bearer credential permitted the `admin` action (Cedar); review decisions need `review.approve` on the review\'s connection instead. Errors are problem+json with a stable `code`.' },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key (ghk_…) or JWT' } }, schemas },
@@ -95,6 +105,14 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           responses: { '200': json(list('AuditRecord')), ...errors },
         },
       },
+      '/api/v1/reviews': {
+        get: { operationId: 'listReviews', parameters: ['status', 'limit', 'scope'].map((n) => ({ name: n, in: 'query', required: false, schema: { type: 'string' } })), responses: { '200': json(list('Review')), ...errors } },
+      },
+      '/api/v1/reviews/{id}': { parameters: [idParam], get: { operationId: 'getReview', responses: { '200': json(ref('Review')), ...errors } } },
+      '/api/v1/reviews/{id}/approve': { parameters: [idParam], post: { operationId: 'approveReview', requestBody: optBody({ comment: str }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
+      '/api/v1/reviews/{id}/deny': { parameters: [idParam], post: { operationId: 'denyReview', requestBody: body({ type: 'object', required: ['reason'], properties: { reason: str } }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
+      '/api/v1/reviews/{id}/revoke': { parameters: [idParam], post: { operationId: 'revokeReview', requestBody: optBody({ reason: str }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
+      '/api/v1/reviews/{id}/cancel': { parameters: [idParam], post: { operationId: 'cancelReview', requestBody: optBody({ reason: str }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
       '/api/v1/audit/verify': {
         get: { operationId: 'verifyAudit', responses: { '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, seq: { type: 'integer' }, reason: str } }), ...errors } },
       },

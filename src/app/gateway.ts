@@ -29,6 +29,7 @@ import { parseListen, checkExposure } from './listen.ts';
 import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
+import { openReviews, policyApprover } from '../reviews/wire.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
 import { isLoopback } from './listen.ts';
@@ -114,6 +115,13 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const authenticator = new Authenticator({ apiKeys, issuer, oidc });
     const boot = await bootstrapAdmin(apiKeys, stateDir, { user: config.identity.bootstrap.admin_user, group: config.identity.bootstrap.admin_group });
 
+    // The approver check asks policy through the services, which exist by the time it runs.
+    const late: { services?: Services } = {};
+    const rv = await openReviews({
+      db, clock, log, audit, config, publicUrl: url,
+      mayApprove: policyApprover(() => { if (!late.services) throw new Error('gateway not started'); return late.services; }),
+    });
+    closers.unshift(() => rv.close());
     const services: Services = {
       config, configPath: opts.configPath, log, clock, metrics: new Metrics(), db, apiKeys, issuer, authenticator,
       policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
@@ -121,7 +129,9 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       masking: new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined),
       recorder: opts.recorder ?? nullRecorder,
       upstreams,
+      reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
     };
+    late.services = services;
     handle = createHttpHandler(services, bound);
     let postgres: { host: string; port: number } | undefined;
     const pgListenText = opts.postgresListen ?? config.server.postgres.listen;

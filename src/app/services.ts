@@ -14,6 +14,8 @@ import type { ConnectionsRepo } from '../store/connections-repo.ts';
 import type { MaskingRules } from '../masking/rules.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { Upstreams } from '../protocols/http/proxy/upstream.ts';
+import type { ReviewService } from '../reviews/service.ts';
+import type { ReviewRules } from '../policy/review-rules.ts';
 
 /** Everything the listeners and the admin API need, built once by the composition root. */
 export interface Services {
@@ -37,6 +39,12 @@ export interface Services {
   readonly upstreams: Upstreams;
   /** The recording hook (masked exchanges). */
   readonly recorder: Recorder;
+  /** Just-in-time approvals: the review state machine, holding, notifications. */
+  readonly reviews: ReviewService;
+  /** The review rules the decider applies (for the gate's rule lookup). */
+  readonly reviewRules: ReviewRules;
+  /** `reviews.hold_timeout` in ms: how long a data path holds a request for approval. */
+  readonly reviewHoldMs: number;
   /** The externally visible base URL of the HTTP listener. */
   readonly publicUrl: string;
 }

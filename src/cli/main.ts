@@ -5,11 +5,15 @@ import { start } from './commands/start.ts';
 import { configValidate } from './commands/config.ts';
 import { policyCheck, policyExplain } from './commands/policy.ts';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.ts';
+import { reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke } from './commands/reviews.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 import { PolicyLoadError } from '../policy/engine.ts';
 
 /** Every command, registered explicitly, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [start, configValidate, policyCheck, policyExplain, keysCreate, keysList, keysRevoke];
+export const COMMANDS: readonly Command[] = [
+  start, configValidate, policyCheck, policyExplain, keysCreate, keysList, keysRevoke,
+  reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke,
+];
 
 const VERSION = '0.1.0';
 
