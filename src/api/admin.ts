@@ -10,6 +10,7 @@ import { registerAuditRoutes } from './routes/audit.ts';
 import { registerPolicyRoutes } from './routes/policy.ts';
 import { registerConnectionRoutes } from './routes/connections.ts';
 import { registerReviewRoutes } from './routes/reviews.ts';
+import { registerSessionRoutes } from './routes/sessions.ts';
 
 /** Builds the `/api/v1` router. Route modules are registered explicitly, here, in one list. */
 export function buildAdminRouter(): Router<AdminState> {
@@ -19,6 +20,7 @@ export function buildAdminRouter(): Router<AdminState> {
   registerPolicyRoutes(r);
   registerAuditRoutes(r);
   registerReviewRoutes(r, (s) => s.svc.reviews);
+  registerSessionRoutes(r);
   return r;
 }
 

@@ -55,6 +55,17 @@ const schemas = {
       grant_seconds: { type: 'integer' }, created_at: str, expires_at: str, decided_at: str, decided_by: { type: 'object' }, reason: str, executed_at: str,
     },
   },
+  Session: {
+    type: 'object', required: ['id', 'protocol', 'openedAt', 'lastAt', 'bytes', 'events', 'headHash', 'truncated', 'dropped', 'decisions'],
+    properties: {
+      id: str, protocol: str, user: str, agent: str, connection: str, openedAt: str, lastAt: str, closedAt: str, bytes: { type: 'integer' },
+      events: { type: 'integer' }, headHash: str, truncated: { type: 'boolean' }, dropped: { type: 'integer' }, decisions: { type: 'array', items: { enum: ['allow', 'deny', 'review'] } },
+    },
+  },
+  SessionEvent: {
+    type: 'object', required: ['session', 'seq', 'at', 'type', 'data', 'prevHash', 'hash'],
+    properties: { session: str, seq: { type: 'integer' }, at: str, type: str, user: str, agent: str, data: { type: 'object' }, prevHash: str, hash: str },
+  },
   ExplainInput: {
     type: 'object', required: ['principal', 'action'],
     properties: { principal: str, principal_kind: { enum: ['user', 'agent'] }, groups: strs, agent: str, agent_groups: strs, action: str, connection: str, sql: str },
@@ -113,6 +124,34 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       '/api/v1/reviews/{id}/deny': { parameters: [idParam], post: { operationId: 'denyReview', requestBody: body({ type: 'object', required: ['reason'], properties: { reason: str } }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
       '/api/v1/reviews/{id}/revoke': { parameters: [idParam], post: { operationId: 'revokeReview', requestBody: optBody({ reason: str }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
       '/api/v1/reviews/{id}/cancel': { parameters: [idParam], post: { operationId: 'cancelReview', requestBody: optBody({ reason: str }), responses: { '200': json(ref('Review')), '409': problem, ...errors } } },
+      '/api/v1/sessions': {
+        get: {
+          operationId: 'listSessions',
+          parameters: ['user', 'agent', 'connection', 'since', 'until', 'decision', 'limit', 'before'].map((n) => ({ name: n, in: 'query', required: false, schema: str })),
+          responses: { '200': json(list('Session')), ...errors },
+        },
+      },
+      '/api/v1/sessions/{id}': { parameters: [idParam], get: { operationId: 'getSession', responses: { '200': json(ref('Session')), ...errors } } },
+      '/api/v1/sessions/{id}/events': {
+        parameters: [idParam],
+        get: {
+          operationId: 'listSessionEvents',
+          parameters: ['after', 'limit'].map((n) => ({ name: n, in: 'query', required: false, schema: str })),
+          responses: { '200': json({ type: 'object', properties: { items: { type: 'array', items: ref('SessionEvent') }, next: { type: 'integer' } }, required: ['items'] }), ...errors },
+        },
+      },
+      '/api/v1/sessions/{id}/verify': {
+        parameters: [idParam],
+        get: { operationId: 'verifySession', responses: { '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, events: { type: 'integer' }, seq: { type: 'integer' }, reason: { enum: ['changed', 'missing', 'inserted', 'anchor-mismatch'] } } }), ...errors } },
+      },
+      '/api/v1/sessions/{id}/export': {
+        parameters: [idParam],
+        get: {
+          operationId: 'exportSession',
+          parameters: [{ name: 'format', in: 'query', required: false, schema: { enum: ['json', 'csv', 'asciicast'] } }],
+          responses: { '200': { description: 'The export (streamed)', content: { 'application/json': {}, 'text/csv': {}, 'application/x-asciicast': {} } }, ...errors },
+        },
+      },
       '/api/v1/audit/verify': {
         get: { operationId: 'verifyAudit', responses: { '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, seq: { type: 'integer' }, reason: str } }), ...errors } },
       },

@@ -30,6 +30,9 @@ import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import { openReviews, policyApprover } from '../reviews/wire.ts';
+import { SessionStore } from '../recording/session-store.ts';
+import { StoreRecorder } from '../recording/store-recorder.ts';
+import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
 import { isLoopback } from './listen.ts';
@@ -86,6 +89,18 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const connectionsRepo = new ConnectionsRepo(db, masterKey);
     const audit = new AuditLog(db, clock);
     closers.unshift(() => audit.flush());
+    // Recording: the read side always; the writer when recording is on. Closed after the
+    // listeners (so in-flight exchanges are recorded) and before the audit flush.
+    const sessions = new SessionStore(db, { clock, onError: (e) => { log.warn({ err: String(e) }, 'recording retention failed'); } });
+    sessions.startRetention(ms(config.recording.retention));
+    closers.unshift(() => { sessions.stop(); return Promise.resolve(); });
+    const storeRecorder = config.recording.enabled && !opts.recorder
+      ? new StoreRecorder(db, {
+        clock, audit, maxSessionBytes: bytes(config.recording.max_session_bytes),
+        onError: (e, what) => { log.error({ err: String(e), what }, 'recording write failed'); },
+      })
+      : undefined;
+    if (storeRecorder) closers.unshift(() => storeRecorder.close());
     const apiKeys = new ApiKeys(db, clock);
     const tls = config.server.tls;
     const scheme = tls ? 'https' : 'http';
@@ -127,7 +142,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
       connectionsRepo, publicUrl: url,
       masking: new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined),
-      recorder: opts.recorder ?? nullRecorder,
+      recorder: opts.recorder ?? storeRecorder ?? nullRecorder,
+      sessions,
       upstreams,
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
     };

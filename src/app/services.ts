@@ -15,6 +15,7 @@ import type { MaskingRules } from '../masking/rules.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import type { ReviewService } from '../reviews/service.ts';
+import type { SessionStore } from '../recording/session-store.ts';
 import type { ReviewRules } from '../policy/review-rules.ts';
 
 /** Everything the listeners and the admin API need, built once by the composition root. */
@@ -39,6 +40,8 @@ export interface Services {
   readonly upstreams: Upstreams;
   /** The recording hook (masked exchanges). */
   readonly recorder: Recorder;
+  /** Recorded sessions (read side). Present even when recording is off. */
+  readonly sessions: SessionStore;
   /** Just-in-time approvals: the review state machine, holding, notifications. */
   readonly reviews: ReviewService;
   /** The review rules the decider applies (for the gate's rule lookup). */

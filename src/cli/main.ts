@@ -6,6 +6,7 @@ import { configValidate } from './commands/config.ts';
 import { policyCheck, policyExplain } from './commands/policy.ts';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.ts';
 import { reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke } from './commands/reviews.ts';
+import { sessionsList, sessionsReplay, sessionsExport, sessionsVerify } from './commands/sessions.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 import { PolicyLoadError } from '../policy/engine.ts';
 
@@ -13,6 +14,7 @@ import { PolicyLoadError } from '../policy/engine.ts';
 export const COMMANDS: readonly Command[] = [
   start, configValidate, policyCheck, policyExplain, keysCreate, keysList, keysRevoke,
   reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke,
+  sessionsList, sessionsReplay, sessionsExport, sessionsVerify,
 ];
 
 const VERSION = '0.1.0';

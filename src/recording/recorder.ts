@@ -19,6 +19,12 @@ export interface RecordEvent {
 
 export interface Recorder {
   record(event: RecordEvent): void;
+  /**
+   * Resolves once every event recorded before the call is durably stored; rejects
+   * (`store_unavailable`) if one of them — of `session`, when given — was lost. Data paths await
+   * it before a response's last byte. Optional: recorders that keep nothing need not implement it.
+   */
+  flush?(session?: string): Promise<void>;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

@@ -1,0 +1,92 @@
+import { once } from 'node:events';
+import type { Router } from '../../protocols/http/router.ts';
+import { sendJson } from '../../protocols/http/problem.ts';
+import { GatehouseError } from '../../kernel/errors.ts';
+import { EXPORT_FORMATS, exportContentType, exportSession, type ExportFormat } from '../../recording/export.ts';
+import type { SessionStore } from '../../recording/session-store.ts';
+import { parseTimeFilter } from '../../recording/time-filter.ts';
+import type { DecisionEffect, SessionFilter } from '../../recording/types.ts';
+import { limitParam, requireAction, type AdminContext, type AdminState } from '../context.ts';
+
+const DECISIONS: readonly string[] = ['allow', 'deny', 'review'];
+
+/**
+ * `/api/v1/sessions`: list (filters `user`, `agent`, `connection`, `since`, `until` — ISO time or
+ * a duration ago such as `24h` —, `decision`, `limit`, `before`), get, events (paged by `after`),
+ * verify, and export (`format=json|csv|asciicast`, streamed). Every route requires `admin`.
+ */
+export function registerSessionRoutes(r: Router<AdminState>): void {
+  r.add('GET', '/api/v1/sessions', async (ctx) => {
+    await requireAction(ctx);
+    const q = ctx.query;
+    const now = ctx.state.svc.clock.now();
+    const f: { -readonly [K in keyof SessionFilter]: SessionFilter[K] } = { limit: limitParam(q, 50, 1000) };
+    for (const k of ['user', 'agent', 'connection'] as const) {
+      const v = q.get(k);
+      if (v !== null) f[k] = v;
+    }
+    for (const k of ['since', 'until', 'before'] as const) {
+      const v = q.get(k);
+      if (v !== null) f[k] = parseTimeFilter(v, now, k);
+    }
+    const decision = q.get('decision');
+    if (decision !== null) {
+      if (!DECISIONS.includes(decision)) throw new GatehouseError('validation_failed', 'decision must be allow, deny or review');
+      f.decision = decision as DecisionEffect;
+    }
+    sendJson(ctx.res, 200, { items: await store(ctx).list(f) });
+  });
+
+  r.add('GET', '/api/v1/sessions/:id', async (ctx) => {
+    await requireAction(ctx);
+    sendJson(ctx.res, 200, await found(ctx));
+  });
+
+  r.add('GET', '/api/v1/sessions/:id/events', async (ctx) => {
+    await requireAction(ctx);
+    await found(ctx);
+    const after = ctx.query.get('after');
+    if (after !== null && !/^\d{1,15}$/.test(after)) throw new GatehouseError('validation_failed', 'after must be a sequence number');
+    const items = await store(ctx).events(ctx.params.id!, { afterSeq: after === null ? 0 : Number(after), limit: limitParam(ctx.query, 100, 1000) });
+    const last = items[items.length - 1];
+    sendJson(ctx.res, 200, { items, ...(last ? { next: last.seq } : {}) });
+  });
+
+  r.add('GET', '/api/v1/sessions/:id/verify', async (ctx) => {
+    await requireAction(ctx);
+    sendJson(ctx.res, 200, await store(ctx).verify(ctx.params.id!));
+  });
+
+  r.add('GET', '/api/v1/sessions/:id/export', async (ctx) => {
+    await requireAction(ctx);
+    const format = ctx.query.get('format') ?? 'json';
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new GatehouseError('validation_failed', 'format must be json, csv or asciicast');
+    const info = await found(ctx);
+    const ext = format === 'asciicast' ? 'cast' : format;
+    const res = ctx.res;
+    res.writeHead(200, {
+      'content-type': exportContentType(format as ExportFormat), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
+      'content-disposition': `attachment; filename="session-${info.id.replace(/[^A-Za-z0-9._-]/g, '_')}.${ext}"`,
+    });
+    try {
+      for await (const chunk of exportSession(format as ExportFormat, info, store(ctx).allEvents(info.id))) {
+        if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (res.destroyed) return; // the client went away
+      }
+      res.end();
+    } catch {
+      res.destroy(); // headers are sent: cut the stream so the client sees an incomplete export
+    }
+  });
+}
+
+/** The session store of the services (present even when recording is off). */
+function store(ctx: AdminContext): SessionStore {
+  return ctx.state.svc.sessions;
+}
+
+async function found(ctx: AdminContext): Promise<NonNullable<Awaited<ReturnType<SessionStore['get']>>>> {
+  const s = await store(ctx).get(ctx.params.id!);
+  if (!s) throw new GatehouseError('not_found', 'no such session');
+  return s;
+}

@@ -1,0 +1,62 @@
+import { renderEvent, summarize } from './render.ts';
+import type { SessionInfo, StoredEvent } from './types.ts';
+
+export type ExportFormat = 'json' | 'csv' | 'asciicast';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['json', 'csv', 'asciicast'];
+
+/** The media type of each format. */
+export function exportContentType(f: ExportFormat): string {
+  if (f === 'json') return 'application/json';
+  if (f === 'csv') return 'text/csv; charset=utf-8';
+  return 'application/x-asciicast';
+}
+
+/** Terminal size written in asciicast headers. */
+const WIDTH = 120;
+const HEIGHT = 40;
+
+/**
+ * Streams a session export as text chunks, reading events as they come (bounded memory):
+ * - `json`: `{"session": {...}, "events": [...]}`;
+ * - `csv` (RFC 4180, CRLF): `seq,at,type,user,agent,summary`; cells that a spreadsheet would run
+ *   as a formula are prefixed with `'`;
+ * - `asciicast` v2: a header line, then `[seconds, "o", text]` per event (CRLF line endings,
+ *   times non-decreasing, idle time capped at 2 s for players).
+ *
+ * @example for await (const chunk of exportSession('csv', info, store.allEvents(info.id))) res.write(chunk);
+ */
+export async function* exportSession(format: ExportFormat, session: SessionInfo, events: Iterable<StoredEvent> | AsyncIterable<StoredEvent>): AsyncGenerator<string> {
+  if (format === 'json') {
+    yield `{"session":${JSON.stringify(session)},"events":[`;
+    let first = true;
+    for await (const e of events) {
+      yield `${first ? '' : ','}${JSON.stringify(e)}`;
+      first = false;
+    }
+    yield ']}\n';
+    return;
+  }
+  if (format === 'csv') {
+    yield 'seq,at,type,user,agent,summary\r\n';
+    for await (const e of events) {
+      yield `${[String(e.seq), e.at, e.type, e.user ?? '', e.agent ?? '', summarize(e, 1000)].map(csvCell).join(',')}\r\n`;
+    }
+    return;
+  }
+  const start = Date.parse(session.openedAt);
+  yield `${JSON.stringify({
+    version: 2, width: WIDTH, height: HEIGHT, timestamp: Math.floor(start / 1000), idle_time_limit: 2,
+    title: `gatehouse session ${session.id}`, env: { TERM: 'xterm-256color', SHELL: '/bin/sh' },
+  })}\n`;
+  let t = 0;
+  for await (const e of events) {
+    t = Math.max(t, Math.round(Date.parse(e.at) - start) / 1000);
+    yield `${JSON.stringify([t, 'o', `${renderEvent(e, start).replace(/\n/g, '\r\n')}\r\n`])}\n`;
+  }
+}
+
+/** One CSV cell: quoted when needed; formula-looking text defused with a leading `'`. */
+function csvCell(v: string): string {
+  const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}

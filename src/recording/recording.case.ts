@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AuditLog } from '../audit/audit-log.ts';
+import { manualClock } from '../kernel/clock.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import { eventHash } from './event-hash.ts';
+import type { RecordEvent } from './recorder.ts';
+import { SessionStore } from './session-store.ts';
+import { StoreRecorder } from './store-recorder.ts';
+
+const T0 = Date.parse('2025-05-01T09:00:00.000Z');
+
+/** A typical HTTP exchange stream: open, request, decision, response, …, close. */
+export function exchangeEvents(session: string, at: number, opts: { user?: string; effect?: string; exchanges?: number } = {}): RecordEvent[] {
+  const who = { user: opts.user ?? 'alice', agent: 'bot', connection: 'openai' };
+  const base = { session, protocol: 'http' as const, ...who };
+  const out: RecordEvent[] = [{ ...base, type: 'session.open', at, data: { credential: 'key:abc' } }];
+  for (let i = 0; i < (opts.exchanges ?? 1); i++) {
+    const t = at + 1000 * (i + 1);
+    out.push({ ...base, type: 'request', at: t, data: { method: 'POST', path: '/v1/chat/completions', prompt: `hello ${i}` } });
+    out.push({ ...base, type: 'decision', at: t + 10, data: { effect: opts.effect ?? 'allow', reasons: ['developers-read'] } });
+    out.push({ ...base, type: 'response', at: t + 500, data: { status: 200, text: `hi there ${i}\nsecond line` } });
+  }
+  out.push({ ...base, type: 'session.close', at: at + 1000 * ((opts.exchanges ?? 1) + 1), data: {} });
+  return out;
+}
+
+/**
+ * The recording conformance suite every store runs (PGlite, PostgreSQL). `open` returns a fresh
+ * migrated store; the suite closes it.
+ *
+ * @example runRecordingConformance('embedded', () => openStore({ embedded: { path: undefined } }));
+ */
+export function runRecordingConformance(name: string, open: () => Promise<SqlDriver>): void {
+  void describe(`recording conformance: ${name}`, () => {
+    let db: SqlDriver;
+    let audit: AuditLog;
+    let rec: StoreRecorder;
+    let store: SessionStore;
+    const clock = manualClock(T0);
+    before(async () => {
+      db = await open();
+      audit = new AuditLog(db, clock);
+      rec = new StoreRecorder(db, { clock, audit, maxSessionBytes: 4096, chunkBytes: 1024 });
+      store = new SessionStore(db, { clock });
+    });
+    after(async () => { await rec.close(); await db.close(); });
+
+    const recordAll = async (events: readonly RecordEvent[]): Promise<void> => {
+      for (const e of events) rec.record(e);
+      await rec.flush();
+    };
+
+    void test('records a session in order, anchors its head, and verifies intact', async () => {
+      await recordAll(exchangeEvents('s-basic', T0, { exchanges: 2, effect: 'deny' }));
+      const s = await store.get('s-basic');
+      assert.ok(s);
+      assert.equal(s.events, 8);
+      assert.deepEqual([s.user, s.agent, s.connection, s.protocol], ['alice', 'bot', 'openai', 'http']);
+      assert.equal(s.openedAt, '2025-05-01T09:00:00.000Z');
+      assert.equal(s.closedAt, '2025-05-01T09:00:03.000Z');
+      assert.deepEqual(s.decisions, ['deny']);
+      assert.equal(s.truncated, false);
+      const events = await store.events('s-basic');
+      assert.deepEqual(events.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(events.map((e) => e.type), ['session.open', 'request', 'decision', 'response', 'request', 'decision', 'response', 'session.close']);
+      assert.deepEqual(events[3]?.data, { status: 200, text: 'hi there 0\nsecond line' });
+      assert.equal(events[0]?.prevHash, '0'.repeat(64));
+      assert.equal(events[1]?.prevHash, events[0]?.hash);
+      assert.deepEqual((await store.events('s-basic', { afterSeq: 5, limit: 2 })).map((e) => e.seq), [6, 7]);
+      const [anchor] = await audit.list({ kind: 'session.anchor', limit: 1 });
+      assert.deepEqual(anchor?.detail, { session: 's-basic', head_hash: s.headHash, events: 8 });
+      assert.deepEqual(await store.verify('s-basic'), { ok: true, events: 8 });
+      assert.deepEqual(await audit.verify(), { ok: true, count: 1 });
+    });
+
+    void test('lists with filters: user, agent, connection, time, decision', async () => {
+      await recordAll(exchangeEvents('s-bob', T0 + 3_600_000, { user: 'bob', effect: 'allow' }));
+      await recordAll(exchangeEvents('s-rev', T0 + 7_200_000, { user: 'bob', effect: 'review' }));
+      const ids = async (f: Parameters<SessionStore['list']>[0]): Promise<string[]> => (await store.list(f)).map((s) => s.id);
+      assert.deepEqual(await ids({}), ['s-rev', 's-bob', 's-basic']);
+      assert.deepEqual(await ids({ user: 'bob' }), ['s-rev', 's-bob']);
+      assert.deepEqual(await ids({ decision: 'deny' }), ['s-basic']);
+      assert.deepEqual(await ids({ decision: 'review' }), ['s-rev']);
+      assert.deepEqual(await ids({ agent: 'bot', connection: 'openai', decision: 'allow' }), ['s-bob']);
+      assert.deepEqual(await ids({ since: T0 + 3_600_000 }), ['s-rev', 's-bob']);
+      assert.deepEqual(await ids({ until: T0 + 3_600_000 }), ['s-basic']);
+      assert.deepEqual(await ids({ limit: 1 }), ['s-rev']);
+      assert.deepEqual(await ids({ before: T0 + 7_200_000, limit: 1 }), ['s-bob']);
+      assert.deepEqual(await ids({ user: 'nobody' }), []);
+    });
+
+    void test('a changed event is named by its seq (data, type or time)', async () => {
+      await recordAll(exchangeEvents('s-change', T0, { exchanges: 2 }));
+      const [orig] = await db.query<{ data: unknown }>("SELECT data FROM session_events WHERE session_id = 's-change' AND seq = 4");
+      await db.query(`UPDATE session_events SET data = '{"status":200,"text":"forged"}' WHERE session_id = 's-change' AND seq = 4`);
+      assert.deepEqual(await store.verify('s-change'), { ok: false, seq: 4, reason: 'changed' });
+      await db.query("UPDATE session_events SET data = $1::jsonb WHERE session_id = 's-change' AND seq = 4", [JSON.stringify(orig?.data)]);
+      assert.deepEqual(await store.verify('s-change'), { ok: true, events: 8 });
+      await db.query("UPDATE session_events SET at = at + interval '1 second' WHERE session_id = 's-change' AND seq = 2");
+      assert.deepEqual(await store.verify('s-change'), { ok: false, seq: 2, reason: 'changed' });
+    });
+
+    void test('a deleted event is missing (in the middle or at the end)', async () => {
+      await recordAll(exchangeEvents('s-del', T0, { exchanges: 2 }));
+      await db.query("DELETE FROM session_events WHERE session_id = 's-del' AND seq = 3");
+      assert.deepEqual(await store.verify('s-del'), { ok: false, seq: 3, reason: 'missing' });
+      await recordAll(exchangeEvents('s-del2', T0, { exchanges: 2 }));
+      await db.query("DELETE FROM session_events WHERE session_id = 's-del2' AND seq = 8");
+      assert.deepEqual(await store.verify('s-del2'), { ok: false, seq: 8, reason: 'missing' });
+    });
+
+    void test('an inserted event is detected, even with a well-formed hash', async () => {
+      await recordAll(exchangeEvents('s-ins', T0));
+      const s = await store.get('s-ins');
+      assert.ok(s);
+      const at = '2025-05-01T09:00:09.000Z';
+      const forgedHash = eventHash(s.headHash, { session: 's-ins', seq: 6, at, type: 'response', user: 'alice', agent: 'bot' }, '{"text":"x"}');
+      await db.query(
+        `INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, bytes, prev_hash, hash)
+         VALUES ('s-ins', 6, $1::timestamptz, 'response', 'alice', 'bot', '{"text":"x"}', 12, $2, $3)`, [at, s.headHash, forgedHash],
+      );
+      assert.deepEqual(await store.verify('s-ins'), { ok: false, seq: 6, reason: 'inserted' });
+      // Also raising the head to cover it: the audit anchor still disagrees.
+      await db.query("UPDATE sessions SET event_count = 6, head_hash = $1 WHERE id = 's-ins'", [forgedHash]);
+      assert.deepEqual(await store.verify('s-ins'), { ok: false, seq: 6, reason: 'anchor-mismatch' });
+      // A self-consistent event spliced between two others does not link.
+      await recordAll(exchangeEvents('s-ins2', T0));
+      const [e2] = await store.events('s-ins2', { afterSeq: 1, limit: 1 });
+      assert.ok(e2);
+      await db.query("UPDATE session_events SET seq = seq + 10 WHERE session_id = 's-ins2' AND seq >= 3");
+      await db.query("UPDATE session_events SET seq = seq - 9 WHERE session_id = 's-ins2' AND seq >= 13");
+      const spliced = eventHash(e2.hash, { session: 's-ins2', seq: 3, at, type: 'request', user: 'alice', agent: 'bot' }, '{}');
+      await db.query(
+        `INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, bytes, prev_hash, hash)
+         VALUES ('s-ins2', 3, $1::timestamptz, 'request', 'alice', 'bot', '{}', 2, $2, $3)`, [at, e2.hash, spliced],
+      );
+      await db.query("UPDATE sessions SET event_count = 6 WHERE id = 's-ins2'");
+      assert.deepEqual(await store.verify('s-ins2'), { ok: false, seq: 3, reason: 'inserted' });
+    });
+
+    void test('a rewritten tail with a consistent chain and head fails against the audit anchor', async () => {
+      await recordAll(exchangeEvents('s-head', T0));
+      const events = await store.events('s-head');
+      const last = events[events.length - 1];
+      assert.ok(last);
+      const forged = eventHash(last.prevHash, { session: 's-head', seq: last.seq, at: last.at, type: last.type, user: 'alice', agent: 'bot' }, '{"forged":true}');
+      await db.query(`UPDATE session_events SET data = '{"forged":true}', hash = $1 WHERE session_id = 's-head' AND seq = $2`, [forged, last.seq]);
+      await db.query("UPDATE sessions SET head_hash = $1 WHERE id = 's-head'", [forged]);
+      assert.deepEqual(await store.verify('s-head'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+      await recordAll(exchangeEvents('s-head2', T0));
+      await db.query("UPDATE sessions SET head_hash = 'f00d' WHERE id = 's-head2'");
+      assert.deepEqual(await store.verify('s-head2'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+    });
+
+    void test('at max_session_bytes: one truncated event, later events dropped and counted, close kept', async () => {
+      const base = { session: 's-cap', protocol: 'postgres' as const, user: 'carol' };
+      const events: RecordEvent[] = [{ ...base, type: 'session.open', at: T0, data: {} }];
+      for (let i = 0; i < 10; i++) events.push({ ...base, type: 'response', at: T0 + i + 1, data: { rows: 'r'.repeat(1000), i } });
+      events.push({ ...base, type: 'session.close', at: T0 + 100, data: {} });
+      await recordAll(events);
+      const s = await store.get('s-cap');
+      assert.ok(s);
+      const stored = await store.events('s-cap');
+      const types = stored.map((e) => e.type);
+      assert.deepEqual(types.filter((t) => t === 'truncated'), ['truncated']);
+      const marker = stored.find((e) => e.type === 'truncated');
+      assert.deepEqual(marker?.data, { limit: 4096, reason: 'max_session_bytes' });
+      assert.equal(types[types.length - 1], 'session.close');
+      const kept = types.filter((t) => t === 'response').length;
+      assert.ok(kept >= 3 && kept < 10, `kept ${kept}`);
+      assert.equal(s.truncated, true);
+      assert.equal(s.dropped, 10 - kept);
+      assert.ok(s.bytes <= 4096);
+      assert.deepEqual(await store.verify('s-cap'), { ok: true, events: stored.length });
+    });
+
+    void test('large payloads are chunked and reassembled; NUL and lone surrogates round-trip', async () => {
+      const big = Array.from({ length: 3000 }, (_, i) => `row ${i} é ✓`).join('\n');
+      const odd = { nul: 'a\u0000b', lone: 'x\ud800y', bs: 'back\\u0041slash' };
+      const r = new StoreRecorder(db, { clock, audit, maxSessionBytes: 1 << 20, chunkBytes: 1024 });
+      r.record({ session: 's-big', protocol: 'postgres', type: 'response', at: T0, data: { big } });
+      r.record({ session: 's-big', protocol: 'postgres', type: 'response', at: T0 + 1, data: odd });
+      r.record({ session: 's-big', protocol: 'postgres', type: 'session.close', at: T0 + 2, data: {} });
+      await r.flush();
+      const [n] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_chunks WHERE session_id = 's-big' AND seq = 1");
+      assert.ok(Number(n?.n) > 30, `chunks: ${n?.n}`);
+      const events = await store.events('s-big');
+      assert.deepEqual(events[0]?.data, { big });
+      assert.deepEqual(events[1]?.data, odd);
+      assert.deepEqual(await store.verify('s-big'), { ok: true, events: 3 });
+      await db.query("UPDATE session_chunks SET body = replace(body, 'row 7', 'row 8') WHERE session_id = 's-big' AND seq = 1 AND idx = 0");
+      assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 1, reason: 'changed' });
+      await db.query("DELETE FROM session_chunks WHERE session_id = 's-big' AND seq = 1 AND idx = 2");
+      assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 1, reason: 'changed' });
+    });
+
+    void test('many record() calls in one tick share one transaction', async () => {
+      let transactions = 0;
+      const counting: SqlDriver = { ...db, transaction: (fn) => { transactions++; return db.transaction(fn); } };
+      const r = new StoreRecorder(counting, { clock, audit, maxBatch: 1000 });
+      for (let s = 0; s < 10; s++) for (const e of exchangeEvents(`s-gc-${s}`, T0)) r.record(e);
+      await r.flush();
+      assert.equal(transactions, 1);
+      for (let s = 0; s < 10; s++) assert.deepEqual(await store.verify(`s-gc-${s}`), { ok: true, events: 5 });
+    });
+
+    void test('flush waits for the commit of everything recorded before it', async () => {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((r) => { release = r; });
+      const slow: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+      const r = new StoreRecorder(slow, { clock, audit });
+      for (const e of exchangeEvents('s-flush', T0)) r.record(e);
+      let flushed = false;
+      const flushing = r.flush('s-flush').then(() => { flushed = true; });
+      await new Promise((res) => setTimeout(res, 20));
+      assert.equal(flushed, false);
+      assert.equal(await store.get('s-flush'), undefined);
+      release();
+      await flushing;
+      assert.equal((await store.get('s-flush'))?.events, 5);
+      assert.deepEqual(await store.verify('s-flush'), { ok: true, events: 5 });
+    });
+
+    void test('retention purges sessions idle longer than the age, with their events', async () => {
+      clock.set(T0 + 30 * 86_400_000);
+      await recordAll(exchangeEvents('s-fresh', clock.now()));
+      const before = (await store.list({ limit: 1000 })).length;
+      const purged = await store.purgeOlderThan(7 * 86_400_000);
+      assert.equal(purged, before - 1);
+      assert.deepEqual((await store.list({})).map((s) => s.id), ['s-fresh']);
+      const [n] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_events WHERE session_id <> 's-fresh'");
+      assert.equal(Number(n?.n), 0);
+      const [c] = await db.query<{ n: number | string }>('SELECT count(*) AS n FROM session_chunks');
+      assert.equal(Number(c?.n), 0);
+    });
+  });
+}

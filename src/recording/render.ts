@@ -1,0 +1,74 @@
+import type { StoredEvent } from './types.ts';
+
+/** Most characters of one event's body shown by replay and asciicast export. */
+export const MAX_BODY_CHARS = 4000;
+const TEXT_FIELDS = ['statement', 'prompt', 'completion', 'text', 'content', 'message', 'result', 'tool'] as const;
+
+/**
+ * Makes recorded text safe for a terminal: control characters other than newline and tab
+ * (ANSI escapes, carriage returns, bells) become visible `\xNN` / `\uNNNN` text, so a recorded
+ * payload can never drive the investigator's terminal.
+ *
+ * @example safeText('a\u001b[2Jb') === 'a\\x1b[2Jb'
+ */
+export function safeText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** The main text of an event's data (statement, prompt, completion, …), if it has one. */
+function mainText(data: Readonly<Record<string, unknown>>): string | undefined {
+  for (const k of TEXT_FIELDS) {
+    const v = data[k];
+    if (typeof v === 'string') return v;
+  }
+  return undefined;
+}
+
+/**
+ * One line describing an event (CSV `summary`, listings): its main text, or the decision and
+ * reasons, or the row count, or compact JSON; newlines folded, at most `max` characters.
+ *
+ * @example summarize({ type: 'decision', data: { effect: 'deny', reasons: ['no-writes'] } }) === 'deny: no-writes'
+ */
+export function summarize(e: Pick<StoredEvent, 'type' | 'data'>, max = 200): string {
+  const d = e.data;
+  let s: string;
+  if (e.type === 'decision' && typeof (d.effect ?? d.decision) === 'string') {
+    const reasons = Array.isArray(d.reasons) ? d.reasons.map(String).join(', ') : '';
+    s = `${scalar(d.effect ?? d.decision)}${reasons ? `: ${reasons}` : ''}`;
+  } else if (e.type === 'truncated') {
+    s = `truncated (${scalar(d.reason)}${typeof d.dropped === 'number' ? `, ${d.dropped} dropped` : ''})`;
+  } else {
+    const text = mainText(d);
+    if (text !== undefined) s = text;
+    else if (typeof d.method === 'string') s = `${d.method} ${scalar(d.path)}`;
+    else if (typeof d.rows === 'number') s = `${d.rows} rows`;
+    else s = JSON.stringify(d);
+  }
+  const one = safeText(s.replace(/\s+/g, ' ').trim());
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/**
+ * An event as terminal lines: a header with its offset from the session start, seq, type and
+ * principal, then its body (main text, or JSON) indented, bounded and made terminal-safe.
+ *
+ * @example renderEvent(e, startMs) // "[+1.250s] #3 response alice/bot\n  hello"
+ */
+export function renderEvent(e: StoredEvent, startMs: number): string {
+  const offset = ((Date.parse(e.at) - startMs) / 1000).toFixed(3);
+  const who = [e.user, e.agent].filter((x) => x !== undefined).join('/');
+  const head = `[+${offset}s] #${e.seq} ${e.type}${who ? ` ${safeText(who)}` : ''}`;
+  const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS) : mainText(e.data) ?? JSON.stringify(e.data);
+  const bounded = text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}… (${text.length - MAX_BODY_CHARS} more characters)` : text;
+  const body = safeText(bounded).split('\n').map((l) => `  ${l}`).join('\n');
+  return bounded.length > 0 && bounded !== '{}' ? `${head}\n${body}` : head;
+}
+
+function scalar(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}

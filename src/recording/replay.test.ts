@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { replay } from './replay.ts';
+import { renderEvent, safeText, summarize } from './render.ts';
+import type { StoredEvent } from './types.ts';
+
+import { SAMPLE, T0, ev } from './sample-events.case.ts';
+
+describe('replay', () => {
+  test('plays in order with gaps divided by speed and capped; injected sleep, no real waiting', async () => {
+    const out: string[] = [];
+    const sleeps: number[] = [];
+    const r = await replay(SAMPLE, { speed: 2, write: (t) => out.push(t), sleep: (ms) => { sleeps.push(ms); out.push(`<sleep ${ms}>`); return Promise.resolve(); } });
+    assert.deepEqual(sleeps, [500, 5, 245, 2000, 250]);
+    assert.deepEqual(r, { events: 7, pausedMs: 3000 });
+    assert.equal(out[0], '[+0.000s] #1 session.open alice/bot');
+    assert.equal(out[1], '<sleep 500>');
+    assert.equal(out[2], '[+1.000s] #2 request alice/bot\n  SELECT name, email FROM customers');
+    assert.equal(out[4], '[+1.010s] #3 decision alice/bot\n  allow: developers-read');
+    assert.equal(out[6], '[+1.500s] #4 response alice/bot\n  ada, a***@example.com\n  bob, b***@example.com');
+    const seqs = out.filter((l) => l.startsWith('[')).map((l) => Number(/#(\d+)/.exec(l)?.[1]));
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  test('speed 1 keeps real gaps below the cap; async sources work', async () => {
+    const sleeps: number[] = [];
+    async function* gen(): AsyncGenerator<StoredEvent> { for (const e of SAMPLE.slice(0, 4)) yield await Promise.resolve(e); }
+    await replay(gen(), { write: () => undefined, sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); } });
+    assert.deepEqual(sleeps, [1000, 10, 490]);
+  });
+
+  test('terminal control sequences in recorded data are shown, never executed', () => {
+    const e = ev(1, 0, 'response', { text: 'ok\u001b[2J\u001b]0;pwned\u0007\rX' });
+    const r = renderEvent(e, T0);
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(r)); // eslint-disable-line no-control-regex
+    assert.match(r, /ok\\x1b\[2J\\x1b\]0;pwned\\x07\\x0dX/);
+    assert.equal(safeText('tab\tok\nline'), 'tab\tok\nline');
+  });
+
+  test('long bodies are bounded; summaries are one line', () => {
+    const r = renderEvent(ev(1, 0, 'response', { text: 'x'.repeat(10_000) }), T0);
+    assert.ok(r.length < 4200);
+    assert.match(r, /6000 more characters/);
+    assert.equal(summarize(ev(1, 0, 'request', { prompt: 'a\nb   c' })), 'a b c');
+    assert.equal(summarize(ev(1, 0, 'request', { method: 'POST', path: '/v1/x' })), 'POST /v1/x');
+    assert.equal(summarize(ev(1, 0, 'truncated', { reason: 'max_session_bytes', dropped: 3 })), 'truncated (max_session_bytes, 3 dropped)');
+    assert.equal(summarize(ev(1, 0, 'response', { rows: 3 })), '3 rows');
+    assert.equal(summarize(ev(1, 0, 'x', { a: 1 })), '{"a":1}');
+  });
+});

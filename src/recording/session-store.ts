@@ -1,0 +1,135 @@
+import { systemClock, type Clock } from '../kernel/clock.ts';
+import type { SqlExecutor } from '../store/sql.ts';
+import { readEventPage, SESSION_COLUMNS, sessionFromRow, type SessionRow } from './session-reader.ts';
+import type { SessionFilter, SessionInfo, SessionVerifyResult, StoredEvent } from './types.ts';
+import { verifySession } from './verify-session.ts';
+
+export interface SessionStoreOptions {
+  readonly clock?: Clock;
+  /** A closed session without an audit anchor fails verification. Default true. */
+  readonly requireAnchor?: boolean;
+  /** Told about failed retention runs. */
+  readonly onError?: (err: unknown) => void;
+}
+
+/**
+ * The read side of recording: list, get, page through events, verify, and purge by age.
+ * Writes go through {@link StoreRecorder}; both work on the same tables.
+ *
+ * @example
+ *   const sessions = new SessionStore(db);
+ *   const recent = await sessions.list({ user: 'alice', decision: 'deny', since: Date.now() - 86_400_000 });
+ *   const r = await sessions.verify(recent[0]!.id);
+ */
+export class SessionStore {
+  readonly #db: SqlExecutor;
+  readonly #clock: Clock;
+  readonly #requireAnchor: boolean;
+  readonly #onError: (err: unknown) => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(db: SqlExecutor, opts: SessionStoreOptions = {}) {
+    this.#db = db;
+    this.#clock = opts.clock ?? systemClock;
+    this.#requireAnchor = opts.requireAnchor ?? true;
+    this.#onError = opts.onError ?? (() => undefined);
+  }
+
+  /** Sessions newest first (by `openedAt`), filtered; page with `before` = last `openedAt` (ms). */
+  async list(f: SessionFilter = {}): Promise<SessionInfo[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown): void => { params.push(v); where.push(sql.replace('?', `$${params.length}`)); };
+    if (f.user !== undefined) add('user_id = ?', f.user);
+    if (f.agent !== undefined) add('agent_id = ?', f.agent);
+    if (f.connection !== undefined) add('connection = ?', f.connection);
+    if (f.since !== undefined) add('last_at >= ?::timestamptz', new Date(f.since).toISOString());
+    if (f.until !== undefined) add('opened_at < ?::timestamptz', new Date(f.until).toISOString());
+    if (f.before !== undefined) add('opened_at < ?::timestamptz', new Date(f.before).toISOString());
+    if (f.decision !== undefined) where.push(`had_${f.decision}`);
+    params.push(Math.min(1000, Math.max(1, Math.trunc(f.limit ?? 50))));
+    const rows = await this.#db.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY opened_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(sessionFromRow);
+  }
+
+  /** One session, or undefined. */
+  async get(id: string): Promise<SessionInfo | undefined> {
+    const [row] = await this.#db.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [id]);
+    return row ? sessionFromRow(row) : undefined;
+  }
+
+  /**
+   * Events with `seq > afterSeq`, oldest first: at most `limit` (default 100, at most 1000) and
+   * about 8 MiB of payload per page. Page on with the last seq.
+   */
+  async events(id: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    const limit = Math.min(1000, Math.max(1, Math.trunc(opts.limit ?? 100)));
+    const page = await readEventPage(this.#db, id, opts.afterSeq ?? 0, limit);
+    return page.map((e) => ({
+      session: id, seq: e.seq, at: e.at, type: e.type,
+      ...(e.user === null ? {} : { user: e.user }), ...(e.agent === null ? {} : { agent: e.agent }),
+      data: parseData(e.text), prevHash: e.prevHash, hash: e.hash,
+    }));
+  }
+
+  /** Every event of a session, page by page (bounded memory per page). */
+  async *allEvents(id: string, pageSize = 500): AsyncGenerator<StoredEvent> {
+    let after = 0;
+    for (;;) {
+      const page = await this.events(id, { afterSeq: after, limit: pageSize });
+      if (page.length === 0) return;
+      yield* page;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
+  /** Verifies a session's chain and its audit anchors; see {@link verifySession}. */
+  verify(id: string): Promise<SessionVerifyResult> {
+    return verifySession(this.#db, id, { requireAnchor: this.#requireAnchor });
+  }
+
+  /**
+   * Deletes sessions (with their events and chunks) whose last activity is older than `ageMs`,
+   * in batches of 500. Returns how many were deleted. Audit anchors stay (they are part of the
+   * global chain); they name a session that no longer exists.
+   */
+  async purgeOlderThan(ageMs: number): Promise<number> {
+    const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
+    let total = 0;
+    for (;;) {
+      const gone = await this.#db.query<{ id: string }>(
+        'DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_at < $1::timestamptz LIMIT 500) RETURNING id', [cutoff],
+      );
+      total += gone.length;
+      if (gone.length < 500) return total;
+    }
+  }
+
+  /** Purges sessions older than `retentionMs` every `everyMs` (default hourly) until {@link stop}. */
+  startRetention(retentionMs: number, everyMs = 3_600_000): void {
+    this.stop();
+    const run = (): void => { this.purgeOlderThan(retentionMs).catch(this.#onError); };
+    this.#timer = setInterval(run, everyMs);
+    this.#timer.unref();
+    run();
+  }
+
+  /** Stops the retention timer. */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function parseData(text: string): Readonly<Record<string, unknown>> {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : { value: v };
+  } catch {
+    return { $corrupt: true };
+  }
+}

@@ -1,0 +1,167 @@
+import type { SqlExecutor } from '../store/sql.ts';
+import { eventHash, SESSION_GENESIS } from './event-hash.ts';
+import type { DecisionEffect } from './types.ts';
+
+/** An event validated and serialized, waiting in the recorder's queue. */
+export interface PreparedEvent {
+  readonly session: string;
+  readonly protocol: string;
+  /** A RecordEvent type, or `truncated` for a marker the recorder adds itself. */
+  readonly type: string;
+  /** ISO-8601 UTC. */
+  readonly at: string;
+  readonly user: string | null;
+  readonly agent: string | null;
+  readonly connection: string | null;
+  /** Canonical JSON of the data. */
+  readonly text: string;
+  /** UTF-8 bytes of `text`. */
+  readonly bytes: number;
+  /** For decision events: the effect (allow/deny/review) found in the data. */
+  readonly effect: DecisionEffect | undefined;
+}
+
+export interface WriteOptions {
+  /** Per-session cap on recorded bytes; past it one `truncated` event is written and later events are dropped. */
+  readonly maxSessionBytes: number;
+  /** Payloads longer than this (characters of canonical JSON) are stored in chunks of this size. */
+  readonly chunkChars: number;
+}
+
+/** A session whose `session.close` was committed by the batch: to be anchored in the audit chain. */
+export interface ClosedHead {
+  readonly session: string;
+  readonly headHash: string;
+  readonly events: number;
+  readonly user: string | null;
+  readonly agent: string | null;
+}
+
+interface SessionState {
+  count: number;
+  head: string;
+  bytes: number;
+  capped: boolean;
+  truncated: boolean;
+  dropped: number;
+  lastAt: string;
+  closedAt: string | null;
+  allow: boolean;
+  deny: boolean;
+  review: boolean;
+  user: string | null;
+  agent: string | null;
+}
+
+interface HeadRow { id: string; event_count: number | string; head_hash: string; bytes: number | string; capped: boolean }
+
+/**
+ * Writes one batch inside the caller's transaction: creates missing sessions, locks every session
+ * of the batch (`FOR UPDATE`, in id order, so replicas sharing a server interleave whole batches),
+ * chains the events, applies the size cap, and updates the heads. Three to five statements per
+ * batch, whatever its size (arrays through `unnest`). Returns the sessions closed by the batch.
+ */
+export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[], opts: WriteOptions): Promise<{ closed: ClosedHead[]; dropped: number }> {
+  const firsts = new Map<string, PreparedEvent>();
+  for (const e of batch) if (!firsts.has(e.session)) firsts.set(e.session, e);
+  const ids = [...firsts.keys()].sort();
+  const col = <T>(f: (e: PreparedEvent) => T): T[] => ids.map((id) => f(firsts.get(id)!));
+  await tx.query(
+    `INSERT INTO sessions (id, protocol, user_id, agent_id, connection, opened_at, last_at, head_hash)
+     SELECT id, p, u, a, c, t, t, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, p, u, a, c, t)
+     ORDER BY id ON CONFLICT (id) DO NOTHING`,
+    [ids, col((e) => e.protocol), col((e) => e.user), col((e) => e.agent), col((e) => e.connection), col((e) => e.at), SESSION_GENESIS],
+  );
+  const rows = await tx.query<HeadRow>(
+    'SELECT id, event_count, head_hash, bytes, capped FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids],
+  );
+  const state = new Map<string, SessionState>();
+  for (const r of rows) {
+    state.set(r.id, {
+      count: Number(r.event_count), head: r.head_hash, bytes: Number(r.bytes), capped: r.capped, truncated: false, dropped: 0,
+      lastAt: firsts.get(r.id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
+    });
+  }
+  const ev = { s: [] as string[], q: [] as number[], at: [] as string[], ty: [] as string[], u: [] as (string | null)[], a: [] as (string | null)[], d: [] as (string | null)[], n: [] as number[], b: [] as number[], p: [] as string[], h: [] as string[] };
+  const ch = { s: [] as string[], q: [] as number[], i: [] as number[], body: [] as string[] };
+  const append = (st: SessionState, e: PreparedEvent, type: string, text: string, bytes: number): void => {
+    const seq = st.count + 1;
+    const hash = eventHash(st.head, { session: e.session, seq, at: e.at, type, user: e.user, agent: e.agent }, text);
+    // jsonb cannot hold \u0000 and rejects lone surrogates; JSON.stringify writes both as \u
+    // escapes, so any text with an escape (and any large text) is kept verbatim in chunks instead.
+    const chunked = text.length > opts.chunkChars || text.includes('\\u');
+    const chunks = chunked ? Math.ceil(text.length / opts.chunkChars) : 0;
+    for (let i = 0; i < chunks; i++) {
+      ch.s.push(e.session); ch.q.push(seq); ch.i.push(i); ch.body.push(text.slice(i * opts.chunkChars, (i + 1) * opts.chunkChars));
+    }
+    ev.s.push(e.session); ev.q.push(seq); ev.at.push(e.at); ev.ty.push(type); ev.u.push(e.user); ev.a.push(e.agent);
+    ev.d.push(chunked ? null : text); ev.n.push(chunks); ev.b.push(bytes); ev.p.push(st.head); ev.h.push(hash);
+    st.count = seq;
+    st.head = hash;
+    if (e.at > st.lastAt) st.lastAt = e.at;
+    st.user ??= e.user;
+    st.agent ??= e.agent;
+  };
+  let dropped = 0;
+  const closing = new Set<string>();
+  for (const e of batch) {
+    const st = state.get(e.session);
+    if (!st) throw new Error(`session ${e.session} was not locked`);
+    if (e.type === 'truncated') {
+      append(st, e, e.type, e.text, 0);
+      st.truncated = true;
+      continue;
+    }
+    if (e.type !== 'session.close') {
+      if (st.capped) { st.dropped++; dropped++; continue; }
+      if (st.bytes + e.bytes > opts.maxSessionBytes) {
+        const marker = `{"limit":${opts.maxSessionBytes},"reason":"max_session_bytes"}`;
+        append(st, e, 'truncated', marker, 0);
+        st.capped = true; st.truncated = true; st.dropped++; dropped++;
+        continue;
+      }
+    }
+    append(st, e, e.type, e.text, e.bytes);
+    st.bytes += e.bytes;
+    if (e.effect === 'allow') st.allow = true;
+    if (e.effect === 'deny') st.deny = true;
+    if (e.effect === 'review' || e.type === 'review') st.review = true;
+    if (e.type === 'session.close') { st.closedAt = e.at; closing.add(e.session); }
+  }
+  if (ev.s.length > 0) {
+    await tx.query(
+      `INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, chunks, bytes, prev_hash, hash)
+       SELECT s, q, t, ty, u, a, d::jsonb, n, b, p, h
+       FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[])
+         AS v(s, q, t, ty, u, a, d, n, b, p, h)`,
+      [ev.s, ev.q, ev.at, ev.ty, ev.u, ev.a, ev.d, ev.n, ev.b, ev.p, ev.h],
+    );
+  }
+  if (ch.s.length > 0) {
+    await tx.query(
+      'INSERT INTO session_chunks (session_id, seq, idx, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[])',
+      [ch.s, ch.q, ch.i, ch.body],
+    );
+  }
+  const st = ids.map((id) => state.get(id)!);
+  await tx.query(
+    `UPDATE sessions s SET
+       user_id = COALESCE(s.user_id, v.u), agent_id = COALESCE(s.agent_id, v.a),
+       last_at = GREATEST(s.last_at, v.last_at), closed_at = COALESCE(v.closed_at, s.closed_at),
+       bytes = v.bytes, event_count = v.n, head_hash = v.head, capped = v.capped,
+       truncated = s.truncated OR v.truncated, dropped = s.dropped + v.dropped,
+       had_allow = s.had_allow OR v.allow, had_deny = s.had_deny OR v.deny, had_review = s.had_review OR v.review
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], $7::bigint[], $8::text[],
+                 $9::boolean[], $10::boolean[], $11::bigint[], $12::boolean[], $13::boolean[], $14::boolean[])
+       AS v(id, u, a, last_at, closed_at, bytes, n, head, capped, truncated, dropped, allow, deny, review)
+     WHERE s.id = v.id`,
+    [ids, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
+      st.map((x) => x.count), st.map((x) => x.head), st.map((x) => x.capped), st.map((x) => x.truncated), st.map((x) => x.dropped),
+      st.map((x) => x.allow), st.map((x) => x.deny), st.map((x) => x.review)],
+  );
+  const closed = [...closing].map((id) => {
+    const s = state.get(id)!;
+    return { session: id, headHash: s.head, events: s.count, user: s.user, agent: s.agent };
+  });
+  return { closed, dropped };
+}

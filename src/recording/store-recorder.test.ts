@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AuditLog } from '../audit/audit-log.ts';
+import { manualClock } from '../kernel/clock.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
+import { openStore } from '../store/index.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import { exchangeEvents } from './recording.case.ts';
+import { SessionStore } from './session-store.ts';
+import { StoreRecorder } from './store-recorder.ts';
+
+const T0 = Date.parse('2025-06-01T00:00:00.000Z');
+const unavailable = (e: unknown): boolean => isGatehouseError(e, 'store_unavailable');
+
+describe('StoreRecorder', () => {
+  let db: SqlDriver;
+  let store: SessionStore;
+  const clock = manualClock(T0);
+  before(async () => {
+    db = await openStore({ embedded: { path: undefined } });
+    store = new SessionStore(db, { clock, requireAnchor: false });
+  });
+  after(() => db.close());
+
+  test('a full queue drops events (fail closed): counted, marked truncated in the chain, flush rejects once', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const slow: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+    const rec = new StoreRecorder(slow, { clock, maxQueue: 3, maxBatch: 1 });
+    const events = exchangeEvents('q-full', T0, { exchanges: 2 }); // 8 events
+    for (const e of events) rec.record(e);
+    const other = rec.flush('q-other'); // an unaffected session's flush resolves
+    const flushing = rec.flush('q-full');
+    release();
+    await assert.rejects(flushing, unavailable);
+    await other;
+    await rec.flush('q-full'); // reported once
+    const s = await store.get('q-full');
+    assert.ok(s);
+    assert.equal(s.truncated, true);
+    const stored = await store.events('q-full');
+    const marker = stored.find((e) => e.type === 'truncated');
+    assert.equal(marker?.data.reason, 'queue_full');
+    const dropped = Number(marker?.data.dropped);
+    assert.equal(stored.length - 1 + dropped, events.length);
+    assert.equal(rec.stats().dropped, dropped);
+    assert.deepEqual(await store.verify('q-full'), { ok: true, events: stored.length });
+  });
+
+  test('a failed write loses its batch: flush rejects; the next batch records a truncated marker', async () => {
+    let fail = true;
+    const errors: string[] = [];
+    const flaky: SqlDriver = { ...db, transaction: (fn) => (fail ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) };
+    const rec = new StoreRecorder(flaky, { clock, onError: (_e, what) => errors.push(what) });
+    rec.record({ session: 'f-1', protocol: 'postgres', type: 'request', at: T0, data: { statement: 'SELECT 1' } });
+    await assert.rejects(rec.flush(), unavailable);
+    await assert.rejects(rec.flush('f-1'), unavailable); // each loss is reported once per session, and once globally
+    await rec.flush();
+    assert.deepEqual(errors, ['write']);
+    fail = false;
+    rec.record({ session: 'f-1', protocol: 'postgres', type: 'response', at: T0 + 1, data: { rows: 1 } });
+    await rec.flush('f-1');
+    const stored = await store.events('f-1');
+    assert.deepEqual(stored.map((e) => [e.type, e.data]), [
+      ['truncated', { dropped: 1, reason: 'store_error' }], ['response', { rows: 1 }],
+    ]);
+    assert.equal((await store.get('f-1'))?.truncated, true);
+  });
+
+  test('never throws into the data path: bad ids, unserializable data, after close', async () => {
+    const rec = new StoreRecorder(db, { clock });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    rec.record({ session: '', protocol: 'http', type: 'request', at: T0, data: {} });
+    rec.record({ session: 'x'.repeat(500), protocol: 'http', type: 'request', at: T0, data: {} });
+    rec.record({ session: 'u-1', protocol: 'http', type: 'request', at: Number.NaN, data: cyclic });
+    rec.record({ session: 'u-1', protocol: 'http', type: 'response', at: T0, data: { big: 10n } });
+    await rec.flush();
+    const stored = await store.events('u-1');
+    assert.deepEqual(stored.map((e) => e.data), [{ $unrecordable: 'TypeError' }, { $unrecordable: 'TypeError' }]);
+    assert.equal(stored[0]?.at, new Date(T0).toISOString());
+    assert.equal(rec.stats().dropped, 2);
+    await rec.close();
+    rec.record({ session: 'u-1', protocol: 'http', type: 'response', at: T0, data: {} });
+    await assert.rejects(rec.flush('u-1'), unavailable);
+  });
+
+  test('an anchor that cannot be written is reported, and verify flags the closed session', async () => {
+    const errors: string[] = [];
+    const audit = { append: () => Promise.reject(new Error('audit down')) };
+    const rec = new StoreRecorder(db, { clock, audit, onError: (_e, what) => errors.push(what) });
+    for (const e of exchangeEvents('a-1', T0)) rec.record(e);
+    await rec.flush();
+    assert.deepEqual(errors, ['anchor']);
+    const strict = new SessionStore(db, { clock });
+    assert.deepEqual(await strict.verify('a-1'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+    const real = new StoreRecorder(db, { clock, audit: new AuditLog(db, clock) });
+    for (const e of exchangeEvents('a-2', T0)) real.record(e);
+    await real.flush();
+    assert.deepEqual(await strict.verify('a-2'), { ok: true, events: 5 });
+    await assert.rejects(strict.verify('nope'), (e) => isGatehouseError(e, 'not_found'));
+  });
+});

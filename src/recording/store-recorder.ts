@@ -1,0 +1,254 @@
+import type { AuditInput } from '../audit/record.ts';
+import { systemClock, type Clock } from '../kernel/clock.ts';
+import { GatehouseError } from '../kernel/errors.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import { canonicalData } from './event-hash.ts';
+import type { RecordEvent, Recorder } from './recorder.ts';
+import { writeBatch, type ClosedHead, type PreparedEvent } from './session-writer.ts';
+import type { DecisionEffect } from './types.ts';
+
+/** Tuning and collaborators of a {@link StoreRecorder}. Sizes in bytes. */
+export interface StoreRecorderOptions {
+  readonly clock?: Clock;
+  /** Where session heads are anchored on `session.close` (the global audit chain). */
+  readonly audit?: { append(e: AuditInput): Promise<unknown> };
+  /** `recording.max_session_bytes`. Default 50 MiB. */
+  readonly maxSessionBytes?: number;
+  /** Payloads above this are stored in chunks of this size. Default 64 KiB. */
+  readonly chunkBytes?: number;
+  /** Most events per transaction. Default 500. */
+  readonly maxBatch?: number;
+  /** Most events waiting; past it events are dropped and their session marked truncated. Default 10 000. */
+  readonly maxQueue?: number;
+  /** Most payload bytes waiting. Default 64 MiB. */
+  readonly maxQueueBytes?: number;
+  /** Told about failed writes and anchors (for logs and metrics); never about payloads. */
+  readonly onError?: (err: unknown, what: 'write' | 'anchor') => void;
+}
+
+interface Queued { readonly e: PreparedEvent; readonly ticket: number }
+interface Loss { n: number; reason: string; ticket: number; proto: PreparedEvent }
+
+const MAX_ID = 200;
+const MAX_LABEL = 256;
+/** Sessions whose losses are remembered for markers and flush() reports. */
+const MAX_LOSS_SESSIONS = 10_000;
+
+/**
+ * The recorder behind the data paths: `record()` validates and enqueues (never throws, never
+ * blocks); a drain writes the queue in batches, one transaction per batch (group commit), so
+ * every event that arrives while a batch commits rides in the next one. `flush()` resolves once
+ * everything recorded before it is committed, or rejects with `store_unavailable` when some of
+ * it was lost: the data paths await it before a response's last byte (the durability guarantee).
+ *
+ * Bounded: past `maxQueue`/`maxQueueBytes` events are dropped, counted, and the session gets an
+ * explicit `truncated` event (fail closed: the gap is visible in the chain, and flush rejects).
+ *
+ * @example
+ *   const rec = new StoreRecorder(db, { audit, maxSessionBytes: 50 << 20 });
+ *   rec.record({ session: 's1', protocol: 'http', type: 'request', at: Date.now(), data: { path: '/v1/chat' } });
+ *   await rec.flush('s1');
+ */
+export class StoreRecorder implements Recorder {
+  readonly #db: SqlDriver;
+  readonly #clock: Clock;
+  readonly #audit: StoreRecorderOptions['audit'];
+  readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number };
+  readonly #onError: NonNullable<StoreRecorderOptions['onError']>;
+  #queue: Queued[] = [];
+  #queueBytes = 0;
+  #issued = 0;
+  #inflightFrom: number | undefined;
+  #draining: Promise<void> | undefined;
+  readonly #waiters: { target: number; resolve: () => void }[] = [];
+  readonly #losses = new Map<string, Loss>();
+  readonly #lossTickets = new Map<string, number>();
+  #lastLoss = 0;
+  #reportedLoss = 0;
+  readonly #anchoring = new Set<Promise<void>>();
+  #closed = false;
+  readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0 };
+
+  constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
+    this.#db = db;
+    this.#clock = opts.clock ?? systemClock;
+    this.#audit = opts.audit;
+    this.#onError = opts.onError ?? (() => undefined);
+    this.#opts = {
+      maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024,
+      chunkChars: Math.max(1024, opts.chunkBytes ?? 64 * 1024),
+      maxBatch: Math.max(1, Math.min(5000, opts.maxBatch ?? 500)),
+      maxQueue: Math.max(1, opts.maxQueue ?? 10_000),
+      maxQueueBytes: Math.max(1024, opts.maxQueueBytes ?? 64 * 1024 * 1024),
+    };
+  }
+
+  /** Enqueues one (already masked) event. Never throws; losses are counted and marked. */
+  record(event: RecordEvent): void {
+    const ticket = ++this.#issued;
+    if (typeof event.session !== 'string' || event.session.length === 0 || event.session.length > MAX_ID) {
+      this.#stats.dropped++;
+      return;
+    }
+    const e = this.#prepare(event);
+    if (this.#closed || this.#queue.length >= this.#opts.maxQueue || this.#queueBytes + e.bytes > this.#opts.maxQueueBytes) {
+      this.#lose(e, this.#closed ? 'closed' : 'queue_full', ticket);
+      this.#settle();
+      return;
+    }
+    this.#queue.push({ e, ticket });
+    this.#queueBytes += e.bytes;
+    this.#kick();
+  }
+
+  /**
+   * Resolves when every event recorded before the call is committed (and sessions closed by
+   * them are anchored). Rejects with `store_unavailable` if one of them was lost — of `session`
+   * when given, else of any session (each loss is reported once).
+   */
+  async flush(session?: string): Promise<void> {
+    const target = this.#issued;
+    if (this.#settledThrough() < target) {
+      await new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
+    }
+    while (this.#anchoring.size > 0) await Promise.all([...this.#anchoring]);
+    if (session !== undefined) {
+      const lost = this.#lossTickets.get(session);
+      if (lost !== undefined && lost <= target) {
+        this.#lossTickets.delete(session);
+        throw new GatehouseError('store_unavailable', 'recording of this session lost events');
+      }
+    } else if (this.#lastLoss > this.#reportedLoss && this.#lastLoss <= target) {
+      this.#reportedLoss = this.#lastLoss;
+      throw new GatehouseError('store_unavailable', 'recording lost events');
+    }
+  }
+
+  /** Stops accepting events and waits for the queue (losses are not reported here). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#losses.size > 0) this.#kick();
+    await this.flush().catch(() => undefined);
+  }
+
+  /** Counters for metrics. */
+  stats(): { recorded: number; dropped: number; queued: number; batches: number; failedBatches: number } {
+    return { ...this.#stats, queued: this.#queue.length };
+  }
+
+  #prepare(event: RecordEvent): PreparedEvent {
+    const text = canonicalData(event.data);
+    const at = Number.isFinite(event.at) ? event.at : this.#clock.now();
+    return {
+      session: event.session, protocol: label(event.protocol) ?? 'http', type: label(event.type) ?? 'error',
+      at: new Date(at).toISOString(), user: label(event.user), agent: label(event.agent), connection: label(event.connection),
+      text, bytes: Buffer.byteLength(text, 'utf8'), effect: event.type === 'decision' ? effectOf(event.data) : undefined,
+    };
+  }
+
+  #lose(e: PreparedEvent, reason: string, ticket: number): void {
+    this.#stats.dropped++;
+    this.#lastLoss = Math.max(this.#lastLoss, ticket);
+    const known = this.#losses.get(e.session);
+    if (known) { known.n++; known.ticket = ticket; } else if (this.#losses.size < MAX_LOSS_SESSIONS) {
+      this.#losses.set(e.session, { n: 1, reason, ticket, proto: e });
+    }
+    if (this.#lossTickets.has(e.session) || this.#lossTickets.size < MAX_LOSS_SESSIONS) this.#lossTickets.set(e.session, ticket);
+  }
+
+  #settledThrough(): number {
+    if (this.#inflightFrom !== undefined) return this.#inflightFrom - 1;
+    const first = this.#queue[0];
+    return first ? first.ticket - 1 : this.#issued;
+  }
+
+  #settle(): void {
+    const through = this.#settledThrough();
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i]!;
+      if (w.target <= through) { this.#waiters.splice(i, 1); w.resolve(); }
+    }
+  }
+
+  /**
+   * Starts a drain after pending I/O callbacks (setImmediate), so events recorded in the same
+   * tick, and by exchanges whose I/O completes now, share a batch (group commit).
+   */
+  #kick(): void {
+    if (this.#draining) return;
+    this.#draining = new Promise<void>((resolve) => { setImmediate(resolve); })
+      .then(() => this.#drain())
+      .catch((err: unknown) => { this.#onError(err, 'write'); })
+      .finally(() => {
+        this.#draining = undefined;
+        if (this.#queue.length > 0) this.#kick();
+        else this.#settle();
+      });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 || this.#losses.size > 0) {
+      const batch = this.#queue.splice(0, this.#opts.maxBatch);
+      for (const q of batch) this.#queueBytes -= q.e.bytes;
+      this.#inflightFrom = batch[0]?.ticket ?? this.#issued + 1;
+      const markers = this.#takeMarkers();
+      try {
+        const { closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], this.#opts));
+        this.#stats.batches++;
+        this.#stats.recorded += batch.length;
+        for (const c of closed) this.#anchor(c);
+      } catch (err) {
+        this.#stats.failedBatches++;
+        this.#onError(err, 'write');
+        for (const m of markers) this.#restoreMarker(m.loss, m.event.session);
+        for (const q of batch) this.#lose(q.e, 'store_error', q.ticket);
+        this.#inflightFrom = undefined;
+        this.#settle();
+        return; // no hot retry loop against a failing store; the next record() retries the markers
+      }
+      this.#inflightFrom = undefined;
+      this.#settle();
+    }
+  }
+
+  #takeMarkers(): { event: PreparedEvent; loss: Loss }[] {
+    const out: { event: PreparedEvent; loss: Loss }[] = [];
+    for (const [session, loss] of this.#losses) {
+      if (out.length >= this.#opts.maxBatch) break;
+      this.#losses.delete(session);
+      const text = `{"dropped":${loss.n},"reason":${JSON.stringify(loss.reason)}}`;
+      out.push({ loss, event: { ...loss.proto, type: 'truncated', at: new Date(this.#clock.now()).toISOString(), text, bytes: 0, effect: undefined } });
+    }
+    return out;
+  }
+
+  #restoreMarker(loss: Loss, session: string): void {
+    const now = this.#losses.get(session);
+    if (now) now.n += loss.n;
+    else this.#losses.set(session, loss);
+  }
+
+  #anchor(c: ClosedHead): void {
+    const audit = this.#audit;
+    if (!audit) return;
+    const p = audit.append({
+      kind: 'session.anchor', outcome: 'ok', resource: c.session,
+      ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
+      detail: { session: c.session, head_hash: c.headHash, events: c.events },
+    }).then(() => undefined, (err: unknown) => { this.#onError(err, 'anchor'); });
+    this.#anchoring.add(p);
+    void p.finally(() => this.#anchoring.delete(p));
+  }
+}
+
+function label(v: unknown): string | null {
+  return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_LABEL) : null;
+}
+
+/** The effect of a decision event: `data.effect` (or `data.decision`), when allow, deny or review. */
+function effectOf(data: Readonly<Record<string, unknown>>): DecisionEffect | undefined {
+  const v = data.effect ?? data.decision;
+  if (v === 'allow' || v === 'deny' || v === 'review') return v;
+  if (v === 'review_required' || v === 'hold') return 'review';
+  return undefined;
+}
