@@ -9,13 +9,32 @@ export function connectionResource(c: Connection): Resource {
 }
 
 /**
- * Decides a normalized request and appends the decision to the audit log. This is the one
- * place every protocol goes through. Fail closed: if the decision cannot be audited, it is a deny.
+ * Decides a normalized request and records the decision in the audit log. This is the one place
+ * every protocol goes through.
+ *
+ * Audit guarantee (fail closed, without a commit per request): the decision record is enqueued,
+ * not awaited, and reaches the audit log within one group-commit interval (the next batch). When
+ * the audit log cannot be written — its last batch failed, or its queue is full — every decision
+ * is a deny with reason `audit-unavailable` (logged), so the gateway stops admitting requests
+ * until a batch commits again. The denied decision is still enqueued (best effort): it is
+ * recorded once the store is back, and it is what retries the store.
  */
-export async function authorize(
+export function authorize(
   svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>,
   principal: Principal, action: Action, resource: Resource, facts: Facts = {},
 ): Promise<Decision> {
+  try {
+    return Promise.resolve(decideAndRecord(svc, principal, action, resource, facts));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** {@link authorize}, synchronously (nothing on it awaits the store). */
+export function decideAndRecord(
+  svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>,
+  principal: Principal, action: Action, resource: Resource, facts: Facts = {},
+): Decision {
   const req: AccessRequest = { principal, action, resource, facts, at: svc.clock.now() };
   let decision: Decision;
   try {
@@ -24,8 +43,13 @@ export async function authorize(
     svc.log.error({ err: String(err) }, 'policy evaluation failed; denying');
     decision = { effect: 'deny', reasons: ['policy-error'], errors: ['policy evaluation failed'] };
   }
+  const healthy = svc.audit.healthy();
+  if (!healthy) {
+    svc.log.error({ action, user: principal.id }, 'audit log unavailable; denying');
+    decision = AUDIT_UNAVAILABLE;
+  }
   try {
-    await svc.audit.append({
+    svc.audit.enqueue({
       kind: 'policy.decision',
       user: principal.id,
       ...(principal.agent ? { agent: principal.agent.id } : principal.kind === 'agent' ? { agent: principal.id } : {}),
@@ -35,12 +59,16 @@ export async function authorize(
       detail: { reasons: decision.reasons, via: principal.via, ...(decision.reviewRule ? { review_rule: decision.reviewRule } : {}) },
     });
   } catch (err) {
-    svc.log.error({ err: String(err) }, 'audit append failed; denying');
-    decision = { effect: 'deny', reasons: ['audit-unavailable'], errors: ['the decision could not be recorded'] };
+    if (healthy) svc.log.error({ err: String(err) }, 'audit enqueue failed; denying');
+    decision = AUDIT_UNAVAILABLE;
   }
   svc.metrics.decisions.inc({ action, effect: decision.effect });
   return decision;
 }
+
+const AUDIT_UNAVAILABLE: Decision = Object.freeze({
+  effect: 'deny', reasons: Object.freeze(['audit-unavailable']), errors: Object.freeze(['the decision could not be recorded']),
+});
 
 /** A one-line reason for a client: the policy ids that produced the decision. */
 export function denialReason(d: Decision): string {

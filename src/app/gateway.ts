@@ -101,7 +101,9 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       })
       : undefined;
     if (storeRecorder) closers.unshift(() => storeRecorder.close());
-    const apiKeys = new ApiKeys(db, clock);
+    const apiKeys = new ApiKeys(db, clock, { log });
+    await apiKeys.start();
+    closers.unshift(() => apiKeys.close());
     const tls = config.server.tls;
     const scheme = tls ? 'https' : 'http';
     const server: Server = tls

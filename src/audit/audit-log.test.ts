@@ -64,4 +64,27 @@ describe('AuditLog', () => {
     assert.equal(flushed, true);
     assert.deepEqual(done.map((r) => r.seq - done[0].seq), [0, 1, 2]);
   });
+
+  test('enqueue: no waiting; a failed batch clears healthy(); records dropped after 3 failures leave a trace', async () => {
+    let fail = true;
+    const flaky: SqlDriver = { ...db, transaction: (fn) => (fail ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) };
+    const log = new AuditLog(flaky, manualClock(0));
+    assert.equal(log.healthy(), true);
+    assert.throws(() => { log.enqueue({ kind: '', outcome: 'ok' }); }, (e) => isGatehouseError(e, 'internal'));
+    log.enqueue({ kind: 'lost', outcome: 'ok' });
+    for (let i = 0; i < 3; i++) {
+      await log.flush();
+      assert.equal(log.healthy(), false);
+    }
+    fail = false;
+    log.enqueue({ kind: 'kept', outcome: 'ok' });
+    await log.flush();
+    assert.equal(log.healthy(), true);
+    const [kept, gap] = await log.list({ limit: 2 });
+    assert.equal(kept?.kind, 'kept');
+    assert.equal(gap?.kind, 'audit.records_lost');
+    assert.deepEqual(gap.detail, { count: 1 });
+    assert.equal((await log.list({ kind: 'lost' })).length, 0);
+    assert.equal((await log.verify()).ok, true);
+  });
 });

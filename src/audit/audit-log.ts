@@ -23,13 +23,27 @@ export interface AuditLogOptions {
   readonly maxBatch?: number;
   /** Most appends waiting for a batch; past it appends are refused (fail closed). Default 10 000. */
   readonly maxQueue?: number;
+  /**
+   * How long an {@link AuditLog.enqueue}d record may wait for its batch (ms), so that busy data
+   * paths share one transaction instead of paying a commit each (on the embedded store a commit
+   * costs milliseconds of main-thread CPU whatever its size). Default 50; 0 = next microtask.
+   * Awaited appends never wait for it.
+   */
+  readonly groupCommitMs?: number;
 }
 
 interface Pending {
   readonly fields: PendingFields;
   readonly resolve: (r: AuditRecord) => void;
-  readonly reject: (e: unknown) => void;
+  readonly reject: (e: Error) => void;
+  /** Enqueued (no caller waiting): kept for another batch when one fails, up to MAX_ATTEMPTS. */
+  readonly retained: boolean;
+  attempts: number;
 }
+
+/** Batches an enqueued record may fail in before it is dropped (and counted as lost). */
+const MAX_ATTEMPTS = 3;
+const noop = (): void => undefined;
 
 const COLS = 11;
 
@@ -40,6 +54,14 @@ const COLS = 11;
  * `FOR UPDATE` (so replicas sharing one PostgreSQL interleave whole batches, never records).
  * An append resolves only after its batch committed; if the batch fails, every append in it
  * rejects with `store_unavailable` and nothing of it is stored.
+ *
+ * The data path uses {@link enqueue} instead: nobody waits for the commit, and {@link healthy} is
+ * the synchronous gate. Guarantee: an enqueued record reaches the log within one group-commit
+ * interval (the next batch) while the store works; when a batch fails (or the queue is over its
+ * bound) `healthy()` is false until a later batch commits, and callers stop admitting requests.
+ * Enqueued records of a failed batch are retried with the next batches (3 attempts); records
+ * dropped after that are counted and an `audit.records_lost` record with the count is written by
+ * the next successful batch, so a gap is visible in the chain.
  *
  * `detail` must never contain secrets: callers pass ids, kinds and reason codes only.
  *
@@ -55,12 +77,20 @@ export class AuditLog {
   readonly #maxQueue: number;
   #queue: Pending[] = [];
   #draining: Promise<void> | undefined;
+  #lastBatchFailed = false;
+  #arrivedWhileDraining = false;
+  readonly #groupCommitMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  /** Awaited appends in the queue: while there are any, drains start at once. */
+  #awaited = 0;
+  #lost = 0;
 
   constructor(db: SqlDriver, clock: Clock, opts: AuditLogOptions = {}) {
     this.#db = db;
     this.#clock = clock;
     this.#maxBatch = clampInt(opts.maxBatch ?? 200, 1, 1000);
     this.#maxQueue = clampInt(opts.maxQueue ?? 10_000, 1, 1_000_000);
+    this.#groupCommitMs = clampInt(opts.groupCommitMs ?? 50, 0, 1000);
   }
 
   /** Records one event; resolves with the stored record once its batch is committed. */
@@ -70,18 +100,50 @@ export class AuditLog {
       throw new GatehouseError('store_unavailable', 'audit log queue is full');
     }
     return new Promise<AuditRecord>((resolve, reject) => {
-      this.#queue.push({ fields, resolve, reject });
+      this.#awaited++;
+      this.#queue.push({ fields, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 });
       this.#kick();
     });
   }
 
-  /** Resolves when every append made before the call has been committed or rejected. */
+  /**
+   * Records one event without waiting for the commit (the data path). Throws synchronously when
+   * the record is invalid (`internal`) or the queue is full (`store_unavailable`); check
+   * {@link healthy} first and deny when it is false.
+   *
+   * @example
+   *   if (!audit.healthy()) return deny('audit-unavailable');
+   *   audit.enqueue({ kind: 'policy.decision', user, outcome: 'allow' });
+   */
+  enqueue(e: AuditInput): void {
+    const fields = prepareInput(e, this.#clock.now());
+    if (this.#queue.length >= this.#maxQueue) {
+      throw new GatehouseError('store_unavailable', 'audit log queue is full');
+    }
+    this.#queue.push({ fields, resolve: noop, reject: noop, retained: true, attempts: 0 });
+    this.#schedule();
+  }
+
+  /** False while the last batch failed (until one commits) or the queue is at its bound. */
+  healthy(): boolean {
+    return !this.#lastBatchFailed && this.#queue.length < this.#maxQueue;
+  }
+
+  /**
+   * Resolves when every append made before the call has been committed or rejected; enqueued
+   * records left over from a failed batch get one more attempt.
+   */
   async flush(): Promise<void> {
+    if (this.#queue.length > 0) this.#kick();
     while (this.#draining) await this.#draining;
   }
 
-  /** Records newest first, optionally filtered by kind and user, paged by `beforeSeq`. */
+  /**
+   * Records newest first, optionally filtered by kind and user, paged by `beforeSeq`. Records
+   * enqueued in this process are written first, so a reader sees every decision already made.
+   */
   async list(f: AuditFilter = {}): Promise<AuditRecord[]> {
+    await this.flush();
     const where: string[] = [];
     const params: unknown[] = [];
     if (f.beforeSeq !== undefined) { params.push(f.beforeSeq); where.push(`seq < $${params.length}`); }
@@ -92,32 +154,86 @@ export class AuditLog {
     return (await this.#db.query<AuditRow>(sql, params)).map(fromRow);
   }
 
-  /** Walks the whole chain; see {@link verifyChain}. */
-  verify(): Promise<VerifyResult> {
+  /** Walks the whole chain (after writing what is queued); see {@link verifyChain}. */
+  async verify(): Promise<VerifyResult> {
+    await this.flush();
     return verifyChain(this.#db);
+  }
+
+  /** Starts a drain within one group-commit interval (at once when an append is awaited). */
+  #schedule(): void {
+    if (this.#draining) {
+      this.#arrivedWhileDraining = true;
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    if (this.#groupCommitMs === 0 || this.#awaited > 0) {
+      this.#kick();
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick();
+    }, this.#groupCommitMs);
+    this.#timer.unref();
   }
 
   /** Starts a drain on the next microtask, so appends made in the same tick share a batch. */
   #kick(): void {
-    if (this.#draining) return;
+    if (this.#draining) {
+      this.#arrivedWhileDraining = true;
+      return;
+    }
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#arrivedWhileDraining = false;
     this.#draining = Promise.resolve()
       .then(() => this.#drain())
       .catch(() => undefined) // #drain settles every append itself; nothing may escape unhandled
       .finally(() => {
         this.#draining = undefined;
-        if (this.#queue.length > 0) this.#kick();
+        // After a failure, retained records wait for the next append/enqueue (no busy retry loop).
+        if (this.#queue.length > 0 && (!this.#lastBatchFailed || this.#arrivedWhileDraining)) this.#schedule();
       });
   }
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
+      const lost = this.#lost;
+      if (lost > 0) {
+        batch.unshift({
+          fields: prepareInput({ kind: 'audit.records_lost', outcome: 'error', detail: { count: lost } }, this.#clock.now()),
+          resolve: noop, reject: noop, retained: false, attempts: 0,
+        });
+      }
       try {
         const records = await this.#db.transaction((tx) => this.#write(tx, batch));
+        this.#lastBatchFailed = false;
+        this.#lost -= lost;
         batch.forEach((p, i) => p.resolve(records[i]!));
       } catch (err) {
+        this.#lastBatchFailed = true;
         const failure = new GatehouseError('store_unavailable', 'audit log append failed', {}, { cause: err });
-        for (const p of batch) p.reject(failure);
+        const retry: Pending[] = [];
+        for (const p of batch) {
+          p.reject(failure);
+          if (!p.retained) continue;
+          p.attempts++;
+          if (p.attempts < MAX_ATTEMPTS) retry.push(p);
+          else this.#lost++;
+        }
+        // Retained records go back to the front, within the bound (the oldest are kept).
+        const room = Math.max(0, this.#maxQueue - this.#queue.length);
+        this.#lost += Math.max(0, retry.length - room);
+        this.#queue.unshift(...retry.slice(0, room));
+        // Awaited appends still queued fail fast rather than wait for a retry that may never come.
+        const waiting = this.#queue.filter((p) => !p.retained);
+        this.#queue = this.#queue.filter((p) => p.retained);
+        for (const p of waiting) p.reject(failure);
+        return;
       }
     }
   }

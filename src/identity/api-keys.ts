@@ -3,6 +3,7 @@ import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { randomBase62 } from '../kernel/ids.ts';
 import type { SqlDriver } from '../store/sql.ts';
+import { VerifiedKeyCache } from './api-key-cache.ts';
 import { asNameList, checkGroups, isName, NAME_PATTERN } from './names.ts';
 import type { Principal } from './principal.ts';
 
@@ -17,6 +18,23 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 const LAST_USED_MEMO_MAX = 10_000;
 /** One message for every failure: no oracle telling unknown from revoked or expired. */
 const INVALID = 'API key is invalid, expired or revoked';
+/** Notification channel carrying the id of a revoked key to every replica sharing the store. */
+export const API_KEY_REVOKED_CHANNEL = 'gatehouse_api_key_revoked';
+const ID_PATTERN = /^[0-9A-Za-z]{8}$/;
+/** After a failed LISTEN, wait this long before trying again (the cache stays off meanwhile). */
+const SUBSCRIBE_RETRY_MS = 5_000;
+
+type FeedState = 'off' | 'opening' | 'live' | 'closed';
+
+/** Options of {@link ApiKeys}. */
+export interface ApiKeysOptions {
+  /** How long a verified key is served from memory (ms). Default 30 000; 0 disables the cache. */
+  readonly cacheTtlMs?: number;
+  /** Most cached keys (LRU). Default 10 000. */
+  readonly cacheMax?: number;
+  /** Where background failures (last-used writes, revocation feed) are reported. */
+  readonly log?: { warn(obj: object, msg: string): void };
+}
 
 /** An API key as listed and shown: never the key nor its hash. Times are ms since the epoch. */
 export interface ApiKeyRecord {
@@ -64,21 +82,81 @@ const COLUMNS = 'id, key_hash, user_id, agent_id, groups, agent_groups, descript
 /**
  * API keys kept in the store. Only `sha256(key)` is stored; the 8-character id inside the key is
  * the lookup key, so verification is one primary-key query and a constant-time hash compare.
- * There is no cache: revocation takes effect on the next request.
+ *
+ * Verified keys are cached in memory by `sha256(key)` for `cacheTtlMs` (default 30 s, LRU-bounded);
+ * failures are never cached. Expiry is checked on every hit against the injected clock. Revocation
+ * stays immediate: `revoke()` drops the entry here and sends `NOTIFY gatehouse_api_key_revoked
+ * '<id>'`; every ApiKeys sharing the store LISTENs on that channel and drops the key. The cache is
+ * only used while that subscription is live (it is opened by {@link start} or lazily on the first
+ * verify; until then, and for 5 s after a failed LISTEN, every verify reads the store).
+ * Limitation: notifications lost by a broken LISTEN connection the driver does not report are
+ * bounded by the TTL.
  *
  * @example
- *   const keys = new ApiKeys(db, systemClock);
+ *   const keys = new ApiKeys(db, systemClock, { log });
+ *   await keys.start();
  *   const { key } = await keys.create({ user: 'alice', groups: ['dev'] });
  *   const principal = await keys.verify(key); // { kind: 'user', id: 'alice', groups: ['dev'], … }
+ *   await keys.close();
  */
 export class ApiKeys {
   readonly #db: SqlDriver;
   readonly #clock: Clock;
   readonly #lastUsedWritten = new Map<string, number>();
+  readonly #cache: VerifiedKeyCache;
+  readonly #log: ApiKeysOptions['log'];
+  #feed: FeedState = 'off';
+  #feedRetryAt = 0;
+  #opening: Promise<void> | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
 
-  constructor(db: SqlDriver, clock: Clock) {
+  constructor(db: SqlDriver, clock: Clock, opts: ApiKeysOptions = {}) {
     this.#db = db;
     this.#clock = clock;
+    this.#cache = new VerifiedKeyCache(opts.cacheTtlMs ?? 30_000, opts.cacheMax ?? 10_000);
+    this.#log = opts.log;
+  }
+
+  /**
+   * Subscribes to revocations from other replicas (enables the cache). Idempotent; also done
+   * lazily by the first verify. Throws `store_unavailable` when LISTEN fails (the cache stays off).
+   */
+  async start(): Promise<void> {
+    if (this.#feed === 'live' || this.#feed === 'closed') return;
+    this.#opening ??= this.#subscribe().finally(() => { this.#opening = undefined; });
+    await this.#opening;
+    if (!this.#feedIs('live', 'closed')) throw new GatehouseError('store_unavailable', 'cannot subscribe to API key revocations');
+  }
+
+  /** Unsubscribes and turns the cache off for good (every later verify reads the store). */
+  async close(): Promise<void> {
+    this.#feed = 'closed';
+    this.#cache.clear();
+    await this.#opening?.catch(() => undefined);
+    const unlisten = this.#unlisten;
+    this.#unlisten = undefined;
+    await unlisten?.();
+  }
+
+  async #subscribe(): Promise<void> {
+    this.#feed = 'opening';
+    try {
+      const unlisten = await this.#db.listen(API_KEY_REVOKED_CHANNEL, (id) => {
+        if (ID_PATTERN.test(id)) this.#cache.drop(id);
+        else this.#cache.clear();
+      });
+      if (this.#feedIs('closed')) {
+        await unlisten();
+        return;
+      }
+      this.#unlisten = unlisten;
+      this.#cache.clear(); // anything verified before the feed was live must not be cached
+      this.#feed = 'live';
+    } catch (err) {
+      if (this.#feed === 'opening') this.#feed = 'off';
+      this.#feedRetryAt = this.#clock.now() + SUBSCRIBE_RETRY_MS;
+      this.#log?.warn({ err: String(err) }, 'API key revocation feed unavailable; key cache off');
+    }
   }
 
   /** Creates a key. The returned `key` is the only time the secret exists outside the caller. */
@@ -123,18 +201,25 @@ export class ApiKeys {
 
   /** One key by id, or undefined. */
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    if (!/^[0-9A-Za-z]{8}$/.test(id)) return undefined;
+    if (!ID_PATTERN.test(id)) return undefined;
     const rows = await this.#db.query<Row>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   /** Revokes a key at once. False when there is no such key or it was already revoked. */
   async revoke(id: string, by?: string): Promise<boolean> {
-    if (!/^[0-9A-Za-z]{8}$/.test(id)) return false;
+    if (!ID_PATTERN.test(id)) return false;
+    this.#cache.drop(id);
     const rows = await this.#db.query<{ id: string }>(
       'UPDATE api_keys SET revoked_at = $2, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING id',
       [id, new Date(this.#clock.now()), by ?? null],
     );
+    this.#cache.drop(id); // again: a verify that read the row before the UPDATE must not cache it
+    // Tell the other replicas. The revocation is committed; if the notify fails they are bounded
+    // by the cache TTL, so report it rather than fail the admin call.
+    await this.#db.notify(API_KEY_REVOKED_CHANNEL, id).catch((err: unknown) => {
+      this.#log?.warn({ err: String(err), key_id: id }, 'could not notify replicas of an API key revocation');
+    });
     return rows.length === 1;
   }
 
@@ -145,6 +230,19 @@ export class ApiKeys {
   async verify(key: string): Promise<Principal> {
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) throw new GatehouseError('invalid_credential', INVALID);
     const id = key.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + ID_LEN);
+    const hash = hashKey(key);
+    const cached = this.#cacheUsable() ? this.#cache.get(hash, this.#clock.now()) : undefined;
+    if (cached !== undefined) {
+      const now = this.#clock.now();
+      if (cached.expiresAt !== undefined && cached.expiresAt <= now) {
+        this.#cache.drop(id);
+        throw new GatehouseError('invalid_credential', INVALID);
+      }
+      this.#touch(id, now);
+      return cached.principal;
+    }
+    const generation = this.#cache.generation;
+    const caching = this.#feed === 'live';
     let row: Row | undefined;
     try {
       row = (await this.#db.query<Row>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id]))[0];
@@ -152,28 +250,53 @@ export class ApiKeys {
       throw new GatehouseError('store_unavailable', 'cannot check the API key', {}, { cause: err });
     }
     const expected = Buffer.from(row?.key_hash ?? '0'.repeat(64), 'hex');
-    const matches = timingSafeEqual(Buffer.from(hashKey(key), 'hex'), expected) && row !== undefined;
+    const matches = timingSafeEqual(Buffer.from(hash, 'hex'), expected) && row !== undefined;
     const now = this.#clock.now();
     if (!row || !matches || row.revoked_at !== null || (row.expires_at !== null && row.expires_at.getTime() <= now)) {
       throw new GatehouseError('invalid_credential', INVALID);
     }
-    const principal = toPrincipal(row);
-    await this.#touch(id, now);
+    const principal = freezePrincipal(toPrincipal(row));
+    if (caching && this.#feed === 'live') {
+      this.#cache.set(hash, { id, principal, expiresAt: row.expires_at?.getTime() }, generation, now);
+    }
+    this.#touch(id, now);
     return principal;
   }
 
-  /** Records `last_used_at`, at most once a minute per key and per process. Failures are ignored. */
-  async #touch(id: string, now: number): Promise<void> {
+  /** Reads the feed state afresh (it changes across awaits). */
+  #feedIs(...states: readonly FeedState[]): boolean {
+    return states.includes(this.#feed);
+  }
+
+  /** True when cached keys may be served; otherwise (re)opens the revocation feed in the background. */
+  #cacheUsable(): boolean {
+    if (this.#feed === 'live') return true;
+    if (this.#feed === 'off' && this.#clock.now() >= this.#feedRetryAt && this.#opening === undefined) {
+      this.#opening = this.#subscribe().finally(() => { this.#opening = undefined; });
+    }
+    return false;
+  }
+
+  /**
+   * Records `last_used_at`, at most once a minute per key and per process, without making the
+   * request wait (it is informational, not security state). Failures are logged, never thrown.
+   */
+  #touch(id: string, now: number): void {
     const last = this.#lastUsedWritten.get(id);
     if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
     if (this.#lastUsedWritten.size >= LAST_USED_MEMO_MAX) this.#lastUsedWritten.clear();
     this.#lastUsedWritten.set(id, now);
-    try {
-      await this.#db.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, new Date(now)]);
-    } catch {
-      // informational only: authentication already succeeded on verified state
-    }
+    this.#db.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, new Date(now)]).catch((err: unknown) => {
+      this.#log?.warn({ err: String(err), key_id: id }, 'could not record API key last use');
+    });
   }
+}
+
+/** The principal with its arrays frozen: a cached principal is shared by many requests. */
+function freezePrincipal(p: Principal): Principal {
+  Object.freeze(p.groups);
+  if (p.agent) Object.freeze(Object.freeze(p.agent).groups);
+  return Object.freeze(p);
 }
 
 /** Lower-case hex sha256 of the whole key string. */

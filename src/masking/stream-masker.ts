@@ -105,21 +105,29 @@ export class StreamMasker {
 
     let cut = view.length;
     if (!final) {
-      for (const d of this.#masker.detectors) cut = Math.min(cut, d.pendingFrom(view));
-      cut = Math.max(cut, base);
-      cut = cutOutsideFindings(found, cut);
+      for (const d of this.#masker.detectors) {
+        const p = d.pendingFrom(view);
+        if (p < cut) cut = p;
+      }
+      if (cut < base) cut = base;
+      if (found.length > 0) cut = cutOutsideFindings(found, cut);
     }
     if (view.length - cut > this.#maxHold) {
       throw new GatehouseError('internal', 'masking hold limit exceeded');
     }
-    const done = resolveOverlaps(found.filter((f) => f.start < cut));
-    const out = this.#masker.render(view, base, cut, done);
-    this.#record(done);
+    let out: string;
+    if (found.length === 0) {
+      out = view.slice(base, cut); // the common case: nothing to mask, no sorting or rendering
+    } else {
+      const done = resolveOverlaps(found.filter((f) => f.start < cut));
+      out = this.#masker.render(view, base, cut, done);
+      this.#record(done);
+    }
 
     // Keep `lookbehind` characters of emitted context before the new held text.
     const emitAbs = w + cut;
     const keepFrom = Math.max(0, emitAbs - lookbehind);
-    this.#buf = this.#buf.slice(keepFrom);
+    if (keepFrom > 0) this.#buf = this.#buf.slice(keepFrom);
     this.#emitPos = emitAbs - keepFrom;
     this.#lastScanLength = this.#buf.length;
     return out;

@@ -80,11 +80,15 @@ export const privateKeyDetector: Detector = {
   pendingFrom(text: string): number {
     let p = text.length;
     // A BEGIN line may be arriving: the text ends inside the marker, or inside its label.
-    for (let k = Math.min(BEGIN.length, text.length); k > 0; k--) {
-      if (text.endsWith(BEGIN.slice(0, k))) { p = text.length - k; break; }
+    // (Every prefix of BEGIN starts with '-': no '-' near the end means no partial marker.)
+    if (text.lastIndexOf('-') >= text.length - BEGIN.length) {
+      for (let k = Math.min(BEGIN.length, text.length); k > 0; k--) {
+        if (text.endsWith(BEGIN.slice(0, k))) { p = text.length - k; break; }
+      }
     }
     const last = text.lastIndexOf(BEGIN);
-    if (last !== -1 && markerAt(text, last, BEGIN) === -2) p = Math.min(p, last);
+    if (last === -1) return p; // no BEGIN line: no block, open or not
+    if (markerAt(text, last, BEGIN) === -2) p = Math.min(p, last);
     for (const b of blocks(text)) if (b.open) return Math.min(p, b.start);
     return p;
   },

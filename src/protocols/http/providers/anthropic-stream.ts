@@ -2,13 +2,17 @@ import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { SseEvent } from '../sse/parser.ts';
 import { errorEvent } from './error-events.ts';
 import { StreamSet } from './stream-set.ts';
-import { eventJson, isObject, type StreamTransform, type TextSink } from './types.ts';
+import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, type TextSink } from './types.ts';
 
 /** Delta types with their text field. `signature_delta` is opaque and passes unchanged. */
 const DELTA_FIELDS: Readonly<Record<string, string>> = {
   text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking',
 };
 const WHOLE = new Set(['message_start', 'content_block_start', 'message_delta', 'ping', 'error']);
+/** The common text delta, matched on the raw text (anything else takes the parsing path). */
+const FAST_DELTA = new RegExp(
+  String.raw`^\{"type":"content_block_delta","index":(0|[1-9]\d{0,5}),"delta":\{"type":"text_delta","text":"(${JSTR})"\}\}$`,
+);
 
 /**
  * Anthropic Messages events. `content_block_delta` text (`text_delta`, `input_json_delta`,
@@ -33,6 +37,14 @@ export function anthropicStream(masker: TextMasker, sink: TextSink): StreamTrans
 
   return {
     event(ev) {
+      const m = ev.event === 'content_block_delta' || ev.event === undefined ? FAST_DELTA.exec(ev.data) : null;
+      if (m !== null) {
+        const [, index, raw] = m as unknown as [string, string, string];
+        const text = raw.includes('\\') ? JSON.parse(`"${raw}"`) as string : raw;
+        const out = set.push(`${index}|text_delta`, text);
+        if (out === text) return [ev]; // byte-for-byte: nothing held, nothing masked
+        return [{ event: 'content_block_delta', data: `{"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(out)}}}` }];
+      }
       const d = eventJson(ev);
       const type = typeof d.type === 'string' ? d.type : '';
       if (ev.event !== undefined && ev.event !== type) throw new Error('event name and type disagree');

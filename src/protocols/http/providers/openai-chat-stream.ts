@@ -2,9 +2,21 @@ import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { SseEvent } from '../sse/parser.ts';
 import { errorEvent } from './error-events.ts';
 import { StreamSet } from './stream-set.ts';
-import { eventJson, isObject, type StreamTransform, type TextSink } from './types.ts';
+import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, type TextSink } from './types.ts';
 
 const ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'service_tier'] as const;
+
+/**
+ * The overwhelmingly common chunk, matched on the raw text: envelope fields only, one choice whose
+ * delta is exactly `{"content": "…"}`, no finish reason, nothing else (no logprobs, no usage, no
+ * extra member). Such a chunk is handled without parsing or re-serializing the whole event.
+ * Anything else — including any unexpected member — takes the general (parsing) path.
+ */
+const FAST_CHUNK = new RegExp(
+  String.raw`^(\{"id":"${JSTR}","object":"chat\.completion\.chunk","created":(?:0|[1-9]\d{0,14}),"model":"${JSTR}"` +
+  String.raw`(?:,"service_tier":(?:"${JSTR}"|null))?(?:,"system_fingerprint":(?:"${JSTR}"|null))?)` +
+  String.raw`,"choices":\[\{"index":(0|[1-9]\d{0,5}),"delta":\{"content":"(${JSTR})"\},"finish_reason":null\}\]\}$`,
+);
 
 /**
  * OpenAI chat-completions chunks (`data: {choices:[{index, delta}]}` … `data: [DONE]`).
@@ -20,6 +32,27 @@ const ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'ser
 export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTransform {
   const set = new StreamSet(masker, sink);
   let envelope: Record<string, unknown> = { object: 'chat.completion.chunk' };
+  /** The raw envelope of the last fast-path chunk (`{"id":…,"model":…`), parsed only when needed. */
+  let rawEnvelope: string | undefined;
+  const currentEnvelope = (): Record<string, unknown> => {
+    if (rawEnvelope !== undefined) {
+      envelope = eventJson({ data: `${rawEnvelope}}` });
+      rawEnvelope = undefined;
+    }
+    return envelope;
+  };
+
+  /** The fast path: undefined when `ev` is not the plain content chunk. */
+  const fast = (ev: SseEvent): SseEvent[] | undefined => {
+    const m = FAST_CHUNK.exec(ev.data);
+    if (m === null) return undefined;
+    const [, env, index, raw] = m as unknown as [string, string, string, string];
+    const text = raw.includes('\\') ? JSON.parse(`"${raw}"`) as string : raw;
+    rawEnvelope = env;
+    const out = set.push(`${index}/f:content`, text);
+    if (out === text) return [ev]; // byte-for-byte: nothing held, nothing masked
+    return [{ data: `${env},"choices":[{"index":${index},"delta":{"content":${JSON.stringify(out)}},"finish_reason":null}]}` }];
+  };
 
   const remainderDelta = (idx: number): Record<string, unknown> => {
     const delta: Record<string, unknown> = {};
@@ -40,14 +73,17 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
     const idxs = [...new Set(set.keys().map((k) => Number(k.split('/')[0])))];
     const choices = idxs.map((i) => ({ index: i, delta: remainderDelta(i), finish_reason: null }))
       .filter((c) => Object.keys(c.delta).length > 0);
-    return choices.length > 0 ? [{ data: JSON.stringify({ ...envelope, choices }) }] : [];
+    return choices.length > 0 ? [{ data: JSON.stringify({ ...currentEnvelope(), choices }) }] : [];
   };
 
   return {
     event(ev) {
       if (ev.event !== undefined && ev.event !== 'message') throw new Error(`unknown event type "${ev.event.slice(0, 40)}"`);
       if (ev.data.trim() === '[DONE]') return [...flushAll(), { data: '[DONE]' }];
+      const quick = fast(ev);
+      if (quick !== undefined) return quick;
       const chunk = eventJson(ev);
+      rawEnvelope = undefined;
       envelope = Object.fromEntries(ENVELOPE.filter((k) => k in chunk).map((k) => [k, chunk[k]]));
       const choices = chunk.choices;
       if (choices === undefined || (Array.isArray(choices) && choices.length === 0)) {

@@ -3,10 +3,14 @@ import type { TextMasker } from '../../../masking/text-masker.ts';
 import { mapStrings } from '../../../inspect/prompt/walk.ts';
 import type { TextSink } from './types.ts';
 
+/** Most content streams open at once in one response (choices × fields × tool calls); beyond it the stream fails closed. */
+export const MAX_OPEN_STREAMS = 256;
+
 /**
  * One {@link StreamMasker} per content stream of a response (a choice's content, a tool call's
  * arguments, a content block, an output item), created on first use and closed by `flush`.
- * Every emitted piece is also handed to the sink (recording).
+ * Every emitted piece is also handed to the sink (recording). At most {@link MAX_OPEN_STREAMS} are
+ * open at once (bounded memory whatever the upstream sends).
  *
  * @example
  *   const set = new StreamSet(masker, sink);
@@ -27,6 +31,7 @@ export class StreamSet {
   push(key: string, text: string): string {
     let sm = this.#open.get(key);
     if (!sm) {
+      if (this.#open.size >= MAX_OPEN_STREAMS) throw new Error('too many concurrent content streams in one response');
       sm = new StreamMasker(this.#masker);
       this.#open.set(key, sm);
     }

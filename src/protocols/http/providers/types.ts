@@ -17,6 +17,14 @@ export interface StreamTransform {
 /** Receives every piece of masked content text a transform emits (for the recording). */
 export type TextSink = (text: string) => void;
 
+/**
+ * Regular-expression source for the body of a JSON string (between the quotes): no quote,
+ * backslash or control character unescaped, only valid escapes (written as an unrolled loop, which
+ * V8 matches without backtracking). Used by the fast paths that recognise the common event shapes
+ * on the raw text.
+ */
+export const JSON_STRING_BODY = String.raw`[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*`;
+
 /** Parses an event's JSON data; throws a plain Error (→ stream error) when it is not an object. */
 export function eventJson(ev: SseEvent): Record<string, unknown> {
   const v: unknown = JSON.parse(ev.data);
