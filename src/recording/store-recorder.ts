@@ -18,6 +18,11 @@ export interface StoreRecorderOptions {
   readonly chunkBytes?: number;
   /** Most events per transaction. Default 500. */
   readonly maxBatch?: number;
+  /**
+   * How long recorded events wait for others to share their transaction (group commit), in ms.
+   * `flush()` never waits for it: it commits at once. Default 20; 0 batches per event-loop turn.
+   */
+  readonly groupCommitMs?: number;
   /** Most events waiting; past it events are dropped and their session marked truncated. Default 10 000. */
   readonly maxQueue?: number;
   /** Most payload bytes waiting. Default 64 MiB. */
@@ -53,7 +58,9 @@ export class StoreRecorder implements Recorder {
   readonly #db: SqlDriver;
   readonly #clock: Clock;
   readonly #audit: StoreRecorderOptions['audit'];
-  readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number };
+  #timer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number; groupCommitMs: number };
   readonly #onError: NonNullable<StoreRecorderOptions['onError']>;
   #queue: Queued[] = [];
   #queueBytes = 0;
@@ -78,6 +85,7 @@ export class StoreRecorder implements Recorder {
       maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024,
       chunkChars: Math.max(1024, opts.chunkBytes ?? 64 * 1024),
       maxBatch: Math.max(1, Math.min(5000, opts.maxBatch ?? 500)),
+      groupCommitMs: Math.max(0, Math.min(1000, opts.groupCommitMs ?? 20)),
       maxQueue: Math.max(1, opts.maxQueue ?? 10_000),
       maxQueueBytes: Math.max(1024, opts.maxQueueBytes ?? 64 * 1024 * 1024),
     };
@@ -109,7 +117,9 @@ export class StoreRecorder implements Recorder {
   async flush(session?: string): Promise<void> {
     const target = this.#issued;
     if (this.#settledThrough() < target) {
-      await new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
+      const settled = new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
+      this.#kick(true);
+      await settled;
     }
     while (this.#anchoring.size > 0) await Promise.all([...this.#anchoring]);
     if (session !== undefined) {
@@ -171,17 +181,28 @@ export class StoreRecorder implements Recorder {
   }
 
   /**
-   * Starts a drain after pending I/O callbacks (setImmediate), so events recorded in the same
-   * tick, and by exchanges whose I/O completes now, share a batch (group commit).
+   * Starts a drain after `groupCommitMs` (or after pending I/O callbacks when `now`, or when a
+   * flush is waiting), so events recorded meanwhile share one transaction (group commit).
    */
-  #kick(): void {
-    if (this.#draining) return;
-    this.#draining = new Promise<void>((resolve) => { setImmediate(resolve); })
-      .then(() => this.#drain())
+  #kick(now = false): void {
+    if (this.#draining) {
+      if (now) this.#wake?.();
+      return;
+    }
+    this.#draining = new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (now || this.#opts.groupCommitMs === 0) setImmediate(resolve);
+      else this.#timer = setTimeout(resolve, this.#opts.groupCommitMs);
+    })
+      .then(() => {
+        clearTimeout(this.#timer);
+        this.#wake = undefined;
+        return this.#drain();
+      })
       .catch((err: unknown) => { this.#onError(err, 'write'); })
       .finally(() => {
         this.#draining = undefined;
-        if (this.#queue.length > 0) this.#kick();
+        if (this.#queue.length > 0) this.#kick(this.#waiters.length > 0);
         else this.#settle();
       });
   }

@@ -21,14 +21,15 @@ export interface UpstreamKey {
  *   cancels.cancel(pid, secret);               // on CancelRequest
  */
 export class CancelMap {
-  readonly #map = new Map<string, UpstreamKey>();
+  readonly #map = new Map<string, { readonly up: UpstreamKey | undefined; readonly local: (() => void) | undefined }>();
 
-  register(up: UpstreamKey | undefined): { pid: number; secret: number } {
+  /** A new client key for `up`; `local` also runs on cancel (e.g. to end a statement held for review). */
+  register(up: UpstreamKey | undefined, local?: () => void): { pid: number; secret: number } {
     for (;;) {
       const key = { pid: randomInt(1, 0x7fffffff), secret: randomInt(-0x80000000, 0x7fffffff) };
       const id = `${key.pid}:${key.secret}`;
       if (this.#map.has(id)) continue;
-      if (up) this.#map.set(id, up);
+      if (up || local) this.#map.set(id, { up, local });
       return key;
     }
   }
@@ -39,8 +40,11 @@ export class CancelMap {
 
   /** Forwards a CancelRequest upstream; an unknown key is ignored (as PostgreSQL does). */
   cancel(pid: number, secret: number): boolean {
-    const up = this.#map.get(`${pid}:${secret}`);
-    if (!up) return false;
+    const entry = this.#map.get(`${pid}:${secret}`);
+    if (!entry) return false;
+    entry.local?.();
+    const up = entry.up;
+    if (!up) return true;
     const s = connect({ host: up.host, port: up.port }, () => {
       s.end(new MessageWriter().int32(CANCEL_REQUEST).int32(up.pid).int32(up.secret).untyped());
     });

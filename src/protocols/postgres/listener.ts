@@ -91,7 +91,8 @@ export class PostgresListener {
       }
       if (hello.source.hasPending) { upstream.socket.destroy(); throw new HandshakeError(SQLSTATE.protocolViolation, 'protocol violation: data before authentication completed'); }
       hello.source.detach();
-      const key = this.#cancels.register(upstream.key && { host: target.host, port: target.port, ...upstream.key });
+      const ref: { session?: PgSession } = {};
+      const key = this.#cancels.register(upstream.key && { host: target.host, port: target.port, ...upstream.key }, () => ref.session?.cancelHold());
       const out = new MessageWriter();
       const parts = [out.int32(0).frame(0x52)];
       for (const [k, v] of upstream.parameters) parts.push(out.cstring(k).cstring(v).frame(0x53));
@@ -102,6 +103,7 @@ export class PostgresListener {
         principal: hello.principal, connection: hello.connection, catalog: this.#catalogFor(hello.connection),
         onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); },
       });
+      ref.session = session;
       this.#sessions.add(session);
     } catch (err) {
       rejectClient(socket, err);

@@ -12,10 +12,11 @@ import {
 import type { CatalogResolver } from './catalog.ts';
 import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame, FrameReader } from './frame-reader.ts';
-import { FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend } from './frontend-messages.ts';
+import { FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend, type BindMessage } from './frontend-messages.ts';
 import { ResultTracker, type ResultShape } from './result-tracker.ts';
 import { planColumns, RowMasker } from './row-masker.ts';
 import { SerialPump } from './serial-pump.ts';
+import { holdStatement, justificationCommand, type HoldResult, type ReviewVerdict } from './review-hold.ts';
 import { guardSql, type Verdict } from './statement-guard.ts';
 import type { UpstreamSession } from './upstream.ts';
 import { emptyMessage, MessageWriter } from './writer.ts';
@@ -34,9 +35,16 @@ export interface SessionInit {
 }
 
 /** A denial forwarded upstream as a statement that fails at once, so its error lands in order. */
-interface Marker { readonly token: string; readonly message: string; readonly batch: number }
+interface Marker { readonly token: string; readonly message: string; readonly code: string; readonly batch: number }
+
+/** A statement held for review: aborted by CancelRequest or the client going away. */
+interface Held { readonly ac: AbortController; bytes: number; cancelled: boolean }
 
 const MAX_RECORDED_TEXT = 4096;
+/** Client bytes read (and queued) while a statement is held, before the socket is paused. */
+const HOLD_BUFFER_LIMIT = 1024 * 1024;
+/** Named prepared statements that need a review at Bind (beyond this, such a Parse is denied). */
+const MAX_REVIEWABLE = 1000;
 
 /**
  * One proxied PostgreSQL session after authentication. Client messages are validated, every
@@ -64,6 +72,12 @@ export class PgSession {
   readonly #tracker: ResultTracker | undefined;
   readonly #rowMaskers = new WeakMap<ResultShape, RowMasker>();
   readonly #markers: Marker[] = [];
+  /** Statements (by name) whose text needs a review; each Bind of them is held. */
+  readonly #reviewable = new Map<string, { readonly sql: string; readonly verdict: ReviewVerdict }>();
+  /** Batches whose EmptyQueryResponse answers a local `SET gatehouse.justification`. */
+  readonly #localSets: { readonly batch: number; readonly tag: string }[] = [];
+  #justification: string | undefined;
+  #held: Held | undefined;
   #discardUntilSync = false;
   #batchesSent = 0;
   #batchesDone = 0;
@@ -92,6 +106,8 @@ export class PgSession {
     const clientReader = init.clientReader;
     this.#client.on('data', (c: Buffer) => {
       try { upSocket.cork(); this.#clientPump.push(clientReader.push(c)); } catch (e) { this.#fail(e, 'client'); }
+      const held = this.#held;
+      if (held && (held.bytes += c.length) > HOLD_BUFFER_LIMIT) this.#client.pause();
     });
     upSocket.on('data', (c: Buffer) => {
       try { this.#client.cork(); this.#upPump.push(this.#up.reader.push(c)); } catch (e) { this.#fail(e, 'upstream'); }
@@ -144,8 +160,9 @@ export class PgSession {
       case FE.parse: return this.#parse(f);
       case FE.bind: {
         const b = parseBind(f.body);
-        this.#tracker?.bind(b.portal, b.statement, b.resultFormats);
         this.#record('request', { message: 'bind', portal: b.portal, statement: b.statement, params: b.params.map((p) => (p === null ? null : this.#maskForRecord(p.toString('utf8')))) });
+        if (this.#reviewable.has(b.statement)) return this.#heldBind(f, b);
+        this.#tracker?.bind(b.portal, b.statement, b.resultFormats);
         this.#toUpstream(f.raw);
         return;
       }
@@ -174,7 +191,14 @@ export class PgSession {
         return;
       case FE.password: throw new ProtocolError('unexpected password message');
       case FE.terminate: this.#toUpstream(f.raw); this.close(); return;
-      default: this.#toUpstream(f.raw); // Close, Flush, CopyData, CopyDone, CopyFail
+      case FE.close: {
+        // Closing a statement always succeeds upstream: its name is free again.
+        const c = parseTarget(f.body);
+        if (c.target === 'S') this.#reviewable.delete(c.name);
+        this.#toUpstream(f.raw);
+        return;
+      }
+      default: this.#toUpstream(f.raw); // Flush, CopyData, CopyDone, CopyFail
     }
   }
 
@@ -187,15 +211,20 @@ export class PgSession {
   async #query(f: Frame): Promise<void> {
     const sql = parseQuery(f.body);
     this.#startedAt = this.#svc.clock.now();
+    const local = justificationCommand(sql);
+    if (local) { this.#setJustification(local.tag, local.value); return; }
     this.#record('request', { message: 'query', sql: this.#maskForRecord(sql) });
     const v = await guardSql(this.#guardCtx(), sql);
     this.#recordVerdict(v);
+    const held = !v.ok && v.effect === 'review' ? await this.#hold(v, sql, undefined) : undefined;
+    if (this.#closed) return;
     this.#up.socket.cork();
-    if (v.ok) {
+    if (v.ok || held?.run === true) {
       this.#tracker?.expect({ kind: 'query' });
       this.#batchesSent++;
       this.#toUpstream(f.raw);
-    } else this.#deny(v.message, 'query');
+    } else if (held) this.#deny(held.message, 'query', held.code);
+    else this.#deny(v.message, 'query');
   }
 
   async #parse(f: Frame): Promise<void> {
@@ -204,8 +233,82 @@ export class PgSession {
     const v = await guardSql(this.#guardCtx(), p.sql, p.name);
     this.#recordVerdict(v);
     this.#up.socket.cork();
-    if (v.ok) { this.#tracker?.parsed(p.name); this.#toUpstream(f.raw); }
-    else { this.#deny(v.message, 'parse'); this.#discardUntilSync = true; }
+    // Parsing runs nothing: a statement that needs review is prepared now and held at each Bind,
+    // where its parameters are known (the approval is for the exact statement + parameters).
+    if (!v.ok && v.effect === 'review' && (p.name === '' || this.#reviewable.has(p.name) || this.#reviewable.size < MAX_REVIEWABLE)) {
+      this.#reviewable.set(p.name, { sql: p.sql, verdict: v });
+      this.#tracker?.parsed(p.name);
+      this.#toUpstream(f.raw);
+    } else if (v.ok) {
+      // The unnamed statement is replaced by every Parse; a named one keeps needing review until Closed.
+      if (p.name === '') this.#reviewable.delete('');
+      this.#tracker?.parsed(p.name);
+      this.#toUpstream(f.raw);
+    } else {
+      const message = v.effect === 'review' ? 'Gatehouse denied the statement: too many prepared statements awaiting review in this session' : v.message;
+      this.#deny(message, 'parse');
+      this.#discardUntilSync = true;
+    }
+  }
+
+  /** Bind of a statement that needs review: held here, so nothing after it is forwarded meanwhile. */
+  async #heldBind(f: Frame, b: BindMessage): Promise<void> {
+    const entry = this.#reviewable.get(b.statement);
+    if (!entry) throw new Error('reviewable statement vanished');
+    const held = await this.#hold(entry.verdict, entry.sql, b.params);
+    if (this.#closed) return;
+    this.#up.socket.cork();
+    if (held.run) {
+      this.#tracker?.bind(b.portal, b.statement, b.resultFormats);
+      this.#toUpstream(f.raw);
+      return;
+    }
+    this.#deny(held.message, 'bind', held.code);
+    this.#discardUntilSync = true;
+  }
+
+  /**
+   * Holds the statement via the review gate. Earlier messages are flushed upstream first; the
+   * client socket keeps being read (bounded) so that its going away aborts the hold.
+   */
+  async #hold(v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined): Promise<HoldResult> {
+    const h: Held = { ac: new AbortController(), bytes: 0, cancelled: false };
+    this.#held = h;
+    while (this.#up.socket.writableCorked > 0) this.#up.socket.uncork();
+    // The pump pauses the client while a handler is pending; read on so a close is noticed.
+    setImmediate(() => { if (this.#held === h && !this.#closed && h.bytes <= HOLD_BUFFER_LIMIT) this.#client.resume(); });
+    try {
+      const r = await holdStatement({
+        svc: this.#svc, principal: this.#principal, connection: this.#conn.name, justification: this.#justification,
+        signal: h.ac.signal, cancelled: () => h.cancelled,
+      }, v, sql, params);
+      this.#record('review', r.run ? { outcome: 'run', review_ids: r.reviewIds } : { outcome: 'refused', code: r.code, review_id: r.reviewId ?? null, message: r.message });
+      return r;
+    } finally {
+      if (this.#held === h) this.#held = undefined;
+    }
+  }
+
+  /** CancelRequest for this session: a held statement fails with 57014 (the review stays pending). */
+  cancelHold(): void {
+    const h = this.#held;
+    if (!h) return;
+    h.cancelled = true;
+    h.ac.abort();
+  }
+
+  /**
+   * `SET gatehouse.justification`: kept by the session, never sent upstream. An empty query takes
+   * its place upstream so the answer (CommandComplete + ReadyForQuery with the true transaction
+   * status) lands in order behind anything still in flight.
+   */
+  #setJustification(tag: 'SET' | 'RESET', value: string | undefined): void {
+    this.#justification = value;
+    this.#record('request', { message: 'query', sql: `${tag} gatehouse.justification`, local: true });
+    this.#localSets.push({ batch: this.#batchesSent, tag });
+    this.#tracker?.expect({ kind: 'query' });
+    this.#batchesSent++;
+    this.#toUpstream(new MessageWriter().cstring('').frame(FE.query));
   }
 
   #guardCtx(): Parameters<typeof guardSql>[0] {
@@ -216,16 +319,21 @@ export class PgSession {
     this.#record('decision', v.ok ? { effect: 'allow', actions: v.actions } : { effect: v.effect, actions: v.actions, reasons: v.reasons });
   }
 
-  /** Sends upstream a statement that fails at once; its error is rewritten into `message`. */
-  #deny(message: string, as: 'query' | 'parse'): void {
+  /**
+   * Sends upstream a message that fails at once (a Query or Parse of an invalid statement, or a
+   * Bind of a statement that does not exist); its error is rewritten into `message`.
+   */
+  #deny(message: string, as: 'query' | 'parse' | 'bind', code: string = SQLSTATE.insufficientPrivilege): void {
     const token = `GATEHOUSE_DENIED_${randomBytes(12).toString('hex')}`;
-    this.#markers.push({ token, message, batch: this.#batchesSent });
+    this.#markers.push({ token, message, code, batch: this.#batchesSent });
     if (as === 'query') {
       this.#tracker?.expect({ kind: 'query' });
       this.#batchesSent++;
       this.#toUpstream(new MessageWriter().cstring(token).frame(FE.query));
-    } else {
+    } else if (as === 'parse') {
       this.#toUpstream(new MessageWriter().cstring('').cstring(token).int16(0).frame(FE.parse));
+    } else {
+      this.#toUpstream(new MessageWriter().cstring('').cstring(token).int16(0).int16(0).int16(0).frame(FE.bind));
     }
   }
 
@@ -247,6 +355,12 @@ export class PgSession {
       case BE.noData: if (this.#tracker?.rowDescription(null) === true) return; break;
       case BE.commandComplete: case BE.emptyQuery: case BE.portalSuspended: {
         this.#tracker?.completed();
+        const local = this.#localSets[0];
+        if (f.type === BE.emptyQuery && local?.batch === this.#batchesDone) {
+          this.#localSets.shift();
+          this.#toClient(new MessageWriter().cstring(local.tag).frame(BE.commandComplete));
+          return;
+        }
         if (this.#copyOutBlocked && f.type === BE.commandComplete) {
           this.#copyOutBlocked = false;
           this.#toClient(errorResponse({ code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' }));
@@ -262,6 +376,7 @@ export class PgSession {
         this.#tracker?.ready(this.txStatus);
         this.#batchesDone++;
         while (this.#markers.length > 0 && this.#markers[0]!.batch < this.#batchesDone) this.#markers.shift();
+        while (this.#localSets.length > 0 && this.#localSets[0]!.batch < this.#batchesDone) this.#localSets.shift();
         this.#copyOutBlocked = false;
         break;
       case BE.copyOutResponse:
@@ -289,7 +404,7 @@ export class PgSession {
       const m = parseErrorFields(f.body).get('M') ?? '';
       if (m.includes(marker.token)) {
         this.#markers.shift();
-        this.#toClient(errorResponse({ code: SQLSTATE.insufficientPrivilege, message: marker.message }));
+        this.#toClient(errorResponse({ code: marker.code, message: marker.message }));
         return;
       }
     }
@@ -359,6 +474,7 @@ export class PgSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#held?.ac.abort();
     this.#clientPump.stop();
     this.#upPump.stop();
     if (!this.#up.socket.destroyed) this.#up.socket.end(emptyMessage(FE.terminate));

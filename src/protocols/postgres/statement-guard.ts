@@ -7,10 +7,24 @@ import type { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import type { SqlAction, StatementInfo } from '../../inspect/sql/types.ts';
 import type { Decision, SqlFacts } from '../../policy/request.ts';
 
-/** The outcome of guarding one SQL text. */
+/** One action of a statement that policy permits only after a review. */
+export interface ReviewNeed {
+  readonly action: SqlAction;
+  /** The decision (effect `review`, with `reviewRule`) the review gate needs. */
+  readonly decision: Decision;
+}
+
+/**
+ * The outcome of guarding one SQL text: allowed; denied (any deny wins); or allowed only after a
+ * review of every action in `reviews` (the statement must be held, see review-hold.ts).
+ */
 export type Verdict =
   | { readonly ok: true; readonly actions: readonly SqlAction[]; readonly facts: SqlFacts }
-  | { readonly ok: false; readonly effect: 'deny' | 'review'; readonly message: string; readonly reasons: readonly string[]; readonly actions: readonly SqlAction[] };
+  | { readonly ok: false; readonly effect: 'deny'; readonly message: string; readonly reasons: readonly string[]; readonly actions: readonly SqlAction[] }
+  | {
+    readonly ok: false; readonly effect: 'review'; readonly message: string; readonly reasons: readonly string[];
+    readonly actions: readonly SqlAction[]; readonly facts: SqlFacts; readonly reviews: readonly ReviewNeed[];
+  };
 
 /** What the guard needs from a session. */
 export interface GuardContext {
@@ -40,7 +54,7 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
 
 /**
  * Inspects `sql` with the PostgreSQL parser and authorizes every action it needs (all must be
- * allowed; any deny wins over any review). What cannot be parsed, and an EXECUTE of an unknown
+ * allowed; any deny wins over any review, so a forbidden statement is never offered for review). What cannot be parsed, and an EXECUTE of an unknown
  * prepared statement, are denied. A protocol-level Parse into a named statement registers it
  * (`statementName`) so that a later SQL `EXECUTE` of that name needs what it needs.
  *
@@ -61,11 +75,19 @@ export async function guardSql(ctx: GuardContext, sql: string, statementName?: s
   const resource = connectionResource(ctx.connection);
   const decisions = await Promise.all(resolved.actions.map(async (action) => ({ action, d: await authorize(ctx.svc, ctx.principal, action, resource, { sql: facts }) })));
   const denied = decisions.find((x) => x.d.effect === 'deny');
-  const review = decisions.find((x) => x.d.effect === 'review');
-  const bad = denied ?? review;
-  if (bad) return { ok: false, effect: bad.d.effect === 'review' ? 'review' : 'deny', reasons: bad.d.reasons, actions: resolved.actions, message: messageFor(bad.action, bad.d, ctx.connection.name) };
+  if (denied) return { ok: false, effect: 'deny', reasons: denied.d.reasons, actions: resolved.actions, message: messageFor(denied.action, denied.d, ctx.connection.name) };
+  // Allowed, or allowed after review: a named statement is known to later SQL EXECUTEs (which
+  // are guarded, and so reviewed, again).
   if (statementName !== undefined && statementName !== '') {
     for (const s of inspection.statements) ctx.prepared.register(statementName, s);
+  }
+  const reviews = decisions.filter((x) => x.d.effect === 'review').map((x) => ({ action: x.action, decision: x.d }));
+  const first = reviews[0];
+  if (first) {
+    return {
+      ok: false, effect: 'review', reasons: first.decision.reasons, actions: resolved.actions, facts, reviews,
+      message: messageFor(first.action, first.decision, ctx.connection.name),
+    };
   }
   return { ok: true, actions: resolved.actions, facts };
 }

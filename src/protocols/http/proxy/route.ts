@@ -11,6 +11,7 @@ import { readBody } from '../body.ts';
 import { authenticateHttp } from '../authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
 import { prepareRequest } from './prepare.ts';
+import { holdForReview } from './review-hold.ts';
 import { recordEvent, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
 import { parseProxyTarget, upstreamPath } from './target.ts';
@@ -64,16 +65,22 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     if (decision.effect === 'deny') {
       throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
     }
-    if (decision.effect === 'review') {
-      // The reviews subsystem will hold the request here; until then, a 403 naming the rule.
-      throw new GatehouseError('review_required', `approval required by review rule "${decision.reviewRule ?? 'unknown'}"`, { review_rule: decision.reviewRule });
-    }
-
     const ac = new AbortController();
     res.once('close', () => { if (!res.writableFinished) ac.abort(); });
+    const path = upstreamPath(connection.url, target.endpoint, target.query);
+    if (decision.effect === 'review') {
+      // Held until approved (then proceeds as allow); denied or still pending → thrown as a 403.
+      const reviewId = await holdForReview(svc, {
+        principal, action, connection: connection.name, method, upstreamPath: path, endpoint: target.endpoint, raw,
+        text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers, scanner, signal: ac.signal,
+      });
+      recordEvent(svc, session, principal, connection.name, 'review', { review_id: reviewId, outcome: 'run' });
+      if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
+    }
+
     const tSend = nowMs();
     const up = await svc.upstreams.request(connection, {
-      method, path: upstreamPath(connection.url, target.endpoint, target.query),
+      method, path,
       headers: upstreamHeaders(req.headers, connection), body: prepared.body, signal: ac.signal,
     });
     // Errors of the body surface through its iterator; this keeps a late one (abort) from being unhandled.
@@ -105,12 +112,14 @@ function authenticateProxy(svc: Services, req: IncomingMessage, conn: Connection
 }
 
 /**
- * Adds an `error` member ({message, type, code}) to the problem, as OpenAI- and Anthropic-style
- * SDKs read it, so that their exceptions carry the reason (e.g. the policy that denied).
+ * Adds an `error` member ({message, type, code, review_id?}) to the problem, as OpenAI- and
+ * Anthropic-style SDKs read it, so that their exceptions carry the reason (e.g. the policy that
+ * denied) and the review id.
  */
 function withSdkError(err: unknown): unknown {
   if (!isGatehouseError(err)) return err;
-  return new GatehouseError(err.code, err.detail, { ...err.extra, error: { message: err.detail, type: err.code, code: err.code } }, { cause: err });
+  const reviewId = typeof err.extra.review_id === 'string' ? { review_id: err.extra.review_id } : {};
+  return new GatehouseError(err.code, err.detail, { ...err.extra, error: { message: err.detail, type: err.code, code: err.code, ...reviewId } }, { cause: err });
 }
 
 function round(ms: number): number {

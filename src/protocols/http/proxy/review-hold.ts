@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Services } from '../../../app/services.ts';
+import type { Principal } from '../../../identity/principal.ts';
+import { GatehouseError } from '../../../kernel/errors.ts';
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import type { Action, Decision, Facts } from '../../../policy/request.ts';
+import { reviewGate } from '../../../reviews/gate.ts';
+import { requestFingerprint } from '../../../reviews/fingerprint.ts';
+import { maskedExcerpt } from './record.ts';
+
+/** Longest summary shown to approvers (characters, after masking). */
+export const SUMMARY_LIMIT = 500;
+/** Longest justification taken from the `Gatehouse-Justification` header. */
+export const JUSTIFICATION_LIMIT = 1000;
+
+/** One proxied request that policy sent for review. */
+export interface HttpReviewInput {
+  readonly principal: Principal;
+  readonly action: Action;
+  readonly connection: string;
+  readonly method: string;
+  /** The upstream path (with query) the request would be sent to. */
+  readonly upstreamPath: string;
+  /** The endpoint as the client named it (for the summary). */
+  readonly endpoint: string;
+  /** The raw client body: its sha256 makes the request exact. */
+  readonly raw: Buffer;
+  /** The egress-redacted prompt (llm) or body (http) text, if any; masked again for the summary. */
+  readonly text: string | undefined;
+  readonly facts: Facts;
+  readonly decision: Decision;
+  readonly headers: IncomingHttpHeaders;
+  /** All-detector masker (the summary never carries a detected entity). */
+  readonly scanner: TextMasker;
+  /** Aborts the hold when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+/** The `Gatehouse-Justification` header, trimmed and bounded; undefined when absent or blank. */
+export function justificationHeader(headers: IncomingHttpHeaders): string | undefined {
+  const h = headers['gatehouse-justification'];
+  const v = (Array.isArray(h) ? h.join(' ') : h)?.trim();
+  return v ? v.slice(0, JUSTIFICATION_LIMIT) : undefined;
+}
+
+/** `METHOD endpoint: <masked excerpt>` cut to {@link SUMMARY_LIMIT} characters. */
+export function reviewSummary(method: string, endpoint: string, text: string | undefined, scanner: TextMasker): string {
+  const head = `${method} ${endpoint}`;
+  if (text === undefined || text === '') return head.slice(0, SUMMARY_LIMIT);
+  const s = `${head}: ${maskedExcerpt(text.slice(0, SUMMARY_LIMIT * 8), scanner)}`;
+  return s.length <= SUMMARY_LIMIT ? s : `${s.slice(0, SUMMARY_LIMIT - 1)}…`;
+}
+
+/**
+ * Holds a request whose decision is `review` until it is approved (→ resolves; the caller then
+ * proceeds exactly as for `allow`), or throws the client's answer: denied → 403 `policy_denied`
+ * with the reason and `review_id`; still pending after `reviews.hold_timeout` (or the client went
+ * away) → 403 `review_required` with `review_id`. The fingerprint is
+ * `['http', connection, method, upstreamPath, sha256(raw body)]`: re-sending the same request
+ * after approval runs it once.
+ *
+ * @example
+ *   if (decision.effect === 'review') await holdForReview(svc, { principal, action, connection: conn.name, … });
+ */
+export async function holdForReview(svc: Pick<Services, 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs'>, input: HttpReviewInput): Promise<string> {
+  const bodyHash = createHash('sha256').update(input.raw).digest('hex');
+  const justification = justificationHeader(input.headers);
+  let summary: string;
+  try {
+    summary = reviewSummary(input.method, input.endpoint, input.text, input.scanner);
+  } catch {
+    throw new GatehouseError('policy_denied', 'denied: the request could not be summarized for review');
+  }
+  const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+    principal: input.principal, action: input.action, resource: input.connection, facts: input.facts, decision: input.decision,
+    fingerprint: requestFingerprint(['http', input.connection, input.method, input.upstreamPath, bodyHash]),
+    summary, signal: input.signal, ...(justification === undefined ? {} : { justification }),
+  });
+  switch (g.outcome) {
+    case 'run': return g.reviewId;
+    case 'denied':
+      throw new GatehouseError('policy_denied', g.reason, { reasons: [g.reason], ...(g.reviewId === undefined ? {} : { review_id: g.reviewId }) });
+    case 'timeout':
+      throw new GatehouseError('review_required',
+        `approval required: review ${g.reviewId} is pending; re-send the request after it is approved`, { review_id: g.reviewId });
+  }
+}

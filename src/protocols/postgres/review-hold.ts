@@ -1,0 +1,105 @@
+import type { Services } from '../../app/services.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { reviewGate } from '../../reviews/gate.ts';
+import { requestFingerprint } from '../../reviews/fingerprint.ts';
+import { scannerFor } from '../http/proxy/scanner.ts';
+import { SQLSTATE } from './errors.ts';
+import type { Verdict } from './statement-guard.ts';
+
+/** A verdict that needs reviews before the statement may run. */
+export type ReviewVerdict = Extract<Verdict, { effect: 'review' }>;
+
+/** Longest summary shown to approvers (characters, after masking). */
+export const SUMMARY_LIMIT = 500;
+/** Longest justification kept from `SET gatehouse.justification`. */
+export const JUSTIFICATION_LIMIT = 1000;
+/** SQLSTATE of a statement whose hold the client cancelled (CancelRequest). */
+export const QUERY_CANCELED = '57014';
+
+/** What a held statement resolves to: run it, or answer the client with this error instead. */
+export type HoldResult =
+  | { readonly run: true; readonly reviewIds: readonly string[] }
+  | { readonly run: false; readonly code: string; readonly message: string; readonly reviewId?: string };
+
+/** Everything a hold needs besides the statement. */
+export interface PgHoldContext {
+  readonly svc: Pick<Services, 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs' | 'masking'>;
+  readonly principal: Principal;
+  readonly connection: string;
+  /** From `SET gatehouse.justification` in this session. */
+  readonly justification: string | undefined;
+  /** Aborted on CancelRequest or when the client goes away. */
+  readonly signal: AbortSignal;
+  /** True when the abort came from a CancelRequest (the client gets 57014, as PostgreSQL sends). */
+  readonly cancelled: () => boolean;
+}
+
+const SET_RE = /^\s*SET\s+(?:SESSION\s+)?gatehouse\.justification\s*(?:=|\bTO\b)\s*(?:'((?:[^']|'')*)'|(DEFAULT))\s*;?\s*$/is;
+const RESET_RE = /^\s*RESET\s+gatehouse\.justification\s*;?\s*$/i;
+
+/**
+ * Recognizes a simple Query that is exactly `SET [SESSION] gatehouse.justification = '<text>'`
+ * (or `TO`, `DEFAULT`) or `RESET gatehouse.justification`: the session keeps the text (bounded)
+ * and answers `SET`/`RESET` itself; the statement never reaches the upstream. Anything else
+ * (including the SET inside a multi-statement query) → undefined.
+ *
+ * @example justificationCommand("SET gatehouse.justification = 'ticket 42'") // → { tag: 'SET', value: 'ticket 42' }
+ */
+export function justificationCommand(sql: string): { readonly tag: 'SET' | 'RESET'; readonly value: string | undefined } | undefined {
+  if (sql.length > JUSTIFICATION_LIMIT * 2 + 100) return undefined;
+  if (RESET_RE.test(sql)) return { tag: 'RESET', value: undefined };
+  const m = SET_RE.exec(sql);
+  if (!m) return undefined;
+  const text = m[1]?.replaceAll("''", "'").trim();
+  return { tag: 'SET', value: text ? text.slice(0, JUSTIFICATION_LIMIT) : undefined };
+}
+
+/** The masked statement (and masked parameters) for approvers, cut to {@link SUMMARY_LIMIT}. */
+export function statementSummary(ctx: Pick<PgHoldContext, 'svc'>, sql: string, params: readonly (Buffer | null)[] | undefined): string {
+  const scanner = scannerFor(ctx.svc);
+  let text = scanner.mask(sql.slice(0, SUMMARY_LIMIT * 8)).text.replace(/\s+/g, ' ').trim();
+  if (params && params.length > 0) {
+    const shown = params.slice(0, 20).map((p) => (p === null ? 'NULL' : scanner.mask(p.subarray(0, 200).toString('utf8')).text));
+    text += ` -- params: ${JSON.stringify(shown)}`;
+  }
+  return text.length <= SUMMARY_LIMIT ? text : `${text.slice(0, SUMMARY_LIMIT - 1)}…`;
+}
+
+/**
+ * Holds one statement for every review its verdict needs (all must let it run, in order) via
+ * {@link reviewGate}. The fingerprint of each is `['postgres', connection, sql, params, action]`
+ * (params hex-encoded, so binary ones are exact): re-running the same statement with the same
+ * parameters after approval runs it once. Never rejects (the gate fails closed).
+ *
+ * @example
+ *   const r = await holdStatement(ctx, verdict, 'DELETE FROM t', undefined);
+ *   if (!r.run) client.write(errorResponse({ code: r.code, message: r.message }));
+ */
+export async function holdStatement(ctx: PgHoldContext, v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined): Promise<HoldResult> {
+  let summary: string;
+  try {
+    summary = statementSummary(ctx, sql, params);
+  } catch {
+    return { run: false, code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied the statement: it could not be summarized for review' };
+  }
+  const paramsJson = JSON.stringify((params ?? []).map((p) => (p === null ? null : p.toString('hex'))));
+  const { svc } = ctx;
+  const ids: string[] = [];
+  for (const need of v.reviews) {
+    const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+      principal: ctx.principal, action: need.action, resource: ctx.connection, facts: { sql: v.facts }, decision: need.decision,
+      fingerprint: requestFingerprint(['postgres', ctx.connection, sql, paramsJson, need.action]),
+      summary, signal: ctx.signal, ...(ctx.justification === undefined ? {} : { justification: ctx.justification }),
+    });
+    if (g.outcome === 'run') { ids.push(g.reviewId); continue; }
+    if (g.outcome === 'denied') return { run: false, code: SQLSTATE.insufficientPrivilege, message: g.reason, ...(g.reviewId === undefined ? {} : { reviewId: g.reviewId }) };
+    if (ctx.cancelled()) {
+      return { run: false, code: QUERY_CANCELED, reviewId: g.reviewId, message: `canceling statement due to user request (review ${g.reviewId} stays pending)` };
+    }
+    return {
+      run: false, code: SQLSTATE.insufficientPrivilege, reviewId: g.reviewId,
+      message: `approval required: review ${g.reviewId} is pending; re-run the statement after it is approved`,
+    };
+  }
+  return { run: true, reviewIds: ids };
+}
