@@ -208,9 +208,9 @@ for (const backend of backends) {
       const ev = recorder.events.filter((e) => e.connection === 'app' && e.user === 'dev');
       const types = new Set(ev.map((e) => e.type));
       for (const ty of ['session.open', 'request', 'decision', 'response', 'session.close'] as const) assert.ok(types.has(ty), ty);
-      const req = ev.find((e) => e.type === 'request' && String(e.data.sql).includes('WHERE email'));
+      const req = ev.find((e) => e.type === 'request' && String(e.data.statement).includes('WHERE email'));
       assert.ok(req);
-      assert.ok(!String(req.data.sql).includes('bob@example.com'), 'the recorded statement is masked');
+      assert.ok(!String(req.data.statement).includes('bob@example.com'), 'the recorded statement is masked');
       assert.ok(ev.some((e) => e.type === 'response' && e.data.rows === 1));
     });
   });

@@ -160,7 +160,7 @@ export class PgSession {
       case FE.parse: return this.#parse(f);
       case FE.bind: {
         const b = parseBind(f.body);
-        this.#record('request', { message: 'bind', portal: b.portal, statement: b.statement, params: b.params.map((p) => (p === null ? null : this.#maskForRecord(p.toString('utf8')))) });
+        this.#record('request', { message: 'bind', portal: b.portal, name: b.statement, params: b.params.map((p) => (p === null ? null : this.#maskForRecord(p.toString('utf8')))) });
         if (this.#reviewable.has(b.statement)) return this.#heldBind(f, b);
         this.#tracker?.bind(b.portal, b.statement, b.resultFormats);
         this.#toUpstream(f.raw);
@@ -213,7 +213,7 @@ export class PgSession {
     this.#startedAt = this.#svc.clock.now();
     const local = justificationCommand(sql);
     if (local) { this.#setJustification(local.tag, local.value); return; }
-    this.#record('request', { message: 'query', sql: this.#maskForRecord(sql) });
+    this.#record('request', { message: 'query', statement: this.#maskForRecord(sql) });
     const v = await guardSql(this.#guardCtx(), sql);
     this.#recordVerdict(v);
     const held = !v.ok && v.effect === 'review' ? await this.#hold(v, sql, undefined) : undefined;
@@ -229,7 +229,7 @@ export class PgSession {
 
   async #parse(f: Frame): Promise<void> {
     const p = parseParse(f.body);
-    this.#record('request', { message: 'parse', statement: p.name, sql: this.#maskForRecord(p.sql) });
+    this.#record('request', { message: 'parse', name: p.name, statement: this.#maskForRecord(p.sql) });
     const v = await guardSql(this.#guardCtx(), p.sql, p.name);
     this.#recordVerdict(v);
     this.#up.socket.cork();
@@ -304,7 +304,7 @@ export class PgSession {
    */
   #setJustification(tag: 'SET' | 'RESET', value: string | undefined): void {
     this.#justification = value;
-    this.#record('request', { message: 'query', sql: `${tag} gatehouse.justification`, local: true });
+    this.#record('request', { message: 'query', statement: `${tag} gatehouse.justification`, local: true });
     this.#localSets.push({ batch: this.#batchesSent, tag });
     this.#tracker?.expect({ kind: 'query' });
     this.#batchesSent++;
@@ -378,7 +378,7 @@ export class PgSession {
         while (this.#markers.length > 0 && this.#markers[0]!.batch < this.#batchesDone) this.#markers.shift();
         while (this.#localSets.length > 0 && this.#localSets[0]!.batch < this.#batchesDone) this.#localSets.shift();
         this.#copyOutBlocked = false;
-        break;
+        return this.#readyForQuery(f.raw);
       case BE.copyOutResponse:
         if (this.#columnRules) { this.#copyOutBlocked = true; return; }
         break;
@@ -394,6 +394,17 @@ export class PgSession {
       default: break;
     }
     this.#toClient(f.raw);
+  }
+
+  /**
+   * Durability: the ReadyForQuery that completes a statement's response is held (the pump waits,
+   * so order is kept) until everything recorded before is committed. A lost recording ends the
+   * session with an error instead of completing an unrecorded response (fail closed).
+   */
+  #readyForQuery(raw: Buffer): void | Promise<void> {
+    const flushed = this.#svc.recorder.flush?.(this.#id);
+    if (!flushed) { this.#toClient(raw); return; }
+    return flushed.then(() => { this.#toClient(raw); }, () => { throw new RecordingError('the session could not be recorded'); });
   }
 
   #error(f: Frame): void {
@@ -460,11 +471,13 @@ export class PgSession {
     if (this.#closed) return;
     const protocol = err instanceof ProtocolError;
     const masking = err instanceof MaskingError;
+    const recording = err instanceof RecordingError;
     this.#svc.log.warn({ session: this.#id, side, err: err instanceof Error ? err.message : String(err) }, 'postgres session failed');
     this.#record('error', { side, error: err instanceof Error ? err.message : String(err) });
     const message = protocol
       ? (side === 'client' ? `protocol violation: ${err.message}` : 'protocol violation by the upstream server')
-      : masking ? `Gatehouse could not mask the result: ${err.message}` : 'Gatehouse internal error';
+      : masking ? `Gatehouse could not mask the result: ${err.message}`
+        : recording ? 'Gatehouse could not record the session (store unavailable); the result is withheld' : 'Gatehouse internal error';
     while (this.#client.writableCorked > 0) this.#client.uncork();
     this.#client.end(errorResponse({ severity: 'FATAL', code: protocol ? SQLSTATE.protocolViolation : SQLSTATE.internalError, message }));
     this.close();
@@ -483,6 +496,11 @@ export class PgSession {
     this.#record('session.close', {});
     this.#onClose();
   }
+}
+
+/** The recording of the session failed: the statement's completion is withheld and the session ends. */
+class RecordingError extends Error {
+  override readonly name = 'RecordingError';
 }
 
 /** A row could not be masked: the session ends with an error (no unmasked byte goes out). */

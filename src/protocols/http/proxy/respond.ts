@@ -23,6 +23,12 @@ export interface ResponsePlan {
   readonly capture: TextCapture;
   /** Extra headers (Server-Timing, Gatehouse-Session); called right before the head is written. */
   readonly headers: () => Record<string, string>;
+  /**
+   * Called once, right before the response's last byte (the end of the body, or the final SSE
+   * event): records the response and waits until the recording is durable. A rejection fails
+   * the exchange instead of delivering an unrecorded response.
+   */
+  readonly finish: (outcome: ResponseOutcome) => Promise<void>;
 }
 
 /** How the response went, for the recording. */
@@ -46,9 +52,10 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
   const encoded = up.headers['content-encoding'] !== undefined && up.headers['content-encoding'] !== 'identity';
   const noBody = method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304;
   if (noBody) {
+    up.body.resume();
+    await finishOrFail(plan, { masked: false });
     res.writeHead(up.statusCode, { ...clientHeaders(up.headers, false), ...plan.headers() });
     res.end();
-    up.body.resume();
     return { masked: false };
   }
   const masker = plan.masker;
@@ -71,6 +78,7 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
     if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
     const text = JSON.stringify(doc);
     plan.capture.add(text);
+    await finishOrFail(plan, { masked: true, usage });
     res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });
     res.end(text);
     return { masked: true, usage };
@@ -78,6 +86,26 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
   if (plan.kind === 'http' && (ct.startsWith('text/') || ct === '')) return pipeText(res, up, plan, masker);
   if (plan.kind === 'http') return passThrough(res, up, plan);
   throw refuse(up, `a ${ct || 'untyped'} response`);
+}
+
+/** `plan.finish` before the head is written: a failed recording becomes a `store_unavailable` problem. */
+async function finishOrFail(plan: ResponsePlan, outcome: ResponseOutcome): Promise<void> {
+  try {
+    await plan.finish(outcome);
+  } catch {
+    throw new GatehouseError('store_unavailable', 'the exchange could not be recorded; response withheld');
+  }
+}
+
+/** `plan.finish` after the head: false (and the response destroyed) when the recording failed. */
+async function finishStreamed(res: ServerResponse, plan: ResponsePlan, outcome: ResponseOutcome): Promise<boolean> {
+  try {
+    await plan.finish(outcome);
+    return true;
+  } catch {
+    res.destroy();
+    return false;
+  }
 }
 
 function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
@@ -88,12 +116,17 @@ function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
 async function passThrough(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
   res.writeHead(up.statusCode, { ...clientHeaders(up.headers, false), ...plan.headers() });
   try {
+    // The last chunk is held until the recording is durable (the body may be content-length framed).
+    let last: Buffer | undefined;
     for await (const chunk of up.body) {
       const buf = chunk as Buffer;
       if (plan.capture.text.length < 4096) plan.capture.add(buf.toString('utf8', 0, Math.min(buf.length, 4096)));
-      if (!(await writeChunk(res, buf))) break;
+      if (last && !(await writeChunk(res, last))) return { masked: false, error: 'client_closed' };
+      last = buf;
     }
-    res.end();
+    if (!(await finishStreamed(res, plan, { masked: false }))) return { masked: false, error: 'store_unavailable' };
+    if (last) res.end(last);
+    else res.end();
     return { masked: false };
   } catch (err) {
     res.destroy();
@@ -113,7 +146,9 @@ async function pipeText(res: ServerResponse, up: Dispatcher.ResponseData, plan: 
     }
     const rest = sm.end();
     plan.capture.add(rest);
-    res.end(rest);
+    if (rest && !(await writeChunk(res, rest))) return { masked: true, error: 'client_closed' };
+    if (!(await finishStreamed(res, plan, { masked: true }))) return { masked: true, error: 'store_unavailable' };
+    res.end();
     return { masked: true };
   } catch (err) {
     res.destroy();
@@ -125,12 +160,16 @@ async function pipeSse(res: ServerResponse, up: Dispatcher.ResponseData, plan: R
   const transform = streamTransform(format, plan.masker, plan.capture.add);
   const parser = new SseParser();
   const outcome: ResponseOutcome = { masked: plan.masker !== undefined };
+  // The stream's terminator ([DONE], message_stop, response.completed …) and anything after it
+  // are held until the recording is durable.
+  let held = '';
   const render = (events: SseEvent[]): string => {
     let out = '';
     for (const ev of events) {
       for (const e of transform.event(ev)) {
         if (e.data.includes('"usage"')) outcome.usage = usageOf(e.data) ?? outcome.usage;
-        out += formatSse(e);
+        if (held !== '' || isTerminator(e)) held += formatSse(e);
+        else out += formatSse(e);
       }
     }
     return out;
@@ -147,16 +186,35 @@ async function pipeSse(res: ServerResponse, up: Dispatcher.ResponseData, plan: R
     }
     stage = 'masking';
     let out = render(parser.end());
-    for (const e of transform.end()) out += formatSse(e);
-    res.end(out);
-    return outcome;
+    for (const e of transform.end()) {
+      if (held !== '' || isTerminator(e)) held += formatSse(e);
+      else out += formatSse(e);
+    }
+    if (out && !(await writeChunk(res, out))) return { ...outcome, error: 'client_closed' };
   } catch (err) {
     const code = stage === 'masking' ? 'masking_failed' : upstreamError(err).code;
     const message = stage === 'masking' ? 'the response could not be masked; stream ended by the gateway' : 'the upstream stream ended abnormally';
-    if (!res.destroyed) res.end(formatSse(transform.error(code, message)));
     up.body.destroy();
-    return { ...outcome, error: code };
+    const failed = { ...outcome, error: code };
+    await plan.finish(failed).catch(() => undefined);
+    if (!res.destroyed) res.end(formatSse(transform.error(code, message)));
+    return failed;
   }
+  try {
+    await plan.finish(outcome);
+  } catch {
+    if (!res.destroyed) res.end(formatSse(transform.error('store_unavailable', 'the exchange could not be recorded; stream ended by the gateway')));
+    return { ...outcome, error: 'store_unavailable' };
+  }
+  res.end(held);
+  return outcome;
+}
+
+const TERMINAL_EVENTS = new Set(['message_stop', 'response.completed', 'response.failed', 'response.incomplete']);
+
+/** Whether an SSE event ends its stream (OpenAI `[DONE]`, Anthropic `message_stop`, Responses API completion). */
+function isTerminator(e: SseEvent): boolean {
+  return e.data === '[DONE]' || (e.event !== undefined && TERMINAL_EVENTS.has(e.event));
 }
 
 function usageOf(data: string): unknown {

@@ -18,8 +18,8 @@ import { parseProxyTarget, upstreamPath } from './target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { scannerFor } from './scanner.ts';
-
-const SESSION = /^[A-Za-z0-9._:-]{1,128}$/;
+import { httpSessionsOf, validSessionHeader } from './sessions.ts';
+import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
 /**
@@ -34,7 +34,7 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 export async function proxyRoute(svc: Services, req: IncomingMessage, res: ServerResponse, _url: URL): Promise<string> {
   const t0 = nowMs();
   const header = req.headers['gatehouse-session'];
-  const session = typeof header === 'string' && SESSION.test(header) ? header : newId();
+  let session = validSessionHeader(header) ? header : newId();
   res.setHeader('gatehouse-session', session);
   res.setHeader('server-timing', serverTiming(0));
   let principal: Principal | undefined;
@@ -45,7 +45,12 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     if (!conn || (conn.type !== 'llm' && conn.type !== 'http')) throw new GatehouseError('not_found', `no llm or http connection named "${target.connection}"`);
     const connection = conn;
     const kind = conn.type;
-    principal = await authenticateProxy(svc, req, connection);
+    const who = await authenticateProxy(svc, req, connection);
+    const resolved = httpSessionsOf(svc).resolve(header, who.id, newId);
+    session = resolved.id;
+    res.setHeader('gatehouse-session', session);
+    principal = who;
+    if (resolved.fresh) recordEvent(svc, session, principal, connection.name, 'session.open', { transport: 'http', connection: connection.name });
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       ? Buffer.alloc(0) : await readBody(req, bytes(svc.config.server.body_limit));
@@ -87,21 +92,31 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     up.body.on('error', () => undefined);
     const tHeaders = nowMs();
     const capture = new TextCapture();
+    let recorded = false;
+    const recordResponse = (outcome: ResponseOutcome): void => {
+      recorded = true;
+      recordEvent(svc, session, principal, connection.name, 'response', {
+        status: up.statusCode, text: maskedExcerpt(capture.text, scanner), truncated: capture.truncated, masked: outcome.masked,
+        ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
+        timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
+      });
+    };
     const outcome = await writeResponse(res, up, {
       kind, format, capture,
       masker: svc.masking.textMasker(connection.name, 'response'),
       headers: () => ({ 'server-timing': serverTiming(tSend - t0 + (nowMs() - tHeaders)) }),
+      // Durability: the exchange is committed before the client gets the response's last byte.
+      finish: async (o) => { recordResponse(o); await svc.recorder.flush?.(session); },
     }, method);
-    recordEvent(svc, session, principal, connection.name, 'response', {
-      status: up.statusCode, text: maskedExcerpt(capture.text, scanner), truncated: capture.truncated, masked: outcome.masked,
-      ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
-      timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
-    });
+    if (!recorded) recordResponse(outcome);
     return `/proxy/${connection.name}`;
   } catch (err) {
     if (!res.headersSent) res.setHeader('server-timing', serverTiming(nowMs() - t0));
-    if (conn) {
+    if (conn && principal) {
+      // Unauthenticated failures are not recorded (no credential to group them by; they are audited).
       recordEvent(svc, session, principal, conn.name, 'error', { code: isGatehouseError(err) ? err.code : 'internal' });
+      // Best effort: an error answer carries no upstream data, so a failed flush does not change it.
+      await svc.recorder.flush?.(session).catch(() => undefined);
     }
     throw withSdkError(err);
   }
