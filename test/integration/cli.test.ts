@@ -2,10 +2,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../harness/net.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
 const STACK = /\n\s+at .+:\d+:\d+/;
@@ -22,14 +22,6 @@ function run(args: string[], opts: { cwd: string; env?: Record<string, string> }
   });
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
-}
 
 function workspace(policy: string, extraYaml = ''): { dir: string; port: Promise<number> } {
   const dir = mkdtempSync(join(tmpdir(), 'gh-cli-'));

@@ -2,13 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeLlm, FAKE_OPENAI_KEY, type FakeLlm } from '../harness/fake-llm.ts';
 import { gatehouseCli } from '../harness/review-tools.ts';
 import type { SessionInfo } from '../../src/recording/types.ts';
+import { freePort } from '../harness/net.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
 const POLICY = `
@@ -16,14 +16,6 @@ const POLICY = `
 permit (principal in Group::"developers", action == Action::"llm.invoke", resource);
 `;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
-}
 
 /** Starts `gatehouse start` in `dir` and resolves once it listens. */
 async function startGatehouse(dir: string): Promise<ChildProcess> {

@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { TEST_POLICIES } from '../harness/gateway.ts';
 import { startPgliteServer, type PgliteServer } from '../harness/pglite-server.ts';
 import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
 import { gatehouseCli, waitForReview, type ListedReview } from '../harness/review-tools.ts';
+import { freePort } from '../harness/net.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
 const POLICIES = `${TEST_POLICIES}
@@ -18,14 +18,6 @@ const POLICIES = `${TEST_POLICIES}
 permit (principal in Group::"dba", action == Action::"review.approve", resource);
 `;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
-}
 
 /** `bin/gatehouse start` with `config`, resolved once it listens. */
 async function startProcess(dir: string, config: string): Promise<{ child: ChildProcess; log: () => string }> {
