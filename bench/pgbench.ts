@@ -4,7 +4,7 @@
  * process for 100k vs 1M rows). Needs a real PostgreSQL server: BENCH_PG_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres, trust), pgbench, psql and /usr/sbin/pgbouncer.
  *
- *   npx node bench/pgbench.ts            # BENCH_SECONDS=10 BENCH_CLIENTS=4 to tune
+ *   npx node bench/pgbench.ts            # BENCH_SECONDS=10 BENCH_CLIENTS=4 BENCH_RECORDING=off to tune
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,9 @@ const admin = new URL(process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 4);
 const DB = 'gh_bench';
+/** BENCH_RECORDING=off measures policy without recording; BENCH_MODES and BENCH_STREAM=off narrow the run. */
+const recording = process.env.BENCH_RECORDING !== 'off';
+const modes = (process.env.BENCH_MODES ?? 'simple,extended').split(',');
 
 
 async function adminQuery(sql: string): Promise<void> {
@@ -105,20 +108,21 @@ const t = await startTestGateway({
     'masking:',
     '  rules:',
     '    - { connections: [app], direction: response, entities: [EMAIL], strategy: redact }',
+    `recording: { enabled: ${recording} }`,
   ].join('\n'),
 });
 const key = String((await t.api('POST', '/api/v1/api-keys', { user: 'bench', groups: ['bench'] })).json.key);
 const bouncer = await startPgbouncer(dir);
 try {
-  console.log(`pgbench -S -c ${clients} -j 2 -T ${seconds}, PostgreSQL at ${admin.host}`);
-  for (const mode of ['simple', 'extended']) {
+  console.log(`pgbench -S -c ${clients} -j 2 -T ${seconds}, PostgreSQL at ${admin.host}; gatehouse store embedded, recording ${recording ? 'on' : 'off'}`);
+  for (const mode of modes) {
     // Interleave so drift hits every target alike.
     const direct = await pgbench(admin.hostname, Number(admin.port || 5432), admin.username, '', mode, dir);
     const gh = await pgbench(t.postgres.host, t.postgres.port, 'bench', key, mode, dir);
     const pgb = await pgbench('127.0.0.1', bouncer.port, admin.username, '', mode, dir);
     console.log(`${mode.padEnd(8)} direct ${direct.tps.toFixed(0)} tps p99 ${direct.p99ms.toFixed(2)} ms | gatehouse ${gh.tps.toFixed(0)} tps (${(100 * gh.tps / direct.tps).toFixed(0)}%) p99 ${gh.p99ms.toFixed(2)} ms (+${(gh.p99ms - direct.p99ms).toFixed(2)}) | pgbouncer ${pgb.tps.toFixed(0)} tps (${(100 * pgb.tps / direct.tps).toFixed(0)}%) p99 ${pgb.p99ms.toFixed(2)} ms (+${(pgb.p99ms - direct.p99ms).toFixed(2)})`);
   }
-  for (const rows of [100_000, 1_000_000]) {
+  for (const rows of process.env.BENCH_STREAM === 'off' ? [] : [100_000, 1_000_000]) {
     const r = await streamRows(t.postgres.host, t.postgres.port, key, rows);
     console.log(`stream ${rows} rows, EMAIL masking on: ${r.rowsPerSec} rows/s, gateway RSS growth ${r.peakRssMiB} MiB`);
   }

@@ -24,6 +24,10 @@ export function authorize(
   principal: Principal, action: Action, resource: Resource, facts: Facts = {},
 ): Promise<Decision> {
   try {
+    // Back-pressure: when the audit queue is half full, admission waits for the store to catch
+    // up (a queue that does not drain ends in the audit-unavailable deny below).
+    const room = svc.audit.room();
+    if (room) return room.then(() => decideAndRecord(svc, principal, action, resource, facts), () => decideAndRecord(svc, principal, action, resource, facts));
     return Promise.resolve(decideAndRecord(svc, principal, action, resource, facts));
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));

@@ -3,7 +3,7 @@ import { GatehouseError } from '../kernel/errors.ts';
 import { sendProblem } from '../protocols/http/problem.ts';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MEMORY_STORE_PATH } from '../config/finalize.ts';
 import type { GatehouseConfig } from '../config/types.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
@@ -31,7 +31,8 @@ import { MaskingRules } from '../masking/rules.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import { openReviews, policyApprover } from '../reviews/wire.ts';
 import { SessionStore } from '../recording/session-store.ts';
-import { StoreRecorder } from '../recording/store-recorder.ts';
+import { recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
+import { RecordingJournal } from '../recording/journal.ts';
 import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
@@ -94,10 +95,18 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const sessions = new SessionStore(db, { clock, onError: (e) => { log.warn({ err: String(e) }, 'recording retention failed'); } });
     sessions.startRetention(ms(config.recording.retention));
     closers.unshift(() => { sessions.stop(); return Promise.resolve(); });
+    // The recorder's journal (durability without a store commit per response) lives beside the
+    // other local state; journals of a crashed process are replayed before anything is served.
+    const journalDir = join(stateDir, 'journal');
+    const maxSessionBytes = bytes(config.recording.max_session_bytes);
+    if (!inMemory) {
+      const replayed = await recoverJournals(db, journalDir, { audit, maxSessionBytes });
+      if (replayed > 0) log.warn({ events: replayed }, 'recording: replayed events from the journal of a process that did not stop cleanly');
+    }
     const storeRecorder = config.recording.enabled && !opts.recorder
       ? new StoreRecorder(db, {
-        clock, audit, maxSessionBytes: bytes(config.recording.max_session_bytes),
-        onError: (e, what) => { log.error({ err: String(e), what }, 'recording write failed'); },
+        clock, audit, maxSessionBytes, ...(inMemory ? {} : { journal: RecordingJournal.create(journalDir) }),
+        onError: (e, what) => { log.error({ err: String(e), what }, what === 'journal' ? 'recording journal write failed' : 'recording write failed'); },
       })
       : undefined;
     if (storeRecorder) closers.unshift(() => storeRecorder.close());

@@ -84,11 +84,12 @@ export class AuditLog {
   /** Awaited appends in the queue: while there are any, drains start at once. */
   #awaited = 0;
   #lost = 0;
+  readonly #roomWaiters = new Set<() => void>();
 
   constructor(db: SqlDriver, clock: Clock, opts: AuditLogOptions = {}) {
     this.#db = db;
     this.#clock = clock;
-    this.#maxBatch = clampInt(opts.maxBatch ?? 200, 1, 1000);
+    this.#maxBatch = clampInt(opts.maxBatch ?? 1000, 1, 5000);
     this.#maxQueue = clampInt(opts.maxQueue ?? 10_000, 1, 1_000_000);
     this.#groupCommitMs = clampInt(opts.groupCommitMs ?? 50, 0, 1000);
   }
@@ -125,6 +126,22 @@ export class AuditLog {
   }
 
   /** False while the last batch failed (until one commits) or the queue is at its bound. */
+  /**
+   * Back-pressure for callers that enqueue at a high rate: resolves once the queue is below half
+   * its bound (undefined when it already is). The store thread writes batches while the data path
+   * runs, so a sustained burst fills the queue; waiting here slows admission down to the store's
+   * pace instead of failing requests. Rejects after `timeoutMs` if the queue does not drain.
+   */
+  room(timeoutMs = 5_000): Promise<void> | undefined {
+    if (this.#queue.length < this.#maxQueue / 2 || this.#lastBatchFailed) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => { this.#roomWaiters.delete(w); reject(new GatehouseError('store_unavailable', 'audit log is not draining')); }, timeoutMs);
+      const w = (): void => { clearTimeout(t); resolve(); };
+      this.#roomWaiters.add(w);
+      this.#kick();
+    });
+  }
+
   healthy(): boolean {
     return !this.#lastBatchFailed && this.#queue.length < this.#maxQueue;
   }
@@ -214,6 +231,10 @@ export class AuditLog {
         this.#lastBatchFailed = false;
         this.#lost -= lost;
         batch.forEach((p, i) => p.resolve(records[i]!));
+        if (this.#roomWaiters.size > 0 && this.#queue.length < this.#maxQueue / 2) {
+          for (const w of this.#roomWaiters) w();
+          this.#roomWaiters.clear();
+        }
       } catch (err) {
         this.#lastBatchFailed = true;
         const failure = new GatehouseError('store_unavailable', 'audit log append failed', {}, { cause: err });
@@ -244,21 +265,26 @@ export class AuditLog {
     let seq = Number(head.seq);
     let prev = head.hash;
     const records: AuditRecord[] = [];
-    const params: unknown[] = [];
-    const tuples: string[] = [];
+    const cols: unknown[][] = Array.from({ length: COLS }, () => []);
     for (const p of batch) {
       seq += 1;
       const f = { ...p.fields, seq };
       const hash = recordHash(prev, f);
       records.push(toRecord(f, prev, hash));
-      const b = params.length;
-      tuples.push(`($${b + 1}, $${b + 2}::timestamptz, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}::jsonb, $${b + 10}, $${b + 11})`);
-      params.push(seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, JSON.stringify(f.detail), prev, hash);
+      const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, JSON.stringify(f.detail), prev, hash];
+      for (let i = 0; i < COLS; i++) cols[i]!.push(row[i]);
       prev = hash;
     }
-    if (params.length !== batch.length * COLS) throw new Error('audit batch parameter count mismatch');
-    await tx.query(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ${tuples.join(', ')}`, params);
-    await tx.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [seq, prev]);
+    if (cols[0]!.length !== batch.length) throw new Error('audit batch column mismatch');
+    // The records and the new head in one statement, as arrays (the same text whatever the size).
+    await tx.query(
+      `WITH ins AS (
+         INSERT INTO audit_log (${AUDIT_COLUMNS})
+         SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])
+       )
+       UPDATE audit_head SET seq = $12, hash = $13 WHERE id = 1`,
+      [...cols, seq, prev],
+    );
     return records;
   }
 }

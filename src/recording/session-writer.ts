@@ -26,6 +26,8 @@ export interface WriteOptions {
   readonly maxSessionBytes: number;
   /** Payloads longer than this (characters of canonical JSON) are stored in chunks of this size. */
   readonly chunkChars: number;
+  /** The recorder's journal and the last ticket of the batch, committed with it (recovery skips what it covers). */
+  readonly watermark?: { readonly journal: string; readonly through: number } | undefined;
 }
 
 /** A session whose `session.close` was committed by the batch: to be anchored in the audit chain. */
@@ -58,22 +60,23 @@ interface HeadRow { id: string; event_count: number | string; head_hash: string;
 /**
  * Writes one batch inside the caller's transaction: creates missing sessions, locks every session
  * of the batch (`FOR UPDATE`, in id order, so replicas sharing a server interleave whole batches),
- * chains the events, applies the size cap, and updates the heads. Three to five statements per
- * batch, whatever its size (arrays through `unnest`). Returns the sessions closed by the batch.
+ * chains the events, applies the size cap, and updates the heads. Two statements per batch,
+ * whatever its size (arrays through `unnest`, the writes joined by CTEs). Returns the sessions closed by the batch.
  */
 export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[], opts: WriteOptions): Promise<{ closed: ClosedHead[]; dropped: number }> {
   const firsts = new Map<string, PreparedEvent>();
   for (const e of batch) if (!firsts.has(e.session)) firsts.set(e.session, e);
   const ids = [...firsts.keys()].sort();
   const col = <T>(f: (e: PreparedEvent) => T): T[] => ids.map((id) => f(firsts.get(id)!));
-  await tx.query(
-    `INSERT INTO sessions (id, protocol, user_id, agent_id, connection, opened_at, last_at, head_hash)
-     SELECT id, p, u, a, c, t, t, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, p, u, a, c, t)
-     ORDER BY id ON CONFLICT (id) DO NOTHING`,
-    [ids, col((e) => e.protocol), col((e) => e.user), col((e) => e.agent), col((e) => e.connection), col((e) => e.at), SESSION_GENESIS],
-  );
+  // One statement creates the missing sessions and locks them all (a conflicting insert updates
+  // the row to itself, which locks it and returns it), in id order.
   const rows = await tx.query<HeadRow>(
-    'SELECT id, event_count, head_hash, bytes, capped FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids],
+    `INSERT INTO sessions AS s (id, protocol, user_id, agent_id, connection, opened_at, last_at, head_hash)
+     SELECT id, p, u, a, c, t, t, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, p, u, a, c, t)
+     ORDER BY id
+     ON CONFLICT (id) DO UPDATE SET id = s.id
+     RETURNING s.id, s.event_count, s.head_hash, s.bytes, s.capped`,
+    [ids, col((e) => e.protocol), col((e) => e.user), col((e) => e.agent), col((e) => e.connection), col((e) => e.at), SESSION_GENESIS],
   );
   const state = new Map<string, SessionState>();
   for (const r of rows) {
@@ -128,24 +131,34 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
     if (e.effect === 'review' || e.type === 'review') st.review = true;
     if (e.type === 'session.close') { st.closedAt = e.at; closing.add(e.session); }
   }
-  if (ev.s.length > 0) {
-    await tx.query(
-      `INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, chunks, bytes, prev_hash, hash)
-       SELECT s, q, t, ty, u, a, d::jsonb, n, b, p, h
-       FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[])
-         AS v(s, q, t, ty, u, a, d, n, b, p, h)`,
-      [ev.s, ev.q, ev.at, ev.ty, ev.u, ev.a, ev.d, ev.n, ev.b, ev.p, ev.h],
-    );
-  }
-  if (ch.s.length > 0) {
-    await tx.query(
-      'INSERT INTO session_chunks (session_id, seq, idx, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[])',
-      [ch.s, ch.q, ch.i, ch.body],
-    );
-  }
+  // The events, their chunks, the new heads (and the journal watermark) in one statement.
   const st = ids.map((id) => state.get(id)!);
+  const params: unknown[] = [ids, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
+    st.map((x) => x.count), st.map((x) => x.head), st.map((x) => x.capped), st.map((x) => x.truncated), st.map((x) => x.dropped),
+    st.map((x) => x.allow), st.map((x) => x.deny), st.map((x) => x.review),
+    ev.s, ev.q, ev.at, ev.ty, ev.u, ev.a, ev.d, ev.n, ev.b, ev.p, ev.h];
+  const ctes = [
+    `ev AS (INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, chunks, bytes, prev_hash, hash)
+       SELECT s, q, t, ty, u, a, d::jsonb, n, b, p, h
+       FROM unnest($15::text[], $16::bigint[], $17::timestamptz[], $18::text[], $19::text[], $20::text[], $21::text[], $22::int[], $23::int[], $24::text[], $25::text[])
+         AS v(s, q, t, ty, u, a, d, n, b, p, h))`,
+  ];
+  if (ch.s.length > 0) {
+    params.push(ch.s, ch.q, ch.i, ch.body);
+    const n = params.length;
+    // Chunks reference their event: inserted after it (a CTE sees no rows of a sibling CTE, but the
+    // foreign key is checked at the end of the statement).
+    ctes.push(`ch AS (INSERT INTO session_chunks (session_id, seq, idx, body) SELECT * FROM unnest($${n - 3}::text[], $${n - 2}::bigint[], $${n - 1}::int[], $${n}::text[]))`);
+  }
+  if (opts.watermark) {
+    params.push(opts.watermark.journal, opts.watermark.through);
+    const n = params.length;
+    ctes.push(`wm AS (INSERT INTO recording_journal (id, through) VALUES ($${n - 1}, $${n})
+       ON CONFLICT (id) DO UPDATE SET through = GREATEST(recording_journal.through, EXCLUDED.through))`);
+  }
   await tx.query(
-    `UPDATE sessions s SET
+    `WITH ${ctes.join(',\n     ')}
+     UPDATE sessions s SET
        user_id = COALESCE(s.user_id, v.u), agent_id = COALESCE(s.agent_id, v.a),
        last_at = GREATEST(s.last_at, v.last_at), closed_at = COALESCE(v.closed_at, s.closed_at),
        bytes = v.bytes, event_count = v.n, head_hash = v.head, capped = v.capped,
@@ -155,9 +168,7 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
                  $9::boolean[], $10::boolean[], $11::bigint[], $12::boolean[], $13::boolean[], $14::boolean[])
        AS v(id, u, a, last_at, closed_at, bytes, n, head, capped, truncated, dropped, allow, deny, review)
      WHERE s.id = v.id`,
-    [ids, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
-      st.map((x) => x.count), st.map((x) => x.head), st.map((x) => x.capped), st.map((x) => x.truncated), st.map((x) => x.dropped),
-      st.map((x) => x.allow), st.map((x) => x.deny), st.map((x) => x.review)],
+    params,
   );
   const closed = [...closing].map((id) => {
     const s = state.get(id)!;

@@ -5,6 +5,7 @@ import type { SqlDriver } from '../store/sql.ts';
 import { canonicalData } from './event-hash.ts';
 import type { RecordEvent, Recorder } from './recorder.ts';
 import { writeBatch, type ClosedHead, type PreparedEvent } from './session-writer.ts';
+import { RecordingJournal } from './journal.ts';
 import type { DecisionEffect } from './types.ts';
 
 /** Tuning and collaborators of a {@link StoreRecorder}. Sizes in bytes. */
@@ -27,8 +28,15 @@ export interface StoreRecorderOptions {
   readonly maxQueue?: number;
   /** Most payload bytes waiting. Default 64 MiB. */
   readonly maxQueueBytes?: number;
+  /**
+   * The write-ahead journal. With it, `flush()` resolves once the events are appended to the
+   * journal (durable against a process crash) instead of waiting for a store transaction, and a
+   * failed store write is retried instead of losing its batch. Without it (an in-memory store),
+   * `flush()` waits for the commit.
+   */
+  readonly journal?: RecordingJournal;
   /** Told about failed writes and anchors (for logs and metrics); never about payloads. */
-  readonly onError?: (err: unknown, what: 'write' | 'anchor') => void;
+  readonly onError?: (err: unknown, what: 'write' | 'anchor' | 'journal') => void;
 }
 
 interface Queued { readonly e: PreparedEvent; readonly ticket: number }
@@ -75,12 +83,21 @@ export class StoreRecorder implements Recorder {
   readonly #anchoring = new Set<Promise<void>>();
   #closed = false;
   readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0 };
+  readonly #journal: RecordingJournal | undefined;
+  /** Every ticket up to this one is in the journal or committed. */
+  #journaled = 0;
+  /** The batch being written, kept for the journal. */
+  #inflight: readonly Queued[] = [];
+  /** Ticket of the latest `session.close`: flushing it waits for the commit and the anchor. */
+  #closeTicket = 0;
+  #retry: NodeJS.Timeout | undefined;
 
   constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
     this.#db = db;
     this.#clock = opts.clock ?? systemClock;
     this.#audit = opts.audit;
     this.#onError = opts.onError ?? (() => undefined);
+    this.#journal = opts.journal;
     this.#opts = {
       maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024,
       chunkChars: Math.max(1024, opts.chunkBytes ?? 64 * 1024),
@@ -106,6 +123,7 @@ export class StoreRecorder implements Recorder {
     }
     this.#queue.push({ e, ticket });
     this.#queueBytes += e.bytes;
+    if (e.type === 'session.close') this.#closeTicket = ticket;
     this.#kick();
   }
 
@@ -116,7 +134,7 @@ export class StoreRecorder implements Recorder {
    */
   async flush(session?: string): Promise<void> {
     const target = this.#issued;
-    if (this.#settledThrough() < target) {
+    if (!this.#durableInJournal(target) && this.#settledThrough() < target) {
       const settled = new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
       this.#kick(true);
       await settled;
@@ -134,11 +152,56 @@ export class StoreRecorder implements Recorder {
     }
   }
 
-  /** Stops accepting events and waits for the queue (losses are not reported here). */
+  /**
+   * Stops accepting events and waits for the queue (losses are not reported here). The journal
+   * is deleted when the store has everything; otherwise it stays for the next start to recover.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#losses.size > 0) this.#kick();
-    await this.flush().catch(() => undefined);
+    const journal = this.#journal;
+    if (!journal) {
+      if (this.#losses.size > 0) this.#kick();
+      await this.flush().catch(() => undefined);
+      return;
+    }
+    // One last attempt; what the store does not take stays in the journal for the next start.
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    if (this.#losses.size > 0 || this.#queue.length > 0) this.#kick(true);
+    while (this.#draining) await this.#draining;
+    clearTimeout(this.#retry);
+    while (this.#anchoring.size > 0) await Promise.all([...this.#anchoring]);
+    const complete = this.#queue.length === 0 && this.#inflight.length === 0;
+    if (complete) await this.#db.query('DELETE FROM recording_journal WHERE id = $1', [journal.id]).catch(() => undefined);
+    journal.close(complete);
+  }
+
+  /**
+   * With a journal: appends what is not yet journaled (through `target`) and says whether that
+   * makes the flush durable. Not when a `session.close` is in range (closing waits for the commit
+   * and its anchor), when the backlog is past half the queue bound (back-pressure: the caller
+   * waits for the store), or when the journal cannot be written (then the store decides).
+   */
+  #durableInJournal(target: number): boolean {
+    const journal = this.#journal;
+    if (!journal) return false;
+    if (this.#closeTicket > this.#settledThrough() && this.#closeTicket <= target) return false;
+    if (this.#queue.length > this.#opts.maxQueue / 2 || this.#queueBytes > this.#opts.maxQueueBytes / 2) return false;
+    if (this.#journaled >= target) return true;
+    const pending: { ticket: number; event: PreparedEvent }[] = [];
+    for (const q of this.#inflight) if (q.ticket > this.#journaled && q.ticket <= target) pending.push({ ticket: q.ticket, event: q.e });
+    for (const q of this.#queue) {
+      if (q.ticket > target) break;
+      if (q.ticket > this.#journaled) pending.push({ ticket: q.ticket, event: q.e });
+    }
+    try {
+      journal.append(pending);
+    } catch (err) {
+      this.#onError(err, 'journal');
+      return false;
+    }
+    this.#journaled = target;
+    return true;
   }
 
   /** Counters for metrics. */
@@ -185,6 +248,7 @@ export class StoreRecorder implements Recorder {
    * flush is waiting), so events recorded meanwhile share one transaction (group commit).
    */
   #kick(now = false): void {
+    if (this.#retry !== undefined) return; // a failed write is retried by its timer, not hot
     if (this.#draining) {
       if (now) this.#wake?.();
       return;
@@ -212,21 +276,41 @@ export class StoreRecorder implements Recorder {
       const batch = this.#queue.splice(0, this.#opts.maxBatch);
       for (const q of batch) this.#queueBytes -= q.e.bytes;
       this.#inflightFrom = batch[0]?.ticket ?? this.#issued + 1;
+      this.#inflight = batch;
       const markers = this.#takeMarkers();
+      const last = batch[batch.length - 1]?.ticket;
+      const journal = this.#journal;
+      const watermark = journal && last !== undefined ? { journal: journal.id, through: last } : undefined;
       try {
-        const { closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], this.#opts));
+        const { closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], { ...this.#opts, watermark }));
         this.#stats.batches++;
         this.#stats.recorded += batch.length;
         for (const c of closed) this.#anchor(c);
+        if (journal && last !== undefined) {
+          this.#journaled = Math.max(this.#journaled, last);
+          try { journal.committed(last); } catch (err) { this.#onError(err, 'journal'); }
+        }
       } catch (err) {
         this.#stats.failedBatches++;
         this.#onError(err, 'write');
         for (const m of markers) this.#restoreMarker(m.loss, m.event.session);
+        this.#inflight = [];
+        if (journal) {
+          // Journaled events are not lost: the batch goes back to the front and is retried.
+          this.#queue.unshift(...batch);
+          for (const q of batch) this.#queueBytes += q.e.bytes;
+          this.#inflightFrom = undefined;
+          this.#settle();
+          this.#retry ??= setTimeout(() => { this.#retry = undefined; this.#kick(true); }, 1000);
+          this.#retry.unref();
+          return;
+        }
         for (const q of batch) this.#lose(q.e, 'store_error', q.ticket);
         this.#inflightFrom = undefined;
         this.#settle();
         return; // no hot retry loop against a failing store; the next record() retries the markers
       }
+      this.#inflight = [];
       this.#inflightFrom = undefined;
       this.#settle();
     }
@@ -272,4 +356,42 @@ function effectOf(data: Readonly<Record<string, unknown>>): DecisionEffect | und
   if (v === 'allow' || v === 'deny' || v === 'review') return v;
   if (v === 'review_required' || v === 'hold') return 'review';
   return undefined;
+}
+
+/**
+ * Replays the journals that processes which did not close cleanly left in `dir`: whatever the
+ * store does not have yet (past each journal's committed watermark) is written through the same
+ * batch writer, then the journal's files and watermark are removed. Run at start, before serving.
+ * Returns the number of events replayed.
+ *
+ * @example
+ *   const replayed = await recoverJournals(db, join(stateDir, 'journal'), { audit, maxSessionBytes });
+ */
+export async function recoverJournals(
+  db: SqlDriver, dir: string,
+  opts: { readonly audit?: StoreRecorderOptions['audit']; readonly maxSessionBytes?: number; readonly chunkBytes?: number; readonly exceptId?: string } = {},
+): Promise<number> {
+  let replayed = 0;
+  const write = { maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024, chunkChars: Math.max(1024, opts.chunkBytes ?? 64 * 1024) };
+  for (const orphan of RecordingJournal.orphans(dir, opts.exceptId)) {
+    const [row] = await db.query<{ through: number | string }>('SELECT through FROM recording_journal WHERE id = $1', [orphan.id]);
+    const through = row ? Number(row.through) : 0;
+    const todo = orphan.entries.filter((e) => e.ticket > through);
+    for (let i = 0; i < todo.length; i += 500) {
+      const part = todo.slice(i, i + 500);
+      const watermark = { journal: orphan.id, through: part[part.length - 1]!.ticket };
+      const { closed } = await db.transaction((tx) => writeBatch(tx, part.map((e) => e.event), { ...write, watermark }));
+      for (const c of closed) {
+        await opts.audit?.append({
+          kind: 'session.anchor', outcome: 'ok', resource: c.session,
+          ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
+          detail: { session: c.session, head_hash: c.headHash, events: c.events },
+        });
+      }
+      replayed += part.length;
+    }
+    await db.query('DELETE FROM recording_journal WHERE id = $1', [orphan.id]);
+    orphan.remove();
+  }
+  return replayed;
 }

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { manualClock } from '../kernel/clock.ts';
+import { openStore } from '../store/index.ts';
+import type { SqlDriver } from '../store/sql.ts';
+import { RecordingJournal } from './journal.ts';
+import { SessionStore } from './session-store.ts';
+import { recoverJournals, StoreRecorder } from './store-recorder.ts';
+
+const T0 = Date.parse('2025-06-01T00:00:00.000Z');
+
+/** Renames a journal (files and watermark) as if a process that has exited had written it. */
+async function orphan(db: SqlDriver, dir: string, journal: RecordingJournal): Promise<void> {
+  const dead = spawnSync('true').pid; // a pid that has just exited
+  const id = journal.id.replace(/^\d+p/, `${dead}p`);
+  for (const f of readdirSync(dir)) {
+    if (f.includes(journal.id)) renameSync(join(dir, f), join(dir, f.replace(journal.id, id)));
+  }
+  await db.query('UPDATE recording_journal SET id = $1 WHERE id = $2', [id, journal.id]);
+}
+
+describe('recording journal', () => {
+  let db: SqlDriver;
+  let store: SessionStore;
+  const dirs: string[] = [];
+  const clock = manualClock(T0);
+  const tmp = (): string => { const d = mkdtempSync(join(tmpdir(), 'gh-journal-')); dirs.push(d); return d; };
+  before(async () => {
+    db = await openStore({ embedded: { path: undefined } });
+    store = new SessionStore(db, { clock, requireAnchor: false });
+  });
+  after(async () => {
+    await db.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('flush is durable from the journal while the store has not committed; recovery replays exactly the rest', async () => {
+    const dir = tmp();
+    const journal = RecordingJournal.create(dir);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    let writes = 0;
+    const slow: SqlDriver = { ...db, transaction: async (fn) => { writes++; if (writes > 1) await gate; return db.transaction(fn); } };
+    const rec = new StoreRecorder(slow, { clock, journal, groupCommitMs: 0 });
+    rec.record({ session: 'j-1', protocol: 'http', type: 'request', at: T0, data: { n: 1 } });
+    await rec.flush('j-1');
+    // The first batch commits (its watermark says ticket 1 is stored).
+    for (let i = 0; i < 200 && (await store.get('j-1'))?.events !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let n = 2; n <= 5; n++) rec.record({ session: 'j-1', protocol: 'http', type: 'request', at: T0 + n, data: { n } });
+    await rec.flush('j-1'); // resolves although the second transaction is held: the journal has it
+    assert.equal((await store.get('j-1'))?.events, 1);
+    // The process "dies" here: its journal is orphaned, the held transaction never commits.
+    await orphan(db, dir, journal);
+    assert.equal(await recoverJournals(db, dir), 4);
+    const events = await store.events('j-1');
+    assert.deepEqual(events.map((e) => e.data.n), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await store.verify('j-1'), { ok: true, events: 5 });
+    assert.deepEqual(readdirSync(dir), [], 'a recovered journal is deleted');
+    release();
+  });
+
+  test('a torn last line (a write that never returned) is ignored; complete lines are replayed', async () => {
+    const dir = tmp();
+    const journal = RecordingJournal.create(dir);
+    const rec = new StoreRecorder({ ...db, transaction: () => new Promise(() => undefined) }, { clock, journal });
+    rec.record({ session: 'j-torn', protocol: 'postgres', type: 'request', at: T0, data: { statement: 'SELECT 1' } });
+    await rec.flush('j-torn');
+    const [file] = readdirSync(dir);
+    assert.ok(file);
+    appendFileSync(join(dir, file), '{"n":2,"e":{"session":"j-torn","proto');
+    await orphan(db, dir, journal);
+    assert.equal(await recoverJournals(db, dir), 1);
+    assert.equal((await store.get('j-torn'))?.events, 1);
+  });
+
+  test('the journal of a live process is never taken', async () => {
+    const dir = tmp();
+    const journal = RecordingJournal.create(dir);
+    const rec = new StoreRecorder({ ...db, transaction: () => new Promise(() => undefined) }, { clock, journal });
+    rec.record({ session: 'j-live', protocol: 'http', type: 'request', at: T0, data: {} });
+    await rec.flush('j-live');
+    assert.equal(await recoverJournals(db, dir), 0);
+    assert.equal(readdirSync(dir).length, 1);
+    assert.equal(await store.get('j-live'), undefined);
+  });
+
+  test('a failed store write is retried from memory, not lost; close keeps the journal when the store still fails', async () => {
+    const dir = tmp();
+    const journal = RecordingJournal.create(dir);
+    let fail = true;
+    const errors: string[] = [];
+    const flaky: SqlDriver = { ...db, transaction: (fn) => (fail ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) };
+    const rec = new StoreRecorder(flaky, { clock, journal, groupCommitMs: 0, onError: (_e, what) => errors.push(what) });
+    rec.record({ session: 'j-flaky', protocol: 'http', type: 'request', at: T0, data: { n: 1 } });
+    await rec.flush('j-flaky'); // durable in the journal: no error for the client
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(errors.includes('write'));
+    assert.equal(rec.stats().dropped, 0);
+    await rec.close(); // still failing: the journal stays for the next start
+    assert.equal(readdirSync(dir).length, 1);
+    fail = false;
+    await orphan(db, dir, journal);
+    assert.equal(await recoverJournals(db, dir), 1);
+    assert.deepEqual((await store.events('j-flaky')).map((e) => e.data.n), [1]);
+  });
+
+  test('a clean close deletes the journal once the store has everything', async () => {
+    const dir = tmp();
+    const rec = new StoreRecorder(db, { clock, journal: RecordingJournal.create(dir) });
+    rec.record({ session: 'j-clean', protocol: 'http', type: 'request', at: T0, data: {} });
+    await rec.flush('j-clean');
+    await rec.close();
+    assert.deepEqual(readdirSync(dir), []);
+    assert.equal((await store.get('j-clean'))?.events, 1);
+  });
+});

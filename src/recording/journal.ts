@@ -1,0 +1,173 @@
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { PreparedEvent } from './session-writer.ts';
+
+/** One journaled event: the recorder's ticket and the event as it will be written to the store. */
+export interface JournalEntry {
+  readonly ticket: number;
+  readonly event: PreparedEvent;
+}
+
+/** A journal left by an earlier process, read back for recovery. */
+export interface OrphanJournal {
+  readonly id: string;
+  /** Complete entries in ticket order (a torn last line, never acknowledged, is dropped). */
+  readonly entries: readonly JournalEntry[];
+  /** Deletes its files (after the store has everything they hold). */
+  remove(): void;
+}
+
+const SEGMENT_BYTES = 8 * 1024 * 1024;
+const FILE = /^journal-((\d+)p[0-9a-f]+)-(\d{6})\.jsonl$/;
+
+/**
+ * The recorder's write-ahead journal: an append-only local file per gateway process. `flush()`
+ * makes events durable by appending them here (one `write(2)` for everything pending: a few
+ * microseconds), so a response need not wait for a store transaction; the store catches up in
+ * large batches and each batch commits the journal ticket it covers. Data written to the file
+ * survives the process being killed (SIGKILL): it is in the kernel. After a crash,
+ * {@link RecordingJournal.orphans} reads the journals of dead processes and the recorder replays
+ * what the store lacks.
+ *
+ * Segments of 8 MiB; a segment is deleted once the store has committed every ticket in it.
+ *
+ * @example
+ *   const j = RecordingJournal.create(join(stateDir, 'journal'));
+ *   j.append([{ ticket: 1, event }]);  // durable against a process crash when this returns
+ *   j.committed(1);                    // the store has it: the segment may go
+ */
+export class RecordingJournal {
+  readonly id: string;
+  readonly #dir: string;
+  #fd: number | undefined;
+  #segment = 0;
+  #bytes = 0;
+  /** Sealed segments and the last ticket each holds. */
+  readonly #sealed: { file: string; last: number }[] = [];
+  #last = 0;
+
+  private constructor(dir: string, id: string) {
+    this.#dir = dir;
+    this.id = id;
+  }
+
+  /**
+   * A fresh journal in `dir` (created with mode 0700). Its id starts with this process's pid, so
+   * a process starting beside a live one (replicas sharing a directory) never takes its journal.
+   */
+  static create(dir: string): RecordingJournal {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return new RecordingJournal(dir, `${process.pid}p${randomBytes(9).toString('hex')}`);
+  }
+
+  /**
+   * Appends entries (in ticket order) with one synchronous write. Throws when the file cannot be
+   * written (the caller fails closed).
+   */
+  append(entries: readonly JournalEntry[]): void {
+    if (entries.length === 0) return;
+    let text = '';
+    for (const e of entries) text += `${JSON.stringify({ n: e.ticket, e: e.event })}\n`;
+    if (this.#fd === undefined || this.#bytes >= SEGMENT_BYTES) this.#rotate();
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.#fd!, buf, off, buf.length - off);
+    this.#bytes += buf.length;
+    this.#last = entries[entries.length - 1]!.ticket;
+  }
+
+  /** The store has committed every ticket up to `through`: deletes the segments it covers. */
+  committed(through: number): void {
+    while (this.#sealed.length > 0 && this.#sealed[0]!.last <= through) {
+      rmSync(this.#sealed.shift()!.file, { force: true });
+    }
+  }
+
+  /** Closes the file; with `remove`, deletes every segment (everything is in the store). */
+  close(remove: boolean): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    if (remove) {
+      for (const s of this.#sealed.splice(0)) rmSync(s.file, { force: true });
+      rmSync(this.#path(this.#segment), { force: true });
+    }
+  }
+
+  #path(segment: number): string {
+    return join(this.#dir, `journal-${this.id}-${String(segment).padStart(6, '0')}.jsonl`);
+  }
+
+  #rotate(): void {
+    if (this.#fd !== undefined) {
+      closeSync(this.#fd);
+      this.#sealed.push({ file: this.#path(this.#segment), last: this.#last });
+      this.#segment++;
+    }
+    this.#fd = openSync(this.#path(this.#segment), 'a', 0o600);
+    this.#bytes = 0;
+  }
+
+  /**
+   * Journals in `dir` left by processes that are gone (not this one, not `exceptId`, not one whose
+   * pid is running: a pid reused by another program only delays the recovery to a later start).
+   */
+  static orphans(dir: string, exceptId?: string): OrphanJournal[] {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const byId = new Map<string, string[]>();
+    for (const name of names.sort()) {
+      const m = FILE.exec(name);
+      if (!m || m[1] === exceptId || alive(Number(m[2]))) continue;
+      const list = byId.get(m[1]!) ?? [];
+      list.push(join(dir, name));
+      byId.set(m[1]!, list);
+    }
+    return [...byId].map(([id, files]) => ({
+      id,
+      entries: files.flatMap(readEntries),
+      remove: () => { for (const f of files) rmSync(f, { force: true }); },
+    }));
+  }
+}
+
+function readEntries(file: string): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.length === 0) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      continue; // a torn write: its flush never returned, so nobody was told it was recorded
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    const { n, e } = v as { n?: unknown; e?: Partial<Record<keyof PreparedEvent, unknown>> };
+    if (typeof n === 'number' && isEvent(e)) out.push({ ticket: n, event: e });
+  }
+  return out;
+}
+
+function isEvent(e: Partial<Record<keyof PreparedEvent, unknown>> | undefined): e is PreparedEvent {
+  if (typeof e !== 'object' || e === null) return false;
+  const optional = (x: unknown): boolean => x === null || typeof x === 'string';
+  return typeof e.session === 'string' && typeof e.protocol === 'string' && typeof e.type === 'string' && typeof e.at === 'string'
+    && typeof e.text === 'string' && typeof e.bytes === 'number' && optional(e.user) && optional(e.agent) && optional(e.connection)
+    && (e.effect === undefined || e.effect === 'allow' || e.effect === 'deny' || e.effect === 'review');
+}
+
+/** Whether a process with this pid exists (EPERM: it exists, but is not ours). */
+function alive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
