@@ -29,23 +29,27 @@ export class Authenticator {
     this.#oidc = deps.oidc;
   }
 
-  async authenticate(credential: string): Promise<Principal> {
+  /**
+   * `opts.audiences`: extra audiences an external OIDC token may carry instead of its issuer's
+   * configured one (the MCP resource on `/mcp`). Built-in tokens and API keys are unaffected.
+   */
+  async authenticate(credential: string, opts: { readonly audiences?: readonly string[] } = {}): Promise<Principal> {
     try {
-      return await this.#dispatch(credential);
+      return await this.#dispatch(credential, opts.audiences ?? []);
     } catch (err) {
       if (isGatehouseError(err)) throw err;
       throw new GatehouseError('invalid_credential', 'credential is invalid, expired or revoked', {}, { cause: err });
     }
   }
 
-  async #dispatch(credential: string): Promise<Principal> {
+  async #dispatch(credential: string, audiences: readonly string[]): Promise<Principal> {
     if (typeof credential !== 'string' || credential.length === 0 || credential.length > MAX_CREDENTIAL_CHARS) {
       throw new GatehouseError('invalid_credential', 'credential is invalid, expired or revoked');
     }
     if (credential.startsWith(API_KEY_PREFIX)) return this.#apiKeys.verify(credential);
     const iss = jwtIssuer(credential);
     if (iss !== undefined && iss === this.#issuer.issuer) return this.#issuer.verify(credential);
-    if (iss !== undefined && this.#oidc.handles(credential)) return this.#oidc.verify(credential);
+    if (iss !== undefined && this.#oidc.handles(credential)) return this.#oidc.verify(credential, audiences);
     throw new GatehouseError('invalid_credential', 'credential is not a Gatehouse key or a token from a trusted issuer');
   }
 }

@@ -82,10 +82,14 @@ export class OidcVerifier {
     return this.#issuers.has(unverifiedIssuer(token) ?? '');
   }
 
-  /** Verifies `token` and returns its user. Throws `invalid_token` on any failure. */
-  async verify(token: string): Promise<Principal> {
+  /**
+   * Verifies `token` and returns its user. Throws `invalid_token` on any failure.
+   * `extraAudiences` are accepted besides the issuer's configured audience (the MCP server passes
+   * its resource identifier, RFC 8707/9728).
+   */
+  async verify(token: string, extraAudiences: readonly string[] = []): Promise<Principal> {
     try {
-      return await this.#verify(token);
+      return await this.#verify(token, extraAudiences);
     } catch (err) {
       if (isGatehouseError(err, 'invalid_token')) throw err;
       if (isGatehouseError(err, 'upstream_unreachable')) throw new GatehouseError('invalid_token', 'token issuer could not be reached', {}, { cause: err });
@@ -93,7 +97,7 @@ export class OidcVerifier {
     }
   }
 
-  async #verify(token: string): Promise<Principal> {
+  async #verify(token: string, extraAudiences: readonly string[]): Promise<Principal> {
     const iss = unverifiedIssuer(token);
     const state = iss === undefined ? undefined : this.#issuers.get(iss);
     if (!state) throw new GatehouseError('invalid_token', 'token issuer is not trusted');
@@ -103,7 +107,7 @@ export class OidcVerifier {
     if (this.#clock.now() - state.fetchedAt > settings.jwksCacheMs || !state.jwks) await this.#discover(state);
     const { payload } = await jwtVerify(token, this.#keyResolver(state), {
       issuer: settings.issuer,
-      audience: typeof settings.audience === 'string' ? settings.audience : [...settings.audience],
+      audience: [...(typeof settings.audience === 'string' ? [settings.audience] : settings.audience), ...extraAudiences],
       algorithms: [...settings.algorithms],
       currentDate: new Date(this.#clock.now()),
       clockTolerance: CLOCK_SKEW_S,

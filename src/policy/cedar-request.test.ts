@@ -42,6 +42,13 @@ describe('toCedarRequest', () => {
     assert.throws(() => toCedarRequest(request(user('a'), 'admin', connection('crm'))));
     assert.throws(() => toCedarRequest(request(user('a'), 'sql.read', { kind: 'gateway' })));
   });
+
+  test('mcp.call applies to a connection and to the gateway (tools that name no connection)', () => {
+    const g = toCedarRequest(request(user('a'), 'mcp.call', { kind: 'gateway' }, { mcp: { tool: 'whoami' } }));
+    assert.deepEqual(g.resource, { type: 'Gateway', id: 'gatehouse' });
+    assert.deepEqual(g.context.mcp, { tool: 'whoami' });
+    assert.deepEqual(toCedarRequest(request(user('a'), 'mcp.call', connection('crm'), { mcp: { tool: 'query' } })).resource, { type: 'Connection', id: 'crm' });
+  });
 });
 
 describe('toPrunedCedarRequest', () => {

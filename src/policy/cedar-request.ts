@@ -22,13 +22,14 @@ export const GATEWAY_ID = 'gatehouse';
  * as parents; the acting agent's entity (with its groups) when an agent acts for a user; the
  * Group entities; the resource (`Connection` with its attributes, or `Gateway::"gatehouse"`);
  * and the context of the schema (agent, via, time in UTC, and the facts present).
- * Throws when the action and the resource kind do not fit (`admin` ⇔ gateway).
+ * Throws when the action and the resource kind do not fit (`admin`: the gateway; `mcp.call`:
+ * either; every other action: a connection).
  *
  * @example toCedarRequest(req).principal // { type: 'User', id: 'alice' }
  */
 export function toCedarRequest(req: AccessRequest): CedarRequest {
   const { principal: p, resource: r } = req;
-  if ((req.action === 'admin') !== (r.kind === 'gateway')) {
+  if (!appliesTo(req.action, r.kind)) {
     throw new Error(`action ${req.action} does not apply to a ${r.kind} resource`);
   }
   const entities: EntityJson[] = [];
@@ -60,6 +61,12 @@ export function toCedarRequest(req: AccessRequest): CedarRequest {
   };
   if (agent) context.agent = { id: agent.id, groups: [...agent.groups] };
   return { principal, action: { type: 'Action', id: req.action }, resource, context, entities };
+}
+
+/** The resource kinds of the schema's `appliesTo` for each action. */
+function appliesTo(action: AccessRequest['action'], kind: AccessRequest['resource']['kind']): boolean {
+  if (action === 'mcp.call') return true;
+  return (action === 'admin') === (kind === 'gateway');
 }
 
 function groupUids(names: readonly string[], all: Set<string>): CedarUid[] {

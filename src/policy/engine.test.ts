@@ -114,6 +114,7 @@ describe('PolicyEngine fail-closed and options', () => {
       request(agent('bot', ['agents']), 'llm.invoke', openai, { llm: llmFacts({ tools: ['search'], pii_types: ['EMAIL'], findings: 1 }) }),
       request(onBehalf, 'http.request', connection('api', 'http', { tags: ['prod'] }), { http: { method: 'GET', path: '/v1/items' } }),
       request(onBehalf, 'mcp.call', connection('tools', 'mcp'), { mcp: { tool: 'query' } }),
+      request(onBehalf, 'mcp.call', gateway, { mcp: { tool: 'whoami' } }),
       request(user('root', ['ops']), 'admin', gateway),
     ];
     for (const r of cases) assert.deepEqual(engine.decide(r), { effect: 'allow', reasons: ['all'], errors: [] }, r.action);

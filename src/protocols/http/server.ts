@@ -5,6 +5,7 @@ import { HostGuard } from '../../api/host-guard.ts';
 import { openApiDocument } from '../../api/openapi.ts';
 import { identityRoute } from './identity-routes.ts';
 import { proxyRoute } from './proxy/route.ts';
+import { mcpHandler } from '../mcp/server.ts';
 import { sendJson, sendProblem } from './problem.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 
@@ -28,6 +29,7 @@ export async function readiness(svc: Services): Promise<{ ready: boolean; checks
 export function createHttpHandler(svc: Services, listen: { host: string; port: number }) {
   const guard = new HostGuard(listen, svc.config.server.public_url, svc.config.server.allowed_hosts);
   const admin = adminHandler(svc, guard);
+  const mcp = mcpHandler(svc, guard, listen);
   return (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     let route = 'unmatched';
@@ -38,7 +40,7 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
       svc.log.debug({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'http');
     };
     res.once('finish', done);
-    dispatch(svc, admin, req, res).then((r) => { route = r; }, (err: unknown) => {
+    dispatch(svc, admin, mcp, req, res).then((r) => { route = r; }, (err: unknown) => {
       if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err), method: req.method }, 'unhandled error');
       const headers: Record<string, string> = {};
       if (isGatehouseError(err) && err.status === 401) headers['www-authenticate'] = 'Bearer realm="gatehouse"';
@@ -48,7 +50,9 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
   };
 }
 
-async function dispatch(svc: Services, admin: ReturnType<typeof adminHandler>, req: IncomingMessage, res: ServerResponse): Promise<string> {
+async function dispatch(
+  svc: Services, admin: ReturnType<typeof adminHandler>, mcp: ReturnType<typeof mcpHandler>, req: IncomingMessage, res: ServerResponse,
+): Promise<string> {
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://gateway');
@@ -77,6 +81,10 @@ async function dispatch(svc: Services, admin: ReturnType<typeof adminHandler>, r
   }
   if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res, url);
   if (path.startsWith('/api/v1/') || path === '/api/v1') return admin(req, res, url);
+  if (path === '/mcp' || path.startsWith('/.well-known/oauth-protected-resource')) {
+    const label = await mcp(req, res, path);
+    if (label !== undefined) return label;
+  }
   const identity = await identityRoute(svc, req, res, path);
   if (identity !== undefined) return identity;
   throw new GatehouseError('not_found', `nothing at ${path.slice(0, 200)}`);

@@ -1,0 +1,125 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { HostGuard } from '../../api/host-guard.ts';
+import type { Services } from '../../app/services.ts';
+import { bytes } from '../../config/types.ts';
+import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
+import { newId } from '../../kernel/ids.ts';
+import { readBody } from '../http/body.ts';
+import { validSessionHeader } from '../http/proxy/sessions.ts';
+import { authenticateMcp, challenge } from './auth.ts';
+import type { Loopback, McpLimits, ToolEnv } from './env.ts';
+import { MCP_PATH, METADATA_PATH, protectedResourceMetadata } from './metadata.ts';
+import { pendingOf } from './pending.ts';
+import { McpSession } from './record.ts';
+import { TOOLS } from './tools/index.ts';
+
+/** Server identity in `initialize`. */
+export const SERVER_INFO = { name: 'gatehouse', version: '0.1.0' } as const;
+
+/** The limits of the MCP server (see docs/design/mcp.md). */
+export function mcpLimits(svc: Pick<Services, 'reviewHoldMs'>): McpLimits {
+  return { holdMs: Math.min(svc.reviewHoldMs, 10_000), maxWaitMs: 60_000, progressEveryMs: 5_000 };
+}
+
+/** JSON-RPC error codes the route itself answers with. */
+const JSONRPC = { parseError: -32700, invalidRequest: -32600, serverError: -32000 } as const;
+
+/**
+ * The `/mcp` endpoint and its RFC 9728 metadata, for the HTTP listener's dispatch. Returns the
+ * route label for metrics, or undefined when `path` is not an MCP path.
+ *
+ * `/mcp` (POST only; streamable HTTP, stateless: a new SDK server and transport per request, so
+ * any replica serves any request): Host/Origin check (DNS rebinding), bearer authentication (401 +
+ * `WWW-Authenticate` naming the resource metadata), a body capped at `server.body_limit` before the
+ * SDK parses it, then the SDK. The recording session travels in `Mcp-Session-Id` (set by the
+ * gateway on every answer, echoed by clients) or `Gatehouse-Session`. GET and DELETE: 405.
+ *
+ * @example
+ *   const mcp = mcpHandler(svc, guard, bound);
+ *   const label = await mcp(req, res, url.pathname); // undefined: not an MCP path
+ */
+export function mcpHandler(svc: Services, guard: HostGuard, listen: { host: string; port: number }) {
+  const loopback: Loopback = { host: listen.host, port: listen.port, tls: svc.config.server.tls !== undefined };
+  const limits = mcpLimits(svc);
+  return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<string | undefined> => {
+    if (path === METADATA_PATH || path === `${METADATA_PATH}${MCP_PATH}`) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatehouseError('method_not_allowed', 'allowed: GET', { allow: ['GET'] });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
+      res.end(req.method === 'HEAD' ? undefined : JSON.stringify(protectedResourceMetadata(svc)));
+      return METADATA_PATH;
+    }
+    if (path !== MCP_PATH) return undefined;
+    try {
+      await serve(svc, req, res, guard, loopback, limits);
+    } catch (err) {
+      answerError(svc, res, err);
+    }
+    return MCP_PATH;
+  };
+}
+
+async function serve(svc: Services, req: IncomingMessage, res: ServerResponse, guard: HostGuard, loopback: Loopback, limits: McpLimits): Promise<void> {
+  guard.check(req.headers);
+  if (req.method !== 'POST') {
+    throw new GatehouseError('method_not_allowed', 'this MCP server is stateless: POST JSON-RPC messages to /mcp (no GET stream, no DELETE)', { allow: ['POST'] });
+  }
+  const caller = await authenticateMcp(svc, req);
+  const raw = await readBody(req, bytes(svc.config.server.body_limit));
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    sendRpcError(res, 400, JSONRPC.parseError, 'Parse error: the body is not JSON');
+    return;
+  }
+  const header = req.headers['mcp-session-id'] ?? req.headers['gatehouse-session'];
+  // A session is resolved (and recorded) only by tool calls; other messages just carry its id.
+  const session = hasToolCall(body)
+    ? McpSession.resolve(svc, caller.principal, header)
+    : undefined;
+  const sessionId = session?.id ?? (validSessionHeader(header) ? header : newId());
+  res.setHeader('mcp-session-id', sessionId);
+  res.setHeader('gatehouse-session', sessionId);
+
+  const ac = new AbortController();
+  res.once('close', () => { if (!res.writableFinished) ac.abort(); });
+  const env: ToolEnv = {
+    svc, caller, loopback, limits, pending: pendingOf(svc), signal: ac.signal,
+    session: session ?? McpSession.passive(svc, caller.principal, sessionId),
+  };
+  const server = new McpServer(SERVER_INFO, {
+    capabilities: { tools: {} },
+    instructions: 'Gatehouse: reach databases, LLMs and HTTP APIs through a zero-trust gateway. Start with whoami and list_connections. '
+      + 'Every call is authorized by policy, results are masked, and some calls wait for a human approval (status pending_approval: then call review_wait).',
+  });
+  for (const register of TOOLS) register(server, env);
+  // No sessionIdGenerator: stateless (the gateway sets Mcp-Session-Id itself, for recording).
+  const transport = new StreamableHTTPServerTransport({});
+  res.once('close', () => { void transport.close().catch(() => undefined); void server.close().catch(() => undefined); });
+  await server.connect(transport);
+  await transport.handleRequest(req, res, body);
+}
+
+/** True when the JSON-RPC message (or batch) contains a `tools/call` request. */
+function hasToolCall(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body as unknown[] : [body];
+  return messages.some((m) => m !== null && typeof m === 'object' && (m as Record<string, unknown>).method === 'tools/call');
+}
+
+/** An HTTP-level fault on `/mcp` as a JSON-RPC error (with the `WWW-Authenticate` challenge on 401). */
+function answerError(svc: Services, res: ServerResponse, err: unknown): void {
+  const e = isGatehouseError(err) ? err : new GatehouseError('internal');
+  if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'mcp request failed');
+  const headers: Record<string, string> = {};
+  if (e.status === 401) headers['www-authenticate'] = challenge(svc, e);
+  if (e.code === 'method_not_allowed' && Array.isArray(e.extra.allow)) headers.allow = (e.extra.allow as string[]).join(', ');
+  sendRpcError(res, e.status, e.status === 400 ? JSONRPC.invalidRequest : JSONRPC.serverError, e.detail, { code: e.code }, headers);
+}
+
+function sendRpcError(res: ServerResponse, status: number, code: number, message: string, data?: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  if (res.headersSent) { res.end(); return; }
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message, ...(data ? { data } : {}) }, id: null }));
+}

@@ -1,0 +1,203 @@
+import type { Strategy } from '../../masking/strategies.ts';
+import type { TextMasker } from '../../masking/text-masker.ts';
+import { GatehouseError } from '../../kernel/errors.ts';
+import {
+  BE, parseCommandComplete, parseDataRow, parseErrorFields, parseRowDescription, validateBackend, type FieldDescription,
+} from '../postgres/backend-messages.ts';
+import { CancelMap } from '../postgres/cancel-map.ts';
+import type { CatalogResolver } from '../postgres/catalog.ts';
+import type { Frame } from '../postgres/frame-reader.ts';
+import { FE } from '../postgres/frontend-messages.ts';
+import { planColumns, RowMasker } from '../postgres/row-masker.ts';
+import { connectUpstream, type UpstreamSession, type UpstreamTarget } from '../postgres/upstream.ts';
+import { emptyMessage, MessageWriter } from '../postgres/writer.ts';
+
+/** Largest backend message accepted from the upstream (a row bigger than this fails the call). */
+export const MAX_MESSAGE = 16 * 1024 * 1024;
+/** Longest value kept in one cell, in characters (after masking); longer ones are cut. */
+export const CELL_LIMIT = 4096;
+
+/** How result rows are masked: exactly the wire listener's row masking (column rules + detectors). */
+export interface RowMasking {
+  /** The connection's response masker (content detectors), if any rule applies. */
+  readonly masker: TextMasker | undefined;
+  /** Resolves table OIDs for column rules; undefined when the connection has none. */
+  readonly catalog: CatalogResolver | undefined;
+  readonly strategyOf: (schema: string, table: string, column: string) => Strategy | undefined;
+  readonly hashKey: Buffer;
+}
+
+/** One statement's result: masked rows (as text) up to the caps. */
+export interface StatementResult {
+  /** The command tag (`SELECT 3`, `INSERT 0 1`), or null when the statement did not complete. */
+  command: string | null;
+  readonly columns: { readonly name: string; readonly type_oid: number }[];
+  readonly rows: (string | null)[][];
+  /** Rows the server sent for this statement (kept or not). */
+  row_count: number;
+  /** Rows were left out (row or byte cap) or cells were cut. */
+  truncated: boolean;
+}
+
+/** The outcome of one simple Query. */
+export interface QueryRun {
+  readonly results: StatementResult[];
+  /** The server's error (message masked), if a statement failed. */
+  readonly error?: { readonly sqlstate: string; readonly message: string };
+}
+
+/** Caps and deadlines of one run. */
+export interface QueryLimits {
+  readonly maxRows: number;
+  /** Most characters of cell text kept over all statements. */
+  readonly maxChars: number;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Runs `sql` as one simple Query on a fresh upstream session (the vaulted credential) and collects
+ * the results with the wire listener's codec and row masking: frames read incrementally with a
+ * capped length, each DataRow masked by {@link RowMasker} (column rules resolved through the
+ * catalog, content detectors) before anything is kept. Past the row or character cap rows are
+ * read and dropped (the statements still complete, so writes are not rolled back by truncation);
+ * past the deadline or on abort, the query is cancelled upstream and the call fails.
+ *
+ * @example
+ *   const run = await runQuery(target, 'SELECT * FROM customers', masking, { maxRows: 100, maxChars: 1 << 20, timeoutMs: 60_000 });
+ */
+export async function runQuery(target: UpstreamTarget, sql: string, masking: RowMasking | undefined, limits: QueryLimits): Promise<QueryRun> {
+  const up = await connectUpstream(target, { params: new Map([['application_name', 'gatehouse-mcp']]), maxMessage: MAX_MESSAGE });
+  try {
+    return await collect(up, target, sql, masking, limits);
+  } finally {
+    if (!up.socket.destroyed) up.socket.end(emptyMessage(FE.terminate));
+    up.socket.destroySoon();
+  }
+}
+
+async function collect(up: UpstreamSession, target: UpstreamTarget, sql: string, masking: RowMasking | undefined, limits: QueryLimits): Promise<QueryRun> {
+  const state = new Collector(masking, limits);
+  const cancels = new CancelMap();
+  const key = cancels.register(up.key && { host: target.host, port: target.port, ...up.key });
+  let failure: GatehouseError | undefined;
+  const stop = (err: GatehouseError): void => {
+    if (failure) return;
+    failure = err;
+    cancels.cancel(key.pid, key.secret);
+    // If the server does not answer the cancel, the socket goes.
+    setTimeout(() => { up.socket.destroy(); }, 5000).unref();
+  };
+  const timer = setTimeout(() => { stop(new GatehouseError('upstream_timeout', `the query did not finish within ${Math.round(limits.timeoutMs / 1000)} s; it was cancelled`)); }, limits.timeoutMs);
+  const onAbort = (): void => { stop(new GatehouseError('bad_request', 'the call was cancelled; the query was cancelled upstream')); };
+  limits.signal?.addEventListener('abort', onAbort);
+  if (limits.signal?.aborted === true) onAbort();
+  try {
+    up.socket.write(new MessageWriter().cstring(sql).frame(FE.query));
+    for await (const chunk of up.socket) {
+      for (const f of up.reader.push(chunk as Buffer)) {
+        if (f.type === BE.copyInResponse) up.socket.write(new MessageWriter().cstring('COPY FROM STDIN is not available through MCP').frame(FE.copyFail));
+        if (await state.frame(f)) {
+          if (failure) throw failure;
+          up.socket.end(emptyMessage(FE.terminate));
+          return state.done();
+        }
+      }
+    }
+    throw failure ?? new GatehouseError('upstream_unreachable', 'the upstream closed the connection during the query');
+  } catch (err) {
+    if (failure) throw failure;
+    if (err instanceof GatehouseError) throw err;
+    throw new GatehouseError('upstream_unreachable', `the query failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    clearTimeout(timer);
+    limits.signal?.removeEventListener('abort', onAbort);
+    cancels.unregister(key);
+  }
+}
+
+/** Folds backend frames into results, masking each row before it is kept. */
+class Collector {
+  readonly #masking: RowMasking | undefined;
+  readonly #limits: QueryLimits;
+  readonly #results: StatementResult[] = [];
+  #current: { result: StatementResult; masker: RowMasker | undefined; fields: readonly FieldDescription[] } | undefined;
+  #error: { sqlstate: string; message: string } | undefined;
+  #kept = 0;
+  #chars = 0;
+
+  constructor(masking: RowMasking | undefined, limits: QueryLimits) {
+    this.#masking = masking;
+    this.#limits = limits;
+  }
+
+  /** Handles one frame; true at ReadyForQuery (the end of the query). */
+  async frame(f: Frame): Promise<boolean> {
+    validateBackend(f.type, f.body);
+    switch (f.type) {
+      case BE.rowDescription: await this.#describe(parseRowDescription(f.body)); return false;
+      case BE.dataRow: this.#row(f.body); return false;
+      case BE.commandComplete: this.#complete(parseCommandComplete(f.body)); return false;
+      case BE.emptyQuery: this.#current = undefined; return false;
+      case BE.error: {
+        const e = parseErrorFields(f.body);
+        const m = this.#masking?.masker;
+        const message = (e.get('M') ?? 'error').slice(0, 2000);
+        this.#error = { sqlstate: e.get('C') ?? '', message: m ? m.mask(message).text : message };
+        if (this.#current) { this.#results.push(this.#current.result); this.#current = undefined; }
+        return false;
+      }
+      case BE.readyForQuery: return true;
+      case BE.auth: case BE.backendKeyData: throw new GatehouseError('upstream_unreachable', 'unexpected authentication message from the upstream');
+      default: return false; // notices, parameter status, notifications, COPY data (never returned)
+    }
+  }
+
+  done(): QueryRun {
+    return { results: this.#results, ...(this.#error ? { error: this.#error } : {}) };
+  }
+
+  async #describe(fields: readonly FieldDescription[]): Promise<void> {
+    const result: StatementResult = { command: null, columns: fields.map((c) => ({ name: c.name, type_oid: c.typeOid })), rows: [], row_count: 0, truncated: false };
+    this.#current = { result, masker: await this.#maskerFor(fields), fields };
+  }
+
+  async #maskerFor(fields: readonly FieldDescription[]): Promise<RowMasker | undefined> {
+    const m = this.#masking;
+    if (!m) return undefined;
+    const catalog = m.catalog;
+    const strategies = await Promise.all(fields.map(async (fd) => {
+      if (!catalog || fd.tableOid === 0 || fd.attnum <= 0) return undefined;
+      const t = await catalog.table(fd.tableOid);
+      const column = t?.columns.get(fd.attnum);
+      return t && column !== undefined ? m.strategyOf(t.schema, t.table, column) : undefined;
+    }));
+    const rm = new RowMasker(planColumns(fields, [], strategies, m.masker !== undefined), m.masker, m.hashKey);
+    return rm.active ? rm : undefined;
+  }
+
+  #row(body: Buffer): void {
+    const cur = this.#current;
+    if (!cur) throw new GatehouseError('upstream_unreachable', 'a row arrived whose columns are unknown');
+    const r = cur.result;
+    r.row_count++;
+    if (this.#kept >= this.#limits.maxRows || this.#chars >= this.#limits.maxChars) { r.truncated = true; return; }
+    const masked = cur.masker?.mask(body);
+    const values = parseDataRow(masked ? masked.subarray(5) : body).map((v) => {
+      if (v === null) return null;
+      let s = v.toString('utf8');
+      if (s.length > CELL_LIMIT) { s = `${s.slice(0, CELL_LIMIT)}…`; r.truncated = true; }
+      this.#chars += s.length;
+      return s;
+    });
+    r.rows.push(values);
+    this.#kept++;
+  }
+
+  #complete(tag: string): void {
+    const r = this.#current?.result ?? { command: null, columns: [], rows: [], row_count: 0, truncated: false };
+    r.command = tag;
+    this.#results.push(r);
+    this.#current = undefined;
+  }
+}
