@@ -16,6 +16,10 @@ import { Agent, request } from 'undici';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { nullRecorder, type Recorder } from '../src/recording/recorder.ts';
 import { StoreRecorder } from '../src/recording/store-recorder.ts';
+import { RecordingJournal } from '../src/recording/journal.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openStore } from '../src/store/index.ts';
 import type { SqlDriver } from '../src/store/sql.ts';
 import { getTestPostgres } from '../test/harness/postgres-server.ts';
@@ -61,9 +65,9 @@ async function run(rec: Flushable, withUpstream: boolean, tag: string): Promise<
   return (performance.now() - t0) / 1000;
 }
 
-async function bench(name: string, db: SqlDriver): Promise<void> {
+async function bench(name: string, db: SqlDriver, journalDir?: string): Promise<void> {
   const audit = new AuditLog(db, { now: () => Date.now() });
-  const rec = new StoreRecorder(db, { audit });
+  const rec = new StoreRecorder(db, { audit, ...(journalDir ? { journal: RecordingJournal.create(journalDir) } : {}) });
   await run(rec, false, 'warm'); // warm up JIT, pools and tables
   const rawS = await run(rec, false, 'raw');
   const offS = await run(nullRecorder, true, 'off');
@@ -80,13 +84,20 @@ async function bench(name: string, db: SqlDriver): Promise<void> {
 }
 
 const embedded = await openStore({ embedded: { path: undefined } });
-await bench('embedded (PGlite, in memory)', embedded);
+await bench('embedded (PGlite, in memory: flush waits for the commit)', embedded);
 await embedded.close();
+const dir = mkdtempSync(join(tmpdir(), 'gh-bench-rec-'));
+const onDisk = await openStore({ embedded: { path: dir } });
+await bench('embedded (PGlite on disk, with the journal, as the gateway runs)', onDisk, join(dir, 'journal'));
+await onDisk.close();
+rmSync(dir, { recursive: true, force: true });
 if (usePg) {
   const pgdb = await getTestPostgres();
   if (!pgdb) throw new Error('no PostgreSQL server available');
   const db = await openStore({ postgres: { url: pgdb.url, poolMax: 8 } });
-  await bench('PostgreSQL 15 server (local, fsync off)', db);
+  const jdir = mkdtempSync(join(tmpdir(), 'gh-bench-rec-'));
+  await bench('PostgreSQL 15 server (with the journal)', db, jdir);
+  rmSync(jdir, { recursive: true, force: true });
   await db.close();
   await pgdb.stop();
 }
