@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Services } from '../../app/services.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
-import { bearerCredential } from '../http/authenticate.ts';
+import type { GatehouseError } from '../../kernel/errors.ts';
+import { authenticateCredential } from '../http/authenticate.ts';
 import { mcpResource, metadataUrl } from './metadata.ts';
 
 /** An authenticated MCP caller: who, and the credential it presented (kept for /proxy calls). */
@@ -31,27 +31,6 @@ export function challenge(svc: Pick<Services, 'publicUrl'>, err?: GatehouseError
  *
  * @example const { principal } = await authenticateMcp(svc, req);
  */
-export async function authenticateMcp(svc: Services, req: IncomingMessage): Promise<McpCaller> {
-  const credential = bearerCredential(req);
-  try {
-    if (credential === undefined) throw new GatehouseError('unauthenticated', 'send Authorization: Bearer <credential>');
-    const principal = await svc.authenticator.authenticate(credential, { audiences: [mcpResource(svc)] });
-    return { principal, credential };
-  } catch (err) {
-    const problem = isGatehouseError(err) ? err : new GatehouseError('invalid_credential');
-    svc.metrics.authFailures.inc({ protocol: 'mcp' });
-    await svc.audit.append({
-      kind: 'auth.failure', outcome: problem.code,
-      detail: { surface: 'mcp', remote: req.socket.remoteAddress ?? null, credential_kind: credentialKind(credential) },
-    }).catch((e: unknown) => svc.log.error({ err: String(e) }, 'audit append failed'));
-    throw problem;
-  }
-}
-
-/** What kind of credential was presented, without any of its value. */
-function credentialKind(c: string | undefined): string {
-  if (c === undefined) return 'none';
-  if (c.startsWith('ghk_')) return 'api_key';
-  if (c.split('.').length === 3) return 'jwt';
-  return 'unknown';
+export function authenticateMcp(svc: Services, req: IncomingMessage): Promise<McpCaller> {
+  return authenticateCredential(svc, req, { surface: 'mcp', protocol: 'mcp', audiences: [mcpResource(svc)] });
 }
