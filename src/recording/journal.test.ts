@@ -108,6 +108,16 @@ describe('recording journal', () => {
     assert.deepEqual((await store.events('j-flaky')).map((e) => e.data.n), [1]);
   });
 
+  test('settled() makes journaled events readable: the store has them when it resolves', async () => {
+    const rec = new StoreRecorder(db, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 1000 });
+    rec.record({ session: 'j-read', protocol: 'http', type: 'request', at: T0, data: {} });
+    await rec.flush('j-read');
+    assert.equal(await store.get('j-read'), undefined, 'acknowledged from the journal, not yet in the store');
+    await rec.settled();
+    assert.equal((await store.get('j-read'))?.events, 1);
+    await rec.close();
+  });
+
   test('a clean close deletes the journal once the store has everything', async () => {
     const dir = tmp();
     const rec = new StoreRecorder(db, { clock, journal: RecordingJournal.create(dir) });

@@ -25,6 +25,12 @@ export interface Recorder {
    * it before a response's last byte. Optional: recorders that keep nothing need not implement it.
    */
   flush?(session?: string): Promise<void>;
+  /**
+   * Resolves once every event recorded before the call is in the store (readable), whether or not
+   * some were lost (losses are reported by `flush`, not here). For readers of the recording: with
+   * a journal, `flush` returns before the store has the events.
+   */
+  settled?(): Promise<void>;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

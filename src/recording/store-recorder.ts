@@ -153,6 +153,23 @@ export class StoreRecorder implements Recorder {
   }
 
   /**
+   * Resolves once everything recorded before the call is committed to the store (or lost), or
+   * after `timeoutMs` (a failing store is retried on its own schedule; a reader is not held).
+   */
+  async settled(timeoutMs = 2_000): Promise<void> {
+    const target = this.#issued;
+    if (this.#settledThrough() >= target) return;
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      this.#waiters.push({ target, resolve });
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    this.#kick(true);
+    await done;
+    clearTimeout(timer);
+  }
+
+  /**
    * Stops accepting events and waits for the queue (losses are not reported here). The journal
    * is deleted when the store has everything; otherwise it stays for the next start to recover.
    */

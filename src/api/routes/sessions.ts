@@ -34,7 +34,7 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
       if (!DECISIONS.includes(decision)) throw new GatehouseError('validation_failed', 'decision must be allow, deny or review');
       f.decision = decision as DecisionEffect;
     }
-    sendJson(ctx.res, 200, { items: await store(ctx).list(f) });
+    sendJson(ctx.res, 200, { items: await (await store(ctx)).list(f) });
   });
 
   r.add('GET', '/api/v1/sessions/:id', async (ctx) => {
@@ -47,14 +47,14 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
     await found(ctx);
     const after = ctx.query.get('after');
     if (after !== null && !/^\d{1,15}$/.test(after)) throw new GatehouseError('validation_failed', 'after must be a sequence number');
-    const items = await store(ctx).events(ctx.params.id!, { afterSeq: after === null ? 0 : Number(after), limit: limitParam(ctx.query, 100, 1000) });
+    const items = await (await store(ctx)).events(ctx.params.id!, { afterSeq: after === null ? 0 : Number(after), limit: limitParam(ctx.query, 100, 1000) });
     const last = items[items.length - 1];
     sendJson(ctx.res, 200, { items, ...(last ? { next: last.seq } : {}) });
   });
 
   r.add('GET', '/api/v1/sessions/:id/verify', async (ctx) => {
     await requireAction(ctx);
-    sendJson(ctx.res, 200, await store(ctx).verify(ctx.params.id!));
+    sendJson(ctx.res, 200, await (await store(ctx)).verify(ctx.params.id!));
   });
 
   r.add('GET', '/api/v1/sessions/:id/export', async (ctx) => {
@@ -69,7 +69,7 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
       'content-disposition': `attachment; filename="session-${info.id.replace(/[^A-Za-z0-9._-]/g, '_')}.${ext}"`,
     });
     try {
-      for await (const chunk of exportSession(format as ExportFormat, info, store(ctx).allEvents(info.id))) {
+      for await (const chunk of exportSession(format as ExportFormat, info, (await store(ctx)).allEvents(info.id))) {
         if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
         if (res.destroyed) return; // the client went away
       }
@@ -80,13 +80,18 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
   });
 }
 
-/** The session store of the services (present even when recording is off). */
-function store(ctx: AdminContext): SessionStore {
+/**
+ * The session store of the services (present even when recording is off), once everything
+ * recorded before the request is in it: events acknowledged through the journal reach the store
+ * a group commit later, and a reader must see what the client it investigates has seen.
+ */
+async function store(ctx: AdminContext): Promise<SessionStore> {
+  await ctx.state.svc.recorder.settled?.();
   return ctx.state.svc.sessions;
 }
 
 async function found(ctx: AdminContext): Promise<NonNullable<Awaited<ReturnType<SessionStore['get']>>>> {
-  const s = await store(ctx).get(ctx.params.id!);
+  const s = await (await store(ctx)).get(ctx.params.id!);
   if (!s) throw new GatehouseError('not_found', 'no such session');
   return s;
 }

@@ -39,6 +39,7 @@ export const sessionsListTool = defineTool({
       limit: args.limit, ...(args.connection === undefined ? {} : { connection: args.connection }),
       ...(args.decision === undefined ? {} : { decision: args.decision }), ...(await isAdmin(env) ? {} : ownFilter(p)),
     };
+    await env.svc.recorder.settled?.();
     const items = await env.svc.sessions.list(f);
     const text = items.length === 0 ? 'No sessions.' : items.map((s) => `${s.id} ${s.protocol} ${s.user ?? ''}${s.agent ? ` via ${s.agent}` : ''} ${s.openedAt} (${s.events} events)`).join('\n');
     return { kind: 'ok', data: { sessions: items }, text };
@@ -59,6 +60,7 @@ export const sessionGetTool = defineTool({
   output: envelope({ session: sessionSchema, events: z.array(eventSchema), next: z.number().optional() }),
   annotations: { readOnlyHint: true, openWorldHint: false },
   run: async (env, args) => {
+    await env.svc.recorder.settled?.();
     const s = await env.svc.sessions.get(args.session_id);
     if (!s || !(owns(env.caller.principal, s) || await isAdmin(env))) return { kind: 'error', code: 'not_found', reason: `no session ${args.session_id} that you may see` };
     const events = (await env.svc.sessions.events(s.id, { afterSeq: args.after, limit: args.limit }))
