@@ -18,6 +18,12 @@ export interface CatalogOptions {
   readonly ttlMs?: number;
   /** Most tables cached (default 2 000). */
   readonly maxTables?: number;
+  /**
+   * How long one lookup may take (default 5 s). Past it the lookup fails and the caller fails
+   * closed: e.g. an upstream that serializes connections (PGlite served over the wire) cannot
+   * answer while the client's own transaction is open on another connection.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 /**
@@ -36,6 +42,7 @@ export class CatalogResolver {
   readonly #max: number;
   readonly #cache = new Map<number, { info: TableInfo | undefined; at: number }>();
   #conn: Promise<UpstreamSession> | undefined;
+  readonly #timeoutMs: number;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(target: UpstreamTarget, opts: CatalogOptions) {
@@ -43,6 +50,7 @@ export class CatalogResolver {
     this.#clock = opts.clock;
     this.#ttl = opts.ttlMs ?? 60_000;
     this.#max = opts.maxTables ?? 2000;
+    this.#timeoutMs = opts.queryTimeoutMs ?? 5_000;
   }
 
   /** The cached entry when fresh, else undefined (a synchronous fast path for the row path). */
@@ -81,13 +89,15 @@ export class CatalogResolver {
   }
 
   async #query(sql: string): Promise<(string | null)[][]> {
-    this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]) });
+    this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]), timeoutMs: this.#timeoutMs });
     let up: UpstreamSession;
     try { up = await this.#conn; } catch (err) { this.#conn = undefined; throw err; }
     return new Promise((resolve, reject) => {
       const rows: (string | null)[][] = [];
       let error: string | undefined;
+      const timer = setTimeout(() => { done(new Error(`catalog lookup timed out after ${this.#timeoutMs} ms`)); }, this.#timeoutMs);
       const done = (e?: Error): void => {
+        clearTimeout(timer);
         up.socket.off('data', onData); up.socket.off('close', onClose); up.socket.off('error', onClose);
         up.socket.pause();
         if (e) { this.#conn = undefined; up.socket.destroy(); reject(e); } else if (error !== undefined) reject(new Error(error)); else resolve(rows);
