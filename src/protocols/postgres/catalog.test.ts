@@ -12,7 +12,7 @@ describe('CatalogResolver', () => {
   before(async () => {
     up = await startPgliteServer('CREATE TABLE customers (id int, email text, card text)');
     const r = await up.db.query<{ oid: number }>("SELECT 'customers'::regclass::oid AS oid");
-    oid = Number(r.rows[0]!.oid);
+    oid = r.rows[0]!.oid;
   });
   after(() => up.stop());
 
