@@ -7,6 +7,7 @@ import { policyCheck, policyExplain } from './commands/policy.ts';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.ts';
 import { reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke } from './commands/reviews.ts';
 import { sessionsList, sessionsReplay, sessionsExport, sessionsVerify } from './commands/sessions.ts';
+import { login, logout } from './commands/login.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 import { PolicyLoadError } from '../policy/engine.ts';
 
@@ -14,7 +15,7 @@ import { PolicyLoadError } from '../policy/engine.ts';
 export const COMMANDS: readonly Command[] = [
   start, configValidate, policyCheck, policyExplain, keysCreate, keysList, keysRevoke,
   reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke,
-  sessionsList, sessionsReplay, sessionsExport, sessionsVerify,
+  sessionsList, sessionsReplay, sessionsExport, sessionsVerify, login, logout,
 ];
 
 const VERSION = '0.1.0';
@@ -30,7 +31,9 @@ function help(): string {
     '',
     'Environment:',
     '  GATEHOUSE_URL     gateway for API commands (default http://127.0.0.1:8080)',
-    '  GATEHOUSE_TOKEN   credential for API commands (default: the local bootstrap admin key file)',
+    '  GATEHOUSE_TOKEN   credential for API commands (default: the token saved by gatehouse login, else the local bootstrap admin key file)',
+    '  GATEHOUSE_OIDC_ISSUER, GATEHOUSE_OIDC_CLIENT_ID, GATEHOUSE_OIDC_AUDIENCE',
+    '                    identity provider for gatehouse login when neither flags nor the config name one',
     '  GATEHOUSE_CONFIG  config file (default ./gatehouse.yaml, else gatehouse.example.yaml)',
     '',
     'Exit codes: 0 ok, 1 failure, 2 invalid usage, configuration or policy.',

@@ -54,6 +54,7 @@ const ISSUER = obj('An external OIDC provider whose JWTs are accepted (discovery
   algorithms: list('Allowed signing algorithms (asymmetric only).', oneOf('A JWS algorithm.', JWT_ALGORITHMS), { minItems: 1, uniqueItems: true, default: ['RS256', 'ES256', 'PS256', 'EdDSA'] }),
   jwks_cache: duration('How long fetched JWKS keys are cached (an unknown kid triggers a refetch).', '10m'),
   user_claim: str('Claim used as the user id.', { minLength: 1, default: 'sub' }),
+  cli_client_id: str('Public client id (registered at this issuer for the device authorization grant) that `gatehouse login` uses when --client-id is not given. Not used by the gateway.', { minLength: 1 }),
 }, { required: ['issuer', 'audience'] });
 
 const IDENTITY = obj('Who callers are: the built-in issuer, external OIDC issuers, the bootstrap admin.', {

@@ -43,6 +43,8 @@ export interface IssuerConfig {
   readonly algorithms: readonly JwtAlgorithm[];
   readonly jwks_cache: string;
   readonly user_claim: string;
+  /** Public client id `gatehouse login` uses for this issuer (device authorization grant). */
+  readonly cli_client_id?: string;
 }
 
 export interface MaskingRuleConfig {
