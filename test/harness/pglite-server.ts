@@ -1,40 +1,7 @@
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { startPgliteServer } from '../../demo/lib/pglite-server.ts';
 
-/** A PGlite database served over the PostgreSQL wire protocol on a free loopback port. */
-export interface PgliteServer {
-  /** `postgres://postgres@127.0.0.1:<port>/postgres` (PGlite accepts any password: trust). */
-  readonly url: string;
-  readonly host: string;
-  readonly port: number;
-  readonly db: PGlite;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts an in-memory PGlite (a real PostgreSQL engine compiled to WASM) behind
- * `@electric-sql/pglite-socket`, so suites run against a real server on a fresh machine.
- * `maxConnections` > 1 so pools work (PGlite still runs one query at a time).
- *
- * @example
- *   const up = await startPgliteServer('CREATE TABLE t (id int)');
- *   … connections: [{ name: app, type: postgres, url: up.url }] … await up.stop();
- */
-export async function startPgliteServer(initSql?: string): Promise<PgliteServer> {
-  const db = await PGlite.create();
-  if (initSql) await db.exec(initSql);
-  const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1', maxConnections: 64 });
-  await server.start();
-  const conn = server.getServerConn();
-  const port = Number(conn.slice(conn.lastIndexOf(':') + 1));
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`, host: '127.0.0.1', port, db,
-    async stop() {
-      await server.stop();
-      await db.close();
-    },
-  };
-}
+// One implementation, shared with the demo (`npm run demo`): see demo/lib/pglite-server.ts.
+export { startPgliteServer, type PgliteServer } from '../../demo/lib/pglite-server.ts';
 
 /** An upstream database for a test suite, on one of the backends. */
 export interface UpstreamDb {
