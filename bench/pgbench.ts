@@ -18,8 +18,14 @@ const admin = new URL(process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 4);
 const DB = 'gh_bench';
-/** BENCH_RECORDING=off measures policy without recording; BENCH_MODES and BENCH_STREAM=off narrow the run. */
+/**
+ * BENCH_RECORDING=off measures policy without recording; BENCH_STORE=postgres puts the gateway's
+ * store (audit, recording) in a database of the same server; BENCH_MODES and BENCH_STREAM=off
+ * narrow the run.
+ */
 const recording = process.env.BENCH_RECORDING !== 'off';
+const storeOnPg = process.env.BENCH_STORE === 'postgres';
+const STORE_DB = 'gh_bench_store';
 const modes = (process.env.BENCH_MODES ?? 'simple,extended').split(',');
 
 
@@ -96,6 +102,12 @@ async function streamRows(host: string, port: number, key: string, rows: number)
 const dir = mkdtempSync(join(tmpdir(), 'gh-pgbench-'));
 await adminQuery(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 await adminQuery(`CREATE DATABASE ${DB}`);
+if (storeOnPg) {
+  await adminQuery(`DROP DATABASE IF EXISTS ${STORE_DB} WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE ${STORE_DB}`);
+}
+const storeUrl = new URL(admin.toString());
+storeUrl.pathname = `/${STORE_DB}`;
 execFileSync('pgbench', ['-i', '-q', '-s', '1', '-h', admin.hostname, '-p', admin.port || '5432', '-U', admin.username, DB], { stdio: 'ignore' });
 const dbUrl = new URL(admin.toString());
 dbUrl.pathname = `/${DB}`;
@@ -110,11 +122,12 @@ const t = await startTestGateway({
     '    - { connections: [app], direction: response, entities: [EMAIL], strategy: redact }',
     `recording: { enabled: ${recording} }`,
   ].join('\n'),
+  ...(storeOnPg ? { storeUrl: storeUrl.toString() } : {}),
 });
 const key = String((await t.api('POST', '/api/v1/api-keys', { user: 'bench', groups: ['bench'] })).json.key);
 const bouncer = await startPgbouncer(dir);
 try {
-  console.log(`pgbench -S -c ${clients} -j 2 -T ${seconds}, PostgreSQL at ${admin.host}; gatehouse store embedded, recording ${recording ? 'on' : 'off'}`);
+  console.log(`pgbench -S -c ${clients} -j 2 -T ${seconds}, PostgreSQL at ${admin.host}; gatehouse store ${storeOnPg ? 'postgres' : 'embedded'}, recording ${recording ? 'on' : 'off'}`);
   for (const mode of modes) {
     // Interleave so drift hits every target alike.
     const direct = await pgbench(admin.hostname, Number(admin.port || 5432), admin.username, '', mode, dir);
@@ -130,5 +143,6 @@ try {
   bouncer.proc.kill();
   await t.close();
   await adminQuery(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  if (storeOnPg) await adminQuery(`DROP DATABASE IF EXISTS ${STORE_DB} WITH (FORCE)`);
   rmSync(dir, { recursive: true, force: true });
 }

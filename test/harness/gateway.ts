@@ -34,9 +34,10 @@ export interface TestGateway {
 
 /**
  * Boots the whole gateway in-process on an ephemeral port with an embedded store in a temp dir.
- * `yaml` is appended to a minimal config (store, listen, policies).
+ * `yaml` is appended to a minimal config (store, listen, policies); `storeUrl` puts the store on
+ * that PostgreSQL server instead.
  */
-export async function startTestGateway(opts: { yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string>; recorder?: Recorder } = {}): Promise<TestGateway> {
+export async function startTestGateway(opts: { yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string>; recorder?: Recorder; storeUrl?: string } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-test-'));
   mkdirSync(join(dir, 'policies'));
   writeFileSync(join(dir, 'policies', 'test.cedar'), opts.policies ?? TEST_POLICIES);
@@ -44,7 +45,7 @@ export async function startTestGateway(opts: { yaml?: string; policies?: string;
     'server:',
     '  http: { listen: "127.0.0.1:0" }',
     'store:',
-    '  embedded: { path: ./state }',
+    opts.storeUrl === undefined ? '  embedded: { path: ./state }' : `  postgres: { url: "${opts.storeUrl}" }`,
     'policies:',
     '  files: [ "policies/*.cedar" ]',
     opts.yaml ?? '',
@@ -59,7 +60,7 @@ export async function startTestGateway(opts: { yaml?: string; policies?: string;
     ...(opts.recorder ? { recorder: opts.recorder } : {}),
     postgresListen: '127.0.0.1:0',
   });
-  const adminKey = readFileSync(join(dir, 'state', 'admin.key'), 'utf8').trim();
+  const adminKey = readFileSync(gw.adminKeyPath ?? join(dir, 'state', 'admin.key'), 'utf8').trim();
   const url = gw.http.url;
   if (!gw.postgres) throw new Error('the PostgreSQL listener did not start');
   return {
