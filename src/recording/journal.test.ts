@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -116,6 +116,22 @@ describe('recording journal', () => {
     await rec.settled();
     assert.equal((await store.get('j-read'))?.events, 1);
     await rec.close();
+  });
+
+  test('flushedNow: true once journaled (the journal holds the event), false without a journal until committed', async () => {
+    const dir = tmp();
+    const journaled = new StoreRecorder({ ...db, transaction: () => new Promise(() => undefined) }, { clock, journal: RecordingJournal.create(dir) });
+    journaled.record({ session: 'j-now', protocol: 'postgres', type: 'request', at: T0, data: { statement: 'SELECT 1' } });
+    assert.equal(journaled.flushedNow('j-now'), true);
+    const [file] = readdirSync(dir);
+    assert.ok(file);
+    assert.match(readFileSync(join(dir, file), 'utf8'), /SELECT 1/);
+    const plain = new StoreRecorder(db, { clock, groupCommitMs: 1000 });
+    plain.record({ session: 'j-now-2', protocol: 'postgres', type: 'request', at: T0, data: {} });
+    assert.equal(plain.flushedNow('j-now-2'), false);
+    await plain.flush('j-now-2');
+    assert.equal(plain.flushedNow('j-now-2'), true);
+    await plain.close();
   });
 
   test('a clean close deletes the journal once the store has everything', async () => {

@@ -31,6 +31,12 @@ export interface Recorder {
    * a journal, `flush` returns before the store has the events.
    */
   settled?(): Promise<void>;
+  /**
+   * The synchronous fast path of `flush(session)`: true when everything recorded before the call
+   * is durable now (journaled or committed) and nothing of `session` was lost; false when the
+   * caller must await `flush` (which then decides, and reports a loss).
+   */
+  flushedNow?(session: string): boolean;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

@@ -152,6 +152,14 @@ export class StoreRecorder implements Recorder {
     }
   }
 
+  /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
+  flushedNow(session: string): boolean {
+    const target = this.#issued;
+    if (this.#lossTickets.has(session) || this.#anchoring.size > 0) return false;
+    if (this.#settledThrough() < target && !this.#durableInJournal(target)) return false;
+    return true;
+  }
+
   /**
    * Resolves once everything recorded before the call is committed to the store (or lost), or
    * after `timeoutMs` (a failing store is retried on its own schedule; a reader is not held).

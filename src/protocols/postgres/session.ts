@@ -208,15 +208,25 @@ export class PgSession {
     this.#toUpstream(raw);
   }
 
-  async #query(f: Frame): Promise<void> {
+  #query(f: Frame): void | Promise<void> {
     const sql = parseQuery(f.body);
     this.#startedAt = this.#svc.clock.now();
     const local = justificationCommand(sql);
     if (local) { this.#setJustification(local.tag, local.value); return; }
     this.#record('request', { message: 'query', statement: this.#maskForRecord(sql) });
-    const v = await guardSql(this.#guardCtx(), sql);
+    // Synchronous on the fast path (no promise: the pump neither pauses the client nor uncorks).
+    const v = guardSql(this.#guardCtx(), sql);
+    if (v instanceof Promise) return v.then((verdict) => this.#afterQueryGuard(f, sql, verdict));
+    return this.#afterQueryGuard(f, sql, v);
+  }
+
+  #afterQueryGuard(f: Frame, sql: string, v: Verdict): void | Promise<void> {
     this.#recordVerdict(v);
-    const held = !v.ok && v.effect === 'review' ? await this.#hold(v, sql, undefined) : undefined;
+    if (!v.ok && v.effect === 'review') return this.#hold(v, sql, undefined).then((held) => { this.#forwardQuery(f, v, held); });
+    this.#forwardQuery(f, v, undefined);
+  }
+
+  #forwardQuery(f: Frame, v: Verdict, held: HoldResult | undefined): void {
     if (this.#closed) return;
     this.#up.socket.cork();
     if (v.ok || held?.run === true) {
@@ -227,10 +237,15 @@ export class PgSession {
     else this.#deny(v.message, 'query');
   }
 
-  async #parse(f: Frame): Promise<void> {
+  #parse(f: Frame): void | Promise<void> {
     const p = parseParse(f.body);
     this.#record('request', { message: 'parse', name: p.name, statement: this.#maskForRecord(p.sql) });
-    const v = await guardSql(this.#guardCtx(), p.sql, p.name);
+    const v = guardSql(this.#guardCtx(), p.sql, p.name);
+    if (v instanceof Promise) return v.then((verdict) => { this.#afterParseGuard(f, p, verdict); });
+    this.#afterParseGuard(f, p, v);
+  }
+
+  #afterParseGuard(f: Frame, p: ReturnType<typeof parseParse>, v: Verdict): void {
     this.#recordVerdict(v);
     this.#up.socket.cork();
     // Parsing runs nothing: a statement that needs review is prepared now and held at each Bind,
@@ -402,6 +417,7 @@ export class PgSession {
    * session with an error instead of completing an unrecorded response (fail closed).
    */
   #readyForQuery(raw: Buffer): void | Promise<void> {
+    if (this.#svc.recorder.flushedNow?.(this.#id) === true) { this.#toClient(raw); return; }
     const flushed = this.#svc.recorder.flush?.(this.#id);
     if (!flushed) { this.#toClient(raw); return; }
     return flushed.then(() => { this.#toClient(raw); }, () => { throw new RecordingError('the session could not be recorded'); });

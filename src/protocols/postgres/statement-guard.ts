@@ -1,4 +1,4 @@
-import { authorize, connectionResource, denialReason } from '../../app/authorize.ts';
+import { connectionResource, decideAndRecord, denialReason } from '../../app/authorize.ts';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
@@ -58,11 +58,21 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
  * prepared statement, are denied. A protocol-level Parse into a named statement registers it
  * (`statementName`) so that a later SQL `EXECUTE` of that name needs what it needs.
  *
+ * Synchronous unless the audit queue is half full: then it waits for room first (back-pressure,
+ * as `authorize()` does), so the wire protocol only leaves its fast path when it must.
+ *
  * @example
  *   const v = await guardSql(ctx, 'DELETE FROM t');
  *   if (!v.ok) client.write(errorResponse({ code: '42501', message: v.message }));
  */
-export async function guardSql(ctx: GuardContext, sql: string, statementName?: string): Promise<Verdict> {
+export function guardSql(ctx: GuardContext, sql: string, statementName?: string): Verdict | Promise<Verdict> {
+  const room = ctx.svc.audit.room();
+  if (!room) return guardNow(ctx, sql, statementName);
+  const go = (): Verdict => guardNow(ctx, sql, statementName);
+  return room.then(go, go);
+}
+
+function guardNow(ctx: GuardContext, sql: string, statementName: string | undefined): Verdict {
   const inspection = inspectSql(sql);
   if (!inspection.ok) {
     return { ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})` };
@@ -73,7 +83,7 @@ export async function guardSql(ctx: GuardContext, sql: string, statementName?: s
   }
   const facts = mergeFacts(inspection.facts, resolved.executed);
   const resource = connectionResource(ctx.connection);
-  const decisions = await Promise.all(resolved.actions.map(async (action) => ({ action, d: await authorize(ctx.svc, ctx.principal, action, resource, { sql: facts }) })));
+  const decisions = resolved.actions.map((action) => ({ action, d: decideAndRecord(ctx.svc, ctx.principal, action, resource, { sql: facts }) }));
   const denied = decisions.find((x) => x.d.effect === 'deny');
   if (denied) return { ok: false, effect: 'deny', reasons: denied.d.reasons, actions: resolved.actions, message: messageFor(denied.action, denied.d, ctx.connection.name) };
   // Allowed, or allowed after review: a named statement is known to later SQL EXECUTEs (which
