@@ -63,10 +63,24 @@ export function renderEvent(e: StoredEvent, startMs: number): string {
   const offset = ((Date.parse(e.at) - startMs) / 1000).toFixed(3);
   const who = [e.user, e.agent].filter((x) => x !== undefined).join('/');
   const head = `[+${offset}s] #${e.seq} ${e.type}${who ? ` ${safeText(who)}` : ''}`;
-  const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS) : mainText(e.data) ?? JSON.stringify(e.data);
+  const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS) : mainText(e.data) ?? resultTable(e.data) ?? JSON.stringify(e.data);
   const bounded = text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}… (${text.length - MAX_BODY_CHARS} more characters)` : text;
   const body = safeText(bounded).split('\n').map((l) => `  ${l}`).join('\n');
   return bounded.length > 0 && bounded !== '{}' ? `${head}\n${body}` : head;
+}
+
+/**
+ * A PostgreSQL result as recorded (`tag`, `rows`, `ms`, and the first rows as sent: `columns`,
+ * `sample`): the tag line, then the rows as `a | b` lines under their column names.
+ */
+function resultTable(d: Readonly<Record<string, unknown>>): string | undefined {
+  if (!Array.isArray(d.sample)) return undefined;
+  const cell = (v: unknown): string => (v === null ? 'NULL' : (typeof v === 'string' ? v : JSON.stringify(v)).replace(/\s+/g, ' '));
+  const lines = [`${scalar(d.tag) || 'result'} (${scalar(d.rows)} rows, ${scalar(d.ms)} ms)`];
+  if (Array.isArray(d.columns)) lines.push((d.columns as unknown[]).map(cell).join(' | '));
+  for (const row of d.sample as unknown[]) if (Array.isArray(row)) lines.push(row.map(cell).join(' | '));
+  if (d.sample_truncated === true) lines.push(`… (first ${d.sample.length} rows recorded)`);
+  return lines.join('\n');
 }
 
 function scalar(v: unknown): string {

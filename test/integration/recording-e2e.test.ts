@@ -103,6 +103,12 @@ describe('recording end to end: psql and an OpenAI SDK stream, recorded masked, 
         assert.equal(types.at(-1), 'session.close');
         assert.ok(doc.events.some((e) => e.type === 'decision' && e.data.effect === 'deny'));
         assert.ok(doc.events.some((e) => e.type === 'request' && String(e.data.statement).includes('WHERE email = ')));
+        // The rows as the client received them: column names and the masked values.
+        const first = doc.events.find((e) => e.type === 'response');
+        assert.deepEqual(first?.data.columns, ['name', 'email']);
+        assert.deepEqual(first.data.sample, [['Ada', '[EMAIL]'], ['Grace', '[EMAIL]']]);
+        assert.equal(first.data.sample_truncated, false);
+        assert.equal(first.data.rows, 2);
       } else {
         assert.deepEqual(types, ['session.open', 'request', 'decision', 'response']);
         assert.equal(doc.events[3]?.data.text, 'Write to [EMAIL] today.');
@@ -114,7 +120,7 @@ describe('recording end to end: psql and an OpenAI SDK stream, recorded masked, 
   test('replay prints the statements, the prompt and the completion in time order', async () => {
     const pg = await cli(['sessions', 'replay', pgSession.id, '--speed', '100']);
     assert.equal(pg.code, 0, pg.err);
-    const order = ['SELECT name, email FROM customers', 'WHERE email = ', 'DELETE FROM customers', 'SELECT count(*)'].map((s) => pg.out.indexOf(s));
+    const order = ['SELECT name, email FROM customers', 'name | email', 'Ada | [EMAIL]', 'WHERE email = ', 'DELETE FROM customers', 'SELECT count(*)'].map((s) => pg.out.indexOf(s));
     assert.ok(order.every((i, n) => i >= 0 && (n === 0 || i > order[n - 1]!)), pg.out);
     const llm = await cli(['sessions', 'replay', llmSession.id, '--speed', '100']);
     assert.equal(llm.code, 0, llm.err);

@@ -9,12 +9,14 @@ import type { RecordEvent } from '../../recording/recorder.ts';
 import {
   BE, parseCommandComplete, parseErrorFields, parseNotification, parseReadyForQuery, parseRowDescription, validateBackend,
 } from './backend-messages.ts';
+import type { FieldDescription } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame, FrameReader } from './frame-reader.ts';
 import { FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend, type BindMessage } from './frontend-messages.ts';
 import { ResultTracker, type ResultShape } from './result-tracker.ts';
 import { planColumns, RowMasker } from './row-masker.ts';
+import { RowExcerpt } from './row-excerpt.ts';
 import { SerialPump } from './serial-pump.ts';
 import { holdStatement, justificationCommand, type HoldResult, type ReviewVerdict } from './review-hold.ts';
 import { guardSql, type Verdict } from './statement-guard.ts';
@@ -83,6 +85,8 @@ export class PgSession {
   #batchesDone = 0;
   #copyOutBlocked = false;
   #rows = 0;
+  /** The first rows of the current result as sent, for the recording. */
+  readonly #excerpt = new RowExcerpt((t) => this.#maskForRecord(t));
   #startedAt = 0;
   #closed = false;
   /** Transaction status from the last upstream ReadyForQuery. */
@@ -361,6 +365,7 @@ export class PgSession {
       case BE.rowDescription: {
         const fields = parseRowDescription(f.body);
         const hidden = this.#tracker?.rowDescription(fields) ?? false;
+        this.#excerpt.columns(fields);
         const pending = this.#tracker ? this.#prepareShape() : undefined;
         if (hidden) return pending;
         if (pending) return pending.then(() => this.#toClient(f.raw));
@@ -381,7 +386,10 @@ export class PgSession {
           this.#toClient(errorResponse({ code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' }));
           return;
         }
-        this.#record('response', { tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null, rows: this.#rows, ms: this.#svc.clock.now() - this.#startedAt });
+        this.#record('response', {
+          tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null, rows: this.#rows, ms: this.#svc.clock.now() - this.#startedAt,
+          ...this.#excerpt.take(),
+        });
         this.#rows = 0;
         break;
       }
@@ -393,6 +401,7 @@ export class PgSession {
         while (this.#markers.length > 0 && this.#markers[0]!.batch < this.#batchesDone) this.#markers.shift();
         while (this.#localSets.length > 0 && this.#localSets[0]!.batch < this.#batchesDone) this.#localSets.shift();
         this.#copyOutBlocked = false;
+        this.#excerpt.take(); // a description without rows (Describe at prepare time) names nothing later
         return this.#readyForQuery(f.raw);
       case BE.copyOutResponse:
         if (this.#columnRules) { this.#copyOutBlocked = true; return; }
@@ -462,12 +471,18 @@ export class PgSession {
 
   #dataRow(f: Frame): void | Promise<void> {
     this.#rows++;
-    if (!this.#tracker) { this.#toClient(f.raw); return; }
+    if (!this.#tracker) { this.#sendRow(f.raw); return; }
     const shape = this.#tracker.shape();
     if (!shape) throw new MaskingError('a row arrived whose columns are unknown');
     const m = this.#rowMaskers.get(shape);
-    if (m) { this.#toClient(m.mask(f.body) ?? f.raw); return; }
-    return this.#maskerFor(shape).then((mm) => this.#toClient(mm.mask(f.body) ?? f.raw));
+    if (m) { this.#sendRow(m.mask(f.body) ?? f.raw, shape.fields); return; }
+    return this.#maskerFor(shape).then((mm) => this.#sendRow(mm.mask(f.body) ?? f.raw, shape.fields));
+  }
+
+  /** A DataRow frame as the client receives it: sent, and its first rows kept for the recording. */
+  #sendRow(frame: Buffer, fields?: readonly FieldDescription[]): void {
+    this.#excerpt.add(frame.subarray(5), fields);
+    this.#toClient(frame);
   }
 
   #maskCopyData(body: Buffer): Buffer {
