@@ -36,6 +36,7 @@ import { RecordingJournal } from '../recording/journal.ts';
 import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
+import { closeSessions, httpSessionsOf } from '../protocols/http/proxy/sessions.ts';
 import { isLoopback } from './listen.ts';
 
 export interface GatewayOptions {
@@ -124,7 +125,13 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     let handle = (_req: IncomingMessage, res: ServerResponse): void => { sendProblem(res, new GatehouseError('not_ready')); };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { handle(req, res); });
     const bound = await listenHttp(server, listen.host, listen.port);
-    // Shutdown runs in reverse: stop accepting and drain the listener, then close upstream pools.
+    // Shutdown runs in reverse: stop accepting and drain the listener, close upstream pools, then
+    // close the open HTTP/MCP sessions in the recording (anchoring them) before the recorder stops.
+    const late: { services?: Services } = {};
+    closers.unshift(() => {
+      if (late.services) closeSessions(late.services, httpSessionsOf(late.services).endAll());
+      return Promise.resolve();
+    });
     const upstreams = new Upstreams();
     closers.unshift(() => upstreams.close());
     closers.unshift(() => closeServer(server));
@@ -142,7 +149,6 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const boot = await bootstrapAdmin(apiKeys, stateDir, { user: config.identity.bootstrap.admin_user, group: config.identity.bootstrap.admin_group });
 
     // The approver check asks policy through the services, which exist by the time it runs.
-    const late: { services?: Services } = {};
     const rv = await openReviews({
       db, clock, log, audit, config, publicUrl: url,
       mayApprove: policyApprover(() => { if (!late.services) throw new Error('gateway not started'); return late.services; }),
@@ -159,6 +165,11 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
     };
     late.services = services;
+    // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
+    const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
+    const sweeper = setInterval(() => { closeSessions(services, httpSessionsOf(services).sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
+    sweeper.unref();
+    closers.unshift(() => { clearInterval(sweeper); return Promise.resolve(); });
     handle = createHttpHandler(services, bound);
     let postgres: { host: string; port: number } | undefined;
     const pgListenText = opts.postgresListen ?? config.server.postgres.listen;

@@ -77,6 +77,7 @@ const RECORDING = obj('Tamper-evident session recording.', {
   enabled: bool('Record sessions.', true),
   max_session_bytes: size('Recorded bytes per session; past it, events are recorded truncated and marked so.', '50mb'),
   retention: duration('How long recordings are kept.', '90d'),
+  session_idle: duration('An HTTP or MCP session unused this long is closed (a `session.close` event, which anchors its hash chain in the audit log); a later request with its id starts a new session.', '15m'),
 }, { default: {} });
 
 const NOTIFICATIONS = obj('Where review events are sent.', {

@@ -102,7 +102,7 @@ export interface GatehouseConfig {
   readonly policies: { readonly files: readonly string[] };
   readonly masking: { readonly hash_key?: Secret; readonly rules: readonly MaskingRuleConfig[] };
   readonly reviews: { readonly hold_timeout: string; readonly max_duration: string; readonly rules: readonly ReviewRuleConfig[] };
-  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string };
+  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string; readonly session_idle: string };
   readonly notifications: { readonly webhooks: readonly WebhookConfig[] };
   readonly log: { readonly level: LogLevel };
 }

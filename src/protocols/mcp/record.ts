@@ -3,7 +3,7 @@ import type { Principal } from '../../identity/principal.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
 import { scannerFor } from '../http/proxy/scanner.ts';
-import { httpSessionsOf, validSessionHeader } from '../http/proxy/sessions.ts';
+import { httpSessionsOf, identityOf, validSessionHeader } from '../http/proxy/sessions.ts';
 
 /** Most characters of arguments or result text kept in one recorded event (after masking). */
 export const RECORD_TEXT_LIMIT = 16 * 1024;
@@ -29,7 +29,7 @@ export class McpSession {
 
   /** The session named by `header` (if valid and the principal's), else a new one. */
   static resolve(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>, principal: Principal, header: unknown): McpSession {
-    const s = httpSessionsOf(svc).resolve(validSessionHeader(header) ? header : undefined, principal.id, newId);
+    const s = httpSessionsOf(svc).resolve(validSessionHeader(header) ? header : undefined, principal.id, newId, identityOf('mcp', principal));
     return new McpSession(svc, principal, s.id, s.fresh);
   }
 

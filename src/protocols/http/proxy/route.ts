@@ -18,7 +18,7 @@ import { parseProxyTarget, upstreamPath } from './target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { scannerFor } from './scanner.ts';
-import { httpSessionsOf, validSessionHeader } from './sessions.ts';
+import { httpSessionsOf, identityOf, validSessionHeader } from './sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
@@ -46,7 +46,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const connection = conn;
     const kind = conn.type;
     const who = await authenticateProxy(svc, req, connection);
-    const resolved = httpSessionsOf(svc).resolve(header, who.id, newId);
+    const resolved = httpSessionsOf(svc).resolve(header, who.id, newId, identityOf('http', who));
     session = resolved.id;
     res.setHeader('gatehouse-session', session);
     principal = who;

@@ -1,3 +1,6 @@
+import type { Services } from '../../../app/services.ts';
+import type { Principal } from '../../../identity/principal.ts';
+
 /** Most HTTP sessions whose owner the gateway remembers (least recently used are forgotten). */
 export const MAX_TRACKED_SESSIONS = 10_000;
 
@@ -10,44 +13,123 @@ export interface HttpSession {
   readonly fresh: boolean;
 }
 
+/** Who a session's `session.close` names (the identity of its events). */
+export interface SessionIdentity {
+  readonly protocol: 'http' | 'mcp';
+  readonly user: string;
+  readonly agent?: string;
+}
+
+/** A session the table let go: to be closed in the recording. */
+export interface EndedSession {
+  readonly id: string;
+  readonly identity: SessionIdentity;
+  readonly reason: 'idle' | 'evicted' | 'shutdown';
+}
+
+interface Entry { readonly owner: string; readonly identity: SessionIdentity | undefined; last: number }
+
 /**
- * Groups HTTP/LLM exchanges into recording sessions by `Gatehouse-Session` header and credential:
- * a valid header value continues the session it names when the same principal opened it; an
- * absent or invalid value — or one last used by another principal — gets a new id (returned in the
- * response header). Bounded LRU of {@link MAX_TRACKED_SESSIONS}; an id it no longer knows is
- * re-opened (a second `session.open` in the chain; harmless). HTTP sessions are never closed.
+ * Groups HTTP/LLM (and MCP) exchanges into recording sessions by `Gatehouse-Session` header and
+ * credential: a valid header value continues the session it names when the same principal opened
+ * it; an absent or invalid value — or one last used by another principal, or one already closed —
+ * gets a new id (returned in the response header).
  *
- * @example const s = sessions.resolve(req.headers['gatehouse-session'], principal.id, newId);
+ * Sessions end: {@link sweep} lets go of those unused for the idle time, a full table (LRU of
+ * {@link MAX_TRACKED_SESSIONS}) of the least recently used, and {@link endAll} of every one at
+ * shutdown; the caller records their `session.close`, which anchors each chain in the audit log.
+ * An ended id is remembered (bounded) so that it is never continued after its close.
+ *
+ * @example const s = sessions.resolve(req.headers['gatehouse-session'], principal.id, newId, { protocol: 'http', user: 'alice' });
  */
 export class HttpSessions {
-  readonly #owners = new Map<string, string>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #ended = new Set<string>();
+  #pending: EndedSession[] = [];
   readonly #max: number;
+  readonly #now: () => number;
 
-  constructor(max = MAX_TRACKED_SESSIONS) {
+  constructor(max = MAX_TRACKED_SESSIONS, now: () => number = Date.now) {
     this.#max = max;
+    this.#now = now;
   }
 
-  resolve(header: unknown, principal: string, newId: () => string): HttpSession {
-    if (typeof header === 'string' && SESSION.test(header)) {
-      const owner = this.#owners.get(header);
-      if (owner === principal) {
-        this.#owners.delete(header);
-        this.#owners.set(header, principal);
+  resolve(header: unknown, owner: string, newId: () => string, identity?: SessionIdentity): HttpSession {
+    const now = this.#now();
+    if (typeof header === 'string' && SESSION.test(header) && !this.#ended.has(header)) {
+      const e = this.#entries.get(header);
+      if (e?.owner === owner) {
+        this.#entries.delete(header);
+        e.last = now;
+        this.#entries.set(header, e);
         return { id: header, fresh: false };
       }
-      if (owner === undefined) return { id: this.#remember(header, principal), fresh: true };
+      if (e === undefined) return { id: this.#remember(header, owner, identity, now), fresh: true };
     }
-    return { id: this.#remember(newId(), principal), fresh: true };
+    return { id: this.#remember(newId(), owner, identity, now), fresh: true };
   }
 
-  #remember(id: string, principal: string): string {
-    this.#owners.set(id, principal);
-    if (this.#owners.size > this.#max) {
-      const oldest = this.#owners.keys().next();
-      if (oldest.done !== true) this.#owners.delete(oldest.value);
+  /** Lets go of the sessions unused for `idleMs` (and of those evicted meanwhile). */
+  sweep(idleMs: number): EndedSession[] {
+    const cutoff = this.#now() - idleMs;
+    const out = this.#pending;
+    this.#pending = [];
+    for (const [id, e] of this.#entries) {
+      if (e.last > cutoff) break; // least recently used first
+      this.#end(id, e, 'idle', out);
+    }
+    return out;
+  }
+
+  /** Lets go of every session (shutdown). */
+  endAll(): EndedSession[] {
+    const out = this.#pending;
+    this.#pending = [];
+    for (const [id, e] of this.#entries) this.#end(id, e, 'shutdown', out);
+    return out;
+  }
+
+  #end(id: string, e: Entry, reason: EndedSession['reason'], out: EndedSession[]): void {
+    this.#entries.delete(id);
+    this.#ended.add(id);
+    if (this.#ended.size > this.#max) this.#ended.delete(this.#ended.values().next().value!);
+    if (e.identity) out.push({ id, identity: e.identity, reason });
+  }
+
+  #remember(id: string, owner: string, identity: SessionIdentity | undefined, now: number): string {
+    this.#entries.set(id, { owner, identity, last: now });
+    if (this.#entries.size > this.#max) {
+      const [oldId, oldest] = this.#entries.entries().next().value!;
+      const ended: EndedSession[] = [];
+      this.#end(oldId, oldest, 'evicted', ended);
+      if (this.#pending.length < this.#max) this.#pending.push(...ended);
     }
     return id;
   }
+}
+
+/**
+ * Records the `session.close` of ended sessions (which anchors their chains). Never throws.
+ *
+ * @example closeSessions(svc, httpSessionsOf(svc).sweep(15 * 60_000));
+ */
+export function closeSessions(svc: Pick<Services, 'recorder' | 'clock' | 'log'>, ended: readonly EndedSession[]): void {
+  for (const s of ended) {
+    try {
+      svc.recorder.record({
+        session: s.id, protocol: s.identity.protocol, type: 'session.close', at: svc.clock.now(), user: s.identity.user,
+        ...(s.identity.agent === undefined ? {} : { agent: s.identity.agent }), data: { reason: s.reason },
+      });
+    } catch (err) {
+      svc.log.error({ err: String(err) }, 'recorder failed');
+    }
+  }
+}
+
+/** The identity a session's events carry, for its close. */
+export function identityOf(protocol: 'http' | 'mcp', p: Principal): SessionIdentity {
+  const agent = p.agent ? p.agent.id : p.kind === 'agent' ? p.id : undefined;
+  return { protocol, user: p.id, ...(agent === undefined ? {} : { agent }) };
 }
 
 const bySvc = new WeakMap<object, HttpSessions>();

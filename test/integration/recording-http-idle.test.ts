@@ -1,0 +1,60 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
+import { startFakeLlm, FAKE_OPENAI_KEY, type FakeLlm } from '../harness/fake-llm.ts';
+
+const POLICIES = '@id("use-models")\npermit (principal in Group::"developers", action == Action::"llm.invoke", resource);\n';
+
+describe('HTTP sessions end after recording.session_idle: closed, anchored, never continued', () => {
+  let fake: FakeLlm;
+  let t: TestGateway;
+  let key: string;
+  before(async () => {
+    fake = await startFakeLlm();
+    t = await startTestGateway({
+      policies: POLICIES,
+      yaml: [
+        'connections:',
+        `  - { name: openai, type: llm, provider: openai, url: "${fake.url}", credentials: { api_key: "${FAKE_OPENAI_KEY}" } }`,
+        'recording: { session_idle: 1s }',
+      ].join('\n'),
+    });
+    key = (await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'], agent: 'bot' })).json.key as string;
+  });
+  after(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  const chat = (session: string): Promise<Response> => fetch(`${t.url}/proxy/openai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'gatehouse-session': session },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] }),
+  });
+
+  test('an idle session gets its session.close and an anchor; its id then starts a new session', async () => {
+    const first = await chat('idle-demo-1');
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('gatehouse-session'), 'idle-demo-1');
+    await first.text();
+    let closedAt: unknown;
+    for (let i = 0; i < 100 && closedAt === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      closedAt = (await t.api('GET', '/api/v1/sessions/idle-demo-1')).json.closedAt;
+    }
+    assert.ok(typeof closedAt === 'string', 'the idle session was closed');
+    const events = (await t.api('GET', '/api/v1/sessions/idle-demo-1/events')).json.items as { type: string; data: Record<string, unknown>; agent?: string }[];
+    const last = events.at(-1);
+    assert.equal(last?.type, 'session.close');
+    assert.deepEqual(last.data, { reason: 'idle' });
+    assert.equal(last.agent, 'bot');
+    const anchors = (await t.api('GET', '/api/v1/audit?kind=session.anchor')).json.items as { detail: { session?: string } }[];
+    assert.ok(anchors.some((a) => a.detail.session === 'idle-demo-1'), 'anchored in the audit chain');
+    assert.deepEqual((await t.api('GET', '/api/v1/sessions/idle-demo-1/verify')).json, { ok: true, events: events.length });
+
+    const again = await chat('idle-demo-1');
+    await again.text();
+    assert.equal(again.status, 200);
+    assert.notEqual(again.headers.get('gatehouse-session'), 'idle-demo-1', 'a closed session is not continued');
+  });
+});
