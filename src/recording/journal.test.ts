@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { manualClock } from '../kernel/clock.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
 import { openStore } from '../store/index.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { RecordingJournal } from './journal.ts';
@@ -132,6 +133,16 @@ describe('recording journal', () => {
     await plain.flush('j-now-2');
     assert.equal(plain.flushedNow('j-now-2'), true);
     await plain.close();
+  });
+
+  test('a failing store with a backlog past half the queue: flush fails closed instead of waiting', async () => {
+    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
+    rec.record({ session: 'j-down', protocol: 'http', type: 'request', at: T0, data: {} });
+    await rec.flush('j-down'); // journaled
+    await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
+    for (let i = 0; i < 3; i++) rec.record({ session: 'j-down', protocol: 'http', type: 'request', at: T0, data: { i } });
+    await assert.rejects(rec.flush('j-down'), (e: unknown) => isGatehouseError(e, 'store_unavailable'));
+    await rec.close();
   });
 
   test('a clean close deletes the journal once the store has everything', async () => {

@@ -135,6 +135,9 @@ export class StoreRecorder implements Recorder {
   async flush(session?: string): Promise<void> {
     const target = this.#issued;
     if (!this.#durableInJournal(target) && this.#settledThrough() < target) {
+      // The journal cannot take it (back-pressure) and the store is failing: fail closed now
+      // rather than hold the client until the store is back.
+      if (this.#retry !== undefined) throw new GatehouseError('store_unavailable', 'the recording store is failing and its backlog is full');
       const settled = new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
       this.#kick(true);
       await settled;
