@@ -1,10 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { runProcess, type ProcessRun } from './run.ts';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
 
 /** The outcome of one CLI run. */
-export interface CliRun { readonly code: number; readonly out: string; readonly err: string }
+export type CliRun = ProcessRun;
 
 /**
  * Runs `bin/gatehouse <args>` as a user would, against a running gateway
@@ -13,15 +14,7 @@ export interface CliRun { readonly code: number; readonly out: string; readonly 
  * @example const r = await gatehouseCli(['reviews', 'approve', id], t.url, bobKey);
  */
 export function gatehouseCli(args: readonly string[], url: string, token: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, [...args], { env: { ...process.env, GATEHOUSE_CONFIG: '', GATEHOUSE_URL: url, GATEHOUSE_TOKEN: token } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code: code ?? -1, out, err }); });
-  });
+  return runProcess(BIN, args, { env: { ...process.env, GATEHOUSE_CONFIG: '', GATEHOUSE_URL: url, GATEHOUSE_TOKEN: token } });
 }
 
 /** A review as `reviews list --json` prints it (the fields the tests read). */

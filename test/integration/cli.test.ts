@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { runProcess, type ProcessRun } from '../harness/run.ts';
 import { mkdtempSync, mkdirSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +11,8 @@ import { freePort } from '../harness/net.ts';
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
 const STACK = /\n\s+at .+:\d+:\d+/;
 
-function run(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd: opts.cwd, env: { ...process.env, GATEHOUSE_CONFIG: '', ...opts.env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code: code ?? -1, out, err }); });
-  });
+function run(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<ProcessRun> {
+  return runProcess(BIN, args, { cwd: opts.cwd, env: { ...process.env, GATEHOUSE_CONFIG: '', ...opts.env } });
 }
 
 

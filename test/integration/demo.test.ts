@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessRun } from '../harness/run.ts';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { FAKE_SECRETS } from '../../demo/lib/steps.ts';
@@ -10,7 +10,7 @@ import { getTestPostgres, type TestDatabase } from '../harness/postgres-server.t
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Run { readonly code: number; readonly out: string; readonly err: string }
+type Run = ProcessRun;
 interface Summary {
   readonly ok: boolean;
   readonly db: string;
@@ -23,16 +23,8 @@ interface Summary {
 function runDemo(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   const unset = new Set(['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'DEMO_PG_URL', 'DEMO_STEP_DELAY', 'DEMO_OPENAI_MODEL']);
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !unset.has(k)));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'demo/run.ts', ...args], {
-      cwd: ROOT, env: { ...base, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code: code ?? -1, out, err }); });
+  return runProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'demo/run.ts', ...args], {
+    cwd: ROOT, env: { ...base, NO_COLOR: '1', ...env },
   });
 }
 

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessRun } from '../harness/run.ts';
 import { globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -20,18 +20,10 @@ const EXAMPLES = join(ROOT, 'examples');
 const PY = '/usr/bin/python3';
 const MODEL_KEY = 'examples-test-model-key';
 
-interface Run { readonly code: number; readonly out: string; readonly err: string }
+type Run = ProcessRun;
 
 function run(cmd: string, args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code: code ?? -1, out, err }); });
-  });
+  return runProcess(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 30_000 });
 }
 
 function assertNoSeed(text: string): void {
