@@ -149,8 +149,13 @@ async function main(): Promise<void> {
     const g1 = wrk(viaUrl, gwScript, 1);
     console.log(`  one connection: direct p50 ${d1.p50ms.toFixed(3)} ms p99 ${d1.p99ms.toFixed(3)} ms, gateway p50 ${g1.p50ms.toFixed(3)} ms p99 ${g1.p99ms.toFixed(3)} ms: added p50 ${(g1.p50ms - d1.p50ms).toFixed(3)} ms, p99 ${(g1.p99ms - d1.p99ms).toFixed(3)} ms`);
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    // Stop the children and wait for them (the gateway shuts down cleanly and writes its profile).
+    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+      if (c.exitCode !== null) { resolve(); return; }
+      const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 15_000);
+      c.once('exit', () => { clearTimeout(t); resolve(); });
+      c.kill('SIGTERM');
+    })));
     rmSync(dir, { recursive: true, force: true });
   }
 }
