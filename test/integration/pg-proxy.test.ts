@@ -82,6 +82,24 @@ for (const backend of backends) {
       } finally { await c.end(); }
     });
 
+    test('server errors quoting row values are masked; with column rules the detail is withheld', async () => {
+      const c = client(dev);
+      await c.connect();
+      try {
+        // The message quotes the input: masked with the connection's detectors.
+        const cast = await c.query("SELECT 'carol.secret@example.com'::int").then(() => undefined, (e: unknown) => e as { message: string });
+        assert.ok(cast);
+        assert.match(cast.message, /invalid input syntax for type integer: "\[EMAIL\]"/);
+        // "Failing row contains (…)" would show every column, masked or not: withheld.
+        const row = await c.query("INSERT INTO customers VALUES (NULL, 'carol.secret@example.com', 'Carol Secret', 'n', '111-22-3333')").then(() => undefined, (e: unknown) => e as { message: string; detail?: string; code?: string });
+        assert.ok(row);
+        assert.equal(row.code, '23502');
+        assert.equal(row.detail, 'detail withheld by Gatehouse: the connection has column masking rules');
+        for (const v of ['carol.secret@example.com', 'Carol Secret', '111-22-3333']) assert.ok(!JSON.stringify(row).includes(v), v);
+        assert.equal((await c.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok, 1, 'the session stays usable');
+      } finally { await c.end(); }
+    });
+
     test('a pool runs concurrent sessions', async () => {
       const pool = new pg.Pool({ host: t.postgres.host, port: t.postgres.port, user: 'u', database: 'app', password: dev, max: 4 });
       try {

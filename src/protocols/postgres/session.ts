@@ -394,6 +394,7 @@ export class PgSession {
         break;
       }
       case BE.error: this.#error(f); return;
+      case BE.notice: this.#toClient(this.#maskServerText(f)); return;
       case BE.readyForQuery:
         this.txStatus = parseReadyForQuery(f.body);
         this.#tracker?.ready(this.txStatus);
@@ -444,7 +445,31 @@ export class PgSession {
         return;
       }
     }
-    this.#toClient(f.raw);
+    this.#toClient(this.#maskServerText(f));
+  }
+
+  /**
+   * An ErrorResponse or NoticeResponse as the client may see it: the server quotes row values in
+   * its texts ("Key (email)=(…) already exists", "Failing row contains (…)"), so with masking on
+   * the message, detail, hint, context and where fields are masked with the connection's
+   * detectors, and with column rules (whose values no detector may recognize) the detail is
+   * withheld. Unchanged frames pass through as they came.
+   */
+  #maskServerText(f: Frame): Buffer {
+    if (!this.#masker && !this.#columnRules) return f.raw;
+    const fields = parseErrorFields(f.body);
+    let changed = false;
+    const w = new MessageWriter();
+    for (const [k, v] of fields) {
+      let out = v;
+      if (k === 'D' && this.#columnRules) out = 'detail withheld by Gatehouse: the connection has column masking rules';
+      else if (this.#masker && (k === 'M' || k === 'D' || k === 'H' || k === 'W' || k === 'q')) out = this.#masker.mask(v).text;
+      if (out !== v) changed = true;
+      w.byte(k.charCodeAt(0)).cstring(out);
+    }
+    if (!changed) return f.raw;
+    w.byte(0);
+    return w.frame(f.type);
   }
 
   /** Resolves the column rules of the current shape (catalog lookups) before its rows arrive. */
