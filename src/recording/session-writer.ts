@@ -61,28 +61,34 @@ interface HeadRow { id: string; event_count: number | string; head_hash: string;
  * Writes one batch inside the caller's transaction: creates missing sessions, locks every session
  * of the batch (`FOR UPDATE`, in id order, so replicas sharing a server interleave whole batches),
  * chains the events, applies the size cap, and updates the heads. Two statements per batch,
- * whatever its size (arrays through `unnest`, the writes joined by CTEs). Returns the sessions closed by the batch.
+ * whatever its size (arrays through `unnest`, the writes joined by CTEs); a new session is
+ * inserted once, with its final head. Returns the sessions closed by the batch.
  */
 export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[], opts: WriteOptions): Promise<{ closed: ClosedHead[]; dropped: number }> {
   const firsts = new Map<string, PreparedEvent>();
   for (const e of batch) if (!firsts.has(e.session)) firsts.set(e.session, e);
   const ids = [...firsts.keys()].sort();
-  const col = <T>(f: (e: PreparedEvent) => T): T[] => ids.map((id) => f(firsts.get(id)!));
-  // One statement creates the missing sessions and locks them all (a conflicting insert updates
-  // the row to itself, which locks it and returns it), in id order.
+  // The existing sessions of the batch, locked in id order (replicas sharing a server interleave
+  // whole batches). The others are new: inserted once, with their final head, by the second
+  // statement (a concurrent insert of the same id by another replica fails the batch, which is
+  // retried and then finds the row).
   const rows = await tx.query<HeadRow>(
-    `INSERT INTO sessions AS s (id, protocol, user_id, agent_id, connection, opened_at, last_at, head_hash)
-     SELECT id, p, u, a, c, t, t, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, p, u, a, c, t)
-     ORDER BY id
-     ON CONFLICT (id) DO UPDATE SET id = s.id
-     RETURNING s.id, s.event_count, s.head_hash, s.bytes, s.capped`,
-    [ids, col((e) => e.protocol), col((e) => e.user), col((e) => e.agent), col((e) => e.connection), col((e) => e.at), SESSION_GENESIS],
+    'SELECT id, event_count, head_hash, bytes, capped FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids],
   );
   const state = new Map<string, SessionState>();
+  const existing = new Set<string>();
   for (const r of rows) {
+    existing.add(r.id);
     state.set(r.id, {
       count: Number(r.event_count), head: r.head_hash, bytes: Number(r.bytes), capped: r.capped, truncated: false, dropped: 0,
       lastAt: firsts.get(r.id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
+    });
+  }
+  for (const id of ids) {
+    if (existing.has(id)) continue;
+    state.set(id, {
+      count: 0, head: SESSION_GENESIS, bytes: 0, capped: false, truncated: false, dropped: 0,
+      lastAt: firsts.get(id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
     });
   }
   const ev = { s: [] as string[], q: [] as number[], at: [] as string[], ty: [] as string[], u: [] as (string | null)[], a: [] as (string | null)[], d: [] as (string | null)[], n: [] as number[], b: [] as number[], p: [] as string[], h: [] as string[] };
@@ -131,18 +137,33 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
     if (e.effect === 'review' || e.type === 'review') st.review = true;
     if (e.type === 'session.close') { st.closedAt = e.at; closing.add(e.session); }
   }
-  // The events, their chunks, the new heads (and the journal watermark) in one statement.
-  const st = ids.map((id) => state.get(id)!);
-  const params: unknown[] = [ids, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
+  // The events, their chunks, the new sessions, the new heads of the existing ones (and the
+  // journal watermark) in one statement.
+  const oldIds = ids.filter((id) => existing.has(id));
+  const st = oldIds.map((id) => state.get(id)!);
+  const params: unknown[] = [oldIds, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
     st.map((x) => x.count), st.map((x) => x.head), st.map((x) => x.capped), st.map((x) => x.truncated), st.map((x) => x.dropped),
     st.map((x) => x.allow), st.map((x) => x.deny), st.map((x) => x.review),
     ev.s, ev.q, ev.at, ev.ty, ev.u, ev.a, ev.d, ev.n, ev.b, ev.p, ev.h];
-  const ctes = [
+  const newIds = ids.filter((id) => !existing.has(id));
+  const ctes: string[] = [];
+  if (newIds.length > 0) {
+    const ns = newIds.map((id) => state.get(id)!);
+    const first = newIds.map((id) => firsts.get(id)!);
+    params.push(newIds, first.map((e) => e.protocol), ns.map((x) => x.user), ns.map((x) => x.agent), first.map((e) => e.connection), first.map((e) => e.at),
+      ns.map((x) => x.lastAt), ns.map((x) => x.closedAt), ns.map((x) => x.bytes), ns.map((x) => x.count), ns.map((x) => x.head), ns.map((x) => x.capped),
+      ns.map((x) => x.truncated), ns.map((x) => x.dropped), ns.map((x) => x.allow), ns.map((x) => x.deny), ns.map((x) => x.review));
+    const b = params.length - 17;
+    const p = (i: number): string => `$${b + i}`;
+    ctes.push(`ns AS (INSERT INTO sessions (id, protocol, user_id, agent_id, connection, opened_at, last_at, closed_at, bytes, event_count, head_hash, capped, truncated, dropped, had_allow, had_deny, had_review)
+       SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::timestamptz[], ${p(7)}::timestamptz[], ${p(8)}::timestamptz[],
+                            ${p(9)}::bigint[], ${p(10)}::bigint[], ${p(11)}::text[], ${p(12)}::boolean[], ${p(13)}::boolean[], ${p(14)}::bigint[], ${p(15)}::boolean[], ${p(16)}::boolean[], ${p(17)}::boolean[]))`);
+  }
+  ctes.push(
     `ev AS (INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, chunks, bytes, prev_hash, hash)
        SELECT s, q, t, ty, u, a, d::jsonb, n, b, p, h
        FROM unnest($15::text[], $16::bigint[], $17::timestamptz[], $18::text[], $19::text[], $20::text[], $21::text[], $22::int[], $23::int[], $24::text[], $25::text[])
-         AS v(s, q, t, ty, u, a, d, n, b, p, h))`,
-  ];
+         AS v(s, q, t, ty, u, a, d, n, b, p, h))`);
   if (ch.s.length > 0) {
     params.push(ch.s, ch.q, ch.i, ch.body);
     const n = params.length;
