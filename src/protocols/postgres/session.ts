@@ -4,19 +4,18 @@ import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
-import type { TextMasker } from '../../masking/text-masker.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import {
-  BE, parseCommandComplete, parseErrorFields, parseNotification, parseReadyForQuery, parseRowDescription, validateBackend,
+  BE, parseCommandComplete, parseErrorFields, parseReadyForQuery, parseRowDescription, validateBackend,
 } from './backend-messages.ts';
 import type { FieldDescription } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame, FrameReader } from './frame-reader.ts';
 import { FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend, type BindMessage } from './frontend-messages.ts';
-import { ResultTracker, type ResultShape } from './result-tracker.ts';
-import { planColumns, RowMasker } from './row-masker.ts';
+import { ResultTracker } from './result-tracker.ts';
 import { RowExcerpt } from './row-excerpt.ts';
+import { ResponseMasking } from './response-masking.ts';
 import { SerialPump } from './serial-pump.ts';
 import { holdStatement, justificationCommand, type HoldResult, type ReviewVerdict } from './review-hold.ts';
 import { guardSql, type Verdict } from './statement-guard.ts';
@@ -64,15 +63,12 @@ export class PgSession {
   readonly #up: UpstreamSession;
   readonly #principal: Principal;
   readonly #conn: Connection;
-  readonly #catalog: CatalogResolver | undefined;
   readonly #onClose: () => void;
   readonly #prepared = new PreparedStatements();
   readonly #clientPump: SerialPump;
   readonly #upPump: SerialPump;
-  readonly #masker: TextMasker | undefined;
-  readonly #columnRules: boolean;
+  readonly #masking: ResponseMasking;
   readonly #tracker: ResultTracker | undefined;
-  readonly #rowMaskers = new WeakMap<ResultShape, RowMasker>();
   readonly #markers: Marker[] = [];
   /** Statements (by name) whose text needs a review; each Bind of them is held. */
   readonly #reviewable = new Map<string, { readonly sql: string; readonly verdict: ReviewVerdict }>();
@@ -99,11 +95,9 @@ export class PgSession {
     this.#up = init.upstream;
     this.#principal = init.principal;
     this.#conn = init.connection;
-    this.#catalog = init.catalog;
     this.#onClose = init.onClose;
-    this.#masker = this.#svc.masking.textMasker(this.#conn.name, 'response');
-    this.#columnRules = this.#svc.masking.hasColumnRules(this.#conn.name);
-    this.#tracker = this.#masker !== undefined || this.#columnRules ? new ResultTracker() : undefined;
+    this.#masking = new ResponseMasking(this.#svc.masking, this.#conn.name, init.catalog);
+    this.#tracker = this.#masking.active ? new ResultTracker() : undefined;
     const upSocket = this.#up.socket;
     this.#clientPump = new SerialPump(this.#client, (f) => this.#frontend(f), (e) => this.#fail(e, 'client'), () => { while (upSocket.writableCorked > 0) upSocket.uncork(); });
     this.#upPump = new SerialPump(upSocket, (f) => this.#backend(f), (e) => this.#fail(e, 'upstream'), () => { while (this.#client.writableCorked > 0) this.#client.uncork(); });
@@ -139,7 +133,7 @@ export class PgSession {
 
   #maskForRecord(text: string): string {
     const t = text.length > MAX_RECORDED_TEXT ? text.slice(0, MAX_RECORDED_TEXT) : text;
-    try { return this.#masker ? this.#masker.mask(t).text : t; } catch { return '[unrecordable]'; }
+    try { return this.#masking.content ? this.#masking.content.mask(t).text : t; } catch { return '[unrecordable]'; }
   }
 
   #toUpstream(b: Buffer): void {
@@ -366,7 +360,8 @@ export class PgSession {
         const fields = parseRowDescription(f.body);
         const hidden = this.#tracker?.rowDescription(fields) ?? false;
         this.#excerpt.columns(fields);
-        const pending = this.#tracker ? this.#prepareShape() : undefined;
+        const shape = this.#tracker?.shape();
+        const pending = shape ? this.#masking.prepare(shape) : undefined;
         if (hidden) return pending;
         if (pending) return pending.then(() => this.#toClient(f.raw));
         this.#toClient(f.raw);
@@ -394,7 +389,7 @@ export class PgSession {
         break;
       }
       case BE.error: this.#error(f); return;
-      case BE.notice: this.#toClient(this.#maskServerText(f)); return;
+      case BE.notice: this.#toClient(this.#masking.serverText(f)); return;
       case BE.readyForQuery:
         this.txStatus = parseReadyForQuery(f.body);
         this.#tracker?.ready(this.txStatus);
@@ -405,16 +400,16 @@ export class PgSession {
         this.#excerpt.take(); // a description without rows (Describe at prepare time) names nothing later
         return this.#readyForQuery(f.raw);
       case BE.copyOutResponse:
-        if (this.#columnRules) { this.#copyOutBlocked = true; return; }
+        if (this.#masking.columnRules) { this.#copyOutBlocked = true; return; }
         break;
       case BE.copyData:
         if (this.#copyOutBlocked) return;
-        if (this.#masker) { this.#toClient(this.#maskCopyData(f.body)); return; }
-        break;
+        this.#toClient(this.#masking.copyData(f));
+        return;
       case BE.copyDone: if (this.#copyOutBlocked) return; break;
       case BE.notification:
-        if (this.#masker) { this.#toClient(this.#maskNotification(f.body)); return; }
-        break;
+        this.#toClient(this.#masking.notification(f));
+        return;
       case BE.auth: case BE.backendKeyData: throw new ProtocolError('unexpected authentication message from upstream');
       default: break;
     }
@@ -445,53 +440,7 @@ export class PgSession {
         return;
       }
     }
-    this.#toClient(this.#maskServerText(f));
-  }
-
-  /**
-   * An ErrorResponse or NoticeResponse as the client may see it: the server quotes row values in
-   * its texts ("Key (email)=(…) already exists", "Failing row contains (…)"), so with masking on
-   * the message, detail, hint, context and where fields are masked with the connection's
-   * detectors, and with column rules (whose values no detector may recognize) the detail is
-   * withheld. Unchanged frames pass through as they came.
-   */
-  #maskServerText(f: Frame): Buffer {
-    if (!this.#masker && !this.#columnRules) return f.raw;
-    const fields = parseErrorFields(f.body);
-    let changed = false;
-    const w = new MessageWriter();
-    for (const [k, v] of fields) {
-      let out = v;
-      if (k === 'D' && this.#columnRules) out = 'detail withheld by Gatehouse: the connection has column masking rules';
-      else if (this.#masker && (k === 'M' || k === 'D' || k === 'H' || k === 'W' || k === 'q')) out = this.#masker.mask(v).text;
-      if (out !== v) changed = true;
-      w.byte(k.charCodeAt(0)).cstring(out);
-    }
-    if (!changed) return f.raw;
-    w.byte(0);
-    return w.frame(f.type);
-  }
-
-  /** Resolves the column rules of the current shape (catalog lookups) before its rows arrive. */
-  #prepareShape(): Promise<void> | undefined {
-    const shape = this.#tracker?.shape();
-    if (!shape || this.#rowMaskers.has(shape)) return undefined;
-    return this.#maskerFor(shape).then(() => undefined);
-  }
-
-  async #maskerFor(shape: ResultShape): Promise<RowMasker> {
-    const known = this.#rowMaskers.get(shape);
-    if (known) return known;
-    const strategies = await Promise.all(shape.fields.map(async (fd) => {
-      if (!this.#columnRules || fd.tableOid === 0 || fd.attnum <= 0) return undefined;
-      if (!this.#catalog) throw new Error('no catalog resolver for column rules');
-      const t = await this.#catalog.table(fd.tableOid);
-      const column = t?.columns.get(fd.attnum);
-      return t && column !== undefined ? this.#svc.masking.columnStrategy(this.#conn.name, t.schema, t.table, column) : undefined;
-    }));
-    const m = new RowMasker(planColumns(shape.fields, shape.formats, strategies, this.#masker !== undefined), this.#masker, this.#svc.masking.hashKey);
-    this.#rowMaskers.set(shape, m);
-    return m;
+    this.#toClient(this.#masking.serverText(f));
   }
 
   #dataRow(f: Frame): void | Promise<void> {
@@ -499,26 +448,15 @@ export class PgSession {
     if (!this.#tracker) { this.#sendRow(f.raw); return; }
     const shape = this.#tracker.shape();
     if (!shape) throw new MaskingError('a row arrived whose columns are unknown');
-    const m = this.#rowMaskers.get(shape);
-    if (m) { this.#sendRow(m.mask(f.body) ?? f.raw, shape.fields); return; }
-    return this.#maskerFor(shape).then((mm) => this.#sendRow(mm.mask(f.body) ?? f.raw, shape.fields));
+    const m = this.#masking.rowMasker(shape);
+    if (m instanceof Promise) return m.then((mm) => { this.#sendRow(mm.mask(f.body) ?? f.raw, shape.fields); });
+    this.#sendRow(m.mask(f.body) ?? f.raw, shape.fields);
   }
 
   /** A DataRow frame as the client receives it: sent, and its first rows kept for the recording. */
   #sendRow(frame: Buffer, fields?: readonly FieldDescription[]): void {
     this.#excerpt.add(frame.subarray(5), fields);
     this.#toClient(frame);
-  }
-
-  #maskCopyData(body: Buffer): Buffer {
-    const text = body.toString('utf8');
-    const masked = this.#masker!.mask(text).text;
-    return masked === text ? new MessageWriter(0).bytes(body).frame(BE.copyData) : new MessageWriter().bytes(Buffer.from(masked, 'utf8')).frame(BE.copyData);
-  }
-
-  #maskNotification(body: Buffer): Buffer {
-    const n = parseNotification(body);
-    return new MessageWriter().int32(n.pid).cstring(n.channel).cstring(this.#masker!.mask(n.payload).text).frame(BE.notification);
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
