@@ -169,7 +169,22 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
     const sweeper = setInterval(() => { closeSessions(services, httpSessionsOf(services).sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
     sweeper.unref();
-    closers.unshift(() => { clearInterval(sweeper); return Promise.resolve(); });
+    // Sessions a crashed process left open: unused for twice the idle time plus a sweep, so no
+    // live replica still holds them (each closes its own); closed here, which anchors them.
+    const orphansMs = 2 * idleMs + 60_000;
+    const closeOrphans = (): void => {
+      if (!config.recording.enabled) return;
+      sessions.staleOpen(orphansMs).then((rows) => {
+        closeSessions(services, rows.map((r) => ({
+          id: r.id, reason: 'orphaned' as const,
+          identity: { protocol: r.protocol, user: r.user ?? undefined, ...(r.agent === null ? {} : { agent: r.agent }) },
+        })));
+      }, (err: unknown) => { log.warn({ err: String(err) }, 'recording: finding orphaned sessions failed'); });
+    };
+    closeOrphans();
+    const orphanSweeper = setInterval(closeOrphans, Math.max(1_000, Math.min(15 * 60_000, idleMs)));
+    orphanSweeper.unref();
+    closers.unshift(() => { clearInterval(sweeper); clearInterval(orphanSweeper); return Promise.resolve(); });
     handle = createHttpHandler(services, bound);
     let postgres: { host: string; port: number } | undefined;
     const pgListenText = opts.postgresListen ?? config.server.postgres.listen;

@@ -109,6 +109,19 @@ export class SessionStore {
     }
   }
 
+  /**
+   * HTTP and MCP sessions still open whose last event is older than `ageMs`: no live gateway keeps
+   * a session unused that long (each ends its own after `recording.session_idle`), so these were
+   * left open by a process that died. At most 500, oldest first.
+   */
+  async staleOpen(ageMs: number): Promise<{ id: string; protocol: 'http' | 'mcp'; user: string | null; agent: string | null }[]> {
+    const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
+    return this.#db.query(
+      `SELECT id, protocol, user_id AS "user", agent_id AS agent FROM sessions
+       WHERE closed_at IS NULL AND protocol IN ('http', 'mcp') AND last_at < $1::timestamptz ORDER BY last_at LIMIT 500`, [cutoff],
+    );
+  }
+
   /** Purges sessions older than `retentionMs` every `everyMs` (default hourly) until {@link stop}. */
   startRetention(retentionMs: number, everyMs = 3_600_000): void {
     this.stop();

@@ -5,7 +5,7 @@ import { startFakeLlm, FAKE_OPENAI_KEY, type FakeLlm } from '../harness/fake-llm
 
 const POLICIES = '@id("use-models")\npermit (principal in Group::"developers", action == Action::"llm.invoke", resource);\n';
 
-describe('HTTP sessions end after recording.session_idle: closed, anchored, never continued', () => {
+describe('HTTP sessions end (idle, or orphaned by a dead process): closed, anchored, never continued', () => {
   let fake: FakeLlm;
   let t: TestGateway;
   let key: string;
@@ -56,5 +56,25 @@ describe('HTTP sessions end after recording.session_idle: closed, anchored, neve
     await again.text();
     assert.equal(again.status, 200);
     assert.notEqual(again.headers.get('gatehouse-session'), 'idle-demo-1', 'a closed session is not continued');
+  });
+
+  test('a session a crashed process left open is closed as orphaned (and anchored)', async () => {
+    // As if another gateway process had recorded it an hour ago and died: no live table holds it.
+    const rec = t.gw.services.recorder;
+    const at = Date.now() - 3_600_000;
+    rec.record({ session: 'orphan-1', protocol: 'http', type: 'session.open', at, user: 'carol', agent: 'bot', data: { transport: 'http' } });
+    rec.record({ session: 'orphan-1', protocol: 'http', type: 'request', at, user: 'carol', agent: 'bot', data: { method: 'POST' } });
+    await rec.flush?.('orphan-1');
+    let closedAt: unknown;
+    for (let i = 0; i < 100 && closedAt === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      closedAt = (await t.api('GET', '/api/v1/sessions/orphan-1')).json.closedAt;
+    }
+    assert.ok(typeof closedAt === 'string', 'the orphaned session was closed');
+    const events = (await t.api('GET', '/api/v1/sessions/orphan-1/events')).json.items as { type: string; data: Record<string, unknown>; user?: string }[];
+    assert.deepEqual(events.map((e) => e.type), ['session.open', 'request', 'session.close']);
+    assert.deepEqual(events[2]?.data, { reason: 'orphaned' });
+    assert.equal(events[2]?.user, 'carol');
+    assert.deepEqual((await t.api('GET', '/api/v1/sessions/orphan-1/verify')).json, { ok: true, events: 3 });
   });
 });

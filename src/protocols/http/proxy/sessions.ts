@@ -16,7 +16,7 @@ export interface HttpSession {
 /** Who a session's `session.close` names (the identity of its events). */
 export interface SessionIdentity {
   readonly protocol: 'http' | 'mcp';
-  readonly user: string;
+  readonly user: string | undefined;
   readonly agent?: string;
 }
 
@@ -24,7 +24,7 @@ export interface SessionIdentity {
 export interface EndedSession {
   readonly id: string;
   readonly identity: SessionIdentity;
-  readonly reason: 'idle' | 'evicted' | 'shutdown';
+  readonly reason: 'idle' | 'evicted' | 'shutdown' | 'orphaned';
 }
 
 interface Entry { readonly owner: string; readonly identity: SessionIdentity | undefined; last: number }
@@ -117,7 +117,8 @@ export function closeSessions(svc: Pick<Services, 'recorder' | 'clock' | 'log'>,
   for (const s of ended) {
     try {
       svc.recorder.record({
-        session: s.id, protocol: s.identity.protocol, type: 'session.close', at: svc.clock.now(), user: s.identity.user,
+        session: s.id, protocol: s.identity.protocol, type: 'session.close', at: svc.clock.now(),
+        ...(s.identity.user === undefined ? {} : { user: s.identity.user }),
         ...(s.identity.agent === undefined ? {} : { agent: s.identity.agent }), data: { reason: s.reason },
       });
     } catch (err) {
