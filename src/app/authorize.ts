@@ -1,5 +1,5 @@
 import type { AccessRequest, Action, Decision, Facts, Resource } from '../policy/request.ts';
-import type { Principal } from '../identity/principal.ts';
+import { optionalAgent, type Principal } from '../identity/principal.ts';
 import type { Connection } from '../connections/registry.ts';
 import type { Services } from './services.ts';
 
@@ -56,7 +56,7 @@ export function decideAndRecord(
     svc.audit.enqueue({
       kind: 'policy.decision',
       user: principal.id,
-      ...(principal.agent ? { agent: principal.agent.id } : principal.kind === 'agent' ? { agent: principal.id } : {}),
+      ...optionalAgent(principal),
       action,
       resource: resource.kind === 'connection' ? `Connection::${resource.name}` : 'Gateway::gatehouse',
       outcome: decision.effect,

@@ -173,7 +173,6 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // live replica still holds them (each closes its own); closed here, which anchors them.
     const orphansMs = 2 * idleMs + 60_000;
     const closeOrphans = (): void => {
-      if (!config.recording.enabled) return;
       sessions.staleOpen(orphansMs).then((rows) => {
         closeSessions(services, rows.map((r) => ({
           id: r.id, reason: 'orphaned' as const,
@@ -181,9 +180,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
         })));
       }, (err: unknown) => { log.warn({ err: String(err) }, 'recording: finding orphaned sessions failed'); });
     };
-    closeOrphans();
-    const orphanSweeper = setInterval(closeOrphans, Math.max(1_000, Math.min(15 * 60_000, idleMs)));
-    orphanSweeper.unref();
+    const orphanSweeper = config.recording.enabled ? setInterval(closeOrphans, Math.max(1_000, Math.min(15 * 60_000, idleMs))) : undefined;
+    if (orphanSweeper) { orphanSweeper.unref(); closeOrphans(); }
     closers.unshift(() => { clearInterval(sweeper); clearInterval(orphanSweeper); return Promise.resolve(); });
     handle = createHttpHandler(services, bound);
     let postgres: { host: string; port: number } | undefined;

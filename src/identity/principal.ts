@@ -20,6 +20,20 @@ export interface Principal {
   readonly expiresAt?: number;
 }
 
+/**
+ * The agent behind a request, for audit and recording: the agent acting for the user, or the
+ * principal itself when it is an agent acting on its own; undefined for a user alone.
+ */
+export function actingAgent(p: Principal): string | undefined {
+  return p.agent ? p.agent.id : p.kind === 'agent' ? p.id : undefined;
+}
+
+/** `{ agent }` for spreading into an audit or recording event, or nothing for a user alone. */
+export function optionalAgent(p: Principal): { agent?: string } {
+  const agent = actingAgent(p);
+  return agent === undefined ? {} : { agent };
+}
+
 /** Human-readable `user (agent bot)` form used in audit lines and CLI output. */
 export function describePrincipal(p: Principal): string {
   const who = `${p.kind}:${p.id}`;

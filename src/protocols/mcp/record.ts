@@ -1,5 +1,5 @@
 import type { Services } from '../../app/services.ts';
-import type { Principal } from '../../identity/principal.ts';
+import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
 import { scannerFor } from '../http/proxy/scanner.ts';
@@ -66,7 +66,7 @@ export class McpSession {
     const p = this.#principal;
     return {
       session: this.id, protocol: 'mcp', type, at: this.#svc.clock.now(), data, user: p.id,
-      ...(p.agent ? { agent: p.agent.id } : p.kind === 'agent' ? { agent: p.id } : {}),
+      ...optionalAgent(p),
       ...(connection === undefined ? {} : { connection }),
     };
   }

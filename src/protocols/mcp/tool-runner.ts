@@ -74,6 +74,9 @@ export async function runTool<I extends z.ZodObject, O extends z.ZodObject>(
       session.record('decision', { action: 'mcp.call', effect: d.effect, reasons: d.reasons }, name);
       if (d.effect === 'deny') {
         outcome = { kind: 'error', code: 'policy_denied', reason: `denied by policy: mcp.call of tool "${def.name}": ${denialReason(d)}` };
+      } else if (d.effect === 'review' && !conn) {
+        // Reviews are held per connection; a review of a tool that names none cannot be held: deny.
+        outcome = { kind: 'error', code: 'policy_denied', reason: `mcp.call of tool "${def.name}" needs a review, which only tools on a connection can wait for` };
       } else {
         const held = d.effect === 'review' && conn ? await holdCall(env, def, args, conn, d, extra) : undefined;
         outcome = held ?? await def.run(env, args, extra, conn);

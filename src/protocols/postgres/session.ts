@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
-import type { Principal } from '../../identity/principal.ts';
+import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import {
@@ -126,7 +126,7 @@ export class PgSession {
     try {
       this.#svc.recorder.record({
         session: this.#id, protocol: 'postgres', type, at: this.#svc.clock.now(), user: this.#principal.id,
-        ...(this.#principal.agent ? { agent: this.#principal.agent.id } : {}), connection: this.#conn.name, data,
+        ...optionalAgent(this.#principal), connection: this.#conn.name, data,
       });
     } catch { /* the recorder must never break the data path */ }
   }

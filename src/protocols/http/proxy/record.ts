@@ -1,5 +1,5 @@
 import type { Services } from '../../../app/services.ts';
-import type { Principal } from '../../../identity/principal.ts';
+import { optionalAgent, type Principal } from '../../../identity/principal.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 
@@ -32,8 +32,7 @@ export function recordEvent(
   try {
     svc.recorder.record({
       session, protocol: 'http', type, at: svc.clock.now(), connection, data,
-      ...(principal ? { user: principal.id } : {}),
-      ...(principal?.agent ? { agent: principal.agent.id } : principal?.kind === 'agent' ? { agent: principal.id } : {}),
+      ...(principal ? { user: principal.id, ...optionalAgent(principal) } : {}),
     });
   } catch (err) {
     svc.log.error({ err: String(err) }, 'recorder failed');

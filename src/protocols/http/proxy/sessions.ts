@@ -1,5 +1,5 @@
 import type { Services } from '../../../app/services.ts';
-import type { Principal } from '../../../identity/principal.ts';
+import { optionalAgent, type Principal } from '../../../identity/principal.ts';
 
 /** Most HTTP sessions whose owner the gateway remembers (least recently used are forgotten). */
 export const MAX_TRACKED_SESSIONS = 10_000;
@@ -129,8 +129,7 @@ export function closeSessions(svc: Pick<Services, 'recorder' | 'clock' | 'log'>,
 
 /** The identity a session's events carry, for its close. */
 export function identityOf(protocol: 'http' | 'mcp', p: Principal): SessionIdentity {
-  const agent = p.agent ? p.agent.id : p.kind === 'agent' ? p.id : undefined;
-  return { protocol, user: p.id, ...(agent === undefined ? {} : { agent }) };
+  return { protocol, user: p.id, ...optionalAgent(p) };
 }
 
 const bySvc = new WeakMap<object, HttpSessions>();
