@@ -1,7 +1,7 @@
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
-import { recordHash } from './chain.ts';
+import { chainHash } from './chain.ts';
 import { AUDIT_COLUMNS, fromRow, prepareInput, toRecord, type AuditInput, type AuditRecord, type AuditRow, type PendingFields } from './record.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
 
@@ -217,7 +217,10 @@ export class AuditLog {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    // After the first batch, go on only while a full batch is waiting or someone awaits an append:
+    // a partial batch waits for the group-commit timer (#kick's finally), so a steady stream of
+    // enqueued records shares one transaction per interval instead of one per commit round trip.
+    for (let first = true; this.#queue.length > 0 && (first || this.#awaited > 0 || this.#queue.length >= this.#maxBatch); first = false) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const lost = this.#lost;
       if (lost > 0) {
@@ -230,7 +233,7 @@ export class AuditLog {
         const records = await this.#db.transaction((tx) => this.#write(tx, batch));
         this.#lastBatchFailed = false;
         this.#lost -= lost;
-        batch.forEach((p, i) => p.resolve(records[i]!));
+        batch.forEach((p, i) => { const r = records[i]; if (r) p.resolve(r); else if (!p.retained) p.reject(new Error('audit record missing from its batch')); });
         if (this.#roomWaiters.size > 0 && this.#queue.length < this.#maxQueue / 2) {
           for (const w of this.#roomWaiters) w();
           this.#roomWaiters.clear();
@@ -259,19 +262,20 @@ export class AuditLog {
     }
   }
 
-  async #write(tx: SqlExecutor, batch: readonly Pending[]): Promise<AuditRecord[]> {
+  async #write(tx: SqlExecutor, batch: readonly Pending[]): Promise<(AuditRecord | undefined)[]> {
     const [head] = await tx.query<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
     if (!head) throw new Error('audit_head row is missing');
     let seq = Number(head.seq);
     let prev = head.hash;
-    const records: AuditRecord[] = [];
+    // Only awaited appends get their record back; enqueued ones resolve to nobody.
+    const records: (AuditRecord | undefined)[] = [];
     const cols: unknown[][] = Array.from({ length: COLS }, () => []);
     for (const p of batch) {
       seq += 1;
-      const f = { ...p.fields, seq };
-      const hash = recordHash(prev, f);
-      records.push(toRecord(f, prev, hash));
-      const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, JSON.stringify(f.detail), prev, hash];
+      const f = p.fields;
+      const hash = chainHash(prev, f.body, seq);
+      records.push(p.retained ? undefined : toRecord({ ...f, seq }, prev, hash));
+      const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, f.detailText, prev, hash];
       for (let i = 0; i < COLS; i++) cols[i]!.push(row[i]);
       prev = hash;
     }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalJson, GENESIS_HASH, recordHash, type HashedFields } from './chain.ts';
+import { createHash } from 'node:crypto';
+import { canonicalJson, chainHash, GENESIS_HASH, recordBody, recordHash, type HashedFields } from './chain.ts';
 
 const base: HashedFields = {
   seq: 1, at: '2025-01-01T00:00:00.000Z', kind: 'policy.decision', user: 'alice', agent: null,
@@ -34,4 +35,19 @@ test('record hash is sha256 hex, deterministic, and covers every field and the p
   ];
   for (const v of variants) assert.notEqual(recordHash(GENESIS_HASH, v), h);
   assert.notEqual(recordHash('1'.repeat(64), base), h);
+});
+
+test('record hash is sha256 of the previous hash and the canonical JSON of every field (prepared body splices seq)', () => {
+  const text = fc.option(fc.string({ unit: 'binary', maxLength: 20 }), { nil: null });
+  fc.assert(fc.property(
+    fc.record({ seq: fc.nat(), at: fc.string(), kind: fc.string(), user: text, agent: text, action: text, resource: text, outcome: fc.string(), detail: fc.dictionary(fc.string(), fc.jsonValue()) }),
+    (f) => {
+      const detail = JSON.parse(JSON.stringify(f.detail)) as Record<string, unknown>;
+      const fields: HashedFields = { ...f, detail };
+      const expected = createHash('sha256').update(GENESIS_HASH).update(canonicalJson(fields)).digest('hex');
+      assert.equal(recordHash(GENESIS_HASH, fields), expected);
+      const { seq, ...rest } = fields;
+      assert.equal(chainHash(GENESIS_HASH, recordBody(rest, canonicalJson(detail)), seq), expected);
+    },
+  ));
 });

@@ -38,15 +38,37 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
+ * A record's canonical JSON split around its `seq`, which is assigned only when the batch is
+ * written: `head + seq + tail` is exactly `canonicalJson` of the hashed fields (keys in sorted
+ * order: action, agent, at, detail, kind, outcome, resource, seq, user). Built once per record
+ * when it is enqueued, so writing a batch costs one sha256 per record.
+ */
+export interface RecordBody {
+  readonly head: string;
+  readonly tail: string;
+}
+
+/** See {@link RecordBody}; `detailText` must be the canonical JSON of `f.detail`. */
+export function recordBody(f: Omit<HashedFields, 'seq' | 'detail'>, detailText: string): RecordBody {
+  return {
+    head: `{"action":${JSON.stringify(f.action)},"agent":${JSON.stringify(f.agent)},"at":${JSON.stringify(f.at)},"detail":${detailText},` +
+      `"kind":${JSON.stringify(f.kind)},"outcome":${JSON.stringify(f.outcome)},"resource":${JSON.stringify(f.resource)},"seq":`,
+    tail: `,"user":${JSON.stringify(f.user)}}`,
+  };
+}
+
+/** The chain link of a prepared body at `seq`: sha256 hex of `prevHash` followed by the body. */
+export function chainHash(prevHash: string, body: RecordBody, seq: number): string {
+  return createHash('sha256').update(prevHash, 'utf8').update(`${body.head}${seq}${body.tail}`, 'utf8').digest('hex');
+}
+
+/**
  * The chain link: sha256 hex of `prevHash` followed by the canonical JSON of the record fields.
  *
  * @example recordHash(GENESIS_HASH, { seq: 1, at: '2025-01-01T00:00:00.000Z', kind: 'x', user: null,
  *   agent: null, action: null, resource: null, outcome: 'ok', detail: {} })
  */
 export function recordHash(prevHash: string, f: HashedFields): string {
-  const body = canonicalJson({
-    seq: f.seq, at: f.at, kind: f.kind, user: f.user, agent: f.agent,
-    action: f.action, resource: f.resource, outcome: f.outcome, detail: f.detail,
-  });
-  return createHash('sha256').update(prevHash, 'utf8').update(body, 'utf8').digest('hex');
+  if (!Number.isSafeInteger(f.seq)) throw new TypeError('seq must be a safe integer');
+  return chainHash(prevHash, recordBody(f, canonicalJson(f.detail)), f.seq);
 }

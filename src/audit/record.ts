@@ -1,5 +1,5 @@
 import { GatehouseError } from '../kernel/errors.ts';
-import { canonicalJson, type HashedFields } from './chain.ts';
+import { canonicalJson, recordBody, type HashedFields, type RecordBody } from './chain.ts';
 
 /**
  * One event to record. `kind` is free-form (`auth.failure`, `policy.decision`, `admin.mutation`,
@@ -55,8 +55,14 @@ export const MAX_RECORD_CHARS = 16 * 1024;
 /** Upper bound of each text field (kind, outcome, user, agent, action, resource). */
 const MAX_FIELD_CHARS = 2048;
 
-/** The hashed fields of a record that is about to be appended (everything but its seq). */
-export type PendingFields = Omit<HashedFields, 'seq'>;
+/**
+ * A record about to be appended (everything but its seq), with its canonical JSON prepared:
+ * `detailText` (stored as is) and `body` (hashed once the seq is known).
+ */
+export interface PendingFields extends Omit<HashedFields, 'seq'> {
+  readonly detailText: string;
+  readonly body: RecordBody;
+}
 
 /**
  * Validates and normalizes an input: `detail` goes through a JSON round trip so what is hashed is
@@ -66,24 +72,23 @@ export type PendingFields = Omit<HashedFields, 'seq'>;
 export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
   label('kind', e.kind, true);
   label('outcome', e.outcome, true);
-  const detailJson = JSON.stringify(e.detail ?? {});
-  const detail: unknown = JSON.parse(detailJson);
+  const detail: unknown = JSON.parse(JSON.stringify(e.detail ?? {}));
   if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
     throw new GatehouseError('internal', 'audit detail must be a JSON object');
   }
-  const fields: PendingFields = {
+  const detailText = canonicalJson(detail);
+  const fields = {
     at: new Date(nowMs).toISOString(), kind: e.kind, outcome: e.outcome,
     user: optional('user', e.user), agent: optional('agent', e.agent),
     action: optional('action', e.action), resource: optional('resource', e.resource),
-    detail: detail as Record<string, unknown>,
   };
-  const text = canonicalJson(fields);
-  if (text.length > MAX_RECORD_CHARS) {
+  const body = recordBody(fields, detailText);
+  if (body.head.length + body.tail.length > MAX_RECORD_CHARS) {
     throw new GatehouseError('internal', `audit record exceeds ${MAX_RECORD_CHARS} characters`);
   }
   // PostgreSQL text and jsonb cannot hold U+0000; refuse here rather than fail a whole batch.
-  if (text.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
-  return fields;
+  if (body.head.includes('\\u0000') || body.tail.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
+  return { ...fields, detail: detail as Record<string, unknown>, detailText, body };
 }
 
 function label(name: string, v: unknown, required: boolean): void {
