@@ -3,7 +3,9 @@
  * a small OpenAI chat completion (a child process), Gatehouse started with `gatehouse start`
  * (a child process: its own event loop, the embedded store on disk, recording on), and `wrk`
  * as the load generator (C, one thread). The same upstream is measured directly and through
- * the gateway, interleaved, in the same run: requests/s, p50 and p99 at fixed concurrency.
+ * the gateway, interleaved, in the same run: requests/s, p50 and p99 at fixed concurrency. A
+ * no-op Node reverse proxy (bench/lib/reference-proxies.ts: no auth, policy, masking or
+ * recording) is measured the same way: the floor of any Node proxy's two extra hops here.
  * Needs `wrk` (Debian package `wrk`).
  *
  *   npx node bench/http-proxy-wrk.ts [connections=16] [seconds=5] [recording=on|off]
@@ -84,6 +86,10 @@ async function main(): Promise<void> {
     const up = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', self], { env: { ...process.env, BENCH_UPSTREAM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(up);
     const upPort = Number((await firstLine(up, /^(\d+)\n/))[1]);
+    const refScript = fileURLToPath(new URL('./lib/reference-proxies.ts', import.meta.url));
+    const ref = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', refScript, 'http', String(upPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(ref);
+    const refPort = Number((await firstLine(ref, /^(\d+)\n/))[1]);
 
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'bench.cedar'), '@id("bench-llm")\npermit (principal in Group::"bench", action == Action::"llm.invoke", resource);\n');
@@ -126,9 +132,12 @@ async function main(): Promise<void> {
     const gwScript = script(key);
     const directUrl = `http://127.0.0.1:${upPort}/v1/chat/completions`;
     const viaUrl = `${gwUrl}/proxy/openai/v1/chat/completions`;
-    // Warm up both (JIT, pools), then interleave.
+    const refUrl = `http://127.0.0.1:${refPort}/v1/chat/completions`;
+    // Warm up all three (JIT, pools), then interleave.
     wrk(directUrl, directScript);
     wrk(viaUrl, gwScript);
+    wrk(refUrl, directScript);
+    const noop = [wrk(refUrl, directScript)];
     const direct = [wrk(directUrl, directScript)];
     const cpu0 = cpuSeconds(gw.pid!);
     const via = [wrk(viaUrl, gwScript)];
@@ -137,17 +146,22 @@ async function main(): Promise<void> {
     direct.push(wrk(directUrl, directScript));
     const upCpuUs = ((cpuSeconds(up.pid!) - up0) * 1e6) / direct[1]!.requests;
     via.push(wrk(viaUrl, gwScript));
+    noop.push(wrk(refUrl, directScript));
     const best = (xs: WrkResult[]): WrkResult => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
     const d = best(direct);
     const g = best(via);
+    const n = best(noop);
     console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, small non-streamed chat completion; gateway in its own process (embedded store, recording ${RECORDING ? 'on' : 'off'}, masking on); best of 2`);
     console.log(`  direct   ${d.rps.toFixed(0).padStart(7)} req/s  p50 ${d.p50ms.toFixed(3)} ms  p99 ${d.p99ms.toFixed(3)} ms`);
     console.log(`  gateway  ${g.rps.toFixed(0).padStart(7)} req/s  p50 ${g.p50ms.toFixed(3)} ms  p99 ${g.p99ms.toFixed(3)} ms`);
+    console.log(`  no-op Node proxy ${n.rps.toFixed(0).padStart(7)} req/s  p50 ${n.p50ms.toFixed(3)} ms  p99 ${n.p99ms.toFixed(3)} ms  (${(100 * n.rps / d.rps).toFixed(1)} % of direct: the floor of any Node proxy here)`);
     console.log(`  CPU per request: upstream ${upCpuUs.toFixed(0)} µs (direct run); gateway process ${gwCpuUs.toFixed(0)} µs (all its threads, user + system)`);
     console.log(`  added    p50 ${(g.p50ms - d.p50ms).toFixed(3)} ms  p99 ${(g.p99ms - d.p99ms).toFixed(3)} ms;  throughput ratio ${(100 * g.rps / d.rps).toFixed(1)} %`);
     const d1 = wrk(directUrl, directScript, 1);
     const g1 = wrk(viaUrl, gwScript, 1);
+    const n1 = wrk(refUrl, directScript, 1);
     console.log(`  one connection: direct p50 ${d1.p50ms.toFixed(3)} ms p99 ${d1.p99ms.toFixed(3)} ms, gateway p50 ${g1.p50ms.toFixed(3)} ms p99 ${g1.p99ms.toFixed(3)} ms: added p50 ${(g1.p50ms - d1.p50ms).toFixed(3)} ms, p99 ${(g1.p99ms - d1.p99ms).toFixed(3)} ms`);
+    console.log(`  one connection, throughput: direct ${d1.rps.toFixed(0)} req/s, gateway ${g1.rps.toFixed(0)} (${(100 * g1.rps / d1.rps).toFixed(1)} %), no-op Node proxy ${n1.rps.toFixed(0)} (${(100 * n1.rps / d1.rps).toFixed(1)} %)`);
   } finally {
     // Stop the children and wait for them (the gateway shuts down cleanly and writes its profile).
     await Promise.all(children.map((c) => new Promise<void>((resolve) => {

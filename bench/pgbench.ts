@@ -1,6 +1,7 @@
 /**
  * pgbench -S through Gatehouse (policy on) vs direct vs pgbouncer, simple and extended protocol,
- * in the same run; then a large result streamed with masking on (rows/s, peak RSS of the gateway
+ * in the same run, and a no-op Node byte pipe (bench/lib/reference-proxies.ts: the floor of any
+ * Node proxy's two extra hops on this machine); then a large result streamed with masking on (rows/s, peak RSS of the gateway
  * process for 100k vs 1M rows). Needs a real PostgreSQL server: BENCH_PG_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres, trust), pgbench, psql and /usr/sbin/pgbouncer.
  *
@@ -126,6 +127,11 @@ const t = await startTestGateway({
 });
 const key = String((await t.api('POST', '/api/v1/api-keys', { user: 'bench', groups: ['bench'] })).json.key);
 const bouncer = await startPgbouncer(dir);
+const pipe = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', new URL('./lib/reference-proxies.ts', import.meta.url).pathname, 'tcp', String(Number(admin.port || 5432))], { stdio: ['ignore', 'pipe', 'inherit'] });
+const pipePort = await new Promise<number>((resolve, reject) => {
+  pipe.stdout.once('data', (d: Buffer) => { resolve(Number(d.toString().trim())); });
+  pipe.once('exit', (code) => { reject(new Error(`reference pipe exited ${code}`)); });
+});
 try {
   console.log(`pgbench -S -c ${clients} -j 2 -T ${seconds}, PostgreSQL at ${admin.host}; gatehouse store ${storeOnPg ? 'postgres' : 'embedded'}, recording ${recording ? 'on' : 'off'}`);
   for (const mode of modes) {
@@ -133,7 +139,10 @@ try {
     const direct = await pgbench(admin.hostname, Number(admin.port || 5432), admin.username, '', mode, dir);
     const gh = await pgbench(t.postgres.host, t.postgres.port, 'bench', key, mode, dir);
     const pgb = await pgbench('127.0.0.1', bouncer.port, admin.username, '', mode, dir);
-    console.log(`${mode.padEnd(8)} direct ${direct.tps.toFixed(0)} tps p99 ${direct.p99ms.toFixed(2)} ms | gatehouse ${gh.tps.toFixed(0)} tps (${(100 * gh.tps / direct.tps).toFixed(0)}%) p99 ${gh.p99ms.toFixed(2)} ms (+${(gh.p99ms - direct.p99ms).toFixed(2)}) | pgbouncer ${pgb.tps.toFixed(0)} tps (${(100 * pgb.tps / direct.tps).toFixed(0)}%) p99 ${pgb.p99ms.toFixed(2)} ms (+${(pgb.p99ms - direct.p99ms).toFixed(2)})`);
+    const np = await pgbench('127.0.0.1', pipePort, admin.username, '', mode, dir);
+    const pct = (x: { tps: number }): string => `${(100 * x.tps / direct.tps).toFixed(0)}%`;
+    const add = (x: { p99ms: number }): string => `+${(x.p99ms - direct.p99ms).toFixed(2)}`;
+    console.log(`${mode.padEnd(8)} direct ${direct.tps.toFixed(0)} tps p99 ${direct.p99ms.toFixed(2)} ms | gatehouse ${gh.tps.toFixed(0)} tps (${pct(gh)}) p99 ${gh.p99ms.toFixed(2)} ms (${add(gh)}) | pgbouncer ${pgb.tps.toFixed(0)} tps (${pct(pgb)}) p99 ${pgb.p99ms.toFixed(2)} ms (${add(pgb)}) | no-op node pipe ${np.tps.toFixed(0)} tps (${pct(np)}) p99 ${np.p99ms.toFixed(2)} ms (${add(np)})`);
   }
   for (const rows of process.env.BENCH_STREAM === 'off' ? [] : [100_000, 1_000_000]) {
     const r = await streamRows(t.postgres.host, t.postgres.port, key, rows);
@@ -141,6 +150,7 @@ try {
   }
 } finally {
   bouncer.proc.kill();
+  pipe.kill();
   await t.close();
   await adminQuery(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   if (storeOnPg) await adminQuery(`DROP DATABASE IF EXISTS ${STORE_DB} WITH (FORCE)`);
