@@ -217,10 +217,7 @@ export class AuditLog {
   }
 
   async #drain(): Promise<void> {
-    // After the first batch, go on only while a full batch is waiting or someone awaits an append:
-    // a partial batch waits for the group-commit timer (#kick's finally), so a steady stream of
-    // enqueued records shares one transaction per interval instead of one per commit round trip.
-    for (let first = true; this.#queue.length > 0 && (first || this.#awaited > 0 || this.#queue.length >= this.#maxBatch); first = false) {
+    while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const lost = this.#lost;
       if (lost > 0) {

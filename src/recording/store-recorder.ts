@@ -300,11 +300,7 @@ export class StoreRecorder implements Recorder {
   }
 
   async #drain(): Promise<void> {
-    // After the first batch, go on only while a full batch is waiting or a flush waits for the
-    // store: a partial batch waits for the next group commit (#kick's finally re-arms it), so a
-    // steady stream of events shares one transaction per interval, not one per commit round trip.
-    for (let first = true; (this.#queue.length > 0 || this.#losses.size > 0)
-      && (first || this.#waiters.length > 0 || this.#queue.length >= this.#opts.maxBatch); first = false) {
+    while (this.#queue.length > 0 || this.#losses.size > 0) {
       const batch = this.#queue.splice(0, this.#opts.maxBatch);
       for (const q of batch) this.#queueBytes -= q.e.bytes;
       this.#inflightFrom = batch[0]?.ticket ?? this.#issued + 1;
