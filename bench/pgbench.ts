@@ -131,6 +131,10 @@ const pipe = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', n
 const pipePort = await new Promise<number>((resolve, reject) => {
   pipe.stdout.once('data', (d: Buffer) => { resolve(Number(d.toString().trim())); });
   pipe.once('exit', (code) => { reject(new Error(`reference pipe exited ${code}`)); });
+}).catch(async (err: unknown) => {
+  bouncer.proc.kill();
+  await t.close();
+  throw err;
 });
 try {
   console.log(`pgbench -S -c ${clients} -j 2 -T ${seconds}, PostgreSQL at ${admin.host}; gatehouse store ${storeOnPg ? 'postgres' : 'embedded'}, recording ${recording ? 'on' : 'off'}`);
