@@ -1,8 +1,8 @@
 /**
  * pgbench -S through Gatehouse (policy on) vs direct vs pgbouncer, simple and extended protocol,
  * in the same run, and a no-op Node byte pipe (bench/lib/reference-proxies.ts: the floor of any
- * Node proxy's two extra hops on this machine); then a large result streamed with masking on (rows/s, peak RSS of the gateway
- * process for 100k vs 1M rows). Needs a real PostgreSQL server: BENCH_PG_URL (default
+ * Node proxy's two extra hops on this machine); then a large result streamed with masking on
+ * (rows/s, peak RSS of the gateway process for 100k vs 1M rows). Needs a real PostgreSQL server: BENCH_PG_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres, trust), pgbench, psql and /usr/sbin/pgbouncer.
  *
  *   npx node bench/pgbench.ts            # BENCH_SECONDS=10 BENCH_CLIENTS=4 BENCH_RECORDING=off to tune
@@ -11,6 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startTestGateway } from '../test/harness/gateway.ts';
 import { freePort } from '../test/harness/net.ts';
@@ -127,7 +128,7 @@ const t = await startTestGateway({
 });
 const key = String((await t.api('POST', '/api/v1/api-keys', { user: 'bench', groups: ['bench'] })).json.key);
 const bouncer = await startPgbouncer(dir);
-const pipe = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', new URL('./lib/reference-proxies.ts', import.meta.url).pathname, 'tcp', String(Number(admin.port || 5432))], { stdio: ['ignore', 'pipe', 'inherit'] });
+const pipe = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('./lib/reference-proxies.ts', import.meta.url)), 'tcp', String(Number(admin.port || 5432))], { stdio: ['ignore', 'pipe', 'inherit'] });
 const pipePort = await new Promise<number>((resolve, reject) => {
   pipe.stdout.once('data', (d: Buffer) => { resolve(Number(d.toString().trim())); });
   pipe.once('exit', (code) => { reject(new Error(`reference pipe exited ${code}`)); });
