@@ -1,6 +1,6 @@
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
-import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
+import type { SqlDriver } from '../store/sql.ts';
 import { chainHash } from './chain.ts';
 import { AUDIT_COLUMNS, fromRow, prepareInput, toRecord, type AuditInput, type AuditRecord, type AuditRow, type PendingFields } from './record.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
@@ -83,8 +83,12 @@ export class AuditLog {
   #timer: NodeJS.Timeout | undefined;
   /** Awaited appends in the queue: while there are any, drains start at once. */
   #awaited = 0;
+  /** Pending flush() calls: while there are any, a drain writes the whole queue. */
+  #flushing = 0;
   #lost = 0;
   readonly #roomWaiters = new Set<() => void>();
+  /** The head after this log's last committed batch; undefined when unknown (first batch, after a failure). */
+  #head: Head | undefined;
 
   constructor(db: SqlDriver, clock: Clock, opts: AuditLogOptions = {}) {
     this.#db = db;
@@ -151,8 +155,13 @@ export class AuditLog {
    * records left over from a failed batch get one more attempt.
    */
   async flush(): Promise<void> {
-    if (this.#queue.length > 0) this.#kick();
-    while (this.#draining) await this.#draining;
+    this.#flushing++;
+    try {
+      if (this.#queue.length > 0) this.#kick();
+      while (this.#draining) await this.#draining;
+    } finally {
+      this.#flushing--;
+    }
   }
 
   /**
@@ -217,7 +226,9 @@ export class AuditLog {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    // A full batch, an awaited append or a flush goes at once; a partial batch of enqueued records waits
+    // for the group-commit timer (#kick's finally), so a busy data path pays one commit per interval.
+    for (let first = true; this.#queue.length > 0 && (first || this.#awaited > 0 || this.#flushing > 0 || this.#queue.length >= this.#maxBatch); first = false) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const lost = this.#lost;
       if (lost > 0) {
@@ -227,7 +238,7 @@ export class AuditLog {
         });
       }
       try {
-        const records = await this.#db.transaction((tx) => this.#write(tx, batch));
+        const records = await this.#writeBatch(batch);
         this.#lastBatchFailed = false;
         this.#lost -= lost;
         batch.forEach((p, i) => { const r = records[i]; if (r) p.resolve(r); else if (!p.retained) p.reject(new Error('audit record missing from its batch')); });
@@ -259,35 +270,73 @@ export class AuditLog {
     }
   }
 
-  async #write(tx: SqlExecutor, batch: readonly Pending[]): Promise<(AuditRecord | undefined)[]> {
-    const [head] = await tx.query<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
-    if (!head) throw new Error('audit_head row is missing');
-    let seq = Number(head.seq);
-    let prev = head.hash;
-    // Only awaited appends get their record back; enqueued ones resolve to nobody.
-    const records: (AuditRecord | undefined)[] = [];
-    const cols: unknown[][] = Array.from({ length: COLS }, () => []);
-    for (const p of batch) {
-      seq += 1;
-      const f = p.fields;
-      const hash = chainHash(prev, f.body, seq);
-      records.push(p.retained ? undefined : toRecord({ ...f, seq }, prev, hash));
-      const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, f.detailText, prev, hash];
-      for (let i = 0; i < COLS; i++) cols[i]!.push(row[i]);
-      prev = hash;
+  /**
+   * Writes one batch. With the head known from the last batch, it is one autocommitted statement
+   * that inserts only if `audit_head` still holds that head (locked `FOR UPDATE`, re-checked after
+   * any concurrent writer commits): one round trip, no BEGIN/COMMIT. When another replica moved
+   * the head meanwhile, nothing is written and the batch goes through the locking transaction.
+   */
+  async #writeBatch(batch: readonly Pending[]): Promise<(AuditRecord | undefined)[]> {
+    const known = this.#head;
+    this.#head = undefined; // unknown until this batch's outcome is
+    if (known !== undefined) {
+      const b = chainBatch(batch, known);
+      const rows = await this.#db.query<{ n: number }>(CONDITIONAL_APPEND, [...b.cols, known.seq, known.hash, b.head.seq, b.head.hash]);
+      if (rows[0]?.n === 1) {
+        this.#head = b.head;
+        return b.records;
+      }
     }
-    if (cols[0]!.length !== batch.length) throw new Error('audit batch column mismatch');
-    // The records and the new head in one statement, as arrays (the same text whatever the size).
-    await tx.query(
-      `WITH ins AS (
-         INSERT INTO audit_log (${AUDIT_COLUMNS})
-         SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])
-       )
-       UPDATE audit_head SET seq = $12, hash = $13 WHERE id = 1`,
-      [...cols, seq, prev],
-    );
-    return records;
+    const b = await this.#db.transaction(async (tx) => {
+      const [row] = await tx.query<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
+      if (!row) throw new Error('audit_head row is missing');
+      const chained = chainBatch(batch, { seq: Number(row.seq), hash: row.hash });
+      await tx.query(`${INSERT_RECORDS} UPDATE audit_head SET seq = $12, hash = $13 WHERE id = 1`, [...chained.cols, chained.head.seq, chained.head.hash]);
+      return chained;
+    });
+    this.#head = b.head;
+    return b.records;
   }
+}
+
+/** The chain head: the last record's seq and hash. */
+interface Head {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+const UNNEST = 'unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])';
+
+/** The records as arrays (the same text whatever the batch size), then the head update. */
+const INSERT_RECORDS = `WITH ins AS (INSERT INTO audit_log (${AUDIT_COLUMNS}) SELECT * FROM ${UNNEST})`;
+
+/** Inserts the records and moves the head from ($12, $13) to ($14, $15), only if it is still there; n = 1 when written. */
+const CONDITIONAL_APPEND = `WITH head AS (
+    SELECT seq FROM audit_head WHERE id = 1 AND seq = $12::bigint AND hash = $13::text FOR UPDATE
+  ), ins AS (
+    INSERT INTO audit_log (${AUDIT_COLUMNS}) SELECT * FROM ${UNNEST} WHERE EXISTS (SELECT 1 FROM head)
+  ), upd AS (
+    UPDATE audit_head SET seq = $14, hash = $15 WHERE id = 1 AND EXISTS (SELECT 1 FROM head) RETURNING 1
+  )
+  SELECT count(*)::int AS n FROM upd`;
+
+/** Chains `batch` after `head`: the column arrays to insert, the records for awaited appends, the new head. */
+function chainBatch(batch: readonly Pending[], head: Head): { cols: unknown[][]; records: (AuditRecord | undefined)[]; head: Head } {
+  let seq = head.seq;
+  let prev = head.hash;
+  // Only awaited appends get their record back; enqueued ones resolve to nobody.
+  const records: (AuditRecord | undefined)[] = [];
+  const cols: unknown[][] = Array.from({ length: COLS }, () => []);
+  for (const p of batch) {
+    seq += 1;
+    const f = p.fields;
+    const hash = chainHash(prev, f.body, seq);
+    records.push(p.retained ? undefined : toRecord({ ...f, seq }, prev, hash));
+    const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, f.detailText, prev, hash];
+    for (let i = 0; i < COLS; i++) cols[i]!.push(row[i]);
+    prev = hash;
+  }
+  return { cols, records, head: { seq, hash: prev } };
 }
 
 function clampInt(n: number, min: number, max: number): number {

@@ -132,13 +132,30 @@ export function runAuditConformance(
       }
     });
 
-    void test('appends made in one tick share a transaction (group commit, bounded by maxBatch)', async () => {
+    void test('a log whose known head was moved by another writer appends after the new head (no fork, no gap)', async () => {
+      const a = new AuditLog(db, manualClock(T0));
+      const b = new AuditLog(db, manualClock(T0));
+      const r1 = await a.append({ kind: 'turns', outcome: 'ok', detail: { n: 1 } });
+      const r2 = await b.append({ kind: 'turns', outcome: 'ok', detail: { n: 2 } });
+      const r3 = await a.append({ kind: 'turns', outcome: 'ok', detail: { n: 3 } }); // a's head is stale
+      assert.deepEqual([r2.seq, r3.seq], [r1.seq + 1, r1.seq + 2]);
+      assert.equal(r3.prevHash, r2.hash);
+      assert.equal((await a.verify()).ok, true);
+    });
+
+    void test('appends made in one tick share a batch (group commit, bounded by maxBatch); later batches are one statement', async () => {
       let transactions = 0;
-      const counting: SqlDriver = { ...db, transaction: (fn) => { transactions++; return db.transaction(fn); } };
+      let statements = 0;
+      const counting: SqlDriver = {
+        ...db,
+        transaction: (fn) => { transactions++; return db.transaction(fn); },
+        query: (text, params) => { if (text.includes('INSERT INTO audit_log')) statements++; return db.query(text, params); },
+      };
       const log = new AuditLog(counting, manualClock(T0), { maxBatch: 20 });
       const before = (await log.list({ limit: 1 }))[0]?.seq ?? 0;
       const records = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ kind: 'burst', outcome: 'ok', detail: { i } })));
-      assert.equal(transactions, 3);
+      // The first batch learns the head under its lock; the next two append conditionally on it.
+      assert.deepEqual({ transactions, statements }, { transactions: 1, statements: 2 });
       assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => before + i + 1));
       await log.flush();
       assert.equal((await log.verify()).ok, true);
