@@ -2,6 +2,8 @@ import type { AccessRequest, Action, Decision, Facts, Resource } from '../policy
 import { optionalAgent, type Principal } from '../identity/principal.ts';
 import type { Connection } from '../connections/registry.ts';
 import type { Services } from './services.ts';
+import { stableDetail } from '../audit/record.ts';
+import type { DecisionMemo } from '../policy/decision-memo.ts';
 
 /** The Cedar resource for a connection. */
 export function connectionResource(c: Connection): Resource {
@@ -34,15 +36,25 @@ export function authorize(
   }
 }
 
-/** {@link authorize}, synchronously (nothing on it awaits the store). */
+/** A session's memo of decisions, and the object its facts are memoized by (see `DecisionMemo`). */
+export interface SessionMemo {
+  readonly memo: DecisionMemo;
+  readonly facts: object;
+}
+
+/**
+ * {@link authorize}, synchronously (nothing on it awaits the store). With `memo` (one per session:
+ * the same principal and resource), a decision already made for the same facts object and action
+ * is reused while the policy set is unchanged; it is recorded in the audit log all the same.
+ */
 export function decideAndRecord(
   svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>,
-  principal: Principal, action: Action, resource: Resource, facts: Facts = {},
+  principal: Principal, action: Action, resource: Resource, facts: Facts = {}, memo?: SessionMemo,
 ): Decision {
   const req: AccessRequest = { principal, action, resource, facts, at: svc.clock.now() };
   let decision: Decision;
   try {
-    decision = svc.decider.decide(req);
+    decision = memo === undefined ? svc.decider.decide(req) : memo.memo.decide(svc.decider, req, memo.facts);
   } catch (err) {
     svc.log.error({ err: String(err) }, 'policy evaluation failed; denying');
     decision = { effect: 'deny', reasons: ['policy-error'], errors: ['policy evaluation failed'] };
@@ -60,7 +72,7 @@ export function decideAndRecord(
       action,
       resource: resource.kind === 'connection' ? `Connection::${resource.name}` : 'Gateway::gatehouse',
       outcome: decision.effect,
-      detail: { reasons: decision.reasons, via: principal.via, ...(decision.reviewRule ? { review_rule: decision.reviewRule } : {}) },
+      detail: decisionDetail(decision, principal.via),
     });
   } catch (err) {
     if (healthy) svc.log.error({ err: String(err) }, 'audit enqueue failed; denying');
@@ -68,6 +80,28 @@ export function decideAndRecord(
   }
   svc.metrics.decisions.inc({ action, effect: decision.effect });
   return decision;
+}
+
+/** Audit details of frozen decisions, per `via`: made (and normalized) once per decision object. */
+const details = new WeakMap<Decision, Map<string, Readonly<Record<string, unknown>>>>();
+
+/** The audit detail of a decision: its reasons, how the principal authenticated, the review rule. */
+function decisionDetail(decision: Decision, via: string): Readonly<Record<string, unknown>> {
+  const make = (): Record<string, unknown> => ({ reasons: decision.reasons, via, ...(decision.reviewRule ? { review_rule: decision.reviewRule } : {}) });
+  // Only a frozen decision (from a cache or a memo) can be relied on not to change.
+  if (!Object.isFrozen(decision) || !Object.isFrozen(decision.reasons)) return make();
+  let byVia = details.get(decision);
+  const known = byVia?.get(via);
+  if (known !== undefined) return known;
+  if (byVia === undefined) {
+    byVia = new Map();
+    details.set(decision, byVia);
+  }
+  // A handful of `via` values exist; the bound only guards against the unexpected.
+  if (byVia.size >= 16) return make();
+  const detail = stableDetail({ ...make(), reasons: [...decision.reasons] });
+  byVia.set(via, detail);
+  return detail;
 }
 
 const AUDIT_UNAVAILABLE: Decision = Object.freeze({

@@ -72,11 +72,7 @@ export interface PendingFields extends Omit<HashedFields, 'seq'> {
 export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
   label('kind', e.kind, true);
   label('outcome', e.outcome, true);
-  const detail: unknown = JSON.parse(JSON.stringify(e.detail ?? {}));
-  if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
-    throw new GatehouseError('internal', 'audit detail must be a JSON object');
-  }
-  const detailText = canonicalJson(detail);
+  const { detail, detailText } = (e.detail === undefined ? undefined : stable.get(e.detail)) ?? normalizeDetail(e.detail);
   const fields = {
     at: new Date(nowMs).toISOString(), kind: e.kind, outcome: e.outcome,
     user: optional('user', e.user), agent: optional('agent', e.agent),
@@ -88,7 +84,42 @@ export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
   }
   // PostgreSQL text and jsonb cannot hold U+0000; refuse here rather than fail a whole batch.
   if (body.head.includes('\\u0000') || body.tail.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
-  return { ...fields, detail: detail as Record<string, unknown>, detailText, body };
+  return { ...fields, detail, detailText, body };
+}
+
+/** The detail as `jsonb` will hold it (a JSON round trip) and its canonical JSON. */
+function normalizeDetail(d: AuditInput['detail']): { detail: Record<string, unknown>; detailText: string } {
+  const detail: unknown = JSON.parse(JSON.stringify(d ?? {}));
+  if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+    throw new GatehouseError('internal', 'audit detail must be a JSON object');
+  }
+  return { detail: detail as Record<string, unknown>, detailText: canonicalJson(detail) };
+}
+
+/** Details made by {@link stableDetail}, normalized once. */
+const stable = new WeakMap<object, { detail: Record<string, unknown>; detailText: string }>();
+
+function deepFreeze(v: unknown): void {
+  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return;
+  for (const child of Object.values(v)) deepFreeze(child);
+  Object.freeze(v);
+}
+
+/**
+ * Freezes `detail` (deeply) and normalizes it once, so that every record carrying this very
+ * object skips the JSON round trip and canonicalization (a data path records the same few details
+ * per decision again and again). Throws like `prepareInput` for a detail no record can hold.
+ *
+ * @example
+ *   const detail = stableDetail({ reasons: ['read-only'], via: 'api-key' });
+ *   audit.enqueue({ kind: 'policy.decision', outcome: 'allow', detail }); // normalized once
+ */
+export function stableDetail<T extends Readonly<Record<string, unknown>>>(detail: T): T {
+  const normalized = normalizeDetail(detail);
+  deepFreeze(detail);
+  deepFreeze(normalized);
+  stable.set(detail, normalized);
+  return detail;
 }
 
 function label(name: string, v: unknown, required: boolean): void {

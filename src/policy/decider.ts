@@ -20,6 +20,15 @@ export class Decider {
     this.#rules = rules;
   }
 
+  /**
+   * An object that stays the same while every input of a decision other than the principal, the
+   * action, the resource and the facts is unchanged (the active policy set; the review rules are
+   * fixed per decider), or undefined when decisions also depend on the time. See `DecisionMemo`.
+   */
+  memoToken(): object | undefined {
+    return this.#rules.readsTime() ? undefined : this.#engine.memoToken();
+  }
+
   /** The final decision for `req`: allow, deny, or review (with `reviewRule`). Never throws. */
   decide(req: AccessRequest): Decision {
     const policy = this.#engine.decide(req);

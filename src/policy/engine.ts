@@ -9,7 +9,7 @@ import {
   builtinAdminPolicy, compilePolicySet, type CompiledPolicySet, type PolicyInfo, type PolicySource,
 } from './policy-set.ts';
 import type { AccessRequest, Decision } from './request.ts';
-import { analyzeUsage, type RequestUsage } from './request-usage.ts';
+import { analyzeUsage, readsTime, type RequestUsage } from './request-usage.ts';
 
 export type { PolicyInfo, PolicySource } from './policy-set.ts';
 export type { PolicyLoadIssue } from './cedar.ts';
@@ -153,6 +153,16 @@ export class PolicyEngine {
     const decision = toDecision(outcome);
     if (outcome.ok && outcome.errors.length === 0) active.cache.set(key, freezeDecision(decision));
     return decision;
+  }
+
+  /**
+   * What a memo of decisions must be keyed on (see `DecisionMemo`): an object that stays the same
+   * as long as the active policy set does, or undefined when decisions must not be memoized (the
+   * set reads `context.time`, or the decision cache is off).
+   */
+  memoToken(): object | undefined {
+    const active = this.#active;
+    return this.#cacheEntries === 0 || readsTime(active.usage) ? undefined : active;
   }
 
   /**

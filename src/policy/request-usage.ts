@@ -132,3 +132,12 @@ function collectLiterals(node: unknown, out: Map<string, Set<string>>): void {
   }
   for (const v of Object.values(node)) collectLiterals(v, out);
 }
+
+/**
+ * Whether a policy set with this usage can decide differently at different times: it reads
+ * `context.time` (or the whole context). When it cannot, a decision depends only on the principal,
+ * the action, the resource and the facts.
+ */
+export function readsTime(u: RequestUsage): boolean {
+  return u.context.full || u.context.children.has('time');
+}

@@ -6,7 +6,7 @@ import { toCedarRequest, toPrunedCedarRequest, type CedarRequest } from './cedar
 import { DecisionCache } from './decision-cache.ts';
 import { PolicyLoadError } from './engine.ts';
 import { isAction, type AccessRequest, type Action } from './request.ts';
-import { analyzeUsage, type RequestUsage } from './request-usage.ts';
+import { analyzeUsage, readsTime, type RequestUsage } from './request-usage.ts';
 
 /** One `reviews.rules[]` entry of gatehouse.yaml (defaults already applied by the config loader). */
 export interface ReviewRuleConfig {
@@ -89,6 +89,11 @@ export class ReviewRules {
   /** The rules, in order. */
   rules(): readonly ReviewRuleConfig[] {
     return this.#rules.map((r) => r.config);
+  }
+
+  /** Whether a condition can match differently at different times (it reads `context.time`). */
+  readsTime(): boolean {
+    return this.#setId !== undefined && (this.#usage === undefined || readsTime(this.#usage));
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
+import { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import {
   BE, parseCommandComplete, parseErrorFields, parseReadyForQuery, parseRowDescription, validateBackend,
@@ -65,6 +66,8 @@ export class PgSession {
   readonly #conn: Connection;
   readonly #onClose: () => void;
   readonly #prepared = new PreparedStatements();
+  /** Decisions of this session (one principal, one connection), by facts object and action. */
+  readonly #decisions = new DecisionMemo();
   readonly #clientPump: SerialPump;
   readonly #upPump: SerialPump;
   readonly #masking: ResponseMasking;
@@ -325,7 +328,7 @@ export class PgSession {
   }
 
   #guardCtx(): Parameters<typeof guardSql>[0] {
-    return { svc: this.#svc, principal: this.#principal, connection: this.#conn, prepared: this.#prepared };
+    return { svc: this.#svc, principal: this.#principal, connection: this.#conn, prepared: this.#prepared, decisions: this.#decisions };
   }
 
   #recordVerdict(v: Verdict): void {

@@ -5,6 +5,7 @@ import type { Principal } from '../../identity/principal.ts';
 import { inspectSql } from '../../inspect/sql/inspect.ts';
 import type { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import type { SqlAction, StatementInfo } from '../../inspect/sql/types.ts';
+import type { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { Decision, SqlFacts } from '../../policy/request.ts';
 
 /** One action of a statement that policy permits only after a review. */
@@ -32,6 +33,8 @@ export interface GuardContext {
   readonly principal: Principal;
   readonly connection: Connection;
   readonly prepared: PreparedStatements;
+  /** The session's decision memo (principal and connection are the session's). */
+  readonly decisions?: DecisionMemo;
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {
@@ -83,7 +86,8 @@ function guardNow(ctx: GuardContext, sql: string, statementName: string | undefi
   }
   const facts = mergeFacts(inspection.facts, resolved.executed);
   const resource = connectionResource(ctx.connection);
-  const decisions = resolved.actions.map((action) => ({ action, d: decideAndRecord(ctx.svc, ctx.principal, action, resource, { sql: facts }) }));
+  const memo = ctx.decisions === undefined ? undefined : { memo: ctx.decisions, facts };
+  const decisions = resolved.actions.map((action) => ({ action, d: decideAndRecord(ctx.svc, ctx.principal, action, resource, { sql: facts }, memo) }));
   const denied = decisions.find((x) => x.d.effect === 'deny');
   if (denied) return { ok: false, effect: 'deny', reasons: denied.d.reasons, actions: resolved.actions, message: messageFor(denied.action, denied.d, ctx.connection.name) };
   // Allowed, or allowed after review: a named statement is known to later SQL EXECUTEs (which
