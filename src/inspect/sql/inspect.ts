@@ -1,5 +1,6 @@
 import { loadModule, parseSync } from 'libpg-query';
 import type { SqlFacts } from '../../policy/request.ts';
+import { literalTemplate } from './literal-template.ts';
 import { toTextRanges } from './location.ts';
 import { TextLru } from './lru-cache.ts';
 import { statementKinds } from './statement-kinds.ts';
@@ -20,6 +21,14 @@ export interface SqlInspectorLimits {
   readonly cacheChars?: number;
   /** Cache: texts longer than this are not cached (default 16 Ki characters). */
   readonly cacheMaxTextChars?: number;
+  /** Literal-template cache (see literal-template.ts): most entries (default 1 000; 0 turns it off). */
+  readonly templateEntries?: number;
+}
+
+/** A single-statement inspection shared by the texts of one literal template. */
+interface TemplateEntry {
+  readonly result: SqlInspection & { ok: true };
+  readonly textLength: number;
 }
 
 let loading: Promise<void> | undefined;
@@ -142,12 +151,14 @@ export class SqlInspector {
   readonly #maxStatements: number;
   readonly #cacheMaxText: number;
   readonly #cache: TextLru<SqlInspection>;
+  readonly #templates: TextLru<TemplateEntry>;
 
   constructor(limits: SqlInspectorLimits = {}) {
     this.#maxBytes = limits.maxBytes ?? 1024 * 1024;
     this.#maxStatements = limits.maxStatements ?? 10_000;
     this.#cacheMaxText = limits.cacheMaxTextChars ?? 16 * 1024;
     this.#cache = new TextLru({ maxEntries: limits.cacheEntries ?? 1000, maxKeyChars: limits.cacheChars ?? 2 * 1024 * 1024 });
+    this.#templates = new TextLru({ maxEntries: limits.templateEntries ?? 1000, maxKeyChars: limits.cacheChars ?? 2 * 1024 * 1024 });
   }
 
   /** Entries and characters held by the cache (for tests and metrics). */
@@ -155,14 +166,28 @@ export class SqlInspector {
     return { entries: this.#cache.size, chars: this.#cache.keyChars };
   }
 
-  /** Inspects `sql`; `ok: false` means deny. */
+  /**
+   * Inspects `sql`; `ok: false` means deny. A text seen before is answered from the cache; a
+   * single statement that differs from one seen before only in its numeric literals is answered
+   * from the literal-template cache (same facts object; see literal-template.ts), without parsing.
+   */
   inspect(sql: string): SqlInspection {
     if (typeof sql !== 'string') return fail('SQL text must be a string');
     const cached = this.#cache.get(sql);
     if (cached !== undefined) return cached;
+    const cacheable = loaded && sql.length <= this.#cacheMaxText;
+    // A template's text is ASCII (one byte per character), so its length is its size in bytes.
+    const template = cacheable && sql.length <= this.#maxBytes ? literalTemplate(sql) : undefined;
+    if (template !== undefined) {
+      const entry = this.#templates.get(template.key);
+      if (entry !== undefined) return relocated(entry, sql.length);
+    }
     const result = this.#compute(sql);
     // Only results of a loaded parser are cached: "not initialized" must not stick.
-    if (loaded && sql.length <= this.#cacheMaxText) this.#cache.set(sql, result);
+    if (cacheable) this.#cache.set(sql, result);
+    if (template !== undefined && result.ok && result.statements.length === 1 && result.statements[0]?.prepared === undefined) {
+      this.#templates.set(template.key, { result, textLength: sql.length });
+    }
     return result;
   }
 
@@ -192,6 +217,19 @@ export class SqlInspector {
       return fail(`SQL not understood: ${message.slice(0, 200)}`);
     }
   }
+}
+
+/**
+ * The template's inspection for a text of `length` characters: the same facts, actions and
+ * statement, with the statement's range shifted by the length its literals added or removed (every
+ * literal lies inside the one statement, so its start is unchanged).
+ */
+function relocated(entry: TemplateEntry, length: number): SqlInspection {
+  const r = entry.result;
+  const s = r.statements[0];
+  if (s === undefined) throw new Error('template entry without its statement');
+  const location = Object.freeze({ start: s.location.start, end: s.location.end + length - entry.textLength });
+  return Object.freeze({ ...r, statements: Object.freeze([Object.freeze({ ...s, location })]) });
 }
 
 const defaultInspector = new SqlInspector();
