@@ -42,6 +42,14 @@ export interface Recorder {
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */
 export const nullRecorder: Recorder = { record: () => undefined };
 
+/**
+ * Whether events given to `r` are kept: data paths skip building them (masking statements and
+ * parameters, row excerpts) when not.
+ */
+export function isRecording(r: Recorder): boolean {
+  return r !== nullRecorder;
+}
+
 /** A recorder that keeps events in memory, for tests. */
 export class MemoryRecorder implements Recorder {
   readonly events: RecordEvent[] = [];

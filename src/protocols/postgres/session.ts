@@ -5,7 +5,7 @@ import type { Connection } from '../../connections/registry.ts';
 import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import { DecisionMemo } from '../../policy/decision-memo.ts';
-import type { RecordEvent } from '../../recording/recorder.ts';
+import { isRecording, type RecordEvent } from '../../recording/recorder.ts';
 import {
   BE, parseCommandComplete, parseErrorFields, parseReadyForQuery, parseRowDescription, validateBackend,
 } from './backend-messages.ts';
@@ -85,6 +85,8 @@ export class PgSession {
   #copyOutBlocked = false;
   #rows = 0;
   /** The first rows of the current result as sent, for the recording. */
+  /** False when the recorder keeps nothing: events are then not even built. */
+  readonly #recording: boolean;
   readonly #excerpt = new RowExcerpt((t) => this.#maskForRecord(t));
   #startedAt = 0;
   #closed = false;
@@ -93,6 +95,7 @@ export class PgSession {
 
   constructor(init: SessionInit) {
     this.#svc = init.svc;
+    this.#recording = isRecording(init.svc.recorder);
     this.#id = init.id;
     this.#client = init.client;
     this.#up = init.upstream;
@@ -161,7 +164,7 @@ export class PgSession {
       case FE.parse: return this.#parse(f);
       case FE.bind: {
         const b = parseBind(f.body);
-        this.#record('request', { message: 'bind', portal: b.portal, name: b.statement, params: b.params.map((p) => (p === null ? null : this.#maskForRecord(p.toString('utf8')))) });
+        if (this.#recording) this.#record('request', { message: 'bind', portal: b.portal, name: b.statement, params: b.params.map((p) => (p === null ? null : this.#maskForRecord(p.toString('utf8')))) });
         if (this.#reviewable.has(b.statement)) return this.#heldBind(f, b);
         this.#tracker?.bind(b.portal, b.statement, b.resultFormats);
         this.#toUpstream(f.raw);
@@ -214,7 +217,7 @@ export class PgSession {
     this.#startedAt = this.#svc.clock.now();
     const local = justificationCommand(sql);
     if (local) { this.#setJustification(local.tag, local.value); return; }
-    this.#record('request', { message: 'query', statement: this.#maskForRecord(sql) });
+    if (this.#recording) this.#record('request', { message: 'query', statement: this.#maskForRecord(sql) });
     // Synchronous on the fast path (no promise: the pump neither pauses the client nor uncorks).
     const v = guardSql(this.#guardCtx(), sql);
     if (v instanceof Promise) return v.then((verdict) => this.#afterQueryGuard(f, sql, verdict));
@@ -240,7 +243,7 @@ export class PgSession {
 
   #parse(f: Frame): void | Promise<void> {
     const p = parseParse(f.body);
-    this.#record('request', { message: 'parse', name: p.name, statement: this.#maskForRecord(p.sql) });
+    if (this.#recording) this.#record('request', { message: 'parse', name: p.name, statement: this.#maskForRecord(p.sql) });
     const v = guardSql(this.#guardCtx(), p.sql, p.name);
     if (v instanceof Promise) return v.then((verdict) => { this.#afterParseGuard(f, p, verdict); });
     this.#afterParseGuard(f, p, v);
@@ -332,7 +335,7 @@ export class PgSession {
   }
 
   #recordVerdict(v: Verdict): void {
-    this.#record('decision', v.ok ? { effect: 'allow', actions: v.actions } : { effect: v.effect, actions: v.actions, reasons: v.reasons });
+    if (this.#recording) this.#record('decision', v.ok ? { effect: 'allow', actions: v.actions } : { effect: v.effect, actions: v.actions, reasons: v.reasons });
   }
 
   /**
@@ -362,7 +365,7 @@ export class PgSession {
       case BE.rowDescription: {
         const fields = parseRowDescription(f.body);
         const hidden = this.#tracker?.rowDescription(fields) ?? false;
-        this.#excerpt.columns(fields);
+        if (this.#recording) this.#excerpt.columns(fields);
         const shape = this.#tracker?.shape();
         const pending = shape ? this.#masking.prepare(shape) : undefined;
         if (hidden) return pending;
@@ -384,7 +387,7 @@ export class PgSession {
           this.#toClient(errorResponse({ code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' }));
           return;
         }
-        this.#record('response', {
+        if (this.#recording) this.#record('response', {
           tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null, rows: this.#rows, ms: this.#svc.clock.now() - this.#startedAt,
           ...this.#excerpt.take(),
         });
@@ -400,7 +403,7 @@ export class PgSession {
         while (this.#markers.length > 0 && this.#markers[0]!.batch < this.#batchesDone) this.#markers.shift();
         while (this.#localSets.length > 0 && this.#localSets[0]!.batch < this.#batchesDone) this.#localSets.shift();
         this.#copyOutBlocked = false;
-        this.#excerpt.take(); // a description without rows (Describe at prepare time) names nothing later
+        if (this.#recording) this.#excerpt.take(); // a description without rows (Describe at prepare time) names nothing later
         return this.#readyForQuery(f.raw);
       case BE.copyOutResponse:
         if (this.#masking.columnRules) { this.#copyOutBlocked = true; return; }
@@ -458,7 +461,7 @@ export class PgSession {
 
   /** A DataRow frame as the client receives it: sent, and its first rows kept for the recording. */
   #sendRow(frame: Buffer, fields?: readonly FieldDescription[]): void {
-    this.#excerpt.add(frame.subarray(5), fields);
+    if (this.#recording) this.#excerpt.add(frame.subarray(5), fields);
     this.#toClient(frame);
   }
 
