@@ -50,9 +50,22 @@ export interface RecordBody {
 
 /** See {@link RecordBody}; `detailText` must be the canonical JSON of `f.detail`. */
 export function recordBody(f: Omit<HashedFields, 'seq' | 'detail'>, detailText: string): RecordBody {
+  const p = bodyParts(f, detailText);
+  return { head: `${p.pre}${JSON.stringify(f.at)}${p.mid}`, tail: p.tail };
+}
+
+/** A record body without its time: `head` is `pre + JSON of at + mid`. */
+export interface BodyParts {
+  readonly pre: string;
+  readonly mid: string;
+  readonly tail: string;
+}
+
+/** The parts of {@link recordBody} that do not depend on `at`, so they can be kept and reused. */
+export function bodyParts(f: Omit<HashedFields, 'seq' | 'detail' | 'at'>, detailText: string): BodyParts {
   return {
-    head: `{"action":${JSON.stringify(f.action)},"agent":${JSON.stringify(f.agent)},"at":${JSON.stringify(f.at)},"detail":${detailText},` +
-      `"kind":${JSON.stringify(f.kind)},"outcome":${JSON.stringify(f.outcome)},"resource":${JSON.stringify(f.resource)},"seq":`,
+    pre: `{"action":${JSON.stringify(f.action)},"agent":${JSON.stringify(f.agent)},"at":`,
+    mid: `,"detail":${detailText},"kind":${JSON.stringify(f.kind)},"outcome":${JSON.stringify(f.outcome)},"resource":${JSON.stringify(f.resource)},"seq":`,
     tail: `,"user":${JSON.stringify(f.user)}}`,
   };
 }

@@ -11,7 +11,12 @@ test('a stable detail prepares exactly as the same detail given fresh, and is fr
   const second = prepareInput({ ...input, detail }, at);
   assert.deepEqual(first, fresh);
   assert.deepEqual(second, fresh);
+  // Other labels with the same detail: prepared anew, as a fresh detail would be.
+  const bob = prepareInput({ ...input, user: 'bob', detail }, at + 1);
+  assert.deepEqual(bob, prepareInput({ ...input, user: 'bob', detail: { via: 'api_key', reasons: ['read', 'b'], n: { z: 1, a: [2] } } }, at + 1));
+  assert.deepEqual(prepareInput({ ...input, detail }, at + 2), prepareInput({ ...input, detail: { ...fresh.detail } }, at + 2));
+  assert.throws(() => prepareInput({ ...input, user: 'x'.repeat(5000), detail }, at), /audit user/);
   assert.equal(Object.isFrozen(detail.reasons), true);
-  assert.throws(() => { (detail.reasons as string[]).push('x'); }, TypeError);
+  assert.throws(() => { detail.reasons.push('x'); }, TypeError);
   assert.throws(() => stableDetail({ bad: 1n }), TypeError); // not JSON: refused when made, not when recorded
 });

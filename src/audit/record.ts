@@ -1,5 +1,5 @@
 import { GatehouseError } from '../kernel/errors.ts';
-import { canonicalJson, recordBody, type HashedFields, type RecordBody } from './chain.ts';
+import { bodyParts, canonicalJson, type BodyParts, type HashedFields, type RecordBody } from './chain.ts';
 
 /**
  * One event to record. `kind` is free-form (`auth.failure`, `policy.decision`, `admin.mutation`,
@@ -70,21 +70,34 @@ export interface PendingFields extends Omit<HashedFields, 'seq'> {
  * record can hold (oversized, NUL characters, empty kind/outcome) — a caller bug, so it fails closed.
  */
 export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
+  const at = new Date(nowMs).toISOString();
+  const known = e.detail === undefined ? undefined : stable.get(e.detail);
+  // A stable detail remembers the last record it was prepared for: the same labels again (a data
+  // path deciding the same statement) reuse its checked JSON around the time stamp.
+  const last = known?.last;
+  if (known !== undefined && last !== undefined && last.kind === e.kind && last.outcome === e.outcome && last.user === e.user &&
+    last.agent === e.agent && last.action === e.action && last.resource === e.resource) {
+    return { ...last.fields, at, detail: known.detail, detailText: known.detailText, body: { head: `${last.parts.pre}"${at}"${last.parts.mid}`, tail: last.parts.tail } };
+  }
   label('kind', e.kind, true);
   label('outcome', e.outcome, true);
-  const { detail, detailText } = (e.detail === undefined ? undefined : stable.get(e.detail)) ?? normalizeDetail(e.detail);
+  const { detail, detailText } = known ?? normalizeDetail(e.detail);
   const fields = {
-    at: new Date(nowMs).toISOString(), kind: e.kind, outcome: e.outcome,
+    kind: e.kind, outcome: e.outcome,
     user: optional('user', e.user), agent: optional('agent', e.agent),
     action: optional('action', e.action), resource: optional('resource', e.resource),
   };
-  const body = recordBody(fields, detailText);
+  const parts = bodyParts(fields, detailText);
+  const body = { head: `${parts.pre}${JSON.stringify(at)}${parts.mid}`, tail: parts.tail };
   if (body.head.length + body.tail.length > MAX_RECORD_CHARS) {
     throw new GatehouseError('internal', `audit record exceeds ${MAX_RECORD_CHARS} characters`);
   }
   // PostgreSQL text and jsonb cannot hold U+0000; refuse here rather than fail a whole batch.
   if (body.head.includes('\\u0000') || body.tail.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
-  return { ...fields, detail, detailText, body };
+  if (known !== undefined) {
+    known.last = { kind: e.kind, outcome: e.outcome, user: e.user, agent: e.agent, action: e.action, resource: e.resource, fields, parts };
+  }
+  return { ...fields, at, detail, detailText, body };
 }
 
 /** The detail as `jsonb` will hold it (a JSON round trip) and its canonical JSON. */
@@ -96,8 +109,20 @@ function normalizeDetail(d: AuditInput['detail']): { detail: Record<string, unkn
   return { detail: detail as Record<string, unknown>, detailText: canonicalJson(detail) };
 }
 
+/** A stable detail's last record labels, with their checked fields and JSON (see prepareInput). */
+interface LastUse {
+  readonly kind: string;
+  readonly outcome: string;
+  readonly user: string | undefined;
+  readonly agent: string | undefined;
+  readonly action: string | undefined;
+  readonly resource: string | undefined;
+  readonly fields: Omit<HashedFields, 'seq' | 'detail' | 'at'>;
+  readonly parts: BodyParts;
+}
+
 /** Details made by {@link stableDetail}, normalized once. */
-const stable = new WeakMap<object, { detail: Record<string, unknown>; detailText: string }>();
+const stable = new WeakMap<object, { detail: Record<string, unknown>; detailText: string; last?: LastUse }>();
 
 function deepFreeze(v: unknown): void {
   if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return;
@@ -117,8 +142,8 @@ function deepFreeze(v: unknown): void {
 export function stableDetail<T extends Readonly<Record<string, unknown>>>(detail: T): T {
   const normalized = normalizeDetail(detail);
   deepFreeze(detail);
-  deepFreeze(normalized);
-  stable.set(detail, normalized);
+  deepFreeze(normalized.detail);
+  stable.set(detail, { detail: normalized.detail, detailText: normalized.detailText });
   return detail;
 }
 
