@@ -20,6 +20,9 @@ export class TextCapture {
   };
 }
 
+/** A capture that keeps nothing, for when recording is off. */
+export const NO_CAPTURE: TextCapture = { text: '', truncated: false, add: () => undefined };
+
 /**
  * Hands one event of an HTTP exchange to the recorder. Content must already be masked; as a
  * second line of defence, `text` fields are masked again with `scanner` (all detectors).

@@ -12,7 +12,8 @@ import { authenticateHttp } from '../authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
 import { prepareRequest } from './prepare.ts';
 import { holdForReview } from './review-hold.ts';
-import { recordEvent, TextCapture, maskedExcerpt } from './record.ts';
+import { isRecording } from '../../../recording/recorder.ts';
+import { NO_CAPTURE, recordEvent, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
 import { parseProxyTarget, upstreamPath } from './target.ts';
 import { nowMs, serverTiming } from './timing.ts';
@@ -39,6 +40,8 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
   res.setHeader('server-timing', serverTiming(0));
   let principal: Principal | undefined;
   let conn: Connection | undefined;
+  // With recording off, no event is built: no prompt or response excerpt is masked or kept.
+  const recording = isRecording(svc.recorder);
   try {
     const target = parseProxyTarget(req.url ?? '');
     conn = await svc.connections.get(target.connection);
@@ -46,7 +49,9 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const connection = conn;
     const kind = conn.type;
     const who = await authenticateProxy(svc, req, connection);
-    const resolved = httpSessionsOf(svc).resolve(header, who.id, newId, identityOf('http', who));
+    // Sessions group recorded exchanges (and guard them from another principal): with nothing
+    // recorded, the header's id is only echoed.
+    const resolved = recording ? httpSessionsOf(svc).resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
     session = resolved.id;
     res.setHeader('gatehouse-session', session);
     principal = who;
@@ -61,12 +66,12 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
       egress: svc.masking.textMasker(connection.name, 'request'),
     });
     const facts: Facts = prepared.facts;
-    recordEvent(svc, session, principal, connection.name, 'request', {
+    if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
       method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
     });
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
-    recordEvent(svc, session, principal, connection.name, 'decision', { action, effect: decision.effect, reasons: decision.reasons });
+    if (recording) recordEvent(svc, session, principal, connection.name, 'decision', { action, effect: decision.effect, reasons: decision.reasons });
     if (decision.effect === 'deny') {
       throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
     }
@@ -79,7 +84,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
         principal, action, connection: connection.name, method, upstreamPath: path, endpoint: target.endpoint, raw,
         text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers, scanner, signal: ac.signal,
       });
-      recordEvent(svc, session, principal, connection.name, 'review', { review_id: reviewId, outcome: 'run' });
+      if (recording) recordEvent(svc, session, principal, connection.name, 'review', { review_id: reviewId, outcome: 'run' });
       if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
     }
 
@@ -91,10 +96,11 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     // Errors of the body surface through its iterator; this keeps a late one (abort) from being unhandled.
     up.body.on('error', () => undefined);
     const tHeaders = nowMs();
-    const capture = new TextCapture();
+    const capture = recording ? new TextCapture() : NO_CAPTURE;
     let recorded = false;
     const recordResponse = (outcome: ResponseOutcome): void => {
       recorded = true;
+      if (!recording) return;
       recordEvent(svc, session, principal, connection.name, 'response', {
         status: up.statusCode, text: maskedExcerpt(capture.text, scanner), truncated: capture.truncated, masked: outcome.masked,
         ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
@@ -112,7 +118,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     return `/proxy/${connection.name}`;
   } catch (err) {
     if (!res.headersSent) res.setHeader('server-timing', serverTiming(nowMs() - t0));
-    if (conn && principal) {
+    if (recording && conn && principal) {
       // Unauthenticated failures are not recorded (no credential to group them by; they are audited).
       recordEvent(svc, session, principal, conn.name, 'error', { code: isGatehouseError(err) ? err.code : 'internal' });
       // Best effort: an error answer carries no upstream data, so a failed flush does not change it.
