@@ -36,6 +36,12 @@ export function eventHash(prevHash: string, m: EventMeta, dataText: string): str
  * @example canonicalData({ b: 1, a: undefined }) === '{"b":1}'
  */
 export function canonicalData(data: unknown): string {
+  // Plain data (what the data paths record) is serialized in one pass; anything else (toJSON,
+  // Dates, class instances, BigInt, cycles, deep nesting) takes the JSON round trip.
+  if (isPlainObject(data)) {
+    const text = plainCanonical(data, 0);
+    if (text !== FALLBACK && text !== undefined) return text;
+  }
   let plain: unknown;
   try {
     plain = JSON.parse(JSON.stringify(data ?? {}) ?? '{}');
@@ -44,4 +50,49 @@ export function canonicalData(data: unknown): string {
   }
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) plain = { value: plain };
   return canonicalJson(plain);
+}
+
+const FALLBACK = Symbol('fallback');
+const MAX_PLAIN_DEPTH = 64;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/**
+ * `canonicalJson(JSON.parse(JSON.stringify(v)))` for plain data, in one pass: undefined when
+ * JSON.stringify would omit the value (undefined, functions, symbols), FALLBACK when `v` holds
+ * anything that is not plain data.
+ */
+function plainCanonical(v: unknown, depth: number): string | undefined | typeof FALLBACK {
+  switch (typeof v) {
+    case 'string': return JSON.stringify(v);
+    case 'number': return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+    case 'boolean': return v ? 'true' : 'false';
+    case 'undefined': case 'function': case 'symbol': return undefined;
+    case 'bigint': return FALLBACK;
+    default: break;
+  }
+  if (v === null) return 'null';
+  if (depth >= MAX_PLAIN_DEPTH) return FALLBACK;
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) return FALLBACK;
+    const items: string[] = [];
+    for (let i = 0; i < v.length; i++) {
+      const t = plainCanonical(v[i], depth + 1);
+      if (t === FALLBACK) return FALLBACK;
+      items.push(t ?? 'null');
+    }
+    return `[${items.join(',')}]`;
+  }
+  if (!isPlainObject(v)) return FALLBACK;
+  const parts: string[] = [];
+  for (const key of Object.keys(v).sort()) {
+    const t = plainCanonical(v[key], depth + 1);
+    if (t === FALLBACK) return FALLBACK;
+    if (t !== undefined) parts.push(`${JSON.stringify(key)}:${t}`);
+  }
+  return `{${parts.join(',')}}`;
 }

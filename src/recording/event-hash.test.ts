@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { canonicalJson } from '../audit/chain.ts';
+import { canonicalData } from './event-hash.ts';
+
+/** The definition: a JSON round trip, then canonical JSON (non-objects wrapped, failures marked). */
+function reference(data: unknown): string {
+  let plain: unknown;
+  try {
+    plain = JSON.parse(JSON.stringify(data ?? {}) ?? '{}');
+  } catch (err) {
+    plain = { $unrecordable: err instanceof Error ? err.name : 'error' };
+  }
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) plain = { value: plain };
+  return canonicalJson(plain);
+}
+
+test('canonicalData equals canonical JSON of the JSON round trip, for any value', () => {
+  const values = fc.anything({
+    withBoxedValues: true, withMap: true, withSet: true, withObjectString: true, withNullPrototype: true,
+    withBigInt: true, withDate: true, withTypedArray: true, withSparseArray: true, withUnicodeString: true, maxDepth: 4,
+  });
+  fc.assert(fc.property(fc.oneof(values, fc.dictionary(fc.string(), values)), (v) => {
+    assert.equal(canonicalData(v), reference(v));
+  }), { numRuns: 2000 });
+});
+
+test('cycles, toJSON, undefined members, -0 and NaN, and deep nesting as the round trip has them', () => {
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  let deep: Record<string, unknown> = { leaf: true };
+  for (let i = 0; i < 200; i++) deep = { d: deep };
+  for (const v of [
+    cyclic, deep, { at: new Date(0), n: -0, x: NaN, u: undefined, f: () => 1, arr: [undefined, () => 1, Symbol('s')] },
+    { toJSON: () => ({ b: 1 }) }, { nested: { toJSON: () => 'x' } }, { lone: '\ud800', emoji: '😀', '\u00e9': 1, é: 2 },
+  ]) assert.equal(canonicalData(v), reference(v));
+});
