@@ -21,7 +21,12 @@ export class TextCapture {
 }
 
 /** A capture that keeps nothing, for when recording is off. */
-export const NO_CAPTURE: TextCapture = { text: '', truncated: false, add: () => undefined };
+class DiscardingCapture extends TextCapture {
+  override add = (): void => undefined;
+}
+
+/** The capture used when recording is off (stateless: shared by every exchange). */
+export const NO_CAPTURE: TextCapture = new DiscardingCapture();
 
 /**
  * Hands one event of an HTTP exchange to the recorder. Content must already be masked; as a
