@@ -300,10 +300,7 @@ export class StoreRecorder implements Recorder {
   }
 
   async #drain(): Promise<void> {
-    // A full batch, a waiting flush or a closing recorder goes on at once; a partial batch waits
-    // for the next group-commit interval (#kick), so a busy data path pays one commit per interval.
-    for (let first = true; (this.#queue.length > 0 || this.#losses.size > 0) &&
-      (first || this.#waiters.length > 0 || this.#closed || this.#queue.length >= this.#opts.maxBatch); first = false) {
+    while (this.#queue.length > 0 || this.#losses.size > 0) {
       const batch = this.#queue.splice(0, this.#opts.maxBatch);
       for (const q of batch) this.#queueBytes -= q.e.bytes;
       this.#inflightFrom = batch[0]?.ticket ?? this.#issued + 1;
