@@ -226,6 +226,10 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       clock.set(T0 + 30 * 86_400_000);
       await recordAll(exchangeEvents('s-fresh', clock.now()));
       const before = (await store.list({ limit: 1000 })).length;
+      // Something of each kind to purge: events and chunks of the old sessions (no cascading key).
+      const [e0] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_events WHERE session_id <> 's-fresh'");
+      const [c0] = await db.query<{ n: number | string }>('SELECT count(*) AS n FROM session_chunks');
+      assert.ok(Number(e0?.n) > 0 && Number(c0?.n) > 0, 'the old sessions have events and chunks');
       const purged = await store.purgeOlderThan(7 * 86_400_000);
       assert.equal(purged, before - 1);
       assert.deepEqual((await store.list({})).map((s) => s.id), ['s-fresh']);

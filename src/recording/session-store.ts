@@ -101,8 +101,12 @@ export class SessionStore {
     const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
     let total = 0;
     for (;;) {
+      // Events and chunks go in the same statement as their sessions (there is no cascading key).
       const gone = await this.#db.query<{ id: string }>(
-        'DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_at < $1::timestamptz LIMIT 500) RETURNING id', [cutoff],
+        `WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_at < $1::timestamptz LIMIT 500) RETURNING id),
+           events AS (DELETE FROM session_events WHERE session_id IN (SELECT id FROM gone)),
+           chunks AS (DELETE FROM session_chunks WHERE session_id IN (SELECT id FROM gone))
+         SELECT id FROM gone`, [cutoff],
       );
       total += gone.length;
       if (gone.length < 500) return total;
