@@ -1,6 +1,7 @@
 /**
- * Microbenchmark of SQL inspection: µs per call for a typical SELECT with a JOIN, uncached and
- * cached, against libpg-query's bare `parseSync` measured in the same run.
+ * Microbenchmark of SQL inspection: µs per call for a typical SELECT with a JOIN, uncached,
+ * cached (same text), and from the literal-template cache (the same statement with another LIMIT,
+ * as the simple protocol sends it), against libpg-query's bare `parseSync` measured in the same run.
  *
  *   npx node bench/sql-inspect.ts [iterations]
  */
@@ -20,7 +21,7 @@ function measure(name: string, fn: () => unknown): number {
 }
 
 await initSqlInspector();
-const uncached = new SqlInspector({ cacheEntries: 0 });
+const uncached = new SqlInspector({ cacheEntries: 0, templateEntries: 0 });
 const cached = new SqlInspector();
 if (!uncached.inspect(SQL).ok) throw new Error('benchmark SQL did not inspect');
 
@@ -28,4 +29,6 @@ console.log(`${SQL.length}-char SELECT with a JOIN, ${iterations} iterations`);
 const parse = measure('libpg-query parseSync', () => parseSync(SQL));
 const full = measure('inspect (uncached)', () => uncached.inspect(SQL));
 const hit = measure('inspect (cache hit)', () => cached.inspect(SQL));
-console.log(`ratio uncached/parseSync: ${(full / parse).toFixed(2)}x; cache hit/parseSync: ${(hit / parse).toFixed(3)}x`);
+let n = 0;
+const variant = measure('inspect (template hit)', () => cached.inspect(SQL.replace('LIMIT 50', `LIMIT ${++n}`)));
+console.log(`ratio uncached/parseSync: ${(full / parse).toFixed(2)}x; cache hit/parseSync: ${(hit / parse).toFixed(3)}x; template hit/parseSync: ${(variant / parse).toFixed(3)}x`);
