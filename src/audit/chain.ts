@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** `prev_hash` of the first record, and the head hash of an empty log. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -72,7 +72,8 @@ export function bodyParts(f: Omit<HashedFields, 'seq' | 'detail' | 'at'>, detail
 
 /** The chain link of a prepared body at `seq`: sha256 hex of `prevHash` followed by the body. */
 export function chainHash(prevHash: string, body: RecordBody, seq: number): string {
-  return createHash('sha256').update(prevHash, 'utf8').update(`${body.head}${seq}${body.tail}`, 'utf8').digest('hex');
+  // One-shot hash of the concatenation: the same digest as two updates, without a Hash object.
+  return hash('sha256', `${prevHash}${body.head}${seq}${body.tail}`, 'hex');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../audit/chain.ts';
 
 /** `prev_hash` of a session's first event, and the head hash of an empty session. */
@@ -25,7 +25,7 @@ export interface EventMeta {
 export function eventHash(prevHash: string, m: EventMeta, dataText: string): string {
   const body = `{"agent":${JSON.stringify(m.agent)},"at":${JSON.stringify(m.at)},"data":${dataText},` +
     `"seq":${m.seq},"session":${JSON.stringify(m.session)},"type":${JSON.stringify(m.type)},"user":${JSON.stringify(m.user)}}`;
-  return createHash('sha256').update(prevHash, 'utf8').update(body, 'utf8').digest('hex');
+  return hash('sha256', prevHash + body, 'hex');
 }
 
 /**
