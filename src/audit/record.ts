@@ -70,7 +70,7 @@ export interface PendingFields extends Omit<HashedFields, 'seq'> {
  * record can hold (oversized, NUL characters, empty kind/outcome) — a caller bug, so it fails closed.
  */
 export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
-  const at = new Date(nowMs).toISOString();
+  const at = isoTime(nowMs);
   const known = e.detail === undefined ? undefined : stable.get(e.detail);
   // A stable detail remembers the last record it was prepared for: the same labels again (a data
   // path deciding the same statement) reuse its checked JSON around the time stamp.
@@ -98,6 +98,18 @@ export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
     known.last = { kind: e.kind, outcome: e.outcome, user: e.user, agent: e.agent, action: e.action, resource: e.resource, fields, parts };
   }
   return { ...fields, at, detail, detailText, body };
+}
+
+let lastMs = NaN;
+let lastIso = '';
+
+/** `new Date(ms).toISOString()`, remembered for the last millisecond (busy paths repeat it). */
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString(); // throws RangeError for an invalid time, as before
+    lastMs = ms;
+  }
+  return lastIso;
 }
 
 /** The detail as `jsonb` will hold it (a JSON round trip) and its canonical JSON. */
