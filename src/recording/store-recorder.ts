@@ -216,12 +216,19 @@ export class StoreRecorder implements Recorder {
     if (this.#closeTicket > this.#settledThrough() && this.#closeTicket <= target) return false;
     if (this.#queue.length > this.#opts.maxQueue / 2 || this.#queueBytes > this.#opts.maxQueueBytes / 2) return false;
     if (this.#journaled >= target) return true;
+    // Both lists are in ticket order (in flight before queued) and only their tail is not yet
+    // journaled: walk back from the end, so a flush costs what it adds, not the backlog.
     const pending: { ticket: number; event: PreparedEvent }[] = [];
-    for (const q of this.#inflight) if (q.ticket > this.#journaled && q.ticket <= target) pending.push({ ticket: q.ticket, event: q.e });
-    for (const q of this.#queue) {
-      if (q.ticket > target) break;
-      if (q.ticket > this.#journaled) pending.push({ ticket: q.ticket, event: q.e });
-    }
+    const collect = (list: readonly { ticket: number; e: PreparedEvent }[]): boolean => {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const q = list[i]!;
+        if (q.ticket <= this.#journaled) return false;
+        if (q.ticket <= target) pending.push({ ticket: q.ticket, event: q.e });
+      }
+      return true;
+    };
+    if (collect(this.#queue)) collect(this.#inflight);
+    pending.reverse();
     try {
       journal.append(pending);
     } catch (err) {
