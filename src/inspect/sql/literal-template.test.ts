@@ -21,6 +21,7 @@ describe('literalTemplate', () => {
       'SELECT 1 -- c', 'SELECT /* c */ 1', "SELECT E'\\x41', 1", "SELECT 'a\\' , 1", 'SELECT $$x$$, 1', 'SELECT $a$x$a$, 1',
       "SELECT B'101', 1", "SELECT X'1F', 1", "SELECT N'x', 1", "SELECT U&'d\\0061', 1", 'SELECT U&"d", 1', "SELECT 'é', 1",
       'SELECT 1\u0000', "SELECT 'unterminated, 1", 'SELECT * FROM t', "SELECT 'only 1 string'",
+      'SELECT 0x1F', 'SELECT 0o17', 'SELECT 0b101', 'SELECT 1_000', 'SELECT 123abc', 'SELECT 1$',
     ]) assert.equal(literalTemplate(sql), undefined, sql);
   });
 });

@@ -15,8 +15,9 @@
  * quote (a `$` not followed by a digit); no prefixed string (`E'…'`, `B'…'`, `U&'…'`: a quote right
  * after a letter, digit, `_`, `$` or `&`). In what remains, `'…'` (with `''`) is a string and
  * `"…"` (with `""`) an identifier, both kept verbatim, and a digit run that does not continue a
- * word (`t1`, `$1`, `x2y`) is a numeric literal's. Anything else gets no template (exact-text
- * caching only), which is always safe.
+ * word (`t1`, `$1`, `x2y`) is a numeric literal's, unless it runs into a name (`0x1F`, `1_000`),
+ * which gets no template. Anything else gets no template (exact-text caching only), which is
+ * always safe.
  */
 
 /** A text's template. */
@@ -81,6 +82,11 @@ export function literalTemplate(sql: string): LiteralTemplate | undefined {
     if (isDigit(c) && !isWordChar(prev)) {
       let j = i + 1;
       while (j < n && isDigit(sql.charCodeAt(j))) j++;
+      // A literal running into a name (`0x1F`, `0o17`, `1_000`, `123abc`) lexes differently across
+      // server versions (hex and underscores since 16, trailing junk an error since 15): no template.
+      // An exponent (`1e5`) is the one letter allowed.
+      const next = sql.charCodeAt(j);
+      if (j < n && isWordChar(next) && !isDigit(next) && next !== 101 /* e */ && next !== 69 /* E */) return undefined;
       out += sql.slice(from, i) + PLACEHOLDER;
       from = j;
       literals++;
