@@ -84,9 +84,9 @@ export class PgSession {
   #batchesDone = 0;
   #copyOutBlocked = false;
   #rows = 0;
-  /** The first rows of the current result as sent, for the recording. */
   /** False when the recorder keeps nothing: events are then not even built. */
   readonly #recording: boolean;
+  /** The first rows of the current result as sent, for the recording. */
   readonly #excerpt = new RowExcerpt((t) => this.#maskForRecord(t));
   #startedAt = 0;
   #closed = false;
