@@ -38,9 +38,13 @@ export function eventHash(prevHash: string, m: EventMeta, dataText: string): str
 export function canonicalData(data: unknown): string {
   // Plain data (what the data paths record) is serialized in one pass; anything else (toJSON,
   // Dates, class instances, BigInt, cycles, deep nesting) takes the JSON round trip.
-  if (isPlainObject(data)) {
-    const text = plainCanonical(data, 0);
-    if (text !== FALLBACK && text !== undefined) return text;
+  try {
+    if (isPlainObject(data)) {
+      const text = plainCanonical(data, 0);
+      if (text !== FALLBACK && text !== undefined) return text;
+    }
+  } catch {
+    // A throwing getter or proxy: the round trip below decides what is recorded.
   }
   let plain: unknown;
   try {
