@@ -281,8 +281,9 @@ export class AuditLog {
     this.#head = undefined; // unknown until this batch's outcome is
     if (known !== undefined) {
       const b = chainBatch(batch, known);
-      const rows = await this.#db.query<{ n: number }>(CONDITIONAL_APPEND, [...b.cols, known.seq, known.hash, b.head.seq, b.head.hash]);
-      if (rows[0]?.n === 1) {
+      const rows = await this.#db.query<{ n: number | string }>(CONDITIONAL_APPEND, [...b.cols, known.seq, known.hash, b.head.seq, b.head.hash]);
+      // Any driver: an int may come back as a string; 0 means another writer moved the head.
+      if (Number(rows[0]?.n) === 1) {
         this.#head = b.head;
         return b.records;
       }
