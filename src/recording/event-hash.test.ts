@@ -2,19 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalJson } from '../audit/chain.ts';
-import { canonicalData } from './event-hash.ts';
+import { canonicalData, roundTripCanonical as reference } from './event-hash.ts';
 
-/** The definition: a JSON round trip, then canonical JSON (non-objects wrapped, failures marked). */
-function reference(data: unknown): string {
-  let plain: unknown;
-  try {
-    plain = JSON.parse(JSON.stringify(data ?? {}) ?? '{}');
-  } catch (err) {
-    plain = { $unrecordable: err instanceof Error ? err.name : 'error' };
-  }
-  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) plain = { value: plain };
-  return canonicalJson(plain);
-}
+test('the round trip, the definition, is canonical JSON of what JSON keeps', () => {
+  assert.equal(reference({ b: [1, undefined], a: { toJSON: () => 'x' }, u: undefined }), canonicalJson({ a: 'x', b: [1, null] }));
+  assert.equal(reference('text'), '{"value":"text"}');
+  assert.equal(reference({ n: 1n }), '{"$unrecordable":"TypeError"}');
+});
 
 test('canonicalData equals canonical JSON of the JSON round trip, for any value', () => {
   const values = fc.anything({

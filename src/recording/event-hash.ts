@@ -44,8 +44,16 @@ export function canonicalData(data: unknown): string {
       if (text !== FALLBACK && text !== undefined) return text;
     }
   } catch {
-    // A throwing getter or proxy: the round trip below decides what is recorded.
+    // A throwing getter or proxy: the round trip decides what is recorded.
   }
+  return roundTripCanonical(data);
+}
+
+/**
+ * The definition {@link canonicalData} keeps to: a JSON round trip (toJSON applied, undefined
+ * dropped; non-objects wrapped as `{value}`, what cannot be serialized marked), then canonical JSON.
+ */
+export function roundTripCanonical(data: unknown): string {
   let plain: unknown;
   try {
     plain = JSON.parse(JSON.stringify(data ?? {}) ?? '{}');
