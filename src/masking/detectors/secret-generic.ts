@@ -1,4 +1,4 @@
-import { codeAt, isAlnum, trailingRunStart } from './scan-util.ts';
+import { codeAt, isAlnum, isDigit, isLower, isUpper, trailingRunStart } from './scan-util.ts';
 import type { Detector, Finding, SecretKind } from './types.ts';
 
 /** Longest value masked; a longer value is masked up to this length. */
@@ -6,6 +6,12 @@ const MAX_VALUE = 256;
 const MIN_VALUE = 8;
 /** Shannon entropy (bits per character) a value needs to count as a secret. */
 export const ENTROPY_THRESHOLD = 3.0;
+/**
+ * The lower entropy a value that mixes character classes needs. A short random value cannot reach
+ * 3.0 once a character repeats (log2 of 8 is 3.0, so `Tr0ub4dor` has 2.95), yet it is plainly a
+ * secret; a value of one class (`changeme`, `********`) still needs the full 3.0.
+ */
+export const MIXED_ENTROPY_THRESHOLD = 2.5;
 const MAX_SUFFIX = 24;
 const MAX_SPACES = 3;
 /**
@@ -46,6 +52,25 @@ export function shannonEntropy(s: string): number {
   return h;
 }
 
+/** How many of lower case, upper case, digits and other characters `s` has. */
+function classCount(s: string): number {
+  let lower = 0, upper = 0, digit = 0, other = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isLower(c)) lower = 1;
+    else if (isUpper(c)) upper = 1;
+    else if (isDigit(c)) digit = 1;
+    else other = 1;
+  }
+  return lower + upper + digit + other;
+}
+
+/** Whether a value after a credential keyword is random enough to be a secret rather than a word or placeholder. */
+export function looksRandom(value: string): boolean {
+  const h = shannonEntropy(value);
+  return h >= ENTROPY_THRESHOLD || (h >= MIXED_ENTROPY_THRESHOLD && classCount(value) >= 2);
+}
+
 /** Where the value after the keyword ending at `k` starts (`key_suffix" : "Bearer …`), and the separator. */
 function valueStart(text: string, k: number): { start: number; sep: number } | undefined {
   let i = k;
@@ -71,9 +96,10 @@ function kindOf(text: string, sep: number, value: string): SecretKind {
 /**
  * SECRET (generic): a high-entropy value right after a credential keyword and `=` or `:` —
  * `password=…`, `secret: …`, `"api_key": "…"`, `token=…`, `Authorization: Bearer …`,
- * `aws_secret_access_key = …` (kind `aws_secret_key`). The value must be at least 8 characters
- * with Shannon entropy ≥ 3.0 bits/char and not all digits (counts, ids); values are capped at 256. The keyword must sit within
- * 64 characters before the value (the detector's look-behind window).
+ * `aws_secret_access_key = …` (kind `aws_secret_key`). The value must be at least 8 characters,
+ * not all digits (counts, ids), with Shannon entropy ≥ 3.0 bits/char, or ≥ 2.5 when it mixes at
+ * least two of lower case, upper case, digits and other characters; values are capped at 256. The
+ * keyword must sit within 64 characters before the value (the detector's look-behind window).
  *
  * @example
  *   genericSecretDetector.find('password=Xy7#pQ2vLm9') // [{ entity: 'SECRET', kind: 'generic', start: 9, end: 20 }]
@@ -95,7 +121,7 @@ export const genericSecretDetector: Detector = {
       const value = text.slice(v.start, end);
       if (value.length < MIN_VALUE || /^[0-9]+$/.test(value)) continue;
       const kind = kindOf(text, v.sep, value);
-      if (kind === 'generic' && shannonEntropy(value) < ENTROPY_THRESHOLD) continue;
+      if (kind === 'generic' && !looksRandom(value)) continue;
       seen.add(v.start);
       out.push({ entity: 'SECRET', kind, start: v.start, end });
     }
