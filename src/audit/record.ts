@@ -1,4 +1,5 @@
 import { GatehouseError } from '../kernel/errors.ts';
+import { deepFreeze } from '../kernel/freeze.ts';
 import { bodyParts, canonicalJson, type BodyParts, type HashedFields, type RecordBody } from './chain.ts';
 
 /**
@@ -135,12 +136,6 @@ interface LastUse {
 
 /** Details made by {@link stableDetail}, normalized once. */
 const stable = new WeakMap<object, { detail: Record<string, unknown>; detailText: string; last?: LastUse }>();
-
-function deepFreeze(v: unknown): void {
-  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return;
-  for (const child of Object.values(v)) deepFreeze(child);
-  Object.freeze(v);
-}
 
 /**
  * Freezes `detail` (deeply) and normalizes it once, so that every record carrying this very

@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { deepFreeze } from '../kernel/freeze.ts';
 import { Secret } from '../kernel/secret.ts';
 import type { GatehouseConfig } from './types.ts';
 
@@ -51,15 +52,3 @@ export function finalizeConfig(doc: Obj, baseDir: string): GatehouseConfig {
   return deepFreeze(doc) as unknown as GatehouseConfig;
 }
 
-/**
- * Freezes `value` and everything reachable from it; returns it.
- *
- * @example deepFreeze({ a: [1] }).a.push(2) // throws TypeError
- */
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}

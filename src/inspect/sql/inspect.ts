@@ -1,4 +1,5 @@
 import { loadModule, parseSync } from 'libpg-query';
+import { deepFreeze } from '../../kernel/freeze.ts';
 import type { SqlFacts } from '../../policy/request.ts';
 import { literalTemplate } from './literal-template.ts';
 import { toTextRanges } from './location.ts';
@@ -52,14 +53,6 @@ export function initSqlInspector(): Promise<void> {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 function fail(error: string): SqlInspection {
