@@ -20,7 +20,7 @@ describe('authorize: audit on the data path', () => {
   function services(audit: AuditLog): { svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>; errors: string[] } {
     const errors: string[] = [];
     const log = { error: (_o: object, msg: string) => { errors.push(msg); } } as unknown as Services['log'];
-    const decider = { decide: () => ALLOW } as unknown as Services['decider'];
+    const decider = { decide: () => ALLOW, memoToken: () => undefined } as unknown as Services['decider'];
     return { svc: { decider, audit, metrics: new Metrics({ defaultMetrics: false }), clock: manualClock(0), log }, errors };
   }
 

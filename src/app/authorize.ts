@@ -3,7 +3,8 @@ import { optionalAgent, type Principal } from '../identity/principal.ts';
 import type { Connection } from '../connections/registry.ts';
 import type { Services } from './services.ts';
 import { stableDetail } from '../audit/record.ts';
-import type { DecisionMemo } from '../policy/decision-memo.ts';
+import { RequestMemo, type DecisionMemo } from '../policy/decision-memo.ts';
+import type { Decider } from '../policy/decider.ts';
 
 /** The Cedar resource for a connection. */
 export function connectionResource(c: Connection): Resource {
@@ -45,7 +46,9 @@ export interface SessionMemo {
 /**
  * {@link authorize}, synchronously (nothing on it awaits the store). With `memo` (one per session:
  * the same principal and resource), a decision already made for the same facts object and action
- * is reused while the policy set is unchanged; it is recorded in the audit log all the same.
+ * is reused while the policy set is unchanged; without, a decision made for the same (frozen)
+ * principal, action, resource and equal facts is (`RequestMemo`). Either way it is recorded in
+ * the audit log all the same.
  */
 export function decideAndRecord(
   svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>,
@@ -54,7 +57,7 @@ export function decideAndRecord(
   const req: AccessRequest = { principal, action, resource, facts, at: svc.clock.now() };
   let decision: Decision;
   try {
-    decision = memo === undefined ? svc.decider.decide(req) : memo.memo.decide(svc.decider, req, memo.facts);
+    decision = memo === undefined ? requestMemo(svc.decider).decide(svc.decider, req) : memo.memo.decide(svc.decider, req, memo.facts);
   } catch (err) {
     svc.log.error({ err: String(err) }, 'policy evaluation failed; denying');
     decision = { effect: 'deny', reasons: ['policy-error'], errors: ['policy evaluation failed'] };
@@ -78,8 +81,20 @@ export function decideAndRecord(
     if (healthy) svc.log.error({ err: String(err) }, 'audit enqueue failed; denying');
     decision = AUDIT_UNAVAILABLE;
   }
-  svc.metrics.decisions.inc({ action, effect: decision.effect });
+  svc.metrics.decided(action, decision.effect);
   return decision;
+}
+
+/** One memo of decisions across requests per decider (see `RequestMemo`). */
+const requestMemos = new WeakMap<Decider, RequestMemo>();
+
+function requestMemo(decider: Decider): RequestMemo {
+  let m = requestMemos.get(decider);
+  if (m === undefined) {
+    m = new RequestMemo();
+    requestMemos.set(decider, m);
+  }
+  return m;
 }
 
 /** Audit details of frozen decisions, per `via`: made (and normalized) once per decision object. */

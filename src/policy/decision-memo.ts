@@ -35,10 +35,7 @@ export class DecisionMemo {
     const hit = byAction?.get(req.action);
     if (hit !== undefined) return hit;
     const decision = decider.decide(req);
-    if (decision.errors.length === 0) {
-      Object.freeze(decision.reasons);
-      Object.freeze(decision.errors);
-      Object.freeze(decision);
+    if (kept(decision)) {
       if (byAction === undefined) {
         byAction = new Map();
         this.#byFacts.set(facts, byAction);
@@ -47,4 +44,130 @@ export class DecisionMemo {
     }
     return decision;
   }
+}
+
+/** True when `decision` may be memoized (no errors); it is frozen then, as it will be shared. */
+function kept(decision: Decision): boolean {
+  if (decision.errors.length > 0) return false;
+  Object.freeze(decision.reasons);
+  Object.freeze(decision.errors);
+  Object.freeze(decision);
+  return true;
+}
+
+/** Decisions a {@link RequestMemo} holds at most (the oldest go first). */
+const REQUEST_MEMO_ENTRIES = 4096;
+/** Longest key of a memoized request (action, resource and facts); longer ones are decided every time. */
+const REQUEST_MEMO_KEY_CHARS = 1024;
+
+/**
+ * Decisions memoized across requests by value, for data paths that build new facts on every
+ * request (HTTP, LLM): keyed by the principal object (an API key's principal is cached and frozen,
+ * so it is the same object across that key's requests) and by an exact key of the action, the
+ * resource and the facts ({@link plainKey}). Sound for the same reason as {@link DecisionMemo};
+ * principals that are not frozen, and facts or resources that are not plain data, are decided
+ * every time. Bounded: at most {@link REQUEST_MEMO_ENTRIES} decisions with keys of at most
+ * {@link REQUEST_MEMO_KEY_CHARS} characters (facts carry client-chosen model and tool names).
+ *
+ * @example
+ *   const memo = new RequestMemo();
+ *   memo.decide(decider, req) // the next request of the same frozen principal with equal facts is a lookup
+ */
+export class RequestMemo {
+  readonly #max: number;
+  #decider: Decider | undefined;
+  #token: object | undefined;
+  /** A number per principal object, so that the key names the object, not its content. */
+  readonly #principals = new WeakMap<object, number>();
+  #nextPrincipal = 0;
+  #entries = new Map<string, Decision>();
+
+  constructor(maxEntries = REQUEST_MEMO_ENTRIES) {
+    this.#max = Math.max(1, maxEntries);
+  }
+
+  /** Decisions held now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** `decider.decide(req)`, memoized when the decider and the request allow it. */
+  decide(decider: Decider, req: AccessRequest): Decision {
+    const token = decider.memoToken();
+    const principal = req.principal;
+    if (token === undefined || !frozenPrincipal(principal)) return decider.decide(req);
+    const key = requestKey(req);
+    if (key === undefined || key.length > REQUEST_MEMO_KEY_CHARS) return decider.decide(req);
+    if (decider !== this.#decider || token !== this.#token) {
+      this.#decider = decider;
+      this.#token = token;
+      this.#entries = new Map();
+    }
+    let n = this.#principals.get(principal);
+    if (n === undefined) {
+      n = ++this.#nextPrincipal;
+      this.#principals.set(principal, n);
+    }
+    const full = `${n}\n${key}`;
+    const hit = this.#entries.get(full);
+    if (hit !== undefined) return hit;
+    const decision = decider.decide(req);
+    if (kept(decision)) {
+      if (this.#entries.size >= this.#max) {
+        const oldest = this.#entries.keys().next();
+        if (oldest.done !== true) this.#entries.delete(oldest.value);
+      }
+      this.#entries.set(full, decision);
+    }
+    return decision;
+  }
+}
+
+/** A principal whose every part is frozen (so its identity stands for its content). */
+function frozenPrincipal(p: AccessRequest['principal']): boolean {
+  if (!Object.isFrozen(p) || !Object.isFrozen(p.groups)) return false;
+  return p.agent === undefined || (Object.isFrozen(p.agent) && Object.isFrozen(p.agent.groups));
+}
+
+/** The exact key of everything but the principal and the time, or undefined when it has none. */
+function requestKey(req: AccessRequest): string | undefined {
+  const resource = plainKey(req.resource);
+  const facts = plainKey(req.facts);
+  return resource === undefined || facts === undefined ? undefined : `${req.action}\n${resource}\n${facts}`;
+}
+
+/**
+ * An exact key of plain data: equal keys mean equal values (strings are JSON-quoted, so no two
+ * values share a key). Undefined for anything that is not a string, boolean, safe integer, array
+ * or plain object of those, or that holds an `undefined` member (the decision of such a value is
+ * an error, never memoized). Objects with the same members in another order get another key,
+ * which only costs a miss.
+ *
+ * @example plainKey({ a: [1, 'x'] }) === '{"a":[1,"x"]}'
+ */
+export function plainKey(value: unknown, depth = 0): string | undefined {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (value === null || typeof value !== 'object' || depth > 8) return undefined;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const k = plainKey(value[i], depth + 1);
+      if (k === undefined) return undefined;
+      out += i === 0 ? k : `,${k}`;
+    }
+    return `${out}]`;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  let out = '{';
+  let first = true;
+  for (const name of Object.keys(value)) {
+    const k = plainKey((value as Record<string, unknown>)[name], depth + 1);
+    if (k === undefined) return undefined;
+    out += `${first ? '' : ','}${JSON.stringify(name)}:${k}`;
+    first = false;
+  }
+  return `${out}}`;
 }
