@@ -113,6 +113,14 @@ export class TextMasker {
     this.#hashKey = opts.hashKey;
   }
 
+  /**
+   * True when every detector of this masker is one of `other`'s. Detectors are pure and run
+   * independently, so a text in which `other` finds nothing, this masker leaves unchanged.
+   */
+  coveredBy(other: TextMasker): boolean {
+    return this.detectors.every((d) => other.detectors.includes(d));
+  }
+
   /** Resolved findings in `text`, in text order. */
   scan(text: string): Finding[] {
     return resolveOverlaps(this.collect(text, 0));

@@ -67,7 +67,9 @@ export function prepareRequest(p: PrepareInput): Prepared {
     if (!hasBody) return { facts, body: undefined };
     if (p.egress === undefined) return { facts, body: p.raw, prompt: p.raw.toString('utf8') };
     const egress = p.egress;
-    guarded(() => redactPrompt(doc, egress));
+    // Where the all-detector scan found nothing, a masker with a subset of its detectors changes
+    // nothing either: the second pass is skipped (the document is still sent as serialized here).
+    if (f.findings > 0 || !egress.coveredBy(p.scanner)) guarded(() => redactPrompt(doc, egress));
     const text = JSON.stringify(doc);
     return { facts, body: Buffer.from(text), prompt: text };
   }
