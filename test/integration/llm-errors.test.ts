@@ -53,6 +53,36 @@ describe('data-path errors', () => {
     assert.equal(code(big.body), 'payload_too_large');
   });
 
+  test('a chunked body (no Content-Length) over the limit → 413; the answer reaches the client (the rest of the upload is discarded)', async () => {
+    const u = new URL(g.t.url);
+    const before = g.fake.received.length;
+    const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let sent = 0;
+      let answer: { status: number; body: string } | undefined;
+      const req = httpRequest({ host: u.hostname, port: u.port, path: '/proxy/openai/v1/chat/completions', method: 'POST', headers: { ...auth, 'transfer-encoding': 'chunked' } }, (res) => {
+        answer = { status: res.statusCode ?? 0, body: '' };
+        const a = answer;
+        res.on('data', (d: Buffer) => { a.body += d.toString(); });
+        res.on('end', () => { resolve(a); });
+      });
+      req.on('error', reject);
+      // 1 MiB pieces, well past the 10 MiB limit.
+      const piece = Buffer.alloc(1024 * 1024, 0x61);
+      const pump = (): void => {
+        while (sent < 24 * 1024 * 1024) {
+          sent += piece.length;
+          if (!req.write(piece)) { req.once('drain', pump); return; }
+        }
+        req.end();
+      };
+      req.write('{"model":"m","messages":[{"role":"user","content":"');
+      pump();
+    });
+    assert.equal(r.status, 413);
+    assert.equal(code(r.body), 'payload_too_large');
+    assert.equal(g.fake.received.length, before, 'nothing was sent upstream');
+  });
+
   test('path escape attempts are rejected and never reach the upstream', async () => {
     const before = g.fake.received.length;
     for (const p of ['/proxy/api/../admin', '/proxy/api/%2e%2e/x', '/proxy/api/a%2Fb', '/proxy/api//evil.example/x', '/proxy/api/a%5cb', '/proxy/api/x/./y', '/proxy/api/a\\b']) {
