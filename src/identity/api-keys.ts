@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash as digest, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { randomBase62 } from '../kernel/ids.ts';
@@ -301,7 +301,7 @@ function freezePrincipal(p: Principal): Principal {
 
 /** Lower-case hex sha256 of the whole key string. */
 function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return digest('sha256', key, 'hex');
 }
 
 function toRecord(r: Row): ApiKeyRecord {

@@ -8,7 +8,37 @@ export class Metrics {
   readonly decisions = new Counter({ name: 'gatehouse_policy_decisions_total', help: 'Policy decisions, by action and effect', labelNames: ['action', 'effect'] as const, registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'gatehouse_auth_failures_total', help: 'Failed authentications, by protocol', labelNames: ['protocol'] as const, registers: [this.registry] });
 
+  /** Labelled children by label values: prom-client hashes the label object on every call otherwise. */
+  readonly #httpChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+  readonly #decisionChildren = new Map<string, { inc(): void }>();
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
   }
+
+  /** Counts one served HTTP request and its duration. */
+  httpServed(route: string, status: number, seconds: number): void {
+    const key = `${route} ${status}`;
+    let c = this.#httpChildren.get(key);
+    if (c === undefined) {
+      c = { count: this.httpRequests.labels(route, String(status)), time: this.httpDuration.labels(route) };
+      // Routes and statuses are few (route labels are templates); the bound guards the unexpected.
+      if (this.#httpChildren.size < CHILDREN_MAX) this.#httpChildren.set(key, c);
+    }
+    c.count.inc();
+    c.time.observe(seconds);
+  }
+
+  /** Counts one policy decision. */
+  decided(action: string, effect: string): void {
+    const key = `${action} ${effect}`;
+    let c = this.#decisionChildren.get(key);
+    if (c === undefined) {
+      c = this.decisions.labels(action, effect);
+      if (this.#decisionChildren.size < CHILDREN_MAX) this.#decisionChildren.set(key, c);
+    }
+    c.inc();
+  }
 }
+
+const CHILDREN_MAX = 1024;

@@ -35,8 +35,7 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
     let route = 'unmatched';
     const done = (): void => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      svc.metrics.httpRequests.inc({ route, status: String(res.statusCode) });
-      svc.metrics.httpDuration.observe({ route }, seconds);
+      svc.metrics.httpServed(route, res.statusCode, seconds);
       svc.log.debug({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'http');
     };
     res.once('finish', done);
@@ -53,6 +52,8 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
 async function dispatch(
   svc: Services, admin: ReturnType<typeof adminHandler>, mcp: ReturnType<typeof mcpHandler>, req: IncomingMessage, res: ServerResponse,
 ): Promise<string> {
+  // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
+  if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res);
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://gateway');
@@ -79,7 +80,6 @@ async function dispatch(
     sendJson(res, 200, openApiDocument(svc.publicUrl));
     return path;
   }
-  if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res, url);
   if (path.startsWith('/api/v1/') || path === '/api/v1') return admin(req, res, url);
   if (path === '/mcp' || path.startsWith('/.well-known/oauth-protected-resource')) {
     const label = await mcp(req, res, path);

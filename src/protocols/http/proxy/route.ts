@@ -30,9 +30,9 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
  * Returns the metrics route label. Errors before the response head are thrown as GatehouseErrors
  * (problem+json by the listener); `Server-Timing` and `Gatehouse-Session` are set on every answer.
  *
- * @example if (url.pathname.startsWith('/proxy/')) return proxyRoute(svc, req, res, url);
+ * @example if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res);
  */
-export async function proxyRoute(svc: Services, req: IncomingMessage, res: ServerResponse, _url: URL): Promise<string> {
+export async function proxyRoute(svc: Services, req: IncomingMessage, res: ServerResponse): Promise<string> {
   const t0 = nowMs();
   const header = req.headers['gatehouse-session'];
   let session = validSessionHeader(header) ? header : newId();

@@ -49,8 +49,28 @@ export function parseProxyTarget(rawUrl: string): ProxyTarget {
  * @example upstreamPath('https://api.example.com/base/', '/v1/x', '?a=1') === '/base/v1/x?a=1'
  */
 export function upstreamPath(connectionUrl: string, endpoint: string, query: string): string {
-  const base = new URL(connectionUrl).pathname.replace(/\/+$/, '');
-  return `${base}${endpoint}${query}`;
+  return `${urlParts(connectionUrl).basePath}${endpoint}${query}`;
+}
+
+/** The parts of a connection URL the proxy uses, parsed once per URL. */
+export interface UrlParts {
+  readonly origin: string;
+  /** The path without its trailing slashes ('' for the root). */
+  readonly basePath: string;
+}
+
+const parsedUrls = new Map<string, UrlParts>();
+
+/** `origin` and `basePath` of a connection URL (cached: connection URLs are few). */
+export function urlParts(connectionUrl: string): UrlParts {
+  let p = parsedUrls.get(connectionUrl);
+  if (p === undefined) {
+    const u = new URL(connectionUrl);
+    p = { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
+    if (parsedUrls.size >= 1024) parsedUrls.clear();
+    parsedUrls.set(connectionUrl, p);
+  }
+  return p;
 }
 
 /** Backslash, space, or a C0/DEL control character. */

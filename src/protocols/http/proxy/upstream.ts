@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { ms } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
+import { urlParts } from './target.ts';
 
 /** Upstream timeouts in milliseconds. */
 export interface Timeouts { readonly connect: number; readonly headers: number; readonly body: number }
@@ -13,8 +14,17 @@ export const DEFAULT_TIMEOUTS: Timeouts = { connect: 10_000, headers: 60_000, bo
 /** A connection's timeouts in ms. */
 export function timeoutsOf(conn: Connection): Timeouts {
   const t = conn.timeouts;
-  return t ? { connect: ms(t.connect), headers: ms(t.headers), body: ms(t.body) } : DEFAULT_TIMEOUTS;
+  if (!t) return DEFAULT_TIMEOUTS;
+  let parsed = parsedTimeouts.get(t);
+  if (parsed === undefined) {
+    parsed = { connect: ms(t.connect), headers: ms(t.headers), body: ms(t.body) };
+    parsedTimeouts.set(t, parsed);
+  }
+  return parsed;
 }
+
+/** Parsed timeouts by the (immutable) config object they were written in. */
+const parsedTimeouts = new WeakMap<object, Timeouts>();
 
 /**
  * Keep-alive undici pools, one per (origin, connect timeout). Pools are created on first use
@@ -40,7 +50,7 @@ export class Upstreams {
   /** Sends a request to the connection's origin. Failures become `upstream_unreachable` / `upstream_timeout`. */
   async request(conn: Connection, opts: { method: string; path: string; headers: Record<string, string>; body: Buffer | undefined; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
     const t = timeoutsOf(conn);
-    const pool = this.pool(new URL(conn.url).origin, t.connect);
+    const pool = this.pool(urlParts(conn.url).origin, t.connect);
     try {
       return await pool.request({
         method: opts.method, path: opts.path, headers: opts.headers,
