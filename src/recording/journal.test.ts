@@ -135,6 +135,43 @@ describe('recording journal', () => {
     await plain.close();
   });
 
+  test('a session.close waits for its commit and anchor only in its own session\'s flush', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    let anchorDone: () => void = () => undefined;
+    const anchorGate = new Promise<void>((r) => { anchorDone = r; });
+    const anchors: string[] = [];
+    const held: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+    const audit = { append: async (r: { resource?: string }) => { anchors.push(r.resource ?? ''); await anchorGate; return undefined as never; } };
+    const rec = new StoreRecorder(held, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, audit });
+    rec.record({ session: 'c-a', protocol: 'http', type: 'session.open', at: T0, data: {} });
+    rec.record({ session: 'c-a', protocol: 'http', type: 'session.close', at: T0 + 1, data: { reason: 'evicted' } });
+    rec.record({ session: 'c-b', protocol: 'http', type: 'request', at: T0 + 2, data: {} });
+    // Another session's flush is durable from the journal: it waits neither for the commit nor the anchor.
+    const within = (p: Promise<void>, what: string): Promise<void> => Promise.race([p, new Promise<void>((_, reject) => setTimeout(() => { reject(new Error(`${what} waited`)); }, 2000))]);
+    await within(rec.flush('c-b'), 'another session\'s flush');
+    assert.equal(rec.flushedNow('c-b'), true);
+    assert.equal(rec.flushedNow('c-a'), false);
+    let closedFlushed = false;
+    const flushingA = rec.flush('c-a').then(() => { closedFlushed = true; });
+    let allFlushed = false;
+    const flushingAll = rec.flush().then(() => { allFlushed = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(closedFlushed, false, 'the closed session waits for its commit');
+    release();
+    for (let i = 0; i < 200 && anchors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(anchors, ['c-a']);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(closedFlushed, false, 'and for its anchor');
+    assert.equal(allFlushed, false, 'a flush of every session waits for every anchor');
+    await within(rec.flush('c-b'), 'a flush during another session\'s anchor');
+    anchorDone();
+    await flushingA;
+    await flushingAll;
+    assert.equal(rec.flushedNow('c-a'), true);
+    await rec.close();
+  });
+
   test('a failing store with a backlog past half the queue: flush fails closed instead of waiting', async () => {
     const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
     rec.record({ session: 'j-down', protocol: 'http', type: 'request', at: T0, data: {} });
@@ -142,6 +179,17 @@ describe('recording journal', () => {
     await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
     for (let i = 0; i < 3; i++) rec.record({ session: 'j-down', protocol: 'http', type: 'request', at: T0, data: { i } });
     await assert.rejects(rec.flush('j-down'), (e: unknown) => isGatehouseError(e, 'store_unavailable'));
+    await rec.close();
+  });
+
+  test('a failing store: a closed session\'s flush fails closed (it needs its anchor); the other sessions go on from the journal', async () => {
+    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
+    rec.record({ session: 'd-a', protocol: 'http', type: 'session.close', at: T0, data: { reason: 'evicted' } });
+    await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
+    rec.record({ session: 'd-b', protocol: 'http', type: 'response', at: T0 + 1, data: {} });
+    await rec.flush('d-b');
+    assert.equal(rec.flushedNow('d-b'), true);
+    await assert.rejects(rec.flush('d-a'), (e: unknown) => isGatehouseError(e, 'store_unavailable'));
     await rec.close();
   });
 

@@ -80,7 +80,8 @@ export class StoreRecorder implements Recorder {
   readonly #lossTickets = new Map<string, number>();
   #lastLoss = 0;
   #reportedLoss = 0;
-  readonly #anchoring = new Set<Promise<void>>();
+  /** Anchors being appended to the audit log, by session. */
+  readonly #anchoring = new Map<string, Promise<void>>();
   #closed = false;
   readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0 };
   readonly #journal: RecordingJournal | undefined;
@@ -88,8 +89,14 @@ export class StoreRecorder implements Recorder {
   #journaled = 0;
   /** The batch being written, kept for the journal. */
   #inflight: readonly Queued[] = [];
-  /** Ticket of the latest `session.close`: flushing it waits for the commit and the anchor. */
+  /** Ticket of the latest `session.close`: a flush without a session that covers it waits for the commit and the anchor. */
   #closeTicket = 0;
+  /**
+   * The `session.close` tickets not yet committed, by session: a flush of that session waits for
+   * the commit and its anchor; other sessions' flushes do not (the journal holds the close, and a
+   * recovery anchors it). Entries leave once committed, so it is bounded by the queue.
+   */
+  readonly #closeTickets = new Map<string, number>();
   #retry: NodeJS.Timeout | undefined;
 
   constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
@@ -123,18 +130,23 @@ export class StoreRecorder implements Recorder {
     }
     this.#queue.push({ e, ticket });
     this.#queueBytes += e.bytes;
-    if (e.type === 'session.close') this.#closeTicket = ticket;
+    if (e.type === 'session.close') {
+      this.#closeTicket = ticket;
+      this.#closeTickets.set(e.session, ticket);
+    }
     this.#kick();
   }
 
   /**
-   * Resolves when every event recorded before the call is committed (and sessions closed by
-   * them are anchored). Rejects with `store_unavailable` if one of them was lost — of `session`
-   * when given, else of any session (each loss is reported once).
+   * Resolves when every event recorded before the call is durable: in the journal, or committed
+   * when there is none (or when back-pressure says so). A `session.close` in range is waited for
+   * until committed and anchored: with `session`, only that session's; without, every one.
+   * Rejects with `store_unavailable` if one of them was lost — of `session` when given, else of
+   * any session (each loss is reported once).
    */
   async flush(session?: string): Promise<void> {
     const target = this.#issued;
-    if (!this.#durableInJournal(target) && this.#settledThrough() < target) {
+    if (!this.#durableInJournal(target, session) && this.#settledThrough() < target) {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
       // rather than hold the client until the store is back.
       if (this.#retry !== undefined) throw new GatehouseError('store_unavailable', 'the recording store is failing and its backlog is full');
@@ -142,7 +154,7 @@ export class StoreRecorder implements Recorder {
       this.#kick(true);
       await settled;
     }
-    while (this.#anchoring.size > 0) await Promise.all([...this.#anchoring]);
+    await this.#anchored(session);
     if (session !== undefined) {
       const lost = this.#lossTickets.get(session);
       if (lost !== undefined && lost <= target) {
@@ -158,8 +170,8 @@ export class StoreRecorder implements Recorder {
   /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
   flushedNow(session: string): boolean {
     const target = this.#issued;
-    if (this.#lossTickets.has(session) || this.#anchoring.size > 0) return false;
-    if (this.#settledThrough() < target && !this.#durableInJournal(target)) return false;
+    if (this.#lossTickets.has(session) || this.#anchoring.has(session)) return false;
+    if (this.#settledThrough() < target && !this.#durableInJournal(target, session)) return false;
     return true;
   }
 
@@ -198,7 +210,7 @@ export class StoreRecorder implements Recorder {
     if (this.#losses.size > 0 || this.#queue.length > 0) this.#kick(true);
     while (this.#draining) await this.#draining;
     clearTimeout(this.#retry);
-    while (this.#anchoring.size > 0) await Promise.all([...this.#anchoring]);
+    await this.#anchored(undefined);
     const complete = this.#queue.length === 0 && this.#inflight.length === 0;
     if (complete) await this.#db.query('DELETE FROM recording_journal WHERE id = $1', [journal.id]).catch(() => undefined);
     journal.close(complete);
@@ -206,14 +218,16 @@ export class StoreRecorder implements Recorder {
 
   /**
    * With a journal: appends what is not yet journaled (through `target`) and says whether that
-   * makes the flush durable. Not when a `session.close` is in range (closing waits for the commit
-   * and its anchor), when the backlog is past half the queue bound (back-pressure: the caller
-   * waits for the store), or when the journal cannot be written (then the store decides).
+   * makes the flush durable. Not when a `session.close` of `session` (of any session, without
+   * one) is in range and not yet committed (closing waits for the commit and its anchor), when the
+   * backlog is past half the queue bound (back-pressure: the caller waits for the store), or when
+   * the journal cannot be written (then the store decides).
    */
-  #durableInJournal(target: number): boolean {
+  #durableInJournal(target: number, session: string | undefined): boolean {
     const journal = this.#journal;
     if (!journal) return false;
-    if (this.#closeTicket > this.#settledThrough() && this.#closeTicket <= target) return false;
+    const close = session === undefined ? this.#closeTicket : this.#closeTickets.get(session);
+    if (close !== undefined && close > this.#settledThrough() && close <= target) return false;
     if (this.#queue.length > this.#opts.maxQueue / 2 || this.#queueBytes > this.#opts.maxQueueBytes / 2) return false;
     if (this.#journaled >= target) return true;
     // Both lists are in ticket order (in flight before queued) and only their tail is not yet
@@ -272,6 +286,7 @@ export class StoreRecorder implements Recorder {
 
   #settle(): void {
     const through = this.#settledThrough();
+    for (const [session, ticket] of this.#closeTickets) if (ticket <= through) this.#closeTickets.delete(session);
     for (let i = this.#waiters.length - 1; i >= 0; i--) {
       const w = this.#waiters[i]!;
       if (w.target <= through) { this.#waiters.splice(i, 1); w.resolve(); }
@@ -376,8 +391,19 @@ export class StoreRecorder implements Recorder {
       ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
       detail: { session: c.session, head_hash: c.headHash, events: c.events },
     }).then(() => undefined, (err: unknown) => { this.#onError(err, 'anchor'); });
-    this.#anchoring.add(p);
-    void p.finally(() => this.#anchoring.delete(p));
+    // A session closes once; should it close again, its flush waits for both anchors.
+    const both = this.#anchoring.has(c.session) ? Promise.all([this.#anchoring.get(c.session), p]).then(() => undefined) : p;
+    this.#anchoring.set(c.session, both);
+    void both.finally(() => { if (this.#anchoring.get(c.session) === both) this.#anchoring.delete(c.session); });
+  }
+
+  /** Waits for the anchors in progress: of `session`, or all of them. */
+  async #anchored(session: string | undefined): Promise<void> {
+    if (session !== undefined) {
+      for (let p = this.#anchoring.get(session); p !== undefined; p = this.#anchoring.get(session)) await p;
+      return;
+    }
+    while (this.#anchoring.size > 0) await Promise.all([...this.#anchoring.values()]);
   }
 }
 
