@@ -87,4 +87,26 @@ describe('AuditLog', () => {
     assert.equal((await log.list({ kind: 'lost' })).length, 0);
     assert.equal((await log.verify()).ok, true);
   });
+
+  test('group commit holds under a steady stream: records arriving during a commit wait for the interval', async () => {
+    // A store whose writes take 15 ms (the locking transaction of the first batch, the one-statement
+    // append after it): a drain that went straight on with whatever arrived meanwhile would commit
+    // ~10 records at a time, back to back.
+    let commits = 0;
+    const slowly = async <T>(p: Promise<T>): Promise<T> => { commits++; const r = await p; await new Promise((res) => setTimeout(res, 15)); return r; };
+    const slow: SqlDriver = {
+      ...db,
+      transaction: (fn) => slowly(db.transaction(fn)),
+      query: (text, params) => (text.includes('INSERT INTO audit_log') ? slowly(db.query(text, params)) : db.query(text, params)),
+    };
+    const log = new AuditLog(slow, manualClock(0), { groupCommitMs: 40 });
+    for (let i = 0; i < 160; i++) {
+      log.enqueue({ kind: 'steady', outcome: 'ok', detail: { i } });
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    await log.flush();
+    assert.equal((await log.list({ kind: 'steady', limit: 1000 })).length, 160);
+    assert.ok(commits <= 7, `expected a commit per group-commit interval, got ${commits}`);
+    assert.equal((await log.verify()).ok, true);
+  });
 });

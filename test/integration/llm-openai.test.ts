@@ -133,5 +133,14 @@ describe('openai SDK through the gateway', () => {
     for (const v of ['carol@example.com', 'erin.smith@example.com', CARD, AWS, 'bob@example.com']) assert.ok(!all.includes(v), `recording leaked ${v}`);
     assert.ok(responses.every((e) => typeof (e.data.timings as { gateway_ms: number }).gateway_ms === 'number'));
     assert.equal(events[0]?.user, 'alice');
+    // Each exchange is its own session (no Gatehouse-Session sent): its events in order, in time.
+    const bySession = new Map<string, typeof events>();
+    for (const e of events) bySession.set(e.session, [...(bySession.get(e.session) ?? []), e]);
+    const shapes = new Set([...bySession.values()].map((es) => es.map((e) => e.type === 'decision' ? `decision:${String(e.data.effect)}` : e.type).join(' ')));
+    assert.deepEqual([...shapes].sort(), [
+      'session.open request decision:allow response',
+      'session.open request decision:deny error',
+    ]);
+    for (const es of bySession.values()) assert.ok(es.every((e, i) => i === 0 || e.at >= es[i - 1]!.at), 'times do not go back');
   });
 });
