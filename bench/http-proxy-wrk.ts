@@ -10,9 +10,10 @@
  *
  *   npx node bench/http-proxy-wrk.ts [connections=16] [seconds=5] [recording=on|off]
  *   BENCH_GW_PROF=/tmp/prof …   also writes a CPU profile of the gateway process
+ *   BENCH_UPSTREAM_MS=20 …      the upstream answers after 20 ms (default 0: the proxy's cost alone)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 const CONNECTIONS = Number(process.argv[2] ?? 16);
 const SECONDS = Number(process.argv[3] ?? 5);
 const RECORDING = (process.argv[4] ?? 'on') !== 'off';
+/** BENCH_UPSTREAM_MS: the upstream answers after this delay (a hosted model takes 300 ms and more). */
+const UPSTREAM_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 0);
 
 // Child mode: the upstream.
 if (process.env.BENCH_UPSTREAM === '1') {
@@ -32,7 +35,11 @@ if (process.env.BENCH_UPSTREAM === '1') {
   });
   const server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(answer); });
+    req.on('end', () => {
+      const send = (): void => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(answer); };
+      if (UPSTREAM_MS > 0) setTimeout(send, UPSTREAM_MS);
+      else send();
+    });
   });
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => { process.stdout.write(`${(server.address() as AddressInfo).port}\n`); });
@@ -61,6 +68,19 @@ interface WrkResult { rps: number; p50ms: number; p99ms: number; requests: numbe
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** CPU seconds per thread name (Linux /proc/PID/task), summed over threads of the same name. */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; }
+    const name = /\((.*)\)/.exec(stat)?.[1] ?? '?';
+    const f = stat.replace(/^.*\) /, '').split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
 }
 
 function wrk(url: string, script: string, connections = CONNECTIONS): WrkResult {
@@ -137,11 +157,18 @@ async function main(): Promise<void> {
     wrk(directUrl, directScript);
     wrk(viaUrl, gwScript);
     wrk(refUrl, directScript);
+    const ref0 = cpuSeconds(ref.pid!);
     const noop = [wrk(refUrl, directScript)];
+    const refCpuUs = ((cpuSeconds(ref.pid!) - ref0) * 1e6) / noop[0]!.requests;
     const direct = [wrk(directUrl, directScript)];
     const cpu0 = cpuSeconds(gw.pid!);
+    const threads0 = threadCpu(gw.pid!);
     const via = [wrk(viaUrl, gwScript)];
     const gwCpuUs = ((cpuSeconds(gw.pid!) - cpu0) * 1e6) / via[0]!.requests;
+    const perThread = [...threadCpu(gw.pid!)]
+      .map(([name, s]) => [name, ((s - (threads0.get(name) ?? 0)) * 1e6) / via[0]!.requests] as const)
+      .filter(([, us]) => us >= 1).sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ');
     const up0 = cpuSeconds(up.pid!);
     direct.push(wrk(directUrl, directScript));
     const upCpuUs = ((cpuSeconds(up.pid!) - up0) * 1e6) / direct[1]!.requests;
@@ -151,17 +178,18 @@ async function main(): Promise<void> {
     const d = best(direct);
     const g = best(via);
     const n = best(noop);
-    console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, small non-streamed chat completion; gateway in its own process (embedded store, recording ${RECORDING ? 'on' : 'off'}, masking on); best of 2`);
+    console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, small non-streamed chat completion, upstream delay ${UPSTREAM_MS} ms; gateway in its own process (embedded store, recording ${RECORDING ? 'on' : 'off'}, masking on); best of 2`);
     console.log(`  direct   ${d.rps.toFixed(0).padStart(7)} req/s  p50 ${d.p50ms.toFixed(3)} ms  p99 ${d.p99ms.toFixed(3)} ms`);
     console.log(`  gateway  ${g.rps.toFixed(0).padStart(7)} req/s  p50 ${g.p50ms.toFixed(3)} ms  p99 ${g.p99ms.toFixed(3)} ms`);
     console.log(`  no-op Node proxy ${n.rps.toFixed(0).padStart(7)} req/s  p50 ${n.p50ms.toFixed(3)} ms  p99 ${n.p99ms.toFixed(3)} ms  (${(100 * n.rps / d.rps).toFixed(1)} % of direct: the floor of any Node proxy here)`);
-    console.log(`  CPU per request: upstream ${upCpuUs.toFixed(0)} µs (direct run); gateway process ${gwCpuUs.toFixed(0)} µs (all its threads, user + system)`);
+    console.log(`  CPU per request: upstream ${upCpuUs.toFixed(0)} µs (direct run); gateway process ${gwCpuUs.toFixed(0)} µs (all its threads, user + system); no-op proxy ${refCpuUs.toFixed(0)} µs`);
+    console.log(`  gateway CPU per request by thread (µs): ${perThread}`);
     console.log(`  added    p50 ${(g.p50ms - d.p50ms).toFixed(3)} ms  p99 ${(g.p99ms - d.p99ms).toFixed(3)} ms;  throughput ratio ${(100 * g.rps / d.rps).toFixed(1)} %`);
     const d1 = wrk(directUrl, directScript, 1);
     const g1 = wrk(viaUrl, gwScript, 1);
     const n1 = wrk(refUrl, directScript, 1);
     console.log(`  one connection: direct p50 ${d1.p50ms.toFixed(3)} ms p99 ${d1.p99ms.toFixed(3)} ms, gateway p50 ${g1.p50ms.toFixed(3)} ms p99 ${g1.p99ms.toFixed(3)} ms: added p50 ${(g1.p50ms - d1.p50ms).toFixed(3)} ms, p99 ${(g1.p99ms - d1.p99ms).toFixed(3)} ms`);
-    console.log(`  one connection, throughput: direct ${d1.rps.toFixed(0)} req/s, gateway ${g1.rps.toFixed(0)} (${(100 * g1.rps / d1.rps).toFixed(1)} %), no-op Node proxy ${n1.rps.toFixed(0)} (${(100 * n1.rps / d1.rps).toFixed(1)} %)`);
+    console.log(`  one connection, throughput: direct ${d1.rps.toFixed(0)} req/s, gateway ${g1.rps.toFixed(0)} (${(100 * g1.rps / d1.rps).toFixed(1)} %), no-op Node proxy ${n1.rps.toFixed(0)} (${(100 * n1.rps / d1.rps).toFixed(1)} %, added p50 ${(n1.p50ms - d1.p50ms).toFixed(3)} ms)`);
   } finally {
     // Stop the children and wait for them (the gateway shuts down cleanly and writes its profile).
     await Promise.all(children.map((c) => new Promise<void>((resolve) => {
