@@ -64,6 +64,12 @@ export class VerifiedKeyCache {
     return e;
   }
 
+  /** The live entry of key `id` (by id, not by secret: for tokens bound to the key), or undefined. */
+  getById(id: string, now: number): VerifiedKey | undefined {
+    const hash = this.#hashById.get(id);
+    return hash === undefined ? undefined : this.get(hash, now);
+  }
+
   /** Caches a verified key unless a drop happened since `generation` was read. */
   set(hash: string, v: VerifiedKey, generation: number, now: number): void {
     if (generation !== this.#generation || this.#ttlMs === 0 || this.#max === 0) return;

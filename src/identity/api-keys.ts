@@ -263,6 +263,35 @@ export class ApiKeys {
     return principal;
   }
 
+  /**
+   * Throws `invalid_credential` unless API key `id` exists and is neither revoked nor expired; for
+   * credentials derived from it (tokens bound to the key). Goes through the same cache as
+   * {@link verify}, so a revocation reaches bound tokens exactly as fast as the key itself, on every
+   * replica. `store_unavailable` when the store cannot answer (fail closed).
+   */
+  async assertLive(id: string): Promise<void> {
+    const dead = (): GatehouseError => new GatehouseError('invalid_credential', 'credential was derived from an API key that is revoked or expired');
+    if (!ID_PATTERN.test(id)) throw dead();
+    const cached = this.#cacheUsable() ? this.#cache.getById(id, this.#clock.now()) : undefined;
+    if (cached !== undefined) {
+      if (cached.expiresAt !== undefined && cached.expiresAt <= this.#clock.now()) throw dead();
+      return;
+    }
+    const generation = this.#cache.generation;
+    const caching = this.#feed === 'live';
+    let row: Row | undefined;
+    try {
+      row = (await this.#db.query<Row>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id]))[0];
+    } catch (err) {
+      throw new GatehouseError('store_unavailable', 'cannot check the API key', {}, { cause: err });
+    }
+    const now = this.#clock.now();
+    if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at.getTime() <= now)) throw dead();
+    if (caching && this.#feed === 'live' && /^[0-9a-f]{64}$/.test(row.key_hash)) {
+      this.#cache.set(row.key_hash, { id, principal: freezePrincipal(toPrincipal(row)), expiresAt: row.expires_at?.getTime() }, generation, now);
+    }
+  }
+
   /** Reads the feed state afresh (it changes across awaits). */
   #feedIs(...states: readonly FeedState[]): boolean {
     return states.includes(this.#feed);

@@ -48,7 +48,12 @@ export class Authenticator {
     }
     if (credential.startsWith(API_KEY_PREFIX)) return this.#apiKeys.verify(credential);
     const iss = jwtIssuer(credential);
-    if (iss !== undefined && iss === this.#issuer.issuer) return this.#issuer.verify(credential);
+    if (iss !== undefined && iss === this.#issuer.issuer) {
+      const p = await this.#issuer.verify(credential);
+      // A token minted from API keys lives only as long as every one of them (revocation is at once).
+      for (const id of p.boundKeys ?? []) await this.#apiKeys.assertLive(id);
+      return p;
+    }
     if (iss !== undefined && this.#oidc.handles(credential)) return this.#oidc.verify(credential, audiences);
     throw new GatehouseError('invalid_credential', 'credential is not a Gatehouse key or a token from a trusted issuer');
   }

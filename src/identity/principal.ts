@@ -18,6 +18,27 @@ export interface Principal {
   readonly issuer?: string;
   /** When the credential stops being valid (ms since epoch), if it expires. Bounds derived tokens. */
   readonly expiresAt?: number;
+  /**
+   * Ids of the API keys this credential was derived from (a JWT minted by `client_credentials` or
+   * a token exchange from keys). The credential is valid only while every one of them is: the
+   * authenticator checks their status on every use, so revoking a key kills what was minted from it.
+   */
+  readonly boundKeys?: readonly string[];
+}
+
+/**
+ * The API key ids a credential minted from `p` must stay bound to: `p`'s own key when it is one,
+ * plus whatever `p` was itself bound to. Sorted, without duplicates.
+ *
+ * @example keyBinding({ via: 'api_key', credentialId: 'AbCd1234', … }) // ['AbCd1234']
+ */
+export function keyBinding(...ps: readonly Principal[]): string[] {
+  const ids = new Set<string>();
+  for (const p of ps) {
+    if (p.via === 'api_key' && p.credentialId !== undefined) ids.add(p.credentialId);
+    for (const id of p.boundKeys ?? []) ids.add(id);
+  }
+  return [...ids].sort();
 }
 
 /**

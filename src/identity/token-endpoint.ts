@@ -1,7 +1,7 @@
 import { isGatehouseError } from '../kernel/errors.ts';
 import { API_KEY_PREFIX } from './api-keys.ts';
 import type { BuiltinIssuer } from './issuer.ts';
-import type { Principal } from './principal.ts';
+import { keyBinding, type Principal } from './principal.ts';
 
 export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -116,12 +116,16 @@ async function tokenExchange(form: URLSearchParams, deps: TokenEndpointDeps): Pr
   if (subject.kind !== 'user' || subject.agent !== undefined) fail(400, 'invalid_grant', 'the subject must be a user, not an agent or a delegated token');
   if (actor.kind !== 'agent' || actor.agent !== undefined) fail(400, 'invalid_grant', 'the actor must be an agent');
   const expiresAt = Math.min(subject.expiresAt ?? Infinity, actor.expiresAt ?? Infinity);
+  // The exchanged token inherits the binding of both inputs: it dies with any key they came from.
+  const bound = keyBinding(subject, actor);
   const delegated: Principal = {
     kind: 'user', id: subject.id, groups: subject.groups,
     agent: { id: actor.id, groups: actor.groups },
     via: 'gatehouse_jwt',
     ...(Number.isFinite(expiresAt) ? { expiresAt } : {}),
+    ...(bound.length === 0 ? {} : { boundKeys: bound }),
   };
+
   const { access_token, expires_in } = await issue(deps, delegated);
   return { status: 200, body: { access_token, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN, token_type: 'Bearer', expires_in } };
 }
