@@ -1,0 +1,109 @@
+import type { Services } from '../../app/services.ts';
+import type { Connection } from '../../connections/registry.ts';
+import { optionalAgent, type Principal } from '../../identity/principal.ts';
+import type { TextMasker } from '../../masking/text-masker.ts';
+import { isRecording, type RecordEvent } from '../../recording/recorder.ts';
+import { parseCommandComplete, BE } from './backend-messages.ts';
+import type { FieldDescription } from './backend-messages.ts';
+import type { Frame } from './frame-reader.ts';
+import { RowExcerpt } from './row-excerpt.ts';
+import type { Verdict } from './statement-guard.ts';
+
+const MAX_RECORDED_TEXT = 4096;
+
+/** The recording of the session failed: the statement's completion is withheld and the session ends. */
+export class RecordingError extends Error {
+  override readonly name = 'RecordingError';
+}
+
+/**
+ * What one PostgreSQL session records: requests (texts content-masked, ≤ 4 KiB), decisions,
+ * review outcomes, responses (tag, rows, ms, the first rows as the client received them) and the
+ * session's lifecycle. Recording never breaks the data path, except that a ReadyForQuery waits
+ * until everything recorded before it is committed ({@link readyForQuery}).
+ */
+export class SessionRecording {
+  /** False when the recorder keeps nothing: events are then not even built. */
+  readonly on: boolean;
+  readonly #svc: Services;
+  readonly #id: string;
+  readonly #principal: Principal;
+  readonly #conn: Connection;
+  readonly #content: TextMasker | undefined;
+  /** The first rows of the current result as sent. */
+  readonly #excerpt = new RowExcerpt((t) => this.text(t));
+  #rows = 0;
+  #startedAt = 0;
+
+  constructor(svc: Services, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined) {
+    this.#svc = svc;
+    this.on = isRecording(svc.recorder);
+    this.#id = id;
+    this.#principal = principal;
+    this.#conn = conn;
+    this.#content = content;
+  }
+
+  /** Records one event (failures of the recorder are swallowed). */
+  event(type: RecordEvent['type'], data: Record<string, unknown>): void {
+    try {
+      this.#svc.recorder.record({
+        session: this.#id, protocol: 'postgres', type, at: this.#svc.clock.now(), user: this.#principal.id,
+        ...optionalAgent(this.#principal), connection: this.#conn.name, data,
+      });
+    } catch { /* the recorder must never break the data path */ }
+  }
+
+  /** A client text as recorded: at most 4 KiB, content-masked. */
+  text(text: string): string {
+    const t = text.length > MAX_RECORDED_TEXT ? text.slice(0, MAX_RECORDED_TEXT) : text;
+    try { return this.#content ? this.#content.mask(t).text : t; } catch { return '[unrecordable]'; }
+  }
+
+  /** A decision of the guard. */
+  verdict(v: Verdict): void {
+    if (this.on) this.event('decision', v.ok ? { effect: 'allow', actions: v.actions } : { effect: v.effect, actions: v.actions, reasons: v.reasons });
+  }
+
+  /** A statement starts running (Query or Execute forwarded): its response's `ms` counts from now. */
+  started(): void {
+    this.#startedAt = this.#svc.clock.now();
+  }
+
+  /** A RowDescription as sent (names the excerpt's columns). */
+  columns(fields: readonly FieldDescription[]): void {
+    if (this.on) this.#excerpt.columns(fields);
+  }
+
+  /** A DataRow frame as the client receives it. */
+  row(frame: Buffer, fields: readonly FieldDescription[] | undefined): void {
+    this.#rows++;
+    if (this.on) this.#excerpt.add(frame.subarray(5), fields);
+  }
+
+  /** CommandComplete, EmptyQueryResponse or PortalSuspended as forwarded: one `response` event. */
+  completed(f: Frame): void {
+    if (this.on) this.event('response', {
+      tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null, rows: this.#rows, ms: this.#svc.clock.now() - this.#startedAt,
+      ...this.#excerpt.take(),
+    });
+    this.#rows = 0;
+  }
+
+  /** ReadyForQuery: a description without rows (Describe at prepare time) names nothing later. */
+  ready(): void {
+    if (this.on) this.#excerpt.take();
+  }
+
+  /**
+   * Durability: the ReadyForQuery that completes a statement's response is held (the pump waits,
+   * so order is kept) until everything recorded before is committed. A lost recording ends the
+   * session with an error instead of completing an unrecorded response (fail closed).
+   */
+  readyForQuery(raw: Buffer, send: (b: Buffer) => void): void | Promise<void> {
+    if (this.#svc.recorder.flushedNow?.(this.#id) === true) { send(raw); return; }
+    const flushed = this.#svc.recorder.flush?.(this.#id);
+    if (!flushed) { send(raw); return; }
+    return flushed.then(() => { send(raw); }, () => { throw new RecordingError('the session could not be recorded'); });
+  }
+}
