@@ -96,7 +96,7 @@ function factsContext(f: Facts): CedarContext {
       secret_types: [...l.secret_types], pii_types: [...l.pii_types], findings: l.findings,
     };
   }
-  if (f.http) c.http = { method: f.http.method, path: f.http.path };
+  if (f.http) c.http = { method: f.http.method, path: f.http.path, path_lower: f.http.path_lower ?? f.http.path.toLowerCase() };
   if (f.mcp) c.mcp = { tool: f.mcp.tool };
   return c;
 }

@@ -26,7 +26,7 @@ const EXTRA = `
   when { context has agent && context.agent.groups.contains("untrusted") && context has mcp && context.mcp.tool like "drop*" };
 @id("pii") forbid (principal, action == Action::"llm.invoke", resource) when { context has llm && context.llm.pii_types.containsAny(["US_SSN"]) };
 @id("http-delete") permit (principal in Group::"ops", action == Action::"http.request", resource)
-  when { context has http && context.http == { method: "DELETE", path: "/x" } };
+  when { context has http && context.http == { method: "DELETE", path: "/x", path_lower: "/x" } };
 @id("overflow") forbid (principal in Group::"dba", action == Action::"sql.write", resource)
   when { context has sql && context.sql.statements * 1000000000000 > 5 };
 @id("tables") permit (principal, action == Action::"sql.read", resource) when { context has sql && context.sql has tables && context.sql.tables.contains("public.t") };

@@ -42,7 +42,12 @@ export interface LlmFacts {
   readonly findings: number;
 }
 
-export interface HttpFacts { readonly method: string; readonly path: string }
+/**
+ * Facts of a request on an `http` connection. `path` is the normalized path that is forwarded
+ * (see `protocols/http/proxy/path-normalize.ts`); `path_lower` the same, lower-cased, for rules
+ * that must hold whatever the case (derived from `path` when absent).
+ */
+export interface HttpFacts { readonly method: string; readonly path: string; readonly path_lower?: string }
 export interface McpFacts { readonly tool: string }
 
 /** Everything a protocol learned about a request, as Cedar `context` attributes. */

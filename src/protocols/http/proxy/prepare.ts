@@ -73,7 +73,7 @@ export function prepareRequest(p: PrepareInput): Prepared {
     const text = JSON.stringify(doc);
     return { facts, body: Buffer.from(text), prompt: text };
   }
-  const facts: Facts = { http: { method: p.method, path: p.endpoint } };
+  const facts: Facts = { http: { method: p.method, path: p.endpoint, path_lower: p.endpoint.toLowerCase() } };
   if (!hasBody) return { facts, body: undefined };
   if (p.egress === undefined) return { facts, body: p.raw };
   const egress = p.egress;

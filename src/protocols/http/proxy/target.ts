@@ -1,9 +1,13 @@
 import { GatehouseError } from '../../../kernel/errors.ts';
+import { normalizePath } from './path-normalize.ts';
 
 /** A parsed `/proxy/<connection>/<path>` request target. */
 export interface ProxyTarget {
   readonly connection: string;
-  /** The path below the connection, always starting with `/` (no query). */
+  /**
+   * The path below the connection, always starting with `/` (no query), normalized
+   * ({@link normalizePath}): what policy decides on and exactly what is forwarded.
+   */
   readonly endpoint: string;
   /** The raw query string including `?`, or ''. */
   readonly query: string;
@@ -12,13 +16,15 @@ export interface ProxyTarget {
 const PREFIX = '/proxy/';
 
 /**
- * Parses the raw request target (not a normalized URL: `..` must be seen, not resolved).
- * Rejects every form that could move the request off the connection's base path or origin:
- * dot segments (also percent-encoded), encoded slashes or backslashes, empty segments (`//host`),
- * backslashes, control characters and `%00`.
+ * Parses the raw request target (not a URL normalized by a library: `..` must be seen, not
+ * resolved). The path is normalized by {@link normalizePath} (encoded unreserved characters
+ * decoded, other escapes upper-cased; ambiguous encodings refused), then every form that could
+ * move the request off the connection's base path or origin is rejected: dot segments (also
+ * percent-encoded), empty segments (`//host`), and in the query backslashes, spaces, control
+ * characters and `#`.
  *
  * @example
- *   parseProxyTarget('/proxy/openai/v1/chat/completions?x=1')
+ *   parseProxyTarget('/proxy/openai/v1/chat/%63ompletions?x=1')
  *   // { connection: 'openai', endpoint: '/v1/chat/completions', query: '?x=1' }
  */
 export function parseProxyTarget(rawUrl: string): ProxyTarget {
@@ -29,10 +35,8 @@ export function parseProxyTarget(rawUrl: string): ProxyTarget {
   const slash = path.indexOf('/');
   const connection = slash < 0 ? path : path.slice(0, slash);
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(connection)) throw new GatehouseError('not_found', 'no such connection');
-  const rest = slash < 0 ? '' : path.slice(slash + 1);
-  if (hasForbidden(rest) || /%(2f|5c|2e|00)/i.test(rest) || hasForbidden(query) || query.includes('#')) {
-    throw new GatehouseError('bad_request', 'path contains characters that are not allowed');
-  }
+  if (hasForbidden(query) || query.includes('#')) throw new GatehouseError('bad_request', 'the query contains characters that are not allowed');
+  const rest = normalizePath(slash < 0 ? '' : path.slice(slash + 1));
   const segments = rest.split('/');
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i];
