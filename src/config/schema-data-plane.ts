@@ -100,5 +100,8 @@ export const REVIEWS_SCHEMA: JsonSchema = obj('Human approval before permitted r
     min_approvals: { type: 'integer', description: 'Approvals needed, from distinct approvers.', minimum: 1, maximum: 100, default: 1 },
     when: str('Optional Cedar condition over the request (the body of a "when { … }" clause, e.g. "context.sql.has_where == false"); the rule applies only when it holds.', { maxLength: 4096 }),
     require_justification: bool('Requesters must give a reason when asking.', false),
+    agent_approvers: bool('Whether an approver may be a person with an AI agent acting for them (a token or key with an agent). '
+      + 'Off by default: human-in-the-loop means a human decides, so only a person with no acting agent approves, denies or revokes. '
+      + 'When on, policy must still permit the person "review.approve" (context.agent is set).', false),
   }, { required: ['name', 'connections', 'actions', 'kind', 'approvers'] }), { default: [] }),
 }, { default: {} });

@@ -70,6 +70,8 @@ export interface ReviewRuleConfig {
   /** A Cedar condition (body of a `when { … }` clause). */
   readonly when?: string;
   readonly require_justification: boolean;
+  /** Whether a person with an agent acting for them may decide this rule's reviews (default false). */
+  readonly agent_approvers: boolean;
 }
 
 export interface WebhookConfig {

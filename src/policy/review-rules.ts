@@ -21,6 +21,8 @@ export interface ReviewRuleConfig {
   /** A Cedar condition, e.g. `context.sql.has_where == false`. See `ReviewRules.compile`. */
   readonly when?: string;
   readonly require_justification: boolean;
+  /** Whether a person with an AI agent acting for them may decide (default false). */
+  readonly agent_approvers?: boolean;
   /** jit: grant duration such as `15m`. */
   readonly duration?: string;
 }

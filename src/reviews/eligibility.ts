@@ -6,7 +6,8 @@ import type { Review } from './types.ts';
 /**
  * Throws `policy_denied` unless `p` may approve, deny or revoke review `r`, checked in this order:
  * 1. `p` is not the requester (user or agent, in either role: see isSelf);
- * 2. `p` is a person (an agent acting on its own never decides);
+ * 2. `p` is a person (an agent acting on its own never decides) with no agent acting for it, unless
+ *    the review's rule says `agent_approvers: true` (human-in-the-loop: an AI does not approve);
  * 3. `p` is in one of the rule's approver groups (snapshotted on the review);
  * 4. policy permits `p` `review.approve` on the review's Connection (`mayApprove`).
  *
@@ -22,6 +23,10 @@ export async function assertMayDecide(
       : `requesters cannot approve their own requests (${describeActor(r.requester)} requested review ${r.id}; the approver is ${describeActor(by)})`);
   }
   if (p.kind === 'agent') throw new GatehouseError('policy_denied', `an agent acting on its own cannot ${verb} reviews; a person must`);
+  if (p.agent !== undefined && !r.agentApprovers) {
+    throw new GatehouseError('policy_denied', `${describeActor(by)} has an AI agent acting for it; only a person with no acting agent may ${verb} `
+      + `reviews of rule "${r.rule}" (use a credential without an agent, or set agent_approvers: true on the rule)`);
+  }
   if (!inGroups(p, r.approvers)) {
     throw new GatehouseError('policy_denied', `${describeActor(by)} is not in an approver group of review rule "${r.rule}" (${r.approvers.join(', ')})`);
   }

@@ -5,14 +5,14 @@ import type { Review, ReviewActor, ReviewApproval, ReviewKind, ReviewStatus } fr
 /** SQL for the `reviews` and `review_approvals` tables (migration 004). Both stores run it as is. */
 
 export const REVIEW_COLUMNS = 'id, kind, status, rule, approvers, min_approvals, grant_ms, connection, action, actions, ' +
-  'requester_key, requester, fingerprint, summary, justification, facts, created_at, expires_at, decided_at, decided_by, reason, executed_at';
+  'requester_key, requester, fingerprint, summary, justification, facts, created_at, expires_at, decided_at, decided_by, reason, executed_at, agent_approvers';
 
 interface ReviewRow {
   id: string; kind: ReviewKind; status: ReviewStatus; rule: string; approvers: string[]; min_approvals: number;
   grant_ms: string | number | null; connection: string; action: Action; actions: Action[]; requester_key: string;
   requester: ReviewActor; fingerprint: string; summary: string; justification: string | null; facts: Facts | null;
   created_at: Date | string; expires_at: Date | string; decided_at: Date | string | null; decided_by: ReviewActor | null;
-  reason: string | null; executed_at: Date | string | null;
+  reason: string | null; executed_at: Date | string | null; agent_approvers: boolean | null;
 }
 
 interface ApprovalRow { review_id: string; approver: string; actor: ReviewActor; comment: string | null; at: Date | string }
@@ -32,6 +32,7 @@ function fromRow(r: ReviewRow, approvals: readonly ReviewApproval[]): Review {
     ...(r.decided_by === null ? {} : { decidedBy: r.decided_by }),
     ...(r.reason === null ? {} : { reason: r.reason }),
     ...(r.executed_at === null ? {} : { executedAt: ms(r.executed_at) }),
+    agentApprovers: r.agent_approvers === true,
     approvals,
   };
 }
@@ -57,7 +58,7 @@ export interface NewReview {
   readonly minApprovals: number; readonly grantMs: number | undefined; readonly connection: string; readonly action: Action;
   readonly actions: readonly Action[]; readonly requesterKey: string; readonly requester: ReviewActor;
   readonly fingerprint: string; readonly summary: string; readonly justification: string | undefined;
-  readonly facts: Facts; readonly createdAt: number; readonly expiresAt: number;
+  readonly facts: Facts; readonly createdAt: number; readonly expiresAt: number; readonly agentApprovers: boolean;
 }
 
 /**
@@ -67,13 +68,13 @@ export interface NewReview {
 export async function insertOrReusePending(ex: SqlExecutor, n: NewReview): Promise<{ review: Review; created: boolean }> {
   const inserted = await ex.query<ReviewRow>(
     `INSERT INTO reviews (id, kind, status, rule, approvers, min_approvals, grant_ms, connection, action, actions,
-       requester_key, requester, fingerprint, summary, justification, facts, created_at, expires_at)
-     VALUES ($1, $2, 'pending', $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15::jsonb, $16::timestamptz, $17::timestamptz)
+       requester_key, requester, fingerprint, summary, justification, facts, created_at, expires_at, agent_approvers)
+     VALUES ($1, $2, 'pending', $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15::jsonb, $16::timestamptz, $17::timestamptz, $18)
      ON CONFLICT (requester_key, fingerprint) WHERE status = 'pending' DO NOTHING
      RETURNING ${REVIEW_COLUMNS}`,
     [n.id, n.kind, n.rule, JSON.stringify(n.approvers), n.minApprovals, n.grantMs ?? null, n.connection, n.action,
       JSON.stringify(n.actions), n.requesterKey, JSON.stringify(n.requester), n.fingerprint, n.summary, n.justification ?? null,
-      JSON.stringify(n.facts), iso(n.createdAt), iso(n.expiresAt)]);
+      JSON.stringify(n.facts), iso(n.createdAt), iso(n.expiresAt), n.agentApprovers]);
   if (inserted[0]) return { review: fromRow(inserted[0], []), created: true };
   const existing = await ex.query<ReviewRow>(
     `SELECT ${REVIEW_COLUMNS} FROM reviews WHERE requester_key = $1 AND fingerprint = $2 AND status = 'pending'`, [n.requesterKey, n.fingerprint]);

@@ -79,12 +79,26 @@ describe('ReviewService (PGlite, manual clock)', () => {
     const mine = await reviews.request(sqlRequest(alice, fp()));
     await assert.rejects(reviews.approve(mine.id, alice), (e) => isGatehouseError(e, 'policy_denied') && /own requests/.test(e.detail));
     await assert.rejects(reviews.approve(mine.id, aliceViaBot), code('policy_denied'));
-    const viaBot = await reviews.request(sqlRequest(aliceViaBot, fp()));
+    // A rule that lets people with acting agents decide, so only the self-approval check refuses.
+    const viaBot = await reviews.request(sqlRequest(aliceViaBot, fp(), { ...commandRule, name: 'agents-ok', agent_approvers: true }));
     await assert.rejects(reviews.approve(viaBot.id, alice), code('policy_denied'), 'the user behind the agent');
     await assert.rejects(reviews.approve(viaBot.id, bot), code('policy_denied'), 'the agent on its own');
     await assert.rejects(reviews.approve(viaBot.id, bobViaBot), code('policy_denied'), 'the same agent acting for someone else');
     await assert.rejects(reviews.deny(mine.id, alice, 'x'), code('policy_denied'));
     assert.equal((await reviews.approve(viaBot.id, bobViaHelper)).status, 'approved', 'another person via another agent may');
+  });
+
+  test('a person with an acting agent does not decide unless the rule says agent_approvers', async () => {
+    const r = await reviews.request(sqlRequest(alice, fp()));
+    const agentic = (e: unknown): boolean => isGatehouseError(e, 'policy_denied') && /AI agent acting for it/.test(e.detail) && /agent_approvers/.test(e.detail);
+    await assert.rejects(reviews.approve(r.id, bobViaHelper), agentic);
+    await assert.rejects(reviews.deny(r.id, bobViaHelper, 'no'), agentic);
+    assert.equal((await reviews.get(r.id))?.status, 'pending');
+    assert.equal((await reviews.get(r.id))?.agentApprovers, false);
+    const allowed = await reviews.request(sqlRequest(alice, fp(), { ...commandRule, name: 'agents-ok', agent_approvers: true }));
+    assert.equal(allowed.agentApprovers, true, 'snapshotted on the review');
+    assert.equal((await reviews.approve(allowed.id, bobViaHelper)).status, 'approved');
+    assert.equal((await reviews.approve(r.id, bob)).status, 'approved', 'the same person without the agent may');
   });
 
   test('approvers must be in an approver group and permitted by policy; agents alone never approve', async () => {
@@ -97,7 +111,7 @@ describe('ReviewService (PGlite, manual clock)', () => {
   });
 
   test('min_approvals 2 needs two distinct approvers', async () => {
-    const r = await reviews.request(sqlRequest(alice, fp(), { ...commandRule, name: 'two', min_approvals: 2 }));
+    const r = await reviews.request(sqlRequest(alice, fp(), { ...commandRule, name: 'two', min_approvals: 2, agent_approvers: true }));
     const one = await reviews.approve(r.id, bob);
     assert.equal(one.status, 'pending');
     assert.equal(one.approvals.length, 1);
@@ -199,7 +213,7 @@ describe('ReviewService (PGlite, manual clock)', () => {
   });
 
   test('concurrent approvals by two approvers approve once', async () => {
-    const r = await reviews.request(sqlRequest(alice, fp(), { ...commandRule, name: 'two', min_approvals: 2 }));
+    const r = await reviews.request(sqlRequest(alice, fp(), { ...commandRule, name: 'two', min_approvals: 2, agent_approvers: true }));
     await Promise.all([reviews.approve(r.id, bob), reviews.approve(r.id, carol)]);
     assert.equal((await reviews.get(r.id))?.status, 'approved');
     assert.deepEqual(notes.kinds(r.id).filter((k) => k === 'review.approved'), ['review.approved']);

@@ -118,7 +118,7 @@ export class ReviewService {
       grantMs: rule.kind === 'jit' ? this.#grantMs(rule) : undefined, connection: input.resource, action: input.action,
       actions, requesterKey: requesterKey(requester), requester, fingerprint: input.fingerprint,
       summary: clip(input.summary, MAX_SUMMARY), justification: optClip(input.justification), facts: input.facts,
-      createdAt: now, expiresAt: now + (this.#o.pendingTtlMs ?? REVIEW_DEFAULTS.pendingTtlMs),
+      createdAt: now, expiresAt: now + (this.#o.pendingTtlMs ?? REVIEW_DEFAULTS.pendingTtlMs), agentApprovers: rule.agent_approvers === true,
     });
     if (created) await this.#after('requested', review, requester);
     return review;

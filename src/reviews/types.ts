@@ -54,6 +54,8 @@ export interface Review {
   /** Deny/revoke/cancel reason. */
   readonly reason?: string;
   readonly executedAt?: number;
+  /** Snapshot of the rule's `agent_approvers`: a person with an acting agent may decide. */
+  readonly agentApprovers: boolean;
   readonly approvals: readonly ReviewApproval[];
 }
 

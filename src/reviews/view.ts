@@ -8,7 +8,7 @@ export function reviewView(r: Review): Record<string, unknown> {
   return {
     id: r.id, kind: r.kind, status: r.status, rule: r.rule, connection: r.connection, action: r.action,
     actions: r.actions, requester: actor(r.requester), summary: r.summary, justification: r.justification,
-    facts: r.facts, approvers: r.approvers, min_approvals: r.minApprovals,
+    facts: r.facts, approvers: r.approvers, min_approvals: r.minApprovals, agent_approvers: r.agentApprovers,
     approvals: r.approvals.map((a) => ({ by: actor(a.by), at: iso(a.at), comment: a.comment })),
     grant_seconds: r.grantMs === undefined ? undefined : Math.round(r.grantMs / 1000),
     created_at: iso(r.createdAt), expires_at: iso(r.expiresAt), decided_at: iso(r.decidedAt),

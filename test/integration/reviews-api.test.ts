@@ -73,7 +73,7 @@ describe('reviews: admin API, CLI, webhook, gate with real policy', () => {
     const port = (api.address() as AddressInfo).port;
     apiUrl = `http://127.0.0.1:${port}`;
     const handler = adminHandler(svc, new HostGuard({ host: '127.0.0.1', port }, undefined, []), router);
-    for (const [name, body] of Object.entries({ alice: { user: 'alice', groups: ['developers'] }, bob: { user: 'bob', groups: ['dba'] }, carol: { user: 'carol', groups: ['dba'] }, eve: { user: 'eve', groups: ['sales'] } })) {
+    for (const [name, body] of Object.entries({ alice: { user: 'alice', groups: ['developers'] }, bob: { user: 'bob', groups: ['dba'] }, bobViaAgent: { user: 'bob', groups: ['dba'], agent: 'helper' }, carol: { user: 'carol', groups: ['dba'] }, eve: { user: 'eve', groups: ['sales'] } })) {
       const created = await t.api('POST', '/api/v1/api-keys', body);
       keys[name] = created.json.key as string;
       principals[name] = await svc.authenticator.authenticate(keys[name]);
@@ -139,6 +139,9 @@ describe('reviews: admin API, CLI, webhook, gate with real policy', () => {
     assert.equal(self.status, 403);
     assert.equal(self.json.code, 'policy_denied');
     assert.match(String(self.json.detail), /requesters cannot approve their own requests/);
+    const agentic = await call('POST', `/api/v1/reviews/${id}/approve`, 'bobViaAgent');
+    assert.equal(agentic.status, 403, 'an AI agent acting for an approver does not approve');
+    assert.match(String(agentic.json.detail), /only a person with no acting agent/);
     assert.equal((await call('GET', `/api/v1/reviews/${id}`, 'eve')).status, 404);
     assert.equal((await call('GET', `/api/v1/reviews/${id}`, 'alice')).json.status, 'pending', 'the requester sees its own');
     assert.ok(!((await call('GET', '/api/v1/reviews', 'eve')).json.items as { id: string }[]).some((r) => r.id === id));

@@ -14,7 +14,7 @@ const review: Review = {
   id: 'rv_abc', kind: 'command', status: 'pending', rule: 'crm-writes', approvers: ['dba'], minApprovals: 1,
   connection: 'crm', action: 'sql.write', actions: ['sql.write'], requester: { kind: 'user', id: 'alice', agent: 'bot' },
   fingerprint: 'f', summary: 'DELETE FROM customers WHERE email = [EMAIL]', justification: 'ticket <OPS-1>', facts: {},
-  createdAt: T0, expiresAt: T0 + 86_400_000, approvals: [],
+  createdAt: T0, expiresAt: T0 + 86_400_000, approvals: [], agentApprovers: false,
 };
 const event: ReviewEvent = { event: 'review.requested', review, by: review.requester };
 
