@@ -24,7 +24,7 @@ import { Decider } from '../policy/decider.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { initSqlInspector } from '../inspect/sql/inspect.ts';
 import { ConnectionRegistry } from '../connections/registry.ts';
-import { createHttpHandler, listenHttp } from '../protocols/http/server.ts';
+import { createHttpHandler, createMetricsHandler, listenHttp } from '../protocols/http/server.ts';
 import { parseListen, checkExposure } from './listen.ts';
 import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
@@ -49,6 +49,8 @@ export interface GatewayOptions {
   readonly recorder?: Recorder;
   /** Override the PostgreSQL listen address (tests use port 0); `false` disables the listener. */
   readonly postgresListen?: string | false;
+  /** Override `server.metrics.listen` (tests use port 0). */
+  readonly metricsListen?: string;
 }
 
 /** A running gateway: its services, bound addresses, and a clean shutdown. */
@@ -57,6 +59,8 @@ export interface Gateway {
   readonly http: { host: string; port: number; url: string };
   /** The PostgreSQL listener's bound address (undefined when disabled). */
   readonly postgres: { host: string; port: number } | undefined;
+  /** The separate `/metrics` listener's bound address, when `server.metrics.listen` is set. */
+  readonly metrics?: { host: string; port: number };
   /** Set when the bootstrap admin key was created on this start. */
   readonly adminKeyPath: string | undefined;
   readonly adminKeyCreated: boolean;
@@ -184,6 +188,18 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     if (orphanSweeper) { orphanSweeper.unref(); closeOrphans(); }
     closers.unshift(() => { clearInterval(sweeper); clearInterval(orphanSweeper); return Promise.resolve(); });
     handle = createHttpHandler(services, bound);
+    const metricsListen = opts.metricsListen ?? config.server.metrics.listen;
+    let metrics: { host: string; port: number } | undefined;
+    if (metricsListen !== undefined) {
+      const at = parseListen(metricsListen);
+      checkExposure(at.host, config);
+      const metricsServer = createServer();
+      metricsServer.headersTimeout = 10_000;
+      metricsServer.requestTimeout = 30_000;
+      metrics = await listenHttp(metricsServer, at.host, at.port);
+      metricsServer.on('request', createMetricsHandler(services, metrics));
+      closers.unshift(() => closeServer(metricsServer));
+    }
     let postgres: { host: string; port: number } | undefined;
     const pgListenText = opts.postgresListen ?? config.server.postgres.listen;
     if (pgListenText !== false) {
@@ -196,9 +212,9 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       postgres = await pgListener.start();
       closers.unshift(() => pgListener.close());
     }
-    log.info({ http: url, postgres, store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
+    log.info({ http: url, postgres, ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
     return {
-      services, http: { ...bound, url }, postgres, adminKeyPath: boot.path, adminKeyCreated: boot.created,
+      services, http: { ...bound, url }, postgres, ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
       close: async () => { for (const c of closers) await c().catch((e: unknown) => log.error({ err: String(e) }, 'shutdown step failed')); },
     };
   } catch (err) {

@@ -26,6 +26,8 @@ export function finalizeConfig(doc: Obj, baseDir: string): GatehouseConfig {
     server.tls.key = abs(server.tls.key);
   }
 
+  if (isObj(server) && isObj(server.metrics) && server.metrics.token !== undefined) server.metrics.token = wrap(server.metrics.token);
+
   const store = doc.store;
   if (isObj(store) && isObj(store.embedded) && store.embedded.path !== MEMORY_STORE_PATH) {
     store.embedded.path = abs(store.embedded.path);

@@ -28,6 +28,12 @@ const SERVER = obj('Listeners and transport security.', {
   public_url: str('Externally visible base URL (issuer of Gatehouse JWTs, links in notifications). Default: http(s)://<server.http.listen>.', { format: 'uri', pattern: '^https?://' }),
   allowed_hosts: list('Extra Host header values the admin API accepts (besides the listen address, localhost and public_url\'s host); DNS-rebinding protection.', str('A host or host:port.', { minLength: 1 }), { uniqueItems: true, default: [] }),
   body_limit: size('Largest HTTP request body accepted.', '10mb'),
+  metrics: obj('Prometheus /metrics. It always has the admin API\'s Host check (DNS rebinding); add a token for scrapers from other hosts, or serve it on its own address.', {
+    token: str('Bearer token a scrape must send (Authorization: Bearer …), usually "${ENV_VAR}" or "${file:path}"; held as a secret after load.', { minLength: 16 }),
+    listen: str('Serve /metrics only on this separate address (and not on the HTTP listener), e.g. "127.0.0.1:9464". Form: "host:port" (IPv6 as "[::1]:9464").', {
+      pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$',
+    }),
+  }, { default: {} }),
 }, { default: {} });
 
 const STORE = obj('Where Gatehouse keeps its state. If postgres is given it is used; otherwise the embedded store.', {

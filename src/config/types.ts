@@ -89,6 +89,8 @@ export interface GatehouseConfig {
     readonly public_url?: string;
     readonly allowed_hosts: readonly string[];
     readonly body_limit: string;
+    /** `/metrics` guard: optional bearer token and optional separate listen address. */
+    readonly metrics: { readonly token?: Secret; readonly listen?: string };
   };
   readonly store: {
     /** Always present (defaults); ignored when `postgres` is set. `":memory:"` means in memory. */

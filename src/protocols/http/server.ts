@@ -6,8 +6,10 @@ import { openApiDocument } from '../../api/openapi.ts';
 import { identityRoute } from './identity-routes.ts';
 import { proxyRoute } from './proxy/route.ts';
 import { mcpHandler } from '../mcp/server.ts';
+import { serveMetrics } from './metrics-route.ts';
 import { sendJson, sendProblem } from './problem.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
+import type { Secret } from '../../kernel/secret.ts';
 
 /** Readiness: the store answers and a policy set is loaded. */
 export async function readiness(svc: Services): Promise<{ ready: boolean; checks: Record<string, string> }> {
@@ -39,7 +41,7 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
       svc.log.debug({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'http');
     };
     res.once('finish', done);
-    dispatch(svc, admin, mcp, req, res).then((r) => { route = r; }, (err: unknown) => {
+    dispatch(svc, guard, admin, mcp, req, res).then((r) => { route = r; }, (err: unknown) => {
       if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err), method: req.method }, 'unhandled error');
       const headers: Record<string, string> = {};
       if (isGatehouseError(err) && err.status === 401) headers['www-authenticate'] = 'Bearer realm="gatehouse"';
@@ -50,7 +52,7 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
 }
 
 async function dispatch(
-  svc: Services, admin: ReturnType<typeof adminHandler>, mcp: ReturnType<typeof mcpHandler>, req: IncomingMessage, res: ServerResponse,
+  svc: Services, guard: HostGuard, admin: ReturnType<typeof adminHandler>, mcp: ReturnType<typeof mcpHandler>, req: IncomingMessage, res: ServerResponse,
 ): Promise<string> {
   // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
   if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res);
@@ -70,10 +72,8 @@ async function dispatch(
     sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
     return path;
   }
-  if (path === '/metrics') {
-    const text = await svc.metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': svc.metrics.registry.contentType });
-    res.end(text);
+  if (path === '/metrics' && svc.config.server.metrics.listen === undefined) {
+    await serveMetrics(svc.metrics, { guard, ...optionalToken(svc) }, req, res);
     return path;
   }
   if (path === '/api/openapi.json') {
@@ -88,6 +88,30 @@ async function dispatch(
   const identity = await identityRoute(svc, req, res, path);
   if (identity !== undefined) return identity;
   throw new GatehouseError('not_found', `nothing at ${path.slice(0, 200)}`);
+}
+
+/** `{ token }` when `server.metrics.token` is set. */
+function optionalToken(svc: Pick<Services, 'config'>): { token?: Secret } {
+  const token = svc.config.server.metrics.token;
+  return token === undefined ? {} : { token };
+}
+
+/**
+ * The handler of the separate metrics listener (`server.metrics.listen`): only `/metrics`, behind
+ * the same guard (its own address in `Host`, or `server.allowed_hosts`) and the optional token.
+ */
+export function createMetricsHandler(svc: Services, listen: { host: string; port: number }) {
+  const guard = new HostGuard(listen, undefined, svc.config.server.allowed_hosts);
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '').split('?')[0];
+    const served = path === '/metrics'
+      ? serveMetrics(svc.metrics, { guard, ...optionalToken(svc) }, req, res)
+      : Promise.reject(new GatehouseError('not_found', 'this listener serves /metrics only'));
+    served.catch((err: unknown) => {
+      const headers: Record<string, string> = isGatehouseError(err) && err.status === 401 ? { 'www-authenticate': 'Bearer realm="gatehouse-metrics"' } : {};
+      sendProblem(res, err, headers);
+    });
+  };
 }
 
 /** Starts listening; resolves with the bound address. */
