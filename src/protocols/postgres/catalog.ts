@@ -1,5 +1,6 @@
 import type { Clock } from '../../kernel/clock.ts';
 import { BE, parseDataRow, parseErrorFields } from './backend-messages.ts';
+import type { TypeRow } from './pg-types.ts';
 import type { Frame } from './frame-reader.ts';
 import { connectUpstream, type UpstreamSession, type UpstreamTarget } from './upstream.ts';
 import { MessageWriter } from './writer.ts';
@@ -41,6 +42,7 @@ export class CatalogResolver {
   readonly #ttl: number;
   readonly #max: number;
   readonly #cache = new Map<number, { info: TableInfo | undefined; at: number }>();
+  readonly #types = new Map<number, { row: TypeRow | undefined; at: number }>();
   #conn: Promise<UpstreamSession> | undefined;
   readonly #timeoutMs: number;
   #chain: Promise<unknown> = Promise.resolve();
@@ -86,6 +88,37 @@ export class CatalogResolver {
     if (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(oid, { info, at: this.#clock.now() });
     return info;
+  }
+
+  /** The cached `pg_type` row of a type when fresh (undefined row: no such type), else undefined. */
+  cachedType(oid: number): { row: TypeRow | undefined } | undefined {
+    const e = this.#types.get(oid);
+    return e && this.#clock.now() - e.at < this.#ttl ? e : undefined;
+  }
+
+  /**
+   * Looks up how types are sent in binary format (`pg_type.typsend` → `pg_proc`, and a range's
+   * subtype), caching each answer; afterwards {@link cachedType} answers for every OID asked.
+   */
+  async types(oids: readonly number[]): Promise<void> {
+    const want = [...new Set(oids)].filter((o) => Number.isInteger(o) && o > 0 && o <= 0xffffffff && !this.cachedType(o)).slice(0, 200);
+    if (want.length === 0) return;
+    const run = this.#chain.then(async () => {
+      const rows = await this.#query(
+        `SELECT t.oid, p.prosrc, p.prolang = 12, p.probin, r.rngsubtype FROM pg_catalog.pg_type t ` +
+        `JOIN pg_catalog.pg_proc p ON p.oid = t.typsend LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid ` +
+        `WHERE t.oid IN (${want.join(',')})`);
+      const found = new Map<number, TypeRow>();
+      for (const r of rows) {
+        found.set(Number(r[0]), { sendSrc: r[1] ?? '', internal: r[2] === 't', library: r[3] ?? null, rangeSubtype: r[4] == null ? null : Number(r[4]) });
+      }
+      for (const o of want) {
+        if (this.#types.size >= this.#max) this.#types.delete(this.#types.keys().next().value!);
+        this.#types.set(o, { row: found.get(o), at: this.#clock.now() });
+      }
+    });
+    this.#chain = run.catch(() => undefined);
+    return run;
   }
 
   async #query(sql: string): Promise<(string | null)[][]> {

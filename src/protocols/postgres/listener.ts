@@ -111,7 +111,9 @@ export class PostgresListener {
   }
 
   #catalogFor(c: Connection): CatalogResolver | undefined {
-    if (!this.#svc.masking.hasColumnRules(c.name)) return undefined;
+    // Column rules need table names; content rules need the binary layout of non-builtin types
+    // (enums, domains, extension types). The catalog connects on first use only.
+    if (!this.#svc.masking.hasColumnRules(c.name) && !this.#svc.masking.textMasker(c.name, 'response')) return undefined;
     const key = `${c.name}\0${c.url}`;
     let r = this.#catalogs.get(key);
     if (!r) {

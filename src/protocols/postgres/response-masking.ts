@@ -4,8 +4,25 @@ import { BE, parseErrorFields, parseNotification } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import type { Frame } from './frame-reader.ts';
 import type { ResultShape } from './result-tracker.ts';
-import { planColumns, RowMasker } from './row-masker.ts';
+import { TypesNeeded } from './binary-masker.ts';
+import { builtinKind, kindFromCatalog, type TypeKind } from './pg-types.ts';
+import { planColumns, RowMasker, type KindOf } from './row-masker.ts';
 import { MessageWriter } from './writer.ts';
+
+/** How long a row masker (its column rules) is reused: the catalog's own TTL. */
+const MASKER_TTL_MS = 60_000;
+/** Most row maskers kept per session. */
+const MAX_MASKERS = 256;
+/** Rounds of nested type lookups for one row (a record of arrays of an enum …). */
+const MAX_TYPE_ROUNDS = 8;
+const UNKNOWN: TypeKind = { kind: 'unknown' };
+
+/** What a row masker depends on: each column's origin, type and format. */
+function shapeKey(shape: ResultShape): string {
+  let k = '';
+  shape.fields.forEach((f, i) => { k += `${f.name}\u0000${f.tableOid}.${f.attnum}.${f.typeOid}.${shape.formats[i] ?? f.format};`; });
+  return k;
+}
 
 /**
  * Everything a session masks on the way to the client, for one connection: DataRows (a
@@ -24,14 +41,25 @@ export class ResponseMasking {
   readonly #rules: MaskingRules;
   readonly #connection: string;
   readonly #catalog: CatalogResolver | undefined;
-  readonly #rowMaskers = new WeakMap<ResultShape, RowMasker>();
+  /** Row maskers by shape key (the same columns, types and formats give the same plan), bounded, with the catalog's TTL. */
+  readonly #rowMaskers = new Map<string, { m: RowMasker; at: number }>();
+  readonly #now: () => number;
+  readonly #kindOf: KindOf;
 
-  constructor(rules: MaskingRules, connection: string, catalog: CatalogResolver | undefined) {
+  constructor(rules: MaskingRules, connection: string, catalog: CatalogResolver | undefined, now: () => number = Date.now) {
     this.#rules = rules;
     this.#connection = connection;
     this.#catalog = catalog;
+    this.#now = now;
     this.content = rules.textMasker(connection, 'response');
     this.columnRules = rules.hasColumnRules(connection);
+    this.#kindOf = (oid) => {
+      const b = builtinKind(oid);
+      if (b) return b;
+      const hit = catalog?.cachedType(oid);
+      // Without a catalog a type that is not builtin cannot be read: 'unknown' (fails where masking applies).
+      return hit ? kindFromCatalog(hit.row) : catalog ? undefined : UNKNOWN;
+    };
   }
 
   /** Whether anything is masked at all (else results pass through untouched). */
@@ -39,15 +67,51 @@ export class ResponseMasking {
     return this.content !== undefined || this.columnRules;
   }
 
-  /** The row masker of a result shape: at once when known, else once its columns are resolved. */
+  /** The row masker of a result shape: at once when known, else once its columns and types are resolved. */
   rowMasker(shape: ResultShape): RowMasker | Promise<RowMasker> {
-    return this.#rowMaskers.get(shape) ?? this.#build(shape);
+    const hit = this.#rowMaskers.get(shapeKey(shape));
+    if (hit && this.#now() - hit.at < MASKER_TTL_MS) return hit.m;
+    return this.#build(shape);
   }
 
   /** Resolves a shape's row masker ahead of its rows (undefined: already known). */
   prepare(shape: ResultShape): Promise<void> | undefined {
-    if (this.#rowMaskers.has(shape)) return undefined;
-    return this.#build(shape).then(() => undefined);
+    const m = this.rowMasker(shape);
+    return m instanceof Promise ? m.then(() => undefined) : undefined;
+  }
+
+  /**
+   * One DataRow masked (undefined: unchanged). Nested types not known yet (a record's field of an
+   * enum type …) are looked up and the row masked again, a bounded number of times.
+   */
+  maskRow(m: RowMasker, body: Buffer): Buffer | undefined | Promise<Buffer | undefined> {
+    try {
+      return m.mask(body);
+    } catch (e) {
+      if (!(e instanceof TypesNeeded)) throw e;
+      return this.#maskRowAfterLookups(m, body, e.oids);
+    }
+  }
+
+  async #maskRowAfterLookups(m: RowMasker, body: Buffer, first: readonly number[]): Promise<Buffer | undefined> {
+    let oids = first;
+    for (let round = 0; round < MAX_TYPE_ROUNDS; round++) {
+      await this.#resolveTypes(oids);
+      try {
+        return m.mask(body);
+      } catch (e) {
+        if (!(e instanceof TypesNeeded)) throw e;
+        oids = e.oids;
+      }
+    }
+    throw new Error('types nested too deeply to be resolved');
+  }
+
+  async #resolveTypes(oids: readonly number[]): Promise<void> {
+    if (!this.#catalog) return;
+    await this.#catalog.types(oids);
+    // An OID the catalog does not know stays unknown (not undefined): no endless lookups.
+    for (const o of oids) if (this.#kindOf(o) === undefined) throw new Error(`type OID ${o} could not be resolved`);
   }
 
   async #build(shape: ResultShape): Promise<RowMasker> {
@@ -58,8 +122,14 @@ export class ResponseMasking {
       const column = t?.columns.get(fd.attnum);
       return t && column !== undefined ? this.#rules.columnStrategy(this.#connection, t.schema, t.table, column) : undefined;
     }));
-    const m = new RowMasker(planColumns(shape.fields, shape.formats, strategies, this.content !== undefined), this.content, this.#rules.hashKey);
-    this.#rowMaskers.set(shape, m);
+    // Types of binary columns are resolved now, so that rows are masked synchronously.
+    const binary = shape.fields.filter((f, i) => (shape.formats[i] ?? f.format) === 1 && this.#kindOf(f.typeOid) === undefined);
+    if (binary.length > 0) await this.#resolveTypes(binary.map((f) => f.typeOid));
+    const kindOf = this.#kindOf;
+    const plans = planColumns(shape.fields, shape.formats, strategies, this.content !== undefined, (o) => kindOf(o) ?? UNKNOWN);
+    const m = new RowMasker(plans, this.content, this.#rules.hashKey, kindOf);
+    if (this.#rowMaskers.size >= MAX_MASKERS) this.#rowMaskers.delete(this.#rowMaskers.keys().next().value!);
+    this.#rowMaskers.set(shapeKey(shape), { m, at: this.#now() });
     return m;
   }
 

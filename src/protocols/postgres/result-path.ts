@@ -1,9 +1,10 @@
-import { parseRowDescription } from './backend-messages.ts';
+import { parseRowDescription, type FieldDescription } from './backend-messages.ts';
 import { errorResponse, SQLSTATE } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
 import { FE, type BindMessage } from './frontend-messages.ts';
 import { ResponseMasking } from './response-masking.ts';
 import { ResultTracker } from './result-tracker.ts';
+import type { RowMasker } from './row-masker.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 import { MessageWriter } from './writer.ts';
@@ -86,8 +87,14 @@ export class ResultPath {
     const shape = this.#tracker.shape();
     if (!shape) throw new MaskingError('a row arrived whose columns are unknown');
     const m = this.masking.rowMasker(shape);
-    if (m instanceof Promise) return m.then((mm) => { this.#sendRow(mm.mask(f.body) ?? f.raw, shape.fields); });
-    this.#sendRow(m.mask(f.body) ?? f.raw, shape.fields);
+    if (m instanceof Promise) return m.then((mm) => this.#maskedRow(mm, f, shape.fields));
+    return this.#maskedRow(m, f, shape.fields);
+  }
+
+  #maskedRow(m: RowMasker, f: Frame, fields: readonly FieldDescription[]): void | Promise<void> {
+    const out = this.masking.maskRow(m, f.body);
+    if (out instanceof Promise) return out.then((o) => { this.#sendRow(o ?? f.raw, fields); });
+    this.#sendRow(out ?? f.raw, fields);
   }
 
   #sendRow(frame: Buffer, fields: Parameters<SessionRecording['row']>[1]): void {

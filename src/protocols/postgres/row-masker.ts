@@ -2,36 +2,55 @@ import { createHmac } from 'node:crypto';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import { parseDataRow, type FieldDescription } from './backend-messages.ts';
+import { maskBinaryValue, maskTextValue, numberCarries, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
+import { BinaryFormatError } from './binary-scalars.ts';
+import { builtinKind, type TypeKind } from './pg-types.ts';
 import { MessageWriter } from './writer.ts';
-
-/** Types whose binary format is their text (UTF-8): text, varchar, bpchar, name, json, unknown, xml. */
-const BINARY_TEXT_TYPES: ReadonlySet<number> = new Set([25, 1043, 1042, 19, 114, 705, 142]);
-/** jsonb: binary format is a version byte (1) then the text. */
-const JSONB = 3802;
-/** Text-format types that cannot hold a detectable value; content detectors skip them. */
-const UNSCANNED_TYPES: ReadonlySet<number> = new Set([16, 21, 23, 26, 1082, 1083, 1114, 1184, 1186, 2950, 700, 701]);
 
 /** What to do with one result column. */
 export interface ColumnPlan {
+  /** The column's name (for error messages; never a value). */
+  readonly name: string;
+  /** The column's type OID. */
+  readonly typeOid: number;
   /** Column rule strategy (from `schema.table.column`), if any. */
   readonly strategy: Strategy | undefined;
-  /** How the value is read as text: 'text', 'jsonb' (skip the version byte) or 'none' (binary non-text). */
-  readonly encoding: 'text' | 'jsonb' | 'none';
+  /** 0 text, 1 binary: the format the rows actually carry. */
+  readonly format: number;
+  /** How a binary value is read (see {@link TypeKind}); for text format, whether the type is inert. */
+  readonly kind: TypeKind;
   /** Run content detectors on it. */
   readonly scan: boolean;
 }
 
+/** Resolves a type OID to its kind: builtins without asking; undefined = not known (yet). */
+export type KindOf = (oid: number) => TypeKind | undefined;
+
+const UNKNOWN: TypeKind = { kind: 'unknown' };
+
 /**
  * Plans the columns of a result: `formats` are the effective format codes (RowDescription's own
- * after Describe portal or in a simple query; Bind's result formats after Describe statement).
+ * after Describe portal or in a simple query). Content detectors run on every column whose type is
+ * not proven unable to carry a detectable value ({@link TypeKind} `inert`): a text-format `int4`
+ * can be a 9-digit SSN, an `int8` or `numeric` a card number, a `bytea` anything.
  */
-export function planColumns(fields: readonly FieldDescription[], formats: readonly number[], strategies: readonly (Strategy | undefined)[], scanContent: boolean): ColumnPlan[] {
+export function planColumns(fields: readonly FieldDescription[], formats: readonly number[], strategies: readonly (Strategy | undefined)[], scanContent: boolean, kindOf: KindOf = builtinKind): ColumnPlan[] {
   return fields.map((f, i) => {
-    const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
-    const encoding = format === 0 ? 'text' : BINARY_TEXT_TYPES.has(f.typeOid) ? 'text' : f.typeOid === JSONB ? 'jsonb' : 'none';
-    const scan = scanContent && encoding !== 'none' && !(format === 0 && UNSCANNED_TYPES.has(f.typeOid));
-    return { strategy: strategies[i], encoding, scan };
+    const format = formats.length === 0 ? f.format : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
+    const kind = kindOf(f.typeOid) ?? UNKNOWN;
+    const scan = scanContent && kind.kind !== 'inert';
+    return { name: f.name, typeOid: f.typeOid, strategy: strategies[i], format, kind, scan };
   });
+}
+
+/** A column value could not be masked: the statement fails (SQLSTATE 0A000); never names a value. */
+export class ColumnMaskError extends Error {
+  override readonly name = 'ColumnMaskError';
+  readonly column: string;
+  constructor(column: string, typeOid: number, why: string) {
+    super(`Gatehouse cannot mask column "${column}" (type OID ${typeOid}) in binary result format (${why}); request the text result format for this column`);
+    this.column = column;
+  }
 }
 
 /** The replacement for a whole column value under a column rule. */
@@ -50,8 +69,12 @@ export function maskColumnValue(strategy: Strategy, value: string, hashKey: Buff
 
 /**
  * Masks DataRow messages of one result, row by row (nothing is held between rows). Column rules
- * replace the whole value; content detectors replace what they find. A column rule on a binary
- * column that is not text-like cannot be rewritten safely: the value is sent as NULL (fail closed).
+ * replace the whole value; content detectors replace what they find, in text and in binary
+ * format (binary values are decoded by type, masked, and re-encoded in the same binary format;
+ * see `binary-masker.ts`). A binary value that a rule or a finding changes but whose type cannot
+ * carry a replacement text (a number, a uuid …) is sent as NULL. A value that cannot be read
+ * where masking applies throws {@link ColumnMaskError}; nested types not known yet throw
+ * `TypesNeeded` (the caller resolves them and calls `mask` again). Never passes an unread value.
  *
  * @example
  *   const m = new RowMasker(planColumns(fields, [], strategies, true), textMasker, hashKey);
@@ -59,15 +82,16 @@ export function maskColumnValue(strategy: Strategy, value: string, hashKey: Buff
  */
 export class RowMasker {
   readonly #plans: readonly ColumnPlan[];
-  readonly #masker: TextMasker | undefined;
   readonly #hashKey: Buffer;
+  readonly #ctx: ValueContext;
   /** Values changed so far (for recording). */
   masked = 0;
 
-  constructor(plans: readonly ColumnPlan[], masker: TextMasker | undefined, hashKey: Buffer) {
+  constructor(plans: readonly ColumnPlan[], masker: TextMasker | undefined, hashKey: Buffer, kindOf: KindOf = builtinKind) {
     this.#plans = plans;
-    this.#masker = masker;
     this.#hashKey = hashKey;
+    const scan = masker ? (t: string): string => masker.mask(t).text : (t: string): string => t;
+    this.#ctx = { scan, kindOf };
   }
 
   /** True when some column may change. */
@@ -75,10 +99,15 @@ export class RowMasker {
     return this.#plans.some((p) => p.strategy !== undefined || p.scan);
   }
 
+  /** Number of columns a DataRow of this result must have. */
+  get width(): number {
+    return this.#plans.length;
+  }
+
   /** The rebuilt DataRow message, or undefined when the row is unchanged. Throws on a malformed row. */
   mask(body: Buffer): Buffer | undefined {
     const values = parseDataRow(body);
-    if (values.length !== this.#plans.length) throw new Error(`DataRow has ${values.length} columns, RowDescription ${this.#plans.length}`);
+    if (values.length !== this.#plans.length) throw new RowShapeError(`a row has ${values.length} columns where the result described ${this.#plans.length}`);
     let changed = false;
     const out: (Buffer | null)[] = values.map((v, i) => {
       const p = this.#plans[i]!;
@@ -98,14 +127,34 @@ export class RowMasker {
 
   #maskValue(p: ColumnPlan, v: Buffer): Buffer | null {
     if (p.strategy === undefined && !p.scan) return v;
-    if (p.encoding === 'none') return p.strategy === undefined ? v : null;
-    const prefix = p.encoding === 'jsonb' ? v.subarray(0, 1) : undefined;
-    const text = (prefix ? v.subarray(1) : v).toString('utf8');
-    let masked = text;
-    if (p.strategy !== undefined) masked = maskColumnValue(p.strategy, text, this.#hashKey);
-    else if (p.scan && this.#masker) masked = this.#masker.mask(text).text;
-    if (masked === text) return v;
-    const body = Buffer.from(masked, 'utf8');
-    return prefix ? Buffer.concat([prefix, body]) : body;
+    if (p.format === 0) {
+      const text = v.toString('utf8');
+      const masked = p.strategy !== undefined ? maskColumnValue(p.strategy, text, this.#hashKey)
+        : p.kind.kind === 'number' ? (numberCarries(text, this.#ctx.scan) ? '[REDACTED]' : text)
+          : maskTextValue(text, this.#ctx.scan);
+      return masked === text ? v : Buffer.from(masked, 'utf8');
+    }
+    if (p.format !== 1) throw new ColumnMaskError(p.name, p.typeOid, `unknown format code ${p.format}`);
+    if (p.strategy !== undefined) return this.#ruleBinary(p, v);
+    try {
+      return maskBinaryValue(p.kind, v, this.#ctx);
+    } catch (e) {
+      if (e instanceof TypesNeeded) throw e;
+      throw new ColumnMaskError(p.name, p.typeOid, e instanceof UnreadableValue || e instanceof BinaryFormatError ? e.message : 'unreadable value');
+    }
   }
+
+  /** A column rule on a binary value: text-like types get the replacement text, others NULL. */
+  #ruleBinary(p: ColumnPlan, v: Buffer): Buffer | null {
+    const k = p.kind.kind;
+    if (k !== 'text' && k !== 'versioned' && k !== 'bytea') return null;
+    const versioned = k === 'versioned';
+    const masked = Buffer.from(maskColumnValue(p.strategy!, v.toString('utf8', versioned ? 1 : 0), this.#hashKey), 'utf8');
+    return versioned ? Buffer.concat([Buffer.from([1]), masked]) : masked;
+  }
+}
+
+/** A DataRow does not fit the shape of its result: the statement fails. */
+export class RowShapeError extends Error {
+  override readonly name = 'RowShapeError';
 }
