@@ -94,6 +94,7 @@ function factsContext(f: Facts): CedarContext {
     c.llm = {
       provider: l.provider, endpoint: l.endpoint, model: l.model, stream: l.stream, tools: [...l.tools],
       secret_types: [...l.secret_types], pii_types: [...l.pii_types], findings: l.findings,
+      attachments: l.attachments ?? 0, attachment_types: [...(l.attachment_types ?? [])], attachment_bytes: l.attachment_bytes ?? 0,
     };
   }
   if (f.http) c.http = { method: f.http.method, path: f.http.path, path_lower: f.http.path_lower ?? f.http.path.toLowerCase() };

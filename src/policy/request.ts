@@ -40,6 +40,12 @@ export interface LlmFacts {
   readonly secret_types: readonly string[];
   readonly pii_types: readonly string[];
   readonly findings: number;
+  /** Binary payloads (data: URLs, base64 sources that are not text); absent means none. */
+  readonly attachments?: number;
+  /** Their declared media types (`application/octet-stream` when undeclared), sorted. */
+  readonly attachment_types?: readonly string[];
+  /** Their total decoded size in bytes. */
+  readonly attachment_bytes?: number;
 }
 
 /**

@@ -22,7 +22,8 @@ test('finds entities in a system message, a tool call argument and a tool result
   assert.ok(f.findings >= 3);
 });
 
-test('anthropic system blocks and tool_use input are scanned; base64 images are skipped', () => {
+test('anthropic system blocks and tool_use input are scanned; a base64 "image" that is text is decoded and scanned', () => {
+  // Issue 16: base64 sources used to be skipped, so text declared as image/png passed unseen.
   const body = {
     system: [{ type: 'text', text: 'contact alice@example.org' }],
     messages: [
@@ -32,7 +33,15 @@ test('anthropic system blocks and tool_use input are scanned; base64 images are 
   };
   const f = inspectPrompt(body, scanner);
   assert.deepEqual(f.pii_types, ['CREDIT_CARD', 'EMAIL']);
-  assert.deepEqual(f.secret_types, []);
+  assert.deepEqual(f.secret_types, ['SECRET']);
+  assert.equal(f.attachments, 0);
+});
+
+test('a binary base64 image is an attachment (media type, size), not text', () => {
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(40, 0xfe)]);
+  const body = { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } }] }] };
+  const f = inspectPrompt(body, scanner);
+  assert.deepEqual([f.attachments, f.attachment_types, f.attachment_bytes, f.findings], [1, ['image/png'], 48, 0]);
 });
 
 test('redactPrompt rewrites every string in place and leaves structure alone', () => {

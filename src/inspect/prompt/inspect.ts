@@ -1,42 +1,152 @@
 import { summarize, type FindingSummary, type TextMasker } from '../../masking/text-masker.ts';
+import { defaultDetectors } from '../../masking/detectors/index.ts';
+import { genericSecretDetector } from '../../masking/detectors/secret-generic.ts';
 import type { Finding } from '../../masking/detectors/types.ts';
-import { mapStrings } from './walk.ts';
+import { walkJson } from './json-walk.ts';
 
 /** What the prompt inspector learned: finding types and counts (never values). */
 export interface PromptFindings extends FindingSummary {
-  /** Strings inspected (messages, parts, tool arguments, …). */
+  /** Texts inspected (string values, keys, numbers, decoded payloads). */
   readonly strings: number;
+  /** Binary payloads (data: URLs, base64 sources): how many, their media types, total decoded bytes. */
+  readonly attachments: number;
+  readonly attachment_types: string[];
+  readonly attachment_bytes: number;
+}
+
+const BUILTIN = new Set(defaultDetectors());
+const trustCache = new WeakMap<TextMasker, boolean>();
+
+/** Short strings in which a masker found nothing (model names, tool names, repeated words); detectors are pure. */
+const CLEAN_MAX_CHARS = 64;
+const CLEAN_MAX_ENTRIES = 4096;
+const cleanCache = new WeakMap<TextMasker, Set<string>>();
+
+function cleanSet(masker: TextMasker): Set<string> {
+  let c = cleanCache.get(masker);
+  if (c === undefined) {
+    c = new Set();
+    cleanCache.set(masker, c);
+  }
+  return c;
+}
+
+/** The findings of `masker` in `s`, remembering short clean strings (bounded) so repeats cost a lookup. */
+function scanCached(masker: TextMasker, clean: Set<string>, s: string): readonly Finding[] {
+  if (s.length > CLEAN_MAX_CHARS) return masker.scan(s);
+  if (clean.has(s)) return NONE;
+  const f = masker.scan(s);
+  if (f.length === 0) {
+    if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
+    clean.add(s);
+  }
+  return f;
+}
+const NONE: readonly Finding[] = Object.freeze([]);
+
+/**
+ * Whether the walk may skip the structural literals for `masker`: only when every detector is a
+ * built-in one (a user pattern could match anything, even `assistant`).
+ */
+export function trustsStructural(masker: TextMasker): boolean {
+  let t = trustCache.get(masker);
+  if (t === undefined) {
+    t = masker.detectors.every((d) => BUILTIN.has(d));
+    trustCache.set(masker, t);
+  }
+  return t;
+}
+
+/** True when `masker` masks secrets found by key context (it has the generic-secret detector). */
+function masksCredentials(masker: TextMasker): boolean {
+  return masker.detectors.includes(genericSecretDetector);
 }
 
 /**
- * Scans every content string of a request body (see `walk.ts`) with `scanner` and summarizes
- * the findings for policy. Pure: `body` is not changed. Errors propagate (callers deny).
+ * Scans everything a request body carries (see `json-walk.ts`: values, keys, numbers, decoded
+ * payloads, key context) with `scanner` and summarizes the findings for policy, with the binary
+ * attachments. Pure: `body` is not changed. Errors propagate (callers deny).
  *
  * @example
- *   const f = inspectPrompt(JSON.parse(raw), scanner); // { secret_types: ['SECRET'], pii_types: [], findings: 1, … }
+ *   const f = inspectPrompt(JSON.parse(raw), scanner); // { secret_types: ['SECRET'], pii_types: [], findings: 1, attachments: 0, … }
  */
 export function inspectPrompt(body: unknown, scanner: TextMasker): PromptFindings {
   const all: Finding[] = [];
-  const strings = mapStrings(body, (s) => {
-    for (const f of scanner.scan(s)) all.push(f);
-    return s;
-  });
-  return { ...summarize(all), strings };
+  const types = new Set<string>();
+  let strings = 0;
+  let attachments = 0;
+  let bytes = 0;
+  const clean = cleanSet(scanner);
+  walkJson(body, {
+    text: (s) => {
+      strings++;
+      for (const f of scanCached(scanner, clean, s)) all.push(f);
+      return s;
+    },
+    credential: (s) => {
+      strings++;
+      all.push({ entity: 'SECRET', kind: 'generic', start: 0, end: s.length });
+      return s;
+    },
+    attachment: (mediaType, n) => {
+      attachments++;
+      bytes += n;
+      types.add(mediaType);
+    },
+  }, { trustStructural: trustsStructural(scanner), response: false });
+  return { ...summarize(all), strings, attachments, attachment_types: [...types].sort(), attachment_bytes: bytes };
 }
 
 /**
- * Egress redaction: replaces every detected entity in every content string of `body`, in place,
- * with `masker`'s strategy. Returns how many entities were replaced.
+ * Masks a whole document in place with `masker` and returns it (the root may be replaced) with
+ * the number of entities replaced. A credential-keyed scalar is replaced whole as `SECRET` when
+ * the masker masks secrets, else scanned as text.
+ */
+function maskDocument(doc: unknown, masker: TextMasker, response: boolean): { doc: unknown; replaced: number } {
+  let replaced = 0;
+  const creds = masksCredentials(masker);
+  const clean = cleanSet(masker);
+  const text = (s: string): string => {
+    const findings = scanCached(masker, clean, s);
+    if (findings.length === 0) return s;
+    replaced += findings.length;
+    return masker.render(s, 0, s.length, findings);
+  };
+  const out = walkJson(doc, {
+    text,
+    credential: (s) => {
+      if (!creds) return text(s);
+      replaced++;
+      return masker.replacement('SECRET', s);
+    },
+    attachment: () => undefined,
+  }, { trustStructural: trustsStructural(masker), response });
+  return { doc: out, replaced };
+}
+
+/**
+ * Egress redaction: replaces every detected entity anywhere in `body` (values, keys, numbers,
+ * decoded payloads, credential-keyed values), in place, with `masker`'s strategy. Returns how
+ * many entities were replaced.
  *
  * @example
  *   const n = redactPrompt(body, rules.textMasker('openai', 'request')!); // then JSON.stringify(body)
  */
 export function redactPrompt(body: unknown, masker: TextMasker): number {
-  let n = 0;
-  mapStrings(body, (s) => {
-    const r = masker.mask(s);
-    n += r.findings.length;
-    return r.text;
-  });
-  return n;
+  return maskDocument(body, masker, false).replaced;
+}
+
+/** {@link redactPrompt} returning the document (a scalar root is replaced, not mutated). */
+export function redactDocument(body: unknown, masker: TextMasker): unknown {
+  return maskDocument(body, masker, false).doc;
+}
+
+/**
+ * Masks a provider's JSON response (or a whole SSE event) for the client: everything is masked
+ * as in {@link redactPrompt}, and `logprobs` / `top_logprobs` are emptied. Returns the document.
+ *
+ * @example const out = maskResponseJson(JSON.parse(body), masker); res.end(JSON.stringify(out));
+ */
+export function maskResponseJson(doc: unknown, masker: TextMasker): unknown {
+  return maskDocument(doc, masker, true).doc;
 }

@@ -1,10 +1,10 @@
 /**
- * Walks every string a JSON document carries to or from a model, so that inspection and masking
- * cover the whole conversation — every message, content part, tool call and its arguments, tool
- * result, system prompt and instructions — without a per-field list that could miss one.
+ * Walks every string value of a JSON document (used for `http` connection bodies). LLM documents
+ * go through the fail-closed walk of `json-walk.ts` instead (keys, numbers, payloads, key context).
  *
- * Skipped: structural keys whose values are identifiers or enums (see {@link STRUCTURAL_KEYS}),
- * and inline binary payloads (data: URLs, base64 `source.data`), which are not text.
+ * With `skipStructural` (the default, kept for callers that ask for it): structural keys whose
+ * values are identifiers or enums (see {@link STRUCTURAL_KEYS}) and inline binary payloads are
+ * skipped — which is why no LLM path uses it any more.
  */
 
 /** Keys whose string values are identifiers or enums, not content. */

@@ -4,7 +4,7 @@ import { errorEvent } from './error-events.ts';
 import { StreamSet } from './stream-set.ts';
 import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, type TextSink } from './types.ts';
 
-/** Delta types with their text field. `signature_delta` is opaque and passes unchanged. */
+/** Delta types with their streamed text field. Any other delta (`signature_delta`, `citations_delta`) is masked whole. */
 const DELTA_FIELDS: Readonly<Record<string, string>> = {
   text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking',
 };
@@ -52,13 +52,12 @@ export function anthropicStream(masker: TextMasker, sink: TextSink): StreamTrans
         const delta = d.delta;
         if (!isObject(delta) || typeof delta.type !== 'string' || typeof d.index !== 'number') throw new Error('malformed content_block_delta');
         const field = DELTA_FIELDS[delta.type];
-        if (field !== undefined) {
-          const v = delta[field];
-          if (typeof v !== 'string') throw new Error('delta text is not a string');
-          delta[field] = set.push(`${d.index}|${delta.type}`, v);
-        } else if (delta.type !== 'signature_delta') {
-          set.maskWhole(delta);
-        }
+        const v = field === undefined ? undefined : delta[field];
+        if (field !== undefined && typeof v !== 'string') throw new Error('delta text is not a string');
+        // Everything but the streamed text is masked whole: a signature_delta, citations, extra members.
+        if (field !== undefined) delta[field] = '';
+        set.maskWhole(d);
+        if (field !== undefined && typeof v === 'string') delta[field] = set.push(`${String(d.index)}|${delta.type}`, v);
         return [{ event: type, data: JSON.stringify(d) }];
       }
       if (type === 'content_block_stop') return [...flush(`${String(d.index)}|`), { event: type, data: JSON.stringify(d) }];

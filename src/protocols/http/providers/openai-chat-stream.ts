@@ -6,6 +6,11 @@ import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, ty
 
 const ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'service_tier'] as const;
 
+/** The envelope members of a (masked) chunk, for the extra chunk that flushes held text. */
+function envelopeOf(chunk: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(ENVELOPE.filter((k) => k in chunk).map((k) => [k, chunk[k]]));
+}
+
 /**
  * The overwhelmingly common chunk, matched on the raw text: envelope fields only, one choice whose
  * delta is exactly `{"content": "…"}`, no finish reason, nothing else (no logprobs, no usage, no
@@ -23,7 +28,9 @@ const FAST_CHUNK = new RegExp(
  * One stream masker per choice and field (`delta.content`, `delta.refusal`, …) and per tool call
  * (`delta.tool_calls[i].function.arguments`). A choice's held remainder is appended to its
  * finishing chunk; anything still held at `[DONE]` goes in one extra chunk before it.
- * `logprobs` are dropped (token texts would bypass masking). Unknown delta objects fail closed.
+ * `logprobs` are dropped (token texts would bypass masking). Everything else — the envelope, tool
+ * call ids and names, finish reasons, members a provider adds to chunks or choices — is masked as
+ * whole values (`StreamSet.maskWhole`). Unknown delta objects fail closed.
  *
  * @example
  *   const t = openAiChatStream(masker, () => {});
@@ -42,11 +49,29 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
     return envelope;
   };
 
-  /** The fast path: undefined when `ev` is not the plain content chunk. */
+  /** The raw envelope last proven clean (the masker changes none of its values), and the verdict. */
+  let checkedEnv: string | undefined;
+  let envClean = false;
+  const cleanEnvelope = (env: string): boolean => {
+    if (env !== checkedEnv) {
+      const parsed = eventJson({ data: `${env}}` });
+      const before = JSON.stringify(parsed);
+      set.maskWhole(parsed);
+      checkedEnv = env;
+      envClean = JSON.stringify(parsed) === before;
+    }
+    return envClean;
+  };
+
+  /**
+   * The fast path: undefined when `ev` is not the plain content chunk, or when its envelope (id,
+   * model, fingerprint, tier) holds anything the masker changes (the parsing path masks it).
+   */
   const fast = (ev: SseEvent): SseEvent[] | undefined => {
     const m = FAST_CHUNK.exec(ev.data);
     if (m === null) return undefined;
     const [, env, index, raw] = m as unknown as [string, string, string, string];
+    if (!cleanEnvelope(env)) return undefined;
     const text = raw.includes('\\') ? JSON.parse(`"${raw}"`) as string : raw;
     rawEnvelope = env;
     const out = set.push(`${index}/f:content`, text);
@@ -84,30 +109,45 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
       if (quick !== undefined) return quick;
       const chunk = eventJson(ev);
       rawEnvelope = undefined;
-      envelope = Object.fromEntries(ENVELOPE.filter((k) => k in chunk).map((k) => [k, chunk[k]]));
       const choices = chunk.choices;
       if (choices === undefined || (Array.isArray(choices) && choices.length === 0)) {
         set.maskWhole(chunk); // usage-only chunk or an upstream error object
+        envelope = envelopeOf(chunk);
         return [{ data: JSON.stringify(chunk) }];
       }
       if (!Array.isArray(choices)) throw new Error('choices is not an array');
+      // Everything but the choices' streamed texts is masked whole: the envelope and any member a
+      // provider adds (citations, search results, filter results …).
+      chunk.choices = [];
+      set.maskWhole(chunk);
+      chunk.choices = choices;
+      envelope = envelopeOf(chunk);
       for (const choice of choices as unknown[]) {
         if (!isObject(choice) || typeof choice.index !== 'number') throw new Error('malformed choice');
         const idx = choice.index;
-        if (choice.logprobs !== undefined) choice.logprobs = null;
         const delta = choice.delta ?? {};
         if (!isObject(delta)) throw new Error('malformed delta');
+        choice.delta = {};
+        set.maskWhole(choice); // finish_reason, logprobs (dropped), extra members
+        choice.delta = delta;
         for (const [key, v] of Object.entries(delta)) {
-          if (key === 'role' || v === null) continue;
+          if (v === null) continue;
+          if (key === 'role' && typeof v === 'string') { delta.role = set.maskText(v); continue; }
           if (typeof v === 'string') delta[key] = set.push(`${idx}/f:${key}`, v);
           else if (key === 'tool_calls' && Array.isArray(v)) {
             for (const tc of v as unknown[]) {
               if (!isObject(tc) || typeof tc.index !== 'number') throw new Error('malformed tool call delta');
               const fn = tc.function;
-              if (isObject(fn) && typeof fn.arguments === 'string') fn.arguments = set.push(`${idx}/tc/${tc.index}`, fn.arguments);
+              const args = isObject(fn) && typeof fn.arguments === 'string' ? fn.arguments : undefined;
+              if (isObject(fn) && args !== undefined) fn.arguments = '';
+              set.maskWhole(tc); // id, type, function.name, anything else: whole values
+              if (isObject(fn) && args !== undefined) fn.arguments = set.push(`${idx}/tc/${tc.index}`, args);
             }
           } else if (key === 'function_call' && isObject(v)) {
-            if (typeof v.arguments === 'string') v.arguments = set.push(`${idx}/fc`, v.arguments);
+            const args = typeof v.arguments === 'string' ? v.arguments : undefined;
+            if (args !== undefined) v.arguments = '';
+            set.maskWhole(v);
+            if (args !== undefined) v.arguments = set.push(`${idx}/fc`, args);
           } else {
             throw new Error(`unknown delta field "${key.slice(0, 40)}"`);
           }

@@ -26,7 +26,8 @@ function streamKey(kind: string, d: Record<string, unknown>): string {
  * OpenAI Responses API events (`event: response.output_text.delta` …). Deltas are stream-masked;
  * before the matching `.done` (and before `response.completed`) a held remainder is emitted as
  * one more `.delta` event of the same kind; `.done`, `response.completed` and the other whole
- * events have every text masked in full. An unknown event type fails closed.
+ * events are masked in full, and a delta event's other members too (`logprobs` are emptied). An
+ * unknown event type fails closed.
  *
  * @example
  *   const t = openAiResponsesStream(masker, () => {});
@@ -57,13 +58,17 @@ export function openAiResponsesStream(masker: TextMasker, sink: TextSink): Strea
       const suffix = type.slice(dot + 1);
       const out: SseEvent[] = [];
       if (DELTA_KINDS.has(kind) && suffix === 'delta') {
-        if (typeof d.delta !== 'string') throw new Error('delta is not a string');
+        const text = d.delta;
+        if (typeof text !== 'string') throw new Error('delta is not a string');
         const key = streamKey(kind, d);
+        // Everything but the streamed text (ids, logprobs — dropped —, obfuscation, extra members) is masked whole.
+        d.delta = '';
+        set.maskWhole(d);
         if (!templates.has(key)) {
           const { delta: _d, sequence_number: _s, ...tpl } = d;
           templates.set(key, tpl);
         }
-        d.delta = set.push(key, d.delta);
+        d.delta = set.push(key, text);
         return [{ event: type, data: JSON.stringify(d) }];
       }
       if (DELTA_KINDS.has(kind) && suffix === 'done') {

@@ -1,6 +1,6 @@
 import { StreamMasker } from '../../../masking/stream-masker.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
-import { mapStrings } from '../../../inspect/prompt/walk.ts';
+import { maskResponseJson } from '../../../inspect/prompt/inspect.ts';
 import type { TextSink } from './types.ts';
 
 /** Most content streams open at once in one response (choices × fields × tool calls); beyond it the stream fails closed. */
@@ -55,8 +55,16 @@ export class StreamSet {
     return [...this.#open.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  /** Masks every content string of a whole (non-delta) object in place. */
-  maskWhole(obj: unknown): void {
-    mapStrings(obj, (s) => this.#masker.mask(s).text);
+  /** One whole value, masked (not a stream: nothing is held). */
+  maskText(s: string): string {
+    return this.#masker.mask(s).text;
+  }
+
+  /**
+   * Masks a whole (non-delta) object in place with the fail-closed walk: every string, key and
+   * long number, decoded payloads, credential-keyed values; `logprobs` emptied.
+   */
+  maskWhole(obj: Record<string, unknown>): void {
+    maskResponseJson(obj, this.#masker);
   }
 }

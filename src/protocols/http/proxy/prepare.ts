@@ -2,7 +2,7 @@ import type { Connection } from '../../../connections/registry.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
-import { inspectPrompt, redactPrompt } from '../../../inspect/prompt/inspect.ts';
+import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
 import { mapStrings } from '../../../inspect/prompt/walk.ts';
 import { requestShape, type WireFormat } from '../providers/index.ts';
 
@@ -36,11 +36,19 @@ function parseJson(raw: Buffer): unknown {
   }
 }
 
+/**
+ * `facts` as recorded: every string masked by `scanner` (facts hold client-chosen names — a model
+ * or tool may be called anything — and the recording holds nothing unmasked).
+ */
+export function maskedFacts(facts: Facts, scanner: TextMasker): Facts {
+  return JSON.parse(JSON.stringify(facts), (_k, v: unknown) => (typeof v === 'string' ? scanner.mask(v).text : v)) as Facts;
+}
+
 function guarded<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof RangeError) throw new GatehouseError('bad_request', 'request body is nested too deeply to inspect');
+    if (err instanceof RangeError) throw new GatehouseError('bad_request', `request body cannot be inspected: ${err.message}`);
     throw err;
   }
 }
@@ -62,6 +70,7 @@ export function prepareRequest(p: PrepareInput): Prepared {
       llm: {
         provider: p.conn.provider ?? 'openai', endpoint: p.endpoint, model: shape.model, stream: shape.stream,
         tools: shape.tools, secret_types: f.secret_types, pii_types: f.pii_types, findings: f.findings,
+        attachments: f.attachments, attachment_types: f.attachment_types, attachment_bytes: f.attachment_bytes,
       },
     };
     if (!hasBody) return { facts, body: undefined };
@@ -69,8 +78,9 @@ export function prepareRequest(p: PrepareInput): Prepared {
     const egress = p.egress;
     // Where the all-detector scan found nothing, a masker with a subset of its detectors changes
     // nothing either: the second pass is skipped (the document is still sent as serialized here).
-    if (f.findings > 0 || !egress.coveredBy(p.scanner)) guarded(() => redactPrompt(doc, egress));
-    const text = JSON.stringify(doc);
+    // Key context (a credential-named member) counts as a finding, so it never skips the pass.
+    const out = f.findings > 0 || !egress.coveredBy(p.scanner) ? guarded(() => redactDocument(doc, egress)) : doc;
+    const text = JSON.stringify(out);
     return { facts, body: Buffer.from(text), prompt: text };
   }
   const facts: Facts = { http: { method: p.method, path: p.endpoint, path_lower: p.endpoint.toLowerCase() } };

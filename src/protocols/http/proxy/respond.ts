@@ -4,6 +4,7 @@ import { GatehouseError } from '../../../kernel/errors.ts';
 import { StreamMasker } from '../../../masking/stream-masker.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { mapStrings } from '../../../inspect/prompt/walk.ts';
+import { maskResponseJson } from '../../../inspect/prompt/inspect.ts';
 import { SseParser, type SseEvent } from '../sse/parser.ts';
 import { formatSse } from '../sse/serializer.ts';
 import { streamTransform, type WireFormat } from '../providers/index.ts';
@@ -74,7 +75,9 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
       throw upstreamError(err);
     }
     let usage: unknown;
-    mapStrings(doc, (s) => masker.mask(s).text, plan.kind === 'llm');
+    // llm: the fail-closed walk (values, keys, numbers, payloads, key context; logprobs dropped).
+    if (plan.kind === 'llm') doc = maskResponseJson(doc, masker);
+    else mapStrings(doc, (s) => masker.mask(s).text, false);
     if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
     const text = JSON.stringify(doc);
     plan.capture.add(text);

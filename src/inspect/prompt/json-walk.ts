@@ -1,0 +1,182 @@
+import { isCredentialKey, isPlaceholder } from './credential-keys.ts';
+import { decodePayload } from './payload.ts';
+import { TRUSTED_KEYS, TRUSTED_VALUES } from './structural.ts';
+
+/**
+ * The fail-closed walk over a JSON document going to or coming from a model. Everything a
+ * receiver could read is handed to the visitor: every string value (whatever its key), every
+ * object key, every number with enough digits for a numeric detector, and what encoded payloads
+ * decode to (`payload.ts`). Nothing is skipped because of where it sits; the only values not
+ * scanned are the closed lists of `structural.ts` (fixed words no built-in detector matches).
+ * On top of the detectors, key context: a scalar whose key names a credential
+ * (`credential-keys.ts`) goes to `visitor.credential` whole.
+ */
+
+/** Nesting bound; deeper documents are refused (fail closed). */
+export const MAX_DEPTH = 64;
+/** How many encodings deep a payload is decoded (base64 of base64 of text …). */
+const MAX_PAYLOAD_DEPTH = 3;
+/** Longest string parsed as embedded JSON (tool arguments, tool results) for key context. */
+const MAX_EMBEDDED_JSON = 1024 * 1024;
+/** Numbers with this many characters or more are scanned (a card, phone or SSN has more digits). */
+const NUMBER_SCAN_CHARS = 7;
+
+/** What the walk reports to; every callback returns the value to put in the document. */
+export interface JsonVisitor {
+  /** A text: a string value, an object key, a number's JSON text, a decoded payload. */
+  text(s: string): string;
+  /** The whole scalar (string, or a number's text) under a credential-named key. */
+  credential(s: string): string;
+  /** A binary payload (decoded size in bytes, declared media type if any). */
+  attachment(mediaType: string, bytes: number): void;
+}
+
+/** Options of {@link walkJson}. */
+export interface WalkOptions {
+  /** Skip the literals of `structural.ts` (only for maskers made of built-in detectors). */
+  readonly trustStructural: boolean;
+  /**
+   * A response to a client: `logprobs` and `top_logprobs` arrays or objects are emptied (`[]`
+   * / `null`). Per-token texts and byte arrays cannot be masked consistently with the content (an
+   * entity spans several tokens, each harmless alone), so they are dropped.
+   */
+  readonly response: boolean;
+}
+
+/**
+ * Walks `doc` (a parsed JSON value) depth first in document order, replacing in place what the
+ * visitor returns. Objects whose keys change are rebuilt in place (same object, order kept; a key
+ * that masks to an existing one gets a `#n` suffix). Returns the (possibly replaced) root.
+ * Throws `RangeError` past {@link MAX_DEPTH} or for a payload too long to inspect.
+ *
+ * @example
+ *   doc = walkJson(doc, { text: (s) => masker.mask(s).text, credential: (s) => '[SECRET]', attachment: () => {} },
+ *     { trustStructural: true, response: true });
+ */
+export function walkJson(doc: unknown, visitor: JsonVisitor, opts: WalkOptions): unknown {
+  return new Walker(visitor, opts).value(doc, false, 0, undefined);
+}
+
+class Walker {
+  readonly #v: JsonVisitor;
+  readonly #trust: boolean;
+  readonly #response: boolean;
+
+  constructor(v: JsonVisitor, opts: WalkOptions) {
+    this.#v = v;
+    this.#trust = opts.trustStructural;
+    this.#response = opts.response;
+  }
+
+  value(node: unknown, credential: boolean, depth: number, parent: Record<string, unknown> | undefined): unknown {
+    if (typeof node === 'string') {
+      if (credential && node.trim() !== '' && !isPlaceholder(node)) return this.#v.credential(node);
+      return this.string(node, 0, parent);
+    }
+    if (typeof node === 'number') {
+      const t = JSON.stringify(node);
+      if (credential) {
+        const out = this.#v.credential(t);
+        return out === t ? node : out;
+      }
+      if (t.length < NUMBER_SCAN_CHARS) return node;
+      const out = this.#v.text(t);
+      return out === t ? node : out;
+    }
+    if (node === null || typeof node !== 'object') return node;
+    if (depth >= MAX_DEPTH) throw new RangeError('JSON nesting too deep to inspect');
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const v: unknown = node[i];
+        const out = this.value(v, credential, depth + 1, parent);
+        if (out !== v) node[i] = out;
+      }
+      return node;
+    }
+    this.object(node as Record<string, unknown>, depth);
+    return node;
+  }
+
+  object(obj: Record<string, unknown>, depth: number): void {
+    let renamed: [string, unknown][] | undefined;
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      let v: unknown = obj[key];
+      if (this.#response && (key === 'logprobs' || key === 'top_logprobs') && v !== null && typeof v === 'object') {
+        v = Array.isArray(v) ? [] : null;
+        obj[key] = v;
+        continue;
+      }
+      const out = this.value(v, isCredentialKey(key), depth + 1, obj);
+      if (out !== v) obj[key] = out;
+      const k = this.#trust && TRUSTED_KEYS.has(key) ? key : this.string(key, 0, undefined);
+      if (k !== key && renamed === undefined) renamed = keys.slice(0, i).map((p) => [p, obj[p]]);
+      if (renamed !== undefined) renamed.push([k, obj[key]]);
+    }
+    if (renamed === undefined) return;
+    for (const key of keys) Reflect.deleteProperty(obj, key);
+    for (const [k, v] of renamed) {
+      let name = k;
+      for (let n = 2; Object.hasOwn(obj, name); n++) name = `${k}#${n}`;
+      obj[name] = v;
+    }
+  }
+
+  /** A string value (or a decoded payload at `level`) in `parent`: scanned, its payload decoded and scanned. */
+  string(s: string, level: number, parent: Record<string, unknown> | undefined): string {
+    if (this.#trust && TRUSTED_VALUES.has(s)) return s;
+    let out = this.#v.text(s);
+    const p = level < MAX_PAYLOAD_DEPTH ? decodePayload(s) : undefined;
+    if (p?.kind === 'text') {
+      const masked = this.string(p.text, level + 1, undefined);
+      if (masked !== p.text) out = p.encode(masked);
+    } else if (p?.kind === 'binary') {
+      const hint = parent === undefined ? undefined : mediaHint(parent);
+      if (p.dataUrl || hint !== undefined) this.#v.attachment(p.mediaType ?? hint ?? 'application/octet-stream', p.bytes);
+    }
+    return level === 0 ? this.embedded(out) : out;
+  }
+
+  /** Key context inside a string that is itself a JSON object or array (tool arguments, tool results). */
+  embedded(s: string): string {
+    const c = s.charCodeAt(0);
+    if ((c !== 123 && c !== 91) || s.length > MAX_EMBEDDED_JSON || !s.includes('"')) return s;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(s);
+    } catch {
+      return s;
+    }
+    return this.credentials(doc, false, 0) ? JSON.stringify(doc) : s;
+  }
+
+  /** Applies key context only (the text was scanned as a whole); true when something changed. */
+  credentials(node: unknown, credential: boolean, depth: number): boolean {
+    if (depth >= MAX_DEPTH || node === null || typeof node !== 'object') return false;
+    let changed = false;
+    const entries: [string | number, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+    const target = node as Record<string | number, unknown>;
+    for (const [k, v] of entries) {
+      const cred = typeof k === 'number' ? credential : isCredentialKey(k);
+      if (cred && (typeof v === 'string' || typeof v === 'number')) {
+        const t = typeof v === 'string' ? v : JSON.stringify(v);
+        if (t.trim() === '' || isPlaceholder(t)) continue;
+        const out = this.#v.credential(t);
+        if (out !== t) { target[k] = out; changed = true; }
+      } else if (typeof v === 'object' && v !== null) {
+        if (this.credentials(v, Array.isArray(v) && cred, depth + 1)) changed = true;
+      }
+    }
+    return changed;
+  }
+}
+
+/** The media type an object declares for its payload (`media_type`, `mime_type`, audio `format`). */
+function mediaHint(obj: Record<string, unknown>): string | undefined {
+  const m = obj.media_type ?? obj.mime_type ?? obj.mimeType;
+  if (typeof m === 'string') return m.slice(0, 100).toLowerCase();
+  if (obj.type === 'base64') return 'application/octet-stream';
+  if (typeof obj.format === 'string' && typeof obj.data === 'string') return `audio/${obj.format.slice(0, 20).toLowerCase()}`;
+  return undefined;
+}
