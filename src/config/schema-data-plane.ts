@@ -71,7 +71,7 @@ export const MASKING_SCHEMA: JsonSchema = obj('Inline masking of sensitive data 
   rules: list('Masking rules; every matching rule applies.', obj('One masking rule. Give at least one of entities, columns, patterns.', {
     connections: list('Connection names or globs ("*", "crm-*") this rule applies to.', str('A connection name or glob.', { minLength: 1 }), { minItems: 1, default: ['*'] }),
     direction: oneOf('response: data coming back to the client; request: data leaving for the upstream (egress redaction of prompts); both.', MASKING_DIRECTIONS, 'both'),
-    entities: list('Detectors to run on content.', oneOf('A detector.', MASKING_ENTITIES), { minItems: 1, uniqueItems: true }),
+    entities: list('Detectors to run on content (they see through Unicode disguises: full-width digits, zero-width characters, other dashes and spaces). SECRET includes JWT and PRIVATE_KEY: a rule listing SECRET masks tokens and PEM private keys too (under their own names, [JWT] and [PRIVATE_KEY]); list JWT or PRIVATE_KEY alone to mask only those, or in an earlier rule to give them another strategy.', oneOf('A detector.', MASKING_ENTITIES), { minItems: 1, uniqueItems: true }),
     strategy: oneOf('How detected values are masked: redact ("[EMAIL]"), partial (keep the last 4 characters), hash (keyed HMAC, stable per deployment).', MASKING_STRATEGIES, 'redact'),
     columns: {
       type: 'object',

@@ -49,3 +49,18 @@ test('no applicable content rule means no masker', () => {
   assert.equal(m.textMasker('crm', 'response'), undefined);
   assert.equal(m.textMasker('crm', 'request'), undefined);
 });
+
+test('a rule listing SECRET masks JWTs and PEM private keys with its strategy; each can still be listed on its own', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl';
+  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM\n-----END RSA PRIVATE KEY-----';
+  const m = new MaskingRules([{ connections: ['*'], direction: 'both', entities: ['SECRET'], strategy: 'hash' }], Buffer.alloc(32, 7));
+  const out = m.textMasker('x', 'response')?.mask(`token ${jwt} key ${pem} end`).text ?? '';
+  assert.match(out, /^token \[JWT:[0-9a-f]{12}\] key \[PRIVATE_KEY:[0-9a-f]{12}\] end$/);
+  const own = new MaskingRules([
+    { connections: ['*'], direction: 'both', entities: ['JWT'], strategy: 'partial' },
+    { connections: ['*'], direction: 'both', entities: ['SECRET'], strategy: 'redact' },
+  ], undefined);
+  assert.equal(own.textMasker('x', 'response')?.mask(`${jwt} ${pem}`).text, '[JWT ****bHVl] [PRIVATE_KEY]');
+  const only = new MaskingRules([{ connections: ['*'], direction: 'both', entities: ['PRIVATE_KEY'], strategy: 'redact' }], undefined);
+  assert.equal(only.textMasker('x', 'response')?.mask(`${jwt} ${pem}`).text, `${jwt} [PRIVATE_KEY]`);
+});

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MaskingRuleConfig } from '../config/types.ts';
 import type { Detector, EntityType } from './detectors/types.ts';
-import { detectorsFor } from './detectors/index.ts';
+import { detectorsFor, expandEntities } from './detectors/index.ts';
 import { customDetector } from './detectors/custom.ts';
 import { TextMasker } from './text-masker.ts';
 import type { Strategy } from './strategies.ts';
@@ -93,7 +93,8 @@ export class MaskingRules {
     const strategies = new Map<EntityType, Strategy>();
     const detectors: Detector[] = [];
     for (const r of this.#applicable(connection, direction)) {
-      for (const e of r.entities ?? []) if (!strategies.has(e)) strategies.set(e, r.strategy);
+      // SECRET stands for JWT and PRIVATE_KEY too (a rule naming one of them first keeps its strategy).
+      for (const e of expandEntities(r.entities ?? [])) if (!strategies.has(e)) strategies.set(e, r.strategy);
       for (const p of r.patterns ?? []) {
         detectors.push(customDetector({ pattern: p.regex, entity: 'SECRET', maxLength: CUSTOM_MAX_LENGTH }));
         if (!strategies.has('SECRET')) strategies.set('SECRET', r.strategy);

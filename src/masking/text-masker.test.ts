@@ -56,4 +56,47 @@ describe('TextMasker', () => {
     const m = new TextMasker({ detectors: [broken], strategy: 'redact', hashKey });
     assert.throws(() => m.mask('x'), /boom/);
   });
+
+  test('values disguised with Unicode are found and replaced in the original, hidden characters included', () => {
+    const m = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey });
+    const cases: [string, string][] = [
+      ['card ４１１１ １１１１ １１１１ １１１１ ok', 'card [CREDIT_CARD] ok'],
+      ['card 4111\u200b1111\u200c1111\u200d1111\u2060 ok', 'card [CREDIT_CARD]\u2060 ok'],
+      ['card 4\u00ad111\ufeff1111111\u202e11111 ok', 'card [CREDIT_CARD] ok'],
+      ['card 4111.1111.1111.1111 ok', 'card [CREDIT_CARD] ok'],
+      ['card 4111\u20131111\u20131111\u20131111 ok', 'card [CREDIT_CARD] ok'],
+      ['card 4111\u00a01111\u20091111\u202f1111 ok', 'card [CREDIT_CARD] ok'],
+      ['ssn 123.45.6789 ok', 'ssn [US_SSN] ok'],
+      ['id 123\u221245\u22126789 ok', 'id [US_SSN] ok'],
+      ['id ١٢٣-٤٥-٦٧٨٩ ok', 'id [US_SSN] ok'],
+      ['mail ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ ok', 'mail [EMAIL] ok'],
+      ['mail b\u200bob@exa\u200bmple.com ok', 'mail [EMAIL] ok'],
+      ['mail "john doe"@example.com ok', 'mail [EMAIL] ok'],
+      ['mail 用户@例子。广告 ok', 'mail [EMAIL] ok'],
+      ['key ＡＫＩＡＩＯＳＦＯＤＮＮ７ＥＸＡＭＰＬＥ ok', 'key [SECRET] ok'],
+      ['pass\u00adword=Xy7#pQ2vLm9zK ok', 'pass\u00adword=[SECRET] ok'],
+      ['call +1\u00a0(415)\u00a0555\u20132671 ok', 'call [PHONE] ok'],
+      ['iban DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000 ok', 'iban [IBAN] ok'],
+      ['ip １０.０.０.１ ok', 'ip [IP_ADDRESS] ok'],
+    ];
+    for (const [input, expected] of cases) assert.equal(m.mask(input).text, expected, JSON.stringify(input));
+  });
+
+  test('partial and hash see the normalized value', () => {
+    const m = new TextMasker({ detectors: defaultDetectors(), strategy: 'partial', hashKey });
+    assert.equal(m.mask('４１１１ １１１１ １１１１ １１１１').text, '[CREDIT_CARD ****1111]');
+    const h = new TextMasker({ detectors: defaultDetectors(), strategy: 'hash', hashKey });
+    assert.equal(h.mask('４１１１\u200b１１１１１１１１１１１１').text, h.mask('4111111111111111').text);
+  });
+
+  test('a label (column or key name) gives context-dependent detectors their keyword; only the value is masked', () => {
+    const m = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey });
+    assert.equal(m.mask('123456789').text, '123456789');
+    assert.equal(m.mask('123456789', { label: 'ssn' }).text, '[US_SSN]');
+    assert.equal(m.mask('１２３４５６７８９', { label: 'customer_ssn' }).text, '[US_SSN]');
+    assert.equal(m.mask('219099999', { label: 'social_security_number' }).text, '[US_SSN]');
+    assert.equal(m.mask('Xy7#pQ2vLm9zK', { label: 'api_key' }).text, '[SECRET]');
+    assert.equal(m.mask('plain', { label: 'bob@example.com' }).text, 'plain');
+    assert.deepEqual(m.scan('123456789', { label: 'ssn' }), [{ entity: 'US_SSN', start: 0, end: 9 }]);
+  });
 });

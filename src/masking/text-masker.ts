@@ -1,6 +1,10 @@
 import type { Buffer } from 'node:buffer';
 import type { Detector, EntityType, Finding, SecretKind } from './detectors/types.ts';
+import { normalizeForDetection } from './normalize.ts';
+import { mergePlaced, place, type Placed } from './placed.ts';
 import { applyStrategy, type Strategy } from './strategies.ts';
+
+export type { Placed } from './placed.ts';
 
 export { defaultDetectors } from './detectors/index.ts';
 
@@ -20,6 +24,20 @@ export interface MaskResult {
   readonly text: string;
   readonly findings: Finding[];
 }
+
+/** Options of {@link TextMasker.mask} and {@link TextMasker.scan}. */
+export interface MaskOptions {
+  /**
+   * The name of the field the text is the value of (a result column, a JSON key). Detectors read
+   * it as if `label: ` preceded the value, so context-dependent detectors see it: a bare 9-digit
+   * number in a column named `ssn` is a `US_SSN`, a random value in a column named `api_key` a
+   * `SECRET`. Only the value is ever masked. At most 64 characters are read.
+   */
+  readonly label?: string;
+}
+
+/** Characters of a label that detectors read. */
+const MAX_LABEL = 64;
 
 /** Policy facts about findings: types only, never values. */
 export interface FindingSummary {
@@ -121,15 +139,38 @@ export class TextMasker {
     return this.detectors.every((d) => other.detectors.includes(d));
   }
 
-  /** Resolved findings in `text`, in text order. */
-  scan(text: string): Finding[] {
-    return resolveOverlaps(this.collect(text, 0));
+  /**
+   * Resolved findings in `text`, in text order, as ranges of the original text. Detectors run on
+   * the normalized text ({@link normalizeForDetection}); see {@link MaskOptions} for `label`.
+   */
+  scan(text: string, opts: MaskOptions = {}): Finding[] {
+    return this.#detect(text, opts).map((p) => p.finding);
   }
 
-  /** `text` with every resolved finding replaced according to its strategy. */
-  mask(text: string): MaskResult {
-    const findings = this.scan(text);
-    return { text: this.render(text, 0, text.length, findings), findings };
+  /**
+   * `text` with every resolved finding replaced according to its strategy. A value disguised
+   * with Unicode (full-width digits, zero-width characters, other dashes and spaces …) is found
+   * in the normalized text and replaced in the original, characters removed by the
+   * normalization included.
+   */
+  mask(text: string, opts: MaskOptions = {}): MaskResult {
+    const placed = this.#detect(text, opts);
+    return { text: this.renderPlaced(text, 0, text.length, placed), findings: placed.map((p) => p.finding) };
+  }
+
+  #detect(text: string, opts: MaskOptions): Placed[] {
+    const label = opts.label === undefined || opts.label === '' ? '' : `${normalizeForDetection(opts.label.slice(0, MAX_LABEL)).text}: `;
+    const d = normalizeForDetection(text);
+    const norm = label + d.text;
+    const found = resolveOverlaps(this.collect(norm, 0));
+    const placed: Placed[] = [];
+    for (const f of found) {
+      if (f.end <= label.length) continue; // wholly in the label
+      const s = Math.max(f.start, label.length) - label.length; // a finding reaching into the value masks its part there
+      const e = f.end - label.length;
+      placed.push(place(f, s, e, d));
+    }
+    return d.starts === undefined ? placed : mergePlaced(placed);
   }
 
   /**
@@ -154,14 +195,25 @@ export class TextMasker {
     return out;
   }
 
-  /** `text.slice(from, to)` with `findings` (resolved, sorted, inside the range) replaced. */
+  /**
+   * `text.slice(from, to)` with `findings` (resolved, sorted, inside the range: what {@link scan}
+   * returns) replaced; each replacement is computed from the normalized value, as {@link mask} does.
+   */
   render(text: string, from: number, to: number, findings: readonly Finding[]): string {
+    return this.renderPlaced(text, from, to, findings.map((f) => ({ finding: f, value: normalizeForDetection(text.slice(f.start, f.end)).text })));
+  }
+
+  /**
+   * `text.slice(from, to)` with `placed` (original ranges, sorted, disjoint, inside the range)
+   * replaced; each replacement is computed from the normalized value.
+   */
+  renderPlaced(text: string, from: number, to: number, placed: readonly Placed[]): string {
     let out = '';
     let pos = from;
-    for (const f of findings) {
-      out += text.slice(pos, f.start);
-      out += this.replacement(f.entity, text.slice(f.start, f.end));
-      pos = f.end;
+    for (const p of placed) {
+      out += text.slice(pos, p.finding.start);
+      out += this.replacement(p.finding.entity, p.value);
+      pos = p.finding.end;
     }
     return out + text.slice(pos, to);
   }

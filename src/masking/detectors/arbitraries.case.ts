@@ -52,10 +52,18 @@ function ent(entity: EntityType, value: string, secret = value): Entity {
   return { entity, value, secret };
 }
 
-const email = fc.tuple(chars(LOWER, 1, 8), fc.option(chars(LOWER + DIGITS, 1, 6), { nil: undefined }), chars(LOWER, 2, 10), fc.constantFrom('com', 'org', 'io', 'co.uk', 'de'))
+const plainEmail = fc.tuple(chars(LOWER, 1, 8), fc.option(chars(LOWER + DIGITS, 1, 6), { nil: undefined }), chars(LOWER, 2, 10), fc.constantFrom('com', 'org', 'io', 'co.uk', 'de', 'xn--p1ai'))
   .map(([a, b, d, tld]): Entity => ent('EMAIL', `${a}${b === undefined ? '' : '.' + b}@${d}.${tld}`));
+/** Quoted local parts, other scripts and punycode domains. */
+const otherEmail = fc.oneof(
+  fc.tuple(chars(LOWER, 1, 6), chars(LOWER, 1, 6), chars(LOWER, 2, 8)).map(([a, b, d]): Entity => ent('EMAIL', `"${a} ${b}"@${d}.com`)),
+  fc.tuple(chars('用户名字邮件', 1, 4), chars('例子公司网站', 1, 4), fc.constantFrom('广告', '中国', 'com')).map(([a, d, tld]): Entity => ent('EMAIL', `${a}@${d}.${tld}`)),
+  fc.tuple(chars('почтаимя', 2, 6), chars('примерсайт', 2, 6)).map(([a, d]): Entity => ent('EMAIL', `${a}@${d}.рф`)),
+  fc.tuple(chars(LOWER, 1, 6), chars(LOWER + DIGITS, 4, 10)).map(([a, d]): Entity => ent('EMAIL', `${a}@xn--${d}.xn--p1ai`)),
+);
+const email = fc.oneof({ weight: 3, arbitrary: plainEmail }, { weight: 1, arbitrary: otherEmail });
 
-const card = fc.tuple(fc.constantFrom(['4', 16], ['51', 16], ['2221', 16], ['34', 15], ['37', 15], ['6011', 16], ['3530', 16], ['62', 16], ['4', 13]), fc.nat(), fc.constantFrom('', ' ', '-'))
+const card = fc.tuple(fc.constantFrom(['4', 16], ['51', 16], ['2221', 16], ['34', 15], ['37', 15], ['6011', 16], ['3530', 16], ['62', 16], ['4', 13]), fc.nat(), fc.constantFrom('', ' ', '-', '.'))
   .chain(([[prefix, len], , sep]) => chars(DIGITS, len - prefix.length - 1).map((body): Entity => {
     const partial = prefix + body;
     const digits = partial + luhnDigit(partial);
@@ -66,8 +74,8 @@ const card = fc.tuple(fc.constantFrom(['4', 16], ['51', 16], ['2221', 16], ['34'
     return ent('CREDIT_CARD', sep === '' ? digits : out);
   }));
 
-const ssn = fc.tuple(fc.integer({ min: 1, max: 899 }).filter((a) => a !== 666), fc.integer({ min: 1, max: 99 }), fc.integer({ min: 1, max: 9999 }))
-  .map(([a, g, s]): Entity => ent('US_SSN', `${String(a).padStart(3, '0')}-${String(g).padStart(2, '0')}-${String(s).padStart(4, '0')}`));
+const ssn = fc.tuple(fc.integer({ min: 1, max: 899 }).filter((a) => a !== 666), fc.integer({ min: 1, max: 99 }), fc.integer({ min: 1, max: 9999 }), fc.constantFrom('-', '-', '.'))
+  .map(([a, g, s, sep]): Entity => ent('US_SSN', `${String(a).padStart(3, '0')}${sep}${String(g).padStart(2, '0')}${sep}${String(s).padStart(4, '0')}`));
 
 const iban = fc.tuple(fc.constantFrom(['DE', DIGITS, 18], ['FR', DIGITS, 23], ['NL', UPPER, 14], ['GB', UPPER, 18]), fc.boolean())
   .chain(([[cc, alpha, n], spaced]) => fc.tuple(chars(alpha, 4), chars(DIGITS, n - 4)).map(([bank, rest]): Entity => {
@@ -132,7 +140,7 @@ export const textWithEntitiesArb: fc.Arbitrary<{ text: string; entities: Entity[
   });
 
 /** Characters that sit at entity edges: glued to entities they stress every boundary rule. */
-const edgeChar = fc.constantFrom(...'@.-:_ +()[]=/"\'\n0123456789abcdefAZ#,'.split(''), 'eyJ', '-----BEGIN ', 'sk-', 'password=', 'SSN ', '3.', '1,', '..', 'x.');
+const edgeChar = fc.constantFrom(...'@.-:_ +()[]=/"\'\n0123456789abcdefAZ#,\\用é'.split(''), 'eyJ', '-----BEGIN ', 'sk-', 'password=', 'SSN ', '3.', '1,', '..', 'x.', '"a b"');
 
 /** Entities, filler and edge characters glued together with no separators (a detector stress soup). */
 export const soupArb: fc.Arbitrary<string> = fc

@@ -73,7 +73,7 @@ function layoutPrefix(sizes: readonly number[]): boolean {
 function cardsAt(text: string, s: number, e: number, out: Finding[]): void {
   if (e - s >= 13 && isCard(text.slice(s, e)) && goodAfter(text, e)) out.push({ entity: 'CREDIT_CARD', start: s, end: e });
   const sep = codeAt(text, e);
-  if ((sep !== 32 && sep !== 45) || e - s !== 4) return;
+  if ((sep !== 32 && sep !== 45 && sep !== 46) || e - s !== 4) return;
   const sizes = [4];
   let digits = text.slice(s, e);
   let end = e;
@@ -92,7 +92,7 @@ function cardsAt(text: string, s: number, e: number, out: Finding[]): void {
 }
 
 /**
- * CREDIT_CARD: 13–19 digits, compact or grouped with one consistent space/dash separator in a
+ * CREDIT_CARD: 13–19 digits, compact or grouped with one consistent space/dash/dot separator in a
  * card layout (4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4), with a known issuer prefix and a valid Luhn
  * check digit. Any group of a longer digit sequence may start a card.
  *

@@ -32,8 +32,27 @@ export function defaultDetectors(): readonly Detector[] {
   ];
 }
 
-/** The built-in detectors for the given entity types (all of them when `entities` is omitted). */
+/** Entities that a rule listing `SECRET` masks too: they are credentials, whatever their own name. */
+export const SECRET_FAMILY: readonly EntityType[] = ['SECRET', 'JWT', 'PRIVATE_KEY'];
+
+/**
+ * The entity types a list of entities stands for: `SECRET` includes `JWT` and `PRIVATE_KEY`
+ * (a user who asks to mask secrets gets tokens and private keys masked); each can also be listed
+ * on its own.
+ *
+ * @example
+ *   expandEntities(['EMAIL', 'SECRET']) // ['EMAIL', 'SECRET', 'JWT', 'PRIVATE_KEY']
+ */
+export function expandEntities(entities: readonly EntityType[]): EntityType[] {
+  const out = [...entities];
+  if (entities.includes('SECRET')) for (const e of SECRET_FAMILY) if (!out.includes(e)) out.push(e);
+  return out;
+}
+
+/** The built-in detectors for the given entity types (all of them when `entities` is omitted); see {@link expandEntities}. */
 export function detectorsFor(entities?: readonly EntityType[]): readonly Detector[] {
   const all = defaultDetectors();
-  return entities === undefined ? all : all.filter((d) => entities.includes(d.entity));
+  if (entities === undefined) return all;
+  const wanted = expandEntities(entities);
+  return all.filter((d) => wanted.includes(d.entity));
 }

@@ -5,7 +5,7 @@ import type { Detector, Finding } from './types.ts';
 const CONTEXT_WINDOW = 32;
 const MAX_LENGTH = 11;
 /** Pre-filter (constant-width look-arounds only): `ddd?dd?dddd` or nine digits, at a digit-run start. */
-const CANDIDATE = /(?<![0-9])(?:[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}|[0-9]{9})(?![0-9])/g;
+const CANDIDATE = /(?<![0-9])(?:[0-9]{3}[-. ][0-9]{2}[-. ][0-9]{4}|[0-9]{9})(?![0-9])/g;
 
 /** Area 001–899 except 666, group 01–99, serial 0001–9999 (SSA rules since 2011). */
 export function validSsnParts(area: string, group: string, serial: string): boolean {
@@ -30,7 +30,7 @@ function goodAfter(text: string, end: number, sep: number): boolean {
 }
 
 function hasKeyword(text: string, s: number): boolean {
-  const before = text.slice(Math.max(0, s - CONTEXT_WINDOW), s).toLowerCase();
+  const before = text.slice(Math.max(0, s - CONTEXT_WINDOW), s).toLowerCase().replace(/[_-]/g, ' ');
   return before.includes('ssn') || before.includes('social security');
 }
 
@@ -41,16 +41,17 @@ function ssnAt(text: string, s: number): number {
     return validSsnParts(text.slice(s, s + 3), text.slice(s + 3, s + 5), text.slice(s + 5, s + 9)) ? s + 9 : -1;
   }
   const sep = codeAt(text, s + 3);
-  if (sep !== 45 && sep !== 32) return -1;
+  if (sep !== 45 && sep !== 32 && sep !== 46) return -1;
   if (!digitsAt(text, s + 4, 2) || codeAt(text, s + 6) !== sep || !digitsAt(text, s + 7, 4)) return -1;
   if (!goodAfter(text, s + 11, sep)) return -1;
   return validSsnParts(text.slice(s, s + 3), text.slice(s + 4, s + 6), text.slice(s + 7, s + 11)) ? s + 11 : -1;
 }
 
 /**
- * US_SSN: `AAA-GG-SSSS` or `AAA GG SSSS` with valid ranges (area not 000, 666 or 9xx; group not
+ * US_SSN: `AAA-GG-SSSS`, `AAA GG SSSS` or `AAA.GG.SSSS` with valid ranges (area not 000, 666 or 9xx; group not
  * 00; serial not 0000). To keep order numbers and ids out, a bare `AAAGGSSSS` counts only when
- * `SSN` or `social security` appears within the 32 characters before it.
+ * `SSN` or `social security` (`social_security`, `social-security`) appears within the 32 characters
+ * before it — a column or key named `ssn` counts (see `MaskOptions.label`).
  *
  * @example
  *   usSsnDetector.find('ssn 123-45-6789') // [{ entity: 'US_SSN', start: 4, end: 15 }]

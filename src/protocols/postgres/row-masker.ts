@@ -83,15 +83,16 @@ export function maskColumnValue(strategy: Strategy, value: string, hashKey: Buff
 export class RowMasker {
   readonly #plans: readonly ColumnPlan[];
   readonly #hashKey: Buffer;
-  readonly #ctx: ValueContext;
+  /** Per column: content masking with the column's name as detector context (`ssn`: a bare 9-digit number is a US_SSN). */
+  readonly #ctxs: readonly ValueContext[];
   /** Values changed so far (for recording). */
   masked = 0;
 
   constructor(plans: readonly ColumnPlan[], masker: TextMasker | undefined, hashKey: Buffer, kindOf: KindOf = builtinKind) {
     this.#plans = plans;
     this.#hashKey = hashKey;
-    const scan = masker ? (t: string): string => masker.mask(t).text : (t: string): string => t;
-    this.#ctx = { scan, kindOf };
+    const none = (t: string): string => t;
+    this.#ctxs = plans.map((p) => ({ scan: masker ? (t: string): string => masker.mask(t, { label: p.name }).text : none, kindOf }));
   }
 
   /** True when some column may change. */
@@ -112,7 +113,7 @@ export class RowMasker {
     const out: (Buffer | null)[] = values.map((v, i) => {
       const p = this.#plans[i]!;
       if (v === null) return null;
-      const next = this.#maskValue(p, v);
+      const next = this.#maskValue(p, v, this.#ctxs[i]!);
       if (next !== v) { changed = true; this.masked++; }
       return next;
     });
@@ -125,19 +126,19 @@ export class RowMasker {
     return w.frame(0x44);
   }
 
-  #maskValue(p: ColumnPlan, v: Buffer): Buffer | null {
+  #maskValue(p: ColumnPlan, v: Buffer, ctx: ValueContext): Buffer | null {
     if (p.strategy === undefined && !p.scan) return v;
     if (p.format === 0) {
       const text = v.toString('utf8');
       const masked = p.strategy !== undefined ? maskColumnValue(p.strategy, text, this.#hashKey)
-        : p.kind.kind === 'number' ? (numberCarries(text, this.#ctx.scan) ? '[REDACTED]' : text)
-          : maskTextValue(text, this.#ctx.scan);
+        : p.kind.kind === 'number' ? (numberCarries(text, ctx.scan) ? '[REDACTED]' : text)
+          : maskTextValue(text, ctx.scan);
       return masked === text ? v : Buffer.from(masked, 'utf8');
     }
     if (p.format !== 1) throw new ColumnMaskError(p.name, p.typeOid, `unknown format code ${p.format}`);
     if (p.strategy !== undefined) return this.#ruleBinary(p, v);
     try {
-      return maskBinaryValue(p.kind, v, this.#ctx);
+      return maskBinaryValue(p.kind, v, ctx);
     } catch (e) {
       if (e instanceof TypesNeeded) throw e;
       throw new ColumnMaskError(p.name, p.typeOid, e instanceof UnreadableValue || e instanceof BinaryFormatError ? e.message : 'unreadable value');

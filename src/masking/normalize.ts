@@ -1,0 +1,160 @@
+/**
+ * The text content detectors see: the original with every Unicode disguise a reader would look
+ * through taken off, and a map from each normalized position back to the original.
+ *
+ * Each code point is mapped on its own (context-free, so a stream normalized chunk by chunk equals
+ * the whole text normalized at once, as long as no chunk ends between the halves of a surrogate
+ * pair):
+ *
+ * - **removed**: format and default-ignorable characters (zero-width space/joiners U+200B–U+200D,
+ *   word joiner U+2060, BOM U+FEFF, soft hyphen U+00AD, bidi controls, tags, variation selectors,
+ *   Hangul fillers), combining marks (Mn, Me: `4⃣`, `4̲`), and control characters other than
+ *   tab, line feed, carriage return;
+ * - **NFKC**: full-width and other compatibility forms (`４`, `ａ`, `＠`, `．`, `𝟒`, `①`, `¹`, `ﬁ`);
+ * - **digits**: every decimal digit (Arabic-Indic `٤`, Devanagari `४`, …) to `0`–`9`; dingbat
+ *   circled numbers (`❹`, `➃`) to their value;
+ * - **separators**: every space separator (NBSP, thin, narrow, ideographic …) and tab to `' '`,
+ *   line/paragraph separators to `'\n'`, every dash (en, em, minus sign U+2212, non-breaking
+ *   hyphen, full-width hyphen …) to `'-'`, full stops and middle dots used as separators
+ *   (U+3002, U+FF61, U+00B7, U+2027, U+2219, U+22C5, U+30FB) to `'.'`.
+ *
+ * Plain printable ASCII (plus `\n`, `\r`) is returned as is without copying: the common case
+ * costs one regular-expression test.
+ *
+ * @example
+ *   const n = normalizeForDetection('４１１１\u200b-1111');
+ *   n.text === '4111-1111'; originalRange(n, 0, 9, 10) // → [0, 10]
+ */
+
+/** A normalized text and its map back to the original. */
+export interface DetectionText {
+  /** What the detectors scan. */
+  readonly text: string;
+  /**
+   * Original start of the code point each normalized unit comes from (`starts[text.length]` is
+   * the original length). Undefined when unit `i` comes from original unit `i` for every `i`.
+   */
+  readonly starts: Int32Array | undefined;
+  /** Original end of the code point each normalized unit comes from (undefined like `starts`). */
+  readonly ends: Int32Array | undefined;
+}
+
+/** Printable ASCII, LF and CR: nothing to normalize. */
+const SIMPLE = /^[\n\r\x20-\x7e]*$/;
+const IGNORABLE = /^[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cc}]$/u;
+const SPACE = /^\p{Zs}$/u;
+const LINE = /^[\p{Zl}\p{Zp}\u0085]$/u;
+const DIGIT = /^\p{Nd}$/u;
+/** Dash punctuation and the dash look-alikes outside it (minus signs, hyphen bullet, box-drawing lines, prolonged sound marks). */
+const DASH = /^[\p{Pd}\u2212\u2043\u02d7\u2796\u2010\u2011\u30fc\uff70\u2500\u2501\u23af\u2e3b\ufe63]$/u;
+const DOTS: ReadonlySet<number> = new Set([0x3002, 0xff61, 0x00b7, 0x0387, 0x2027, 0x2219, 0x22c5, 0x30fb, 0xff65, 0x2024]);
+/** Dingbat and enclosed numbers NFKC leaves alone: first code point and the value it stands for. */
+const NUMBER_RUNS: readonly (readonly [number, number, number])[] = [
+  [0x2776, 0x277f, 1], [0x2780, 0x2789, 1], [0x278a, 0x2793, 1], [0x24eb, 0x24f4, 11], [0x24f5, 0x24fe, 1], [0x24ff, 0x24ff, 0],
+];
+/** Code points remembered (bounded: an attacker sending every code point only costs time). */
+const CACHE_LIMIT = 8_192;
+const cache = new Map<number, string>();
+
+function isHigh(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** Value of a decimal digit: Unicode assigns them in runs of ten, 0 to 9 (a stability guarantee). */
+function digitValue(cp: number): number {
+  let start = cp;
+  while (start > 0 && cp - start < 100 && DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return (cp - start) % 10;
+}
+
+/** One code point after NFKC: removed, mapped to ASCII, or kept. */
+function mapOne(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  if (cp < 0x80) {
+    if (cp >= 0x20 && cp < 0x7f) return ch;
+    if (cp === 10 || cp === 13) return ch;
+    if (cp === 9 || cp === 11 || cp === 12) return ' ';
+    return '';
+  }
+  if (IGNORABLE.test(ch)) return '';
+  if (SPACE.test(ch)) return ' ';
+  if (LINE.test(ch)) return '\n';
+  if (DASH.test(ch)) return '-';
+  if (DOTS.has(cp)) return '.';
+  if (DIGIT.test(ch)) return String(digitValue(cp));
+  for (const [first, last, base] of NUMBER_RUNS) if (cp >= first && cp <= last) return String(base + cp - first);
+  return ch;
+}
+
+/** The normalized form of one code point (cached). */
+export function normalizeCodePoint(cp: number): string {
+  if (cp < 0x80) return mapOne(String.fromCharCode(cp));
+  const hit = cache.get(cp);
+  if (hit !== undefined) return hit;
+  const ch = String.fromCodePoint(cp);
+  let out = '';
+  // Classify before NFKC too: NFKC turns some dashes and spaces into others (U+2011 → U+2010).
+  const direct = mapOne(ch);
+  if (direct !== ch) out = direct;
+  else for (const c of ch.normalize('NFKC')) out += mapOne(c);
+  if (cache.size < CACHE_LIMIT) cache.set(cp, out);
+  return out;
+}
+
+/**
+ * Normalizes `text` for detection (see the module comment). A lone surrogate is kept as is.
+ * Linear in the text; plain ASCII is returned without copying or a map.
+ */
+export function normalizeForDetection(text: string): DetectionText {
+  if (SIMPLE.test(text)) return { text, starts: undefined, ends: undefined };
+  const n = text.length;
+  let out = '';
+  let starts: number[] | undefined;
+  let ends: number[] | undefined;
+  let run = 0; // start of the pending run of unchanged units
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if ((c >= 0x20 && c <= 0x7e) || c === 10 || c === 13) { i++; continue; }
+    const width = isHigh(c) && i + 1 < n && isLow(text.charCodeAt(i + 1)) ? 2 : 1;
+    const rep = width === 1 && (isHigh(c) || isLow(c)) ? text[i]! : normalizeCodePoint(width === 2 ? text.codePointAt(i)! : c);
+    if (rep.length === width && starts === undefined) {
+      // Still position-for-position: no map needed yet.
+      if (rep !== text.slice(i, i + width)) { out += text.slice(run, i) + rep; run = i + width; }
+      i += width;
+      continue;
+    }
+    if (starts === undefined || ends === undefined) {
+      // First change of length: everything so far maps one to one.
+      out += text.slice(run, i);
+      run = i;
+      starts = Array.from({ length: i }, (_, k) => k);
+      ends = Array.from({ length: i }, (_, k) => k + 1);
+    }
+    for (let k = run; k < i; k++) { starts.push(k); ends.push(k + 1); }
+    out += text.slice(run, i) + rep;
+    for (let k = 0; k < rep.length; k++) { starts.push(i); ends.push(i + width); }
+    i += width;
+    run = i;
+  }
+  if (starts === undefined || ends === undefined) return { text: run === 0 ? text : out + text.slice(run), starts: undefined, ends: undefined };
+  for (let k = run; k < n; k++) { starts.push(k); ends.push(k + 1); }
+  out += text.slice(run);
+  starts.push(n);
+  ends.push(n);
+  return { text: out, starts: Int32Array.from(starts), ends: Int32Array.from(ends) };
+}
+
+/**
+ * The original range `[start, end)` covered by the normalized range `[s, e)` (`e > s`): from the
+ * start of the code point of unit `s` to the end of the code point of unit `e - 1`, so characters
+ * removed inside the range are covered too.
+ */
+export function originalRange(d: DetectionText, s: number, e: number): [number, number] {
+  if (d.starts === undefined || d.ends === undefined) return [s, e];
+  return [d.starts[s]!, d.ends[e - 1]!];
+}
