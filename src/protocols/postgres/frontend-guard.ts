@@ -1,24 +1,28 @@
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
+import { inspectSql } from '../../inspect/sql/inspect.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { DenialMarkers } from './denial-markers.ts';
-import { ProtocolError } from './errors.ts';
+import { ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
 import {
   FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend, type BindMessage, type ParseMessage,
 } from './frontend-messages.ts';
 import type { LocalSettings } from './local-settings.ts';
 import type { ResultPath } from './result-path.ts';
-import { justificationCommand, type HoldResult, type ReviewVerdict } from './review-hold.ts';
+import { justificationCommand, type HoldResult } from './review-hold.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 import { StatementHold } from './statement-hold.ts';
+import { StatementNames, type Candidate, type NameOp } from './statement-names.ts';
 import { guardSql, type Verdict } from './statement-guard.ts';
 
-/** Named prepared statements that need a review at Bind (beyond this, such a Parse is denied). */
-const MAX_REVIEWABLE = 1000;
+/** SQLSTATE invalid_sql_statement_name: a Bind of a statement the gateway never saw defined. */
+const UNKNOWN_STATEMENT = '26000';
+/** A Query that may define or drop prepared statements (checked before looking at its statements). */
+const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
 /** The parts of the session the guard works with. */
 export interface FrontendGuardInit {
@@ -30,8 +34,10 @@ export interface FrontendGuardInit {
   readonly settings: LocalSettings;
   readonly results: ResultPath;
   readonly rec: SessionRecording;
-  /** Forwards a Query (counts a batch; the result path expects its answer). */
-  readonly sendQuery: (raw: Buffer) => void;
+  /** Forwards a Query (counts a batch; the result path and `names` expect its answer). */
+  readonly sendQuery: (raw: Buffer, ops?: NameOp[]) => void;
+  /** The session's view of the server's prepared statements (fed with the server's answers). */
+  readonly names: StatementNames;
   /** Forwards a Sync (counts a batch). */
   readonly sendSync: (raw: Buffer) => void;
   /** Ends the session (Terminate). */
@@ -59,8 +65,8 @@ export class FrontendGuard {
   readonly #prepared = new PreparedStatements();
   /** Decisions of this session (one principal, one connection), by facts object and action. */
   readonly #decisions = new DecisionMemo();
-  /** Statements (by name) whose text needs a review; each Bind of them is held. */
-  readonly #reviewable = new Map<string, { readonly sql: string; readonly verdict: ReviewVerdict }>();
+  /** What each prepared statement name may run on the server: every Bind is decided on it. */
+  readonly #names: StatementNames;
   /** The statement held for review, if any. */
   readonly hold: StatementHold;
   #discardUntilSync = false;
@@ -75,6 +81,7 @@ export class FrontendGuard {
     this.#settings = init.settings;
     this.#results = init.results;
     this.#rec = init.rec;
+    this.#names = init.names;
     this.hold = new StatementHold({
       svc: init.svc, principal: init.principal, connection: init.connection.name, link: init.link, rec: init.rec,
       justification: () => init.settings.justification,
@@ -95,10 +102,7 @@ export class FrontendGuard {
       case FE.bind: {
         const b = parseBind(f.body);
         if (this.#rec.on) this.#rec.event('request', { message: 'bind', portal: b.portal, name: b.statement, params: b.params.map((p) => (p === null ? null : this.#rec.text(p.toString('utf8')))) });
-        if (this.#reviewable.has(b.statement)) return this.#heldBind(f, b);
-        this.#results.bound(b);
-        this.#link.toUpstream(f.raw);
-        return;
+        return this.#bind(f, b);
       }
       case FE.describe: {
         const d = parseTarget(f.body);
@@ -120,9 +124,9 @@ export class FrontendGuard {
       case FE.password: throw new ProtocolError('unexpected password message');
       case FE.terminate: this.#link.toUpstream(f.raw); this.#init.close(); return;
       case FE.close: {
-        // Closing a statement always succeeds upstream: its name is free again.
+        // The name is free once the server confirms (CloseComplete), not before.
         const c = parseTarget(f.body);
-        if (c.target === 'S') this.#reviewable.delete(c.name);
+        this.#names.close(c.name, c.target === 'S');
         this.#link.toUpstream(f.raw);
         return;
       }
@@ -148,14 +152,14 @@ export class FrontendGuard {
 
   #afterQueryGuard(f: Frame, sql: string, v: Verdict): void | Promise<void> {
     this.#rec.verdict(v);
-    if (!v.ok && v.effect === 'review') return this.hold.run(v, sql, undefined).then((held) => { this.#forwardQuery(f, v, held); });
-    this.#forwardQuery(f, v, undefined);
+    if (!v.ok && v.effect === 'review') return this.hold.run(v, sql, undefined).then((held) => { this.#forwardQuery(f, sql, v, held); });
+    this.#forwardQuery(f, sql, v, undefined);
   }
 
-  #forwardQuery(f: Frame, v: Verdict, held: HoldResult | undefined): void {
+  #forwardQuery(f: Frame, sql: string, v: Verdict, held: HoldResult | undefined): void {
     if (this.#link.isClosed()) return;
     this.#link.corkUpstream();
-    if (v.ok || held?.run === true) this.#init.sendQuery(f.raw);
+    if (v.ok || held?.run === true) this.#init.sendQuery(f.raw, nameOps(sql));
     else if (held) this.#markers.deny(held.message, 'query', held.code);
     else this.#markers.deny(v.message, 'query');
   }
@@ -171,41 +175,90 @@ export class FrontendGuard {
   #afterParseGuard(f: Frame, p: ParseMessage, v: Verdict): void {
     this.#rec.verdict(v);
     this.#link.corkUpstream();
-    // Parsing runs nothing: a statement that needs review is prepared now and held at each Bind,
-    // where its parameters are known (the approval is for the exact statement + parameters).
-    if (!v.ok && v.effect === 'review' && (p.name === '' || this.#reviewable.has(p.name) || this.#reviewable.size < MAX_REVIEWABLE)) {
-      this.#reviewable.set(p.name, { sql: p.sql, verdict: v });
-      this.#results.parsed(p.name);
-      this.#link.toUpstream(f.raw);
-    } else if (v.ok) {
-      // The unnamed statement is replaced by every Parse; a named one keeps needing review until Closed.
-      if (p.name === '') this.#reviewable.delete('');
-      this.#results.parsed(p.name);
-      this.#link.toUpstream(f.raw);
-    } else {
-      const message = v.effect === 'review' ? 'Gatehouse denied the statement: too many prepared statements awaiting review in this session' : v.message;
-      this.#markers.deny(message, 'parse');
+    if (!v.ok && v.effect === 'deny') {
+      this.#markers.deny(v.message, 'parse');
       this.#discardUntilSync = true;
-    }
-  }
-
-  /** Bind of a statement that needs review: held here, so nothing after it is forwarded meanwhile. */
-  async #heldBind(f: Frame, b: BindMessage): Promise<void> {
-    const entry = this.#reviewable.get(b.statement);
-    if (!entry) throw new Error('reviewable statement vanished');
-    const held = await this.hold.run(entry.verdict, entry.sql, b.params);
-    if (this.#link.isClosed()) return;
-    this.#link.corkUpstream();
-    if (held.run) {
-      this.#results.bound(b);
-      this.#link.toUpstream(f.raw);
       return;
     }
-    this.#markers.deny(held.message, 'bind', held.code);
+    // Parsing runs nothing: the statement is decided at each Bind, where its parameters are known
+    // (an approval is for the exact statement + parameters, and is used by one execution).
+    const inspection = inspectSql(p.sql);
+    const late = inspection.ok && inspection.statements.some((s) => s.executes.length > 0 || s.prepared !== undefined);
+    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v });
+    // A PREPARE sent through Parse defines its name when executed, unconfirmed: it counts for good.
+    if (inspection.ok) for (const s of inspection.statements) if (s.prepared) this.#names.mayDefine(s.prepared.name, { sql: p.sql, verdict: undefined });
+    this.#results.parsed(p.name);
+    this.#link.toUpstream(f.raw);
+  }
+
+  /**
+   * A Bind runs what its statement name denotes on the server now: every definition it may have
+   * (see {@link StatementNames}) must pass — allowed, or reviewed with these parameters (each
+   * review used by this one execution). Unknown names are refused.
+   */
+  #bind(f: Frame, b: BindMessage): void | Promise<void> {
+    const found = this.#names.lookup(b.statement);
+    if (!found.known) {
+      this.#refuseBind(`Gatehouse denied Bind: prepared statement "${b.statement}" is not known to the gateway`, UNKNOWN_STATEMENT);
+      return;
+    }
+    const only = found.candidates.length === 1 ? found.candidates[0] : undefined;
+    if (only?.verdict?.ok === true) { this.#forwardBind(f, b); return; } // the fast path
+    return this.#decideBind(f, b, found.candidates);
+  }
+
+  async #decideBind(f: Frame, b: BindMessage, candidates: readonly Candidate[]): Promise<void> {
+    const verdicts: { readonly sql: string; readonly v: Verdict }[] = [];
+    for (const c of candidates) verdicts.push({ sql: c.sql, v: c.verdict ?? await this.#lateVerdict(c.sql) });
+    for (const { v } of verdicts) {
+      if (!v.ok && v.effect === 'deny') { this.#link.corkUpstream(); this.#refuseBind(v.message, SQLSTATE.insufficientPrivilege); return; }
+    }
+    for (const { sql, v } of verdicts) {
+      if (v.ok || v.effect !== 'review') continue;
+      const held = await this.hold.run(v, sql, b.params);
+      if (this.#link.isClosed()) return;
+      if (!held.run) { this.#link.corkUpstream(); this.#refuseBind(held.message, held.code); return; }
+    }
+    if (this.#link.isClosed()) return;
+    this.#link.corkUpstream();
+    this.#forwardBind(f, b);
+  }
+
+  /** The verdict for a definition that depends on other names (EXECUTE) or was made in SQL (PREPARE), now. */
+  async #lateVerdict(sql: string): Promise<Verdict> {
+    const inspection = inspectSql(sql);
+    // A PREPARE text must not register its name again: it is decided with a scratch registry.
+    const scratch = inspection.ok && inspection.statements.some((s) => s.prepared !== undefined);
+    const v = await guardSql(scratch ? { ...this.#guardCtx(), prepared: new PreparedStatements() } : this.#guardCtx(), sql);
+    this.#rec.verdict(v);
+    return v;
+  }
+
+  #forwardBind(f: Frame, b: BindMessage): void {
+    this.#results.bound(b);
+    this.#link.toUpstream(f.raw);
+  }
+
+  #refuseBind(message: string, code: string): void {
+    this.#markers.deny(message, 'bind', code);
     this.#discardUntilSync = true;
   }
 
   #guardCtx(): Parameters<typeof guardSql>[0] {
     return { svc: this.#svc, principal: this.#principal, connection: this.#conn, prepared: this.#prepared, decisions: this.#decisions };
   }
+}
+
+/** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */
+function nameOps(sql: string): NameOp[] {
+  if (!NAME_OPS_RE.test(sql)) return [];
+  const inspection = inspectSql(sql);
+  if (!inspection.ok) return [];
+  const ops: NameOp[] = [];
+  for (const s of inspection.statements) {
+    if (s.prepared) ops.push({ op: 'prepare', name: s.prepared.name, cand: { sql: sql.slice(s.location.start, s.location.end), verdict: undefined } });
+    else if (s.deallocates?.all === true) ops.push({ op: 'deallocate-all' });
+    else if (s.deallocates) ops.push({ op: 'deallocate', name: s.deallocates.name });
+  }
+  return ops;
 }

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { BE, parseReadyForQuery, validateBackend } from './backend-messages.ts';
+import { BE, parseCommandComplete, parseReadyForQuery, validateBackend } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { DenialMarkers } from './denial-markers.ts';
 import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
@@ -14,6 +14,7 @@ import { ResponseMasking } from './response-masking.ts';
 import { MaskingError, ResultPath } from './result-path.ts';
 import { SerialPump } from './serial-pump.ts';
 import type { SessionLink } from './session-link.ts';
+import { StatementNames, type NameOp } from './statement-names.ts';
 import { RecordingError, SessionRecording } from './session-recording.ts';
 import type { UpstreamSession } from './upstream.ts';
 import { emptyMessage } from './writer.ts';
@@ -57,6 +58,7 @@ export class PgSession {
   readonly #markers: DenialMarkers;
   readonly #settings: LocalSettings;
   readonly #guard: FrontendGuard;
+  readonly #names: StatementNames;
   #closed = false;
   /** Transaction status from the last upstream ReadyForQuery. */
   txStatus = 0x49;
@@ -82,21 +84,25 @@ export class PgSession {
     const masking = new ResponseMasking(init.svc.masking, init.connection.name, init.catalog);
     this.#rec = new SessionRecording(init.svc, init.id, init.principal, init.connection, masking.content);
     this.#results = new ResultPath(this.#link, masking, this.#rec);
-    const sendQuery = (raw: Buffer): void => {
+    const names = new StatementNames();
+    const sendQuery = (raw: Buffer, ops: NameOp[] = []): void => {
+      names.query(ops);
       this.#results.queryForwarded();
       this.#link.batches.sent++;
       this.#link.toUpstream(raw);
     };
     const sendSync = (raw: Buffer): void => {
+      names.sync();
       this.#results.syncForwarded();
       this.#link.batches.sent++;
       this.#link.toUpstream(raw);
     };
+    this.#names = names;
     this.#markers = new DenialMarkers(this.#link, sendQuery);
     this.#settings = new LocalSettings(this.#link, sendQuery);
     this.#guard = new FrontendGuard({
       svc: init.svc, principal: init.principal, connection: init.connection, link: this.#link, markers: this.#markers,
-      settings: this.#settings, results: this.#results, rec: this.#rec, sendQuery, sendSync, close: () => this.close(),
+      settings: this.#settings, results: this.#results, rec: this.#rec, sendQuery, sendSync, names, close: () => this.close(),
     });
     this.#clientPump = new SerialPump(client, (f) => this.#guard.frontend(f), (e) => this.#fail(e, 'client'), () => { while (upSocket.writableCorked > 0) upSocket.uncork(); });
     this.#upPump = new SerialPump(upSocket, (f) => this.#backend(f), (e) => this.#fail(e, 'upstream'), () => { while (client.writableCorked > 0) client.uncork(); });
@@ -134,7 +140,10 @@ export class PgSession {
       case BE.dataRow: return this.#results.dataRow(f);
       case BE.rowDescription: return this.#results.rowDescription(f);
       case BE.noData: if (this.#results.noData()) return; break;
+      case BE.parseComplete: this.#names.parseComplete(); break;
+      case BE.closeComplete: this.#names.closeComplete(); break;
       case BE.commandComplete: case BE.emptyQuery: case BE.portalSuspended: {
+        if (f.type === BE.commandComplete) this.#names.commandComplete(() => parseCommandComplete(f.body));
         this.#results.completed();
         const local = f.type === BE.emptyQuery ? this.#settings.emptyQuery() : undefined;
         if (local) { link.toClient(local); return; }
@@ -144,6 +153,7 @@ export class PgSession {
         break;
       }
       case BE.error: {
+        this.#names.error();
         this.#results.error();
         link.toClient(this.#markers.rewrite(f.body) ?? this.#results.serverText(f));
         return;
@@ -152,6 +162,7 @@ export class PgSession {
       case BE.readyForQuery:
         this.txStatus = parseReadyForQuery(f.body);
         link.batches.done++;
+        this.#names.ready();
         this.#results.ready(this.txStatus);
         this.#markers.ready();
         this.#settings.ready();
