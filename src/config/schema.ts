@@ -1,4 +1,4 @@
-import { CONNECTION_SCHEMA, MASKING_SCHEMA, REVIEWS_SCHEMA } from './schema-data-plane.ts';
+import { CONNECTION_SCHEMA, MASKING_SCHEMA, NAME_PATTERN, REVIEWS_SCHEMA } from './schema-data-plane.ts';
 import { bool, duration, list, listen, obj, oneOf, size, str, type JsonSchema } from './schema-helpers.ts';
 
 export type { JsonSchema } from './schema-helpers.ts';
@@ -118,6 +118,9 @@ export const CONFIG_SCHEMA: JsonSchema = {
     store: STORE,
     identity: IDENTITY,
     connections: list('Upstream services (names unique). Connections added through the admin API live in the store.', CONNECTION_SCHEMA, { default: [] }),
+    api_connections: list('Names of connections created through the admin API that masking and review rules may name. '
+      + 'A rule naming a connection that is neither configured nor listed here is an error; /readyz reports "not ready" while a listed one does not exist.',
+    str('A connection name.', { pattern: NAME_PATTERN }), { uniqueItems: true, default: [] }),
     policies: POLICIES,
     masking: MASKING_SCHEMA,
     reviews: REVIEWS_SCHEMA,

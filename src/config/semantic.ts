@@ -1,6 +1,9 @@
 import { RE2 } from 're2-wasm';
 import { parseDuration } from '../kernel/duration.ts';
+import { didYouMean } from '../kernel/suggest.ts';
+import { isClaimName, NAME_PATTERN } from '../identity/names.ts';
 import type { ConfigIssue } from './config-error.ts';
+import type { GatehouseConfig } from './types.ts';
 import { toPointer } from './interpolate.ts';
 import type { Locate } from './validate.ts';
 
@@ -44,9 +47,56 @@ export function checkAfterDefaults(doc: unknown, locate: Locate): ConfigIssue[] 
   unique(doc, ['identity', 'issuers'], 'issuer', 'issuer', issues, locate);
   checkReviews(doc, issues, locate);
   checkMasking(doc, issues, locate);
+  checkConnectionTypes(doc, issues, locate);
+  checkConnectionReferences(doc, issues, locate);
   checkListeners(doc, issues, locate);
   checkNoPasswordInUrls(doc, issues, locate);
   return issues;
+}
+
+/** Connection types the schema knows but nothing serves yet. */
+export const UNSERVED_CONNECTION_TYPES: Readonly<Record<string, string>> = {
+  mcp: 'type "mcp" (upstream MCP servers) is not served yet: no data path forwards to it, so its policy, masking and recording '
+    + 'would never apply. Gatehouse itself is an MCP server at /mcp; reach HTTP tools through an "http" connection',
+};
+
+function checkConnectionTypes(doc: unknown, issues: ConfigIssue[], locate: Locate): void {
+  items(field(doc, 'connections')).forEach((c, i) => {
+    const why = UNSERVED_CONNECTION_TYPES[String(field(c, 'type'))];
+    if (why !== undefined) issue(issues, locate, ['connections', i, 'type'], why);
+  });
+}
+
+/** `*` matches any characters (the same globs as policy/review-rules and the masking rules). */
+function globMatches(glob: string, name: string): boolean {
+  const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return re.test(name);
+}
+
+/**
+ * Every connection name or glob in a masking or review rule must name a configured connection, or
+ * one declared in `api_connections` (created through the admin API): a typo would otherwise turn
+ * masking or reviews off for the real connection without a word. `"*"` alone always applies.
+ */
+function checkConnectionReferences(doc: unknown, issues: ConfigIssue[], locate: Locate): void {
+  const configured = items(field(doc, 'connections')).map((c) => field(c, 'name')).filter((n): n is string => typeof n === 'string');
+  const declared = items(field(doc, 'api_connections')).filter((n): n is string => typeof n === 'string');
+  declared.forEach((name, i) => {
+    if (configured.includes(name)) issue(issues, locate, ['api_connections', i], `"${name}" is configured under connections; list here only connections created through the admin API`);
+  });
+  const known = [...configured, ...declared];
+  const check = (at: Path, entries: unknown): void => {
+    items(entries).forEach((entry, j) => {
+      if (typeof entry !== 'string' || entry === '*' || entry === '') return;
+      const matches = entry.includes('*') ? known.some((n) => globMatches(entry, n)) : known.includes(entry);
+      if (matches) return;
+      const what = entry.includes('*') ? `glob "${entry}" matches no connection` : `no connection named "${entry}"`;
+      issue(issues, locate, [...at, 'connections', j], `${what}${didYouMean(entry, known)}; `
+        + 'a connection created through the admin API must be listed in api_connections');
+    });
+  };
+  items(field(doc, 'masking', 'rules')).forEach((rule, i) => { check(['masking', 'rules', i], field(rule, 'connections')); });
+  items(field(doc, 'reviews', 'rules')).forEach((rule, i) => { check(['reviews', 'rules', i], field(rule, 'connections')); });
 }
 
 function unique(doc: unknown, at: string[], key: string, what: string, issues: ConfigIssue[], locate: Locate): void {
@@ -122,4 +172,29 @@ function checkNoPasswordInUrls(doc: unknown, issues: ConfigIssue[], locate: Loca
   };
   items(field(doc, 'connections')).forEach((c, i) => { check(field(c, 'url'), ['connections', i, 'url'], 'credentials.password'); });
   check(field(doc, 'store', 'postgres', 'url'), ['store', 'postgres', 'url'], 'store.postgres.password');
+}
+
+/**
+ * Problems that do not stop the gateway but make a rule useless, reported as warnings by
+ * `config validate` and logged at start-up: review approver groups that no credential can carry
+ * (API-key groups must match the group-name pattern; external OIDC groups need an issuer).
+ *
+ * @example configWarnings(config) // [{ path: '/reviews/rules/0/approvers/0', message: 'no API key can carry group "DB A" …' }]
+ */
+export function configWarnings(config: GatehouseConfig): ConfigIssue[] {
+  const warnings: ConfigIssue[] = [];
+  const oidc = config.identity.issuers.length > 0;
+  config.reviews.rules.forEach((rule, i) => {
+    rule.approvers.forEach((group, j) => {
+      if (NAME_PATTERN.test(group)) return;
+      const viaOidc = oidc && isClaimName(group) && !/\s/.test(group);
+      if (viaOidc) return;
+      warnings.push({
+        path: toPointer(['reviews', 'rules', i, 'approvers', j]),
+        message: `no credential can carry group "${group.slice(0, 100)}" (API-key groups match ${NAME_PATTERN.source}`
+          + `${oidc ? '' : '; no OIDC issuer is configured'}): nobody can approve reviews of rule "${rule.name}"`,
+      });
+    });
+  });
+  return warnings;
 }

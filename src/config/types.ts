@@ -103,6 +103,8 @@ export interface GatehouseConfig {
     readonly bootstrap: { readonly admin_user: string; readonly admin_group: string };
   };
   readonly connections: readonly ConnectionConfig[];
+  /** Names of admin-API connections that rules may name (checked at load; reported by /readyz while missing). */
+  readonly api_connections: readonly string[];
   readonly policies: { readonly files: readonly string[] };
   readonly masking: { readonly hash_key?: Secret; readonly rules: readonly MaskingRuleConfig[] };
   readonly reviews: { readonly hold_timeout: string; readonly max_duration: string; readonly rules: readonly ReviewRuleConfig[] };

@@ -1,5 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { didYouMean } from '../kernel/suggest.ts';
 import type { ConfigIssue } from './config-error.ts';
 import { CONFIG_SCHEMA } from './schema.ts';
 import { DURATION_PATTERN, SIZE_PATTERN } from './schema-helpers.ts';
@@ -36,7 +37,7 @@ export function validateAgainstSchema(data: unknown, locate: Locate): ConfigIssu
   const seen = new Set<string>();
   const issues: ConfigIssue[] = [];
   for (const e of validate.errors ?? []) {
-    const issue = toIssue(e, locate);
+    const issue = toIssue(e, locate, data);
     if (!issue) continue;
     const id = `${issue.path}\0${issue.message}`;
     if (seen.has(id)) continue;
@@ -46,9 +47,9 @@ export function validateAgainstSchema(data: unknown, locate: Locate): ConfigIssu
   return issues;
 }
 
-function toIssue(e: ErrorObject, locate: Locate): ConfigIssue | undefined {
+function toIssue(e: ErrorObject, locate: Locate, data: unknown): ConfigIssue | undefined {
   const segments = fromPointer(e.instancePath);
-  const at = (path: string, line: number | undefined): ConfigIssue => ({ path, message: messageOf(e), ...(line === undefined ? {} : { line }) });
+  const at = (path: string, line: number | undefined): ConfigIssue => ({ path, message: messageOf(e, data), ...(line === undefined ? {} : { line }) });
   switch (e.keyword) {
     case 'if': // the failing "then"/"else" branch reports the real problem
     case 'propertyNames': // the pattern error on the key itself is reported instead
@@ -64,24 +65,28 @@ function toIssue(e: ErrorObject, locate: Locate): ConfigIssue | undefined {
     default: {
       const propertyName = e.propertyName; // set on errors about a key itself (propertyNames)
       if (propertyName !== undefined) {
-        return { path: `${e.instancePath}/${escape(propertyName)}`, message: `invalid key: ${messageOf(e)}`, ...lineOf(locate(segments, propertyName)) };
+        return { path: `${e.instancePath}/${escape(propertyName)}`, message: `invalid key: ${messageOf(e, data)}`, ...lineOf(locate(segments, propertyName)) };
       }
       return at(e.instancePath, locate(segments));
     }
   }
 }
 
-function messageOf(e: ErrorObject): string {
+function messageOf(e: ErrorObject, data: unknown): string {
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = allowedKeys(e.schemaPath);
-      return `unknown key${allowed.length > 0 ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
+      const hint = didYouMean(String(params.additionalProperty), allowed);
+      return `unknown key${allowed.length > 0 ? ` (allowed here: ${allowed.join(', ')})` : ''}${hint}`;
     }
     case 'required':
       return 'is required';
-    case 'enum':
-      return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      const value = valueAt(data, fromPointer(e.instancePath));
+      return `must be one of: ${allowed.join(', ')}${typeof value === 'string' ? didYouMean(value, allowed) : ''}`;
+    }
     case 'false schema':
       return e.instancePath.endsWith('/provider') ? 'is only allowed when type is llm' : 'is not allowed here';
     case 'pattern':
@@ -105,6 +110,16 @@ function allowedKeys(schemaPath: string): string[] {
   }
   const props = node !== null && typeof node === 'object' ? (node as { properties?: unknown }).properties : undefined;
   return props !== null && typeof props === 'object' ? Object.keys(props) : [];
+}
+
+/** The value at `path` in `data`, or undefined. */
+function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
+  let node = data;
+  for (const part of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[part];
+  }
+  return node;
 }
 
 /** `/connections/0/url` → `['connections', 0, 'url']`. */

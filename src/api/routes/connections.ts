@@ -1,6 +1,7 @@
 import type { Router } from '../../protocols/http/router.ts';
 import { sendJson } from '../../protocols/http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
+import { UNSERVED_CONNECTION_TYPES } from '../../config/semantic.ts';
 import { validateAgainstSchema } from '../../config/validate.ts';
 import { publicConnection } from '../../connections/registry.ts';
 import { Secret } from '../../kernel/secret.ts';
@@ -20,6 +21,8 @@ interface ConnectionInput {
 function validateConnection(body: Record<string, unknown>): ConnectionInput {
   const copy = structuredClone(body);
   const issues = validateAgainstSchema({ connections: [copy] }, () => undefined);
+  const unserved = UNSERVED_CONNECTION_TYPES[String(copy.type)];
+  if (unserved !== undefined) issues.push({ path: '/connections/0/type', message: unserved });
   if (issues.length > 0) {
     const detail = issues.map((i) => `${i.path.replace(/^\/connections\/0/, '') || '/'}: ${i.message}`).join('; ');
     throw new GatehouseError('validation_failed', detail, { errors: issues.map((i) => ({ path: i.path.replace(/^\/connections\/0/, ''), message: i.message })) });

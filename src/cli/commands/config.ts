@@ -4,6 +4,7 @@ import { findConfigPath } from '../../config/find-config.ts';
 import { loadConfig } from '../../config/load.ts';
 import { ConfigError, formatConfigErrors } from '../../config/config-error.ts';
 import type { GatehouseConfig } from '../../config/types.ts';
+import { configWarnings } from '../../config/semantic.ts';
 
 /** Loads the config named by --config / GATEHOUSE_CONFIG / defaults; invalid config → exit 2. */
 export function loadCliConfig(flag: string | undefined, io: Io): { config: GatehouseConfig; path: string } {
@@ -26,6 +27,8 @@ export const configValidate: Command = {
   async run(argv, io) {
     const { values } = parse(argv, { config: { type: 'string' }, json: { type: 'boolean' } });
     const { config, path } = loadCliConfig(values.config, io);
+    const warnings = configWarnings(config);
+    for (const w of warnings) io.err(`${path}: warning: ${w.path}: ${w.message}`);
     io.out(values.json ? JSON.stringify({ ok: true, config: path, connections: config.connections.length }) : `ok: ${path} is valid (${config.connections.length} connections)`);
     return Promise.resolve(0);
   },

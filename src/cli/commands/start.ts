@@ -1,5 +1,6 @@
 import { parse, type Command } from '../args.ts';
 import { loadCliConfig } from './config.ts';
+import { configWarnings } from '../../config/semantic.ts';
 import { startGateway } from '../../app/gateway.ts';
 import { watchPolicies } from '../../policy/watch.ts';
 import type { ReloadResult } from '../../policy/engine.ts';
@@ -13,6 +14,7 @@ export const start: Command = {
     const { config, path } = loadCliConfig(values.config, io);
     const gw = await startGateway(config, { configPath: path });
     const { log, policy } = gw.services;
+    for (const w of configWarnings(config)) log.warn({ path: w.path }, w.message);
     if (gw.adminKeyCreated) {
       io.err(`gatehouse: bootstrap admin key written to ${gw.adminKeyPath ?? '?'} (mode 0600; user "${config.identity.bootstrap.admin_user}", group "${config.identity.bootstrap.admin_group}")`);
     }

@@ -21,6 +21,20 @@ export async function readiness(svc: Services): Promise<{ ready: boolean; checks
     checks.store = 'unreachable';
   }
   checks.policies = svc.policy.policies().length > 0 ? 'ok' : 'none loaded';
+  // Rules may name connections created through the admin API (api_connections): until each
+  // exists, masking or reviews the configuration promises are not in force for it.
+  const expected = svc.config.api_connections;
+  if (expected.length > 0) {
+    const missing: string[] = [];
+    for (const name of expected) {
+      try {
+        if (!(await svc.connections.get(name))) missing.push(name);
+      } catch {
+        missing.push(name);
+      }
+    }
+    checks.api_connections = missing.length === 0 ? 'ok' : `missing: ${missing.join(', ')}`;
+  }
   return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
 }
 
