@@ -46,6 +46,26 @@ export function maskBytes(v: Buffer, scan: (t: string) => string): Buffer {
   return masked === text ? v : Buffer.from(masked, enc);
 }
 
+/** Digit runs long enough to be a numeric entity alone (an SSN has 9 digits, a card 13–19). */
+const DIGIT_RUN = /[0-9]{9,}/g;
+
+/**
+ * A scan that also sees each long digit run alone: detectors rightly refuse digits glued to a
+ * `.` or `,` (`1,4111111111111111` in an array literal, `4111111111111111.00` as a numeric), but
+ * a reader of the value sees the number. The text is scanned first (context kept), then each
+ * remaining run of 9+ digits on its own.
+ *
+ * @example
+ *   deepScan((t) => masker.mask(t).text)('{1,4111111111111111}') // '{1,[CREDIT_CARD]}'
+ */
+export function deepScan(scan: (t: string) => string): (t: string) => string {
+  return (t) => {
+    const s = scan(t);
+    DIGIT_RUN.lastIndex = 0;
+    return DIGIT_RUN.test(s) ? s.replace(DIGIT_RUN, (run) => scan(run)) : s;
+  };
+}
+
 /**
  * True when a number's text carries an entity: the text as printed, and its integer and fraction
  * digits alone (`4111111111111111.00` is a card number to a reader, not to a detector that

@@ -1,15 +1,15 @@
-import { parseRowDescription, type FieldDescription } from './backend-messages.ts';
-import { errorResponse, SQLSTATE } from './errors.ts';
+import { BE, parseRowDescription, type FieldDescription } from './backend-messages.ts';
+import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
 import { FE, type BindMessage } from './frontend-messages.ts';
 import { ResponseMasking } from './response-masking.ts';
 import { ResultTracker } from './result-tracker.ts';
-import type { RowMasker } from './row-masker.ts';
+import { ColumnMaskError, RowShapeError, type RowMasker } from './row-masker.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 import { MessageWriter } from './writer.ts';
 
-/** A row could not be masked: the session ends with an error (no unmasked byte goes out). */
+/** A row could not be masked and the session cannot go on (kept for the session's FATAL path). */
 export class MaskingError extends Error {
   override readonly name = 'MaskingError';
 }
@@ -26,6 +26,8 @@ export class ResultPath {
   readonly #rec: SessionRecording;
   readonly #tracker: ResultTracker | undefined;
   #copyOutBlocked = false;
+  /** A statement failed in masking: the server's messages are swallowed until ReadyForQuery. */
+  #failed = false;
 
   constructor(link: SessionLink, masking: ResponseMasking, rec: SessionRecording) {
     this.#link = link;
@@ -37,31 +39,27 @@ export class ResultPath {
   // ---- client → upstream: what was forwarded, in order ------------------------------------
 
   /** A Query was forwarded (its answer ends with ReadyForQuery). */
-  queryForwarded(): void { this.#tracker?.expect({ kind: 'query' }); }
+  queryForwarded(): void { this.#tracker?.query(); }
 
   /** A Sync was forwarded. */
-  syncForwarded(): void { this.#tracker?.expect({ kind: 'sync' }); }
+  syncForwarded(): void { this.#tracker?.sync(); }
 
-  /** A Parse was forwarded (the statement's shape is new). */
-  parsed(name: string): void { this.#tracker?.parsed(name); }
+  /** A Parse was forwarded. */
+  parsed(_name: string): void { this.#tracker?.interrupt(); }
 
-  /** A Bind was forwarded. */
-  bound(b: BindMessage): void { this.#tracker?.bind(b.portal, b.statement, b.resultFormats); }
+  /** A Bind was forwarded (a portal is created or replaced). */
+  bound(_b: BindMessage): void { this.#tracker?.interrupt(); }
 
   /** A Describe was forwarded. */
-  described(target: 'S' | 'P', name: string): void { this.#tracker?.expect({ kind: 'describe', target, name }); }
+  described(target: 'S' | 'P', name: string): void { this.#tracker?.describe(target, name); }
 
   /**
-   * An Execute is about to be forwarded. Rows must be interpretable to be masked: when neither
-   * the portal nor its statement was described, a Describe of the portal is sent first, hidden
-   * from the client.
+   * An Execute is about to be forwarded. Its rows are masked with the answer to a Describe of
+   * the portal sent right before it: the client's own when it was the message just before,
+   * else one Gatehouse sends now and hides from the client (see {@link ResultTracker}).
    */
   execute(portal: string): void {
-    if (this.#tracker?.needsDescribe(portal)) {
-      this.#tracker.expect({ kind: 'describe', target: 'P', name: portal, hidden: true });
-      this.#link.toUpstream(new MessageWriter().byte(0x50).cstring(portal).frame(FE.describe));
-    }
-    this.#tracker?.expect({ kind: 'execute', portal });
+    if (this.#tracker?.execute(portal)) this.#link.toUpstream(new MessageWriter().byte(0x50).cstring(portal).frame(FE.describe));
   }
 
   // ---- upstream → client ------------------------------------------------------------------
@@ -69,11 +67,11 @@ export class ResultPath {
   rowDescription(f: Frame): void | Promise<void> {
     const fields = parseRowDescription(f.body);
     const hidden = this.#tracker?.rowDescription(fields) ?? false;
-    this.#rec.columns(fields);
+    if (!hidden) this.#rec.columns(fields);
     const shape = this.#tracker?.shape();
-    const pending = shape ? this.masking.prepare(shape) : undefined;
+    const pending = shape ? this.#settle(() => this.masking.prepare(shape)) : undefined;
     if (hidden) return pending;
-    if (pending) return pending.then(() => this.#link.toClient(f.raw));
+    if (pending) return pending.then(() => { if (!this.#failed) this.#link.toClient(f.raw); });
     this.#link.toClient(f.raw);
   }
 
@@ -85,16 +83,60 @@ export class ResultPath {
   dataRow(f: Frame): void | Promise<void> {
     if (!this.#tracker) { this.#sendRow(f.raw, undefined); return; }
     const shape = this.#tracker.shape();
-    if (!shape) throw new MaskingError('a row arrived whose columns are unknown');
-    const m = this.masking.rowMasker(shape);
-    if (m instanceof Promise) return m.then((mm) => this.#maskedRow(mm, f, shape.fields));
-    return this.#maskedRow(m, f, shape.fields);
+    if (!shape) { this.#failStatement(new RowShapeError('a row arrived that no result description announced')); return; }
+    return this.#settle(() => {
+      const m = this.masking.rowMasker(shape);
+      if (m instanceof Promise) return m.then((mm) => this.#maskedRow(mm, f, shape.fields));
+      return this.#maskedRow(m, f, shape.fields);
+    });
   }
 
   #maskedRow(m: RowMasker, f: Frame, fields: readonly FieldDescription[]): void | Promise<void> {
     const out = this.masking.maskRow(m, f.body);
     if (out instanceof Promise) return out.then((o) => { this.#sendRow(o ?? f.raw, fields); });
     this.#sendRow(out ?? f.raw, fields);
+  }
+
+  /**
+   * Runs a masking step; a failure (sync or async) ends the statement with an error instead of
+   * the session, except a malformed message from the server (a protocol error: the session ends).
+   */
+  #settle(step: () => unknown): void | Promise<void> {
+    let r: unknown;
+    try { r = step(); } catch (e) { this.#failStatement(e); return; }
+    if (r instanceof Promise) return r.then(() => undefined, (e: unknown) => { this.#failStatement(e); });
+  }
+
+  /**
+   * Ends the current statement with an error (the server's own answer is withheld until its
+   * ReadyForQuery, as after a server error), so that no byte of a result that could not be masked
+   * reaches the client. The message names the column and the reason, never a value.
+   */
+  #failStatement(e: unknown): void {
+    if (e instanceof ProtocolError) throw e;
+    if (this.#failed) return;
+    this.#failed = true;
+    const column = e instanceof ColumnMaskError;
+    const message = column ? e.message : `Gatehouse could not mask the result: ${e instanceof Error ? e.message : String(e)}`;
+    this.#rec.event('error', { side: 'upstream', error: message });
+    this.#link.toClient(errorResponse({ code: column ? SQLSTATE.featureNotSupported : SQLSTATE.internalError, message }));
+  }
+
+  /**
+   * After a statement failed in masking, the server's messages up to its ReadyForQuery are not
+   * forwarded (asynchronous ones — notices, notifications, parameter changes — still are).
+   * True when `f` is swallowed. A COPY FROM STDIN that starts meanwhile is failed upstream.
+   */
+  swallowed(f: Frame): boolean {
+    if (!this.#failed) return false;
+    switch (f.type) {
+      case BE.readyForQuery: this.#failed = false; return false;
+      case BE.notice: case BE.notification: case BE.parameterStatus: return false;
+      case BE.copyInResponse:
+        this.#link.toUpstream(new MessageWriter().cstring('Gatehouse: the statement failed').frame(FE.copyFail));
+        return true;
+      default: return true;
+    }
   }
 
   #sendRow(frame: Buffer, fields: Parameters<SessionRecording['row']>[1]): void {
@@ -142,8 +184,8 @@ export class ResultPath {
   notification(f: Frame): Buffer { return this.masking.notification(f); }
 
   /** ReadyForQuery with the server's transaction status. */
-  ready(txStatus: number): void {
-    this.#tracker?.ready(txStatus);
+  ready(_txStatus: number): void {
+    this.#tracker?.ready();
     this.#copyOutBlocked = false;
   }
 }

@@ -1,102 +1,117 @@
 import type { FieldDescription } from './backend-messages.ts';
 
-/** A forwarded request whose responses can carry rows, in the order the server answers them. */
-export type Expectation =
-  | { readonly kind: 'query' }
-  | { readonly kind: 'sync' }
-  | { readonly kind: 'describe'; readonly target: 'S' | 'P'; readonly name: string; readonly hidden?: boolean }
-  | { readonly kind: 'execute'; readonly portal: string };
-
-/** Most named statements/portals whose shapes are remembered. */
-const MAX_NAMES = 1000;
-
-function bounded<K, V>(m: Map<K, V>, k: K, v: V): void {
-  m.delete(k);
-  m.set(k, v);
-  if (m.size > MAX_NAMES) m.delete(m.keys().next().value!);
-}
-
-/** The shape of rows a DataRow belongs to: column descriptions and their effective formats. */
+/** The shape of rows a DataRow belongs to: column descriptions and their formats. */
 export interface ResultShape {
   readonly fields: readonly FieldDescription[];
   readonly formats: readonly number[];
 }
 
+/** The shape of one Execute's rows: unknown until its Describe answers; null for NoData. */
+interface ExecuteExpectation { readonly kind: 'execute'; shape: ResultShape | null | undefined }
+
+/** A forwarded request whose responses matter to row masking, in the order the server answers them. */
+type Expectation =
+  | { readonly kind: 'query' }
+  | { readonly kind: 'sync' }
+  | { readonly kind: 'describe'; readonly hidden: boolean; execute: ExecuteExpectation | undefined }
+  | ExecuteExpectation;
+
+/** Requests in flight beyond which the session fails (a client pipelining without reading). */
+const MAX_IN_FLIGHT = 100_000;
+
+/** A backend message that no forwarded request explains (the shape of rows cannot be known). */
+export class ShapeError extends Error {
+  override readonly name = 'ShapeError';
+}
+
 /**
- * Matches backend row messages to the request that produced them, so that a DataRow is masked
- * with the right RowDescription even when none precedes it (Execute of a portal described
- * earlier, or of a statement described at prepare time, with Bind's result formats).
- * The server answers in order; after an error it skips to Sync, and so does the tracker.
+ * Matches backend row messages to the request that produced them, **by construction**: the
+ * shape used for an Execute's DataRows is the RowDescription of a `Describe` of that very
+ * portal sent **immediately before** that Execute (nothing in between on the connection), so
+ * nothing remembered by name is ever trusted. Names can be created, replaced and removed behind
+ * the proxy's back (SQL `PREPARE`/`DEALLOCATE`/`DECLARE … CURSOR`/`CLOSE` in a simple Query,
+ * `EXECUTE`, a cursor `FETCH`); the server's answer to the Describe is what that Execute returns.
+ * When the client itself described the portal right before the Execute, that answer serves;
+ * otherwise the session injects a Describe and hides its answer from the client.
+ * A simple Query's rows follow their own RowDescription. The server answers in order; after an
+ * error it skips to Sync, and so does the tracker.
  */
 export class ResultTracker {
   readonly #queue: Expectation[] = [];
-  readonly #statements = new Map<string, readonly FieldDescription[] | null>();
-  readonly #portals = new Map<string, { statement: string; formats: readonly number[] }>();
-  readonly #portalShapes = new Map<string, ResultShape | null>();
-  /** Client side: portals and statements a Describe was forwarded for. */
-  readonly #describedPortals = new Set<string>();
-  readonly #describedStatements = new Set<string>();
+  /** The client's Describe of a portal, while it is the last message forwarded. */
+  #lastDescribe: { readonly portal: string; readonly exp: Extract<Expectation, { kind: 'describe' }> } | undefined;
   /** The shape of the current simple-query result. */
   #current: ResultShape | undefined;
 
-  /** Client side: a message was forwarded. */
-  expect(e: Expectation): void {
-    if (this.#queue.length > 100_000) throw new Error('too many requests in flight');
+  #push(e: Expectation): void {
+    if (this.#queue.length >= MAX_IN_FLIGHT) throw new Error('too many requests in flight');
     this.#queue.push(e);
-    if (e.kind === 'describe') {
-      const set = e.target === 'S' ? this.#describedStatements : this.#describedPortals;
-      set.add(e.name);
-      if (set.size > MAX_NAMES) set.delete(set.values().next().value!);
-    }
   }
 
-  /** Client side: a Bind was forwarded. */
-  bind(portal: string, statement: string, formats: readonly number[]): void {
-    bounded(this.#portals, portal, { statement, formats });
-    this.#portalShapes.delete(portal);
-    this.#describedPortals.delete(portal);
+  /** Client side: a message other than Describe/Execute was forwarded (breaks Describe→Execute adjacency). */
+  interrupt(): void {
+    this.#lastDescribe = undefined;
   }
 
-  /** Client side: a Parse was forwarded (the statement's shape is new). */
-  parsed(statement: string): void {
-    this.#describedStatements.delete(statement);
+  /** Client side: a simple Query was forwarded. */
+  query(): void {
+    this.#lastDescribe = undefined;
+    this.#push({ kind: 'query' });
+  }
+
+  /** Client side: a Sync was forwarded. */
+  sync(): void {
+    this.#lastDescribe = undefined;
+    this.#push({ kind: 'sync' });
+  }
+
+  /** Client side: the client's own Describe was forwarded. */
+  describe(target: 'S' | 'P', name: string): void {
+    const exp = { kind: 'describe' as const, hidden: false, execute: undefined };
+    this.#push(exp);
+    this.#lastDescribe = target === 'P' ? { portal: name, exp } : undefined;
   }
 
   /**
-   * Client side, before forwarding Execute: true when neither the portal nor its statement was
-   * described, so the proxy must describe the portal itself (hidden from the client).
+   * Client side, before forwarding an Execute. Returns true when the session must first send a
+   * `Describe` of the portal (its answer hidden from the client); false when the client's own
+   * Describe of the same portal was the message just before.
    */
-  needsDescribe(portal: string): boolean {
-    if (this.#describedPortals.has(portal)) return false;
-    const p = this.#portals.get(portal);
-    return p === undefined || !this.#describedStatements.has(p.statement);
+  execute(portal: string): boolean {
+    const exec: ExecuteExpectation = { kind: 'execute', shape: undefined };
+    const last = this.#lastDescribe;
+    this.#lastDescribe = undefined;
+    const own = last?.portal === portal;
+    if (own) last.exp.execute = exec;
+    else this.#push({ kind: 'describe', hidden: true, execute: exec });
+    this.#push(exec);
+    return !own;
   }
 
-  /** Backend RowDescription (or NoData: `fields` null). Returns true when the client must not see it. */
+  /**
+   * Backend RowDescription or NoData (`fields` null). Returns true when
+   * the client must not see it. Throws {@link ShapeError} when no forwarded request explains it.
+   */
   rowDescription(fields: readonly FieldDescription[] | null): boolean {
     const head = this.#queue[0];
+    const shape = fields && { fields, formats: fields.map((f) => f.format) };
     if (head?.kind === 'describe') {
       this.#queue.shift();
-      if (head.target === 'S') bounded(this.#statements, head.name, fields);
-      else bounded(this.#portalShapes, head.name, fields && { fields, formats: fields.map((f) => f.format) });
-      return head.hidden === true;
+      if (head.execute) head.execute.shape = shape;
+      return head.hidden;
     }
-    this.#current = fields ? { fields, formats: fields.map((f) => f.format) } : undefined;
-    return false;
+    if (head?.kind === 'query') {
+      this.#current = shape ?? undefined;
+      return false;
+    }
+    throw new ShapeError('a row description arrived that no request asked for');
   }
 
   /** The shape of the next DataRow, or undefined when it cannot be known (fail closed). */
   shape(): ResultShape | undefined {
     const head = this.#queue[0];
-    if (head?.kind !== 'execute') return this.#current;
-    const known = this.#portalShapes.get(head.portal);
-    if (known) return known;
-    const p = this.#portals.get(head.portal);
-    const fields = p && this.#statements.get(p.statement);
-    if (!p || !fields) return this.#current;
-    const shape = { fields, formats: p.formats };
-    bounded(this.#portalShapes, head.portal, shape);
-    return shape;
+    if (head?.kind === 'execute') return head.shape ?? undefined;
+    return head?.kind === 'query' ? this.#current : undefined;
   }
 
   /** Backend CommandComplete / EmptyQueryResponse / PortalSuspended. */
@@ -115,13 +130,12 @@ export class ResultTracker {
     }
   }
 
-  /** Backend ReadyForQuery. Outside a transaction, portals are gone. */
-  ready(status: number): void {
+  /** Backend ReadyForQuery: the request it ends is done. */
+  ready(): void {
     while (this.#queue.length > 0) {
       const e = this.#queue.shift()!;
       if (e.kind === 'sync' || e.kind === 'query') break;
     }
     this.#current = undefined;
-    if (status === 0x49) { this.#portals.clear(); this.#portalShapes.clear(); }
   }
 }

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import { parseDataRow, type FieldDescription } from './backend-messages.ts';
-import { maskBinaryValue, maskTextValue, numberCarries, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
+import { deepScan, maskBinaryValue, maskTextValue, numberCarries, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
 import { BinaryFormatError } from './binary-scalars.ts';
 import { builtinKind, type TypeKind } from './pg-types.ts';
 import { MessageWriter } from './writer.ts';
@@ -92,7 +92,7 @@ export class RowMasker {
     this.#plans = plans;
     this.#hashKey = hashKey;
     const none = (t: string): string => t;
-    this.#ctxs = plans.map((p) => ({ scan: masker ? (t: string): string => masker.mask(t, { label: p.name }).text : none, kindOf }));
+    this.#ctxs = plans.map((p) => ({ scan: masker ? deepScan((t: string): string => masker.mask(t, { label: p.name }).text) : none, kindOf }));
   }
 
   /** True when some column may change. */

@@ -135,6 +135,8 @@ export class PgSession {
 
   #backend(f: Frame): void | Promise<void> {
     validateBackend(f.type, f.body);
+    // A statement that failed in masking: the rest of its answer is withheld until ReadyForQuery.
+    if (this.#results.swallowed(f)) return;
     const link = this.#link;
     switch (f.type) {
       case BE.dataRow: return this.#results.dataRow(f);
