@@ -38,6 +38,8 @@ import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
 import { closeSessions, httpSessionsOf } from '../protocols/http/proxy/sessions.ts';
 import { isLoopback } from './listen.ts';
+import { PrincipalLimits } from './limits.ts';
+import { InspectionPool, inspectionOptions } from './inspection-pool.ts';
 
 export interface GatewayOptions {
   readonly configPath?: string;
@@ -120,11 +122,12 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     closers.unshift(() => apiKeys.close());
     const tls = config.server.tls;
     const scheme = tls ? 'https' : 'http';
+    // Read deadlines (slow-header and slow-body defence): they bound receiving a request, never
+    // a response, so streams and long polls are not cut. Checked every second.
+    const timeouts = httpTimeouts(config);
     const server: Server = tls
-      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) })
-      : createServer();
-    server.headersTimeout = 30_000;
-    server.requestTimeout = 0; // long-polls and streams; per-route timeouts apply instead
+      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...timeouts })
+      : createServer(timeouts);
     // Until the services are built, requests get 503 not_ready rather than hanging.
     let handle = (_req: IncomingMessage, res: ServerResponse): void => { sendProblem(res, new GatehouseError('not_ready')); };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { handle(req, res); });
@@ -158,11 +161,16 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       mayApprove: policyApprover(() => { if (!late.services) throw new Error('gateway not started'); return late.services; }),
     });
     closers.unshift(() => rv.close());
+    const masking = new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined);
+    const gaugeSet = new Metrics();
+    // Heavy SQL parsing and body scanning run on worker threads (terminated on shutdown).
+    const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: gaugeSet });
+    closers.unshift(() => inspection.close());
     const services: Services = {
-      config, configPath: opts.configPath, log, clock, metrics: new Metrics(), db, apiKeys, issuer, authenticator,
+      config, configPath: opts.configPath, log, clock, metrics: gaugeSet, db, apiKeys, issuer, authenticator,
       policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
       connectionsRepo, publicUrl: url,
-      masking: new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined),
+      masking, limits: new PrincipalLimits(config.limits.per_principal), inspection,
       recorder: opts.recorder ?? storeRecorder ?? nullRecorder,
       sessions,
       upstreams,
@@ -208,6 +216,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       const pgListener = new PostgresListener(services, {
         host: pgListen.host, port: pgListen.port, ...(tls ? { tls } : {}),
         insecureAuthOk: isLoopback(pgListen.host) || config.server.postgres.allow_insecure_auth,
+        startupTimeoutMs: ms(config.server.postgres.startup_timeout),
       });
       postgres = await pgListener.start();
       closers.unshift(() => pgListener.close());
@@ -221,6 +230,15 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     for (const c of closers) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** `server.http` deadlines as node:http server options. */
+function httpTimeouts(config: GatehouseConfig): { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number } {
+  const h = config.server.http;
+  return {
+    headersTimeout: ms(h.headers_timeout), requestTimeout: ms(h.request_timeout),
+    keepAliveTimeout: ms(h.keep_alive_timeout), connectionsCheckingInterval: 1_000,
+  };
 }
 
 function stripSlash(u: string): string {

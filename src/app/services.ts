@@ -17,6 +17,8 @@ import type { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import type { ReviewService } from '../reviews/service.ts';
 import type { SessionStore } from '../recording/session-store.ts';
 import type { ReviewRules } from '../policy/review-rules.ts';
+import type { PrincipalLimits } from './limits.ts';
+import type { InspectionPool } from './inspection-pool.ts';
 
 /** Everything the listeners and the admin API need, built once by the composition root. */
 export interface Services {
@@ -48,6 +50,10 @@ export interface Services {
   readonly reviewRules: ReviewRules;
   /** `reviews.hold_timeout` in ms: how long a data path holds a request for approval. */
   readonly reviewHoldMs: number;
+  /** Per-principal concurrency limits (`limits.per_principal`). */
+  readonly limits: PrincipalLimits;
+  /** Off-loop SQL parsing and prompt scanning (`limits.inspection`). */
+  readonly inspection: InspectionPool;
   /** The externally visible base URL of the HTTP listener. */
   readonly publicUrl: string;
 }

@@ -88,7 +88,7 @@ describe('loadConfig: errors', () => {
   test('an unknown key is rejected with its path, line and the allowed keys', () => {
     const err = errorsOf('server:\n  http:\n    listn: "127.0.0.1:1"\n');
     assert.deepEqual(err.errors.map((e) => [e.path, e.line]), [['/server/http/listn', 3]]);
-    assert.match(err.errors[0]!.message, /unknown key \(allowed here: listen\)/);
+    assert.match(err.errors[0]!.message, /unknown key \(allowed here: listen, headers_timeout, request_timeout, keep_alive_timeout\)/);
     assert.equal(err.code, 'config_invalid');
     assert.equal(errorsOf('colour: blue\n').errors[0]!.path, '/colour');
   });

@@ -1,5 +1,6 @@
 import { CONNECTION_SCHEMA, MASKING_SCHEMA, NAME_PATTERN, REVIEWS_SCHEMA } from './schema-data-plane.ts';
 import { bool, duration, list, listen, obj, oneOf, size, str, type JsonSchema } from './schema-helpers.ts';
+import { HTTP_TIMEOUTS, LIMITS_SCHEMA, POSTGRES_TIMEOUTS } from './schema-limits.ts';
 
 export type { JsonSchema } from './schema-helpers.ts';
 export {
@@ -15,10 +16,12 @@ export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 const SERVER = obj('Listeners and transport security.', {
   http: obj('HTTP listener: data plane /proxy/<connection>/…, MCP /mcp, admin API /api/v1, identity /oauth, health and metrics.', {
     listen: listen('Address the HTTP listener binds.', '127.0.0.1:8080'),
+    ...HTTP_TIMEOUTS,
   }, { default: {} }),
   postgres: obj('PostgreSQL wire-protocol listener.', {
     listen: listen('Address the PostgreSQL listener binds.', '127.0.0.1:15432'),
     allow_insecure_auth: bool('Accept cleartext passwords (Gatehouse credentials) without TLS on a non-loopback listener. Only for trusted networks.', false),
+    ...POSTGRES_TIMEOUTS,
   }, { default: {} }),
   tls: obj('TLS for both listeners (the PostgreSQL listener then accepts SSLRequest). Paths are relative to this file.', {
     cert: str('PEM certificate chain file.', { minLength: 1 }),
@@ -127,6 +130,7 @@ export const CONFIG_SCHEMA: JsonSchema = {
     recording: RECORDING,
     notifications: NOTIFICATIONS,
     log: LOG,
+    limits: LIMITS_SCHEMA,
   },
 };
 

@@ -50,6 +50,7 @@ export function checkAfterDefaults(doc: unknown, locate: Locate): ConfigIssue[] 
   checkConnectionTypes(doc, issues, locate);
   checkConnectionReferences(doc, issues, locate);
   checkListeners(doc, issues, locate);
+  checkTimeouts(doc, issues, locate);
   checkNoPasswordInUrls(doc, issues, locate);
   return issues;
 }
@@ -161,6 +162,23 @@ function checkListeners(doc: unknown, issues: ConfigIssue[], locate: Locate): vo
     if (!LOOPBACK_HOST.test(host)) {
       issue(issues, locate, ['server', which, 'listen'], 'a non-loopback address needs server.tls, or server.allow_insecure_public: true');
     }
+  }
+}
+
+/** Node's HTTP server needs the headers deadline inside the whole-request deadline. */
+function checkTimeouts(doc: unknown, issues: ConfigIssue[], locate: Locate): void {
+  const read = (key: string): number | undefined => {
+    const v = field(doc, 'server', 'http', key);
+    return typeof v === 'string' ? parseDuration(v) : undefined;
+  };
+  const headers = read('headers_timeout');
+  const request = read('request_timeout');
+  if (headers !== undefined && request !== undefined && headers > request) {
+    issue(issues, locate, ['server', 'http', 'headers_timeout'], 'must not exceed server.http.request_timeout');
+  }
+  for (const key of ['headers_timeout', 'request_timeout']) {
+    const v = read(key);
+    if (v !== undefined && v < 1000) issue(issues, locate, ['server', 'http', key], 'must be at least 1s');
   }
 }
 

@@ -82,8 +82,8 @@ export interface WebhookConfig {
 
 export interface GatehouseConfig {
   readonly server: {
-    readonly http: { readonly listen: string };
-    readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean };
+    readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
+    readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean; readonly startup_timeout: string };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
     readonly public_url?: string;
@@ -111,6 +111,16 @@ export interface GatehouseConfig {
   readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string; readonly session_idle: string };
   readonly notifications: { readonly webhooks: readonly WebhookConfig[] };
   readonly log: { readonly level: LogLevel };
+  readonly limits: LimitsConfig;
+}
+
+/** `limits` (see config/schema-limits.ts). Sizes and durations as written (`"4kb"`, `"30s"`). */
+export interface LimitsConfig {
+  readonly per_principal: { readonly http_requests: number; readonly postgres_sessions: number };
+  readonly inspection: {
+    readonly workers: number; readonly queue: number; readonly timeout: string;
+    readonly inline_sql: string; readonly inline_prompt: string; readonly max_sql: string; readonly max_statements: number;
+  };
 }
 
 /**

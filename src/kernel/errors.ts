@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   read_only: { status: 409, title: 'Resource is defined in the configuration file and is read-only' },
   payload_too_large: { status: 413, title: 'Body exceeds the size limit' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  too_many_requests: { status: 429, title: 'Too many concurrent requests for this principal' },
+  inspection_unavailable: { status: 503, title: 'Inspection could not run; the request was refused' },
   unsupported_grant_type: { status: 400, title: 'Unsupported grant type' },
   invalid_grant: { status: 400, title: 'Invalid grant' },
   invalid_client: { status: 401, title: 'Invalid client' },

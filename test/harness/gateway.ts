@@ -37,13 +37,17 @@ export interface TestGateway {
  * `yaml` is appended to a minimal config (store, listen, policies); `storeUrl` puts the store on
  * that PostgreSQL server instead.
  */
-export async function startTestGateway(opts: { yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string>; recorder?: Recorder; storeUrl?: string; serverYaml?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway(opts: {
+  yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string>; recorder?: Recorder; storeUrl?: string; serverYaml?: string;
+  /** Extra `server.http` entries in YAML flow style (`request_timeout: 2s`). */
+  http?: string;
+} = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-test-'));
   mkdirSync(join(dir, 'policies'));
   writeFileSync(join(dir, 'policies', 'test.cedar'), opts.policies ?? TEST_POLICIES);
   const yaml = [
     'server:',
-    '  http: { listen: "127.0.0.1:0" }',
+    `  http: { listen: "127.0.0.1:0"${opts.http === undefined ? '' : `, ${opts.http}`} }`,
     ...(opts.serverYaml === undefined ? [] : [opts.serverYaml]),
     'store:',
     opts.storeUrl === undefined ? '  embedded: { path: ./state }' : `  postgres: { url: "${opts.storeUrl}" }`,

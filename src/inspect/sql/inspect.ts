@@ -166,22 +166,43 @@ export class SqlInspector {
    */
   inspect(sql: string): SqlInspection {
     if (typeof sql !== 'string') return fail('SQL text must be a string');
-    const cached = this.#cache.get(sql);
+    const cached = this.cached(sql);
     if (cached !== undefined) return cached;
-    const cacheable = loaded && sql.length <= this.#cacheMaxText;
-    // A template's text is ASCII (one byte per character), so its length is its size in bytes.
-    const template = cacheable && sql.length <= this.#maxBytes ? literalTemplate(sql) : undefined;
-    if (template !== undefined) {
-      const entry = this.#templates.get(template.key);
-      if (entry !== undefined) return relocated(entry, sql.length);
-    }
     const result = this.#compute(sql);
+    this.remember(sql, result);
+    return result;
+  }
+
+  /**
+   * The inspection of `sql` from the caches (exact text, or a single statement's literal
+   * template), or undefined when it would have to be parsed. Never parses.
+   */
+  cached(sql: string): SqlInspection | undefined {
+    const hit = this.#cache.get(sql);
+    if (hit !== undefined) return hit;
+    const template = this.#templateOf(sql);
+    if (template === undefined) return undefined;
+    const entry = this.#templates.get(template.key);
+    return entry === undefined ? undefined : relocated(entry, sql.length);
+  }
+
+  /**
+   * Keeps `result` for `sql` in the caches. `result` must be what {@link inspect} computes with
+   * this inspector's limits (e.g. computed on a worker thread by an inspector with equal limits).
+   */
+  remember(sql: string, result: SqlInspection): void {
     // Only results of a loaded parser are cached: "not initialized" must not stick.
-    if (cacheable) this.#cache.set(sql, result);
+    if (!loaded || sql.length > this.#cacheMaxText) return;
+    this.#cache.set(sql, result);
+    const template = this.#templateOf(sql);
     if (template !== undefined && result.ok && result.statements.length === 1 && result.statements[0]?.prepared === undefined) {
       this.#templates.set(template.key, { result, textLength: sql.length });
     }
-    return result;
+  }
+
+  /** The literal template of a cacheable text (ASCII: one byte per character, so its length is its size). */
+  #templateOf(sql: string): ReturnType<typeof literalTemplate> {
+    return loaded && sql.length <= this.#cacheMaxText && sql.length <= this.#maxBytes ? literalTemplate(sql) : undefined;
   }
 
   #compute(sql: string): SqlInspection {

@@ -27,7 +27,8 @@ export function toProblem(err: unknown): Problem {
 export function sendProblem(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): Problem {
   const problem = toProblem(err);
   if (!res.headersSent) {
-    res.writeHead(problem.status, { ...headers, 'content-type': 'application/problem+json', 'cache-control': 'no-store' });
+    const retry = typeof problem.retry_after === 'number' ? { 'retry-after': String(problem.retry_after) } : {};
+    res.writeHead(problem.status, { ...retry, ...headers, 'content-type': 'application/problem+json', 'cache-control': 'no-store' });
   }
   res.end(JSON.stringify(problem));
   return problem;

@@ -66,6 +66,7 @@ async function serve(svc: Services, req: IncomingMessage, res: ServerResponse, g
     throw new GatehouseError('method_not_allowed', 'this MCP server is stateless: POST JSON-RPC messages to /mcp (no GET stream, no DELETE)', { allow: ['POST'] });
   }
   const caller = await authenticateMcp(svc, req);
+  svc.limits.admitHttp(svc, 'mcp', caller.principal, res);
   const raw = await readBody(req, bytes(svc.config.server.body_limit));
   let body: unknown;
   try {
@@ -114,6 +115,7 @@ function answerError(svc: Services, res: ServerResponse, err: unknown): void {
   if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'mcp request failed');
   const headers: Record<string, string> = {};
   if (e.status === 401) headers['www-authenticate'] = challenge(svc, e);
+  if (typeof e.extra.retry_after === 'number') headers['retry-after'] = String(e.extra.retry_after);
   if (e.code === 'method_not_allowed' && Array.isArray(e.extra.allow)) headers.allow = (e.extra.allow as string[]).join(', ');
   sendRpcError(res, e.status, e.status === 400 ? JSONRPC.invalidRequest : JSONRPC.serverError, e.detail, { code: e.code }, headers);
 }

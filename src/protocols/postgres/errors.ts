@@ -14,6 +14,8 @@ export const SQLSTATE = {
   insufficientPrivilege: '42501',
   /** Unsupported protocol feature (replication, GSSAPI, old protocol versions). */
   featureNotSupported: '0A000',
+  /** The principal already holds `limits.per_principal.postgres_sessions` sessions. */
+  tooManyConnections: '53300',
   /** The gateway failed internally (masking or catalog lookup): fail closed. */
   internalError: 'XX000',
 } as const;

@@ -3,6 +3,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
+import { describePrincipal } from '../../identity/principal.ts';
 import { newId } from '../../kernel/ids.ts';
 import { CancelMap } from './cancel-map.ts';
 import { CatalogResolver } from './catalog.ts';
@@ -74,13 +75,22 @@ export class PostgresListener {
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => undefined);
     const maxMessage = this.#opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
+    const startupMs = this.#opts.startupTimeoutMs ?? 10_000;
+    // One deadline for the whole startup phase (encryption requests, TLS handshake, startup
+    // message, password, authentication): a client that dawdles anywhere in it is dropped.
+    const deadline = setTimeout(() => { socket.destroy(); }, startupMs);
+    let release: (() => void) | undefined;
     try {
       const hello = await clientHandshake(this.#svc, socket, {
         secureContext: this.#secure, insecureAuthOk: this.#opts.insecureAuthOk, maxMessage,
-        timeoutMs: this.#opts.startupTimeoutMs ?? 30_000,
+        timeoutMs: startupMs,
         onCancel: (pid, secret) => { this.#cancels.cancel(pid, secret); },
-      });
+      }).finally(() => { clearTimeout(deadline); });
       if (!hello) return;
+      release = this.#svc.limits.acquire(this.#svc, 'postgres', hello.principal);
+      if (release === undefined) {
+        throw new HandshakeError(SQLSTATE.tooManyConnections, `too many connections: ${describePrincipal(hello.principal)} already has ${this.#svc.limits.limiter('postgres').max} Gatehouse sessions open (limits.per_principal.postgres_sessions)`);
+      }
       const target = upstreamTarget(hello.connection.url, hello.connection.credentials.password?.reveal());
       let upstream;
       try {
@@ -91,6 +101,9 @@ export class PostgresListener {
       }
       if (hello.source.hasPending) { upstream.socket.destroy(); throw new HandshakeError(SQLSTATE.protocolViolation, 'protocol violation: data before authentication completed'); }
       hello.source.detach();
+      // From here the session owns the unit: it gives it back when it closes.
+      const sessionRelease = release;
+      release = undefined;
       const ref: { session?: PgSession } = {};
       const key = this.#cancels.register(upstream.key && { host: target.host, port: target.port, ...upstream.key }, () => ref.session?.cancelHold());
       const out = new MessageWriter();
@@ -101,11 +114,12 @@ export class PostgresListener {
       const session: PgSession = new PgSession({
         svc: this.#svc, id: newId(), client: hello.socket, clientReader: hello.source.reader, upstream,
         principal: hello.principal, connection: hello.connection, catalog: this.#catalogFor(hello.connection),
-        onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); },
+        onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); sessionRelease(); },
       });
       ref.session = session;
       this.#sessions.add(session);
     } catch (err) {
+      release?.();
       rejectClient(socket, err);
     }
   }

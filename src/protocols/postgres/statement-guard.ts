@@ -2,9 +2,8 @@ import { connectionResource, decideAndRecord, denialReason } from '../../app/aut
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { inspectSql } from '../../inspect/sql/inspect.ts';
 import type { PreparedStatements } from '../../inspect/sql/prepared.ts';
-import type { SqlAction, StatementInfo } from '../../inspect/sql/types.ts';
+import type { SqlAction, SqlInspection, StatementInfo } from '../../inspect/sql/types.ts';
 import type { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { Decision, SqlFacts } from '../../policy/request.ts';
 
@@ -29,7 +28,7 @@ export type Verdict =
 
 /** What the guard needs from a session. */
 export interface GuardContext {
-  readonly svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>;
+  readonly svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log' | 'inspection'>;
   readonly principal: Principal;
   readonly connection: Connection;
   readonly prepared: PreparedStatements;
@@ -61,22 +60,28 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
  * prepared statement, are denied. A protocol-level Parse into a named statement registers it
  * (`statementName`) so that a later SQL `EXECUTE` of that name needs what it needs.
  *
- * Synchronous unless the audit queue is half full: then it waits for room first (back-pressure,
- * as `authorize()` does), so the wire protocol only leaves its fast path when it must.
+ * Synchronous unless the text is large (then it is parsed on an inspection worker, off the event
+ * loop; a worker failure denies) or the audit queue is half full (then it waits for room first:
+ * back-pressure, as `authorize()` does), so the wire protocol only leaves its fast path when it must.
  *
  * @example
  *   const v = await guardSql(ctx, 'DELETE FROM t');
  *   if (!v.ok) client.write(errorResponse({ code: '42501', message: v.message }));
  */
 export function guardSql(ctx: GuardContext, sql: string, statementName?: string): Verdict | Promise<Verdict> {
+  const inspection = ctx.svc.inspection.inspectSql(sql);
+  if (inspection instanceof Promise) return inspection.then((i) => guardInspected(ctx, i, statementName));
+  return guardInspected(ctx, inspection, statementName);
+}
+
+function guardInspected(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict | Promise<Verdict> {
   const room = ctx.svc.audit.room();
-  if (!room) return guardNow(ctx, sql, statementName);
-  const go = (): Verdict => guardNow(ctx, sql, statementName);
+  if (!room) return guardNow(ctx, inspection, statementName);
+  const go = (): Verdict => guardNow(ctx, inspection, statementName);
   return room.then(go, go);
 }
 
-function guardNow(ctx: GuardContext, sql: string, statementName: string | undefined): Verdict {
-  const inspection = inspectSql(sql);
+function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict {
   if (!inspection.ok) {
     return { ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})` };
   }

@@ -8,7 +8,7 @@ import { requestShape, type WireFormat } from '../providers/index.ts';
 
 /** Input of {@link prepareRequest}. */
 export interface PrepareInput {
-  readonly conn: Connection;
+  readonly conn: Pick<Connection, 'name' | 'type' | 'provider'>;
   readonly method: string;
   readonly endpoint: string;
   readonly raw: Buffer;

@@ -10,7 +10,7 @@ import type { Facts } from '../../../policy/request.ts';
 import { readBody } from '../body.ts';
 import { authenticateHttp } from '../authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
-import { maskedFacts, prepareRequest } from './prepare.ts';
+import { maskedFacts } from './prepare.ts';
 import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
 import { NO_CAPTURE, recordEvent, TextCapture, maskedExcerpt } from './record.ts';
@@ -49,6 +49,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const connection = conn;
     const kind = conn.type;
     const who = await authenticateProxy(svc, req, connection);
+    svc.limits.admitHttp(svc, 'proxy', who, res);
     // Sessions group recorded exchanges (and guard them from another principal): with nothing
     // recorded, the header's id is only echoed.
     const resolved = recording ? httpSessionsOf(svc).resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
@@ -61,7 +62,8 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
       ? Buffer.alloc(0) : await readBody(req, bytes(svc.config.server.body_limit));
     const scanner = scannerFor(svc);
     const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
-    const prepared = prepareRequest({
+    // Large bodies are scanned on an inspection worker, off the event loop (app/inspection-pool.ts).
+    const prepared = await svc.inspection.prepare({
       conn: connection, method, endpoint: target.endpoint, raw, contentType: req.headers['content-type'] ?? '', format, scanner,
       egress: svc.masking.textMasker(connection.name, 'request'),
     });

@@ -1,0 +1,145 @@
+import { bytes, ms, type GatehouseConfig } from '../config/types.ts';
+import { SqlInspector } from '../inspect/sql/inspect.ts';
+import type { SqlInspection } from '../inspect/sql/types.ts';
+import { GatehouseError, type ErrorCode, ERROR_CODES } from '../kernel/errors.ts';
+import { deepFreeze } from '../kernel/freeze.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import { WorkerPool, WorkerPoolError } from '../kernel/worker-pool.ts';
+import { prepareRequest, type PrepareInput, type Prepared } from '../protocols/http/proxy/prepare.ts';
+import type { InspectionResult, InspectionTask, InspectionWorkerData, PreparedReply } from './inspection-tasks.ts';
+
+/** Sizes and bounds of an {@link InspectionPool} (from `limits.inspection`). */
+export interface InspectionPoolOptions {
+  /** Worker threads (0: everything inline). */
+  readonly workers: number;
+  readonly queue: number;
+  readonly timeoutMs: number;
+  /** SQL texts up to this many characters are parsed inline. */
+  readonly inlineSqlChars: number;
+  /** Request bodies up to this many bytes are scanned inline. */
+  readonly inlinePromptBytes: number;
+  readonly maxSqlBytes: number;
+  readonly maxStatements: number;
+}
+
+/** The options from a loaded config. */
+export function inspectionOptions(config: GatehouseConfig): InspectionPoolOptions {
+  const i = config.limits.inspection;
+  return {
+    workers: i.workers, queue: i.queue, timeoutMs: ms(i.timeout),
+    inlineSqlChars: bytes(i.inline_sql), inlinePromptBytes: bytes(i.inline_prompt),
+    maxSqlBytes: bytes(i.max_sql), maxStatements: i.max_statements,
+  };
+}
+
+/**
+ * Keeps heavy inspection off the event loop. Small inputs — the common case — are inspected
+ * inline (and SQL answered from the inspector's caches first); a SQL text or request body above
+ * the inline threshold goes to a bounded pool of worker threads running the same code with the
+ * same limits. Fail closed: when a worker cannot answer (queue full, timeout, crash) the SQL is
+ * `ok: false` (denied) and a request body fails with `inspection_unavailable` (503).
+ *
+ * Built by the composition root (`app/gateway.ts`) and closed on shutdown.
+ *
+ * @example
+ *   const pool = new InspectionPool(inspectionOptions(config), { maskingRules, hashKey, metrics });
+ *   const r = await pool.inspectSql(text); // SqlInspection, never throws
+ *   await pool.close();
+ */
+export class InspectionPool {
+  readonly #opts: InspectionPoolOptions;
+  readonly #inspector: SqlInspector;
+  readonly #pool: WorkerPool<InspectionTask, InspectionResult> | undefined;
+  readonly #metrics: Metrics | undefined;
+  /** Inspections by where they ran (tests assert on it). */
+  readonly counts = { inline: 0, worker: 0, failed: 0 };
+
+  constructor(opts: InspectionPoolOptions, data: Omit<InspectionWorkerData, 'maxSqlBytes' | 'maxStatements'> & { readonly metrics?: Metrics }) {
+    this.#opts = opts;
+    this.#metrics = data.metrics;
+    this.#inspector = new SqlInspector({ maxBytes: opts.maxSqlBytes, maxStatements: opts.maxStatements });
+    const workerData: InspectionWorkerData = {
+      maxSqlBytes: opts.maxSqlBytes, maxStatements: opts.maxStatements, maskingRules: data.maskingRules, hashKey: data.hashKey,
+    };
+    this.#pool = opts.workers > 0
+      ? new WorkerPool({
+        script: new URL('./inspection-worker.ts', import.meta.url), workerData, size: opts.workers, queue: opts.queue,
+        timeoutMs: opts.timeoutMs, resourceLimits: { maxOldGenerationSizeMb: 512 },
+      })
+      : undefined;
+  }
+
+  /** The worker pool's state (undefined without workers). */
+  get workers(): { workers: number; busy: number; queued: number; completed: number } | undefined {
+    return this.#pool?.stats;
+  }
+
+  /**
+   * Inspects `sql` (see `SqlInspector.inspect`): synchronously from the caches or inline when
+   * small, else on a worker. Never throws or rejects: a failure is `ok: false`.
+   */
+  inspectSql(sql: string): SqlInspection | Promise<SqlInspection> {
+    const cached = this.#inspector.cached(sql);
+    if (cached !== undefined) return cached;
+    if (this.#pool === undefined || sql.length <= this.#opts.inlineSqlChars) {
+      this.#count('sql', 'inline');
+      return this.#inspector.inspect(sql);
+    }
+    // Over the byte limit: refused without a round trip.
+    if (sql.length > this.#opts.maxSqlBytes) return this.#inspector.inspect(sql);
+    this.#count('sql', 'worker');
+    return this.#pool.run({ kind: 'sql', sql }).then((r) => {
+      const result = deepFreeze(r as SqlInspection);
+      this.#inspector.remember(sql, result);
+      return result;
+    }, (err: unknown) => {
+      this.#count('sql', 'failed');
+      return Object.freeze({ ok: false as const, error: `inspection failed: ${failure(err)}` });
+    });
+  }
+
+  /**
+   * `prepareRequest` (facts and egress redaction of a /proxy request body): inline for bodies up
+   * to the inline threshold, else on a worker. Errors are the same GatehouseErrors as inline;
+   * a worker that cannot answer gives `inspection_unavailable`.
+   */
+  prepare(input: PrepareInput): Prepared | Promise<Prepared> {
+    if (this.#pool === undefined || input.raw.length <= this.#opts.inlinePromptBytes) {
+      this.#count('prompt', 'inline');
+      return prepareRequest(input);
+    }
+    this.#count('prompt', 'worker');
+    const raw = new Uint8Array(input.raw); // a copy the worker can own
+    const task: InspectionTask = {
+      kind: 'prepare', conn: { name: input.conn.name, type: input.conn.type, ...(input.conn.provider === undefined ? {} : { provider: input.conn.provider }) },
+      method: input.method, endpoint: input.endpoint, raw, contentType: input.contentType, format: input.format, egress: input.egress !== undefined,
+    };
+    return this.#pool.run(task, [raw.buffer]).then((r) => {
+      const p = r as PreparedReply;
+      const body = p.body === undefined ? undefined : Buffer.from(p.body.buffer, p.body.byteOffset, p.body.byteLength);
+      return { facts: p.facts, body, ...(p.prompt === undefined ? {} : { prompt: p.prompt }) };
+    }, (err: unknown) => {
+      // The task's own errors (malformed JSON, nesting too deep) are the inline path's errors.
+      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code !== undefined && err.code in ERROR_CODES && err.code !== 'internal') {
+        throw new GatehouseError(err.code as ErrorCode, err.message);
+      }
+      this.#count('prompt', 'failed');
+      throw new GatehouseError('inspection_unavailable', `the request body could not be inspected: ${failure(err)}`);
+    });
+  }
+
+  /** Terminates the workers; waiting inspections fail closed. */
+  async close(): Promise<void> {
+    await this.#pool?.close();
+  }
+
+  #count(kind: 'sql' | 'prompt', where: 'inline' | 'worker' | 'failed'): void {
+    this.counts[where]++;
+    this.#metrics?.inspections.inc({ kind, where });
+  }
+}
+
+function failure(err: unknown): string {
+  if (err instanceof WorkerPoolError) return err.reason === 'failed' ? 'the inspector failed' : err.message;
+  return 'the inspector failed';
+}

@@ -1,0 +1,39 @@
+import type { MaskingRuleConfig } from '../config/types.ts';
+import type { SqlInspection } from '../inspect/sql/types.ts';
+import type { Facts } from '../policy/request.ts';
+import type { WireFormat } from '../protocols/http/providers/index.ts';
+
+/** What every inspection worker is started with (structured-cloned; no secrets but the hash key). */
+export interface InspectionWorkerData {
+  readonly maxSqlBytes: number;
+  readonly maxStatements: number;
+  /** `masking.rules`, to build the same egress maskers as the main thread. */
+  readonly maskingRules: readonly MaskingRuleConfig[];
+  /** The masking hash key (the main thread's, so `hash` gives equal digests). */
+  readonly hashKey: Uint8Array;
+}
+
+/** One task for an inspection worker. */
+export type InspectionTask =
+  | { readonly kind: 'sql'; readonly sql: string }
+  | {
+    readonly kind: 'prepare';
+    readonly conn: { readonly name: string; readonly type: 'llm' | 'http' | 'postgres' | 'mcp'; readonly provider?: string };
+    readonly method: string;
+    readonly endpoint: string;
+    readonly raw: Uint8Array;
+    readonly contentType: string;
+    readonly format: WireFormat | undefined;
+    /** Whether the connection has a request-direction masking rule (egress redaction). */
+    readonly egress: boolean;
+  };
+
+/** A worker's answer to a `prepare` task (see protocols/http/proxy/prepare.ts). */
+export interface PreparedReply {
+  readonly facts: Facts;
+  readonly body: Uint8Array | undefined;
+  readonly prompt?: string;
+}
+
+/** A worker's answer to a task of each kind. */
+export type InspectionResult = SqlInspection | PreparedReply;
