@@ -162,12 +162,12 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     });
     closers.unshift(() => rv.close());
     const masking = new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined);
-    const gaugeSet = new Metrics();
+    const serviceMetrics = new Metrics();
     // Heavy SQL parsing and body scanning run on worker threads (terminated on shutdown).
-    const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: gaugeSet });
+    const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics });
     closers.unshift(() => inspection.close());
     const services: Services = {
-      config, configPath: opts.configPath, log, clock, metrics: gaugeSet, db, apiKeys, issuer, authenticator,
+      config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
       policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
       connectionsRepo, publicUrl: url,
       masking, limits: new PrincipalLimits(config.limits.per_principal), inspection,
