@@ -46,8 +46,11 @@ describe('customDetector (RE2)', () => {
 
   test('catastrophic-backtracking patterns run in linear time', () => {
     const evil = customDetector({ pattern: '(a+)+$', entity: 'SECRET', maxLength: 64 });
+    // A backtracking engine needs ~2^5000 steps here and would never return; RE2 returns (a few
+    // seconds on an idle 2-core machine). The bound is generous so a loaded machine cannot make
+    // it flaky: what it tells apart is "returns" from "never returns".
     const t0 = performance.now();
     evil.find('a'.repeat(5_000) + '!');
-    assert.ok(performance.now() - t0 < 5_000);
+    assert.ok(performance.now() - t0 < 60_000);
   });
 });
