@@ -1,11 +1,8 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { CliError, type Io } from './args.ts';
-import { findConfigPath } from '../config/find-config.ts';
-import { loadConfig } from '../config/load.ts';
-import { MEMORY_STORE_PATH } from '../config/finalize.ts';
-import type { GatehouseConfig } from '../config/types.ts';
+import { localGateway } from './local-gateway.ts';
 
 /** A small client for the admin API, used by the CLI commands. */
 export class ApiClient {
@@ -25,12 +22,13 @@ export class ApiClient {
    * @example const { items } = await ApiClient.fromEnv(io).request<{ items: unknown[] }>('GET', '/api/v1/reviews');
    */
   static fromEnv(io: Io): ApiClient {
-    const local = localGateway(io);
-    const base = nonEmpty(io.env.GATEHOUSE_URL) ?? local.url;
+    let local: { url: string; keyFile: string } | undefined;
+    const localConfig = (): { url: string; keyFile: string } => (local ??= localGateway(io));
+    const base = nonEmpty(io.env.GATEHOUSE_URL) ?? localConfig().url;
     const explicit = nonEmpty(io.env.GATEHOUSE_TOKEN);
     if (explicit !== undefined) return new ApiClient(base, explicit);
     const login = readLoginToken(io.env, Date.now());
-    return new ApiClient(base, login.token ?? readAdminKey(local.keyFile, login.note));
+    return new ApiClient(base, login.token ?? readAdminKey(localConfig().keyFile, login.note));
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -62,21 +60,6 @@ export class ApiClient {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v;
-}
-
-/** Where the local configuration says the gateway listens and keeps its admin key. */
-function localGateway(io: Io): { url: string; keyFile: string } {
-  const fallback = { url: 'http://127.0.0.1:8080', keyFile: join(resolve(io.cwd, '.gatehouse'), 'admin.key') };
-  let cfg: GatehouseConfig;
-  try {
-    cfg = loadConfig({ path: findConfigPath(io.env, io.cwd), env: io.env });
-  } catch {
-    return fallback;
-  }
-  const listen = cfg.server.http.listen.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:');
-  const url = cfg.server.public_url ?? `${cfg.server.tls ? 'https' : 'http'}://${listen}`;
-  const keyFile = cfg.store.postgres || cfg.store.embedded.path === MEMORY_STORE_PATH ? fallback.keyFile : join(cfg.store.embedded.path, 'admin.key');
-  return { url, keyFile };
 }
 
 /** The bootstrap admin key, as written by the first `gatehouse start`. */

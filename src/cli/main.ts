@@ -1,22 +1,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CliError, UsageError, type Command, type Io } from './args.ts';
-import { start } from './commands/start.ts';
-import { configValidate } from './commands/config.ts';
-import { policyCheck, policyExplain } from './commands/policy.ts';
-import { keysCreate, keysList, keysRevoke } from './commands/keys.ts';
-import { reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke } from './commands/reviews.ts';
-import { sessionsList, sessionsReplay, sessionsExport, sessionsVerify } from './commands/sessions.ts';
-import { login, logout } from './commands/login.ts';
+import { CliError, UsageError, type Io } from './args.ts';
+import { COMMANDS } from './registry.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
-import { PolicyLoadError } from '../policy/engine.ts';
 
-/** Every command, registered explicitly, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [
-  start, configValidate, policyCheck, policyExplain, keysCreate, keysList, keysRevoke,
-  reviewsList, reviewsApprove, reviewsDeny, reviewsRevoke,
-  sessionsList, sessionsReplay, sessionsExport, sessionsVerify, login, logout,
-];
+export { COMMANDS } from './registry.ts';
 
 const VERSION = '0.1.0';
 
@@ -61,22 +49,25 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     return 2;
   }
   const rest = args.slice(cmd.name.split(' ').length);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`${cmd.summary}\n\nUsage: ${cmd.usage}`);
-    return 0;
-  }
+  let usage = '';
   try {
-    return await cmd.run(rest, io);
+    const command = await cmd.load();
+    usage = command.usage;
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(`${command.summary}\n\nUsage: ${command.usage}`);
+      return 0;
+    }
+    return await command.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`gatehouse ${cmd.name}: ${err.message}\nUsage: ${cmd.usage}`);
+      io.err(`gatehouse ${cmd.name}: ${err.message}\nUsage: ${usage}`);
       return 2;
     }
     if (err instanceof CliError) {
       io.err(`gatehouse ${cmd.name}: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof PolicyLoadError) {
+    if (isPolicyLoadError(err)) {
       for (const e of err.errors) io.err(`${e.file}${e.line === undefined ? '' : `:${e.line}:${e.column ?? 1}`}: ${e.message}`);
       io.err(`gatehouse ${cmd.name}: policy set is invalid (${err.errors.length} error(s))`);
       return 2;
@@ -85,9 +76,18 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       io.err(`gatehouse ${cmd.name}: ${err.code}: ${err.detail}`);
       return err.code === 'config_invalid' || err.code === 'policy_invalid' ? 2 : 1;
     }
+    if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+      io.err(`gatehouse ${cmd.name}: a dependency is missing (${(err as Error).message.split('\n')[0]}); run npm install`);
+      return 1;
+    }
     io.err(`gatehouse ${cmd.name}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return 1;
   }
+}
+
+/** PolicyLoadError without importing the policy engine (and Cedar) into every command. */
+function isPolicyLoadError(err: unknown): err is Error & { errors: readonly { file: string; line?: number; column?: number; message: string }[] } {
+  return err instanceof Error && err.name === 'PolicyLoadError' && Array.isArray((err as { errors?: unknown }).errors);
 }
 
 const processIo: Io = {
@@ -97,7 +97,27 @@ const processIo: Io = {
   cwd: process.cwd(),
 };
 
+/**
+ * The process entry (bin/gatehouse.mjs): runs the CLI on the real stdout/stderr. A reader that
+ * goes away (`gatehouse sessions list | head`, EPIPE) ends the process quietly, never with a
+ * stack trace; so does any error that escapes a command: one line, exit 1.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      process.stderr.write(`gatehouse: ${err.message.split('\n')[0]}\n`);
+      process.exit(1);
+    });
+  }
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`gatehouse: ${err.message.split('\n')[0]}\n`);
+    process.exit(1);
+  });
+  return runCli(argv, processIo);
+}
+
 const invoked = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invoked) {
-  process.exitCode = await runCli(process.argv.slice(2), processIo);
+  process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,0 +1,25 @@
+// The CLI's entry point, in plain JavaScript so that any Node.js runs it far enough to say, in
+// one line, what is wrong: the CLI itself is TypeScript, which Node runs only from 22.18 on.
+// It also turns on Node's compile cache (repeated CLI calls start several times faster) and
+// makes a closed stdout (`gatehouse … | head`) end the process quietly.
+import module from 'node:module';
+import process from 'node:process';
+
+const MIN = [22, 18];
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < MIN[0] || (major === MIN[0] && minor < MIN[1])) {
+  process.stderr.write(`gatehouse: Node.js >= ${MIN.join('.')} is required and this is ${process.version}; `
+    + 'run npm install in the repository (it brings the pinned Node 24), or install a newer Node.js\n');
+  process.exit(1);
+}
+if (typeof module.enableCompileCache === 'function') {
+  try { module.enableCompileCache(); } catch { /* the cache is an optimization only */ }
+}
+let cli;
+try {
+  cli = await import('../src/cli/main.ts');
+} catch (err) {
+  process.stderr.write(`gatehouse: cannot load the CLI (${String(err && err.message || err).split('\n')[0]}); run npm install\n`);
+  process.exit(1);
+}
+process.exitCode = await cli.main(process.argv.slice(2));

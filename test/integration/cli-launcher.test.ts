@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The first hour (issue 17 §4): bin/gatehouse says what is wrong in one line and a non-zero exit,
+ * never a stack trace — on an old Node, before npm install, when its reader goes away (EPIPE) —
+ * and a production install keeps the pinned runtime.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PINNED_NODE_DIR = dirname(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+const STACK = /^\s+at /m;
+
+function systemNode(): { path: string; version: string } | undefined {
+  for (const path of ['/usr/bin/node', '/usr/local/bin/node']) {
+    const r = spawnSync(path, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return { path, version: r.stdout.trim() };
+  }
+  return undefined;
+}
+const old = systemNode();
+const tooOld = old !== undefined && /^v(\d+)\.(\d+)/.test(old.version) && (() => {
+  const [, a, b] = /^v(\d+)\.(\d+)/.exec(old.version)!;
+  return Number(a) < 22 || (Number(a) === 22 && Number(b) < 18);
+})();
+
+describe('bin/gatehouse', () => {
+  test('on a Node older than 22.18: one line, exit 1', { skip: tooOld ? false : 'no Node older than 22.18 on this machine' }, () => {
+    const r = spawnSync(old!.path, [join(ROOT, 'bin', 'gatehouse.mjs'), 'keys', 'list'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /Node\.js >= 22\.18 is required .*run npm install/);
+    assert.doesNotMatch(r.stderr, STACK);
+  });
+
+  test('before npm install: --version works, a command says "run npm install" in one line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-fresh-'));
+    try {
+      for (const p of ['bin', 'src', 'package.json', 'gatehouse.example.yaml', 'policies']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+      const env = { ...process.env, PATH: `${PINNED_NODE_DIR}:/usr/bin:/bin` };
+      const version = spawnSync(join(dir, 'bin', 'gatehouse'), ['--version'], { encoding: 'utf8', env, cwd: dir });
+      assert.equal(version.status, 0, version.stderr);
+      for (const argv of [['keys', 'list'], ['config', 'validate'], ['start']]) {
+        const r = spawnSync(join(dir, 'bin', 'gatehouse'), argv, { encoding: 'utf8', env, cwd: dir });
+        assert.equal(r.status, 1, argv.join(' '));
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr, /run npm install/);
+        assert.doesNotMatch(r.stderr, STACK);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a reader that goes away (| head) ends it quietly', async () => {
+    const child = spawn(join(ROOT, 'bin', 'gatehouse'), ['--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed before the CLI writes: its write gets EPIPE
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '');
+  });
+});
+
+describe('package.json', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    engines: { node: string }; dependencies: Record<string, string>; devDependencies: Record<string, string>; scripts: Record<string, string>;
+  };
+  test('engines states the true minimum, which the launcher checks', () => {
+    assert.equal(pkg.engines.node, '>=22.18');
+    assert.match(readFileSync(join(ROOT, 'bin', 'gatehouse.mjs'), 'utf8'), /const MIN = \[22, 18\];/);
+  });
+  test('the pinned Node is a production dependency (npm ci --omit=dev keeps it); npm start goes through the launcher', () => {
+    assert.ok(pkg.dependencies.node, 'node in dependencies');
+    assert.equal(pkg.devDependencies.node, undefined);
+    assert.match(pkg.scripts.start ?? '', /bin\/gatehouse\.mjs start/);
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    assert.notEqual(lock.packages['node_modules/node']?.dev, true, 'the lock file agrees');
+  });
+});
