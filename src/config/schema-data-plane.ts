@@ -46,6 +46,11 @@ export const CONNECTION_SCHEMA: JsonSchema = obj(
     credentials,
     description: str('Free text shown in the admin API.', { maxLength: 1000 }),
     tags: list('Labels visible to policy as the connection entity\'s tags.', str('A tag.', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' }), { uniqueItems: true, default: [] }),
+    pass_media_types: list(
+      'http connections: response (and, with a request masking rule, request) media types passed without being parsed or masked, e.g. "application/pdf", "image/*". Everything else the gateway cannot read (JSON, NDJSON, form data, XML/HTML, plain text, SSE) is refused while a masking rule applies. Passed bodies are still scrubbed of the connection\'s own secrets. "*/*" passes everything: masking rules then cover only the readable types.',
+      str('A media type "type/subtype", "type/*" or "*/*".', { pattern: '^([a-z0-9][a-z0-9!#$&^_.+-]{0,126}/([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\\*)|\\*/\\*)$' }),
+      { uniqueItems: true },
+    ),
     timeouts: obj('Upstream timeouts.', {
       connect: duration('Time allowed to open the upstream connection.', '10s'),
       headers: duration('Time allowed for the upstream to send response headers (HTTP, LLM).', '60s'),
@@ -56,6 +61,7 @@ export const CONNECTION_SCHEMA: JsonSchema = obj(
     required: ['name', 'type', 'url'],
     allOf: [
       { if: typeIs('llm'), then: { required: ['provider'] }, else: { properties: { provider: false } } },
+      { if: typeIs('http'), else: { properties: { pass_media_types: false } } },
       {
         if: typeIs('postgres'),
         then: { properties: { url: { type: 'string', pattern: '^postgres(ql)?://' } } },

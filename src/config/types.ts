@@ -34,6 +34,8 @@ export interface ConnectionConfig {
   readonly description?: string;
   readonly tags: readonly string[];
   readonly timeouts: { readonly connect: string; readonly headers: string; readonly body: string };
+  /** http connections: media types passed unparsed (`type/subtype`, `type/*`, `*\/*`). */
+  readonly pass_media_types?: readonly string[];
 }
 
 export interface IssuerConfig {

@@ -16,6 +16,8 @@ export interface Connection {
   readonly source: 'config' | 'api';
   /** Upstream timeouts as written in the config (`"10s"`); absent: the schema defaults apply. */
   readonly timeouts?: { readonly connect: string; readonly headers: string; readonly body: string };
+  /** http connections: media types passed unparsed (`connections[].pass_media_types`). */
+  readonly pass_media_types?: readonly string[];
 }
 
 /** The public view of a connection: credential names only, never values. */
@@ -68,6 +70,7 @@ function fromConfig(c: ConnectionConfig): Connection {
     name: c.name, type: c.type, url: c.url, tags: c.tags, source: 'config', timeouts: c.timeouts,
     credentials: Object.fromEntries(Object.entries(c.credentials).filter((e): e is [string, Secret] => e[1] !== undefined)),
     ...(c.provider === undefined ? {} : { provider: c.provider }),
+    ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }),
     ...(c.description === undefined ? {} : { description: c.description }),
   };
 }

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   policy_invalid: { status: 500, title: 'Policy set is invalid' },
   upstream_unreachable: { status: 502, title: 'Upstream unreachable' },
   upstream_error: { status: 502, title: 'The upstream answered with an error' },
+  uninspectable_media: { status: 502, title: 'The upstream response cannot be inspected; refused' },
   store_unavailable: { status: 503, title: 'Store unavailable' },
   not_ready: { status: 503, title: 'Not ready' },
   upstream_timeout: { status: 504, title: 'Upstream timed out' },

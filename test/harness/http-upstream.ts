@@ -10,11 +10,14 @@ export interface UpstreamReceived {
   readonly body: Buffer;
 }
 
-/** A canned answer: status, headers, and the body as byte chunks written one by one (with a flush in between). */
+/**
+ * A canned answer: status, headers, and the body as byte chunks written one by one (with a flush
+ * in between); a function in the list is awaited before the next chunk (a pause the test controls).
+ */
 export interface Canned {
   readonly status?: number;
   readonly headers?: Record<string, string>;
-  readonly chunks: readonly Uint8Array[];
+  readonly chunks: readonly (Uint8Array | (() => Promise<unknown>))[];
 }
 
 /** A real HTTP upstream for `http` connections: answers what `answer` returns, records every request. */
@@ -79,6 +82,10 @@ export async function startHttpUpstream(): Promise<HttpUpstream> {
 async function write(res: ServerResponse, c: Canned): Promise<void> {
   res.writeHead(c.status ?? 200, c.headers ?? {});
   for (const chunk of c.chunks) {
+    if (typeof chunk === 'function') {
+      await chunk();
+      continue;
+    }
     if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     await new Promise((r) => setImmediate(r));
   }

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
-import { StreamMasker } from '../../../masking/stream-masker.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { mapStrings } from '../../../inspect/prompt/walk.ts';
 import { maskResponseJson } from '../../../inspect/prompt/inspect.ts';
@@ -12,6 +11,8 @@ import { clientHeaders } from './headers.ts';
 import { readAll, writeChunk } from './write.ts';
 import { upstreamError } from './upstream.ts';
 import type { TextCapture } from './record.ts';
+import type { ExactBytesScrubber } from '../../../masking/exact-values.ts';
+import { passScrubbed, writeHttpResponse } from './http-response.ts';
 
 /** Largest upstream JSON body the gateway buffers to mask. */
 export const RESPONSE_JSON_LIMIT = 32 * 1024 * 1024;
@@ -20,7 +21,19 @@ export const RESPONSE_JSON_LIMIT = 32 * 1024 * 1024;
 export interface ResponsePlan {
   readonly kind: 'llm' | 'http';
   readonly format: WireFormat | undefined;
+  /**
+   * The response masker: the connection's masking rules plus the echo forms of its vaulted
+   * secrets (always redacted); undefined only when there are neither.
+   */
   readonly masker: TextMasker | undefined;
+  /** True when a response masking rule applies (what cannot be inspected is then refused). */
+  readonly ruled: boolean;
+  /** `connections[].pass_media_types` (http): media types passed unparsed, scrubbed of secrets. */
+  readonly passMediaTypes: readonly string[] | undefined;
+  /** A byte scrubber for the connection's secrets (bodies passed unparsed); undefined when it holds none. */
+  readonly scrubber: () => ExactBytesScrubber | undefined;
+  /** Response headers with the connection's secrets (and, outside framing headers, entities) masked. */
+  readonly scrubHeaders: (h: Record<string, string | string[]>) => Record<string, string | string[]>;
   readonly capture: TextCapture;
   /** Extra headers (Server-Timing, Gatehouse-Session); called right before the head is written. */
   readonly headers: () => Record<string, string>;
@@ -55,15 +68,16 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
   if (noBody) {
     up.body.resume();
     await finishOrFail(plan, { masked: false });
-    res.writeHead(up.statusCode, { ...clientHeaders(up.headers, false), ...plan.headers() });
+    res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, false)), ...plan.headers() });
     res.end();
     return { masked: false };
   }
+  if (plan.kind === 'http') return writeHttpResponse(res, up, plan);
   const masker = plan.masker;
-  if (ct.startsWith('text/event-stream') && plan.kind === 'llm' && plan.format !== undefined && !encoded) {
+  if (ct.startsWith('text/event-stream') && plan.format !== undefined && !encoded) {
     return pipeSse(res, up, plan, plan.format);
   }
-  if (masker === undefined) return passThrough(res, up, plan);
+  if (masker === undefined || !plan.ruled) return passScrubbed(res, up, plan);
   if (encoded) throw refuse(up, 'an encoded response');
   if (isJson(ct)) {
     let doc: unknown;
@@ -82,12 +96,10 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
     const text = JSON.stringify(doc);
     plan.capture.add(text);
     await finishOrFail(plan, { masked: true, usage });
-    res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });
+    res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, true)), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });
     res.end(text);
     return { masked: true, usage };
   }
-  if (plan.kind === 'http' && (ct.startsWith('text/') || ct === '')) return pipeText(res, up, plan, masker);
-  if (plan.kind === 'http') return passThrough(res, up, plan);
   throw refuse(up, `a ${ct || 'untyped'} response`);
 }
 
@@ -100,63 +112,9 @@ async function finishOrFail(plan: ResponsePlan, outcome: ResponseOutcome): Promi
   }
 }
 
-/** `plan.finish` after the head: false (and the response destroyed) when the recording failed. */
-async function finishStreamed(res: ServerResponse, plan: ResponsePlan, outcome: ResponseOutcome): Promise<boolean> {
-  try {
-    await plan.finish(outcome);
-    return true;
-  } catch {
-    res.destroy();
-    return false;
-  }
-}
-
 function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
   up.body.destroy();
   return new GatehouseError('internal', `the upstream sent ${what}, which cannot be masked; refused`);
-}
-
-async function passThrough(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
-  res.writeHead(up.statusCode, { ...clientHeaders(up.headers, false), ...plan.headers() });
-  try {
-    // The last chunk is held until the recording is durable (the body may be content-length framed).
-    let last: Buffer | undefined;
-    for await (const chunk of up.body) {
-      const buf = chunk as Buffer;
-      if (plan.capture.text.length < 4096) plan.capture.add(buf.toString('utf8', 0, Math.min(buf.length, 4096)));
-      if (last && !(await writeChunk(res, last))) return { masked: false, error: 'client_closed' };
-      last = buf;
-    }
-    if (!(await finishStreamed(res, plan, { masked: false }))) return { masked: false, error: 'store_unavailable' };
-    if (last) res.end(last);
-    else res.end();
-    return { masked: false };
-  } catch (err) {
-    res.destroy();
-    return { masked: false, error: upstreamError(err).code };
-  }
-}
-
-async function pipeText(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, masker: TextMasker): Promise<ResponseOutcome> {
-  res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), ...plan.headers() });
-  const sm = new StreamMasker(masker);
-  const decoder = new TextDecoder();
-  try {
-    for await (const chunk of up.body) {
-      const out = sm.push(decoder.decode(chunk as Buffer, { stream: true }));
-      plan.capture.add(out);
-      if (out && !(await writeChunk(res, out))) return { masked: true, error: 'client_closed' };
-    }
-    const rest = sm.end();
-    plan.capture.add(rest);
-    if (rest && !(await writeChunk(res, rest))) return { masked: true, error: 'client_closed' };
-    if (!(await finishStreamed(res, plan, { masked: true }))) return { masked: true, error: 'store_unavailable' };
-    res.end();
-    return { masked: true };
-  } catch (err) {
-    res.destroy();
-    return { masked: true, error: upstreamError(err).code };
-  }
 }
 
 async function pipeSse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, format: WireFormat): Promise<ResponseOutcome> {
@@ -177,7 +135,7 @@ async function pipeSse(res: ServerResponse, up: Dispatcher.ResponseData, plan: R
     }
     return out;
   };
-  res.writeHead(up.statusCode, { ...clientHeaders(up.headers, true), 'cache-control': 'no-cache', ...plan.headers() });
+  res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, true)), 'cache-control': 'no-cache', ...plan.headers() });
   res.flushHeaders();
   let stage: 'upstream' | 'masking' = 'upstream';
   try {

@@ -19,6 +19,7 @@ import { parseProxyTarget, upstreamPath } from './target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { scannerFor } from './scanner.ts';
+import { echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
 import { httpSessionsOf, identityOf, validSessionHeader } from './sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
@@ -109,9 +110,13 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
         timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
       });
     };
+    const rules = svc.masking.textMasker(connection.name, 'response');
+    const masker = responseMasker(connection, rules, svc.masking.hashKey);
+    const secretsOnly = responseMasker(connection, undefined, svc.masking.hashKey);
     const outcome = await writeResponse(res, up, {
-      kind, format, capture,
-      masker: svc.masking.textMasker(connection.name, 'response'),
+      kind, format, capture, masker, ruled: rules !== undefined, passMediaTypes: connection.pass_media_types,
+      scrubber: () => echoScrubber(connection),
+      scrubHeaders: (h) => scrubHeaders(h, masker, secretsOnly),
       headers: () => ({ 'server-timing': serverTiming(tSend - t0 + (nowMs() - tHeaders)) }),
       // Durability: the exchange is committed before the client gets the response's last byte.
       finish: async (o) => { recordResponse(o); await svc.recorder.flush?.(session); },

@@ -1,0 +1,183 @@
+import type { TextMasker } from '../../../masking/text-masker.ts';
+import { DecodeError } from './decode.ts';
+
+/** Nesting bound of an inspected JSON document; deeper ones are refused (fail closed). */
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * Parses JSON text and masks **every** string value, every object key, and every number whose
+ * source text a detector matches (the number becomes the masked string: JSON numbers carry
+ * card numbers and phone numbers as well as strings do). Throws `SyntaxError` on malformed JSON
+ * and `DecodeError` past {@link JSON_MAX_DEPTH}.
+ *
+ * @example maskJsonText('{"bob@example.com": 4111111111111111}', masker) === '{"[EMAIL]":"[CREDIT_CARD]"}'
+ */
+export function maskJsonText(text: string, masker: TextMasker): string {
+  const doc: unknown = JSON.parse(text, (_key, value: unknown, ctx?: { source?: string }) => {
+    if (typeof value !== 'number' || ctx?.source === undefined) return value;
+    const masked = masker.mask(ctx.source).text;
+    return masked === ctx.source ? value : masked;
+  });
+  return JSON.stringify(maskJsonValue(doc, masker, 0));
+}
+
+function maskJsonValue(v: unknown, masker: TextMasker, depth: number): unknown {
+  if (typeof v === 'string') return masker.mask(v).text;
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= JSON_MAX_DEPTH) throw new DecodeError('the JSON document is nested too deeply to inspect');
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = maskJsonValue(v[i], masker, depth + 1);
+    return v;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) out[masker.mask(k).text] = maskJsonValue(val, masker, depth + 1);
+  return out;
+}
+
+/** `application/x-www-form-urlencoded` decoding of one name or value (`+` is a space). */
+function formDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '));
+  } catch {
+    throw new DecodeError('the form data has a malformed percent-encoding');
+  }
+}
+
+function formEncode(s: string): string {
+  return encodeURIComponent(s).replaceAll('%20', '+');
+}
+
+/**
+ * Masks form-encoded data (a body or a query string without its `?`): every name and value is
+ * decoded and masked; a pair that changed is re-encoded, the others are kept byte for byte.
+ * A malformed escape throws `DecodeError` (clients would decode it differently).
+ *
+ * @example maskForm('to=bob%40example.com&n=1', masker) === 'to=%5BEMAIL%5D&n=1'
+ */
+export function maskForm(text: string, masker: TextMasker): string {
+  let changed = false;
+  const parts = text.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const k = eq < 0 ? pair : pair.slice(0, eq);
+    const dk = formDecode(k);
+    const mk = masker.mask(dk).text;
+    let out = mk === dk ? k : formEncode(mk);
+    if (eq >= 0) {
+      const v = pair.slice(eq + 1);
+      const dv = formDecode(v);
+      const mv = masker.mask(dv).text;
+      out += `=${mv === dv ? v : formEncode(mv)}`;
+    }
+    if (out !== pair) changed = true;
+    return out;
+  });
+  return changed ? parts.join('&') : text;
+}
+
+/** Named character references that spell printable ASCII (the ones that could hide an entity). */
+const NAMED: Readonly<Record<string, string>> = {
+  commat: '@', period: '.', excl: '!', num: '#', dollar: '$', percnt: '%', lpar: '(', rpar: ')', ast: '*', midast: '*',
+  plus: '+', comma: ',', sol: '/', colon: ':', semi: ';', equals: '=', quest: '?', lsqb: '[', lbrack: '[', bsol: '\\',
+  rsqb: ']', rbrack: ']', Hat: '^', lowbar: '_', UnderBar: '_', grave: '`', lcub: '{', lbrace: '{', verbar: '|',
+  vert: '|', VerticalLine: '|', rcub: '}', rbrace: '}', hyphen: '\u2010', dash: '\u2010', minus: '\u2212',
+};
+/** Characters that stay references: decoding them would change the markup's structure. */
+const SIGNIFICANT = new Set(['<', '>', '&', '"', "'"]);
+const REF = /&(?:#([0-9]{1,8});?|#[xX]([0-9a-fA-F]{1,7});?|([A-Za-z][A-Za-z0-9]{1,31});)/g;
+/** A tail that may be the start of a reference continued by the next chunk. */
+const PARTIAL_REF = /&(?:#[xX]?[0-9a-fA-F]*|[A-Za-z][A-Za-z0-9]{0,31})?$/;
+const ENTITY_DECL = /<!ENTITY/i;
+
+function decodeRef(m: string, dec: string | undefined, hex: string | undefined, name: string | undefined): string {
+  let ch: string | undefined;
+  if (name !== undefined) ch = NAMED[name];
+  else {
+    const cp = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16);
+    if (cp > 0x20 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) && cp !== 0x7f) ch = String.fromCodePoint(cp);
+  }
+  return ch === undefined || SIGNIFICANT.has(ch) ? m : ch;
+}
+
+/**
+ * Streams XML or HTML text with its character references decoded (`&#64;`, `&#x40;`,
+ * `&commat;` → `@`), except those of markup-significant characters (`< > & " '`) and controls,
+ * so that the masker sees the text a client's parser will show. Entity declarations
+ * (`<!ENTITY`, which can define text elsewhere in the document) throw `DecodeError`.
+ * A reference split across chunks is held until complete (at most 40 characters).
+ */
+export class MarkupNormalizer {
+  #held = '';
+  /** The last characters already emitted, to find a declaration split across chunks. */
+  #context = '';
+
+  push(chunk: string): string {
+    const text = this.#held + chunk;
+    this.#check(text);
+    const amp = text.lastIndexOf('&');
+    let cut = text.length;
+    if (amp >= 0 && text.length - amp <= 40 && PARTIAL_REF.test(text.slice(amp))) cut = amp;
+    this.#held = text.slice(cut);
+    return this.#decode(text.slice(0, cut));
+  }
+
+  end(): string {
+    const out = this.#decode(this.#held);
+    this.#held = '';
+    return out;
+  }
+
+  #check(text: string): void {
+    if (ENTITY_DECL.test(this.#context + text)) throw new DecodeError('entity declarations are not allowed in inspected markup');
+    this.#context = text.slice(-8);
+  }
+
+  #decode(s: string): string {
+    return s.includes('&') ? s.replace(REF, decodeRef) : s;
+  }
+}
+
+/**
+ * Splits a text stream into lines (`\n`, with an optional `\r`), each at most `maxLine`
+ * characters (else `DecodeError`).
+ */
+export class LineSplitter {
+  #buf = '';
+  readonly #max: number;
+
+  constructor(maxLine: number) {
+    this.#max = maxLine;
+  }
+
+  /** The complete lines so far, with their terminators. */
+  push(chunk: string): string[] {
+    this.#buf += chunk;
+    const out: string[] = [];
+    let from = 0;
+    for (let nl = this.#buf.indexOf('\n'); nl >= 0; nl = this.#buf.indexOf('\n', from)) {
+      out.push(this.#buf.slice(from, nl + 1));
+      from = nl + 1;
+    }
+    this.#buf = this.#buf.slice(from);
+    if (this.#buf.length > this.#max) throw new DecodeError('a line of the body exceeds the size limit');
+    return out;
+  }
+
+  /** The last line, if it had no terminator. */
+  end(): string {
+    const rest = this.#buf;
+    this.#buf = '';
+    return rest;
+  }
+}
+
+/**
+ * Masks one NDJSON / JSON Lines / JSON-seq line (terminator and a leading RS kept); blank lines
+ * pass. A line that is not JSON throws `SyntaxError`.
+ */
+export function maskJsonLine(line: string, masker: TextMasker): string {
+  const rs = line.startsWith('\u001e') ? '\u001e' : '';
+  const end = line.endsWith('\r\n') ? '\r\n' : line.endsWith('\n') ? '\n' : '';
+  const body = line.slice(rs.length, line.length - end.length);
+  if (body.trim() === '') return line;
+  return `${rs}${maskJsonText(body, masker)}${end}`;
+}
