@@ -2,7 +2,6 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
-import { mapStrings } from '../../../inspect/prompt/walk.ts';
 import { maskResponseJson } from '../../../inspect/prompt/inspect.ts';
 import { SseParser, type SseEvent } from '../sse/parser.ts';
 import { formatSse } from '../sse/serializer.ts';
@@ -55,9 +54,11 @@ export interface ResponseOutcome {
 const isJson = (ct: string): boolean => /^application\/([\w.+-]*\+)?json\b/i.test(ct);
 
 /**
- * Writes the upstream response to the client, masked per plan: JSON bodies are buffered (bounded)
- * and every content string masked; SSE streams go through the provider's stream transform; other
- * text is stream-masked (http); other bodies on a masked llm connection are refused.
+ * Writes the upstream response to the client, masked per plan. http connections: see
+ * `writeHttpResponse`. llm connections: JSON bodies are buffered (bounded) and walked fail-closed;
+ * SSE streams go through the provider's stream transform; without a response rule bodies pass,
+ * scrubbed of the connection's secrets; other bodies on a masked llm connection are refused.
+ * Response headers are scrubbed of the connection's secrets (and masked) on every path.
  * Errors before the head is written throw (→ problem+json); after it, they end the stream with an
  * error event (SSE) or destroy the response.
  */
@@ -89,9 +90,8 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
       throw upstreamError(err);
     }
     let usage: unknown;
-    // llm: the fail-closed walk (values, keys, numbers, payloads, key context; logprobs dropped).
-    if (plan.kind === 'llm') doc = maskResponseJson(doc, masker);
-    else mapStrings(doc, (s) => masker.mask(s).text, false);
+    // The fail-closed walk (values, keys, numbers, payloads, key context; logprobs dropped).
+    doc = maskResponseJson(doc, masker);
     if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
     const text = JSON.stringify(doc);
     plan.capture.add(text);
