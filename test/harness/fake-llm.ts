@@ -25,6 +25,16 @@ export interface Behavior {
   status?: number;
   /** Answer with a raw body and content type (any endpoint); `split`: byte offsets written separately. */
   raw?: { contentType: string; body: string; split?: number[] };
+  /** Per-token logprobs (token texts, UTF-8 bytes, top alternatives), as when the client sends `logprobs: true`. */
+  logprobs?: boolean;
+  /** Members a provider adds (citations, search results …), merged into the response, every chunk/event, and each choice. */
+  extra?: Record<string, unknown>;
+  /** The tool call's id (default `call_fake1` / `fc_fake1` / `toolu_fake1`). */
+  toolCallId?: string;
+  /** Anthropic: a thinking block first (`thinking_delta` …, then one `signature_delta`). */
+  thinking?: { text: string; signature: string };
+  /** Anthropic: citations on the text block (and a `citations_delta` when streaming). */
+  citations?: Record<string, unknown>[];
 }
 
 /** The fake upstream. */
@@ -57,8 +67,10 @@ function pieces(text: string, n: number): string[] {
  * Starts a faithful stand-in for hosted LLM APIs on a free loopback port: OpenAI
  * `/v1/chat/completions` and `/v1/responses` and Anthropic `/v1/messages`, JSON and SSE
  * (`data: [DONE]`, Anthropic event names, usage blocks, request-id headers, provider error
- * bodies, 401 on a wrong key). Any other path echoes the request as JSON (for `http` connections).
- * Every request is recorded in `received`.
+ * bodies, 401 on a wrong key), and what real providers add when asked or on their own: logprobs
+ * (token texts and bytes), extra members on responses, chunks and choices, Anthropic thinking
+ * blocks with `signature_delta`, citations. Any other path echoes the request as JSON (for `http`
+ * connections). Every request is recorded, byte for byte, in `received`.
  *
  * @example
  *   const fake = await startFakeLlm();
@@ -157,6 +169,14 @@ function writeSplit(res: ServerResponse, body: Buffer, split: readonly number[])
 
 const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 
+/** OpenAI-style per-token logprobs of `text` (one token per 3 characters), with one top alternative each. */
+function tokenLogprobs(text: string): Json[] {
+  return pieces(text, 3).map((t) => ({
+    token: t, logprob: -0.01, bytes: [...Buffer.from(t)],
+    top_logprobs: [{ token: t, logprob: -0.01, bytes: [...Buffer.from(t)] }],
+  }));
+}
+
 function streamHead(res: ServerResponse, headers: Record<string, string>): void {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
 }
@@ -172,17 +192,22 @@ function die(res: ServerResponse, b: Behavior, n: number): boolean {
 
 function chat(res: ServerResponse, b: Behavior, model: string, tool: Behavior['toolCall'], stream: boolean, headers: Record<string, string>, usage: boolean): void {
   const base = { id: 'chatcmpl-fake1', object: 'chat.completion', created: 1_700_000_000, model, system_fingerprint: 'fp_fake' };
-  const call = tool ? { id: 'call_fake1', type: 'function', function: { name: tool.name, arguments: tool.arguments } } : undefined;
+  const call = tool ? { id: b.toolCallId ?? 'call_fake1', type: 'function', function: { name: tool.name, arguments: tool.arguments } } : undefined;
   if (!stream) {
     res.writeHead(200, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify({
-      ...base, choices: [{ index: 0, message: { role: 'assistant', content: call ? null : b.reply, refusal: null, ...(call ? { tool_calls: [call] } : {}) }, logprobs: null, finish_reason: call ? 'tool_calls' : 'stop' }],
+      ...base, ...b.extra,
+      choices: [{
+        index: 0, message: { role: 'assistant', content: call ? null : b.reply, refusal: null, ...(call ? { tool_calls: [call] } : {}) },
+        logprobs: b.logprobs ? { content: tokenLogprobs(b.reply), refusal: null } : null, finish_reason: call ? 'tool_calls' : 'stop', ...b.extra,
+      }],
       usage: USAGE,
     }));
     return;
   }
   streamHead(res, headers);
-  const chunk = { ...base, object: 'chat.completion.chunk' };
+  const chunk = { ...base, object: 'chat.completion.chunk', ...b.extra };
+  const lp = (p: string): Json | null => (b.logprobs ? { content: tokenLogprobs(p), refusal: null } : null);
   sse(res, { ...chunk, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
   let n = 0;
   if (call) {
@@ -194,7 +219,7 @@ function chat(res: ServerResponse, b: Behavior, model: string, tool: Behavior['t
   } else {
     for (const p of pieces(b.reply, b.chunk)) {
       if (die(res, b, n++)) return;
-      sse(res, { ...chunk, choices: [{ index: 0, delta: { content: p }, logprobs: null, finish_reason: null }] });
+      sse(res, { ...chunk, choices: [{ index: 0, delta: { content: p }, logprobs: lp(p), finish_reason: null, ...b.extra }] });
     }
   }
   sse(res, { ...chunk, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: call ? 'tool_calls' : 'stop' }] });
@@ -204,11 +229,12 @@ function chat(res: ServerResponse, b: Behavior, model: string, tool: Behavior['t
 }
 
 function responses(res: ServerResponse, b: Behavior, model: string, tool: Behavior['toolCall'], stream: boolean, headers: Record<string, string>): void {
+  const lps = b.logprobs ? { logprobs: tokenLogprobs(b.reply) } : {};
   const item = tool
-    ? { id: 'fc_fake1', type: 'function_call', status: 'completed', call_id: 'call_fake1', name: tool.name, arguments: tool.arguments }
-    : { id: 'msg_fake1', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: b.reply, annotations: [] }] };
+    ? { id: 'fc_fake1', type: 'function_call', status: 'completed', call_id: b.toolCallId ?? 'call_fake1', name: tool.name, arguments: tool.arguments }
+    : { id: 'msg_fake1', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: b.reply, annotations: [], ...lps }] };
   const response = (status: string, output: unknown[]): Json => ({
-    id: 'resp_fake1', object: 'response', created_at: 1_700_000_000, status, model, output, parallel_tool_calls: true,
+    ...b.extra, id: 'resp_fake1', object: 'response', created_at: 1_700_000_000, status, model, output, parallel_tool_calls: true,
     tool_choice: 'auto', tools: [], usage: status === 'completed' ? { input_tokens: 11, output_tokens: 7, total_tokens: 18 } : null,
   });
   if (!stream) {
@@ -218,7 +244,7 @@ function responses(res: ServerResponse, b: Behavior, model: string, tool: Behavi
   }
   streamHead(res, headers);
   let seq = 0;
-  const ev = (type: string, data: Json): void => sse(res, { type, sequence_number: seq++, ...data }, type);
+  const ev = (type: string, data: Json): void => sse(res, { type, sequence_number: seq++, ...b.extra, ...data }, type);
   ev('response.created', { response: response('in_progress', []) });
   ev('response.in_progress', { response: response('in_progress', []) });
   let n = 0;
@@ -234,9 +260,9 @@ function responses(res: ServerResponse, b: Behavior, model: string, tool: Behavi
     ev('response.content_part.added', { item_id: 'msg_fake1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
     for (const p of pieces(b.reply, b.chunk)) {
       if (die(res, b, n++)) return;
-      ev('response.output_text.delta', { item_id: 'msg_fake1', output_index: 0, content_index: 0, delta: p, logprobs: [] });
+      ev('response.output_text.delta', { item_id: 'msg_fake1', output_index: 0, content_index: 0, delta: p, logprobs: b.logprobs ? tokenLogprobs(p) : [] });
     }
-    ev('response.output_text.done', { item_id: 'msg_fake1', output_index: 0, content_index: 0, text: b.reply, logprobs: [] });
+    ev('response.output_text.done', { item_id: 'msg_fake1', output_index: 0, content_index: 0, text: b.reply, logprobs: b.logprobs ? tokenLogprobs(b.reply) : [] });
     ev('response.content_part.done', { item_id: 'msg_fake1', output_index: 0, content_index: 0, part: { type: 'output_text', text: b.reply, annotations: [] } });
   }
   ev('response.output_item.done', { output_index: 0, item });
@@ -246,26 +272,36 @@ function responses(res: ServerResponse, b: Behavior, model: string, tool: Behavi
 
 function messages(res: ServerResponse, b: Behavior, model: string, tool: Behavior['toolCall'], stream: boolean, headers: Record<string, string>): void {
   const block = tool
-    ? { type: 'tool_use', id: 'toolu_fake1', name: tool.name, input: JSON.parse(tool.arguments) as unknown }
-    : { type: 'text', text: b.reply };
-  const msg = { id: 'msg_fake1', type: 'message', role: 'assistant', model, stop_sequence: null };
+    ? { type: 'tool_use', id: b.toolCallId ?? 'toolu_fake1', name: tool.name, input: JSON.parse(tool.arguments) as unknown }
+    : { type: 'text', text: b.reply, ...(b.citations ? { citations: b.citations } : {}) };
+  const think = b.thinking ? [{ type: 'thinking', thinking: b.thinking.text, signature: b.thinking.signature }] : [];
+  const msg = { ...b.extra, id: 'msg_fake1', type: 'message', role: 'assistant', model, stop_sequence: null };
   if (!stream) {
     res.writeHead(200, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ ...msg, content: [block], stop_reason: tool ? 'tool_use' : 'end_turn', usage: { input_tokens: 11, output_tokens: 7 } }));
+    res.end(JSON.stringify({ ...msg, content: [...think, block], stop_reason: tool ? 'tool_use' : 'end_turn', usage: { input_tokens: 11, output_tokens: 7 } }));
     return;
   }
   streamHead(res, headers);
-  const ev = (type: string, data: Json): void => sse(res, { type, ...data }, type);
+  const ev = (type: string, data: Json): void => sse(res, { type, ...b.extra, ...data }, type);
   ev('message_start', { message: { ...msg, content: [], stop_reason: null, usage: { input_tokens: 11, output_tokens: 1 } } });
-  ev('content_block_start', { index: 0, content_block: tool ? { ...block, input: {} } : { type: 'text', text: '' } });
+  let index = 0;
+  if (b.thinking) {
+    ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+    for (const p of pieces(b.thinking.text, b.chunk)) ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: p } });
+    ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: b.thinking.signature } });
+    ev('content_block_stop', { index });
+    index++;
+  }
+  ev('content_block_start', { index, content_block: tool ? { ...block, input: {} } : { type: 'text', text: '' } });
   ev('ping', {});
   let n = 0;
   const text = tool ? tool.arguments : b.reply;
   for (const p of pieces(text, b.chunk)) {
     if (die(res, b, n++)) return;
-    ev('content_block_delta', { index: 0, delta: tool ? { type: 'input_json_delta', partial_json: p } : { type: 'text_delta', text: p } });
+    ev('content_block_delta', { index, delta: tool ? { type: 'input_json_delta', partial_json: p } : { type: 'text_delta', text: p } });
   }
-  ev('content_block_stop', { index: 0 });
+  for (const c of b.citations ?? []) ev('content_block_delta', { index, delta: { type: 'citations_delta', citation: c } });
+  ev('content_block_stop', { index });
   ev('message_delta', { delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: 7 } });
   ev('message_stop', {});
   res.end();

@@ -60,8 +60,11 @@ export function anthropicStream(masker: TextMasker, sink: TextSink): StreamTrans
         if (field !== undefined && typeof v === 'string') delta[field] = set.push(`${String(d.index)}|${delta.type}`, v);
         return [{ event: type, data: JSON.stringify(d) }];
       }
-      if (type === 'content_block_stop') return [...flush(`${String(d.index)}|`), { event: type, data: JSON.stringify(d) }];
-      if (type === 'message_stop') return [...flush(''), { event: type, data: JSON.stringify(d) }];
+      if (type === 'content_block_stop' || type === 'message_stop') {
+        const held = flush(type === 'message_stop' ? '' : `${String(d.index)}|`);
+        set.maskWhole(d);
+        return [...held, { event: type, data: JSON.stringify(d) }];
+      }
       if (!WHOLE.has(type)) throw new Error(`unknown event type "${type.slice(0, 60)}"`);
       set.maskWhole(d);
       return [{ event: type, data: JSON.stringify(d) }];

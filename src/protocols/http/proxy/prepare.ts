@@ -37,6 +37,23 @@ function parseJson(raw: Buffer): unknown {
 }
 
 /**
+ * The prepared LLM request; its `prompt` (for the recording and review summaries) is the document
+ * with everything the all-detector walk finds masked — payloads, keys and credential-keyed values
+ * included, which a text mask of the JSON would miss. Computed on first read, and only re-walked
+ * when the inspection found something (else the walk would change nothing).
+ */
+function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, scanner: TextMasker): Prepared {
+  let prompt: string | undefined = found ? undefined : text;
+  return {
+    facts, body,
+    get prompt(): string {
+      prompt ??= JSON.stringify(guarded(() => redactDocument(JSON.parse(text), scanner)));
+      return prompt;
+    },
+  };
+}
+
+/**
  * `facts` as recorded: every string masked by `scanner` (facts hold client-chosen names — a model
  * or tool may be called anything — and the recording holds nothing unmasked).
  */
@@ -74,14 +91,14 @@ export function prepareRequest(p: PrepareInput): Prepared {
       },
     };
     if (!hasBody) return { facts, body: undefined };
-    if (p.egress === undefined) return { facts, body: p.raw, prompt: p.raw.toString('utf8') };
+    if (p.egress === undefined) return withPrompt(facts, p.raw, p.raw.toString('utf8'), f.findings > 0, p.scanner);
     const egress = p.egress;
     // Where the all-detector scan found nothing, a masker with a subset of its detectors changes
     // nothing either: the second pass is skipped (the document is still sent as serialized here).
     // Key context (a credential-named member) counts as a finding, so it never skips the pass.
     const out = f.findings > 0 || !egress.coveredBy(p.scanner) ? guarded(() => redactDocument(doc, egress)) : doc;
     const text = JSON.stringify(out);
-    return { facts, body: Buffer.from(text), prompt: text };
+    return withPrompt(facts, Buffer.from(text), text, f.findings > 0, p.scanner);
   }
   const facts: Facts = { http: { method: p.method, path: p.endpoint, path_lower: p.endpoint.toLowerCase() } };
   if (!hasBody) return { facts, body: undefined };
