@@ -1,13 +1,18 @@
 import { GatehouseError } from '../kernel/errors.ts';
 import type { Finding } from './detectors/types.ts';
-import { normalizeForDetection } from './normalize.ts';
-import { mergePlaced, type Placed } from './placed.ts';
+import { mergePlaced } from './placed.ts';
+import { StreamBuffer } from './stream-buffer.ts';
 import { resolveOverlaps, summarize, type FindingSummary, type TextMasker } from './text-masker.ts';
 
 /** Default bound on text held back (UTF-16 code units): above the largest built-in match (16 KiB). */
 export const DEFAULT_MAX_HOLD = 65_536;
 /** Held text above which a rescan waits until the held text grew by a quarter (amortized linear). */
 const LAZY_RESCAN_FROM = 512;
+
+/** A detector rescans its backlog (held text it has not settled) once the new text is 1/4 of it. */
+const BACKLOG_RATIO = 4;
+
+const NONE: readonly Finding[] = [];
 
 /** Options of {@link StreamMasker}. */
 export interface StreamMaskerOptions {
@@ -20,15 +25,21 @@ export interface StreamMaskerOptions {
  * chunk boundaries. The concatenation of every `push()` result and `end()` equals
  * `masker.mask(wholeText).text` for any split of the input.
  *
- * How: after each chunk it scans only the held tail (plus `masker.lookbehind` characters of
- * context already emitted), asks every detector where a finding could still appear or grow
- * (`pendingFrom`), and cuts at the latest point before that which no finding straddles. Text
- * before the cut is final: it is masked and emitted; the rest is held. Detectors are local
- * (see `detectors/types.ts`), so the findings of the scanned window equal those of the whole text.
+ * How: the stream is normalized as it arrives ({@link StreamBuffer}: detectors see through
+ * Unicode disguises, findings map back to the original). Each detector keeps its own *settled*
+ * point — the largest `pendingFrom` it gave, before which its findings can no longer change —
+ * and the findings it found before it. After a chunk, each detector scans only from its settled
+ * point (less its `lookbehind`), so a detector that holds back much (a base64 run that may still
+ * be a key) does not make the others rescan it: the work per chunk is the chunk plus the text each
+ * detector itself holds, never a growing window. The cut is the smallest settled point, moved
+ * before any finding that straddles it and never inside an original code point; what is before it
+ * is masked and emitted, the rest is held. Detectors are local (see `detectors/types.ts`), so the
+ * findings of these windows equal those of the whole text.
  *
- * Fail closed: if the held text would exceed `maxHoldBytes` (default 64 Ki), `push` throws
- * `internal` ("masking hold limit exceeded") and the stream is dead — nothing of the held text
- * is emitted; the caller ends the response with an error. A detector error does the same.
+ * Fail closed: if the held text would exceed `maxHoldBytes` (default 64 Ki, original or
+ * normalized), `push` throws `internal` ("masking hold limit exceeded") and the stream is dead —
+ * nothing of the held text is emitted; the caller ends the response with an error. A detector
+ * error does the same.
  *
  * @example
  *   const sm = new StreamMasker(masker);
@@ -39,17 +50,17 @@ export interface StreamMaskerOptions {
 export class StreamMasker {
   readonly #masker: TextMasker;
   readonly #maxHold: number;
-  /** Original text: emitted context (`lookbehind` normalized characters at most) then the held text. */
-  #orig = '';
-  /** `#orig` normalized ({@link normalizeForDetection}): what the detectors scan. */
-  #norm = '';
-  /** Offset in `#orig` of the code point each `#norm` unit comes from (null: unit i is `#orig` unit i). */
-  #starts: number[] | null = null;
-  /** End in `#orig` of that code point (null like `#starts`). */
-  #ends: number[] | null = null;
-  /** Where the held text starts in `#norm` and in `#orig`. */
+  /** Emitted context (`lookbehind` normalized characters at most) then the held text. */
+  readonly #buf = new StreamBuffer();
+  /** Where the held text starts in the normalized and in the original text. */
   #emitN = 0;
   #emitO = 0;
+  /** Per detector: normalized position before which its findings are final. */
+  readonly #settled: number[];
+  /** Per detector: its final findings not emitted yet (normalized positions). */
+  readonly #final: Finding[][];
+  /** Per detector: normalized length when it last scanned. */
+  readonly #scanned: number[];
   /** A high surrogate that ended the last chunk: normalized with the chunk that brings its pair. */
   #high = '';
   #lastScanLength = 0;
@@ -63,6 +74,9 @@ export class StreamMasker {
     if (!Number.isInteger(this.#maxHold) || this.#maxHold < 1) {
       throw new GatehouseError('config_invalid', 'maxHoldBytes must be a positive integer');
     }
+    this.#settled = masker.detectors.map(() => 0);
+    this.#final = masker.detectors.map(() => []);
+    this.#scanned = masker.detectors.map(() => 0);
   }
 
   /** Adds a chunk; returns the masked text that is now safe to emit (possibly empty). */
@@ -76,9 +90,9 @@ export class StreamMasker {
       text = text.slice(0, -1);
       if (text.length === 0) return '';
     }
-    this.#append(text);
-    const held = this.#norm.length - this.#emitN;
-    if (held >= LAZY_RESCAN_FROM && this.heldLength <= this.#maxHold && (this.#norm.length - this.#lastScanLength) * 4 < held) return '';
+    this.#buf.append(text);
+    const held = this.#buf.norm.length - this.#emitN;
+    if (held >= LAZY_RESCAN_FROM && this.heldLength <= this.#maxHold && (this.#buf.norm.length - this.#lastScanLength) * 4 < held) return '';
     return this.#advance(false);
   }
 
@@ -86,7 +100,7 @@ export class StreamMasker {
   end(): string {
     this.#assertOpen();
     if (this.#high !== '') {
-      this.#append(this.#high);
+      this.#buf.append(this.#high);
       this.#high = '';
     }
     const out = this.#advance(true);
@@ -96,7 +110,7 @@ export class StreamMasker {
 
   /** Characters currently held back (not yet emitted), in the original text. */
   get heldLength(): number {
-    return this.#orig.length - this.#emitO + this.#high.length;
+    return this.#buf.orig.length - this.#emitO + this.#high.length;
   }
 
   /** Types and count of the findings masked so far (types only). */
@@ -109,38 +123,6 @@ export class StreamMasker {
     if (this.#state === 'ended') throw new GatehouseError('internal', 'masking stream already ended');
   }
 
-  /** Appends original text and its normalization (and map, once some unit moved). */
-  #append(text: string): void {
-    const d = normalizeForDetection(text);
-    const off = this.#orig.length;
-    if (d.starts === undefined && this.#starts === null) {
-      this.#orig += text;
-      this.#norm += d.text;
-      return;
-    }
-    if (this.#starts === null || this.#ends === null) {
-      this.#starts = Array.from({ length: this.#norm.length }, (_, k) => k);
-      this.#ends = Array.from({ length: this.#norm.length }, (_, k) => k + 1);
-    }
-    for (let i = 0; i < d.text.length; i++) {
-      this.#starts.push(off + (d.starts === undefined ? i : d.starts[i]!));
-      this.#ends.push(off + (d.ends === undefined ? i + 1 : d.ends[i]!));
-    }
-    this.#orig += text;
-    this.#norm += d.text;
-  }
-
-  /** Offset in `#orig` of the normalized position `n` (the original length at the end). */
-  #origOf(n: number): number {
-    if (n >= this.#norm.length) return this.#orig.length;
-    return this.#starts === null ? n : this.#starts[n]!;
-  }
-
-  /** True when a cut at normalized `n` would split one original code point. */
-  #inside(n: number): boolean {
-    return this.#starts !== null && n > 0 && n < this.#norm.length && this.#starts[n] === this.#starts[n - 1];
-  }
-
   #advance(final: boolean): string {
     try {
       return this.#advanceUnsafe(final);
@@ -150,77 +132,74 @@ export class StreamMasker {
     }
   }
 
-  #advanceUnsafe(final: boolean): string {
-    const lookbehind = this.#masker.lookbehind;
-    const w = Math.max(0, this.#emitN - lookbehind);
-    const view = w === 0 ? this.#norm : this.#norm.slice(w);
-    const base = this.#emitN - w;
-    const found = this.#masker.collect(view, base);
+  /**
+   * Brings detector `k` up to date: scans from its settled point (less its look-behind), moves
+   * the settled point to its new `pendingFrom` (never back) and keeps the findings before it.
+   */
+  #settle(k: number, final: boolean): number {
+    const d = this.#masker.detectors[k]!;
+    const norm = this.#buf.norm;
+    const settled = this.#settled[k]!;
+    const last = this.#scanned[k]!;
+    // Amortized: a detector holding a backlog rescans once the new text is a quarter of it, so
+    // each character costs it a bounded number of visits whatever the chunk size (skipping a scan
+    // only keeps its settled point, and so the cut, where it was).
+    if (!final && (norm.length - last) * BACKLOG_RATIO < last - settled) return settled;
+    this.#scanned[k] = norm.length;
+    const from = Math.max(0, settled - d.lookbehind);
+    const view = from === 0 ? norm : norm.slice(from);
+    const p = final ? norm.length : Math.max(settled, from + d.pendingFrom(view));
+    const kept = this.#final[k]!;
+    for (const f of d.find(view)) {
+      const start = f.start + from;
+      if (start >= settled && start < p) kept.push(from === 0 ? f : { ...f, start, end: f.end + from });
+    }
+    this.#settled[k] = p;
+    return p;
+  }
 
-    let cut = view.length;
+  #advanceUnsafe(final: boolean): string {
+    const buf = this.#buf;
+    let cut = buf.norm.length;
+    for (let k = 0; k < this.#settled.length; k++) cut = Math.min(cut, this.#settle(k, final));
+    const found = this.#final.some((f) => f.length > 0) ? this.#final.flat() : NONE;
     if (!final) {
-      for (const d of this.#masker.detectors) {
-        const p = d.pendingFrom(view);
-        if (p < cut) cut = p;
-      }
-      if (cut < base) cut = base;
       for (;;) {
         if (found.length > 0) cut = cutOutsideFindings(found, cut);
-        if (cut <= base || !this.#inside(w + cut)) break;
+        if (cut <= this.#emitN || !buf.inside(cut)) break;
         cut--; // never between two units of one original code point
       }
     }
-    const cutO = this.#origOf(w + cut);
-    if (view.length - cut > this.#maxHold || this.#orig.length - cutO > this.#maxHold) {
+    const cutO = buf.origOf(cut);
+    if (buf.norm.length - cut > this.#maxHold || buf.orig.length - cutO > this.#maxHold) {
       throw new GatehouseError('internal', 'masking hold limit exceeded');
     }
     let out: string;
     if (found.length === 0) {
-      out = this.#orig.slice(this.#emitO, cutO); // the common case: nothing to mask, no sorting or rendering
+      out = buf.orig.slice(this.#emitO, cutO); // the common case: nothing to mask, no sorting or rendering
     } else {
       const done = resolveOverlaps(found.filter((f) => f.start < cut));
-      let placed = done.map((f) => this.#place(f, w, view));
-      if (this.#starts !== null) placed = mergePlaced(placed);
-      out = this.#masker.renderPlaced(this.#orig, this.#emitO, cutO, placed);
+      let placed = done.map((f) => buf.place(f));
+      if (buf.mapped) placed = mergePlaced(placed);
+      out = this.#masker.renderPlaced(buf.orig, this.#emitO, cutO, placed);
       this.#record(done);
+      for (let k = 0; k < this.#final.length; k++) if (this.#final[k]!.length > 0) this.#final[k] = this.#final[k]!.filter((f) => f.start >= cut);
     }
 
     // Keep `lookbehind` normalized characters of emitted context before the new held text.
-    const emitN = w + cut;
-    const keepN = Math.max(0, emitN - lookbehind);
-    const keepO = this.#origOf(keepN);
-    if (keepN > 0 || keepO > 0) this.#trim(keepN, keepO);
-    this.#emitN = emitN - keepN;
+    const keepN = Math.max(0, cut - this.#masker.lookbehind);
+    const keepO = buf.trim(keepN);
+    this.#emitN = cut - keepN;
     this.#emitO = cutO - keepO;
-    this.#lastScanLength = this.#norm.length;
-    return out;
-  }
-
-  /** The resolved finding `f` (relative to `view`, which starts at `w`) in original offsets. */
-  #place(f: Finding, w: number, view: string): Placed {
-    const s = w + f.start;
-    const e = w + f.end;
-    const start = this.#starts === null ? s : this.#starts[s]!;
-    const end = this.#ends === null ? e : this.#ends[e - 1]!;
-    const finding: Finding = f.kind === undefined ? { entity: f.entity, start, end } : { entity: f.entity, kind: f.kind, start, end };
-    return { finding, value: view.slice(f.start, f.end) };
-  }
-
-  /** Drops the text before normalized `keepN` / original `keepO`; the map goes when it is the identity again. */
-  #trim(keepN: number, keepO: number): void {
-    this.#orig = this.#orig.slice(keepO);
-    this.#norm = this.#norm.slice(keepN);
-    if (this.#starts === null || this.#ends === null) return;
-    const starts = this.#starts.slice(keepN);
-    const ends = this.#ends.slice(keepN);
-    let identity = this.#orig.length === this.#norm.length;
-    for (let i = 0; i < starts.length; i++) {
-      starts[i]! -= keepO;
-      ends[i]! -= keepO;
-      if (starts[i] !== i || ends[i] !== i + 1) identity = false;
+    if (keepN > 0) {
+      for (let k = 0; k < this.#settled.length; k++) {
+        this.#settled[k]! -= keepN;
+        this.#scanned[k]! -= keepN;
+        if (this.#final[k]!.length > 0) this.#final[k] = this.#final[k]!.map((f) => ({ ...f, start: f.start - keepN, end: f.end - keepN }));
+      }
     }
-    this.#starts = identity ? null : starts;
-    this.#ends = identity ? null : ends;
+    this.#lastScanLength = buf.norm.length;
+    return out;
   }
 
   #record(findings: readonly Finding[]): void {

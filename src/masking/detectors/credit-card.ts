@@ -3,8 +3,6 @@ import type { Detector, Finding } from './types.ts';
 
 /** 19 digits in groups of 4-4-4-4-3 with 4 separators. */
 const MAX_LENGTH = 23;
-/** Digit-group layouts accepted when a number is written with separators. */
-const LAYOUTS: readonly (readonly number[])[] = [[4, 4, 4, 4], [4, 4, 4, 4, 3], [4, 6, 5], [4, 6, 4]];
 const MAX_GROUPS = 5;
 const GROUP = /(?<![A-Za-z0-9_])[0-9]{4,19}(?![0-9])/g;
 /** A start is decided by reading at most 5 groups of up to 7 digits, separators and 2 look-ahead characters. */
@@ -26,13 +24,20 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/** The number made of the first `n` digits of `d` (n ≤ 4). */
+function prefixOf(d: string, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 10 + d.charCodeAt(i) - 48;
+  return v;
+}
+
 /** Known issuer prefixes (IIN ranges) with the lengths each network issues. */
 export function knownIssuer(d: string): boolean {
   const n = d.length;
-  const p2 = Number(d.slice(0, 2));
-  const p3 = Number(d.slice(0, 3));
-  const p4 = Number(d.slice(0, 4));
-  if (d.startsWith('4')) return n === 13 || n === 16 || n === 19; // Visa
+  const p2 = prefixOf(d, 2);
+  const p3 = prefixOf(d, 3);
+  const p4 = prefixOf(d, 4);
+  if (d.charCodeAt(0) === 52) return n === 13 || n === 16 || n === 19; // Visa
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16; // Mastercard
   if (p2 === 34 || p2 === 37) return n === 15; // American Express
   if (p4 === 6011 || (p3 >= 644 && p3 <= 649) || p2 === 65) return n >= 16 && n <= 19; // Discover
@@ -44,7 +49,7 @@ export function knownIssuer(d: string): boolean {
 }
 
 function isCard(digits: string): boolean {
-  return digits.length >= 13 && digits.length <= 19 && knownIssuer(digits) && luhnValid(digits);
+  return digits.length >= 13 && digits.length <= 19 && luhnValid(digits) && knownIssuer(digits);
 }
 
 /** Not glued to a word, and not the fraction / thousands part of a number (`3.4111…`, `1,4111…`). */
@@ -60,13 +65,17 @@ function goodAfter(text: string, e: number): boolean {
   return !((c === 46 || c === 44) && isDigit(codeAt(text, e + 1)));
 }
 
-function matchesLayout(sizes: readonly number[]): boolean {
-  return LAYOUTS.some((l) => l.length === sizes.length && l.every((n, i) => n === sizes[i]));
+/** Group sizes after a first group of 4 that can still grow into a layout (4-4-4-4[-3], 4-6-5, 4-6-4). */
+function layoutPrefix(sizes: readonly number[]): boolean {
+  const [b, c, d, e] = [sizes[1], sizes[2], sizes[3], sizes[4]];
+  if (b === 4) return (c === undefined || c === 4) && (d === undefined || d === 4) && (e === undefined || e === 3);
+  if (b === 6) return (c === undefined || c === 5 || c === 4) && d === undefined;
+  return b === undefined;
 }
 
-/** True while `sizes` can still grow into some layout (cheap early exit for dates, ids, …). */
-function layoutPrefix(sizes: readonly number[]): boolean {
-  return LAYOUTS.some((l) => l.length >= sizes.length && sizes.every((n, i) => n === l[i]));
+/** A complete layout. */
+function matchesLayout(sizes: readonly number[]): boolean {
+  return (sizes.length === 4 && sizes[1] === 4) || sizes.length === 5 || (sizes.length === 3 && sizes[1] === 6);
 }
 
 /** Candidates starting at the digit group `[s, e)`: the group alone, or groups joined by one separator. */
@@ -75,18 +84,17 @@ function cardsAt(text: string, s: number, e: number, out: Finding[]): void {
   const sep = codeAt(text, e);
   if ((sep !== 32 && sep !== 45 && sep !== 46) || e - s !== 4) return;
   const sizes = [4];
-  let digits = text.slice(s, e);
   let end = e;
   while (sizes.length < MAX_GROUPS && codeAt(text, end) === sep && isDigit(codeAt(text, end + 1))) {
     let j = end + 1;
     while (j < text.length && j - end <= 7 && isDigit(text.charCodeAt(j))) j++;
     if (j - end - 1 > 6) return;
-    digits += text.slice(end + 1, j);
     sizes.push(j - end - 1);
     end = j;
     if (!layoutPrefix(sizes)) return;
-    if (matchesLayout(sizes) && isCard(digits) && goodAfter(text, end)) {
-      out.push({ entity: 'CREDIT_CARD', start: s, end });
+    if (matchesLayout(sizes) && goodAfter(text, end)) {
+      const digits = text.slice(s, end).replaceAll(String.fromCharCode(sep), '');
+      if (isCard(digits)) out.push({ entity: 'CREDIT_CARD', start: s, end });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { codeAt, isAlnum, isDigit, isLower, isUpper, trailingRunStart } from './scan-util.ts';
+import { codeAt, isAlnum, isDigit, isLower, isUpper } from './scan-util.ts';
 import type { Detector, Finding, SecretKind } from './types.ts';
 
 /** Longest value masked; a longer value is masked up to this length. */
@@ -128,6 +128,20 @@ export const genericSecretDetector: Detector = {
     return out;
   },
   pendingFrom(text: string): number {
-    return trailingRunStart(text, isValueChar, MAX_VALUE + 2);
+    // A value starts right after a keyword and its separator. The earliest value that runs to the
+    // end of the text (and is shorter than the cap) may still grow: held from its start. A keyword
+    // or separator still arriving puts its value at the end of the text or later.
+    const from = Math.max(0, text.length - MAX_VALUE - CONTEXT_WINDOW - 2);
+    let p = text.length;
+    KEYWORDS.lastIndex = from;
+    for (let m = KEYWORDS.exec(text); m !== null; m = KEYWORDS.exec(text)) {
+      KEYWORDS.lastIndex = m.index + 1;
+      const v = valueStart(text, m.index + m[0].length);
+      if (v === undefined || v.start >= p || text.length - v.start >= MAX_VALUE) continue;
+      let end = v.start;
+      while (end < text.length && isValueChar(text.charCodeAt(end))) end++;
+      if (end === text.length) p = v.start;
+    }
+    return p;
   },
 };

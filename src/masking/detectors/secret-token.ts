@@ -33,6 +33,9 @@ const RULES: readonly TokenRule[] = [
   { prefix: 'AIza', kind: 'google_api_key', body: isBase64Url, min: 35, max: 35 },
 ];
 
+const PREFIXES: readonly string[] = RULES.map((r) => r.prefix);
+const MAX_PREFIX = Math.max(...PREFIXES.map((p) => p.length));
+
 const TRIGGER = /AKIA|ASIA|gh[pousrk]_|github_pat_|xox[abprs]-|xapp-|sk-|[rs]k_(?:live|test)_|AIza/g;
 
 /** The token at `s` for `rule`: prefix + a maximal body run within [min, max], not glued to more text. */
@@ -79,6 +82,20 @@ export const secretTokenDetector: Detector = {
     return out;
   },
   pendingFrom(text: string): number {
-    return trailingRunStart(text, isBase64Url, MAX_LENGTH + 4, isAlnum);
+    // A token starts at a prefix that no letter or digit precedes, inside the run of token
+    // characters that ends the text (a token that ended before it is decided); the earliest such
+    // start is held, or a prefix that may still be arriving at the very end.
+    const run = trailingRunStart(text, isBase64Url, MAX_LENGTH + 4);
+    TRIGGER.lastIndex = run;
+    for (let m = TRIGGER.exec(text); m !== null; m = TRIGGER.exec(text)) {
+      TRIGGER.lastIndex = m.index + 1;
+      if (!isAlnum(codeAt(text, m.index - 1))) return m.index;
+    }
+    for (let k = Math.max(run, text.length - MAX_PREFIX + 1); k < text.length; k++) {
+      if (isAlnum(codeAt(text, k - 1))) continue;
+      const tail = text.slice(k);
+      if (PREFIXES.some((prefix) => prefix.length > tail.length && prefix.startsWith(tail))) return k;
+    }
+    return text.length;
   },
 };

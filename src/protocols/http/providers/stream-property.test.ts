@@ -3,13 +3,17 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TextMasker } from '../../../masking/text-masker.ts';
 import { detectorsFor } from '../../../masking/detectors/index.ts';
+import { normalizeForDetection } from '../../../masking/normalize.ts';
 import { SseParser, type SseEvent } from '../sse/parser.ts';
 import { formatSse } from '../sse/serializer.ts';
 import { streamTransform, type WireFormat } from './index.ts';
 
 const masker = new TextMasker({ detectors: detectorsFor(['EMAIL', 'CREDIT_CARD', 'US_SSN']), strategy: 'redact', hashKey: Buffer.alloc(32, 7) });
 
-const ENTITIES = ['bob@example.com', 'a.very.long.name+tag@sub.example.org', '4111 1111 1111 1111', '5555555555554444', '078-05-1121'];
+const ENTITIES = ['bob@example.com', 'a.very.long.name+tag@sub.example.org', '4111 1111 1111 1111', '5555555555554444', '078-05-1121',
+  // The same values disguised with Unicode a reader looks through (split anywhere by the deltas and the bytes).
+  '４１１１ １１１１ １１１１ １１１１', '4111\u200b1111\u200c1111\u200d1111', '5555.5555.5555.4444', '078\u201305\u20131121', '０７８\u00a0０５\u00a0１１２１',
+  'ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ', 'b\u2060ob@exa\u00admple.com', '"bob smith"@example.com', '\ud835\udfd3555555555554444'];
 const FILLER = fc.string({ unit: fc.constantFrom(...'abc xyz.,:;!?-\n"\\é漢🙂'.split('')), maxLength: 30 });
 
 /** Text with entities at random places (space-separated so each stays an entity). */
@@ -98,6 +102,8 @@ describe('stream masking property: any text, any delta split, any byte split', (
         for (const f of seen.full) assert.equal(f, expected);
         const outText = out.toString('utf8');
         for (const e of gen.entities) assert.ok(!outText.includes(e) && !outText.includes(JSON.stringify(e).slice(1, -1)), `leaked ${e}`);
+        const seenN = normalizeForDetection(seen.deltas).text;
+        for (const e of gen.entities) assert.ok(!seenN.includes(normalizeForDetection(e).text), `leaked the normalized form of ${JSON.stringify(e)}`);
       }), { numRuns: 150 });
     });
   }
