@@ -119,6 +119,15 @@ describe('admin API', () => {
     const nobody = await t.api('POST', '/api/v1/policy/explain', { principal: 'mallory', action: 'sql.read', connection: 'crm' });
     assert.equal(nobody.json.effect, 'deny');
     assert.deepEqual(nobody.json.reasons, ['default-deny']);
+    // The statement decides the actions, as on the data path: a DELETE explained as sql.read is a write.
+    const asRead = await t.api('POST', '/api/v1/policy/explain', { principal: 'alice', groups: ['developers'], agent: 'bot', action: 'sql.read', connection: 'crm', sql: 'DELETE FROM orders' });
+    assert.equal(asRead.json.effect, 'deny', 'the gateway denies this DELETE, so explain must too');
+    assert.deepEqual(asRead.json.actions, ['sql.write']);
+    assert.deepEqual(asRead.json.reasons, ['agents-no-writes']);
+    const multi = await t.api('POST', '/api/v1/policy/explain', { principal: 'alice', groups: ['developers'], connection: 'crm', sql: 'SELECT 1; DELETE FROM orders' });
+    assert.equal(multi.status, 200, 'action may be left out with sql');
+    assert.deepEqual(multi.json.actions, ['sql.read', 'sql.write']);
+    assert.deepEqual((multi.json.decisions as { action: string; effect: string }[]).map((d) => [d.action, d.effect]), [['sql.read', 'allow'], ['sql.write', 'allow']]);
     assert.equal((await t.api('POST', '/api/v1/policy/explain', { principal: 'a', action: 'fly', connection: 'crm' })).status, 400);
     assert.equal((await t.api('POST', '/api/v1/policy/explain', { principal: 'a', action: 'sql.read', connection: 'nope' })).status, 404);
   });

@@ -34,19 +34,20 @@ export const policyCheck: Command = {
   },
 };
 
-interface Explanation { effect: string; reasons: string[]; errors?: string[]; review_rule?: string | null; policies?: { id: string; file?: string; text?: string }[] }
+interface Explanation { effect: string; reasons: string[]; action?: string; actions?: string[]; errors?: string[]; review_rule?: string | null; policies?: { id: string; file?: string; text?: string }[] }
 
 export const policyExplain: Command = {
   name: 'policy explain',
   summary: 'Show the decision for a request and the policies that produced it',
-  usage: 'gatehouse policy explain --principal <user> [--groups a,b] [--agent <name>] [--agent-groups a,b] --action <action> [--connection <name>] [--sql "…"] [--json]',
+  usage: 'gatehouse policy explain --principal <user> [--groups a,b] [--agent <name>] [--agent-groups a,b] --action <action> [--connection <name>] [--sql "…"] [--json]\n'
+    + '  With --sql the statement decides the SQL actions, as on the data path (DELETE is sql.write); --action may then be left out.',
   async run(argv, io) {
     const { values } = parse(argv, {
       principal: { type: 'string' }, groups: { type: 'string' }, agent: { type: 'string' }, 'agent-groups': { type: 'string' },
       action: { type: 'string' }, connection: { type: 'string' }, sql: { type: 'string' }, json: { type: 'boolean' },
     });
     if (values.principal === undefined) throw new UsageError('--principal is required');
-    if (values.action === undefined) throw new UsageError('--action is required');
+    if (values.action === undefined && values.sql === undefined) throw new UsageError('--action is required (or --sql)');
     const out = await ApiClient.fromEnv(io).request<Explanation>('POST', '/api/v1/policy/explain', {
       principal: values.principal, groups: csv(values.groups), agent: values.agent, agent_groups: csv(values['agent-groups']),
       action: values.action, connection: values.connection, sql: values.sql,
@@ -57,6 +58,10 @@ export const policyExplain: Command = {
     }
     io.out(`decision: ${out.effect.toUpperCase()}`);
     io.out(`reasons:  ${out.reasons.join(', ') || '(none)'}`);
+    const derived = out.actions ?? [];
+    if (values.sql !== undefined && derived.length > 0 && (values.action === undefined || derived.join() !== values.action)) {
+      io.out(`actions:  ${derived.join(', ')} (from --sql${values.action !== undefined && !derived.includes(values.action) ? `; not ${values.action}` : ''})`);
+    }
     if (out.review_rule) io.out(`review:   rule "${out.review_rule}" requires approval first`);
     for (const e of out.errors ?? []) io.out(`error:    ${e}`);
     for (const p of out.policies ?? []) {
