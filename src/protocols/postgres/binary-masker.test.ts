@@ -4,8 +4,9 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { defaultDetectors, TextMasker } from '../../masking/text-masker.ts';
 import { getTestPostgres, pgSkip, type TestDatabase } from '../../../test/harness/postgres-server.ts';
-import { maskBinaryValue, maskTextValue, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
+import { maskBinaryValue, maskNumberArrayText, maskTextValue, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
 import { BinaryFormatError, numberText } from './binary-scalars.ts';
+import { maskJson } from './json-masking.ts';
 import { builtinKind, type TypeKind } from './pg-types.ts';
 
 const masker = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey: Buffer.alloc(32, 7) });
@@ -112,4 +113,12 @@ test('malformed binary values throw a format error, never return unread bytes', 
       assert.ok(e instanceof BinaryFormatError || e instanceof UnreadableValue || e instanceof TypesNeeded, String(e));
     }
   }), { numRuns: 2000 });
+});
+
+test('JSON stays JSON: a number carrying an entity becomes a string, other numbers keep their digits', () => {
+  assert.equal(maskJson('{"n": 4111111111111111, "big": 123456789012345678901234567890.5, "e": "bob@example.com"}', ctx.scan),
+    '{"n":"[CREDIT_CARD]","big":123456789012345678901234567890.5,"e":"[EMAIL]"}');
+  assert.equal(maskJson('{"mail": "bob@example.com"}', ctx.scan), '{"mail": "[EMAIL]"}');
+  assert.equal(maskJson('not json 4111111111111111', ctx.scan), 'not json [CREDIT_CARD]');
+  assert.equal(maskNumberArrayText('{{1,4111111111111111.00},{NULL,2}}', ctx.scan), '{{1,NULL},{NULL,2}}');
 });

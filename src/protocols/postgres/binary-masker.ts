@@ -1,5 +1,11 @@
 import { BinaryFormatError, numberText, renderText } from './binary-scalars.ts';
+import { maskJson } from './json-masking.ts';
 import type { TypeKind } from './pg-types.ts';
+
+/** A text-format array of numbers: each element that carries an entity becomes NULL (the array stays valid). */
+export function maskNumberArrayText(text: string, scan: (t: string) => string): string {
+  return text.replace(/[^{},\s]+/g, (el) => (el !== 'NULL' && numberCarries(el, scan) ? 'NULL' : el));
+}
 
 /** What masking one value needs from its surroundings. */
 export interface ValueContext {
@@ -113,13 +119,13 @@ export function maskBinaryValue(kind: TypeKind, v: Buffer, ctx: ValueContext, de
     case 'unknown': throw new UnreadableValue('type without a known binary format');
     case 'text': {
       const s = v.toString('utf8');
-      const m = ctx.scan(s);
+      const m = kind.json === true ? maskJson(s, ctx.scan) : ctx.scan(s);
       return m === s ? v : Buffer.from(m, 'utf8');
     }
     case 'versioned': {
       if (v[0] !== 1) throw new BinaryFormatError('unsupported jsonb/jsonpath version');
       const s = v.toString('utf8', 1);
-      const m = ctx.scan(s);
+      const m = kind.json === true ? maskJson(s, ctx.scan) : ctx.scan(s);
       return m === s ? v : Buffer.concat([v.subarray(0, 1), Buffer.from(m, 'utf8')]);
     }
     case 'bytea': return maskBytes(v, ctx.scan);

@@ -17,7 +17,7 @@
  * - `unknown`: not readable; where masking applies the statement fails (never passes unread).
  */
 export type TypeKind =
-  | { readonly kind: 'text' | 'versioned' | 'bytea' | 'array' | 'record' | 'hstore' | 'tsvector' | 'inert' | 'unknown' }
+  | { readonly kind: 'text' | 'versioned' | 'bytea' | 'array' | 'record' | 'hstore' | 'tsvector' | 'inert' | 'unknown'; readonly json?: boolean }
   | { readonly kind: 'number'; readonly codec: NumberCodec }
   | { readonly kind: 'render'; readonly codec: RenderCodec }
   | { readonly kind: 'range'; readonly subtype: number };
@@ -33,9 +33,9 @@ const R = (codec: RenderCodec): TypeKind => ({ kind: 'render', codec });
 
 /** Builtin send functions (language internal) → kind. */
 const BY_SEND: ReadonlyMap<string, TypeKind> = new Map<string, TypeKind>([
-  ...['textsend', 'namesend', 'bpcharsend', 'varcharsend', 'unknownsend', 'json_send', 'xml_send', 'enum_send',
+  ...['textsend', 'namesend', 'bpcharsend', 'varcharsend', 'unknownsend', 'xml_send', 'enum_send',
     'pg_node_tree_send', 'charsend', 'cstring_send'].map((s) => [s, K('text')] as const),
-  ['jsonb_send', K('versioned')], ['jsonpath_send', K('versioned')], ['byteasend', K('bytea')],
+  ['json_send', { kind: 'text', json: true }], ['jsonb_send', { kind: 'versioned', json: true }], ['jsonpath_send', K('versioned')], ['byteasend', K('bytea')],
   ...['boolsend', 'int2send', 'date_send', 'time_send', 'timetz_send', 'timestamp_send', 'timestamptz_send', 'interval_send'].map((s) => [s, K('inert')] as const),
   ['int4send', N('int4')], ['int8send', N('int8')], ['float4send', N('float4')], ['float8send', N('float8')],
   ['numeric_send', N('numeric')], ['cash_send', N('money')], ['xid8send', N('uint64')],
@@ -72,6 +72,9 @@ const BUILTIN_ARRAYS: readonly number[] = [
 
 /** Builtin range types → subtype. */
 const BUILTIN_RANGES: ReadonlyMap<number, number> = new Map([[3904, 23], [3906, 1700], [3908, 1114], [3910, 1184], [3912, 1082], [3926, 20]]);
+
+/** Builtin arrays of numbers (text format: an element that carries an entity becomes NULL). */
+export const NUMBER_ARRAYS: ReadonlySet<number> = new Set([1007, 1016, 1021, 1022, 1231, 1028, 791]);
 
 /** The kind of a builtin type OID, or undefined when the catalog must be asked. */
 export function builtinKind(oid: number): TypeKind | undefined {

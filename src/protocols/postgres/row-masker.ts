@@ -2,9 +2,10 @@ import { createHmac } from 'node:crypto';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import { parseDataRow, type FieldDescription } from './backend-messages.ts';
-import { deepScan, maskBinaryValue, maskTextValue, numberCarries, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
+import { deepScan, maskBinaryValue, maskNumberArrayText, maskTextValue, numberCarries, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
 import { BinaryFormatError } from './binary-scalars.ts';
-import { builtinKind, type TypeKind } from './pg-types.ts';
+import { maskJson } from './json-masking.ts';
+import { builtinKind, NUMBER_ARRAYS, type TypeKind } from './pg-types.ts';
 import { MessageWriter } from './writer.ts';
 
 /** What to do with one result column. */
@@ -130,9 +131,12 @@ export class RowMasker {
     if (p.strategy === undefined && !p.scan) return v;
     if (p.format === 0) {
       const text = v.toString('utf8');
+      // A number that carries an entity is sent as NULL, as in binary (a replacement text is no number).
+      if (p.strategy === undefined && p.kind.kind === 'number') return numberCarries(text, ctx.scan) ? null : v;
       const masked = p.strategy !== undefined ? maskColumnValue(p.strategy, text, this.#hashKey)
-        : p.kind.kind === 'number' ? (numberCarries(text, ctx.scan) ? '[REDACTED]' : text)
-          : maskTextValue(text, ctx.scan);
+        : 'json' in p.kind && p.kind.json ? maskJson(text, ctx.scan)
+            : NUMBER_ARRAYS.has(p.typeOid) ? maskNumberArrayText(text, ctx.scan)
+              : maskTextValue(text, ctx.scan);
       return masked === text ? v : Buffer.from(masked, 'utf8');
     }
     if (p.format !== 1) throw new ColumnMaskError(p.name, p.typeOid, `unknown format code ${p.format}`);
