@@ -99,6 +99,18 @@ export class InspectionPool {
   }
 
   /**
+   * Inspects `sql` synchronously: from the caches (a text inspected moments ago, even a large one
+   * inspected on a worker, is among them) or inline. For callers that need the inspection of a text
+   * `inspectSql` has just answered for.
+   */
+  inspectSqlNow(sql: string): SqlInspection {
+    const cached = this.#inspector.cached(sql);
+    if (cached !== undefined) return cached;
+    this.#count('sql', 'inline');
+    return this.#inspector.inspect(sql);
+  }
+
+  /**
    * `prepareRequest` (facts and egress redaction of a /proxy request body): inline for bodies up
    * to the inline threshold, else on a worker. Errors are the same GatehouseErrors as inline;
    * a worker that cannot answer gives `inspection_unavailable`.
@@ -117,6 +129,8 @@ export class InspectionPool {
     return this.#pool.run(task, [raw.buffer]).then((r) => {
       const p = r as PreparedReply;
       const body = p.body === undefined ? undefined : Buffer.from(p.body.buffer, p.body.byteOffset, p.body.byteLength);
+      // The prompt text is the body's text: decoded here only if someone reads it (recording, reviews).
+      if (p.promptIsBody && body !== undefined) return { facts: p.facts, body, get prompt(): string { return body.toString('utf8'); } };
       return { facts: p.facts, body, ...(p.prompt === undefined ? {} : { prompt: p.prompt }) };
     }, (err: unknown) => {
       // The task's own errors (malformed JSON, nesting too deep) are the inline path's errors.

@@ -33,6 +33,8 @@ export interface PreparedReply {
   readonly facts: Facts;
   readonly body: Uint8Array | undefined;
   readonly prompt?: string;
+  /** True when `prompt` is exactly `body` as UTF-8 text: it is then not sent (half the copying). */
+  readonly promptIsBody: boolean;
 }
 
 /** A worker's answer to a task of each kind. */

@@ -26,5 +26,6 @@ serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
     conn: task.conn, method: task.method, endpoint: task.endpoint, raw, contentType: task.contentType, format: task.format,
     scanner: scannerFor({ masking }), egress: task.egress ? masking.textMasker(task.conn.name, 'request') : undefined,
   });
-  return { facts: p.facts, body: p.body, ...(p.prompt === undefined ? {} : { prompt: p.prompt }) };
+  const promptIsBody = p.prompt !== undefined && p.body !== undefined && p.body.toString('utf8') === p.prompt;
+  return { facts: p.facts, body: p.body, promptIsBody, ...(p.prompt === undefined || promptIsBody ? {} : { prompt: p.prompt }) };
 });

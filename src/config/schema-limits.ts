@@ -33,6 +33,6 @@ export const LIMITS_SCHEMA: JsonSchema = obj('Availability limits: per-principal
     inline_sql: size('SQL texts up to this size are parsed inline; larger ones on a worker.', '4kb'),
     inline_prompt: size('LLM/HTTP request bodies up to this size are scanned inline; larger ones on a worker.', '64kb'),
     max_sql: size('Largest SQL text inspected (a Query or Parse); larger ones are denied.', '1mb'),
-    max_statements: int('Most statements in one SQL text; more are denied.', 10_000, 1, 1_000_000),
+    max_statements: int('Most statements in one SQL text (a simple Query may carry many); more are denied. Bounds the work one text causes on the event loop (its verdict carries one entry per statement).', 1_000, 1, 100_000),
   }, { default: {} }),
 }, { default: {} });

@@ -198,6 +198,14 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
       // Large and denied: the worker's facts reach policy (a write is not permitted).
       await assert.rejects(c.query(`DELETE FROM nums WHERE x IN (${list})`), (e: { code?: string }) => e.code === '42501');
       assert.equal(inspection.counts.worker, before.worker + 2);
+      // Extended protocol: the Parse is inspected once, on the worker; nothing parses it again inline.
+      const inline = inspection.counts.inline;
+      const p = await c.query<{ n: number }>({ text: `SELECT count(*)::int AS n FROM nums WHERE x IN (${list}) AND $1::int = 1`, values: [1] });
+      assert.equal(p.rows[0]?.n, 10);
+      assert.equal(inspection.counts.worker, before.worker + 3);
+      assert.equal(inspection.counts.inline, inline);
+      // Too many statements in one Query: denied with the bound named (limits.inspection.max_statements).
+      await assert.rejects(c.query('SELECT 1;'.repeat(1_001)), (e: { code?: string; message?: string }) => e.code === '42501' && /more than 1000 statements/.test(e.message ?? ''));
     } finally {
       await c.end();
     }

@@ -14,7 +14,7 @@ import { UnknownSqlError, walkTree, type TreeFacts } from './walk.ts';
 export interface SqlInspectorLimits {
   /** Longest SQL text in UTF-8 bytes (default 1 MiB); longer → `ok: false`. */
   readonly maxBytes?: number;
-  /** Most statements in one text (default 10 000); more → `ok: false`. */
+  /** Most statements in one text (default 1 000); more → `ok: false`. */
   readonly maxStatements?: number;
   /** Cache: most entries (default 1 000). */
   readonly cacheEntries?: number;
@@ -24,6 +24,12 @@ export interface SqlInspectorLimits {
   readonly cacheMaxTextChars?: number;
   /** Literal-template cache (see literal-template.ts): most entries (default 1 000; 0 turns it off). */
   readonly templateEntries?: number;
+  /**
+   * Recent large texts (over `cacheMaxTextChars`): most entries kept (default 8; 0 turns it off), so
+   * that a session asking again about the text it just had inspected (e.g. off the event loop)
+   * does not parse it again. At most 16 Mi characters of such texts are held.
+   */
+  readonly recentLarge?: number;
 }
 
 /** A single-statement inspection shared by the texts of one literal template. */
@@ -145,13 +151,15 @@ export class SqlInspector {
   readonly #cacheMaxText: number;
   readonly #cache: TextLru<SqlInspection>;
   readonly #templates: TextLru<TemplateEntry>;
+  readonly #recent: TextLru<SqlInspection>;
 
   constructor(limits: SqlInspectorLimits = {}) {
     this.#maxBytes = limits.maxBytes ?? 1024 * 1024;
-    this.#maxStatements = limits.maxStatements ?? 10_000;
+    this.#maxStatements = limits.maxStatements ?? 1_000;
     this.#cacheMaxText = limits.cacheMaxTextChars ?? 16 * 1024;
     this.#cache = new TextLru({ maxEntries: limits.cacheEntries ?? 1000, maxKeyChars: limits.cacheChars ?? 2 * 1024 * 1024 });
     this.#templates = new TextLru({ maxEntries: limits.templateEntries ?? 1000, maxKeyChars: limits.cacheChars ?? 2 * 1024 * 1024 });
+    this.#recent = new TextLru({ maxEntries: limits.recentLarge ?? 8, maxKeyChars: 16 * 1024 * 1024 });
   }
 
   /** Entries and characters held by the cache (for tests and metrics). */
@@ -180,6 +188,7 @@ export class SqlInspector {
   cached(sql: string): SqlInspection | undefined {
     const hit = this.#cache.get(sql);
     if (hit !== undefined) return hit;
+    if (sql.length > this.#cacheMaxText) return this.#recent.get(sql);
     const template = this.#templateOf(sql);
     if (template === undefined) return undefined;
     const entry = this.#templates.get(template.key);
@@ -192,7 +201,11 @@ export class SqlInspector {
    */
   remember(sql: string, result: SqlInspection): void {
     // Only results of a loaded parser are cached: "not initialized" must not stick.
-    if (!loaded || sql.length > this.#cacheMaxText) return;
+    if (!loaded) return;
+    if (sql.length > this.#cacheMaxText) {
+      if (sql.length <= this.#maxBytes) this.#recent.set(sql, result);
+      return;
+    }
     this.#cache.set(sql, result);
     const template = this.#templateOf(sql);
     if (template !== undefined && result.ok && result.statements.length === 1 && result.statements[0]?.prepared === undefined) {

@@ -1,7 +1,6 @@
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { inspectSql } from '../../inspect/sql/inspect.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { DenialMarkers } from './denial-markers.ts';
@@ -159,7 +158,7 @@ export class FrontendGuard {
   #forwardQuery(f: Frame, sql: string, v: Verdict, held: HoldResult | undefined): void {
     if (this.#link.isClosed()) return;
     this.#link.corkUpstream();
-    if (v.ok || held?.run === true) this.#init.sendQuery(f.raw, nameOps(sql));
+    if (v.ok || held?.run === true) this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     else if (held) this.#markers.deny(held.message, 'query', held.code);
     else this.#markers.deny(v.message, 'query');
   }
@@ -182,7 +181,7 @@ export class FrontendGuard {
     }
     // Parsing runs nothing: the statement is decided at each Bind, where its parameters are known
     // (an approval is for the exact statement + parameters, and is used by one execution).
-    const inspection = inspectSql(p.sql);
+    const inspection = this.#svc.inspection.inspectSqlNow(p.sql); // cached by the guard above
     const late = inspection.ok && inspection.statements.some((s) => s.executes.length > 0 || s.prepared !== undefined);
     this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v });
     // A PREPARE sent through Parse defines its name when executed, unconfirmed: it counts for good.
@@ -226,7 +225,7 @@ export class FrontendGuard {
 
   /** The verdict for a definition that depends on other names (EXECUTE) or was made in SQL (PREPARE), now. */
   async #lateVerdict(sql: string): Promise<Verdict> {
-    const inspection = inspectSql(sql);
+    const inspection = await this.#svc.inspection.inspectSql(sql); // off the loop when large; then cached
     // A PREPARE text must not register its name again: it is decided with a scratch registry.
     const scratch = inspection.ok && inspection.statements.some((s) => s.prepared !== undefined);
     const v = await guardSql(scratch ? { ...this.#guardCtx(), prepared: new PreparedStatements() } : this.#guardCtx(), sql);
@@ -250,9 +249,10 @@ export class FrontendGuard {
 }
 
 /** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */
-function nameOps(sql: string): NameOp[] {
+function nameOps(sql: string, svc: Pick<Services, 'inspection'>): NameOp[] {
   if (!NAME_OPS_RE.test(sql)) return [];
-  const inspection = inspectSql(sql);
+  const inspection = svc.inspection.inspectSqlNow(sql); // cached by the guard
+
   if (!inspection.ok) return [];
   const ops: NameOp[] = [];
   for (const s of inspection.statements) {

@@ -1,0 +1,86 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { initSqlInspector, SqlInspector } from '../inspect/sql/inspect.ts';
+import { MaskingRules } from '../masking/rules.ts';
+import { prepareRequest } from '../protocols/http/proxy/prepare.ts';
+import { scannerFor } from '../protocols/http/proxy/scanner.ts';
+import { InspectionPool } from './inspection-pool.ts';
+
+const hashKey = Buffer.alloc(32, 7);
+const rules = [{ connections: ['m'], direction: 'request' as const, entities: ['EMAIL' as const], strategy: 'redact' as const }];
+let pool: InspectionPool;
+
+before(async () => {
+  await initSqlInspector();
+  pool = new InspectionPool(
+    { workers: 1, queue: 100, timeoutMs: 60_000, inlineSqlChars: 200, inlinePromptBytes: 200, maxSqlBytes: 1024 * 1024, maxStatements: 50 },
+    { maskingRules: rules, hashKey: new Uint8Array(hashKey) },
+  );
+});
+
+test('every text over the inline threshold goes to the worker; those under it stay inline', async () => {
+  const { worker, inline } = pool.counts;
+  await pool.inspectSql('SELECT 1');
+  assert.deepEqual([pool.counts.worker, pool.counts.inline], [worker, inline + 1]);
+  await pool.inspectSql(`SELECT 2 -- ${'y'.repeat(300)}`);
+  assert.deepEqual([pool.counts.worker, pool.counts.inline], [worker + 1, inline + 1]);
+});
+after(async () => { await pool.close(); });
+
+const STATEMENTS = [
+  'SELECT a, b FROM t WHERE c = 1', 'DELETE FROM orders', 'UPDATE t SET a = 2 WHERE id = 3', 'DROP TABLE x',
+  'PREPARE p AS DELETE FROM t', 'EXECUTE p', 'SELECT pg_read_file(\'/etc/passwd\')', 'COPY t TO PROGRAM \'sh\'',
+  'WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d', 'SELECT 1 WHERE 1 IN (1, 2, 3)', 'SELEC broken', 'DO $$ BEGIN END $$',
+];
+
+test('property: a text inspected on a worker gets exactly the inline inspection (facts, actions, errors, limits)', async () => {
+  const inline = new SqlInspector({ maxBytes: 1024 * 1024, maxStatements: 50 });
+  await fc.assert(fc.asyncProperty(fc.array(fc.constantFrom(...STATEMENTS), { minLength: 1, maxLength: 60 }), fc.nat(400), async (parts, pad) => {
+    const sql = `${parts.join('; ')} -- ${'x'.repeat(pad)}`;
+    const got = await pool.inspectSql(sql);
+    assert.deepEqual(got, inline.inspect(sql));
+    assert.ok(Object.isFrozen(got));
+  }), { numRuns: 40 });
+});
+
+test('a large text inspected on a worker is answered from the cache afterwards, without parsing it again inline', async () => {
+  const sql = `SELECT * FROM t WHERE x IN (${Array.from({ length: 5_000 }, (_, i) => i).join(', ')})`;
+  const { worker, inline } = pool.counts;
+  const first = await pool.inspectSql(sql);
+  assert.equal(pool.counts.worker, worker + 1);
+  assert.equal(pool.inspectSqlNow(sql), first);
+  assert.equal(pool.inspectSql(sql), first, 'synchronous: no second trip to a worker');
+  assert.equal(pool.counts.inline, inline);
+});
+
+test('too many statements are denied with the configured bound', async () => {
+  const r = await pool.inspectSql('SELECT 1;'.repeat(51));
+  assert.equal(r.ok, false);
+  assert.match(r.ok ? '' : r.error, /more than 50 statements/);
+});
+
+test('a large request body prepared on a worker equals the inline preparation (facts, redacted body, prompt)', async () => {
+  const masking = new MaskingRules(rules, hashKey);
+  const raw = Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `${'lorem ipsum '.repeat(100)} mail bob@example.com` }] }));
+  const input = {
+    conn: { name: 'm', type: 'llm' as const, provider: 'openai' }, method: 'POST', endpoint: '/v1/chat/completions', raw,
+    contentType: 'application/json', format: 'openai-chat' as const, scanner: scannerFor({ masking }), egress: masking.textMasker('m', 'request'),
+  };
+  const before = pool.counts.worker;
+  const off = await pool.prepare(input);
+  assert.equal(pool.counts.worker, before + 1);
+  const inline = prepareRequest(input);
+  assert.deepEqual(off.facts, inline.facts);
+  assert.deepEqual(off.body, inline.body);
+  assert.equal(off.prompt, inline.prompt);
+  assert.ok(!off.body?.toString('utf8').includes('bob@example.com'));
+});
+
+test('a malformed large body keeps its error code through the worker', async () => {
+  const masking = new MaskingRules(rules, hashKey);
+  await assert.rejects(Promise.resolve(pool.prepare({
+    conn: { name: 'm', type: 'llm', provider: 'openai' }, method: 'POST', endpoint: '/v1/chat/completions', raw: Buffer.from(`{${' '.repeat(500)}`),
+    contentType: 'application/json', format: 'openai-chat', scanner: scannerFor({ masking }), egress: undefined,
+  })), (e: { code?: string }) => e.code === 'invalid_json');
+});
