@@ -90,9 +90,16 @@ function mapOne(ch: string): string {
   return ch;
 }
 
+/**
+ * BMP code points already classified: 1 = maps to itself, 2 = changes (see `cache`). Most text
+ * outside ASCII is letters that stay as they are: one array read each.
+ */
+const bmpKind = new Uint8Array(0x10000);
+
 /** The normalized form of one code point (cached). */
 export function normalizeCodePoint(cp: number): string {
   if (cp < 0x80) return mapOne(String.fromCharCode(cp));
+  if (cp < 0x10000 && bmpKind[cp] === 1) return String.fromCharCode(cp);
   const hit = cache.get(cp);
   if (hit !== undefined) return hit;
   const ch = String.fromCodePoint(cp);
@@ -101,8 +108,54 @@ export function normalizeCodePoint(cp: number): string {
   const direct = mapOne(ch);
   if (direct !== ch) out = direct;
   else for (const c of ch.normalize('NFKC')) out += mapOne(c);
-  if (cache.size < CACHE_LIMIT) cache.set(cp, out);
+  if (cp < 0x10000 && out === ch) bmpKind[cp] = 1;
+  else if (cache.size < CACHE_LIMIT) cache.set(cp, out);
   return out;
+}
+
+/** A growable pair of offset arrays (normalized unit → original code point start and end). */
+class OffsetMap {
+  starts: Int32Array;
+  ends: Int32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.starts = new Int32Array(capacity);
+    this.ends = new Int32Array(capacity);
+  }
+
+  #reserve(n: number): void {
+    if (this.length + n <= this.starts.length) return;
+    const capacity = Math.max(this.length + n, this.length * 2 + 16);
+    const starts = new Int32Array(capacity);
+    const ends = new Int32Array(capacity);
+    starts.set(this.starts);
+    ends.set(this.ends);
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  /** `count` units that all come from the code point `[start, end)`. */
+  push(start: number, end: number, count = 1): void {
+    this.#reserve(count);
+    for (let k = 0; k < count; k++) {
+      this.starts[this.length] = start;
+      this.ends[this.length] = end;
+      this.length++;
+    }
+  }
+
+  /** Units `[from, to)` that map one to one. */
+  pushRun(from: number, to: number): void {
+    this.#reserve(to - from);
+    const { starts, ends } = this;
+    let len = this.length;
+    for (let k = from; k < to; k++, len++) {
+      starts[len] = k;
+      ends[len] = k + 1;
+    }
+    this.length = len;
+  }
 }
 
 /**
@@ -112,41 +165,38 @@ export function normalizeCodePoint(cp: number): string {
 export function normalizeForDetection(text: string): DetectionText {
   if (SIMPLE.test(text)) return { text, starts: undefined, ends: undefined };
   const n = text.length;
-  let out = '';
-  let starts: number[] | undefined;
-  let ends: number[] | undefined;
+  const parts: string[] = [];
+  let map: OffsetMap | undefined;
   let run = 0; // start of the pending run of unchanged units
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if ((c >= 0x20 && c <= 0x7e) || c === 10 || c === 13) { i++; continue; }
+    if ((c >= 0x20 && c <= 0x7e) || c === 10 || c === 13 || (c >= 0x80 && c < 0xd800 && bmpKind[c] === 1)) { i++; continue; }
     const width = isHigh(c) && i + 1 < n && isLow(text.charCodeAt(i + 1)) ? 2 : 1;
     const rep = width === 1 && (isHigh(c) || isLow(c)) ? text[i]! : normalizeCodePoint(width === 2 ? text.codePointAt(i)! : c);
-    if (rep.length === width && starts === undefined) {
+    if (rep.length === width && map === undefined) {
       // Still position-for-position: no map needed yet.
-      if (rep !== text.slice(i, i + width)) { out += text.slice(run, i) + rep; run = i + width; }
+      if (rep !== text.slice(i, i + width)) { parts.push(text.slice(run, i), rep); run = i + width; }
       i += width;
       continue;
     }
-    if (starts === undefined || ends === undefined) {
+    if (map === undefined) {
       // First change of length: everything so far maps one to one.
-      out += text.slice(run, i);
-      run = i;
-      starts = Array.from({ length: i }, (_, k) => k);
-      ends = Array.from({ length: i }, (_, k) => k + 1);
+      map = new OffsetMap(n + 16);
+      map.pushRun(0, i);
+    } else {
+      map.pushRun(run, i);
     }
-    for (let k = run; k < i; k++) { starts.push(k); ends.push(k + 1); }
-    out += text.slice(run, i) + rep;
-    for (let k = 0; k < rep.length; k++) { starts.push(i); ends.push(i + width); }
+    parts.push(text.slice(run, i), rep);
+    map.push(i, i + width, rep.length);
     i += width;
     run = i;
   }
-  if (starts === undefined || ends === undefined) return { text: run === 0 ? text : out + text.slice(run), starts: undefined, ends: undefined };
-  for (let k = run; k < n; k++) { starts.push(k); ends.push(k + 1); }
-  out += text.slice(run);
-  starts.push(n);
-  ends.push(n);
-  return { text: out, starts: Int32Array.from(starts), ends: Int32Array.from(ends) };
+  if (map === undefined) return { text: run === 0 ? text : parts.join('') + text.slice(run), starts: undefined, ends: undefined };
+  map.pushRun(run, n);
+  parts.push(text.slice(run));
+  map.push(n, n);
+  return { text: parts.join(''), starts: map.starts.subarray(0, map.length), ends: map.ends.subarray(0, map.length) };
 }
 
 /**
