@@ -84,3 +84,15 @@ test('a malformed large body keeps its error code through the worker', async () 
     contentType: 'application/json', format: 'openai-chat', scanner: scannerFor({ masking }), egress: undefined,
   })), (e: { code?: string }) => e.code === 'invalid_json');
 });
+
+test('a large body with nothing to inspect (http connection, no egress rule) is not sent to a worker', async () => {
+  const masking = new MaskingRules(rules, hashKey);
+  const raw = Buffer.alloc(10_000, 'a');
+  const before = pool.counts.worker;
+  const p = await pool.prepare({
+    conn: { name: 'h', type: 'http' }, method: 'PUT', endpoint: '/upload', raw,
+    contentType: 'application/octet-stream', format: undefined, scanner: scannerFor({ masking }), egress: undefined,
+  });
+  assert.equal(p.body, raw);
+  assert.equal(pool.counts.worker, before);
+});

@@ -116,7 +116,9 @@ export class InspectionPool {
    * a worker that cannot answer gives `inspection_unavailable`.
    */
   prepare(input: PrepareInput): Prepared | Promise<Prepared> {
-    if (this.#pool === undefined || input.raw.length <= this.#opts.inlinePromptBytes) {
+    // Only an LLM request (parsed and scanned) or a body with egress redaction has work to move.
+    const work = (input.conn.type === 'llm' && input.format !== undefined) || input.egress !== undefined;
+    if (this.#pool === undefined || !work || input.raw.length <= this.#opts.inlinePromptBytes) {
       this.#count('prompt', 'inline');
       return prepareRequest(input);
     }

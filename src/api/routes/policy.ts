@@ -4,7 +4,6 @@ import { GatehouseError } from '../../kernel/errors.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { isAction, type AccessRequest, type Action, type Facts, type Resource } from '../../policy/request.ts';
 import { connectionResource } from '../../app/authorize.ts';
-import { inspectSql } from '../../inspect/sql/inspect.ts';
 import { jsonObject, optString, optStrings, requireAction, type AdminState } from '../context.ts';
 
 /**
@@ -42,7 +41,8 @@ export function registerPolicyRoutes(r: Router<AdminState>): void {
     const facts: { -readonly [K in keyof Facts]: Facts[K] } = {};
     let actions: Action[] = action === undefined ? [] : [action];
     if (sql !== undefined) {
-      const inspection = inspectSql(sql);
+      // The gateway's inspector: its limits, and large texts off the event loop.
+      const inspection = await svc.inspection.inspectSql(sql);
       if (!inspection.ok) {
         sendJson(ctx.res, 200, { effect: 'deny', reasons: ['sql-unparseable'], errors: [inspection.error], policies: [], actions: [] });
         return;
