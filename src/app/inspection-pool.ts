@@ -125,15 +125,21 @@ export class InspectionPool {
     this.#count('prompt', 'worker');
     const raw = new Uint8Array(input.raw); // a copy the worker can own
     const task: InspectionTask = {
-      kind: 'prepare', conn: { name: input.conn.name, type: input.conn.type, ...(input.conn.provider === undefined ? {} : { provider: input.conn.provider }) },
+      kind: 'prepare',
+      conn: {
+        name: input.conn.name, type: input.conn.type, ...(input.conn.provider === undefined ? {} : { provider: input.conn.provider }),
+        ...(input.conn.pass_media_types === undefined ? {} : { pass_media_types: [...input.conn.pass_media_types] }),
+      },
       method: input.method, endpoint: input.endpoint, raw, contentType: input.contentType, format: input.format, egress: input.egress !== undefined,
+      ...(input.contentEncoding === undefined ? {} : { contentEncoding: input.contentEncoding }), ...(input.bodyLimit === undefined ? {} : { bodyLimit: input.bodyLimit }),
     };
     return this.#pool.run(task, [raw.buffer]).then((r) => {
       const p = r as PreparedReply;
       const body = p.body === undefined ? undefined : Buffer.from(p.body.buffer, p.body.byteOffset, p.body.byteLength);
+      const http = { ...(p.contentType === undefined ? {} : { contentType: p.contentType }), ...(p.decoded === undefined ? {} : { decoded: p.decoded }) };
       // The prompt text is the body's text: decoded here only if someone reads it (recording, reviews).
-      if (p.promptIsBody && body !== undefined) return { facts: p.facts, body, get prompt(): string { return body.toString('utf8'); } };
-      return { facts: p.facts, body, ...(p.prompt === undefined ? {} : { prompt: p.prompt }) };
+      if (p.promptIsBody && body !== undefined) return { facts: p.facts, body, ...http, get prompt(): string { return body.toString('utf8'); } };
+      return { facts: p.facts, body, ...(p.prompt === undefined ? {} : { prompt: p.prompt }), ...http };
     }, (err: unknown) => {
       // The task's own errors (malformed JSON, nesting too deep) are the inline path's errors.
       if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code !== undefined && err.code in ERROR_CODES && err.code !== 'internal') {

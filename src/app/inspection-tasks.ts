@@ -18,11 +18,13 @@ export type InspectionTask =
   | { readonly kind: 'sql'; readonly sql: string }
   | {
     readonly kind: 'prepare';
-    readonly conn: { readonly name: string; readonly type: 'llm' | 'http' | 'postgres' | 'mcp'; readonly provider?: string };
+    readonly conn: { readonly name: string; readonly type: 'llm' | 'http' | 'postgres' | 'mcp'; readonly provider?: string; readonly pass_media_types?: readonly string[] };
     readonly method: string;
     readonly endpoint: string;
     readonly raw: Uint8Array;
     readonly contentType: string;
+    readonly contentEncoding?: string | string[] | undefined;
+    readonly bodyLimit?: number;
     readonly format: WireFormat | undefined;
     /** Whether the connection has a request-direction masking rule (egress redaction). */
     readonly egress: boolean;
@@ -35,6 +37,8 @@ export interface PreparedReply {
   readonly prompt?: string;
   /** True when `prompt` is exactly `body` as UTF-8 text: it is then not sent (half the copying). */
   readonly promptIsBody: boolean;
+  readonly contentType?: string;
+  readonly decoded?: boolean;
 }
 
 /** A worker's answer to a task of each kind. */

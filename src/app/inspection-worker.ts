@@ -25,7 +25,11 @@ serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
   const p = prepareRequest({
     conn: task.conn, method: task.method, endpoint: task.endpoint, raw, contentType: task.contentType, format: task.format,
     scanner: scannerFor({ masking }), egress: task.egress ? masking.textMasker(task.conn.name, 'request') : undefined,
+    contentEncoding: task.contentEncoding, ...(task.bodyLimit === undefined ? {} : { bodyLimit: task.bodyLimit }),
   });
   const promptIsBody = p.prompt !== undefined && p.body !== undefined && p.body.toString('utf8') === p.prompt;
-  return { facts: p.facts, body: p.body, promptIsBody, ...(p.prompt === undefined || promptIsBody ? {} : { prompt: p.prompt }) };
+  return {
+    facts: p.facts, body: p.body, promptIsBody, ...(p.prompt === undefined || promptIsBody ? {} : { prompt: p.prompt }),
+    ...(p.contentType === undefined ? {} : { contentType: p.contentType }), ...(p.decoded === undefined ? {} : { decoded: p.decoded }),
+  };
 });

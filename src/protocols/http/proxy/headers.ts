@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Connection } from '../../../connections/registry.ts';
+import type { TextMasker } from '../../../masking/text-masker.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway owns. */
 const DROP = new Set([
@@ -14,20 +15,28 @@ function listed(connectionHeader: string | string[] | undefined): Set<string> {
   return new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 }
 
+/** Request headers whose values are media types and preferences, not content (never masked). */
+const NOT_CONTENT = new Set(['content-type', 'content-encoding', 'accept', 'accept-charset', 'accept-language']);
+
 /**
  * Headers for the upstream request: the client's, minus hop-by-hop ones (and those its
  * `Connection` header lists), minus its credentials and cookies, plus the vaulted credential.
- * `accept-encoding: identity` so that responses can be masked.
+ * `accept-encoding: identity` so that responses can be masked. With a request masking rule
+ * (`egress`), every forwarded value but media types is masked (custom headers carry data too),
+ * and the body's new `content-type` / undone `content-encoding` (see `prepare.ts`) apply.
  *
  * @example upstreamHeaders(req.headers, conn) // { 'content-type': 'application/json', authorization: 'Bearer sk-…' }
  */
-export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection): Record<string, string> {
+export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, egress?: TextMasker, body?: { readonly contentType?: string; readonly decoded?: boolean }): Record<string, string> {
   const extra = listed(client.connection);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(client)) {
     if (value === undefined || DROP.has(name) || NEVER_FORWARD.has(name) || extra.has(name) || name.startsWith('proxy-')) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
+    const v = Array.isArray(value) ? value.join(', ') : value;
+    out[name] = egress === undefined || NOT_CONTENT.has(name) ? v : egress.mask(v).text;
   }
+  if (body?.contentType !== undefined) out['content-type'] = body.contentType;
+  if (body?.decoded === true) delete out['content-encoding'];
   out['accept-encoding'] = 'identity';
   Object.assign(out, credentialHeaders(conn));
   return out;

@@ -3,16 +3,20 @@ import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
 import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
-import { mapStrings } from '../../../inspect/prompt/walk.ts';
+import { redactHttpBody } from './http-request.ts';
 import { requestShape, type WireFormat } from '../providers/index.ts';
 
 /** Input of {@link prepareRequest}. */
 export interface PrepareInput {
-  readonly conn: Pick<Connection, 'name' | 'type' | 'provider'>;
+  readonly conn: Pick<Connection, 'name' | 'type' | 'provider' | 'pass_media_types'>;
   readonly method: string;
   readonly endpoint: string;
   readonly raw: Buffer;
   readonly contentType: string;
+  /** The client's `content-encoding` (http bodies are decoded before egress redaction). */
+  readonly contentEncoding?: string | string[] | undefined;
+  /** Largest decoded request body (`server.body_limit`). */
+  readonly bodyLimit?: number;
   readonly format: WireFormat | undefined;
   /** All-detector masker for policy facts. */
   readonly scanner: TextMasker;
@@ -26,6 +30,10 @@ export interface Prepared {
   readonly body: Buffer | undefined;
   /** The (redacted) prompt document as JSON text, for the recording. */
   readonly prompt?: string;
+  /** http: the `content-type` to forward instead of the client's (the body was re-encoded as UTF-8). */
+  readonly contentType?: string;
+  /** http: the client's content coding was undone; its `content-encoding` must not be forwarded. */
+  readonly decoded?: boolean;
 }
 
 function parseJson(raw: Buffer): unknown {
@@ -73,7 +81,8 @@ function guarded<T>(fn: () => T): T {
 /**
  * Reads the facts of a whole request and applies egress redaction.
  * LLM: the body must be JSON; every content string is scanned (`inspectPrompt`). HTTP: method
- * and path; a JSON or text body is redacted when a request rule applies.
+ * and path; when a request rule applies, the body is redacted by media type and what cannot be
+ * read is refused (`redactHttpBody`).
  *
  * @example const { facts, body } = prepareRequest({ conn, method: 'POST', endpoint: '/v1/chat/completions', raw, … });
  */
@@ -104,13 +113,9 @@ export function prepareRequest(p: PrepareInput): Prepared {
   if (!hasBody) return { facts, body: undefined };
   if (p.egress === undefined) return { facts, body: p.raw };
   const egress = p.egress;
-  if (/^application\/([\w.+-]*\+)?json\b/i.test(p.contentType)) {
-    const doc = parseJson(p.raw);
-    guarded(() => mapStrings(doc, (s) => egress.mask(s).text, false));
-    return { facts, body: Buffer.from(JSON.stringify(doc)) };
-  }
-  if (/^text\/|^application\/x-www-form-urlencoded/i.test(p.contentType)) {
-    return { facts, body: Buffer.from(egress.mask(p.raw.toString('utf8')).text) };
-  }
-  return { facts, body: p.raw };
+  const out = guarded(() => redactHttpBody(p.raw, p.contentType, p.contentEncoding, egress, p.conn.pass_media_types, p.bodyLimit ?? DEFAULT_BODY_LIMIT));
+  return { facts, body: out.body, ...(out.contentType === undefined ? {} : { contentType: out.contentType }), decoded: out.decoded };
 }
+
+/** Decoded-size bound when the caller gives none (the schema default of `server.body_limit`). */
+const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;

@@ -19,6 +19,7 @@ import { parseProxyTarget, upstreamPath } from './target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { scannerFor } from './scanner.ts';
+import { redactQuery } from './http-request.ts';
 import { echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
 import { httpSessionsOf, identityOf, validSessionHeader } from './sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
@@ -64,10 +65,13 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const scanner = scannerFor(svc);
     const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
     // Large bodies are scanned on an inspection worker, off the event loop (app/inspection-pool.ts).
+    const egress = svc.masking.textMasker(connection.name, 'request');
     const prepared = await svc.inspection.prepare({
       conn: connection, method, endpoint: target.endpoint, raw, contentType: req.headers['content-type'] ?? '', format, scanner,
-      egress: svc.masking.textMasker(connection.name, 'request'),
+      egress, contentEncoding: req.headers['content-encoding'], bodyLimit: bytes(svc.config.server.body_limit),
     });
+    // Egress redaction of the query string too (names and values, form-decoded).
+    const query = egress === undefined ? target.query : redactQuery(target.query, egress);
     const facts: Facts = prepared.facts;
     if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
       method, endpoint: target.endpoint, facts: maskedFacts(facts, scanner), ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
@@ -80,7 +84,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     }
     const ac = new AbortController();
     res.once('close', () => { if (!res.writableFinished) ac.abort(); });
-    const path = upstreamPath(connection.url, target.endpoint, target.query);
+    const path = upstreamPath(connection.url, target.endpoint, query);
     if (decision.effect === 'review') {
       // Held until approved (then proceeds as allow); denied or still pending → thrown as a 403.
       const reviewId = await holdForReview(svc, {
@@ -94,7 +98,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const tSend = nowMs();
     const up = await svc.upstreams.request(connection, {
       method, path,
-      headers: upstreamHeaders(req.headers, connection), body: prepared.body, signal: ac.signal,
+      headers: upstreamHeaders(req.headers, connection, egress, prepared), body: prepared.body, signal: ac.signal,
     });
     // Errors of the body surface through its iterator; this keeps a late one (abort) from being unhandled.
     up.body.on('error', () => undefined);
