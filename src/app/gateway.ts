@@ -217,6 +217,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
         host: pgListen.host, port: pgListen.port, ...(tls ? { tls } : {}),
         insecureAuthOk: isLoopback(pgListen.host) || config.server.postgres.allow_insecure_auth,
         startupTimeoutMs: ms(config.server.postgres.startup_timeout),
+        safeFunctions: config.server.postgres.safe_functions,
       });
       postgres = await pgListener.start();
       closers.unshift(() => pgListener.close());

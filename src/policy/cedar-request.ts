@@ -87,6 +87,9 @@ function factsContext(f: Facts): CedarContext {
       kinds: [...s.kinds], tables: [...s.tables], functions: [...s.functions],
       dangerous_functions: [...s.dangerous_functions], statements: s.statements, has_where: s.has_where,
       data_modifying_cte: s.data_modifying_cte, do_block: s.do_block, copy_program: s.copy_program,
+      copy_out: s.copy_out ?? false, side_effects: [...(s.side_effects ?? [])], settings: [...(s.settings ?? [])],
+      server_secrets: [...(s.server_secrets ?? [])], possible_functions: [...(s.possible_functions ?? s.functions)],
+      volatile_functions: [...(s.volatile_functions ?? [])],
     };
   }
   if (f.llm) {

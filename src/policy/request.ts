@@ -28,6 +28,18 @@ export interface SqlFacts {
   readonly data_modifying_cte: boolean;
   readonly do_block: boolean;
   readonly copy_program: boolean;
+  /** COPY … TO STDOUT is present (absent: false). */
+  readonly copy_out?: boolean;
+  /** Side-effect categories: lock, notify, settings, transaction_id, sequence, volatile_function (absent: none). */
+  readonly side_effects?: readonly string[];
+  /** Settings changed by SET/RESET/set_config, lowercased; `all` for RESET ALL, `*` when unknown (absent: none). */
+  readonly settings?: readonly string[];
+  /** Server secrets read: secret catalogs/views, secret settings, functions returning them (absent: none). */
+  readonly server_secrets?: readonly string[];
+  /** Names that may be function calls (explicit calls and attribute notation `t.f`, `(x).f`) (absent: `functions`). */
+  readonly possible_functions?: readonly string[];
+  /** Functions the upstream catalog marks volatile and the configuration does not list as safe (absent: none). */
+  readonly volatile_functions?: readonly string[];
 }
 
 /** Facts extracted from an LLM request (inspect/prompt). Types and counts, never values. */

@@ -45,6 +45,14 @@ const pendingId = (r: Reply): string | undefined => {
 
 const skip = await pgSkip();
 
+/** The database URL without its password (Gatehouse takes the password from credentials). */
+function split(url: string): { url: string; password: string } {
+  const u = new URL(url);
+  const password = decodeURIComponent(u.password);
+  u.password = '';
+  return { url: u.toString(), password };
+}
+
 describe('approvals run once, whatever the route (real PostgreSQL)', { skip }, () => {
   let db: TestDatabase;
   let t: TestGateway;
@@ -79,7 +87,7 @@ describe('approvals run once, whatever the route (real PostgreSQL)', { skip }, (
       policies: POLICIES,
       yaml: [
         'connections:',
-        `  - { name: crm, type: postgres, url: "${db.url}" }`,
+        `  - { name: crm, type: postgres, url: "${split(db.url).url}", credentials: { password: "${split(db.url).password || 'unused'}" } }`,
         'reviews:',
         '  hold_timeout: 150ms',
         '  rules:',

@@ -89,13 +89,15 @@ function statementInfo(
   if (own === undefined) throw new UnknownSqlError(`unknown statement type ${tag}`);
   const kinds = sortKinds(f.kinds);
   const actions = new Set<SqlAction>(kinds.map(kindAction));
-  if (f.dangerous.size > 0 || f.copyProgram || f.doBlock || writesSettings(f)) actions.add('sql.admin');
+  if (f.dangerous.size > 0 || f.copyProgram || f.doBlock || writesSettings(f) || f.secrets.size > 0) actions.add('sql.admin');
   if (f.writeFunction) actions.add('sql.write');
   if (actions.size === 0) actions.add('sql.read');
   return {
     kind: own, kinds, actions: sortActions(actions),
     tables: [...f.tables].sort(), functions: [...f.functions].sort(), dangerous_functions: [...f.dangerous].sort(),
     has_where: f.hasWhere, data_modifying_cte: f.dataModifyingCte, do_block: f.doBlock, copy_program: f.copyProgram,
+    copy_out: f.copyOut, side_effects: [...f.sideEffects].sort(), settings: [...f.settings].sort(),
+    server_secrets: [...f.secrets].sort(), possible_functions: [...new Set([...f.functions, ...f.attributeNames])].sort(),
     location, executes: [...f.executes],
     ...(extra.prepared === undefined ? {} : { prepared: extra.prepared }),
     ...(extra.deallocates === undefined ? {} : { deallocates: extra.deallocates }),
@@ -133,6 +135,11 @@ function unionFacts(statements: readonly StatementInfo[]): SqlFacts {
     data_modifying_cte: statements.some((s) => s.data_modifying_cte),
     do_block: statements.some((s) => s.do_block),
     copy_program: statements.some((s) => s.copy_program),
+    copy_out: statements.some((s) => s.copy_out),
+    side_effects: union((s) => s.side_effects),
+    settings: union((s) => s.settings),
+    server_secrets: union((s) => s.server_secrets),
+    possible_functions: union((s) => s.possible_functions),
   };
 }
 

@@ -35,6 +35,12 @@ export interface StatementInfo {
   readonly data_modifying_cte: boolean;
   readonly do_block: boolean;
   readonly copy_program: boolean;
+  readonly copy_out: boolean;
+  readonly side_effects: readonly string[];
+  readonly settings: readonly string[];
+  readonly server_secrets: readonly string[];
+  /** Explicit calls plus attribute-notation names (`t.f`, `(x).f`), lowercased. */
+  readonly possible_functions: readonly string[];
   readonly location: TextRange;
   /** For `PREPARE name AS …`: the name and what the prepared statement does when executed. */
   readonly prepared?: { readonly name: string; readonly statement: StatementInfo };

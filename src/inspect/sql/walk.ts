@@ -1,4 +1,5 @@
 import { functionEffect } from './functions.ts';
+import { functionSideEffect, isSecretFunction, isSecretRelation, isSecretSetting, readsSettingByName } from './side-effects.ts';
 import { statementKinds } from './statement-kinds.ts';
 import type { SqlKind } from './types.ts';
 
@@ -14,7 +15,17 @@ export interface TreeFacts {
   dataModifyingCte: boolean;
   doBlock: boolean;
   copyProgram: boolean;
+  /** COPY … TO STDOUT (its rows bypass the row path). */
+  copyOut: boolean;
   readonly executes: Set<string>;
+  /** Side-effect categories (see side-effects.ts). */
+  readonly sideEffects: Set<string>;
+  /** Settings changed (SET, RESET, set_config with a literal name); `*` when unknown. */
+  readonly settings: Set<string>;
+  /** Server secrets read (relations, settings, functions). */
+  readonly secrets: Set<string>;
+  /** Names in attribute notation (`t.f`, `(x).f`): PostgreSQL calls `f(t)` when `t` has no column `f`. */
+  readonly attributeNames: Set<string>;
 }
 
 /** Thrown for anything the walker does not understand; the inspector turns it into `ok: false`. */
@@ -63,7 +74,8 @@ function emptyFacts(): TreeFacts {
   return {
     kinds: new Set(), tables: new Set(), functions: new Set(), dangerous: new Set(),
     writeFunction: false, hasWhere: true, dataModifyingCte: false, doBlock: false,
-    copyProgram: false, executes: new Set(),
+    copyProgram: false, copyOut: false, executes: new Set(), sideEffects: new Set(), settings: new Set(),
+    secrets: new Set(), attributeNames: new Set(),
   };
 }
 
@@ -71,21 +83,45 @@ function addKinds(f: TreeFacts, kinds: readonly SqlKind[], planOnly: boolean): v
   for (const k of kinds) f.kinds.add(planOnly ? 'read' : k);
 }
 
-/** Records a called function; `name` may be qualified. */
-function recordFunction(f: TreeFacts, name: string): void {
+/** The string literal of a call's first argument, if it is one. */
+function firstStringArg(call: Record<string, unknown>): string | undefined {
+  const args = call.args;
+  if (!Array.isArray(args) || args.length === 0) return undefined;
+  const a: unknown = args[0];
+  if (!isRecord(a) || !isRecord(a.A_Const) || !isRecord(a.A_Const.sval)) return undefined;
+  const v = a.A_Const.sval.sval;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Records a called function; `name` may be qualified; `call` is the FuncCall node when there is one. */
+function recordFunction(f: TreeFacts, name: string, call?: Record<string, unknown>): void {
   const lower = name.toLowerCase();
   f.functions.add(lower);
   const effect = functionEffect(lower);
   if (effect === 'dangerous') f.dangerous.add(lower);
   else if (effect === 'write') f.writeFunction = true;
+  const side = functionSideEffect(lower);
+  if (side !== undefined) f.sideEffects.add(side);
+  if (isSecretFunction(lower)) f.secrets.add(lower);
+  const setting = call === undefined ? undefined : firstStringArg(call);
+  if (readsSettingByName(lower)) {
+    // A name computed at run time could be any setting.
+    if (setting === undefined) f.secrets.add(`${lower}(?)`);
+    else if (isSecretSetting(setting)) f.secrets.add(setting.toLowerCase());
+  }
+  if (side === 'settings' && lower.endsWith('set_config')) f.settings.add(setting?.toLowerCase() ?? '*');
 }
 
 /**
- * `(expr).fname` and `t.fname` call `fname(expr)` in PostgreSQL (functional notation), so a field
- * name that is a known dangerous or side-effect function is recorded as a call (fail closed).
+ * `(expr).fname` and `t.fname` call `fname(expr)` in PostgreSQL (functional notation) when the
+ * row has no such column: every such name is a fact (the session asks the catalog whether a
+ * volatile function has it), and a known dangerous or side-effect function is recorded as a call.
  */
 function recordFieldNotation(f: TreeFacts, names: readonly string[]): void {
-  for (const name of names) if (functionEffect(name) !== 'none') recordFunction(f, name);
+  for (const name of names) {
+    f.attributeNames.add(name.toLowerCase());
+    if (functionEffect(name) !== 'none' || functionSideEffect(name) !== undefined || isSecretFunction(name)) recordFunction(f, name);
+  }
 }
 
 function hasAnalyzeOption(options: unknown): boolean {
@@ -108,14 +144,28 @@ function onNode(f: TreeFacts, tag: string, body: Record<string, unknown>, planOn
   }
   switch (tag) {
     case 'RangeVar': break; // recorded by shape in walkTree (bare RangeVars are common)
-    case 'FuncCall': recordFunction(f, stringItems(body.funcname).join('.')); break;
+    case 'FuncCall': recordFunction(f, stringItems(body.funcname).join('.'), body); break;
+    case 'NotifyStmt': case 'ListenStmt': case 'UnlistenStmt': f.sideEffects.add('notify'); break;
+    case 'LockStmt': f.sideEffects.add('lock'); break;
+    case 'VariableSetStmt':
+      if (body.kind !== 'VAR_SET_MULTI') {
+        f.sideEffects.add('settings');
+        f.settings.add(body.kind === 'VAR_RESET_ALL' ? 'all' : typeof body.name === 'string' ? body.name.toLowerCase() : '*');
+      }
+      break;
+    case 'VariableShowStmt':
+      if (typeof body.name !== 'string' || isSecretSetting(body.name)) f.secrets.add(typeof body.name === 'string' ? body.name.toLowerCase() : '*');
+      break;
     case 'ColumnRef': recordFieldNotation(f, stringItems(body.fields).slice(1)); break;
     case 'A_Indirection': recordFieldNotation(f, stringItems(body.indirection)); break;
     case 'CommonTableExpr':
       if (isRecord(body.ctequery) && Object.keys(body.ctequery).some((k) => DML_TAGS.has(k))) f.dataModifyingCte = true;
       break;
     case 'DoStmt': f.doBlock = true; break;
-    case 'CopyStmt': if (body.is_program === true) f.copyProgram = true; break;
+    case 'CopyStmt':
+      if (body.is_program === true) f.copyProgram = true;
+      else if (body.is_from !== true && typeof body.filename !== 'string') f.copyOut = true;
+      break;
     case 'UpdateStmt':
     case 'DeleteStmt': if (body.whereClause === undefined || body.whereClause === null) f.hasWhere = false; break;
     case 'ExecuteStmt':
@@ -139,13 +189,13 @@ function onNode(f: TreeFacts, tag: string, body: Record<string, unknown>, planOn
 function onField(f: TreeFacts, key: string, value: unknown, planOnly: boolean): void {
   switch (key) {
     case 'funccall': // CallStmt.funccall is a bare FuncCall
-      if (isRecord(value)) recordFunction(f, stringItems(value.funcname).join('.'));
+      if (isRecord(value)) recordFunction(f, stringItems(value.funcname).join('.'), value);
       break;
     case 'intoClause': // SELECT … INTO t creates and fills a table, like CREATE TABLE AS
       if (isRecord(value)) addKinds(f, ['ddl', 'write'], planOnly);
       break;
     case 'lockingClause': // FOR UPDATE/SHARE: PostgreSQL requires UPDATE privilege; locks block writers
-      if (Array.isArray(value) && value.length > 0) addKinds(f, ['write'], planOnly);
+      if (Array.isArray(value) && value.length > 0) { addKinds(f, ['write'], planOnly); f.sideEffects.add('lock'); }
       break;
     default: break;
   }
@@ -176,7 +226,11 @@ export function walkTree(root: unknown, planOnly = false): TreeFacts {
     }
     if (!isRecord(value)) continue;
     if (++visited > MAX_OBJECTS) throw new UnknownSqlError('parse tree too large');
-    if (typeof value.relname === 'string') f.tables.add(rangeVarName(value));
+    if (typeof value.relname === 'string') {
+      const rel = rangeVarName(value);
+      f.tables.add(rel);
+      if (isSecretRelation(rel)) f.secrets.add(rel.toLowerCase());
+    }
     for (const [key, child] of Object.entries(value)) {
       if (isTag(key)) {
         if (!isRecord(child)) continue;

@@ -121,6 +121,13 @@ export class CatalogResolver {
     return run;
   }
 
+  /** Runs a read-only catalog query (serialized with the lookups above); rows as text. Throws on failure. */
+  rows(sql: string): Promise<(string | null)[][]> {
+    const run = this.#chain.then(() => this.#query(sql));
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
   async #query(sql: string): Promise<(string | null)[][]> {
     this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]), timeoutMs: this.#timeoutMs });
     let up: UpstreamSession;

@@ -9,6 +9,7 @@ import type { Frame } from './frame-reader.ts';
 import {
   FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend, type BindMessage, type ParseMessage,
 } from './frontend-messages.ts';
+import type { FunctionVolatility } from './function-volatility.ts';
 import type { LocalSettings } from './local-settings.ts';
 import type { ResultPath } from './result-path.ts';
 import { justificationCommand, type HoldResult } from './review-hold.ts';
@@ -41,6 +42,8 @@ export interface FrontendGuardInit {
   readonly sendSync: (raw: Buffer) => void;
   /** Ends the session (Terminate). */
   readonly close: () => void;
+  /** Which functions the upstream marks volatile. */
+  readonly volatility?: FunctionVolatility;
 }
 
 /**
@@ -244,7 +247,10 @@ export class FrontendGuard {
   }
 
   #guardCtx(): Parameters<typeof guardSql>[0] {
-    return { svc: this.#svc, principal: this.#principal, connection: this.#conn, prepared: this.#prepared, decisions: this.#decisions };
+    return {
+      svc: this.#svc, principal: this.#principal, connection: this.#conn, prepared: this.#prepared, decisions: this.#decisions,
+      ...(this.#init.volatility ? { volatility: this.#init.volatility } : {}),
+    };
   }
 }
 

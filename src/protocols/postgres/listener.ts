@@ -7,6 +7,7 @@ import { describePrincipal } from '../../identity/principal.ts';
 import { newId } from '../../kernel/ids.ts';
 import { CancelMap } from './cancel-map.ts';
 import { CatalogResolver } from './catalog.ts';
+import { FunctionVolatility } from './function-volatility.ts';
 import { SQLSTATE } from './errors.ts';
 import { DEFAULT_MAX_MESSAGE } from './frame-reader.ts';
 import { clientHandshake, HandshakeError, rejectClient } from './handshake.ts';
@@ -26,6 +27,8 @@ export interface PostgresListenerOptions {
   readonly maxMessage?: number;
   /** Startup phase deadline (default 30 s). */
   readonly startupTimeoutMs?: number;
+  /** `server.postgres.safe_functions`. */
+  readonly safeFunctions?: readonly string[];
 }
 
 /**
@@ -43,6 +46,7 @@ export class PostgresListener {
   readonly #secure: SecureContext | undefined;
   readonly #cancels = new CancelMap();
   readonly #catalogs = new Map<string, CatalogResolver>();
+  readonly #volatility = new Map<string, FunctionVolatility>();
   readonly #sessions = new Set<PgSession>();
   readonly #sockets = new Set<Socket>();
 
@@ -114,6 +118,7 @@ export class PostgresListener {
       const session: PgSession = new PgSession({
         svc: this.#svc, id: newId(), client: hello.socket, clientReader: hello.source.reader, upstream,
         principal: hello.principal, connection: hello.connection, catalog: this.#catalogFor(hello.connection),
+        volatility: this.#volatilityFor(hello.connection),
         onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); sessionRelease(); },
       });
       ref.session = session;
@@ -128,6 +133,10 @@ export class PostgresListener {
     // Column rules need table names; content rules need the binary layout of non-builtin types
     // (enums, domains, extension types). The catalog connects on first use only.
     if (!this.#svc.masking.hasColumnRules(c.name) && !this.#svc.masking.textMasker(c.name, 'response')) return undefined;
+    return this.#resolverFor(c);
+  }
+
+  #resolverFor(c: Connection): CatalogResolver {
     const key = `${c.name}\0${c.url}`;
     let r = this.#catalogs.get(key);
     if (!r) {
@@ -135,6 +144,18 @@ export class PostgresListener {
       this.#catalogs.set(key, r);
     }
     return r;
+  }
+
+  /** Every connection's statements are checked for volatile functions (one catalog read per minute). */
+  #volatilityFor(c: Connection): FunctionVolatility {
+    const key = `${c.name}\0${c.url}`;
+    let v = this.#volatility.get(key);
+    if (!v) {
+      const catalog = this.#resolverFor(c);
+      v = new FunctionVolatility((sql) => catalog.rows(sql), { clock: this.#svc.clock, safe: this.#opts.safeFunctions ?? [] });
+      this.#volatility.set(key, v);
+    }
+    return v;
   }
 
   /** Stops accepting, ends every session and closes catalog connections. */

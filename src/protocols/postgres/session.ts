@@ -4,6 +4,7 @@ import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { BE, parseCommandComplete, parseReadyForQuery, validateBackend } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
+import type { FunctionVolatility } from './function-volatility.ts';
 import { DenialMarkers } from './denial-markers.ts';
 import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame, FrameReader } from './frame-reader.ts';
@@ -29,6 +30,8 @@ export interface SessionInit {
   readonly principal: Principal;
   readonly connection: Connection;
   readonly catalog: CatalogResolver | undefined;
+  /** Which functions the upstream marks volatile (statements calling them are writes). */
+  readonly volatility?: FunctionVolatility;
   readonly onClose: () => void;
 }
 
@@ -102,7 +105,8 @@ export class PgSession {
     this.#settings = new LocalSettings(this.#link, sendQuery);
     this.#guard = new FrontendGuard({
       svc: init.svc, principal: init.principal, connection: init.connection, link: this.#link, markers: this.#markers,
-      settings: this.#settings, results: this.#results, rec: this.#rec, sendQuery, sendSync, names, close: () => this.close(),
+      settings: this.#settings, results: this.#results, rec: this.#rec, sendQuery, sendSync, names,
+      ...(init.volatility ? { volatility: init.volatility } : {}), close: () => this.close(),
     });
     this.#clientPump = new SerialPump(client, (f) => this.#guard.frontend(f), (e) => this.#fail(e, 'client'), () => { while (upSocket.writableCorked > 0) upSocket.uncork(); });
     this.#upPump = new SerialPump(upSocket, (f) => this.#backend(f), (e) => this.#fail(e, 'upstream'), () => { while (client.writableCorked > 0) client.uncork(); });
@@ -122,6 +126,8 @@ export class PgSession {
     client.on('error', () => this.close());
     upSocket.on('error', () => this.close());
     this.#rec.event('session.open', { pid: this.#up.key?.pid ?? null });
+    // Read before the client can open a transaction (some upstreams serialize connections).
+    init.volatility?.warm();
     client.resume();
     upSocket.resume();
   }

@@ -3,7 +3,8 @@ import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { PreparedStatements } from '../../inspect/sql/prepared.ts';
-import type { SqlAction, SqlInspection, StatementInfo } from '../../inspect/sql/types.ts';
+import { sortActions, type SqlAction, type SqlInspection, type StatementInfo } from '../../inspect/sql/types.ts';
+import type { FunctionVolatility } from './function-volatility.ts';
 import type { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { Decision, SqlFacts } from '../../policy/request.ts';
 
@@ -28,12 +29,14 @@ export type Verdict =
 
 /** What the guard needs from a session. */
 export interface GuardContext {
-  readonly svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log' | 'inspection'>;
+  readonly svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log' | 'inspection' | 'masking'>;
   readonly principal: Principal;
   readonly connection: Connection;
   readonly prepared: PreparedStatements;
   /** The session's decision memo (principal and connection are the session's). */
   readonly decisions?: DecisionMemo;
+  /** Which functions the upstream marks volatile (absent: not checked, e.g. in unit tests). */
+  readonly volatility?: FunctionVolatility;
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {
@@ -49,6 +52,10 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
       dangerous_functions: union(f.dangerous_functions, s.dangerous_functions), statements: f.statements,
       has_where: f.has_where && s.has_where, data_modifying_cte: f.data_modifying_cte || s.data_modifying_cte,
       do_block: f.do_block || s.do_block, copy_program: f.copy_program || s.copy_program,
+      copy_out: (f.copy_out ?? false) || s.copy_out, side_effects: union(f.side_effects ?? [], s.side_effects),
+      settings: union(f.settings ?? [], s.settings), server_secrets: union(f.server_secrets ?? [], s.server_secrets),
+      possible_functions: union(f.possible_functions ?? f.functions, s.possible_functions),
+      ...(f.volatile_functions === undefined ? {} : { volatile_functions: f.volatile_functions }),
     };
   }
   return f;
@@ -62,7 +69,10 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
  *
  * Synchronous unless the text is large (then it is parsed on an inspection worker, off the event
  * loop; a worker failure denies) or the audit queue is half full (then it waits for room first:
- * back-pressure, as `authorize()` does), so the wire protocol only leaves its fast path when it must.
+ * back-pressure, as `authorize()` does) or the upstream's volatile functions must be read first
+ * (`ctx.volatility`; once a minute at most), so the wire protocol only leaves its fast path when it must.
+ * A function the catalog marks volatile makes the statement need `sql.write`; COPY TO STDOUT on a
+ * connection with column rules is denied here, before forwarding.
  *
  * @example
  *   const v = await guardSql(ctx, 'DELETE FROM t');
@@ -77,11 +87,11 @@ export function guardSql(ctx: GuardContext, sql: string, statementName?: string)
 function guardInspected(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict | Promise<Verdict> {
   const room = ctx.svc.audit.room();
   if (!room) return guardNow(ctx, inspection, statementName);
-  const go = (): Verdict => guardNow(ctx, inspection, statementName);
+  const go = (): Verdict | Promise<Verdict> => guardNow(ctx, inspection, statementName);
   return room.then(go, go);
 }
 
-function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict {
+function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict | Promise<Verdict> {
   if (!inspection.ok) {
     return { ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})` };
   }
@@ -90,11 +100,39 @@ function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: s
     return { ok: false, effect: 'deny', reasons: ['unknown-prepared-statement'], actions: inspection.actions, message: `Gatehouse denied the statement: ${resolved.error}` };
   }
   const facts = mergeFacts(inspection.facts, resolved.executed);
+  const names = facts.possible_functions ?? facts.functions;
+  const vol = ctx.volatility;
+  if (vol === undefined || names.length === 0) return decide(ctx, inspection, resolved.actions, facts, statementName);
+  const found = vol.check(names);
+  if (found !== undefined) return decide(ctx, inspection, resolved.actions, withVolatile(facts, found), statementName);
+  return vol.load().then(
+    () => decide(ctx, inspection, resolved.actions, withVolatile(facts, vol.check(names) ?? names), statementName),
+    (err: unknown) => ({
+      ok: false, effect: 'deny', reasons: ['catalog-unavailable'], actions: resolved.actions,
+      message: `Gatehouse denied the statement: the upstream catalog could not be read to check the functions it calls (${err instanceof Error ? err.message : String(err)})`,
+    }),
+  );
+}
+
+/** Facts with the volatile functions found (a write: see `decide`). */
+function withVolatile(facts: SqlFacts, found: readonly string[]): SqlFacts {
+  if (found.length === 0) return facts;
+  return { ...facts, volatile_functions: found, side_effects: union(facts.side_effects ?? [], ['volatile_function']).sort() };
+}
+
+function decide(ctx: GuardContext, inspection: Extract<SqlInspection, { ok: true }>, baseActions: readonly SqlAction[], facts: SqlFacts, statementName: string | undefined): Verdict {
+  // A function the catalog marks volatile may write: the statement needs sql.write too.
+  const actions = (facts.volatile_functions ?? []).length > 0 ? sortActions([...baseActions, 'sql.write']) : baseActions;
+  // Decided before forwarding: COPY TO STDOUT bypasses the row masker, so on a connection with
+  // column rules it is refused here, before the server runs anything it contains.
+  if (facts.copy_out === true && ctx.svc.masking.hasColumnRules(ctx.connection.name)) {
+    return { ok: false, effect: 'deny', reasons: ['copy-out-column-rules'], actions, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' };
+  }
   const resource = connectionResource(ctx.connection);
   const memo = ctx.decisions === undefined ? undefined : { memo: ctx.decisions, facts };
-  const decisions = resolved.actions.map((action) => ({ action, d: decideAndRecord(ctx.svc, ctx.principal, action, resource, { sql: facts }, memo) }));
+  const decisions = actions.map((action) => ({ action, d: decideAndRecord(ctx.svc, ctx.principal, action, resource, { sql: facts }, memo) }));
   const denied = decisions.find((x) => x.d.effect === 'deny');
-  if (denied) return { ok: false, effect: 'deny', reasons: denied.d.reasons, actions: resolved.actions, message: messageFor(denied.action, denied.d, ctx.connection.name) };
+  if (denied) return { ok: false, effect: 'deny', reasons: denied.d.reasons, actions, message: messageFor(denied.action, denied.d, ctx.connection.name) };
   // Allowed, or allowed after review: a named statement is known to later SQL EXECUTEs (which
   // are guarded, and so reviewed, again).
   if (statementName !== undefined && statementName !== '') {
@@ -104,11 +142,11 @@ function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: s
   const first = reviews[0];
   if (first) {
     return {
-      ok: false, effect: 'review', reasons: first.decision.reasons, actions: resolved.actions, facts, reviews,
+      ok: false, effect: 'review', reasons: first.decision.reasons, actions, facts, reviews,
       message: messageFor(first.action, first.decision, ctx.connection.name),
     };
   }
-  return { ok: true, actions: resolved.actions, facts };
+  return { ok: true, actions, facts };
 }
 
 function messageFor(action: SqlAction, d: Decision, connection: string): string {
