@@ -166,6 +166,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // Heavy SQL parsing and body scanning run on worker threads (terminated on shutdown).
     const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics });
     closers.unshift(() => inspection.close());
+    serviceMetrics.watchInspection(() => inspection.workers);
     const services: Services = {
       config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
       policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),

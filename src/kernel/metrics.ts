@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The gateway's Prometheus metrics, in one registry per gateway instance (tests run several). */
 export class Metrics {
@@ -16,6 +16,22 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+  }
+
+  /**
+   * Reports `read()` at every scrape as `gatehouse_inspection_workers{state="busy"|"queued"}`
+   * (the inspection worker pool's load). Call once.
+   */
+  watchInspection(read: () => { busy: number; queued: number } | undefined): void {
+    new Gauge({
+      name: 'gatehouse_inspection_workers', help: 'Inspection worker pool: tasks running (busy) and waiting (queued)', labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const s = read();
+        this.set({ state: 'busy' }, s?.busy ?? 0);
+        this.set({ state: 'queued' }, s?.queued ?? 0);
+      },
+    });
   }
 
   /** Counts one served HTTP request and its duration. */
