@@ -1,12 +1,14 @@
 import { codeAt, isDigit, isWord, trailingRunStart } from './scan-util.ts';
 import type { Detector, Finding } from './types.ts';
 
-/** 19 digits in groups of 4-4-4-4-3 with 4 separators. */
-const MAX_LENGTH = 23;
+/** 19 single digits with 18 separators (grouped: 19 digits, 4 separators of up to 3 characters). */
+const MAX_LENGTH = 37;
 const MAX_GROUPS = 5;
 const GROUP = /(?<![A-Za-z0-9_])[0-9]{4,19}(?![0-9])/g;
-/** A start is decided by reading at most 5 groups of up to 7 digits, separators and 2 look-ahead characters. */
-const PENDING_BACK = 48;
+/** A lone digit followed by a separator and another lone digit: the start of a digit-by-digit card. */
+const SINGLE = /(?<![A-Za-z0-9_])[0-9](?=[-. ][0-9](?![0-9]))/g;
+/** A start is decided by reading at most 5 groups of up to 7 digits, separators of up to 3 characters and 2 look-ahead characters (or 19 single digits and their separators). */
+const PENDING_BACK = 64;
 
 /** Luhn checksum over a string of digits. */
 export function luhnValid(digits: string): boolean {
@@ -78,30 +80,57 @@ function matchesLayout(sizes: readonly number[]): boolean {
   return (sizes.length === 4 && sizes[1] === 4) || sizes.length === 5 || (sizes.length === 3 && sizes[1] === 6);
 }
 
-/** Candidates starting at the digit group `[s, e)`: the group alone, or groups joined by one separator. */
+/** Length of the separator at `i`: `-`, `.`, one or two spaces, ` - ` or ` . `; 0 when there is none. */
+function sepAt(text: string, i: number): number {
+  const c = codeAt(text, i);
+  if (c === 45 || c === 46) return 1;
+  if (c !== 32) return 0;
+  const d = codeAt(text, i + 1);
+  if (d === 32) return 2;
+  return (d === 45 || d === 46) && codeAt(text, i + 2) === 32 ? 3 : 1;
+}
+
+/** Candidates starting at the digit group `[s, e)`: the group alone, or groups joined by one consistent separator. */
 function cardsAt(text: string, s: number, e: number, out: Finding[]): void {
   if (e - s >= 13 && isCard(text.slice(s, e)) && goodAfter(text, e)) out.push({ entity: 'CREDIT_CARD', start: s, end: e });
-  const sep = codeAt(text, e);
-  if ((sep !== 32 && sep !== 45 && sep !== 46) || e - s !== 4) return;
+  const n = sepAt(text, e);
+  if (n === 0 || e - s !== 4) return;
+  const sep = text.slice(e, e + n);
   const sizes = [4];
   let end = e;
-  while (sizes.length < MAX_GROUPS && codeAt(text, end) === sep && isDigit(codeAt(text, end + 1))) {
-    let j = end + 1;
-    while (j < text.length && j - end <= 7 && isDigit(text.charCodeAt(j))) j++;
-    if (j - end - 1 > 6) return;
-    sizes.push(j - end - 1);
+  while (sizes.length < MAX_GROUPS && sepAt(text, end) === n && text.startsWith(sep, end) && isDigit(codeAt(text, end + n))) {
+    const g = end + n;
+    let j = g;
+    while (j < text.length && j - g <= 6 && isDigit(text.charCodeAt(j))) j++;
+    if (j - g > 6) return;
+    sizes.push(j - g);
     end = j;
     if (!layoutPrefix(sizes)) return;
     if (matchesLayout(sizes) && goodAfter(text, end)) {
-      const digits = text.slice(s, end).replaceAll(String.fromCharCode(sep), '');
+      const digits = text.slice(s, end).replace(/[^0-9]/g, '');
       if (isCard(digits)) out.push({ entity: 'CREDIT_CARD', start: s, end });
     }
   }
 }
 
+/** A card written one digit at a time (`4 1 1 1 …`, `4-1-1-1…`) starting at `s`: the whole run, 13–19 digits. */
+function singlesAt(text: string, s: number, out: Finding[]): void {
+  const sep = text.charCodeAt(s + 1);
+  if (codeAt(text, s - 1) === sep && isDigit(codeAt(text, s - 2))) return; // inside a longer run
+  let digits = text[s]!;
+  let end = s + 1;
+  while (digits.length <= 19 && codeAt(text, end) === sep && isDigit(codeAt(text, end + 1)) && !isDigit(codeAt(text, end + 2))) {
+    digits += text[end + 1]!;
+    end += 2;
+  }
+  if (digits.length > 19 || (codeAt(text, end) === sep && isDigit(codeAt(text, end + 1)))) return;
+  if (isCard(digits) && goodAfter(text, end)) out.push({ entity: 'CREDIT_CARD', start: s, end });
+}
+
 /**
- * CREDIT_CARD: 13–19 digits, compact or grouped with one consistent space/dash/dot separator in a
- * card layout (4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4), with a known issuer prefix and a valid Luhn
+ * CREDIT_CARD: 13–19 digits, compact, grouped in a card layout (4-4-4-4, 4-4-4-4-3, 4-6-5,
+ * 4-6-4) with one consistent separator (`-`, `.`, one or two spaces, ` - `), or written one digit
+ * at a time with one consistent `-`, `.` or space; with a known issuer prefix and a valid Luhn
  * check digit. Any group of a longer digit sequence may start a card.
  *
  * @example
@@ -118,6 +147,10 @@ export const creditCardDetector: Detector = {
     for (let m = GROUP.exec(text); m !== null; m = GROUP.exec(text)) {
       const s = m.index;
       if (goodBefore(text, s)) cardsAt(text, s, s + m[0].length, out);
+    }
+    SINGLE.lastIndex = 0;
+    for (let m = SINGLE.exec(text); m !== null; m = SINGLE.exec(text)) {
+      if (goodBefore(text, m.index)) singlesAt(text, m.index, out);
     }
     return out;
   },
