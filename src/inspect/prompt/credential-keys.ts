@@ -34,8 +34,9 @@ export function isCredentialKey(key: string): boolean {
   return v;
 }
 
+/** NFKC (full-width letters become ASCII), lower case, letters and digits only (separators, zero-width characters dropped). */
 function normalize(key: string): string {
-  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return key.normalize('NFKC').toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
 /** A replacement the maskers write (`[SECRET]`, `[EMAIL]`): re-sending one is not a new secret. */

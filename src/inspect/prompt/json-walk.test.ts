@@ -23,6 +23,9 @@ describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
     ['UTF-16 text in base64', { messages: [{ role: 'user', content: [{ type: 'input_file', file_data: Buffer.from('\ufeffbob@example.com', 'utf16le').toString('base64') }] }] }],
     ['base64 of base64 of text', { input: b64(b64('call 4111111111111111 now')) }],
     ['base64url without padding', { input: Buffer.from('to bob@example.com!').toString('base64url') }],
+    ['MIME base64 with line breaks', { input: b64(`a long letter to bob@example.com, ${'x'.repeat(60)}`).replace(/.{76}/g, '$&\r\n') }],
+    ['hex-encoded text', { input: Buffer.from('mail bob@example.com').toString('hex') }],
+    ['percent-escaped text outside a data: URL', { input: 'bob%40example.com' }],
     ['metadata under a structural key', { model: 'm', metadata: { status: 'card 4111 1111 1111 1111' } }],
     ['tool_call_id', { messages: [{ role: 'tool', tool_call_id: 'call bob@example.com', content: 'ok' }] }],
     ['an object key', { messages: [{ role: 'user', content: 'x' }], metadata: { 'bob@example.com': 1 } }],
@@ -44,6 +47,7 @@ describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
     for (const doc of [
       { api_key: 'Xy7#pQ2vLm9zR' }, { metadata: { Password: 'hunter2' } }, { 'X-Api-Key': 'abc' }, { clientSecret: 12345 },
       { tools: [{ type: 'mcp', authorization: 'short' }] }, { tokens: { access_token: 'aaaa' } }, { creds: { private_key: ['k1'] } },
+      { 'ｐａｓｓｗｏｒｄ': 'hunter2' }, { 'pass\u200bword': 'hunter2' },
       { messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'login', arguments: '{"user":"a","password":"pw1"}' } }] }] },
     ]) {
       const f = inspectPrompt(structuredClone(doc), scanner);
@@ -51,6 +55,12 @@ describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
       const out = JSON.stringify(redactDocument(structuredClone(doc), all));
       for (const v of ['Xy7#pQ2vLm9zR', 'hunter2', '"abc"', '12345', 'short', 'aaaa', 'k1', 'pw1']) assert.ok(!out.includes(v), `${v} left in ${out}`);
     }
+  });
+
+  test('a __proto__ key stays an own member when its object is rebuilt', () => {
+    const doc = JSON.parse('{"bob@example.com": 1, "__proto__": {"x": "4111 1111 1111 1111"}}') as Record<string, unknown>;
+    const out = JSON.stringify(redactDocument(doc, pii));
+    assert.equal(out, '{"[EMAIL]":1,"__proto__":{"x":"[CREDIT_CARD]"}}');
   });
 
   test('structure that is not a credential is not a finding', () => {
@@ -115,6 +125,8 @@ const carrier = fc.oneof(
   entity.map((e) => `data:image/png;base64,${b64(`x ${e}`)}`),
   entity.map((e) => b64(`see ${e} now`)),
   entity.map((e) => `data:text/plain,${encodeURIComponent(`x ${e}`)}`),
+  entity.map((e) => Buffer.from(`x ${e}`).toString('hex')),
+  entity.map((e) => encodeURIComponent(`x ${e}`)),
 );
 const leaf: fc.Arbitrary<unknown> = fc.oneof(carrier, fc.constantFrom(...NUMERIC), filler, fc.integer(), fc.constant(null));
 const docArb = fc.letrec((tie) => ({
@@ -126,7 +138,9 @@ const docArb = fc.letrec((tie) => ({
 
 function leaks(text: string): string[] {
   const found = [...ENTITIES, ...NUMERIC.map(String)].filter((e) => text.includes(e) || text.includes(JSON.stringify(e).slice(1, -1)));
-  for (const e of ENTITIES) if (text.includes(encodeURIComponent(`x ${e}`)) || text.includes(b64(`x ${e}`)) || text.includes(b64(`see ${e} now`))) found.push(`encoded ${e}`);
+  for (const e of ENTITIES) {
+    for (const enc of [encodeURIComponent(`x ${e}`), b64(`x ${e}`), b64(`see ${e} now`), Buffer.from(`x ${e}`).toString('hex')]) if (text.includes(enc)) found.push(`encoded ${e}`);
+  }
   return found;
 }
 

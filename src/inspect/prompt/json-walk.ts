@@ -127,7 +127,8 @@ class Walker {
     for (const [k, v] of renamed) {
       let name = k;
       for (let n = 2; Object.hasOwn(obj, name); n++) name = `${k}#${n}`;
-      obj[name] = v;
+      // defineProperty: a key named `__proto__` (JSON.parse makes it an own property) stays one.
+      Object.defineProperty(obj, name, { value: v, writable: true, enumerable: true, configurable: true });
     }
   }
 

@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
- * Encoded payloads inside JSON strings: `data:` URLs (base64 or percent-encoded) and bare base64
- * (standard or URL alphabet, as in Anthropic `{"type": "base64", "data": …}` sources, OpenAI
- * `input_audio.data`, or any other field). The walk scans the string as it is *and* what it
+ * Encoded payloads inside JSON strings: `data:` URLs (base64 or percent-encoded), bare base64
+ * (standard or URL alphabet, MIME line breaks, as in Anthropic `{"type": "base64", "data": …}`
+ * sources, OpenAI `input_audio.data`, or any other field), hex, and percent-escaped text. The walk scans the string as it is *and* what it
  * decodes to, so plaintext cannot hide behind an encoding.
  *
  * Text or binary: the decoded bytes are text when they are valid UTF-8 (or UTF-16 with a byte
@@ -14,11 +16,15 @@
 
 /** Largest encoded payload decoded (characters); a longer one is refused (it cannot be inspected). */
 export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024;
-/** Shortest bare base64 string that is decoded (shorter runs are ordinary words and ids). */
+/** Shortest bare hex or base64 string that is decoded (shorter runs are ordinary words and ids). */
 const MIN_BARE = 16;
+/** Shortest string checked for percent-escapes (`a%40b.io`). */
+const MIN_PERCENT = 6;
 
 const DATA_URL = /^data:([\w.+-]{0,100}\/[\w.+-]{0,100})?((?:;[\w.+-]{1,100}=[^;,]{0,200}){0,8})(;base64)?,/i;
-const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+const BASE64 = /^[A-Za-z0-9+/_\r\n-]+={0,2}[\r\n]*$/;
+const HEX = /^[0-9A-Fa-f]+$/;
+const PERCENT = /%[0-9A-Fa-f]{2}/;
 // eslint-disable-next-line no-control-regex -- the control characters are what is tested for
 const CONTROL = /[\u0000-\u0008\u000e-\u001f\u007f]/;
 
@@ -28,28 +34,53 @@ export type Payload =
   | { readonly kind: 'binary'; readonly mediaType: string | undefined; readonly bytes: number; readonly dataUrl: boolean };
 
 /**
- * The payload `s` carries, or undefined when it is not a `data:` URL or a bare base64 string.
- * Throws `RangeError` for a payload longer than {@link MAX_PAYLOAD_CHARS} (fail closed).
+ * The payload `s` carries, or undefined when it is none of: a `data:` URL, hex (an even run of
+ * 16+ hex digits), base64 (16+ characters of the standard or URL alphabet, MIME line breaks
+ * allowed), or text with percent-escapes (`bob%40example.com`). Throws `RangeError` for a payload
+ * longer than {@link MAX_PAYLOAD_CHARS} (fail closed).
  *
  * @example decodePayload('data:text/plain;base64,Ym9iQGV4YW1wbGUuY29t') // { kind: 'text', text: 'bob@example.com', … }
  */
 export function decodePayload(s: string): Payload | undefined {
-  if (s.length < MIN_BARE) return undefined;
-  if (s.charCodeAt(0) === 100 || s.charCodeAt(0) === 68) { // d / D
+  if (s.length < MIN_PERCENT) return undefined;
+  const c = s.charCodeAt(0);
+  if (c === 100 || c === 68) { // d / D
     const m = DATA_URL.exec(s.slice(0, 1024));
     if (m !== null) return dataUrl(s, m);
   }
-  if (!BASE64.test(s) || s.length % 4 === 1) return undefined;
-  bound(s.length);
-  const buf = Buffer.from(s, 'base64');
-  const url = /[-_]/.test(s);
-  const padded = s.endsWith('=');
-  return classify(buf, undefined, false, (bytes) => {
-    let out = bytes.toString(url ? 'base64url' : 'base64');
-    if (url && padded) out += '='.repeat((4 - (out.length % 4)) % 4);
-    if (!url && !padded) out = out.replace(/=+$/, '');
-    return out;
-  });
+  if (s.length >= MIN_BARE) {
+    if (s.length % 2 === 0 && HEX.test(s)) {
+      bound(s.length);
+      const upper = /[A-F]/.test(s);
+      const p = classify(Buffer.from(s, 'hex'), undefined, false, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
+      if (p.kind === 'text') return p;
+    }
+    if (BASE64.test(s)) {
+      const compact = s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, '') : s;
+      if (compact.length % 4 !== 1) {
+        bound(compact.length);
+        const url = /[-_]/.test(compact);
+        const padded = compact.endsWith('=');
+        return classify(Buffer.from(compact, 'base64'), undefined, false, (bytes) => {
+          let out = bytes.toString(url ? 'base64url' : 'base64');
+          if (url && padded) out += '='.repeat((4 - (out.length % 4)) % 4);
+          if (!url && !padded) out = out.replace(/=+$/, '');
+          return out;
+        });
+      }
+    }
+  }
+  if (s.includes('%') && PERCENT.test(s)) {
+    bound(s.length);
+    let text: string;
+    try {
+      text = decodeURIComponent(s);
+    } catch {
+      return undefined; // not percent-decodable: the raw string (already scanned) is all there is
+    }
+    if (text !== s) return { kind: 'text', text, encode: (masked) => encodeURIComponent(masked) };
+  }
+  return undefined;
 }
 
 function dataUrl(s: string, m: RegExpExecArray): Payload | undefined {
@@ -99,12 +130,8 @@ function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean
       },
     };
   }
-  let text: string;
-  try {
-    text = utf8.decode(buf);
-  } catch {
-    return binary;
-  }
+  if (!isUtf8(buf)) return binary; // no exception on the common path (garbage from a word that looked like base64)
+  const text = utf8.decode(buf);
   if (CONTROL.test(text)) return binary;
   return { kind: 'text', text, encode: (masked) => reencode(Buffer.from(masked, 'utf8')) };
 }
