@@ -2,6 +2,7 @@ import type { Services } from '../../../app/services.ts';
 import { optionalAgent, type Principal } from '../../../identity/principal.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
+import { scannerFor } from './scanner.ts';
 
 /** Most characters of prompt or response text kept in one recorded event. */
 export const RECORD_TEXT_LIMIT = 64 * 1024;
@@ -28,18 +29,44 @@ class DiscardingCapture extends TextCapture {
 /** The capture used when recording is off (stateless: shared by every exchange). */
 export const NO_CAPTURE: TextCapture = new DiscardingCapture();
 
+/** Fields the caller has already masked with the scanner (`maskedExcerpt`): not scanned twice. */
+const PRE_MASKED = new Set(['prompt', 'text']);
+/** Nesting bound of recorded data (deeper values are dropped: fail closed). */
+const MAX_RECORD_DEPTH = 16;
+
 /**
- * Hands one event of an HTTP exchange to the recorder. Content must already be masked; as a
- * second line of defence, `text` fields are masked again with `scanner` (all detectors).
- * Never throws into the data path.
+ * `data` with every string — values and object keys, at any depth — masked with `scanner`
+ * (all detectors), except the top-level fields in {@link PRE_MASKED}. Paths, facts, usage,
+ * anything a caller records: the recording holds nothing unmasked (issue 16 item 7).
+ */
+export function maskRecordData(data: Record<string, unknown>, scanner: TextMasker): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = PRE_MASKED.has(k) ? v : maskValue(v, scanner, 0);
+  return out;
+}
+
+function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
+  if (typeof v === 'string') return scanner.mask(v).text;
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= MAX_RECORD_DEPTH) return '[TRUNCATED]';
+  if (Array.isArray(v)) return v.map((x) => maskValue(x, scanner, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[scanner.mask(k).text] = maskValue(x, scanner, depth + 1);
+  return out;
+}
+
+/**
+ * Hands one event of an HTTP exchange to the recorder. Every string of `data` is masked with
+ * all detectors ({@link maskRecordData}); `text` and `prompt` must come masked from
+ * {@link maskedExcerpt}. Never throws into the data path.
  */
 export function recordEvent(
-  svc: Pick<Services, 'recorder' | 'clock' | 'log'>, session: string, principal: Principal | undefined, connection: string,
+  svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>, session: string, principal: Principal | undefined, connection: string,
   type: RecordEvent['type'], data: Record<string, unknown>,
 ): void {
   try {
     svc.recorder.record({
-      session, protocol: 'http', type, at: svc.clock.now(), connection, data,
+      session, protocol: 'http', type, at: svc.clock.now(), connection, data: maskRecordData(data, scannerFor(svc)),
       ...(principal ? { user: principal.id, ...optionalAgent(principal) } : {}),
     });
   } catch (err) {

@@ -46,7 +46,8 @@ export function justificationHeader(headers: IncomingHttpHeaders): string | unde
 
 /** `METHOD endpoint: <masked excerpt>` cut to {@link SUMMARY_LIMIT} characters. */
 export function reviewSummary(method: string, endpoint: string, text: string | undefined, scanner: TextMasker): string {
-  const head = `${method} ${endpoint}`;
+  // The path may carry personal data (`/users/bob@example.com`): masked like the body.
+  const head = `${method} ${scanner.mask(endpoint.slice(0, SUMMARY_LIMIT)).text}`;
   if (text === undefined || text === '') return head.slice(0, SUMMARY_LIMIT);
   const s = `${head}: ${maskedExcerpt(text.slice(0, SUMMARY_LIMIT * 8), scanner)}`;
   return s.length <= SUMMARY_LIMIT ? s : `${s.slice(0, SUMMARY_LIMIT - 1)}…`;
