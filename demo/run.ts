@@ -10,6 +10,7 @@ import { stepReplay } from './lib/replay-step.ts';
 import { startDemo, type DemoEnv } from './lib/setup.ts';
 import { leaks, stepDelete, stepDrop, stepRead, stepSecret, type StepContext, type StepResult } from './lib/steps.ts';
 import { CUSTOMERS } from './lib/seed.ts';
+import { startDemoModel } from './lib/demo-model.ts';
 
 const HELP = `npm run demo [-- options]
 
@@ -25,6 +26,9 @@ Options:
   -q, --quiet     no pauses between steps; replay at full speed
       --json      end with a one-line JSON summary of every step's outcome
       --verbose   show the gateway's own log (stderr)
+      --model-only  only start the scripted demo model (OpenAI-compatible) and wait: point a
+                  gateway's openai connection at it to follow docs/getting-started.md offline
+      --port N    the demo model's port with --model-only (default 8089)
   -h, --help      this help
 
 Environment:
@@ -42,11 +46,14 @@ Exit code: 0 when every step had the expected outcome, 1 otherwise (the failing 
 
 /** Runs the demo; resolves with the exit code. */
 async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
-  let flags: { quiet?: boolean; json?: boolean; verbose?: boolean; help?: boolean };
+  let flags: { quiet?: boolean; json?: boolean; verbose?: boolean; help?: boolean; 'model-only'?: boolean; port?: string };
   try {
     flags = parseArgs({
       args: [...argv], strict: true, allowPositionals: false,
-      options: { quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'model-only': { type: 'boolean' }, port: { type: 'string' },
+      },
     }).values;
   } catch (err) {
     process.stderr.write(`demo: ${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}\n\n${HELP}\n`);
@@ -56,6 +63,7 @@ async function main(argv: readonly string[], env: Readonly<Record<string, string
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  if (flags['model-only']) return modelOnly(flags.port);
   const delay = flags.quiet ? 0 : Number(env.DEMO_STEP_DELAY ?? 1500);
   // A reader that goes away (`npm run demo | head`) must not stop the clean-up: stop writing.
   let stdoutGone = false;
@@ -139,6 +147,31 @@ async function guarded(out: Output, id: string, title: string, run: () => Promis
     out.fail(`step "${id}" failed: ${failure}`);
     return { id, title, ok: false, failure, detail: {} };
   }
+}
+
+/** The key the demo model accepts with --model-only (it is a demo: the model holds no data). */
+const MODEL_ONLY_KEY = 'demo-model-key';
+
+/** `--model-only`: serves the scripted model until SIGINT/SIGTERM. */
+async function modelOnly(portText: string | undefined): Promise<number> {
+  const port = Number(portText ?? '8089');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write('demo: --port must be a port number\n');
+    return 2;
+  }
+  const model = await startDemoModel({ apiKey: MODEL_ONLY_KEY, port });
+  process.stdout.write([
+    `demo model (scripted, OpenAI-compatible) at ${model.url}/v1 with API key "${MODEL_ONLY_KEY}"`,
+    `start a gateway on it:  OPENAI_BASE_URL=${model.url} OPENAI_API_KEY=${MODEL_ONLY_KEY} npm start`,
+    'Ctrl-C stops it.',
+    '',
+  ].join('\n'));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await model.close();
+  return 0;
 }
 
 process.exitCode = await main(process.argv.slice(2), process.env).catch((err: unknown) => {

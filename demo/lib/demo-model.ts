@@ -32,7 +32,7 @@ export interface DemoModel {
 }
 
 /**
- * Starts a small OpenAI-compatible model server on a free loopback port. It speaks the real
+ * Starts a small OpenAI-compatible model server on a loopback port (`opts.port`, default a free one). It speaks the real
  * chat-completions wire format (JSON and `stream: true` SSE, tool calls included, OpenAI error
  * bodies, 401 for a wrong key) but thinks by script: {@link planNext} picks the next step from the
  * conversation and the tools offered, so the demo agent's steps are the same on every run.
@@ -43,7 +43,7 @@ export interface DemoModel {
  *   // connection: { name: demo-llm, type: llm, provider: openai-compatible, url: model.url, credentials: { api_key: … } }
  *   model.received.at(-1)?.messages; // what the model saw, after Gatehouse redacted it
  */
-export async function startDemoModel(opts: { apiKey: string }): Promise<DemoModel> {
+export async function startDemoModel(opts: { apiKey: string; port?: number }): Promise<DemoModel> {
   const received: ReceivedRequest[] = [];
   const sockets = new Set<Socket>();
   let calls = 0;
@@ -78,7 +78,10 @@ export async function startDemoModel(opts: { apiKey: string }): Promise<DemoMode
     }, () => { res.destroy(); });
   });
   server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

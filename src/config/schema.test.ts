@@ -93,7 +93,7 @@ reviews:
 
   test('gatehouse.example.yaml validates with no environment variables set', () => {
     const c = loadConfig({ path: EXAMPLE_CONFIG_PATH, env: {} });
-    assert.deepEqual(c.connections.map((x) => [x.name, x.type]), [['openai', 'llm'], ['httpbin', 'http'], ['app', 'postgres']]);
+    assert.deepEqual(c.connections.map((x) => [x.name, x.type]), [['openai', 'llm'], ['httpbin', 'http'], ['app', 'postgres'], ['anthropic', 'llm']]);
     assert.equal(c.connections[0]?.credentials.api_key?.reveal(), 'unset');
     assert.equal(c.connections[2]?.credentials.password?.reveal(), '');
     assert.ok(c.policies.files.every((f) => f.endsWith('policies/*.cedar')));

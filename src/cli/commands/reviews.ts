@@ -43,6 +43,12 @@ export const reviewsList: Command = {
       io.out(JSON.stringify(items));
       return 0;
     }
+    if (items.length === 0) {
+      // An empty list is the usual first surprise: say what it shows, and to whom.
+      io.err('no reviews' + (values.status === undefined ? '' : ` with status ${values.status}`) + (values.all ? '' : ' that you requested or may approve')
+        + '. Approvers are people in a review rule\'s approver group (e.g. dba) whom policy permits review.approve, using a key'
+        + ' without an agent: GATEHOUSE_TOKEN=<their key> gatehouse reviews list. The bootstrap admin is not an approver; with it, --all lists every review.');
+    }
     io.out(table(['ID', 'STATUS', 'KIND', 'REQUESTER', 'CONNECTION', 'ACTION', 'APPROVALS', 'EXPIRES', 'SUMMARY'], items.map((r) => [
       r.id, r.status, r.kind, who(r.requester), r.connection, r.action, `${r.approvals.length}/${r.min_approvals}`, r.expires_at, short(r.summary),
     ])));

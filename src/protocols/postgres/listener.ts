@@ -14,6 +14,7 @@ import { clientHandshake, HandshakeError, rejectClient } from './handshake.ts';
 import { PgSession } from './session.ts';
 import { connectUpstream, upstreamTarget } from './upstream.ts';
 import { MessageWriter, readyForQuery } from './writer.ts';
+import { upstreamFailureReason } from './upstream-reason.ts';
 
 /** Options of a {@link PostgresListener}. */
 export interface PostgresListenerOptions {
@@ -101,7 +102,7 @@ export class PostgresListener {
         upstream = await connectUpstream(target, { params: hello.params, maxMessage });
       } catch (err) {
         this.#svc.log.warn({ connection: hello.connection.name, err: err instanceof Error ? err.message : String(err) }, 'postgres upstream connection failed');
-        throw new HandshakeError(SQLSTATE.connectionFailure, `Gatehouse could not connect to the upstream of "${hello.connection.name}"`);
+        throw new HandshakeError(SQLSTATE.connectionFailure, `Gatehouse could not connect to the upstream of "${hello.connection.name}": ${upstreamFailureReason(err)}`);
       }
       if (hello.source.hasPending) { upstream.socket.destroy(); throw new HandshakeError(SQLSTATE.protocolViolation, 'protocol violation: data before authentication completed'); }
       hello.source.detach();
