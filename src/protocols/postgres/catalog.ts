@@ -128,13 +128,34 @@ export class CatalogResolver {
     return run;
   }
 
+  /**
+   * One catalog query. The connection is shared and idle most of the time, so the server may have
+   * closed it (idle timeout, restart, a terminated backend): when it turns out lost — closed,
+   * a write error, a FATAL error — it is reopened and the query retried once; a second failure
+   * (or a timeout, or an ordinary ERROR) rejects, and only the caller's statement fails.
+   */
   async #query(sql: string): Promise<(string | null)[][]> {
+    try {
+      return await this.#queryOnce(sql);
+    } catch (err) {
+      if (!(err instanceof CatalogConnectionLost)) throw err;
+      return this.#queryOnce(sql);
+    }
+  }
+
+  async #queryOnce(sql: string): Promise<(string | null)[][]> {
     this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]), timeoutMs: this.#timeoutMs });
     let up: UpstreamSession;
     try { up = await this.#conn; } catch (err) { this.#conn = undefined; throw err; }
+    if (up.socket.destroyed || !up.socket.writable) {
+      this.#conn = undefined;
+      up.socket.destroy();
+      throw new CatalogConnectionLost('catalog connection closed');
+    }
     return new Promise((resolve, reject) => {
       const rows: (string | null)[][] = [];
       let error: string | undefined;
+      let fatal = false;
       const timer = setTimeout(() => { done(new Error(`catalog lookup timed out after ${this.#timeoutMs} ms`)); }, this.#timeoutMs);
       const done = (e?: Error): void => {
         clearTimeout(timer);
@@ -144,7 +165,11 @@ export class CatalogResolver {
       };
       const onFrame = (f: Frame): boolean => {
         if (f.type === BE.dataRow) rows.push(parseDataRow(f.body).map((v) => (v === null ? null : v.toString('utf8'))));
-        else if (f.type === BE.error) error = `catalog lookup failed: ${parseErrorFields(f.body).get('M') ?? ''}`;
+        else if (f.type === BE.error) {
+          const fields = parseErrorFields(f.body);
+          error = `catalog lookup failed: ${fields.get('M') ?? ''}`;
+          if ((fields.get('V') ?? fields.get('S')) === 'FATAL' || (fields.get('V') ?? fields.get('S')) === 'PANIC') fatal = true;
+        }
         return f.type === BE.readyForQuery;
       };
       const onData = (chunk: Buffer): void => {
@@ -152,7 +177,7 @@ export class CatalogResolver {
           for (const f of up.reader.push(chunk)) if (onFrame(f)) { done(); return; }
         } catch (e) { done(e instanceof Error ? e : new Error(String(e))); }
       };
-      const onClose = (): void => done(new Error('catalog connection closed'));
+      const onClose = (): void => done(new CatalogConnectionLost(fatal && error !== undefined ? error : 'catalog connection closed'));
       up.socket.on('data', onData); up.socket.on('close', onClose); up.socket.on('error', onClose);
       up.socket.resume();
       up.socket.write(new MessageWriter().cstring(sql).frame(0x51));
@@ -164,4 +189,9 @@ export class CatalogResolver {
     void this.#conn?.then((c) => c.socket.destroy(), () => undefined);
     this.#conn = undefined;
   }
+}
+
+/** The shared catalog connection turned out closed: worth one reconnect. */
+class CatalogConnectionLost extends Error {
+  override readonly name = 'CatalogConnectionLost';
 }
