@@ -90,6 +90,7 @@ function factsContext(f: Facts): CedarContext {
       copy_out: s.copy_out ?? false, side_effects: [...(s.side_effects ?? [])], settings: [...(s.settings ?? [])],
       server_secrets: [...(s.server_secrets ?? [])], possible_functions: [...(s.possible_functions ?? s.functions)],
       volatile_functions: [...(s.volatile_functions ?? [])],
+      protected_reads: [...(s.protected_reads ?? [])], protected_filters: [...(s.protected_filters ?? [])],
     };
   }
   if (f.llm) {

@@ -40,6 +40,13 @@ export interface SqlFacts {
   readonly possible_functions?: readonly string[];
   /** Functions the upstream catalog marks volatile and the configuration does not list as safe (absent: none). */
   readonly volatile_functions?: readonly string[];
+  /**
+   * Protected columns (connection column rules) the statement's result columns derive from, as
+   * `schema.table.column` and `table.column`. Empty (absent) without column rules.
+   */
+  readonly protected_reads?: readonly string[];
+  /** Protected columns it filters, joins, groups or orders on (WHERE, JOIN … ON, HAVING, ORDER BY, LIMIT …). */
+  readonly protected_filters?: readonly string[];
 }
 
 /** Facts extracted from an LLM request (inspect/prompt). Types and counts, never values. */

@@ -25,7 +25,8 @@ export function sqlFacts(over: Partial<SqlFacts> = {}): SqlFacts {
   return {
     kinds: ['select'], tables: ['customers'], functions: [], dangerous_functions: [], statements: 1,
     has_where: true, data_modifying_cte: false, do_block: false, copy_program: false,
-    copy_out: false, side_effects: [], settings: [], server_secrets: [], possible_functions: [], volatile_functions: [], ...over,
+    copy_out: false, side_effects: [], settings: [], server_secrets: [], possible_functions: [], volatile_functions: [],
+    protected_reads: [], protected_filters: [], ...over,
   };
 }
 

@@ -157,6 +157,10 @@ describe('examples/policies: every file passes the schema validation and does wh
     assert.equal(decide('read-only-agents.cedar', { principal: aliceViaBot, action: 'sql.read', resource: db, facts: sql(['select']) }).effect, 'allow');
     assert.deepEqual(decide('read-only-agents.cedar', { principal: aliceViaBot, action: 'sql.write', resource: db, facts: sql(['delete']) }).reasons, ['agents-read-only']);
     assert.deepEqual(decide('read-only-agents.cedar', { principal: aliceViaBot, action: 'sql.read', resource: db, facts: sql(['select'], { data_modifying_cte: true }) }).reasons, ['agents-no-side-effects']);
+    // A protected column as a filter is an equality oracle: refused to agents, not to people.
+    const oracle = sql(['select'], { protected_filters: ['customers.phone', 'public.customers.phone'] });
+    assert.deepEqual(decide('read-only-agents.cedar', { principal: aliceViaBot, action: 'sql.read', resource: db, facts: oracle }).reasons, ['agents-no-protected-oracles']);
+    assert.equal(decide('read-only-agents.cedar', { principal: aliceViaBot, action: 'sql.read', resource: db, facts: sql(['select'], { protected_reads: ['customers.phone'] }) }).effect, 'allow');
   });
 
   test('no-pii-to-external-models: personal data only to "internal" models; secrets to none', () => {

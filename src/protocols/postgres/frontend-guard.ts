@@ -3,6 +3,7 @@ import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import { DecisionMemo } from '../../policy/decision-memo.ts';
+import type { CatalogResolver } from './catalog.ts';
 import type { DenialMarkers } from './denial-markers.ts';
 import { ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
@@ -11,13 +12,14 @@ import {
 } from './frontend-messages.ts';
 import type { FunctionVolatility } from './function-volatility.ts';
 import type { LocalSettings } from './local-settings.ts';
+import { OutputLineage, type LineageVerdict } from './output-lineage.ts';
 import type { ResultPath } from './result-path.ts';
 import { justificationCommand, type HoldResult } from './review-hold.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 import { StatementHold } from './statement-hold.ts';
 import { StatementNames, type Candidate, type NameOp } from './statement-names.ts';
-import { guardSql, type Verdict } from './statement-guard.ts';
+import { guardSql, type ExtraFacts, type Verdict } from './statement-guard.ts';
 
 /** SQLSTATE invalid_sql_statement_name: a Bind of a statement the gateway never saw defined. */
 const UNKNOWN_STATEMENT = '26000';
@@ -34,6 +36,8 @@ export interface FrontendGuardInit {
   readonly settings: LocalSettings;
   readonly results: ResultPath;
   readonly rec: SessionRecording;
+  /** The upstream catalog (column rules): column lineage is analyzed through it. */
+  readonly catalog?: CatalogResolver | undefined;
   /** Forwards a Query (counts a batch; the result path and `names` expect its answer). */
   readonly sendQuery: (raw: Buffer, ops?: NameOp[]) => void;
   /** The session's view of the server's prepared statements (fed with the server's answers). */
@@ -72,8 +76,12 @@ export class FrontendGuard {
   /** The statement held for review, if any. */
   readonly hold: StatementHold;
   #discardUntilSync = false;
+  /** Column lineage, on a connection with column rules (see output-lineage.ts). */
+  readonly #lineage: OutputLineage | undefined;
 
   constructor(init: FrontendGuardInit) {
+    this.#lineage = init.results.masking.columnRules && init.catalog
+      ? new OutputLineage(init.svc.masking, init.connection.name, init.catalog, init.svc.clock) : undefined;
     this.#init = init;
     this.#svc = init.svc;
     this.#principal = init.principal;
@@ -113,7 +121,10 @@ export class FrontendGuard {
         return;
       }
       case FE.execute: {
-        this.#results.execute(parseExecute(f.body).portal);
+        const portal = parseExecute(f.body).portal;
+        const named = this.#lineage?.portal(portal);
+        if (named?.sensitive !== undefined) this.#results.markSensitive(named.sensitive);
+        this.#results.execute(portal, named && { plan: named.plan });
         this.#rec.started();
         this.#link.toUpstream(f.raw);
         return;
@@ -129,6 +140,7 @@ export class FrontendGuard {
         // The name is free once the server confirms (CloseComplete), not before.
         const c = parseTarget(f.body);
         this.#names.close(c.name, c.target === 'S');
+        if (c.target === 'S') this.#lineage?.forgetPrepared(c.name);
         this.#link.toUpstream(f.raw);
         return;
       }
@@ -146,22 +158,43 @@ export class FrontendGuard {
       return;
     }
     if (this.#rec.on) this.#rec.event('request', { message: 'query', statement: this.#rec.text(sql) });
+    if (this.#lineage) return this.#lineage.analyze(sql).then((lv) => this.#guardQuery(f, sql, lv));
+    return this.#guardQuery(f, sql, undefined);
+  }
+
+  #guardQuery(f: Frame, sql: string, lv: LineageVerdict | undefined): void | Promise<void> {
+    if (lv?.ok === false) { this.#lineageDenied(lv.message, 'query'); return; }
     // Synchronous on the fast path (no promise: the pump neither pauses the client nor uncorks).
-    const v = guardSql(this.#guardCtx(), sql);
-    if (v instanceof Promise) return v.then((verdict) => this.#afterQueryGuard(f, sql, verdict));
-    return this.#afterQueryGuard(f, sql, v);
+    const v = guardSql(this.#guardCtx(), sql, undefined, extraFacts(lv));
+    if (v instanceof Promise) return v.then((verdict) => this.#afterQueryGuard(f, sql, verdict, lv));
+    return this.#afterQueryGuard(f, sql, v, lv);
   }
 
-  #afterQueryGuard(f: Frame, sql: string, v: Verdict): void | Promise<void> {
+  /** A statement denied by column lineage (unknown while a protected column may be read). */
+  #lineageDenied(message: string, as: 'query' | 'parse'): void {
+    this.#rec.verdict({ ok: false, effect: 'deny', message, reasons: ['column-lineage'], actions: [] });
+    this.#link.corkUpstream();
+    this.#markers.deny(message, as);
+    if (as === 'parse') this.#discardUntilSync = true;
+  }
+
+  #afterQueryGuard(f: Frame, sql: string, v: Verdict, lv: LineageVerdict | undefined): void | Promise<void> {
     this.#rec.verdict(v);
-    if (!v.ok && v.effect === 'review') return this.hold.run(v, sql, undefined).then((held) => { this.#forwardQuery(f, sql, v, held); });
-    this.#forwardQuery(f, sql, v, undefined);
+    if (!v.ok && v.effect === 'review') return this.hold.run(v, sql, undefined).then((held) => { this.#forwardQuery(f, sql, v, held, lv); });
+    this.#forwardQuery(f, sql, v, undefined, lv);
   }
 
-  #forwardQuery(f: Frame, sql: string, v: Verdict, held: HoldResult | undefined): void {
+  #forwardQuery(f: Frame, sql: string, v: Verdict, held: HoldResult | undefined, lv: LineageVerdict | undefined): void {
     if (this.#link.isClosed()) return;
     this.#link.corkUpstream();
-    if (v.ok || held?.run === true) this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
+    if (v.ok || held?.run === true) {
+      if (lv?.ok === true) {
+        lv.commit();
+        this.#results.planQuery(lv.plans);
+        if (lv.sensitive !== undefined) this.#results.markSensitive(lv.sensitive);
+      }
+      this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
+    }
     else if (held) this.#markers.deny(held.message, 'query', held.code);
     else this.#markers.deny(v.message, 'query');
   }
@@ -169,12 +202,18 @@ export class FrontendGuard {
   #parse(f: Frame): void | Promise<void> {
     const p = parseParse(f.body);
     if (this.#rec.on) this.#rec.event('request', { message: 'parse', name: p.name, statement: this.#rec.text(p.sql) });
-    const v = guardSql(this.#guardCtx(), p.sql, p.name);
-    if (v instanceof Promise) return v.then((verdict) => { this.#afterParseGuard(f, p, verdict); });
-    this.#afterParseGuard(f, p, v);
+    if (this.#lineage) return this.#lineage.analyze(p.sql, p.name).then((lv) => this.#guardParse(f, p, lv));
+    return this.#guardParse(f, p, undefined);
   }
 
-  #afterParseGuard(f: Frame, p: ParseMessage, v: Verdict): void {
+  #guardParse(f: Frame, p: ParseMessage, lv: LineageVerdict | undefined): void | Promise<void> {
+    if (lv?.ok === false) { this.#lineageDenied(lv.message, 'parse'); return; }
+    const v = guardSql(this.#guardCtx(), p.sql, p.name, extraFacts(lv));
+    if (v instanceof Promise) return v.then((verdict) => { this.#afterParseGuard(f, p, verdict, lv); });
+    this.#afterParseGuard(f, p, v, lv);
+  }
+
+  #afterParseGuard(f: Frame, p: ParseMessage, v: Verdict, lv: LineageVerdict | undefined): void {
     this.#rec.verdict(v);
     this.#link.corkUpstream();
     if (!v.ok && v.effect === 'deny') {
@@ -182,6 +221,7 @@ export class FrontendGuard {
       this.#discardUntilSync = true;
       return;
     }
+    if (lv?.ok === true) lv.commit();
     // Parsing runs nothing: the statement is decided at each Bind, where its parameters are known
     // (an approval is for the exact statement + parameters, and is used by one execution).
     const inspection = this.#svc.inspection.inspectSqlNow(p.sql); // cached by the guard above
@@ -236,7 +276,9 @@ export class FrontendGuard {
     return v;
   }
 
+  /** Bind forwarded: the portal gets its statement's output plan (column lineage, used at its Execute). */
   #forwardBind(f: Frame, b: BindMessage): void {
+    this.#lineage?.bind(b.portal, b.statement);
     this.#results.bound(b);
     this.#link.toUpstream(f.raw);
   }
@@ -252,6 +294,10 @@ export class FrontendGuard {
       ...(this.#init.volatility ? { volatility: this.#init.volatility } : {}),
     };
   }
+}
+
+function extraFacts(lv: LineageVerdict | undefined): ExtraFacts | undefined {
+  return lv?.ok === true ? { protected_reads: lv.reads, protected_filters: lv.filters } : undefined;
 }
 
 /** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */

@@ -3,6 +3,8 @@ import type { TextMasker } from '../../masking/text-masker.ts';
 import { BE, parseErrorFields, parseNotification } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import type { Frame } from './frame-reader.ts';
+import { placePlan } from '../../inspect/sql/lineage/decide.ts';
+import type { Strategy } from '../../masking/strategies.ts';
 import type { ResultShape } from './result-tracker.ts';
 import { TypesNeeded } from './binary-masker.ts';
 import { builtinKind, kindFromCatalog, type TypeKind } from './pg-types.ts';
@@ -21,7 +23,15 @@ const UNKNOWN: TypeKind = { kind: 'unknown' };
 function shapeKey(shape: ResultShape): string {
   let k = '';
   shape.fields.forEach((f, i) => { k += `${f.name}\u0000${f.tableOid}.${f.attnum}.${f.typeOid}.${shape.formats[i] ?? f.format};`; });
-  return k;
+  return k + lineageKey(shape);
+}
+
+/** The column-lineage decisions of a shape, as part of its key (the same columns can be derived differently). */
+function lineageKey(shape: ResultShape): string {
+  if (shape.lineage === undefined) return '';
+  const plan = shape.lineage.plan;
+  if (plan === undefined) return '|strict';
+  return `|${placePlan(plan, shape.fields.length).map((d) => (d.kind === 'rule' ? `r:${d.strategy}` : d.kind)).join(',')}`;
 }
 
 /**
@@ -122,6 +132,7 @@ export class ResponseMasking {
       const column = t?.columns.get(fd.attnum);
       return t && column !== undefined ? this.#rules.columnStrategy(this.#connection, t.schema, t.table, column) : undefined;
     }));
+    if (this.columnRules) applyLineage(shape, strategies);
     // Types of binary columns are resolved now, so that rows are masked synchronously.
     const binary = shape.fields.filter((f, i) => (shape.formats[i] ?? f.format) === 1 && this.#kindOf(f.typeOid) === undefined);
     if (binary.length > 0) await this.#resolveTypes(binary.map((f) => f.typeOid));
@@ -157,6 +168,27 @@ export class ResponseMasking {
     return w.frame(f.type);
   }
 
+  /**
+   * An ErrorResponse or NoticeResponse of a statement that reads a protected column: the server's
+   * texts may quote its values (`invalid input syntax for type integer: "555-867-5309"`, a
+   * function's RAISE), and no detector need recognize them, so the message is replaced and the
+   * detail, hint, context and internal query are withheld. Severity, SQLSTATE and position stay.
+   */
+  withheldText(f: Frame, column: string): Buffer {
+    const fields = parseErrorFields(f.body);
+    const w = new MessageWriter();
+    const code = fields.get('C') ?? '';
+    for (const [k, v] of fields) {
+      if (k === 'M') {
+        w.byte(k.charCodeAt(0)).cstring(`Gatehouse withheld the server's message (SQLSTATE ${code}): the statement reads protected column ${column}, whose values server messages may quote`);
+      } else if (k !== 'D' && k !== 'H' && k !== 'W' && k !== 'q' && k !== 'p') {
+        w.byte(k.charCodeAt(0)).cstring(v);
+      }
+    }
+    w.byte(0);
+    return w.frame(f.type);
+  }
+
   /** A CopyData frame (COPY … TO STDOUT) with its text masked; the raw frame when there is no content rule. */
   copyData(f: Frame): Buffer {
     if (!this.content) return f.raw;
@@ -171,4 +203,22 @@ export class ResponseMasking {
     const n = parseNotification(f.body);
     return new MessageWriter().int32(n.pid).cstring(n.channel).cstring(this.content.mask(n.payload).text).frame(BE.notification);
   }
+}
+
+/**
+ * Column lineage decisions on top of the strategies found by table OID: a column derived from a
+ * protected column is redacted whole; a bare protected column keeps its rule. A shape with no
+ * plan (a statement whose rows the analysis did not plan) gets the strict default: every column
+ * that is not a bare table column is redacted.
+ */
+function applyLineage(shape: ResultShape, strategies: (Strategy | undefined)[]): void {
+  const plan = shape.lineage?.plan;
+  const decisions = plan ? placePlan(plan, shape.fields.length) : undefined;
+  shape.fields.forEach((fd, i) => {
+    const d = decisions?.[i];
+    if (d === undefined) {
+      if (fd.tableOid === 0) strategies[i] = 'redact';
+    } else if (d.kind === 'redact') strategies[i] = 'redact';
+    else if (d.kind === 'rule') strategies[i] ??= d.strategy;
+  });
 }

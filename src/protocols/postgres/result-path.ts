@@ -2,8 +2,9 @@ import { BE, parseRowDescription, type FieldDescription } from './backend-messag
 import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
 import { FE, type BindMessage } from './frontend-messages.ts';
+import type { Plan } from './output-lineage.ts';
 import { ResponseMasking } from './response-masking.ts';
-import { ResultTracker } from './result-tracker.ts';
+import { ResultTracker, type ShapeLineage } from './result-tracker.ts';
 import { ColumnMaskError, RowShapeError, type RowMasker } from './row-masker.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
@@ -28,6 +29,10 @@ export class ResultPath {
   #copyOutBlocked = false;
   /** A statement failed in masking: the server's messages are swallowed until ReadyForQuery. */
   #failed = false;
+  /** Output plans of the next Query forwarded (column lineage). */
+  #nextPlans: readonly (Plan | undefined)[] | undefined;
+  /** The last batch reading a protected column: its server texts are withheld. */
+  #sensitive: { batch: number; column: string } | undefined;
 
   constructor(link: SessionLink, masking: ResponseMasking, rec: SessionRecording) {
     this.#link = link;
@@ -39,7 +44,20 @@ export class ResultPath {
   // ---- client → upstream: what was forwarded, in order ------------------------------------
 
   /** A Query was forwarded (its answer ends with ReadyForQuery). */
-  queryForwarded(): void { this.#tracker?.query(); }
+  queryForwarded(): void {
+    const plans = this.#nextPlans;
+    this.#nextPlans = undefined;
+    this.#tracker?.query(plans);
+  }
+
+  /** The next Query's statements have these output plans (column lineage); call just before forwarding it. */
+  planQuery(plans: readonly (Plan | undefined)[]): void { this.#nextPlans = plans; }
+
+  /**
+   * The batch being sent (a Query about to be forwarded, or the extended batch in progress) reads
+   * a protected column: error and notice texts answering it are withheld.
+   */
+  markSensitive(column: string): void { this.#sensitive = { batch: this.#link.batches.sent, column }; }
 
   /** A Sync was forwarded. */
   syncForwarded(): void { this.#tracker?.sync(); }
@@ -58,8 +76,8 @@ export class ResultPath {
    * the portal sent right before it: the client's own when it was the message just before,
    * else one Gatehouse sends now and hides from the client (see {@link ResultTracker}).
    */
-  execute(portal: string): void {
-    if (this.#tracker?.execute(portal)) this.#link.toUpstream(new MessageWriter().byte(0x50).cstring(portal).frame(FE.describe));
+  execute(portal: string, lineage?: ShapeLineage): void {
+    if (this.#tracker?.execute(portal, lineage)) this.#link.toUpstream(new MessageWriter().byte(0x50).cstring(portal).frame(FE.describe));
   }
 
   // ---- upstream → client ------------------------------------------------------------------
@@ -178,7 +196,11 @@ export class ResultPath {
   }
 
   /** An ErrorResponse or NoticeResponse as the client receives it (texts masked). */
-  serverText(f: Frame): Buffer { return this.masking.serverText(f); }
+  serverText(f: Frame): Buffer {
+    const s = this.#sensitive;
+    if (s && this.#link.batches.done <= s.batch) return this.masking.withheldText(f, s.column);
+    return this.masking.serverText(f);
+  }
 
   /** A NotificationResponse as the client receives it (payload masked). */
   notification(f: Frame): Buffer { return this.masking.notification(f); }

@@ -1,17 +1,26 @@
 import type { FieldDescription } from './backend-messages.ts';
+import type { Plan } from './output-lineage.ts';
+
+/** Column lineage of the statement producing a result (connections with column rules). */
+export interface ShapeLineage {
+  /** The statement's output plan; undefined: none (the strict default applies). */
+  readonly plan: Plan | undefined;
+}
 
 /** The shape of rows a DataRow belongs to: column descriptions and their formats. */
 export interface ResultShape {
   readonly fields: readonly FieldDescription[];
   readonly formats: readonly number[];
+  /** Present when the statement was analyzed for column lineage. */
+  readonly lineage?: ShapeLineage;
 }
 
 /** The shape of one Execute's rows: unknown until its Describe answers; null for NoData. */
-interface ExecuteExpectation { readonly kind: 'execute'; shape: ResultShape | null | undefined }
+interface ExecuteExpectation { readonly kind: 'execute'; shape: ResultShape | null | undefined; readonly lineage: ShapeLineage | undefined }
 
 /** A forwarded request whose responses matter to row masking, in the order the server answers them. */
 type Expectation =
-  | { readonly kind: 'query' }
+  | { readonly kind: 'query'; readonly plans: readonly (Plan | undefined)[] | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'describe'; readonly hidden: boolean; execute: ExecuteExpectation | undefined }
   | ExecuteExpectation;
@@ -42,6 +51,8 @@ export class ResultTracker {
   #lastDescribe: { readonly portal: string; readonly exp: Extract<Expectation, { kind: 'describe' }> } | undefined;
   /** The shape of the current simple-query result. */
   #current: ResultShape | undefined;
+  /** Index of the statement of the current simple Query being answered (CommandCompletes so far). */
+  #statementIndex = 0;
 
   #push(e: Expectation): void {
     if (this.#queue.length >= MAX_IN_FLIGHT) throw new Error('too many requests in flight');
@@ -53,10 +64,10 @@ export class ResultTracker {
     this.#lastDescribe = undefined;
   }
 
-  /** Client side: a simple Query was forwarded. */
-  query(): void {
+  /** Client side: a simple Query was forwarded (`plans`: each statement's output plan, column lineage). */
+  query(plans?: readonly (Plan | undefined)[]): void {
     this.#lastDescribe = undefined;
-    this.#push({ kind: 'query' });
+    this.#push({ kind: 'query', plans });
   }
 
   /** Client side: a Sync was forwarded. */
@@ -77,8 +88,8 @@ export class ResultTracker {
    * `Describe` of the portal (its answer hidden from the client); false when the client's own
    * Describe of the same portal was the message just before.
    */
-  execute(portal: string): boolean {
-    const exec: ExecuteExpectation = { kind: 'execute', shape: undefined };
+  execute(portal: string, lineage?: ShapeLineage): boolean {
+    const exec: ExecuteExpectation = { kind: 'execute', shape: undefined, lineage };
     const last = this.#lastDescribe;
     this.#lastDescribe = undefined;
     const own = last?.portal === portal;
@@ -97,11 +108,13 @@ export class ResultTracker {
     const shape = fields && { fields, formats: fields.map((f) => f.format) };
     if (head?.kind === 'describe') {
       this.#queue.shift();
-      if (head.execute) head.execute.shape = shape;
+      if (head.execute) head.execute.shape = shape && withLineage(shape, head.execute.lineage);
       return head.hidden;
     }
     if (head?.kind === 'query') {
-      this.#current = shape ?? undefined;
+      // The k-th statement of a simple Query answers after k CommandCompletes.
+      const lineage = head.plans === undefined ? undefined : { plan: head.plans[this.#statementIndex] };
+      this.#current = shape ? withLineage(shape, lineage) : undefined;
       return false;
     }
     throw new ShapeError('a row description arrived that no request asked for');
@@ -117,6 +130,7 @@ export class ResultTracker {
   /** Backend CommandComplete / EmptyQueryResponse / PortalSuspended. */
   completed(): void {
     if (this.#queue[0]?.kind === 'execute') this.#queue.shift();
+    else if (this.#queue[0]?.kind === 'query') this.#statementIndex++;
     this.#current = undefined;
   }
 
@@ -132,10 +146,15 @@ export class ResultTracker {
 
   /** Backend ReadyForQuery: the request it ends is done. */
   ready(): void {
+    this.#statementIndex = 0;
     while (this.#queue.length > 0) {
       const e = this.#queue.shift()!;
       if (e.kind === 'sync' || e.kind === 'query') break;
     }
     this.#current = undefined;
   }
+}
+
+function withLineage(shape: ResultShape, lineage: ShapeLineage | undefined): ResultShape {
+  return lineage === undefined ? shape : { ...shape, lineage };
 }

@@ -105,7 +105,7 @@ export class PgSession {
     this.#settings = new LocalSettings(this.#link, sendQuery);
     this.#guard = new FrontendGuard({
       svc: init.svc, principal: init.principal, connection: init.connection, link: this.#link, markers: this.#markers,
-      settings: this.#settings, results: this.#results, rec: this.#rec, sendQuery, sendSync, names,
+      settings: this.#settings, results: this.#results, rec: this.#rec, catalog: init.catalog, sendQuery, sendSync, names,
       ...(init.volatility ? { volatility: init.volatility } : {}), close: () => this.close(),
     });
     this.#clientPump = new SerialPump(client, (f) => this.#guard.frontend(f), (e) => this.#fail(e, 'client'), () => { while (upSocket.writableCorked > 0) upSocket.uncork(); });

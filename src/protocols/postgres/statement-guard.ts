@@ -78,20 +78,23 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
  *   const v = await guardSql(ctx, 'DELETE FROM t');
  *   if (!v.ok) client.write(errorResponse({ code: '42501', message: v.message }));
  */
-export function guardSql(ctx: GuardContext, sql: string, statementName?: string): Verdict | Promise<Verdict> {
+export function guardSql(ctx: GuardContext, sql: string, statementName?: string, extra?: ExtraFacts): Verdict | Promise<Verdict> {
   const inspection = ctx.svc.inspection.inspectSql(sql);
-  if (inspection instanceof Promise) return inspection.then((i) => guardInspected(ctx, i, statementName));
-  return guardInspected(ctx, inspection, statementName);
+  if (inspection instanceof Promise) return inspection.then((i) => guardInspected(ctx, i, statementName, extra));
+  return guardInspected(ctx, inspection, statementName, extra);
 }
 
-function guardInspected(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict | Promise<Verdict> {
+/** Facts found outside the parser (column lineage on a connection with column rules). */
+export type ExtraFacts = Pick<SqlFacts, 'protected_reads' | 'protected_filters'>;
+
+function guardInspected(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined, extra: ExtraFacts | undefined): Verdict | Promise<Verdict> {
   const room = ctx.svc.audit.room();
-  if (!room) return guardNow(ctx, inspection, statementName);
-  const go = (): Verdict | Promise<Verdict> => guardNow(ctx, inspection, statementName);
+  if (!room) return guardNow(ctx, inspection, statementName, extra);
+  const go = (): Verdict | Promise<Verdict> => guardNow(ctx, inspection, statementName, extra);
   return room.then(go, go);
 }
 
-function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined): Verdict | Promise<Verdict> {
+function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined, extra: ExtraFacts | undefined): Verdict | Promise<Verdict> {
   if (!inspection.ok) {
     return { ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})` };
   }
@@ -99,7 +102,8 @@ function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: s
   if (!resolved.ok) {
     return { ok: false, effect: 'deny', reasons: ['unknown-prepared-statement'], actions: inspection.actions, message: `Gatehouse denied the statement: ${resolved.error}` };
   }
-  const facts = mergeFacts(inspection.facts, resolved.executed);
+  const merged = mergeFacts(inspection.facts, resolved.executed);
+  const facts = extra === undefined ? merged : { ...merged, ...extra };
   const names = facts.possible_functions ?? facts.functions;
   const vol = ctx.volatility;
   if (vol === undefined || names.length === 0) return decide(ctx, inspection, resolved.actions, facts, statementName);

@@ -1,0 +1,255 @@
+import { parseSync } from 'libpg-query';
+import type { Clock } from '../../kernel/clock.ts';
+import { planOutputs, protectedFacts, type ColumnDecision, type OutputPlan } from '../../inspect/sql/lineage/decide.ts';
+import { mentionedNames, statementLineage } from '../../inspect/sql/lineage/statement.ts';
+import { LineageUnknownError, type SourceColumn, type StatementLineage } from '../../inspect/sql/lineage/types.ts';
+import type { MaskingRules } from '../../masking/rules.ts';
+import type { Strategy } from '../../masking/strategies.ts';
+import type { CatalogResolver } from './catalog.ts';
+import { lineageCatalogFor, type LineageCatalogCache } from './lineage-catalog.ts';
+import { changesNameResolution } from './search-path-change.ts';
+
+/** The output plan of a statement on a connection with column rules. */
+export type Plan = OutputPlan<Strategy>;
+export type Decision = ColumnDecision<Strategy>;
+
+/** What a named statement or cursor yields when executed or fetched. */
+interface Named {
+  readonly plan: Plan | undefined;
+  /** It reads a protected column (or something opaque) anywhere: server texts are withheld. */
+  readonly sensitive: string | undefined;
+  readonly reads: readonly string[];
+  readonly filters: readonly string[];
+}
+
+/** A name Gatehouse did not see created: no plan (strict default) and server texts withheld. */
+const UNKNOWN_NAME: Named = Object.freeze({ plan: undefined, sensitive: '(of a statement Gatehouse did not see prepared)', reads: [], filters: [] });
+
+/** Most cursors and prepared statements remembered per session. */
+const MAX_NAMED = 1000;
+
+/**
+ * The outcome of analyzing a Query or Parse: denied (lineage unknown while a protected column may
+ * be read), or the plan of each statement's rows, the facts for policy and the names it creates.
+ */
+export type LineageVerdict =
+  | { readonly ok: false; readonly message: string }
+  | {
+    readonly ok: true;
+    /** One per top-level statement, in order (undefined: no plan; rows fall back to the strict default). */
+    readonly plans: readonly (Plan | undefined)[];
+    /** The first protected column it reads anywhere (server texts are then withheld), if any. */
+    readonly sensitive: string | undefined;
+    /** Facts: protected columns in outputs and in filters (`schema.table.column` and `table.column`). */
+    readonly reads: readonly string[];
+    readonly filters: readonly string[];
+    /** Apply once the statement is forwarded: names declared, prepared, closed. */
+    readonly commit: () => void;
+  };
+
+function deny(column: string, why: string): LineageVerdict {
+  return { ok: false, message: `Gatehouse denied the statement: it may read protected column ${column} and its column lineage cannot be determined (${why})` };
+}
+
+/** Both spellings a policy may use for a protected column. */
+function factNames(keys: Iterable<string>): string[] {
+  const out = new Set<string>();
+  for (const k of keys) {
+    out.add(k);
+    const parts = k.split('.');
+    if (parts.length === 3) out.add(`${parts[1]}.${parts[2]}`);
+  }
+  return [...out].sort();
+}
+
+/** The stricter of two plans for one name (a name re-declared when the first still exists). */
+function mergePlans(a: Plan | undefined, b: Plan | undefined): Plan | undefined {
+  if (!a || !b) return a ?? b;
+  const strict = (d: Decision, e: Decision): Decision => (d.kind === 'redact' ? d : e.kind === 'redact' ? e : d.kind === 'rule' ? d : e);
+  if (a.entries.length === b.entries.length && a.entries.every((x, i) => x.spread === b.entries[i]!.spread)) {
+    return { entries: a.entries.map((x, i) => ({ spread: x.spread, decision: strict(x.decision, b.entries[i]!.decision) })) };
+  }
+  const all = [...a.entries, ...b.entries].map((x) => x.decision).reduce<Decision>(strict, { kind: 'clean' });
+  return { entries: [{ spread: true, decision: all.kind === 'rule' ? { kind: 'redact', column: all.column } : all }] };
+}
+
+/**
+ * Column lineage for one session on a connection with column rules (see `inspect/sql/lineage`):
+ * each statement's output columns are traced to their source columns through the upstream
+ * catalog; derived values of protected columns are redacted, and a statement whose lineage cannot
+ * be determined while it may read a protected column is denied (fail closed). Cursors (`DECLARE`)
+ * and prepared statements (SQL `PREPARE`, protocol Parse) keep their plans for `FETCH`/`EXECUTE`.
+ */
+export class OutputLineage {
+  readonly #rules: MaskingRules;
+  readonly #connection: string;
+  readonly #catalog: LineageCatalogCache;
+  readonly #cursors = new Map<string, Named>();
+  readonly #prepared = new Map<string, Named>();
+  /** Portals created by Bind (protocol), with their statement's plan. */
+  readonly #portals = new Map<string, Named>();
+  /** The session may have changed its search_path or role: unqualified names match every schema. */
+  #unionAll = false;
+
+  constructor(rules: MaskingRules, connection: string, resolver: CatalogResolver, clock: Clock) {
+    this.#rules = rules;
+    this.#connection = connection;
+    this.#catalog = lineageCatalogFor(resolver, clock);
+  }
+
+  #protection = (c: SourceColumn): Strategy | undefined => this.#rules.columnStrategy(this.#connection, c.schema, c.table, c.column);
+
+  /** A prepared statement's facts and plan (for SQL EXECUTE and protocol Bind). */
+  prepared(name: string): Named | undefined {
+    return this.#prepared.get(name);
+  }
+
+  /**
+   * A Bind was forwarded: the portal runs the statement's plan. The unnamed portal is replaced by
+   * every Bind; a named one that still exists makes the Bind fail, so both plans are kept.
+   */
+  bind(portal: string, statement: string): void {
+    const n = this.#prepared.get(statement) ?? UNKNOWN_NAME;
+    if (portal === '') { this.#portals.delete(''); this.#portals.set('', n); } else this.#remember(this.#portals, portal, n);
+  }
+
+  /** What an Execute of `portal` yields: a bound portal's or a declared cursor's plan (else the strict default). */
+  portal(name: string): Named {
+    const bound = this.#portals.get(name);
+    const cursor = this.#cursors.get(name);
+    if (bound && cursor) return { plan: mergePlans(bound.plan, cursor.plan), sensitive: bound.sensitive ?? cursor.sensitive, reads: [], filters: [] };
+    return bound ?? cursor ?? UNKNOWN_NAME;
+  }
+
+  /** Protocol Close of a statement, or its name replaced. */
+  forgetPrepared(name: string): void {
+    this.#prepared.delete(name);
+  }
+
+  /** Analyzes every statement of `sql` (a Query's text, or a Parse's). Never throws. */
+  async analyze(sql: string, statementName?: string): Promise<LineageVerdict> {
+    let stmts: unknown[];
+    try {
+      stmts = (sql === '' ? [] : (parseSync(sql).stmts ?? [])).map((s) => s.stmt);
+    } catch {
+      return { ok: true, plans: [], sensitive: undefined, reads: [], filters: [], commit: () => undefined };
+    }
+    try {
+      const names = { relations: [] as { schema: string | undefined; name: string }[], functions: [] as { schema: string | undefined; name: string }[] };
+      for (const s of stmts) { const m = mentionedNames(s); names.relations.push(...m.relations); names.functions.push(...m.functions); }
+      await this.#catalog.load(names);
+    } catch (err) {
+      return { ok: false, message: `Gatehouse denied the statement: the column lineage could not be looked up (${err instanceof Error ? err.message : String(err)})` };
+    }
+    return this.#decide(stmts, statementName);
+  }
+
+  #decide(stmts: readonly unknown[], statementName: string | undefined): LineageVerdict {
+    const plans: (Plan | undefined)[] = [];
+    const reads = new Set<string>();
+    const filters = new Set<string>();
+    let sensitive: string | undefined;
+    const effects: (() => void)[] = [];
+    let unionAll = this.#unionAll;
+    for (const stmt of stmts) {
+      const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll });
+      let l: StatementLineage;
+      try {
+        l = statementLineage(stmt, catalog);
+      } catch (err) {
+        if (!(err instanceof LineageUnknownError)) throw err;
+        const risk = this.#mayTouch(stmt);
+        if (risk !== undefined) return deny(risk, err.message);
+        plans.push(undefined);
+        if (changesNameResolution(stmt)) { unionAll = true; effects.push(() => { this.#unionAll = true; }); }
+        continue;
+      }
+      if (changesNameResolution(stmt)) { unionAll = true; effects.push(() => { this.#unionAll = true; }); }
+      const own = this.#named(l);
+      if (own === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
+      if (l.copiesOut === true) {
+        return { ok: false, message: `Gatehouse denied COPY TO: the connection has column masking rules${own.reads.length > 0 ? ` and it reads protected column ${own.reads[0]}` : ''}; use SELECT` };
+      }
+      for (const r of own.reads) reads.add(r);
+      for (const f of own.filters) filters.add(f);
+      sensitive ??= own.sensitive;
+      plans.push(own.plan);
+      if (l.declares !== undefined) { const name = l.declares; effects.push(() => this.#remember(this.#cursors, name, own)); }
+      if (l.prepares !== undefined) { const name = l.prepares; effects.push(() => this.#remember(this.#prepared, name, own)); }
+      // The unnamed statement is replaced by every Parse (the server drops it first); a named one
+      // that still exists makes the Parse fail, so both plans are kept (merged).
+      if (statementName === '') effects.push(() => { this.#prepared.delete(''); this.#prepared.set('', own); });
+      else if (statementName !== undefined) effects.push(() => this.#remember(this.#prepared, statementName, own));
+      this.#forgets(stmt, effects);
+    }
+    return {
+      ok: true, plans, sensitive, reads: factNames(reads), filters: factNames(filters),
+      commit: () => { for (const e of effects) e(); },
+    };
+  }
+
+  /** The plan, facts and sensitivity of a statement; null when it fetches/executes an unknown name. */
+  #named(l: StatementLineage): Named | null {
+    const via = l.fetches !== undefined ? this.#cursors.get(l.fetches) : l.executes !== undefined ? this.#prepared.get(l.executes) : undefined;
+    if ((l.fetches !== undefined || l.executes !== undefined) && via === undefined) return null;
+    const facts = protectedFacts(l, this.#protection);
+    const touched = protectedFacts({ outputs: [{ kind: 'spread', lineage: l.touches }], touches: l.touches, filters: l.filters }, this.#protection).reads;
+    const sensitive = via?.sensitive ?? (touched[0] === '*' ? 'a column whose source cannot be seen' : touched[0]);
+    return {
+      plan: via ? via.plan : l.outputs === undefined ? undefined : planOutputs(l.outputs, this.#protection),
+      sensitive,
+      reads: [...facts.reads.filter((r) => r !== '*'), ...(via?.reads ?? [])],
+      filters: [...facts.filters.filter((r) => r !== '*'), ...(via?.filters ?? [])],
+    };
+  }
+
+  /** CLOSE / DEALLOCATE / DISCARD: the names are gone once it runs. */
+  #forgets(stmt: unknown, effects: (() => void)[]): void {
+    const t = stmt as Record<string, Record<string, unknown> | undefined>;
+    const close = t.ClosePortalStmt;
+    if (close) effects.push(() => { if (typeof close.portalname === 'string') this.#cursors.delete(close.portalname); else this.#cursors.clear(); });
+    const dealloc = t.DeallocateStmt;
+    if (dealloc) effects.push(() => { if (typeof dealloc.name === 'string') this.#prepared.delete(dealloc.name); else this.#prepared.clear(); });
+  }
+
+  #remember(m: Map<string, Named>, name: string, n: Named): void {
+    const prev = m.get(name);
+    const merged: Named = prev
+      ? { plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive, reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])] }
+      : n;
+    m.delete(name);
+    if (m.size >= MAX_NAMED) m.delete(m.keys().next().value!);
+    m.set(name, merged);
+  }
+
+  /**
+   * Whether a statement whose lineage is unknown may read a protected column: it names (through
+   * views too) a relation with one, calls a function whose body is hidden, or uses a cursor.
+   * Returns the column to name in the denial, or undefined.
+   */
+  #mayTouch(stmt: unknown): string | undefined {
+    const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll: true });
+    const m = mentionedNames(stmt);
+    for (const f of m.functions) if (catalog.opaqueFunction(f.schema, f.name)) return `(through function ${f.name}, whose body Gatehouse cannot see)`;
+    const seen = new Set<string>();
+    const queue = [...m.relations];
+    for (let i = 0; i < queue.length && i < 10_000; i++) {
+      const r = queue[i]!;
+      const rels = catalog.relations(r.schema, r.name) ?? [];
+      for (const rel of rels) {
+        const key = `${rel.schema}.${rel.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        for (const c of rel.columns) {
+          for (const t of [{ schema: rel.schema, table: rel.name }, ...rel.ancestors]) {
+            if (this.#protection({ ...t, column: c }) !== undefined) return `${t.schema}.${t.table}.${c}`;
+          }
+        }
+        if (rel.query !== undefined) queue.push(...mentionedNames(rel.query).relations);
+      }
+    }
+    const t = stmt as Record<string, unknown>;
+    if (t.FetchStmt !== undefined || t.DeclareCursorStmt !== undefined) return '(a cursor)';
+    return undefined;
+  }
+}
