@@ -98,6 +98,9 @@ export class FrontendGuard {
     });
   }
 
+  /** ReadyForQuery outside a transaction with nothing in flight: cursors and portals of the transaction are gone. */
+  idle(): void { this.#lineage?.idle(); }
+
   /** One client message, in order (a promise while it waits for a decision or a review). */
   frontend(f: Frame): void | Promise<void> {
     validateFrontend(f.type, f.body);

@@ -20,6 +20,47 @@ interface Named {
   readonly sensitive: string | undefined;
   readonly reads: readonly string[];
   readonly filters: readonly string[];
+  /** A cursor declared WITH HOLD (it outlives its transaction). */
+  readonly hold?: boolean;
+}
+
+/** Cursors and prepared statements by name. */
+interface Names {
+  readonly cursors: Map<string, Named>;
+  readonly prepared: Map<string, Named>;
+}
+
+/** CURSOR_OPT_HOLD in DeclareCursorStmt.options. */
+const CURSOR_OPT_HOLD = 0x20;
+
+function holdable(stmt: unknown): boolean {
+  const d = (stmt as { DeclareCursorStmt?: { options?: unknown } }).DeclareCursorStmt;
+  return typeof d?.options === 'number' && (d.options & CURSOR_OPT_HOLD) !== 0;
+}
+
+/** CLOSE / DEALLOCATE / DISCARD ALL: the names are gone once it runs. */
+function forgets(stmt: unknown, names: Names): void {
+  const t = stmt as Record<string, Record<string, unknown> | undefined>;
+  const close = t.ClosePortalStmt;
+  if (close) { if (typeof close.portalname === 'string') names.cursors.delete(close.portalname); else names.cursors.clear(); }
+  const dealloc = t.DeallocateStmt;
+  if (dealloc) { if (typeof dealloc.name === 'string') names.prepared.delete(dealloc.name); else names.prepared.clear(); }
+  if (t.DiscardStmt) { names.cursors.clear(); names.prepared.clear(); }
+}
+
+/** Adds a name; one that may still exist keeps the stricter of both plans (re-creating it fails). */
+function remember(m: Map<string, Named>, name: string, n: Named): void {
+  const prev = m.get(name);
+  const merged: Named = prev
+    ? {
+      plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive,
+      reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])],
+      ...(prev.hold === true || n.hold === true ? { hold: true } : {}),
+    }
+    : n;
+  m.delete(name);
+  if (m.size >= MAX_NAMED) m.delete(m.keys().next().value!);
+  m.set(name, merged);
 }
 
 /** A name Gatehouse did not see created: no plan (strict default) and server texts withheld. */
@@ -84,8 +125,8 @@ export class OutputLineage {
   readonly #rules: MaskingRules;
   readonly #connection: string;
   readonly #catalog: LineageCatalogCache;
-  readonly #cursors = new Map<string, Named>();
-  readonly #prepared = new Map<string, Named>();
+  #cursors = new Map<string, Named>();
+  #prepared = new Map<string, Named>();
   /** Portals created by Bind (protocol), with their statement's plan. */
   readonly #portals = new Map<string, Named>();
   /** The session may have changed its search_path or role: unqualified names match every schema. */
@@ -110,7 +151,7 @@ export class OutputLineage {
    */
   bind(portal: string, statement: string): void {
     const n = this.#prepared.get(statement) ?? UNKNOWN_NAME;
-    if (portal === '') { this.#portals.delete(''); this.#portals.set('', n); } else this.#remember(this.#portals, portal, n);
+    if (portal === '') { this.#portals.delete(''); this.#portals.set('', n); } else remember(this.#portals, portal, n);
   }
 
   /** What an Execute of `portal` yields: a bound portal's or a declared cursor's plan (else the strict default). */
@@ -149,7 +190,8 @@ export class OutputLineage {
     const reads = new Set<string>();
     const filters = new Set<string>();
     let sensitive: string | undefined;
-    const effects: (() => void)[] = [];
+    // Names as they will be once the statements ran (a FETCH sees the DECLARE before it).
+    const names: Names = { cursors: new Map(this.#cursors), prepared: new Map(this.#prepared) };
     let unionAll = this.#unionAll;
     for (const stmt of stmts) {
       const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll });
@@ -161,11 +203,12 @@ export class OutputLineage {
         const risk = this.#mayTouch(stmt);
         if (risk !== undefined) return deny(risk, err.message);
         plans.push(undefined);
-        if (changesNameResolution(stmt)) { unionAll = true; effects.push(() => { this.#unionAll = true; }); }
+        if (changesNameResolution(stmt)) unionAll = true;
+        forgets(stmt, names);
         continue;
       }
-      if (changesNameResolution(stmt)) { unionAll = true; effects.push(() => { this.#unionAll = true; }); }
-      const own = this.#named(l);
+      if (changesNameResolution(stmt)) unionAll = true;
+      const own = this.#named(l, names);
       if (own === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
       if (l.copiesOut === true) {
         return { ok: false, message: `Gatehouse denied COPY TO: the connection has column masking rules${own.reads.length > 0 ? ` and it reads protected column ${own.reads[0]}` : ''}; use SELECT` };
@@ -174,23 +217,29 @@ export class OutputLineage {
       for (const f of own.filters) filters.add(f);
       sensitive ??= own.sensitive;
       plans.push(own.plan);
-      if (l.declares !== undefined) { const name = l.declares; effects.push(() => this.#remember(this.#cursors, name, own)); }
-      if (l.prepares !== undefined) { const name = l.prepares; effects.push(() => this.#remember(this.#prepared, name, own)); }
+      if (l.declares !== undefined) remember(names.cursors, l.declares, { ...own, hold: holdable(stmt) });
+      if (l.prepares !== undefined) remember(names.prepared, l.prepares, own);
       // The unnamed statement is replaced by every Parse (the server drops it first); a named one
       // that still exists makes the Parse fail, so both plans are kept (merged).
-      if (statementName === '') effects.push(() => { this.#prepared.delete(''); this.#prepared.set('', own); });
-      else if (statementName !== undefined) effects.push(() => this.#remember(this.#prepared, statementName, own));
-      this.#forgets(stmt, effects);
+      if (statementName === '') { names.prepared.delete(''); names.prepared.set('', own); }
+      else if (statementName !== undefined) remember(names.prepared, statementName, own);
+      forgets(stmt, names);
     }
     return {
       ok: true, plans, sensitive, reads: factNames(reads), filters: factNames(filters),
-      commit: () => { for (const e of effects) e(); },
+      commit: () => { this.#cursors = names.cursors; this.#prepared = names.prepared; if (unionAll) this.#unionAll = true; },
     };
   }
 
+  /** The transaction ended with nothing in flight: cursors without WITH HOLD and all portals are gone. */
+  idle(): void {
+    for (const [k, v] of this.#cursors) if (v.hold !== true) this.#cursors.delete(k);
+    this.#portals.clear();
+  }
+
   /** The plan, facts and sensitivity of a statement; null when it fetches/executes an unknown name. */
-  #named(l: StatementLineage): Named | null {
-    const via = l.fetches !== undefined ? this.#cursors.get(l.fetches) : l.executes !== undefined ? this.#prepared.get(l.executes) : undefined;
+  #named(l: StatementLineage, names: Names): Named | null {
+    const via = l.fetches !== undefined ? names.cursors.get(l.fetches) : l.executes !== undefined ? names.prepared.get(l.executes) : undefined;
     if ((l.fetches !== undefined || l.executes !== undefined) && via === undefined) return null;
     const facts = protectedFacts(l, this.#protection);
     const touched = protectedFacts({ outputs: [{ kind: 'spread', lineage: l.touches }], touches: l.touches, filters: l.filters }, this.#protection).reads;
@@ -203,24 +252,6 @@ export class OutputLineage {
     };
   }
 
-  /** CLOSE / DEALLOCATE / DISCARD: the names are gone once it runs. */
-  #forgets(stmt: unknown, effects: (() => void)[]): void {
-    const t = stmt as Record<string, Record<string, unknown> | undefined>;
-    const close = t.ClosePortalStmt;
-    if (close) effects.push(() => { if (typeof close.portalname === 'string') this.#cursors.delete(close.portalname); else this.#cursors.clear(); });
-    const dealloc = t.DeallocateStmt;
-    if (dealloc) effects.push(() => { if (typeof dealloc.name === 'string') this.#prepared.delete(dealloc.name); else this.#prepared.clear(); });
-  }
-
-  #remember(m: Map<string, Named>, name: string, n: Named): void {
-    const prev = m.get(name);
-    const merged: Named = prev
-      ? { plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive, reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])] }
-      : n;
-    m.delete(name);
-    if (m.size >= MAX_NAMED) m.delete(m.keys().next().value!);
-    m.set(name, merged);
-  }
 
   /**
    * Whether a statement whose lineage is unknown may read a protected column: it names (through

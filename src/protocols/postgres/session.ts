@@ -171,6 +171,7 @@ export class PgSession {
         this.txStatus = parseReadyForQuery(f.body);
         link.batches.done++;
         this.#names.ready();
+        if (this.txStatus === 0x49 && link.batches.done === link.batches.sent) this.#guard.idle();
         this.#results.ready(this.txStatus);
         this.#markers.ready();
         this.#settings.ready();
