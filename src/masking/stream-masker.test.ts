@@ -180,6 +180,19 @@ describe('StreamMasker', () => {
     assert.throws(() => sm.end(), (e: unknown) => isGatehouseError(e, 'internal'));
   });
 
+  test('invisible characters count toward the hold limit: a value padded with them fails closed, never leaks', () => {
+    const sm = new StreamMasker(masker(), { maxHoldBytes: 4_096 });
+    const out: string[] = [sm.push('card 4111 ')];
+    assert.throws(() => { for (let i = 0; i < 100; i++) out.push(sm.push('\u200b'.repeat(100))); }, (e: unknown) => isGatehouseError(e, 'internal'));
+    assert.ok(!out.join('').includes('4111'));
+    // Below the limit the padded value is masked whole, the invisible characters with it.
+    const ok = new StreamMasker(masker());
+    const text = `card 4111${'\u200b'.repeat(3_000)} 1111 1111 1111 ok`;
+    const pieces = splitBySizes(text, [7]).map((c) => ok.push(c));
+    pieces.push(ok.end());
+    assert.equal(pieces.join(''), 'card [CREDIT_CARD] ok');
+  });
+
   test('an unterminated private key is masked to the end of the stream', () => {
     const m = masker();
     const text = 'here: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\n(stream cut)';
