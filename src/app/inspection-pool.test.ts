@@ -96,3 +96,31 @@ test('a large body with nothing to inspect (http connection, no egress rule) is 
   assert.equal(p.body, raw);
   assert.equal(pool.counts.worker, before);
 });
+
+test('a large response body masked on a worker equals the inline masking (rules and the secrets\' echo forms)', async () => {
+  const { withExactValues } = await import('../masking/exact-values.ts');
+  const { maskJsonText, maskForm } = await import('../protocols/http/proxy/body-mask.ts');
+  const { maskResponseJson } = await import('../inspect/prompt/inspect.ts');
+  const respRules = [{ connections: ['r'], direction: 'response' as const, entities: ['EMAIL' as const], strategy: 'redact' as const }];
+  const rpool = new InspectionPool(
+    { workers: 1, queue: 10, timeoutMs: 60_000, inlineSqlChars: 200, inlinePromptBytes: 200, maxSqlBytes: 1024 * 1024, maxStatements: 50 },
+    { maskingRules: respRules, hashKey: new Uint8Array(hashKey) },
+  );
+  try {
+    const masking = new MaskingRules(respRules, hashKey);
+    const forms = ['sk-upstream-secret-123456'];
+    const masker = withExactValues(masking.textMasker('r', 'response'), forms, hashKey)!;
+    const json = JSON.stringify({ usage: { total_tokens: 3 }, choices: [{ message: { content: `${'pad '.repeat(100)} bob@example.com sk-upstream-secret-123456` } }] });
+    const llm = await rpool.maskResponse('llm-json', json, 'r', forms);
+    assert.equal(llm?.text, JSON.stringify(maskResponseJson(JSON.parse(json), masker)));
+    assert.deepEqual(llm?.usage, { total_tokens: 3 });
+    assert.ok(!llm?.text.includes('bob@example.com') && !llm?.text.includes('sk-upstream-secret'));
+    assert.equal((await rpool.maskResponse('json', json, 'r', forms))?.text, maskJsonText(json, masker));
+    const form = `a=${'x'.repeat(300)}&mail=bob%40example.com&k=sk-upstream-secret-123456`;
+    assert.equal((await rpool.maskResponse('form', form, 'r', forms))?.text, maskForm(form, masker));
+    assert.equal(rpool.maskResponse('json', '{"a":1}', 'r', forms), undefined, 'small bodies are masked inline');
+    await assert.rejects(rpool.maskResponse('llm-json', `{${' '.repeat(300)}`, 'r', forms)!, SyntaxError);
+  } finally {
+    await rpool.close();
+  }
+});

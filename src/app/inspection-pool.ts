@@ -6,7 +6,7 @@ import { deepFreeze } from '../kernel/freeze.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { WorkerPool, WorkerPoolError } from '../kernel/worker-pool.ts';
 import { prepareRequest, type PrepareInput, type Prepared } from '../protocols/http/proxy/prepare.ts';
-import type { InspectionResult, InspectionTask, InspectionWorkerData, PreparedReply } from './inspection-tasks.ts';
+import type { InspectionResult, InspectionTask, InspectionWorkerData, MaskedReply, PreparedReply, ResponseMaskOp } from './inspection-tasks.ts';
 
 /** Sizes and bounds of an {@link InspectionPool} (from `limits.inspection`). */
 export interface InspectionPoolOptions {
@@ -150,12 +150,30 @@ export class InspectionPool {
     });
   }
 
+  /**
+   * Masks a buffered response body of `connection` on a worker, or returns undefined when it is
+   * small enough to mask inline (or there are no workers). The worker builds the same masker as
+   * `credential-echo.ts` `responseMasker` (the connection's response rules plus `forms`, the echo
+   * forms of its secrets). Rejects with the inline path's SyntaxError / RangeError, or
+   * `inspection_unavailable` when the worker cannot answer.
+   */
+  maskResponse(op: ResponseMaskOp, text: string, connection: string, forms: readonly string[]): Promise<MaskedReply> | undefined {
+    if (this.#pool === undefined || text.length <= this.#opts.inlinePromptBytes) return undefined;
+    this.#count('response', 'worker');
+    return this.#pool.run({ kind: 'mask', op, text, connection, forms }).then((r) => r as MaskedReply, (err: unknown) => {
+      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code === 'SyntaxError') throw new SyntaxError(err.message);
+      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code === 'RangeError') throw new RangeError(err.message);
+      this.#count('response', 'failed');
+      throw new GatehouseError('inspection_unavailable', `the response could not be masked: ${failure(err)}`);
+    });
+  }
+
   /** Terminates the workers; waiting inspections fail closed. */
   async close(): Promise<void> {
     await this.#pool?.close();
   }
 
-  #count(kind: 'sql' | 'prompt', where: 'inline' | 'worker' | 'failed'): void {
+  #count(kind: 'sql' | 'prompt' | 'response', where: 'inline' | 'worker' | 'failed'): void {
     this.counts[where]++;
     this.#metrics?.inspections.inc({ kind, where });
   }

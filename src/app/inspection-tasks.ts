@@ -28,7 +28,25 @@ export type InspectionTask =
     readonly format: WireFormat | undefined;
     /** Whether the connection has a request-direction masking rule (egress redaction). */
     readonly egress: boolean;
+  }
+  | {
+    readonly kind: 'mask';
+    /** `llm-json`: an LLM JSON response (fail-closed walk, usage read); `json` / `form`: an http response body. */
+    readonly op: ResponseMaskOp;
+    readonly text: string;
+    readonly connection: string;
+    /** The echo forms of the connection's vaulted secrets (always redacted, as on the main thread). */
+    readonly forms: readonly string[];
   };
+
+/** A buffered response body masked on a worker. */
+export type ResponseMaskOp = 'llm-json' | 'json' | 'form';
+
+/** A worker's answer to a `mask` task. */
+export interface MaskedReply {
+  readonly text: string;
+  readonly usage?: unknown;
+}
 
 /** A worker's answer to a `prepare` task (see protocols/http/proxy/prepare.ts). */
 export interface PreparedReply {
@@ -42,4 +60,4 @@ export interface PreparedReply {
 }
 
 /** A worker's answer to a task of each kind. */
-export type InspectionResult = SqlInspection | PreparedReply;
+export type InspectionResult = SqlInspection | PreparedReply | MaskedReply;

@@ -8,7 +8,11 @@ import { MaskingRules } from '../masking/rules.ts';
 import { prepareRequest } from '../protocols/http/proxy/prepare.ts';
 import { scannerFor } from '../protocols/http/proxy/scanner.ts';
 import { serveTasks } from '../kernel/worker-serve.ts';
-import type { InspectionResult, InspectionTask, InspectionWorkerData } from './inspection-tasks.ts';
+import { withExactValues } from '../masking/exact-values.ts';
+import type { TextMasker } from '../masking/text-masker.ts';
+import { maskResponseJson } from '../inspect/prompt/inspect.ts';
+import { maskForm, maskJsonText } from '../protocols/http/proxy/body-mask.ts';
+import type { InspectionResult, InspectionTask, InspectionWorkerData, MaskedReply, ResponseMaskOp } from './inspection-tasks.ts';
 
 const data = workerData as InspectionWorkerData;
 const ready = initSqlInspector();
@@ -16,10 +20,37 @@ const ready = initSqlInspector();
 const inspector = new SqlInspector({ maxBytes: data.maxSqlBytes, maxStatements: data.maxStatements, cacheEntries: 0, cacheChars: 0, templateEntries: 0 });
 const masking = new MaskingRules(data.maskingRules, Buffer.from(data.hashKey));
 
+const hashKey = Buffer.from(data.hashKey);
+
+/** The main thread's response masker (`credential-echo.ts` `responseMasker`): rules plus the secrets' echo forms. */
+function responseMasker(connection: string, forms: readonly string[]): TextMasker | undefined {
+  const rules = masking.textMasker(connection, 'response');
+  return withExactValues(rules, forms, hashKey) ?? rules;
+}
+
+/** Masks a buffered response body; SyntaxError and RangeError keep their kind (the caller maps them). */
+function maskBody(op: ResponseMaskOp, text: string, masker: TextMasker): MaskedReply {
+  try {
+    if (op === 'json') return { text: maskJsonText(text, masker) };
+    if (op === 'form') return { text: maskForm(text, masker) };
+    const doc = maskResponseJson(JSON.parse(text) as unknown, masker);
+    const usage = doc !== null && typeof doc === 'object' && 'usage' in doc ? doc.usage : undefined;
+    return { text: JSON.stringify(doc), ...(usage === undefined ? {} : { usage }) };
+  } catch (err) {
+    if (err instanceof SyntaxError || err instanceof RangeError) throw Object.assign(new Error(err.message), { code: err.name });
+    throw err;
+  }
+}
+
 serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
   if (task.kind === 'sql') {
     await ready;
     return inspector.inspect(task.sql);
+  }
+  if (task.kind === 'mask') {
+    const masker = responseMasker(task.connection, task.forms);
+    if (masker === undefined) throw new Error('no response masker for this connection');
+    return maskBody(task.op, task.text, masker);
   }
   const raw = Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength);
   const p = prepareRequest({

@@ -81,9 +81,11 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
         `  - { name: app, type: postgres, url: "${up.url}", credentials: { password: "\${APP_DB_PASSWORD}" } }`,
         `  - { name: api, type: http, url: "${hold.url}" }`,
         `  - { name: openai, type: llm, provider: openai, url: "${fake.url}", credentials: { api_key: "${FAKE_OPENAI_KEY}" } }`,
+        `  - { name: echo, type: http, url: "${fake.url}", credentials: { bearer: "echo-upstream-secret-0123" } }`,
         'masking:',
         '  rules:',
         '    - { connections: [openai], direction: request, entities: [EMAIL], strategy: redact }',
+        '    - { connections: [echo], direction: response, entities: [EMAIL], strategy: redact }',
         'limits:',
         '  per_principal: { http_requests: 2, postgres_sessions: 2 }',
         '  inspection: { workers: 1, inline_sql: 4kb, inline_prompt: 16kb }',
@@ -229,6 +231,20 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
     assert.equal(denied.status, 403);
     assert.match(await denied.text(), /no-secrets-to-external-models/);
     assert.equal(inspection.counts.worker, before + 2);
+  });
+
+  test('a large response from an upstream that echoes the request is masked on a worker (entities and the vaulted secret)', async () => {
+    const inspection = t.gw.services.inspection;
+    const before = inspection.counts.worker;
+    const res = await fetch(`${t.url}/proxy/echo/anything`, {
+      method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'text/plain' },
+      body: `${'lorem ipsum '.repeat(3_000)} mail bob@example.com, key echo-upstream-secret-0123`,
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(text.includes('lorem ipsum') && text.includes('[EMAIL]'), 'masked, not refused');
+    assert.ok(!text.includes('bob@example.com') && !text.includes('echo-upstream-secret-0123'));
+    assert.equal(inspection.counts.worker, before + 1, 'the response went to a worker (the request had nothing to inspect)');
   });
 });
 

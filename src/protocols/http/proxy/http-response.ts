@@ -54,7 +54,9 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
     let text: string;
     try {
       const body = decodeText(await readAll(source, BUFFERED_LIMIT), decoder);
-      text = kind === 'json' ? maskJsonText(body, masker) : maskForm(body, masker);
+      // A large body is masked on an inspection worker (same code), off the event loop.
+      const off = plan.maskOffLoop?.(kind, body);
+      text = off !== undefined ? (await off).text : kind === 'json' ? maskJsonText(body, masker) : maskForm(body, masker);
     } catch (err) {
       up.body.destroy();
       if (err instanceof SyntaxError) throw new GatehouseError('uninspectable_media', 'the upstream sent malformed JSON; refused (it cannot be masked)');

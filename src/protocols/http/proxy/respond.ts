@@ -42,6 +42,13 @@ export interface ResponsePlan {
    * the exchange instead of delivering an unrecorded response.
    */
   readonly finish: (outcome: ResponseOutcome) => Promise<void>;
+  /**
+   * Masks a large buffered body off the event loop with `masker`'s equivalent (an inspection
+   * worker; app/inspection-pool.ts), or returns undefined: then mask inline. `llm-json` also
+   * reads `usage`. Rejects as the inline path would (SyntaxError, RangeError) or with a
+   * GatehouseError when no worker could answer.
+   */
+  readonly maskOffLoop?: (op: 'llm-json' | 'json' | 'form', text: string) => Promise<{ text: string; usage?: unknown }> | undefined;
 }
 
 /** How the response went, for the recording. */
@@ -82,18 +89,25 @@ export async function writeResponse(res: ServerResponse, up: Dispatcher.Response
   if (encoded) throw refuse(up, 'an encoded response');
   if (isJson(ct)) {
     let doc: unknown;
+    let off: { text: string; usage?: unknown } | undefined;
     try {
-      doc = JSON.parse((await readAll(up.body, RESPONSE_JSON_LIMIT)).toString('utf8'));
+      const raw = (await readAll(up.body, RESPONSE_JSON_LIMIT)).toString('utf8');
+      // A large body is parsed, masked and serialized on an inspection worker (same walk).
+      const pending = plan.maskOffLoop?.('llm-json', raw);
+      if (pending !== undefined) off = await pending;
+      else doc = JSON.parse(raw);
     } catch (err) {
       if (err instanceof SyntaxError) throw new GatehouseError('upstream_unreachable', 'the upstream sent malformed JSON; refused (it cannot be masked)');
       if (err instanceof RangeError) throw new GatehouseError('upstream_unreachable', 'the upstream JSON response exceeds the masking limit');
       throw upstreamError(err);
     }
-    let usage: unknown;
-    // The fail-closed walk (values, keys, numbers, payloads, key context; logprobs dropped).
-    doc = maskResponseJson(doc, masker);
-    if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
-    const text = JSON.stringify(doc);
+    let usage: unknown = off?.usage;
+    if (off === undefined) {
+      // The fail-closed walk (values, keys, numbers, payloads, key context; logprobs dropped).
+      doc = maskResponseJson(doc, masker);
+      if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
+    }
+    const text = off?.text ?? JSON.stringify(doc);
     plan.capture.add(text);
     await finishOrFail(plan, { masked: true, usage });
     res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, true)), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });

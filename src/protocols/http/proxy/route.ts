@@ -20,7 +20,7 @@ import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { scannerFor } from './scanner.ts';
 import { redactQuery } from './http-request.ts';
-import { echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
+import { echoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
 import { httpSessionsOf, identityOf, validSessionHeader } from './sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
@@ -120,6 +120,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const outcome = await writeResponse(res, up, {
       kind, format, capture, masker, ruled: rules !== undefined, passMediaTypes: connection.pass_media_types,
       scrubber: () => echoScrubber(connection),
+      maskOffLoop: (op, text) => svc.inspection.maskResponse(op, text, connection.name, echoForms(connection)),
       scrubHeaders: (h) => scrubHeaders(h, masker, secretsOnly),
       headers: () => ({ 'server-timing': serverTiming(tSend - t0 + (nowMs() - tHeaders)) }),
       // Durability: the exchange is committed before the client gets the response's last byte.
