@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/app/gateway.ts';
-import { createLogger } from '../../src/kernel/log.ts';
+import { createLogger, type Logger } from '../../src/kernel/log.ts';
 import type { Clock } from '../../src/kernel/clock.ts';
 import type { Recorder } from '../../src/recording/recorder.ts';
 
@@ -41,6 +41,8 @@ export async function startTestGateway(opts: {
   yaml?: string; policies?: string; clock?: Clock; env?: Record<string, string>; recorder?: Recorder; storeUrl?: string; serverYaml?: string;
   /** Extra `server.http` entries in YAML flow style (`request_timeout: 2s`). */
   http?: string;
+  /** The gateway's logger (default: silent, or GATEHOUSE_TEST_LOG's level). */
+  log?: Logger;
 } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-test-'));
   mkdirSync(join(dir, 'policies'));
@@ -60,7 +62,7 @@ export async function startTestGateway(opts: {
   const config = loadConfig({ path, env: { ...process.env, ...opts.env } });
   const gw = await startGateway(config, {
     configPath: path,
-    log: createLogger({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
+    log: opts.log ?? createLogger({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.recorder ? { recorder: opts.recorder } : {}),
     postgresListen: '127.0.0.1:0',

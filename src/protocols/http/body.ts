@@ -5,8 +5,8 @@ import { GatehouseError } from '../../kernel/errors.ts';
  * Reads a request body up to `limit` bytes. Rejects with `payload_too_large` as soon as the
  * limit is crossed (also when Content-Length announces more), without buffering beyond it: the
  * rest is read and discarded, so the 413 reaches the client and the connection stays usable
- * (closing with unread data would reset it before the answer is read). Rejects when the
- * client goes away before the body ends. Event listeners rather than an async iterator: this is
+ * (closing with unread data would reset it before the answer is read). Rejects with `bad_request`
+ * (`extra.client_aborted`) when the client goes away before the body ends. Event listeners rather than an async iterator: this is
  * on every proxied request, and the iterator's machinery cost more than the copy.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -38,8 +38,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       parts.push(chunk);
     };
     const onEnd = (): void => { settle(undefined); };
-    const onError = (err: Error): void => { settle(err); };
-    const onClose = (): void => { settle(new Error('the client closed the request before its body was read')); };
+    // The client went away mid-body: its doing, not a gateway error (logged at info, no stack).
+    const aborted = (cause?: Error): GatehouseError => new GatehouseError('bad_request', 'the client closed the request before its body was read',
+      { client_aborted: true }, cause === undefined ? undefined : { cause });
+    const onError = (err: Error): void => { settle(aborted(err)); };
+    const onClose = (): void => { settle(aborted()); };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

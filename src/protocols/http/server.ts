@@ -56,6 +56,10 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
     };
     res.once('finish', done);
     dispatch(svc, guard, admin, mcp, req, res).then((r) => { route = r; }, (err: unknown) => {
+      if (isGatehouseError(err) && err.extra.client_aborted === true) {
+        svc.log.info({ method: req.method, route }, 'client aborted the request');
+        return;
+      }
       if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err), method: req.method }, 'unhandled error');
       const headers: Record<string, string> = {};
       if (isGatehouseError(err) && err.status === 401) headers['www-authenticate'] = 'Bearer realm="gatehouse"';
