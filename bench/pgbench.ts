@@ -29,6 +29,8 @@ const recording = process.env.BENCH_RECORDING !== 'off';
 const storeOnPg = process.env.BENCH_STORE === 'postgres';
 const STORE_DB = 'gh_bench_store';
 const modes = (process.env.BENCH_MODES ?? 'simple,extended').split(',');
+/** BENCH_REFERENCES=off: direct and Gatehouse only (no pgbouncer, no no-op pipe). */
+const references = process.env.BENCH_REFERENCES !== 'off';
 
 
 async function adminQuery(sql: string): Promise<void> {
@@ -127,13 +129,13 @@ const t = await startTestGateway({
   ...(storeOnPg ? { storeUrl: storeUrl.toString() } : {}),
 });
 const key = String((await t.api('POST', '/api/v1/api-keys', { user: 'bench', groups: ['bench'] })).json.key);
-const bouncer = await startPgbouncer(dir);
-const pipe = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('./lib/reference-proxies.ts', import.meta.url)), 'tcp', String(Number(admin.port || 5432))], { stdio: ['ignore', 'pipe', 'inherit'] });
-const pipePort = await new Promise<number>((resolve, reject) => {
+const bouncer = references ? await startPgbouncer(dir) : undefined;
+const pipe = !references ? undefined : spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('./lib/reference-proxies.ts', import.meta.url)), 'tcp', String(Number(admin.port || 5432))], { stdio: ['ignore', 'pipe', 'inherit'] });
+const pipePort = !pipe ? 0 : await new Promise<number>((resolve, reject) => {
   pipe.stdout.once('data', (d: Buffer) => { resolve(Number(d.toString().trim())); });
   pipe.once('exit', (code) => { reject(new Error(`reference pipe exited ${code}`)); });
 }).catch(async (err: unknown) => {
-  bouncer.proc.kill();
+  bouncer?.proc.kill();
   await t.close();
   throw err;
 });
@@ -143,10 +145,14 @@ try {
     // Interleave so drift hits every target alike.
     const direct = await pgbench(admin.hostname, Number(admin.port || 5432), admin.username, '', mode, dir);
     const gh = await pgbench(t.postgres.host, t.postgres.port, 'bench', key, mode, dir);
-    const pgb = await pgbench('127.0.0.1', bouncer.port, admin.username, '', mode, dir);
-    const np = await pgbench('127.0.0.1', pipePort, admin.username, '', mode, dir);
     const pct = (x: { tps: number }): string => `${(100 * x.tps / direct.tps).toFixed(0)}%`;
     const add = (x: { p99ms: number }): string => `+${(x.p99ms - direct.p99ms).toFixed(2)}`;
+    if (!bouncer) {
+      console.log(`${mode.padEnd(8)} direct ${direct.tps.toFixed(0)} tps p99 ${direct.p99ms.toFixed(2)} ms | gatehouse ${gh.tps.toFixed(0)} tps (${pct(gh)}) p99 ${gh.p99ms.toFixed(2)} ms (${add(gh)})`);
+      continue;
+    }
+    const pgb = await pgbench('127.0.0.1', bouncer.port, admin.username, '', mode, dir);
+    const np = await pgbench('127.0.0.1', pipePort, admin.username, '', mode, dir);
     console.log(`${mode.padEnd(8)} direct ${direct.tps.toFixed(0)} tps p99 ${direct.p99ms.toFixed(2)} ms | gatehouse ${gh.tps.toFixed(0)} tps (${pct(gh)}) p99 ${gh.p99ms.toFixed(2)} ms (${add(gh)}) | pgbouncer ${pgb.tps.toFixed(0)} tps (${pct(pgb)}) p99 ${pgb.p99ms.toFixed(2)} ms (${add(pgb)}) | no-op node pipe ${np.tps.toFixed(0)} tps (${pct(np)}) p99 ${np.p99ms.toFixed(2)} ms (${add(np)})`);
   }
   for (const rows of process.env.BENCH_STREAM === 'off' ? [] : [100_000, 1_000_000]) {
@@ -154,8 +160,8 @@ try {
     console.log(`stream ${rows} rows, EMAIL masking on: ${r.rowsPerSec} rows/s, gateway RSS growth ${r.peakRssMiB} MiB`);
   }
 } finally {
-  bouncer.proc.kill();
-  pipe.kill();
+  bouncer?.proc.kill();
+  pipe?.kill();
   await t.close();
   await adminQuery(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   if (storeOnPg) await adminQuery(`DROP DATABASE IF EXISTS ${STORE_DB} WITH (FORCE)`);

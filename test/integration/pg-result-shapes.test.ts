@@ -36,7 +36,8 @@ describe('result shapes: the rows of each Execute are masked with the shape the 
     await c.end();
     t = await startTestGateway({
       recorder,
-      yaml: [`connections:\n  - { name: app, type: postgres, url: "${db.url}" }`, MASKING_YAML].join('\n'),
+      yaml: [`connections:\n  - { name: app, type: postgres, url: "${db.url}" }\n  - { name: contentonly, type: postgres, url: "${db.url}" }`,
+        MASKING_YAML, '    - { connections: [contentonly], direction: response, entities: [EMAIL], strategy: redact }'].join('\n'),
     });
     key = String((await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'] })).json.key);
   });
@@ -152,6 +153,20 @@ describe('result shapes: the rows of each Execute are masked with the shape the 
       const text = await c.until(0x5a);
       assert.deepEqual(leakedIn(all(text)), []);
       for (const s of ALL_SECRETS) assert.ok(!all(text).includes(s));
+    } finally { c.close(); }
+  });
+
+  test('COPY TO STDOUT in binary format is refused where content rules apply (its values are not text); text COPY is masked', async () => {
+    const c = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'contentonly', key);
+    try {
+      c.send(fe.query('COPY (SELECT email FROM customers) TO STDOUT (FORMAT binary)'));
+      const got = await c.until(0x5a);
+      assert.deepEqual(errors(got).map((e) => e.slice(0, 6)), ['0A000:']);
+      assert.equal(got.filter((f) => f.type === 0x64).length, 0);
+      assert.deepEqual(leakedIn(all(got)), []);
+      c.send(fe.query('COPY (SELECT email FROM customers ORDER BY id) TO STDOUT'));
+      const text = await c.until(0x5a);
+      assert.deepEqual(text.filter((f) => f.type === 0x64).map((f) => f.body.toString()), ['[EMAIL]\n', '[EMAIL]\n']);
     } finally { c.close(); }
   });
 });

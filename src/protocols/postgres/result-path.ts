@@ -26,7 +26,7 @@ export class ResultPath {
   readonly #link: SessionLink;
   readonly #rec: SessionRecording;
   readonly #tracker: ResultTracker | undefined;
-  #copyOutBlocked = false;
+  #copyOutBlocked: 'columns' | 'binary' | false = false;
   /** A statement failed in masking: the server's messages are swallowed until ReadyForQuery. */
   #failed = false;
   /** Output plans of the next Query forwarded (column lineage). */
@@ -169,15 +169,22 @@ export class ResultPath {
    * CommandComplete of a blocked COPY TO STDOUT: the client's error instead (else undefined).
    */
   copyCompleted(): Buffer | undefined {
-    if (!this.#copyOutBlocked) return undefined;
+    const blocked = this.#copyOutBlocked;
+    if (!blocked) return undefined;
     this.#copyOutBlocked = false;
-    return errorResponse({ code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' });
+    return errorResponse(blocked === 'binary'
+      ? { code: SQLSTATE.featureNotSupported, message: 'Gatehouse cannot mask COPY TO STDOUT in binary format; use the text or csv format' }
+      : { code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' });
   }
 
-  /** CopyOutResponse: true when blocked (column rules: its columns cannot be mapped). */
-  copyOut(): boolean {
-    if (!this.masking.columnRules) return false;
-    this.#copyOutBlocked = true;
+  /**
+   * CopyOutResponse: true when blocked — with column rules (its columns cannot be mapped), and
+   * in binary COPY format with content rules (its values are not text, and are never passed unread).
+   */
+  copyOut(f: Frame): boolean {
+    if (this.masking.columnRules) this.#copyOutBlocked = 'columns';
+    else if (this.masking.content && f.body[0] === 1) this.#copyOutBlocked = 'binary';
+    else return false;
     return true;
   }
 

@@ -177,7 +177,7 @@ export class PgSession {
         this.#settings.ready();
         this.#rec.ready();
         return this.#rec.readyForQuery(f.raw, (b) => { link.toClient(b); });
-      case BE.copyOutResponse: if (this.#results.copyOut()) return; break;
+      case BE.copyOutResponse: if (this.#results.copyOut(f)) return; break;
       case BE.copyData: {
         const data = this.#results.copyData(f);
         if (data) link.toClient(data);
