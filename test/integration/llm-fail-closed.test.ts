@@ -181,4 +181,15 @@ describe('issue 16: responses fail closed, egress complete (real proxy, SDKs, cu
     assert.equal(facts.llm.model, 'gpt-4o [EMAIL]');
     assertClean(JSON.stringify(g.recorder.events), 'the recording');
   });
+
+  test('recording: a JSON response is recorded through the all-detector walk (a secret the response rule lets through is not recorded)', async () => {
+    // `compat` masks EMAIL, CREDIT_CARD, US_SSN and PHONE only: the client may get the key, the recording may not.
+    g.fake.behavior = { reply: 'ok', chunk: 4, extra: { blob: b64(AWS), aws_secret_access_key: 'wJalrXUtnFEMI' } };
+    const compat = new OpenAI({ baseURL: `${g.base('compat')}/v1`, apiKey: g.key, maxRetries: 0 });
+    const text = await (await compat.chat.completions.create({ model: 'local', messages: [{ role: 'user', content: 'x' }] }).asResponse()).text();
+    assert.ok(text.includes(b64(AWS)), 'no response rule masks SECRET on compat: the client receives it');
+    const ev = g.recorder.events.filter((e) => e.type === 'response' && e.connection === 'compat').at(-1);
+    const recorded = JSON.stringify(ev?.data);
+    assert.ok(!recorded.includes(b64(AWS)) && !recorded.includes('wJalrXUtnFEMI'), recorded);
+  });
 });

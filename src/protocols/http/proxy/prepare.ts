@@ -61,14 +61,6 @@ function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, sc
   };
 }
 
-/**
- * `facts` as recorded: every string masked by `scanner` (facts hold client-chosen names — a model
- * or tool may be called anything — and the recording holds nothing unmasked).
- */
-export function maskedFacts(facts: Facts, scanner: TextMasker): Facts {
-  return JSON.parse(JSON.stringify(facts), (_k, v: unknown) => (typeof v === 'string' ? scanner.mask(v).text : v)) as Facts;
-}
-
 function guarded<T>(fn: () => T): T {
   try {
     return fn();

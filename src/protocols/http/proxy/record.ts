@@ -3,6 +3,7 @@ import { optionalAgent, type Principal } from '../../../identity/principal.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { scannerFor } from './scanner.ts';
+import { redactDocument } from '../../../inspect/prompt/inspect.ts';
 
 /** Most characters of prompt or response text kept in one recorded event. */
 export const RECORD_TEXT_LIMIT = 64 * 1024;
@@ -76,5 +77,16 @@ export function recordEvent(
 
 /** `text` bounded and masked with `scanner` (for recording prompts and responses). */
 export function maskedExcerpt(text: string, scanner: TextMasker): string {
-  return scanner.mask(text.slice(0, RECORD_TEXT_LIMIT)).text;
+  const t = text.slice(0, RECORD_TEXT_LIMIT);
+  const c = t.charCodeAt(0);
+  if (c === 123 || c === 91) {
+    // A whole JSON document (a prompt, a JSON response): the fail-closed walk, so that keys,
+    // numbers, encoded payloads and credential-keyed values are masked too, not only the text.
+    try {
+      return JSON.stringify(redactDocument(JSON.parse(t), scanner));
+    } catch {
+      // truncated or not JSON: masked as text below
+    }
+  }
+  return scanner.mask(t).text;
 }

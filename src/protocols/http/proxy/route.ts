@@ -10,7 +10,6 @@ import type { Facts } from '../../../policy/request.ts';
 import { readBody } from '../body.ts';
 import { authenticateHttp } from '../authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
-import { maskedFacts } from './prepare.ts';
 import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
 import { NO_CAPTURE, recordEvent, TextCapture, maskedExcerpt } from './record.ts';
@@ -74,7 +73,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const query = egress === undefined ? target.query : redactQuery(target.query, egress);
     const facts: Facts = prepared.facts;
     if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
-      method, endpoint: target.endpoint, facts: maskedFacts(facts, scanner), ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
+      method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
     });
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
