@@ -14,7 +14,7 @@ export const HTTP_TIMEOUTS: Record<string, JsonSchema> = {
 
 /** `server.postgres` startup timeout. */
 export const POSTGRES_TIMEOUTS: Record<string, JsonSchema> = {
-  startup_timeout: duration('Longest time a PostgreSQL client may take from connecting to completing authentication (SSL/startup/password); then FATAL 08P01 and the connection is closed.', '10s'),
+  startup_timeout: duration('Longest time a PostgreSQL client may take from connecting to completing authentication (SSL/startup/password); then the connection is closed (a client silent on one message gets FATAL 08P01 first).', '10s'),
 };
 
 /**
@@ -23,7 +23,7 @@ export const POSTGRES_TIMEOUTS: Record<string, JsonSchema> = {
  */
 export const LIMITS_SCHEMA: JsonSchema = obj('Availability limits: per-principal concurrency and the inspection worker pool. With several replicas, each limit applies per replica.', {
   per_principal: obj('Concurrency one principal (a user, an agent, or a user with its acting agent) may hold at once; beyond it HTTP answers 429 too_many_requests (Retry-After) and PostgreSQL FATAL 53300.', {
-    http_requests: int('Concurrent /proxy and /mcp requests (including their body upload and response stream).', 64, 1, 100_000),
+    http_requests: int('Concurrent /proxy requests, and separately concurrent /mcp requests (an MCP tool may itself call /proxy), each including its body upload and response.', 64, 1, 100_000),
     postgres_sessions: int('Concurrent PostgreSQL sessions.', 32, 1, 100_000),
   }, { default: {} }),
   inspection: obj('Heavy SQL parsing and prompt scanning run on worker threads so that no request holds the event loop; small inputs (the common case) are inspected inline.', {
@@ -31,7 +31,7 @@ export const LIMITS_SCHEMA: JsonSchema = obj('Availability limits: per-principal
     queue: int('Inspections that may wait for a worker; beyond it the request is refused (busy).', 256, 1, 100_000),
     timeout: duration('Longest inspection on a worker; then the worker is replaced and the request denied.', '30s'),
     inline_sql: size('SQL texts up to this size are parsed inline; larger ones on a worker.', '4kb'),
-    inline_prompt: size('LLM/HTTP request bodies up to this size are scanned inline; larger ones on a worker.', '64kb'),
+    inline_prompt: size('LLM/HTTP request bodies (and buffered response bodies masked whole) up to this size are scanned inline; larger ones on a worker.', '64kb'),
     max_sql: size('Largest SQL text inspected (a Query or Parse); larger ones are denied.', '1mb'),
     max_statements: int('Most statements in one SQL text (a simple Query may carry many); more are denied. Bounds the work one text causes on the event loop (its verdict carries one entry per statement).', 1_000, 1, 100_000),
   }, { default: {} }),
