@@ -52,8 +52,11 @@ const DOTS: ReadonlySet<number> = new Set([0x3002, 0xff61, 0x00b7, 0x0387, 0x202
 const NUMBER_RUNS: readonly (readonly [number, number, number])[] = [
   [0x2776, 0x277f, 1], [0x2780, 0x2789, 1], [0x278a, 0x2793, 1], [0x24eb, 0x24f4, 11], [0x24f5, 0x24fe, 1], [0x24ff, 0x24ff, 0],
 ];
-/** Code points remembered (bounded: an attacker sending every code point only costs time). */
-const CACHE_LIMIT = 8_192;
+/**
+ * Changed code points remembered: all of them fit (about 11 800 code points change), so after a
+ * code point was seen once it costs a lookup (bounded memory whatever the input).
+ */
+const CACHE_LIMIT = 16_384;
 const cache = new Map<number, string>();
 
 function isHigh(c: number): boolean {
@@ -91,15 +94,16 @@ function mapOne(ch: string): string {
 }
 
 /**
- * BMP code points already classified: 1 = maps to itself, 2 = changes (see `cache`). Most text
- * outside ASCII is letters that stay as they are: one array read each.
+ * Code points already classified as mapping to themselves (1). Most text outside ASCII is letters
+ * that stay as they are: one array read each (1.1 MB, so that random rare characters cannot make
+ * every character take the slow path).
  */
-const bmpKind = new Uint8Array(0x10000);
+const sameKind = new Uint8Array(0x110000);
 
 /** The normalized form of one code point (cached). */
 export function normalizeCodePoint(cp: number): string {
   if (cp < 0x80) return mapOne(String.fromCharCode(cp));
-  if (cp < 0x10000 && bmpKind[cp] === 1) return String.fromCharCode(cp);
+  if (sameKind[cp] === 1) return String.fromCodePoint(cp);
   const hit = cache.get(cp);
   if (hit !== undefined) return hit;
   const ch = String.fromCodePoint(cp);
@@ -108,7 +112,7 @@ export function normalizeCodePoint(cp: number): string {
   const direct = mapOne(ch);
   if (direct !== ch) out = direct;
   else for (const c of ch.normalize('NFKC')) out += mapOne(c);
-  if (cp < 0x10000 && out === ch) bmpKind[cp] = 1;
+  if (out === ch) sameKind[cp] = 1;
   else if (cache.size < CACHE_LIMIT) cache.set(cp, out);
   return out;
 }
@@ -171,8 +175,9 @@ export function normalizeForDetection(text: string): DetectionText {
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if ((c >= 0x20 && c <= 0x7e) || c === 10 || c === 13 || (c >= 0x80 && c < 0xd800 && bmpKind[c] === 1)) { i++; continue; }
+    if ((c >= 0x20 && c <= 0x7e) || c === 10 || c === 13 || (c >= 0x80 && c < 0xd800 && sameKind[c] === 1)) { i++; continue; }
     const width = isHigh(c) && i + 1 < n && isLow(text.charCodeAt(i + 1)) ? 2 : 1;
+    if (width === 2 && sameKind[text.codePointAt(i)!] === 1) { i += 2; continue; } // an emoji, a rare ideograph
     const rep = width === 1 && (isHigh(c) || isLow(c)) ? text[i]! : normalizeCodePoint(width === 2 ? text.codePointAt(i)! : c);
     if (rep.length === width && map === undefined) {
       // Still position-for-position: no map needed yet.
