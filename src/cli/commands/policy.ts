@@ -1,16 +1,18 @@
 import { csv, parse, CliError, UsageError, type Command } from '../args.ts';
 import { ApiClient } from '../client.ts';
-import { loadCliConfig } from './config.ts';
-import { PolicyEngine, PolicyLoadError } from '../../policy/engine.ts';
-import { ReviewRules } from '../../policy/review-rules.ts';
+import type { PolicyEngine } from '../../policy/engine.ts';
 import { table } from '../table.ts';
 
 export const policyCheck: Command = {
   name: 'policy check',
   summary: 'Validate the Cedar policies of the configuration against the schema',
   usage: 'gatehouse policy check [--config gatehouse.yaml] [--json]',
-  run(argv, io) {
+  async run(argv, io) {
     const { values } = parse(argv, { config: { type: 'string' }, json: { type: 'boolean' } });
+    // Loaded here, not at the top: `policy explain` (an API command) needs none of them.
+    const [{ loadCliConfig }, { PolicyEngine, PolicyLoadError }, { ReviewRules }] = await Promise.all([
+      import('./config.ts'), import('../../policy/engine.ts'), import('../../policy/review-rules.ts'),
+    ]);
     const { config, path } = loadCliConfig(values.config, io);
     let engine: PolicyEngine;
     try {
@@ -26,11 +28,11 @@ export const policyCheck: Command = {
     const policies = engine.policies();
     if (values.json) {
       io.out(JSON.stringify({ ok: true, config: path, policies }));
-      return Promise.resolve(0);
+      return 0;
     }
     io.out(table(['ID', 'EFFECT', 'FILE'], policies.map((p) => [p.id, p.effect, p.builtin ? '(built-in)' : p.file])));
     io.out(`ok: ${policies.length} policies valid against the Gatehouse Cedar schema`);
-    return Promise.resolve(0);
+    return 0;
   },
 };
 
