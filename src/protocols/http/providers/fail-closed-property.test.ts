@@ -110,6 +110,17 @@ describe('property: random provider responses, nothing unmasked reaches the clie
     });
   }
 
+  test('an SSE id: field never reaches the client (the fast paths return events as received)', () => {
+    for (const format of ['openai-chat', 'anthropic'] as const) {
+      const data = format === 'anthropic'
+        ? '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi "}}'
+        : '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi "},"finish_reason":null}]}';
+      const t = streamTransform(format, masker, () => undefined);
+      const out = t.event({ ...(format === 'anthropic' ? { event: 'content_block_delta' } : {}), data, id: 'bob@example.com' }).map(formatSse).join('');
+      assert.ok(!out.includes('bob@example.com') && out.includes('hi '), out);
+    }
+  });
+
   test('JSON responses of the three formats', () => {
     fc.assert(fc.property(textArb, extraArb, carrier, (text, extra, id) => {
       const docs = [

@@ -4,6 +4,7 @@ import { anthropicStream } from './anthropic-stream.ts';
 import { openAiChatStream } from './openai-chat-stream.ts';
 import { openAiResponsesStream } from './openai-responses-stream.ts';
 import { isObject, type StreamTransform, type TextSink } from './types.ts';
+import type { SseEvent } from '../sse/parser.ts';
 
 export type { StreamTransform, TextSink } from './types.ts';
 
@@ -26,8 +27,16 @@ export function streamTransform(format: WireFormat, masker: TextMasker | undefin
   const masking = masker === undefined ? undefined
     : format === 'anthropic' ? anthropicStream(masker, sink)
       : format === 'openai-responses' ? openAiResponsesStream(masker, sink) : openAiChatStream(masker, sink);
-  if (masking) return masking;
+  if (masking) {
+    // The SSE `id:` field is not read by the providers' SDKs and is not masked: it is dropped, so
+    // that no path (the raw-text fast paths return the event as received) can carry it through.
+    return { ...masking, event: (ev) => masking.event(ev.id === undefined ? ev : withoutId(ev)) };
+  }
   return { event: (ev) => [ev], end: () => [], error: (c, m) => errorEvent(format, c, m) };
+}
+
+function withoutId(ev: SseEvent): SseEvent {
+  return ev.event === undefined ? { data: ev.data } : { event: ev.event, data: ev.data };
 }
 
 /** Facts about an LLM request body (model, stream, tools offered), per wire format. */
