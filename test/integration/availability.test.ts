@@ -174,6 +174,11 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
     const err = await a3.connect().then(() => undefined, (e: unknown) => e) as { code?: string; message?: string } | undefined;
     assert.equal(err?.code, '53300');
     assert.match(err?.message ?? '', /postgres_sessions/);
+    assert.match(await (await fetch(`${t.url}/metrics`)).text(), /gatehouse_limit_refusals_total\{protocol="postgres"\} 1/);
+    await waitFor(async () => {
+      const a = await t.api('GET', '/api/v1/audit?kind=limit.exceeded');
+      return (a.json.items as { user?: string; detail?: { surface?: string } }[]).some((i) => i.user === 'alice' && i.detail?.surface === 'postgres');
+    }, 'the postgres limit.exceeded audit record');
     const b = pgClient(bob);
     await b.connect();
     assert.equal((await b.query<{ n: number }>('SELECT count(*)::int AS n FROM nums')).rows[0]?.n, 10);
