@@ -96,10 +96,13 @@ export function responseMasker(conn: Connection, rules: TextMasker | undefined, 
   return m;
 }
 
-/** A byte scrubber for bodies passed through unparsed; undefined when the connection holds no secret. */
+/**
+ * A byte scrubber for bodies passed unparsed: every echo form in UTF-8, UTF-16LE and UTF-16BE
+ * (a body's charset is not known there); undefined when the connection holds no secret.
+ */
 export function echoScrubber(conn: Connection): ExactBytesScrubber | undefined {
   const c = cached(conn);
-  c.bytes ??= c.forms.map((f) => Buffer.from(f, 'utf8'));
+  c.bytes ??= c.forms.flatMap((f) => [Buffer.from(f, 'utf8'), Buffer.from(f, 'utf16le'), Buffer.from(f, 'utf16le').swap16()]);
   return c.bytes.length === 0 ? undefined : new ExactBytesScrubber(c.bytes);
 }
 

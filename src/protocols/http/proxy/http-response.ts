@@ -31,8 +31,8 @@ interface Pipe {
  * plain text stream-masked, SSE event by event. Anything else is refused with 502
  * `uninspectable_media` when a response rule applies, unless the connection's
  * `pass_media_types` lists it; what passes unparsed is scrubbed of the connection's secrets at
- * byte level. Without a response rule, readable text is only scrubbed of secrets (as text,
- * whatever its charset) and nothing is refused.
+ * byte level. Without a response rule nothing is refused or re-encoded: the body (its content
+ * coding undone) is only scrubbed of the connection's secrets, in UTF-8 and UTF-16.
  */
 export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
   const masker = plan.masker;
@@ -42,6 +42,9 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
   const allowed = mediaAllowed(media.type, plan.passMediaTypes);
   if (codings === undefined) throw refuse(up, `content coding "${String(up.headers['content-encoding'])}"`);
   const source = decodeStream(up.body, codings);
+  // Without a response rule there is nothing to mask but the secrets: the bytes pass unchanged
+  // (no charset or syntax can make the answer fail), scrubbed in UTF-8 and UTF-16 alike.
+  if (!plan.ruled) return pipeBody(res, up, plan, source, scrub(plan), false, clientHeaders(up.headers, codings.length > 0));
   const kind: BodyKind = bodyKind(media.type);
   const decoder = kind === 'opaque' ? undefined : charsetDecoder(kind === 'sse' ? 'utf-8' : media.charset);
   if (kind === 'opaque' || decoder === undefined) {
@@ -49,7 +52,6 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
     return pipeBody(res, up, plan, source, scrub(plan), false, clientHeaders(up.headers, codings.length > 0));
   }
   const headers = { ...clientHeaders(up.headers, true), 'content-type': utf8ContentType(media) };
-  if (!plan.ruled) return pipeBody(res, up, plan, source, textPipe(decoder, (s) => s, masker), true, headers);
   if (kind === 'json' || kind === 'form') {
     let text: string;
     try {
