@@ -12,6 +12,12 @@
  *   the findings of `T + X` with start `< p` are exactly the findings of `T` with start `< p`.
  *   It is the earliest place where more input could still create or change a finding; the stream
  *   masker holds back everything from there. Returning a smaller value is always safe.
+ * - **Windowed**: the stream masker calls `find` and `pendingFrom` on the text from `lookbehind`
+ *   characters before the detector's previous pending point (never on less), so a pending point
+ *   must be decided by that window: compute it from what can still become a finding at the end of
+ *   the text (a trailing run, an open value after its keyword), as every built-in detector does.
+ * - Detectors see normalized text (`../normalize.ts`): ASCII digits, `-`, `.`, ` ` stand for every
+ *   Unicode form of them, and invisible characters are gone.
  *
  * The shared conformance test (`conformance.test.ts`) checks both properties for each detector.
  */
