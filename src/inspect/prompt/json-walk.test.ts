@@ -47,7 +47,8 @@ describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
     for (const doc of [
       { api_key: 'Xy7#pQ2vLm9zR' }, { metadata: { Password: 'hunter2' } }, { 'X-Api-Key': 'abc' }, { clientSecret: 12345 },
       { tools: [{ type: 'mcp', authorization: 'short' }] }, { tokens: { access_token: 'aaaa' } }, { creds: { private_key: ['k1'] } },
-      { 'ｐａｓｓｗｏｒｄ': 'hunter2' }, { 'pass\u200bword': 'hunter2' },
+      { 'ｐａｓｓｗｏｒｄ': 'hunter2' }, { 'pass\u200bword': 'hunter2' }, { secret: { value: 'short' } }, { credentials: [{ user: 'u', pass: 'pw1' }] },
+      { messages: [{ role: 'tool', content: '{"auth":{"value":"k1"}}' }] },
       { messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'login', arguments: '{"user":"a","password":"pw1"}' } }] }] },
     ]) {
       const f = inspectPrompt(structuredClone(doc), scanner);

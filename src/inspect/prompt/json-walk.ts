@@ -9,7 +9,9 @@ import { TRUSTED_KEYS, TRUSTED_VALUES } from './structural.ts';
  * decode to (`payload.ts`). Nothing is skipped because of where it sits; the only values not
  * scanned are the closed lists of `structural.ts` (fixed words no built-in detector matches).
  * On top of the detectors, key context: a scalar whose key names a credential
- * (`credential-keys.ts`) goes to `visitor.credential` whole.
+ * (`credential-keys.ts`) goes to `visitor.credential` whole — also inside arrays and objects under
+ * such a key (`{"secret": {"value": "…"}}`), unless the object is a JSON schema (a tool parameter
+ * named `password` is described by `{"type": "string", …}`, which holds no secret).
  */
 
 /** Nesting bound; deeper documents are refused (fail closed). */
@@ -101,11 +103,13 @@ class Walker {
       }
       return node;
     }
-    this.object(node as Record<string, unknown>, depth);
+    const obj = node as Record<string, unknown>;
+    this.object(obj, depth, credential && !isSchema(obj));
     return node;
   }
 
-  object(obj: Record<string, unknown>, depth: number): void {
+  /** `credential`: the object sits under a credential-named key (and is not a JSON schema): its scalars are secrets. */
+  object(obj: Record<string, unknown>, depth: number, credential: boolean): void {
     let renamed: [string, unknown][] | undefined;
     const keys = Object.keys(obj);
     for (let i = 0; i < keys.length; i++) {
@@ -116,7 +120,7 @@ class Walker {
         obj[key] = v;
         continue;
       }
-      const out = this.value(v, isCredentialKey(key), depth + 1, obj);
+      const out = this.value(v, credential || isCredentialKey(key), depth + 1, obj);
       if (out !== v) obj[key] = out;
       const k = this.#trust && TRUSTED_KEYS.has(key) ? key : this.string(key, 0, undefined);
       if (k !== key && renamed === undefined) renamed = keys.slice(0, i).map((p) => [p, obj[p]]);
@@ -167,18 +171,27 @@ class Walker {
     const entries: [string | number, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
     const target = node as Record<string | number, unknown>;
     for (const [k, v] of entries) {
-      const cred = typeof k === 'number' ? credential : isCredentialKey(k);
+      const cred = credential || (typeof k === 'string' && isCredentialKey(k));
       if (cred && (typeof v === 'string' || typeof v === 'number')) {
         const t = typeof v === 'string' ? v : String(v);
         if (t.trim() === '' || isPlaceholder(t)) continue;
         const out = this.#v.credential(t);
         if (out !== t) { target[k] = out; changed = true; }
       } else if (typeof v === 'object' && v !== null) {
-        if (this.credentials(v, Array.isArray(v) && cred, depth + 1)) changed = true;
+        if (this.credentials(v, cred && (Array.isArray(v) || !isSchema(v as Record<string, unknown>)), depth + 1)) changed = true;
       }
     }
     return changed;
   }
+}
+
+/** Keys of a JSON schema: a tool's `password` parameter is described, not given, by an object with these. */
+const SCHEMA_KEYS = ['type', 'properties', 'description', '$ref', 'enum', 'items', 'anyOf', 'oneOf', 'allOf', 'format', 'title'];
+
+/** Whether an object under a credential-named key is a JSON schema (then its strings are not secrets). */
+function isSchema(obj: Record<string, unknown>): boolean {
+  for (const k of SCHEMA_KEYS) if (Object.hasOwn(obj, k)) return true;
+  return false;
 }
 
 /** The media type an object declares for its payload (`media_type`, `mime_type`, audio `format`). */
