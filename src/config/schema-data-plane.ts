@@ -40,7 +40,7 @@ export const CONNECTION_SCHEMA: JsonSchema = obj(
   'An upstream service reached through Gatehouse. Clients address it by name: /proxy/<name>/… (HTTP, LLM), database name <name> (PostgreSQL).',
   {
     name: str('Unique connection name: lower-case letters, digits, "_" and "-", at most 63 characters.', { pattern: NAME_PATTERN }),
-    type: oneOf('Kind of upstream: llm | http | postgres | mcp.', CONNECTION_TYPES),
+    type: oneOf('Kind of upstream: llm | http | postgres. (mcp is reserved for upstream MCP servers and refused until they have a data path.)', CONNECTION_TYPES),
     provider: oneOf('LLM wire format; required when type is llm and not allowed otherwise.', LLM_PROVIDERS),
     url: str('Upstream base URL: http(s):// for llm, http and mcp; postgres:// (or postgresql://) for postgres. Put passwords in credentials, not here.', { format: 'uri' }),
     credentials,
