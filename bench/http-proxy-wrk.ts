@@ -47,7 +47,7 @@ if (process.env.BENCH_UPSTREAM === '1') {
   await main();
 }
 
-function firstLine(p: ChildProcess, match: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+function firstLine(p: ChildProcess, match: RegExp, timeoutMs = Number(process.env.BENCH_START_MS ?? 30_000)): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => { reject(new Error(`timed out waiting for ${String(match)}: ${out.slice(-2000)}`)); }, timeoutMs);

@@ -118,6 +118,13 @@ masking:
       assert.equal((JSON.parse(stdout.slice(0, stdout.lastIndexOf('\n'))) as { code: string }).code, 'uninspectable_media');
       assert.ok(!stdout.includes(EMAIL));
     }
+    // Nothing to inspect: an empty body passes whatever its type (a 201, a DELETE's answer).
+    for (const type of [undefined, 'application/octet-stream', 'application/json']) {
+      answer(type, '');
+      const empty = await get('api');
+      assert.equal(empty.status, 200, String(type));
+      assert.equal(empty.text, '');
+    }
     answer('application/pdf', '%PDF-1.7 binary');
     assert.equal((await get('docs')).status, 200);
     answer('image/png', 'PNG');

@@ -48,7 +48,12 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
   const kind: BodyKind = bodyKind(media.type);
   const decoder = kind === 'opaque' ? undefined : charsetDecoder(kind === 'sse' ? 'utf-8' : media.charset);
   if (kind === 'opaque' || decoder === undefined) {
-    if (plan.ruled && !allowed) throw refuse(up, kind === 'opaque' ? `a ${media.type || 'untyped'} response` : `text in charset "${media.charset ?? ''}"`);
+    if (plan.ruled && !allowed) {
+      // An empty body (a 201 or a DELETE's answer without a type) carries nothing to inspect.
+      const empty = await isEmpty(source).catch((err: unknown) => { throw upstreamError(err); });
+      if (!empty) throw refuse(up, kind === 'opaque' ? `a ${media.type || 'untyped'} response` : `text in charset "${media.charset ?? ''}"`);
+      return pipeBody(res, up, plan, [], raw(), false, clientHeaders(up.headers, codings.length > 0));
+    }
     return pipeBody(res, up, plan, source, scrub(plan), false, clientHeaders(up.headers, codings.length > 0));
   }
   const headers = { ...clientHeaders(up.headers, true), 'content-type': utf8ContentType(media) };
@@ -57,8 +62,8 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
     try {
       const body = decodeText(await readAll(source, BUFFERED_LIMIT), decoder);
       // A large body is masked on an inspection worker (same code), off the event loop.
-      const off = plan.maskOffLoop?.(kind, body);
-      text = off !== undefined ? (await off).text : kind === 'json' ? maskJsonText(body, masker) : maskForm(body, masker);
+      const off = body.trim() === '' ? undefined : plan.maskOffLoop?.(kind, body);
+      text = body.trim() === '' ? body : off !== undefined ? (await off).text : kind === 'json' ? maskJsonText(body, masker) : maskForm(body, masker);
     } catch (err) {
       up.body.destroy();
       if (err instanceof SyntaxError) throw new GatehouseError('uninspectable_media', 'the upstream sent malformed JSON; refused (it cannot be masked)');
@@ -76,6 +81,15 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
   if (kind === 'sse') return pipeBody(res, up, plan, source, ssePipe(masker), true, { ...headers, 'cache-control': 'no-cache' });
   const markup = kind === 'markup' ? new MarkupNormalizer() : undefined;
   return pipeBody(res, up, plan, source, textPipe(decoder, markup ? (s, end) => (end ? markup.push(s) + markup.end() : markup.push(s)) : (s) => s, masker), true, headers);
+}
+
+/**
+ * True when `source` ends without a byte (reading stops at the first non-empty chunk; the caller
+ * then refuses the response and destroys the body).
+ */
+async function isEmpty(source: AsyncIterable<Uint8Array>): Promise<boolean> {
+  for await (const chunk of source) if (chunk.length > 0) return false;
+  return true;
 }
 
 function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
@@ -140,7 +154,7 @@ function ssePipe(masker: TextMasker): Pipe {
  * durable before the last byte; any failure after the head destroys the response (the client
  * sees a truncated body, never unmasked bytes).
  */
-async function pipeBody(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, source: AsyncIterable<Uint8Array>, pipe: Pipe, masked: boolean, headers: Record<string, string | string[]>): Promise<ResponseOutcome> {
+async function pipeBody(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, pipe: Pipe, masked: boolean, headers: Record<string, string | string[]>): Promise<ResponseOutcome> {
   res.writeHead(up.statusCode, { ...plan.scrubHeaders(headers), ...plan.headers() });
   let stage: 'upstream' | 'masking' = 'upstream';
   try {
