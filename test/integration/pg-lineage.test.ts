@@ -158,7 +158,7 @@ describe('column lineage: a column rule holds in every result shape (real Postgr
       await c.query('PREPARE p AS SELECT id, upper(phone) FROM customers WHERE id = $1');
       assert.deepEqual(await values(c, 'EXECUTE p(2)'), ['2', '[REDACTED]']);
       await c.query('DEALLOCATE p');
-      assert.deepEqual(await values(c, "UPDATE customers SET name = name WHERE id = 1 RETURNING id, phone || '!'"), ['1', '[REDACTED]']);
+      assert.deepEqual(await values(c, "UPDATE customers SET email = email WHERE id = 1 RETURNING id, phone || '!'"), ['1', '[REDACTED]']);
       const copy = await c.query('COPY (SELECT phone FROM customers) TO STDOUT').then(() => undefined, (e: unknown) => e as { code?: string; message: string });
       assert.equal(copy?.code, '42501');
       assert.match(copy?.message ?? '', /protected column public\.customers\.phone/);
@@ -183,6 +183,26 @@ describe('column lineage: a column rule holds in every result shape (real Postgr
       // A statement that reads no protected column keeps the server's own message.
       const plain = await c.query("SELECT 'abc'::int").then(() => undefined, (err: unknown) => err as { message: string });
       assert.match(plain?.message ?? '', /invalid input syntax for type integer: "abc"/);
+    } finally { await c.end(); }
+    assert.deepEqual(tap.leaks(), []);
+  });
+
+  test('values derived from a protected column cannot be written, notified or set where rules cannot follow', async () => {
+    const c = client(dev);
+    await c.connect();
+    try {
+      for (const sql of [
+        'INSERT INTO orders SELECT id + 100, id, length(phone) FROM customers', "UPDATE customers SET name = reverse(phone) WHERE id = 1",
+        'CREATE TABLE stolen AS SELECT phone FROM customers', 'SELECT phone INTO stolen2 FROM customers', "SELECT pg_notify('ch', phone) FROM customers",
+        "SELECT set_config('application_name', phone, false) FROM customers",
+        'WITH x AS (INSERT INTO orders SELECT id + 200, id, length(phone) FROM customers RETURNING id) SELECT count(*) FROM x',
+      ]) {
+        const e = await c.query(sql).then(() => undefined, (err: unknown) => err as { code?: string; message: string });
+        assert.equal(e?.code, '42501', sql);
+        assert.match(e?.message ?? '', /values derived from protected column public\.customers\.phone/, sql);
+      }
+      assert.deepEqual(await values(c, 'INSERT INTO orders VALUES (99, 1, 5) RETURNING id'), ['99']);
+      assert.deepEqual(await values(c, "SELECT count(*) FROM pg_class WHERE relname LIKE 'stolen%'"), ['0']);
     } finally { await c.end(); }
     assert.deepEqual(tap.leaks(), []);
   });

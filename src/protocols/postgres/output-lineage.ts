@@ -1,6 +1,6 @@
 import { parseSync } from 'libpg-query';
 import type { Clock } from '../../kernel/clock.ts';
-import { planOutputs, protectedFacts, type ColumnDecision, type OutputPlan } from '../../inspect/sql/lineage/decide.ts';
+import { planOutputs, protectedFacts, protectedSources, type ColumnDecision, type OutputPlan } from '../../inspect/sql/lineage/decide.ts';
 import { mentionedNames, statementLineage } from '../../inspect/sql/lineage/statement.ts';
 import { LineageUnknownError, type SourceColumn, type StatementLineage } from '../../inspect/sql/lineage/types.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
@@ -28,6 +28,20 @@ interface Named {
 interface Names {
   readonly cursors: Map<string, Named>;
   readonly prepared: Map<string, Named>;
+}
+
+/** Names of prepared statements a statement executes anywhere (`CREATE TABLE x AS EXECUTE p`, `EXPLAIN EXECUTE p`). */
+function executedNames(stmt: unknown): string[] {
+  const out: string[] = [];
+  const stack: unknown[] = [stmt];
+  for (let n = 0, v = stack.pop(); v !== undefined && n < 100_000; v = stack.pop(), n++) {
+    if (Array.isArray(v)) { for (const x of v as unknown[]) stack.push(x); continue; }
+    if (typeof v !== 'object' || v === null) continue;
+    const e = (v as { ExecuteStmt?: { name?: unknown } }).ExecuteStmt;
+    if (e && typeof e.name === 'string') out.push(e.name);
+    for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push(child);
+  }
+  return out;
 }
 
 /** CURSOR_OPT_HOLD in DeclareCursorStmt.options. */
@@ -200,7 +214,7 @@ export class OutputLineage {
         l = statementLineage(stmt, catalog);
       } catch (err) {
         if (!(err instanceof LineageUnknownError)) throw err;
-        const risk = this.#mayTouch(stmt);
+        const risk = this.#mayTouch(stmt, names);
         if (risk !== undefined) return deny(risk, err.message);
         plans.push(undefined);
         if (changesNameResolution(stmt)) unionAll = true;
@@ -208,6 +222,10 @@ export class OutputLineage {
         continue;
       }
       if (changesNameResolution(stmt)) unionAll = true;
+      const sunk = l.sinks ? protectedSources(l.sinks, this.#protection).filter((k) => k !== '*') : [];
+      if (sunk.length > 0) {
+        return { ok: false, message: `Gatehouse denied the statement: it writes or sends values derived from protected column ${sunk[0]!} where column rules cannot follow them (a table, a notification or a setting)` };
+      }
       const own = this.#named(l, names);
       if (own === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
       if (l.copiesOut === true) {
@@ -258,7 +276,11 @@ export class OutputLineage {
    * views too) a relation with one, calls a function whose body is hidden, or uses a cursor.
    * Returns the column to name in the denial, or undefined.
    */
-  #mayTouch(stmt: unknown): string | undefined {
+  #mayTouch(stmt: unknown, names: Names): string | undefined {
+    for (const e of executedNames(stmt)) {
+      const p = names.prepared.get(e);
+      if (p === undefined || p.sensitive !== undefined) return `(through prepared statement "${e}")`;
+    }
     const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll: true });
     const m = mentionedNames(stmt);
     for (const f of m.functions) if (catalog.opaqueFunction(f.schema, f.name)) return `(through function ${f.name}, whose body Gatehouse cannot see)`;

@@ -189,6 +189,13 @@ export class ResponseMasking {
     return w.frame(f.type);
   }
 
+  /** A NotificationResponse arriving while a statement reading a protected column runs: its payload is withheld. */
+  withheldNotification(f: Frame, column: string): Buffer {
+    const n = parseNotification(f.body);
+    return new MessageWriter().int32(n.pid).cstring(n.channel)
+      .cstring(`Gatehouse withheld the payload: it arrived while a statement reading protected column ${column} ran`).frame(BE.notification);
+  }
+
   /** A CopyData frame (COPY … TO STDOUT) with its text masked; the raw frame when there is no content rule. */
   copyData(f: Frame): Buffer {
     if (!this.content) return f.raw;

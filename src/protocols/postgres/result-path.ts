@@ -210,7 +210,11 @@ export class ResultPath {
   }
 
   /** A NotificationResponse as the client receives it (payload masked). */
-  notification(f: Frame): Buffer { return this.masking.notification(f); }
+  notification(f: Frame): Buffer {
+    const s = this.#sensitive;
+    if (s && this.#link.batches.done <= s.batch) return this.masking.withheldNotification(f, s.column);
+    return this.masking.notification(f);
+  }
 
   /** ReadyForQuery with the server's transaction status. */
   ready(_txStatus: number): void {

@@ -15,11 +15,17 @@ export interface Ctx {
   readonly touched: Lineage[];
   /** Lineage of filters, joins, grouping and ordering. */
   readonly filters: Lineage[];
+  /**
+   * Values the statement stores or sends somewhere column rules cannot follow: rows it writes
+   * (INSERT, UPDATE, MERGE, CREATE TABLE AS, SELECT INTO) and arguments of sinks (`pg_notify`,
+   * `set_config`).
+   */
+  readonly sinks: Lineage[];
   /** Analyzes a query node (SelectStmt, DML with RETURNING) under `parent`; set by query.ts. */
   readonly query: (node: unknown, parent: Level | undefined, ctx: Ctx, depth: number) => OutputEntry[];
   viewDepth: number;
 }
 
 export function newCtx(catalog: LineageCatalog, query: Ctx['query']): Ctx {
-  return { catalog, budget: new Budget(500_000), touched: [], filters: [], query, viewDepth: 0 };
+  return { catalog, budget: new Budget(500_000), touched: [], filters: [], sinks: [], query, viewDepth: 0 };
 }

@@ -6,6 +6,9 @@ import type { Level } from './scope.ts';
 import { isRecord, list, str, strings, tagOf, type Node } from './tree.ts';
 import { LineageUnknownError, type Lineage, type OutputEntry } from './types.ts';
 
+/** Functions whose arguments leave the result path: notifications and settings (readable later). */
+const SINK_FUNCTIONS: ReadonlySet<string> = new Set(['pg_notify', 'set_config']);
+
 /** Lineage of a list of expressions (derived), e.g. a GROUP BY list. */
 export function exprList(v: unknown, level: Level, ctx: Ctx, depth: number, windows?: Lineage): Lineage {
   return derived(union(list(v).map((x) => expr(x, level, ctx, depth, windows))));
@@ -66,6 +69,8 @@ export function expr(node: unknown, level: Level, ctx: Ctx, depth: number, windo
       const schema = name.length > 1 ? name[name.length - 2] : undefined;
       const parts: Lineage[] = [generic(b, level, ctx, depth, windows)];
       if (readsHiddenData(fn) || ctx.catalog.opaqueFunction(schema, fn)) parts.push(OPAQUE);
+      // A value sent where column rules cannot follow it (a notification payload, a setting).
+      if (SINK_FUNCTIONS.has(fn.toLowerCase())) ctx.sinks.push(parts[0]!);
       if (isRecord(b.over) && windows !== undefined && (typeof b.over.name === 'string' || typeof b.over.refname === 'string')) parts.push(windows);
       return derived(union(parts));
     }

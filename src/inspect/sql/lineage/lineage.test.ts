@@ -113,6 +113,22 @@ describe('column lineage', () => {
     assert.deepEqual(protectedFacts(m, protection).reads, ['public.customers.phone']);
   });
 
+  it('sinks: written rows, notification payloads and settings carry their lineage', () => {
+    const sinks = (sql: string): string[] => {
+      const l = statementLineage(parseSync(sql).stmts![0]!.stmt, catalog);
+      return [...(l.sinks?.sources.keys() ?? [])].filter((k) => k.endsWith('.phone'));
+    };
+    for (const sql of [
+      'INSERT INTO orders SELECT id, id, length(phone) FROM customers', "UPDATE customers SET name = upper(phone)",
+      'CREATE TABLE t AS SELECT phone FROM customers', 'SELECT phone INTO t FROM customers', "SELECT pg_notify('c', phone) FROM customers",
+      "SELECT set_config('x.y', phone, false) FROM customers",
+      'WITH x AS (INSERT INTO orders SELECT id, id, length(phone) FROM customers RETURNING 1) SELECT 1',
+    ]) assert.ok(sinks(sql).length > 0, sql);
+    for (const sql of ["UPDATE customers SET phone = '1' WHERE id = 1", 'INSERT INTO orders VALUES (1, 2, 3)', "SELECT pg_notify('c', name) FROM customers"]) {
+      assert.deepEqual(sinks(sql), [], sql);
+    }
+  });
+
   it('unknown lineage throws (the caller denies when protected data may be involved)', () => {
     unknown('SELECT nosuch FROM customers');
     unknown('SELECT * FROM nosuch');

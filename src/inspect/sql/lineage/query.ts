@@ -175,11 +175,12 @@ function modify(tag: string, s: Node, parent: Level | undefined, ctx: Ctx, depth
   level.stars.push(first.star);
   // RETURNING may name the row before and after the change (old.*, new.*); ON CONFLICT names excluded.
   for (const alias of ['old', 'new', 'excluded']) level.items.push({ ...target, alias });
-  if (tag === 'InsertStmt' && s.selectStmt !== undefined) ctx.touched.push(...ctx.query(s.selectStmt, level, ctx, depth + 1).map((o) => o.lineage));
+  if (tag === 'InsertStmt' && s.selectStmt !== undefined) ctx.sinks.push(...ctx.query(s.selectStmt, level, ctx, depth + 1).map((o) => o.lineage));
   for (const f of [...list(s.fromClause), ...list(s.usingClause)]) level.stars.push(fromItem(f, level, ctx, depth + 1).star);
   if (s.sourceRelation !== undefined) level.stars.push(fromItem(s.sourceRelation, level, ctx, depth + 1).star);
   for (const k of ['whereClause', 'joinCondition'] as const) if (s[k] !== undefined) ctx.filters.push(expr(s[k], level, ctx, depth + 1));
-  for (const k of ['targetList', 'onConflictClause', 'mergeWhenClauses'] as const) if (s[k] !== undefined) ctx.touched.push(expr(s[k], level, ctx, depth + 1));
+  // What is written: SET values, ON CONFLICT updates, MERGE actions.
+  for (const k of ['targetList', 'onConflictClause', 'mergeWhenClauses'] as const) if (s[k] !== undefined) ctx.sinks.push(expr(s[k], level, ctx, depth + 1));
   const returning = isRecord(s.returningClause) ? s.returningClause.exprs : s.returningList;
   return returning === undefined ? [] : targets(returning, level, ctx, depth, CLEAN);
 }

@@ -15,8 +15,8 @@ const NO_DATA: ReadonlySet<string> = new Set([
 
 function result(ctx: Ctx, outputs: readonly OutputEntry[] | undefined, extra: Partial<StatementLineage> = {}): StatementLineage {
   return {
-    outputs, touches: derived(union([...ctx.touched, ...ctx.filters, ...(outputs ?? []).map((o) => o.lineage)])),
-    filters: derived(union(ctx.filters)), ...extra,
+    outputs, touches: derived(union([...ctx.touched, ...ctx.filters, ...ctx.sinks, ...(outputs ?? []).map((o) => o.lineage)])),
+    filters: derived(union(ctx.filters)), sinks: derived(union(ctx.sinks)), ...extra,
   };
 }
 
@@ -52,7 +52,8 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
   switch (t.tag) {
     case 'SelectStmt': {
       const outputs = analyzeQuery(node, undefined, ctx, 0);
-      return result(ctx, isRecord(b.intoClause) ? undefined : outputs);
+      if (isRecord(b.intoClause)) { ctx.sinks.push(...outputs.map((o) => o.lineage)); return result(ctx, undefined); }
+      return result(ctx, outputs);
     }
     case 'InsertStmt': case 'UpdateStmt': case 'DeleteStmt': case 'MergeStmt': {
       const outputs = analyzeQuery(node, undefined, ctx, 0);
@@ -82,11 +83,11 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
       const inner = statementLineage(b.query, catalog);
       if (inner.executes !== undefined) throw new LineageUnknownError('EXPLAIN EXECUTE is not analyzed');
       // The plan shows the statement's own text and estimates, not row values.
-      return { outputs: [{ kind: 'column', name: 'QUERY PLAN', lineage: CLEAN }], touches: inner.touches, filters: inner.filters };
+      return { outputs: [{ kind: 'column', name: 'QUERY PLAN', lineage: CLEAN }], touches: inner.touches, filters: inner.filters, ...(inner.sinks ? { sinks: inner.sinks } : {}) };
     }
     case 'CopyStmt': return copy(b, ctx);
     case 'CreateTableAsStmt': {
-      analyzeQuery(b.query, undefined, ctx, 0);
+      ctx.sinks.push(...analyzeQuery(b.query, undefined, ctx, 0).map((o) => o.lineage));
       return result(ctx, undefined);
     }
     default:

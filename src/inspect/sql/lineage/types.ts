@@ -67,6 +67,8 @@ export interface StatementLineage {
   readonly touches: Lineage;
   /** What it filters, joins, groups or orders on (WHERE, JOIN … ON, HAVING, ORDER BY, …). */
   readonly filters: Lineage;
+  /** What it writes to tables or sends as notifications/settings (see `Ctx.sinks`). */
+  readonly sinks?: Lineage;
   /** A cursor it declares (`DECLARE c CURSOR FOR …`: `outputs` are the cursor's rows). */
   readonly declares?: string;
   /** A cursor it fetches from (its rows are that cursor's; `outputs` undefined). */
