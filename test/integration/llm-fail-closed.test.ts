@@ -142,6 +142,9 @@ describe('issue 16: responses fail closed, egress complete (real proxy, SDKs, cu
       assert.match(out, /^HTTP\/1\.1 403/, JSON.stringify(body));
       assert.match(out, /no-secrets-to-external-models/);
     }
+    const viaQuery = await curl(['-H', `Authorization: Bearer ${g.key}`, '-H', 'content-type: application/json', '-d', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+      `${g.base('openai')}/v1/chat/completions?note=${encodeURIComponent(`key ${AWS}`)}`]);
+    assert.match(viaQuery, /^HTTP\/1\.1 403/, 'a secret in the query string is a fact too');
     const client = new Anthropic({ baseURL: g.base('anthropic'), apiKey: g.key, maxRetries: 0 });
     await assert.rejects(client.messages.create({
       model: 'claude-sonnet-4-5', max_tokens: 10,

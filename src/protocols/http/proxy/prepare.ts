@@ -1,6 +1,6 @@
 import type { Connection } from '../../../connections/registry.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
-import type { TextMasker } from '../../../masking/text-masker.ts';
+import { summarize, type TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
 import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
 import { redactHttpBody } from './http-request.ts';
@@ -57,6 +57,36 @@ function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, sc
     get prompt(): string {
       prompt ??= JSON.stringify(guarded(() => redactDocument(JSON.parse(text), scanner)));
       return prompt;
+    },
+  };
+}
+
+/**
+ * `facts` with the findings of the request's query string added (`context.llm` only: what leaves
+ * for a model through the URL is part of the request too). The query is scanned raw and
+ * form-decoded (names and values), with the all-detector scanner.
+ *
+ * @example facts = withQueryFindings(prepared.facts, '?user=bob%40example.com', scanner);
+ */
+export function withQueryFindings(facts: Facts, query: string, scanner: TextMasker): Facts {
+  if (facts.llm === undefined || query.length <= 1) return facts;
+  const texts = [query.slice(1)];
+  for (const part of query.slice(1).split('&')) {
+    try {
+      texts.push(...part.split('=').map((x) => decodeURIComponent(x.replace(/\+/g, ' '))));
+    } catch {
+      // malformed escape: the raw text is scanned
+    }
+  }
+  const found = summarize(texts.flatMap((t) => scanner.scan(t)));
+  if (found.findings === 0) return facts;
+  const l = facts.llm;
+  return {
+    ...facts,
+    llm: {
+      ...l, findings: l.findings + found.findings,
+      secret_types: [...new Set([...l.secret_types, ...found.secret_types])].sort(),
+      pii_types: [...new Set([...l.pii_types, ...found.pii_types])].sort(),
     },
   };
 }

@@ -19,6 +19,7 @@ import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { scannerFor } from './scanner.ts';
 import { redactQuery } from './http-request.ts';
+import { withQueryFindings } from './prepare.ts';
 import { echoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
 import { httpSessionsOf, identityOf, validSessionHeader } from './sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
@@ -71,7 +72,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     });
     // Egress redaction of the query string too (names and values, form-decoded).
     const query = egress === undefined ? target.query : redactQuery(target.query, egress);
-    const facts: Facts = prepared.facts;
+    const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner);
     if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
       method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
     });
