@@ -18,7 +18,7 @@ function keys(findings: readonly Finding[], shift = 0): string[] {
 /** Texts that exercise a detector: realistic sentences and glued-together soups. */
 export const conformanceTextArb: fc.Arbitrary<string> = fc.oneof(textWithEntitiesArb.map((t) => t.text), soupArb);
 
-/** Asserts bounded length, the look-behind contract and the pending contract at every offset of `text`. */
+/** Asserts bounded length, the look-behind contract and the pending contract (whole and windowed) at every offset of `text`. */
 export function checkLocality(detector: Detector, text: string): void {
   const all = detector.find(text);
   for (const f of all) {
@@ -35,6 +35,11 @@ export function checkLocality(detector: Detector, text: string): void {
     const p = detector.pendingFrom(prefix);
     assert.ok(p >= 0 && p <= w, `pendingFrom out of range: ${p} for length ${w}`);
     assert.deepEqual(keys(detector.find(prefix).filter((f) => f.start < p)), keys(all.filter((f) => f.start < p)), `pending broken at k=${w} (p=${p})`);
+    // Windowed (as the stream masker asks): from `lookbehind` before a valid pending point.
+    const from = Math.max(0, p - lb);
+    const m = Math.max(p, from + detector.pendingFrom(prefix.slice(from)));
+    assert.ok(m <= w, `windowed pendingFrom out of range: ${m} for length ${w}`);
+    assert.deepEqual(keys(detector.find(prefix).filter((f) => f.start < m)), keys(all.filter((f) => f.start < m)), `windowed pending broken at k=${w} (from=${from}, m=${m})`);
   }
 }
 

@@ -146,6 +146,12 @@ export const emailDetector: Detector = {
     // Without an '@' yet, only the last 64 characters (and one trimmed) can become a local part.
     const at = text.indexOf('@', p);
     p = Math.max(p, (at === -1 ? text.length : at) - MAX_LOCAL - 2);
+    // A run that starts with '@' right after a quoted local part: the address starts at its quote.
+    const run = trailingRunStart(text, (c) => isLocal(c) || c === AT, MAX_LENGTH + 2);
+    if (codeAt(text, run) === AT) {
+      const qs = quotedStart(text, run);
+      if (qs !== -1 && qs < p) p = qs;
+    }
     // A quoted local part may still be followed by its '@'.
     const q = text.lastIndexOf('"');
     if (q !== -1 && q >= text.length - MAX_LOCAL - 2) {
