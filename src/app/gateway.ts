@@ -9,7 +9,8 @@ import type { GatehouseConfig } from '../config/types.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
 import { createLogger, type Logger } from '../kernel/log.ts';
 import { Metrics } from '../kernel/metrics.ts';
-import { parseDuration } from '../kernel/duration.ts';
+import { parseDuration, parseSize } from '../kernel/duration.ts';
+import { DEFAULT_MAX_MESSAGE } from '../protocols/postgres/frame-reader.ts';
 import { openStore } from '../store/index.ts';
 import { ConnectionsRepo } from '../store/connections-repo.ts';
 import { loadOrCreateMasterKey } from '../store/crypto-box.ts';
@@ -218,6 +219,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
         host: pgListen.host, port: pgListen.port, ...(tls ? { tls } : {}),
         insecureAuthOk: isLoopback(pgListen.host) || config.server.postgres.allow_insecure_auth,
         startupTimeoutMs: ms(config.server.postgres.startup_timeout),
+        maxMessage: parseSize(config.server.postgres.max_message_size) ?? DEFAULT_MAX_MESSAGE,
         safeFunctions: config.server.postgres.safe_functions,
       });
       postgres = await pgListener.start();

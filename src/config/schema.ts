@@ -22,6 +22,7 @@ const SERVER = obj('Listeners and transport security.', {
     listen: listen('Address the PostgreSQL listener binds.', '127.0.0.1:15432'),
     allow_insecure_auth: bool('Accept cleartext passwords (Gatehouse credentials) without TLS on a non-loopback listener. Only for trusted networks.', false),
     ...POSTGRES_TIMEOUTS,
+    max_message_size: size('Largest PostgreSQL protocol message either side may send (a query text, a row). A bigger one ends the session with an error naming the side and the limit.', '64mb'),
     safe_functions: list('Functions the upstream catalog marks volatile that are known to change nothing (e.g. a logging-free lookup): "name" or "schema.name". Any other volatile function called by a statement (also in attribute notation t.f) makes it a write (sql.write, context.sql.volatile_functions).', str('A function name, optionally schema-qualified.', { pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$' }), { uniqueItems: true, default: [] }),
   }, { default: {} }),
   tls: obj('TLS for both listeners (the PostgreSQL listener then accepts SSLRequest). Paths are relative to this file.', {

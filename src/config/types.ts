@@ -85,7 +85,7 @@ export interface WebhookConfig {
 export interface GatehouseConfig {
   readonly server: {
     readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
-    readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean; readonly startup_timeout: string; readonly safe_functions: readonly string[] };
+    readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean; readonly startup_timeout: string; readonly safe_functions: readonly string[]; readonly max_message_size: string };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
     readonly public_url?: string;

@@ -248,6 +248,12 @@ export class SqlInspector {
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      const details = isRecord(err) && isRecord(err.sqlDetails) ? err.sqlDetails : undefined;
+      if (details && typeof details.message === 'string' && typeof details.cursorPosition === 'number' && /^syntax error/.test(details.message)) {
+        // libpg-query reports the 0-based character offset; PostgreSQL sends it 1-based.
+        const syntax = { message: details.message.slice(0, 200), position: details.cursorPosition + 1 };
+        return Object.freeze({ ok: false, error: `SQL not understood: ${syntax.message}`, syntax: Object.freeze(syntax) });
+      }
       return fail(`SQL not understood: ${message.slice(0, 200)}`);
     }
   }

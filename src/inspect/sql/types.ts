@@ -68,7 +68,12 @@ export type SqlInspection =
       /** Union of the statements' `executes`: when non-empty, resolve before authorizing. */
       readonly executes: readonly string[];
     }
-  | { readonly ok: false; readonly error: string };
+  | {
+      readonly ok: false;
+      readonly error: string;
+      /** A genuine syntax error: the parser's message and 1-based character position (as PostgreSQL reports them). */
+      readonly syntax?: { readonly message: string; readonly position: number };
+    };
 
 /** Maps a kind to the action it needs: session statements (transaction, utility) need only read. */
 export function kindAction(kind: SqlKind): SqlAction {

@@ -6,7 +6,7 @@ import type { SessionLink } from './session-link.ts';
 import { MessageWriter } from './writer.ts';
 
 /** A denial forwarded upstream as a statement that fails at once, so its error lands in order. */
-interface Marker { readonly token: string; readonly message: string; readonly code: string; readonly batch: number }
+interface Marker { readonly token: string; readonly message: string; readonly code: string; readonly batch: number; readonly position: number | undefined }
 
 /** How a denied message is replaced upstream (the form the client's message had). */
 export type DenialForm = 'query' | 'parse' | 'bind';
@@ -31,9 +31,9 @@ export class DenialMarkers {
   }
 
   /** Sends upstream a message that fails at once, in the form `as`; its error becomes `message`. */
-  deny(message: string, as: DenialForm, code: string = SQLSTATE.insufficientPrivilege): void {
+  deny(message: string, as: DenialForm, code: string = SQLSTATE.insufficientPrivilege, position?: number): void {
     const token = `GATEHOUSE_DENIED_${randomBytes(12).toString('hex')}`;
-    this.#markers.push({ token, message, code, batch: this.#link.batches.sent });
+    this.#markers.push({ token, message, code, batch: this.#link.batches.sent, position });
     if (as === 'query') this.#sendQuery(new MessageWriter().cstring(token).frame(FE.query));
     else if (as === 'parse') this.#link.toUpstream(new MessageWriter().cstring('').cstring(token).int16(0).frame(FE.parse));
     else this.#link.toUpstream(new MessageWriter().cstring('').cstring(token).int16(0).int16(0).int16(0).frame(FE.bind));
@@ -46,7 +46,7 @@ export class DenialMarkers {
     const m = parseErrorFields(body).get('M') ?? '';
     if (!m.includes(marker.token)) return undefined;
     this.#markers.shift();
-    return errorResponse({ code: marker.code, message: marker.message });
+    return errorResponse({ code: marker.code, message: marker.message, ...(marker.position === undefined ? {} : { position: marker.position }) });
   }
 
   /** A batch was answered (ReadyForQuery): markers of answered batches are dropped. */

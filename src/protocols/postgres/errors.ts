@@ -18,6 +18,8 @@ export const SQLSTATE = {
   tooManyConnections: '53300',
   /** The gateway failed internally (masking or catalog lookup): fail closed. */
   internalError: 'XX000',
+  /** A syntax error found by the parser (answered in place of the server, never forwarded). */
+  syntaxError: '42601',
 } as const;
 
 /**
@@ -28,6 +30,23 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
+/** A message longer than the configured limit (or with an impossible length) was announced. */
+export class MessageLengthError extends ProtocolError {
+  /** The announced size in bytes. */
+  readonly size: number;
+  /** The limit it exceeds (undefined: shorter than any message can be). */
+  readonly limit: number | undefined;
+  /** Announced in the startup phase (before the StartupMessage was read). */
+  readonly startup: boolean;
+
+  constructor(size: number, limit: number | undefined, startup: boolean) {
+    super(limit === undefined ? `invalid message length ${size}` : `message of ${size} bytes exceeds the limit of ${limit} bytes`);
+    this.size = size;
+    this.limit = limit;
+    this.startup = startup;
+  }
+}
+
 /** Fields of an ErrorResponse/NoticeResponse we send. */
 export interface ErrorFields {
   readonly code: string;
@@ -35,6 +54,8 @@ export interface ErrorFields {
   readonly severity?: 'ERROR' | 'FATAL';
   readonly detail?: string;
   readonly hint?: string;
+  /** 1-based character position in the statement text ('P'). */
+  readonly position?: number;
 }
 
 /**
@@ -52,6 +73,7 @@ export function errorResponse(f: ErrorFields): Buffer {
   w.byte(0x4d).cstring(f.message); // M
   if (f.detail !== undefined) w.byte(0x44).cstring(f.detail); // D
   if (f.hint !== undefined) w.byte(0x48).cstring(f.hint); // H
+  if (f.position !== undefined) w.byte(0x50).cstring(String(f.position)); // P
   w.byte(0);
   return w.frame(0x45);
 }

@@ -1,4 +1,4 @@
-import { ProtocolError } from './errors.ts';
+import { MessageLengthError } from './errors.ts';
 
 /** One framed message. `body` excludes the header; `raw` is the whole message as received. */
 export interface Frame {
@@ -124,8 +124,8 @@ export class FrameReader {
   #total(len: number): number {
     const max = this.#untyped ? this.#maxStartup : this.#maxMessage;
     const total = len + (this.#untyped ? 0 : 1);
-    if (len < 4) throw new ProtocolError(`invalid message length ${len}`);
-    if (total > max) throw new ProtocolError(`message of ${total} bytes exceeds the limit of ${max}`);
+    if (len < 4) throw new MessageLengthError(len, undefined, this.#untyped);
+    if (total > max) throw new MessageLengthError(total, max, this.#untyped);
     return total;
   }
 

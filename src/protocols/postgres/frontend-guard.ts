@@ -199,6 +199,7 @@ export class FrontendGuard {
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     }
     else if (held) this.#markers.deny(held.message, 'query', held.code);
+    else if (!v.ok && v.effect === 'deny' && v.syntax) this.#markers.deny(v.syntax.message, 'query', SQLSTATE.syntaxError, v.syntax.position);
     else this.#markers.deny(v.message, 'query');
   }
 
@@ -220,7 +221,8 @@ export class FrontendGuard {
     this.#rec.verdict(v);
     this.#link.corkUpstream();
     if (!v.ok && v.effect === 'deny') {
-      this.#markers.deny(v.message, 'parse');
+      if (v.syntax) this.#markers.deny(v.syntax.message, 'parse', SQLSTATE.syntaxError, v.syntax.position);
+      else this.#markers.deny(v.message, 'parse');
       this.#discardUntilSync = true;
       return;
     }

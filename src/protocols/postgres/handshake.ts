@@ -4,8 +4,8 @@ import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { isGatehouseError } from '../../kernel/errors.ts';
-import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
-import { FrameReader } from './frame-reader.ts';
+import { errorResponse, MessageLengthError, ProtocolError, SQLSTATE } from './errors.ts';
+import { FrameReader, type Frame } from './frame-reader.ts';
 import { FE, parsePassword, parseStartup } from './frontend-messages.ts';
 import { FrameSource } from './frame-source.ts';
 import { filterStartupParams } from './startup-params.ts';
@@ -63,7 +63,7 @@ export async function clientHandshake(svc: Services, raw: Socket, opts: Handshak
   let source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }));
   let startup: ReadonlyMap<string, string> | undefined;
   for (let round = 0; round < 3 && !startup; round++) {
-    const m = parseStartup((await source.next(opts.timeoutMs)).body);
+    const m = parseStartup((await startupPacket(source, opts.timeoutMs)).body);
     if (m.kind === 'cancel') { source.detach(); opts.onCancel(m.pid, m.secret); raw.end(); return undefined; }
     if (m.kind === 'startup') { startup = m.params; break; }
     // Anything sent after SSLRequest/GSSENCRequest before our answer would be injected (CVE-2021-23214).
@@ -110,8 +110,28 @@ export async function clientHandshake(svc: Services, raw: Socket, opts: Handshak
   return { socket, source, principal, connection, params: filtered.forward, tls };
 }
 
-/** Writes a FATAL error for a failed handshake and closes the socket. */
+/**
+ * The next startup-phase packet. One whose length is impossible — e.g. a Terminate sent where the
+ * startup packet belongs (a driver closing at once) — ends the connection silently, as
+ * PostgreSQL does (it only logs "invalid length of startup packet").
+ */
+async function startupPacket(source: FrameSource, timeoutMs: number): Promise<Frame> {
+  try {
+    return await source.next(timeoutMs);
+  } catch (err) {
+    if (err instanceof MessageLengthError && err.startup) throw new SilentClose(err.message);
+    throw err;
+  }
+}
+
+/** The connection ends without an answer (what PostgreSQL does for an invalid startup packet). */
+export class SilentClose extends Error {
+  override readonly name = 'SilentClose';
+}
+
+/** Writes a FATAL error for a failed handshake and closes the socket (a {@link SilentClose}: no error). */
 export function rejectClient(socket: Socket, err: unknown): void {
+  if (err instanceof SilentClose) { socket.destroy(); return; }
   const e = err instanceof HandshakeError ? err
     : err instanceof ProtocolError ? new HandshakeError(SQLSTATE.protocolViolation, `protocol violation: ${err.message}`)
     : new HandshakeError(SQLSTATE.connectionFailure, 'Gatehouse could not open the session');

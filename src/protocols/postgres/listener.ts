@@ -119,7 +119,7 @@ export class PostgresListener {
       const session: PgSession = new PgSession({
         svc: this.#svc, id: newId(), client: hello.socket, clientReader: hello.source.reader, upstream,
         principal: hello.principal, connection: hello.connection, catalog: this.#catalogFor(hello.connection),
-        volatility: this.#volatilityFor(hello.connection),
+        volatility: this.#volatilityFor(hello.connection), clientPid: key.pid,
         onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); sessionRelease(); },
       });
       ref.session = session;

@@ -6,7 +6,7 @@ import { BE, parseCommandComplete, parseReadyForQuery, validateBackend } from '.
 import type { CatalogResolver } from './catalog.ts';
 import type { FunctionVolatility } from './function-volatility.ts';
 import { DenialMarkers } from './denial-markers.ts';
-import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
+import { errorResponse, MessageLengthError, ProtocolError, SQLSTATE } from './errors.ts';
 import type { Frame, FrameReader } from './frame-reader.ts';
 import { FE } from './frontend-messages.ts';
 import { FrontendGuard } from './frontend-guard.ts';
@@ -32,6 +32,8 @@ export interface SessionInit {
   readonly catalog: CatalogResolver | undefined;
   /** Which functions the upstream marks volatile (statements calling them are writes). */
   readonly volatility?: FunctionVolatility;
+  /** The process id in the client's BackendKeyData (its own notifications carry it too). */
+  readonly clientPid?: number;
   readonly onClose: () => void;
 }
 
@@ -53,6 +55,7 @@ export class PgSession {
   readonly #client: Socket;
   readonly #up: UpstreamSession;
   readonly #onClose: () => void;
+  readonly #clientPid: number | undefined;
   readonly #clientPump: SerialPump;
   readonly #upPump: SerialPump;
   readonly #link: SessionLink;
@@ -72,6 +75,7 @@ export class PgSession {
     this.#client = init.client;
     this.#up = init.upstream;
     this.#onClose = init.onClose;
+    this.#clientPid = init.clientPid;
     const upSocket = this.#up.socket;
     const client = this.#client;
     this.#link = {
@@ -184,11 +188,23 @@ export class PgSession {
         return;
       }
       case BE.copyDone: if (!this.#results.copyDone()) return; break;
-      case BE.notification: link.toClient(this.#results.notification(f)); return;
+      case BE.notification: link.toClient(this.#ownPid(this.#results.notification(f))); return;
       case BE.auth: case BE.backendKeyData: throw new ProtocolError('unexpected authentication message from upstream');
       default: break;
     }
     link.toClient(f.raw);
+  }
+
+  /**
+   * A NotificationResponse of this session's own backend carries the pid the client was given in
+   * BackendKeyData, so that a client recognizes its own notifications (others' are left as sent).
+   */
+  #ownPid(frame: Buffer): Buffer {
+    const up = this.#up.key?.pid;
+    if (up === undefined || this.#clientPid === undefined || frame.length < 9 || frame.readInt32BE(5) !== up) return frame;
+    const copy = Buffer.from(frame);
+    copy.writeInt32BE(this.#clientPid, 5);
+    return copy;
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -200,7 +216,11 @@ export class PgSession {
     const recording = err instanceof RecordingError;
     this.#svc.log.warn({ session: this.#id, side, err: err instanceof Error ? err.message : String(err) }, 'postgres session failed');
     this.#rec.event('error', { side, error: err instanceof Error ? err.message : String(err) });
-    const message = protocol
+    const message = err instanceof MessageLengthError && err.limit !== undefined
+      ? (side === 'client'
+        ? `message of ${err.size} bytes from the client exceeds server.postgres.max_message_size (${err.limit} bytes)`
+        : `message of ${err.size} bytes from the upstream server exceeds server.postgres.max_message_size (${err.limit} bytes); raise the limit or fetch less at once`)
+      : protocol
       ? (side === 'client' ? `protocol violation: ${err.message}` : 'protocol violation by the upstream server')
       : masking ? `Gatehouse could not mask the result: ${err.message}`
         : recording ? 'Gatehouse could not record the session (store unavailable); the result is withheld' : 'Gatehouse internal error';

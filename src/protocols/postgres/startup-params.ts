@@ -10,7 +10,7 @@ const FORWARDED: ReadonlySet<string> = new Set([
  * text is lexed (all `admin` when set with SQL), or start a replication session.
  */
 const REFUSED: ReadonlySet<string> = new Set([
-  'options', 'replication', 'search_path', 'role', 'session_authorization', 'standard_conforming_strings',
+  'replication', 'search_path', 'role', 'session_authorization', 'standard_conforming_strings',
   'backslash_quote', 'session_replication_role',
 ]);
 
@@ -24,8 +24,9 @@ export type StartupParams =
 
 /**
  * Chooses which client startup parameters reach the upstream server: an allowlist of harmless
- * session settings is forwarded; `options` (it can carry `-c role=…`/`-c search_path=…`),
- * `replication`, `search_path`, `role` and custom `x.y` settings are refused (the client gets an
+ * session settings is forwarded; `options` is parsed ({@link parseOptions}) and its settings
+ * forwarded as separate parameters when every one is on that allowlist (else refused: it could
+ * carry `-c role=…`/`-c search_path=…`); `replication`, `search_path`, `role` and custom `x.y` settings are refused (the client gets an
  * error rather than a session that silently differs from what it asked for); a `client_encoding`
  * other than UTF-8/SQL_ASCII is refused (the inspector must see the text as the server does);
  * anything else is dropped. `user` and `database` are Gatehouse's own and never forwarded.
@@ -39,6 +40,20 @@ export function filterStartupParams(params: ReadonlyMap<string, string>): Startu
   for (const [rawName, value] of params) {
     const name = rawName.toLowerCase();
     if (name === 'user' || name === 'database') continue;
+    if (name === 'options') {
+      // Its `-c name=value` settings pass when each is one accepted as a separate parameter.
+      const settings = parseOptions(value);
+      if (!settings.ok) return { ok: false, error: `startup parameter "options": ${settings.error}` };
+      for (const [k, v] of settings.settings) {
+        const kl = k.toLowerCase();
+        if (!FORWARDED.has(kl)) return { ok: false, error: `startup parameter "options" sets "${k}", which is not allowed through Gatehouse (allowed: ${[...FORWARDED].join(', ')})` };
+        if (kl === 'client_encoding' && !SAFE_ENCODINGS.has(v.toLowerCase().replace(/^'|'$/g, ''))) {
+          return { ok: false, error: `client_encoding "${v}" is not supported through Gatehouse (use UTF8)` };
+        }
+        forward.set(k, v);
+      }
+      continue;
+    }
     if (REFUSED.has(name) || name.includes('.') || name.startsWith('_pq_')) {
       return { ok: false, error: `startup parameter "${rawName}" is not allowed through Gatehouse` };
     }
@@ -49,4 +64,46 @@ export function filterStartupParams(params: ReadonlyMap<string, string>): Startu
     else dropped.push(rawName);
   }
   return { ok: true, forward, dropped };
+}
+
+/** Most settings one `options` parameter may carry. */
+const MAX_OPTIONS = 64;
+
+/**
+ * Parses the `options` startup parameter as PostgreSQL does: words separated by spaces (a
+ * backslash escapes the next character), each setting given as `-c name=value`, `-cname=value`
+ * or `--name=value` (dashes in the name read as underscores). Any other switch is an error.
+ *
+ * @example parseOptions('-c statement_timeout=5s --application-name=x') // settings: [['statement_timeout','5s'],['application_name','x']]
+ */
+export function parseOptions(text: string): { readonly ok: true; readonly settings: readonly (readonly [string, string])[] } | { readonly ok: false; readonly error: string } {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '\\' && i + 1 < text.length) { cur += text.charAt(++i); inWord = true; continue; }
+    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') { if (inWord) { words.push(cur); cur = ''; inWord = false; } continue; }
+    cur += ch;
+    inWord = true;
+  }
+  if (inWord) words.push(cur);
+  const settings: [string, string][] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    let assignment: string | undefined;
+    if (w === '-c') assignment = words[++i];
+    else if (w.startsWith('-c')) assignment = w.slice(2);
+    else if (w.startsWith('--')) {
+      const a = w.slice(2);
+      const e = a.indexOf('=');
+      assignment = e < 0 ? a : a.slice(0, e).replaceAll('-', '_') + a.slice(e);
+    }
+    if (assignment === undefined) return { ok: false, error: `"${w.slice(0, 40)}" is not a -c setting` };
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) return { ok: false, error: `"${assignment.slice(0, 40)}" is not name=value` };
+    settings.push([assignment.slice(0, eq), assignment.slice(eq + 1)]);
+    if (settings.length > MAX_OPTIONS) return { ok: false, error: `more than ${MAX_OPTIONS} settings` };
+  }
+  return { ok: true, settings };
 }

@@ -21,7 +21,11 @@ export interface ReviewNeed {
  */
 export type Verdict =
   | { readonly ok: true; readonly actions: readonly SqlAction[]; readonly facts: SqlFacts }
-  | { readonly ok: false; readonly effect: 'deny'; readonly message: string; readonly reasons: readonly string[]; readonly actions: readonly SqlAction[] }
+  | {
+    readonly ok: false; readonly effect: 'deny'; readonly message: string; readonly reasons: readonly string[]; readonly actions: readonly SqlAction[];
+    /** A genuine syntax error: answered as PostgreSQL would (42601 with the parser's position), still never forwarded. */
+    readonly syntax?: { readonly message: string; readonly position: number };
+  }
   | {
     readonly ok: false; readonly effect: 'review'; readonly message: string; readonly reasons: readonly string[];
     readonly actions: readonly SqlAction[]; readonly facts: SqlFacts; readonly reviews: readonly ReviewNeed[];
@@ -96,7 +100,10 @@ function guardInspected(ctx: GuardContext, inspection: SqlInspection, statementN
 
 function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: string | undefined, extra: ExtraFacts | undefined): Verdict | Promise<Verdict> {
   if (!inspection.ok) {
-    return { ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})` };
+    return {
+      ok: false, effect: 'deny', reasons: ['unparseable'], actions: [], message: `Gatehouse denied the statement: it could not be parsed (${inspection.error})`,
+      ...(inspection.syntax === undefined ? {} : { syntax: inspection.syntax }),
+    };
   }
   const resolved = ctx.prepared.resolve(inspection);
   if (!resolved.ok) {
