@@ -229,7 +229,7 @@ export class OutputLineage {
       const own = this.#named(l, names);
       if (own === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
       if (l.copiesOut === true) {
-        return { ok: false, message: `Gatehouse denied COPY TO: the connection has column masking rules${own.reads.length > 0 ? ` and it reads protected column ${own.reads[0]}` : ''}; use SELECT` };
+        return { ok: false, message: `Gatehouse denied COPY TO STDOUT: the connection has column masking rules${own.reads.length > 0 ? ` (it reads protected column ${own.reads[0]})` : ''}; use SELECT` };
       }
       for (const r of own.reads) reads.add(r);
       for (const f of own.filters) filters.add(f);
