@@ -34,6 +34,9 @@ function lineageKey(shape: ResultShape): string {
   return `|${placePlan(plan, shape.fields.length).map((d) => (d.kind === 'rule' ? `r:${d.strategy}` : d.kind)).join(',')}`;
 }
 
+/** What a notification payload becomes on a connection with column rules. */
+const NOTIFY_REDACTED = '[REDACTED]';
+
 /**
  * Everything a session masks on the way to the client, for one connection: DataRows (a
  * {@link RowMasker} per result shape, column rules resolved through the upstream catalog),
@@ -204,11 +207,18 @@ export class ResponseMasking {
     return masked === text ? f.raw : new MessageWriter().bytes(Buffer.from(masked, 'utf8')).frame(BE.copyData);
   }
 
-  /** A NotificationResponse with its payload masked; the raw frame when there is no content rule. */
+  /**
+   * A NotificationResponse as the client may see it: with column rules the payload is replaced
+   * whole by `[REDACTED]` (any session, trigger or `pg_notify(channel, phone)` may have built it
+   * from a protected column, and no lineage reaches another session's payload: fail closed);
+   * otherwise masked by the content detectors; the raw frame when nothing applies.
+   */
   notification(f: Frame): Buffer {
-    if (!this.content) return f.raw;
+    const content = this.content;
+    if (!content && !this.columnRules) return f.raw;
     const n = parseNotification(f.body);
-    return new MessageWriter().int32(n.pid).cstring(n.channel).cstring(this.content.mask(n.payload).text).frame(BE.notification);
+    const payload = this.columnRules || !content ? (n.payload === '' ? '' : NOTIFY_REDACTED) : content.mask(n.payload).text;
+    return new MessageWriter().int32(n.pid).cstring(n.channel).cstring(payload).frame(BE.notification);
   }
 }
 

@@ -79,9 +79,21 @@ function strictestOf<S extends string>(ds: readonly ColumnDecision<S>[]): Column
   return red === undefined ? { kind: 'clean' } : { kind: 'redact', column: red.column };
 }
 
-/** The protected columns a statement reads in its outputs and in its filters (facts for policy). */
+/**
+ * The protected columns a statement reads in its outputs and in its filters (facts for policy).
+ * An output *derived* from a protected column (not a bare reference) also counts as a filter:
+ * its value is redacted whole, so all it can still tell the client is an oracle — an error
+ * (`1/(phone = '…')::int`), a row count (`unnest(CASE WHEN phone LIKE … THEN … END)`) or a delay
+ * (`pg_sleep(CASE WHEN phone …)`).
+ */
 export function protectedFacts<S extends string>(l: StatementLineage, protection: ProtectionOf<S>): { reads: string[]; filters: string[] } {
   const reads = new Set<string>();
-  for (const o of l.outputs ?? []) for (const k of protectedSources(o.lineage, protection)) reads.add(k);
-  return { reads: [...reads].sort(), filters: protectedSources(l.filters, protection) };
+  const filters = new Set(protectedSources(l.filters, protection));
+  for (const o of l.outputs ?? []) {
+    for (const k of protectedSources(o.lineage, protection)) {
+      reads.add(k);
+      if (!o.lineage.bare || o.lineage.opaque) filters.add(k);
+    }
+  }
+  return { reads: [...reads].sort(), filters: [...filters].sort() };
 }

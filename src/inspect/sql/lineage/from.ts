@@ -85,6 +85,8 @@ function rangeFunction(b: Node, level: Level, ctx: Ctx, depth: number): RangeIte
     parts.push(expr(items[0], level, ctx, depth + 1));
   }
   const lineage = derived(union(parts));
+  // Its arguments decide how many rows it returns (`generate_series(1, length(c.phone))`): a filter.
+  ctx.filters.push(lineage);
   const alias = aliasOf(b.alias);
   const columns: ItemColumn[] = (alias.cols ?? []).map((name) => ({ name, lineage }));
   return { alias: alias.name, columns, rest: lineage, star: [{ kind: 'spread', lineage }] };
@@ -143,13 +145,16 @@ export function fromItem(node: unknown, level: Level, ctx: Ctx, depth: number): 
     case 'RangeFunction': { const it = rangeFunction(b, level, ctx, depth); level.items.push(it); star = [...it.star]; break; }
     case 'RangeTableFunc': case 'JsonTable': {
       const lineage = derived(expr(Object.fromEntries(Object.entries(b).filter(([k]) => k !== 'alias')), level, ctx, depth + 1));
+      ctx.filters.push(lineage); // its document and paths decide the row count, as a FROM function's arguments do
       const alias = aliasOf(b.alias);
       level.items.push({ alias: alias.name, columns: [], rest: lineage, star: [{ kind: 'spread', lineage }] });
       star = [{ kind: 'spread', lineage }];
       break;
     }
     case 'RangeTableSample': {
-      ctx.touched.push(expr(b.args, level, ctx, depth + 1));
+      const args = expr(b.args, level, ctx, depth + 1);
+      ctx.touched.push(args);
+      ctx.filters.push(args); // the sample's size decides the row count
       return fromItem(b.relation, level, ctx, depth + 1);
     }
     case 'JoinExpr': {

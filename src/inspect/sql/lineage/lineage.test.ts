@@ -111,6 +111,18 @@ describe('column lineage', () => {
     assert.deepEqual(protectedFacts(l, protection), { reads: [], filters: ['public.customers.phone'] });
     const m = statementLineage(parseSync('SELECT phone FROM customers c JOIN orders o ON o.customer_id = c.id').stmts![0]!.stmt, catalog);
     assert.deepEqual(protectedFacts(m, protection).reads, ['public.customers.phone']);
+    assert.deepEqual(protectedFacts(m, protection).filters, [], 'a bare reference is no oracle');
+  });
+
+  it('facts: a derived output and a row-producing argument are oracles, so they count as filters', () => {
+    const facts = (sql: string): string[] => protectedFacts(statementLineage(parseSync(sql).stmts![0]!.stmt, catalog), protection).filters;
+    for (const sql of [
+      "SELECT id, 1 / (phone = '555')::int FROM customers",
+      "SELECT id, unnest(CASE WHEN phone LIKE '5%' THEN ARRAY[1, 2] ELSE ARRAY[1] END) FROM customers",
+      "SELECT id, pg_sleep(CASE WHEN phone LIKE '5%' THEN 1 ELSE 0 END) FROM customers",
+      'SELECT c.id FROM customers c, generate_series(1, length(c.phone)) g',
+      'SELECT c FROM customers c',
+    ]) assert.deepEqual(facts(sql), ['public.customers.phone'], sql);
   });
 
   it('sinks: written rows, notification payloads and settings carry their lineage', () => {
