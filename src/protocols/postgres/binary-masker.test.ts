@@ -122,3 +122,17 @@ test('JSON stays JSON: a number carrying an entity becomes a string, other numbe
   assert.equal(maskJson('not json 4111111111111111', ctx.scan), 'not json [CREDIT_CARD]');
   assert.equal(maskNumberArrayText('{{1,4111111111111111.00},{NULL,2}}', ctx.scan), '{{1,NULL},{NULL,2}}');
 });
+
+test('short integers are proven clean only when every detector is built in (a user pattern may match them)', async () => {
+  const { planColumns, RowMasker } = await import('./row-masker.ts');
+  const { customDetector } = await import('../../masking/detectors/custom.ts');
+  const f = { name: 'n', tableOid: 0, attnum: 0, typeOid: 23, typeSize: 4, typeMod: -1, format: 0 };
+  const row = (s: string): Buffer => { const b = Buffer.from(s); const h = Buffer.alloc(6); h.writeInt16BE(1); h.writeInt32BE(b.length, 2); return Buffer.concat([h, b]); };
+  const custom = new TextMasker({ detectors: [...defaultDetectors(), customDetector({ pattern: '\\b1234\\b', entity: 'SECRET', maxLength: 64 })], strategy: 'redact', hashKey: Buffer.alloc(32, 7) });
+  const builtin = new RowMasker(planColumns([f], [], [undefined], true), masker, Buffer.alloc(32, 1));
+  const withCustom = new RowMasker(planColumns([f], [], [undefined], true), custom, Buffer.alloc(32, 1));
+  assert.equal(builtin.mask(row('1234')), undefined);
+  assert.notEqual(withCustom.mask(row('1234')), undefined, 'a user pattern matching the number: it is masked (NULL)');
+  const ssn = new RowMasker(planColumns([{ ...f, name: 'ssn' }], [], [undefined], true), masker, Buffer.alloc(32, 1));
+  assert.notEqual(ssn.mask(row('123456789')), undefined, 'a 9-digit int is still scanned (an SSN in a column named ssn)');
+});

@@ -13,6 +13,12 @@ export interface ValueContext {
   readonly scan: (text: string) => string;
   /** The kind of a type OID, or undefined when the catalog has not been asked yet. */
   readonly kindOf: (oid: number) => TypeKind | undefined;
+  /**
+   * True when only the built-in detectors run: then an integer of at most 8 digits is proven
+   * unable to carry an entity (a card has 12+ digits, an SSN 9, a phone or IP needs separators,
+   * every other entity letters) and is not scanned. A user pattern may match anything: not set.
+   */
+  readonly builtinOnly?: boolean;
 }
 
 /** Nested types must be resolved through the catalog first; the caller resolves them and retries. */
@@ -51,6 +57,9 @@ export function maskBytes(v: Buffer, scan: (t: string) => string): Buffer {
   const masked = scan(text);
   return masked === text ? v : Buffer.from(masked, enc);
 }
+
+/** An integer of at most 8 digits (see {@link ValueContext.builtinOnly}). */
+export const SHORT_INTEGER = /^-?[0-9]{1,8}$/;
 
 /** Digit runs long enough to be a numeric entity alone (an SSN has 9 digits, a card 13–19). */
 const DIGIT_RUN = /[0-9]{9,}/g;
@@ -129,7 +138,10 @@ export function maskBinaryValue(kind: TypeKind, v: Buffer, ctx: ValueContext, de
       return m === s ? v : Buffer.concat([v.subarray(0, 1), Buffer.from(m, 'utf8')]);
     }
     case 'bytea': return maskBytes(v, ctx.scan);
-    case 'number': return numberCarries(numberText(kind.codec, v), ctx.scan) ? null : v;
+    case 'number': {
+      const text = numberText(kind.codec, v);
+      return !(ctx.builtinOnly === true && SHORT_INTEGER.test(text)) && numberCarries(text, ctx.scan) ? null : v;
+    }
     case 'render': { const s = renderText(kind.codec, v); return ctx.scan(s) === s ? v : null; }
     case 'array': return maskArray(v, ctx, depth);
     case 'record': return maskRecord(v, ctx, depth);

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import type { TextMasker } from '../../masking/text-masker.ts';
+import { defaultDetectors, type TextMasker } from '../../masking/text-masker.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import { parseDataRow, type FieldDescription } from './backend-messages.ts';
-import { deepScan, maskBinaryValue, maskNumberArrayText, maskTextValue, numberCarries, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
+import { deepScan, maskBinaryValue, maskNumberArrayText, maskTextValue, numberCarries, SHORT_INTEGER, TypesNeeded, UnreadableValue, type ValueContext } from './binary-masker.ts';
 import { BinaryFormatError } from './binary-scalars.ts';
 import { maskJson } from './json-masking.ts';
 import { builtinKind, NUMBER_ARRAYS, type TypeKind } from './pg-types.ts';
@@ -93,7 +93,9 @@ export class RowMasker {
     this.#plans = plans;
     this.#hashKey = hashKey;
     const none = (t: string): string => t;
-    this.#ctxs = plans.map((p) => ({ scan: masker ? deepScan((t: string): string => masker.mask(t, { label: p.name }).text) : none, kindOf }));
+    const builtins = new Set(defaultDetectors());
+    const builtinOnly = masker !== undefined && masker.detectors.every((d) => builtins.has(d));
+    this.#ctxs = plans.map((p) => ({ scan: masker ? deepScan((t: string): string => masker.mask(t, { label: p.name }).text) : none, kindOf, builtinOnly }));
   }
 
   /** True when some column may change. */
@@ -132,7 +134,9 @@ export class RowMasker {
     if (p.format === 0) {
       const text = v.toString('utf8');
       // A number that carries an entity is sent as NULL, as in binary (a replacement text is no number).
-      if (p.strategy === undefined && p.kind.kind === 'number') return numberCarries(text, ctx.scan) ? null : v;
+      if (p.strategy === undefined && p.kind.kind === 'number') {
+        return !(ctx.builtinOnly === true && SHORT_INTEGER.test(text)) && numberCarries(text, ctx.scan) ? null : v;
+      }
       const masked = p.strategy !== undefined ? maskColumnValue(p.strategy, text, this.#hashKey)
         : 'json' in p.kind && p.kind.json ? maskJson(text, ctx.scan)
             : NUMBER_ARRAYS.has(p.typeOid) ? maskNumberArrayText(text, ctx.scan)
