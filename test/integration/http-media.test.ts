@@ -241,7 +241,7 @@ masking:
       'application/xml': (e) => `<a b="${e}">${e.replace('@', '&#64;')} ${e}</a>`,
       'text/html': (e) => `<p>${e.replace('@', '&commat;')}</p>${e}`,
       'application/x-www-form-urlencoded': (e) => `q=${encodeURIComponent(e)}&${encodeURIComponent(e)}=1`,
-      'text/plain': (e) => `x ${e} y`,
+      'text/plain': (e) => `x ${e} y ${JSON.stringify({ k: e.replace('@', '\\u0040') })} ${encodeURIComponent(e)}`,
       'text/csv': (e) => `a,${e}\n`,
       'application/octet-stream': (e) => e,
       'application/javascript': (e) => `var a = "${e}";`,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { TextMasker, defaultDetectors } from '../../../masking/text-masker.ts';
-import { LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
 import { charsetDecoder, DecodeError, TextDecoding } from './decode.ts';
 import { bodyKind, contentCodings, mediaAllowed, parseMediaType } from './media.ts';
 
@@ -86,4 +86,15 @@ test('property: lines and text decoding do not depend on the chunking', () => {
   assert.throws(() => stream(new TextDecoding(charsetDecoder('utf-8')!), [new Uint8Array([0xc3])]), DecodeError);
   assert.equal(charsetDecoder('x-klingon'), undefined);
   assert.equal(charsetDecoder('iso-2022-kr'), undefined);
+});
+
+test('property: escapes a reader could undo are decoded the same whatever the chunking (unreserved and @ only)', () => {
+  const piece = fc.constantFrom('bob', '\\u0040', '\\x40', '%40', '%2F', '\\u003c', '%20', '%', '\\', '\\u00', 'example', '.com', '%2e', ' ');
+  fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), splits(60), (parts, at) => {
+    const text = parts.join('');
+    const whole = stream(new EscapeNormalizer(), [text]);
+    assert.equal(stream(new EscapeNormalizer(), cut(text, at)), whole);
+  }), { numRuns: 2000 });
+  assert.equal(stream(new EscapeNormalizer(), ['bob\\u0040ex', 'ample%2ecom %2F \\u003c %3A %20']), 'bob@example.com %2F \\u003c %3A  ');
+  assert.equal(masker.mask(stream(new EscapeNormalizer(), ['mailto:bob%40example.com'])).text, 'mailto:[EMAIL]');
 });

@@ -181,3 +181,46 @@ export function maskJsonLine(line: string, masker: TextMasker): string {
   if (body.trim() === '') return line;
   return `${rs}${maskJsonText(body, masker)}${end}`;
 }
+
+/**
+ * Characters an escape may spell in text and still be decoded: unreserved (RFC 3986), `@` and
+ * the space (separators of cards and numbers: `4111%201111…`).
+ */
+const SAFE_DECODE = /^[A-Za-z0-9@._~ -]$/;
+const ESCAPE = /\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|%([0-9A-Fa-f]{2})/g;
+/** A tail that may be the start of an escape continued by the next chunk. */
+const PARTIAL_ESCAPE = /(?:\\(?:u[0-9A-Fa-f]{0,3}|x[0-9A-Fa-f]?)?|%[0-9A-Fa-f]?)$/;
+
+/**
+ * Streams text with the escapes a reader could undo decoded when they spell an unreserved
+ * character, `@` or a space: JSON/JS `\u0040`, `\x40`, and percent-encoding `%40` — so that
+ * `bob\u0040example.com` in a `text/plain` body (JSON mislabelled as text) or
+ * `mailto:bob%40example.com` is masked as the email it is. Other escapes are left alone (`%2F`,
+ * `\u003c`, `%3A` keep their meaning); a URL written in the text may thus show a space where
+ * it had `%20` (masking first, fidelity second). An escape split across chunks is held (≤ 5 characters).
+ */
+export class EscapeNormalizer {
+  #held = '';
+
+  push(chunk: string): string {
+    const text = this.#held + chunk;
+    const m = PARTIAL_ESCAPE.exec(text.slice(-6));
+    const cut = m ? text.length - m[0].length : text.length;
+    this.#held = text.slice(cut);
+    return decodeEscapes(text.slice(0, cut));
+  }
+
+  end(): string {
+    const out = decodeEscapes(this.#held);
+    this.#held = '';
+    return out;
+  }
+}
+
+function decodeEscapes(s: string): string {
+  if (!s.includes('\\') && !s.includes('%')) return s;
+  return s.replace(ESCAPE, (m, u: string | undefined, x: string | undefined, p: string | undefined) => {
+    const ch = String.fromCharCode(Number.parseInt(u ?? x ?? p ?? '', 16));
+    return SAFE_DECODE.test(ch) ? ch : m;
+  });
+}

@@ -1,6 +1,6 @@
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
-import { MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
 import { charsetDecoder, DecodeError, decodeSync, decodeText } from './decode.ts';
 import { bodyKind, contentCodings, mediaAllowed, parseMediaType, utf8ContentType } from './media.ts';
 
@@ -51,9 +51,13 @@ function maskAs(kind: ReturnType<typeof bodyKind>, text: string, egress: TextMas
     case 'form': return maskForm(text, egress);
     case 'markup': {
       const n = new MarkupNormalizer();
-      return egress.mask(n.push(text) + n.end()).text;
+      const e = new EscapeNormalizer();
+      return egress.mask(e.push(n.push(text) + n.end()) + e.end()).text;
     }
-    default: return egress.mask(text).text;
+    default: {
+      const e = new EscapeNormalizer();
+      return egress.mask(e.push(text) + e.end()).text;
+    }
   }
 }
 

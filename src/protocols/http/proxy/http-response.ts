@@ -5,7 +5,7 @@ import { StreamMasker } from '../../../masking/stream-masker.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { SseParser } from '../sse/parser.ts';
 import { formatSse } from '../sse/serializer.ts';
-import { LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
 import { charsetDecoder, DecodeError, decodeStream, decodeText, TextDecoding } from './decode.ts';
 import { clientHeaders } from './headers.ts';
 import { bodyKind, contentCodings, mediaAllowed, parseMediaType, utf8ContentType, type BodyKind } from './media.ts';
@@ -79,8 +79,14 @@ export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.Resp
   }
   if (kind === 'ndjson') return pipeBody(res, up, plan, source, ndjsonPipe(decoder, masker), true, headers);
   if (kind === 'sse') return pipeBody(res, up, plan, source, ssePipe(masker), true, { ...headers, 'cache-control': 'no-cache' });
+  // Text and markup: references and escapes a reader could undo are decoded before masking.
   const markup = kind === 'markup' ? new MarkupNormalizer() : undefined;
-  return pipeBody(res, up, plan, source, textPipe(decoder, markup ? (s, end) => (end ? markup.push(s) + markup.end() : markup.push(s)) : (s) => s, masker), true, headers);
+  const escapes = new EscapeNormalizer();
+  const pre = (s: string, end: boolean): string => {
+    const t = markup === undefined ? s : end ? markup.push(s) + markup.end() : markup.push(s);
+    return end ? escapes.push(t) + escapes.end() : escapes.push(t);
+  };
+  return pipeBody(res, up, plan, source, textPipe(decoder, pre, masker), true, headers);
 }
 
 /**
