@@ -8,6 +8,8 @@ import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, ty
 const DELTA_FIELDS: Readonly<Record<string, string>> = {
   text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking',
 };
+/** Content block types whose start event may carry the beginning of the streamed text. */
+const START_FIELDS: Readonly<Record<string, 'text' | 'thinking'>> = { text: 'text', thinking: 'thinking' };
 const WHOLE = new Set(['message_start', 'content_block_start', 'message_delta', 'ping', 'error']);
 /** The common text delta, matched on the raw text (anything else takes the parsing path). */
 const FAST_DELTA = new RegExp(
@@ -66,6 +68,17 @@ export function anthropicStream(masker: TextMasker, sink: TextSink): StreamTrans
         return [...held, { event: type, data: JSON.stringify(d) }];
       }
       if (!WHOLE.has(type)) throw new Error(`unknown event type "${type.slice(0, 60)}"`);
+      const cb = type === 'content_block_start' ? d.content_block : undefined;
+      const startField = isObject(cb) ? START_FIELDS[String(cb.type)] : undefined;
+      const startText = isObject(cb) && startField !== undefined ? cb[startField] : undefined;
+      if (isObject(cb) && startField !== undefined && typeof startText === 'string' && startText !== '') {
+        // Text in the block's start event continues in its deltas: it opens the block's stream
+        // (an entity split between the start and the first delta is still one entity).
+        cb[startField] = '';
+        set.maskWhole(d);
+        cb[startField] = set.push(`${String(d.index)}|${startField}_delta`, startText);
+        return [{ event: type, data: JSON.stringify(d) }];
+      }
       set.maskWhole(d);
       return [{ event: type, data: JSON.stringify(d) }];
     },

@@ -121,6 +121,37 @@ describe('property: random provider responses, nothing unmasked reaches the clie
     }
   });
 
+  test('an entity split between a block start (or content part added) and its first delta is masked', () => {
+    fc.assert(fc.property(entity, fc.nat(), (e, at) => {
+      const cut = 1 + (at % (e.length - 1));
+      const [head, tail] = [`mail ${e.slice(0, cut)}`, `${e.slice(cut)} now`];
+      const ev = (type: string, d: object): SseEvent => ({ event: type, data: JSON.stringify({ type, ...d }) });
+      const anthropic = [
+        ev('content_block_start', { index: 0, content_block: { type: 'text', text: head } }),
+        ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: tail } }),
+        ev('content_block_stop', { index: 0 }), ev('message_stop', {}),
+      ];
+      const responses = [
+        ev('response.content_part.added', { item_id: 'm', output_index: 0, content_index: 0, part: { type: 'output_text', text: head, annotations: [] } }),
+        ev('response.output_text.delta', { item_id: 'm', output_index: 0, content_index: 0, delta: tail }),
+        ev('response.output_text.done', { item_id: 'm', output_index: 0, content_index: 0, text: head + tail }),
+      ];
+      for (const [format, evs] of [['anthropic', anthropic], ['openai-responses', responses]] as const) {
+        const out = throughStream(format, Buffer.from(evs.map(formatSse).join('')), []);
+        assert.deepEqual(leaked(out), [], out);
+        // What a client reassembles: the start's text followed by the deltas.
+        const p = new SseParser();
+        let text = '';
+        for (const x of [...p.push(Buffer.from(out)), ...p.end()]) {
+          const d = JSON.parse(x.data) as { content_block?: { text?: string }; part?: { text?: string }; delta?: string | { text?: string } };
+          if (x.event === 'response.output_text.done') continue;
+          text += d.content_block?.text ?? d.part?.text ?? (typeof d.delta === 'string' ? d.delta : d.delta?.text ?? '');
+        }
+        assert.ok(!text.includes(e) && text.includes('[') && text.startsWith('mail '), text);
+      }
+    }), { numRuns: 200 });
+  });
+
   test('JSON responses of the three formats', () => {
     fc.assert(fc.property(textArb, extraArb, carrier, (text, extra, id) => {
       const docs = [

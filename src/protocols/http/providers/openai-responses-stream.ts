@@ -2,7 +2,7 @@ import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { SseEvent } from '../sse/parser.ts';
 import { errorEvent } from './error-events.ts';
 import { StreamSet } from './stream-set.ts';
-import { eventJson, type StreamTransform, type TextSink } from './types.ts';
+import { eventJson, isObject, type StreamTransform, type TextSink } from './types.ts';
 
 /** Text carried in `.delta` events, one stream masker per (kind, item, content part). */
 const DELTA_KINDS = new Set([
@@ -69,6 +69,20 @@ export function openAiResponsesStream(masker: TextMasker, sink: TextSink): Strea
           templates.set(key, tpl);
         }
         d.delta = set.push(key, text);
+        return [{ event: type, data: JSON.stringify(d) }];
+      }
+      const part = type === 'response.content_part.added' ? d.part : undefined;
+      if (isObject(part) && part.type === 'output_text' && typeof part.text === 'string' && part.text !== '') {
+        // Text in the part's added event continues in its deltas: it opens the part's stream.
+        const text = part.text;
+        const key = streamKey('response.output_text', d);
+        part.text = '';
+        set.maskWhole(d);
+        if (!templates.has(key)) {
+          const { part: _p, sequence_number: _s, ...tpl } = d;
+          templates.set(key, tpl);
+        }
+        part.text = set.push(key, text);
         return [{ event: type, data: JSON.stringify(d) }];
       }
       if (DELTA_KINDS.has(kind) && suffix === 'done') {
