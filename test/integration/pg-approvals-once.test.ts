@@ -1,4 +1,5 @@
 import { after, before, describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pg from 'pg';
@@ -215,6 +216,29 @@ describe('approvals run once, whatever the route (real PostgreSQL)', { skip }, (
       assert.match(String(e2), /approval required/);
       assert.equal(await hits(), 1);
     } finally { await c.end(); }
+  });
+
+  test('psycopg 3: a server-side prepared write (prepare=True, text and binary) is reviewed at every execution', async () => {
+    await admin.query('TRUNCATE hits');
+    const script = `
+import psycopg, os, sys
+with psycopg.connect(host=os.environ['H'], port=os.environ['P'], user='alice', dbname='crm', password=os.environ['K'], autocommit=True) as c:
+    for i in range(3):
+        for binary in (False, True):
+            try:
+                c.cursor(binary=binary).execute('INSERT INTO hits VALUES (%s)', (40 + i,), prepare=True); print('ran')
+            except psycopg.Error as e:
+                print(e.sqlstate, 'approval required' in str(e))
+`;
+    const out = await new Promise<string>((resolve) => {
+      const p = spawn('/usr/bin/python3', ['-c', script], { env: { ...process.env, H: t.postgres.host, P: String(t.postgres.port), K: alice } });
+      let o = '';
+      p.stdout.on('data', (d: Buffer) => { o += d.toString(); });
+      p.stderr.on('data', (d: Buffer) => { o += d.toString(); });
+      p.on('close', () => resolve(o));
+    });
+    assert.deepEqual(out.trim().split('\n'), Array.from({ length: 6 }, () => '42501 True'), out);
+    assert.equal(await hits(), 0);
   });
 
   test('property: after approving PREPARE and one more review, any sequence of routes inserts at most one row', async () => {
