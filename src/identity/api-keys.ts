@@ -26,6 +26,9 @@ const SUBSCRIBE_RETRY_MS = 5_000;
 
 type FeedState = 'off' | 'opening' | 'live' | 'closed';
 
+/** Told the id of a revoked key, or undefined when a revocation of an unknown key was announced. */
+export type RevocationListener = (id: string | undefined) => void;
+
 /** Options of {@link ApiKeys}. */
 export interface ApiKeysOptions {
   /** How long a verified key is served from memory (ms). Default 30 000; 0 disables the cache. */
@@ -109,6 +112,7 @@ export class ApiKeys {
   #feedRetryAt = 0;
   #opening: Promise<void> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
+  readonly #revokedListeners = new Set<RevocationListener>();
 
   constructor(db: SqlDriver, clock: Clock, opts: ApiKeysOptions = {}) {
     this.#db = db;
@@ -144,6 +148,7 @@ export class ApiKeys {
       const unlisten = await this.#db.listen(API_KEY_REVOKED_CHANNEL, (id) => {
         if (ID_PATTERN.test(id)) this.#cache.drop(id);
         else this.#cache.clear();
+        this.#announce(ID_PATTERN.test(id) ? id : undefined);
       });
       if (this.#feedIs('closed')) {
         await unlisten();
@@ -215,6 +220,7 @@ export class ApiKeys {
       [id, new Date(this.#clock.now()), by ?? null],
     );
     this.#cache.drop(id); // again: a verify that read the row before the UPDATE must not cache it
+    this.#announce(id); // live sessions here end now, without waiting for our own notification
     // Tell the other replicas. The revocation is committed; if the notify fails they are bounded
     // by the cache TTL, so report it rather than fail the admin call.
     await this.#db.notify(API_KEY_REVOKED_CHANNEL, id).catch((err: unknown) => {
@@ -289,6 +295,25 @@ export class ApiKeys {
     if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at.getTime() <= now)) throw dead();
     if (caching && this.#feed === 'live' && /^[0-9a-f]{64}$/.test(row.key_hash)) {
       this.#cache.set(row.key_hash, { id, principal: freezePrincipal(toPrincipal(row)), expiresAt: row.expires_at?.getTime() }, generation, now);
+    }
+  }
+
+  /**
+   * Calls `fn` whenever a key is revoked, here (at once) or on any replica sharing the store (via
+   * the revocation feed, so only while it is live: see {@link start}); `undefined` means "some key,
+   * unknown which" (a malformed notification): re-check everything. Listeners must not throw (a
+   * throw is logged and ignored). Returns the unsubscribe function.
+   *
+   * @example const off = keys.onRevoked((id) => { if (id === undefined || mine.has(id)) endSessions(id); });
+   */
+  onRevoked(fn: RevocationListener): () => void {
+    this.#revokedListeners.add(fn);
+    return () => { this.#revokedListeners.delete(fn); };
+  }
+
+  #announce(id: string | undefined): void {
+    for (const fn of this.#revokedListeners) {
+      try { fn(id); } catch (err) { this.#log?.warn({ err: String(err) }, 'API key revocation listener failed'); }
     }
   }
 

@@ -12,6 +12,7 @@ import { SQLSTATE } from './errors.ts';
 import { DEFAULT_MAX_MESSAGE } from './frame-reader.ts';
 import { clientHandshake, HandshakeError, rejectClient } from './handshake.ts';
 import { PgSession } from './session.ts';
+import { SessionRevoker } from './session-revoker.ts';
 import { connectUpstream, upstreamTarget } from './upstream.ts';
 import { MessageWriter, readyForQuery } from './writer.ts';
 import { upstreamFailureReason } from './upstream-reason.ts';
@@ -30,6 +31,8 @@ export interface PostgresListenerOptions {
   readonly startupTimeoutMs?: number;
   /** `server.postgres.safe_functions`. */
   readonly safeFunctions?: readonly string[];
+  /** How often open sessions' API keys are re-checked (ms; default 30 000; 0: only on revocation events). */
+  readonly credentialRecheckMs?: number;
 }
 
 /**
@@ -50,16 +53,19 @@ export class PostgresListener {
   readonly #volatility = new Map<string, FunctionVolatility>();
   readonly #sessions = new Set<PgSession>();
   readonly #sockets = new Set<Socket>();
+  readonly #revoker: SessionRevoker;
 
   constructor(svc: Services, opts: PostgresListenerOptions) {
     this.#svc = svc;
     this.#opts = opts;
     this.#secure = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : undefined;
+    this.#revoker = new SessionRevoker(svc, () => this.#sessions, opts.credentialRecheckMs);
     this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (s) => { void this.#accept(s); });
   }
 
-  /** Binds; resolves with the bound address. */
+  /** Binds; resolves with the bound address. Live sessions end when their credential is revoked. */
   start(): Promise<{ host: string; port: number }> {
+    this.#revoker.start();
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.#opts.port, this.#opts.host, () => {
@@ -162,6 +168,7 @@ export class PostgresListener {
   /** Stops accepting, ends every session and closes catalog connections. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#revoker.stop();
     for (const s of this.#sessions) s.close();
     for (const s of this.#sockets) s.destroy();
     for (const c of this.#catalogs.values()) c.close();

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
-import type { Principal } from '../../identity/principal.ts';
+import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import { BE, parseCommandComplete, parseReadyForQuery, validateBackend } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import type { FunctionVolatility } from './function-volatility.ts';
@@ -66,6 +66,9 @@ export class PgSession {
   readonly #guard: FrontendGuard;
   readonly #names: StatementNames;
   #closed = false;
+  /** Who authenticated this session (its credential's bound API keys decide revocation). */
+  readonly principal: Principal;
+  readonly #connectionName: string;
   /** Transaction status from the last upstream ReadyForQuery. */
   txStatus = 0x49;
 
@@ -76,6 +79,8 @@ export class PgSession {
     this.#up = init.upstream;
     this.#onClose = init.onClose;
     this.#clientPid = init.clientPid;
+    this.principal = init.principal;
+    this.#connectionName = init.connection.name;
     const upSocket = this.#up.socket;
     const client = this.#client;
     this.#link = {
@@ -205,6 +210,30 @@ export class PgSession {
     const copy = Buffer.from(frame);
     copy.writeInt32BE(this.#clientPid, 5);
     return copy;
+  }
+
+  /**
+   * The credential of this session is no longer valid (its API key, or a key its token is bound
+   * to, was revoked or has expired): audited (`postgres.session_revoked`), recorded, then the
+   * client gets FATAL 28000 "credential revoked: …" and both sides are closed (a held statement
+   * fails with the session). Idempotent. `keyId`: the dead key, never a secret.
+   */
+  endRevoked(keyId: string, why: 'revoked' | 'revoked or expired'): void {
+    if (this.#closed) return;
+    try {
+      this.#svc.audit.enqueue({
+        kind: 'postgres.session_revoked', outcome: 'closed', user: this.principal.id, ...optionalAgent(this.principal),
+        resource: this.#connectionName, detail: { session: this.#id, key_id: keyId, via: this.principal.via },
+      });
+    } catch (err) {
+      // The session ends whether or not the event could be queued (the audit gate handles the rest).
+      this.#svc.log.warn({ session: this.#id, err: String(err) }, 'revoked postgres session not audited');
+    }
+    this.#rec.event('error', { side: 'gateway', error: 'credential revoked', key_id: keyId });
+    const message = `credential revoked: the API key ${keyId} this session's credential depends on was ${why}`;
+    while (this.#client.writableCorked > 0) this.#client.uncork();
+    if (!this.#client.destroyed) this.#client.end(errorResponse({ severity: 'FATAL', code: SQLSTATE.invalidAuthorization, message }));
+    this.close();
   }
 
   // ---- lifecycle --------------------------------------------------------------------------

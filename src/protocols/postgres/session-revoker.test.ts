@@ -1,0 +1,75 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiKeys } from '../../identity/api-keys.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { manualClock } from '../../kernel/clock.ts';
+import { openEmbedded } from '../../store/embedded.ts';
+import { migrate } from '../../store/migrate.ts';
+import type { SqlDriver } from '../../store/sql.ts';
+import { SessionRevoker, type RevocableSession } from './session-revoker.ts';
+
+/** The revoker against real ApiKeys on the embedded store: events, the sweep, expiry, bystanders. */
+
+const T0 = Date.UTC(2030, 0, 1);
+let db: SqlDriver;
+before(async () => { db = await openEmbedded(undefined); await migrate(db); });
+after(async () => { await db.close(); });
+
+class FakeSession implements RevocableSession {
+  ended: { keyId: string; why: string } | undefined;
+  readonly principal: Principal;
+  constructor(principal: Principal) { this.principal = principal; }
+  endRevoked(keyId: string, why: 'revoked' | 'revoked or expired'): void { this.ended ??= { keyId, why }; }
+}
+
+const silent = { warn: (): void => undefined };
+const viaKey = (id: string): Principal => ({ kind: 'user', id: 'alice', groups: [], via: 'api_key', credentialId: id });
+const viaToken = (...ids: string[]): Principal => ({ kind: 'user', id: 'alice', groups: [], via: 'gatehouse_jwt', credentialId: 'jti1', boundKeys: ids });
+
+describe('SessionRevoker', () => {
+  test('a revocation ends the sessions of that key and of tokens bound to it, nothing else', async () => {
+    const keys = new ApiKeys(db, manualClock(T0));
+    const k1 = (await keys.create({ user: 'alice' })).record.id;
+    const k2 = (await keys.create({ user: 'alice' })).record.id;
+    const sessions = [new FakeSession(viaKey(k1)), new FakeSession(viaToken(k2, k1)), new FakeSession(viaKey(k2)),
+      new FakeSession({ kind: 'user', id: 'alice', groups: [], via: 'oidc', credentialId: k1 })];
+    const r = new SessionRevoker({ apiKeys: keys, log: silent }, () => sessions, 0);
+    r.start();
+    assert.equal(await keys.revoke(k1), true);
+    assert.deepEqual(sessions.map((s) => s.ended?.keyId), [k1, k1, undefined, undefined], 'an OIDC jti equal to a key id is not a key');
+    r.stop();
+    assert.equal(await keys.revoke(k2), true);
+    assert.equal(sessions[2]?.ended, undefined, 'stopped: no longer listening');
+    await keys.close();
+  });
+
+  test('the sweep ends sessions whose key was revoked unseen (lost notification) or has expired', async () => {
+    const clock = manualClock(T0);
+    const keys = new ApiKeys(db, clock);
+    const revokedElsewhere = (await keys.create({ user: 'alice' })).record.id;
+    const expiring = (await keys.create({ user: 'alice', expiresAt: T0 + 60_000 })).record.id;
+    const fine = (await keys.create({ user: 'alice' })).record.id;
+    const sessions = [new FakeSession(viaKey(revokedElsewhere)), new FakeSession(viaToken(fine, expiring)), new FakeSession(viaKey(fine))];
+    const r = new SessionRevoker({ apiKeys: keys, log: silent }, () => sessions, 0);
+    // Revoked behind this ApiKeys' back (no event): only the sweep can see it.
+    await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [revokedElsewhere]);
+    await r.sweep();
+    assert.deepEqual(sessions.map((s) => s.ended?.keyId), [revokedElsewhere, undefined, undefined]);
+    clock.advance(60_001);
+    await r.sweep();
+    assert.deepEqual(sessions.map((s) => s.ended), [
+      { keyId: revokedElsewhere, why: 'revoked or expired' }, { keyId: expiring, why: 'revoked or expired' }, undefined,
+    ]);
+    await keys.close();
+  });
+
+  test('a store that cannot answer ends nothing (logged)', async () => {
+    const warned: string[] = [];
+    const down = { onRevoked: () => () => undefined, assertLive: () => Promise.reject(new Error('store down')) };
+    const s = new FakeSession(viaKey('AbCd1234'));
+    const r = new SessionRevoker({ apiKeys: down, log: { warn: (_o: object, m: string) => { warned.push(m); } } }, () => [s], 0);
+    await r.sweep();
+    assert.equal(s.ended, undefined);
+    assert.equal(warned.length, 1);
+  });
+});

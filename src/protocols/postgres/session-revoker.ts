@@ -1,0 +1,103 @@
+import type { ApiKeys } from '../../identity/api-keys.ts';
+import { keyBinding } from '../../identity/principal.ts';
+import { isGatehouseError } from '../../kernel/errors.ts';
+import type { PgSession } from './session.ts';
+
+/** What the revoker needs of a session. */
+export type RevocableSession = Pick<PgSession, 'principal' | 'endRevoked'>;
+
+/** What the revoker needs of the services. */
+export interface RevokerDeps {
+  readonly apiKeys: Pick<ApiKeys, 'onRevoked' | 'assertLive'>;
+  readonly log: { warn(obj: object, msg: string): void };
+}
+
+/** How often every live session's keys are checked again (bounds a lost revocation feed, and expiry). */
+export const SESSION_RECHECK_MS = 30_000;
+
+/**
+ * Ends live PostgreSQL sessions whose credential dies: revocation means revocation, also for a
+ * session authenticated before it (issue 17 item 2).
+ *
+ * - A revoked API key (`ApiKeys.onRevoked`: revoked on this replica, at once; on another replica,
+ *   through the same LISTEN/NOTIFY feed as the API-key cache) ends every session whose credential
+ *   is that key or a token bound to it (`keyBinding`: `credentialId` of an API key, `boundKeys` of
+ *   a Gatehouse JWT).
+ * - A revocation of an unknown key (malformed notification) and, every {@link SESSION_RECHECK_MS},
+ *   a sweep re-check every session's keys with `ApiKeys.assertLive` (so a lost notification or an
+ *   expired key ends the session within that bound). A store that cannot answer ends nothing (logged):
+ *   new authentications fail closed meanwhile, and the next sweep tries again.
+ *
+ * Sessions authenticated by an external OIDC token carry no key binding and are not affected.
+ *
+ * @example
+ *   const revoker = new SessionRevoker(svc, () => sessions);
+ *   revoker.start(); … revoker.stop();
+ */
+export class SessionRevoker {
+  readonly #svc: RevokerDeps;
+  readonly #sessions: () => Iterable<RevocableSession>;
+  readonly #recheckMs: number;
+  #off: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping = false;
+
+  constructor(svc: RevokerDeps, sessions: () => Iterable<RevocableSession>, recheckMs = SESSION_RECHECK_MS) {
+    this.#svc = svc;
+    this.#sessions = sessions;
+    this.#recheckMs = recheckMs;
+  }
+
+  /** Subscribes to revocations and starts the periodic sweep. Idempotent. */
+  start(): void {
+    this.#off ??= this.#svc.apiKeys.onRevoked((id) => {
+      if (id === undefined) { void this.sweep(); return; }
+      for (const s of [...this.#sessions()]) {
+        if (keyBinding(s.principal).includes(id)) s.endRevoked(id, 'revoked');
+      }
+    });
+    if (this.#timer === undefined && this.#recheckMs > 0) {
+      this.#timer = setInterval(() => { void this.sweep(); }, this.#recheckMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Unsubscribes and stops the sweep. */
+  stop(): void {
+    this.#off?.();
+    this.#off = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Checks every open session's keys against the store (through the API-key cache) and ends the
+   * sessions with a dead one. One sweep at a time; each distinct key is checked once per sweep.
+   */
+  async sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const verdicts = new Map<string, Promise<boolean>>();
+      const live = (id: string): Promise<boolean> => {
+        let v = verdicts.get(id);
+        if (v === undefined) {
+          v = this.#svc.apiKeys.assertLive(id).then(() => true, (err: unknown) => {
+            if (isGatehouseError(err, 'invalid_credential')) return false;
+            this.#svc.log.warn({ key_id: id, err: String(err) }, 'could not re-check the API key of live postgres sessions');
+            return true;
+          });
+          verdicts.set(id, v);
+        }
+        return v;
+      };
+      for (const s of [...this.#sessions()]) {
+        for (const id of keyBinding(s.principal)) {
+          if (!(await live(id))) { s.endRevoked(id, 'revoked or expired'); break; }
+        }
+      }
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+}
