@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Services } from '../../../app/services.ts';
-import type { Principal } from '../../../identity/principal.ts';
+import { keyBinding, type Principal } from '../../../identity/principal.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Action, Decision, Facts } from '../../../policy/request.ts';
@@ -57,14 +57,15 @@ export function reviewSummary(method: string, endpoint: string, text: string | u
  * Holds a request whose decision is `review` until it is approved (→ resolves; the caller then
  * proceeds exactly as for `allow`), or throws the client's answer: denied → 403 `policy_denied`
  * with the reason and `review_id`; still pending after `reviews.hold_timeout` (or the client went
- * away) → 403 `review_required` with `review_id`. The fingerprint is
+ * away) → 403 `review_required` with `review_id`; the API key of the credential (or one its token
+ * is bound to) revoked while held, or dead when approved → 401 `invalid_credential`. The fingerprint is
  * `['http', connection, method, upstreamPath, sha256(raw body)]`: re-sending the same request
  * after approval runs it once.
  *
  * @example
  *   if (decision.effect === 'review') await holdForReview(svc, { principal, action, connection: conn.name, … });
  */
-export async function holdForReview(svc: Pick<Services, 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs'>, input: HttpReviewInput): Promise<string> {
+export async function holdForReview(svc: Pick<Services, 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs' | 'apiKeys'>, input: HttpReviewInput): Promise<string> {
   const bodyHash = createHash('sha256').update(input.raw).digest('hex');
   const justification = justificationHeader(input.headers);
   let summary: string;
@@ -73,11 +74,23 @@ export async function holdForReview(svc: Pick<Services, 'log' | 'reviews' | 'rev
   } catch {
     throw new GatehouseError('policy_denied', 'denied: the request could not be summarized for review');
   }
-  const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
-    principal: input.principal, action: input.action, resource: input.connection, facts: input.facts, decision: input.decision,
-    fingerprint: requestFingerprint(['http', input.connection, input.method, input.upstreamPath, bodyHash]),
-    summary, signal: input.signal, ...(justification === undefined ? {} : { justification }),
-  });
+  // Revocation means revocation, also while held: the key (or a key the token is bound to) being
+  // revoked ends the wait, and the credential is checked again before the request proceeds.
+  const bound = keyBinding(input.principal);
+  const revoked = new AbortController();
+  const off = bound.length === 0 ? undefined : svc.apiKeys.onRevoked((id) => { if (id !== undefined && bound.includes(id)) revoked.abort(); });
+  let g: Awaited<ReturnType<typeof reviewGate>>;
+  try {
+    g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+      principal: input.principal, action: input.action, resource: input.connection, facts: input.facts, decision: input.decision,
+      fingerprint: requestFingerprint(['http', input.connection, input.method, input.upstreamPath, bodyHash]),
+      summary, signal: AbortSignal.any([input.signal, revoked.signal]), ...(justification === undefined ? {} : { justification }),
+    });
+  } finally {
+    off?.();
+  }
+  if (revoked.signal.aborted) throw new GatehouseError('invalid_credential', 'credential revoked while the request was held for review');
+  if (g.outcome === 'run') for (const id of bound) await svc.apiKeys.assertLive(id);
   switch (g.outcome) {
     case 'run': return g.reviewId;
     case 'denied':
