@@ -44,6 +44,18 @@ describe('facts', () => {
     assert.ok(r.actions.includes('sql.admin'));
   });
 
+  test('recursive CTEs with SEARCH or CYCLE are sql.admin (a plain read of this form crashes PostgreSQL 15.20)', () => {
+    const search = ok(inspectSql('WITH RECURSIVE t(x) AS (SELECT phone FROM customers UNION SELECT x FROM t) SEARCH DEPTH FIRST BY x SET o SELECT * FROM t'));
+    assert.deepEqual(search.facts.dangerous_functions, ['WITH RECURSIVE … SEARCH']);
+    assert.ok(search.actions.includes('sql.admin'));
+    const cycle = ok(inspectSql('WITH RECURSIVE t(x) AS (SELECT 1 UNION ALL SELECT x FROM t) CYCLE x SET c USING p SELECT * FROM t'));
+    assert.deepEqual(cycle.facts.dangerous_functions, ['WITH RECURSIVE … CYCLE']);
+    assert.ok(cycle.actions.includes('sql.admin'));
+    const plain = ok(inspectSql('WITH RECURSIVE t(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM t WHERE x < 3) SELECT * FROM t'));
+    assert.deepEqual(plain.facts.dangerous_functions, []);
+    assert.ok(!plain.actions.includes('sql.admin'));
+  });
+
   test('unknown user functions are reported but do not change the actions (policy decides by name)', () => {
     const r = ok(inspectSql('SELECT func_with_side_effects()'));
     assert.deepEqual(r.facts.functions, ['func_with_side_effects']);

@@ -160,6 +160,11 @@ function onNode(f: TreeFacts, tag: string, body: Record<string, unknown>, planOn
     case 'A_Indirection': recordFieldNotation(f, stringItems(body.indirection)); break;
     case 'CommonTableExpr':
       if (isRecord(body.ctequery) && Object.keys(body.ctequery).some((k) => DML_TAGS.has(k))) f.dataModifyingCte = true;
+      // `WITH RECURSIVE … SEARCH … SET` / `CYCLE … SET`: a plain read of this form crashes
+      // PostgreSQL 15.20 (every session of every user ends while the server restarts). Treated
+      // like a dangerous function (sql.admin) until the servers we support are all fixed.
+      if (isRecord(body.search_clause)) f.dangerous.add('WITH RECURSIVE … SEARCH');
+      if (isRecord(body.cycle_clause)) f.dangerous.add('WITH RECURSIVE … CYCLE');
       break;
     case 'DoStmt': f.doBlock = true; break;
     case 'CopyStmt':
