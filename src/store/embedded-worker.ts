@@ -4,12 +4,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
 import type { FromWorker, ToWorker } from './embedded-protocol.ts';
+import type { PgliteModules } from './embedded.ts';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts runs as a worker thread');
-const { dir } = workerData as { dir: string | undefined };
+const { dir, wasm } = workerData as { dir: string | undefined; wasm: PgliteModules };
 
 const txs = new Map<number, Transaction>();
 const enders = new Map<number, { commit: () => void; rollback: (e: Error) => void }>();
@@ -28,7 +29,9 @@ function fail(id: number, err: unknown): void {
 let db: PGlite;
 try {
   if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  db = await PGlite.create(dir === undefined ? {} : { dataDir: dir });
+  // Instantiated from the modules the main thread compiled once (see pgliteModules in embedded.ts).
+  const modules: Pick<PGliteOptions, 'pgliteWasmModule' | 'initdbWasmModule'> = { pgliteWasmModule: wasm.pglite as never, initdbWasmModule: wasm.initdb as never };
+  db = await PGlite.create(dir === undefined ? modules : { ...modules, dataDir: dir });
   send({ id: 0, ok: true });
 } catch (err) {
   fail(0, err);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from './embedded-protocol.ts';
 import type { SqlDriver, SqlExecutor } from './sql.ts';
@@ -25,8 +26,9 @@ export class EmbeddedStoreError extends Error {
  * The thread keeps the process alive only while a request is pending.
  */
 export async function openEmbedded(dir: string | undefined): Promise<SqlDriver> {
+  const wasm = await pgliteModules();
   const worker = new Worker(new URL('./embedded-worker.ts', import.meta.url), {
-    workerData: { dir }, execArgv: ['--disable-warning=ExperimentalWarning'],
+    workerData: { dir, wasm }, execArgv: ['--disable-warning=ExperimentalWarning'],
   });
   const pending = new Map<number, { resolve: (m: FromWorker & { ok: true }) => void; reject: (e: Error) => void }>();
   const subscribers = new Map<number, (payload: string) => void>();
@@ -111,6 +113,37 @@ export async function openEmbedded(dir: string | undefined): Promise<SqlDriver> 
       return closed;
     },
   };
+}
+
+/** A compiled WebAssembly module: opaque here (the project's TypeScript lib has no WebAssembly types). */
+export type WasmModule = object;
+const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
+
+/** PGlite's two WebAssembly modules, compiled once per process. */
+export interface PgliteModules {
+  readonly pglite: WasmModule;
+  readonly initdb: WasmModule;
+}
+
+let compiled: Promise<PgliteModules> | undefined;
+
+/**
+ * Compiles PGlite's WebAssembly once per process and keeps it for the process's life; every store
+ * thread instantiates from these modules instead of compiling its own copy. Opening a store then
+ * costs no compilation, the machine code is shared, and closing a store frees no code — which also
+ * keeps the process clear of a V8 fault seen when many PGlite instances compile and free their code
+ * in one process (nodejs/node#64500: `jit_page_->allocations_.erase(addr) == 1`). A failed compile
+ * is not kept: the next open tries again.
+ */
+export function pgliteModules(): Promise<PgliteModules> {
+  compiled ??= (async () => {
+    // The package's entry point sits next to its .wasm files (its exports map does not list them).
+    const entry = import.meta.resolve('@electric-sql/pglite');
+    const [pglite, initdb] = await Promise.all(['pglite.wasm', 'initdb.wasm'].map(async (f) => wasmApi.compile(await readFile(new URL(f, entry)))));
+    return { pglite: pglite!, initdb: initdb! };
+  })();
+  compiled.catch(() => { compiled = undefined; });
+  return compiled;
 }
 
 /** Buffers cross the thread as plain bytes; everything else the store takes clones as is. */
