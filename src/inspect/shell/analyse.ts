@@ -1,0 +1,224 @@
+/**
+ * Per-command analysers for the command that really runs (wrappers already removed): deletes,
+ * permission changes, disk tools, power, writes, network fetchers, interpreters with inline
+ * code, `cd`. Every argument also goes through the generic path and credential checks.
+ */
+import { readsStdin, show } from './commands.ts';
+import { scanOptions } from './options.ts';
+import { ANY, resolvePath, systemVerdict } from './paths.ts';
+import type { Ctx, Walker } from './walk.ts';
+import { literalValue, type Word } from './words.ts';
+
+const DISK_TOOLS = new Set([
+  'mke2fs', 'mkswap', 'wipefs', 'fdisk', 'sfdisk', 'cfdisk', 'gdisk', 'sgdisk', 'parted', 'blkdiscard', 'mkdosfs',
+  'mkntfs', 'pvcreate', 'pvremove', 'vgremove', 'lvremove', 'flashrom', 'badblocks', 'dmsetup', 'mdadm',
+]);
+const POWER = new Set(['shutdown', 'reboot', 'halt', 'poweroff', 'kexec', 'killall5']);
+const SYSTEMCTL_POWER = new Set(['poweroff', 'reboot', 'halt', 'kexec', 'emergency', 'rescue', 'suspend', 'hibernate', 'hybrid-sleep', 'soft-reboot', 'isolate', 'suspend-then-hibernate']);
+const FETCHERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'nc', 'ncat', 'netcat', 'socat', 'ftp', 'tftp', 'lftp', 'http', 'https', 'scp', 'sftp', 'rsync', 'git']);
+/** Interpreters and the short options that carry inline code. */
+const INTERPRETERS: Readonly<Record<string, { code: string; long?: readonly string[]; withArg?: string }>> = {
+  python: { code: 'c', withArg: 'mWXQ' }, perl: { code: 'eE', withArg: 'IlMmx' }, ruby: { code: 'e', withArg: 'IrEC' },
+  node: { code: 'ep', long: ['eval', 'print'], withArg: 'r' }, nodejs: { code: 'ep', long: ['eval', 'print'], withArg: 'r' },
+  php: { code: 'rBRFE', withArg: 'cdz' }, lua: { code: 'e', withArg: 'l' }, rscript: { code: 'e' }, osascript: { code: 'e' },
+  pwsh: { code: 'cC', long: ['command', 'c', 'encodedcommand', 'ec'] }, powershell: { code: 'cC', long: ['command', 'encodedcommand'] },
+  bun: { code: 'ep', long: ['eval', 'print'] }, deno: { code: '', long: [] }, tclsh: { code: '' }, jshell: { code: '' },
+  awk: { code: '', withArg: 'fvF' }, gawk: { code: '', withArg: 'fvF' }, mawk: { code: '', withArg: 'fvF' }, nawk: { code: '', withArg: 'fvF' },
+};
+
+/** `python3.11` → `python`, `perl5.36` → `perl`. */
+function interpreterKey(name: string): string {
+  const lower = name.toLowerCase();
+  for (const base of ['python', 'perl', 'ruby', 'php', 'lua']) {
+    if (lower.startsWith(base) && Array.from(lower.slice(base.length)).every((c) => (c >= '0' && c <= '9') || c === '.')) return base;
+  }
+  return lower;
+}
+
+/** Analyses command `name` (already recorded) with its argument words. */
+export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx): void {
+  const f = w.facts;
+  f.argv.add([name, ...args.map(show)].join(' '));
+  for (const a of args) f.pathArg(a, w.cwds);
+  if (FETCHERS.has(name)) f.fetched = true;
+  const interp = INTERPRETERS[interpreterKey(name)];
+  if (interp) return interpreter(w, interpreterKey(name), interp, args, ctx);
+  if (name.startsWith('mkfs') || DISK_TOOLS.has(name)) return disk(w, name, args);
+  if (POWER.has(name)) { f.risk('power'); return; }
+  switch (name) {
+    case 'rm': case 'srm': case 'unlink': case 'rmdir': case 'shred': case 'wipe': return remove(w, name, args);
+    case 'rsync': return rsync(w, args);
+    case 'mv': case 'tee': case 'truncate': return writesAll(w, args, name === 'truncate' ? 'sr' : 'a');
+    case 'cp': case 'ln': case 'install': return writesLast(w, args);
+    case 'dd': return dd(w, args);
+    case 'sed': return sed(w, args);
+    case 'curl': case 'wget': return download(w, name, args);
+    case 'chmod': case 'chown': case 'chgrp': case 'chattr': case 'setfacl': return permissions(w, name, args);
+    case 'init': case 'telinit': {
+      const lvl = literalValue(args[0] ?? { text: '', alts: [], raws: [], dynamic: true, subst: false, procSubst: false, glob: false });
+      if (lvl === undefined || lvl === '0' || lvl === '6' || lvl === '1' || lvl === 's' || lvl === 'S') f.risk('power');
+      return;
+    }
+    case 'systemctl': {
+      const s = scanOptions(args, { short: 'tspHMn', long: ['type', 'state', 'property', 'host', 'machine', 'signal', 'kill-whom', 'root', 'lines', 'output'], permute: true });
+      const verb = s.operands[0];
+      const v = verb ? literalValue(verb) : undefined;
+      if (verb && (v === undefined || SYSTEMCTL_POWER.has(v))) f.risk('power');
+      return;
+    }
+    case 'kill': case 'pkill': case 'killall': return kill(w, name, args);
+    case 'cd': case 'pushd': return cd(w, args);
+    default: return;
+  }
+}
+
+function interpreter(w: Walker, key: string, spec: { code: string; long?: readonly string[]; withArg?: string }, args: readonly Word[], ctx: Ctx): void {
+  const s = scanOptions(args, { short: spec.code + (spec.withArg ?? ''), long: spec.long ?? [] });
+  const hasCode = Array.from(spec.code).some((c) => s.opts.has(c)) || (spec.long ?? []).some((l) => s.opts.has(l));
+  if (hasCode) { w.facts.risk('inline_code'); return; }
+  if (key === 'deno' || key === 'bun') {
+    const sub = literalValue(s.operands[0] ?? { text: '', alts: [], raws: [], dynamic: true, subst: false, procSubst: false, glob: false });
+    if (sub === 'eval' || sub === undefined) w.facts.risk('inline_code');
+    return;
+  }
+  if (key.endsWith('awk')) {
+    if (s.opts.has('f')) { w.facts.ranLocal = true; return; }
+    const prog = s.operands[0];
+    const v = prog ? literalValue(prog) : undefined;
+    if (prog && (v === undefined || v.includes('system') || v.includes('|') || v.includes('getline'))) w.facts.risk('inline_code');
+    return;
+  }
+  if (key === 'python' && s.opts.has('m')) return;
+  const file = s.operands[0];
+  const fv = file ? literalValue(file) : undefined;
+  if (!file || fv === '-' || fv === '/dev/stdin') { readsStdin(w, ctx, false); return; }
+  if (file.procSubst || file.subst) { w.facts.feedsShell(false); return; }
+  if (fv === undefined) { w.facts.risk('dynamic_sensitive_arg'); return; }
+  w.facts.ranLocal = true;
+}
+
+function remove(w: Walker, name: string, args: readonly Word[]): void {
+  const s = scanOptions(args, { permute: true });
+  const recursive = name === 'rm' || name === 'srm' ? s.opts.has('r') || s.opts.has('R') || s.opts.has('recursive') : false;
+  for (const o of s.operands) {
+    if (recursive) w.facts.recursiveDelete(o, w.cwds);
+    else w.facts.written(o, w.cwds);
+  }
+  if (recursive && s.operands.length === 0 && s.dynamic) w.facts.risk('dynamic_sensitive_arg');
+}
+
+function rsync(w: Walker, args: readonly Word[]): void {
+  const s = scanOptions(args, { short: 'eBfTM', long: ['rsh', 'filter', 'exclude', 'include', 'temp-dir', 'rsync-path', 'backup-dir', 'password-file'], permute: true });
+  const deletes = [...s.opts.keys()].some((k) => k.startsWith('delete') || k === 'remove-source-files');
+  const dest = s.operands[s.operands.length - 1];
+  if (dest && s.operands.length > 1) {
+    if (deletes) w.facts.recursiveDelete(dest, w.cwds);
+    else w.facts.written(dest, w.cwds);
+  }
+}
+
+function writesAll(w: Walker, args: readonly Word[], withArg: string): void {
+  const s = scanOptions(args, { short: withArg === 'a' ? 'St' : withArg, long: ['target-directory', 'size', 'reference', 'suffix'], permute: true });
+  for (const o of s.operands) w.facts.written(o, w.cwds);
+  const t = s.opts.get('t') ?? s.opts.get('target-directory');
+  if (t && t !== true) w.facts.written(t, w.cwds);
+}
+
+function writesLast(w: Walker, args: readonly Word[]): void {
+  const s = scanOptions(args, { short: 'tSmogT', long: ['target-directory', 'suffix', 'mode', 'owner', 'group', 'backup'], permute: true });
+  const t = s.opts.get('t') ?? s.opts.get('target-directory');
+  if (t && t !== true) { w.facts.written(t, w.cwds); return; }
+  const last = s.operands[s.operands.length - 1];
+  if (last && s.operands.length > 1) w.facts.written(last, w.cwds);
+}
+
+function dd(w: Walker, args: readonly Word[]): void {
+  for (const a of args) {
+    for (const alt of a.alts) {
+      if (alt.startsWith('of=')) w.facts.written({ ...a, alts: [alt.slice(3)], raws: [alt.slice(3)] }, w.cwds);
+      if (alt.startsWith('if=/dev/') && !['if=/dev/zero', 'if=/dev/urandom', 'if=/dev/random', 'if=/dev/null'].includes(alt)) w.facts.risk('credential_access');
+    }
+  }
+}
+
+function sed(w: Walker, args: readonly Word[]): void {
+  const s = scanOptions(args, { short: 'efl', long: ['expression', 'file', 'line-length'], permute: true });
+  const inPlace = [...s.opts.keys()].some((k) => k === 'i' || k === 'in-place');
+  if (!inPlace) return;
+  const files = s.opts.has('e') || s.opts.has('f') || s.opts.has('expression') ? s.operands : s.operands.slice(1);
+  for (const o of files) w.facts.written(o, w.cwds);
+}
+
+function download(w: Walker, name: string, args: readonly Word[]): void {
+  const s = scanOptions(args, name === 'curl'
+    ? { short: 'oTdFHXuAeEKmwxyzbcDrUQ', long: ['output', 'upload-file', 'data', 'header', 'config', 'dump-header', 'cookie-jar'], permute: true }
+    : { short: 'OPoaeitTUY', long: ['output-document', 'directory-prefix', 'output-file', 'append-output'], permute: true });
+  for (const k of name === 'curl' ? ['o', 'output', 'D', 'dump-header', 'c', 'cookie-jar'] : ['O', 'output-document', 'o', 'output-file', 'a', 'append-output']) {
+    const t = s.opts.get(k);
+    if (t && t !== true && literalValue(t) !== '-') w.facts.written(t, w.cwds);
+  }
+}
+
+function permissions(w: Walker, name: string, args: readonly Word[]): void {
+  const f = w.facts;
+  const s = scanOptions(args, { long: ['reference', 'from'], short: name === 'setfacl' ? 'mMxX' : '', permute: true });
+  const recursive = s.opts.has('R') || s.opts.has('recursive');
+  // chmod modes such as `-x` look like options: a cluster of mode letters is the mode.
+  const modeLike = [...s.opts.keys()].filter((k) => k.length === 1 && 'rwxXst'.includes(k));
+  const hasReference = s.opts.has('reference');
+  const operands = [...s.operands];
+  let mode: string | undefined;
+  if ((name === 'chmod' && modeLike.length === 0) || name === 'chown' || name === 'chgrp') {
+    if (!hasReference) mode = literalValue(operands.shift() ?? { text: '', alts: [], raws: [], dynamic: true, subst: false, procSubst: false, glob: false });
+  }
+  if (name === 'chmod' && mode !== undefined) {
+    const octal = Array.from(mode).every((c) => c >= '0' && c <= '7');
+    if ((octal && mode.length === 4 && mode[0] !== '0' && mode[0] !== '1') || (!octal && mode.includes('s'))) f.risk('permission_wreck');
+  }
+  const worldWritable = mode !== undefined && (mode.endsWith('7') || mode.endsWith('6') || mode.includes('o+w') || mode.includes('a+w') || mode.startsWith('+w'));
+  for (const o of operands) {
+    f.pathArg(o, w.cwds);
+    for (const p of o.alts) {
+      const resolved = p.startsWith('/') || p.startsWith('~') || p.startsWith(ANY) ? [p] : w.cwds.map((c) => resolvePath(c, p));
+      for (const r of resolved) {
+        if (r.startsWith(ANY)) continue;
+        const v = systemVerdict(r);
+        if (v === 'yes') f.risk('permission_wreck');
+        else if (v === 'dynamic' && recursive) f.risk('dynamic_sensitive_arg');
+      }
+    }
+  }
+  if (recursive && (name === 'chown' || name === 'chgrp' || worldWritable)) f.risk('permission_recursive');
+}
+
+function disk(w: Walker, name: string, args: readonly Word[]): void {
+  const s = scanOptions(args, { permute: true });
+  const listing = (name === 'fdisk' || name === 'sfdisk' || name === 'parted') &&
+    (s.opts.has('l') || s.opts.has('list') || args.some((a) => literalValue(a) === 'print'));
+  if (!listing) w.facts.risk('disk_wreck');
+}
+
+function kill(w: Walker, name: string, args: readonly Word[]): void {
+  if (name !== 'kill') {
+    if (args.some((a) => literalValue(a) === 'sshd' || literalValue(a) === 'init' || literalValue(a) === 'systemd')) w.facts.risk('power');
+    return;
+  }
+  let i = 0;
+  const first = args[0] ? literalValue(args[0]) : undefined;
+  if (first === '-s' || first === '-n') i = 2;
+  else if (first?.startsWith('-') && first !== '-1' && first !== '--') i = 1;
+  for (; i < args.length; i++) {
+    const v = literalValue(args[i] as Word);
+    if (v === '--') continue;
+    if (v === '1' || v === '-1') w.facts.risk('power');
+  }
+}
+
+function cd(w: Walker, args: readonly Word[]): void {
+  const target = args.find((a) => !(literalValue(a) ?? '').startsWith('-')) ?? args[0];
+  const v = target ? literalValue(target) : '~';
+  const next = v === undefined || v === '-' ? ANY : v;
+  const resolved = next === ANY ? ANY : [...new Set(w.cwds.map((c) => resolvePath(c, next)))];
+  const all = [...new Set([...w.cwds, ...(Array.isArray(resolved) ? resolved : [resolved])])];
+  w.cwds = all.length > 8 ? [...all.slice(0, 7), ANY] : all;
+}

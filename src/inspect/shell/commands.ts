@@ -1,0 +1,321 @@
+/**
+ * What one simple command does: unwraps wrappers (`sudo`, `env`, `timeout`, `xargs` …) until
+ * the command that really runs, parses the scripts handed to shells (`bash -c`, `eval`,
+ * `su -c` …), and hands the rest to the per-command analysers in `analyse.ts`.
+ */
+import { analyse } from './analyse.ts';
+import { firstOperandIndex, scanOptions, type OptionSpec } from './options.ts';
+import { ANY } from './paths.ts';
+import type { Ctx, Walker } from './walk.ts';
+import { dynamicWord, isLiteral, literalValue, literalWord, type Word } from './words.ts';
+
+/** Wrappers that run their operand command (after their options and `skip` leading operands). */
+const WRAPPERS: Readonly<Record<string, OptionSpec & { skip?: number; privileged?: boolean }>> = {
+  sudo: { short: 'ugpCDrtTUh', long: ['user', 'group', 'prompt', 'close-from', 'chdir', 'role', 'type', 'other-user', 'host', 'command-timeout'], assignments: true, privileged: true },
+  doas: { short: 'uC', privileged: true },
+  pkexec: { long: ['user'], privileged: true },
+  env: { short: 'uCS', long: ['unset', 'chdir', 'split-string', 'block-signal', 'default-signal', 'ignore-signal'], assignments: true },
+  timeout: { short: 'sk', long: ['signal', 'kill-after'], skip: 1 },
+  nice: { short: 'n', long: ['adjustment'] },
+  nohup: {}, setsid: {}, builtin: {}, coproc: {}, unbuffer: {}, caffeinate: {}, catchsegv: {},
+  command: {}, exec: { short: 'a' },
+  time: { short: 'of', long: ['output', 'format'] },
+  stdbuf: { short: 'ioe', long: ['input', 'output', 'error'] },
+  ionice: { short: 'cnpPu', long: ['class', 'classdata', 'pid', 'pgid', 'uid'] },
+  chroot: { long: ['userspec', 'groups'], skip: 1, privileged: true },
+  taskset: { short: '', skip: 1 },
+  strace: { short: 'oeEpsuIbaXPS' }, ltrace: { short: 'oeEpsuna' },
+  nsenter: { short: 'tSGnmuipUCT', long: ['target', 'setuid', 'setgid', 'wd', 'root'], privileged: true },
+  unshare: { long: ['map-user', 'map-group', 'propagation', 'setgroups', 'wd', 'root'] },
+  'systemd-run': { short: 'pEMHu', long: ['unit', 'property', 'description', 'slice', 'uid', 'gid', 'working-directory', 'setenv', 'machine', 'host', 'on-calendar'] },
+  watch: { short: 'nq', long: ['interval', 'chgexit', 'equexit'] },
+  flock: { short: 'wEc', long: ['wait', 'timeout', 'conflict-exit-code', 'command'], skip: 1 },
+  busybox: {},
+  xargs: { short: 'adEILnPs', long: ['arg-file', 'delimiter', 'eof', 'replace', 'max-lines', 'max-args', 'max-procs', 'max-chars', 'process-slot-var'] },
+};
+
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'pdksh', 'yash', 'rbash', 'fish', 'csh', 'tcsh', 'posh', 'oksh', 'loksh']);
+
+/** Most nested unwrapping steps for one command (each step consumes at least one word). */
+const MAX_STEPS = 64;
+
+/** The basename of a command path: `/usr/bin/rm` → `rm`. */
+export function commandBasename(v: string): string {
+  const slash = v.lastIndexOf('/');
+  return slash >= 0 ? v.slice(slash + 1) : v;
+}
+
+const STANDARD_BIN = new Set(['/bin', '/usr/bin', '/sbin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']);
+
+/** Runs one simple command (its words evaluated) with `ctx`'s stdin. */
+export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void {
+  let args = argv;
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const nameWord = args[0];
+    if (!nameWord) return;
+    const rest = args.slice(1);
+    const v = literalValue(nameWord);
+    if (v === undefined) return dynamicName(w, nameWord, rest, ctx);
+    if (v === '') return;
+    const name = commandBasename(v);
+    if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranLocal = true;
+    w.facts.command(name);
+    if (w.fnStack.includes(name)) w.facts.risk('fork_bomb');
+    const next = unwrap(w, name, rest, ctx);
+    if (next === undefined) return;
+    args = next;
+  }
+  w.facts.parseError();
+}
+
+/** A command name that is not one literal word. */
+function dynamicName(w: Walker, name: Word, rest: readonly Word[], ctx: Ctx): void {
+  w.facts.dynamicCommand = true;
+  for (const r of rest) w.facts.pathArg(r, w.cwds);
+  w.facts.argv.add([name.text, ...rest.map(show)].join(' '));
+  if (name.subst) w.facts.feedsShell(false);
+  if (name.dynamic && name.alts.every((a) => a === ANY)) return;
+  if (name.glob && !name.dynamic && name.alts.every((a) => !a.includes('\u0002') && !a.includes('\u0003'))) {
+    // Brace expansion: `{rm,-rf,/}` is the command `rm -rf /`.
+    return executeCommand(w, [...name.raws.map(literalWord), ...rest], ctx);
+  }
+  for (let i = 0; i < name.alts.length; i++) {
+    const alt = name.alts[i] ?? '';
+    if (alt.includes(ANY) || alt.includes('\u0002') || alt.includes('\u0003')) continue;
+    const split = splitFields(name.raws[i] ?? '');
+    if (split.length > 0) executeCommand(w, [...split.map(literalWord), ...rest], ctx);
+  }
+}
+
+/** Shows a word in an argv fact: literal words as their value (quoted when needed), others as written. */
+export function show(word: Word): string {
+  const v = literalValue(word);
+  if (v === undefined) return word.text;
+  if (v !== '' && !Array.from(v).some((c) => c === ' ' || c === '\t' || c === '\n' || c === "'" || c === '"')) return v;
+  return `'${v.split("'").join("'\\''")}'`;
+}
+
+/** Parses a script word (`bash -c` string, `eval` arguments, `su -c` …) at the next depth. */
+export function runScript(w: Walker, script: Word, ctx: Ctx, stdin = ctx.stdin): void {
+  if (script.dynamic) {
+    if (script.subst) w.facts.feedsShell(false);
+    else w.facts.risk('dynamic_sensitive_arg');
+  }
+  for (const raw of script.raws) {
+    // Dynamic parts are given back to the nested parse as an unknown variable.
+    const text = raw.split(ANY).join('${__gatehouse_unknown}');
+    w.script(text, ctx.depth + 1, stdin);
+  }
+}
+
+/** Joins words into one script word (eval, watch, ssh, sudo -s): values joined by spaces. */
+function joinWords(words: readonly Word[]): Word {
+  if (words.length === 1 && words[0]) return words[0];
+  const raws = [words.map((x) => x.raws.length === 1 && !x.dynamic ? x.raws[0] ?? '' : ANY).join(' ')];
+  const dynamic = words.some((x) => x.dynamic || x.raws.length !== 1);
+  return { text: words.map((x) => x.text).join(' '), alts: raws, raws, dynamic, subst: words.some((x) => x.subst), procSubst: false, glob: false };
+}
+
+/** A shell or interpreter reads its program from stdin. */
+export function readsStdin(w: Walker, ctx: Ctx, shell: boolean): void {
+  const s = ctx.stdin;
+  if (s.kind === 'text') {
+    w.facts.feedsShell(s.literal);
+    if (shell) w.script(s.text, ctx.depth + 1, { kind: 'channel' });
+    else w.facts.risk('inline_code');
+    return;
+  }
+  w.facts.feedsShell(false);
+}
+
+/** Unwraps one wrapper; returns the words of the command it runs, or undefined when done. */
+function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): readonly Word[] | undefined {
+  const f = w.facts;
+  if (SHELLS.has(name)) { f.wrapper(name); shell(w, rest, ctx); return undefined; }
+  switch (name) {
+    case 'eval': f.wrapper(name); if (rest.length > 0) runScript(w, joinWords(rest), ctx); return undefined;
+    case 'source': case '.': {
+      f.wrapper(name);
+      const file = rest[0];
+      if (file) scriptFile(w, file, ctx);
+      return undefined;
+    }
+    case 'trap': { const s = rest[0]; if (s && rest.length > 1) runScript(w, s, ctx); return undefined; }
+    case 'alias':
+      for (const r of rest) {
+        const v = literalValue(r);
+        const eq = v?.indexOf('=') ?? -1;
+        if (v !== undefined && eq > 0) w.script(v.slice(eq + 1), ctx.depth + 1);
+        else if (r.dynamic) f.risk('dynamic_sensitive_arg');
+      }
+      return undefined;
+    case 'su': case 'runuser': case 'sg': return su(w, name, rest, ctx);
+    case 'ssh': {
+      f.wrapper(name);
+      const s = scanOptions(rest, { short: 'bcDEeFIiJLlmOopQRSWwB' });
+      const remote = s.operands.slice(1);
+      if (remote.length > 0) runScript(w, joinWords(remote), ctx);
+      return undefined;
+    }
+    case 'script': {
+      const s = scanOptions(rest, { short: 'cEIOTtm', long: ['command', 'log-in', 'log-out', 'log-timing', 'logging-format', 'echo'], permute: true });
+      const c = s.opts.get('c') ?? s.opts.get('command');
+      f.wrapper(name);
+      if (c && c !== true) runScript(w, c, ctx);
+      else f.feedsShell(false);
+      return undefined;
+    }
+    case 'find': f.wrapper(name); find(w, rest, ctx); return undefined;
+    default: break;
+  }
+  const spec = WRAPPERS[name];
+  if (!spec) { analyse(w, name, rest, ctx); return undefined; }
+  f.wrapper(name);
+  if (spec.privileged) f.privileged();
+  const s = scanOptions(rest, spec);
+  const operands = s.operands.slice(spec.skip ?? 0);
+  switch (name) {
+    case 'sudo': case 'doas':
+      if (s.opts.has('e')) { for (const o of operands) f.written(o, w.cwds); return undefined; }
+      if (s.opts.has('s') || s.opts.has('i')) {
+        if (operands.length === 0) { readsStdin(w, ctx, true); return undefined; }
+        runScript(w, joinWords(operands), ctx);
+        return undefined;
+      }
+      return operands;
+    case 'env': {
+      const split = s.opts.get('S') ?? s.opts.get('split-string');
+      if (split && split !== true) {
+        const v = literalValue(split);
+        if (v === undefined) { f.dynamicCommand = true; return undefined; }
+        return [...splitFields(v).map(literalWord), ...operands];
+      }
+      return operands;
+    }
+    case 'chroot': if (operands.length === 0) readsStdin(w, ctx, true); return operands;
+    case 'watch':
+      if (s.opts.has('x') || s.opts.has('exec')) return operands;
+      if (operands.length > 0) runScript(w, joinWords(operands), ctx);
+      return undefined;
+    case 'flock': {
+      const c = s.opts.get('c') ?? s.opts.get('command');
+      if (c && c !== true) { runScript(w, c, ctx); return undefined; }
+      return operands;
+    }
+    case 'xargs': return xargs(s.opts, operands);
+    case 'exec': case 'command': case 'builtin':
+      if (name === 'command' && (s.opts.has('v') || s.opts.has('V'))) return undefined;
+      return operands;
+    default: return operands;
+  }
+}
+
+/** xargs: the command (default `echo`) gets words from stdin, unknown here. */
+function xargs(opts: Map<string, Word | true>, operands: readonly Word[]): readonly Word[] {
+  const replace = opts.get('I') ?? opts.get('replace');
+  const stdinWord = dynamicWord('{stdin}');
+  const cmd = operands.length > 0 ? [...operands] : [literalWord('echo')];
+  const r = replace && replace !== true ? literalValue(replace) : opts.has('i') ? '{}' : undefined;
+  if (r !== undefined && r !== '') {
+    return cmd.map((x, i) => (i > 0 && (x.raws.some((raw) => raw.includes(r)) || x.dynamic) ? dynamicWord(x.text, x.alts.map((a) => a.split(r).join(ANY))) : x));
+  }
+  return [...cmd, stdinWord];
+}
+
+/** `bash [options] [-c script | file | (stdin)]`. */
+function shell(w: Walker, rest: readonly Word[], ctx: Ctx): void {
+  const s = scanOptions(rest, { short: 'oO', long: ['rcfile', 'init-file'] });
+  const command = s.opts.get('c') ?? (s.opts.has('command') ? s.opts.get('command') : undefined);
+  if (command !== undefined) {
+    const script = command === true ? s.operands[0] : command;
+    if (script) runScript(w, script, ctx, { kind: 'channel' });
+    return;
+  }
+  const file = s.operands[0];
+  if (s.dynamic && file && !isLiteral(file) && !file.procSubst) { w.facts.risk('dynamic_sensitive_arg'); return; }
+  if (!file || s.opts.has('s')) { readsStdin(w, ctx, true); return; }
+  scriptFile(w, file, ctx);
+}
+
+/** A shell runs the script in `file`: stdin and process substitutions are unseen code. */
+function scriptFile(w: Walker, file: Word, ctx: Ctx): void {
+  const v = literalValue(file);
+  if (file.procSubst || file.subst) { w.facts.feedsShell(false); return; }
+  if (v === undefined) { w.facts.risk('dynamic_sensitive_arg'); return; }
+  if (v === '-' || v === '/dev/stdin' || v.startsWith('/dev/fd/') || v.startsWith('/proc/self/fd/')) { readsStdin(w, ctx, true); return; }
+  w.facts.pathArg(file, w.cwds);
+  w.facts.ranLocal = true;
+}
+
+/** `su [-] [user] -c cmd`, `runuser -u user -- cmd`, `sg group -c cmd`: options permute. */
+function su(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): undefined {
+  w.facts.wrapper(name);
+  if (name !== 'sg') w.facts.privileged();
+  const s = scanOptions(rest, { short: 'cCsugwG', long: ['command', 'session-command', 'shell', 'user', 'group', 'whitelist-environment', 'supp-group'], permute: true });
+  const c = s.opts.get('c') ?? s.opts.get('command') ?? s.opts.get('C') ?? s.opts.get('session-command');
+  if (c && c !== true) { runScript(w, c, ctx); return undefined; }
+  if (name === 'runuser' && s.opts.has('u')) {
+    const at = firstOperandIndex(rest, { short: 'cCsugwG' });
+    const cmd = rest.slice(at);
+    if (cmd.length > 0) { executeCommand(w, cmd, ctx); return undefined; }
+  }
+  if (name === 'sg' && s.operands.length > 1) { runScript(w, joinWords(s.operands.slice(1)), ctx); return undefined; }
+  readsStdin(w, ctx, true);
+  return undefined;
+}
+
+/** `find roots… expression`: `-exec/-execdir/-ok/-okdir cmd … ;|+` and `-delete`. */
+function find(w: Walker, rest: readonly Word[], ctx: Ctx): void {
+  const f = w.facts;
+  const roots: Word[] = [];
+  let i = 0;
+  while (i < rest.length) {
+    const v = literalValue(rest[i] as Word);
+    if (v !== undefined && (v.startsWith('-') || v === '(' || v === '!')) break;
+    roots.push(rest[i] as Word);
+    i++;
+  }
+  if (roots.length === 0) roots.push(literalWord('.'));
+  for (const r of roots) f.pathArg(r, w.cwds);
+  let filtered = false;
+  const rootPattern = (star: string): Word =>
+    dynamicWord('{}', roots.flatMap((r) => r.alts.map((a) => `${a === '/' ? '' : a}/${star}`)));
+  for (; i < rest.length; i++) {
+    const v = literalValue(rest[i] as Word);
+    if (v === '-name' || v === '-iname' || v === '-path' || v === '-ipath' || v === '-regex' || v === '-newer' ||
+      v === '-mtime' || v === '-mmin' || v === '-size' || v === '-user' || v === '-perm' || v === '-inum') filtered = true;
+    if (v === '-delete') {
+      for (const r of roots) {
+        if (filtered) f.pathArg(r, w.cwds);
+        else f.recursiveDelete(r, w.cwds);
+      }
+    }
+    if (v === '-fprint' || v === '-fprintf' || v === '-fprint0' || v === '-fls') { const t = rest[i + 1]; if (t) f.written(t, w.cwds); }
+    if (v === '-exec' || v === '-execdir' || v === '-ok' || v === '-okdir') {
+      const cmd: Word[] = [];
+      let j = i + 1;
+      for (; j < rest.length; j++) {
+        const x = rest[j] as Word;
+        const xv = literalValue(x);
+        if (xv === ';' || (xv === '+' && cmd.length > 0)) break;
+        cmd.push(xv !== undefined && xv.includes('{}') ? rootPattern(filtered ? ANY : '\u0002') : x);
+      }
+      executeCommand(w, cmd, ctx);
+      i = j;
+    } else if (v === undefined) {
+      f.pathArg(rest[i] as Word, w.cwds);
+    }
+  }
+  f.argv.add(['find', ...rest.map(show)].join(' '));
+}
+
+/** Splits on blanks (space, tab, newline) like unquoted field splitting with the default IFS. */
+export function splitFields(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const c of s) {
+    if (c === ' ' || c === '\t' || c === '\n') { if (cur !== '') out.push(cur); cur = ''; } else cur += c;
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}

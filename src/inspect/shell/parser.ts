@@ -1,0 +1,48 @@
+/**
+ * The bash grammar: tree-sitter-bash compiled to WASM, run by web-tree-sitter. Both `.wasm`
+ * files are resolved from node_modules (no install script is needed). Loading is async and
+ * happens once (`initShellParser`); parsing is synchronous afterwards.
+ */
+import { createRequire } from 'node:module';
+import { Language, Parser, type Tree } from 'web-tree-sitter';
+
+const require = createRequire(import.meta.url);
+
+let parser: Parser | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads the runtime and the bash grammar. Idempotent; concurrent calls share one load. */
+export function initShellParser(): Promise<void> {
+  loading ??= (async () => {
+    const runtime = require.resolve('web-tree-sitter/web-tree-sitter.wasm');
+    await Parser.init({ locateFile: () => runtime });
+    const bash = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
+    const p = new Parser();
+    p.setLanguage(bash);
+    parser = p;
+  })();
+  return loading;
+}
+
+/** An error with a stable code: the inspector was used before `initShellParser` resolved. */
+export class ShellInspectorNotReady extends Error {
+  readonly code = 'shell_inspector_not_ready';
+  constructor() {
+    super('the shell inspector is not loaded: await initShellInspector() first');
+  }
+}
+
+/**
+ * Parses `text` and hands the tree to `use`; the tree's WASM memory is freed afterwards.
+ * Throws `ShellInspectorNotReady` before init.
+ */
+export function withTree<T>(text: string, use: (tree: Tree) => T): T {
+  if (!parser) throw new ShellInspectorNotReady();
+  const tree = parser.parse(text);
+  if (!tree) throw new Error('tree-sitter returned no tree');
+  try {
+    return use(tree);
+  } finally {
+    tree.delete();
+  }
+}
