@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Router } from '../protocols/http/router.ts';
+import { Router } from '../http/router.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { Services } from '../app/services.ts';
 import type { AdminState } from './context.ts';
-import { HostGuard } from './host-guard.ts';
-import { authenticateHttp } from '../protocols/http/authenticate.ts';
+import { HostGuard } from '../http/host-guard.ts';
+import { authenticateHttp } from '../http/authenticate.ts';
 import { registerApiKeyRoutes } from './routes/api-keys.ts';
 import { registerAuditRoutes } from './routes/audit.ts';
 import { registerPolicyRoutes } from './routes/policy.ts';

@@ -1,10 +1,10 @@
 import type { Principal } from '../identity/principal.ts';
 import type { Action } from '../policy/request.ts';
-import type { RouteContext } from '../protocols/http/router.ts';
+import type { RouteContext } from '../http/router.ts';
 import type { Services } from '../app/services.ts';
-import { authorize, denialReason } from '../app/authorize.ts';
+import { authorize, denialReason } from '../enforce/authorize.ts';
 import { GatehouseError } from '../kernel/errors.ts';
-import { readJson } from '../protocols/http/body.ts';
+import { readJson } from '../http/body.ts';
 
 /** Per-request state of an admin API call: the authenticated caller. */
 export interface AdminState {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { GatehouseError } from '../kernel/errors.ts';
-import { sendProblem } from '../protocols/http/problem.ts';
+import { sendProblem } from '../http/problem.ts';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,19 +25,21 @@ import { Decider } from '../policy/decider.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { initSqlInspector } from '../inspect/sql/inspect.ts';
 import { ConnectionRegistry } from '../connections/registry.ts';
-import { createHttpHandler, createMetricsHandler, listenHttp } from '../protocols/http/server.ts';
+import { createHttpHandler, createMetricsHandler, listenHttp } from './http-server.ts';
 import { parseListen, checkExposure } from './listen.ts';
 import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
-import { openReviews, policyApprover } from '../reviews/wire.ts';
+import { openReviews } from '../reviews/wire.ts';
+import { policyApprover } from '../enforce/approver.ts';
+import { DecisionState } from '../enforce/authorize.ts';
 import { SessionStore } from '../recording/session-store.ts';
 import { recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
 import { RecordingJournal } from '../recording/journal.ts';
 import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
-import { closeSessions, httpSessionsOf } from '../protocols/http/proxy/sessions.ts';
+import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
 import { PrincipalLimits } from './limits.ts';
 import { InspectionPool, inspectionOptions } from './inspection-pool.ts';
@@ -135,11 +137,9 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const bound = await listenHttp(server, listen.host, listen.port);
     // Shutdown runs in reverse: stop accepting and drain the listener, close upstream pools, then
     // close the open HTTP/MCP sessions in the recording (anchoring them) before the recorder stops.
-    const late: { services?: Services } = {};
-    closers.unshift(() => {
-      if (late.services) closeSessions(late.services, httpSessionsOf(late.services).endAll());
-      return Promise.resolve();
-    });
+    const recorder = opts.recorder ?? storeRecorder ?? nullRecorder;
+    const httpSessions = new HttpSessions();
+    closers.unshift(() => { closeSessions({ recorder, clock, log }, httpSessions.endAll()); return Promise.resolve(); });
     const upstreams = new Upstreams();
     closers.unshift(() => upstreams.close());
     closers.unshift(() => closeServer(server));
@@ -156,32 +156,33 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const authenticator = new Authenticator({ apiKeys, issuer, oidc });
     const boot = await bootstrapAdmin(apiKeys, stateDir, { user: config.identity.bootstrap.admin_user, group: config.identity.bootstrap.admin_group });
 
-    // The approver check asks policy through the services, which exist by the time it runs.
+    const serviceMetrics = new Metrics();
+    const decider = new Decider(policy, rules);
+    const decisions = new DecisionState();
+    const connections = new ConnectionRegistry(config.connections, connectionsRepo);
     const rv = await openReviews({
       db, clock, log, audit, config, publicUrl: url,
-      mayApprove: policyApprover(() => { if (!late.services) throw new Error('gateway not started'); return late.services; }),
+      mayApprove: policyApprover({ decider, audit, metrics: serviceMetrics, clock, log, decisions, connections }),
     });
     closers.unshift(() => rv.close());
     const masking = new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined);
-    const serviceMetrics = new Metrics();
     // Heavy SQL parsing and body scanning run on worker threads (terminated on shutdown).
     const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics });
     closers.unshift(() => inspection.close());
     serviceMetrics.watchInspection(() => inspection.workers);
     const services: Services = {
       config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
-      policy, decider: new Decider(policy, rules), audit, connections: new ConnectionRegistry(config.connections, connectionsRepo),
+      policy, decider, decisions, audit, connections,
       connectionsRepo, publicUrl: url,
       masking, limits: new PrincipalLimits(config.limits.per_principal), inspection,
-      recorder: opts.recorder ?? storeRecorder ?? nullRecorder,
-      sessions,
+      recorder,
+      sessions, httpSessions,
       upstreams,
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
     };
-    late.services = services;
     // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
     const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
-    const sweeper = setInterval(() => { closeSessions(services, httpSessionsOf(services).sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
+    const sweeper = setInterval(() => { closeSessions(services, httpSessions.sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
     sweeper.unref();
     // Sessions a crashed process left open: unused for twice the idle time plus a sweep, so no
     // live replica still holds them (each closes its own); closed here, which anchors them.

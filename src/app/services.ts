@@ -19,6 +19,8 @@ import type { SessionStore } from '../recording/session-store.ts';
 import type { ReviewRules } from '../policy/review-rules.ts';
 import type { PrincipalLimits } from './limits.ts';
 import type { InspectionPool } from './inspection-pool.ts';
+import type { DecisionState } from '../enforce/authorize.ts';
+import type { HttpSessions } from '../enforce/sessions.ts';
 
 /** Everything the listeners and the admin API need, built once by the composition root. */
 export interface Services {
@@ -33,6 +35,8 @@ export interface Services {
   readonly authenticator: Authenticator;
   readonly policy: PolicyEngine;
   readonly decider: Decider;
+  /** The decision point's memo and audit-detail cache (`enforce/authorize.ts`). */
+  readonly decisions: DecisionState;
   readonly audit: AuditLog;
   readonly connections: ConnectionRegistry;
   readonly connectionsRepo: ConnectionsRepo;
@@ -44,6 +48,8 @@ export interface Services {
   readonly recorder: Recorder;
   /** Recorded sessions (read side). Present even when recording is off. */
   readonly sessions: SessionStore;
+  /** Recording sessions of HTTP/LLM and MCP exchanges (`Gatehouse-Session`, `Mcp-Session-Id`). */
+  readonly httpSessions: HttpSessions;
   /** Just-in-time approvals: the review state machine, holding, notifications. */
   readonly reviews: ReviewService;
   /** The review rules the decider applies (for the gate's rule lookup). */

@@ -1,5 +1,3 @@
-import { authorize, connectionResource } from '../app/authorize.ts';
-import type { Services } from '../app/services.ts';
 import type { GatehouseConfig } from '../config/types.ts';
 import { ms } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
@@ -9,19 +7,6 @@ import type { SqlDriver } from '../store/sql.ts';
 import type { AuditInput } from '../audit/record.ts';
 import { ReviewService } from './service.ts';
 import { WebhookNotifier } from './notifiers/webhook.ts';
-
-/**
- * Policy's word on approving: `p` may approve on `connection` when Cedar permits it
- * `review.approve` on that Connection (audited like every decision). Unknown connection: no.
- */
-export function policyApprover(svc: () => Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log' | 'connections'>) {
-  return async (p: Principal, connection: string): Promise<boolean> => {
-    const s = svc();
-    const conn = await s.connections.get(connection);
-    if (!conn) return false;
-    return (await authorize(s, p, 'review.approve', connectionResource(conn))).effect === 'allow';
-  };
-}
 
 /** What the composition root keeps. */
 export interface ReviewsModule {
@@ -37,7 +22,7 @@ export interface ReviewsModule {
  *
  * @example
  *   const rv = await openReviews({ db, clock, log, audit, config, publicUrl: url,
- *     mayApprove: policyApprover(() => services) });
+ *     mayApprove: policyApprover(deps) });  // policyApprover: enforce/approver.ts
  *   closers.unshift(() => rv.close());
  */
 export async function openReviews(d: {

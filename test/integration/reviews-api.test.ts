@@ -5,15 +5,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
 import { adminHandler } from '../../src/api/admin.ts';
-import { HostGuard } from '../../src/api/host-guard.ts';
+import { HostGuard } from '../../src/http/host-guard.ts';
 import type { AdminState } from '../../src/api/context.ts';
 import { registerReviewRoutes } from '../../src/api/routes/reviews.ts';
-import { Router } from '../../src/protocols/http/router.ts';
-import { sendProblem } from '../../src/protocols/http/problem.ts';
-import { authorize, connectionResource } from '../../src/app/authorize.ts';
+import { Router } from '../../src/http/router.ts';
+import { sendProblem } from '../../src/http/problem.ts';
+import { authorize, connectionResource } from '../../src/enforce/authorize.ts';
 import { ReviewRules } from '../../src/policy/review-rules.ts';
 import type { Principal } from '../../src/identity/principal.ts';
-import { openReviews, policyApprover, type ReviewsModule } from '../../src/reviews/wire.ts';
+import { openReviews, type ReviewsModule } from '../../src/reviews/wire.ts';
+import { policyApprover } from '../../src/enforce/approver.ts';
 import { reviewGate, type ReviewGateResult } from '../../src/reviews/gate.ts';
 import { COMMANDS, runCli } from '../../src/cli/main.ts';
 import { reviewsApprove, reviewsDeny, reviewsList, reviewsRevoke } from '../../src/cli/commands/reviews.ts';
@@ -62,7 +63,7 @@ describe('reviews: admin API, CLI, webhook, gate with real policy', () => {
       ].join('\n'),
     });
     const svc = t.gw.services;
-    rv = await openReviews({ db: svc.db, clock: svc.clock, log: svc.log, audit: svc.audit, config: svc.config, publicUrl: svc.publicUrl, mayApprove: policyApprover(() => svc) });
+    rv = await openReviews({ db: svc.db, clock: svc.clock, log: svc.log, audit: svc.audit, config: svc.config, publicUrl: svc.publicUrl, mayApprove: policyApprover(svc) });
     const router = new Router<AdminState>();
     registerReviewRoutes(router, () => rv.reviews);
     api = createServer((req, res) => {

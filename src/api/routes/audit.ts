@@ -1,5 +1,5 @@
-import type { Router } from '../../protocols/http/router.ts';
-import { sendJson } from '../../protocols/http/problem.ts';
+import type { Router } from '../../http/router.ts';
+import { sendJson } from '../../http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
 import { limitParam, requireAction, type AdminState } from '../context.ts';
 

@@ -1,9 +1,9 @@
-import type { Router } from '../../protocols/http/router.ts';
-import { sendJson } from '../../protocols/http/problem.ts';
+import type { Router } from '../../http/router.ts';
+import { sendJson } from '../../http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { isAction, type AccessRequest, type Action, type Facts, type Resource } from '../../policy/request.ts';
-import { connectionResource } from '../../app/authorize.ts';
+import { connectionResource } from '../../enforce/authorize.ts';
 import { jsonObject, optString, optStrings, requireAction, type AdminState } from '../context.ts';
 
 /**

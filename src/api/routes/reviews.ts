@@ -1,7 +1,7 @@
-import type { Router } from '../../protocols/http/router.ts';
-import { sendJson } from '../../protocols/http/problem.ts';
+import type { Router } from '../../http/router.ts';
+import { sendJson } from '../../http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
-import { authorize } from '../../app/authorize.ts';
+import { authorize } from '../../enforce/authorize.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import type { Review, ReviewStatus } from '../../reviews/types.ts';
 import { inGroups } from '../../reviews/actors.ts';

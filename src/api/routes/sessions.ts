@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import type { Router } from '../../protocols/http/router.ts';
-import { sendJson } from '../../protocols/http/problem.ts';
+import type { Router } from '../../http/router.ts';
+import { sendJson } from '../../http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
 import { EXPORT_FORMATS, exportContentType, exportSession, type ExportFormat } from '../../recording/export.ts';
 import type { SessionStore } from '../../recording/session-store.ts';

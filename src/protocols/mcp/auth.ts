@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Services } from '../../app/services.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { GatehouseError } from '../../kernel/errors.ts';
-import { authenticateCredential } from '../http/authenticate.ts';
+import { authenticateCredential } from '../../http/authenticate.ts';
 import { mcpResource, metadataUrl } from './metadata.ts';
 
 /** An authenticated MCP caller: who, and the credential it presented (kept for /proxy calls). */

@@ -3,14 +3,14 @@ import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
 import { scannerFor } from '../http/proxy/scanner.ts';
-import { httpSessionsOf, identityOf, validSessionHeader } from '../http/proxy/sessions.ts';
+import { identityOf, validSessionHeader } from '../../enforce/sessions.ts';
 
 /** Most characters of arguments or result text kept in one recorded event (after masking). */
 export const RECORD_TEXT_LIMIT = 16 * 1024;
 
 /**
  * The recording session of an MCP exchange stream. Sessions are grouped per credential exactly as
- * the `/proxy` path groups them (the same table, `proxy/sessions.ts`): the id a client echoes
+ * the `/proxy` path groups them (the same table, `enforce/sessions.ts`): the id a client echoes
  * (`Mcp-Session-Id`, else `Gatehouse-Session`) continues the session when the same principal
  * opened it; anything else gets a new id. `session.open` is recorded on the first tool call.
  */
@@ -28,8 +28,8 @@ export class McpSession {
   }
 
   /** The session named by `header` (if valid and the principal's), else a new one. */
-  static resolve(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>, principal: Principal, header: unknown): McpSession {
-    const s = httpSessionsOf(svc).resolve(validSessionHeader(header) ? header : undefined, principal.id, newId, identityOf('mcp', principal));
+  static resolve(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
+    const s = svc.httpSessions.resolve(validSessionHeader(header) ? header : undefined, principal.id, newId, identityOf('mcp', principal));
     return new McpSession(svc, principal, s.id, s.fresh);
   }
 

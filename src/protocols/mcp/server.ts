@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { HostGuard } from '../../api/host-guard.ts';
+import type { HostGuard } from '../../http/host-guard.ts';
 import type { Services } from '../../app/services.ts';
 import { bytes } from '../../config/types.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 import { newId } from '../../kernel/ids.ts';
-import { readBody } from '../http/body.ts';
-import { validSessionHeader } from '../http/proxy/sessions.ts';
+import { readBody } from '../../http/body.ts';
+import { validSessionHeader } from '../../enforce/sessions.ts';
 import { authenticateMcp, challenge } from './auth.ts';
 import type { Loopback, McpLimits, ToolEnv } from './env.ts';
 import { MCP_PATH, METADATA_PATH, protectedResourceMetadata } from './metadata.ts';

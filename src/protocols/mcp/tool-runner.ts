@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { authorize, connectionResource, denialReason } from '../../app/authorize.ts';
+import { authorize, connectionResource, denialReason } from '../../enforce/authorize.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { isGatehouseError } from '../../kernel/errors.ts';
 import type { Resource } from '../../policy/request.ts';

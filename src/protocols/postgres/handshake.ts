@@ -3,7 +3,8 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { isGatehouseError } from '../../kernel/errors.ts';
+import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
+import { authenticateAndAudit } from '../../enforce/authenticate.ts';
 import { errorResponse, MessageLengthError, ProtocolError, SQLSTATE } from './errors.ts';
 import { FrameReader, type Frame } from './frame-reader.ts';
 import { FE, parsePassword, parseStartup } from './frontend-messages.ts';
@@ -93,14 +94,19 @@ export async function clientHandshake(svc: Services, raw: Socket, opts: Handshak
   const pw = await source.next(opts.timeoutMs);
   if (pw.type !== FE.password) throw new ProtocolError('expected a password message');
   let principal: Principal;
+  let password: string | undefined;
+  let malformed: unknown;
   try {
-    principal = await svc.authenticator.authenticate(parsePassword(pw.body));
+    password = parsePassword(pw.body);
   } catch (err) {
-    svc.metrics.authFailures.inc({ protocol: 'postgres' });
-    await svc.audit.append({
-      kind: 'auth.failure', outcome: isGatehouseError(err) ? err.code : 'invalid_credential',
-      detail: { surface: 'postgres', remote: raw.remoteAddress ?? null, database },
-    }).catch((e: unknown) => svc.log.error({ err: String(e) }, 'audit append failed'));
+    malformed = err;
+  }
+  try {
+    principal = await authenticateAndAudit(svc, password, {
+      surface: 'postgres', protocol: 'postgres', remote: raw.remoteAddress ?? null, detail: { database },
+      missing: () => isGatehouseError(malformed) ? malformed : new GatehouseError('invalid_credential'),
+    });
+  } catch {
     throw new HandshakeError(SQLSTATE.invalidPassword, `Gatehouse authentication failed for user "${user}"`);
   }
   const connection = await svc.connections.get(database);

@@ -1,4 +1,4 @@
-import { connectionResource, decideAndRecord, denialReason } from '../../app/authorize.ts';
+import { connectionResource, decideAndRecord, denialReason } from '../../enforce/authorize.ts';
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
@@ -33,7 +33,7 @@ export type Verdict =
 
 /** What the guard needs from a session. */
 export interface GuardContext {
-  readonly svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log' | 'inspection' | 'masking'>;
+  readonly svc: Pick<Services, 'decider' | 'decisions' | 'audit' | 'metrics' | 'clock' | 'log' | 'inspection' | 'masking'>;
   readonly principal: Principal;
   readonly connection: Connection;
   readonly prepared: PreparedStatements;

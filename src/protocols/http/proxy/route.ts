@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../../../app/services.ts';
-import { authorize, connectionResource, denialReason } from '../../../app/authorize.ts';
+import { authorize, connectionResource, denialReason } from '../../../enforce/authorize.ts';
 import { bytes } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import type { Principal } from '../../../identity/principal.ts';
 import { GatehouseError, isGatehouseError } from '../../../kernel/errors.ts';
 import { newId } from '../../../kernel/ids.ts';
 import type { Facts } from '../../../policy/request.ts';
-import { readBody } from '../body.ts';
-import { authenticateHttp } from '../authenticate.ts';
+import { readBody } from '../../../http/body.ts';
+import { authenticateHttp } from '../../../http/authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
 import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
@@ -21,7 +21,7 @@ import { scannerFor } from './scanner.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { echoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
-import { httpSessionsOf, identityOf, validSessionHeader } from './sessions.ts';
+import { identityOf, validSessionHeader } from '../../../enforce/sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
@@ -54,7 +54,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     svc.limits.admitHttp(svc, 'proxy', who, res);
     // Sessions group recorded exchanges (and guard them from another principal): with nothing
     // recorded, the header's id is only echoed.
-    const resolved = recording ? httpSessionsOf(svc).resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
+    const resolved = recording ? svc.httpSessions.resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
     session = resolved.id;
     res.setHeader('gatehouse-session', session);
     principal = who;

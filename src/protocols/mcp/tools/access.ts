@@ -1,5 +1,5 @@
 import type { Services } from '../../../app/services.ts';
-import { connectionResource } from '../../../app/authorize.ts';
+import { connectionResource } from '../../../enforce/authorize.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import type { Principal } from '../../../identity/principal.ts';
 import type { Action } from '../../../policy/request.ts';

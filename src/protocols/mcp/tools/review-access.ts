@@ -1,4 +1,4 @@
-import { authorize } from '../../../app/authorize.ts';
+import { authorize } from '../../../enforce/authorize.ts';
 import type { Principal } from '../../../identity/principal.ts';
 import { inGroups } from '../../../reviews/actors.ts';
 import type { Review } from '../../../reviews/types.ts';

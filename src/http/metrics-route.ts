@@ -1,9 +1,9 @@
 import { timingSafeEqual, hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HostGuard } from '../../api/host-guard.ts';
-import type { Metrics } from '../../kernel/metrics.ts';
-import { GatehouseError } from '../../kernel/errors.ts';
-import type { Secret } from '../../kernel/secret.ts';
+import type { HostGuard } from './host-guard.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import { GatehouseError } from '../kernel/errors.ts';
+import type { Secret } from '../kernel/secret.ts';
 
 /** How `/metrics` is guarded (config `server.metrics`). */
 export interface MetricsAccess {

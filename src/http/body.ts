@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError } from '../../kernel/errors.ts';
+import { GatehouseError } from '../kernel/errors.ts';
 
 /**
  * Reads a request body up to `limit` bytes. Rejects with `payload_too_large` as soon as the

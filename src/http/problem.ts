@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { GatehouseError, ERROR_CODES } from '../../kernel/errors.ts';
+import { GatehouseError, ERROR_CODES } from '../kernel/errors.ts';
 
 /** RFC 9457 problem details, with Gatehouse's stable `code`. */
 export interface Problem {

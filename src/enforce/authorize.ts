@@ -1,10 +1,33 @@
 import type { AccessRequest, Action, Decision, Facts, Resource } from '../policy/request.ts';
 import { optionalAgent, type Principal } from '../identity/principal.ts';
 import type { Connection } from '../connections/registry.ts';
-import type { Services } from './services.ts';
 import { stableDetail } from '../audit/record.ts';
 import { RequestMemo, type DecisionMemo } from '../policy/decision-memo.ts';
 import type { Decider } from '../policy/decider.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Logger } from '../kernel/log.ts';
+
+/**
+ * The decision point's process state: the memo of decisions across requests (`RequestMemo`) and
+ * the audit details of frozen decisions. Built once by the composition root.
+ */
+export class DecisionState {
+  readonly requestMemo = new RequestMemo();
+  /** Audit details of frozen decisions, per `via`: made (and normalized) once per decision object. */
+  readonly details = new WeakMap<Decision, Map<string, Readonly<Record<string, unknown>>>>();
+}
+
+/** What deciding and recording a request needs (the narrow dependencies of {@link authorize}). */
+export interface DecideDeps {
+  readonly decider: Decider;
+  readonly audit: Pick<AuditLog, 'room' | 'healthy' | 'enqueue'>;
+  readonly metrics: Pick<Metrics, 'decided'>;
+  readonly clock: Clock;
+  readonly log: Pick<Logger, 'error'>;
+  readonly decisions: DecisionState;
+}
 
 /** The Cedar resource for a connection. */
 export function connectionResource(c: Connection): Resource {
@@ -23,7 +46,7 @@ export function connectionResource(c: Connection): Resource {
  * recorded once the store is back, and it is what retries the store.
  */
 export function authorize(
-  svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>,
+  svc: DecideDeps,
   principal: Principal, action: Action, resource: Resource, facts: Facts = {},
 ): Promise<Decision> {
   try {
@@ -51,13 +74,13 @@ export interface SessionMemo {
  * the audit log all the same.
  */
 export function decideAndRecord(
-  svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>,
+  svc: DecideDeps,
   principal: Principal, action: Action, resource: Resource, facts: Facts = {}, memo?: SessionMemo,
 ): Decision {
   const req: AccessRequest = { principal, action, resource, facts, at: svc.clock.now() };
   let decision: Decision;
   try {
-    decision = memo === undefined ? requestMemo(svc.decider).decide(svc.decider, req) : memo.memo.decide(svc.decider, req, memo.facts);
+    decision = memo === undefined ? svc.decisions.requestMemo.decide(svc.decider, req) : memo.memo.decide(svc.decider, req, memo.facts);
   } catch (err) {
     svc.log.error({ err: String(err) }, 'policy evaluation failed; denying');
     decision = { effect: 'deny', reasons: ['policy-error'], errors: ['policy evaluation failed'] };
@@ -75,7 +98,7 @@ export function decideAndRecord(
       action,
       resource: resource.kind === 'connection' ? `Connection::${resource.name}` : 'Gateway::gatehouse',
       outcome: decision.effect,
-      detail: decisionDetail(decision, principal.via),
+      detail: decisionDetail(svc.decisions, decision, principal.via),
     });
   } catch (err) {
     if (healthy) svc.log.error({ err: String(err) }, 'audit enqueue failed; denying');
@@ -85,32 +108,17 @@ export function decideAndRecord(
   return decision;
 }
 
-/** One memo of decisions across requests per decider (see `RequestMemo`). */
-const requestMemos = new WeakMap<Decider, RequestMemo>();
-
-function requestMemo(decider: Decider): RequestMemo {
-  let m = requestMemos.get(decider);
-  if (m === undefined) {
-    m = new RequestMemo();
-    requestMemos.set(decider, m);
-  }
-  return m;
-}
-
-/** Audit details of frozen decisions, per `via`: made (and normalized) once per decision object. */
-const details = new WeakMap<Decision, Map<string, Readonly<Record<string, unknown>>>>();
-
 /** The audit detail of a decision: its reasons, how the principal authenticated, the review rule. */
-function decisionDetail(decision: Decision, via: string): Readonly<Record<string, unknown>> {
+function decisionDetail(state: DecisionState, decision: Decision, via: string): Readonly<Record<string, unknown>> {
   const make = (): Record<string, unknown> => ({ reasons: decision.reasons, via, ...(decision.reviewRule ? { review_rule: decision.reviewRule } : {}) });
   // Only a frozen decision (from a cache or a memo) can be relied on not to change.
   if (!Object.isFrozen(decision) || !Object.isFrozen(decision.reasons)) return make();
-  let byVia = details.get(decision);
+  let byVia = state.details.get(decision);
   const known = byVia?.get(via);
   if (known !== undefined) return known;
   if (byVia === undefined) {
     byVia = new Map();
-    details.set(decision, byVia);
+    state.details.set(decision, byVia);
   }
   // A handful of `via` values exist; the bound only guards against the unexpected.
   if (byVia.size >= 16) return make();

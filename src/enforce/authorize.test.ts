@@ -7,8 +7,7 @@ import { connection, user } from '../policy/testing.ts';
 import type { Decision } from '../policy/request.ts';
 import { openStore } from '../store/index.ts';
 import type { SqlDriver } from '../store/sql.ts';
-import { authorize } from './authorize.ts';
-import type { Services } from './services.ts';
+import { authorize, DecisionState, type DecideDeps } from './authorize.ts';
 
 const ALLOW: Decision = { effect: 'allow', reasons: ['p-allow'], errors: [] };
 
@@ -17,11 +16,11 @@ describe('authorize: audit on the data path', () => {
   before(async () => { db = await openStore({ embedded: { path: undefined } }); });
   after(() => db.close());
 
-  function services(audit: AuditLog): { svc: Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log'>; errors: string[] } {
+  function services(audit: AuditLog): { svc: DecideDeps; errors: string[] } {
     const errors: string[] = [];
-    const log = { error: (_o: object, msg: string) => { errors.push(msg); } } as unknown as Services['log'];
-    const decider = { decide: () => ALLOW, memoToken: () => undefined } as unknown as Services['decider'];
-    return { svc: { decider, audit, metrics: new Metrics({ defaultMetrics: false }), clock: manualClock(0), log }, errors };
+    const log = { error: (_o: object, msg: string) => { errors.push(msg); } } as unknown as DecideDeps['log'];
+    const decider = { decide: () => ALLOW, memoToken: () => undefined } as unknown as DecideDeps['decider'];
+    return { svc: { decider, audit, metrics: new Metrics({ defaultMetrics: false }), clock: manualClock(0), log, decisions: new DecisionState() }, errors };
   }
 
   test('returns before the commit; the decision is in the log after one group commit', async () => {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Services } from '../../app/services.ts';
-import { sendJson } from './problem.ts';
-import { readForm } from './body.ts';
-import { handleTokenRequest } from '../../identity/token-endpoint.ts';
-import { GatehouseError } from '../../kernel/errors.ts';
+import type { Services } from './services.ts';
+import { sendJson } from '../http/problem.ts';
+import { readForm } from '../http/body.ts';
+import { handleTokenRequest } from '../identity/token-endpoint.ts';
+import { GatehouseError } from '../kernel/errors.ts';
 
 const FORM_LIMIT = 64 * 1024;
 

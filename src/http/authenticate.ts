@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
-import type { Principal } from '../../identity/principal.ts';
-import type { Services } from '../../app/services.ts';
+import { GatehouseError } from '../kernel/errors.ts';
+import type { Principal } from '../identity/principal.ts';
+import { authenticateAndAudit, type AuthenticateDeps } from '../enforce/authenticate.ts';
 
 /** The credential of an HTTP request: `Authorization: Bearer …`, or `x-api-key` when allowed. */
 export function bearerCredential(req: IncomingMessage, allowXApiKey = false): string | undefined {
@@ -32,28 +32,22 @@ export interface AuthSurface {
 /**
  * Authenticates an HTTP request and returns the principal with the credential as presented (for
  * a caller that must pass it on; never logged). Failures are audited (`auth.failure`, without the
- * credential) and counted, and surface as 401 problems.
+ * credential) and counted by {@link authenticateAndAudit}, and surface as 401 problems.
  */
-export async function authenticateCredential(svc: Services, req: IncomingMessage, how: AuthSurface): Promise<{ principal: Principal; credential: string }> {
+export async function authenticateCredential(deps: AuthenticateDeps, req: IncomingMessage, how: AuthSurface): Promise<{ principal: Principal; credential: string }> {
   const credential = bearerCredential(req, how.allowXApiKey ?? false);
-  try {
-    if (credential === undefined) throw new GatehouseError('unauthenticated', 'send Authorization: Bearer <credential>');
-    const principal = await svc.authenticator.authenticate(credential, how.audiences ? { audiences: how.audiences } : {});
-    return { principal, credential };
-  } catch (err) {
-    const problem = isGatehouseError(err) ? err : new GatehouseError('invalid_credential');
-    svc.metrics.authFailures.inc({ protocol: how.protocol ?? 'http' });
-    await svc.audit.append({
-      kind: 'auth.failure', outcome: problem.code,
-      detail: { surface: how.surface, remote: req.socket.remoteAddress ?? null, credential_kind: credentialKind(credential) },
-    }).catch((e: unknown) => svc.log.error({ err: String(e) }, 'audit append failed'));
-    throw problem;
-  }
+  const principal = await authenticateAndAudit(deps, credential, {
+    surface: how.surface, protocol: how.protocol ?? 'http', remote: req.socket.remoteAddress ?? null,
+    detail: { credential_kind: credentialKind(credential) },
+    missing: () => new GatehouseError('unauthenticated', 'send Authorization: Bearer <credential>'),
+    ...(how.audiences ? { audiences: how.audiences } : {}),
+  });
+  return { principal, credential: credential! };
 }
 
 /** {@link authenticateCredential} for a surface that only needs the principal. */
-export async function authenticateHttp(svc: Services, req: IncomingMessage, surface: string, allowXApiKey = false): Promise<Principal> {
-  return (await authenticateCredential(svc, req, { surface, allowXApiKey })).principal;
+export async function authenticateHttp(deps: AuthenticateDeps, req: IncomingMessage, surface: string, allowXApiKey = false): Promise<Principal> {
+  return (await authenticateCredential(deps, req, { surface, allowXApiKey })).principal;
 }
 
 /** What kind of credential was presented, without any of its value. */

@@ -1,5 +1,7 @@
-import type { Services } from '../../../app/services.ts';
-import { optionalAgent, type Principal } from '../../../identity/principal.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Logger } from '../kernel/log.ts';
+import type { Recorder } from '../recording/recorder.ts';
+import { optionalAgent, type Principal } from '../identity/principal.ts';
 
 /** Most HTTP sessions whose owner the gateway remembers (least recently used are forgotten). */
 export const MAX_TRACKED_SESSIONS = 10_000;
@@ -111,9 +113,9 @@ export class HttpSessions {
 /**
  * Records the `session.close` of ended sessions (which anchors their chains). Never throws.
  *
- * @example closeSessions(svc, httpSessionsOf(svc).sweep(15 * 60_000));
+ * @example closeSessions(svc, svc.httpSessions.sweep(15 * 60_000));
  */
-export function closeSessions(svc: Pick<Services, 'recorder' | 'clock' | 'log'>, ended: readonly EndedSession[]): void {
+export function closeSessions(svc: { readonly recorder: Recorder; readonly clock: Clock; readonly log: Pick<Logger, 'error'> }, ended: readonly EndedSession[]): void {
   for (const s of ended) {
     try {
       svc.recorder.record({
@@ -130,15 +132,6 @@ export function closeSessions(svc: Pick<Services, 'recorder' | 'clock' | 'log'>,
 /** The identity a session's events carry, for its close. */
 export function identityOf(protocol: 'http' | 'mcp', p: Principal): SessionIdentity {
   return { protocol, user: p.id, ...optionalAgent(p) };
-}
-
-const bySvc = new WeakMap<object, HttpSessions>();
-
-/** The session table of one gateway (keyed by its services object). */
-export function httpSessionsOf(svc: object): HttpSessions {
-  let s = bySvc.get(svc);
-  if (!s) { s = new HttpSessions(); bySvc.set(svc, s); }
-  return s;
 }
 
 /** Whether `header` is a usable `Gatehouse-Session` value. */

@@ -1,15 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Services } from '../../app/services.ts';
-import { adminHandler } from '../../api/admin.ts';
-import { HostGuard } from '../../api/host-guard.ts';
-import { openApiDocument } from '../../api/openapi.ts';
+import type { Services } from './services.ts';
+import { adminHandler } from '../api/admin.ts';
+import { HostGuard } from '../http/host-guard.ts';
+import { openApiDocument } from '../api/openapi.ts';
 import { identityRoute } from './identity-routes.ts';
-import { proxyRoute } from './proxy/route.ts';
-import { mcpHandler } from '../mcp/server.ts';
-import { serveMetrics } from './metrics-route.ts';
-import { sendJson, sendProblem } from './problem.ts';
-import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
-import type { Secret } from '../../kernel/secret.ts';
+import { proxyRoute } from '../protocols/http/proxy/route.ts';
+import { mcpHandler } from '../protocols/mcp/server.ts';
+import { serveMetrics } from '../http/metrics-route.ts';
+import { sendJson, sendProblem } from '../http/problem.ts';
+import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
+import type { Secret } from '../kernel/secret.ts';
 
 /** Readiness: the store answers and a policy set is loaded. */
 export async function readiness(svc: Services): Promise<{ ready: boolean; checks: Record<string, string> }> {
