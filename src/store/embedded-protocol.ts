@@ -15,5 +15,15 @@ export type ToWorker =
  * subscription opened by the listen request `notify.sub`.
  */
 export type FromWorker =
-  | { readonly id: number; readonly ok: true; readonly rows?: object[]; readonly notify?: { readonly sub: number; readonly payload: string } }
+  | { readonly id: number; readonly ok: true; readonly rows?: object[]; readonly notify?: { readonly sub: number; readonly payload: string }; readonly template?: ClusterTemplate }
   | { readonly id: number; readonly ok: false; readonly message: string; readonly code?: string };
+
+/**
+ * An in-memory cluster as initdb left it (PGlite's data-directory dump, uncompressed tar): an
+ * in-memory store starts from it instead of running initdb again. Sent once, with the start
+ * answer of the first in-memory store thread that was asked for it.
+ */
+export interface ClusterTemplate {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly type: string;
+}

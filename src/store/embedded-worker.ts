@@ -6,11 +6,11 @@ import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
 import type { FromWorker, ToWorker } from './embedded-protocol.ts';
-import type { PgliteModules } from './embedded.ts';
+import type { EmbeddedWorkerData } from './embedded.ts';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts runs as a worker thread');
-const { dir, wasm } = workerData as { dir: string | undefined; wasm: PgliteModules };
+const { dir, wasm, template, wantTemplate } = workerData as EmbeddedWorkerData;
 
 const txs = new Map<number, Transaction>();
 const enders = new Map<number, { commit: () => void; rollback: (e: Error) => void }>();
@@ -31,8 +31,15 @@ try {
   if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Instantiated from the modules the main thread compiled once (see pgliteModules in embedded.ts).
   const modules: Pick<PGliteOptions, 'pgliteWasmModule' | 'initdbWasmModule'> = { pgliteWasmModule: wasm.pglite as never, initdbWasmModule: wasm.initdb as never };
-  db = await PGlite.create(dir === undefined ? modules : { ...modules, dataDir: dir });
-  send({ id: 0, ok: true });
+  if (dir !== undefined) db = await PGlite.create({ ...modules, dataDir: dir });
+  else if (template !== undefined) db = await PGlite.create({ ...modules, loadDataDir: new Blob([template.bytes], { type: template.type }) });
+  else db = await PGlite.create(modules);
+  if (wantTemplate) {
+    // Dumped before anything else runs: the cluster exactly as initdb left it.
+    const dump = await db.dumpDataDir('none');
+    const bytes = new Uint8Array(await dump.arrayBuffer());
+    port.postMessage({ id: 0, ok: true, template: { bytes, type: dump.type } } satisfies FromWorker, [bytes.buffer]);
+  } else send({ id: 0, ok: true });
 } catch (err) {
   fail(0, err);
   throw err;

@@ -49,3 +49,25 @@ describe('embedded store on disk', () => {
     }
   });
 });
+
+describe('embedded store in memory', () => {
+  test('each in-memory store starts empty, whatever the stores opened before it held', async () => {
+    const names = async (db: SqlDriver): Promise<string[]> =>
+      (await db.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relname LIKE 'probe_%' ORDER BY 1")).map((r) => r.relname);
+    const first = await openStore({ embedded: { path: undefined } });
+    await first.exec('CREATE TABLE probe_first (a int); INSERT INTO probe_first VALUES (1)');
+    // The second and third start from the cluster the first one's initdb made (not from its data).
+    const [second, third] = await Promise.all([openStore({ embedded: { path: undefined } }), openStore({ embedded: { path: undefined } })]);
+    try {
+      assert.deepEqual(await names(second), []);
+      await second.exec('CREATE TABLE probe_second (a int)');
+      assert.deepEqual(await names(third), []);
+      assert.deepEqual(await names(first), ['probe_first']);
+      assert.deepEqual(await names(second), ['probe_second']);
+      // Migrated like a fresh store: the schema the store needs is there.
+      assert.ok((await third.query("SELECT 1 FROM pg_tables WHERE tablename = 'audit_log'")).length === 1);
+    } finally {
+      await Promise.all([first.close(), second.close(), third.close()]);
+    }
+  });
+});
