@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cedar, cedarSchemaText } from '../../policy/cedar.ts';
-import { shellCedarContext } from './cedar-context.ts';
+import { SHELL_CEDAR_TYPE, SHELL_FACTS_DOC, shellCedarContext, shellSchemaFragment } from './cedar-context.ts';
 import { inspectCommand } from './inspect.ts';
 import { REVIEW_RISKS } from './types.ts';
 
@@ -17,14 +17,14 @@ const ROOT = join(HERE, '..', '..', '..');
 /** The shipped review rule's condition (see SHELL-API / gatehouse.yaml `shell-ambiguous`). */
 export const SHELL_REVIEW_WHEN = `context.shell.risks.containsAny([${REVIEW_RISKS.map((r) => `"${r}"`).join(', ')}])`;
 
-/** The Gatehouse schema with the shell fragment: `shell?: ShellFacts` in Context, plus the fragment. */
+/** The Gatehouse schema plus the shell declarations (`shell?:` in Context, the actions), unless already there. */
 export function shellSchemaText(): string {
   const base = cedarSchemaText();
   const marker = 'type Context = {';
   if (!base.includes(marker)) throw new Error('schema has no Context type');
-  const withShell = base.includes('shell?: ShellFacts') ? base : base.replace(marker, `${marker}\n  shell?: ShellFacts,`);
-  const fragment = readFileSync(join(HERE, 'schema.cedarschema'), 'utf8');
-  return withShell.includes('type ShellFacts') ? withShell : `${withShell}\n${fragment}`;
+  if (base.includes('"shell.exec"')) return base;
+  const withShell = base.replace(marker, `${marker}\n  // ${SHELL_FACTS_DOC}\n  shell?: ${SHELL_CEDAR_TYPE},`);
+  return `${withShell}\n${shellSchemaFragment()}`;
 }
 
 export type Outcome = 'allow' | 'deny' | 'review';
