@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PolicyEngine, type ReloadResult } from './engine.ts';
@@ -42,6 +42,49 @@ describe('policy watching', () => {
       assert.deepEqual(engine.decide(request(user('u'), 'sql.write', connection('crm'))).reasons, ['write']);
     } finally {
       watcher.close();
+    }
+  });
+
+  test('a Kubernetes ConfigMap volume update (the kubelet swaps a ..data symlink) reloads the policies', async () => {
+    // The kubelet's AtomicWriter: the files live in a timestamped directory; "..data" points at
+    // it; each visible file is a symlink through "..data". An update writes a new directory,
+    // renames a new "..data_tmp" symlink over "..data", adds links for new files, then removes
+    // the old directory. No visible file is ever written in place.
+    const cm = mkdtempSync(join(tmpdir(), 'gatehouse-configmap-'));
+    try {
+      const v1 = join(cm, '..2026_12_06_10_00_00.000000001');
+      mkdirSync(v1);
+      writeFileSync(join(v1, 'a.cedar'), READ);
+      symlinkSync('..2026_12_06_10_00_00.000000001', join(cm, '..data'));
+      symlinkSync('..data/a.cedar', join(cm, 'a.cedar'));
+      const engine = PolicyEngine.fromFiles(['*.cedar'], { baseDir: cm });
+      assert.equal(engine.decide(request(user('u'), 'sql.write', connection('crm'))).effect, 'deny');
+      const results: ReloadResult[] = [];
+      let wake: (() => void) | undefined;
+      const watcher = watchPolicies(engine, (r) => { results.push(r); wake?.(); }, { debounceMs: 50 });
+      try {
+        const reloaded = new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => { reject(new Error('no reload within 10 s of the ConfigMap update')); }, 10_000);
+          wake = () => { clearTimeout(t); resolve(); };
+        });
+        const v2 = join(cm, '..2026_12_06_10_05_00.000000002');
+        mkdirSync(v2);
+        writeFileSync(join(v2, 'a.cedar'), READ);
+        writeFileSync(join(v2, 'b.cedar'), WRITE);
+        symlinkSync('..2026_12_06_10_05_00.000000002', join(cm, '..data_tmp'));
+        renameSync(join(cm, '..data_tmp'), join(cm, '..data'));
+        symlinkSync('..data/b.cedar', join(cm, 'b.cedar'));
+        rmSync(v1, { recursive: true });
+        await reloaded;
+        // The debounce gathers the whole swap into one reload (or a later one completes it).
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(results.at(-1), { ok: true, count: 3 });
+        assert.deepEqual(engine.decide(request(user('u'), 'sql.write', connection('crm'))).reasons, ['write']);
+      } finally {
+        watcher.close();
+      }
+    } finally {
+      rmSync(cm, { recursive: true, force: true });
     }
   });
 
