@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,5 +106,45 @@ describe('recording durability: SIGKILL right after the client received its resp
     assert.equal(doc.events[3]?.data.text, 'Ask [EMAIL].');
     const v = await gatehouseCli(['sessions', 'verify', session], url, admin);
     assert.equal(v.code, 0, v.out + v.err);
+  });
+
+  test('SIGTERM (docker stop, a Kubernetes pod deletion) is a graceful stop: exit 0 at once, the journal committed', async () => {
+    await stop(gw, 'SIGTERM');
+    gw = await startGatehouse(dir);
+    const admin = readFileSync(join(dir, '.gatehouse', 'admin.key'), 'utf8').trim();
+    const created = await fetch(`${url}/api/v1/api-keys`, {
+      method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'alice', groups: ['developers'] }),
+    });
+    const key = ((await created.json()) as { key: string }).key;
+    fake.behavior = { reply: 'Write to erin.term@example.com.', chunk: 4 };
+    const res = await fetch(`${url}/proxy/openai/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 200);
+    await res.text();
+    const session = res.headers.get('gatehouse-session');
+    assert.ok(session);
+
+    const child = gw;
+    const t = Date.now();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => { child.once('exit', (code, signal) => { r({ code, signal }); }); });
+    child.kill('SIGTERM');
+    const { code, signal } = await exited;
+    gw = undefined;
+    const ms = Date.now() - t;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, 'the gateway handles SIGTERM and exits 0');
+    assert.ok(ms < 10_000, `stopped in ${ms} ms (a container runtime's timeout is 10 s)`);
+    // Everything acknowledged was committed to the store, so the journal files are gone.
+    const journal = join(dir, '.gatehouse', 'journal');
+    assert.deepEqual(existsSync(journal) ? readdirSync(journal).filter((f) => f.endsWith('.jsonl')) : [], []);
+
+    gw = await startGatehouse(dir);
+    const exp = await gatehouseCli(['sessions', 'export', session, '--format', 'json'], url, admin);
+    assert.equal(exp.code, 0, exp.err);
+    const doc = JSON.parse(exp.out) as { events: { type: string; data: Record<string, unknown> }[] };
+    assert.deepEqual(doc.events.map((e) => e.type).slice(0, 4), ['session.open', 'request', 'decision', 'response']);
+    assert.equal(doc.events[3]?.data.text, 'Write to [EMAIL].');
   });
 });
