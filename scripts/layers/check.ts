@@ -25,9 +25,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['inspect'],
   ['reviews'],
   // The data-path toolkit: the enforcement point (authorize, authenticate-and-audit, sessions),
-  // then the HTTP toolkit (router, problem+json, bodies, bearer authentication, Host guard).
+  // then the HTTP toolkit (router, problem+json, bodies, bearer authentication, Host guard) and
+  // the protocol-neutral SQL path (guard, review hold, the query-runner port).
   ['enforce'],
-  ['http'],
+  ['http', 'sql'],
   // One folder per protocol; none imports another.
   ['protocols/http', 'protocols/postgres', 'protocols/mcp'],
   ['api'],
@@ -44,7 +45,6 @@ export const KNOWN: readonly string[] = [
   'protocols/http/proxy/record.ts -> app/services.ts',
   'protocols/http/proxy/review-hold.ts -> app/services.ts',
   'protocols/http/proxy/route.ts -> app/services.ts',
-  'protocols/http/proxy/scanner.ts -> app/services.ts',
   'protocols/mcp/auth.ts -> app/services.ts',
   'protocols/mcp/env.ts -> app/services.ts',
   'protocols/mcp/metadata.ts -> app/services.ts',
@@ -54,28 +54,11 @@ export const KNOWN: readonly string[] = [
   'protocols/postgres/frontend-guard.ts -> app/services.ts',
   'protocols/postgres/handshake.ts -> app/services.ts',
   'protocols/postgres/listener.ts -> app/services.ts',
-  'protocols/postgres/review-hold.ts -> app/services.ts',
   'protocols/postgres/session-recording.ts -> app/services.ts',
   'protocols/postgres/session.ts -> app/services.ts',
-  'protocols/postgres/statement-guard.ts -> app/services.ts',
   'protocols/postgres/statement-hold.ts -> app/services.ts',
   // Item 3: the protocols still borrow each other's internals (SQL path, scanner, proxy target).
-  'protocols/mcp/record.ts -> protocols/http/proxy/scanner.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/backend-messages.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/cancel-map.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/catalog.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/frame-reader.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/frontend-messages.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/row-masker.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/upstream.ts',
-  'protocols/mcp/sql-exec.ts -> protocols/postgres/writer.ts',
-  'protocols/mcp/tools/connections.ts -> protocols/postgres/upstream.ts',
   'protocols/mcp/tools/proxy-tools.ts -> protocols/http/proxy/target.ts',
-  'protocols/mcp/tools/query.ts -> protocols/postgres/catalog.ts',
-  'protocols/mcp/tools/query.ts -> protocols/postgres/review-hold.ts',
-  'protocols/mcp/tools/query.ts -> protocols/postgres/statement-guard.ts',
-  'protocols/mcp/tools/query.ts -> protocols/postgres/upstream.ts',
-  'protocols/postgres/review-hold.ts -> protocols/http/proxy/scanner.ts',
 ];
 
 /** One import between two folders of `src/`. */

@@ -26,11 +26,15 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { initSqlInspector } from '../inspect/sql/inspect.ts';
 import { ConnectionRegistry } from '../connections/registry.ts';
 import { createHttpHandler, createMetricsHandler, listenHttp } from './http-server.ts';
+import { httpSurfaces } from './http-surfaces.ts';
+import { HostGuard } from '../http/host-guard.ts';
 import { parseListen, checkExposure } from './listen.ts';
 import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
+import { inspectionScanner } from '../masking/scanner.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import { openReviews } from '../reviews/wire.ts';
+import { ReviewGate } from '../reviews/gate.ts';
 import { policyApprover } from '../enforce/approver.ts';
 import { DecisionState } from '../enforce/authorize.ts';
 import { SessionStore } from '../recording/session-store.ts';
@@ -39,6 +43,7 @@ import { RecordingJournal } from '../recording/journal.ts';
 import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
+import { PostgresQueryRunner } from '../protocols/postgres/query-runner.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
 import { PrincipalLimits } from './limits.ts';
@@ -174,11 +179,13 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
       policy, decider, decisions, audit, connections,
       connectionsRepo, publicUrl: url,
-      masking, limits: new PrincipalLimits(config.limits.per_principal), inspection,
+      masking, scanner: inspectionScanner(masking.hashKey), limits: new PrincipalLimits(config.limits.per_principal), inspection,
       recorder,
       sessions, httpSessions,
       upstreams,
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
+      sqlRunners: { postgres: new PostgresQueryRunner({ masking, clock }) },
+      reviewGate: new ReviewGate({ log }, { reviews: rv.reviews, holdTimeoutMs: rv.holdTimeoutMs, rules }),
     };
     // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
     const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
@@ -198,7 +205,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const orphanSweeper = config.recording.enabled ? setInterval(closeOrphans, Math.max(1_000, Math.min(15 * 60_000, idleMs))) : undefined;
     if (orphanSweeper) { orphanSweeper.unref(); closeOrphans(); }
     closers.unshift(() => { clearInterval(sweeper); clearInterval(orphanSweeper); return Promise.resolve(); });
-    handle = createHttpHandler(services, bound);
+    const guard = new HostGuard(bound, config.server.public_url, config.server.allowed_hosts);
+    handle = createHttpHandler(services, httpSurfaces(services, guard, bound));
     const metricsListen = opts.metricsListen ?? config.server.metrics.listen;
     let metrics: { host: string; port: number } | undefined;
     if (metricsListen !== undefined) {

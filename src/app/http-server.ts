@@ -1,13 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Services } from './services.ts';
-import { adminHandler } from '../api/admin.ts';
 import { HostGuard } from '../http/host-guard.ts';
-import { openApiDocument } from '../api/openapi.ts';
-import { identityRoute } from './identity-routes.ts';
-import { proxyRoute } from '../protocols/http/proxy/route.ts';
-import { mcpHandler } from '../protocols/mcp/server.ts';
+import type { HttpSurface } from '../http/surface.ts';
 import { serveMetrics } from '../http/metrics-route.ts';
-import { sendJson, sendProblem } from '../http/problem.ts';
+import { sendProblem } from '../http/problem.ts';
 import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import type { Secret } from '../kernel/secret.ts';
 
@@ -39,13 +35,12 @@ export async function readiness(svc: Services): Promise<{ ready: boolean; checks
 }
 
 /**
- * The HTTP listener's request handler: health, metrics, identity, the admin API and (from the
- * data-path modules) `/proxy` and `/mcp`. Every error becomes problem+json with a stable code.
+ * The HTTP listener's request handler over the mounted surfaces (`app/http-surfaces.ts`): each is
+ * asked in order; a path no surface serves is `not_found`. Every error becomes problem+json with
+ * a stable code.
  */
-export function createHttpHandler(svc: Services, listen: { host: string; port: number }) {
-  const guard = new HostGuard(listen, svc.config.server.public_url, svc.config.server.allowed_hosts);
-  const admin = adminHandler(svc, guard);
-  const mcp = mcpHandler(svc, guard, listen);
+export function createHttpHandler(svc: Pick<Services, 'metrics' | 'log'>, surfaces: readonly HttpSurface[]) {
+  const raw = surfaces.filter((s) => s.rawPrefix !== undefined);
   return (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     let route = 'unmatched';
@@ -55,7 +50,7 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
       svc.log.debug({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'http');
     };
     res.once('finish', done);
-    dispatch(svc, guard, admin, mcp, req, res).then((r) => { route = r; }, (err: unknown) => {
+    dispatch(surfaces, raw, req, res).then((r) => { route = r; }, (err: unknown) => {
       if (isGatehouseError(err) && err.extra.client_aborted === true) {
         svc.log.info({ method: req.method, route }, 'client aborted the request');
         return;
@@ -69,11 +64,14 @@ export function createHttpHandler(svc: Services, listen: { host: string; port: n
   };
 }
 
-async function dispatch(
-  svc: Services, guard: HostGuard, admin: ReturnType<typeof adminHandler>, mcp: ReturnType<typeof mcpHandler>, req: IncomingMessage, res: ServerResponse,
-): Promise<string> {
-  // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
-  if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res);
+async function dispatch(surfaces: readonly HttpSurface[], raw: readonly HttpSurface[], req: IncomingMessage, res: ServerResponse): Promise<string> {
+  const target = req.url ?? '';
+  for (const s of raw) {
+    if (target.startsWith(s.rawPrefix!)) {
+      const label = await s.serve(req, res, target, undefined);
+      if (label !== undefined) return label;
+    }
+  }
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://gateway');
@@ -81,35 +79,16 @@ async function dispatch(
     throw new GatehouseError('bad_request', 'malformed request target');
   }
   const path = url.pathname;
-  if (path === '/healthz') {
-    sendJson(res, 200, { status: 'ok' });
-    return path;
-  }
-  if (path === '/readyz') {
-    const r = await readiness(svc);
-    sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
-    return path;
-  }
-  if (path === '/metrics' && svc.config.server.metrics.listen === undefined) {
-    await serveMetrics(svc.metrics, { guard, ...optionalToken(svc) }, req, res);
-    return path;
-  }
-  if (path === '/api/openapi.json') {
-    sendJson(res, 200, openApiDocument(svc.publicUrl));
-    return path;
-  }
-  if (path.startsWith('/api/v1/') || path === '/api/v1') return admin(req, res, url);
-  if (path === '/mcp' || path.startsWith('/.well-known/oauth-protected-resource')) {
-    const label = await mcp(req, res, path);
+  for (const s of surfaces) {
+    if (s.rawPrefix !== undefined) continue; // served by its raw prefix only
+    const label = await s.serve(req, res, path, url);
     if (label !== undefined) return label;
   }
-  const identity = await identityRoute(svc, req, res, path);
-  if (identity !== undefined) return identity;
   throw new GatehouseError('not_found', `nothing at ${path.slice(0, 200)}`);
 }
 
 /** `{ token }` when `server.metrics.token` is set. */
-function optionalToken(svc: Pick<Services, 'config'>): { token?: Secret } {
+export function optionalToken(svc: Pick<Services, 'config'>): { token?: Secret } {
   const token = svc.config.server.metrics.token;
   return token === undefined ? {} : { token };
 }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { initSqlInspector, SqlInspector } from '../inspect/sql/inspect.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { prepareRequest } from '../protocols/http/proxy/prepare.ts';
-import { scannerFor } from '../protocols/http/proxy/scanner.ts';
+import { inspectionScanner } from '../masking/scanner.ts';
 import { InspectionPool } from './inspection-pool.ts';
 
 const hashKey = Buffer.alloc(32, 7);
@@ -65,7 +65,7 @@ test('a large request body prepared on a worker equals the inline preparation (f
   const raw = Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `${'lorem ipsum '.repeat(100)} mail bob@example.com` }] }));
   const input = {
     conn: { name: 'm', type: 'llm' as const, provider: 'openai' }, method: 'POST', endpoint: '/v1/chat/completions', raw,
-    contentType: 'application/json', format: 'openai-chat' as const, scanner: scannerFor({ masking }), egress: masking.textMasker('m', 'request'),
+    contentType: 'application/json', format: 'openai-chat' as const, scanner: inspectionScanner(masking.hashKey), egress: masking.textMasker('m', 'request'),
   };
   const before = pool.counts.worker;
   const off = await pool.prepare(input);
@@ -81,7 +81,7 @@ test('a malformed large body keeps its error code through the worker', async () 
   const masking = new MaskingRules(rules, hashKey);
   await assert.rejects(Promise.resolve(pool.prepare({
     conn: { name: 'm', type: 'llm', provider: 'openai' }, method: 'POST', endpoint: '/v1/chat/completions', raw: Buffer.from(`{${' '.repeat(500)}`),
-    contentType: 'application/json', format: 'openai-chat', scanner: scannerFor({ masking }), egress: undefined,
+    contentType: 'application/json', format: 'openai-chat', scanner: inspectionScanner(masking.hashKey), egress: undefined,
   })), (e: { code?: string }) => e.code === 'invalid_json');
 });
 
@@ -91,7 +91,7 @@ test('a large body with nothing to inspect (http connection, no egress rule) is 
   const before = pool.counts.worker;
   const p = await pool.prepare({
     conn: { name: 'h', type: 'http' }, method: 'PUT', endpoint: '/upload', raw,
-    contentType: 'application/octet-stream', format: undefined, scanner: scannerFor({ masking }), egress: undefined,
+    contentType: 'application/octet-stream', format: undefined, scanner: inspectionScanner(masking.hashKey), egress: undefined,
   });
   assert.equal(p.body, raw);
   assert.equal(pool.counts.worker, before);

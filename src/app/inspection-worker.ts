@@ -6,7 +6,7 @@ import { workerData } from 'node:worker_threads';
 import { initSqlInspector, SqlInspector } from '../inspect/sql/inspect.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { prepareRequest } from '../protocols/http/proxy/prepare.ts';
-import { scannerFor } from '../protocols/http/proxy/scanner.ts';
+import { inspectionScanner } from '../masking/scanner.ts';
 import { serveTasks } from '../kernel/worker-serve.ts';
 import { withExactValues } from '../masking/exact-values.ts';
 import type { TextMasker } from '../masking/text-masker.ts';
@@ -42,6 +42,9 @@ function maskBody(op: ResponseMaskOp, text: string, masker: TextMasker): MaskedR
   }
 }
 
+/** The inspection masker of this worker, built once. */
+const scanner = inspectionScanner(masking.hashKey);
+
 serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
   if (task.kind === 'sql') {
     await ready;
@@ -55,7 +58,7 @@ serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
   const raw = Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength);
   const p = prepareRequest({
     conn: task.conn, method: task.method, endpoint: task.endpoint, raw, contentType: task.contentType, format: task.format,
-    scanner: scannerFor({ masking }), egress: task.egress ? masking.textMasker(task.conn.name, 'request') : undefined,
+    scanner, egress: task.egress ? masking.textMasker(task.conn.name, 'request') : undefined,
     contentEncoding: task.contentEncoding, ...(task.bodyLimit === undefined ? {} : { bodyLimit: task.bodyLimit }),
   });
   const promptIsBody = p.prompt !== undefined && p.body !== undefined && p.body.toString('utf8') === p.prompt;

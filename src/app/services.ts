@@ -12,9 +12,12 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { ConnectionsRepo } from '../store/connections-repo.ts';
 import type { MaskingRules } from '../masking/rules.ts';
+import type { TextMasker } from '../masking/text-masker.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import type { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import type { ReviewService } from '../reviews/service.ts';
+import type { ReviewGate } from '../reviews/gate.ts';
+import type { SqlQueryRunner } from '../sql/runner.ts';
 import type { SessionStore } from '../recording/session-store.ts';
 import type { ReviewRules } from '../policy/review-rules.ts';
 import type { PrincipalLimits } from './limits.ts';
@@ -42,6 +45,8 @@ export interface Services {
   readonly connectionsRepo: ConnectionsRepo;
   /** Masking rules compiled from `masking` (per connection and direction; column rules). */
   readonly masking: MaskingRules;
+  /** The inspection masker (every detector, redact): policy facts and what is recorded (`masking/scanner.ts`). */
+  readonly scanner: TextMasker;
   /** Keep-alive upstream pools of the HTTP/LLM data path (closed on shutdown). */
   readonly upstreams: Upstreams;
   /** The recording hook (masked exchanges). */
@@ -52,6 +57,10 @@ export interface Services {
   readonly httpSessions: HttpSessions;
   /** Just-in-time approvals: the review state machine, holding, notifications. */
   readonly reviews: ReviewService;
+  /** The review gate every data path holds through (built once). */
+  readonly reviewGate: ReviewGate;
+  /** Running SQL on a caller's behalf (MCP), per connection type: the database protocols provide them. */
+  readonly sqlRunners: Readonly<Partial<Record<string, SqlQueryRunner>>>;
   /** The review rules the decider applies (for the gate's rule lookup). */
   readonly reviewRules: ReviewRules;
   /** `reviews.hold_timeout` in ms: how long a data path holds a request for approval. */

@@ -122,3 +122,29 @@ function refusal(r: Review): ReviewGateResult {
     default: return { outcome: 'denied', reviewId: r.id, reason: `review ${r.id} is ${r.status}` };
   }
 }
+
+/**
+ * The review gate of a process, built once by the composition root (`Services.reviewGate`) with
+ * its log, review service, `reviews.hold_timeout` and rules; every data path holds through it.
+ *
+ * @example const g = await svc.reviewGate.hold({ principal, action: 'sql.write', resource: conn.name, facts, decision, fingerprint, summary, signal });
+ */
+export class ReviewGate {
+  readonly #svc: { readonly log: { error(obj: object, msg: string): void } };
+  readonly #deps: ReviewGateDeps;
+
+  constructor(svc: { readonly log: { error(obj: object, msg: string): void } }, deps: ReviewGateDeps) {
+    this.#svc = svc;
+    this.#deps = deps;
+  }
+
+  /** `reviews.hold_timeout` in ms. */
+  get holdTimeoutMs(): number {
+    return this.#deps.holdTimeoutMs;
+  }
+
+  /** {@link reviewGate} for one request; `holdTimeoutMs` shortens the hold (MCP answers pending sooner). */
+  hold(input: ReviewGateInput, holdTimeoutMs = this.#deps.holdTimeoutMs): Promise<ReviewGateResult> {
+    return reviewGate(this.#svc, holdTimeoutMs === this.#deps.holdTimeoutMs ? this.#deps : { ...this.#deps, holdTimeoutMs }, input);
+  }
+}

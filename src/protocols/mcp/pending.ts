@@ -69,11 +69,3 @@ export class PendingCalls {
   }
 }
 
-const byServices = new WeakMap<object, PendingCalls>();
-
-/** The pending-call table of one gateway (keyed by its services object). */
-export function pendingOf(svc: object): PendingCalls {
-  let p = byServices.get(svc);
-  if (!p) { p = new PendingCalls(); byServices.set(svc, p); }
-  return p;
-}

@@ -1,8 +1,8 @@
 import type { Services } from '../../app/services.ts';
-import { optionalAgent, type Principal } from '../../identity/principal.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { RecordingTap } from '../../enforce/tap.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
-import { scannerFor } from '../http/proxy/scanner.ts';
 import { identityOf, validSessionHeader } from '../../enforce/sessions.ts';
 
 /** Most characters of arguments or result text kept in one recorded event (after masking). */
@@ -16,58 +16,42 @@ export const RECORD_TEXT_LIMIT = 16 * 1024;
  */
 export class McpSession {
   readonly id: string;
-  readonly #svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>;
-  readonly #principal: Principal;
+  readonly #tap: RecordingTap;
   #fresh: boolean;
 
-  private constructor(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>, principal: Principal, id: string, fresh: boolean) {
-    this.#svc = svc;
-    this.#principal = principal;
+  private constructor(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, fresh: boolean) {
+    this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
     this.id = id;
     this.#fresh = fresh;
   }
 
   /** The session named by `header` (if valid and the principal's), else a new one. */
-  static resolve(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
+  static resolve(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
     const s = svc.httpSessions.resolve(validSessionHeader(header) ? header : undefined, principal.id, newId, identityOf('mcp', principal));
     return new McpSession(svc, principal, s.id, s.fresh);
   }
 
   /** A handle on session `id` that never claims it in the session table (for requests that record nothing). */
-  static passive(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>, principal: Principal, id: string): McpSession {
+  static passive(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string): McpSession {
     return new McpSession(svc, principal, id, false);
   }
 
   /** Records one event (content must be masked; `text`-like fields are bounded by the caller). Never throws. */
   record(type: RecordEvent['type'], data: Record<string, unknown>, connection?: string): void {
-    const p = this.#principal;
-    try {
-      if (this.#fresh) {
-        this.#fresh = false;
-        this.#svc.recorder.record(this.#event('session.open', { transport: 'mcp' }, undefined));
-      }
-      this.#svc.recorder.record(this.#event(type, data, connection));
-    } catch (err) {
-      this.#svc.log.error({ err: String(err), user: p.id }, 'recorder failed');
+    if (this.#fresh) {
+      this.#fresh = false;
+      this.#tap.event('session.open', { transport: 'mcp' });
     }
+    this.#tap.event(type, data, connection);
   }
 
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */
   async flush(): Promise<void> {
-    await this.#svc.recorder.flush?.(this.id);
+    await this.#tap.flush();
   }
 
-  /** `text` bounded and masked with every detector (for recording arguments and results). */
+  /** `text` bounded to {@link RECORD_TEXT_LIMIT} and masked with every detector (for recording arguments and results). Never throws. */
   excerpt(text: string): string {
-    return scannerFor(this.#svc).mask(text.slice(0, RECORD_TEXT_LIMIT)).text;
-  }
-
-  #event(type: RecordEvent['type'], data: Record<string, unknown>, connection: string | undefined): RecordEvent {
-    const p = this.#principal;
-    return {
-      session: this.id, protocol: 'mcp', type, at: this.#svc.clock.now(), data, user: p.id,
-      ...optionalAgent(p),
-      ...(connection === undefined ? {} : { connection }),
-    };
+    return this.#tap.text(text);
   }
 }

@@ -11,7 +11,7 @@ import { validSessionHeader } from '../../enforce/sessions.ts';
 import { authenticateMcp, challenge } from './auth.ts';
 import type { Loopback, McpLimits, ToolEnv } from './env.ts';
 import { MCP_PATH, METADATA_PATH, protectedResourceMetadata } from './metadata.ts';
-import { pendingOf } from './pending.ts';
+import { PendingCalls } from './pending.ts';
 import { McpSession } from './record.ts';
 import { TOOLS } from './tools/index.ts';
 
@@ -43,6 +43,8 @@ const JSONRPC = { parseError: -32700, invalidRequest: -32600, serverError: -3200
 export function mcpHandler(svc: Services, guard: HostGuard, listen: { host: string; port: number }) {
   const loopback: Loopback = { host: listen.host, port: listen.port, tls: svc.config.server.tls !== undefined };
   const limits = mcpLimits(svc);
+  // Calls pending review, per caller: built once, when the composition root mounts /mcp.
+  const pending = new PendingCalls();
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<string | undefined> => {
     if (path === METADATA_PATH || path === `${METADATA_PATH}${MCP_PATH}`) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatehouseError('method_not_allowed', 'allowed: GET', { allow: ['GET'] });
@@ -52,7 +54,7 @@ export function mcpHandler(svc: Services, guard: HostGuard, listen: { host: stri
     }
     if (path !== MCP_PATH) return undefined;
     try {
-      await serve(svc, req, res, guard, loopback, limits);
+      await serve(svc, req, res, guard, loopback, limits, pending);
     } catch (err) {
       answerError(svc, res, err);
     }
@@ -60,7 +62,9 @@ export function mcpHandler(svc: Services, guard: HostGuard, listen: { host: stri
   };
 }
 
-async function serve(svc: Services, req: IncomingMessage, res: ServerResponse, guard: HostGuard, loopback: Loopback, limits: McpLimits): Promise<void> {
+async function serve(
+  svc: Services, req: IncomingMessage, res: ServerResponse, guard: HostGuard, loopback: Loopback, limits: McpLimits, pending: PendingCalls,
+): Promise<void> {
   guard.check(req.headers);
   if (req.method !== 'POST') {
     throw new GatehouseError('method_not_allowed', 'this MCP server is stateless: POST JSON-RPC messages to /mcp (no GET stream, no DELETE)', { allow: ['POST'] });
@@ -87,7 +91,7 @@ async function serve(svc: Services, req: IncomingMessage, res: ServerResponse, g
   const ac = new AbortController();
   res.once('close', () => { if (!res.writableFinished) ac.abort(); });
   const env: ToolEnv = {
-    svc, caller, loopback, limits, pending: pendingOf(svc), signal: ac.signal,
+    svc, caller, loopback, limits, pending, signal: ac.signal,
     session: session ?? McpSession.passive(svc, caller.principal, sessionId),
   };
   const server = new McpServer(SERVER_INFO, {

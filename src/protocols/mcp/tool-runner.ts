@@ -6,7 +6,7 @@ import { authorize, connectionResource, denialReason } from '../../enforce/autho
 import type { Connection } from '../../connections/registry.ts';
 import { isGatehouseError } from '../../kernel/errors.ts';
 import type { Resource } from '../../policy/request.ts';
-import { reviewGate } from '../../reviews/gate.ts';
+import type { ReviewGateInput } from '../../reviews/gate.ts';
 import { requestFingerprint } from '../../reviews/fingerprint.ts';
 import type { Rerun, ToolEnv, ToolExtra, ToolOutcome, ToolRegistration } from './env.ts';
 import { deepMask, errorResult, okResult, pendingResult } from './results.ts';
@@ -140,16 +140,16 @@ async function finish(env: ToolEnv, tool: string, outcome: ToolOutcome, conn: Co
  * every data path, briefly; the fingerprint is the tool and its exact arguments.
  */
 async function holdCall<I extends z.ZodObject, O extends z.ZodObject>(
-  env: ToolEnv, def: ToolDef<I, O>, args: z.output<I>, conn: Connection, decision: Parameters<typeof reviewGate>[2]['decision'], extra: ToolExtra,
+  env: ToolEnv, def: ToolDef<I, O>, args: z.output<I>, conn: Connection, decision: ReviewGateInput['decision'], extra: ToolExtra,
 ): Promise<ToolOutcome | undefined> {
   const { svc } = env;
   const argsHash = createHash('sha256').update(JSON.stringify(args)).digest('hex');
-  const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: env.limits.holdMs, rules: svc.reviewRules }, {
+  const g = await svc.reviewGate.hold({
     principal: env.caller.principal, action: 'mcp.call', resource: conn.name, facts: { mcp: { tool: def.name } }, decision,
     fingerprint: requestFingerprint(['mcp', conn.name, def.name, argsHash]),
     summary: `MCP tool ${def.name}: ${env.session.excerpt(JSON.stringify(args)).slice(0, 400)}`,
     signal: AbortSignal.any([env.signal, extra.signal]),
-  });
+  }, env.limits.holdMs);
   env.session.record('review', { tool: def.name, action: 'mcp.call', outcome: g.outcome, review_id: g.reviewId ?? null }, conn.name);
   if (g.outcome === 'run') return undefined;
   if (g.outcome === 'denied') return { kind: 'error', code: 'policy_denied', reason: g.reason };

@@ -14,12 +14,12 @@ import type { FunctionVolatility } from './function-volatility.ts';
 import type { LocalSettings } from './local-settings.ts';
 import { OutputLineage, type LineageVerdict } from './output-lineage.ts';
 import type { ResultPath } from './result-path.ts';
-import { justificationCommand, type HoldResult } from './review-hold.ts';
+import { justificationCommand } from '../../sql/hold.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
-import { StatementHold } from './statement-hold.ts';
+import { StatementHold, type HoldResult } from './statement-hold.ts';
 import { StatementNames, type Candidate, type NameOp } from './statement-names.ts';
-import { guardSql, type ExtraFacts, type Verdict } from './statement-guard.ts';
+import { guardSql, type ExtraFacts, type Verdict } from '../../sql/guard.ts';
 
 /** SQLSTATE invalid_sql_statement_name: a Bind of a statement the gateway never saw defined. */
 const UNKNOWN_STATEMENT = '26000';

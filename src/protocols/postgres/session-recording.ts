@@ -1,14 +1,16 @@
 import type { Services } from '../../app/services.ts';
 import type { Connection } from '../../connections/registry.ts';
-import { optionalAgent, type Principal } from '../../identity/principal.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { RecordingTap } from '../../enforce/tap.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
-import { isRecording, type RecordEvent } from '../../recording/recorder.ts';
+import type { RecordEvent } from '../../recording/recorder.ts';
 import { parseCommandComplete, BE } from './backend-messages.ts';
 import type { FieldDescription } from './backend-messages.ts';
 import type { Frame } from './frame-reader.ts';
 import { RowExcerpt } from './row-excerpt.ts';
-import type { Verdict } from './statement-guard.ts';
+import type { Verdict } from '../../sql/guard.ts';
 
+/** The PostgreSQL text limit: most characters of one recorded statement or value. */
 const MAX_RECORDED_TEXT = 4096;
 
 /** The recording of the session failed: the statement's completion is withheld and the session ends. */
@@ -27,9 +29,7 @@ export class SessionRecording {
   readonly on: boolean;
   readonly #svc: Services;
   readonly #id: string;
-  readonly #principal: Principal;
-  readonly #conn: Connection;
-  readonly #content: TextMasker | undefined;
+  readonly #tap: RecordingTap;
   /** The first rows of the current result as sent. */
   readonly #excerpt = new RowExcerpt((t) => this.text(t));
   #rows = 0;
@@ -37,27 +37,19 @@ export class SessionRecording {
 
   constructor(svc: Services, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined) {
     this.#svc = svc;
-    this.on = isRecording(svc.recorder);
     this.#id = id;
-    this.#principal = principal;
-    this.#conn = conn;
-    this.#content = content;
+    this.#tap = new RecordingTap(svc, id, { protocol: 'postgres', principal, connection: conn.name, textLimit: MAX_RECORDED_TEXT, masker: content });
+    this.on = this.#tap.on;
   }
 
-  /** Records one event (failures of the recorder are swallowed). */
+  /** Records one event (a recorder failure is logged, never thrown into the data path). */
   event(type: RecordEvent['type'], data: Record<string, unknown>): void {
-    try {
-      this.#svc.recorder.record({
-        session: this.#id, protocol: 'postgres', type, at: this.#svc.clock.now(), user: this.#principal.id,
-        ...optionalAgent(this.#principal), connection: this.#conn.name, data,
-      });
-    } catch { /* the recorder must never break the data path */ }
+    this.#tap.event(type, data);
   }
 
-  /** A client text as recorded: at most 4 KiB, content-masked. */
+  /** A client text as recorded: at most 4 KiB, content-masked; `[unrecordable]` when masking fails. */
   text(text: string): string {
-    const t = text.length > MAX_RECORDED_TEXT ? text.slice(0, MAX_RECORDED_TEXT) : text;
-    try { return this.#content ? this.#content.mask(t).text : t; } catch { return '[unrecordable]'; }
+    return this.#tap.text(text);
   }
 
   /** A decision of the guard. */

@@ -1,8 +1,24 @@
 import type { Services } from '../../app/services.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { holdStatement, type HoldResult, type ReviewVerdict } from './review-hold.ts';
+import { holdStatement, type ReviewVerdict, type SqlHoldResult } from '../../sql/hold.ts';
+import { SQLSTATE } from './errors.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
+
+/** SQLSTATE of a statement whose hold the client cancelled (CancelRequest). */
+export const QUERY_CANCELED = '57014';
+
+/** What a held statement resolves to: run it, or answer the client with this error (SQLSTATE) instead. */
+export type HoldResult =
+  | { readonly run: true; readonly reviewIds: readonly string[] }
+  | { readonly run: false; readonly code: string; readonly message: string; readonly reviewId?: string };
+
+/** A refused hold as the PostgreSQL client sees it: 42501, or 57014 when the client cancelled it. */
+export function pgHoldResult(r: SqlHoldResult): HoldResult {
+  if (r.run) return r;
+  const code = r.refusal === 'cancelled' ? QUERY_CANCELED : SQLSTATE.insufficientPrivilege;
+  return { run: false, code, message: r.message, ...(r.reviewId === undefined ? {} : { reviewId: r.reviewId }) };
+}
 
 /** Client bytes read (and queued) while a statement is held, before the socket is paused. */
 const HOLD_BUFFER_LIMIT = 1024 * 1024;
@@ -44,10 +60,10 @@ export class StatementHold {
     // The pump pauses the client while a handler is pending; read on so a close is noticed.
     setImmediate(() => { if (this.#held === h && !link.isClosed() && h.bytes <= HOLD_BUFFER_LIMIT) link.resumeClient(); });
     try {
-      const r = await holdStatement({
+      const r = pgHoldResult(await holdStatement({
         svc: this.#init.svc, principal: this.#init.principal, connection: this.#init.connection, justification: this.#init.justification(),
         signal: h.ac.signal, cancelled: () => h.cancelled,
-      }, v, sql, params);
+      }, v, sql, params));
       rec.event('review', r.run ? { outcome: 'run', review_ids: r.reviewIds } : { outcome: 'refused', code: r.code, review_id: r.reviewId ?? null, message: r.message });
       return r;
     } finally {

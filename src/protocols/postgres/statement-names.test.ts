@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { StatementNames, type Candidate } from './statement-names.ts';
-import type { Verdict } from './statement-guard.ts';
+import type { Verdict } from '../../sql/guard.ts';
 
 const ok: Verdict = { ok: true, actions: ['sql.read'], facts: { kinds: ['read'], tables: [], functions: [], dangerous_functions: [], statements: 1, has_where: true, data_modifying_cte: false, do_block: false, copy_program: false } };
 const read: Candidate = { sql: 'SELECT 1', verdict: ok };

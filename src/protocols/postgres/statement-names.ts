@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.ts';
-import type { Verdict } from './statement-guard.ts';
+import type { Verdict } from '../../sql/guard.ts';
 
 /**
  * What a server-side prepared statement may run: its text, and the verdict given when it was

@@ -1,8 +1,8 @@
 import type { Services } from '../../../app/services.ts';
-import { optionalAgent, type Principal } from '../../../identity/principal.ts';
+import type { Principal } from '../../../identity/principal.ts';
+import { RecordingTap } from '../../../enforce/tap.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
-import { scannerFor } from './scanner.ts';
 import { redactDocument } from '../../../inspect/prompt/inspect.ts';
 
 /** Most characters of prompt or response text kept in one recorded event. */
@@ -62,17 +62,17 @@ function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
  * {@link maskedExcerpt}. Never throws into the data path.
  */
 export function recordEvent(
-  svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'masking'>, session: string, principal: Principal | undefined, connection: string,
+  svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner'>, session: string, principal: Principal | undefined, connection: string,
   type: RecordEvent['type'], data: Record<string, unknown>,
 ): void {
+  let masked: Record<string, unknown>;
   try {
-    svc.recorder.record({
-      session, protocol: 'http', type, at: svc.clock.now(), connection, data: maskRecordData(data, scannerFor(svc)),
-      ...(principal ? { user: principal.id, ...optionalAgent(principal) } : {}),
-    });
+    masked = maskRecordData(data, svc.scanner);
   } catch (err) {
     svc.log.error({ err: String(err) }, 'recorder failed');
+    return;
   }
+  new RecordingTap(svc, session, { protocol: 'http', principal, connection, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner }).event(type, masked);
 }
 
 /** `text` bounded and masked with `scanner` (for recording prompts and responses). */

@@ -5,7 +5,7 @@ import { keyBinding, type Principal } from '../../../identity/principal.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Action, Decision, Facts } from '../../../policy/request.ts';
-import { reviewGate } from '../../../reviews/gate.ts';
+import type { ReviewGateResult } from '../../../reviews/gate.ts';
 import { requestFingerprint } from '../../../reviews/fingerprint.ts';
 import { maskedExcerpt } from './record.ts';
 
@@ -65,7 +65,7 @@ export function reviewSummary(method: string, endpoint: string, text: string | u
  * @example
  *   if (decision.effect === 'review') await holdForReview(svc, { principal, action, connection: conn.name, … });
  */
-export async function holdForReview(svc: Pick<Services, 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs' | 'apiKeys'>, input: HttpReviewInput): Promise<string> {
+export async function holdForReview(svc: Pick<Services, 'log' | 'reviewGate' | 'apiKeys'>, input: HttpReviewInput): Promise<string> {
   const bodyHash = createHash('sha256').update(input.raw).digest('hex');
   const justification = justificationHeader(input.headers);
   let summary: string;
@@ -79,9 +79,9 @@ export async function holdForReview(svc: Pick<Services, 'log' | 'reviews' | 'rev
   const bound = keyBinding(input.principal);
   const revoked = new AbortController();
   const off = bound.length === 0 ? undefined : svc.apiKeys.onRevoked((id) => { if (id !== undefined && bound.includes(id)) revoked.abort(); });
-  let g: Awaited<ReturnType<typeof reviewGate>>;
+  let g: ReviewGateResult;
   try {
-    g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+    g = await svc.reviewGate.hold({
       principal: input.principal, action: input.action, resource: input.connection, facts: input.facts, decision: input.decision,
       fingerprint: requestFingerprint(['http', input.connection, input.method, input.upstreamPath, bodyHash]),
       summary, signal: AbortSignal.any([input.signal, revoked.signal]), ...(justification === undefined ? {} : { justification }),

@@ -17,7 +17,6 @@ import { writeResponse } from './respond.ts';
 import { parseProxyTarget, upstreamPath } from './target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
-import { scannerFor } from './scanner.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { echoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
@@ -62,7 +61,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       ? Buffer.alloc(0) : await readBody(req, bytes(svc.config.server.body_limit));
-    const scanner = scannerFor(svc);
+    const scanner = svc.scanner;
     const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
     // Large bodies are scanned on an inspection worker, off the event loop (app/inspection-pool.ts).
     const egress = svc.masking.textMasker(connection.name, 'request');

@@ -11,21 +11,6 @@ export interface Timeouts { readonly connect: number; readonly headers: number; 
 /** Defaults of `connections[].timeouts` (config schema), for connections created without them. */
 export const DEFAULT_TIMEOUTS: Timeouts = { connect: 10_000, headers: 60_000, body: 300_000 };
 
-/** A connection's timeouts in ms. */
-export function timeoutsOf(conn: Connection): Timeouts {
-  const t = conn.timeouts;
-  if (!t) return DEFAULT_TIMEOUTS;
-  let parsed = parsedTimeouts.get(t);
-  if (parsed === undefined) {
-    parsed = { connect: ms(t.connect), headers: ms(t.headers), body: ms(t.body) };
-    parsedTimeouts.set(t, parsed);
-  }
-  return parsed;
-}
-
-/** Parsed timeouts by the (immutable) config object they were written in. */
-const parsedTimeouts = new WeakMap<object, Timeouts>();
-
 /**
  * Keep-alive undici pools, one per (origin, connect timeout). Pools are created on first use
  * and live until `close()`.
@@ -36,6 +21,20 @@ const parsedTimeouts = new WeakMap<object, Timeouts>();
  */
 export class Upstreams {
   readonly #pools = new Map<string, Pool>();
+  /** Parsed timeouts by the (immutable) config object they were written in. */
+  readonly #timeouts = new WeakMap<object, Timeouts>();
+
+  /** A connection's timeouts in ms. */
+  timeoutsOf(conn: Connection): Timeouts {
+    const t = conn.timeouts;
+    if (!t) return DEFAULT_TIMEOUTS;
+    let parsed = this.#timeouts.get(t);
+    if (parsed === undefined) {
+      parsed = { connect: ms(t.connect), headers: ms(t.headers), body: ms(t.body) };
+      this.#timeouts.set(t, parsed);
+    }
+    return parsed;
+  }
 
   pool(origin: string, connectTimeout: number): Pool {
     const key = `${origin} ${connectTimeout}`;
@@ -49,7 +48,7 @@ export class Upstreams {
 
   /** Sends a request to the connection's origin. Failures become `upstream_unreachable` / `upstream_timeout`. */
   async request(conn: Connection, opts: { method: string; path: string; headers: Record<string, string>; body: Buffer | undefined; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
-    const t = timeoutsOf(conn);
+    const t = this.timeoutsOf(conn);
     const pool = this.pool(urlParts(conn.url).origin, t.connect);
     try {
       return await pool.request({

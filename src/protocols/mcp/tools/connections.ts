@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { upstreamTarget } from '../../postgres/upstream.ts';
 import type { ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
-import { runQuery } from '../sql-exec.ts';
 import { defineTool } from '../tool-runner.ts';
 import { usableActions } from './access.ts';
 
@@ -87,7 +85,9 @@ export const describeConnectionTool = defineTool({
     if (conn.type !== 'postgres') {
       return { kind: 'ok', data: base, text: `${conn.name}: ${conn.type}${conn.provider ? ` (${conn.provider})` : ''}; you may: ${actions.join(', ')}; use ${TOOL_BY_TYPE[conn.type]}` };
     }
-    const run = await runQuery(upstreamTarget(conn.url, conn.credentials.password?.reveal()), CATALOG_SQL, undefined, {
+    const runner = env.svc.sqlRunners[conn.type];
+    if (!runner) return { kind: 'error', code: 'not_found', reason: `no SQL runner for connection type ${conn.type}` };
+    const run = await runner.run(conn, CATALOG_SQL, { masked: false }, {
       maxRows: MAX_CATALOG_ROWS + 1, maxChars: 16 * 1024 * 1024, timeoutMs: 30_000, signal: AbortSignal.any([env.signal, extra.signal]),
     });
     if (run.error) return { kind: 'error', code: 'upstream_error', reason: `the catalog could not be read: ${run.error.sqlstate} ${run.error.message}` };

@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import { PreparedStatements } from '../../../inspect/sql/prepared.ts';
-import { CatalogResolver } from '../../postgres/catalog.ts';
-import { holdStatement } from '../../postgres/review-hold.ts';
-import { guardSql } from '../../postgres/statement-guard.ts';
-import { upstreamTarget } from '../../postgres/upstream.ts';
+import { holdStatement } from '../../../sql/hold.ts';
+import { guardSql } from '../../../sql/guard.ts';
+import type { QueryRun } from '../../../sql/runner.ts';
 import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
-import { runQuery, type QueryRun } from '../sql-exec.ts';
 import { defineTool, pendingMessage } from '../tool-runner.ts';
 import type { Connection } from '../../../connections/registry.ts';
 
@@ -72,7 +70,7 @@ async function runSql(env: ToolEnv, args: z.output<typeof input>, extra: ToolExt
   if (!v.ok && v.effect === 'deny') return { kind: 'error', code: 'policy_denied', reason: v.message };
   if (!v.ok) {
     const held = await holdStatement({
-      svc: { ...svc, reviewHoldMs: env.limits.holdMs }, principal, connection: conn.name,
+      svc, holdMs: env.limits.holdMs, principal, connection: conn.name,
       justification: args.justification, signal: AbortSignal.any([env.signal, extra.signal]), cancelled: () => false,
     }, v, args.sql, undefined);
     session.record('review', held.run ? { outcome: 'run', review_ids: held.reviewIds } : { outcome: 'refused', review_id: held.reviewId ?? null, message: held.message }, conn.name);
@@ -82,17 +80,11 @@ async function runSql(env: ToolEnv, args: z.output<typeof input>, extra: ToolExt
       return { kind: 'error', code: 'policy_denied', reason: held.message };
     }
   }
-  const target = upstreamTarget(conn.url, conn.credentials.password?.reveal());
-  const catalog = svc.masking.hasColumnRules(conn.name) ? new CatalogResolver(target, { clock: svc.clock }) : undefined;
-  let run: QueryRun;
-  try {
-    run = await runQuery(target, args.sql, {
-      masker: svc.masking.textMasker(conn.name, 'response'), catalog, hashKey: svc.masking.hashKey,
-      strategyOf: (schema, table, col) => svc.masking.columnStrategy(conn.name, schema, table, col),
-    }, { maxRows: args.max_rows, maxChars: MAX_CHARS, timeoutMs: QUERY_TIMEOUT_MS, signal: AbortSignal.any([env.signal, extra.signal]) });
-  } finally {
-    catalog?.close();
-  }
+  const runner = svc.sqlRunners[conn.type];
+  if (!runner) return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not a PostgreSQL connection` };
+  const run: QueryRun = await runner.run(conn, args.sql, { masked: true }, {
+    maxRows: args.max_rows, maxChars: MAX_CHARS, timeoutMs: QUERY_TIMEOUT_MS, signal: AbortSignal.any([env.signal, extra.signal]),
+  });
   if (run.error) return { kind: 'error', code: 'upstream_error', reason: `PostgreSQL error ${run.error.sqlstate}: ${run.error.message}` };
   const truncated = run.results.some((r) => r.truncated);
   return { kind: 'ok', data: { connection: conn.name, results: run.results, truncated }, text: render(run, truncated) };

@@ -1,12 +1,11 @@
-import { connectionResource, decideAndRecord, denialReason } from '../../enforce/authorize.ts';
-import type { Services } from '../../app/services.ts';
-import type { Connection } from '../../connections/registry.ts';
-import type { Principal } from '../../identity/principal.ts';
-import type { PreparedStatements } from '../../inspect/sql/prepared.ts';
-import { sortActions, type SqlAction, type SqlInspection, type StatementInfo } from '../../inspect/sql/types.ts';
-import type { FunctionVolatility } from './function-volatility.ts';
-import type { DecisionMemo } from '../../policy/decision-memo.ts';
-import type { Decision, SqlFacts } from '../../policy/request.ts';
+import { connectionResource, decideAndRecord, denialReason, type DecideDeps } from '../enforce/authorize.ts';
+import type { MaskingRules } from '../masking/rules.ts';
+import type { Connection } from '../connections/registry.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { PreparedStatements } from '../inspect/sql/prepared.ts';
+import { sortActions, type SqlAction, type SqlInspection, type StatementInfo } from '../inspect/sql/types.ts';
+import type { DecisionMemo } from '../policy/decision-memo.ts';
+import type { Decision, SqlFacts } from '../policy/request.ts';
 
 /** One action of a statement that policy permits only after a review. */
 export interface ReviewNeed {
@@ -31,16 +30,33 @@ export type Verdict =
     readonly actions: readonly SqlAction[]; readonly facts: SqlFacts; readonly reviews: readonly ReviewNeed[];
   };
 
+/**
+ * Which functions the upstream database marks volatile (the PostgreSQL catalog:
+ * `protocols/postgres/function-volatility.ts`): `check` answers from what is loaded, or undefined
+ * when `load` must run first.
+ */
+export interface VolatilityCheck {
+  check(names: readonly string[]): string[] | undefined;
+  load(): Promise<void>;
+}
+
+/** What the guard needs from the process: the decision point, the SQL inspector, the masking rules. */
+export interface GuardDeps extends DecideDeps {
+  /** Parses SQL (inline, or on an inspection worker for long texts). */
+  readonly inspection: { inspectSql(sql: string): SqlInspection | Promise<SqlInspection> };
+  readonly masking: Pick<MaskingRules, 'hasColumnRules'>;
+}
+
 /** What the guard needs from a session. */
 export interface GuardContext {
-  readonly svc: Pick<Services, 'decider' | 'decisions' | 'audit' | 'metrics' | 'clock' | 'log' | 'inspection' | 'masking'>;
+  readonly svc: GuardDeps;
   readonly principal: Principal;
   readonly connection: Connection;
   readonly prepared: PreparedStatements;
   /** The session's decision memo (principal and connection are the session's). */
   readonly decisions?: DecisionMemo;
   /** Which functions the upstream marks volatile (absent: not checked, e.g. in unit tests). */
-  readonly volatility?: FunctionVolatility;
+  readonly volatility?: VolatilityCheck;
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

@@ -1,10 +1,8 @@
-import type { Services } from '../../app/services.ts';
-import type { Principal } from '../../identity/principal.ts';
-import { reviewGate } from '../../reviews/gate.ts';
-import { requestFingerprint } from '../../reviews/fingerprint.ts';
-import { scannerFor } from '../http/proxy/scanner.ts';
-import { SQLSTATE } from './errors.ts';
-import type { Verdict } from './statement-guard.ts';
+import type { TextMasker } from '../masking/text-masker.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { ReviewGate } from '../reviews/gate.ts';
+import { requestFingerprint } from '../reviews/fingerprint.ts';
+import type { Verdict } from './guard.ts';
 
 /** A verdict that needs reviews before the statement may run. */
 export type ReviewVerdict = Extract<Verdict, { effect: 'review' }>;
@@ -13,17 +11,21 @@ export type ReviewVerdict = Extract<Verdict, { effect: 'review' }>;
 export const SUMMARY_LIMIT = 500;
 /** Longest justification kept from `SET gatehouse.justification`. */
 export const JUSTIFICATION_LIMIT = 1000;
-/** SQLSTATE of a statement whose hold the client cancelled (CancelRequest). */
-export const QUERY_CANCELED = '57014';
-
-/** What a held statement resolves to: run it, or answer the client with this error instead. */
-export type HoldResult =
+/**
+ * What a held statement resolves to: run it, or refuse it — `denied` (a reviewer denied it, or it
+ * could not be summarized), `pending` (the review is still pending after the hold), `cancelled`
+ * (the client cancelled the hold; the review stays pending). Each protocol renders a refusal in
+ * its own wire format (PostgreSQL: SQLSTATE 42501, or 57014 when cancelled).
+ */
+export type SqlHoldResult =
   | { readonly run: true; readonly reviewIds: readonly string[] }
-  | { readonly run: false; readonly code: string; readonly message: string; readonly reviewId?: string };
+  | { readonly run: false; readonly refusal: 'denied' | 'pending' | 'cancelled'; readonly message: string; readonly reviewId?: string };
 
 /** Everything a hold needs besides the statement. */
-export interface PgHoldContext {
-  readonly svc: Pick<Services, 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs' | 'masking'>;
+export interface SqlHoldContext {
+  readonly svc: { readonly reviewGate: Pick<ReviewGate, 'hold'>; readonly scanner: TextMasker };
+  /** How long to hold before answering pending (default: `reviews.hold_timeout`). */
+  readonly holdMs?: number;
   readonly principal: Principal;
   readonly connection: string;
   /** From `SET gatehouse.justification` in this session. */
@@ -55,8 +57,8 @@ export function justificationCommand(sql: string): { readonly tag: 'SET' | 'RESE
 }
 
 /** The masked statement (and masked parameters) for approvers, cut to {@link SUMMARY_LIMIT}. */
-export function statementSummary(ctx: Pick<PgHoldContext, 'svc'>, sql: string, params: readonly (Buffer | null)[] | undefined): string {
-  const scanner = scannerFor(ctx.svc);
+export function statementSummary(ctx: Pick<SqlHoldContext, 'svc'>, sql: string, params: readonly (Buffer | null)[] | undefined): string {
+  const scanner = ctx.svc.scanner;
   let text = scanner.mask(sql.slice(0, SUMMARY_LIMIT * 8)).text.replace(/\s+/g, ' ').trim();
   if (params && params.length > 0) {
     const shown = params.slice(0, 20).map((p) => (p === null ? 'NULL' : scanner.mask(p.subarray(0, 200).toString('utf8')).text));
@@ -73,31 +75,31 @@ export function statementSummary(ctx: Pick<PgHoldContext, 'svc'>, sql: string, p
  *
  * @example
  *   const r = await holdStatement(ctx, verdict, 'DELETE FROM t', undefined);
- *   if (!r.run) client.write(errorResponse({ code: r.code, message: r.message }));
+ *   if (!r.run) refuse(r.refusal, r.message);
  */
-export async function holdStatement(ctx: PgHoldContext, v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined): Promise<HoldResult> {
+export async function holdStatement(ctx: SqlHoldContext, v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined): Promise<SqlHoldResult> {
   let summary: string;
   try {
     summary = statementSummary(ctx, sql, params);
   } catch {
-    return { run: false, code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied the statement: it could not be summarized for review' };
+    return { run: false, refusal: 'denied', message: 'Gatehouse denied the statement: it could not be summarized for review' };
   }
   const paramsJson = JSON.stringify((params ?? []).map((p) => (p === null ? null : p.toString('hex'))));
   const { svc } = ctx;
   const ids: string[] = [];
   for (const need of v.reviews) {
-    const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+    const g = await svc.reviewGate.hold({
       principal: ctx.principal, action: need.action, resource: ctx.connection, facts: { sql: v.facts }, decision: need.decision,
       fingerprint: requestFingerprint(['postgres', ctx.connection, sql, paramsJson, need.action]),
       summary, signal: ctx.signal, ...(ctx.justification === undefined ? {} : { justification: ctx.justification }),
-    });
+    }, ctx.holdMs);
     if (g.outcome === 'run') { ids.push(g.reviewId); continue; }
-    if (g.outcome === 'denied') return { run: false, code: SQLSTATE.insufficientPrivilege, message: g.reason, ...(g.reviewId === undefined ? {} : { reviewId: g.reviewId }) };
+    if (g.outcome === 'denied') return { run: false, refusal: 'denied', message: g.reason, ...(g.reviewId === undefined ? {} : { reviewId: g.reviewId }) };
     if (ctx.cancelled()) {
-      return { run: false, code: QUERY_CANCELED, reviewId: g.reviewId, message: `canceling statement due to user request (review ${g.reviewId} stays pending)` };
+      return { run: false, refusal: 'cancelled', reviewId: g.reviewId, message: `canceling statement due to user request (review ${g.reviewId} stays pending)` };
     }
     return {
-      run: false, code: SQLSTATE.insufficientPrivilege, reviewId: g.reviewId,
+      run: false, refusal: 'pending', reviewId: g.reviewId,
       message: `approval required: review ${g.reviewId} is pending; re-run the statement after it is approved`,
     };
   }

@@ -1,16 +1,20 @@
 import type { Strategy } from '../../masking/strategies.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
+import type { Clock } from '../../kernel/clock.ts';
+import type { Connection } from '../../connections/registry.ts';
+import type { MaskingRules } from '../../masking/rules.ts';
+import type { QueryLimits, QueryRun, SqlQueryRunner, StatementResult } from '../../sql/runner.ts';
 import {
   BE, parseCommandComplete, parseDataRow, parseErrorFields, parseRowDescription, validateBackend, type FieldDescription,
-} from '../postgres/backend-messages.ts';
-import { CancelMap } from '../postgres/cancel-map.ts';
-import type { CatalogResolver } from '../postgres/catalog.ts';
-import type { Frame } from '../postgres/frame-reader.ts';
-import { FE } from '../postgres/frontend-messages.ts';
-import { planColumns, RowMasker } from '../postgres/row-masker.ts';
-import { connectUpstream, type UpstreamSession, type UpstreamTarget } from '../postgres/upstream.ts';
-import { emptyMessage, MessageWriter } from '../postgres/writer.ts';
+} from './backend-messages.ts';
+import { CancelMap } from './cancel-map.ts';
+import { CatalogResolver } from './catalog.ts';
+import type { Frame } from './frame-reader.ts';
+import { FE } from './frontend-messages.ts';
+import { planColumns, RowMasker } from './row-masker.ts';
+import { connectUpstream, upstreamTarget, type UpstreamSession, type UpstreamTarget } from './upstream.ts';
+import { emptyMessage, MessageWriter } from './writer.ts';
 
 /** Largest backend message accepted from the upstream (a row bigger than this fails the call). */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
@@ -27,32 +31,35 @@ export interface RowMasking {
   readonly hashKey: Buffer;
 }
 
-/** One statement's result: masked rows (as text) up to the caps. */
-export interface StatementResult {
-  /** The command tag (`SELECT 3`, `INSERT 0 1`), or null when the statement did not complete. */
-  command: string | null;
-  readonly columns: { readonly name: string; readonly type_oid: number }[];
-  readonly rows: (string | null)[][];
-  /** Rows the server sent for this statement (kept or not). */
-  row_count: number;
-  /** Rows were left out (row or byte cap) or cells were cut. */
-  truncated: boolean;
-}
+/**
+ * The PostgreSQL {@link SqlQueryRunner} (MCP's `query` and `describe_connection`): a fresh
+ * upstream session with the vaulted credential per run; with `masked`, rows are masked with the
+ * connection's rules exactly as the wire listener masks them (column rules resolved through the
+ * catalog, content detectors). Built once by the composition root.
+ *
+ * @example const runner = new PostgresQueryRunner({ masking, clock }); await runner.run(conn, 'SELECT 1', { masked: true }, limits);
+ */
+export class PostgresQueryRunner implements SqlQueryRunner {
+  readonly #deps: { readonly masking: MaskingRules; readonly clock: Clock };
 
-/** The outcome of one simple Query. */
-export interface QueryRun {
-  readonly results: StatementResult[];
-  /** The server's error (message masked), if a statement failed. */
-  readonly error?: { readonly sqlstate: string; readonly message: string };
-}
+  constructor(deps: { readonly masking: MaskingRules; readonly clock: Clock }) {
+    this.#deps = deps;
+  }
 
-/** Caps and deadlines of one run. */
-export interface QueryLimits {
-  readonly maxRows: number;
-  /** Most characters of cell text kept over all statements. */
-  readonly maxChars: number;
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
+  async run(conn: Connection, sql: string, opts: { readonly masked: boolean }, limits: QueryLimits): Promise<QueryRun> {
+    const target = upstreamTarget(conn.url, conn.credentials.password?.reveal());
+    if (!opts.masked) return runQuery(target, sql, undefined, limits);
+    const { masking, clock } = this.#deps;
+    const catalog = masking.hasColumnRules(conn.name) ? new CatalogResolver(target, { clock }) : undefined;
+    try {
+      return await runQuery(target, sql, {
+        masker: masking.textMasker(conn.name, 'response'), catalog, hashKey: masking.hashKey,
+        strategyOf: (schema, table, col) => masking.columnStrategy(conn.name, schema, table, col),
+      }, limits);
+    } finally {
+      catalog?.close();
+    }
+  }
 }
 
 /**

@@ -1,0 +1,68 @@
+import type { Services } from './services.ts';
+import { readiness, optionalToken } from './http-server.ts';
+import { identityRoute } from './identity-routes.ts';
+import { adminHandler } from '../api/admin.ts';
+import { openApiDocument } from '../api/openapi.ts';
+import type { HostGuard } from '../http/host-guard.ts';
+import { serveMetrics } from '../http/metrics-route.ts';
+import { sendJson } from '../http/problem.ts';
+import type { HttpSurface } from '../http/surface.ts';
+import { proxyRoute } from '../protocols/http/proxy/route.ts';
+import { mcpHandler } from '../protocols/mcp/server.ts';
+
+/**
+ * The surfaces of the HTTP listener, in the order they are asked: the `/proxy` data path, health,
+ * `/metrics` (unless it has its own listener), the OpenAPI document, the admin API (`/api/v1`),
+ * MCP (`/mcp` and its RFC 9728 metadata) and the built-in issuer's endpoints. This list is the
+ * one place a new HTTP surface is mounted.
+ *
+ * @example const handle = createHttpHandler(services, httpSurfaces(services, guard, bound));
+ */
+export function httpSurfaces(svc: Services, guard: HostGuard, listen: { host: string; port: number }): HttpSurface[] {
+  const admin = adminHandler(svc, guard);
+  const mcp = mcpHandler(svc, guard, listen);
+  const surfaces: HttpSurface[] = [
+    // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
+    { name: 'proxy', rawPrefix: '/proxy/', serve: (req, res) => proxyRoute(svc, req, res) },
+    {
+      name: 'health',
+      serve: async (_req, res, path) => {
+        if (path === '/healthz') {
+          sendJson(res, 200, { status: 'ok' });
+          return path;
+        }
+        if (path !== '/readyz') return undefined;
+        const r = await readiness(svc);
+        sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+        return path;
+      },
+    },
+  ];
+  if (svc.config.server.metrics.listen === undefined) {
+    surfaces.push({
+      name: 'metrics',
+      serve: async (req, res, path) => {
+        if (path !== '/metrics') return undefined;
+        await serveMetrics(svc.metrics, { guard, ...optionalToken(svc) }, req, res);
+        return path;
+      },
+    });
+  }
+  surfaces.push(
+    {
+      name: 'openapi',
+      serve: (_req, res, path) => {
+        if (path !== '/api/openapi.json') return Promise.resolve(undefined);
+        sendJson(res, 200, openApiDocument(svc.publicUrl));
+        return Promise.resolve(path);
+      },
+    },
+    {
+      name: 'admin-api',
+      serve: (req, res, path, url) => (path.startsWith('/api/v1/') || path === '/api/v1') && url ? admin(req, res, url) : Promise.resolve(undefined),
+    },
+    { name: 'mcp', serve: (req, res, path) => mcp(req, res, path) },
+    { name: 'identity', serve: (req, res, path) => identityRoute(svc, req, res, path) },
+  );
+  return surfaces;
+}

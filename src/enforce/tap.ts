@@ -1,0 +1,79 @@
+import { optionalAgent, type Principal } from '../identity/principal.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Logger } from '../kernel/log.ts';
+import type { TextMasker } from '../masking/text-masker.ts';
+import { isRecording, type Recorder, type RecordEvent } from '../recording/recorder.ts';
+
+/** What a tap needs: the recorder, the clock of its events, where a recorder failure is logged. */
+export interface TapDeps {
+  readonly recorder: Recorder;
+  readonly clock: Pick<Clock, 'now'>;
+  readonly log: Pick<Logger, 'error'>;
+}
+
+/** Whose events a tap records, and how its texts are cut and masked. */
+export interface TapOptions {
+  readonly protocol: RecordEvent['protocol'];
+  /** The identity of the events (absent before authentication). */
+  readonly principal: Principal | undefined;
+  /** The connection named by events that do not name their own. */
+  readonly connection?: string;
+  /** The protocol's explicit text limit: most characters of one recorded text (before masking). */
+  readonly textLimit: number;
+  /** The masker of recorded texts (undefined: texts are only cut). */
+  readonly masker: TextMasker | undefined;
+}
+
+/**
+ * The one recording tap of the data paths: hands events of one session to the recorder with
+ * their identity and time, and cuts and masks recorded texts. It never throws into the data path:
+ * a recorder failure is logged, a text the masker fails on is recorded as `[unrecordable]`.
+ *
+ * @example
+ *   const tap = new RecordingTap(svc, session, { protocol: 'mcp', principal, textLimit: 16 * 1024, masker: svc.scanner });
+ *   tap.event('request', { tool: 'query', arguments: tap.text(json) });
+ */
+export class RecordingTap {
+  /** False when the recorder keeps nothing: callers need not even build events. */
+  readonly on: boolean;
+  readonly session: string;
+  readonly #deps: TapDeps;
+  readonly #opts: TapOptions;
+
+  constructor(deps: TapDeps, session: string, opts: TapOptions) {
+    this.#deps = deps;
+    this.session = session;
+    this.#opts = opts;
+    this.on = isRecording(deps.recorder);
+  }
+
+  /** Records one event (its content already masked). Never throws. */
+  event(type: RecordEvent['type'], data: Readonly<Record<string, unknown>>, connection?: string): void {
+    const p = this.#opts.principal;
+    const conn = connection ?? this.#opts.connection;
+    try {
+      this.#deps.recorder.record({
+        session: this.session, protocol: this.#opts.protocol, type, at: this.#deps.clock.now(),
+        ...(p ? { user: p.id, ...optionalAgent(p) } : {}),
+        ...(conn === undefined ? {} : { connection: conn }), data,
+      });
+    } catch (err) {
+      this.#deps.log.error({ err: String(err), ...(p ? { user: p.id } : {}) }, 'recorder failed');
+    }
+  }
+
+  /** A text as recorded: at most the protocol's text limit, masked. Never throws. */
+  text(text: string): string {
+    const t = text.length > this.#opts.textLimit ? text.slice(0, this.#opts.textLimit) : text;
+    try {
+      return this.#opts.masker ? this.#opts.masker.mask(t).text : t;
+    } catch {
+      return '[unrecordable]';
+    }
+  }
+
+  /** Resolves once everything recorded in this session is durable; rejects when some was lost. */
+  async flush(): Promise<void> {
+    await this.#deps.recorder.flush?.(this.session);
+  }
+}
