@@ -3,7 +3,7 @@
  * permission changes, disk tools, power, writes, network fetchers, interpreters with inline
  * code, `cd`. Every argument also goes through the generic path and credential checks.
  */
-import { readsStdin, show } from './commands.ts';
+import { execOptions, readsStdin, runScript, show } from './commands.ts';
 import { scanOptions } from './options.ts';
 import { ANY, resolvePath, systemVerdict } from './paths.ts';
 import type { Ctx, Walker } from './walk.ts';
@@ -12,6 +12,12 @@ import { literalValue, type Word } from './words.ts';
 const DISK_TOOLS = new Set([
   'mke2fs', 'mkswap', 'wipefs', 'fdisk', 'sfdisk', 'cfdisk', 'gdisk', 'sgdisk', 'parted', 'blkdiscard', 'mkdosfs',
   'mkntfs', 'pvcreate', 'pvremove', 'vgremove', 'lvremove', 'flashrom', 'badblocks', 'dmsetup', 'mdadm',
+]);
+/** Commands that change accounts, firewall, kernel modules or mounts: held for review. */
+const SYSTEM_CHANGERS = new Set([
+  'useradd', 'usermod', 'userdel', 'adduser', 'deluser', 'groupadd', 'groupmod', 'groupdel', 'passwd', 'chpasswd', 'visudo',
+  'iptables', 'ip6tables', 'nft', 'ufw', 'firewall-cmd', 'insmod', 'rmmod', 'modprobe', 'mount', 'umount', 'swapoff',
+  'sysctl', 'update-alternatives', 'ldconfig',
 ]);
 const POWER = new Set(['shutdown', 'reboot', 'halt', 'poweroff', 'kexec', 'killall5']);
 const SYSTEMCTL_POWER = new Set(['poweroff', 'reboot', 'halt', 'kexec', 'emergency', 'rescue', 'suspend', 'hibernate', 'hybrid-sleep', 'soft-reboot', 'isolate', 'suspend-then-hibernate']);
@@ -47,7 +53,7 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
   if (POWER.has(name)) { f.risk('power'); return; }
   switch (name) {
     case 'rm': case 'srm': case 'unlink': case 'rmdir': case 'shred': case 'wipe': return remove(w, name, args);
-    case 'rsync': return rsync(w, args);
+    case 'rsync': return rsync(w, args, ctx);
     case 'mv': case 'tee': case 'truncate': return writesAll(w, args, name === 'truncate' ? 'sr' : 'a');
     case 'cp': case 'ln': case 'install': return writesLast(w, args);
     case 'dd': return dd(w, args);
@@ -68,7 +74,30 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
     }
     case 'kill': case 'pkill': case 'killall': return kill(w, name, args);
     case 'cd': case 'pushd': return cd(w, args);
-    default: return;
+    case 'nc': case 'ncat': case 'netcat': case 'socat': return netcat(w, name, args);
+    case 'scp': case 'sftp': execOptions(w, args, ctx); return;
+    case 'setcap': f.risk('permission_wreck'); return;
+    case 'tar': return tar(w, args, ctx);
+    case 'git': return git(w, args, ctx);
+    case 'at': case 'batch': {
+      const s = scanOptions(args, { short: 'qfMmt' });
+      const file = s.opts.get('f');
+      if (file && file !== true) f.ranFile(file, w.cwds);
+      else if (!s.opts.has('l') && !s.opts.has('r') && !s.opts.has('d') && !s.opts.has('c')) readsStdin(w, ctx, true);
+      return;
+    }
+    case 'crontab': {
+      const s = scanOptions(args, { short: 'u' });
+      if (s.opts.has('l')) return;
+      if (s.opts.has('r') || s.opts.has('e')) { f.risk('system_write'); return; }
+      const file = s.operands[0];
+      if (file && literalValue(file) !== '-') f.ranFile(file, w.cwds);
+      f.feedsShell(false);
+      return;
+    }
+    default:
+      if (SYSTEM_CHANGERS.has(name)) f.risk('system_write');
+      return;
   }
 }
 
@@ -82,10 +111,11 @@ function interpreter(w: Walker, key: string, spec: { code: string; long?: readon
     return;
   }
   if (key.endsWith('awk')) {
-    if (s.opts.has('f')) { w.facts.ranLocal = true; return; }
-    const prog = s.operands[0];
-    const v = prog ? literalValue(prog) : undefined;
-    if (prog && (v === undefined || v.includes('system') || v.includes('|') || v.includes('getline'))) w.facts.risk('inline_code');
+    const prog = s.opts.get('f');
+    if (prog) { if (prog !== true) w.facts.ranFile(prog, w.cwds); return; }
+    const text = s.operands[0];
+    const v = text ? literalValue(text) : undefined;
+    if (text && (v === undefined || v.includes('system') || v.includes('|') || v.includes('getline'))) w.facts.risk('inline_code');
     return;
   }
   if (key === 'python' && s.opts.has('m')) return;
@@ -94,7 +124,7 @@ function interpreter(w: Walker, key: string, spec: { code: string; long?: readon
   if (!file || fv === '-' || fv === '/dev/stdin') { readsStdin(w, ctx, false); return; }
   if (file.procSubst || file.subst) { w.facts.feedsShell(false); return; }
   if (fv === undefined) { w.facts.risk('dynamic_sensitive_arg'); return; }
-  w.facts.ranLocal = true;
+  w.facts.ranFile(file, w.cwds);
 }
 
 function remove(w: Walker, name: string, args: readonly Word[]): void {
@@ -107,8 +137,10 @@ function remove(w: Walker, name: string, args: readonly Word[]): void {
   if (recursive && s.operands.length === 0 && s.dynamic) w.facts.risk('dynamic_sensitive_arg');
 }
 
-function rsync(w: Walker, args: readonly Word[]): void {
+function rsync(w: Walker, args: readonly Word[], ctx: Ctx): void {
   const s = scanOptions(args, { short: 'eBfTM', long: ['rsh', 'filter', 'exclude', 'include', 'temp-dir', 'rsync-path', 'backup-dir', 'password-file'], permute: true });
+  const rsh = s.opts.get('e') ?? s.opts.get('rsh');
+  if (rsh && rsh !== true) runScript(w, rsh, ctx);
   const deletes = [...s.opts.keys()].some((k) => k.startsWith('delete') || k === 'remove-source-files');
   const dest = s.operands[s.operands.length - 1];
   if (dest && s.operands.length > 1) {
@@ -126,6 +158,9 @@ function writesAll(w: Walker, args: readonly Word[], withArg: string): void {
 
 function writesLast(w: Walker, args: readonly Word[]): void {
   const s = scanOptions(args, { short: 'tSmogT', long: ['target-directory', 'suffix', 'mode', 'owner', 'group', 'backup'], permute: true });
+  const mode = s.opts.get('m') ?? s.opts.get('mode');
+  const m = mode && mode !== true ? literalValue(mode) : undefined;
+  if (m !== undefined && (m.includes('s') || (m.length === 4 && m[0] !== '0' && m[0] !== '1'))) w.facts.risk('permission_wreck');
   const t = s.opts.get('t') ?? s.opts.get('target-directory');
   if (t && t !== true) { w.facts.written(t, w.cwds); return; }
   const last = s.operands[s.operands.length - 1];
@@ -211,6 +246,46 @@ function kill(w: Walker, name: string, args: readonly Word[]): void {
     const v = literalValue(args[i] as Word);
     if (v === '--') continue;
     if (v === '1' || v === '-1') w.facts.risk('power');
+  }
+}
+
+function netcat(w: Walker, name: string, args: readonly Word[]): void {
+  for (const a of args) {
+    const v = literalValue(a) ?? a.text;
+    const lower = v.toLowerCase();
+    if (name === 'socat' ? lower.includes('exec:') || lower.includes('system:') : v === '-e' || v === '-c' || v.startsWith('--exec') || v.startsWith('--sh-exec') || v.startsWith('--lua-exec')) {
+      w.facts.risk('raw_network');
+    }
+  }
+}
+
+/** Options whose value tar runs as a command. */
+const TAR_EXEC = ['--to-command=', '--use-compress-program=', '--rsh-command=', '--info-script=', '--new-volume-script=', '--checkpoint-action=exec='];
+
+function tar(w: Walker, args: readonly Word[], ctx: Ctx): void {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as Word;
+    const v = literalValue(a);
+    if (v === undefined) continue;
+    const opt = TAR_EXEC.find((p) => v.startsWith(p));
+    if (opt) runScript(w, { ...a, alts: [v.slice(opt.length)], raws: [v.slice(opt.length)] }, ctx);
+    else if ((v === '-I' || v === '-F' || v === '--to-command' || v === '--use-compress-program') && args[i + 1]) runScript(w, args[++i] as Word, ctx);
+  }
+}
+
+/** `git -c core.sshCommand=…`, `-c alias.x=!cmd`, `core.pager`, `core.editor` … run commands. */
+function git(w: Walker, args: readonly Word[], ctx: Ctx): void {
+  for (let i = 0; i + 1 < args.length; i++) {
+    if (literalValue(args[i] as Word) !== '-c') continue;
+    const kv = args[i + 1] as Word;
+    const v = literalValue(kv);
+    if (v === undefined) { w.facts.risk('dynamic_sensitive_arg'); continue; }
+    const eq = v.indexOf('=');
+    const key = v.slice(0, eq).toLowerCase();
+    const value = v.slice(eq + 1);
+    const runs = key.startsWith('alias.') ? value.startsWith('!') : ['core.sshcommand', 'core.pager', 'core.editor', 'core.fsmonitor', 'core.hookspath', 'sequence.editor', 'diff.external', 'credential.helper', 'gpg.program', 'core.askpass'].includes(key) || key.endsWith('.textconv') || key.endsWith('.command');
+    const script = value.startsWith('!') ? value.slice(1) : value;
+    if (eq > 0 && runs) runScript(w, { ...kv, alts: [script], raws: [script] }, ctx);
   }
 }
 

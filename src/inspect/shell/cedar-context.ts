@@ -55,7 +55,7 @@ export const SHELL_CEDAR_TYPE = `{
     privileged: Bool,
     // Risk categories. Denied by the shipped policies: "recursive_delete_system", "pipe_to_shell"
     // (unseen code fed to an interpreter), "credential_access", "disk_wreck", "permission_wreck",
-    // "fork_bomb", "power", "fetch_and_exec". Held for review by the shipped review rule:
+    // "fork_bomb", "power", "fetch_and_exec", "raw_network". Held for review by the shipped review rule:
     // "parse_error", "dynamic_command", "dynamic_sensitive_arg", "inline_code", "system_write",
     // "permission_recursive".
     risks: Set<String>,

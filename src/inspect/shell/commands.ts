@@ -4,7 +4,7 @@
  * `su -c` …), and hands the rest to the per-command analysers in `analyse.ts`.
  */
 import { analyse } from './analyse.ts';
-import { firstOperandIndex, scanOptions, type OptionSpec } from './options.ts';
+import { firstOperandIndex, isAssignment, scanOptions, type OptionSpec } from './options.ts';
 import { ANY } from './paths.ts';
 import type { Ctx, Walker } from './walk.ts';
 import { dynamicWord, isLiteral, literalValue, literalWord, type Word } from './words.ts';
@@ -36,6 +36,9 @@ const WRAPPERS: Readonly<Record<string, OptionSpec & { skip?: number; privileged
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'pdksh', 'yash', 'rbash', 'fish', 'csh', 'tcsh', 'posh', 'oksh', 'loksh']);
 
+/** Bash reserved words: never a command name in a well-formed line. */
+const RESERVED = new Set(['{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', '[[', ']]']);
+
 /** Most nested unwrapping steps for one command (each step consumes at least one word). */
 const MAX_STEPS = 64;
 
@@ -57,8 +60,16 @@ export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void
     const v = literalValue(nameWord);
     if (v === undefined) return dynamicName(w, nameWord, rest, ctx);
     if (v === '') return;
+    if (v === '!') { args = rest; continue; }
+    if (RESERVED.has(v)) {
+      // A reserved word where tree-sitter saw a command name (`! ! rm`, `sudo { rm …; }`): the
+      // grammars disagree; assume the rest runs and hold the line for review.
+      w.facts.parseError();
+      args = rest;
+      continue;
+    }
     const name = commandBasename(v);
-    if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranLocal = true;
+    if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranFile(nameWord, w.cwds);
     w.facts.command(name);
     if (w.fnStack.includes(name)) w.facts.risk('fork_bomb');
     const next = unwrap(w, name, rest, ctx);
@@ -153,6 +164,7 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
     case 'ssh': {
       f.wrapper(name);
       const s = scanOptions(rest, { short: 'bcDEeFIiJLlmOopQRSWwB' });
+      execOptions(w, rest, ctx);
       const remote = s.operands.slice(1);
       if (remote.length > 0) runScript(w, joinWords(remote), ctx);
       return undefined;
@@ -166,6 +178,17 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       return undefined;
     }
     case 'find': f.wrapper(name); find(w, rest, ctx); return undefined;
+    case 'parallel': {
+      // GNU parallel: `parallel [options] command ::: args` runs the command once per argument.
+      f.wrapper(name);
+      const sep = rest.findIndex((x) => { const v = literalValue(x); return v === ':::' || v === '::::' || v === ':::+'; });
+      const head = sep < 0 ? rest : rest.slice(0, sep);
+      const s = scanOptions(head, { short: 'jSaEIdnNlLPs', long: ['jobs', 'sshlogin', 'arg-file', 'eof', 'replace', 'delimiter', 'max-args', 'max-lines', 'max-procs', 'max-chars', 'timeout', 'joblog', 'results', 'tmpdir', 'workdir'] });
+      const tail = sep < 0 ? [dynamicWord('{stdin}')] : rest.slice(sep + 1).filter((x) => !(literalValue(x) ?? '').startsWith(':::'));
+      if (s.operands.length === 0) { for (const t of tail) runScript(w, t, ctx); return undefined; }
+      runScript(w, joinWords([...s.operands, ...tail]), ctx);
+      return undefined;
+    }
     default: break;
   }
   const spec = WRAPPERS[name];
@@ -173,6 +196,7 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
   f.wrapper(name);
   if (spec.privileged) f.privileged();
   const s = scanOptions(rest, spec);
+  if (spec.assignments) assignmentWords(w, rest.slice(0, rest.indexOf(s.operands[0] as Word) >>> 0), ctx);
   const operands = s.operands.slice(spec.skip ?? 0);
   switch (name) {
     case 'sudo': case 'doas':
@@ -198,7 +222,9 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       if (operands.length > 0) runScript(w, joinWords(operands), ctx);
       return undefined;
     case 'flock': {
-      const c = s.opts.get('c') ?? s.opts.get('command');
+      // `flock [options] file -c command`: the -c may follow the file.
+      const after = operands[0] ? literalValue(operands[0]) : undefined;
+      const c = s.opts.get('c') ?? s.opts.get('command') ?? (after === '-c' || after === '--command' ? operands[1] : undefined);
       if (c && c !== true) { runScript(w, c, ctx); return undefined; }
       return operands;
     }
@@ -207,6 +233,53 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       if (name === 'command' && (s.opts.has('v') || s.opts.has('V'))) return undefined;
       return operands;
     default: return operands;
+  }
+}
+
+/** `-o ProxyCommand=…`, `-oLocalCommand=…` (ssh, scp, sftp, rsync -e) run local commands. */
+export function execOptions(w: Walker, words: readonly Word[], ctx: Ctx): void {
+  for (let i = 0; i < words.length; i++) {
+    let v = literalValue(words[i] as Word);
+    if (v === '-o' && words[i + 1]) v = literalValue(words[++i] as Word);
+    else if (v?.startsWith('-o')) v = v.slice(2);
+    if (v === undefined) continue;
+    const eq = v.indexOf('=');
+    const key = (eq > 0 ? v.slice(0, eq) : v.split(' ')[0] ?? '').toLowerCase();
+    if (key === 'proxycommand' || key === 'localcommand' || key === 'knownhostscommand') {
+      const value = eq > 0 ? v.slice(eq + 1) : v.slice(key.length + 1);
+      runScript(w, literalWord(value), ctx);
+    }
+  }
+}
+
+/** Environment variables whose value some program runs as a command line. */
+const COMMAND_VARS = new Set([
+  'PROMPT_COMMAND', 'GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_EXTERNAL_DIFF', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_ASKPASS', 'PAGER',
+  'MANPAGER', 'EDITOR', 'VISUAL', 'SUDO_EDITOR', 'LESSOPEN', 'LESSCLOSE', 'SSH_ASKPASS', 'SUDO_ASKPASS', 'BROWSER', 'RSYNC_RSH',
+]);
+/** Environment variables that make programs load code. */
+const CODE_VARS = new Set([
+  'LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH', 'PERL5OPT', 'PERL5LIB',
+  'NODE_OPTIONS', 'RUBYOPT', 'SHELLOPTS', 'PS4',
+]);
+
+/** An assignment (`NAME=value`, prefix or statement, or an `env`/`sudo` operand) with an effect on what runs. */
+export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): void {
+  if (COMMAND_VARS.has(name)) {
+    const raws = value.raws.map((r) => { let x = r; while (x.startsWith('|')) x = x.slice(1); return x; });
+    runScript(w, { ...value, raws, alts: raws }, ctx);
+  } else if (CODE_VARS.has(name) || name.startsWith('BASH_FUNC_')) {
+    w.facts.risk('inline_code');
+  }
+}
+
+/** Checks the `NAME=value` words of env/sudo. */
+function assignmentWords(w: Walker, words: readonly Word[], ctx: Ctx): void {
+  for (const x of words) {
+    const v = literalValue(x);
+    if (v === undefined || !isAssignment(v)) continue;
+    const eq = v.indexOf('=');
+    envAssignment(w, v.slice(0, eq), literalWord(v.slice(eq + 1)), ctx);
   }
 }
 
@@ -244,7 +317,7 @@ function scriptFile(w: Walker, file: Word, ctx: Ctx): void {
   if (v === undefined) { w.facts.risk('dynamic_sensitive_arg'); return; }
   if (v === '-' || v === '/dev/stdin' || v.startsWith('/dev/fd/') || v.startsWith('/proc/self/fd/')) { readsStdin(w, ctx, true); return; }
   w.facts.pathArg(file, w.cwds);
-  w.facts.ranLocal = true;
+  w.facts.ranFile(file, w.cwds);
 }
 
 /** `su [-] [user] -c cmd`, `runuser -u user -- cmd`, `sg group -c cmd`: options permute. */

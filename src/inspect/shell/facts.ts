@@ -3,7 +3,7 @@
  * the path checks applied to every word that names a file.
  */
 import {
-  ANY, credentialVerdict, deviceVerdict, display, hasWildcard, normalizePath, resolvePath, systemVerdict,
+  ANY, credentialVerdict, deviceVerdict, display, hasWildcard, normalizePath, resolvePath, systemVerdict, tildeUser,
 } from './paths.ts';
 import { MAX_FACT_ENTRIES, type ShellFacts, type ShellRisk } from './types.ts';
 import type { Word } from './words.ts';
@@ -25,8 +25,9 @@ export function resolvedPatterns(w: Word, cwds: readonly string[]): string[] {
   const out: string[] = [];
   for (const a of w.alts) {
     if (a === '' ) continue;
-    const absolute = a.startsWith('/') || a.startsWith('~') || a.startsWith(ANY);
-    if (absolute) out.push(hasWildcard(a) ? a : normalizePath(a));
+    const t = tildeUser(a);
+    const absolute = t.startsWith('/') || t.startsWith('~') || t.startsWith(ANY);
+    if (absolute) out.push(hasWildcard(t) ? t : normalizePath(t));
     else for (const c of cwds) out.push(resolvePath(c, a));
   }
   return out;
@@ -52,6 +53,14 @@ export class Facts {
   fetched = false;
   /** A script file or a non-system executable path ran. */
   ranLocal = false;
+  /** Resolved paths of the script files and executables run (to find write-then-run). */
+  readonly #ran = new Set<string>();
+
+  /** A script file or an executable outside the system bin directories runs. */
+  ranFile(w: Word, cwds: readonly string[]): void {
+    this.ranLocal = true;
+    for (const p of resolvedPatterns(w, cwds)) if (this.#ran.size < MAX_FACT_ENTRIES) this.#ran.add(display(p));
+  }
 
   command(name: string): void { this.commands.add(name); }
   wrapper(name: string): void { this.wrappers.add(name); }
@@ -84,6 +93,7 @@ export class Facts {
     for (const p of resolvedPatterns(w, cwds)) {
       this.writes.add(display(p));
       if (p === '/proc/sysrq-trigger') { this.risks.add('power'); continue; }
+      if (p.startsWith('/dev/tcp/') || p.startsWith('/dev/udp/')) { this.risks.add('raw_network'); continue; }
       const dev = deviceVerdict(p);
       if (dev === 'yes') { this.risks.add('disk_wreck'); continue; }
       if (p.startsWith(ANY)) continue;
@@ -119,6 +129,8 @@ export class Facts {
 
   finish(): ShellFacts {
     if (this.fetched && this.ranLocal) this.risks.add('fetch_and_exec');
+    // A file written by this command line and then run: its content is code nobody inspected.
+    for (const r of this.#ran) if (this.writes.has(r)) this.feedsShell(false);
     if (this.dynamicCommand) this.risks.add('dynamic_command');
     return {
       commands: this.commands.sorted(), argv: this.argv.sorted(), wrappers: this.wrappers.sorted(),

@@ -45,8 +45,19 @@ export function normalizePath(p: string): string {
 
 /** Resolves `p` against the working directory `cwd` (itself absolute or `~`-based). */
 export function resolvePath(cwd: string, p: string): string {
+  p = tildeUser(p);
   if (p.startsWith('/') || p === '~' || p.startsWith('~/') || p.startsWith(ANY)) return normalizePath(p);
   return normalizePath(`${cwd}/${p}`);
+}
+
+/** `~root/x` → `/root/x`, `~alice` → `/home/alice` (`~`, `~/x` stay: the connection user's home). */
+export function tildeUser(p: string): string {
+  if (!p.startsWith('~') || p === '~' || p.startsWith('~/')) return p;
+  const slash = p.indexOf('/');
+  const user = slash < 0 ? p.slice(1) : p.slice(1, slash);
+  const rest = slash < 0 ? '' : p.slice(slash);
+  if (user === '+' || user === '-' || user.includes(ANY)) return `${ANY}${rest}`;
+  return `${user === 'root' ? '/root' : `/home/${user}`}${rest}`;
 }
 
 /** Trees whose every member is a system path. */

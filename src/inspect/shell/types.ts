@@ -7,7 +7,7 @@
 /** Risk categories (`context.shell.risks`). The shipped policies deny the first group and hold the second. */
 export const DENY_RISKS = [
   'recursive_delete_system', 'pipe_to_shell', 'credential_access', 'disk_wreck', 'permission_wreck',
-  'fork_bomb', 'power', 'fetch_and_exec',
+  'fork_bomb', 'power', 'fetch_and_exec', 'raw_network',
 ] as const;
 export const REVIEW_RISKS = [
   'parse_error', 'dynamic_command', 'dynamic_sensitive_arg', 'inline_code', 'system_write', 'permission_recursive',

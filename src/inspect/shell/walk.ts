@@ -6,7 +6,7 @@
  * Every visit counts against the node budget; every nesting against the depth budget.
  */
 import type { Node } from 'web-tree-sitter';
-import { executeCommand } from './commands.ts';
+import { envAssignment, executeCommand } from './commands.ts';
 import { Facts } from './facts.ts';
 import { withTree } from './parser.ts';
 import { ANY } from './paths.ts';
@@ -131,6 +131,7 @@ export class Walker {
     if (op === '>&' || op === '<&' || op === '>&-' || op === '<&-') {
       if (/* fd duplication */ dest.type === 'number' || w.raws[0] === '-') return undefined;
     }
+    if (w.alts.some((a) => a.startsWith('/dev/tcp/') || a.startsWith('/dev/udp/'))) this.facts.risk('raw_network');
     if (op.startsWith('<') && op !== '<>') {
       this.facts.redirectRead(w, this.cwds);
       return { kind: 'file' };
@@ -143,10 +144,22 @@ export class Walker {
     let quoted = false;
     let literal = true;
     let text = '';
+    let startEnd = r.startIndex;
+    let misparsed = false;
     for (const c of r.namedChildren) {
       if (c.type === 'heredoc_start') {
         const t = c.text;
+        startEnd = c.endIndex;
         quoted = t.includes("'") || t.includes('"') || t.includes('\\');
+      } else if (c.type === 'heredoc_end' && text === '') {
+        // tree-sitter-bash sometimes parses body lines as words (a body starting with `\`):
+        // take the body from the source, and hold the line since the grammar went astray.
+        const src = r.tree.rootNode.text;
+        const nl = src.indexOf('\n', startEnd);
+        if (nl >= 0 && nl < c.startIndex) text = src.slice(nl + 1, c.startIndex);
+        if (misparsed) { this.facts.parseError(); literal = false; }
+      } else if (c.type === 'word' || c.type === 'concatenation' || c.type === 'string' || c.type === 'raw_string') {
+        misparsed = true;
       } else if (c.type === 'heredoc_body') {
         text = c.text;
         if (!quoted) {
@@ -224,6 +237,7 @@ export class Walker {
       return;
     }
     const w = this.word(value, ctx);
+    envAssignment(this, name, w, ctx);
     const appending = node.children.some((c) => c.type === '+=');
     this.setVar(name, w.dynamic || w.glob || appending ? undefined : [...w.raws]);
   }
