@@ -10,7 +10,15 @@ import type { EmbeddedWorkerData } from './embedded.ts';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts runs as a worker thread');
-const { dir, wasm, template, wantTemplate } = workerData as EmbeddedWorkerData;
+const { dir, wasm, template, wantTemplate, initOnly } = workerData as EmbeddedWorkerData;
+
+/**
+ * PostgreSQL memory settings of the embedded store. PostgreSQL's defaults (128 MB of shared
+ * buffers) are sized for a server of its own; the store's working set is the recent end of
+ * append-only tables and their indexes, so 16 MB of buffers hold it, and the process stays small
+ * (the buffers are WebAssembly memory, which never shrinks once touched).
+ */
+const STORE_CONF = ['shared_buffers=16MB', 'wal_buffers=1MB', 'temp_buffers=2MB', 'work_mem=4MB', 'maintenance_work_mem=16MB'];
 
 const txs = new Map<number, Transaction>();
 const enders = new Map<number, { commit: () => void; rollback: (e: Error) => void }>();
@@ -30,7 +38,7 @@ let db: PGlite;
 try {
   if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Instantiated from the modules the main thread compiled once (see pgliteModules in embedded.ts).
-  const modules: Pick<PGliteOptions, 'pgliteWasmModule' | 'initdbWasmModule'> = { pgliteWasmModule: wasm.pglite as never, initdbWasmModule: wasm.initdb as never };
+  const modules: Pick<PGliteOptions, 'pgliteWasmModule' | 'initdbWasmModule' | 'postgresqlconf'> = { pgliteWasmModule: wasm.pglite as never, initdbWasmModule: wasm.initdb as never, postgresqlconf: STORE_CONF };
   if (dir !== undefined) db = await PGlite.create({ ...modules, dataDir: dir });
   else if (template !== undefined) db = await PGlite.create({ ...modules, loadDataDir: new Blob([template.bytes], { type: template.type }) });
   else db = await PGlite.create(modules);
@@ -39,6 +47,12 @@ try {
     const dump = await db.dumpDataDir('none');
     const bytes = new Uint8Array(await dump.arrayBuffer());
     port.postMessage({ id: 0, ok: true, template: { bytes, type: dump.type } } satisfies FromWorker, [bytes.buffer]);
+  } else if (initOnly) {
+    // A new data directory was initialized (initdb grows the WebAssembly memory to ~0.5 GB, which
+    // is never given back): the thread ends here, and the store runs in a fresh one.
+    await db.close();
+    send({ id: 0, ok: true });
+    port.close();
   } else send({ id: 0, ok: true });
 } catch (err) {
   fail(0, err);

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ClusterTemplate, FromWorker, ToWorker } from './embedded-protocol.ts';
 import type { SqlDriver, SqlExecutor } from './sql.ts';
@@ -30,6 +32,9 @@ export async function openEmbedded(dir: string | undefined): Promise<SqlDriver> 
   // In memory: start from the cluster initdb made for the first in-memory store of the process.
   const fromTemplate = dir === undefined ? template : undefined;
   const wantTemplate = dir === undefined && template === undefined;
+  // A new data directory is initialized by a thread of its own that then ends: initdb leaves the
+  // WebAssembly memory at ~0.5 GB, which a running instance never gives back.
+  if (dir !== undefined && !existsSync(join(dir, 'PG_VERSION'))) await initDataDir(dir, wasm);
   const worker = new Worker(new URL('./embedded-worker.ts', import.meta.url), {
     workerData: { dir, wasm, template: fromTemplate, wantTemplate } satisfies EmbeddedWorkerData,
     execArgv: ['--disable-warning=ExperimentalWarning'],
@@ -128,6 +133,25 @@ export interface EmbeddedWorkerData {
   readonly template: ClusterTemplate | undefined;
   /** In memory without a template: send one back with the start answer. */
   readonly wantTemplate: boolean;
+  /** Initialize `dir` (initdb), close and end the thread. */
+  readonly initOnly?: boolean;
+}
+
+/** Runs initdb for `dir` in a thread that ends when it is done (its memory goes with it). */
+function initDataDir(dir: string, wasm: PgliteModules): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./embedded-worker.ts', import.meta.url), {
+      workerData: { dir, wasm, template: undefined, wantTemplate: false, initOnly: true } satisfies EmbeddedWorkerData,
+      execArgv: ['--disable-warning=ExperimentalWarning'],
+    });
+    let answer: FromWorker | undefined;
+    w.on('message', (m: FromWorker) => { answer = m; });
+    w.on('error', reject);
+    w.on('exit', () => {
+      if (answer?.ok) resolve();
+      else reject(new EmbeddedStoreError(answer && !answer.ok ? answer.message : 'the embedded store could not initialize its data directory', answer && !answer.ok ? answer.code : undefined));
+    });
+  });
 }
 
 /**
