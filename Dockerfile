@@ -10,7 +10,8 @@
 #         repository pins for development is removed from the image.
 #   DEPS  where node_modules comes from. "registry" (default): npm ci inside the build. "context":
 #         from the build context, for builds without network access — run `npm ci` on the host
-#         first and build with `--ignorefile deploy/docker/offline.dockerignore` (test/deploy does).
+#         first and build with `--ignorefile deploy/docker/offline.dockerignore` (test/deploy does,
+#         with only the packages the images use in the context: `closure.mjs --production oidc-provider`).
 #
 # The image runs as the unprivileged user gatehouse (uid 10001), keeps all of its state under
 # /var/lib/gatehouse (one volume; also the working directory, so a PostgreSQL-store replica's
@@ -35,10 +36,11 @@ COPY node_modules ./node_modules
 
 FROM deps-${DEPS} AS deps
 
-# --- production node_modules: no dev dependencies, no second Node.js ---
+# --- production node_modules: package.json's dependencies and what they need, without the
+# node@24 package (the base image's Node runs the gateway) and without dev dependencies ---
 FROM deps AS prod-deps
-RUN npm prune --omit=dev --no-audit --no-fund --ignore-scripts --offline \
- && rm -rf node_modules/node node_modules/.bin/node node_modules/.package-lock.json
+COPY deploy/dev-idp/closure.mjs /tmp/closure.mjs
+RUN node /tmp/closure.mjs --production
 
 # --- the development identity provider's node_modules: oidc-provider and what it needs, only ---
 FROM deps AS dev-idp-deps

@@ -1,7 +1,10 @@
-// Build helper (Dockerfile, stage dev-idp-deps): keeps in ./node_modules only the named packages
-// and everything they need at run time, read from package-lock.json (lockfile v3, Node's module
-// resolution: a dependency of a package is looked up in its own node_modules, then upwards);
-// every other installed package is deleted. Usage: node closure.mjs <package>…
+// Build helper (Dockerfile): keeps in ./node_modules only the named packages and everything they
+// need at run time, read from package-lock.json (lockfile v3, Node's module resolution: a
+// dependency of a package is looked up in its own node_modules, then upwards); every other
+// installed package is deleted. Offline and without npm.
+//   node closure.mjs <package>…                 those packages (the dev-idp stage: oidc-provider)
+//   node closure.mjs --production [<package>…]  package.json's dependencies except "node" (the
+//                                               image runs the base image's Node), plus those
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import process from 'node:process';
 
@@ -31,7 +34,11 @@ function visit(key) {
   }
 }
 
-const roots = process.argv.slice(2);
+const args = process.argv.slice(2);
+const production = args[0] === '--production';
+const roots = production
+  ? [...Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}).filter((d) => d !== 'node'), ...args.slice(1)]
+  : args;
 if (roots.length === 0) throw new Error('usage: node closure.mjs <package>…');
 for (const name of roots) {
   const key = `node_modules/${name}`;

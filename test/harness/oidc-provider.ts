@@ -219,13 +219,7 @@ export async function startOidcProvider(opts: { audience: string; groups: string
     jwksRequests: () => jwksHits,
     async approveDevice(verificationUriComplete, user) {
       needsDevice();
-      const b = new Browser();
-      const confirm = await openDeviceConfirmation(b, verificationUriComplete);
-      const login = await b.submit(confirm.url, confirm.action, confirm.fields);
-      const loginForm = formOf(login.text, 'op.loginForm');
-      if (!loginForm) throw new Error(`device flow: expected the login form, got HTTP ${login.status}: ${snippet(login.text)}`);
-      const done = await b.submit(login.url, loginForm.action, { ...loginForm.fields, login: user });
-      if (done.status !== 200 || !done.text.includes('Sign-in Success')) throw new Error(`device flow: sign-in did not succeed: HTTP ${done.status}: ${snippet(done.text)}`);
+      await approveDeviceAs(verificationUriComplete, user);
     },
     async denyDevice(verificationUriComplete) {
       needsDevice();
@@ -239,6 +233,22 @@ export async function startOidcProvider(opts: { audience: string; groups: string
       await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/**
+ * Plays the user of a device authorization grant in a minimal browser (cookies, redirects, the
+ * provider's own forms): opens `verificationUriComplete`, confirms the code, submits the sign-in
+ * form (`id="op.loginForm"`, field `login`) as `user`, and expects oidc-provider's success page.
+ * Works against any provider with those pages: this harness, and deploy/dev-idp.
+ */
+export async function approveDeviceAs(verificationUriComplete: string, user: string): Promise<void> {
+  const b = new Browser();
+  const confirm = await openDeviceConfirmation(b, verificationUriComplete);
+  const login = await b.submit(confirm.url, confirm.action, confirm.fields);
+  const loginForm = formOf(login.text, 'op.loginForm');
+  if (!loginForm) throw new Error(`device flow: expected the login form, got HTTP ${login.status}: ${snippet(login.text)}`);
+  const done = await b.submit(login.url, loginForm.action, { ...loginForm.fields, login: user });
+  if (done.status !== 200 || !done.text.includes('Sign-in Success')) throw new Error(`device flow: sign-in did not succeed: HTTP ${done.status}: ${snippet(done.text)}`);
 }
 
 function deviceTtls(device: DeviceFlowOptions, tokenTtlS: number): Record<string, number> {
