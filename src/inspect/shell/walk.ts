@@ -48,6 +48,8 @@ export class Walker {
   readonly maxDepth: number;
   readonly maxNodes: number;
   #nodes = 0;
+  /** The text of the tree being walked (node offsets index into it). */
+  #src = '';
 
   constructor(maxDepth: number, maxNodes: number) {
     this.maxDepth = maxDepth;
@@ -57,10 +59,16 @@ export class Walker {
   /** Parses `text` as a nested script at `depth` and walks it with `stdin`. */
   script(text: string, depth: number, stdin: Stdin = { kind: 'channel' }): void {
     if (depth > this.maxDepth) throw new LimitError('too_deep');
-    withTree(text, (tree) => {
-      if (tree.rootNode.hasError) this.facts.parseError();
-      this.statement(tree.rootNode, { stdin, depth });
-    });
+    const outer = this.#src;
+    this.#src = text;
+    try {
+      withTree(text, (tree) => {
+        if (tree.rootNode.hasError) this.facts.parseError();
+        this.statement(tree.rootNode, { stdin, depth });
+      });
+    } finally {
+      this.#src = outer;
+    }
   }
 
   #tick(): void {
@@ -154,7 +162,7 @@ export class Walker {
       } else if (c.type === 'heredoc_end' && text === '') {
         // tree-sitter-bash sometimes parses body lines as words (a body starting with `\`):
         // take the body from the source, and hold the line since the grammar went astray.
-        const src = r.tree.rootNode.text;
+        const src = this.#src;
         const nl = src.indexOf('\n', startEnd);
         if (nl >= 0 && nl < c.startIndex) text = src.slice(nl + 1, c.startIndex);
         if (misparsed) { this.facts.parseError(); literal = false; }
@@ -203,12 +211,11 @@ export class Walker {
   #mergeContinued(nodes: readonly Node[], ctx: Ctx): Word[] {
     const out: Word[] = [];
     let prev: Node | undefined;
-    const src = nodes[0]?.tree.rootNode.text ?? '';
+    const src = this.#src;
     for (const n of nodes) {
       const w = this.word(n, ctx);
-      const gap = prev ? src.slice(prev.endIndex, n.startIndex) : ' ';
       const last = out[out.length - 1];
-      if (last && gap.split('\\\n').join('') === '') out[out.length - 1] = joinWords(last, w);
+      if (last && prev && onlyContinuations(src, prev.endIndex, n.startIndex)) out[out.length - 1] = joinWords(last, w);
       else out.push(w);
       prev = n;
     }
@@ -309,7 +316,7 @@ export class Walker {
       case 'concatenation': {
         const parts: Alt[][] = [];
         let at = node.startIndex;
-        const src = node.tree.rootNode.text;
+        const src = this.#src;
         for (const c of node.children) {
           if (c.startIndex > at) parts.push([unquotedAlt(src.slice(at, c.startIndex))]);
           parts.push(this.#alts(c, ctx, quoted, flags));
@@ -336,7 +343,7 @@ export class Walker {
 
   #string(node: Node, ctx: Ctx, flags: { dynamic: boolean; subst: boolean }): Alt[] {
     const parts: Alt[][] = [];
-    const src = node.tree.rootNode.text;
+    const src = this.#src;
     const open = node.type === 'translated_string' ? 2 : 1;
     let at = node.startIndex + open;
     const end = node.endIndex - 1;
@@ -375,6 +382,14 @@ function isWordish(type: string): boolean {
   return type === 'word' || type === 'string' || type === 'raw_string' || type === 'concatenation' ||
     type === 'simple_expansion' || type === 'expansion' || type === 'command_substitution' ||
     type === 'process_substitution' || type === 'ansi_c_string' || type === 'number' || type === 'translated_string';
+}
+
+/** Whether `src[from, to)` is empty or only `\<newline>` pairs (no blank between two words). */
+function onlyContinuations(src: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i += 2) {
+    if (src[i] !== '\\' || src[i + 1] !== '\n') return false;
+  }
+  return (to - from) % 2 === 0;
 }
 
 /** Joins two words split by a line continuation. */
