@@ -16,7 +16,7 @@ import { TextMasker, defaultDetectors } from '../src/masking/text-masker.ts';
 import { responseMasker, scrubHeaders } from '../src/protocols/http/proxy/credential-echo.ts';
 import { upstreamHeaders } from '../src/protocols/http/proxy/headers.ts';
 import { maskRecordData } from '../src/protocols/http/proxy/record.ts';
-import { parseProxyTarget } from '../src/protocols/http/proxy/target.ts';
+import { parseProxyTarget } from '../src/http/target.ts';
 
 const N = Number(process.argv[2] ?? 20_000);
 const key = randomBytes(32);

@@ -6,8 +6,8 @@
  * on purpose. Tests, conformance cases (`*.case.ts`) and fixtures are exempt: they may reach
  * across layers to set a scene.
  *
- * `KNOWN` lists the back-edges still tolerated while the renovation of issue 18 goes on, each
- * by exact file pair; the list only shrinks: a listed edge that no longer exists fails too.
+ * `KNOWN` lists back-edges tolerated for a while, each by exact file pair (empty since issue 18:
+ * keep it so); a listed edge that no longer exists fails too, so the list only shrinks.
  *
  * @example node scripts/layers/check.ts            # exit 1 and one line per violation
  */
@@ -38,28 +38,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 ];
 
 /** Back-edges tolerated for now (`from -> to`, paths under src/). Remove an entry when its edge goes. */
-export const KNOWN: readonly string[] = [
-  // Item 1: consumers still take (a Pick of) the composition root's Services bag.
-  'api/admin.ts -> app/services.ts',
-  'api/context.ts -> app/services.ts',
-  'protocols/http/proxy/record.ts -> app/services.ts',
-  'protocols/http/proxy/review-hold.ts -> app/services.ts',
-  'protocols/http/proxy/route.ts -> app/services.ts',
-  'protocols/mcp/auth.ts -> app/services.ts',
-  'protocols/mcp/env.ts -> app/services.ts',
-  'protocols/mcp/metadata.ts -> app/services.ts',
-  'protocols/mcp/record.ts -> app/services.ts',
-  'protocols/mcp/server.ts -> app/services.ts',
-  'protocols/mcp/tools/access.ts -> app/services.ts',
-  'protocols/postgres/frontend-guard.ts -> app/services.ts',
-  'protocols/postgres/handshake.ts -> app/services.ts',
-  'protocols/postgres/listener.ts -> app/services.ts',
-  'protocols/postgres/session-recording.ts -> app/services.ts',
-  'protocols/postgres/session.ts -> app/services.ts',
-  'protocols/postgres/statement-hold.ts -> app/services.ts',
-  // Item 3: the protocols still borrow each other's internals (SQL path, scanner, proxy target).
-  'protocols/mcp/tools/proxy-tools.ts -> protocols/http/proxy/target.ts',
-];
+export const KNOWN: readonly string[] = [];
 
 /** One import between two folders of `src/`. */
 export interface Edge {

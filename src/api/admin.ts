@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from '../http/router.ts';
 import { GatehouseError } from '../kernel/errors.ts';
-import type { Services } from '../app/services.ts';
+import type { AdminDeps } from './deps.ts';
 import type { AdminState } from './context.ts';
 import { HostGuard } from '../http/host-guard.ts';
 import { authenticateHttp } from '../http/authenticate.ts';
@@ -28,7 +28,7 @@ export function buildAdminRouter(): Router<AdminState> {
  * The admin API handler: Host/Origin check, then bearer authentication, then the route (each
  * route asks policy for its action). Returns the matched route pattern for metrics.
  */
-export function adminHandler(svc: Services, guard: HostGuard, router = buildAdminRouter()) {
+export function adminHandler(svc: AdminDeps, guard: HostGuard, router = buildAdminRouter()) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<string> => {
     guard.check(req.headers);
     const m = router.match(req.method ?? 'GET', url.pathname);

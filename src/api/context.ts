@@ -1,7 +1,7 @@
 import type { Principal } from '../identity/principal.ts';
 import type { Action } from '../policy/request.ts';
 import type { RouteContext } from '../http/router.ts';
-import type { Services } from '../app/services.ts';
+import type { AdminDeps } from './deps.ts';
 import { authorize, denialReason } from '../enforce/authorize.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { readJson } from '../http/body.ts';
@@ -9,7 +9,7 @@ import { readJson } from '../http/body.ts';
 /** Per-request state of an admin API call: the authenticated caller. */
 export interface AdminState {
   readonly principal: Principal;
-  readonly svc: Services;
+  readonly svc: AdminDeps;
 }
 
 export type AdminContext = RouteContext<AdminState>;

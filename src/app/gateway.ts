@@ -46,7 +46,7 @@ import { PostgresListener } from '../protocols/postgres/listener.ts';
 import { PostgresQueryRunner } from '../protocols/postgres/query-runner.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
-import { PrincipalLimits } from './limits.ts';
+import { PrincipalLimits } from '../enforce/limits.ts';
 import { InspectionPool, inspectionOptions } from './inspection-pool.ts';
 
 export interface GatewayOptions {

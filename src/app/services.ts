@@ -20,12 +20,16 @@ import type { ReviewGate } from '../reviews/gate.ts';
 import type { SqlQueryRunner } from '../sql/runner.ts';
 import type { SessionStore } from '../recording/session-store.ts';
 import type { ReviewRules } from '../policy/review-rules.ts';
-import type { PrincipalLimits } from './limits.ts';
+import type { PrincipalLimits } from '../enforce/limits.ts';
 import type { InspectionPool } from './inspection-pool.ts';
 import type { DecisionState } from '../enforce/authorize.ts';
 import type { HttpSessions } from '../enforce/sessions.ts';
 
-/** Everything the listeners and the admin API need, built once by the composition root. */
+/**
+ * Every module and piece of process state the composition root builds, once. Consumers never
+ * import this bag: each declares the narrow dependencies it needs (`DecideDeps`, `PostgresDeps`,
+ * `ProxyDeps`, `McpDeps`, `AdminDeps`, …), which these services satisfy structurally.
+ */
 export interface Services {
   readonly config: GatehouseConfig;
   readonly configPath: string | undefined;

@@ -69,7 +69,7 @@ export interface LlmFacts {
 
 /**
  * Facts of a request on an `http` connection. `path` is the normalized path that is forwarded
- * (see `protocols/http/proxy/path-normalize.ts`); `path_lower` the same, lower-cased, for rules
+ * (see `http/path-normalize.ts`); `path_lower` the same, lower-cased, for rules
  * that must hold whatever the case (derived from `path` when absent).
  */
 export interface HttpFacts { readonly method: string; readonly path: string; readonly path_lower?: string }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Services } from '../../app/services.ts';
+import type { McpDeps } from './deps.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { GatehouseError } from '../../kernel/errors.ts';
 import { authenticateCredential } from '../../http/authenticate.ts';
@@ -16,7 +16,7 @@ export interface McpCaller {
  * The `WWW-Authenticate` challenge of a 401 on `/mcp` (RFC 6750 §3, RFC 9728 §5.1): it names the
  * protected resource metadata so that MCP clients can discover the authorization servers.
  */
-export function challenge(svc: Pick<Services, 'publicUrl'>, err?: GatehouseError): string {
+export function challenge(svc: Pick<McpDeps, 'publicUrl'>, err?: GatehouseError): string {
   const base = `Bearer resource_metadata="${metadataUrl(svc)}"`;
   if (!err || err.code === 'unauthenticated') return base;
   return `${base}, error="invalid_token", error_description="${err.detail.replace(/["\\]/g, '')}"`;
@@ -31,6 +31,6 @@ export function challenge(svc: Pick<Services, 'publicUrl'>, err?: GatehouseError
  *
  * @example const { principal } = await authenticateMcp(svc, req);
  */
-export function authenticateMcp(svc: Services, req: IncomingMessage): Promise<McpCaller> {
+export function authenticateMcp(svc: McpDeps, req: IncomingMessage): Promise<McpCaller> {
   return authenticateCredential(svc, req, { surface: 'mcp', protocol: 'mcp', audiences: [mcpResource(svc)] });
 }

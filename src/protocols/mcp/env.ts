@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Services } from '../../app/services.ts';
+import type { McpDeps } from './deps.ts';
 import type { ErrorCode } from '../../kernel/errors.ts';
 import type { McpCaller } from './auth.ts';
 import type { PendingCalls } from './pending.ts';
@@ -29,7 +29,7 @@ export interface McpLimits {
 
 /** Everything a tool call needs: the services, the caller, its recording session, where /proxy is. */
 export interface ToolEnv {
-  readonly svc: Services;
+  readonly svc: McpDeps;
   readonly caller: McpCaller;
   readonly session: McpSession;
   readonly loopback: Loopback;

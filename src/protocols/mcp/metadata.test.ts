@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Services } from '../../app/services.ts';
+import type { McpDeps } from './deps.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
 import { challenge } from './auth.ts';
 import { mcpResource, metadataUrl, protectedResourceMetadata } from './metadata.ts';
@@ -8,7 +8,7 @@ import { mcpResource, metadataUrl, protectedResourceMetadata } from './metadata.
 const svc = {
   publicUrl: 'https://gw.example',
   config: { identity: { issuers: [{ issuer: 'https://idp.example' }, { issuer: 'https://gw.example' }] } },
-} as unknown as Pick<Services, 'publicUrl' | 'config'>;
+} as unknown as Pick<McpDeps, 'publicUrl' | 'config'>;
 
 test('RFC 9728 document: resource, authorization servers (built-in first, no duplicates), header bearer only', () => {
   assert.equal(mcpResource(svc), 'https://gw.example/mcp');

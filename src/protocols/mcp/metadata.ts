@@ -1,4 +1,4 @@
-import type { Services } from '../../app/services.ts';
+import type { McpDeps } from './deps.ts';
 
 /** The path of the MCP endpoint on the HTTP listener. */
 export const MCP_PATH = '/mcp';
@@ -6,12 +6,12 @@ export const MCP_PATH = '/mcp';
 export const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 /** The MCP server's resource identifier (RFC 8707/9728): `<publicUrl>/mcp`. */
-export function mcpResource(svc: Pick<Services, 'publicUrl'>): string {
+export function mcpResource(svc: Pick<McpDeps, 'publicUrl'>): string {
   return `${svc.publicUrl}${MCP_PATH}`;
 }
 
 /** Where a client finds the protected resource metadata of `/mcp` (RFC 9728 §3.1, path-suffixed). */
-export function metadataUrl(svc: Pick<Services, 'publicUrl'>): string {
+export function metadataUrl(svc: Pick<McpDeps, 'publicUrl'>): string {
   return `${svc.publicUrl}${METADATA_PATH}${MCP_PATH}`;
 }
 
@@ -25,7 +25,7 @@ export function metadataUrl(svc: Pick<Services, 'publicUrl'>): string {
  *
  * @example protectedResourceMetadata(svc).resource === 'https://gw.example/mcp'
  */
-export function protectedResourceMetadata(svc: Pick<Services, 'publicUrl' | 'config'>): Record<string, unknown> {
+export function protectedResourceMetadata(svc: Pick<McpDeps, 'publicUrl' | 'config'>): Record<string, unknown> {
   const servers = [svc.publicUrl, ...svc.config.identity.issuers.map((i) => i.issuer)];
   return {
     resource: mcpResource(svc),

@@ -1,4 +1,4 @@
-import type { Services } from '../../app/services.ts';
+import type { McpDeps } from './deps.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { RecordingTap } from '../../enforce/tap.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
@@ -19,20 +19,20 @@ export class McpSession {
   readonly #tap: RecordingTap;
   #fresh: boolean;
 
-  private constructor(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, fresh: boolean) {
+  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, fresh: boolean) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
     this.id = id;
     this.#fresh = fresh;
   }
 
   /** The session named by `header` (if valid and the principal's), else a new one. */
-  static resolve(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
+  static resolve(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
     const s = svc.httpSessions.resolve(validSessionHeader(header) ? header : undefined, principal.id, newId, identityOf('mcp', principal));
     return new McpSession(svc, principal, s.id, s.fresh);
   }
 
   /** A handle on session `id` that never claims it in the session table (for requests that record nothing). */
-  static passive(svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string): McpSession {
+  static passive(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string): McpSession {
     return new McpSession(svc, principal, id, false);
   }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { HostGuard } from '../../http/host-guard.ts';
-import type { Services } from '../../app/services.ts';
+import type { McpDeps } from './deps.ts';
 import { bytes } from '../../config/types.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 import { newId } from '../../kernel/ids.ts';
@@ -19,7 +19,7 @@ import { TOOLS } from './tools/index.ts';
 export const SERVER_INFO = { name: 'gatehouse', version: '0.1.0' } as const;
 
 /** The limits of the MCP server (see docs/design/mcp.md). */
-export function mcpLimits(svc: Pick<Services, 'reviewHoldMs'>): McpLimits {
+export function mcpLimits(svc: Pick<McpDeps, 'reviewHoldMs'>): McpLimits {
   return { holdMs: Math.min(svc.reviewHoldMs, 10_000), maxWaitMs: 60_000, progressEveryMs: 5_000 };
 }
 
@@ -40,7 +40,7 @@ const JSONRPC = { parseError: -32700, invalidRequest: -32600, serverError: -3200
  *   const mcp = mcpHandler(svc, guard, bound);
  *   const label = await mcp(req, res, url.pathname); // undefined: not an MCP path
  */
-export function mcpHandler(svc: Services, guard: HostGuard, listen: { host: string; port: number }) {
+export function mcpHandler(svc: McpDeps, guard: HostGuard, listen: { host: string; port: number }) {
   const loopback: Loopback = { host: listen.host, port: listen.port, tls: svc.config.server.tls !== undefined };
   const limits = mcpLimits(svc);
   // Calls pending review, per caller: built once, when the composition root mounts /mcp.
@@ -63,7 +63,7 @@ export function mcpHandler(svc: Services, guard: HostGuard, listen: { host: stri
 }
 
 async function serve(
-  svc: Services, req: IncomingMessage, res: ServerResponse, guard: HostGuard, loopback: Loopback, limits: McpLimits, pending: PendingCalls,
+  svc: McpDeps, req: IncomingMessage, res: ServerResponse, guard: HostGuard, loopback: Loopback, limits: McpLimits, pending: PendingCalls,
 ): Promise<void> {
   guard.check(req.headers);
   if (req.method !== 'POST') {
@@ -114,7 +114,7 @@ function hasToolCall(body: unknown): boolean {
 }
 
 /** An HTTP-level fault on `/mcp` as a JSON-RPC error (with the `WWW-Authenticate` challenge on 401). */
-function answerError(svc: Services, res: ServerResponse, err: unknown): void {
+function answerError(svc: McpDeps, res: ServerResponse, err: unknown): void {
   const e = isGatehouseError(err) ? err : new GatehouseError('internal');
   if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'mcp request failed');
   const headers: Record<string, string> = {};

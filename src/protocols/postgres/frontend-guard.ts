@@ -1,4 +1,4 @@
-import type { Services } from '../../app/services.ts';
+import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { PreparedStatements } from '../../inspect/sql/prepared.ts';
@@ -28,7 +28,7 @@ const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
 /** The parts of the session the guard works with. */
 export interface FrontendGuardInit {
-  readonly svc: Services;
+  readonly svc: PostgresDeps;
   readonly principal: Principal;
   readonly connection: Connection;
   readonly link: SessionLink;
@@ -59,7 +59,7 @@ export interface FrontendGuardInit {
  * (the server discards the rest of the batch too).
  */
 export class FrontendGuard {
-  readonly #svc: Services;
+  readonly #svc: PostgresDeps;
   readonly #principal: Principal;
   readonly #conn: Connection;
   readonly #link: SessionLink;
@@ -306,7 +306,7 @@ function extraFacts(lv: LineageVerdict | undefined): ExtraFacts | undefined {
 }
 
 /** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */
-function nameOps(sql: string, svc: Pick<Services, 'inspection'>): NameOp[] {
+function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>): NameOp[] {
   if (!NAME_OPS_RE.test(sql)) return [];
   const inspection = svc.inspection.inspectSqlNow(sql); // cached by the guard
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Services } from '../../app/services.ts';
+import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
@@ -58,7 +58,7 @@ async function startTls(socket: Socket, ctx: SecureContext): Promise<TLSSocket> 
  * database name selects the connection (unknown or not `postgres` → 3D000, after authentication
  * so that names do not leak). Returns undefined for a CancelRequest.
  */
-export async function clientHandshake(svc: Services, raw: Socket, opts: HandshakeOptions): Promise<ClientHello | undefined> {
+export async function clientHandshake(svc: PostgresDeps, raw: Socket, opts: HandshakeOptions): Promise<ClientHello | undefined> {
   let socket: Socket = raw;
   let tls = false;
   let source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }));

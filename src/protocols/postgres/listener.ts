@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { Services } from '../../app/services.ts';
+import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { describePrincipal } from '../../identity/principal.ts';
 import { newId } from '../../kernel/ids.ts';
@@ -44,7 +44,7 @@ export interface PostgresListenerOptions {
  *   const { port } = await pg.start(); … await pg.close();
  */
 export class PostgresListener {
-  readonly #svc: Services;
+  readonly #svc: PostgresDeps;
   readonly #opts: PostgresListenerOptions;
   readonly #server: Server;
   readonly #secure: SecureContext | undefined;
@@ -55,7 +55,7 @@ export class PostgresListener {
   readonly #sockets = new Set<Socket>();
   readonly #revoker: SessionRevoker;
 
-  constructor(svc: Services, opts: PostgresListenerOptions) {
+  constructor(svc: PostgresDeps, opts: PostgresListenerOptions) {
     this.#svc = svc;
     this.#opts = opts;
     this.#secure = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : undefined;

@@ -1,4 +1,4 @@
-import type { Services } from '../../app/services.ts';
+import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { RecordingTap } from '../../enforce/tap.ts';
@@ -27,7 +27,7 @@ export class RecordingError extends Error {
 export class SessionRecording {
   /** False when the recorder keeps nothing: events are then not even built. */
   readonly on: boolean;
-  readonly #svc: Services;
+  readonly #svc: PostgresDeps;
   readonly #id: string;
   readonly #tap: RecordingTap;
   /** The first rows of the current result as sent. */
@@ -35,7 +35,7 @@ export class SessionRecording {
   #rows = 0;
   #startedAt = 0;
 
-  constructor(svc: Services, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined) {
+  constructor(svc: PostgresDeps, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined) {
     this.#svc = svc;
     this.#id = id;
     this.#tap = new RecordingTap(svc, id, { protocol: 'postgres', principal, connection: conn.name, textLimit: MAX_RECORDED_TEXT, masker: content });

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Services } from '../../app/services.ts';
+import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import { BE, parseCommandComplete, parseReadyForQuery, validateBackend } from './backend-messages.ts';
@@ -22,7 +22,7 @@ import { emptyMessage } from './writer.ts';
 
 /** Everything a session is started with. */
 export interface SessionInit {
-  readonly svc: Services;
+  readonly svc: PostgresDeps;
   readonly id: string;
   readonly client: Socket;
   readonly clientReader: FrameReader;
@@ -50,7 +50,7 @@ export interface SessionInit {
  * - {@link SessionRecording}: what is recorded, and the durability wait at ReadyForQuery.
  */
 export class PgSession {
-  readonly #svc: Services;
+  readonly #svc: PostgresDeps;
   readonly #id: string;
   readonly #client: Socket;
   readonly #up: UpstreamSession;

@@ -1,4 +1,4 @@
-import type { Services } from '../../app/services.ts';
+import type { PostgresDeps } from './deps.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { holdStatement, type ReviewVerdict, type SqlHoldResult } from '../../sql/hold.ts';
 import { SQLSTATE } from './errors.ts';
@@ -28,7 +28,7 @@ interface Held { readonly ac: AbortController; bytes: number; cancelled: boolean
 
 /** What a {@link StatementHold} needs from the session. */
 export interface StatementHoldInit {
-  readonly svc: Services;
+  readonly svc: PostgresDeps;
   readonly principal: Principal;
   readonly connection: string;
   readonly link: SessionLink;

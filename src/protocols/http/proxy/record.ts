@@ -1,4 +1,4 @@
-import type { Services } from '../../../app/services.ts';
+import type { ProxyDeps } from './deps.ts';
 import type { Principal } from '../../../identity/principal.ts';
 import { RecordingTap } from '../../../enforce/tap.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
@@ -62,7 +62,7 @@ function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
  * {@link maskedExcerpt}. Never throws into the data path.
  */
 export function recordEvent(
-  svc: Pick<Services, 'recorder' | 'clock' | 'log' | 'scanner'>, session: string, principal: Principal | undefined, connection: string,
+  svc: Pick<ProxyDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, session: string, principal: Principal | undefined, connection: string,
   type: RecordEvent['type'], data: Record<string, unknown>,
 ): void {
   let masked: Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Services } from '../../../app/services.ts';
+import type { ProxyDeps } from './deps.ts';
 import { keyBinding, type Principal } from '../../../identity/principal.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
@@ -65,7 +65,7 @@ export function reviewSummary(method: string, endpoint: string, text: string | u
  * @example
  *   if (decision.effect === 'review') await holdForReview(svc, { principal, action, connection: conn.name, … });
  */
-export async function holdForReview(svc: Pick<Services, 'log' | 'reviewGate' | 'apiKeys'>, input: HttpReviewInput): Promise<string> {
+export async function holdForReview(svc: Pick<ProxyDeps, 'log' | 'reviewGate' | 'apiKeys'>, input: HttpReviewInput): Promise<string> {
   const bodyHash = createHash('sha256').update(input.raw).digest('hex');
   const justification = justificationHeader(input.headers);
   let summary: string;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Services } from '../../../app/services.ts';
+import type { ProxyDeps } from './deps.ts';
 import { authorize, connectionResource, denialReason } from '../../../enforce/authorize.ts';
 import { bytes } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
@@ -14,7 +14,7 @@ import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
 import { NO_CAPTURE, recordEvent, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
-import { parseProxyTarget, upstreamPath } from './target.ts';
+import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
@@ -33,7 +33,7 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
  *
  * @example if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res);
  */
-export async function proxyRoute(svc: Services, req: IncomingMessage, res: ServerResponse): Promise<string> {
+export async function proxyRoute(svc: ProxyDeps, req: IncomingMessage, res: ServerResponse): Promise<string> {
   const t0 = nowMs();
   const header = req.headers['gatehouse-session'];
   let session = validSessionHeader(header) ? header : newId();
@@ -139,7 +139,7 @@ export async function proxyRoute(svc: Services, req: IncomingMessage, res: Serve
   }
 }
 
-function authenticateProxy(svc: Services, req: IncomingMessage, conn: Connection): Promise<Principal> {
+function authenticateProxy(svc: ProxyDeps, req: IncomingMessage, conn: Connection): Promise<Principal> {
   return authenticateHttp(svc, req, 'proxy', conn.type === 'llm');
 }
 

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { ms } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
-import { urlParts } from './target.ts';
+import { urlParts } from '../../../http/target.ts';
 
 /** Upstream timeouts in milliseconds. */
 export interface Timeouts { readonly connect: number; readonly headers: number; readonly body: number }

@@ -1,4 +1,4 @@
-import type { Services } from '../../../app/services.ts';
+import type { McpDeps } from '../deps.ts';
 import { connectionResource } from '../../../enforce/authorize.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import type { Principal } from '../../../identity/principal.ts';
@@ -20,7 +20,7 @@ const ACTIONS_BY_TYPE: Readonly<Record<Connection['type'], readonly Action[]>> =
  *
  * @example usableActions(svc, principal, conn) // ['sql.read']
  */
-export function usableActions(svc: Pick<Services, 'decider' | 'clock'>, p: Principal, conn: Connection): Action[] {
+export function usableActions(svc: Pick<McpDeps, 'decider' | 'clock'>, p: Principal, conn: Connection): Action[] {
   const resource = connectionResource(conn);
   const decide = (action: Action, tool?: string): boolean =>
     svc.decider.decide({ principal: p, action, resource, facts: tool === undefined ? {} : { mcp: { tool } }, at: svc.clock.now() }).effect !== 'deny';

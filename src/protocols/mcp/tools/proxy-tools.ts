@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { actorOf, requesterKey } from '../../../reviews/actors.ts';
 import { requestFingerprint } from '../../../reviews/fingerprint.ts';
-import { upstreamPath } from '../../http/proxy/target.ts';
+import { upstreamPath } from '../../../http/target.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import { ERROR_CODES, type ErrorCode } from '../../../kernel/errors.ts';
 import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';

@@ -3,7 +3,18 @@ import type { LimitsConfig } from '../config/types.ts';
 import { ConcurrencyLimiter } from '../kernel/concurrency.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { describePrincipal, optionalAgent, type Principal } from '../identity/principal.ts';
-import type { Services } from './services.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Logger } from '../kernel/log.ts';
+
+/** Where a refusal is counted, audited and logged. */
+export interface LimitDeps {
+  readonly metrics: Pick<Metrics, 'limitRefusals'>;
+  readonly audit: Pick<AuditLog, 'enqueue'>;
+  readonly clock: Pick<Clock, 'now'>;
+  readonly log: Pick<Logger, 'warn'>;
+}
 
 /** Where a per-principal limit applies. */
 export type LimitedSurface = 'proxy' | 'mcp' | 'postgres';
@@ -38,7 +49,7 @@ export class PrincipalLimits {
    * most once a second per principal and surface, so a client hammering the limit cannot flood
    * the log).
    */
-  acquire(svc: Pick<Services, 'metrics' | 'audit' | 'clock' | 'log'>, surface: LimitedSurface, principal: Principal): (() => void) | undefined {
+  acquire(svc: LimitDeps, surface: LimitedSurface, principal: Principal): (() => void) | undefined {
     const key = describePrincipal(principal);
     const release = this.#limiters[surface].acquire(key);
     if (release !== undefined) return release;
@@ -66,7 +77,7 @@ export class PrincipalLimits {
    * HTTP: takes a unit for the request and gives it back when the response closes (finished or
    * aborted), or throws `too_many_requests` (429, `Retry-After: 1`).
    */
-  admitHttp(svc: Pick<Services, 'metrics' | 'audit' | 'clock' | 'log'>, surface: 'proxy' | 'mcp', principal: Principal, res: ServerResponse): void {
+  admitHttp(svc: LimitDeps, surface: 'proxy' | 'mcp', principal: Principal, res: ServerResponse): void {
     const release = this.acquire(svc, surface, principal);
     if (release === undefined) {
       throw new GatehouseError('too_many_requests', `${describePrincipal(principal)} already has ${this.#limiters[surface].max} requests in flight on /${surface}; retry when one has finished`, { retry_after: 1 });

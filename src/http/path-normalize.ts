@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../../kernel/errors.ts';
+import { GatehouseError } from '../kernel/errors.ts';
 
 /**
  * Normalizes the path of a proxied request to the one form that policy decides on and that is

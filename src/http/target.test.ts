@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isGatehouseError } from '../../../kernel/errors.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
 import { parseProxyTarget } from './target.ts';
 import { isWellFormedUtf8, normalizePath } from './path-normalize.ts';
 

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../../kernel/errors.ts';
+import { GatehouseError } from '../kernel/errors.ts';
 import { normalizePath } from './path-normalize.ts';
 
 /** A parsed `/proxy/<connection>/<path>` request target. */
