@@ -171,7 +171,7 @@ describe('deploy/kubernetes (kubectl kustomize)', () => {
       assert.match(String(get(cm('config'), 'metadata.name')), /^gatehouse-config-[a-z0-9]+$/, 'gatehouse.yaml gets a hash suffix (a change rolls the pods)');
       assert.equal(get(volumes.find((v) => v.name === 'secrets'), 'secret.secretName'), 'gatehouse-secrets');
       const svc = find('Service', 'gatehouse');
-      assert.deepEqual((get(svc, 'spec.ports') as Obj[]).map((p) => p.targetPort), ['https', 'postgres']);
+      assert.deepEqual((get(svc, 'spec.ports') as Obj[]).map((p) => p.targetPort), ['https', 'postgres', 'ssh']);
       const named = new Set((c.ports as Obj[]).map((p) => p.name));
       for (const p of get(svc, 'spec.ports') as Obj[]) assert.ok(named.has(p.targetPort), `Service port ${String(p.targetPort)} exists on the container`);
       assert.equal(get(find('PodDisruptionBudget', 'gatehouse'), 'spec.minAvailable'), 1);
