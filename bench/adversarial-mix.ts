@@ -19,13 +19,15 @@
  *   BENCH_GW_PROF=<dir>                 writes a CPU profile of the gateway process
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startGatehouse } from './lib/gatehouse-process.ts';
+import { startUpstream } from './lib/llm-upstream.ts';
+import { firstLine, stopAll } from './lib/proc.ts';
 
 const SECONDS = Math.min(60, Number(process.argv[2] ?? 8));
 const WORKERS = Number(process.argv[3] ?? 2);
@@ -93,21 +95,6 @@ async function attack(): Promise<void> {
   process.stdout.write(`${JSON.stringify(counts)}\n`);
 }
 
-function firstLine(p: ChildProcess, match: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => { reject(new Error(`timed out waiting for ${String(match)}: ${out.slice(-2000)}`)); }, timeoutMs);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      const m = match.exec(out);
-      if (m) { clearTimeout(t); p.stdout?.off('data', on); p.stderr?.off('data', on); resolve(m); }
-    };
-    p.stdout?.on('data', on);
-    p.stderr?.on('data', on);
-    p.once('exit', (code) => { clearTimeout(t); reject(new Error(`exited ${code}: ${out.slice(-2000)}`)); });
-  });
-}
-
 /** The gateway's event-loop delay since the last scrape (prom-client resets it on each collect). */
 async function loopDelay(gw: string): Promise<{ maxMs: number; p99Ms: number }> {
   const text = await (await fetch(`${gw}/metrics`)).text();
@@ -167,39 +154,26 @@ async function main(): Promise<void> {
     return c;
   };
   try {
-    const upPort = Number((await firstLine(node({ BENCH_ROLE: 'upstream' }), /^(\d+)\n/))[1]);
+    const upstream = await startUpstream(250);
+    children.push(upstream.proc);
+    const upPort = upstream.port;
     const pgUrl = new URL(PG_URL);
     const password = decodeURIComponent(pgUrl.password);
     pgUrl.password = '';
-    mkdirSync(join(dir, 'policies'));
-    writeFileSync(join(dir, 'policies', 'bench.cedar'), '@id("bench")\npermit (principal in Group::"bench", action in [Action::"llm.invoke", Action::"sql.read"], resource);\n');
-    writeFileSync(join(dir, 'gatehouse.yaml'), [
-      'server:', '  http: { listen: "127.0.0.1:0" }', '  postgres: { listen: "127.0.0.1:0" }',
-      'store:', '  embedded: { path: ./state }',
-      'policies:', '  files: [ "policies/*.cedar" ]',
-      'log: { level: info }',
-      'connections:',
-      `  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${upPort}", credentials: { api_key: "sk-bench-upstream" } }`,
-      `  - { name: db, type: postgres, url: "${pgUrl.toString()}", credentials: { password: "${password || 'unused'}" } }`,
-      'masking:', '  rules:', '    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }',
-      'recording: { enabled: false }',
-      `limits: { inspection: { workers: ${WORKERS} } }`,
-    ].join('\n'));
-    const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-    const prof = process.env.BENCH_GW_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_GW_PROF}`] : [];
-    const gwProc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, cli, 'start', '--config', join(dir, 'gatehouse.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(gwProc);
-    const listening = await firstLine(gwProc, /"http":"(http:\/\/[^"]+)".*?"postgres":\{"host":"[^"]+","port":(\d+)\}/);
-    const gw = listening[1]!;
-    const pgPort = Number(listening[2]);
-    const adminKey = readFileSync(join(dir, 'state', 'admin.key'), 'utf8').trim();
-    const mint = async (user: string): Promise<string> => {
-      const r = await fetch(`${gw}/api/v1/api-keys`, {
-        method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ user, groups: ['bench'] }),
-      });
-      return ((await r.json()) as { key: string }).key;
-    };
+    const started = await startGatehouse({
+      dir, recording: false, actions: ['llm.invoke', 'sql.read'],
+      ...(process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
+      connections: [
+        `  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${upPort}", credentials: { api_key: "sk-bench-upstream" } }`,
+        `  - { name: db, type: postgres, url: "${pgUrl.toString()}", credentials: { password: "${password || 'unused'}" } }`,
+      ],
+      maskingRules: ['    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }'],
+      extraYaml: [`limits: { inspection: { workers: ${WORKERS} } }`],
+    });
+    children.push(started.proc);
+    const gw = started.httpUrl;
+    const pgPort = started.pgPort;
+    const mint = (user: string): Promise<string> => started.mint(user);
     const good = await mint('good');
     const bad = await mint('attacker');
     await phase(gw, pgPort, good); // warm-up (JIT, pools), not reported
@@ -215,29 +189,13 @@ async function main(): Promise<void> {
       if (r.attack !== undefined) console.log(`  attacker (ok/refused): ${r.attack}`);
     }
   } finally {
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null) { resolve(); return; }
-      const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 15_000);
-      c.once('exit', () => { clearTimeout(t); resolve(); });
-      c.kill('SIGTERM');
-    })));
+    await stopAll(children);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 // Dispatch last: the classes and functions above are initialized by now.
-if (ROLE === 'upstream') {
-  const answer = JSON.stringify({
-    id: 'chatcmpl-bench', object: 'chat.completion', created: 1_700_000_000, model: 'gpt-4o-mini',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'The answer is 42.' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
-  });
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(answer); });
-  });
-  server.listen(0, '127.0.0.1', () => { process.stdout.write(`${(server.address() as AddressInfo).port}\n`); });
-} else if (ROLE === 'attack') {
+if (ROLE === 'attack') {
   await attack();
 } else {
   await main();

@@ -1,203 +1,165 @@
 /**
- * The LLM/HTTP data path as deployed: three processes. An upstream that answers every POST with
- * a small OpenAI chat completion (a child process), Gatehouse started with `gatehouse start`
- * (a child process: its own event loop, the embedded store on disk, recording on), and `wrk`
- * as the load generator (C, one thread). The same upstream is measured directly and through
- * the gateway, interleaved, in the same run: requests/s, p50 and p99 at fixed concurrency. A
- * no-op Node reverse proxy (bench/lib/reference-proxies.ts: no auth, policy, masking or
- * recording) is measured the same way: the floor of any Node proxy's two extra hops here.
- * Needs `wrk` (Debian package `wrk`).
+ * The LLM/HTTP data path as deployed, against reference proxies in the same run: `wrk` (C, one
+ * thread) posts a ~1 KB OpenAI chat completion request (answer ~0.6 KB) to a fake upstream in its
+ * own process (bench/lib/llm-upstream.ts) directly and through each proxy, rounds interleaved;
+ * reported per proxy: **µs of proxy CPU per request** (whole process and its children, every
+ * thread, user + system, from `/proc`), requests/s (ratio to direct, for information) and p50/p99.
  *
- *   npx node bench/http-proxy-wrk.ts [connections=16] [seconds=5] [recording=on|off]
- *   BENCH_GW_PROF=/tmp/prof …   also writes a CPU profile of the gateway process
- *   BENCH_UPSTREAM_MS=20 …      the upstream answers after 20 ms (default 0: the proxy's cost alone)
+ * - Gatehouse (`gatehouse start`, embedded store on disk, masking both ways on every connection),
+ *   recording off and recording on;
+ * - nginx (C; Debian `nginx-light`, `apt-get install nginx-light`; skipped with a note when
+ *   missing): one worker, upstream keep-alive;
+ * - a no-op Node reverse proxy (bench/lib/reference-proxies.ts, undici pool): the Node floor;
+ * - the Portkey AI gateway (`@portkey-ai/gateway`, a devDependency; started from
+ *   node_modules/@portkey-ai/gateway/build/start-server.js, or BENCH_PORTKEY=<path to that file>),
+ *   pass-through with `x-portkey-provider: openai` and `x-portkey-custom-host` pointing at the
+ *   bench upstream, no guardrails.
+ *
+ *   npx node bench/http-proxy-wrk.ts [connections=16] [seconds=5]
+ *   BENCH_ROUNDS=2 BENCH_CONNECTIONS=16,1 BENCH_TARGETS=direct,off,on,nginx,noop,portkey
+ *   BENCH_GW_PROF=<dir>      CPU profile of the recording-off gateway (written when it stops)
+ *   BENCH_UPSTREAM_MS=20     the upstream answers after 20 ms (default 0: the proxy's cost alone)
+ * Needs `wrk` (Debian package `wrk`).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/harness/net.ts';
+import { startGatehouse } from './lib/gatehouse-process.ts';
+import { chatRequest, startUpstream } from './lib/llm-upstream.ts';
+import { firstLine, loadAverage, perThreadUs, range, stopAll, threadCpu, treeCpuSeconds } from './lib/proc.ts';
 
-const CONNECTIONS = Number(process.argv[2] ?? 16);
 const SECONDS = Number(process.argv[3] ?? 5);
-const RECORDING = (process.argv[4] ?? 'on') !== 'off';
-/** BENCH_UPSTREAM_MS: the upstream answers after this delay (a hosted model takes 300 ms and more). */
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? `${process.argv[2] ?? 16},1`).split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'direct,off,on,nginx,noop,portkey').split(','));
+TARGETS.add('direct');
 const UPSTREAM_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 0);
-
-// Child mode: the upstream.
-if (process.env.BENCH_UPSTREAM === '1') {
-  const answer = JSON.stringify({
-    id: 'chatcmpl-bench', object: 'chat.completion', created: 1_700_000_000, model: 'gpt-4o-mini',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'The answer is 42. Nothing sensitive here.' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
-  });
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const send = (): void => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(answer); };
-      if (UPSTREAM_MS > 0) setTimeout(send, UPSTREAM_MS);
-      else send();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => { process.stdout.write(`${(server.address() as AddressInfo).port}\n`); });
-} else {
-  await main();
-}
-
-function firstLine(p: ChildProcess, match: RegExp, timeoutMs = Number(process.env.BENCH_START_MS ?? 30_000)): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => { reject(new Error(`timed out waiting for ${String(match)}: ${out.slice(-2000)}`)); }, timeoutMs);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      const m = match.exec(out);
-      if (m) { clearTimeout(t); p.stdout?.off('data', on); p.stderr?.off('data', on); resolve(m); }
-    };
-    p.stdout?.on('data', on);
-    p.stderr?.on('data', on);
-    p.once('exit', (code) => { clearTimeout(t); reject(new Error(`exited ${code}: ${out.slice(-2000)}`)); });
-  });
-}
+const NGINX = '/usr/sbin/nginx';
 
 interface WrkResult { rps: number; p50ms: number; p99ms: number; requests: number }
+interface Target { name: string; url: string; script: string; pid?: number; threads?: boolean }
 
-/** CPU seconds (user + system, every thread) a process has used so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
-/** CPU seconds per thread name (Linux /proc/PID/task), summed over threads of the same name. */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; }
-    const name = /\((.*)\)/.exec(stat)?.[1] ?? '?';
-    const f = stat.replace(/^.*\) /, '').split(' ');
-    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-  }
-  return out;
-}
-
-function wrk(url: string, script: string, connections = CONNECTIONS): WrkResult {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const pct = (p: string): number => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
-    if (!m) return NaN;
-    const v = Number(m[1]);
-    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-  };
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (non2xx) throw new Error(`${non2xx[1]} requests failed against ${url}`);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
-  return { rps, p50ms: pct('50'), p99ms: pct('99'), requests };
-}
-
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-bench-wrk-'));
-  const children: ChildProcess[] = [];
-  try {
-    const self = fileURLToPath(import.meta.url);
-    const up = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', self], { env: { ...process.env, BENCH_UPSTREAM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(up);
-    const upPort = Number((await firstLine(up, /^(\d+)\n/))[1]);
-    const refScript = fileURLToPath(new URL('./lib/reference-proxies.ts', import.meta.url));
-    const ref = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', refScript, 'http', String(upPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(ref);
-    const refPort = Number((await firstLine(ref, /^(\d+)\n/))[1]);
-
-    mkdirSync(join(dir, 'policies'));
-    writeFileSync(join(dir, 'policies', 'bench.cedar'), '@id("bench-llm")\npermit (principal in Group::"bench", action == Action::"llm.invoke", resource);\n');
-    writeFileSync(join(dir, 'gatehouse.yaml'), [
-      'server:', '  http: { listen: "127.0.0.1:0" }', '  postgres: { listen: "127.0.0.1:0" }',
-      'store:', '  embedded: { path: ./state }',
-      'policies:', '  files: [ "policies/*.cedar" ]',
-      'log: { level: info }',
-      'connections:',
-      `  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${upPort}", credentials: { api_key: "sk-bench-upstream" } }`,
-      'masking:', '  rules:', '    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }',
-      `recording: { enabled: ${RECORDING} }`,
-    ].join('\n'));
-    const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-    // BENCH_GW_PROF=<dir>: a CPU profile of the gateway process (written when it stops).
-    const prof = process.env.BENCH_GW_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_GW_PROF}`] : [];
-    const gw = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, main, 'start', '--config', join(dir, 'gatehouse.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(gw);
-    const listening = await firstLine(gw, /"http":"(http:\/\/[^"]+)"/);
-    const gwUrl = listening[1]!;
-    const adminKey = readFileSync(join(dir, 'state', 'admin.key'), 'utf8').trim();
-    const created = await fetch(`${gwUrl}/api/v1/api-keys`, {
-      method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ user: 'alice', agent: 'bench-agent', groups: ['bench'] }),
+function wrk(url: string, script: string, connections: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    execFile('wrk', ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', '-s', script, url], { encoding: 'utf8' }, (err, out) => {
+      if (err) { reject(err); return; } // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors
+      const pct = (p: string): number => {
+        const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+        if (!m) return NaN;
+        const v = Number(m[1]);
+        return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+      };
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      if (non2xx) { reject(new Error(`${non2xx[1]} requests failed against ${url}`)); return; }
+      resolve({ rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50ms: pct('50'), p99ms: pct('99'), requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN) });
     });
-    const key = ((await created.json()) as { key: string }).key;
+  });
+}
 
-    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is six times seven?' }] });
-    const script = (auth: string): string => {
-      const f = join(dir, `post-${auth.length}.lua`);
-      writeFileSync(f, [
-        'wrk.method = "POST"',
-        `wrk.body = ${JSON.stringify(body)}`,
-        'wrk.headers["content-type"] = "application/json"',
-        `wrk.headers["authorization"] = ${JSON.stringify(`Bearer ${auth}`)}`,
-      ].join('\n'));
-      return f;
-    };
-    const directScript = script('sk-bench-upstream');
-    const gwScript = script(key);
-    const directUrl = `http://127.0.0.1:${upPort}/v1/chat/completions`;
-    const viaUrl = `${gwUrl}/proxy/openai/v1/chat/completions`;
-    const refUrl = `http://127.0.0.1:${refPort}/v1/chat/completions`;
-    // Warm up all three (JIT, pools), then interleave.
-    wrk(directUrl, directScript);
-    wrk(viaUrl, gwScript);
-    wrk(refUrl, directScript);
-    const ref0 = cpuSeconds(ref.pid!);
-    const noop = [wrk(refUrl, directScript)];
-    const refCpuUs = ((cpuSeconds(ref.pid!) - ref0) * 1e6) / noop[0]!.requests;
-    const direct = [wrk(directUrl, directScript)];
-    const cpu0 = cpuSeconds(gw.pid!);
-    const threads0 = threadCpu(gw.pid!);
-    const via = [wrk(viaUrl, gwScript)];
-    const gwCpuUs = ((cpuSeconds(gw.pid!) - cpu0) * 1e6) / via[0]!.requests;
-    const perThread = [...threadCpu(gw.pid!)]
-      .map(([name, s]) => [name, ((s - (threads0.get(name) ?? 0)) * 1e6) / via[0]!.requests] as const)
-      .filter(([, us]) => us >= 1).sort((a, b) => b[1] - a[1])
-      .map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ');
-    const up0 = cpuSeconds(up.pid!);
-    direct.push(wrk(directUrl, directScript));
-    const upCpuUs = ((cpuSeconds(up.pid!) - up0) * 1e6) / direct[1]!.requests;
-    via.push(wrk(viaUrl, gwScript));
-    noop.push(wrk(refUrl, directScript));
-    const best = (xs: WrkResult[]): WrkResult => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const d = best(direct);
-    const g = best(via);
-    const n = best(noop);
-    console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, small non-streamed chat completion, upstream delay ${UPSTREAM_MS} ms; gateway in its own process (embedded store, recording ${RECORDING ? 'on' : 'off'}, masking on); best of 2`);
-    console.log(`  direct   ${d.rps.toFixed(0).padStart(7)} req/s  p50 ${d.p50ms.toFixed(3)} ms  p99 ${d.p99ms.toFixed(3)} ms`);
-    console.log(`  gateway  ${g.rps.toFixed(0).padStart(7)} req/s  p50 ${g.p50ms.toFixed(3)} ms  p99 ${g.p99ms.toFixed(3)} ms`);
-    console.log(`  no-op Node proxy ${n.rps.toFixed(0).padStart(7)} req/s  p50 ${n.p50ms.toFixed(3)} ms  p99 ${n.p99ms.toFixed(3)} ms  (${(100 * n.rps / d.rps).toFixed(1)} % of direct: the floor of any Node proxy here)`);
-    console.log(`  CPU per request: upstream ${upCpuUs.toFixed(0)} µs (direct run); gateway process ${gwCpuUs.toFixed(0)} µs (all its threads, user + system); no-op proxy ${refCpuUs.toFixed(0)} µs`);
-    console.log(`  gateway CPU per request by thread (µs): ${perThread}`);
-    console.log(`  added    p50 ${(g.p50ms - d.p50ms).toFixed(3)} ms  p99 ${(g.p99ms - d.p99ms).toFixed(3)} ms;  throughput ratio ${(100 * g.rps / d.rps).toFixed(1)} %`);
-    const d1 = wrk(directUrl, directScript, 1);
-    const g1 = wrk(viaUrl, gwScript, 1);
-    const n1 = wrk(refUrl, directScript, 1);
-    console.log(`  one connection: direct p50 ${d1.p50ms.toFixed(3)} ms p99 ${d1.p99ms.toFixed(3)} ms, gateway p50 ${g1.p50ms.toFixed(3)} ms p99 ${g1.p99ms.toFixed(3)} ms: added p50 ${(g1.p50ms - d1.p50ms).toFixed(3)} ms, p99 ${(g1.p99ms - d1.p99ms).toFixed(3)} ms`);
-    console.log(`  one connection, throughput: direct ${d1.rps.toFixed(0)} req/s, gateway ${g1.rps.toFixed(0)} (${(100 * g1.rps / d1.rps).toFixed(1)} %), no-op Node proxy ${n1.rps.toFixed(0)} (${(100 * n1.rps / d1.rps).toFixed(1)} %, added p50 ${(n1.p50ms - d1.p50ms).toFixed(3)} ms)`);
-  } finally {
-    // Stop the children and wait for them (the gateway shuts down cleanly and writes its profile).
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null) { resolve(); return; }
-      const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 15_000);
-      c.once('exit', () => { clearTimeout(t); resolve(); });
-      c.kill('SIGTERM');
-    })));
-    rmSync(dir, { recursive: true, force: true });
+async function startNginx(dir: string, upPort: number): Promise<{ proc: ChildProcess; port: number }> {
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, `daemon off; worker_processes 1; error_log ${dir}/nginx-error.log; pid ${dir}/nginx.pid;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream up { server 127.0.0.1:${upPort}; keepalive 64; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`);
+  const proc = spawn(NGINX, ['-c', conf, '-p', dir], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' }).then((r) => r.status, () => 0) === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
   }
+  return { proc, port };
+}
+
+async function startPortkey(): Promise<{ proc: ChildProcess; port: number } | string> {
+  const script = process.env.BENCH_PORTKEY ?? fileURLToPath(new URL('../node_modules/@portkey-ai/gateway/build/start-server.js', import.meta.url));
+  if (!existsSync(script)) return `not found (${script}): npm install (it is a devDependency) or set BENCH_PORTKEY`;
+  const port = await freePort();
+  const proc = spawn(process.execPath, [script, `--port=${port}`, '--headless'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await firstLine(proc, /(listening|running|Gateway|localhost:)/i);
+  proc.stdout?.resume();
+  proc.stderr?.resume();
+  return { proc, port };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gh-bench-wrk-'));
+const children: ChildProcess[] = [];
+try {
+  const up = await startUpstream(600);
+  children.push(up.proc);
+  const body = chatRequest(1000);
+  const script = (name: string, headers: Record<string, string>): string => {
+    const f = join(dir, `${name}.lua`);
+    writeFileSync(f, ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(body)}`, 'wrk.headers["content-type"] = "application/json"',
+      ...Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)].join('\n'));
+    return f;
+  };
+  const plain = script('direct', { authorization: 'Bearer sk-bench-upstream' });
+  const list: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${up.port}/v1/chat/completions`, script: plain }];
+  for (const rec of ['off', 'on'] as const) {
+    if (!TARGETS.has(rec)) continue;
+    const gw = await startGatehouse({
+      dir: join(dir, `gw-${rec}`), recording: rec === 'on', actions: ['llm.invoke'],
+      ...(rec === 'off' && process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
+      connections: [`  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${up.port}", credentials: { api_key: "sk-bench-upstream" } }`],
+      maskingRules: ['    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }'],
+    });
+    children.push(gw.proc);
+    const key = await gw.mint('alice');
+    list.push({ name: `gatehouse recording ${rec}`, url: `${gw.httpUrl}/proxy/openai/v1/chat/completions`, script: script(`gw-${rec}`, { authorization: `Bearer ${key}` }), pid: gw.pid, threads: true });
+  }
+  if (TARGETS.has('nginx')) {
+    if (existsSync(NGINX)) {
+      const n = await startNginx(dir, up.port);
+      children.push(n.proc);
+      list.push({ name: 'nginx (1 worker)', url: `http://127.0.0.1:${n.port}/v1/chat/completions`, script: plain, pid: n.proc.pid! });
+    } else console.log(`nginx: not installed (${NGINX}); apt-get install nginx-light to measure it`);
+  }
+  if (TARGETS.has('noop')) {
+    const ref = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('./lib/reference-proxies.ts', import.meta.url)), 'http', String(up.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(ref);
+    const port = Number((await firstLine(ref, /^(\d+)\n/))[1]);
+    list.push({ name: 'no-op Node proxy (undici pool)', url: `http://127.0.0.1:${port}/v1/chat/completions`, script: plain, pid: ref.pid! });
+  }
+  if (TARGETS.has('portkey')) {
+    const pk = await startPortkey();
+    if (typeof pk === 'string') console.log(`Portkey gateway: ${pk}`);
+    else {
+      children.push(pk.proc);
+      list.push({ name: 'Portkey gateway 1.15.2, pass-through', url: `http://127.0.0.1:${pk.port}/v1/chat/completions`, pid: pk.proc.pid!,
+        script: script('portkey', { authorization: 'Bearer sk-bench-upstream', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${up.port}/v1` }) });
+    }
+  }
+  console.log(`wrk -t1 -d${SECONDS}s, ~1 KB chat completion request, ~0.6 KB answer, upstream delay ${UPSTREAM_MS} ms; ${ROUNDS} interleaved rounds; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadAverage()}`);
+  for (const t of list) await wrk(t.url, t.script, CONNECTIONS[0]!); // warm-up (JIT, pools)
+  for (const c of CONNECTIONS) {
+    const samples = new Map<string, { r: WrkResult; cpuUs: number; threads: string }[]>(list.map((t) => [t.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of round % 2 === 0 ? list : [...list].reverse()) {
+        const cpu0 = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
+        const th0 = t.threads && t.pid !== undefined ? threadCpu(t.pid) : undefined;
+        const r = await wrk(t.url, t.script, c);
+        const cpuUs = t.pid === undefined ? NaN : ((treeCpuSeconds(t.pid) - cpu0) * 1e6) / r.requests;
+        const threads = th0 && t.pid !== undefined ? perThreadUs(th0, threadCpu(t.pid), r.requests) : '';
+        samples.get(t.name)!.push({ r, cpuUs, threads });
+      }
+    }
+    const direct = samples.get('direct')!;
+    console.log(`${c} connection(s) (load average ${loadAverage()}):`);
+    for (const t of list) {
+      const s = samples.get(t.name)!;
+      const cpu = t.pid === undefined ? '' : `${range(s.map((x) => x.cpuUs))} µs/req`;
+      const ratio = t.name === 'direct' ? '' : ` (${range(s.map((x, i) => (100 * x.r.rps) / direct[i]!.r.rps))} %)`;
+      console.log(`  ${t.name.padEnd(38)} ${cpu.padStart(16)}  ${range(s.map((x) => x.r.rps)).padStart(13)} req/s${ratio}  p50 ${range(s.map((x) => x.r.p50ms), 2)} ms  p99 ${range(s.map((x) => x.r.p99ms), 2)} ms`);
+      if (t.threads) for (const x of s) console.log(`      by thread (µs/req): ${x.threads}`);
+    }
+  }
+} finally {
+  await stopAll(children);
+  rmSync(dir, { recursive: true, force: true });
 }
