@@ -18,7 +18,7 @@ export type InspectionTask =
   | { readonly kind: 'sql'; readonly sql: string }
   | {
     readonly kind: 'prepare';
-    readonly conn: { readonly name: string; readonly type: 'llm' | 'http' | 'postgres' | 'mcp'; readonly provider?: string; readonly pass_media_types?: readonly string[] };
+    readonly conn: { readonly name: string; readonly type: 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh'; readonly provider?: string; readonly pass_media_types?: readonly string[] };
     readonly method: string;
     readonly endpoint: string;
     readonly raw: Uint8Array;

@@ -1,12 +1,12 @@
 import { ACTIONS } from '../policy/request.ts';
 import { bool, duration, list, obj, oneOf, str, type JsonSchema } from './schema-helpers.ts';
 
-/** The four kinds of upstream a connection can be (SPEC: configuration). */
-export const CONNECTION_TYPES = ['llm', 'http', 'postgres', 'mcp'] as const;
+/** The kinds of upstream a connection can be (SPEC: configuration). */
+export const CONNECTION_TYPES = ['llm', 'http', 'postgres', 'mcp', 'ssh'] as const;
 /** LLM wire formats. */
 export const LLM_PROVIDERS = ['openai', 'anthropic', 'openai-compatible'] as const;
 /** The credential keys a connection may hold. Every value becomes a `Secret` after load. */
-export const CREDENTIAL_KEYS = ['api_key', 'password', 'username', 'bearer', 'header_name', 'header_value'] as const;
+export const CREDENTIAL_KEYS = ['api_key', 'password', 'username', 'bearer', 'header_name', 'header_value', 'private_key', 'passphrase'] as const;
 /** Detector names of SPEC: masking. */
 export const MASKING_ENTITIES = [
   'EMAIL', 'PHONE', 'CREDIT_CARD', 'IBAN', 'US_SSN', 'IP_ADDRESS', 'JWT', 'PRIVATE_KEY', 'SECRET',
@@ -24,11 +24,13 @@ const credentials = obj(
   'Secrets Gatehouse presents upstream; clients never see them. Only the keys listed are accepted.',
   {
     api_key: credentialValue('LLM API key (sent as "Authorization: Bearer" for openai, "x-api-key" for anthropic).'),
-    password: credentialValue('PostgreSQL password (or HTTP basic-auth password with username).'),
+    password: credentialValue('PostgreSQL or SSH password (or HTTP basic-auth password with username).'),
     username: credentialValue('User name for HTTP basic auth; PostgreSQL takes the user from the url.'),
     bearer: credentialValue('Bearer token for HTTP and MCP upstreams ("Authorization: Bearer <bearer>").'),
     header_name: str('Name of a custom header carrying the credential (with header_value).', { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
     header_value: credentialValue('Value of the custom credential header named by header_name.'),
+    private_key: credentialValue('ssh: the OpenSSH or PEM private key Gatehouse logs in with upstream (usually "${file:path}").'),
+    passphrase: credentialValue('ssh: passphrase of an encrypted private_key.'),
   },
   { default: {}, dependentRequired: { header_name: ['header_value'], header_value: ['header_name'] } },
 );
@@ -40,9 +42,9 @@ export const CONNECTION_SCHEMA: JsonSchema = obj(
   'An upstream service reached through Gatehouse. Clients address it by name: /proxy/<name>/… (HTTP, LLM), database name <name> (PostgreSQL).',
   {
     name: str('Unique connection name: lower-case letters, digits, "_" and "-", at most 63 characters.', { pattern: NAME_PATTERN }),
-    type: oneOf('Kind of upstream: llm | http | postgres. (mcp is reserved for upstream MCP servers and refused until they have a data path.)', CONNECTION_TYPES),
+    type: oneOf('Kind of upstream: llm | http | postgres | ssh. (mcp is reserved for upstream MCP servers and refused until they have a data path.)', CONNECTION_TYPES),
     provider: oneOf('LLM wire format; required when type is llm and not allowed otherwise.', LLM_PROVIDERS),
-    url: str('Upstream base URL: http(s):// for llm, http and mcp; postgres:// (or postgresql://) for postgres. Put passwords in credentials, not here.', { format: 'uri' }),
+    url: str('Upstream base URL: http(s):// for llm, http and mcp; postgres:// (or postgresql://) for postgres; ssh://<user>@<host>[:<port>] for ssh. Put passwords in credentials, not here.', { format: 'uri' }),
     credentials,
     description: str('Free text shown in the admin API.', { maxLength: 1000 }),
     tags: list('Labels visible to policy as the connection entity\'s tags.', str('A tag.', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' }), { uniqueItems: true, default: [] }),
@@ -51,6 +53,7 @@ export const CONNECTION_SCHEMA: JsonSchema = obj(
       str('A media type "type/subtype", "type/*" or "*/*".', { pattern: '^([a-z0-9][a-z0-9!#$&^_.+-]{0,126}/([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\\*)|\\*/\\*)$' }),
       { uniqueItems: true },
     ),
+    host_key: str('ssh connections (required): the upstream server\'s public host key, as in known_hosts or ssh-keyscan output without the host name ("ssh-ed25519 AAAA…"). A server presenting another key is refused; nothing is trusted on first use.', { pattern: '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|rsa-sha2-256|rsa-sha2-512) [A-Za-z0-9+/]+={0,2}( .*)?$', maxLength: 16384 }),
     timeouts: obj('Upstream timeouts.', {
       connect: duration('Time allowed to open the upstream connection.', '10s'),
       headers: duration('Time allowed for the upstream to send response headers (HTTP, LLM).', '60s'),
@@ -62,10 +65,15 @@ export const CONNECTION_SCHEMA: JsonSchema = obj(
     allOf: [
       { if: typeIs('llm'), then: { required: ['provider'] }, else: { properties: { provider: false } } },
       { if: typeIs('http'), else: { properties: { pass_media_types: false } } },
+      { if: typeIs('ssh'), then: { required: ['host_key'] }, else: { properties: { host_key: false } } },
       {
         if: typeIs('postgres'),
         then: { properties: { url: { type: 'string', pattern: '^postgres(ql)?://' } } },
-        else: { properties: { url: { type: 'string', pattern: '^https?://' } } },
+        else: {
+          if: typeIs('ssh'),
+          then: { properties: { url: { type: 'string', pattern: '^ssh://[^@/:]+@[^@/]+(:[0-9]{1,5})?/?$' } } },
+          else: { properties: { url: { type: 'string', pattern: '^https?://' } } },
+        },
       },
     ],
   },

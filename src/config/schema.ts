@@ -25,6 +25,11 @@ const SERVER = obj('Listeners and transport security.', {
     max_message_size: size('Largest PostgreSQL protocol message either side may send (a query text, a row). A bigger one ends the session with an error naming the side and the limit.', '64mb'),
     safe_functions: list('Functions the upstream catalog marks volatile that are known to change nothing (e.g. a logging-free lookup): "name" or "schema.name". Any other volatile function called by a statement (also in attribute notation t.f) makes it a write (sql.write, context.sql.volatile_functions).', str('A function name, optionally schema-qualified.', { pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$' }), { uniqueItems: true, default: [] }),
   }, { default: {} }),
+  ssh: obj('SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key).', {
+    listen: listen('Address the SSH listener binds.', '127.0.0.1:2222'),
+    enabled: bool('Start the SSH listener even when no connection in this file has type ssh.', false),
+    auth_timeout: duration('Time a client has to authenticate before it is disconnected.', '30s'),
+  }, { default: {} }),
   tls: obj('TLS for both listeners (the PostgreSQL listener then accepts SSLRequest). Paths are relative to this file.', {
     cert: str('PEM certificate chain file.', { minLength: 1 }),
     key: str('PEM private key file.', { minLength: 1 }),

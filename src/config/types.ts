@@ -36,6 +36,8 @@ export interface ConnectionConfig {
   readonly timeouts: { readonly connect: string; readonly headers: string; readonly body: string };
   /** http connections: media types passed unparsed (`type/subtype`, `type/*`, `*\/*`). */
   readonly pass_media_types?: readonly string[];
+  /** ssh connections: the upstream's pinned public host key (`ssh-ed25519 AAAA…`). */
+  readonly host_key?: string;
 }
 
 export interface IssuerConfig {
@@ -86,6 +88,7 @@ export interface GatehouseConfig {
   readonly server: {
     readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
     readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean; readonly startup_timeout: string; readonly safe_functions: readonly string[]; readonly max_message_size: string };
+    readonly ssh: { readonly listen: string; readonly enabled: boolean; readonly auth_timeout: string };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
     readonly public_url?: string;

@@ -6,7 +6,7 @@ import type { ConnectionConfig } from '../config/types.ts';
 /** A connection as the data paths use it, wherever it was defined. */
 export interface Connection {
   readonly name: string;
-  readonly type: 'llm' | 'http' | 'postgres' | 'mcp';
+  readonly type: 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh';
   readonly provider?: string;
   readonly url: string;
   readonly credentials: Readonly<Record<string, Secret>>;
@@ -18,6 +18,8 @@ export interface Connection {
   readonly timeouts?: { readonly connect: string; readonly headers: string; readonly body: string };
   /** http connections: media types passed unparsed (`connections[].pass_media_types`). */
   readonly pass_media_types?: readonly string[];
+  /** ssh connections: the upstream's pinned public host key (`ssh-ed25519 AAAA…`). */
+  readonly host_key?: string;
 }
 
 /** The public view of a connection: credential names only, never values. */
@@ -71,6 +73,7 @@ function fromConfig(c: ConnectionConfig): Connection {
     credentials: Object.fromEntries(Object.entries(c.credentials).filter((e): e is [string, Secret] => e[1] !== undefined)),
     ...(c.provider === undefined ? {} : { provider: c.provider }),
     ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }),
+    ...(c.host_key === undefined ? {} : { host_key: c.host_key }),
     ...(c.description === undefined ? {} : { description: c.description }),
   };
 }

@@ -3,7 +3,7 @@ import type { Principal } from '../identity/principal.ts';
 /** The actions of SPEC: policy. `Action::"sql.read"` … in Cedar. */
 export const ACTIONS = [
   'llm.invoke', 'http.request', 'sql.read', 'sql.write', 'sql.ddl', 'sql.admin', 'mcp.call',
-  'review.approve', 'admin',
+  'review.approve', 'admin', 'shell.exec', 'shell.interactive', 'shell.transfer',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 

@@ -7,8 +7,12 @@
 export interface RecordEvent {
   /** Session id: a PostgreSQL connection, or an HTTP/MCP exchange stream. */
   readonly session: string;
-  readonly protocol: 'http' | 'postgres' | 'mcp';
-  readonly type: 'session.open' | 'session.close' | 'request' | 'decision' | 'response' | 'error' | 'review';
+  readonly protocol: 'http' | 'postgres' | 'mcp' | 'ssh';
+  /**
+   * `terminal`: a slice of an interactive session as asciicast v2 events: `data.o` (output, masked),
+   * `data.i` (keystrokes, masked) or `data.r` (`"<cols>x<rows>"`, a resize).
+   */
+  readonly type: 'session.open' | 'session.close' | 'request' | 'decision' | 'response' | 'error' | 'review' | 'terminal';
   readonly at: number;
   readonly user?: string;
   readonly agent?: string;

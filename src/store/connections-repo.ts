@@ -4,8 +4,8 @@ import { Secret } from '../kernel/secret.ts';
 import { open, seal } from './crypto-box.ts';
 import type { SqlDriver, SqlExecutor } from './sql.ts';
 
-export type ConnectionType = 'llm' | 'http' | 'postgres' | 'mcp';
-const TYPES: readonly string[] = ['llm', 'http', 'postgres', 'mcp'];
+export type ConnectionType = 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh';
+const TYPES: readonly string[] = ['llm', 'http', 'postgres', 'mcp', 'ssh'];
 /** Letters, digits, `.`, `_`, `-`; at most 63 (a PostgreSQL database name selects a connection). */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TAGS = 64;

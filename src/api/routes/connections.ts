@@ -10,7 +10,7 @@ import { auditMutation, jsonObject, requireAction, type AdminContext, type Admin
 
 /** The connection input after schema validation (the same schema as gatehouse.yaml's). */
 interface ConnectionInput {
-  name: string; type: 'llm' | 'http' | 'postgres' | 'mcp'; provider?: string; url: string;
+  name: string; type: 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh'; provider?: string; url: string;
   credentials: Record<string, string>; description?: string; tags: string[];
 }
 

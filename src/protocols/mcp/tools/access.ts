@@ -10,6 +10,7 @@ const ACTIONS_BY_TYPE: Readonly<Record<Connection['type'], readonly Action[]>> =
   llm: ['llm.invoke'],
   http: ['http.request'],
   mcp: [],
+  ssh: ['shell.exec'],
 };
 
 /**
@@ -24,7 +25,7 @@ export function usableActions(svc: Pick<McpDeps, 'decider' | 'clock'>, p: Princi
   const resource = connectionResource(conn);
   const decide = (action: Action, tool?: string): boolean =>
     svc.decider.decide({ principal: p, action, resource, facts: tool === undefined ? {} : { mcp: { tool } }, at: svc.clock.now() }).effect !== 'deny';
-  const tool = conn.type === 'postgres' ? 'query' : conn.type === 'llm' ? 'call_llm' : 'http_request';
+  const tool = conn.type === 'postgres' ? 'query' : conn.type === 'llm' ? 'call_llm' : conn.type === 'ssh' ? 'run_command' : 'http_request';
   if (!decide('mcp.call', tool)) return [];
   return ACTIONS_BY_TYPE[conn.type].filter((a) => decide(a));
 }

@@ -6,7 +6,7 @@ import { usableActions } from './access.ts';
 
 const summary = z.object({
   name: z.string(),
-  type: z.enum(['llm', 'http', 'postgres', 'mcp']),
+  type: z.enum(['llm', 'http', 'postgres', 'mcp', 'ssh']),
   provider: z.string().optional(),
   description: z.string().optional(),
   tags: z.array(z.string()),
@@ -14,7 +14,7 @@ const summary = z.object({
   tool: z.string().describe('The tool that uses it'),
 });
 
-const TOOL_BY_TYPE = { postgres: 'query', llm: 'call_llm', http: 'http_request', mcp: 'none' } as const;
+const TOOL_BY_TYPE = { postgres: 'query', llm: 'call_llm', http: 'http_request', mcp: 'none', ssh: 'run_command' } as const;
 
 /** `list_connections`: only the connections the caller may use (policy decides, quietly). */
 export const listConnectionsTool = defineTool({

@@ -1,0 +1,234 @@
+import type ssh2 from 'ssh2';
+import type { Services } from '../../app/services.ts';
+import { authorize, connectionResource, denialReason } from '../../app/authorize.ts';
+import type { Connection } from '../../connections/registry.ts';
+import type { Principal } from '../../identity/principal.ts';
+import type { TextMasker } from '../../masking/text-masker.ts';
+import type { Action } from '../../policy/request.ts';
+import { requestFingerprint } from '../../reviews/fingerprint.ts';
+import { reviewGate } from '../../reviews/gate.ts';
+import { gateCommand, REFUSED_EXIT } from './command-gate.ts';
+import { runUpstream, type ClientChannel } from './exec-channel.ts';
+import type { InspectCommand } from './inspector.ts';
+import { runInteractive } from './interactive.ts';
+import { SshRecording } from './recording.ts';
+import { connectUpstream, SshUpstreamError } from './upstream.ts';
+
+/** The client environment variable carrying a justification for reviews (`SendEnv`). */
+export const JUSTIFICATION_ENV = 'GATEHOUSE_JUSTIFICATION';
+/** Exit status when the upstream could not be used or the output could not be masked/recorded. */
+export const GATEWAY_FAILURE_EXIT = 255;
+
+/** What a session needs from the listener. */
+export interface ClientSessionDeps {
+  readonly svc: Services;
+  readonly inspect: InspectCommand;
+  /** Every detector, redact: masks recorded commands and review summaries. */
+  readonly scanner: TextMasker;
+  readonly upstreamTimeoutMs: number;
+}
+
+/** A pseudo-terminal the client asked for on one session channel. */
+interface Pty { term: string; cols: number; rows: number; width: number; height: number }
+
+type Reply = (() => void) | undefined;
+const reply = (f: Reply): void => { if (typeof f === 'function') f(); };
+
+/**
+ * One authenticated SSH client connection on one Gatehouse connection: one recording session,
+ * one upstream SSH connection (opened on the first channel that needs it, shared by the others).
+ * Each session channel is served by request type: `exec` → {@link gateCommand} then the upstream;
+ * `shell` → `shell.interactive`; the `sftp` subsystem → `shell.transfer`; everything else
+ * (other subsystems, X11, agent forwarding) is refused. Port forwarding is refused by the listener.
+ */
+export class SshClientSession {
+  readonly #deps: ClientSessionDeps;
+  readonly #principal: Principal;
+  readonly #conn: Connection;
+  readonly rec: SshRecording;
+  #upstream: Promise<ssh2.Client> | undefined;
+  readonly #abort = new AbortController();
+  #closed = false;
+
+  constructor(deps: ClientSessionDeps, id: string, principal: Principal, conn: Connection, remote: string | undefined) {
+    this.#deps = deps;
+    this.#principal = principal;
+    this.#conn = conn;
+    this.rec = new SshRecording(deps.svc, id, principal, conn, deps.scanner);
+    this.rec.event('session.open', { connection: conn.name, remote: remote ?? null, via: principal.via });
+  }
+
+  /** Serves one `session` channel request from the client. */
+  onSession(session: ssh2.Session): void {
+    const env = new Map<string, string>();
+    let pty: Pty | undefined;
+    const live: { resize?: (p: Pty) => void; signal?: (name: string) => void } = {};
+    session.on('env', (accept: Reply, _reject: Reply, info: ssh2.SetEnvInfo) => {
+      if (info.key === JUSTIFICATION_ENV && env.size < 16) env.set(info.key, String(info.val).slice(0, 1000));
+      reply(accept);
+    });
+    session.on('pty', (accept: Reply, _reject: Reply, info: ssh2.PseudoTtyInfo) => {
+      pty = { term: info.term, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+      reply(accept);
+    });
+    session.on('window-change', (accept: Reply, _reject: Reply, info: ssh2.WindowChangeInfo) => {
+      if (pty) {
+        pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+        live.resize?.(pty);
+      }
+      reply(accept);
+    });
+    session.on('signal', (accept: Reply, _reject: Reply, info: ssh2.SignalInfo) => { live.signal?.(info.name); reply(accept); });
+    session.on('x11', (_accept: Reply, reject: Reply) => { this.#refused('x11'); reply(reject); });
+    session.on('auth-agent', (_accept: Reply, reject: Reply) => { this.#refused('agent forwarding'); reply(reject); });
+    session.on('exec', (accept: () => ssh2.ServerChannel, _reject: Reply, info: ssh2.ExecInfo) => {
+      const channel = accept();
+      void this.#exec(channel, info.command, env.get(JUSTIFICATION_ENV), pty);
+    });
+    session.on('shell', (accept: () => ssh2.ServerChannel) => {
+      const channel = accept();
+      void this.#shell(channel, pty, env.get(JUSTIFICATION_ENV), live);
+    });
+    session.on('subsystem', (accept: () => ssh2.ServerChannel, reject: Reply, info: ssh2.SubsystemInfo) => {
+      if (info.name !== 'sftp') { this.#refused(`subsystem ${info.name}`); reply(reject); return; }
+      void this.#transfer(accept, reject);
+    });
+  }
+
+  /** A forwarding or other channel type the gateway never serves: recorded, then refused by the caller. */
+  refusedForwarding(what: string): void {
+    this.#refused(what);
+  }
+
+  /** Ends the upstream connection and closes the recording session. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    this.#upstream?.then((c) => { c.end(); }, () => undefined);
+    this.rec.event('session.close', { reason });
+  }
+
+  #refused(what: string): void {
+    this.rec.event('decision', { effect: 'deny', request: what, reasons: ['not-supported'] });
+  }
+
+  #client(): Promise<ssh2.Client> {
+    this.#upstream ??= connectUpstream(this.#conn, { timeoutMs: this.#deps.upstreamTimeoutMs });
+    return this.#upstream;
+  }
+
+  async #upstreamOr(channel: ssh2.ServerChannel): Promise<ssh2.Client | undefined> {
+    try {
+      return await this.#client();
+    } catch (err) {
+      const msg = err instanceof SshUpstreamError ? err.message : 'the upstream connection failed';
+      this.#deps.svc.log.warn({ connection: this.#conn.name, reason: err instanceof SshUpstreamError ? err.reason : 'unknown' }, 'ssh upstream connection failed');
+      this.rec.event('error', { message: msg });
+      finish(channel, `gatehouse: ${msg}`, GATEWAY_FAILURE_EXIT);
+      return undefined;
+    }
+  }
+
+  async #exec(channel: ssh2.ServerChannel, raw: string, justification: string | undefined, pty: Pty | undefined): Promise<void> {
+    const started = this.#deps.svc.clock.now();
+    const signal = channelSignal(channel, this.#abort.signal);
+    const g = await gateCommand(this.#deps.svc, this.#deps.inspect, this.#deps.scanner, {
+      principal: this.#principal, connection: this.#conn, raw, signal, ...(justification === undefined ? {} : { justification }),
+    });
+    if (this.rec.on) {
+      this.rec.event('request', { kind: 'exec', statement: this.rec.text(g.run ? g.command : raw), ...(g.inspection ? { facts: g.inspection.facts, parsed: g.inspection.ok } : {}) });
+      this.rec.event('decision', {
+        effect: g.run ? 'allow' : g.status === 'pending' ? 'review' : 'deny', action: 'shell.exec',
+        reasons: g.decision?.reasons ?? ['inspection-failed'], ...(g.reviewId === undefined ? {} : { review_id: g.reviewId }),
+        ...(g.justification === undefined ? {} : { justification: this.rec.text(g.justification) }),
+      });
+    }
+    if (!g.run) { finish(channel, g.message, REFUSED_EXIT); return; }
+    const upstream = await this.#upstreamOr(channel);
+    if (!upstream) return;
+    const masker = this.#deps.svc.masking.textMasker(this.#conn.name, 'response');
+    const out = await runUpstream(upstream, g.command, channel, masker, {
+      record: this.rec.on, signal, ...(pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height } } : {}),
+    });
+    this.rec.event('response', {
+      exit: out.code ?? null, signal: out.signal ?? null, ms: this.#deps.svc.clock.now() - started,
+      stdout: out.stdout.recorded, stderr: out.stderr.recorded, stdout_bytes: out.stdout.bytes, stderr_bytes: out.stderr.bytes,
+      masked: out.stdout.masked + out.stderr.masked, ...(out.maskingFailed ? { masking_failed: true } : {}),
+    });
+    if (out.maskingFailed) { finish(channel, 'gatehouse: the output could not be masked; the rest was withheld', GATEWAY_FAILURE_EXIT); return; }
+    try {
+      await this.rec.flush();
+    } catch {
+      finish(channel, 'gatehouse: the command could not be recorded; its exit status is withheld', GATEWAY_FAILURE_EXIT);
+      return;
+    }
+    if (out.code !== undefined) finish(channel, undefined, out.code);
+    else if (out.signal !== undefined) { channel.exit(out.signal.replace(/^SIG/, ''), false, ''); channel.end(); }
+    else finish(channel, 'gatehouse: the upstream ended the command without an exit status', GATEWAY_FAILURE_EXIT);
+  }
+
+  /** Decides a session-wide action (interactive shell, transfer): allow, deny, or a review (typically a jit grant). */
+  async #decide(action: Action, summary: string, justification: string | undefined, signal: AbortSignal): Promise<{ ok: true } | { ok: false; message: string }> {
+    const resource = connectionResource(this.#conn);
+    const d = await authorize(this.#deps.svc, this.#principal, action, resource, {});
+    this.rec.event('decision', { effect: d.effect, action, reasons: d.reasons });
+    if (d.effect === 'allow') return { ok: true };
+    if (d.effect === 'deny') return { ok: false, message: `gatehouse: ${action} denied by policy (${denialReason(d)})` };
+    const svc = this.#deps.svc;
+    const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+      principal: this.#principal, action, resource: this.#conn.name, facts: {}, decision: d,
+      fingerprint: requestFingerprint(['ssh', this.#conn.name, action]), summary, signal,
+      ...(justification === undefined ? {} : { justification }),
+    });
+    this.rec.event('review', { outcome: g.outcome, ...(g.reviewId === undefined ? {} : { review_id: g.reviewId }) });
+    if (g.outcome === 'run') return { ok: true };
+    if (g.outcome === 'denied') return { ok: false, message: `gatehouse: ${action} refused: ${g.reason}` };
+    return { ok: false, message: `gatehouse: approval required: review ${g.reviewId} is pending; connect again once it is approved` };
+  }
+
+  async #shell(channel: ssh2.ServerChannel, pty: Pty | undefined, justification: string | undefined, live: { resize?: (p: Pty) => void; signal?: (name: string) => void }): Promise<void> {
+    const signal = channelSignal(channel, this.#abort.signal);
+    this.rec.event('request', { kind: 'shell', pty: pty !== undefined, ...(pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : {}) });
+    const d = await this.#decide('shell.interactive', `interactive shell on ${this.#conn.name}`, justification, signal);
+    if (!d.ok) { finish(channel, d.message, REFUSED_EXIT); return; }
+    const upstream = await this.#upstreamOr(channel);
+    if (!upstream) return;
+    const out = await runInteractive(upstream, channel, this.#deps.svc.masking.textMasker(this.#conn.name, 'response'), this.rec, { pty, live, signal });
+    if (out.maskingFailed) { finish(channel, '\r\ngatehouse: the output could not be masked; the session was ended', GATEWAY_FAILURE_EXIT); return; }
+    await this.rec.flush().catch(() => undefined);
+    finish(channel, undefined, out.code ?? GATEWAY_FAILURE_EXIT);
+  }
+
+  async #transfer(accept: () => ssh2.ServerChannel, reject: Reply): Promise<void> {
+    const d = await this.#decide('shell.transfer', `file transfer (sftp/scp) on ${this.#conn.name}`, undefined, this.#abort.signal);
+    this.rec.event('request', { kind: 'subsystem', name: 'sftp' });
+    if (!d.ok) { reply(reject); return; }
+    const upstream = await this.#client().catch(() => undefined);
+    if (!upstream) { reply(reject); return; }
+    upstream.subsys('sftp', (err, up) => {
+      if (err) { reply(reject); return; }
+      const channel = accept();
+      // File transfers are binary: they pass unmasked, which is why shell.transfer is off by default.
+      channel.pipe(up).pipe(channel);
+      up.once('close', () => { channel.end(); });
+      channel.once('close', () => { up.close(); });
+    });
+  }
+}
+
+/** An AbortSignal that fires when the channel closes or the whole client connection goes. */
+function channelSignal(channel: ClientChannel, parent: AbortSignal): AbortSignal {
+  const ac = new AbortController();
+  channel.once('close', () => { ac.abort(); });
+  return AbortSignal.any([ac.signal, parent]);
+}
+
+/** Tells the client why (stderr), sends the exit status and ends the channel. */
+function finish(channel: ssh2.ServerChannel, message: string | undefined, code: number): void {
+  try {
+    if (message !== undefined) channel.stderr.write(`${message}\n`);
+    channel.exit(code);
+    channel.end();
+  } catch { /* the client went away */ }
+}
