@@ -30,7 +30,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['enforce'],
   ['http', 'sql'],
   // One folder per protocol; none imports another.
-  ['protocols/http', 'protocols/postgres', 'protocols/mcp'],
+  ['protocols/http', 'protocols/postgres', 'protocols/mcp', 'protocols/ssh'],
   ['api'],
   // The roof: the composition root and the HTTP surfaces it mounts; then the CLI over it.
   ['app'],

@@ -44,6 +44,7 @@ import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresListener } from '../protocols/postgres/listener.ts';
 import { PostgresQueryRunner } from '../protocols/postgres/query-runner.ts';
+import { sshListenerWanted, startSshListener } from '../protocols/ssh/start.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
 import { PrincipalLimits } from '../enforce/limits.ts';
@@ -59,6 +60,8 @@ export interface GatewayOptions {
   readonly recorder?: Recorder;
   /** Override the PostgreSQL listen address (tests use port 0); `false` disables the listener. */
   readonly postgresListen?: string | false;
+  /** Override `server.ssh.listen` (tests use port 0); `false` disables the SSH listener. */
+  readonly sshListen?: string | false;
   /** Override `server.metrics.listen` (tests use port 0). */
   readonly metricsListen?: string;
 }
@@ -69,6 +72,8 @@ export interface Gateway {
   readonly http: { host: string; port: number; url: string };
   /** The PostgreSQL listener's bound address (undefined when disabled). */
   readonly postgres: { host: string; port: number } | undefined;
+  /** The SSH listener's bound address and public host key (undefined when it does not run). */
+  readonly ssh?: { host: string; port: number; hostKey: string };
   /** The separate `/metrics` listener's bound address, when `server.metrics.listen` is set. */
   readonly metrics?: { host: string; port: number };
   /** Set when the bootstrap admin key was created on this start. */
@@ -234,9 +239,16 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       postgres = await pgListener.start();
       closers.unshift(() => pgListener.close());
     }
-    log.info({ http: url, postgres, ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
+    let ssh: { host: string; port: number; hostKey: string } | undefined;
+    const sshListenText = opts.sshListen ?? (sshListenerWanted(config) ? config.server.ssh.listen : false);
+    if (sshListenText !== false) {
+      const started = await startSshListener(services, config, stateDir, parseListen(sshListenText));
+      ssh = { host: started.host, port: started.port, hostKey: started.hostKey };
+      closers.unshift(() => started.close());
+    }
+    log.info({ http: url, postgres, ...(ssh ? { ssh: { host: ssh.host, port: ssh.port } } : {}), ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
     return {
-      services, http: { ...bound, url }, postgres, ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
+      services, http: { ...bound, url }, postgres, ...(ssh ? { ssh } : {}), ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
       close: async () => { for (const c of closers) await c().catch((e: unknown) => log.error({ err: String(e) }, 'shutdown step failed')); },
     };
   } catch (err) {

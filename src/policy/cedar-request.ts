@@ -103,6 +103,7 @@ function factsContext(f: Facts): CedarContext {
   }
   if (f.http) c.http = { method: f.http.method, path: f.http.path, path_lower: f.http.path_lower ?? f.http.path.toLowerCase() };
   if (f.mcp) c.mcp = { tool: f.mcp.tool };
+  if (f.shell) c.shell = Object.fromEntries(Object.entries(f.shell).map(([k, v]) => [k, typeof v === 'boolean' ? v : [...v]]));
   return c;
 }
 

@@ -74,6 +74,11 @@ export interface LlmFacts {
  */
 export interface HttpFacts { readonly method: string; readonly path: string; readonly path_lower?: string }
 export interface McpFacts { readonly tool: string }
+/**
+ * Shell facts of a command (`context.shell`), as Cedar values: sets as arrays, flags as booleans.
+ * Built by `inspect/shell` (`shellCedarContext`); the schema's `ShellFacts` names each field.
+ */
+export type ShellContext = Readonly<Record<string, readonly string[] | boolean>>;
 
 /** Everything a protocol learned about a request, as Cedar `context` attributes. */
 export interface Facts {
@@ -81,6 +86,7 @@ export interface Facts {
   readonly llm?: LlmFacts;
   readonly http?: HttpFacts;
   readonly mcp?: McpFacts;
+  readonly shell?: ShellContext;
 }
 
 /**

@@ -42,7 +42,7 @@ interface CompiledRule {
 }
 
 /** Context attributes that are optional in the schema; conditions get `context has x &&` guards. */
-const OPTIONAL_CONTEXT = new Set(['agent', 'sql', 'llm', 'http', 'mcp']);
+const OPTIONAL_CONTEXT = new Set(['agent', 'sql', 'llm', 'http', 'mcp', 'shell']);
 
 /**
  * Review rules: which permitted requests need a human first (SPEC: reviews). A rule matches a

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/app/gateway.ts';
+import { sshListenerWanted } from '../../src/protocols/ssh/start.ts';
 import { createLogger, type Logger } from '../../src/kernel/log.ts';
 import type { Clock } from '../../src/kernel/clock.ts';
 import type { Recorder } from '../../src/recording/recorder.ts';
@@ -66,6 +67,8 @@ export async function startTestGateway(opts: {
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.recorder ? { recorder: opts.recorder } : {}),
     postgresListen: '127.0.0.1:0',
+    // The SSH listener, when the config wants one, on a free port too.
+    sshListen: sshListenerWanted(config) ? '127.0.0.1:0' : false,
   });
   const adminKey = readFileSync(gw.adminKeyPath ?? join(dir, 'state', 'admin.key'), 'utf8').trim();
   const url = gw.http.url;

@@ -1,6 +1,6 @@
 import type ssh2 from 'ssh2';
-import type { Services } from '../../app/services.ts';
-import { authorize, connectionResource, denialReason } from '../../app/authorize.ts';
+import type { SshDeps } from './deps.ts';
+import { authorize, connectionResource, denialReason } from '../../enforce/authorize.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
@@ -21,7 +21,7 @@ export const GATEWAY_FAILURE_EXIT = 255;
 
 /** What a session needs from the listener. */
 export interface ClientSessionDeps {
-  readonly svc: Services;
+  readonly svc: SshDeps;
   readonly inspect: InspectCommand;
   /** Every detector, redact: masks recorded commands and review summaries. */
   readonly scanner: TextMasker;
@@ -64,7 +64,7 @@ export class SshClientSession {
     let pty: Pty | undefined;
     const live: { resize?: (p: Pty) => void; signal?: (name: string) => void } = {};
     session.on('env', (accept: Reply, _reject: Reply, info: ssh2.SetEnvInfo) => {
-      if (info.key === JUSTIFICATION_ENV && env.size < 16) env.set(info.key, String(info.val).slice(0, 1000));
+      if (info.key === JUSTIFICATION_ENV && env.size < 16) env.set(info.key, info.val.slice(0, 1000));
       reply(accept);
     });
     session.on('pty', (accept: Reply, _reject: Reply, info: ssh2.PseudoTtyInfo) => {

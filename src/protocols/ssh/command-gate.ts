@@ -1,5 +1,5 @@
-import type { Services } from '../../app/services.ts';
-import { authorize, connectionResource, denialReason } from '../../app/authorize.ts';
+import type { GateDeps } from './deps.ts';
+import { authorize, connectionResource, denialReason } from '../../enforce/authorize.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
@@ -19,7 +19,7 @@ const PREFIX_RE = /^[ \t]*#[ \t]*gatehouse-justification:[ \t]*([^\n]*)\n/;
 export const REFUSED_EXIT = 126;
 
 /** What the gate needs from the gateway. */
-export type GateServices = Pick<Services, 'decider' | 'audit' | 'metrics' | 'clock' | 'log' | 'reviews' | 'reviewRules' | 'reviewHoldMs'>;
+export type GateServices = GateDeps;
 
 /** One command to decide. */
 export interface GateInput {
@@ -79,7 +79,7 @@ export async function gateCommand(svc: GateServices, inspect: InspectCommand, sc
     svc.log.error({ err: err instanceof Error ? err.message : String(err), connection: input.connection.name }, 'shell inspection failed; refusing');
     return { run: false, status: 'denied', message: 'gatehouse: command refused: it could not be inspected', ...just };
   }
-  const facts = { shell: inspection.facts } as Facts;
+  const facts: Facts = { shell: inspection.facts };
   const decision = await authorize(svc, input.principal, 'shell.exec', connectionResource(input.connection), facts);
   const base = { inspection, decision, ...just };
   if (decision.effect === 'deny') {

@@ -1,16 +1,31 @@
-/**
- * The shell inspector as the SSH path uses it (src/inspect/shell: tree-sitter-bash → facts).
- * Injected, so the data path depends on this narrow shape only.
- */
+import { shellCedarContext } from '../../inspect/shell/cedar-context.ts';
+import { initShellInspector, inspectCommand } from '../../inspect/shell/inspect.ts';
+import type { ShellContext } from '../../policy/request.ts';
+
+/** A command as the SSH path decides it: the shell inspector's result with Cedar-ready facts. */
 export interface CommandInspection {
   /** False when the command did not parse cleanly or a limit was hit (`facts.parse_error`). */
   readonly ok: boolean;
   readonly reason?: string;
   /** The exact command text inspected: what runs and what an approval is bound to. */
   readonly canonical: string;
-  /** `context.shell` facts. */
-  readonly facts: object;
+  /** `context.shell`. */
+  readonly facts: ShellContext;
 }
 
 /** Inspects one command string; synchronous; never throws on hostile input (throws only if not initialized). */
 export type InspectCommand = (command: string) => CommandInspection;
+
+/**
+ * The shell inspector (`inspect/shell`: tree-sitter-bash → facts), loaded once. Call before
+ * accepting connections.
+ *
+ * @example const inspect = await shellInspector(); inspect('ls -la').facts.commands // ['ls']
+ */
+export async function shellInspector(): Promise<InspectCommand> {
+  await initShellInspector();
+  return (command) => {
+    const i = inspectCommand(command);
+    return { ok: i.ok, canonical: i.canonical, facts: shellCedarContext(i.facts), ...(i.reason === undefined ? {} : { reason: i.reason }) };
+  };
+}

@@ -1,8 +1,8 @@
 import ssh2 from 'ssh2';
-import type { Services } from '../../app/services.ts';
+import type { SshDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { isGatehouseError } from '../../kernel/errors.ts';
+import { authenticateAndAudit } from '../../enforce/authenticate.ts';
 import { newId } from '../../kernel/ids.ts';
 import { defaultDetectors, TextMasker } from '../../masking/text-masker.ts';
 import { SshClientSession } from './client-session.ts';
@@ -36,13 +36,13 @@ const MAX_AUTH_ATTEMPTS = 6;
  *   const { port } = await l.start(); … await l.close();
  */
 export class SshListener {
-  readonly #svc: Services;
+  readonly #svc: SshDeps;
   readonly #opts: SshListenerOptions;
   readonly #server: ssh2.Server;
   readonly #scanner: TextMasker;
   readonly #clients = new Set<ssh2.Connection>();
 
-  constructor(svc: Services, opts: SshListenerOptions) {
+  constructor(svc: SshDeps, opts: SshListenerOptions) {
     this.#svc = svc;
     this.#opts = opts;
     this.#scanner = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey: svc.masking.hashKey });
@@ -119,13 +119,8 @@ export class SshListener {
     const svc = this.#svc;
     let principal: Principal;
     try {
-      principal = await svc.authenticator.authenticate(credential);
-    } catch (err) {
-      svc.metrics.authFailures.inc({ protocol: 'ssh' });
-      await svc.audit.append({
-        kind: 'auth.failure', outcome: isGatehouseError(err) ? err.code : 'invalid_credential',
-        detail: { surface: 'ssh', remote, connection: username.slice(0, 64) },
-      }).catch((e: unknown) => { svc.log.error({ err: String(e) }, 'audit append failed'); });
+      principal = await authenticateAndAudit(svc, credential, { surface: 'ssh', protocol: 'ssh', remote, detail: { connection: username.slice(0, 64) } });
+    } catch {
       return undefined;
     }
     const connection = await svc.connections.get(username).catch(() => undefined);

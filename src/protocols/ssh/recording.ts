@@ -1,4 +1,5 @@
-import type { Services } from '../../app/services.ts';
+import type { Clock } from '../../kernel/clock.ts';
+import type { Recorder } from '../../recording/recorder.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
@@ -16,13 +17,13 @@ export const MAX_RECORDED_COMMAND = 4096;
  */
 export class SshRecording {
   readonly on: boolean;
-  readonly #svc: Pick<Services, 'recorder' | 'clock'>;
+  readonly #svc: { readonly recorder: Recorder; readonly clock: Clock };
   readonly #id: string;
   readonly #principal: Principal;
   readonly #conn: Connection;
   readonly #scanner: TextMasker;
 
-  constructor(svc: Pick<Services, 'recorder' | 'clock'>, id: string, principal: Principal, conn: Connection, scanner: TextMasker) {
+  constructor(svc: { readonly recorder: Recorder; readonly clock: Clock }, id: string, principal: Principal, conn: Connection, scanner: TextMasker) {
     this.#svc = svc;
     this.on = isRecording(svc.recorder);
     this.#id = id;
