@@ -33,6 +33,7 @@ import type { Services } from './services.ts';
 import { MaskingRules } from '../masking/rules.ts';
 import { inspectionScanner } from '../masking/scanner.ts';
 import { Upstreams } from '../protocols/http/proxy/upstream.ts';
+import { InProcessProxy } from '../protocols/http/proxy/in-process.ts';
 import { openReviews } from '../reviews/wire.ts';
 import { ReviewGate } from '../reviews/gate.ts';
 import { policyApprover } from '../enforce/approver.ts';
@@ -180,7 +181,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics });
     closers.unshift(() => inspection.close());
     serviceMetrics.watchInspection(() => inspection.workers);
-    const services: Services = {
+    const base: Omit<Services, 'proxyExchange'> = {
       config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
       policy, decider, decisions, audit, connections,
       connectionsRepo, publicUrl: url,
@@ -192,6 +193,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       sqlRunners: { postgres: new PostgresQueryRunner({ masking, clock }) },
       reviewGate: new ReviewGate({ log }, { reviews: rv.reviews, holdTimeoutMs: rv.holdTimeoutMs, rules }),
     };
+    // MCP's call_llm and http_request run the /proxy exchange in process, for the MCP caller.
+    const services: Services = { ...base, proxyExchange: new InProcessProxy(base) };
     // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
     const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
     const sweeper = setInterval(() => { closeSessions(services, httpSessions.sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
@@ -211,7 +214,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     if (orphanSweeper) { orphanSweeper.unref(); closeOrphans(); }
     closers.unshift(() => { clearInterval(sweeper); clearInterval(orphanSweeper); return Promise.resolve(); });
     const guard = new HostGuard(bound, config.server.public_url, config.server.allowed_hosts);
-    handle = createHttpHandler(services, httpSurfaces(services, guard, bound));
+    handle = createHttpHandler(services, httpSurfaces(services, guard));
     const metricsListen = opts.metricsListen ?? config.server.metrics.listen;
     let metrics: { host: string; port: number } | undefined;
     if (metricsListen !== undefined) {

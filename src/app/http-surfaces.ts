@@ -16,11 +16,11 @@ import { mcpHandler } from '../protocols/mcp/server.ts';
  * MCP (`/mcp` and its RFC 9728 metadata) and the built-in issuer's endpoints. This list is the
  * one place a new HTTP surface is mounted.
  *
- * @example const handle = createHttpHandler(services, httpSurfaces(services, guard, bound));
+ * @example const handle = createHttpHandler(services, httpSurfaces(services, guard));
  */
-export function httpSurfaces(svc: Services, guard: HostGuard, listen: { host: string; port: number }): HttpSurface[] {
+export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
   const admin = adminHandler(svc, guard);
-  const mcp = mcpHandler(svc, guard, listen);
+  const mcp = mcpHandler(svc, guard);
   const surfaces: HttpSurface[] = [
     // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
     { name: 'proxy', rawPrefix: '/proxy/', serve: (req, res) => proxyRoute(svc, req, res) },

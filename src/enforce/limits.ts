@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { LimitsConfig } from '../config/types.ts';
 import { ConcurrencyLimiter } from '../kernel/concurrency.ts';
 import { GatehouseError } from '../kernel/errors.ts';
@@ -77,7 +76,7 @@ export class PrincipalLimits {
    * HTTP: takes a unit for the request and gives it back when the response closes (finished or
    * aborted), or throws `too_many_requests` (429, `Retry-After: 1`).
    */
-  admitHttp(svc: LimitDeps, surface: 'proxy' | 'mcp', principal: Principal, res: ServerResponse): void {
+  admitHttp(svc: LimitDeps, surface: 'proxy' | 'mcp', principal: Principal, res: { once(event: 'close', listener: () => void): unknown }): void {
     const release = this.acquire(svc, surface, principal);
     if (release === undefined) {
       throw new GatehouseError('too_many_requests', `${describePrincipal(principal)} already has ${this.#limiters[surface].max} requests in flight on /${surface}; retry when one has finished`, { retry_after: 1 });

@@ -5,7 +5,6 @@ import type { AuthenticateDeps } from '../../enforce/authenticate.ts';
 import type { LimitDeps, PrincipalLimits } from '../../enforce/limits.ts';
 import type { HttpSessions } from '../../enforce/sessions.ts';
 import type { TapDeps } from '../../enforce/tap.ts';
-import type { BuiltinIssuer } from '../../identity/issuer.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import type { Logger } from '../../kernel/log.ts';
 import type { Metrics } from '../../kernel/metrics.ts';
@@ -17,11 +16,12 @@ import type { ReviewGate } from '../../reviews/gate.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import type { GuardDeps } from '../../sql/guard.ts';
 import type { SqlQueryRunner } from '../../sql/runner.ts';
+import type { ProxyExchange } from '../../http/exchange.ts';
 
 /**
  * What the MCP server needs from the process (the composition root passes its services, which
  * satisfy it): the enforcement point, the SQL path and its runners, masking, reviews (gate and
- * service), recordings, identity (the issuer mints tokens for OIDC callers' /proxy calls), limits.
+ * service), recordings, the in-process /proxy exchange, limits.
  */
 export interface McpDeps extends GuardDeps, AuthenticateDeps, TapDeps, LimitDeps {
   readonly log: Logger;
@@ -42,6 +42,7 @@ export interface McpDeps extends GuardDeps, AuthenticateDeps, TapDeps, LimitDeps
   /** `reviews.hold_timeout` in ms. */
   readonly reviewHoldMs: number;
   readonly sessions: SessionStore;
-  readonly issuer: BuiltinIssuer;
+  /** `call_llm` and `http_request`: the /proxy exchange in process. */
+  readonly proxyExchange: ProxyExchange;
   readonly sqlRunners: Readonly<Partial<Record<string, SqlQueryRunner>>>;
 }

@@ -10,13 +10,6 @@ import type { McpSession } from './record.ts';
 /** What the SDK hands a tool callback (abort signal, progress token, notifications). */
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** Where the gateway's own HTTP listener is, for `/proxy` calls made on a caller's behalf. */
-export interface Loopback {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: boolean;
-}
-
 /** Limits and timings of the MCP server (fixed defaults; see docs/design/mcp.md). */
 export interface McpLimits {
   /** How long a call held for review waits before it answers `pending_approval`. */
@@ -27,12 +20,11 @@ export interface McpLimits {
   readonly progressEveryMs: number;
 }
 
-/** Everything a tool call needs: the services, the caller, its recording session, where /proxy is. */
+/** Everything a tool call needs: the services, the caller, its recording session, its limits. */
 export interface ToolEnv {
   readonly svc: McpDeps;
   readonly caller: McpCaller;
   readonly session: McpSession;
-  readonly loopback: Loopback;
   readonly pending: PendingCalls;
   readonly limits: McpLimits;
   /** Aborted when the HTTP exchange ends (client gone). */

@@ -9,7 +9,7 @@ import { newId } from '../../kernel/ids.ts';
 import { readBody } from '../../http/body.ts';
 import { validSessionHeader } from '../../enforce/sessions.ts';
 import { authenticateMcp, challenge } from './auth.ts';
-import type { Loopback, McpLimits, ToolEnv } from './env.ts';
+import type { McpLimits, ToolEnv } from './env.ts';
 import { MCP_PATH, METADATA_PATH, protectedResourceMetadata } from './metadata.ts';
 import { PendingCalls } from './pending.ts';
 import { McpSession } from './record.ts';
@@ -37,11 +37,10 @@ const JSONRPC = { parseError: -32700, invalidRequest: -32600, serverError: -3200
  * gateway on every answer, echoed by clients) or `Gatehouse-Session`. GET and DELETE: 405.
  *
  * @example
- *   const mcp = mcpHandler(svc, guard, bound);
+ *   const mcp = mcpHandler(svc, guard);
  *   const label = await mcp(req, res, url.pathname); // undefined: not an MCP path
  */
-export function mcpHandler(svc: McpDeps, guard: HostGuard, listen: { host: string; port: number }) {
-  const loopback: Loopback = { host: listen.host, port: listen.port, tls: svc.config.server.tls !== undefined };
+export function mcpHandler(svc: McpDeps, guard: HostGuard) {
   const limits = mcpLimits(svc);
   // Calls pending review, per caller: built once, when the composition root mounts /mcp.
   const pending = new PendingCalls();
@@ -54,7 +53,7 @@ export function mcpHandler(svc: McpDeps, guard: HostGuard, listen: { host: strin
     }
     if (path !== MCP_PATH) return undefined;
     try {
-      await serve(svc, req, res, guard, loopback, limits, pending);
+      await serve(svc, req, res, guard, limits, pending);
     } catch (err) {
       answerError(svc, res, err);
     }
@@ -63,7 +62,7 @@ export function mcpHandler(svc: McpDeps, guard: HostGuard, listen: { host: strin
 }
 
 async function serve(
-  svc: McpDeps, req: IncomingMessage, res: ServerResponse, guard: HostGuard, loopback: Loopback, limits: McpLimits, pending: PendingCalls,
+  svc: McpDeps, req: IncomingMessage, res: ServerResponse, guard: HostGuard, limits: McpLimits, pending: PendingCalls,
 ): Promise<void> {
   guard.check(req.headers);
   if (req.method !== 'POST') {
@@ -91,7 +90,7 @@ async function serve(
   const ac = new AbortController();
   res.once('close', () => { if (!res.writableFinished) ac.abort(); });
   const env: ToolEnv = {
-    svc, caller, loopback, limits, pending, signal: ac.signal,
+    svc, caller, limits, pending, signal: ac.signal,
     session: session ?? McpSession.passive(svc, caller.principal, sessionId),
   };
   const server = new McpServer(SERVER_INFO, {

@@ -1,3 +1,5 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { AuditLog } from '../../../audit/audit-log.ts';
 import type { GatehouseConfig } from '../../../config/types.ts';
 import type { ConnectionRegistry } from '../../../connections/registry.ts';
@@ -16,6 +18,18 @@ import type { Recorder } from '../../../recording/recorder.ts';
 import type { ReviewGate } from '../../../reviews/gate.ts';
 import type { Prepared, PrepareInput } from './prepare.ts';
 import type { Upstreams } from './upstream.ts';
+
+/**
+ * Where the data path writes its answer: a `ServerResponse` on `/proxy`, an in-memory sink in
+ * process (`in-process.ts`). A Writable with the response-head methods the data path uses.
+ */
+export type ProxyResponse = Writable & {
+  statusCode: number;
+  readonly headersSent: boolean;
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
+  writeHead(statusCode: number, headers?: OutgoingHttpHeaders): unknown;
+  flushHeaders(): void;
+};
 
 /** Inspection off the event loop (the composition root's inspection pool). */
 export interface ProxyInspection {

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { ProxyResponse } from './deps.ts';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { StreamMasker } from '../../../masking/stream-masker.ts';
@@ -34,7 +34,7 @@ interface Pipe {
  * byte level. Without a response rule nothing is refused or re-encoded: the body (its content
  * coding undone) is only scrubbed of the connection's secrets, in UTF-8 and UTF-16.
  */
-export async function writeHttpResponse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
+export async function writeHttpResponse(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
   const masker = plan.masker;
   if (masker === undefined) return pipeBody(res, up, plan, up.body, raw(), false, clientHeaders(up.headers, false));
   const media = parseMediaType(up.headers['content-type']);
@@ -160,7 +160,7 @@ function ssePipe(masker: TextMasker): Pipe {
  * durable before the last byte; any failure after the head destroys the response (the client
  * sees a truncated body, never unmasked bytes).
  */
-async function pipeBody(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, pipe: Pipe, masked: boolean, headers: Record<string, string | string[]>): Promise<ResponseOutcome> {
+async function pipeBody(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, pipe: Pipe, masked: boolean, headers: Record<string, string | string[]>): Promise<ResponseOutcome> {
   res.writeHead(up.statusCode, { ...plan.scrubHeaders(headers), ...plan.headers() });
   let stage: 'upstream' | 'masking' = 'upstream';
   try {
@@ -202,7 +202,7 @@ async function pipeBody(res: ServerResponse, up: Dispatcher.ResponseData, plan: 
  * content codings undone and the bytes scrubbed of the connection's secrets; raw when it holds
  * none. A content coding that cannot be decoded is refused when there are secrets to find.
  */
-export async function passScrubbed(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
+export async function passScrubbed(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan): Promise<ResponseOutcome> {
   const scrubber = plan.scrubber();
   if (scrubber === undefined) return pipeBody(res, up, plan, up.body, raw(), false, clientHeaders(up.headers, false));
   const codings = contentCodings(up.headers['content-encoding']);

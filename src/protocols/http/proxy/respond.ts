@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { ProxyResponse } from './deps.ts';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
@@ -69,7 +69,7 @@ const isJson = (ct: string): boolean => /^application\/([\w.+-]*\+)?json\b/i.tes
  * Errors before the head is written throw (→ problem+json); after it, they end the stream with an
  * error event (SSE) or destroy the response.
  */
-export async function writeResponse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, method: string): Promise<ResponseOutcome> {
+export async function writeResponse(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, method: string): Promise<ResponseOutcome> {
   const ct = String(up.headers['content-type'] ?? '').toLowerCase();
   const encoded = up.headers['content-encoding'] !== undefined && up.headers['content-encoding'] !== 'identity';
   const noBody = method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304;
@@ -131,7 +131,7 @@ function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
   return new GatehouseError('internal', `the upstream sent ${what}, which cannot be masked; refused`);
 }
 
-async function pipeSse(res: ServerResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, format: WireFormat): Promise<ResponseOutcome> {
+async function pipeSse(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, format: WireFormat): Promise<ResponseOutcome> {
   const transform = streamTransform(format, plan.masker, plan.capture.add);
   const parser = new SseParser();
   const outcome: ResponseOutcome = { masked: plan.masker !== undefined };

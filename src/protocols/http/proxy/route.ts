@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ProxyDeps } from './deps.ts';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { ProxyDeps, ProxyResponse } from './deps.ts';
 import { authorize, connectionResource, denialReason } from '../../../enforce/authorize.ts';
 import { bytes } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
@@ -33,7 +33,30 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
  *
  * @example if ((req.url ?? '').startsWith('/proxy/')) return proxyRoute(svc, req, res);
  */
-export async function proxyRoute(svc: ProxyDeps, req: IncomingMessage, res: ServerResponse): Promise<string> {
+export function proxyRoute(svc: ProxyDeps, req: IncomingMessage, res: ProxyResponse): Promise<string> {
+  return proxyExchange(svc, {
+    target: req.url ?? '', method: req.method ?? 'GET', headers: req.headers,
+    body: (limit) => readBody(req, limit), authenticate: (conn) => authenticateProxy(svc, req, conn),
+  }, res);
+}
+
+/** One request for {@link proxyExchange}: from the listener (`proxyRoute`) or in process (`in-process.ts`). */
+export interface ProxyRequestIn {
+  /** The raw request target, `/proxy/<connection>/<path>[?query]`. */
+  readonly target: string;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Reads the whole body, failing with `payload_too_large` beyond `limit` bytes. */
+  readonly body: (limit: number) => Promise<Buffer>;
+  /** Who sends it, once its connection is known (`/proxy`: the bearer credential; in process: the caller's principal). */
+  readonly authenticate: (conn: Connection) => Promise<Principal>;
+}
+
+/**
+ * The `/proxy` exchange behind {@link proxyRoute}, for a request from the listener or in process:
+ * the same steps, decision and recording either way. Returns the metrics route label.
+ */
+export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: ProxyResponse): Promise<string> {
   const t0 = nowMs();
   const header = req.headers['gatehouse-session'];
   let session = validSessionHeader(header) ? header : newId();
@@ -44,12 +67,12 @@ export async function proxyRoute(svc: ProxyDeps, req: IncomingMessage, res: Serv
   // With recording off, no event is built: no prompt or response excerpt is masked or kept.
   const recording = isRecording(svc.recorder);
   try {
-    const target = parseProxyTarget(req.url ?? '');
+    const target = parseProxyTarget(req.target);
     conn = await svc.connections.get(target.connection);
     if (!conn || (conn.type !== 'llm' && conn.type !== 'http')) throw new GatehouseError('not_found', `no llm or http connection named "${target.connection}"`);
     const connection = conn;
     const kind = conn.type;
-    const who = await authenticateProxy(svc, req, connection);
+    const who = await req.authenticate(connection);
     svc.limits.admitHttp(svc, 'proxy', who, res);
     // Sessions group recorded exchanges (and guard them from another principal): with nothing
     // recorded, the header's id is only echoed.
@@ -58,9 +81,9 @@ export async function proxyRoute(svc: ProxyDeps, req: IncomingMessage, res: Serv
     res.setHeader('gatehouse-session', session);
     principal = who;
     if (resolved.fresh) recordEvent(svc, session, principal, connection.name, 'session.open', { transport: 'http', connection: connection.name });
-    const method = (req.method ?? 'GET').toUpperCase();
+    const method = req.method.toUpperCase();
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
-      ? Buffer.alloc(0) : await readBody(req, bytes(svc.config.server.body_limit));
+      ? Buffer.alloc(0) : await req.body(bytes(svc.config.server.body_limit));
     const scanner = svc.scanner;
     const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
     // Large bodies are scanned on an inspection worker, off the event loop (app/inspection-pool.ts).

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import type { ProxyResponse } from './deps.ts';
 
 /**
  * Writes with backpressure: resolves when the chunk is accepted (after `drain` if needed).
  * Resolves `false` when the client went away.
  */
-export async function writeChunk(res: ServerResponse, chunk: string | Uint8Array): Promise<boolean> {
+export async function writeChunk(res: ProxyResponse, chunk: string | Uint8Array): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(chunk)) return true;
   const ac = new AbortController();

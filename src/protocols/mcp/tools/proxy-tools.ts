@@ -4,9 +4,9 @@ import { actorOf, requesterKey } from '../../../reviews/actors.ts';
 import { requestFingerprint } from '../../../reviews/fingerprint.ts';
 import { upstreamPath } from '../../../http/target.ts';
 import type { Connection } from '../../../connections/registry.ts';
-import { ERROR_CODES, type ErrorCode } from '../../../kernel/errors.ts';
+import { isGatehouseError } from '../../../kernel/errors.ts';
+import type { ExchangeAnswer, ExchangeRequest } from '../../../http/exchange.ts';
 import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';
-import { gatewayProblem, proxyCall, type ProxyAnswer } from '../loopback.ts';
 import { withProgress } from '../progress.ts';
 import { envelope } from '../results.ts';
 import { defineTool, pendingMessage } from '../tool-runner.ts';
@@ -96,13 +96,24 @@ export const httpRequestTool = defineTool({
 });
 
 /**
- * The loopback `/proxy` call with progress notifications while it may be held for review; a
- * gateway problem becomes the tool's error (or `pending` for a pending review).
+ * One `/proxy` exchange in process (`svc.proxyExchange`), for the caller's principal and in its
+ * MCP recording session: authentication is the MCP session's, and the facts, the decision,
+ * egress redaction, response masking, the review hold and the recording are exactly those of
+ * `/proxy` (there is no second code path, no second authentication, no socket hop). A refusal
+ * of the gateway is thrown as the GatehouseError `/proxy` would answer.
+ */
+function proxyCall(env: ToolEnv, call: Omit<ExchangeRequest, 'session' | 'userAgent'>): Promise<ExchangeAnswer> {
+  return env.svc.proxyExchange.exchange(env.caller.principal, { ...call, session: env.session.id, userAgent: 'gatehouse-mcp' });
+}
+
+/**
+ * The in-process `/proxy` exchange with progress notifications while it may be held for review;
+ * a refusal of the gateway becomes the tool's error (or `pending` for a pending review).
  */
 async function viaProxy(
   env: ToolEnv, extra: ToolExtra, conn: Connection, method: string, endpoint: string, body: Buffer | undefined,
   contentType: string | undefined, justification: string | undefined,
-): Promise<ProxyAnswer | ToolOutcome> {
+): Promise<ExchangeAnswer | ToolOutcome> {
   const stop = new AbortController();
   const signal = AbortSignal.any([env.signal, extra.signal, stop.signal]);
   const call = proxyCall(env, {
@@ -117,20 +128,22 @@ async function viaProxy(
     await call.catch(() => undefined);
     return { kind: 'pending', reviewId: held, message: pendingMessage(held) };
   }
-  const answer = await call;
-  const problem = gatewayProblem(answer);
-  if (!problem) {
-    if (conn.type === 'llm' && answer.status >= 400) {
-      return { kind: 'error', code: 'upstream_error', reason: `the model API answered HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 2000)}` };
+  let answer: ExchangeAnswer;
+  try {
+    answer = await call;
+  } catch (err) {
+    if (!isGatehouseError(err)) throw err;
+    const reviewId = err.extra.review_id;
+    if (err.code === 'review_required' && typeof reviewId === 'string') {
+      const review = await env.svc.reviews.get(reviewId);
+      if (review?.status === 'pending') return { kind: 'pending', reviewId: review.id, message: pendingMessage(review.id) };
     }
-    return answer;
+    return { kind: 'error', code: err.code, reason: err.detail };
   }
-  if (problem.code === 'review_required' && problem.reviewId !== undefined) {
-    const review = await env.svc.reviews.get(problem.reviewId);
-    if (review?.status === 'pending') return { kind: 'pending', reviewId: review.id, message: pendingMessage(review.id) };
+  if (conn.type === 'llm' && answer.status >= 400) {
+    return { kind: 'error', code: 'upstream_error', reason: `the model API answered HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 2000)}` };
   }
-  const code: ErrorCode = problem.code in ERROR_CODES ? problem.code as ErrorCode : 'upstream_error';
-  return { kind: 'error', code, reason: problem.detail };
+  return answer;
 }
 
 /**
@@ -140,7 +153,7 @@ async function viaProxy(
  * upstream path with query, sha256 of the body), so a slow upstream is never mistaken for a hold.
  */
 async function heldReview(
-  env: ToolEnv, conn: Connection, method: string, endpoint: string, body: Buffer | undefined, call: Promise<ProxyAnswer>,
+  env: ToolEnv, conn: Connection, method: string, endpoint: string, body: Buffer | undefined, call: Promise<ExchangeAnswer>,
 ): Promise<string | undefined> {
   const answered = call.then(() => true, () => true);
   let timer: NodeJS.Timeout | undefined;
