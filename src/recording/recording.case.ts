@@ -7,6 +7,7 @@ import { eventHash } from './event-hash.ts';
 import type { RecordEvent } from './recorder.ts';
 import { SessionStore } from './session-store.ts';
 import { StoreRecorder } from './store-recorder.ts';
+import { rewriteEvents, storedEvents } from '../../test/harness/recording-tamper.ts';
 
 const T0 = Date.parse('2025-05-01T09:00:00.000Z');
 
@@ -92,21 +93,22 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
 
     void test('a changed event is named by its seq (data, type or time)', async () => {
       await recordAll(exchangeEvents('s-change', T0, { exchanges: 2 }));
-      const [orig] = await db.query<{ data: unknown }>("SELECT data FROM session_events WHERE session_id = 's-change' AND seq = 4");
-      await db.query(`UPDATE session_events SET data = '{"status":200,"text":"forged"}' WHERE session_id = 's-change' AND seq = 4`);
+      const orig = (await storedEvents(db, 's-change')).find((e) => e.seq === 4)?.text;
+      assert.ok(orig !== undefined);
+      await rewriteEvents(db, 's-change', (es) => es.map((e) => (e.seq === 4 ? { ...e, text: '{"status":200,"text":"forged"}' } : e)));
       assert.deepEqual(await store.verify('s-change'), { ok: false, seq: 4, reason: 'changed' });
-      await db.query("UPDATE session_events SET data = $1::jsonb WHERE session_id = 's-change' AND seq = 4", [JSON.stringify(orig?.data)]);
+      await rewriteEvents(db, 's-change', (es) => es.map((e) => (e.seq === 4 ? { ...e, text: orig } : e)));
       assert.deepEqual(await store.verify('s-change'), { ok: true, events: 8 });
-      await db.query("UPDATE session_events SET at = at + interval '1 second' WHERE session_id = 's-change' AND seq = 2");
+      await rewriteEvents(db, 's-change', (es) => es.map((e) => (e.seq === 2 ? { ...e, at: new Date(Date.parse(e.at) + 1000).toISOString() } : e)));
       assert.deepEqual(await store.verify('s-change'), { ok: false, seq: 2, reason: 'changed' });
     });
 
     void test('a deleted event is missing (in the middle or at the end)', async () => {
       await recordAll(exchangeEvents('s-del', T0, { exchanges: 2 }));
-      await db.query("DELETE FROM session_events WHERE session_id = 's-del' AND seq = 3");
+      await rewriteEvents(db, 's-del', (es) => es.filter((e) => e.seq !== 3));
       assert.deepEqual(await store.verify('s-del'), { ok: false, seq: 3, reason: 'missing' });
       await recordAll(exchangeEvents('s-del2', T0, { exchanges: 2 }));
-      await db.query("DELETE FROM session_events WHERE session_id = 's-del2' AND seq = 8");
+      await rewriteEvents(db, 's-del2', (es) => es.filter((e) => e.seq !== 8));
       assert.deepEqual(await store.verify('s-del2'), { ok: false, seq: 8, reason: 'missing' });
     });
 
@@ -116,10 +118,7 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       assert.ok(s);
       const at = '2025-05-01T09:00:09.000Z';
       const forgedHash = eventHash(s.headHash, { session: 's-ins', seq: 6, at, type: 'response', user: 'alice', agent: 'bot' }, '{"text":"x"}');
-      await db.query(
-        `INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, bytes, prev_hash, hash)
-         VALUES ('s-ins', 6, $1::timestamptz, 'response', 'alice', 'bot', '{"text":"x"}', 12, $2, $3)`, [at, s.headHash, forgedHash],
-      );
+      await rewriteEvents(db, 's-ins', (es) => [...es, { seq: 6, at, type: 'response', user: 'alice', agent: 'bot', text: '{"text":"x"}', prevHash: s.headHash, hash: forgedHash }]);
       assert.deepEqual(await store.verify('s-ins'), { ok: false, seq: 6, reason: 'inserted' });
       // Also raising the head to cover it: the audit anchor still disagrees.
       await db.query("UPDATE sessions SET event_count = 6, head_hash = $1 WHERE id = 's-ins'", [forgedHash]);
@@ -128,13 +127,12 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       await recordAll(exchangeEvents('s-ins2', T0));
       const [e2] = await store.events('s-ins2', { afterSeq: 1, limit: 1 });
       assert.ok(e2);
-      await db.query("UPDATE session_events SET seq = seq + 10 WHERE session_id = 's-ins2' AND seq >= 3");
-      await db.query("UPDATE session_events SET seq = seq - 9 WHERE session_id = 's-ins2' AND seq >= 13");
       const spliced = eventHash(e2.hash, { session: 's-ins2', seq: 3, at, type: 'request', user: 'alice', agent: 'bot' }, '{}');
-      await db.query(
-        `INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, bytes, prev_hash, hash)
-         VALUES ('s-ins2', 3, $1::timestamptz, 'request', 'alice', 'bot', '{}', 2, $2, $3)`, [at, e2.hash, spliced],
-      );
+      await rewriteEvents(db, 's-ins2', (es) => [
+        ...es.filter((e) => e.seq < 3),
+        { seq: 3, at, type: 'request', user: 'alice', agent: 'bot', text: '{}', prevHash: e2.hash, hash: spliced },
+        ...es.filter((e) => e.seq >= 3).map((e) => ({ ...e, seq: e.seq + 1 })),
+      ]);
       await db.query("UPDATE sessions SET event_count = 6 WHERE id = 's-ins2'");
       assert.deepEqual(await store.verify('s-ins2'), { ok: false, seq: 3, reason: 'inserted' });
     });
@@ -145,7 +143,7 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       const last = events[events.length - 1];
       assert.ok(last);
       const forged = eventHash(last.prevHash, { session: 's-head', seq: last.seq, at: last.at, type: last.type, user: 'alice', agent: 'bot' }, '{"forged":true}');
-      await db.query(`UPDATE session_events SET data = '{"forged":true}', hash = $1 WHERE session_id = 's-head' AND seq = $2`, [forged, last.seq]);
+      await rewriteEvents(db, 's-head', (es) => es.map((e) => (e.seq === last.seq ? { ...e, text: '{"forged":true}', hash: forged } : e)));
       await db.query("UPDATE sessions SET head_hash = $1 WHERE id = 's-head'", [forged]);
       assert.deepEqual(await store.verify('s-head'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
       await recordAll(exchangeEvents('s-head2', T0));
@@ -183,15 +181,19 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       r.record({ session: 's-big', protocol: 'postgres', type: 'response', at: T0 + 1, data: odd });
       r.record({ session: 's-big', protocol: 'postgres', type: 'session.close', at: T0 + 2, data: {} });
       await r.flush();
-      const [n] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_chunks WHERE session_id = 's-big' AND seq = 1");
-      assert.ok(Number(n?.n) > 30, `chunks: ${n?.n}`);
+      // Stored in segments of about chunkBytes: the large event alone in its own.
+      const segs = await db.query<{ first_seq: number | string; last_seq: number | string }>("SELECT first_seq, last_seq FROM session_segments WHERE session_id = 's-big' ORDER BY first_seq");
+      assert.deepEqual(segs.map((r) => [Number(r.first_seq), Number(r.last_seq)]), [[1, 1], [2, 3]]);
       const events = await store.events('s-big');
       assert.deepEqual(events[0]?.data, { big });
       assert.deepEqual(events[1]?.data, odd);
       assert.deepEqual(await store.verify('s-big'), { ok: true, events: 3 });
-      await db.query("UPDATE session_chunks SET body = replace(body, 'row 7', 'row 8') WHERE session_id = 's-big' AND seq = 1 AND idx = 0");
+      // A body that no longer decodes (cut short) reads as changed events.
+      await db.query("UPDATE recording_bodies SET body = substring(body from 1 for length(body) - 8) WHERE id IN (SELECT body_id FROM session_segments WHERE session_id = 's-big' AND first_seq = 2)");
+      assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 2, reason: 'changed' });
+      await rewriteEvents(db, 's-big', (es) => es.map((e) => (e.seq === 1 ? { ...e, text: e.text.replace('row 7', 'row 8') } : e)));
       assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 1, reason: 'changed' });
-      await db.query("DELETE FROM session_chunks WHERE session_id = 's-big' AND seq = 1 AND idx = 2");
+      await rewriteEvents(db, 's-big', (es) => es.map((e) => (e.seq === 1 ? { ...e, text: e.text.slice(0, 1024) + e.text.slice(2048) } : e)));
       assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 1, reason: 'changed' });
     });
 
@@ -226,17 +228,18 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       clock.set(T0 + 30 * 86_400_000);
       await recordAll(exchangeEvents('s-fresh', clock.now()));
       const before = (await store.list({ limit: 1000 })).length;
-      // Something of each kind to purge: events and chunks of the old sessions (no cascading key).
-      const [e0] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_events WHERE session_id <> 's-fresh'");
-      const [c0] = await db.query<{ n: number | string }>('SELECT count(*) AS n FROM session_chunks');
-      assert.ok(Number(e0?.n) > 0 && Number(c0?.n) > 0, 'the old sessions have events and chunks');
+      // Something of each kind to purge: segments and bodies of the old sessions (no cascading key).
+      const [e0] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_segments WHERE session_id <> 's-fresh'");
+      const [c0] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM recording_bodies WHERE id NOT IN (SELECT body_id FROM session_segments WHERE session_id = 's-fresh')");
+      assert.ok(Number(e0?.n) > 0 && Number(c0?.n) > 0, 'the old sessions have segments and bodies');
       const purged = await store.purgeOlderThan(7 * 86_400_000);
       assert.equal(purged, before - 1);
       assert.deepEqual((await store.list({})).map((s) => s.id), ['s-fresh']);
-      const [n] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_events WHERE session_id <> 's-fresh'");
+      const [n] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM session_segments WHERE session_id <> 's-fresh'");
       assert.equal(Number(n?.n), 0);
-      const [c] = await db.query<{ n: number | string }>('SELECT count(*) AS n FROM session_chunks');
-      assert.equal(Number(c?.n), 0);
+      const [c] = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM recording_bodies WHERE id NOT IN (SELECT body_id FROM session_segments WHERE session_id = 's-fresh')");
+      assert.equal(Number(c?.n), 0, 'no body is left that no segment points into');
+      assert.deepEqual(await store.verify('s-fresh'), { ok: true, events: 5 });
     });
   });
 }

@@ -1,18 +1,9 @@
 import { canonicalJson } from '../audit/chain.ts';
 import type { SqlExecutor } from '../store/sql.ts';
+import { decodeBody, type RawEvent } from './segment.ts';
 import type { DecisionEffect, SessionInfo } from './types.ts';
 
-/** A stored event with its data as canonical JSON text (chunks reassembled). */
-export interface RawEvent {
-  readonly seq: number;
-  readonly at: string;
-  readonly type: string;
-  readonly user: string | null;
-  readonly agent: string | null;
-  readonly text: string;
-  readonly prevHash: string;
-  readonly hash: string;
-}
+export type { RawEvent } from './segment.ts';
 
 interface EventRow {
   seq: number | string; at: Date | string; type: string; user_id: string | null; agent_id: string | null;
@@ -29,12 +20,68 @@ export interface SessionRow {
 
 export const SESSION_COLUMNS = 'id, protocol, user_id, agent_id, connection, opened_at, last_at, closed_at, bytes, event_count, head_hash, truncated, dropped, had_allow, had_deny, had_review';
 
+/** Segments read per round trip while filling a page. */
+const SEGMENTS_PER_READ = 16;
+
 /**
  * One page of a session's events with `seq > afterSeq`, oldest first: at most `limit` events and,
  * past the first event, at most about `maxBytes` of payload (so a page of large events stays
- * bounded). Chunked payloads are reassembled. An empty page means there is nothing further.
+ * bounded). Events come from the session's segments (each names a batch body and a run of
+ * seqs; the body's events of other sessions are skipped) and, for what was recorded before
+ * segments, from `session_events` rows (chunks reassembled), merged in seq order. A segment
+ * whose body is missing or cannot be decoded reads as placeholder events (`type: 'corrupt'`, no
+ * hash) for the seqs it claims, which verification reports as `changed`. An empty page means
+ * there is nothing further.
  */
 export async function readEventPage(db: SqlExecutor, session: string, afterSeq: number, limit: number, maxBytes = 8 * 1024 * 1024): Promise<RawEvent[]> {
+  const fromSegments: RawEvent[] = [];
+  let cursor = afterSeq;
+  let budget = maxBytes;
+  read: for (;;) {
+    const rows = await db.query<{ first_seq: number | string; last_seq: number | string; body_id: number | string }>(
+      `SELECT first_seq, last_seq, body_id FROM session_segments
+       WHERE session_id = $1 AND last_seq > $2 ORDER BY first_seq LIMIT $3`,
+      [session, cursor, SEGMENTS_PER_READ],
+    );
+    if (rows.length === 0) break;
+    const ids = [...new Set(rows.map((r) => String(r.body_id)))];
+    const bodies = new Map<string, Uint8Array>();
+    for (const b of await db.query<{ id: number | string; body: Uint8Array }>('SELECT id, body FROM recording_bodies WHERE id = ANY($1::bigint[])', [ids])) {
+      bodies.set(String(b.id), b.body);
+    }
+    for (const r of rows) {
+      const first = Number(r.first_seq);
+      const last = Number(r.last_seq);
+      let events: RawEvent[];
+      try {
+        const body = bodies.get(String(r.body_id));
+        if (body === undefined) throw new Error('missing body');
+        events = decodeBody(body).filter((e) => e.session === session && e.seq >= first && e.seq <= last);
+      } catch {
+        events = [];
+        for (let s = Math.max(first, afterSeq + 1); s <= last && events.length < limit; s++) {
+          events.push({ seq: s, at: new Date(0).toISOString(), type: 'corrupt', user: null, agent: null, text: '{"$corrupt":"segment"}', prevHash: '', hash: '' });
+        }
+      }
+      for (const e of events) {
+        if (e.seq <= afterSeq) continue;
+        const size = e.text.length;
+        if (fromSegments.length >= limit || (fromSegments.length > 0 && budget - size < 0)) break read;
+        budget -= size;
+        fromSegments.push({ seq: e.seq, at: e.at, type: e.type, user: e.user, agent: e.agent, text: e.text, prevHash: e.prevHash, hash: e.hash });
+      }
+      // The claimed range (not the decoded one) moves the cursor, so a forged row cannot loop.
+      cursor = Math.max(cursor, last);
+    }
+    if (rows.length < SEGMENTS_PER_READ) break;
+  }
+  const legacy = await readLegacyPage(db, session, afterSeq, limit, maxBytes);
+  if (legacy.length === 0) return fromSegments;
+  return [...legacy, ...fromSegments].sort((x, y) => x.seq - y.seq).slice(0, limit);
+}
+
+/** Events recorded before segments: one `session_events` row each, large ones in `session_chunks`. */
+async function readLegacyPage(db: SqlExecutor, session: string, afterSeq: number, limit: number, maxBytes: number): Promise<RawEvent[]> {
   const rows = await db.query<EventRow>(
     `SELECT seq, at, type, user_id, agent_id, data, chunks, bytes, prev_hash, hash FROM session_events
      WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,

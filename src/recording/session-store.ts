@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../kernel/clock.ts';
-import type { SqlExecutor } from '../store/sql.ts';
+import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
 import { readEventPage, SESSION_COLUMNS, sessionFromRow, type SessionRow } from './session-reader.ts';
 import type { SessionFilter, SessionInfo, SessionVerifyResult, StoredEvent } from './types.ts';
 import { verifySession } from './verify-session.ts';
@@ -10,6 +10,8 @@ export interface SessionStoreOptions {
   readonly requireAnchor?: boolean;
   /** Told about failed retention runs. */
   readonly onError?: (err: unknown) => void;
+  /** VACUUM and CHECKPOINT after a purge that deleted something (the embedded store: it has no background workers). Default: when `db` is the embedded store. */
+  readonly vacuum?: boolean;
 }
 
 /**
@@ -26,6 +28,7 @@ export class SessionStore {
   readonly #clock: Clock;
   readonly #requireAnchor: boolean;
   readonly #onError: (err: unknown) => void;
+  readonly #vacuum: boolean;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(db: SqlExecutor, opts: SessionStoreOptions = {}) {
@@ -33,6 +36,7 @@ export class SessionStore {
     this.#clock = opts.clock ?? systemClock;
     this.#requireAnchor = opts.requireAnchor ?? true;
     this.#onError = opts.onError ?? (() => undefined);
+    this.#vacuum = opts.vacuum ?? ((db as Partial<Pick<SqlDriver, 'kind'>>).kind === 'embedded');
   }
 
   /** Sessions newest first (by `openedAt`), filtered; page with `before` = last `openedAt` (ms). */
@@ -101,16 +105,33 @@ export class SessionStore {
     const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
     let total = 0;
     for (;;) {
-      // Events and chunks go in the same statement as their sessions (there is no cascading key).
+      // Segments, events and chunks go in the same statement as their sessions (there is no
+      // cascading key).
       const gone = await this.#db.query<{ id: string }>(
         `WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_at < $1::timestamptz LIMIT 500) RETURNING id),
+           segments AS (DELETE FROM session_segments WHERE session_id IN (SELECT id FROM gone) RETURNING body_id),
            events AS (DELETE FROM session_events WHERE session_id IN (SELECT id FROM gone)),
-           chunks AS (DELETE FROM session_chunks WHERE session_id IN (SELECT id FROM gone))
+           chunks AS (DELETE FROM session_chunks WHERE session_id IN (SELECT id FROM gone)),
+           -- A body goes with the last segment that points into it.
+           bodies AS (DELETE FROM recording_bodies b WHERE b.id IN (SELECT body_id FROM segments)
+             AND NOT EXISTS (SELECT 1 FROM session_segments s WHERE s.body_id = b.id AND s.session_id NOT IN (SELECT id FROM gone)))
          SELECT id FROM gone`, [cutoff],
       );
       total += gone.length;
-      if (gone.length < 500) return total;
+      if (gone.length < 500) break;
     }
+    if (total > 0 && this.#vacuum) await this.#reclaim();
+    return total;
+  }
+
+  /**
+   * The embedded store has no autovacuum and no checkpointer: after a purge, VACUUM makes the
+   * freed space reusable (and gives the tail of each table back to the file system), and a
+   * CHECKPOINT lets the WAL written so far be recycled. A PostgreSQL server does both itself.
+   */
+  async #reclaim(): Promise<void> {
+    for (const table of ['recording_bodies', 'session_segments', 'sessions', 'session_events', 'session_chunks']) await this.#db.query(`VACUUM ${table}`);
+    await this.#db.query('CHECKPOINT');
   }
 
   /**

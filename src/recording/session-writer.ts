@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '../store/sql.ts';
 import { eventHash, SESSION_GENESIS } from './event-hash.ts';
+import { encodeBody, type BodyEvent } from './segment.ts';
 import type { DecisionEffect } from './types.ts';
 
 /** An event validated and serialized, waiting in the recorder's queue. */
@@ -24,7 +25,7 @@ export interface PreparedEvent {
 export interface WriteOptions {
   /** Per-session cap on recorded bytes; past it one `truncated` event is written and later events are dropped. */
   readonly maxSessionBytes: number;
-  /** Payloads longer than this (characters of canonical JSON) are stored in chunks of this size. */
+  /** A segment holds consecutive events of one session up to about this many characters (one larger event is alone in its own). */
   readonly chunkChars: number;
   /** The recorder's journal and the last ticket of the batch, committed with it (recovery skips what it covers). */
   readonly watermark?: { readonly journal: string; readonly through: number } | undefined;
@@ -60,9 +61,10 @@ interface HeadRow { id: string; event_count: number | string; head_hash: string;
 /**
  * Writes one batch inside the caller's transaction: creates missing sessions, locks every session
  * of the batch (`FOR UPDATE`, in id order, so replicas sharing a server interleave whole batches),
- * chains the events, applies the size cap, and updates the heads. Two statements per batch,
- * whatever its size (arrays through `unnest`, the writes joined by CTEs); a new session is
- * inserted once, with its final head. Returns the sessions closed by the batch.
+ * chains the events, applies the size cap, stores each session's events of the batch as
+ * compressed segments (one row per session and batch, `segment.ts`), and updates the heads. Two
+ * statements per batch, whatever its size (arrays through `unnest`, the writes joined by CTEs); a
+ * new session is inserted once, with its final head. Returns the sessions closed by the batch.
  */
 export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[], opts: WriteOptions): Promise<{ closed: ClosedHead[]; dropped: number }> {
   const firsts = new Map<string, PreparedEvent>();
@@ -91,20 +93,14 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
       lastAt: firsts.get(id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
     });
   }
-  const ev = { s: [] as string[], q: [] as number[], at: [] as string[], ty: [] as string[], u: [] as (string | null)[], a: [] as (string | null)[], d: [] as (string | null)[], n: [] as number[], b: [] as number[], p: [] as string[], h: [] as string[] };
-  const ch = { s: [] as string[], q: [] as number[], i: [] as number[], body: [] as string[] };
-  const append = (st: SessionState, e: PreparedEvent, type: string, text: string, bytes: number): void => {
+  // Each session's events of the batch, chained, to be cut into segments.
+  const chained = new Map<string, BodyEvent[]>();
+  const append = (st: SessionState, e: PreparedEvent, type: string, text: string): void => {
     const seq = st.count + 1;
     const hash = eventHash(st.head, { session: e.session, seq, at: e.at, type, user: e.user, agent: e.agent }, text);
-    // jsonb cannot hold \u0000 and rejects lone surrogates; JSON.stringify writes both as \u
-    // escapes, so any text with an escape (and any large text) is kept verbatim in chunks instead.
-    const chunked = text.length > opts.chunkChars || text.includes('\\u');
-    const chunks = chunked ? Math.ceil(text.length / opts.chunkChars) : 0;
-    for (let i = 0; i < chunks; i++) {
-      ch.s.push(e.session); ch.q.push(seq); ch.i.push(i); ch.body.push(text.slice(i * opts.chunkChars, (i + 1) * opts.chunkChars));
-    }
-    ev.s.push(e.session); ev.q.push(seq); ev.at.push(e.at); ev.ty.push(type); ev.u.push(e.user); ev.a.push(e.agent);
-    ev.d.push(chunked ? null : text); ev.n.push(chunks); ev.b.push(bytes); ev.p.push(st.head); ev.h.push(hash);
+    let list = chained.get(e.session);
+    if (list === undefined) { list = []; chained.set(e.session, list); }
+    list.push({ session: e.session, seq, at: e.at, type, user: e.user, agent: e.agent, text, prevHash: st.head, hash });
     st.count = seq;
     st.head = hash;
     if (e.at > st.lastAt) st.lastAt = e.at;
@@ -117,7 +113,7 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
     const st = state.get(e.session);
     if (!st) throw new Error(`session ${e.session} was not locked`);
     if (e.type === 'truncated') {
-      append(st, e, e.type, e.text, 0);
+      append(st, e, e.type, e.text);
       st.truncated = true;
       continue;
     }
@@ -125,26 +121,51 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
       if (st.capped) { st.dropped++; dropped++; continue; }
       if (st.bytes + e.bytes > opts.maxSessionBytes) {
         const marker = `{"limit":${opts.maxSessionBytes},"reason":"max_session_bytes"}`;
-        append(st, e, 'truncated', marker, 0);
+        append(st, e, 'truncated', marker);
         st.capped = true; st.truncated = true; st.dropped++; dropped++;
         continue;
       }
     }
-    append(st, e, e.type, e.text, e.bytes);
+    append(st, e, e.type, e.text);
     st.bytes += e.bytes;
     if (e.effect === 'allow') st.allow = true;
     if (e.effect === 'deny') st.deny = true;
     if (e.effect === 'review' || e.type === 'review') st.review = true;
     if (e.type === 'session.close') { st.closedAt = e.at; closing.add(e.session); }
   }
-  // The events, their chunks, the new sessions, the new heads of the existing ones (and the
-  // journal watermark) in one statement.
+  // The segments, the new sessions, the new heads of the existing ones (and the journal
+  // watermark) in one statement.
+  // Bodies of about chunkChars of payload; each session's events of a body are one segment.
+  const seg = { s: [] as string[], first: [] as number[], last: [] as number[], part: [] as number[] };
+  const bodies: Buffer[] = [];
+  let body: BodyEvent[] = [];
+  let size = 0;
+  const seal = (): void => {
+    if (body.length === 0) return;
+    bodies.push(encodeBody(body));
+    body = [];
+    size = 0;
+  };
+  for (const [session, list] of chained) {
+    let first = list[0]!.seq;
+    for (const e of list) {
+      if (body.length > 0 && size + e.text.length > opts.chunkChars) {
+        if (e.seq > first) { seg.s.push(session); seg.first.push(first); seg.last.push(e.seq - 1); seg.part.push(bodies.length + 1); }
+        seal();
+        first = e.seq;
+      }
+      body.push(e);
+      size += e.text.length;
+    }
+    seg.s.push(session); seg.first.push(first); seg.last.push(list[list.length - 1]!.seq); seg.part.push(bodies.length + 1);
+  }
+  seal();
   const oldIds = ids.filter((id) => existing.has(id));
   const st = oldIds.map((id) => state.get(id)!);
   const params: unknown[] = [oldIds, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
     st.map((x) => x.count), st.map((x) => x.head), st.map((x) => x.capped), st.map((x) => x.truncated), st.map((x) => x.dropped),
     st.map((x) => x.allow), st.map((x) => x.deny), st.map((x) => x.review),
-    ev.s, ev.q, ev.at, ev.ty, ev.u, ev.a, ev.d, ev.n, ev.b, ev.p, ev.h];
+    seg.s, seg.first, seg.last, seg.part, bodies.map((b) => b.toString('base64'))];
   const newIds = ids.filter((id) => !existing.has(id));
   const ctes: string[] = [];
   if (newIds.length > 0) {
@@ -159,18 +180,12 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
        SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::timestamptz[], ${p(7)}::timestamptz[], ${p(8)}::timestamptz[],
                             ${p(9)}::bigint[], ${p(10)}::bigint[], ${p(11)}::text[], ${p(12)}::boolean[], ${p(13)}::boolean[], ${p(14)}::bigint[], ${p(15)}::boolean[], ${p(16)}::boolean[], ${p(17)}::boolean[]))`);
   }
-  ctes.push(
-    `ev AS (INSERT INTO session_events (session_id, seq, at, type, user_id, agent_id, data, chunks, bytes, prev_hash, hash)
-       SELECT s, q, t, ty, u, a, d::jsonb, n, b, p, h
-       FROM unnest($15::text[], $16::bigint[], $17::timestamptz[], $18::text[], $19::text[], $20::text[], $21::text[], $22::int[], $23::int[], $24::text[], $25::text[])
-         AS v(s, q, t, ty, u, a, d, n, b, p, h))`);
-  if (ch.s.length > 0) {
-    params.push(ch.s, ch.q, ch.i, ch.body);
-    const n = params.length;
-    // Chunks reference their event: inserted after it (a CTE sees no rows of a sibling CTE, but the
-    // foreign key is checked at the end of the statement).
-    ctes.push(`ch AS (INSERT INTO session_chunks (session_id, seq, idx, body) SELECT * FROM unnest($${n - 3}::text[], $${n - 2}::bigint[], $${n - 1}::int[], $${n}::text[]))`);
-  }
+  // Body ids from the sequence, matched to their segments by position (one statement). Bodies
+  // travel as base64 text: PGlite serializes a bytea parameter several times slower.
+  ctes.push(`bi AS (SELECT nextval(pg_get_serial_sequence('recording_bodies', 'id')) AS id, v.n, decode(v.body, 'base64') AS body FROM unnest($19::text[]) WITH ORDINALITY AS v(body, n))`,
+    'rb AS (INSERT INTO recording_bodies (id, body) SELECT id, body FROM bi)',
+    `sg AS (INSERT INTO session_segments (session_id, first_seq, last_seq, body_id)
+       SELECT v.s, v.f, v.l, bi.id FROM unnest($15::text[], $16::bigint[], $17::bigint[], $18::int[]) AS v(s, f, l, n) JOIN bi ON bi.n = v.n)`);
   if (opts.watermark) {
     params.push(opts.watermark.journal, opts.watermark.through);
     const n = params.length;

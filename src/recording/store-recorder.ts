@@ -15,16 +15,18 @@ export interface StoreRecorderOptions {
   readonly audit?: { append(e: AuditInput): Promise<unknown> };
   /** `recording.max_session_bytes`. Default 50 MiB. */
   readonly maxSessionBytes?: number;
-  /** Payloads above this are stored in chunks of this size. Default 64 KiB. */
+  /** A stored segment holds a session's consecutive events up to about this much payload (a larger event is alone in its own). Default 256 KiB. */
   readonly chunkBytes?: number;
-  /** Most events per transaction. Default 500. */
+  /** Most events per transaction. Default 2000. */
   readonly maxBatch?: number;
   /**
    * How long recorded events wait for others to share their transaction (group commit), in ms.
-   * `flush()` never waits for it: it commits at once. Default 20; 0 batches per event-loop turn.
+   * A flush that must wait for the store does not wait for it: it commits at once. Default 200
+   * with a journal (flushes do not wait for the store: fewer, larger transactions cost the store
+   * thread far less per event), 20 without; 0 batches per event-loop turn.
    */
   readonly groupCommitMs?: number;
-  /** Most events waiting; past it events are dropped and their session marked truncated. Default 10 000. */
+  /** Most events waiting; past it events are dropped and their session marked truncated. Default 50 000. */
   readonly maxQueue?: number;
   /** Most payload bytes waiting. Default 64 MiB. */
   readonly maxQueueBytes?: number;
@@ -107,10 +109,10 @@ export class StoreRecorder implements Recorder {
     this.#journal = opts.journal;
     this.#opts = {
       maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024,
-      chunkChars: Math.max(1024, opts.chunkBytes ?? 64 * 1024),
-      maxBatch: Math.max(1, Math.min(5000, opts.maxBatch ?? 500)),
-      groupCommitMs: Math.max(0, Math.min(1000, opts.groupCommitMs ?? 20)),
-      maxQueue: Math.max(1, opts.maxQueue ?? 10_000),
+      chunkChars: Math.max(1024, opts.chunkBytes ?? 256 * 1024),
+      maxBatch: Math.max(1, Math.min(5000, opts.maxBatch ?? 2000)),
+      groupCommitMs: Math.max(0, Math.min(1000, opts.groupCommitMs ?? (opts.journal ? 200 : 20))),
+      maxQueue: Math.max(1, opts.maxQueue ?? 50_000),
       maxQueueBytes: Math.max(1024, opts.maxQueueBytes ?? 64 * 1024 * 1024),
     };
   }
@@ -433,7 +435,7 @@ export async function recoverJournals(
   opts: { readonly audit?: StoreRecorderOptions['audit']; readonly maxSessionBytes?: number; readonly chunkBytes?: number; readonly exceptId?: string } = {},
 ): Promise<number> {
   let replayed = 0;
-  const write = { maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024, chunkChars: Math.max(1024, opts.chunkBytes ?? 64 * 1024) };
+  const write = { maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024, chunkChars: Math.max(1024, opts.chunkBytes ?? 256 * 1024) };
   for (const orphan of RecordingJournal.orphans(dir, opts.exceptId)) {
     const [row] = await db.query<{ through: number | string }>('SELECT through FROM recording_journal WHERE id = $1', [orphan.id]);
     const through = row ? Number(row.through) : 0;

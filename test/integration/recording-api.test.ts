@@ -11,6 +11,7 @@ import { sessionsExport, sessionsList, sessionsReplay, sessionsVerify } from '..
 import { Router } from '../../src/http/router.ts';
 import { sendProblem } from '../../src/http/problem.ts';
 import { exchangeEvents } from '../../src/recording/recording.case.ts';
+import { rewriteEvents } from '../harness/recording-tamper.ts';
 import { SessionStore } from '../../src/recording/session-store.ts';
 import { StoreRecorder } from '../../src/recording/store-recorder.ts';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
@@ -115,7 +116,7 @@ describe('sessions API and CLI', () => {
   });
 
   test('CLI verify exits 1 naming the first bad event; --json too', async () => {
-    await t.gw.services.db.query(`UPDATE session_events SET data = '{"text":"forged"}' WHERE session_id = 's-old' AND seq = 4`);
+    await rewriteEvents(t.gw.services.db, 's-old', (es) => es.map((e) => (e.seq === 4 ? { ...e, text: '{"text":"forged"}' } : e)));
     await assert.rejects(sessionsVerify.run(['s-old'], cli()), (e) => e instanceof CliError && e.exitCode === 1 && /event 4: changed/.test(e.message));
     const io = cli();
     assert.equal(await sessionsVerify.run(['s-old', '--json'], io), 1);

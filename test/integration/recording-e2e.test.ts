@@ -6,6 +6,7 @@ import { startPgliteServer, type PgliteServer } from '../harness/pglite-server.t
 import { startFakeLlm, FAKE_OPENAI_KEY, type FakeLlm } from '../harness/fake-llm.ts';
 import { gatehouseCli, Psql } from '../harness/review-tools.ts';
 import type { SessionInfo } from '../../src/recording/types.ts';
+import { rewriteEvents, storedEvents } from '../harness/recording-tamper.ts';
 
 const POLICIES = `${TEST_POLICIES}
 @id("developers-use-models")
@@ -136,21 +137,21 @@ describe('recording end to end: psql and an OpenAI SDK stream, recorded masked, 
     }
     const db = t.gw.services.db;
     const id = pgSession.id;
-    await db.query(`UPDATE session_events SET data = '{"statement":"SELECT 1"}' WHERE session_id = $1 AND seq = 2`, [id]);
+    await rewriteEvents(db, id, (es) => es.map((e) => (e.seq === 2 ? { ...e, text: '{"statement":"SELECT 1"}' } : e)));
     let r = await cli(['sessions', 'verify', id]);
     assert.equal(r.code, 1);
     assert.match(r.out + r.err, /event 2: changed/);
     const l = llmSession.id;
-    await db.query('CREATE TABLE tamper_copy AS SELECT * FROM session_events WHERE session_id = $1 AND seq = 2', [l]);
-    await db.query('DELETE FROM session_events WHERE session_id = $1 AND seq = 2', [l]);
+    const copy = (await storedEvents(db, l)).find((e) => e.seq === 2);
+    assert.ok(copy);
+    await rewriteEvents(db, l, (es) => es.filter((e) => e.seq !== 2));
     r = await cli(['sessions', 'verify', l]);
     assert.equal(r.code, 1);
     assert.match(r.out + r.err, /missing/);
-    await db.query('INSERT INTO session_events SELECT * FROM tamper_copy');
+    await rewriteEvents(db, l, (es) => [...es, copy].sort((x, y) => x.seq - y.seq));
     r = await cli(['sessions', 'verify', l]);
     assert.equal(r.code, 0, 'restored: intact again');
-    await db.query('UPDATE tamper_copy SET seq = 5');
-    await db.query('INSERT INTO session_events SELECT * FROM tamper_copy');
+    await rewriteEvents(db, l, (es) => [...es.filter((e) => e.seq !== 5), { ...copy, seq: 5 }]);
     r = await cli(['sessions', 'verify', l]);
     assert.equal(r.code, 1);
     assert.match(r.out + r.err, /event 5: (changed|inserted)/);

@@ -1,0 +1,38 @@
+/**
+ * Tampering with a recorded session the way someone with write access to the database could,
+ * for tests of verification: events live compressed in batch bodies (src/recording/segment.ts),
+ * so a test reads a session's stored events, changes them as plain objects, and writes them back
+ * as the store would hold them (a new body, one segment per event, the old segments and legacy
+ * rows of the session removed). The `sessions` row is left alone (tests change it with SQL).
+ */
+import type { SqlExecutor } from '../../src/store/sql.ts';
+import { readEventPage } from '../../src/recording/session-reader.ts';
+import { encodeBody, type RawEvent } from '../../src/recording/segment.ts';
+
+/** Every stored event of `session`, in seq order, as the reader sees them. */
+export async function storedEvents(db: SqlExecutor, session: string): Promise<RawEvent[]> {
+  const out: RawEvent[] = [];
+  for (let after = 0; ;) {
+    const page = await readEventPage(db, session, after, 1000);
+    if (page.length === 0) return out;
+    out.push(...page);
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+/** Replaces the stored events of `session` with what `change` makes of them. */
+export async function rewriteEvents(db: SqlExecutor, session: string, change: (events: RawEvent[]) => RawEvent[]): Promise<void> {
+  const events = change(await storedEvents(db, session));
+  // The session's old bodies go too when no other session's segment points into them.
+  await db.query(`WITH gone AS (DELETE FROM session_segments WHERE session_id = $1 RETURNING body_id)
+    DELETE FROM recording_bodies b WHERE b.id IN (SELECT body_id FROM gone)
+      AND NOT EXISTS (SELECT 1 FROM session_segments s WHERE s.body_id = b.id AND s.session_id <> $1)`, [session]);
+  await db.query('DELETE FROM session_events WHERE session_id = $1', [session]);
+  await db.query('DELETE FROM session_chunks WHERE session_id = $1', [session]);
+  if (events.length === 0) return;
+  const [row] = await db.query<{ id: number | string }>('INSERT INTO recording_bodies (body) VALUES (decode($1, \'base64\')) RETURNING id',
+    [encodeBody(events.map((e) => ({ ...e, session }))).toString('base64')]);
+  for (const e of events) {
+    await db.query('INSERT INTO session_segments (session_id, first_seq, last_seq, body_id) VALUES ($1, $2, $2, $3)', [session, e.seq, row!.id]);
+  }
+}
