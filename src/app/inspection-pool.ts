@@ -65,6 +65,8 @@ export class InspectionPool {
       ? new WorkerPool({
         script: new URL('./inspection-worker.ts', import.meta.url), workerData, size: opts.workers, queue: opts.queue,
         timeoutMs: opts.timeoutMs, resourceLimits: { maxOldGenerationSizeMb: 512 },
+        // Workers start on the first large input and end after a minute without one (memory).
+        idleMs: 60_000,
       })
       : undefined;
   }

@@ -58,3 +58,24 @@ test('a full queue refuses at once (busy); a task error keeps its code; close re
   await waiting;
   await rejectsWith(pool.run({ op: 'echo' }), 'closed');
 });
+
+test('with idleMs, an idle worker ends and a later task starts a new one; a busy worker is never ended', async () => {
+  const pool = new WorkerPool<Op, { value: number }>({ script, size: 2, queue: 10, timeoutMs: 20_000, idleMs: 150 });
+  try {
+    assert.equal((await pool.run({ op: 'echo', value: 1 })).value, 2);
+    assert.equal(pool.stats.workers, 1);
+    // Tasks closer together than idleMs keep the worker.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await pool.run({ op: 'echo', value: i })).value, i * 2);
+      assert.equal(pool.stats.workers, 1);
+    }
+    const deadline = Date.now() + 10_000;
+    while (pool.stats.workers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(pool.stats.workers, 0, 'the idle worker ended');
+    assert.equal((await pool.run({ op: 'echo', value: 21 })).value, 42, 'a new worker serves the next task');
+    assert.equal(pool.stats.workers, 1);
+  } finally {
+    await pool.close();
+  }
+});

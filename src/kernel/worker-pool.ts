@@ -34,6 +34,11 @@ export interface WorkerPoolOptions {
   readonly timeoutMs: number;
   /** V8 heap bounds of each worker (a worker that exceeds them dies: `crashed`). */
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * A worker idle this long (ms) is ended, and started again on demand (its isolate and
+   * WebAssembly instances, tens of MiB each, are given back after a burst). Default: kept.
+   */
+  readonly idleMs?: number;
 }
 
 interface Task {
@@ -47,6 +52,8 @@ interface Slot {
   readonly worker: Worker;
   task: (Task & { readonly id: number; readonly timer: NodeJS.Timeout }) | undefined;
   dead: boolean;
+  /** Ends the worker once it has been idle for `idleMs`. */
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 /** A worker's answer (see worker-serve.ts). */
@@ -111,6 +118,7 @@ export class WorkerPool<Req, Res> {
     this.#closed = true;
     for (const t of this.#waiting.splice(0)) t.reject(new WorkerPoolError('closed', 'the worker pool is closed'));
     const slots = this.#slots.splice(0);
+    for (const s of slots) if (s.idleTimer !== undefined) clearTimeout(s.idleTimer);
     for (const s of slots) this.#fail(s, new WorkerPoolError('closed', 'the worker pool is closed'));
     await Promise.all(slots.map((s) => s.worker.terminate().catch(() => undefined)));
   }
@@ -128,7 +136,7 @@ export class WorkerPool<Req, Res> {
       ...(this.#opts.resourceLimits ? { resourceLimits: this.#opts.resourceLimits } : {}),
     });
     worker.unref();
-    const slot: Slot = { worker, task: undefined, dead: false };
+    const slot: Slot = { worker, task: undefined, dead: false, idleTimer: undefined };
     worker.on('message', (m: unknown) => { this.#onReply(slot, m); });
     worker.on('error', (err: Error) => { this.#onDeath(slot, `the inspection worker crashed: ${err.message.slice(0, 200)}`); });
     worker.on('exit', (code) => { this.#onDeath(slot, `the inspection worker exited (code ${code})`); });
@@ -137,6 +145,7 @@ export class WorkerPool<Req, Res> {
   }
 
   #dispatch(slot: Slot, task: Task): void {
+    if (slot.idleTimer !== undefined) { clearTimeout(slot.idleTimer); slot.idleTimer = undefined; }
     const id = this.#nextId++;
     const timer = setTimeout(() => {
       this.#remove(slot);
@@ -173,6 +182,7 @@ export class WorkerPool<Req, Res> {
 
   #remove(slot: Slot): void {
     slot.dead = true;
+    if (slot.idleTimer !== undefined) { clearTimeout(slot.idleTimer); slot.idleTimer = undefined; }
     const i = this.#slots.indexOf(slot);
     if (i >= 0) this.#slots.splice(i, 1);
   }
@@ -185,13 +195,25 @@ export class WorkerPool<Req, Res> {
     task.reject(err);
   }
 
-  /** Hands waiting tasks to idle (or new) workers. */
+  /** Hands waiting tasks to idle (or new) workers; arms the idle timer of workers left idle. */
   #drain(): void {
     while (!this.#closed && this.#waiting.length > 0) {
       const slot = this.#idleSlot();
-      if (slot === undefined) return;
+      if (slot === undefined) break;
       const task = this.#waiting.shift();
       if (task !== undefined) this.#dispatch(slot, task);
+    }
+    const idleMs = this.#opts.idleMs;
+    if (idleMs === undefined || this.#closed) return;
+    for (const slot of this.#slots) {
+      if (slot.task !== undefined || slot.dead || slot.idleTimer !== undefined) continue;
+      slot.idleTimer = setTimeout(() => {
+        slot.idleTimer = undefined;
+        if (slot.task !== undefined || slot.dead) return;
+        this.#remove(slot);
+        void slot.worker.terminate().catch(() => undefined);
+      }, idleMs);
+      slot.idleTimer.unref();
     }
   }
 }
