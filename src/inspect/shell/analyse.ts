@@ -70,6 +70,10 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
       const verb = s.operands[0];
       const v = verb ? literalValue(verb) : undefined;
       if (verb && (v === undefined || SYSTEMCTL_POWER.has(v))) f.risk('power');
+      // Stopping the SSH server locks everyone out.
+      if (v === 'stop' || v === 'disable' || v === 'mask' || v === 'kill') {
+        if (s.operands.slice(1).some((u) => { const n = literalValue(u); return n === undefined || n === 'ssh' || n === 'sshd' || n === 'ssh.service' || n === 'sshd.service'; })) f.risk('power');
+      }
       return;
     }
     case 'kill': case 'pkill': case 'killall': return kill(w, name, args);
@@ -77,6 +81,9 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
     case 'nc': case 'ncat': case 'netcat': case 'socat': return netcat(w, name, args);
     case 'scp': case 'sftp': execOptions(w, args, ctx); return;
     case 'setcap': f.risk('permission_wreck'); return;
+    case 'gpg': case 'gpg2':
+      if (args.some((a) => { const v = literalValue(a) ?? ''; return v.startsWith('--export-secret') || v === '--export-ssh-key'; })) f.risk('credential_access');
+      return;
     case 'tar': return tar(w, args, ctx);
     case 'git': return git(w, args, ctx);
     case 'at': case 'batch': {
@@ -291,6 +298,11 @@ function git(w: Walker, args: readonly Word[], ctx: Ctx): void {
 
 function cd(w: Walker, args: readonly Word[]): void {
   const target = args.find((a) => !(literalValue(a) ?? '').startsWith('-')) ?? args[0];
+  changeDir(w, target);
+}
+
+/** Adds `target` (cd, pushd, env -C) to the possible working directories. */
+export function changeDir(w: Walker, target: Word | undefined): void {
   const v = target ? literalValue(target) : '~';
   const next = v === undefined || v === '-' ? ANY : v;
   const resolved = next === ANY ? ANY : [...new Set(w.cwds.map((c) => resolvePath(c, next)))];

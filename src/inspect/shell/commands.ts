@@ -3,7 +3,7 @@
  * the command that really runs, parses the scripts handed to shells (`bash -c`, `eval`,
  * `su -c` …), and hands the rest to the per-command analysers in `analyse.ts`.
  */
-import { analyse } from './analyse.ts';
+import { analyse, changeDir } from './analyse.ts';
 import { firstOperandIndex, isAssignment, scanOptions, type OptionSpec } from './options.ts';
 import { ANY } from './paths.ts';
 import type { Ctx, Walker } from './walk.ts';
@@ -208,6 +208,8 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       }
       return operands;
     case 'env': {
+      const dir = s.opts.get('C') ?? s.opts.get('chdir');
+      if (dir && dir !== true) changeDir(w, dir);
       const split = s.opts.get('S') ?? s.opts.get('split-string');
       if (split && split !== true) {
         const v = literalValue(split);

@@ -110,7 +110,8 @@ export function systemVerdict(p: string): Verdict {
 const CRED_DIRS = new Set(['.ssh', '.gnupg', '.aws', '.azure', '.password-store', '.gcloud']);
 const CRED_FILES = new Set([
   'id_rsa', 'id_dsa', 'id_ecdsa', 'id_ed25519', 'id_ecdsa_sk', 'id_ed25519_sk', '.netrc', '.pgpass',
-  '.git-credentials', '.npmrc', '.pypirc', '.my.cnf', '.vault-token', '.htpasswd', '.envrc',
+  '.git-credentials', '.npmrc', '.pypirc', '.my.cnf', '.vault-token', '.htpasswd', '.envrc', '.bash_history',
+  '.zsh_history', '.mysql_history', '.psql_history', '.python_history', 'privkey.pem', 'admin.conf', '.boto', '.s3cfg',
 ]);
 const ETC_SECRETS = new Set(['shadow', 'gshadow', 'sudoers', 'master.passwd', 'shadow-', 'gshadow-', 'sudoers.d']);
 const CRED_SAMPLES = [
@@ -127,6 +128,8 @@ export function isCredentialPath(p: string): boolean {
     const s = segs[i] ?? '';
     const next = segs[i + 1];
     if (CRED_DIRS.has(s) || CRED_FILES.has(s) || s.startsWith('.env')) return true;
+    if (i === segs.length - 1 && (s.endsWith('.key') || s.endsWith('.ppk') || (s.startsWith('ssh_host_') && s.endsWith('_key')))) return true;
+    if (s === 'serviceaccount' && next === 'token') return true;
     if ((s === 'etc' || (s === '' && i === 0 && next === 'etc')) && next !== undefined) {
       const after = s === 'etc' ? next : segs[i + 2];
       if (after !== undefined && ETC_SECRETS.has(after)) return true;

@@ -57,8 +57,10 @@ export class Walker {
   }
 
   /** Parses `text` as a nested script at `depth` and walks it with `stdin`. */
-  script(text: string, depth: number, stdin: Stdin = { kind: 'channel' }): void {
+  script(source: string, depth: number, stdin: Stdin = { kind: 'channel' }): void {
     if (depth > this.maxDepth) throw new LimitError('too_deep');
+    // Dynamic parts of a nested script (placeholders, never in the input) become an unknown variable.
+    const text = depth > 0 && source.includes(ANY) ? source.split(ANY).join('${__gatehouse_unknown}') : source;
     const outer = this.#src;
     this.#src = text;
     try {
