@@ -176,7 +176,7 @@ describe('the container image and the Compose quick-start, run with Podman', { t
 
   before(async () => {
     podman(['pod', 'rm', '-f', POD], { allowFail: true });
-    ensureBaseImage(ROOT, log);
+    ensureBaseImage(log);
     ensurePostgresImage(ROOT, log);
     const tb = Date.now();
     buildGatehouseImages(ROOT, [['dev-idp', IMAGES['dev-idp']], ['gateway', IMAGES.gateway]], log);

