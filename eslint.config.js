@@ -33,4 +33,15 @@ export default tseslint.config(
   },
   { files: ['eslint.config.js', 'bin/*.mjs', 'deploy/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['deploy/**/*.mjs'], languageOptions: { globals: { fetch: 'readonly', AbortSignal: 'readonly' } } },
+  // The console's front end: plain browser ES modules served as they are (no build step).
+  {
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false, project: null, program: null },
+      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'fetch', 'URLSearchParams', 'Node', 'HTMLElement', 'EventListener',
+        'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'console'].map((g) => [g, 'readonly'])),
+    },
+  },
 );

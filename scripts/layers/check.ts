@@ -31,7 +31,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['http', 'sql'],
   // One folder per protocol; none imports another.
   ['protocols/http', 'protocols/postgres', 'protocols/mcp', 'protocols/ssh'],
-  ['api'],
+  // The admin API, and the web console (its pages call the admin API over HTTP).
+  ['api', 'console'],
   // The roof: the composition root and the HTTP surfaces it mounts; then the CLI over it.
   ['app'],
   ['cli'],

@@ -1,7 +1,8 @@
 import type { Services } from './services.ts';
 import { readiness, optionalToken } from './http-server.ts';
 import { identityRoute } from './identity-routes.ts';
-import { adminHandler } from '../api/admin.ts';
+import { adminHandler, buildAdminRouter } from '../api/admin.ts';
+import { ConsoleSurface } from '../console/surface.ts';
 import { openApiDocument } from '../api/openapi.ts';
 import type { HostGuard } from '../http/host-guard.ts';
 import { serveMetrics } from '../http/metrics-route.ts';
@@ -13,13 +14,18 @@ import { mcpHandler } from '../protocols/mcp/server.ts';
 /**
  * The surfaces of the HTTP listener, in the order they are asked: the `/proxy` data path, health,
  * `/metrics` (unless it has its own listener), the OpenAPI document, the admin API (`/api/v1`),
- * MCP (`/mcp` and its RFC 9728 metadata) and the built-in issuer's endpoints. This list is the
+ * MCP (`/mcp` and its RFC 9728 metadata), the built-in issuer's endpoints and the web console
+ * (`/` and `/ui`, whose session cookie the admin API accepts). This list is the
  * one place a new HTTP surface is mounted.
  *
  * @example const handle = createHttpHandler(services, httpSurfaces(services, guard));
  */
 export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
-  const admin = adminHandler(svc, guard);
+  const consoleUi = new ConsoleSurface({
+    tls: svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:'), clock: svc.clock, apiKeys: svc.apiKeys,
+    audit: svc.audit, log: svc.log, authFailed: () => { svc.metrics.authFailures.inc({ protocol: 'console' }); },
+  }, guard);
+  const admin = adminHandler(svc, guard, buildAdminRouter(), async (req) => (await consoleUi.fromCookie(req))?.principal);
   const mcp = mcpHandler(svc, guard);
   const surfaces: HttpSurface[] = [
     // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
@@ -63,6 +69,7 @@ export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
     },
     { name: 'mcp', serve: (req, res, path) => mcp(req, res, path) },
     { name: 'identity', serve: (req, res, path) => identityRoute(svc, req, res, path) },
+    { name: 'console', serve: (req, res, _path, url) => (url ? consoleUi.handle(req, res, url) : Promise.resolve(undefined)) },
   );
   return surfaces;
 }

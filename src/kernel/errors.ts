@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   review_required: { status: 403, title: 'Approval required' },
   host_not_allowed: { status: 421, title: 'Host header not allowed' },
   origin_not_allowed: { status: 403, title: 'Origin not allowed' },
+  csrf_failed: { status: 403, title: 'Missing or wrong CSRF token' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },

@@ -6,24 +6,32 @@ import { EXPORT_FORMATS, exportContentType, exportSession, type ExportFormat } f
 import type { SessionStore } from '../../recording/session-store.ts';
 import { parseTimeFilter } from '../../recording/time-filter.ts';
 import type { DecisionEffect, SessionFilter } from '../../recording/types.ts';
-import { limitParam, requireAction, type AdminContext, type AdminState } from '../context.ts';
+import { authorize } from '../../enforce/authorize.ts';
+import { limitParam, type AdminContext, type AdminState } from '../context.ts';
 
 const DECISIONS: readonly string[] = ['allow', 'deny', 'review'];
 
 /**
  * `/api/v1/sessions`: list (filters `user`, `agent`, `connection`, `since`, `until` — ISO time or
  * a duration ago such as `24h` —, `decision`, `limit`, `before`), get, events (paged by `after`),
- * verify, and export (`format=json|csv|asciicast`, streamed). Every route requires `admin`.
+ * verify, and export (`format=json|csv|asciicast`, streamed). Who sees which sessions is decided
+ * by policy: a principal permitted `admin` sees every session; any other user only the sessions
+ * recorded under its own name (another's is 404, as if it did not exist); an agent alone, none.
+ * Being an approver does not make a principal an auditor.
  */
 export function registerSessionRoutes(r: Router<AdminState>): void {
   r.add('GET', '/api/v1/sessions', async (ctx) => {
-    await requireAction(ctx);
+    const only = await ownerScope(ctx);
     const q = ctx.query;
     const now = ctx.state.svc.clock.now();
     const f: { -readonly [K in keyof SessionFilter]: SessionFilter[K] } = { limit: limitParam(q, 50, 1000) };
     for (const k of ['user', 'agent', 'connection'] as const) {
       const v = q.get(k);
       if (v !== null) f[k] = v;
+    }
+    if (only !== undefined) {
+      if (f.user !== undefined && f.user !== only) { sendJson(ctx.res, 200, { items: [] }); return; }
+      f.user = only;
     }
     for (const k of ['since', 'until', 'before'] as const) {
       const v = q.get(k);
@@ -38,12 +46,10 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
   });
 
   r.add('GET', '/api/v1/sessions/:id', async (ctx) => {
-    await requireAction(ctx);
     sendJson(ctx.res, 200, await found(ctx));
   });
 
   r.add('GET', '/api/v1/sessions/:id/events', async (ctx) => {
-    await requireAction(ctx);
     await found(ctx);
     const after = ctx.query.get('after');
     if (after !== null && !/^\d{1,15}$/.test(after)) throw new GatehouseError('validation_failed', 'after must be a sequence number');
@@ -53,12 +59,11 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
   });
 
   r.add('GET', '/api/v1/sessions/:id/verify', async (ctx) => {
-    await requireAction(ctx);
+    await found(ctx);
     sendJson(ctx.res, 200, await (await store(ctx)).verify(ctx.params.id!));
   });
 
   r.add('GET', '/api/v1/sessions/:id/export', async (ctx) => {
-    await requireAction(ctx);
     const format = ctx.query.get('format') ?? 'json';
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new GatehouseError('validation_failed', 'format must be json, csv or asciicast');
     const info = await found(ctx);
@@ -90,8 +95,23 @@ async function store(ctx: AdminContext): Promise<SessionStore> {
   return ctx.state.svc.sessions;
 }
 
+/** The session of `:id`, when the caller may see it (see {@link ownerScope}); else 404. */
 async function found(ctx: AdminContext): Promise<NonNullable<Awaited<ReturnType<SessionStore['get']>>>> {
+  const only = await ownerScope(ctx);
   const s = await (await store(ctx)).get(ctx.params.id!);
-  if (!s) throw new GatehouseError('not_found', 'no such session');
+  if (!s || (only !== undefined && s.user !== only)) throw new GatehouseError('not_found', 'no such session');
   return s;
+}
+
+/**
+ * Which sessions the caller may see: undefined for all (Cedar permits it `admin` on the gateway;
+ * the decision is audited), else the user name whose sessions it may see. An agent acting on its
+ * own sees none (`policy_denied`).
+ */
+async function ownerScope(ctx: AdminContext): Promise<string | undefined> {
+  const { svc, principal } = ctx.state;
+  const d = await authorize(svc, principal, 'admin', { kind: 'gateway' });
+  if (d.effect === 'allow') return undefined;
+  if (principal.kind !== 'user') throw new GatehouseError('policy_denied', 'not permitted to read recordings');
+  return principal.id;
 }

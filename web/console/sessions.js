@@ -1,0 +1,174 @@
+// Recorded sessions: list and search, and one timeline per session (database statements and
+// result rows, LLM requests and streamed answers, MCP tool calls, shell commands and terminal
+// output) with decisions and reviews marked, seek by event, the server's chain verdict, exports.
+import { h, replace, when, asText, field, dl } from './dom.js';
+import { api, qs } from './api.js';
+import { link } from './app.js';
+
+/** The session list with its filters (principal, agent, connection, time, decision). */
+export async function sessionsPage(root) {
+  const params = new URLSearchParams(location.search);
+  const inputs = {};
+  for (const k of ['user', 'agent', 'connection', 'since']) inputs[k] = h('input', { type: 'search', name: k, value: params.get(k) ?? '', autocomplete: 'off' });
+  const decision = h('select', { name: 'decision' }, h('option', { value: '' }, 'any'),
+    ...['allow', 'deny', 'review'].map((d) => h('option', { value: d, selected: params.get('decision') === d }, d)));
+  const status = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const tbody = h('tbody');
+  const load = async () => {
+    const filter = { ...Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()])), decision: decision.value };
+    history.replaceState(null, '', `/ui/sessions${qs(filter)}`);
+    try {
+      const { items } = await api('GET', `/api/v1/sessions${qs({ ...filter, limit: 200 })}`);
+      replace(tbody, ...items.map((s) => h('tr', null,
+        h('td', null, link(`/ui/sessions/${encodeURIComponent(s.id)}`, when(s.openedAt))),
+        h('td', null, s.protocol), h('td', null, s.user ?? '—'), h('td', null, s.agent ?? '—'), h('td', null, s.connection ?? '—'),
+        h('td', null, String(s.events)), h('td', null, ...(s.decisions ?? []).map((d) => h('span', { class: `badge ${d}` }, d))),
+        h('td', null, s.closedAt ? 'closed' : 'open'))));
+      status.textContent = `${items.length} sessions`;
+    } catch (e) { status.textContent = `Could not load sessions: ${e.message}`; }
+  };
+  const form = h('form', { class: 'filters', role: 'search', onsubmit: (e) => { e.preventDefault(); void load(); } },
+    field('User', inputs.user), field('Agent', inputs.agent), field('Connection', inputs.connection),
+    field('Since', inputs.since, 'e.g. 24h or 2026-12-01'), field('Decision', decision),
+    h('button', { type: 'submit' }, 'Search'));
+  replace(root, h('h1', null, 'Sessions'),
+    h('p', { class: 'lead' }, 'Everything that went through the gateway, one session per connection or conversation. Open one to replay it.'),
+    form, status,
+    h('table', { class: 'list' }, h('caption', { class: 'sr-only' }, 'Sessions'),
+      h('thead', null, h('tr', null, ...['Opened', 'Protocol', 'User', 'Agent', 'Connection', 'Events', 'Decisions', 'State'].map((t) => h('th', { scope: 'col' }, t)))),
+      tbody));
+  await load();
+}
+
+/** What kind of event this is, for its label and marker. */
+function kindOf(e) {
+  const d = e.data ?? {};
+  if (e.type === 'decision') return `decision-${d.effect ?? d.decision ?? 'unknown'}`;
+  if (e.type === 'review') return 'review';
+  if (e.type === 'request') {
+    if (typeof d.statement === 'string') return 'sql';
+    if (typeof d.prompt === 'string' || d.messages !== undefined || d.model !== undefined) return 'llm-request';
+    if (typeof d.tool === 'string') return 'mcp-call';
+    if (typeof d.command === 'string') return 'shell-command';
+    if (typeof d.method === 'string') return 'http-request';
+    return 'request';
+  }
+  if (e.type === 'response') {
+    if (Array.isArray(d.columns) || typeof d.rows === 'number' || typeof d.tag === 'string') return 'sql-result';
+    if (typeof d.completion === 'string' || d.stream !== undefined || (typeof d.status === 'number' && typeof d.text === 'string')) return 'llm-response';
+    if (d.tool !== undefined || d.result !== undefined) return 'mcp-result';
+    if (typeof d.output === 'string' || d.cast !== undefined) return 'shell-output';
+    return 'response';
+  }
+  return e.type;
+}
+
+const LABELS = {
+  sql: 'SQL statement', 'sql-result': 'Result', 'llm-request': 'LLM request', 'llm-response': 'LLM response',
+  'mcp-call': 'MCP tool call', 'mcp-result': 'MCP result', 'shell-command': 'Shell command', 'shell-output': 'Terminal output',
+  'http-request': 'HTTP request', response: 'Response', 'decision-allow': 'Allowed', 'decision-deny': 'Denied', 'decision-review': 'Held for review',
+  review: 'Review', 'session.open': 'Session opened', 'session.close': 'Session closed', error: 'Error', truncated: 'Not recorded (truncated)',
+};
+
+/** A result grid when the event carries columns and rows; else null. */
+function grid(d) {
+  if (!Array.isArray(d.columns) || !Array.isArray(d.sample ?? d.data ?? d.rowsSample)) return null;
+  const rows = d.sample ?? d.data ?? d.rowsSample;
+  return h('table', { class: 'grid' }, h('caption', { class: 'sr-only' }, 'Result rows (masked)'),
+    h('thead', null, h('tr', null, ...d.columns.map((c) => h('th', { scope: 'col' }, typeof c === 'string' ? c : String(c?.name ?? ''))))),
+    h('tbody', null, ...rows.slice(0, 200).map((row) => h('tr', null, ...(Array.isArray(row) ? row : Object.values(row ?? {})).map((v) => h('td', null, v === null ? 'NULL' : asText(v)))))));
+}
+
+/** The body of one event, as text (and a grid or a terminal when it has one). */
+function body(e) {
+  const d = e.data ?? {};
+  const k = kindOf(e);
+  const main = d.statement ?? d.prompt ?? d.completion ?? d.command ?? d.output ?? d.text ?? d.content ?? d.message ?? undefined;
+  const parts = [];
+  if (e.type === 'decision') parts.push(h('p', null, `${d.action ? `${d.action}: ` : ''}${d.effect ?? d.decision ?? ''}${Array.isArray(d.reasons) && d.reasons.length ? ` — policies: ${d.reasons.join(', ')}` : ''}`));
+  if (typeof d.tag === 'string') parts.push(h('p', null, h('code', null, d.tag)));
+  if (e.type === 'review' && d.review_id) parts.push(h('p', null, link(`/ui/reviews/${d.review_id}`, `review ${d.review_id}`), d.outcome ? ` (${d.outcome})` : ''));
+  const messages = k === 'llm-request' && typeof d.prompt === 'string' ? chatMessages(d.prompt) : undefined;
+  if (messages) {
+    parts.push(h('ul', { class: 'messages' }, ...messages.map(([role, text]) => h('li', null, h('strong', null, `${role}: `), h('pre', { class: 'text' }, text)))));
+  } else if (typeof main === 'string') parts.push(h('pre', { class: `text ${k}` }, main));
+  const g = grid(d);
+  if (g) parts.push(g);
+  if (d.cast !== undefined) parts.push(terminal(d.cast));
+  const rest = Object.fromEntries(Object.entries(d).filter(([key]) => !['statement', 'prompt', 'completion', 'command', 'output', 'text', 'content', 'message', 'cast', 'sample'].includes(key)));
+  if (Object.keys(rest).length) parts.push(h('details', null, h('summary', null, 'Details'), h('pre', { class: 'facts' }, asText(rest))));
+  return parts;
+}
+
+/** The [role, text] pairs of a recorded (masked) chat request body, or undefined. */
+function chatMessages(prompt) {
+  let body;
+  try { body = JSON.parse(prompt); } catch { return undefined; }
+  const list = Array.isArray(body?.messages) ? body.messages : Array.isArray(body?.input) ? body.input : undefined;
+  if (!list) return undefined;
+  const out = [];
+  if (typeof body.system === 'string') out.push(['system', body.system]);
+  for (const m of list.slice(0, 200)) {
+    const c = m?.content;
+    const text = typeof c === 'string' ? c : Array.isArray(c) ? c.map((p) => (typeof p?.text === 'string' ? p.text : asText(p))).join('\n') : asText(c);
+    out.push([String(m?.role ?? 'message'), text]);
+  }
+  return out;
+}
+
+/** An asciicast v2 recording ({ width, height, events: [[t, 'o', text]…] }) at its real size. */
+function terminal(cast) {
+  const width = Number(cast?.width ?? cast?.header?.width) || 80;
+  const height = Number(cast?.height ?? cast?.header?.height) || 24;
+  const out = (Array.isArray(cast?.events) ? cast.events : []).filter((x) => Array.isArray(x) && x[1] === 'o').map((x) => String(x[2])).join('');
+  // eslint-disable-next-line no-control-regex
+  const pre = h('pre', { class: 'term', 'aria-label': `terminal ${width}×${height}` }, out.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, ''));
+  pre.style.width = `${width}ch`;
+  pre.style.height = `${height * 1.2}em`;
+  return pre;
+}
+
+/** One session's timeline. */
+export async function replayPage(root, id) {
+  const enc = encodeURIComponent(id);
+  const [info, verify] = await Promise.all([api('GET', `/api/v1/sessions/${enc}`), api('GET', `/api/v1/sessions/${enc}/verify`).catch((e) => ({ error: e.message }))]);
+  const events = [];
+  let after = 0;
+  for (let page = 0; page < 50; page++) {
+    const { items, next } = await api('GET', `/api/v1/sessions/${enc}/events${qs({ after, limit: 1000 })}`);
+    events.push(...items);
+    if (!next || items.length < 1000) break;
+    after = next;
+  }
+  const t0 = Date.parse(info.openedAt);
+  const badge = verify.error ? h('span', { class: 'badge deny' }, `chain not verified: ${verify.error}`)
+    : verify.ok ? h('span', { class: 'badge ok', 'data-testid': 'chain' }, `chain verified up to event ${verify.events}`)
+      : h('span', { class: 'badge deny', 'data-testid': 'chain' }, `chain broken at event ${verify.seq} (${verify.reason}); verified up to event ${Math.max(0, verify.seq - 1)}`);
+  const list = h('ol', { class: 'timeline', 'aria-label': 'Events' });
+  const items = events.map((e) => {
+    const k = kindOf(e);
+    const li = h('li', { id: `ev-${e.seq}`, class: `event ${k}`, tabindex: '-1' },
+      h('div', { class: 'event-head' },
+        h('span', { class: 'seq' }, `#${e.seq}`), ' ', h('span', { class: 'offset' }, `+${((Date.parse(e.at) - t0) / 1000).toFixed(3)} s`), ' ',
+        h('strong', null, LABELS[k] ?? e.type), e.agent ? h('span', { class: 'muted' }, ` ${e.user ?? ''} via ${e.agent}`) : null),
+      ...body(e));
+    list.append(li);
+    return { e, li, k };
+  });
+  const seek = h('select', { name: 'seek' }, ...items.map(({ e, k }) => h('option', { value: String(e.seq) }, `#${e.seq} ${LABELS[k] ?? e.type}`)));
+  seek.addEventListener('change', () => {
+    const it = items.find((x) => String(x.e.seq) === seek.value);
+    if (it) { it.li.scrollIntoView({ block: 'start' }); it.li.focus(); }
+  });
+  const markers = h('div', { class: 'markers', 'aria-label': 'Decisions and reviews' },
+    ...items.filter(({ k }) => k.startsWith('decision') || k === 'review').map(({ e, k, li }) =>
+      h('button', { type: 'button', class: `marker ${k}`, onclick: () => { li.scrollIntoView({ block: 'start' }); li.focus(); } }, `#${e.seq} ${LABELS[k] ?? k}`)));
+  replace(root, link('/ui/sessions', '← All sessions'),
+    h('h1', null, `Session ${id}`),
+    h('p', null, badge),
+    dl([['Protocol', info.protocol], ['User', info.user ?? ''], ['Agent', info.agent ?? ''], ['Connection', info.connection ?? ''],
+      ['Opened', when(info.openedAt)], ['Closed', info.closedAt ? when(info.closedAt) : 'still open'], ['Events', String(info.events)]]),
+    h('div', { class: 'toolbar' }, field('Jump to event', seek),
+      h('span', null, 'Export: ', ...['json', 'csv', 'asciicast'].map((f) => h('a', { class: 'button', href: `/api/v1/sessions/${enc}/export?format=${f}`, download: '' }, f)))),
+    markers, list);
+}
