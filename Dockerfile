@@ -12,6 +12,8 @@
 #         from the build context, for builds without network access — run `npm ci` on the host
 #         first and build with `--ignorefile deploy/docker/offline.dockerignore` (test/deploy does,
 #         with only the packages the images use in the context: `closure.mjs --production oidc-provider`).
+#         With Podman, pass --build-arg DEPS=… even for the default: older buildah versions skip
+#         the stage that `FROM deps-${DEPS}` names when DEPS is left at its default.
 #
 # The image runs as the unprivileged user gatehouse (uid 10001), keeps all of its state under
 # /var/lib/gatehouse (one volume; also the working directory, so a PostgreSQL-store replica's
@@ -25,6 +27,9 @@ ARG DEPS=registry
 
 # --- node_modules, complete (dev dependencies included: the dev-idp stage needs oidc-provider) ---
 FROM ${BASE} AS deps-registry
+# Behind a TLS-intercepting proxy: the path of its CA certificate inside the build (bind-mount or
+# add it), e.g. podman build -v /etc/ssl/certs/ca-certificates.crt:/tmp/ca.crt:ro --build-arg NODE_EXTRA_CA_CERTS=/tmp/ca.crt
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm cache clean --force

@@ -68,8 +68,8 @@ describe('compose.yaml (the quick-start)', () => {
   });
 
   test('the gateway is built from the Dockerfile, read-only, with its state in one volume; files it mounts exist', () => {
-    assert.deepEqual(get(services, 'gatehouse.build'), { context: '.', target: 'gateway' });
-    assert.deepEqual(get(services, 'dev-idp.build'), { context: '.', target: 'dev-idp' });
+    assert.deepEqual(get(services, 'gatehouse.build'), { context: '.', target: 'gateway', args: { DEPS: 'registry' } });
+    assert.deepEqual(get(services, 'dev-idp.build'), { context: '.', target: 'dev-idp', args: { DEPS: 'registry' } });
     assert.equal(get(services, 'gatehouse.read_only'), true);
     assert.equal(get(services, 'dev-idp.network_mode'), 'service:gatehouse', 'the IdP shares the gateway network namespace (one issuer URL for both)');
     const mounts = (services.gatehouse?.volumes as string[]);
