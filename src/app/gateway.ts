@@ -127,7 +127,10 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const storeRecorder = config.recording.enabled && !opts.recorder
       ? new StoreRecorder(db, {
         clock, audit, maxSessionBytes, ...(inMemory ? {} : { journal: RecordingJournal.create(journalDir) }),
-        onError: (e, what) => { log.error({ err: String(e), what }, what === 'journal' ? 'recording journal write failed' : 'recording write failed'); },
+        onError: (e, what) => {
+          if (what === 'refused') log.warn({ err: String(e) }, 'recording: exchanges refused (store_unavailable)');
+          else log.error({ err: String(e), what }, what === 'journal' ? 'recording journal write failed' : 'recording write failed');
+        },
       })
       : undefined;
     if (storeRecorder) closers.unshift(() => storeRecorder.close());
@@ -181,6 +184,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics });
     closers.unshift(() => inspection.close());
     serviceMetrics.watchInspection(() => inspection.workers);
+    serviceMetrics.watchRecording(() => storeRecorder?.stats());
     const base: Omit<Services, 'proxyExchange'> = {
       config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
       policy, decider, decisions, audit, connections,

@@ -34,6 +34,34 @@ export class Metrics {
     });
   }
 
+  /**
+   * Reports the recorder's counters at every scrape: `gatehouse_recording_events_total{outcome=
+   * "recorded"|"dropped"}`, `gatehouse_recording_refused_total` (exchanges refused because their
+   * recording failed: 503 `store_unavailable`, or a PostgreSQL session ended) and
+   * `gatehouse_recording_queued` (events waiting for the store). Call once.
+   */
+  watchRecording(read: () => { recorded: number; dropped: number; refused: number; queued: number } | undefined): void {
+    new Counter({
+      name: 'gatehouse_recording_events_total', help: 'Recorded events committed to the store, and dropped (queue full, size cap, failed write)', labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        const s = read();
+        this.reset();
+        this.inc({ outcome: 'recorded' }, s?.recorded ?? 0);
+        this.inc({ outcome: 'dropped' }, s?.dropped ?? 0);
+      },
+    });
+    new Counter({
+      name: 'gatehouse_recording_refused_total', help: 'Exchanges refused because they could not be recorded (fail closed)',
+      registers: [this.registry],
+      collect() { this.reset(); this.inc(read()?.refused ?? 0); },
+    });
+    new Gauge({
+      name: 'gatehouse_recording_queued', help: 'Recorded events waiting for the store', registers: [this.registry],
+      collect() { this.set(read()?.queued ?? 0); },
+    });
+  }
+
   /** Counts one served HTTP request and its duration. */
   httpServed(route: string, status: number, seconds: number): void {
     const key = `${route} ${status}`;

@@ -22,6 +22,26 @@ describe('StoreRecorder', () => {
   });
   after(() => db.close());
 
+  test('refused exchanges are counted and reported (at most once a second, without session or payload)', async () => {
+    const failing: SqlDriver = { ...db, transaction: () => Promise.reject(new Error('store down')) };
+    const reports: string[] = [];
+    const own = manualClock(T0);
+    const rec = new StoreRecorder(failing, { clock: own, onError: (e, what) => { if (what === 'refused') reports.push(String(e)); } });
+    for (const session of ['r-1', 'r-2', 'r-3']) {
+      rec.record({ session, protocol: 'http', type: 'request', at: T0, data: { prompt: 'secret prompt' } });
+      await assert.rejects(rec.flush(session), unavailable);
+    }
+    assert.equal(rec.stats().refused, 3);
+    assert.equal(reports.length, 1, 'one report within the second');
+    own.advance(1000);
+    rec.record({ session: 'r-4', protocol: 'http', type: 'request', at: T0, data: { prompt: 'secret prompt' } });
+    await assert.rejects(rec.flush('r-4'), unavailable);
+    assert.equal(reports.length, 2);
+    assert.match(reports[1]!, /store_unavailable|lost events/);
+    assert.match(reports[1]!, /3 exchange\(s\) refused since the last report/);
+    for (const r of reports) assert.doesNotMatch(r, /secret|r-\d/);
+  });
+
   test('a full queue drops events (fail closed): counted, marked truncated in the chain, flush rejects once', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => { release = r; });
@@ -56,7 +76,7 @@ describe('StoreRecorder', () => {
     await assert.rejects(rec.flush(), unavailable);
     await assert.rejects(rec.flush('f-1'), unavailable); // each loss is reported once per session, and once globally
     await rec.flush();
-    assert.deepEqual(errors, ['write']);
+    assert.deepEqual(errors, ['write', 'refused']); // the failed write, and the exchange it refused
     fail = false;
     rec.record({ session: 'f-1', protocol: 'postgres', type: 'response', at: T0 + 1, data: { rows: 1 } });
     await rec.flush('f-1');

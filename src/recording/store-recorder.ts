@@ -38,8 +38,11 @@ export interface StoreRecorderOptions {
    */
   readonly journal?: RecordingJournal;
   /** Told about failed writes and anchors (for logs and metrics); never about payloads. */
-  readonly onError?: (err: unknown, what: 'write' | 'anchor' | 'journal') => void;
+  readonly onError?: (err: unknown, what: 'write' | 'anchor' | 'journal' | 'refused') => void;
 }
+
+/** Refusals are reported to `onError` at most this often (each one is counted in `stats().refused`). */
+const REFUSAL_REPORT_MS = 1000;
 
 interface Queued { readonly e: PreparedEvent; readonly ticket: number }
 interface Loss { n: number; reason: string; ticket: number; proto: PreparedEvent }
@@ -85,7 +88,10 @@ export class StoreRecorder implements Recorder {
   /** Anchors being appended to the audit log, by session. */
   readonly #anchoring = new Map<string, Promise<void>>();
   #closed = false;
-  readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0 };
+  readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0, refused: 0 };
+  /** Refusals not yet reported, and when the last report was made. */
+  #unreported = 0;
+  #reportedAt = -Infinity;
   readonly #journal: RecordingJournal | undefined;
   /** Every ticket up to this one is in the journal or committed. */
   #journaled = 0;
@@ -151,7 +157,7 @@ export class StoreRecorder implements Recorder {
     if (!this.#durableInJournal(target, session) && this.#settledThrough() < target) {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
       // rather than hold the client until the store is back.
-      if (this.#retry !== undefined) throw new GatehouseError('store_unavailable', 'the recording store is failing and its backlog is full');
+      if (this.#retry !== undefined) throw this.#refuse('the recording store is failing and its backlog is full');
       const settled = new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
       this.#kick(true);
       await settled;
@@ -161,11 +167,11 @@ export class StoreRecorder implements Recorder {
       const lost = this.#lossTickets.get(session);
       if (lost !== undefined && lost <= target) {
         this.#lossTickets.delete(session);
-        throw new GatehouseError('store_unavailable', 'recording of this session lost events');
+        throw this.#refuse('recording of this session lost events');
       }
     } else if (this.#lastLoss > this.#reportedLoss && this.#lastLoss <= target) {
       this.#reportedLoss = this.#lastLoss;
-      throw new GatehouseError('store_unavailable', 'recording lost events');
+      throw this.#refuse('recording lost events');
     }
   }
 
@@ -255,8 +261,25 @@ export class StoreRecorder implements Recorder {
     return true;
   }
 
-  /** Counters for metrics. */
-  stats(): { recorded: number; dropped: number; queued: number; batches: number; failedBatches: number } {
+  /**
+   * A flush that rejects: the data path refuses the exchange (fail closed). Counted, and reported
+   * to `onError` (`refused`) at most once a second with the number since the last report, so a
+   * failing store cannot flood the log. The report names no session, user or payload.
+   */
+  #refuse(message: string): GatehouseError {
+    this.#stats.refused++;
+    this.#unreported++;
+    const now = this.#clock.now();
+    if (now - this.#reportedAt >= REFUSAL_REPORT_MS) {
+      this.#onError(new GatehouseError('store_unavailable', `${message}; ${this.#unreported} exchange(s) refused since the last report`), 'refused');
+      this.#unreported = 0;
+      this.#reportedAt = now;
+    }
+    return new GatehouseError('store_unavailable', message);
+  }
+
+  /** Counters for metrics: `refused` counts flushes that rejected (exchanges refused, fail closed). */
+  stats(): { recorded: number; dropped: number; queued: number; batches: number; failedBatches: number; refused: number } {
     return { ...this.#stats, queued: this.#queue.length };
   }
 

@@ -158,6 +158,8 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /gatehouse_limit_refusals_total\{protocol="proxy"\} 1/);
     assert.match(metrics, /gatehouse_inspection_workers\{state="queued"\} 0/);
+    assert.match(metrics, /gatehouse_recording_refused_total 0/);
+    assert.match(metrics, /gatehouse_recording_events_total\{outcome="dropped"\} 0/);
     await waitFor(async () => {
       const a = await t.api('GET', '/api/v1/audit?kind=limit.exceeded');
       const items = a.json.items as { user?: string; detail?: { surface?: string } }[];
