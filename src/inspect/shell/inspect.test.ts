@@ -37,7 +37,16 @@ describe('inspectCommand', () => {
     assert.equal(inspectCommand('ls\u0000rm').reason, 'control_char');
     const deep = `${'bash -c "'.repeat(1)}${"eval '".repeat(1)}ls'"`;
     assert.equal(inspectCommand(deep, { maxDepth: 1 }).reason, 'too_deep');
-    assert.equal(inspectCommand('ls; '.repeat(2000), { maxNodes: 500 }).reason, 'too_many_nodes');
+    assert.equal(inspectCommand('ls; '.repeat(400), { maxNodes: 500 }).reason, 'too_many_nodes');
+  });
+
+  it('never throws on pathological nesting: too deep or too slow to parse is a parse error', () => {
+    for (const c of ['$('.repeat(400) + 'ls' + ')'.repeat(400), '( '.repeat(5000) + 'ls' + ' )'.repeat(5000), '{ '.repeat(15000) + 'ls; ' + '} '.repeat(15000)]) {
+      const r = inspectCommand(c);
+      assert.equal(r.ok, false);
+      assert.ok(['too_deep', 'parse_timeout', 'syntax_error'].includes(r.reason ?? ''), r.reason ?? 'no reason');
+      assert.equal(r.facts.parse_error, true);
+    }
   });
 
   it('keeps the canonical command byte for byte', () => {

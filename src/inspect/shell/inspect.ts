@@ -9,7 +9,7 @@
  *   r.facts.risks; // ['recursive_delete_system']
  *   r.facts.commands; // ['rm', 'sudo']
  */
-import { initShellParser } from './parser.ts';
+import { initShellParser, ParseCancelled } from './parser.ts';
 import { LimitError, Walker } from './walk.ts';
 import { Facts } from './facts.ts';
 import type { ShellFacts, ShellInspection, ShellInspectOptions } from './types.ts';
@@ -43,6 +43,8 @@ export function inspectCommand(command: string, opts: ShellInspectOptions = {}):
     w.script(command, 0);
   } catch (e) {
     if (e instanceof LimitError) return failed(command, e.reason, w.facts);
+    if (e instanceof ParseCancelled) return failed(command, 'parse_timeout', w.facts);
+    if (e instanceof RangeError) return failed(command, 'too_deep', w.facts);
     throw e;
   }
   if (w.facts.overflowed()) return failed(command, 'too_many_commands', w.facts);

@@ -32,14 +32,28 @@ export class ShellInspectorNotReady extends Error {
   }
 }
 
+/** The parse took longer than its budget (pathological nesting) and was cancelled. */
+export class ParseCancelled extends Error {
+  constructor() {
+    super('parse_timeout');
+  }
+}
+
+/** Most milliseconds one parse may take (a real command line takes well under one). */
+export const PARSE_BUDGET_MS = 250;
+
 /**
  * Parses `text` and hands the tree to `use`; the tree's WASM memory is freed afterwards.
- * Throws `ShellInspectorNotReady` before init.
+ * Throws `ShellInspectorNotReady` before init, `ParseCancelled` past `PARSE_BUDGET_MS`.
  */
 export function withTree<T>(text: string, use: (tree: Tree) => T): T {
   if (!parser) throw new ShellInspectorNotReady();
-  const tree = parser.parse(text);
-  if (!tree) throw new Error('tree-sitter returned no tree');
+  const deadline = performance.now() + PARSE_BUDGET_MS;
+  const tree = parser.parse(text, null, { progressCallback: () => performance.now() > deadline });
+  if (!tree) {
+    parser.reset();
+    throw new ParseCancelled();
+  }
   try {
     return use(tree);
   } finally {

@@ -27,6 +27,9 @@ export interface Ctx {
   readonly depth: number;
 }
 
+/** Deepest syntactic nesting walked (subshells, groups, substitutions, quotes …). */
+export const MAX_NESTING = 200;
+
 /** Thrown when a budget is exhausted; caught by `inspectCommand`. */
 export class LimitError extends Error {
   readonly reason: string;
@@ -48,6 +51,8 @@ export class Walker {
   readonly maxDepth: number;
   readonly maxNodes: number;
   #nodes = 0;
+  /** Current syntactic nesting of the walk (statements and words). */
+  #nesting = 0;
   /** The text of the tree being walked (node offsets index into it). */
   #src = '';
 
@@ -79,6 +84,15 @@ export class Walker {
 
   /** Walks a statement-level node. */
   statement(node: Node, ctx: Ctx): void {
+    if (++this.#nesting > MAX_NESTING) throw new LimitError('too_deep');
+    try {
+      this.#statement(node, ctx);
+    } finally {
+      this.#nesting--;
+    }
+  }
+
+  #statement(node: Node, ctx: Ctx): void {
     this.#tick();
     switch (node.type) {
       case 'command': return this.#command(node, ctx, []);
@@ -302,6 +316,15 @@ export class Walker {
   }
 
   #alts(node: Node, ctx: Ctx, quoted: boolean, flags: { dynamic: boolean; subst: boolean }): Alt[] {
+    if (++this.#nesting > MAX_NESTING) throw new LimitError('too_deep');
+    try {
+      return this.#altsOf(node, ctx, quoted, flags);
+    } finally {
+      this.#nesting--;
+    }
+  }
+
+  #altsOf(node: Node, ctx: Ctx, quoted: boolean, flags: { dynamic: boolean; subst: boolean }): Alt[] {
     this.#tick();
     const q = quoted ? 'q' : 'u';
     switch (node.type) {
