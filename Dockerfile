@@ -78,6 +78,7 @@ COPY bin ./bin
 COPY schema ./schema
 COPY policies ./policies
 COPY src ./src
+COPY web ./web
 COPY deploy/docker/gatehouse.yaml /etc/gatehouse/gatehouse.yaml
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
 RUN ln -s /app/bin/gatehouse /usr/local/bin/gatehouse \
