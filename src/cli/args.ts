@@ -36,6 +36,8 @@ export function csv(v: string | undefined): string[] | undefined {
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** Writes text as is, without a newline (terminal output of a replayed SSH session); default: `out`. */
+  raw?(text: string): void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
 }

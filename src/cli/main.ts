@@ -92,6 +92,7 @@ function isPolicyLoadError(err: unknown): err is Error & { errors: readonly { fi
 
 const processIo: Io = {
   out: (line) => { process.stdout.write(`${line}\n`); },
+  raw: (text) => { process.stdout.write(text); },
   err: (line) => { process.stderr.write(`${line}\n`); },
   env: process.env,
   cwd: process.cwd(),

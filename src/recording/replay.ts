@@ -1,4 +1,5 @@
 import { renderEvent } from './render.ts';
+import { playableOutput, terminalFrame } from './terminal.ts';
 import type { StoredEvent } from './types.ts';
 
 export interface ReplayOptions {
@@ -8,6 +9,8 @@ export interface ReplayOptions {
   readonly maxGapMs?: number;
   /** Where rendered events go (one call per event, without a trailing newline). */
   readonly write: (text: string) => void;
+  /** Where a terminal session's output goes, as is (no newline added); default `write`. */
+  readonly writeRaw?: (text: string) => void;
   /** Waits `ms`; injected so tests do not wait. */
   readonly sleep: (ms: number) => Promise<void>;
 }
@@ -38,7 +41,11 @@ export async function replay(events: Iterable<StoredEvent> | AsyncIterable<Store
       }
     }
     prev = Math.max(prev ?? at, at);
-    opts.write(renderEvent(e, start));
+    const frame = terminalFrame(e);
+    // An interactive session's output is played as the terminal drew it (made safe: see
+    // playableOutput); its keystrokes and resizes are not written (the output echoes what was typed).
+    if (frame === undefined) opts.write(renderEvent(e, start));
+    else if (frame.code === 'o') (opts.writeRaw ?? opts.write)(playableOutput(frame.text));
     count++;
   }
   return { events: count, pausedMs: paused };

@@ -47,7 +47,7 @@ export const sessionsReplay: Command = {
     const api = ApiClient.fromEnv(io);
     const info = await api.request<SessionInfo>('GET', sessionPath(id));
     io.out(`session ${info.id} (${info.protocol}, ${principal(info)}) opened ${info.openedAt}, ${info.events} events${info.truncated ? ', truncated' : ''}`);
-    await replay(pages(api, id), { speed, write: (t) => io.out(t), sleep: (ms) => sleep(ms) });
+    await replay(pages(api, id), { speed, write: (t) => io.out(t), writeRaw: (t) => { if (io.raw) io.raw(t); else io.out(t); }, sleep: (ms) => sleep(ms) });
     return 0;
   },
 };

@@ -8,6 +8,9 @@ import type { SshRecording } from './recording.ts';
 /** A terminal size. */
 export interface TermSize { readonly term: string; readonly cols: number; readonly rows: number; readonly width: number; readonly height: number }
 
+/** Upstream silence (ms) after which held-back terminal output is decided and sent (see OutputMasker.flushIdle). */
+export const IDLE_FLUSH_MS = 100;
+
 /** Hooks the session channel calls while the shell runs. */
 export interface LiveHooks { resize?: (p: TermSize) => void; signal?: (name: string) => void }
 
@@ -35,9 +38,25 @@ export function runInteractive(
         if (o.length > 0) rec.event('terminal', { o });
       };
       const fail = (): void => { maskingFailed = true; up.close(); };
+      let idle: NodeJS.Timeout | undefined;
+      const flushIdle = (): void => {
+        idle = undefined;
+        if (maskingFailed) return;
+        try {
+          const a = output.flushIdle();
+          const b = errors.flushIdle();
+          emit();
+          if (a.length > 0) channel.write(a);
+          if (b.length > 0) channel.stderr.write(b);
+        } catch { fail(); }
+      };
+      const armIdle = (): void => {
+        if (idle !== undefined) clearTimeout(idle);
+        if (output.held + errors.held > 0) idle = setTimeout(flushIdle, IDLE_FLUSH_MS);
+      };
       const stops = [
-        pipeThrough(up, channel, (c) => { const b = output.push(c); emit(); return b; }, fail),
-        pipeThrough(up.stderr, channel.stderr, (c) => { const b = errors.push(c); emit(); return b; }, fail),
+        pipeThrough(up, channel, (c) => { const b = output.push(c); emit(); armIdle(); return b; }, fail),
+        pipeThrough(up.stderr, channel.stderr, (c) => { const b = errors.push(c); emit(); armIdle(); return b; }, fail),
       ];
       const input = (c: Buffer): void => {
         if (rec.on) rec.event('terminal', { i: rec.text(c.toString('utf8')) });
@@ -55,6 +74,7 @@ export function runInteractive(
       opts.signal.addEventListener('abort', abort, { once: true });
       up.on('exit', (c: number | null) => { if (typeof c === 'number') code = c; });
       up.once('close', () => {
+        if (idle !== undefined) clearTimeout(idle);
         for (const stop of stops) stop();
         channel.off('data', input);
         channel.off('end', eof);

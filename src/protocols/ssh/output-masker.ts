@@ -21,13 +21,15 @@ export const RECORDED_OUTPUT_CHARS = 16_384;
  *   channel.write(out.push(chunk)); … channel.write(out.end());
  */
 export class OutputMasker {
-  readonly #stream: StreamMasker | undefined;
+  #stream: StreamMasker | undefined;
+  readonly #masker: TextMasker | undefined;
   readonly #decoder = new StringDecoder('utf8');
   #kept = '';
   #bytes = 0;
   #record: boolean;
 
   constructor(masker: TextMasker | undefined, opts: { readonly record: boolean }) {
+    this.#masker = masker;
     this.#stream = masker ? new StreamMasker(masker) : undefined;
     this.#record = opts.record;
   }
@@ -44,6 +46,24 @@ export class OutputMasker {
     if (!this.#stream) return Buffer.alloc(0);
     const rest = this.#stream.push(this.#decoder.end());
     return this.#keep(Buffer.from(rest + this.#stream.end(), 'utf8'));
+  }
+
+  /** Characters held back, waiting for what follows to decide whether they are part of an entity. */
+  get held(): number {
+    return this.#stream?.heldLength ?? 0;
+  }
+
+  /**
+   * Interactive terminals only: the upstream went quiet with text held back (a prompt, an echo),
+   * so the held text is decided as if the stream ended — masked as a whole — and a new stream
+   * starts. An entity split across such a pause is masked in two halves, each on its own (see
+   * SECURITY.md); exec output never uses this.
+   */
+  flushIdle(): Buffer {
+    if (!this.#stream || !this.#masker || this.#stream.heldLength === 0) return Buffer.alloc(0);
+    const out = this.#stream.end();
+    this.#stream = new StreamMasker(this.#masker);
+    return this.#keep(Buffer.from(out, 'utf8'));
   }
 
   /** Bytes sent to the client so far. */
