@@ -77,7 +77,7 @@ export function playableOutput(s: string): string {
     if ((c < 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09 && c !== 0x08) || c === 0x7f || (c >= 0x80 && c <= 0x9f)) {
       out += `\\x${c.toString(16).padStart(2, '0')}`;
     } else {
-      out += s[i];
+      out += s.charAt(i);
     }
     i++;
   }
