@@ -193,6 +193,32 @@ describe('recording journal', () => {
     await rec.close();
   });
 
+  test('a failing store: a flush that started waiting while a retry was in flight fails when that retry fails (never hangs)', async () => {
+    let calls = 0;
+    let failRetry: ((e: Error) => void) | undefined;
+    let recorder: StoreRecorder | undefined;
+    const retryStarted = new Promise<void>((started) => {
+      const transaction = (): Promise<never> => {
+        calls++;
+        if (calls !== 2) return Promise.reject(new Error('down'));
+        started();
+        return new Promise<never>((_, reject) => { failRetry = reject; });
+      };
+      const rec = new StoreRecorder({ ...db, transaction }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
+      rec.record({ session: 'r-a', protocol: 'http', type: 'session.close', at: T0, data: { reason: 'evicted' } });
+      recorder = rec;
+    });
+    await retryStarted; // the first write failed; its retry (after ~1 s) is now in flight
+    const waiting = recorder!.flush('r-a');
+    failRetry!(new Error('still down'));
+    const outcome = await Promise.race([
+      waiting.then(() => 'resolved', (e: unknown) => (isGatehouseError(e, 'store_unavailable') ? 'store_unavailable' : `other: ${String(e)}`)),
+      new Promise((r) => setTimeout(() => { r('still waiting after 5 s'); }, 5_000).unref()),
+    ]);
+    assert.equal(outcome, 'store_unavailable');
+    await recorder!.close();
+  });
+
   test('a clean close deletes the journal once the store has everything', async () => {
     const dir = tmp();
     const rec = new StoreRecorder(db, { clock, journal: RecordingJournal.create(dir) });

@@ -80,7 +80,8 @@ export class StoreRecorder implements Recorder {
   #issued = 0;
   #inflightFrom: number | undefined;
   #draining: Promise<void> | undefined;
-  readonly #waiters: { target: number; resolve: () => void }[] = [];
+  /** Who waits for a commit through `target`; `fail`, when given, is called instead if a write fails meanwhile. */
+  readonly #waiters: { target: number; resolve: () => void; fail?: (err: Error) => void }[] = [];
   readonly #losses = new Map<string, Loss>();
   readonly #lossTickets = new Map<string, number>();
   #lastLoss = 0;
@@ -158,7 +159,11 @@ export class StoreRecorder implements Recorder {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
       // rather than hold the client until the store is back.
       if (this.#retry !== undefined) throw this.#refuse('the recording store is failing and its backlog is full');
-      const settled = new Promise<void>((resolve) => { this.#waiters.push({ target, resolve }); });
+      // A write that fails while this flush waits fails it too (the store is failing: fail closed
+      // now, as above, instead of waiting for a retry that may never succeed).
+      const settled = new Promise<void>((resolve, reject) => {
+        this.#waiters.push({ target, resolve, fail: () => { reject(this.#refuse('the recording store is failing and its backlog is full')); } });
+      });
       this.#kick(true);
       await settled;
     }
@@ -309,6 +314,15 @@ export class StoreRecorder implements Recorder {
     return first ? first.ticket - 1 : this.#issued;
   }
 
+  /** A write failed: every flush still waiting for a commit fails (readers of settled() wait on). */
+  #failWaiters(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i]!;
+      if (w.fail !== undefined) { this.#waiters.splice(i, 1); w.fail(e); }
+    }
+  }
+
   #settle(): void {
     const through = this.#settledThrough();
     for (const [session, ticket] of this.#closeTickets) if (ticket <= through) this.#closeTickets.delete(session);
@@ -376,6 +390,7 @@ export class StoreRecorder implements Recorder {
           for (const q of batch) this.#queueBytes += q.e.bytes;
           this.#inflightFrom = undefined;
           this.#settle();
+          this.#failWaiters(err);
           this.#retry ??= setTimeout(() => { this.#retry = undefined; this.#kick(true); }, 1000);
           this.#retry.unref();
           return;
