@@ -3,6 +3,7 @@ import { readiness, optionalToken } from './http-server.ts';
 import { identityRoute } from './identity-routes.ts';
 import { adminHandler, buildAdminRouter } from '../api/admin.ts';
 import { ConsoleSurface } from '../console/surface.ts';
+import { OidcLogin } from '../console/oidc-login.ts';
 import { openApiDocument } from '../api/openapi.ts';
 import type { HostGuard } from '../http/host-guard.ts';
 import { serveMetrics } from '../http/metrics-route.ts';
@@ -24,7 +25,7 @@ export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
   const consoleUi = new ConsoleSurface({
     tls: svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:'), clock: svc.clock, apiKeys: svc.apiKeys,
     audit: svc.audit, log: svc.log, authFailed: () => { svc.metrics.authFailures.inc({ protocol: 'console' }); },
-  }, guard);
+  }, guard, consoleSignIn(svc));
   const admin = adminHandler(svc, guard, buildAdminRouter(), async (req) => (await consoleUi.fromCookie(req))?.principal);
   const mcp = mcpHandler(svc, guard);
   const surfaces: HttpSurface[] = [
@@ -72,4 +73,15 @@ export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
     { name: 'console', serve: (req, res, _path, url) => (url ? consoleUi.handle(req, res, url) : Promise.resolve(undefined)) },
   );
   return surfaces;
+}
+
+/** The console's external sign-in: the OIDC issuers that have a `console_client_id`, if any. */
+function consoleSignIn(svc: Services): OidcLogin | undefined {
+  const issuers = svc.config.identity.issuers.filter((i) => i.console_client_id !== undefined)
+    .map((i) => ({ issuer: i.issuer, clientId: i.console_client_id!, scope: i.console_scope }));
+  if (issuers.length === 0) return undefined;
+  return new OidcLogin(issuers, {
+    clock: svc.clock, publicUrl: svc.publicUrl, tls: svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:'),
+    verify: (idToken, audience) => svc.authenticator.authenticate(idToken, { audiences: [audience] }),
+  });
 }

@@ -71,6 +71,8 @@ const ISSUER = obj('An external OIDC provider whose JWTs are accepted (discovery
   jwks_cache: duration('How long fetched JWKS keys are cached (an unknown kid triggers a refetch).', '10m'),
   user_claim: str('Claim used as the user id.', { minLength: 1, default: 'sub' }),
   cli_client_id: str('Public client id (registered at this issuer for the device authorization grant) that `gatehouse login` uses when --client-id is not given. Not used by the gateway.', { minLength: 1 }),
+  console_client_id: str('Public client id registered at this issuer for the web console\'s sign-in (authorization code with PKCE; redirect URI <public_url>/ui/auth/oidc/callback). When set, the console\'s sign-in page offers this issuer.', { minLength: 1 }),
+  console_scope: str('Scopes the console asks for at sign-in.', { minLength: 1, default: 'openid groups' }),
 }, { required: ['issuer', 'audience'] });
 
 const IDENTITY = obj('Who callers are: the built-in issuer, external OIDC issuers, the bootstrap admin.', {

@@ -49,6 +49,10 @@ export interface IssuerConfig {
   readonly user_claim: string;
   /** Public client id `gatehouse login` uses for this issuer (device authorization grant). */
   readonly cli_client_id?: string;
+  /** Public client id the web console signs in with (authorization code + PKCE). */
+  readonly console_client_id?: string;
+  /** Scopes the console asks for. */
+  readonly console_scope: string;
 }
 
 export interface MaskingRuleConfig {

@@ -129,17 +129,22 @@ async function signingKey(): Promise<JWK> {
  *   // … the client asks for a device code and shows verification_uri_complete …
  *   await op.approveDevice(verificationUriComplete, 'alice');
  */
-export async function startOidcProvider(opts: { audience: string; groups: string[]; clientId?: string; tokenTtlS?: number; device?: DeviceFlowOptions }): Promise<OidcProviderHarness> {
+export async function startOidcProvider(opts: {
+  audience: string; groups: string[]; clientId?: string; tokenTtlS?: number; device?: DeviceFlowOptions;
+  /** A public web client (authorization code + PKCE) with a loopback redirect URI (any port, RFC 8252 §7.3). */
+  authCode?: { clientId: string; redirectPath: string };
+}): Promise<OidcProviderHarness> {
   const Provider = await loadProvider();
   const clientId = opts.clientId ?? 'svc-reporting';
   const clientSecret = randomBytes(24).toString('hex');
-  const { device } = opts;
+  const { device, authCode } = opts;
+  const interactive = device !== undefined || authCode !== undefined;
   let jwksHits = 0;
   let provider: ProviderInstance | undefined;
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer((req, res) => {
     if (req.url?.split('?')[0] === '/jwks') jwksHits++;
-    if (device && provider && req.url?.startsWith('/interaction/')) {
+    if (interactive && provider && req.url?.startsWith('/interaction/')) {
       interaction(provider, req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`interaction failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -159,11 +164,15 @@ export async function startOidcProvider(opts: { audience: string; groups: string
     }, ...(device ? [{
       client_id: device.clientId, grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
       redirect_uris: [], response_types: [], token_endpoint_auth_method: 'none',
+    }] : []), ...(authCode ? [{
+      client_id: authCode.clientId, application_type: 'native', grant_types: ['authorization_code'],
+      redirect_uris: [`http://127.0.0.1${authCode.redirectPath}`], response_types: ['code'], token_endpoint_auth_method: 'none',
     }] : [])],
     jwks: { keys },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     cookies: { keys: [randomBytes(16).toString('hex')] },
-    ttl: { ClientCredentials: opts.tokenTtlS ?? 600, ...(device ? deviceTtls(device, opts.tokenTtlS ?? 600) : {}) },
+    ttl: { ClientCredentials: opts.tokenTtlS ?? 600, ...(device ? deviceTtls(device, opts.tokenTtlS ?? 600) : {}),
+      ...(authCode ? { AuthorizationCode: 60, IdToken: opts.tokenTtlS ?? 600, Grant: 3600, Session: 3600, Interaction: 600 } : {}) },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -179,7 +188,7 @@ export async function startOidcProvider(opts: { audience: string; groups: string
       },
     },
     extraTokenClaims: () => ({ groups: [...opts.groups] }),
-    ...(device ? {
+    ...(interactive ? {
       // Users of the device flow: any login is accepted; the id_token carries `groups` too.
       findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id, groups: [...opts.groups] }) }),
       claims: { openid: ['sub'], groups: ['groups'] },

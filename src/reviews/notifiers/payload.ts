@@ -21,7 +21,8 @@ export interface GenericPayload {
   readonly event: ReviewEvent['event'];
   readonly by?: string;
   readonly review: ReviewNotice;
-  readonly links: { readonly api: string };
+  /** `api`: the JSON resource; `console`: the review's page in the web console (where a reviewer decides). */
+  readonly links: { readonly api: string; readonly console: string };
 }
 
 /** `POST`ed to `format: generic` webhooks. */
@@ -35,7 +36,7 @@ export function genericPayload(e: ReviewEvent, publicUrl: string): GenericPayloa
       requester: describeActor(r.requester), summary: r.summary, ...(r.justification === undefined ? {} : { justification: r.justification }),
       created_at: new Date(r.createdAt).toISOString(), expires_at: new Date(r.expiresAt).toISOString(),
     },
-    links: { api: `${publicUrl}/api/v1/reviews/${encodeURIComponent(r.id)}` },
+    links: { api: `${publicUrl}/api/v1/reviews/${encodeURIComponent(r.id)}`, console: `${publicUrl}/ui/reviews/${encodeURIComponent(r.id)}` },
   };
 }
 
@@ -65,6 +66,6 @@ export function slackPayload(e: ReviewEvent, publicUrl: string): { text: string;
     { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${esc(r.summary.replace(/```/g, "'''"))}\`\`\`` } },
   ];
   if (r.justification !== undefined) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Justification: ${esc(r.justification)}` }] });
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${g.links.api}|${r.id}> · \`gatehouse reviews approve ${r.id}\`` }] });
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${g.links.console}|Open ${r.id} in the console> · \`gatehouse reviews approve ${r.id}\`` }] });
   return { text, blocks };
 }

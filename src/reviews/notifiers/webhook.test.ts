@@ -57,7 +57,7 @@ describe('WebhookNotifier', () => {
     assert.equal(verify('whsec-test', hit.body, header as string, T0 / 1000 + 3600), false, 'an old timestamp fails');
     const body = JSON.parse(hit.body) as GenericPayload;
     assert.equal(body.event, 'review.requested');
-    assert.deepEqual(body.links, { api: 'https://gw.example/api/v1/reviews/rv_abc' });
+    assert.deepEqual(body.links, { api: 'https://gw.example/api/v1/reviews/rv_abc', console: 'https://gw.example/ui/reviews/rv_abc' });
     assert.equal(body.review.summary, review.summary);
     assert.equal(body.review.requester, 'user:alice via agent:bot');
     assert.equal(body.review.created_at, '2025-01-01T12:00:00.000Z');
@@ -128,7 +128,7 @@ describe('WebhookNotifier', () => {
     assert.match(msg.text, /^Review rv_abc needs approval: sql\.write on crm by user:alice via agent:bot$/);
     const all = JSON.stringify(msg.blocks);
     assert.ok(all.includes('DELETE FROM customers WHERE email = [EMAIL]'));
-    assert.ok(all.includes('<https://gw.example/api/v1/reviews/rv_abc|rv_abc>'));
+    assert.ok(all.includes('<https://gw.example/ui/reviews/rv_abc|Open rv_abc in the console>'));
     assert.ok(all.includes('ticket &lt;OPS-1&gt;'), 'user text cannot inject Slack markup');
   });
 
