@@ -17,6 +17,9 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 /** The layers, lowest first. A folder may import only from rows below its own. */
 export const LAYERS: readonly (readonly string[])[] = [
   ['kernel'],
+  // The protocol declarations (pure data: connection types, actions, facts, listener sections)
+  // and their registry, which configuration, policy and the store derive from: see unitOf.
+  ['protocols'],
   ['store'],
   ['audit', 'identity'],
   ['policy', 'recording'],
@@ -60,9 +63,17 @@ export function importsOf(text: string): { spec: string; typeOnly: boolean }[] {
   return out;
 }
 
-/** The layer unit of a path under src/: its top folder, or `protocols/<name>`. */
+/**
+ * The declaration files of a protocol folder (`protocols/<name>/protocol.ts` and its facts
+ * types): they belong to the `protocols` unit with contract.ts and registry.ts, not to the
+ * protocol's own (higher) unit.
+ */
+const DECLARATION = /^protocols\/[^/]+\/(protocol|facts)\.ts$/;
+
+/** The layer unit of a path under src/: its top folder, or `protocols/<name>` (declarations: `protocols`). */
 export function unitOf(path: string): string {
   const parts = path.split(/[\\/]/);
+  if (DECLARATION.test(parts.join('/'))) return 'protocols';
   if (parts[0] === 'protocols' && parts.length > 2) return `protocols/${parts[1]}`;
   return parts.length > 1 ? parts[0]! : '.';
 }

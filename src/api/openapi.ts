@@ -1,3 +1,6 @@
+import { LLM_PROVIDERS } from '../protocols/http/protocol.ts';
+import { CONNECTION_TYPES } from '../protocols/registry.ts';
+
 /**
  * The OpenAPI 3.1 document of the admin API, served at `/api/openapi.json`. A test checks that
  * every route the router registers is documented here and that nothing documented is missing.
@@ -22,7 +25,7 @@ const schemas = {
   Connection: {
     type: 'object', required: ['name', 'type', 'url', 'source', 'credentials'],
     properties: {
-      name: str, type: { enum: ['llm', 'http', 'postgres', 'mcp'] }, provider: str, url: str, description: str, tags: strs,
+      name: str, type: { enum: [...CONNECTION_TYPES] }, provider: str, url: str, description: str, tags: strs,
       source: { enum: ['config', 'api'], description: '`config` connections are read-only through the API' },
       credentials: { ...strs, description: 'Names of the credentials set; values are never returned' },
     },
@@ -30,7 +33,7 @@ const schemas = {
   ConnectionInput: {
     type: 'object', required: ['name', 'type', 'url'],
     properties: {
-      name: str, type: { enum: ['llm', 'http', 'postgres', 'mcp'] }, provider: { enum: ['openai', 'anthropic', 'openai-compatible'] }, url: str,
+      name: str, type: { enum: [...CONNECTION_TYPES] }, provider: { enum: [...LLM_PROVIDERS] }, url: str,
       description: str, tags: strs, credentials: { type: 'object', additionalProperties: str, description: 'Write-only; sealed at rest' },
     },
   },

@@ -9,8 +9,10 @@ import type { GatehouseConfig } from '../config/types.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
 import { createLogger, type Logger } from '../kernel/log.ts';
 import { Metrics } from '../kernel/metrics.ts';
-import { parseDuration, parseSize } from '../kernel/duration.ts';
-import { DEFAULT_MAX_MESSAGE } from '../protocols/postgres/frame-reader.ts';
+import { parseDuration } from '../kernel/duration.ts';
+import { REGISTRY } from '../protocols/registry.ts';
+import type { ListenerStart } from '../protocols/contract.ts';
+import { LISTENER_STARTERS } from './listeners.ts';
 import { openStore } from '../store/index.ts';
 import { ConnectionsRepo } from '../store/connections-repo.ts';
 import { loadOrCreateMasterKey } from '../store/crypto-box.ts';
@@ -43,7 +45,6 @@ import { recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
 import { RecordingJournal } from '../recording/journal.ts';
 import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
-import { PostgresListener } from '../protocols/postgres/listener.ts';
 import { PostgresQueryRunner } from '../protocols/postgres/query-runner.ts';
 import { sshListenerWanted, startSshListener } from '../protocols/ssh/start.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
@@ -59,10 +60,15 @@ export interface GatewayOptions {
   readonly httpListen?: string;
   /** Recording hook (tests pass a MemoryRecorder). */
   readonly recorder?: Recorder;
-  /** Override the PostgreSQL listen address (tests use port 0); `false` disables the listener. */
+  /** Override the PostgreSQL listen address (tests use port 0); `false` disables the listener. Same as `listen.postgres`. */
   readonly postgresListen?: string | false;
   /** Override `server.ssh.listen` (tests use port 0); `false` disables the SSH listener. */
   readonly sshListen?: string | false;
+  /**
+   * Override a protocol listener's address by protocol name (`{ ssh: '127.0.0.1:0' }`); `false`
+   * disables it. Default: `server.<name>.listen`.
+   */
+  readonly listen?: Readonly<Record<string, string | false>>;
   /** Override `server.metrics.listen` (tests use port 0). */
   readonly metricsListen?: string;
 }
@@ -71,10 +77,12 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly services: Services;
   readonly http: { host: string; port: number; url: string };
-  /** The PostgreSQL listener's bound address (undefined when disabled). */
+  /** The PostgreSQL listener's bound address (undefined when disabled); `listeners.postgres`. */
   readonly postgres: { host: string; port: number } | undefined;
   /** The SSH listener's bound address and public host key (undefined when it does not run). */
   readonly ssh?: { host: string; port: number; hostKey: string };
+  /** Each started protocol listener's bound address, by protocol name. */
+  readonly listeners: Readonly<Record<string, { host: string; port: number }>>;
   /** The separate `/metrics` listener's bound address, when `server.metrics.listen` is set. */
   readonly metrics?: { host: string; port: number };
   /** Set when the bootstrap admin key was created on this start. */
@@ -231,21 +239,22 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       metricsServer.on('request', createMetricsHandler(services, metrics));
       closers.unshift(() => closeServer(metricsServer));
     }
-    let postgres: { host: string; port: number } | undefined;
-    const pgListenText = opts.postgresListen ?? config.server.postgres.listen;
-    if (pgListenText !== false) {
-      const pgListen = parseListen(pgListenText);
-      checkExposure(pgListen.host, config);
-      const pgListener = new PostgresListener(services, {
-        host: pgListen.host, port: pgListen.port, ...(tls ? { tls } : {}),
-        insecureAuthOk: isLoopback(pgListen.host) || config.server.postgres.allow_insecure_auth,
-        startupTimeoutMs: ms(config.server.postgres.startup_timeout),
-        maxMessage: parseSize(config.server.postgres.max_message_size) ?? DEFAULT_MAX_MESSAGE,
-        safeFunctions: config.server.postgres.safe_functions,
-      });
-      postgres = await pgListener.start();
-      closers.unshift(() => pgListener.close());
+    // Each registered protocol with a listener of its own (server.<name>), in registration order.
+    const listeners: Record<string, { host: string; port: number }> = {};
+    for (const { name } of REGISTRY.listeners()) {
+      const section = listenerSection(config, name);
+      const start = starterOf(name);
+      const text = opts.listen?.[name] ?? (name === 'postgres' ? opts.postgresListen : undefined) ?? section.listen;
+      if (text === false) continue;
+      const at = parseListen(text);
+      checkExposure(at.host, config);
+      const running = await start(services, { ...at, loopback: isLoopback(at.host), ...(tls ? { tls } : {}) }, section);
+      listeners[name] = running.address;
+      closers.unshift(() => running.close());
     }
+    const postgres = listeners.postgres;
+    // The SSH listener: not yet started through the registry (it needs the state directory and
+    // starts only when an ssh connection exists); see docs/design/adding-a-protocol.md.
     let ssh: { host: string; port: number; hostKey: string } | undefined;
     const sshListenText = opts.sshListen ?? (sshListenerWanted(config) ? config.server.ssh.listen : false);
     if (sshListenText !== false) {
@@ -253,15 +262,33 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       ssh = { host: started.host, port: started.port, hostKey: started.hostKey };
       closers.unshift(() => started.close());
     }
-    log.info({ http: url, postgres, ...(ssh ? { ssh: { host: ssh.host, port: ssh.port } } : {}), ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
+    log.info({ http: url, ...listeners, ...(ssh ? { ssh: { host: ssh.host, port: ssh.port } } : {}), ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
     return {
-      services, http: { ...bound, url }, postgres, ...(ssh ? { ssh } : {}), ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
+      services, http: { ...bound, url }, postgres, listeners, ...(ssh ? { ssh } : {}), ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
       close: async () => { for (const c of closers) await c().catch((e: unknown) => log.error({ err: String(e) }, 'shutdown step failed')); },
     };
   } catch (err) {
     for (const c of closers) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The start function of a declared listener (the compiler checks LISTENER_STARTERS covers them). */
+function starterOf(name: string): ListenerStart<Services, { readonly listen: string }> {
+  const starters: Readonly<Record<string, ListenerStart<Services, never> | undefined>> = LISTENER_STARTERS;
+  const start = starters[name];
+  if (!start) throw new GatehouseError('internal', `no listener starter for protocol "${name}"`);
+  return start as ListenerStart<Services, { readonly listen: string }>;
+}
+
+/** `server.<name>` of a registered protocol's listener (validated by the configuration schema). */
+function listenerSection(config: GatehouseConfig, name: string): { readonly listen: string } {
+  const sections: Readonly<Record<string, unknown>> = config.server;
+  const section = sections[name];
+  if (section === null || typeof section !== 'object' || !('listen' in section) || typeof section.listen !== 'string') {
+    throw new GatehouseError('config_invalid', `server.${name}.listen is missing`);
+  }
+  return section as { readonly listen: string };
 }
 
 /** `server.http` deadlines as node:http server options. */

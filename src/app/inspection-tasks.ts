@@ -1,3 +1,4 @@
+import type { ConnectionType } from '../protocols/registry.ts';
 import type { MaskingRuleConfig } from '../config/types.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
 import type { Facts } from '../policy/request.ts';
@@ -18,7 +19,7 @@ export type InspectionTask =
   | { readonly kind: 'sql'; readonly sql: string }
   | {
     readonly kind: 'prepare';
-    readonly conn: { readonly name: string; readonly type: 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh'; readonly provider?: string; readonly pass_media_types?: readonly string[] };
+    readonly conn: { readonly name: string; readonly type: ConnectionType; readonly provider?: string; readonly pass_media_types?: readonly string[] };
     readonly method: string;
     readonly endpoint: string;
     readonly raw: Uint8Array;

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { deepFreeze } from '../kernel/freeze.ts';
 import { Secret } from '../kernel/secret.ts';
+import { REGISTRY } from '../protocols/registry.ts';
 import type { GatehouseConfig } from './types.ts';
 
 /** Value of `store.embedded.path` meaning "in memory"; never resolved as a path. */
@@ -27,6 +28,10 @@ export function finalizeConfig(doc: Obj, baseDir: string): GatehouseConfig {
   }
 
   if (isObj(server) && isObj(server.metrics) && server.metrics.token !== undefined) server.metrics.token = wrap(server.metrics.token);
+  // Each protocol listener's section, as the protocol reads it (`server.<name>`).
+  for (const { name, listener } of REGISTRY.listeners()) {
+    if (isObj(server) && isObj(server[name])) server[name] = listener.load(server[name]);
+  }
 
   const store = doc.store;
   if (isObj(store) && isObj(store.embedded) && store.embedded.path !== MEMORY_STORE_PATH) {

@@ -1,12 +1,13 @@
 import { ACTIONS } from '../policy/request.ts';
+import { REGISTRY, type CredentialKey, type ProtocolSet } from '../protocols/registry.ts';
 import { bool, duration, list, obj, oneOf, str, type JsonSchema } from './schema-helpers.ts';
 
-/** The kinds of upstream a connection can be (SPEC: configuration). */
-export const CONNECTION_TYPES = ['llm', 'http', 'postgres', 'mcp', 'ssh'] as const;
+/** The registered connection types (`['llm', 'http', 'postgres']`), from src/protocols/registry.ts. */
+export { CONNECTION_TYPES } from '../protocols/registry.ts';
 /** LLM wire formats. */
-export const LLM_PROVIDERS = ['openai', 'anthropic', 'openai-compatible'] as const;
-/** The credential keys a connection may hold. Every value becomes a `Secret` after load. */
-export const CREDENTIAL_KEYS = ['api_key', 'password', 'username', 'bearer', 'header_name', 'header_value', 'private_key', 'passphrase'] as const;
+export { LLM_PROVIDERS } from '../protocols/http/protocol.ts';
+/** The credential keys a connection may hold (every registered type's). Every value becomes a `Secret` after load. */
+export const CREDENTIAL_KEYS: readonly CredentialKey[] = REGISTRY.credentials().map((c) => c.key as CredentialKey);
 /** Detector names of SPEC: masking. */
 export const MASKING_ENTITIES = [
   'EMAIL', 'PHONE', 'CREDIT_CARD', 'IBAN', 'US_SSN', 'IP_ADDRESS', 'JWT', 'PRIVATE_KEY', 'SECRET',
@@ -18,66 +19,80 @@ export const REVIEW_KINDS = ['command', 'jit'] as const;
 /** Connection, rule and pattern names: lower-case, URL- and database-name-safe. */
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
 
-const credentialValue = (what: string): JsonSchema => str(`${what} Usually "\${ENV_VAR}" or "\${file:path}"; held as a secret after load.`);
+const SECRET_ADVICE = ' Usually "${ENV_VAR}" or "${file:path}"; held as a secret after load.';
 
-const credentials = obj(
-  'Secrets Gatehouse presents upstream; clients never see them. Only the keys listed are accepted.',
-  {
-    api_key: credentialValue('LLM API key (sent as "Authorization: Bearer" for openai, "x-api-key" for anthropic).'),
-    password: credentialValue('PostgreSQL or SSH password (or HTTP basic-auth password with username).'),
-    username: credentialValue('User name for HTTP basic auth; PostgreSQL takes the user from the url.'),
-    bearer: credentialValue('Bearer token for HTTP and MCP upstreams ("Authorization: Bearer <bearer>").'),
-    header_name: str('Name of a custom header carrying the credential (with header_value).', { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
-    header_value: credentialValue('Value of the custom credential header named by header_name.'),
-    private_key: credentialValue('ssh: the OpenSSH or PEM private key Gatehouse logs in with upstream (usually "${file:path}").'),
-    passphrase: credentialValue('ssh: passphrase of an encrypted private_key.'),
-  },
-  { default: {}, dependentRequired: { header_name: ['header_value'], header_value: ['header_name'] } },
-);
+/** `connections[].credentials`: every registered type's keys, merged. */
+function credentialsSchema(set: ProtocolSet): JsonSchema {
+  const merged = set.credentials();
+  const dependentRequired: Record<string, readonly string[]> = {};
+  for (const type of set.connectionTypes) Object.assign(dependentRequired, set.connectionType(type)?.credentialDependencies ?? {});
+  return obj(
+    'Secrets Gatehouse presents upstream; clients never see them. Only the keys listed are accepted.',
+    Object.fromEntries(merged.map((c) => [c.key, str(c.kind === 'secret' ? `${c.description}${SECRET_ADVICE}` : c.description, c.pattern === undefined ? {} : { pattern: c.pattern })])),
+    { default: {}, ...(Object.keys(dependentRequired).length > 0 ? { dependentRequired } : {}) },
+  );
+}
 
 const typeIs = (type: string): JsonSchema => ({ properties: { type: { const: type } }, required: ['type'] });
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The `connections[].url` pattern of a type: its schemes, then `://`. */
+export function urlPattern(schemes: readonly string[]): string {
+  return schemes.length === 1 ? `^${escapeRe(schemes[0] ?? '')}://` : `^(${schemes.map(escapeRe).join('|')})://`;
+}
+
+/**
+ * `connections[]` for the protocols of `set`: the common fields, each type's own fields (refused
+ * on other types), its required fields and its URL schemes.
+ */
+export function connectionSchema(set: ProtocolSet = REGISTRY): JsonSchema {
+  const decls = set.connectionTypes.map((t) => set.connectionType(t)).filter((d) => d !== undefined);
+  const fields = Object.fromEntries(decls.flatMap((d) => Object.entries(d.fields ?? {})));
+  const bySchemes = new Map<string, string[]>();
+  for (const d of decls) {
+    const key = d.urlSchemes.map((s) => `${s}://`).join(' or ');
+    bySchemes.set(key, [...(bySchemes.get(key) ?? []), d.type]);
+  }
+  const urls = [...bySchemes].map(([schemes, types]) => `${schemes} for ${types.join(' and ')}`).join('; ');
+  return obj(
+    'An upstream service reached through Gatehouse. Clients address it by name: /proxy/<name>/… (HTTP, LLM), database name <name> (PostgreSQL).',
+    {
+      name: str('Unique connection name: lower-case letters, digits, "_" and "-", at most 63 characters.', { pattern: NAME_PATTERN }),
+      type: oneOf(`Kind of upstream: one of the registered connection types (${decls.map((d) => `${d.type}: ${d.summary}`).join('; ')}).`, set.connectionTypes),
+      url: str(`Upstream base URL: ${urls}. Put passwords in credentials, not here.`, { format: 'uri' }),
+      ...fields,
+      credentials: credentialsSchema(set),
+      description: str('Free text shown in the admin API.', { maxLength: 1000 }),
+      tags: list('Labels visible to policy as the connection entity\'s tags.', str('A tag.', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' }), { uniqueItems: true, default: [] }),
+      timeouts: obj('Upstream timeouts.', {
+        connect: duration('Time allowed to open the upstream connection.', '10s'),
+        headers: duration('Time allowed for the upstream to send response headers (HTTP, LLM).', '60s'),
+        body: duration('Time allowed for the whole response body, streams included (HTTP, LLM).', '300s'),
+      }, { default: {} }),
+    },
+    {
+      required: ['name', 'type', 'url'],
+      allOf: [
+        // Each type's own fields: required on it, refused on any other type.
+        ...decls.flatMap((d) => {
+          const own = Object.keys(d.fields ?? {});
+          const required = d.required ?? [];
+          if (own.length === 0) return [];
+          return [{
+            if: typeIs(d.type),
+            ...(required.length > 0 ? { then: { required: [...required] } } : {}),
+            else: { properties: Object.fromEntries(own.map((f) => [f, false])) },
+          }];
+        }),
+        // Each type's URL schemes.
+        ...decls.map((d) => ({ if: typeIs(d.type), then: { properties: { url: { type: 'string', pattern: d.urlPattern ?? urlPattern(d.urlSchemes) } } } })),
+      ],
+    },
+  );
+}
 
 /** `connections[]`: one upstream each. */
-export const CONNECTION_SCHEMA: JsonSchema = obj(
-  'An upstream service reached through Gatehouse. Clients address it by name: /proxy/<name>/… (HTTP, LLM), database name <name> (PostgreSQL).',
-  {
-    name: str('Unique connection name: lower-case letters, digits, "_" and "-", at most 63 characters.', { pattern: NAME_PATTERN }),
-    type: oneOf('Kind of upstream: llm | http | postgres | ssh. (mcp is reserved for upstream MCP servers and refused until they have a data path.)', CONNECTION_TYPES),
-    provider: oneOf('LLM wire format; required when type is llm and not allowed otherwise.', LLM_PROVIDERS),
-    url: str('Upstream base URL: http(s):// for llm, http and mcp; postgres:// (or postgresql://) for postgres; ssh://<user>@<host>[:<port>] for ssh. Put passwords in credentials, not here.', { format: 'uri' }),
-    credentials,
-    description: str('Free text shown in the admin API.', { maxLength: 1000 }),
-    tags: list('Labels visible to policy as the connection entity\'s tags.', str('A tag.', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' }), { uniqueItems: true, default: [] }),
-    pass_media_types: list(
-      'http connections: response (and, with a request masking rule, request) media types passed without being parsed or masked, e.g. "application/pdf", "image/*". Everything else the gateway cannot read (JSON, NDJSON, form data, XML/HTML, plain text, SSE) is refused while a masking rule applies. Passed bodies are still scrubbed of the connection\'s own secrets. "*/*" passes everything: masking rules then cover only the readable types.',
-      str('A media type "type/subtype", "type/*" or "*/*".', { pattern: '^([a-z0-9][a-z0-9!#$&^_.+-]{0,126}/([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\\*)|\\*/\\*)$' }),
-      { uniqueItems: true },
-    ),
-    host_key: str('ssh connections (required): the upstream server\'s public host key, as in known_hosts or ssh-keyscan output without the host name ("ssh-ed25519 AAAA…"). A server presenting another key is refused; nothing is trusted on first use.', { pattern: '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|rsa-sha2-256|rsa-sha2-512) [A-Za-z0-9+/]+={0,2}( .*)?$', maxLength: 16384 }),
-    timeouts: obj('Upstream timeouts.', {
-      connect: duration('Time allowed to open the upstream connection.', '10s'),
-      headers: duration('Time allowed for the upstream to send response headers (HTTP, LLM).', '60s'),
-      body: duration('Time allowed for the whole response body, streams included (HTTP, LLM).', '300s'),
-    }, { default: {} }),
-  },
-  {
-    required: ['name', 'type', 'url'],
-    allOf: [
-      { if: typeIs('llm'), then: { required: ['provider'] }, else: { properties: { provider: false } } },
-      { if: typeIs('http'), else: { properties: { pass_media_types: false } } },
-      { if: typeIs('ssh'), then: { required: ['host_key'] }, else: { properties: { host_key: false } } },
-      {
-        if: typeIs('postgres'),
-        then: { properties: { url: { type: 'string', pattern: '^postgres(ql)?://' } } },
-        else: {
-          if: typeIs('ssh'),
-          then: { properties: { url: { type: 'string', pattern: '^ssh://[^@/:]+@[^@/]+(:[0-9]{1,5})?/?$' } } },
-          else: { properties: { url: { type: 'string', pattern: '^https?://' } } },
-        },
-      },
-    ],
-  },
-);
+export const CONNECTION_SCHEMA: JsonSchema = connectionSchema();
 
 /** `masking`. */
 export const MASKING_SCHEMA: JsonSchema = obj('Inline masking of sensitive data (SPEC: masking).', {

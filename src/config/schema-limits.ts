@@ -12,11 +12,6 @@ export const HTTP_TIMEOUTS: Record<string, JsonSchema> = {
   keep_alive_timeout: duration('How long an idle keep-alive connection is kept open between requests.', '5s'),
 };
 
-/** `server.postgres` startup timeout. */
-export const POSTGRES_TIMEOUTS: Record<string, JsonSchema> = {
-  startup_timeout: duration('Longest time a PostgreSQL client may take from connecting to completing authentication (SSL/startup/password); then the connection is closed (a client silent on one message gets FATAL 08P01 first).', '10s'),
-};
-
 /**
  * `limits`: what one principal may hold at once, and how inspection is kept off the event loop.
  * With several replicas each limit applies per replica.

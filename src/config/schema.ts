@@ -1,6 +1,7 @@
-import { CONNECTION_SCHEMA, MASKING_SCHEMA, NAME_PATTERN, REVIEWS_SCHEMA } from './schema-data-plane.ts';
+import { REGISTRY, type ProtocolSet } from '../protocols/registry.ts';
+import { CONNECTION_SCHEMA, connectionSchema, MASKING_SCHEMA, NAME_PATTERN, REVIEWS_SCHEMA } from './schema-data-plane.ts';
 import { bool, duration, list, listen, obj, oneOf, size, str, type JsonSchema } from './schema-helpers.ts';
-import { HTTP_TIMEOUTS, LIMITS_SCHEMA, POSTGRES_TIMEOUTS } from './schema-limits.ts';
+import { HTTP_TIMEOUTS, LIMITS_SCHEMA } from './schema-limits.ts';
 
 export type { JsonSchema } from './schema-helpers.ts';
 export {
@@ -13,18 +14,14 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] a
 /** JWT algorithms an external issuer may use. Symmetric (HS*) and `none` are never accepted. */
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
-const SERVER = obj('Listeners and transport security.', {
+/** `server`: the HTTP listener, each registered protocol's own listener (`server.<name>`), TLS. */
+const server = (set: ProtocolSet): JsonSchema => obj('Listeners and transport security.', {
   http: obj('HTTP listener: data plane /proxy/<connection>/…, MCP /mcp, admin API /api/v1, identity /oauth, health and metrics.', {
     listen: listen('Address the HTTP listener binds.', '127.0.0.1:8080'),
     ...HTTP_TIMEOUTS,
   }, { default: {} }),
-  postgres: obj('PostgreSQL wire-protocol listener.', {
-    listen: listen('Address the PostgreSQL listener binds.', '127.0.0.1:15432'),
-    allow_insecure_auth: bool('Accept cleartext passwords (Gatehouse credentials) without TLS on a non-loopback listener. Only for trusted networks.', false),
-    ...POSTGRES_TIMEOUTS,
-    max_message_size: size('Largest PostgreSQL protocol message either side may send (a query text, a row). A bigger one ends the session with an error naming the side and the limit.', '64mb'),
-    safe_functions: list('Functions the upstream catalog marks volatile that are known to change nothing (e.g. a logging-free lookup): "name" or "schema.name". Any other volatile function called by a statement (also in attribute notation t.f) makes it a write (sql.write, context.sql.volatile_functions).', str('A function name, optionally schema-qualified.', { pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$' }), { uniqueItems: true, default: [] }),
-  }, { default: {} }),
+  ...Object.fromEntries(set.listeners().map(({ name, listener }) => [name, obj(listener.description, { ...listener.config }, { default: {} })])),
+  // Not yet a registered listener (it needs the state directory and starts only when wanted).
   ssh: obj('SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key).', {
     listen: listen('Address the SSH listener binds.', '127.0.0.1:2222'),
     enabled: bool('Start the SSH listener even when no connection in this file has type ssh.', false),
@@ -118,30 +115,35 @@ const LOG = obj('Logging (JSON lines on stdout; never secrets, prompts or rows).
  *   import { CONFIG_SCHEMA } from './schema.ts';
  *   new Ajv2020({ useDefaults: true }).compile(CONFIG_SCHEMA);
  */
-export const CONFIG_SCHEMA: JsonSchema = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: 'urn:gatehouse:config:v1',
-  title: 'Gatehouse configuration (gatehouse.yaml)',
-  description: 'Values may use ${ENV_VAR}, ${ENV_VAR:-default} and ${file:path} inside strings; "$${" is a literal "${". Unknown keys are errors.',
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    server: SERVER,
-    store: STORE,
-    identity: IDENTITY,
-    connections: list('Upstream services (names unique). Connections added through the admin API live in the store.', CONNECTION_SCHEMA, { default: [] }),
-    api_connections: list('Names of connections created through the admin API that masking and review rules may name. '
-      + 'A rule naming a connection that is neither configured nor listed here is an error; /readyz reports "not ready" while a listed one does not exist.',
-    str('A connection name.', { pattern: NAME_PATTERN }), { uniqueItems: true, default: [] }),
-    policies: POLICIES,
-    masking: MASKING_SCHEMA,
-    reviews: REVIEWS_SCHEMA,
-    recording: RECORDING,
-    notifications: NOTIFICATIONS,
-    log: LOG,
-    limits: LIMITS_SCHEMA,
-  },
-};
+export const CONFIG_SCHEMA: JsonSchema = configSchema(REGISTRY);
+
+/** The configuration schema for the protocols of `set` (tests register a fake protocol). */
+export function configSchema(set: ProtocolSet): JsonSchema {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'urn:gatehouse:config:v1',
+    title: 'Gatehouse configuration (gatehouse.yaml)',
+    description: 'Values may use ${ENV_VAR}, ${ENV_VAR:-default} and ${file:path} inside strings; "$${" is a literal "${". Unknown keys are errors.',
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      server: server(set),
+      store: STORE,
+      identity: IDENTITY,
+      connections: list('Upstream services (names unique). Connections added through the admin API live in the store.', set === REGISTRY ? CONNECTION_SCHEMA : connectionSchema(set), { default: [] }),
+      api_connections: list('Names of connections created through the admin API that masking and review rules may name. '
+        + 'A rule naming a connection that is neither configured nor listed here is an error; /readyz reports "not ready" while a listed one does not exist.',
+      str('A connection name.', { pattern: NAME_PATTERN }), { uniqueItems: true, default: [] }),
+      policies: POLICIES,
+      masking: MASKING_SCHEMA,
+      reviews: REVIEWS_SCHEMA,
+      recording: RECORDING,
+      notifications: NOTIFICATIONS,
+      log: LOG,
+      limits: LIMITS_SCHEMA,
+    },
+  };
+}
 
 /**
  * The published schema file's exact text (`schema/gatehouse.schema.json`).

@@ -2,6 +2,7 @@ import { RE2 } from 're2-wasm';
 import { parseDuration } from '../kernel/duration.ts';
 import { didYouMean } from '../kernel/suggest.ts';
 import { isClaimName, NAME_PATTERN } from '../identity/names.ts';
+import { REGISTRY } from '../protocols/registry.ts';
 import type { ConfigIssue } from './config-error.ts';
 import type { GatehouseConfig } from './types.ts';
 import { toPointer } from './interpolate.ts';
@@ -47,25 +48,11 @@ export function checkAfterDefaults(doc: unknown, locate: Locate): ConfigIssue[] 
   unique(doc, ['identity', 'issuers'], 'issuer', 'issuer', issues, locate);
   checkReviews(doc, issues, locate);
   checkMasking(doc, issues, locate);
-  checkConnectionTypes(doc, issues, locate);
   checkConnectionReferences(doc, issues, locate);
   checkListeners(doc, issues, locate);
   checkTimeouts(doc, issues, locate);
   checkNoPasswordInUrls(doc, issues, locate);
   return issues;
-}
-
-/** Connection types the schema knows but nothing serves yet. */
-export const UNSERVED_CONNECTION_TYPES: Readonly<Record<string, string>> = {
-  mcp: 'type "mcp" (upstream MCP servers) is not served yet: no data path forwards to it, so its policy, masking and recording '
-    + 'would never apply. Gatehouse itself is an MCP server at /mcp; reach HTTP tools through an "http" connection',
-};
-
-function checkConnectionTypes(doc: unknown, issues: ConfigIssue[], locate: Locate): void {
-  items(field(doc, 'connections')).forEach((c, i) => {
-    const why = UNSERVED_CONNECTION_TYPES[String(field(c, 'type'))];
-    if (why !== undefined) issue(issues, locate, ['connections', i, 'type'], why);
-  });
 }
 
 /** `*` matches any characters (the same globs as policy/review-rules and the masking rules). */
@@ -155,7 +142,7 @@ const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/i;
 
 function checkListeners(doc: unknown, issues: ConfigIssue[], locate: Locate): void {
   if (field(doc, 'server', 'tls') !== undefined || field(doc, 'server', 'allow_insecure_public') === true) return;
-  for (const which of ['http', 'postgres']) {
+  for (const which of ['http', ...REGISTRY.listeners().map((l) => l.name)]) {
     const addr = field(doc, 'server', which, 'listen');
     if (typeof addr !== 'string') continue;
     const host = addr.slice(0, addr.lastIndexOf(':'));

@@ -1,6 +1,7 @@
 import { parseDuration, parseSize } from '../kernel/duration.ts';
 import type { Secret } from '../kernel/secret.ts';
 import type { Action } from '../policy/request.ts';
+import type { ListenerSections } from '../protocols/registry.ts';
 import type {
   CONNECTION_TYPES, CREDENTIAL_KEYS, JWT_ALGORITHMS, LLM_PROVIDERS, LOG_LEVELS, MASKING_DIRECTIONS,
   MASKING_ENTITIES, MASKING_STRATEGIES, REVIEW_KINDS,
@@ -91,7 +92,6 @@ export interface WebhookConfig {
 export interface GatehouseConfig {
   readonly server: {
     readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
-    readonly postgres: { readonly listen: string; readonly allow_insecure_auth: boolean; readonly startup_timeout: string; readonly safe_functions: readonly string[]; readonly max_message_size: string };
     readonly ssh: { readonly listen: string; readonly enabled: boolean; readonly auth_timeout: string };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
@@ -100,7 +100,7 @@ export interface GatehouseConfig {
     readonly body_limit: string;
     /** `/metrics` guard: optional bearer token and optional separate listen address. */
     readonly metrics: { readonly token?: Secret; readonly listen?: string };
-  };
+  } & ListenerSections; // server.<protocol>: each registered protocol's own listener (server.postgres)
   readonly store: {
     /** Always present (defaults); ignored when `postgres` is set. `":memory:"` means in memory. */
     readonly embedded: { readonly path: string };

@@ -2,8 +2,9 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormatsModule from 'ajv-formats';
 import { didYouMean } from '../kernel/suggest.ts';
 import type { ConfigIssue } from './config-error.ts';
-import { CONFIG_SCHEMA } from './schema.ts';
-import { DURATION_PATTERN, SIZE_PATTERN } from './schema-helpers.ts';
+import { REGISTRY, type ProtocolSet } from '../protocols/registry.ts';
+import { CONFIG_SCHEMA, configSchema } from './schema.ts';
+import { DURATION_PATTERN, SIZE_PATTERN, type JsonSchema } from './schema-helpers.ts';
 
 /** Finds the line of a JSON-Pointer path (and optionally of one of its keys) in the source. */
 export type Locate = (path: readonly (string | number)[], key?: string) => number | undefined;
@@ -11,33 +12,38 @@ export type Locate = (path: readonly (string | number)[], key?: string) => numbe
 // ajv-formats is CommonJS; under Node's ESM loader its default export is the plugin function.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-let compiled: ValidateFunction | undefined;
+const compiled = new WeakMap<ProtocolSet, { schema: JsonSchema; validate: ValidateFunction }>();
 
-/** The compiled validator (built once): draft 2020-12, all errors, defaults inserted in place. */
-function validator(): ValidateFunction {
-  if (compiled) return compiled;
+/** The compiled validator of `set` (built once): draft 2020-12, all errors, defaults inserted in place. */
+function validator(set: ProtocolSet): { schema: JsonSchema; validate: ValidateFunction } {
+  const known = compiled.get(set);
+  if (known) return known;
   const ajv = new Ajv2020({
     allErrors: true, useDefaults: true, allowUnionTypes: true,
     strict: true, strictRequired: false, // if/then branches name properties declared beside them
   });
   addFormats(ajv);
-  compiled = ajv.compile(CONFIG_SCHEMA);
-  return compiled;
+  const schema = set === REGISTRY ? CONFIG_SCHEMA : configSchema(set);
+  const entry = { schema, validate: ajv.compile(schema) };
+  compiled.set(set, entry);
+  return entry;
 }
 
 /**
- * Validates `data` against CONFIG_SCHEMA, filling in defaults **in place** (pass a private copy).
- * Returns every problem with its JSON-Pointer path, readable message and line.
+ * Validates `data` against CONFIG_SCHEMA (the schema of the protocols of `set`), filling in
+ * defaults **in place** (pass a private copy). Returns every problem with its JSON-Pointer path,
+ * readable message and line.
  *
  * @example validateAgainstSchema({ server: { htp: {} } }, () => undefined) // [{ path: '/server/htp', message: 'unknown key …' }]
  */
-export function validateAgainstSchema(data: unknown, locate: Locate): ConfigIssue[] {
-  const validate = validator();
+export function validateAgainstSchema(data: unknown, locate: Locate, set: ProtocolSet = REGISTRY): ConfigIssue[] {
+  const { schema, validate } = validator(set);
   if (validate(data)) return [];
   const seen = new Set<string>();
   const issues: ConfigIssue[] = [];
+  const ctx: MessageContext = { data, schema, set };
   for (const e of validate.errors ?? []) {
-    const issue = toIssue(e, locate, data);
+    const issue = toIssue(e, locate, ctx);
     if (!issue) continue;
     const id = `${issue.path}\0${issue.message}`;
     if (seen.has(id)) continue;
@@ -47,9 +53,16 @@ export function validateAgainstSchema(data: unknown, locate: Locate): ConfigIssu
   return issues;
 }
 
-function toIssue(e: ErrorObject, locate: Locate, data: unknown): ConfigIssue | undefined {
+/** What a message may refer to: the document, the schema it failed, the protocols behind it. */
+interface MessageContext {
+  readonly data: unknown;
+  readonly schema: JsonSchema;
+  readonly set: ProtocolSet;
+}
+
+function toIssue(e: ErrorObject, locate: Locate, ctx: MessageContext): ConfigIssue | undefined {
   const segments = fromPointer(e.instancePath);
-  const at = (path: string, line: number | undefined): ConfigIssue => ({ path, message: messageOf(e, data), ...(line === undefined ? {} : { line }) });
+  const at = (path: string, line: number | undefined): ConfigIssue => ({ path, message: messageOf(e, ctx), ...(line === undefined ? {} : { line }) });
   switch (e.keyword) {
     case 'if': // the failing "then"/"else" branch reports the real problem
     case 'propertyNames': // the pattern error on the key itself is reported instead
@@ -65,18 +78,24 @@ function toIssue(e: ErrorObject, locate: Locate, data: unknown): ConfigIssue | u
     default: {
       const propertyName = e.propertyName; // set on errors about a key itself (propertyNames)
       if (propertyName !== undefined) {
-        return { path: `${e.instancePath}/${escape(propertyName)}`, message: `invalid key: ${messageOf(e, data)}`, ...lineOf(locate(segments, propertyName)) };
+        return { path: `${e.instancePath}/${escape(propertyName)}`, message: `invalid key: ${messageOf(e, ctx)}`, ...lineOf(locate(segments, propertyName)) };
       }
       return at(e.instancePath, locate(segments));
     }
   }
 }
 
-function messageOf(e: ErrorObject, data: unknown): string {
+/** `/connections/<n>/type`: the connection type, whose refusal the protocol registry words. */
+const CONNECTION_TYPE_PATH = /^\/connections\/\d+\/type$/;
+/** `/connections/<n>/<field>`: a connection field, possibly owned by one type. */
+const CONNECTION_FIELD_PATH = /^\/connections\/\d+\/([^/]+)$/;
+
+function messageOf(e: ErrorObject, ctx: MessageContext): string {
+  const { data, set } = ctx;
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
-      const allowed = allowedKeys(e.schemaPath);
+      const allowed = allowedKeys(ctx.schema, e.schemaPath);
       const hint = didYouMean(String(params.additionalProperty), allowed);
       return `unknown key${allowed.length > 0 ? ` (allowed here: ${allowed.join(', ')})` : ''}${hint}`;
     }
@@ -85,10 +104,14 @@ function messageOf(e: ErrorObject, data: unknown): string {
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const value = valueAt(data, fromPointer(e.instancePath));
+      if (CONNECTION_TYPE_PATH.test(e.instancePath) && typeof value === 'string') return set.unregisteredTypeMessage(value);
       return `must be one of: ${allowed.join(', ')}${typeof value === 'string' ? didYouMean(value, allowed) : ''}`;
     }
-    case 'false schema':
-      return e.instancePath.endsWith('/provider') ? 'is only allowed when type is llm' : 'is not allowed here';
+    case 'false schema': {
+      const field = CONNECTION_FIELD_PATH.exec(e.instancePath)?.[1];
+      const owner = field === undefined ? undefined : set.fieldOwner(field);
+      return owner === undefined ? 'is not allowed here' : `is only allowed when type is ${owner}`;
+    }
     case 'pattern':
       if (params.pattern === DURATION_PATTERN) return 'must be a duration: an integer and a unit ms, s, m, h or d (e.g. "60s", "15m")';
       if (params.pattern === SIZE_PATTERN) return 'must be a size: an integer and a unit b, kb, mb or gb (e.g. "10mb")';
@@ -101,8 +124,8 @@ function messageOf(e: ErrorObject, data: unknown): string {
 }
 
 /** The property names declared beside the `additionalProperties` keyword that failed. */
-function allowedKeys(schemaPath: string): string[] {
-  let node: unknown = CONFIG_SCHEMA;
+function allowedKeys(schema: JsonSchema, schemaPath: string): string[] {
+  let node: unknown = schema;
   const parts = fromPointer(schemaPath.replace(/^#/, ''));
   for (const part of parts.slice(0, -1)) {
     if (node === null || typeof node !== 'object') return [];

@@ -2,11 +2,12 @@ import type { Secret } from '../kernel/secret.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { ConnectionsRepo } from '../store/connections-repo.ts';
 import type { ConnectionConfig } from '../config/types.ts';
+import type { ConnectionType } from '../protocols/registry.ts';
 
 /** A connection as the data paths use it, wherever it was defined. */
 export interface Connection {
   readonly name: string;
-  readonly type: 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh';
+  readonly type: ConnectionType;
   readonly provider?: string;
   readonly url: string;
   readonly credentials: Readonly<Record<string, Secret>>;

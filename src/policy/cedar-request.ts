@@ -1,4 +1,5 @@
 import type { CedarContext, CedarValueJson, EntityJson } from './cedar.ts';
+import { REGISTRY, type ProtocolSet } from '../protocols/registry.ts';
 import type { AccessRequest, Facts } from './request.ts';
 import type { ContextUse, RequestUsage } from './request-usage.ts';
 
@@ -27,9 +28,9 @@ export const GATEWAY_ID = 'gatehouse';
  *
  * @example toCedarRequest(req).principal // { type: 'User', id: 'alice' }
  */
-export function toCedarRequest(req: AccessRequest): CedarRequest {
+export function toCedarRequest(req: AccessRequest, set: ProtocolSet = REGISTRY): CedarRequest {
   const { principal: p, resource: r } = req;
-  if (!appliesTo(req.action, r.kind)) {
+  if (!appliesTo(set, req.action, r.kind)) {
     throw new Error(`action ${req.action} does not apply to a ${r.kind} resource`);
   }
   const entities: EntityJson[] = [];
@@ -57,15 +58,19 @@ export function toCedarRequest(req: AccessRequest): CedarRequest {
   const context: CedarContext = {
     via: p.via,
     time: { hour: at.getUTCHours(), weekday: at.getUTCDay(), epoch: Math.floor(req.at / 1000) },
-    ...factsContext(req.facts),
+    ...factsContext(set, req.facts),
   };
   if (agent) context.agent = { id: agent.id, groups: [...agent.groups] };
   return { principal, action: { type: 'Action', id: req.action }, resource, context, entities };
 }
 
-/** The resource kinds of the schema's `appliesTo` for each action. */
-function appliesTo(action: AccessRequest['action'], kind: AccessRequest['resource']['kind']): boolean {
-  if (action === 'mcp.call') return true;
+/**
+ * The resource kinds of the schema's `appliesTo` for each action: `admin` the gateway,
+ * `review.approve` a connection, a protocol's action what it declares.
+ */
+function appliesTo(set: ProtocolSet, action: string, kind: AccessRequest['resource']['kind']): boolean {
+  const declared = set.actions.find((a) => a.name === action);
+  if (declared) return declared.resources.includes(kind === 'gateway' ? 'Gateway' : 'Connection');
   return (action === 'admin') === (kind === 'gateway');
 }
 
@@ -78,32 +83,17 @@ function groupUids(names: readonly string[], all: Set<string>): CedarUid[] {
   return out;
 }
 
-/** Copies exactly the schema's attributes (never extra fields a protocol may have added). */
-function factsContext(f: Facts): CedarContext {
+/**
+ * Copies exactly the schema's attributes (never extra fields a protocol may have added): each
+ * registered facts record present in `f`, through its declaration's `toContext`.
+ */
+function factsContext(set: ProtocolSet, f: Facts): CedarContext {
   const c: CedarContext = {};
-  if (f.sql) {
-    const s = f.sql;
-    c.sql = {
-      kinds: [...s.kinds], tables: [...s.tables], functions: [...s.functions],
-      dangerous_functions: [...s.dangerous_functions], statements: s.statements, has_where: s.has_where,
-      data_modifying_cte: s.data_modifying_cte, do_block: s.do_block, copy_program: s.copy_program,
-      copy_out: s.copy_out ?? false, side_effects: [...(s.side_effects ?? [])], settings: [...(s.settings ?? [])],
-      server_secrets: [...(s.server_secrets ?? [])], possible_functions: [...(s.possible_functions ?? s.functions)],
-      volatile_functions: [...(s.volatile_functions ?? [])],
-      protected_reads: [...(s.protected_reads ?? [])], protected_filters: [...(s.protected_filters ?? [])],
-    };
+  const present = f as Readonly<Record<string, unknown>>;
+  for (const [key, decl] of set.facts) {
+    const value = present[key];
+    if (value !== undefined) c[key] = decl.toContext(value);
   }
-  if (f.llm) {
-    const l = f.llm;
-    c.llm = {
-      provider: l.provider, endpoint: l.endpoint, model: l.model, stream: l.stream, tools: [...l.tools],
-      secret_types: [...l.secret_types], pii_types: [...l.pii_types], findings: l.findings,
-      attachments: l.attachments ?? 0, attachment_types: [...(l.attachment_types ?? [])], attachment_bytes: l.attachment_bytes ?? 0,
-    };
-  }
-  if (f.http) c.http = { method: f.http.method, path: f.http.path, path_lower: f.http.path_lower ?? f.http.path.toLowerCase() };
-  if (f.mcp) c.mcp = { tool: f.mcp.tool };
-  if (f.shell) c.shell = Object.fromEntries(Object.entries(f.shell).map(([k, v]) => [k, typeof v === 'boolean' ? v : [...v]]));
   return c;
 }
 
@@ -121,8 +111,8 @@ function factsContext(f: Facts): CedarContext {
  *
  * @example JSON.stringify(toPrunedCedarRequest(req, usage)) // the decision cache key
  */
-export function toPrunedCedarRequest(req: AccessRequest, usage: RequestUsage): CedarRequest {
-  const full = toCedarRequest(req);
+export function toPrunedCedarRequest(req: AccessRequest, usage: RequestUsage, set: ProtocolSet = REGISTRY): CedarRequest {
+  const full = toCedarRequest(req, set);
   const groups = usage.literals.get('Group');
   const keepGroups = (names: readonly string[]): CedarUid[] => {
     if (!groups) return [];

@@ -5,15 +5,18 @@
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cedarSchemaFor } from './cedar-schema.ts';
 
 export { cedar };
 export type {
   AuthorizationAnswer, CedarValueJson, Context as CedarContext, DetailedError, EntityJson, EntityUidJson, PolicyJson,
 } from '@cedar-policy/cedar-wasm/nodejs';
 
-/** Absolute path of the published Cedar schema (human format) shipped beside this module. */
+/**
+ * Absolute path of the published Cedar schema (human format) shipped beside this module: the text
+ * of {@link cedarSchemaText}, written by scripts/gen-cedar-schema.ts (a test keeps it in sync).
+ */
 export const CEDAR_SCHEMA_PATH = fileURLToPath(new URL('./schema.cedarschema', import.meta.url));
 
 /** Name under which the schema is preparsed in the wasm module's cache. */
@@ -22,9 +25,12 @@ export const SCHEMA_NAME = 'gatehouse';
 let schemaText: string | undefined;
 let schemaPreparsed = false;
 
-/** The schema text, read once. @example validate({ schema: cedarSchemaText(), policies }) */
+/**
+ * The schema text of the registered protocols, built once (see cedar-schema.ts).
+ * @example validate({ schema: cedarSchemaText(), policies })
+ */
 export function cedarSchemaText(): string {
-  schemaText ??= readFileSync(CEDAR_SCHEMA_PATH, 'utf8');
+  schemaText ??= cedarSchemaFor();
   return schemaText;
 }
 

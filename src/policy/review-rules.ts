@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../kernel/duration.ts';
 import { authorizePreparsed, preparse, type CedarOutcome } from './authorize.ts';
+import { optionalContext } from './cedar-schema.ts';
 import { cedar, cedarSchemaText, issueFromCedar, SourceText, type PolicyLoadIssue } from './cedar.ts';
 import { toCedarRequest, toPrunedCedarRequest, type CedarRequest } from './cedar-request.ts';
 import { DecisionCache } from './decision-cache.ts';
@@ -42,7 +43,7 @@ interface CompiledRule {
 }
 
 /** Context attributes that are optional in the schema; conditions get `context has x &&` guards. */
-const OPTIONAL_CONTEXT = new Set(['agent', 'sql', 'llm', 'http', 'mcp', 'shell']);
+const OPTIONAL_CONTEXT = optionalContext();
 
 /**
  * Review rules: which permitted requests need a human first (SPEC: reviews). A rule matches a

@@ -1,3 +1,5 @@
+import type { RecordingProtocol } from '../protocols/registry.ts';
+
 /**
  * The recording hook every data path calls. The protocols hand each exchange to the recorder
  * already masked (what the client received); storage, hash chaining and replay belong to the
@@ -7,7 +9,8 @@
 export interface RecordEvent {
   /** Session id: a PostgreSQL connection, or an HTTP/MCP exchange stream. */
   readonly session: string;
-  readonly protocol: 'http' | 'postgres' | 'mcp' | 'ssh';
+  /** The recording name of the protocol (`ProtocolModule.recording`). */
+  readonly protocol: RecordingProtocol;
   /**
    * `terminal`: a slice of an interactive session as asciicast v2 events: `data.o` (output, masked),
    * `data.i` (keystrokes, masked) or `data.r` (`"<cols>x<rows>"`, a resize).

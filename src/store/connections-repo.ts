@@ -3,9 +3,9 @@ import { GatehouseError } from '../kernel/errors.ts';
 import { Secret } from '../kernel/secret.ts';
 import { open, seal } from './crypto-box.ts';
 import type { SqlDriver, SqlExecutor } from './sql.ts';
+import { isConnectionType, REGISTRY, type ConnectionType } from '../protocols/registry.ts';
 
-export type ConnectionType = 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh';
-const TYPES: readonly string[] = ['llm', 'http', 'postgres', 'mcp', 'ssh'];
+export type { ConnectionType } from '../protocols/registry.ts';
 /** Letters, digits, `.`, `_`, `-`; at most 63 (a PostgreSQL database name selects a connection). */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TAGS = 64;
@@ -170,7 +170,7 @@ function checkFields(
   tags: readonly string[], credentials: Readonly<Record<string, Secret>>,
 ): { type: string; url: string; provider: string | null; description: string | null; tags: readonly string[]; credentials: Readonly<Record<string, Secret>> } {
   const bad = (msg: string): never => { throw new GatehouseError('validation_failed', msg); };
-  if (!TYPES.includes(type)) bad(`connection type must be one of ${TYPES.join(', ')}`);
+  if (!isConnectionType(type)) bad(`connection ${REGISTRY.unregisteredTypeMessage(type)}`);
   if (typeof url !== 'string' || url.length === 0 || url.length > MAX_TEXT) bad('connection url must be a non-empty string');
   for (const t of [provider, description]) if (t !== null && (typeof t !== 'string' || t.length > MAX_TEXT)) bad('provider and description must be short strings');
   if (!Array.isArray(tags) || tags.length > MAX_TAGS || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {

@@ -1,16 +1,16 @@
 import type { Router } from '../../http/router.ts';
 import { sendJson } from '../../http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
-import { UNSERVED_CONNECTION_TYPES } from '../../config/semantic.ts';
 import { validateAgainstSchema } from '../../config/validate.ts';
 import { publicConnection } from '../../connections/registry.ts';
 import { Secret } from '../../kernel/secret.ts';
 import type { StoredConnectionInput } from '../../store/connections-repo.ts';
+import type { ConnectionType } from '../../protocols/registry.ts';
 import { auditMutation, jsonObject, requireAction, type AdminContext, type AdminState } from '../context.ts';
 
 /** The connection input after schema validation (the same schema as gatehouse.yaml's). */
 interface ConnectionInput {
-  name: string; type: 'llm' | 'http' | 'postgres' | 'mcp' | 'ssh'; provider?: string; url: string;
+  name: string; type: ConnectionType; provider?: string; url: string;
   credentials: Record<string, string>; description?: string; tags: string[];
 }
 
@@ -21,8 +21,6 @@ interface ConnectionInput {
 function validateConnection(body: Record<string, unknown>): ConnectionInput {
   const copy = structuredClone(body);
   const issues = validateAgainstSchema({ connections: [copy] }, () => undefined);
-  const unserved = UNSERVED_CONNECTION_TYPES[String(copy.type)];
-  if (unserved !== undefined) issues.push({ path: '/connections/0/type', message: unserved });
   if (issues.length > 0) {
     const detail = issues.map((i) => `${i.path.replace(/^\/connections\/0/, '') || '/'}: ${i.message}`).join('; ');
     throw new GatehouseError('validation_failed', detail, { errors: issues.map((i) => ({ path: i.path.replace(/^\/connections\/0/, ''), message: i.message })) });

@@ -2,11 +2,19 @@ import { z } from 'zod';
 import type { ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
 import { defineTool } from '../tool-runner.ts';
-import { usableActions } from './access.ts';
+import { TOOL_BY_TYPE, usableActions } from './access.ts';
+import { CONNECTION_TYPES, type ConnectionType } from '../../registry.ts';
+
+/** The registered connection types as a non-empty tuple (what `z.enum` takes). */
+function typeEnum(): [ConnectionType, ...ConnectionType[]] {
+  const [first, ...rest] = CONNECTION_TYPES;
+  if (first === undefined) throw new Error('no connection type is registered');
+  return [first, ...rest];
+}
 
 const summary = z.object({
   name: z.string(),
-  type: z.enum(['llm', 'http', 'postgres', 'mcp', 'ssh']),
+  type: z.enum(typeEnum()),
   provider: z.string().optional(),
   description: z.string().optional(),
   tags: z.array(z.string()),
@@ -14,7 +22,6 @@ const summary = z.object({
   tool: z.string().describe('The tool that uses it'),
 });
 
-const TOOL_BY_TYPE = { postgres: 'query', llm: 'call_llm', http: 'http_request', mcp: 'none', ssh: 'run_command' } as const;
 
 /** `list_connections`: only the connections the caller may use (policy decides, quietly). */
 export const listConnectionsTool = defineTool({
@@ -32,7 +39,7 @@ export const listConnectionsTool = defineTool({
       const actions = usableActions(env.svc, env.caller.principal, c);
       if (actions.length === 0) continue;
       out.push({
-        name: c.name, type: c.type, tags: [...c.tags], actions, tool: TOOL_BY_TYPE[c.type],
+        name: c.name, type: c.type, tags: [...c.tags], actions, tool: TOOL_BY_TYPE[c.type] ?? 'none',
         ...(c.provider === undefined ? {} : { provider: c.provider }), ...(c.description === undefined ? {} : { description: c.description }),
       });
     }
@@ -83,7 +90,7 @@ export const describeConnectionTool = defineTool({
       ...(conn.provider === undefined ? {} : { provider: conn.provider }), ...(conn.description === undefined ? {} : { description: conn.description }),
     };
     if (conn.type !== 'postgres') {
-      return { kind: 'ok', data: base, text: `${conn.name}: ${conn.type}${conn.provider ? ` (${conn.provider})` : ''}; you may: ${actions.join(', ')}; use ${TOOL_BY_TYPE[conn.type]}` };
+      return { kind: 'ok', data: base, text: `${conn.name}: ${conn.type}${conn.provider ? ` (${conn.provider})` : ''}; you may: ${actions.join(', ')}; use ${TOOL_BY_TYPE[conn.type] ?? 'none'}` };
     }
     const runner = env.svc.sqlRunners[conn.type];
     if (!runner) return { kind: 'error', code: 'not_found', reason: `no SQL runner for connection type ${conn.type}` };

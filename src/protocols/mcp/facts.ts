@@ -1,0 +1,4 @@
+/** The facts of an MCP tool call (`context.mcp`). */
+
+/** The tool being called. */
+export interface McpFacts { readonly tool: string }

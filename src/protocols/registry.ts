@@ -1,0 +1,170 @@
+/**
+ * The one list of protocol modules the gateway serves, and what is derived from it: the
+ * connection types, the protocols' actions and facts, their listeners. Configuration (schema,
+ * URL rule, `server.<name>` sections), policy (`ACTIONS`, `Facts`, the Cedar schema and context,
+ * the review rules' optional context), the connection store, the OpenAPI document and the
+ * gateway's listener set all read this module; none of them names a protocol.
+ *
+ * To add a protocol: declare it in `src/protocols/<name>/protocol.ts` (see contract.ts) and add it
+ * to `PROTOCOLS`. docs/design/adding-a-protocol.md walks through it.
+ */
+import { didYouMean } from '../kernel/suggest.ts';
+import type { ActionDecl, ConnectionTypeDecl, CredentialDecl, FactsDecl, ListenerDecl, ProtocolModule } from './contract.ts';
+import { httpProtocol } from './http/protocol.ts';
+import { mcpProtocol } from './mcp/protocol.ts';
+import { postgresProtocol } from './postgres/protocol.ts';
+import { sshProtocol } from './ssh/protocol.ts';
+
+/** The registered protocols, in order (their actions, types and context records follow it). */
+export const PROTOCOLS = [httpProtocol, postgresProtocol, mcpProtocol, sshProtocol] as const satisfies readonly ProtocolModule[];
+
+type Registered = (typeof PROTOCOLS)[number];
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+type FactsOf<P> = P extends { readonly facts: infer F } ? { readonly [K in keyof F]?: F[K] extends FactsDecl<infer T> ? T : never } : never;
+type CredentialKeysOf<C> = C extends { readonly credentials: infer R } ? keyof R & string : never;
+type ListenerConfigOf<P> = P extends { readonly listener: ListenerDecl<infer C> } ? C : never;
+
+/** A registered connection type (`connections[].type`). */
+export type ConnectionType = Registered['connectionTypes'][number]['type'];
+/** An action some registered protocol asks policy about. */
+export type ProtocolAction = Registered['actions'][number]['name'];
+/** Every facts record of the registered protocols, each optional (`AccessRequest.facts`). */
+export type ProtocolFacts = UnionToIntersection<FactsOf<Registered>>;
+/** A credential key some registered connection type uses. */
+export type CredentialKey = CredentialKeysOf<Registered['connectionTypes'][number]>;
+/** The `protocol` of a recorded session. */
+export type RecordingProtocol = Registered['recording'];
+/** `server.<name>` of each registered protocol with a listener, after load. */
+export type ListenerSections = { readonly [P in Registered as P extends { readonly listener: object } ? P['name'] : never]: ListenerConfigOf<P> };
+
+/** A credential key as every type declaring it uses it (descriptions joined). */
+export interface MergedCredential {
+  readonly key: string;
+  readonly description: string;
+  readonly kind: 'secret' | 'name';
+  readonly pattern?: string;
+}
+
+/**
+ * A list of protocol modules and what follows from it. `REGISTRY` is the gateway's; tests build
+ * others (a fake protocol) to show a registration reaches configuration and policy.
+ */
+export class ProtocolSet {
+  readonly protocols: readonly ProtocolModule[];
+  /** Connection types, in registration order. */
+  readonly connectionTypes: readonly string[];
+  /** Protocol actions, in registration order. */
+  readonly actions: readonly ActionDecl[];
+  /** Context records (`sql`, `llm`, …), in registration order. */
+  readonly facts: readonly (readonly [string, FactsDecl<unknown>])[];
+  readonly #types: ReadonlyMap<string, ConnectionTypeDecl>;
+
+  /** Throws naming every inconsistency (a duplicate type, action, facts key, field or credential). */
+  constructor(protocols: readonly ProtocolModule[]) {
+    const problems = registryProblems(protocols);
+    if (problems.length > 0) throw new Error(`protocol registry is inconsistent: ${problems.join('; ')}`);
+    this.protocols = protocols;
+    this.#types = new Map(protocols.flatMap((p) => p.connectionTypes.map((c) => [c.type, c] as const)));
+    this.connectionTypes = [...this.#types.keys()];
+    this.actions = protocols.flatMap((p) => p.actions);
+    this.facts = protocols.flatMap((p) => Object.entries(p.facts));
+  }
+
+  /** The declaration of a registered connection type, or undefined. */
+  connectionType(type: string): ConnectionTypeDecl | undefined {
+    return this.#types.get(type);
+  }
+
+  /** The registered type that owns a type-specific connection field (`provider` → `llm`). */
+  fieldOwner(field: string): string | undefined {
+    for (const c of this.#types.values()) if (c.fields && Object.hasOwn(c.fields, field)) return c.type;
+    return undefined;
+  }
+
+  /** Every credential key, merged across the types declaring it, in registration order. */
+  credentials(): MergedCredential[] {
+    const out = new Map<string, { description: string[]; kind: 'secret' | 'name'; pattern?: string }>();
+    for (const c of this.#types.values()) {
+      for (const [key, d] of Object.entries(c.credentials)) {
+        const seen = out.get(key);
+        if (seen) seen.description.push(d.description);
+        else out.set(key, { description: [d.description], kind: d.kind ?? 'secret', ...(d.pattern === undefined ? {} : { pattern: d.pattern }) });
+      }
+    }
+    return [...out].map(([key, m]) => ({ key, description: m.description.join(' '), kind: m.kind, ...(m.pattern === undefined ? {} : { pattern: m.pattern }) }));
+  }
+
+  /** Protocols with a listener of their own, with it. */
+  listeners(): { readonly name: string; readonly listener: ListenerDecl<{ readonly listen: string }> }[] {
+    return this.protocols.flatMap((p) => (p.listener ? [{ name: p.name, listener: p.listener }] : []));
+  }
+
+  /**
+   * Why `type` is refused: it is not registered. Names the registered types, suggests a close
+   * one, and adds a protocol's hint when one declared it (`mcp`). The value itself is quoted only
+   * when it is such a known one: a configured value may be an interpolated secret.
+   *
+   * @example set.unregisteredTypeMessage('mcp') // 'type "mcp" is not a registered connection type, so it is not served yet (registered: llm, http, postgres, ssh). Upstream MCP servers …'
+   */
+  unregisteredTypeMessage(type: string): string {
+    const hint = this.protocols.map((p) => p.refusedConnectionTypes).find((h) => h !== undefined && Object.hasOwn(h, type))?.[type];
+    return `type${hint === undefined ? '' : ` "${type}"`} is not a registered connection type, so it is not served yet `
+      + `(registered: ${this.connectionTypes.join(', ')})${didYouMean(type, this.connectionTypes)}.${hint === undefined ? '' : ` ${hint}`}`;
+  }
+}
+
+/** Every inconsistency of a list of protocol modules (empty: consistent). */
+export function registryProblems(protocols: readonly ProtocolModule[]): string[] {
+  const problems: string[] = [];
+  const once = (what: string, seen: Map<string, string>, key: string, owner: string): void => {
+    const prev = seen.get(key);
+    if (prev !== undefined) problems.push(`${what} "${key}" is declared by ${prev} and ${owner}`);
+    else seen.set(key, owner);
+  };
+  const names = new Map<string, string>();
+  const types = new Map<string, string>();
+  const actions = new Map<string, string>();
+  const facts = new Map<string, string>();
+  const fields = new Map<string, string>();
+  const credentials = new Map<string, CredentialDecl & { owner: string }>();
+  const lowerName = /^[a-z][a-z0-9_]{0,30}$/;
+  for (const p of protocols) {
+    if (!lowerName.test(p.name)) problems.push(`protocol name "${p.name}" must match ${lowerName.source}`);
+    once('protocol', names, p.name, p.name);
+    for (const c of p.connectionTypes) {
+      if (!lowerName.test(c.type)) problems.push(`connection type "${c.type}" must match ${lowerName.source}`);
+      once('connection type', types, c.type, p.name);
+      if (c.urlSchemes.length === 0) problems.push(`connection type "${c.type}" accepts no URL scheme`);
+      for (const f of Object.keys(c.fields ?? {})) once('connection field', fields, f, c.type);
+      for (const a of c.actions) if (!p.actions.some((d) => d.name === a)) problems.push(`connection type "${c.type}" uses action "${a}", which ${p.name} does not declare`);
+      for (const r of c.required ?? []) if (!Object.hasOwn(c.fields ?? {}, r)) problems.push(`connection type "${c.type}" requires "${r}", which is not one of its fields`);
+      for (const [key, d] of Object.entries(c.credentials)) {
+        const prev = credentials.get(key);
+        if (!prev) credentials.set(key, { ...d, owner: c.type });
+        else if ((prev.kind ?? 'secret') !== (d.kind ?? 'secret') || prev.pattern !== d.pattern) {
+          problems.push(`credential "${key}" of ${c.type} differs in kind or pattern from ${prev.owner}'s`);
+        }
+      }
+    }
+    for (const a of p.actions) {
+      once('action', actions, a.name, p.name);
+      if (a.resources.length === 0) problems.push(`action "${a.name}" applies to no resource`);
+    }
+    for (const key of Object.keys(p.facts)) {
+      if (key === 'agent' || key === 'via' || key === 'time') problems.push(`facts "${key}" is a gateway context attribute`);
+      once('facts', facts, key, p.name);
+    }
+  }
+  return problems;
+}
+
+/** The gateway's protocols. */
+export const REGISTRY = new ProtocolSet(PROTOCOLS);
+
+/** The registered connection types, in order (`['llm', 'http', 'postgres']`). */
+export const CONNECTION_TYPES = REGISTRY.connectionTypes as readonly ConnectionType[];
+
+/** Whether `type` is a registered connection type. */
+export function isConnectionType(type: unknown): type is ConnectionType {
+  return typeof type === 'string' && REGISTRY.connectionType(type) !== undefined;
+}
