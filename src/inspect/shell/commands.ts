@@ -51,6 +51,16 @@ export function commandBasename(v: string): string {
 const STANDARD_BIN = new Set(['/bin', '/usr/bin', '/sbin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']);
 
 /** Runs one simple command (its words evaluated) with `ctx`'s stdin. */
+/**
+ * Whether a word's literal value still holds shell code: `$(…)`, backticks, `${…}` or `$((…))`
+ * that quoting kept from running here but that bash runs when something evaluates the string
+ * again — an array subscript in `$((x))`, `[[ … -eq … ]]`, `declare`, `printf -v`, `read`, `let`,
+ * `test -v`, prompt expansion `${x@P}`, a nested backtick. Such a word is inline code (review).
+ */
+export function embedsCode(word: Word): boolean {
+  return word.raws.some((r) => r.includes('$(') || r.includes('`') || r.includes('${') || r.includes('$['));
+}
+
 export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void {
   let args = argv;
   for (let step = 0; step < MAX_STEPS; step++) {
@@ -151,7 +161,15 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       if (file) scriptFile(w, file, ctx);
       return undefined;
     }
-    case 'trap': { const s = rest[0]; if (s && rest.length > 1) runScript(w, s, ctx); return undefined; }
+    case 'trap': {
+      // `trap [-lp] [--] action signal…`: the action is code, whatever options come first.
+      let i = 0;
+      while (i < rest.length && (literalValue(rest[i]!)?.startsWith('-') ?? false)) { const o = literalValue(rest[i]!); i++; if (o === '--') break; }
+      const s = rest[i];
+      if (s && rest.length > i + 1) runScript(w, s, ctx);
+      else if (s && s.dynamic) f.risk('inline_code');
+      return undefined;
+    }
     case 'alias':
       for (const r of rest) {
         const v = literalValue(r);
@@ -192,7 +210,13 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
     default: break;
   }
   const spec = WRAPPERS[name];
-  if (!spec) { analyse(w, name, rest, ctx); return undefined; }
+  if (!spec) {
+    // A command that is not itself a script runner (those parse their script above): a literal
+    // argument that still holds code is evaluated by builtins and tools again (see embedsCode).
+    if (rest.some(embedsCode)) f.risk('inline_code');
+    analyse(w, name, rest, ctx);
+    return undefined;
+  }
   f.wrapper(name);
   if (spec.privileged) f.privileged();
   const s = scanOptions(rest, spec);
@@ -267,6 +291,12 @@ const CODE_VARS = new Set([
 
 /** An assignment (`NAME=value`, prefix or statement, or an `env`/`sudo` operand) with an effect on what runs. */
 export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): void {
+  if (embedsCode(value)) w.facts.risk('inline_code');
+  if (name === 'IFS') {
+    // Word splitting on other characters: `IFS=,; x=rm,-rf,/; $x` runs a command whose name and
+    // arguments no literal word shows. Every later unquoted expansion is treated as unknown.
+    w.facts.dynamicCommand = true;
+  }
   if (COMMAND_VARS.has(name)) {
     const raws = value.raws.map((r) => { let x = r; while (x.startsWith('|')) x = x.slice(1); return x; });
     runScript(w, { ...value, raws, alts: raws }, ctx);

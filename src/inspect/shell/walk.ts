@@ -6,7 +6,7 @@
  * Every visit counts against the node budget; every nesting against the depth budget.
  */
 import type { Node } from 'web-tree-sitter';
-import { envAssignment, executeCommand } from './commands.ts';
+import { embedsCode, envAssignment, executeCommand } from './commands.ts';
 import { Facts } from './facts.ts';
 import { withTree } from './parser.ts';
 import { ANY } from './paths.ts';
@@ -109,7 +109,9 @@ export class Walker {
     }
     if (node.isMissing) this.facts.parseError();
     for (const child of node.namedChildren) {
-      if (isWordish(child.type)) this.word(child, ctx);
+      // Words outside a command (`[[ … ]]`, arithmetic, conditions): one whose literal value still
+      // holds code is evaluated again by bash (`[ -v 'a[$(…)]' ]`): inline code.
+      if (isWordish(child.type)) { if (embedsCode(this.word(child, ctx))) this.facts.risk('inline_code'); }
       else this.statement(child, ctx);
     }
   }
