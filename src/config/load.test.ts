@@ -62,7 +62,7 @@ describe('loadConfig: defaults', () => {
     assert.deepEqual(conn.tags, []);
     assert.deepEqual(c.identity.issuers[0], {
       issuer: 'https://idp.example.com', audience: 'gatehouse', groups_claim: 'groups',
-      algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'], jwks_cache: '10m', user_claim: 'sub',
+      algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'], jwks_cache: '10m', user_claim: 'sub', console_scope: 'openid groups',
     });
     assert.deepEqual(c.masking.rules[0], { connections: ['*'], direction: 'both', entities: ['EMAIL'], strategy: 'redact' });
     const rule = c.reviews.rules[0]!;
