@@ -7,7 +7,7 @@ import { execOptions, readsStdin, runScript, show } from './commands.ts';
 import { scanOptions } from './options.ts';
 import { ANY, resolvePath, systemVerdict } from './paths.ts';
 import type { Ctx, Walker } from './walk.ts';
-import { literalValue, type Word } from './words.ts';
+import { literalValue, literalWord, type Word } from './words.ts';
 
 const DISK_TOOLS = new Set([
   'mke2fs', 'mkswap', 'wipefs', 'fdisk', 'sfdisk', 'cfdisk', 'gdisk', 'sgdisk', 'parted', 'blkdiscard', 'mkdosfs',
@@ -29,8 +29,70 @@ const INTERPRETERS: Readonly<Record<string, { code: string; long?: readonly stri
   php: { code: 'rBRFE', withArg: 'cdz' }, lua: { code: 'e', withArg: 'l' }, rscript: { code: 'e' }, osascript: { code: 'e' },
   pwsh: { code: 'cC', long: ['command', 'c', 'encodedcommand', 'ec'] }, powershell: { code: 'cC', long: ['command', 'encodedcommand'] },
   bun: { code: 'ep', long: ['eval', 'print'] }, deno: { code: '', long: [] }, tclsh: { code: '' }, jshell: { code: '' },
+  julia: { code: 'eE', long: ['eval', 'print'] }, r: { code: 'e' }, expect: { code: 'c' },
   awk: { code: '', withArg: 'fvF' }, gawk: { code: '', withArg: 'fvF' }, mawk: { code: '', withArg: 'fvF' }, nawk: { code: '', withArg: 'fvF' },
 };
+
+const LOGINCTL_POWER = new Set(['reboot', 'poweroff', 'halt', 'kexec', 'suspend', 'hibernate', 'hybrid-sleep', 'suspend-then-hibernate', 'terminate-session', 'terminate-user', 'kill-session', 'kill-user', 'lock-sessions']);
+/** D-Bus methods (login1, systemd1) that power off, reboot or isolate. */
+const POWER_METHODS = ['Reboot', 'PowerOff', 'Halt', 'KExec', 'Suspend', 'Hibernate', 'Isolate', 'StartUnit', 'TerminateUser', 'KillUser', 'KillUnit', 'StopUnit'];
+const POWER_TARGETS = ['reboot.target', 'poweroff.target', 'halt.target', 'kexec.target', 'rescue.target', 'emergency.target', 'soft-reboot.target', 'ctrl-alt-del.target', 'suspend', 'hibernate', 'systemd-reboot', 'systemd-poweroff', 'systemd-halt', 'systemd-kexec'];
+
+/**
+ * Programs with a command escape (editor `:!`, pager `!`, debugger `!`, SQL client `\!`/`.shell`,
+ * Lisp `--eval`, container runs with the host filesystem, `kubectl exec`): the use that can run a
+ * command is inline code (review). Exact modelling of each escape language is not attempted.
+ */
+function escapes(name: string, args: readonly Word[]): boolean {
+  const vals = args.map((a) => literalValue(a));
+  const has = (...opts: string[]): boolean => vals.some((v) => v === undefined || opts.some((o) => v === o || v.startsWith(`${o}=`)));
+  const any = (p: (v: string) => boolean): boolean => vals.some((v) => v === undefined || p(v));
+  switch (name) {
+    case 'vi': case 'vim': case 'nvim': case 'view': case 'vimdiff': case 'gvim': case 'rvim':
+      return has('-c', '--cmd', '-S', '-s', '-es', '-Es', '-e', '-E') || any((v) => v.startsWith('+') && v.length > 1 && !/^\+[0-9]+$/.test(v));
+    // ed/ex read commands (`!cmd`) from stdin or a script: always a possible escape.
+    case 'ex': case 'ed': case 'red': return true;
+    case 'emacs': case 'emacsclient': case 'xemacs':
+      return has('--eval', '-eval', '--batch', '-batch', '-l', '--load', '-f', '--funcall', '-x', '--script', '-e');
+    case 'less': case 'more': case 'most':
+      return any((v) => v.includes('!'));
+    case 'man': return has('-P', '--pager', '-H', '--html') || any((v) => v.startsWith('-P') && v.length > 2);
+    case 'gdb': case 'lldb': case 'cgdb': return has('-ex', '--ex', '-eval-command', '--eval-command', '-x', '--command', '-iex', '-ix', '-o', '--one-line', '-s', '--source');
+    case 'mysql': case 'mariadb': case 'psql': case 'sqlite3': case 'duckdb': case 'redis-cli':
+      return any((v) => v.includes('\\!') || v.includes('.shell') || v.includes('.system') || v.includes('\\o |') || v.includes('.output |') || v.includes('.once |') || v.toLowerCase().includes('copy ') && v.toLowerCase().includes('program'));
+    case 'zip': return has('-TT', '--unzip-command') || any((v) => v.startsWith('-TT'));
+    case 'docker': case 'podman': case 'nerdctl': {
+      const verb = vals.find((v) => v === undefined || !v.startsWith('-'));
+      if (verb === 'exec' || verb === undefined) return true;
+      if (verb !== 'run' && verb !== 'create' && verb !== 'container') return false;
+      return has('--privileged', '--pid', '--net', '--network', '--cap-add', '--security-opt', '--device') ||
+        vals.some((v, i) => v === undefined || ((v === '-v' || v === '--volume' || v === '--mount') ? ((vals[i + 1] ?? '/').startsWith('/') || (vals[i + 1] ?? '').includes('source=/')) : (v.startsWith('-v/') || v.startsWith('--volume=/') || v.startsWith('--mount=') )));
+    }
+    case 'kubectl': case 'oc': {
+      const verb = vals.find((v) => v === undefined || !v.startsWith('-'));
+      return verb === undefined || verb === 'exec' || verb === 'attach' || verb === 'debug' || verb === 'run' || verb === 'cp' || verb === 'port-forward';
+    }
+    default: return false;
+  }
+}
+
+/** Commands that print credentials: `aws configure export-credentials`, `gcloud auth print-access-token` … */
+function printsCredentials(name: string, args: readonly Word[]): boolean {
+  const vals = args.map((a) => literalValue(a) ?? '');
+  const line = vals.join(' ');
+  switch (name) {
+    case 'aws': return line.includes('export-credentials') || line.includes('get-session-token') || line.includes('get-secret-value') || (line.includes('configure get') && line.includes('secret'));
+    case 'gcloud': return line.includes('print-access-token') || line.includes('print-identity-token') || line.includes('application-default print');
+    case 'kubectl': case 'oc': return (line.includes('config view') && (vals.includes('--raw') || vals.includes('--flatten'))) || line.startsWith('get secret') || line.includes(' get secret') || line.includes('whoami --show-token');
+    case 'git': return vals.includes('credential') || vals.includes('credential-store') || vals.includes('credential-cache');
+    case 'az': return line.includes('get-access-token');
+    case 'gh': return line.includes('auth token');
+    case 'vault': return vals.includes('read') || line.includes('kv get');
+    case 'security': return vals.includes('find-generic-password') || vals.includes('find-internet-password') || vals.includes('dump-keychain');
+    case 'docker': return line.includes('credential') ;
+    default: return false;
+  }
+}
 
 /** `python3.11` → `python`, `perl5.36` → `perl`. */
 function interpreterKey(name: string): string {
@@ -51,7 +113,17 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
   if (interp) return interpreter(w, interpreterKey(name), interp, args, ctx);
   if (name.startsWith('mkfs') || DISK_TOOLS.has(name)) return disk(w, name, args);
   if (POWER.has(name)) { f.risk('power'); return; }
+  if (escapes(name, args)) f.risk('inline_code');
+  if (printsCredentials(name, args)) f.risk('credential_access');
   switch (name) {
+    case 'loginctl': {
+      const v = args.map((a) => literalValue(a)).find((x) => x === undefined || !x.startsWith('-'));
+      if (v === undefined || LOGINCTL_POWER.has(v)) f.risk('power');
+      return;
+    }
+    case 'busctl': case 'dbus-send': case 'gdbus': case 'qdbus':
+      if (args.some((a) => { const v = literalValue(a); return v === undefined || POWER_METHODS.some((m) => v.includes(m)); })) f.risk('power');
+      return;
     case 'rm': case 'srm': case 'unlink': case 'rmdir': case 'shred': case 'wipe': return remove(w, name, args);
     case 'rsync': return rsync(w, args, ctx);
     case 'mv': case 'tee': case 'truncate': return writesAll(w, args, name === 'truncate' ? 'sr' : 'a');
@@ -70,9 +142,13 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
       const verb = s.operands[0];
       const v = verb ? literalValue(verb) : undefined;
       if (verb && (v === undefined || SYSTEMCTL_POWER.has(v))) f.risk('power');
-      // Stopping the SSH server locks everyone out.
-      if (v === 'stop' || v === 'disable' || v === 'mask' || v === 'kill') {
-        if (s.operands.slice(1).some((u) => { const n = literalValue(u); return n === undefined || n === 'ssh' || n === 'sshd' || n === 'ssh.service' || n === 'sshd.service'; })) f.risk('power');
+      // Starting a power target (`start reboot.target`) powers off; stopping the SSH server
+      // (service or socket) locks everyone out.
+      if (v === 'start' || v === 'restart' || v === 'reload-or-restart' || v === 'try-restart' || v === 'enable') {
+        if (s.operands.slice(1).some((u) => { const n = literalValue(u); return n === undefined || POWER_TARGETS.some((t) => n.startsWith(t)); })) f.risk('power');
+      }
+      if (v === 'stop' || v === 'disable' || v === 'mask' || v === 'kill' || v === 'isolate') {
+        if (s.operands.slice(1).some((u) => { const n = literalValue(u); return n === undefined || n.startsWith('ssh'); })) f.risk('power');
       }
       return;
     }
@@ -140,6 +216,8 @@ function remove(w: Walker, name: string, args: readonly Word[]): void {
   for (const o of s.operands) {
     if (recursive) w.facts.recursiveDelete(o, w.cwds);
     else w.facts.written(o, w.cwds);
+    // Targets read from stdin (`find /etc -type f | xargs rm`) or from a find root pattern: unseen.
+    if (o.dynamic && o.alts.some((a) => a === ANY || a.endsWith(ANY))) w.facts.risk('dynamic_sensitive_arg');
   }
   if (recursive && s.operands.length === 0 && s.dynamic) w.facts.risk('dynamic_sensitive_arg');
 }
@@ -183,7 +261,120 @@ function dd(w: Walker, args: readonly Word[]): void {
   }
 }
 
+/** What a sed script does beyond editing its stream. */
+interface SedEffects { exec: boolean; writes: string[]; reads: string[]; unknown: boolean }
+
+/**
+ * Parses a sed script enough to find the `e` command and `s///e` flag (run commands), `w`/`W`
+ * and `s///w` (write files) and `r`/`R` (read files). Anything it does not recognise sets
+ * `unknown` (the caller holds the command for review). Linear in the script length.
+ */
+export function sedScript(text: string): SedEffects {
+  const out: SedEffects = { exec: false, writes: [], reads: [], unknown: false };
+  const n = text.length;
+  let i = 0;
+  const toLineEnd = (): string => { let j = text.indexOf('\n', i); if (j < 0) j = n; const v = text.slice(i, j); i = j; return v.trim(); };
+  const toCmdEnd = (): void => { while (i < n && text[i] !== ';' && text[i] !== '\n' && text[i] !== '}') i++; };
+  // Skips a delimited part (regex or replacement) ending at an unescaped `d`.
+  const part = (d: string): boolean => {
+    while (i < n) {
+      const c = text[i] as string;
+      if (c === '\\') { i += 2; continue; }
+      i++;
+      if (c === d) return true;
+    }
+    return false;
+  };
+  const digits = (): void => { while (i < n && /[0-9]/.test(text[i] as string)) i++; };
+  while (i < n && !out.unknown) {
+    const c0 = text[i] as string;
+    if (c0 === ' ' || c0 === '\t' || c0 === '\n' || c0 === ';' || c0 === '{' || c0 === '}') { i++; continue; }
+    if (c0 === '#') { toLineEnd(); continue; }
+    for (let k = 0; k < 2; k++) {
+      const c = text[i];
+      if (c !== undefined && /[0-9]/.test(c)) { digits(); if (text[i] === '~') { i++; digits(); } }
+      else if (c === '$') i++;
+      else if (c === '/') { i++; if (!part('/')) out.unknown = true; while (text[i] === 'I' || text[i] === 'M') i++; }
+      else if (c === '\\' && i + 1 < n) { const d = text[i + 1] as string; i += 2; if (!part(d)) out.unknown = true; while (text[i] === 'I' || text[i] === 'M') i++; }
+      if (k === 0 && text[i] === ',') { i++; if (text[i] === '+' || text[i] === '~') { i++; digits(); k++; } continue; }
+      break;
+    }
+    while (text[i] === ' ' || text[i] === '!') i++;
+    const cmd = text[i];
+    i++;
+    switch (cmd) {
+      case undefined: out.unknown = true; break;
+      case '{': case '}': case '=': case 'd': case 'D': case 'g': case 'G': case 'h': case 'H': case 'n': case 'N':
+      case 'p': case 'P': case 'x': case 'z': case 'F': break;
+      case 'q': case 'Q': case 'l': case 'L': while (text[i] === ' ') i++; digits(); break;
+      case ':': case 'b': case 't': case 'T': case 'v': toCmdEnd(); break;
+      case 'a': case 'i': case 'c': toLineEnd(); break;
+      case 'e': out.exec = true; toLineEnd(); break;
+      case 'r': case 'R': out.reads.push(toLineEnd()); break;
+      case 'w': case 'W': out.writes.push(toLineEnd()); break;
+      case 'y': { const d = text[i++]; if (d === undefined || !part(d) || !part(d)) out.unknown = true; break; }
+      case 's': {
+        const d = text[i++];
+        if (d === undefined || d === '\n' || d === '\\' || !part(d) || !part(d)) { out.unknown = true; break; }
+        while (i < n && text[i] !== ';' && text[i] !== '\n' && text[i] !== '}') {
+          const fl = text[i] as string;
+          if (fl === 'e') out.exec = true;
+          if (fl === 'w') { i++; out.writes.push(toLineEnd()); break; }
+          if (!/[0-9gpiImMe ]/.test(fl)) { out.unknown = true; break; }
+          i++;
+        }
+        break;
+      }
+      default: out.unknown = true;
+    }
+  }
+  return out;
+}
+
+/** The script words of a sed command line: `-e`/`--expression` values, else the first operand; `fromFile` for `-f`. */
+function sedScripts(args: readonly Word[]): { scripts: Word[]; fromFile: boolean } {
+  const scripts: Word[] = [];
+  let fromFile = false;
+  let explicit = false;
+  let first: Word | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as Word;
+    const v = literalValue(a);
+    if (v === '--') { if (!explicit && first === undefined) first = args[i + 1]; break; }
+    if (v === undefined || !v.startsWith('-') || v === '-') { if (first === undefined) first = a; continue; }
+    if (v === '--expression' || v === '--file') { explicit = true; const nx = args[++i]; if (v === '--file') fromFile = true; else if (nx) scripts.push(nx); continue; }
+    if (v.startsWith('--expression=')) { explicit = true; scripts.push(literalWord(v.slice(13))); continue; }
+    if (v.startsWith('--file=')) { explicit = true; fromFile = true; continue; }
+    if (v.startsWith('--')) continue;
+    for (let k = 1; k < v.length; k++) {
+      const ch = v[k];
+      if (ch === 'e' || ch === 'f' || ch === 'l') {
+        const rest = v.slice(k + 1);
+        const val = rest !== '' ? literalWord(rest) : args[++i];
+        if (ch === 'e') { explicit = true; if (val) scripts.push(val); }
+        if (ch === 'f') { explicit = true; fromFile = true; }
+        break;
+      }
+      if (ch === 'i') break;
+    }
+  }
+  if (!explicit && first) scripts.push(first);
+  return { scripts, fromFile };
+}
+
 function sed(w: Walker, args: readonly Word[]): void {
+  const { scripts, fromFile } = sedScripts(args);
+  if (fromFile) w.facts.risk('dynamic_sensitive_arg');
+  for (const script of scripts) {
+    for (const alt of script.alts) {
+      const e = sedScript(alt);
+      if (e.exec) w.facts.risk('inline_code');
+      if (e.unknown) w.facts.risk('dynamic_sensitive_arg');
+      for (const p of e.writes) w.facts.written(literalWord(p), w.cwds);
+      for (const p of e.reads) w.facts.pathArg(literalWord(p), w.cwds);
+      if (alt.includes(ANY) && (e.writes.length > 0 || e.reads.length > 0)) w.facts.risk('dynamic_sensitive_arg');
+    }
+  }
   const s = scanOptions(args, { short: 'efl', long: ['expression', 'file', 'line-length'], permute: true });
   const inPlace = [...s.opts.keys()].some((k) => k === 'i' || k === 'in-place');
   if (!inPlace) return;
@@ -241,7 +432,14 @@ function disk(w: Walker, name: string, args: readonly Word[]): void {
 }
 
 function kill(w: Walker, name: string, args: readonly Word[]): void {
+  // Killing the SSH server (`kill -9 $(pidof sshd)`) or every process of root locks everyone out.
+  if (args.some((a) => a.text.includes('sshd'))) w.facts.risk('power');
   if (name !== 'kill') {
+    for (let i = 0; i < args.length; i++) {
+      const v = literalValue(args[i] as Word);
+      const user = v === '-u' || v === '--user' || v === '-U' || v === '--uid' ? args[i + 1] : v?.startsWith('--user=') ? { ...(args[i] as Word), alts: [v.slice(7)], raws: [v.slice(7)] } : undefined;
+      if (user) { const u = literalValue(user); if (u === undefined || u === 'root' || u === '0') w.facts.risk('power'); }
+    }
     if (args.some((a) => literalValue(a) === 'sshd' || literalValue(a) === 'init' || literalValue(a) === 'systemd')) w.facts.risk('power');
     return;
   }
@@ -267,6 +465,8 @@ function netcat(w: Walker, name: string, args: readonly Word[]): void {
 }
 
 /** Options whose value tar runs as a command. */
+/** The same options with their value in the next word. */
+const TAR_EXEC_SEPARATE = ['-I', '-F', '--to-command', '--use-compress-program', '--rsh-command', '--info-script', '--new-volume-script'];
 const TAR_EXEC = ['--to-command=', '--use-compress-program=', '--rsh-command=', '--info-script=', '--new-volume-script=', '--checkpoint-action=exec='];
 
 function tar(w: Walker, args: readonly Word[], ctx: Ctx): void {
@@ -276,15 +476,25 @@ function tar(w: Walker, args: readonly Word[], ctx: Ctx): void {
     if (v === undefined) continue;
     const opt = TAR_EXEC.find((p) => v.startsWith(p));
     if (opt) runScript(w, { ...a, alts: [v.slice(opt.length)], raws: [v.slice(opt.length)] }, ctx);
-    else if ((v === '-I' || v === '-F' || v === '--to-command' || v === '--use-compress-program') && args[i + 1]) runScript(w, args[++i] as Word, ctx);
+    else if (TAR_EXEC_SEPARATE.includes(v) && args[i + 1]) runScript(w, args[++i] as Word, ctx);
+    else if (v === '--checkpoint-action' && args[i + 1]) {
+      const next = args[++i] as Word;
+      const nv = literalValue(next);
+      if (nv === undefined) w.facts.risk('dynamic_sensitive_arg');
+      else if (nv.startsWith('exec=')) runScript(w, { ...next, alts: [nv.slice(5)], raws: [nv.slice(5)] }, ctx);
+    } else if ((v.startsWith('-I') || v.startsWith('-F')) && v.length > 2) runScript(w, { ...a, alts: [v.slice(2)], raws: [v.slice(2)] }, ctx);
   }
 }
 
 /** `git -c core.sshCommand=…`, `-c alias.x=!cmd`, `core.pager`, `core.editor` … run commands. */
 function git(w: Walker, args: readonly Word[], ctx: Ctx): void {
-  for (let i = 0; i + 1 < args.length; i++) {
-    if (literalValue(args[i] as Word) !== '-c') continue;
-    const kv = args[i + 1] as Word;
+  for (let i = 0; i < args.length; i++) {
+    const opt = literalValue(args[i] as Word);
+    if (opt?.startsWith('--config-env')) { w.facts.risk('inline_code'); continue; }
+    if (opt === undefined || !opt.startsWith('-c') || opt.startsWith('--')) continue;
+    const attached = opt.length > 2;
+    if (!attached && i + 1 >= args.length) continue;
+    const kv: Word = attached ? { ...(args[i] as Word), alts: [opt.slice(2)], raws: [opt.slice(2)] } : args[i + 1] as Word;
     const v = literalValue(kv);
     if (v === undefined) { w.facts.risk('dynamic_sensitive_arg'); continue; }
     const eq = v.indexOf('=');

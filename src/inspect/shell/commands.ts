@@ -5,7 +5,7 @@
  */
 import { analyse, changeDir } from './analyse.ts';
 import { firstOperandIndex, isAssignment, scanOptions, type OptionSpec } from './options.ts';
-import { ANY } from './paths.ts';
+import { ANY, credentialNamePattern, systemVerdict } from './paths.ts';
 import type { Ctx, Walker } from './walk.ts';
 import { dynamicWord, isLiteral, literalValue, literalWord, type Word } from './words.ts';
 
@@ -81,12 +81,36 @@ export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void
     const name = commandBasename(v);
     if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranFile(nameWord, w.cwds);
     w.facts.command(name);
-    if (w.fnStack.includes(name)) w.facts.risk('fork_bomb');
+    if (w.fnStack.includes(name) || callsBack(w, name)) w.facts.risk('fork_bomb');
     const next = unwrap(w, name, rest, ctx);
     if (next === undefined) return;
     args = next;
   }
   w.facts.parseError();
+}
+
+/**
+ * Records the call `name` made from the function being defined and answers whether `name` already
+ * reaches that function (mutual recursion: `a(){ b|b& }; b(){ a|a& }; a`).
+ */
+function callsBack(w: Walker, name: string): boolean {
+  const caller = w.fnStack[w.fnStack.length - 1];
+  if (caller === undefined) return false;
+  if (w.fnCalls.size < 256) {
+    const set = w.fnCalls.get(caller) ?? new Set<string>();
+    if (set.size < 256) set.add(name);
+    w.fnCalls.set(caller, set);
+  }
+  const seen = new Set<string>();
+  const todo = [name];
+  while (todo.length > 0 && seen.size < 1024) {
+    const n = todo.pop() as string;
+    if (w.fnStack.includes(n) && n !== name) return true;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const c of w.fnCalls.get(n) ?? []) todo.push(c);
+  }
+  return false;
 }
 
 /** A command name that is not one literal word. */
@@ -300,7 +324,10 @@ export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): v
   if (COMMAND_VARS.has(name)) {
     const raws = value.raws.map((r) => { let x = r; while (x.startsWith('|')) x = x.slice(1); return x; });
     runScript(w, { ...value, raws, alts: raws }, ctx);
-  } else if (CODE_VARS.has(name) || name.startsWith('BASH_FUNC_')) {
+  } else if (CODE_VARS.has(name) || name.startsWith('BASH_FUNC_') || name === 'GIT_CONFIG_COUNT' || name === 'GIT_CONFIG_PARAMETERS' ||
+    name.startsWith('GIT_CONFIG_KEY_') || name.startsWith('GIT_CONFIG_VALUE_')) {
+    // GIT_CONFIG_* set any git option, `core.sshCommand` included.
+
     w.facts.risk('inline_code');
   }
 }
@@ -388,11 +415,22 @@ function find(w: Walker, rest: readonly Word[], ctx: Ctx): void {
   for (; i < rest.length; i++) {
     const v = literalValue(rest[i] as Word);
     if (v === '-name' || v === '-iname' || v === '-path' || v === '-ipath' || v === '-regex' || v === '-newer' ||
-      v === '-mtime' || v === '-mmin' || v === '-size' || v === '-user' || v === '-perm' || v === '-inum') filtered = true;
+      v === '-mtime' || v === '-mmin' || v === '-size' || v === '-user' || v === '-perm' || v === '-inum' || v === '-type') filtered = true;
+    if (v === '-name' || v === '-iname' || v === '-path' || v === '-ipath' || v === '-wholename' || v === '-iwholename' || v === '-regex' || v === '-iregex' || v === '-lname') {
+      // Searching for credential files (`find ~ -name id_rsa | xargs cat`): what is done with them is not seen here.
+      const pat = rest[i + 1] ? literalValue(rest[i + 1] as Word) : undefined;
+      if (pat === undefined || credentialNamePattern(pat)) f.risk('dynamic_sensitive_arg');
+    }
     if (v === '-delete') {
       for (const r of roots) {
-        if (filtered) f.pathArg(r, w.cwds);
-        else f.recursiveDelete(r, w.cwds);
+        if (!filtered) { f.recursiveDelete(r, w.cwds); continue; }
+        // Filters do not make a delete under a system root safe (`find / -name '*' -delete`): review.
+        f.pathArg(r, w.cwds);
+        for (const alt of r.alts) {
+          const p = alt.startsWith('/') || alt.startsWith('~') ? alt : undefined;
+          if (p === undefined) continue;
+          if (systemVerdict(p) !== 'no') f.risk('dynamic_sensitive_arg');
+        }
       }
     }
     if (v === '-fprint' || v === '-fprintf' || v === '-fprint0' || v === '-fls') { const t = rest[i + 1]; if (t) f.written(t, w.cwds); }

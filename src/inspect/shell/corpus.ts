@@ -17,6 +17,9 @@ export const DANGEROUS: Readonly<Record<string, readonly string[]>> = {
     'while true; do rm -rf /; done', 'if true; then rm -rf /; fi', 'case x in *) rm -rf /;; esac',
     'f() { rm -rf /; }; f', 'function wipe { rm -rf /; }; wipe', 'X=rm; $X -rf /', 'X=/; rm -rf $X',
     'D=/etc; rm -rf "$D"', 'rsync -a --delete /tmp/empty/ /', 'rm -rf /$X',
+    // Red team, 2026-12-06 (second round): filters before -delete, xargs rm fed by find.
+    "find / -name '*' -delete", "find /usr -name '*.so*' -delete", 'find /etc -type f | xargs rm',
+    'find /etc -type f -print0 | xargs -0 rm -f', "find /usr -name '*.so' -exec rm {} +",
   ],
   'wrappers': [
     'sudo rm -rf /', 'sudo -u root rm -rf /', 'sudo -E -H rm -rf /', 'env rm -rf /', 'env -i PATH=/bin rm -rf /',
@@ -56,6 +59,10 @@ export const DANGEROUS: Readonly<Record<string, readonly string[]>> = {
     'cat ~/.s*/id_rsa', 'cat /etc/shado?', 'cd ~/.ssh && cat id_rsa', 'base64 ~/.netrc', 'cat ~/.kube/config',
     'grep -r AKIA ~/.aws', 'cp ~/.ssh/id_rsa /tmp/x', 'cat /proc/self/environ', 'echo key >> ~/.ssh/authorized_keys',
     'F=~/.ssh/id_rsa; cat $F', 'dd if=/dev/sda of=/tmp/disk.img',
+    // Red team, 2026-12-06 (second round): dynamic paths, credential printers, raw devices.
+    'cat $(find ~ -name id_rsa)', "find ~ -name 'id_*' -exec cat {} +", 'find ~ -name id_rsa | xargs cat',
+    'aws configure export-credentials', 'gcloud auth print-access-token', 'kubectl config view --raw',
+    'git credential fill', 'cat /dev/sda', 'cat /dev/mem', 'cat /dev/nvme0n1', 'head -c 512 /dev/sda',
   ],
   'disk and permissions': [
     'mkfs.ext4 /dev/sda1', 'mkfs -t ext4 /dev/sda', 'dd if=/dev/zero of=/dev/sda', 'dd if=/dev/urandom of=/dev/nvme0n1 bs=1M',
@@ -69,6 +76,12 @@ export const DANGEROUS: Readonly<Record<string, readonly string[]>> = {
     ':(){ :|:& };:', 'bomb() { bomb | bomb & }; bomb', 'f(){ f|f& };f', 'shutdown -h now', 'shutdown -r +1',
     'reboot', 'sudo reboot', 'halt', 'poweroff', 'init 0', 'systemctl reboot', 'systemctl poweroff', 'kill -9 1',
     'kill -9 -1', 'echo b > /proc/sysrq-trigger', 'sudo systemctl isolate rescue.target',
+    // Red team, 2026-12-06 (second round).
+    'loginctl reboot', 'loginctl poweroff', 'loginctl halt',
+    'busctl call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager Reboot b false',
+    'systemctl start reboot.target', 'systemctl isolate poweroff.target', 'systemctl start halt.target',
+    'systemctl stop ssh.socket', 'systemctl stop sshd', 'pkill -u root', 'killall -u root', 'kill -9 $(pidof sshd)',
+    'a(){ b|b& }; b(){ a|a& }; a', 'while :; do sleep 100 & done',
   ],
   'indirect execution': [
     'LESSOPEN="|rm -rf /" less x', 'env GIT_SSH_COMMAND="rm -rf /" git fetch', 'LD_PRELOAD=/tmp/x.so ls',
@@ -80,6 +93,16 @@ export const DANGEROUS: Readonly<Record<string, readonly string[]>> = {
     'cp /bin/rm /tmp/r; /tmp/r -rf /', 'ln -s /bin/rm x; ./x -rf /', 'cat > /tmp/x.sh <<EOF\nrm -rf /\nEOF\nbash /tmp/x.sh',
     'echo "curl x|sh" >> ~/.bashrc', ': > /etc/shadow', 'truncate -s 0 /etc/shadow', 'setcap cap_setuid+ep /usr/bin/python3',
     'iptables -F', 'sudo -- rm -rf /', 'nsenter -t 1 -m -- rm -rf /', 'systemd-run rm -rf /', 'xargs -0 rm -rf < /tmp/l',
+    // Red team, 2026-12-06 (second round): sed e/w, command escapes, config injection.
+    "sed 's/.*/rm -rf \\//e' /etc/hostname", "sed -n 's/^/x/e' f", "sed -n 'w /etc/cron.d/x' f", "sed -e '1e id' f",
+    "sed --expression='s/a/b/w /etc/passwd' f", "sed -n '1!G;h;$e reboot' f",
+    "vim -c ':!rm -rf /' -c ':q'", "vi -es -c '!id' -c q", "nvim --headless -c '!id' -c q", "ed f <<< '!id'",
+    "less +'!id' f", "man -P 'sh -c id' ls", "gdb -batch -ex '!id'", "mysql -e '\\! id'", "psql -c '\\! id'",
+    "sqlite3 x '.shell id'", "emacs --batch --eval '(shell-command \"id\")'", "expect -c 'spawn sh'",
+    "julia -e 'run(`id`)'", "R -e 'system(\"id\")'", "zip x.zip f -T -TT 'sh -c id'", 'docker run --rm -v /:/host alpine ls /host',
+    'kubectl exec -it pod -- sh', "git -ccore.sshCommand='rm -rf /' fetch", 'git --config-env=core.sshCommand=X fetch',
+    'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.sshCommand GIT_CONFIG_VALUE_0=id git fetch',
+    "tar cf /dev/null x --checkpoint=1 --checkpoint-action 'exec=rm -rf /'", "tar -I'sh -c \"rm -rf /\"' -xf x.tar",
   ],
   'more spellings': [
     'cat ~/.bash_history', 'cat /etc/ssh/ssh_host_ed25519_key', 'systemctl disable --now sshd', 'env -C /etc rm -f shadow',
@@ -118,5 +141,6 @@ export const EVERYDAY: readonly string[] = [
   'python3 script.py --dry-run', 'node server.js --port 8080', 'cd /srv/app && git pull', 'chmod +x deploy.sh',
   'chmod 644 config.yaml', 'sudo systemctl status docker', 'timeout 10 curl -s localhost:8080/health',
   'ls | xargs -n1 echo', 'xargs -a files.txt wc -l', 'find . -name "*.pyc" -delete', 'stat /etc/passwd',
+  "sed -n '/error/p' app.log", "sed -e 's/foo/bar/g' -e '/^#/d' in.txt", "sed 's#a/b#c#g; 3q' f.txt", 'sed -i.bak 1d notes.txt',
   'vmstat 1 5', 'top -b -n 1 | head -20', 'lsblk', 'fdisk -l', 'openssl version', 'diff a.txt b.txt',
 ];

@@ -82,7 +82,12 @@ export class Facts {
       for (const p of resolvedPatterns(raw, cwds)) {
         const looksLikePath = raw.alts.some((a) => a.includes('/') || a.startsWith('.') || a.startsWith('~'));
         if (looksLikePath) this.paths.add(display(p));
-        if (credentialVerdict(p) === 'yes') { this.credentials.add(display(p)); this.risks.add('credential_access'); }
+        const cred = credentialVerdict(p);
+        if (cred === 'yes') { this.credentials.add(display(p)); this.risks.add('credential_access'); }
+        // A pattern that may name a credential (`find ~ … -exec cat {} +`): held for review.
+        else if (cred === 'dynamic') this.risks.add('dynamic_sensitive_arg');
+        // Raw disk or memory (`cat /dev/sda`, `/dev/mem`): reading it reads every file and secret.
+        if (!p.startsWith(ANY) && p.startsWith('/dev/') && deviceVerdict(p) === 'yes') this.risks.add('dynamic_sensitive_arg');
       }
     }
   }

@@ -121,6 +121,26 @@ const CRED_SAMPLES = [
   '/proc/1/environ', '~/.gnupg/private-keys-v1.d/k.key', '/etc/ssl/private/k.pem',
 ];
 
+/**
+ * Whether a file-name pattern (find `-name 'id_*'`, `-path` with `.ssh`) may match a credential file:
+ * `*`, `?` and `[…]` are matched against the credential names and sample paths. Bounded: patterns
+ * longer than 256 characters are answered `true` (fail closed).
+ */
+export function credentialNamePattern(pattern: string): boolean {
+  if (pattern.length > 256) return true;
+  let re = '';
+  for (const c of pattern) {
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[' || c === ']') re += c === '[' ? '[' : ']';
+    else re += c.replace(/[\\^$.|+(){}]/g, (m) => `\\${m}`);
+  }
+  let rx: RegExp;
+  try { rx = new RegExp(`^${re}$`, 'i'); } catch { return true; }
+  const names = [...CRED_FILES, ...CRED_DIRS, ...ETC_SECRETS, '.env', 'credentials', 'config.json'];
+  return names.some((n) => rx.test(n)) || CRED_SAMPLES.some((p) => rx.test(p) || rx.test(p.slice(p.lastIndexOf('/') + 1)));
+}
+
 /** Whether a literal, normalized path names credentials. */
 export function isCredentialPath(p: string): boolean {
   const segs = p.split('/');

@@ -48,6 +48,8 @@ export class Walker {
   cwds: string[] = ['~'];
   /** Functions being defined (innermost last), to find self-calls (fork bombs). */
   readonly fnStack: string[] = [];
+  /** Calls seen in function bodies (caller → callees), bounded: finds mutual recursion (`a(){ b|b& }; b(){ a|a& }`). */
+  readonly fnCalls = new Map<string, Set<string>>();
   readonly maxDepth: number;
   readonly maxNodes: number;
   #nodes = 0;
@@ -105,6 +107,10 @@ export class Walker {
       case 'unset_command': return this.#declaration(node, ctx);
       case 'comment': case 'heredoc_body': case 'heredoc_start': case 'heredoc_end': return;
       case 'ERROR': this.facts.parseError(); break;
+      case 'while_statement':
+        // A loop that starts background jobs (`while :; do sleep 100 & done`) can exhaust the process table.
+        if (hasBackground(node)) this.facts.risk('dynamic_sensitive_arg');
+        break;
       default: break;
     }
     if (node.isMissing) this.facts.parseError();
@@ -434,4 +440,15 @@ function joinWords(a: Word, b: Word): Word {
     text: a.text + b.text, alts: many ? [ANY] : alts, raws: many ? [ANY] : raws, dynamic: a.dynamic || b.dynamic || many,
     subst: a.subst || b.subst, procSubst: false, glob: a.glob || b.glob,
   };
+}
+
+/** Whether a node (a loop) contains a background `&` at any depth. */
+function hasBackground(node: Node): boolean {
+  const stack: Node[] = [node];
+  for (let seen = 0; stack.length > 0 && seen < 10_000; seen++) {
+    const n = stack.pop() as Node;
+    if (n.type === '&') return true;
+    for (const c of n.children) if (c) stack.push(c);
+  }
+  return false;
 }
