@@ -13,6 +13,8 @@ const DISK_TOOLS = new Set([
   'mke2fs', 'mkswap', 'wipefs', 'fdisk', 'sfdisk', 'cfdisk', 'gdisk', 'sgdisk', 'parted', 'blkdiscard', 'mkdosfs',
   'mkntfs', 'pvcreate', 'pvremove', 'vgremove', 'lvremove', 'flashrom', 'badblocks', 'dmsetup', 'mdadm',
 ]);
+/** Commands that read only a device's metadata, not its contents (a raw read is held for review). */
+const DEVICE_INFO = new Set(['lsblk', 'blkid', 'smartctl', 'udevadm', 'stat', 'file', 'ls', 'df', 'blockdev', 'mount', 'umount', 'findmnt', 'fdisk', 'sfdisk', 'parted', 'hdparm', 'nvme', 'lsof', 'fuser']);
 /** Commands that change accounts, firewall, kernel modules or mounts: held for review. */
 const SYSTEM_CHANGERS = new Set([
   'useradd', 'usermod', 'userdel', 'adduser', 'deluser', 'groupadd', 'groupmod', 'groupdel', 'passwd', 'chpasswd', 'visudo',
@@ -65,8 +67,17 @@ function escapes(name: string, args: readonly Word[]): boolean {
       const verb = vals.find((v) => v === undefined || !v.startsWith('-'));
       if (verb === 'exec' || verb === undefined) return true;
       if (verb !== 'run' && verb !== 'create' && verb !== 'container') return false;
-      return has('--privileged', '--pid', '--net', '--network', '--cap-add', '--security-opt', '--device') ||
-        vals.some((v, i) => v === undefined || ((v === '-v' || v === '--volume' || v === '--mount') ? ((vals[i + 1] ?? '/').startsWith('/') || (vals[i + 1] ?? '').includes('source=/')) : (v.startsWith('-v/') || v.startsWith('--volume=/') || v.startsWith('--mount=') )));
+      // Host namespaces, privileges, devices, or a host system path (or the Docker socket) mounted in.
+      const hostMount = (spec: string | undefined): boolean => {
+        if (spec === undefined) return true;
+        const src = spec.includes('source=') || spec.includes('src=') ? (spec.split(',').find((x) => x.startsWith('source=') || x.startsWith('src='))?.split('=')[1] ?? '') : spec.split(':')[0] ?? '';
+        const root = `/${src.split('/').filter((x) => x !== '' && x !== '.')[0] ?? ''}`;
+        return src.startsWith('/') && (HOST_ROOTS.has(root) || src.includes('docker.sock') || src.includes('.ssh') || src.includes('..'));
+      };
+      return has('--privileged', '--pid=host', '--net=host', '--network=host', '--ipc=host', '--uts=host', '--userns=host', '--cap-add', '--security-opt', '--device') ||
+        vals.some((v, i) => v === undefined || ((v === '--pid' || v === '--net' || v === '--network' || v === '--ipc') && vals[i + 1] === 'host') ||
+          ((v === '-v' || v === '--volume' || v === '--mount') ? hostMount(vals[i + 1]) :
+            v.startsWith('-v') && v.length > 2 ? hostMount(v.slice(2)) : v.startsWith('--volume=') || v.startsWith('--mount=') ? hostMount(v.slice(v.indexOf('=') + 1)) : false));
     }
     case 'kubectl': case 'oc': {
       const verb = vals.find((v) => v === undefined || !v.startsWith('-'));
@@ -76,6 +87,9 @@ function escapes(name: string, args: readonly Word[]): boolean {
   }
 }
 
+/** Host directories that, mounted into a container, give it the host (`-v /:/host`, `-v /etc:/x`). */
+const HOST_ROOTS = new Set(['/', '/etc', '/root', '/home', '/run', '/var', '/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/opt']);
+
 /** Commands that print credentials: `aws configure export-credentials`, `gcloud auth print-access-token` … */
 function printsCredentials(name: string, args: readonly Word[]): boolean {
   const vals = args.map((a) => literalValue(a) ?? '');
@@ -83,13 +97,15 @@ function printsCredentials(name: string, args: readonly Word[]): boolean {
   switch (name) {
     case 'aws': return line.includes('export-credentials') || line.includes('get-session-token') || line.includes('get-secret-value') || (line.includes('configure get') && line.includes('secret'));
     case 'gcloud': return line.includes('print-access-token') || line.includes('print-identity-token') || line.includes('application-default print');
-    case 'kubectl': case 'oc': return (line.includes('config view') && (vals.includes('--raw') || vals.includes('--flatten'))) || line.startsWith('get secret') || line.includes(' get secret') || line.includes('whoami --show-token');
+    case 'kubectl': case 'oc': {
+      const secretOut = (line.startsWith('get secret') || line.includes(' get secret')) && vals.some((v) => v === '-o' || v.startsWith('-o') || v.startsWith('--output'));
+      return (line.includes('config view') && (vals.includes('--raw') || vals.includes('--flatten'))) || secretOut || line.includes('whoami --show-token');
+    }
     case 'git': return vals.includes('credential') || vals.includes('credential-store') || vals.includes('credential-cache');
     case 'az': return line.includes('get-access-token');
     case 'gh': return line.includes('auth token');
     case 'vault': return vals.includes('read') || line.includes('kv get');
     case 'security': return vals.includes('find-generic-password') || vals.includes('find-internet-password') || vals.includes('dump-keychain');
-    case 'docker': return line.includes('credential') ;
     default: return false;
   }
 }
@@ -107,7 +123,7 @@ function interpreterKey(name: string): string {
 export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx): void {
   const f = w.facts;
   f.argv.add([name, ...args.map(show)].join(' '));
-  for (const a of args) f.pathArg(a, w.cwds);
+  for (const a of args) f.pathArg(a, w.cwds, !DEVICE_INFO.has(name));
   if (FETCHERS.has(name)) f.fetched = true;
   const interp = INTERPRETERS[interpreterKey(name)];
   if (interp) return interpreter(w, interpreterKey(name), interp, args, ctx);
@@ -308,7 +324,10 @@ export function sedScript(text: string): SedEffects {
       case 'p': case 'P': case 'x': case 'z': case 'F': break;
       case 'q': case 'Q': case 'l': case 'L': while (text[i] === ' ') i++; digits(); break;
       case ':': case 'b': case 't': case 'T': case 'v': toCmdEnd(); break;
-      case 'a': case 'i': case 'c': toLineEnd(); break;
+      case 'a': case 'i': case 'c':
+        // Text to the end of the line; a line ending in a backslash continues it.
+        for (let line = toLineEnd(); line.endsWith('\\') && i < n; line = toLineEnd()) i++;
+        break;
       case 'e': out.exec = true; toLineEnd(); break;
       case 'r': case 'R': out.reads.push(toLineEnd()); break;
       case 'w': case 'W': out.writes.push(toLineEnd()); break;

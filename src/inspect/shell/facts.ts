@@ -75,8 +75,11 @@ export class Facts {
     if (!seen) this.risks.add('pipe_to_shell');
   }
 
-  /** A word naming a file the command reads or uses: path and credential facts. */
-  pathArg(w: Word, cwds: readonly string[]): void {
+  /**
+   * A word naming a file the command reads or uses: path and credential facts. `readsDevices`
+   * false for commands that only inspect a device's metadata (`lsblk /dev/sda`).
+   */
+  pathArg(w: Word, cwds: readonly string[], readsDevices = true): void {
     if (w.dynamic) this.dynamicArgs = true;
     for (const raw of stripPrefixes(w)) {
       for (const p of resolvedPatterns(raw, cwds)) {
@@ -87,7 +90,7 @@ export class Facts {
         // A pattern that may name a credential (`find ~ … -exec cat {} +`): held for review.
         else if (cred === 'dynamic') this.risks.add('dynamic_sensitive_arg');
         // Raw disk or memory (`cat /dev/sda`, `/dev/mem`): reading it reads every file and secret.
-        if (!p.startsWith(ANY) && p.startsWith('/dev/') && deviceVerdict(p) === 'yes') this.risks.add('dynamic_sensitive_arg');
+        if (readsDevices && !p.startsWith(ANY) && p.startsWith('/dev/') && deviceVerdict(p) === 'yes') this.risks.add('dynamic_sensitive_arg');
       }
     }
   }
