@@ -81,7 +81,8 @@ export const DANGEROUS: Readonly<Record<string, readonly string[]>> = {
     'busctl call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager Reboot b false',
     'systemctl start reboot.target', 'systemctl isolate poweroff.target', 'systemctl start halt.target',
     'systemctl stop ssh.socket', 'systemctl stop sshd', 'pkill -u root', 'killall -u root', 'kill -9 $(pidof sshd)',
-    'a(){ b|b& }; b(){ a|a& }; a', 'while :; do sleep 100 & done',
+    'a(){ b|b& }; b(){ a|a& }; a', 'while :; do sleep 100 & done', 'until false; do sleep 100 & done',
+    'for ((;;)); do sleep 100 & done',
   ],
   'indirect execution': [
     'LESSOPEN="|rm -rf /" less x', 'env GIT_SSH_COMMAND="rm -rf /" git fetch', 'LD_PRELOAD=/tmp/x.so ls',

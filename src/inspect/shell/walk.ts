@@ -107,7 +107,7 @@ export class Walker {
       case 'unset_command': return this.#declaration(node, ctx);
       case 'comment': case 'heredoc_body': case 'heredoc_start': case 'heredoc_end': return;
       case 'ERROR': this.facts.parseError(); break;
-      case 'while_statement':
+      case 'while_statement': case 'c_style_for_statement':
         // A loop that starts background jobs (`while :; do sleep 100 & done`) can exhaust the process table.
         if (hasBackground(node)) this.facts.risk('dynamic_sensitive_arg');
         break;
