@@ -291,11 +291,31 @@ export function sedScript(text: string): SedEffects {
   let i = 0;
   const toLineEnd = (): string => { let j = text.indexOf('\n', i); if (j < 0) j = n; const v = text.slice(i, j); i = j; return v.trim(); };
   const toCmdEnd = (): void => { while (i < n && text[i] !== ';' && text[i] !== '\n' && text[i] !== '}') i++; };
-  // Skips a delimited part (regex or replacement) ending at an unescaped `d`.
-  const part = (d: string): boolean => {
+  // Skips a delimited part (regex or replacement) ending at an unescaped `d`; in a regex a
+  // bracket expression (`[/]`, `[]x]`, `[^]x]`) may hold the delimiter.
+  const part = (d: string, regex = false): boolean => {
     while (i < n) {
       const c = text[i] as string;
       if (c === '\\') { i += 2; continue; }
+      if (regex && c === '[') {
+        let j = i + 1;
+        if (text[j] === '^') j++;
+        if (text[j] === ']') j++;
+        while (j < n && text[j] !== ']' && text[j] !== '\n') {
+          // `[:alpha:]`, `[=e=]`, `[.-.]` inside the bracket end with their own `:]`, `=]`, `.]`.
+          const k = text[j + 1];
+          if (text[j] === '[' && (k === ':' || k === '=' || k === '.')) {
+            const close = text.indexOf(`${k}]`, j + 2);
+            if (close < 0) return false;
+            j = close + 2;
+            continue;
+          }
+          j++;
+        }
+        if (text[j] !== ']') return false;
+        i = j + 1;
+        continue;
+      }
       i++;
       if (c === d) return true;
     }
@@ -310,8 +330,8 @@ export function sedScript(text: string): SedEffects {
       const c = text[i];
       if (c !== undefined && /[0-9]/.test(c)) { digits(); if (text[i] === '~') { i++; digits(); } }
       else if (c === '$') i++;
-      else if (c === '/') { i++; if (!part('/')) out.unknown = true; while (text[i] === 'I' || text[i] === 'M') i++; }
-      else if (c === '\\' && i + 1 < n) { const d = text[i + 1] as string; i += 2; if (!part(d)) out.unknown = true; while (text[i] === 'I' || text[i] === 'M') i++; }
+      else if (c === '/') { i++; if (!part('/', true)) out.unknown = true; while (text[i] === 'I' || text[i] === 'M') i++; }
+      else if (c === '\\' && i + 1 < n) { const d = text[i + 1] as string; i += 2; if (!part(d, true)) out.unknown = true; while (text[i] === 'I' || text[i] === 'M') i++; }
       if (k === 0 && text[i] === ',') { i++; if (text[i] === '+' || text[i] === '~') { i++; digits(); k++; } continue; }
       break;
     }
@@ -334,7 +354,7 @@ export function sedScript(text: string): SedEffects {
       case 'y': { const d = text[i++]; if (d === undefined || !part(d) || !part(d)) out.unknown = true; break; }
       case 's': {
         const d = text[i++];
-        if (d === undefined || d === '\n' || d === '\\' || !part(d) || !part(d)) { out.unknown = true; break; }
+        if (d === undefined || d === '\n' || d === '\\' || !part(d, true) || !part(d)) { out.unknown = true; break; }
         while (i < n && text[i] !== ';' && text[i] !== '\n' && text[i] !== '}') {
           const fl = text[i] as string;
           if (fl === 'e') out.exec = true;
@@ -389,7 +409,8 @@ function sed(w: Walker, args: readonly Word[]): void {
       const e = sedScript(alt);
       if (e.exec) w.facts.risk('inline_code');
       if (e.unknown) w.facts.risk('dynamic_sensitive_arg');
-      for (const p of e.writes) w.facts.written(literalWord(p), w.cwds);
+      // `w /dev/stdout` and `w /dev/stderr` are sed's own streams.
+      for (const p of e.writes) if (p !== '/dev/stdout' && p !== '/dev/stderr') w.facts.written(literalWord(p), w.cwds);
       for (const p of e.reads) w.facts.pathArg(literalWord(p), w.cwds);
       if (alt.includes(ANY) && (e.writes.length > 0 || e.reads.length > 0)) w.facts.risk('dynamic_sensitive_arg');
     }

@@ -396,6 +396,9 @@ function su(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): undefined
   return undefined;
 }
 
+/** Roots under which `find … -name x -delete` is routine cleanup. */
+const FIND_CLEANUP_ROOTS = new Set(['/tmp', '/var/tmp', '/var/log', '/var/cache']);
+
 /** `find roots… expression`: `-exec/-execdir/-ok/-okdir cmd … ;|+` and `-delete`. */
 function find(w: Walker, rest: readonly Word[], ctx: Ctx): void {
   const f = w.facts;
@@ -429,7 +432,10 @@ function find(w: Walker, rest: readonly Word[], ctx: Ctx): void {
         for (const alt of r.alts) {
           const p = alt.startsWith('/') || alt.startsWith('~') ? alt : undefined;
           if (p === undefined) continue;
-          if (systemVerdict(p) !== 'no') f.risk('dynamic_sensitive_arg');
+          // Under a system root (`/usr/…`), or at the root of a tree that is itself protected (`~`, `/`),
+          // except the scratch and log roots where filtered cleanups are routine.
+          const base = p.endsWith('/') ? p.slice(0, -1) : p;
+          if (systemVerdict(`${base}/x`) !== 'no' || (systemVerdict(p) !== 'no' && !FIND_CLEANUP_ROOTS.has(base))) f.risk('dynamic_sensitive_arg');
         }
       }
     }

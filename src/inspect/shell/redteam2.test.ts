@@ -13,9 +13,12 @@ describe('sedScript (red team round 2)', () => {
     assert.deepEqual(sedScript('s/a/b/gw /etc/passwd').writes, ['/etc/passwd']);
     assert.deepEqual(sedScript('/x/r /etc/shadow').reads, ['/etc/shadow']);
     assert.deepEqual(sedScript('\\#a#W out.txt').writes, ['out.txt']);
+    // The delimiter inside a bracket expression does not end the regex.
+    assert.equal(sedScript('s/[[:alpha:]/]/x/e').exec, true);
+    assert.equal(sedScript('s/[/]/x/;e id').exec, true);
   });
   it('leaves ordinary scripts alone', () => {
-    for (const s of ['1,20p', '/error/p', 's/foo/bar/g', 's#a/b#c#g; 3q', '/^#/d', 'y/abc/xyz/', ':a;N;$!ba;s/\\n/ /g', '$a\\\nend']) {
+    for (const s of ['1,20p', '/error/p', 's/foo/bar/g', 's#a/b#c#g; 3q', '/^#/d', 'y/abc/xyz/', 's/[/]/x/g', 's/[[:space:]]*$//', ':a;N;$!ba;s/\\n/ /g', '$a\\\nend']) {
       const e = sedScript(s);
       assert.deepEqual({ exec: e.exec, writes: e.writes, unknown: e.unknown }, { exec: false, writes: [], unknown: false }, s);
     }
@@ -41,7 +44,7 @@ describe('decisions (red team round 2)', () => {
   });
   it('holds the ambiguous ones', () => {
     for (const c of ["sed -n 's/^/x/e' f", "find /usr -name '*.so*' -delete", 'find /etc -type f | xargs rm', 'cat /dev/mem',
-      'find ~ -name id_rsa | xargs cat', 'while :; do sleep 100 & done', "vim -c ':!id'", 'kubectl exec -it pod -- sh']) {
+      'find ~ -name id_rsa | xargs cat', "find ~ -name '*' -delete", 'while :; do sleep 100 & done', "vim -c ':!id'", 'kubectl exec -it pod -- sh']) {
       assert.notEqual(h.decide(c), 'allow', c);
     }
   });
@@ -49,7 +52,7 @@ describe('decisions (red team round 2)', () => {
     for (const c of ['docker run --rm -v /srv/data:/data alpine ls', 'docker build -t credential-svc .', 'kubectl get secrets -n web',
       'git switch -c feature', 'git -C repo status', 'vim --version', 'man ls', 'less README.md', "sed -n '/w/p' f",
       'systemctl restart nginx', 'kill -HUP 1234', 'pkill -u deploy node', 'find /var/log -name "*.gz" -mtime +30',
-      'while read l; do echo "$l"; done < f', 'lsblk /dev/sda']) {
+      'while read l; do echo "$l"; done < f', 'lsblk /dev/sda', "find /tmp -name '*.tmp' -delete", "sed -n '/x/w /dev/stdout' f"]) {
       assert.equal(h.decide(c), 'allow', c);
     }
   });
