@@ -29,9 +29,11 @@ export class EmbeddedStoreError extends Error {
  */
 export async function openEmbedded(dir: string | undefined): Promise<SqlDriver> {
   const wasm = await pgliteModules();
-  // In memory: start from the cluster initdb made for the first in-memory store of the process.
+  // In memory: start from the cluster initdb made for an earlier in-memory store of the process.
+  // The template is made from the second one on: a process with one store (a gateway) keeps none.
+  if (dir === undefined) inMemoryOpens++;
   const fromTemplate = dir === undefined ? template : undefined;
-  const wantTemplate = dir === undefined && template === undefined;
+  const wantTemplate = dir === undefined && template === undefined && inMemoryOpens >= 2;
   // A new data directory is initialized by a thread of its own that then ends: initdb leaves the
   // WebAssembly memory at ~0.5 GB, which a running instance never gives back.
   if (dir !== undefined && !existsSync(join(dir, 'PG_VERSION'))) await initDataDir(dir, wasm);
@@ -155,10 +157,12 @@ function initDataDir(dir: string, wasm: PgliteModules): Promise<void> {
 }
 
 /**
- * The fresh in-memory cluster of this process (≈40 MB, kept once the first in-memory store made
+ * The fresh in-memory cluster of this process (≈40 MB, kept once the second in-memory store made
  * it): starting from it costs about a tenth of the CPU of initdb, which every test gateway paid.
  */
 let template: ClusterTemplate | undefined;
+/** In-memory stores opened so far in this process. */
+let inMemoryOpens = 0;
 
 /** A compiled WebAssembly module: opaque here (the project's TypeScript lib has no WebAssembly types). */
 export type WasmModule = object;
