@@ -316,9 +316,10 @@ const CODE_VARS = new Set([
 /** An assignment (`NAME=value`, prefix or statement, or an `env`/`sudo` operand) with an effect on what runs. */
 export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): void {
   if (embedsCode(value)) w.facts.risk('inline_code');
-  if (name === 'IFS') {
+  if (name === 'IFS' && literalValue(value) !== '') {
     // Word splitting on other characters: `IFS=,; x=rm,-rf,/; $x` runs a command whose name and
     // arguments no literal word shows. Every later unquoted expansion is treated as unknown.
+    // An empty IFS (`while IFS= read -r line`) splits nothing and changes no command.
     w.facts.dynamicCommand = true;
   }
   if (COMMAND_VARS.has(name)) {

@@ -126,7 +126,7 @@ export const DANGEROUS_ALL: readonly string[] = Object.values(DANGEROUS).flat();
 
 /** Everyday commands that the shipped policies allow. */
 export const EVERYDAY: readonly string[] = [
-  'ls -la', 'ls -la /var/log', 'git status', 'git log --oneline -20', 'git diff HEAD~1', 'grep -r foo .',
+  'while IFS= read -r line; do echo "$line"; done < /etc/hostname', 'ls -la', 'ls -la /var/log', 'git status', 'git log --oneline -20', 'git diff HEAD~1', 'grep -r foo .',
   'grep -rn "TODO" src/', 'systemctl status nginx', 'systemctl is-active sshd', 'journalctl -u nginx --since today',
   'df -h', 'du -sh /var/log', 'free -m', 'uptime', 'tail -n 100 /var/log/syslog', 'tail -f /var/log/nginx/access.log',
   'head -20 README.md', 'ps aux | grep node', 'ps -ef | grep -v grep | grep python', 'cat README.md | wc -l',
