@@ -81,7 +81,7 @@ export class StoreRecorder implements Recorder {
   #inflightFrom: number | undefined;
   #draining: Promise<void> | undefined;
   /** Who waits for a commit through `target`; `fail`, when given, is called instead if a write fails meanwhile. */
-  readonly #waiters: { target: number; resolve: () => void; fail?: (err: Error) => void }[] = [];
+  readonly #waiters: { target: number; resolve: () => void; fail?: () => void }[] = [];
   readonly #losses = new Map<string, Loss>();
   readonly #lossTickets = new Map<string, number>();
   #lastLoss = 0;
@@ -315,11 +315,10 @@ export class StoreRecorder implements Recorder {
   }
 
   /** A write failed: every flush still waiting for a commit fails (readers of settled() wait on). */
-  #failWaiters(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+  #failWaiters(): void {
     for (let i = this.#waiters.length - 1; i >= 0; i--) {
       const w = this.#waiters[i]!;
-      if (w.fail !== undefined) { this.#waiters.splice(i, 1); w.fail(e); }
+      if (w.fail !== undefined) { this.#waiters.splice(i, 1); w.fail(); }
     }
   }
 
@@ -390,7 +389,7 @@ export class StoreRecorder implements Recorder {
           for (const q of batch) this.#queueBytes += q.e.bytes;
           this.#inflightFrom = undefined;
           this.#settle();
-          this.#failWaiters(err);
+          this.#failWaiters();
           this.#retry ??= setTimeout(() => { this.#retry = undefined; this.#kick(true); }, 1000);
           this.#retry.unref();
           return;
