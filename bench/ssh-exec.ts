@@ -18,7 +18,7 @@ import { sshConnect, sshExec } from '../test/harness/ssh-client.ts';
 
 const EXECS = Number(process.env.BENCH_EXECS ?? 100);
 const MB = Number(process.env.BENCH_MB ?? 16);
-const SHELL = readFileSync(fileURLToPath(new URL('../src/inspect/shell/policies/shell.cedar', import.meta.url)), 'utf8');
+const SHELL = readFileSync(fileURLToPath(new URL('../policies/shell.cedar', import.meta.url)), 'utf8');
 
 function direct(port: number, user: string, key: string): Promise<ssh2.Client> {
   const c = new ssh2.Client();

@@ -98,7 +98,7 @@ reviews:
     assert.equal(c.connections[2]?.credentials.password?.reveal(), '');
     assert.ok(c.policies.files.every((f) => f.endsWith('policies/*.cedar')));
     assert.equal(c.store.postgres, undefined);
-    assert.deepEqual(c.reviews.rules.map((r) => [r.name, r.approvers]), [['app-writes', ['dba']]]);
+    assert.deepEqual(c.reviews.rules.map((r) => [r.name, r.approvers]), [['app-writes', ['dba']], ['shell-ambiguous', ['ops']]]);
     assert.ok(c.masking.rules.length >= 1);
   });
 });

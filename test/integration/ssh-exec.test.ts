@@ -9,7 +9,7 @@ import { sshdSkip, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect, sshExec } from '../harness/ssh-client.ts';
 import { runProcess } from '../harness/run.ts';
 
-const SHELL_POLICIES = readFileSync(fileURLToPath(new URL('../../src/inspect/shell/policies/shell.cedar', import.meta.url)), 'utf8');
+const SHELL_POLICIES = readFileSync(fileURLToPath(new URL('../../policies/shell.cedar', import.meta.url)), 'utf8');
 const POLICIES = `${TEST_POLICIES}
 ${SHELL_POLICIES}
 @id("ops-approve")

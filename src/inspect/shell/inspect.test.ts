@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initShellInspector, inspectCommand } from './inspect.ts';
-import { ShellPolicyHarness } from './testing.ts';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { SHELL_REVIEW_WHEN, ShellPolicyHarness } from './testing.ts';
 
 before(async () => { await initShellInspector(); });
 
@@ -63,9 +65,20 @@ describe('shipped policies on shell facts (real Cedar)', () => {
   });
 
   it('an allow-list per connection narrows what runs on it', () => {
-    const h = new ShellPolicyHarness(['src/inspect/shell/policies/example-allow-list.cedar']);
+    const h = new ShellPolicyHarness(['examples/policies/ssh-command-allow-list.cedar']);
     assert.equal(h.decide('ps aux | grep node'), 'allow');
     assert.equal(h.decide('git status'), 'deny');
     assert.equal(h.decide('git status', undefined, 'web02'), 'allow');
+  });
+});
+
+describe('the shipped review rule', () => {
+  it('gatehouse.example.yaml holds exactly the review risks the harness tests (shell-ambiguous)', () => {
+    const doc = parse(readFileSync(new URL('../../../gatehouse.example.yaml', import.meta.url), 'utf8')) as { reviews: { rules: { name: string; actions: string[]; kind: string; when?: string }[] } };
+    const rule = doc.reviews.rules.find((r) => r.name === 'shell-ambiguous');
+    assert.ok(rule, 'gatehouse.example.yaml ships the shell-ambiguous review rule');
+    assert.deepEqual(rule.actions, ['shell.exec']);
+    assert.equal(rule.kind, 'command');
+    assert.equal(rule.when, SHELL_REVIEW_WHEN);
   });
 });

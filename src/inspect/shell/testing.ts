@@ -1,5 +1,5 @@
 /**
- * Test support (not used at runtime): the shipped policies plus the shell policies evaluated by
+ * Test support (not used at runtime): the shipped policies (policies/*.cedar, shell.cedar among them) evaluated by
  * the real Cedar engine against the Gatehouse schema extended with this folder's fragment, and
  * the shipped review rule. `decide` answers what the gateway would do with a command.
  */
@@ -39,7 +39,6 @@ export class ShellPolicyHarness {
     const dir = join(ROOT, 'policies');
     const files = [
       ...readdirSync(dir).filter((f) => f.endsWith('.cedar')).map((f) => join(dir, f)),
-      join(HERE, 'policies', 'shell.cedar'),
       ...extra.map((f) => join(ROOT, f)),
     ];
     this.#policies = files.map((f) => readFileSync(f, 'utf8')).join('\n');
