@@ -29,9 +29,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['reviews'],
   // The data-path toolkit: the enforcement point (authorize, authenticate-and-audit, sessions),
   // then the HTTP toolkit (router, problem+json, bodies, bearer authentication, Host guard) and
-  // the protocol-neutral SQL path (guard, review hold, the query-runner port).
+  // the protocol-neutral SQL path (guard, review hold, the query-runner port) and shell path
+  // (the command gate, the shell inspector loader, the command-runner port).
   ['enforce'],
-  ['http', 'sql'],
+  ['http', 'sql', 'shell'],
   // One folder per protocol; none imports another.
   ['protocols/http', 'protocols/postgres', 'protocols/mcp', 'protocols/ssh'],
   // The admin API, and the web console (its pages call the admin API over HTTP).

@@ -47,6 +47,7 @@ import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { PostgresQueryRunner } from '../protocols/postgres/query-runner.ts';
 import { sshListenerWanted, startSshListener } from '../protocols/ssh/start.ts';
+import { SshCommandRunner } from '../protocols/ssh/command-runner.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
 import { PrincipalLimits } from '../enforce/limits.ts';
@@ -203,6 +204,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       upstreams,
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
       sqlRunners: { postgres: new PostgresQueryRunner({ masking, clock }) },
+      shellRunners: { ssh: new SshCommandRunner({ masking }) },
       reviewGate: new ReviewGate({ log }, { reviews: rv.reviews, holdTimeoutMs: rv.holdTimeoutMs, rules }),
     };
     // MCP's call_llm and http_request run the /proxy exchange in process, for the MCP caller.

@@ -18,6 +18,7 @@ import type { Upstreams } from '../protocols/http/proxy/upstream.ts';
 import type { ReviewService } from '../reviews/service.ts';
 import type { ReviewGate } from '../reviews/gate.ts';
 import type { SqlQueryRunner } from '../sql/runner.ts';
+import type { ShellCommandRunner } from '../shell/runner.ts';
 import type { ProxyExchange } from '../http/exchange.ts';
 import type { SessionStore } from '../recording/session-store.ts';
 import type { ReviewRules } from '../policy/review-rules.ts';
@@ -66,6 +67,8 @@ export interface Services {
   readonly reviewGate: ReviewGate;
   /** Running SQL on a caller's behalf (MCP), per connection type: the database protocols provide them. */
   readonly sqlRunners: Readonly<Partial<Record<string, SqlQueryRunner>>>;
+  /** Running a shell command on a caller's behalf (MCP's run_command), per connection type: the shell protocols provide them. */
+  readonly shellRunners: Readonly<Partial<Record<string, ShellCommandRunner>>>;
   /** The /proxy exchange in process (MCP's call_llm and http_request). */
   readonly proxyExchange: ProxyExchange;
   /** The review rules the decider applies (for the gate's rule lookup). */

@@ -1,22 +1,35 @@
-import type { GateDeps } from './deps.ts';
-import { authorize, connectionResource, denialReason } from '../../enforce/authorize.ts';
-import type { Connection } from '../../connections/registry.ts';
-import type { Principal } from '../../identity/principal.ts';
-import type { TextMasker } from '../../masking/text-masker.ts';
-import type { Decision, Facts } from '../../policy/request.ts';
-import { requestFingerprint } from '../../reviews/fingerprint.ts';
-import { reviewGate } from '../../reviews/gate.ts';
+import { authorize, connectionResource, denialReason, type DecideDeps } from '../enforce/authorize.ts';
+import type { Connection } from '../connections/registry.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { TextMasker } from '../masking/text-masker.ts';
+import type { Decision, Facts } from '../policy/request.ts';
+import type { ReviewRules } from '../policy/review-rules.ts';
+import { requestFingerprint } from '../reviews/fingerprint.ts';
+import { reviewGate } from '../reviews/gate.ts';
+import type { ReviewService } from '../reviews/service.ts';
 import type { CommandInspection, InspectCommand } from './inspector.ts';
 
 /** Longest justification kept (characters). */
 export const JUSTIFICATION_LIMIT = 1000;
-/** Longest command summary shown to approvers (characters, after masking). */
-export const SUMMARY_LIMIT = 500;
+/**
+ * Most characters of the command shown to approvers (after masking). A longer command is shown
+ * cut, and the summary starts by saying so (the approval still binds the whole command). Stays
+ * under the review store's summary limit (2000) with room for that notice.
+ */
+export const SUMMARY_LIMIT = 1800;
 /** The documented justification prefix: a first line `# gatehouse-justification: <text>`. */
 const PREFIX_RE = /^[ \t]*#[ \t]*gatehouse-justification:[ \t]*([^\n]*)\n/;
 
 /** Exit status of a command Gatehouse refused (like a shell's "cannot execute"). */
 export const REFUSED_EXIT = 126;
+
+/** What deciding one shell command needs: the enforcement point and the review gate. */
+export interface GateDeps extends DecideDeps {
+  readonly reviews: ReviewService;
+  readonly reviewRules: ReviewRules;
+  /** `reviews.hold_timeout` in ms. */
+  readonly reviewHoldMs: number;
+}
 
 /** What the gate needs from the gateway. */
 export type GateServices = GateDeps;
@@ -31,6 +44,8 @@ export interface GateInput {
   readonly justification?: string;
   /** Aborts a review hold (the client went away): the review stays pending. */
   readonly signal?: AbortSignal;
+  /** How long to hold for a review before answering pending (default `reviews.hold_timeout`). */
+  readonly holdMs?: number;
 }
 
 /**
@@ -88,12 +103,11 @@ export async function gateCommand(svc: GateServices, inspect: InspectCommand, sc
   if (decision.effect === 'allow') return { run: true, command: inspection.canonical, ...base };
   let summary: string;
   try {
-    const masked = scanner.mask(inspection.canonical.slice(0, SUMMARY_LIMIT * 8)).text.replace(/\s+/g, ' ').trim();
-    summary = masked.length <= SUMMARY_LIMIT ? masked : `${masked.slice(0, SUMMARY_LIMIT - 1)}…`;
+    summary = commandSummary(scanner, inspection.canonical);
   } catch {
     return { run: false, status: 'denied', message: 'gatehouse: command refused: it could not be summarized for review', ...base };
   }
-  const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
+  const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: input.holdMs ?? svc.reviewHoldMs, rules: svc.reviewRules }, {
     principal: input.principal, action: 'shell.exec', resource: input.connection.name, facts, decision,
     fingerprint: requestFingerprint(['ssh', input.connection.name, inspection.canonical, 'shell.exec']),
     summary, ...just, ...(input.signal === undefined ? {} : { signal: input.signal }),
@@ -106,4 +120,25 @@ export async function gateCommand(svc: GateServices, inspect: InspectCommand, sc
     run: false, status: 'pending', reviewId: g.reviewId, ...base,
     message: `gatehouse: approval required: review ${g.reviewId} is pending; run the same command again once it is approved`,
   };
+}
+
+/**
+ * What approvers see of a held command: the whole command, masked with every detector, with line
+ * breaks and other control characters shown as visible symbols (a newline separates commands, so
+ * folding it into a space would make `echo a⏎rm -rf x` read as one harmless echo). A command
+ * longer than {@link SUMMARY_LIMIT} is cut, and the summary starts by saying how much is shown:
+ * an approver is never shown part of a command as if it were all of it. Throws when masking fails.
+ *
+ * @example commandSummary(scanner, 'cd /srv\nmake') // 'cd /srv␤make'
+ */
+export function commandSummary(scanner: TextMasker, command: string): string {
+  const masked = scanner.mask(command).text;
+  let visible = '';
+  for (let i = 0; i < masked.length; i++) {
+    const c = masked.charCodeAt(i);
+    if (c === 0x0d && masked.charCodeAt(i + 1) === 0x0a) continue;
+    visible += c === 0x0a ? '␤' : c === 0x0d ? '␍' : (c < 0x20 && c !== 0x09) || c === 0x7f ? '�' : masked[i]!;
+  }
+  if (visible.length <= SUMMARY_LIMIT) return visible;
+  return `[command cut: the first ${SUMMARY_LIMIT} of ${visible.length} characters are shown; approving runs all of it] ${visible.slice(0, SUMMARY_LIMIT)}…`;
 }

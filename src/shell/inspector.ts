@@ -1,8 +1,8 @@
-import { shellCedarContext } from '../../inspect/shell/cedar-context.ts';
-import { initShellInspector, inspectCommand } from '../../inspect/shell/inspect.ts';
-import type { ShellContext } from '../../policy/request.ts';
+import { shellCedarContext } from '../inspect/shell/cedar-context.ts';
+import { initShellInspector, inspectCommand } from '../inspect/shell/inspect.ts';
+import type { ShellContext } from '../policy/request.ts';
 
-/** A command as the SSH path decides it: the shell inspector's result with Cedar-ready facts. */
+/** A command as the shell path decides it: the shell inspector's result with Cedar-ready facts. */
 export interface CommandInspection {
   /** False when the command did not parse cleanly or a limit was hit (`facts.parse_error`). */
   readonly ok: boolean;
@@ -16,16 +16,22 @@ export interface CommandInspection {
 /** Inspects one command string; synchronous; never throws on hostile input (throws only if not initialized). */
 export type InspectCommand = (command: string) => CommandInspection;
 
+let loaded: Promise<InspectCommand> | undefined;
+
 /**
- * The shell inspector (`inspect/shell`: tree-sitter-bash → facts), loaded once. Call before
- * accepting connections.
+ * The shell inspector (`inspect/shell`: tree-sitter-bash → facts), loaded once per process (the
+ * SSH listener and MCP's `run_command` share it). A failed load is not cached: the next call
+ * tries again, and until then nothing can be decided (callers refuse).
  *
  * @example const inspect = await shellInspector(); inspect('ls -la').facts.commands // ['ls']
  */
-export async function shellInspector(): Promise<InspectCommand> {
-  await initShellInspector();
-  return (command) => {
-    const i = inspectCommand(command);
-    return { ok: i.ok, canonical: i.canonical, facts: shellCedarContext(i.facts), ...(i.reason === undefined ? {} : { reason: i.reason }) };
-  };
+export function shellInspector(): Promise<InspectCommand> {
+  loaded ??= initShellInspector().then(
+    (): InspectCommand => (command) => {
+      const i = inspectCommand(command);
+      return { ok: i.ok, canonical: i.canonical, facts: shellCedarContext(i.facts), ...(i.reason === undefined ? {} : { reason: i.reason }) };
+    },
+    (err: unknown) => { loaded = undefined; throw err; },
+  );
+  return loaded;
 }

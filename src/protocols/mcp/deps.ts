@@ -16,12 +16,14 @@ import type { ReviewGate } from '../../reviews/gate.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import type { GuardDeps } from '../../sql/guard.ts';
 import type { SqlQueryRunner } from '../../sql/runner.ts';
+import type { ShellCommandRunner } from '../../shell/runner.ts';
+import type { ReviewRules } from '../../policy/review-rules.ts';
 import type { ProxyExchange } from '../../http/exchange.ts';
 
 /**
  * What the MCP server needs from the process (the composition root passes its services, which
  * satisfy it): the enforcement point, the SQL path and its runners, masking, reviews (gate and
- * service), recordings, the in-process /proxy exchange, limits.
+ * service), recordings, the in-process /proxy exchange, the shell command runners, limits.
  */
 export interface McpDeps extends GuardDeps, AuthenticateDeps, TapDeps, LimitDeps {
   readonly log: Logger;
@@ -45,4 +47,8 @@ export interface McpDeps extends GuardDeps, AuthenticateDeps, TapDeps, LimitDeps
   /** `call_llm` and `http_request`: the /proxy exchange in process. */
   readonly proxyExchange: ProxyExchange;
   readonly sqlRunners: Readonly<Partial<Record<string, SqlQueryRunner>>>;
+  /** `run_command`: a shell command runner per connection type (SSH's: `protocols/ssh/command-runner.ts`). */
+  readonly shellRunners: Readonly<Partial<Record<string, ShellCommandRunner>>>;
+  /** The review rules (the shell gate looks up the rule of a held command). */
+  readonly reviewRules: ReviewRules;
 }

@@ -1,4 +1,3 @@
-import type { DecideDeps } from '../../enforce/authorize.ts';
 import type { AuthenticateDeps } from '../../enforce/authenticate.ts';
 import type { ConnectionRegistry } from '../../connections/registry.ts';
 import type { Logger } from '../../kernel/log.ts';
@@ -6,16 +5,7 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import type { Metrics } from '../../kernel/metrics.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { Recorder } from '../../recording/recorder.ts';
-import type { ReviewService } from '../../reviews/service.ts';
-import type { ReviewRules } from '../../policy/review-rules.ts';
-
-/** What deciding one shell command needs: the enforcement point and the review gate. */
-export interface GateDeps extends DecideDeps {
-  readonly reviews: ReviewService;
-  readonly reviewRules: ReviewRules;
-  /** `reviews.hold_timeout` in ms. */
-  readonly reviewHoldMs: number;
-}
+import type { GateDeps } from '../../shell/gate.ts';
 
 /** Everything the SSH protocol needs from the gateway (the composition root passes its services). */
 export interface SshDeps extends GateDeps, Omit<AuthenticateDeps, 'audit' | 'metrics'> {

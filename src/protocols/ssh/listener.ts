@@ -6,7 +6,7 @@ import { authenticateAndAudit } from '../../enforce/authenticate.ts';
 import { newId } from '../../kernel/ids.ts';
 import { defaultDetectors, TextMasker } from '../../masking/text-masker.ts';
 import { SshClientSession } from './client-session.ts';
-import type { InspectCommand } from './inspector.ts';
+import type { InspectCommand } from '../../shell/inspector.ts';
 
 /** Options of an {@link SshListener}. */
 export interface SshListenerOptions {

@@ -2,7 +2,7 @@ import type { GatehouseConfig } from '../../config/types.ts';
 import { ms } from '../../config/types.ts';
 import type { SshDeps } from './deps.ts';
 import { loadOrCreateHostKey } from './host-key.ts';
-import { shellInspector } from './inspector.ts';
+import { shellInspector } from '../../shell/inspector.ts';
 import { SshListener } from './listener.ts';
 
 /** Whether the SSH listener runs: an ssh connection in the config file, or `server.ssh.enabled`. */
