@@ -4,6 +4,9 @@ import { identityRoute } from './identity-routes.ts';
 import { adminHandler, buildAdminRouter } from '../api/admin.ts';
 import { ConsoleSurface } from '../console/surface.ts';
 import { OidcLogin } from '../console/oidc-login.ts';
+import { SamlLogin } from '../console/saml-login.ts';
+import { samlIdp } from '../console/saml-config.ts';
+import type { ExternalSignIn } from '../console/external.ts';
 import { openApiDocument } from '../api/openapi.ts';
 import type { HostGuard } from '../http/host-guard.ts';
 import { serveMetrics } from '../http/metrics-route.ts';
@@ -75,13 +78,27 @@ export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
   return surfaces;
 }
 
-/** The console's external sign-in: the OIDC issuers that have a `console_client_id`, if any. */
-function consoleSignIn(svc: Services): OidcLogin | undefined {
+/**
+ * The console's external sign-in: the OIDC issuers that have a `console_client_id`, and the
+ * SAML identity provider of `identity.saml` (a bad SAML configuration stops the start).
+ */
+function consoleSignIn(svc: Services): ExternalSignIn[] {
+  const out: ExternalSignIn[] = [];
+  const tls = svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:');
   const issuers = svc.config.identity.issuers.filter((i) => i.console_client_id !== undefined)
     .map((i) => ({ issuer: i.issuer, clientId: i.console_client_id!, scope: i.console_scope }));
-  if (issuers.length === 0) return undefined;
-  return new OidcLogin(issuers, {
-    clock: svc.clock, publicUrl: svc.publicUrl, tls: svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:'),
-    verify: (idToken, audience) => svc.authenticator.authenticate(idToken, { audiences: [audience] }),
-  });
+  if (issuers.length > 0) {
+    out.push(new OidcLogin(issuers, {
+      clock: svc.clock, publicUrl: svc.publicUrl, tls,
+      verify: (idToken, audience) => svc.authenticator.authenticate(idToken, { audiences: [audience] }),
+    }));
+  }
+  const saml = svc.config.identity.saml;
+  if (saml !== undefined) {
+    out.push(new SamlLogin(samlIdp(saml, svc.publicUrl), {
+      clock: svc.clock, publicUrl: svc.publicUrl, tls,
+      issueToken: (p, expiresAt) => svc.issuer.issue(p, { expiresAt }),
+    }));
+  }
+  return out;
 }

@@ -33,6 +33,9 @@ export function finalizeConfig(doc: Obj, baseDir: string): GatehouseConfig {
     if (isObj(server) && isObj(server[name])) server[name] = listener.load(server[name]);
   }
 
+  const identity = doc.identity;
+  if (isObj(identity) && isObj(identity.saml) && identity.saml.idp_metadata !== undefined) identity.saml.idp_metadata = abs(identity.saml.idp_metadata);
+
   const store = doc.store;
   if (isObj(store) && isObj(store.embedded) && store.embedded.path !== MEMORY_STORE_PATH) {
     store.embedded.path = abs(store.embedded.path);

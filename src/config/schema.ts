@@ -72,12 +72,27 @@ const ISSUER = obj('An external OIDC provider whose JWTs are accepted (discovery
   console_scope: str('Scopes the console asks for at sign-in.', { minLength: 1, default: 'openid groups' }),
 }, { required: ['issuer', 'audience'] });
 
+const SAML = obj('SAML 2.0 sign-in for the web console and `gatehouse login --saml` (SP-initiated only; IdP-initiated responses are refused). Register the SP metadata at <public_url>/ui/auth/saml/metadata (ACS <public_url>/ui/auth/saml/acs) at the identity provider.', {
+  name: str('Name on the console\'s sign-in button.', { minLength: 1, maxLength: 64, default: 'SSO' }),
+  idp_metadata: str('IdP metadata XML file (relative to this file). Supplies the entity id and SSO URL when they are not given; the pinned certificate must be one of its signing certificates. Never fetched over the network.', { minLength: 1 }),
+  idp_entity_id: str('The IdP\'s entity id; the signed assertion\'s Issuer must equal it. Required unless idp_metadata gives it.', { minLength: 1 }),
+  idp_sso_url: str('The IdP\'s single sign-on URL (HTTP-Redirect binding). Required unless idp_metadata gives it.', { format: 'uri', pattern: '^https?://' }),
+  idp_certificate: str('Pinned IdP signing certificate(s), PEM (usually "${file:idp-signing.pem}"; several for a rollover). Only these verify a response.', { minLength: 1 }),
+  sp_entity_id: str('This gateway\'s entity id (the audience assertions must name). Default: <public_url>/ui/auth/saml/metadata.', { minLength: 1 }),
+  user_attribute: str('Attribute holding the user id. Default: the NameID.', { minLength: 1 }),
+  groups_attribute: str('Attribute holding the user\'s groups (multi-valued). Without it, SAML users have no groups.', { minLength: 1 }),
+  group_map: { type: 'object', description: 'IdP group value → Gatehouse group name(s). When set, only mapped values become groups; otherwise values that are valid names are taken as they are.', additionalProperties: { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 }, minItems: 1 } },
+  clock_skew: duration('Clock difference tolerated on every time check of an assertion (at most 5m).', '60s'),
+  max_assertion_age: duration('An assertion issued longer ago than this (its IssueInstant) is refused, whatever its NotOnOrAfter says.', '5m'),
+}, { required: ['idp_certificate'] });
+
 const IDENTITY = obj('Who callers are: the built-in issuer, external OIDC issuers, the bootstrap admin.', {
   builtin: obj('The built-in token issuer (ES256, JWKS at /oauth/jwks).', {
     token_ttl: duration('Lifetime of issued tokens.', '1h'),
     audience: str('"aud" of issued tokens.', { minLength: 1, default: 'gatehouse' }),
   }, { default: {} }),
   issuers: list('External OIDC issuers (optional).', ISSUER, { default: [] }),
+  saml: SAML,
   bootstrap: obj('The admin created on first start (its key is written to the store directory).', {
     admin_user: str('User name of the bootstrap admin.', { minLength: 1, default: 'admin' }),
     admin_group: str('Group of the bootstrap admin; the built-in policy permits it the admin action.', { minLength: 1, default: 'admins' }),

@@ -56,6 +56,23 @@ export interface IssuerConfig {
   readonly console_scope: string;
 }
 
+/** `identity.saml`: one SAML 2.0 identity provider for the console and `gatehouse login --saml`. */
+export interface SamlConfig {
+  readonly name: string;
+  /** Absolute path after load. */
+  readonly idp_metadata?: string;
+  readonly idp_entity_id?: string;
+  readonly idp_sso_url?: string;
+  /** PEM, one or more certificates. */
+  readonly idp_certificate: string;
+  readonly sp_entity_id?: string;
+  readonly user_attribute?: string;
+  readonly groups_attribute?: string;
+  readonly group_map?: Readonly<Record<string, string | readonly string[]>>;
+  readonly clock_skew: string;
+  readonly max_assertion_age: string;
+}
+
 export interface MaskingRuleConfig {
   readonly connections: readonly string[];
   readonly direction: MaskingDirection;
@@ -109,6 +126,7 @@ export interface GatehouseConfig {
   readonly identity: {
     readonly builtin: { readonly token_ttl: string; readonly audience: string };
     readonly issuers: readonly IssuerConfig[];
+    readonly saml?: SamlConfig;
     readonly bootstrap: { readonly admin_user: string; readonly admin_group: string };
   };
   readonly connections: readonly ConnectionConfig[];

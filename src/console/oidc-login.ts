@@ -6,7 +6,7 @@ import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import { fetchJsonObject } from '../identity/bounded-fetch.ts';
 import type { Principal } from '../identity/principal.ts';
 import { readCookie } from './sessions.ts';
-import type { ExternalSignIn } from './external.ts';
+import type { ExternalSignIn, SignInOffer } from './external.ts';
 import type { ConsoleSurface } from './surface.ts';
 
 /** One OIDC issuer the console signs in with (authorization code + PKCE, public client). */
@@ -50,8 +50,8 @@ export class OidcLogin implements ExternalSignIn {
     this.#deps = deps;
   }
 
-  methods(): { oidc: { id: string; name: string }[]; saml: boolean } {
-    return { oidc: this.#issuers.map((i, n) => ({ id: String(n), name: new URL(i.issuer).host })), saml: false };
+  methods(): SignInOffer {
+    return { oidc: this.#issuers.map((i, n) => ({ id: String(n), name: new URL(i.issuer).host })) };
   }
 
   get #redirectUri(): string { return `${this.#deps.publicUrl}/ui/auth/oidc/callback`; }

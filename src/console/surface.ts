@@ -42,9 +42,9 @@ export class ConsoleSurface {
   readonly #tls: boolean;
   readonly #cookie: string;
   readonly #headers: Record<string, string>;
-  readonly #external: ExternalSignIn | undefined;
+  readonly #external: readonly ExternalSignIn[];
 
-  constructor(svc: ConsoleDeps, guard: HostGuard, external?: ExternalSignIn) {
+  constructor(svc: ConsoleDeps, guard: HostGuard, external: readonly ExternalSignIn[] = []) {
     this.#svc = svc;
     this.#guard = guard;
     this.#tls = svc.tls;
@@ -95,7 +95,10 @@ export class ConsoleSurface {
       return '/';
     }
     if (path !== '/ui' && !path.startsWith('/ui/')) return undefined;
-    this.#guard.check(req.headers);
+    // The SAML assertion consumer service is posted to by the identity provider's page (a foreign
+    // Origin by design); the signed assertion, not the Origin, authenticates it. Host still applies.
+    if (path === '/ui/auth/saml/acs') this.#guard.checkHost(req.headers);
+    else this.#guard.check(req.headers);
     if (path.startsWith('/ui/auth/')) return this.#auth(req, res, url);
     if (method !== 'GET' && method !== 'HEAD') throw new GatehouseError('method_not_allowed', 'allowed: GET', { allow: ['GET'] });
     const inm = req.headers['if-none-match'];
@@ -132,7 +135,9 @@ export class ConsoleSurface {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/ui/auth/methods' && method === 'GET') {
-      sendJson(res, 200, { api_key: true, ...(this.#external?.methods() ?? { oidc: [], saml: false }) }, this.#headers);
+      const offers = this.#external.map((e) => e.methods());
+      const saml = offers.find((o) => o.saml)?.saml;
+      sendJson(res, 200, { api_key: true, oidc: offers.flatMap((o) => o.oidc ?? []), saml: saml ?? false }, this.#headers);
       return path;
     }
     if (path === '/ui/auth/session' && method === 'GET') {
@@ -165,8 +170,8 @@ export class ConsoleSurface {
       sendJson(res, 200, { signed_out: true }, this.#headers);
       return path;
     }
-    if (this.#external) {
-      const label = await this.#external.handle(req, res, url, this);
+    for (const e of this.#external) {
+      const label = await e.handle(req, res, url, this);
       if (label !== undefined) return label;
     }
     throw new GatehouseError('not_found', 'no such sign-in route');

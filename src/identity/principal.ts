@@ -11,7 +11,7 @@ export interface Principal {
   /** The agent acting for this user, when there is one. */
   readonly agent?: { readonly id: string; readonly groups: readonly string[] };
   /** How the credential was verified. */
-  readonly via: 'api_key' | 'gatehouse_jwt' | 'oidc';
+  readonly via: 'api_key' | 'gatehouse_jwt' | 'oidc' | 'saml';
   /** Id of the API key or `jti` of the token, for audit; never the secret. */
   readonly credentialId?: string;
   /** The issuer, for JWTs. */

@@ -92,7 +92,10 @@ async function signinPage(root) {
   for (const o of methods.oidc ?? []) {
     external.push(h('a', { class: 'button', href: `/ui/auth/oidc/start?issuer=${encodeURIComponent(o.id)}` }, `Sign in with ${o.name}`));
   }
-  if (methods.saml) external.push(h('a', { class: 'button', href: '/ui/auth/saml/start' }, 'Sign in with SAML'));
+  if (methods.saml) {
+    const next = params.get('next')?.startsWith('/ui/') ? `?next=${encodeURIComponent(params.get('next'))}` : '';
+    external.push(h('a', { class: 'button', href: `/ui/auth/saml/start${next}` }, `Sign in with ${methods.saml.name} (SAML)`));
+  }
   replace(root,
     h('h1', null, 'Sign in to Gatehouse'),
     err,

@@ -7,7 +7,7 @@ const output = envelope({
   user: z.string().describe('The principal: a user, or an agent acting on its own'),
   groups: z.array(z.string()),
   agent: z.object({ id: z.string(), groups: z.array(z.string()) }).optional().describe('The agent acting for the user, if any'),
-  via: z.enum(['api_key', 'gatehouse_jwt', 'oidc']).describe('How the credential was verified'),
+  via: z.enum(['api_key', 'gatehouse_jwt', 'oidc', 'saml']).describe('How the credential was verified'),
   session: z.string().describe('The recording session these calls belong to'),
 });
 
