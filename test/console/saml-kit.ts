@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { inflateRawSync } from 'node:zlib';
+import type { Logger } from '../../src/kernel/log.ts';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
 import { assertion, b64, makeIdpKeys, response, sign, type AssertionOptions, type IdpKeys } from '../harness/saml-idp.ts';
 
@@ -23,8 +24,9 @@ export interface SamlGateway {
   close(): Promise<void>;
 }
 
-export async function startSamlGateway(yaml = '', keys: IdpKeys = makeIdpKeys()): Promise<SamlGateway> {
+export async function startSamlGateway(yaml = '', keys: IdpKeys = makeIdpKeys(), log?: Logger): Promise<SamlGateway> {
   const t = await startTestGateway({
+    ...(log ? { log } : {}),
     env: { SAML_CERT: keys.certPem },
     yaml: ['identity:', '  saml:', '    name: "Example IdP"', `    idp_entity_id: "${IDP}"`, `    idp_sso_url: "${SSO}"`,
       '    idp_certificate: "${SAML_CERT}"', '    groups_attribute: groups', yaml].join('\n'),
