@@ -31,6 +31,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   entry('sessions replay', 'Replay a session in the terminal, in time order with its timing', async () => (await import('./commands/sessions.ts')).sessionsReplay),
   entry('sessions export', 'Export a session as json, csv or asciicast (v2, for asciinema players)', async () => (await import('./commands/sessions.ts')).sessionsExport),
   entry('sessions verify', 'Verify a session\'s hash chain and audit anchor (exit 1 when not intact)', async () => (await import('./commands/sessions.ts')).sessionsVerify),
-  entry('login', 'Sign in with your identity provider (OIDC device flow); API commands then use the token', async () => (await import('./commands/login.ts')).login),
+  entry('login', 'Sign in with your identity provider (OIDC device flow, or SAML through the gateway); API commands then use the token', async () => (await import('./commands/login.ts')).login),
   entry('logout', 'Forget the token saved by gatehouse login', async () => (await import('./commands/login.ts')).logout),
 ];

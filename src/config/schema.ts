@@ -81,7 +81,7 @@ const SAML = obj('SAML 2.0 sign-in for the web console and `gatehouse login --sa
   sp_entity_id: str('This gateway\'s entity id (the audience assertions must name). Default: <public_url>/ui/auth/saml/metadata.', { minLength: 1 }),
   user_attribute: str('Attribute holding the user id. Default: the NameID.', { minLength: 1 }),
   groups_attribute: str('Attribute holding the user\'s groups (multi-valued). Without it, SAML users have no groups.', { minLength: 1 }),
-  group_map: { type: 'object', description: 'IdP group value → Gatehouse group name(s). When set, only mapped values become groups; otherwise values that are valid names are taken as they are.', additionalProperties: { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 }, minItems: 1 } },
+  group_map: { type: 'object', description: 'IdP group value → Gatehouse group name(s). When set, only mapped values become groups; otherwise values that are valid names are taken as they are.', propertyNames: { minLength: 1, maxLength: 256 }, additionalProperties: { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 }, minItems: 1 } },
   clock_skew: duration('Clock difference tolerated on every time check of an assertion (at most 5m).', '60s'),
   max_assertion_age: duration('An assertion issued longer ago than this (its IssueInstant) is refused, whatever its NotOnOrAfter says.', '5m'),
 }, { required: ['idp_certificate'] });

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, openSync, closeSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { CliError, parse, UsageError, type Command, type Io } from '../args.ts';
 import { loginTokenPath, type SavedLogin } from '../client.ts';
+import { localGateway } from '../local-gateway.ts';
 import { findConfigPath } from '../../config/find-config.ts';
 import { loadConfig } from '../../config/load.ts';
 import type { IssuerConfig } from '../../config/types.ts';
@@ -30,17 +32,23 @@ interface DeviceAuthorization { deviceCode: string; userCode: string; verificati
 
 export const login: Command = {
   name: 'login',
-  summary: 'Sign in with your identity provider (OIDC device flow); API commands then use the token',
+  summary: 'Sign in with your identity provider (OIDC device flow, or SAML through the gateway); API commands then use the token',
   usage: 'gatehouse login [--issuer <url>] [--client-id <id>] [--audience <aud>] [--scope "openid groups"] [--no-browser] [--json]\n' +
+    '       gatehouse login --saml [--gateway <url>] [--no-browser] [--json]\n' +
+    '  --saml signs in through the gateway\'s SAML identity provider (identity.saml) in the browser; the gateway\n' +
+    '  then issues its own token (loopback redirect to this command, code bound to a PKCE verifier). --gateway\n' +
+    '  defaults to GATEHOUSE_URL, else the local configuration\'s gateway.\n' +
     '  Issuer, client id and audience default to the first of identity.issuers in the local config (its cli_client_id),\n' +
     '  else GATEHOUSE_OIDC_ISSUER, GATEHOUSE_OIDC_CLIENT_ID and GATEHOUSE_OIDC_AUDIENCE. The access token is kept when it is\n' +
     '  a JWT for that audience, else the id_token. Saved (mode 0600) to $XDG_CONFIG_HOME/gatehouse/token.json.',
   async run(argv, io) {
     const { values, positionals } = parse(argv, {
       issuer: { type: 'string' }, 'client-id': { type: 'string' }, audience: { type: 'string' }, scope: { type: 'string' },
-      'no-browser': { type: 'boolean' }, json: { type: 'boolean' },
+      'no-browser': { type: 'boolean' }, json: { type: 'boolean' }, saml: { type: 'boolean' }, gateway: { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0] ?? ''}"`);
+    if (values.saml) return samlLogin(values, io);
+    if (values.gateway !== undefined) throw new UsageError('--gateway goes with --saml');
     const target = resolveTarget(values, io);
     const endpoints = await discover(target.issuer);
     const auth = await requestDeviceCode(endpoints.deviceAuthorization, target.clientId, values.scope ?? 'openid');
@@ -79,6 +87,79 @@ export const logout: Command = {
     return Promise.resolve(0);
   },
 };
+
+/** Longest wait for the browser to come back to the loopback listener (the gateway's flow lifetime). */
+const SAML_WAIT_MS = 10 * 60_000;
+
+/**
+ * `gatehouse login --saml`: a loopback listener on 127.0.0.1, the browser sent to the gateway's
+ * SAML start with the listener's port, a random state and the S256 challenge of a verifier; the
+ * gateway verifies the IdP's assertion, redirects the browser here with a one-time code, and
+ * exchanges code + verifier for a Gatehouse token (RFC 8252 / RFC 7636 shape).
+ */
+async function samlLogin(values: { gateway?: string | undefined; 'no-browser'?: boolean | undefined; json?: boolean | undefined }, io: Io): Promise<number> {
+  const raw = values.gateway ?? (io.env.GATEHOUSE_URL === '' ? undefined : io.env.GATEHOUSE_URL) ?? localGateway(io).url;
+  const gateway = trimSlash(checkUrl(raw, 'the gateway URL').href);
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const state = randomBytes(18).toString('base64url');
+  let settle: (r: { code?: string; error?: string }) => void = () => undefined;
+  const arrived = new Promise<{ code?: string; error?: string }>((resolve) => { settle = resolve; });
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/callback') { res.writeHead(404).end(); return; }
+    const ok = url.searchParams.get('state') === state && (url.searchParams.get('code') ?? '') !== '';
+    res.writeHead(ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(ok ? 'Signed in to Gatehouse. You can close this tab and return to the terminal.\n' : 'This sign-in was not started by this gatehouse login.\n');
+    if (ok) settle({ code: url.searchParams.get('code')! });
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  const port = (server.address() as { port: number }).port;
+  const timer = setTimeout(() => { settle({ error: 'timeout' }); }, SAML_WAIT_MS);
+  try {
+    const start = new URL(`${gateway}/ui/auth/saml/start`);
+    start.search = new URLSearchParams({ cli_port: String(port), cli_challenge: challenge, cli_state: state }).toString();
+    io.err(`To sign in, open ${start.href}`);
+    io.err(`Waiting for the SAML sign-in through ${gateway} (up to 10 min)…`);
+    if (!values['no-browser']) openBrowser(start.href);
+    const got = await arrived;
+    if (got.code === undefined) throw new CliError('the sign-in was not completed in time; run gatehouse login --saml again');
+    let res: Response;
+    try {
+      res = await fetch(`${gateway}/ui/auth/saml/token`, {
+        method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ code: got.code, code_verifier: verifier }),
+      });
+    } catch {
+      throw new CliError(`cannot reach the gateway at ${gateway}`);
+    }
+    const text = await res.text();
+    if (text.length > MAX_RESPONSE_BYTES) throw new CliError('the gateway sent an oversized response');
+    let body: Record<string, unknown> = {};
+    try { body = JSON.parse(text) as Record<string, unknown>; } catch { /* reported below */ }
+    const token = body.access_token;
+    const user = body.user;
+    const expiresIn = body.expires_in;
+    if (res.status !== 200 || typeof token !== 'string' || typeof user !== 'string' || typeof expiresIn !== 'number') {
+      const detail = typeof body.detail === 'string' ? body.detail.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : `HTTP ${res.status}`;
+      throw new CliError(`the gateway refused the sign-in: ${detail}`);
+    }
+    const saved: SavedLogin = {
+      issuer: gateway, client_id: 'saml', token_type: 'access_token', token, user,
+      expires_at: new Date(Date.now() + expiresIn * 1000).toISOString(),
+    };
+    const path = loginTokenPath(io.env);
+    writePrivateFile(path, `${JSON.stringify(saved, null, 2)}\n`);
+    if (values.json) io.out(JSON.stringify({ saved: path, expires_at: saved.expires_at, user: saved.user }));
+    else io.out(`logged in as ${saved.user} (SAML, gateway token, expires ${saved.expires_at}); saved to ${path}`);
+    return 0;
+  } finally {
+    clearTimeout(timer);
+    server.close();
+    server.closeAllConnections();
+  }
+}
 
 /** Flags, else the local config's first issuer, else the environment. */
 function resolveTarget(values: { issuer?: string | undefined; 'client-id'?: string | undefined; audience?: string | undefined }, io: Io): Target {
