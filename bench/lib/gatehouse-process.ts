@@ -21,6 +21,10 @@ export interface GatehouseOptions {
   /** YAML lines of `masking.rules` (each `    - { … }`); none: no masking. */
   maskingRules?: string[];
   recording: boolean;
+  /** `recording.durability` (default: the config's default, journal). */
+  durability?: 'journal' | 'store';
+  /** A PostgreSQL store at this URL instead of the embedded one (local state then in ./.gatehouse). */
+  storeUrl?: string;
   /** Cedar actions permitted to group `bench`. */
   actions: string[];
   /** Extra top-level YAML (e.g. `limits: …`). */
@@ -51,12 +55,12 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseProc
   const pgPort = await freePort();
   writeFileSync(join(o.dir, 'gatehouse.yaml'), [
     'server:', `  http: { listen: "127.0.0.1:${httpPort}" }`, `  postgres: { listen: "127.0.0.1:${pgPort}" }`,
-    'store:', '  embedded: { path: ./state }',
+    'store:', o.storeUrl === undefined ? '  embedded: { path: ./state }' : `  postgres: { url: "${o.storeUrl}" }`,
     'policies:', '  files: [ "policies/*.cedar" ]',
     'log: { level: warn }',
     'connections:', ...o.connections,
     ...(o.maskingRules?.length ? ['masking:', '  rules:', ...o.maskingRules] : []),
-    `recording: { enabled: ${o.recording} }`,
+    `recording: { enabled: ${o.recording}${o.durability === undefined ? '' : `, durability: ${o.durability}`} }`,
     ...(o.extraYaml ?? []),
   ].join('\n'));
   const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
@@ -70,7 +74,7 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseProc
   // Keep draining its output (a full pipe would stall the gateway).
   proc.stdout?.resume();
   proc.stderr?.resume();
-  const adminKey = readFileSync(join(o.dir, 'state', 'admin.key'), 'utf8').trim();
+  const adminKey = readFileSync(join(o.dir, o.storeUrl === undefined ? 'state' : '.gatehouse', 'admin.key'), 'utf8').trim();
   return {
     proc, pid: proc.pid!, httpUrl, pgPort,
     async mint(user: string): Promise<string> {

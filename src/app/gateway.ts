@@ -125,17 +125,21 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const sessions = new SessionStore(db, { clock, onError: (e) => { log.warn({ err: String(e) }, 'recording retention failed'); } });
     sessions.startRetention(ms(config.recording.retention));
     closers.unshift(() => { sessions.stop(); return Promise.resolve(); });
-    // The recorder's journal (durability without a store commit per response) lives beside the
-    // other local state; journals of a crashed process are replayed before anything is served.
+    // The recorder's journal (recording.durability: journal — durability without a store commit
+    // per response) lives beside the other local state; journals of a crashed process are
+    // replayed before anything is served (also after a switch to durability: store). With
+    // durability: store, a response waits for the store's commit and nothing acknowledged is
+    // left on local disk: the replica can be deleted for good.
     const journalDir = join(stateDir, 'journal');
     const maxSessionBytes = bytes(config.recording.max_session_bytes);
     if (!inMemory) {
       const replayed = await recoverJournals(db, journalDir, { audit, maxSessionBytes });
       if (replayed > 0) log.warn({ events: replayed }, 'recording: replayed events from the journal of a process that did not stop cleanly');
     }
+    const journaled = !inMemory && config.recording.durability === 'journal';
     const storeRecorder = config.recording.enabled && !opts.recorder
       ? new StoreRecorder(db, {
-        clock, audit, maxSessionBytes, ...(inMemory ? {} : { journal: RecordingJournal.create(journalDir) }),
+        clock, audit, maxSessionBytes, ...(journaled ? { journal: RecordingJournal.create(journalDir) } : {}),
         onError: (e, what) => {
           if (what === 'refused') log.warn({ err: String(e) }, 'recording: exchanges refused (store_unavailable)');
           else log.error({ err: String(e), what }, what === 'journal' ? 'recording journal write failed' : 'recording write failed');

@@ -26,6 +26,7 @@ export function finalizeConfig(doc: Obj, baseDir: string): GatehouseConfig {
     server.tls.cert = abs(server.tls.cert);
     server.tls.key = abs(server.tls.key);
   }
+  if (isObj(server) && isObj(server.ssh) && server.ssh.host_key !== undefined) server.ssh.host_key = abs(server.ssh.host_key);
 
   if (isObj(server) && isObj(server.metrics) && server.metrics.token !== undefined) server.metrics.token = wrap(server.metrics.token);
   // Each protocol listener's section, as the protocol reads it (`server.<name>`).

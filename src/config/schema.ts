@@ -22,8 +22,9 @@ const server = (set: ProtocolSet): JsonSchema => obj('Listeners and transport se
   }, { default: {} }),
   ...Object.fromEntries(set.listeners().map(({ name, listener }) => [name, obj(listener.description, { ...listener.config }, { default: {} })])),
   // Not yet a registered listener (it needs the state directory and starts only when wanted).
-  ssh: obj('SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key).', {
+  ssh: obj('SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key), unless host_key names one.', {
     listen: listen('Address the SSH listener binds.', '127.0.0.1:2222'),
+    host_key: str('The listener\'s host key: an OpenSSH private key file (e.g. ssh-keygen -t ed25519), relative to this file, read at start and never written. Give every replica the same file (a Kubernetes Secret) so that clients see one host key whichever replica they reach. Default: generated once in the store directory.', { minLength: 1 }),
     enabled: bool('Start the SSH listener even when no connection in this file has type ssh.', false),
     auth_timeout: duration('Time a client has to authenticate before it is disconnected.', '30s'),
   }, { default: {} }),
@@ -108,6 +109,7 @@ const RECORDING = obj('Tamper-evident session recording.', {
   max_session_bytes: size('Recorded bytes per session; past it, events are recorded truncated and marked so.', '50mb'),
   retention: duration('How long recordings are kept.', '90d'),
   session_idle: duration('An HTTP or MCP session unused this long is closed (a `session.close` event, which anchors its hash chain in the audit log); a later request with its id starts a new session.', '15m'),
+  durability: oneOf('When an exchange counts as recorded, before the client gets its answer. journal: appended to a local write-ahead journal in the state directory (microseconds; the store catches up in large batches) — a replica that dies must start again in the same directory to replay it. store: committed to the store (one group-committed transaction shared by concurrent exchanges) — nothing acknowledged depends on local disk, so a replica can be deleted for good (Kubernetes). docs/deployment.md, "Replicas that can be deleted".', ['journal', 'store'], 'journal'),
 }, { default: {} });
 
 const NOTIFICATIONS = obj('Where review events are sent.', {

@@ -109,7 +109,7 @@ export interface WebhookConfig {
 export interface GatehouseConfig {
   readonly server: {
     readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
-    readonly ssh: { readonly listen: string; readonly enabled: boolean; readonly auth_timeout: string };
+    readonly ssh: { readonly listen: string; readonly enabled: boolean; readonly auth_timeout: string; readonly host_key?: string };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
     readonly public_url?: string;
@@ -135,7 +135,7 @@ export interface GatehouseConfig {
   readonly policies: { readonly files: readonly string[] };
   readonly masking: { readonly hash_key?: Secret; readonly rules: readonly MaskingRuleConfig[] };
   readonly reviews: { readonly hold_timeout: string; readonly max_duration: string; readonly rules: readonly ReviewRuleConfig[] };
-  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string; readonly session_idle: string };
+  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string; readonly session_idle: string; readonly durability: 'journal' | 'store' };
   readonly notifications: { readonly webhooks: readonly WebhookConfig[] };
   readonly log: { readonly level: LogLevel };
   readonly limits: LimitsConfig;

@@ -89,6 +89,26 @@ describe('recording journal', () => {
     assert.equal(await store.get('j-live'), undefined);
   });
 
+
+  test('a journal with this process\'s pid that this process did not open is an earlier run\'s (a container\'s PID 1 restarted) and is recovered', async () => {
+    const dir = tmp();
+    const journal = RecordingJournal.create(dir);
+    const rec = new StoreRecorder({ ...db, transaction: () => new Promise(() => undefined) }, { clock, journal });
+    rec.record({ session: 'j-pid1', protocol: 'http', type: 'request', at: T0, data: { n: 1 } });
+    await rec.flush('j-pid1');
+    assert.deepEqual(RecordingJournal.orphans(dir), [], 'open in this process: not an orphan');
+    // The container restarts: the new gateway is PID 1 again, like the one that wrote the journal.
+    const earlier = `${process.pid}p${'0'.repeat(18)}`;
+    for (const f of readdirSync(dir)) renameSync(join(dir, f), join(dir, f.replace(journal.id, earlier)));
+    const live = RecordingJournal.create(dir); // this run's own journal, beside it
+    try {
+      assert.deepEqual(RecordingJournal.orphans(dir).map((o) => o.id), [earlier]);
+      assert.equal(await recoverJournals(db, dir, { exceptId: live.id }), 1);
+      assert.deepEqual((await store.events('j-pid1')).map((e) => e.data.n), [1]);
+    } finally {
+      live.close(true);
+    }
+  });
   test('a failed store write is retried from memory, not lost; close keeps the journal when the store still fails', async () => {
     const dir = tmp();
     const journal = RecordingJournal.create(dir);

@@ -19,6 +19,8 @@ export interface OrphanJournal {
 }
 
 const SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Ids of the journals this process has open (several gateways may run in one process, as in tests). */
+const OPEN = new Set<string>();
 const FILE = /^journal-((\d+)p[0-9a-f]+)-(\d{6})\.jsonl$/;
 
 /**
@@ -58,7 +60,9 @@ export class RecordingJournal {
    */
   static create(dir: string): RecordingJournal {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return new RecordingJournal(dir, `${process.pid}p${randomBytes(9).toString('hex')}`);
+    const journal = new RecordingJournal(dir, `${process.pid}p${randomBytes(9).toString('hex')}`);
+    OPEN.add(journal.id);
+    return journal;
   }
 
   /**
@@ -86,6 +90,7 @@ export class RecordingJournal {
 
   /** Closes the file; with `remove`, deletes every segment (everything is in the store). */
   close(remove: boolean): void {
+    OPEN.delete(this.id);
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
     if (remove) {
@@ -109,8 +114,12 @@ export class RecordingJournal {
   }
 
   /**
-   * Journals in `dir` left by processes that are gone (not this one, not `exceptId`, not one whose
-   * pid is running: a pid reused by another program only delays the recovery to a later start).
+   * Journals in `dir` left by processes that are gone: not `exceptId`, not one this process has
+   * open, not one whose pid is another running process (a pid reused by another program only
+   * delays the recovery to a later start). A journal with this process's own pid that this process
+   * did not open is an earlier process's: in a container the gateway is PID 1 at every start, so
+   * a restarted container must recover the journal its previous run (also PID 1) left. Pids say
+   * nothing across PID namespaces: a state directory belongs to one running gateway (container).
    */
   static orphans(dir: string, exceptId?: string): OrphanJournal[] {
     let names: string[];
@@ -122,7 +131,9 @@ export class RecordingJournal {
     const byId = new Map<string, string[]>();
     for (const name of names.sort()) {
       const m = FILE.exec(name);
-      if (!m || m[1] === exceptId || alive(Number(m[2]))) continue;
+      if (!m || m[1] === exceptId || OPEN.has(m[1]!)) continue;
+      const pid = Number(m[2]);
+      if (pid !== process.pid && alive(pid)) continue;
       const list = byId.get(m[1]!) ?? [];
       list.push(join(dir, name));
       byId.set(m[1]!, list);
@@ -163,7 +174,6 @@ function isEvent(e: Partial<Record<keyof PreparedEvent, unknown>> | undefined): 
 /** Whether a process with this pid exists (EPERM: it exists, but is not ours). */
 function alive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;

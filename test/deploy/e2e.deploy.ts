@@ -16,13 +16,16 @@
  *    session replayed by the CLI inside the container, `gatehouse keys list` inside, the image's
  *    health check.
  * 4. A second gateway container on the same store: a statement held on B is released by an
- *    approval on A; B killed with SIGKILL loses no acknowledged event; `podman stop` (SIGTERM)
- *    stops A gracefully (exit 0, well before the timeout).
+ *    approval on A; B killed with SIGKILL and restarted in its state directory loses no
+ *    acknowledged event (its journal is replayed); a replica with `recording.durability: store`
+ *    killed with SIGKILL and then deleted with its state directory (a Kubernetes pod replaced)
+ *    loses none either; `podman stop` (SIGTERM) stops A gracefully (exit 0, well before the
+ *    timeout).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -202,7 +205,7 @@ describe('the container image and the Compose quick-start, run with Podman', { t
 
   after(() => {
     if (process.env.GATEHOUSE_DEPLOY_KEEP !== '1') {
-      for (const c of ['gatehouse', 'gatehouse-b', 'dev-idp']) {
+      for (const c of ['gatehouse', 'gatehouse-b', 'gatehouse-c', 'dev-idp']) {
         const logs = podman(['logs', '--tail', '30', `${POD}-${c}`], { allowFail: true });
         if (logs.code === 0) log(`--- ${c} (last lines) ---\n${logs.out}${logs.err}`);
       }
@@ -279,7 +282,7 @@ describe('the container image and the Compose quick-start, run with Podman', { t
     assert.match(done.out, /DELETE 1/);
   });
 
-  test('SIGKILL of gateway B loses no acknowledged event; SIGTERM stops A gracefully', async () => {
+  test('SIGKILL of gateway B, restarted in its state directory, loses no acknowledged event', async () => {
     const n = 40;
     const sql = Array.from({ length: n }, (_, i) => `SELECT 'ack-marker-${i}' AS m, count(*) FROM customers;`).join('\n');
     const r = await psql(alice, PORTS.pgB, sql);
@@ -293,12 +296,51 @@ describe('the container image and the Compose quick-start, run with Podman', { t
     log(`gateway B killed; journal files left: ${journal.length}`);
     podman(['start', `${POD}-gatehouse-b`]);
     await ready(`http://127.0.0.1:${PORTS.httpB}`);
+    const bLogs = podman(['logs', `${POD}-gatehouse-b`]);
+    log(`gateway B restarted (PID 1 again); its journal ${/replayed events from the journal/.test(bLogs.out + bLogs.err) ? 'had uncommitted events, replayed' : 'was all committed already'}`);
 
     const gw = `${POD}-gatehouse`;
     const list = JSON.parse(exec(gw, ['gatehouse', 'sessions', 'list', '--user', 'alice', '--json']).out) as { id: string }[];
     const replays = list.map((s) => exec(gw, ['gatehouse', 'sessions', 'replay', s.id]).out).join('\n');
     for (let i = 0; i < n; i++) assert.ok(replays.includes(`ack-marker-${i}`), `acknowledged statement ${i} is in the recording`);
+  });
 
+  test('a replica with recording.durability: store, SIGKILLed and deleted with its state directory, loses no acknowledged event', async () => {
+    // B goes for good; C takes its ports with a fresh state directory (only the shared master.key).
+    podman(['rm', '-f', `${POD}-gatehouse-b`]);
+    const stateC = join(work, 'state-c');
+    mkdirSync(join(stateC, '.gatehouse'), { recursive: true });
+    copyFileSync(join(stateA, '.gatehouse', 'master.key'), join(stateC, '.gatehouse', 'master.key'));
+    for (const p of [stateC, join(stateC, '.gatehouse'), join(stateC, '.gatehouse', 'master.key')]) chownSync(p, 10001, 10001);
+    const c = `${POD}-gatehouse-c`;
+    podman(runArgs('gatehouse', service('gatehouse'), {
+      container: c, stateDir: stateC,
+      env: { DEV_IDP_ISSUER: ISSUER, GATEHOUSE_RECORDING_DURABILITY: 'store', ...gatewayEnv(PORTS.httpB, PORTS.pgB) },
+    }));
+    await ready(`http://127.0.0.1:${PORTS.httpB}`);
+    const n = 40;
+    const sql = Array.from({ length: n }, (_, i) => `SELECT 'gone-marker-${i}' AS m, count(*) FROM customers;`).join('\n');
+    const r = await psql(alice, PORTS.pgB, sql);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim().split('\n').length, n, 'psql got every answer: each event was acknowledged');
+    podman(['kill', '-s', 'KILL', c]);
+    podman(['wait', c], { allowFail: true });
+    const journal = join(stateC, '.gatehouse', 'journal');
+    const left = existsSync(journal) ? readdirSync(journal).filter((f) => f.endsWith('.jsonl')) : [];
+    assert.deepEqual(left, [], 'durability: store leaves nothing acknowledged on the replica\'s disk');
+    // The pod is deleted: the container and its whole state directory are gone.
+    podman(['rm', '-f', c]);
+    rmSync(stateC, { recursive: true, force: true });
+    log('gateway C (durability: store) killed and deleted with its state directory');
+
+    const gw = `${POD}-gatehouse`;
+    const list = JSON.parse(exec(gw, ['gatehouse', 'sessions', 'list', '--user', 'alice', '--json']).out) as { id: string }[];
+    const replays = list.map((s) => exec(gw, ['gatehouse', 'sessions', 'replay', s.id]).out).join('\n');
+    for (let i = 0; i < n; i++) assert.ok(replays.includes(`gone-marker-${i}`), `acknowledged statement ${i} of the deleted replica is in the recording`);
+  });
+
+  test('SIGTERM stops gateway A gracefully, its journal committed', () => {
+    const gw = `${POD}-gatehouse`;
     const t = Date.now();
     podman(['stop', '-t', '30', gw]);
     const stopS = (Date.now() - t) / 1000;

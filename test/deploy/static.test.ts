@@ -178,6 +178,13 @@ describe('deploy/kubernetes (kubectl kustomize)', () => {
 
       // The gatehouse.yaml inside the ConfigMap validates; the policies in the other are the shipped ones.
       const yamlText = (get(cm('config'), 'data') as Record<string, string>)['gatehouse.yaml'] ?? '';
+      // Pods are deleted with their emptyDir: nothing acknowledged may live there (issue 20 item 4),
+      // and every replica presents the one SSH host key of the mounted Secret.
+      const cfg = parseYaml(yamlText) as Obj;
+      assert.equal(get(cfg, 'recording.durability'), 'store', 'recordings are committed to the store before the client is answered');
+      assert.ok(volumes.find((v) => v.name === 'state')?.emptyDir !== undefined, 'the state volume is the pod\'s own (deleted with it)');
+      const secretsMount = get((c.volumeMounts as Obj[]).find((m) => m.name === 'secrets'), 'mountPath');
+      assert.equal(get(cfg, 'server.ssh.host_key'), `${String(secretsMount)}/ssh_host_ed25519_key`, 'the SSH host key is a file of the mounted Secret');
       const cdir = join(work, dir.replace('/', '-'));
       const policiesDir = join(cdir, 'policies');
       mkdirSync(policiesDir, { recursive: true });
