@@ -42,7 +42,7 @@ describe('loadConfig: defaults', () => {
       assert.deepEqual(c.connections, []);
       assert.equal(ms(c.reviews.hold_timeout), 60_000);
       assert.equal(ms(c.reviews.max_duration), 8 * 3_600_000);
-      assert.deepEqual(c.recording, { enabled: true, max_session_bytes: '50mb', retention: '90d', session_idle: '15m' });
+      assert.deepEqual(c.recording, { enabled: true, max_session_bytes: '50mb', retention: '90d', session_idle: '15m', durability: 'journal' });
       assert.deepEqual(c.notifications.webhooks, []);
       assert.equal(c.log.level, 'info');
     }

@@ -54,6 +54,8 @@ const log = (l: string): void => { process.stderr.write(`[deploy ${((Date.now() 
 interface Service { image?: string; build?: { target?: string }; environment?: Record<string, string>; volumes?: string[]; secrets?: string[]; read_only?: boolean; tmpfs?: string[]; cap_drop?: string[]; security_opt?: string[]; healthcheck?: { test: string[] } }
 
 const compose = parseYaml(readFileSync(join(ROOT, 'compose.yaml'), 'utf8')) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
+// The cache directory does not exist on a fresh machine (CI): create it before anything goes in.
+mkdirSync(CACHE, { recursive: true });
 const work = mkdtempSync(join(CACHE, 'run-'));
 
 /**

@@ -189,6 +189,7 @@ describe('deploy/kubernetes (kubectl kustomize)', () => {
       const policiesDir = join(cdir, 'policies');
       mkdirSync(policiesDir, { recursive: true });
       const policies = get(cm('policies'), 'data') as Record<string, string>;
+      assert.deepEqual(Object.keys(policies).sort(), readdirSync(join(ROOT, 'policies')).filter((f) => f.endsWith('.cedar')).sort(), 'the ConfigMap has every shipped policy');
       for (const [name, text] of Object.entries(policies)) {
         writeFileSync(join(policiesDir, name), text);
         assert.equal(text, readFileSync(join(ROOT, 'policies', name), 'utf8'), `${name} is the shipped policy`);
