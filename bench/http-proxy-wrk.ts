@@ -17,7 +17,8 @@
  *
  *   npx node bench/http-proxy-wrk.ts [connections=16] [seconds=5]
  *   BENCH_ROUNDS=2 BENCH_CONNECTIONS=16,1 BENCH_TARGETS=direct,off,on,nginx,noop,portkey
- *   BENCH_GW_PROF=<dir>      CPU profile of the recording-off gateway (written when it stops)
+ *   BENCH_GW_PROF=<dir>      CPU profile of the recording-off gateway (written when it stops;
+ *                            BENCH_GW_PROF_RECORDING=on: of the recording-on one)
  *   BENCH_UPSTREAM_MS=20     the upstream answers after 20 ms (default 0: the proxy's cost alone)
  * Needs `wrk` (Debian package `wrk`).
  */
@@ -105,7 +106,7 @@ try {
     if (!TARGETS.has(rec)) continue;
     const gw = await startGatehouse({
       dir: join(dir, `gw-${rec}`), recording: rec === 'on', actions: ['llm.invoke'],
-      ...(rec === 'off' && process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
+      ...(rec === (process.env.BENCH_GW_PROF_RECORDING ?? 'off') && process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
       connections: [`  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${up.port}", credentials: { api_key: "sk-bench-upstream" } }`],
       maskingRules: ['    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }'],
     });

@@ -3,14 +3,17 @@
  * 1 000 keep-alive HTTP connections (`wrk -c1000`, a ~1 KB chat completion to a fake upstream)
  * and 80 PostgreSQL sessions (`pgbench -S -c 80`) at once, then idle again. Reports RSS at idle,
  * its range over the soak (first and second half: flat or growing), the peak (VmHWM), requests
- * refused (non-2xx), and the same for the no-op Node proxy as a reference for what Node itself
- * holds. Gatehouse runs as deployed (bin/gatehouse start, embedded store on disk, masking on).
+ * refused (non-2xx), the RSS over time (min–max of each minute), the recorder's own counters from
+ * `/metrics` (exchanges refused with `store_unavailable`, events dropped, queue length; sampled
+ * every minute), the store directory's size, and the same for the no-op Node proxy as a reference
+ * for what Node itself holds. Gatehouse runs as deployed (bin/gatehouse start, embedded store on
+ * disk, masking on).
  *
  *   npx node bench/memory.ts [soak-seconds=600] [recording=on|off]
  * Needs wrk, pgbench and PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,14 +44,36 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Samples RSS of `pid` every second while `work` runs. */
-async function sampled(pid: number, work: Promise<unknown>): Promise<number[]> {
+/** Samples RSS of `pid` every second while `work` runs; `minute(i)` is called after each 60 samples. */
+async function sampled(pid: number, work: Promise<unknown>, minute?: (i: number, xs: number[]) => Promise<void>): Promise<number[]> {
   const xs: number[] = [];
   let done = false;
   void work.finally(() => { done = true; }).catch(() => undefined);
-  while (!done) { xs.push(rssMiB(pid).rss); await sleep(1000); }
+  while (!done) {
+    xs.push(rssMiB(pid).rss);
+    if (minute && xs.length % 60 === 0) await minute(xs.length / 60, xs.slice(-60));
+    await sleep(1000);
+  }
   await work;
   return xs;
+}
+
+/** Bytes under `path` (files only, recursively). */
+function duBytes(path: string): number {
+  let n = 0;
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) n += duBytes(p);
+    else if (e.isFile()) n += statSync(p).size;
+  }
+  return n;
+}
+
+/** The recorder's counters from the gateway's /metrics. */
+async function recorderMetrics(httpUrl: string): Promise<string> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const pick = (re: RegExp): string => re.exec(text)?.[1] ?? '?';
+  return `refused ${pick(/^gatehouse_recording_refused_total (\S+)/m)}, events recorded ${pick(/^gatehouse_recording_events_total\{outcome="recorded"\} (\S+)/m)}, dropped ${pick(/^gatehouse_recording_events_total\{outcome="dropped"\} (\S+)/m)}, queued ${pick(/^gatehouse_recording_queued (\S+)/m)}`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-bench-mem-'));
@@ -87,7 +112,12 @@ try {
   console.log(`idle after start: gatehouse ${idle.toFixed(0)} MiB RSS (peak during start ${rssMiB(gw.pid).hwm.toFixed(0)} MiB); no-op Node proxy ${refIdle.toFixed(0)} MiB`);
   const wrkRun = run('wrk', ['-t1', '-c1000', `-d${SOAK}s`, '--timeout', '30s', '-s', script, `${gw.httpUrl}/proxy/openai/v1/chat/completions`]);
   const pgRun = run('pgbench', ['-S', '-n', '-c', '80', '-j', '2', '-T', String(SOAK), '-h', '127.0.0.1', '-p', String(gw.pgPort), '-U', 'bench', DB], { PGPASSWORD: key });
-  const xs = await sampled(gw.pid, Promise.all([wrkRun, pgRun]));
+  const storeDir = join(dir, 'gw', 'state');
+  const store0 = duBytes(storeDir);
+  const xs = await sampled(gw.pid, Promise.all([wrkRun, pgRun]), async (i, last) => {
+    const m = await recorderMetrics(gw.httpUrl).catch((err: unknown) => String(err));
+    console.log(`  minute ${i}: RSS ${range(last)} MiB; recorder: ${m}; store ${(duBytes(storeDir) / 2 ** 20).toFixed(0)} MiB; load average ${loadAverage()}`);
+  });
   const [wrkOut, pgOut] = await Promise.all([wrkRun, pgRun]);
   const half = Math.floor(xs.length / 2);
   const requests = Number(/(\d+) requests in/.exec(wrkOut)?.[1] ?? NaN);
@@ -95,6 +125,7 @@ try {
   const errors = /Socket errors: .*/.exec(wrkOut)?.[0] ?? 'no socket errors';
   const tx = Number(/number of transactions actually processed: (\d+)/.exec(pgOut)?.[1] ?? NaN);
   console.log(`soak: ${requests} HTTP requests (${refused} non-2xx; ${errors}), ${tx} PostgreSQL transactions; load average ${loadAverage()}`);
+  console.log(`  recorder after the soak: ${await recorderMetrics(gw.httpUrl)}; store grew ${((duBytes(storeDir) - store0) / 2 ** 20).toFixed(0)} MiB`);
   console.log(`  gatehouse RSS over the soak: first half ${range(xs.slice(0, half))} MiB, second half ${range(xs.slice(half))} MiB, peak ${rssMiB(gw.pid).hwm.toFixed(0)} MiB`);
   await sleep(10_000);
   console.log(`  gatehouse RSS 10 s after the soak: ${rssMiB(gw.pid).rss.toFixed(0)} MiB`);

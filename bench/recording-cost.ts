@@ -8,7 +8,9 @@
  *   checkpoints), then what retention deleting everything gives back;
  * - refused exchanges (a flush that rejected).
  *
- *   npx node bench/recording-cost.ts [exchanges=20000] [--rounds 3] [--window 2000]
+ *   npx node bench/recording-cost.ts [exchanges=20000] [--rounds 3] [--window 2000] [--threads] [--tables]
+ *   [--shapes pg,http]
+ * (--threads: CPU per thread name; --tables: bytes each table and index grew per exchange.)
  *
  * Shapes:
  * - `pg`: `pgbench -S`, extended protocol, 4 connections: request (parse), request (bind),
@@ -82,7 +84,7 @@ const PARSE = { message: 'parse', name: '', statement: 'SELECT abalance FROM pgb
 const PROMPT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a helpful assistant. Answer briefly and precisely.' }, { role: 'user', content: 'What is six times seven? Please explain the multiplication step by step for a child.' }] });
 const REPLY = JSON.stringify({ id: 'chatcmpl-abc123', object: 'chat.completion', created: 1765000000, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'Six times seven is 42. Think of six groups of seven apples: 7, 14, 21, 28, 35, 42.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 41, completion_tokens: 33, total_tokens: 74 } });
 
-interface Rig { rec: StoreRecorder; audit: AuditLog; sessions: SessionStore; dir: string; pgdata: string; close(): Promise<void> }
+interface Rig { rec: StoreRecorder; audit: AuditLog; sessions: SessionStore; dir: string; pgdata: string; relations(): Promise<Map<string, number>>; close(): Promise<void> }
 
 async function rig(): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-reccost-'));
@@ -91,6 +93,9 @@ async function rig(): Promise<Rig> {
   const rec = new StoreRecorder(db, { audit, journal: RecordingJournal.create(join(dir, 'journal')) });
   return {
     rec, audit, sessions: new SessionStore(db), dir, pgdata: join(dir, 'pgdata'),
+    relations: async () => new Map((await db.query<{ name: string; bytes: number | string }>(
+      `SELECT relname AS name, pg_relation_size(oid) AS bytes FROM pg_class WHERE relkind IN ('r', 'i', 't') AND relnamespace = 'public'::regnamespace`,
+    )).map((r) => [r.name, Number(r.bytes)])),
     close: async () => { await rec.close(); await audit.flush(); await db.close(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
@@ -149,6 +154,7 @@ async function measure(r: Rig, shape: 'pg' | 'http', n: number, tag: string): Pr
   const c0 = threadCpu();
   const n0 = byName();
   const d0 = du(r.pgdata, 'pg_wal');
+  const t0 = args.includes('--tables') ? await r.relations() : undefined;
   if (shape === 'pg') await pgRound(r.rec, n, tag); else await httpRound(r.rec, n, tag);
   await r.rec.settled(60_000);
   await r.audit.flush();
@@ -158,12 +164,19 @@ async function measure(r: Rig, shape: 'pg' | 'http', n: number, tag: string): Pr
     for (const [name, us] of byName()) { const d = (us - (n0.get(name) ?? 0)) / n; if (d >= 1) parts.push(`${name} ${d.toFixed(0)}`); }
     console.log(`        per thread (µs/exchange): ${parts.join(', ')}`);
   }
+  if (t0) {
+    const parts: string[] = [];
+    for (const [name, bytes] of await r.relations()) { const d = (bytes - (t0.get(name) ?? 0)) / n; if (d >= 1) parts.push(`${name} ${d.toFixed(0)}`); }
+    console.log(`        per relation (bytes/exchange): ${parts.join(', ')}`);
+  }
   const d1 = du(r.pgdata, 'pg_wal');
   return { main: (c1.main - c0.main) / n, other: (c1.other - c0.other) / n, bytes: (d1 - d0) / n, wal: du(join(r.pgdata, 'pg_wal')) };
 }
 
 const fmt = (x: number): string => x.toFixed(0).padStart(6);
-for (const shape of ['pg', 'http'] as const) {
+const shapeArg = args.indexOf('--shapes');
+const SHAPES = (shapeArg >= 0 ? args[shapeArg + 1]!.split(',') : ['pg', 'http']) as ('pg' | 'http')[];
+for (const shape of SHAPES) {
   const r = await rig();
   await measure(r, shape, Math.min(N, Math.max(2000, WINDOW + 500)), 'warm');
   console.log(`\n${shape}: ${N} exchanges per round, PGlite on disk + journal, audit anchors`);
