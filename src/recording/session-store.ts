@@ -108,7 +108,7 @@ export class SessionStore {
       // Segments, events and chunks go in the same statement as their sessions (there is no
       // cascading key).
       const gone = await this.#db.query<{ id: string }>(
-        `WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_at < $1::timestamptz LIMIT 500) RETURNING id),
+        `WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE opened_at < $1::timestamptz AND last_at < $1::timestamptz LIMIT 500) RETURNING id),
            segments AS (DELETE FROM session_segments WHERE session_id IN (SELECT id FROM gone) RETURNING body_id),
            events AS (DELETE FROM session_events WHERE session_id IN (SELECT id FROM gone)),
            chunks AS (DELETE FROM session_chunks WHERE session_id IN (SELECT id FROM gone)),
@@ -143,7 +143,7 @@ export class SessionStore {
     const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
     return this.#db.query(
       `SELECT id, protocol, user_id AS "user", agent_id AS agent FROM sessions
-       WHERE closed_at IS NULL AND protocol IN ('http', 'mcp') AND last_at < $1::timestamptz ORDER BY last_at LIMIT 500`, [cutoff],
+       WHERE opened_at < $1::timestamptz AND closed_at IS NULL AND protocol IN ('http', 'mcp') AND last_at < $1::timestamptz ORDER BY last_at LIMIT 500`, [cutoff],
     );
   }
 
