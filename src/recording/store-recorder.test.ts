@@ -22,6 +22,27 @@ describe('StoreRecorder', () => {
   });
   after(() => db.close());
 
+  test("a live session's head updates are heap-only: no index entry and no lasting dead row per batch (migration 009)", async () => {
+    const rec = new StoreRecorder(db, { clock, groupCommitMs: 0 });
+    const stats = async (): Promise<{ upd: number; hot: number }> => {
+      await db.query('SELECT pg_stat_force_next_flush()'); // the counters are flushed at most once a second otherwise
+      const [r] = await db.query<{ upd: number | string; hot: number | string }>(
+        "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'sessions'");
+      return { upd: Number(r!.upd), hot: Number(r!.hot) };
+    };
+    const s0 = await stats();
+    for (let b = 0; b < 30; b++) {
+      for (let s = 0; s < 20; s++) rec.record({ session: `hot-${s}`, protocol: 'postgres', type: 'request', at: T0 + b, data: { statement: 'SELECT 1' } });
+      await rec.flush();
+    }
+    const s1 = await stats();
+    const updates = s1.upd - s0.upd;
+    assert.ok(updates >= 29 * 20, `every later batch updates each head (${updates})`);
+    // A page full of versions from the batch being written cannot be pruned yet; nearly all are HOT.
+    assert.ok(s1.hot - s0.hot >= updates * 0.9, `${s1.hot - s0.hot} of ${updates} updates were HOT`);
+    await rec.close();
+  });
+
   test('refused exchanges are counted and reported (at most once a second, without session or payload)', async () => {
     const failing: SqlDriver = { ...db, transaction: () => Promise.reject(new Error('store down')) };
     const reports: string[] = [];
