@@ -38,9 +38,11 @@ export class Metrics {
    * Reports the recorder's counters at every scrape: `gatehouse_recording_events_total{outcome=
    * "recorded"|"dropped"}`, `gatehouse_recording_refused_total` (exchanges refused because their
    * recording failed: 503 `store_unavailable`, or a PostgreSQL session ended) and
-   * `gatehouse_recording_queued` (events waiting for the store). Call once.
+   * `gatehouse_recording_queued` (events waiting for the store) and
+   * `gatehouse_recording_admission_delayed_total` (exchanges whose start waited for the store:
+   * back-pressure). Call once.
    */
-  watchRecording(read: () => { recorded: number; dropped: number; refused: number; queued: number } | undefined): void {
+  watchRecording(read: () => { recorded: number; dropped: number; refused: number; queued: number; delayed: number } | undefined): void {
     new Counter({
       name: 'gatehouse_recording_events_total', help: 'Recorded events committed to the store, and dropped (queue full, size cap, failed write)', labelNames: ['outcome'] as const,
       registers: [this.registry],
@@ -55,6 +57,11 @@ export class Metrics {
       name: 'gatehouse_recording_refused_total', help: 'Exchanges refused because they could not be recorded (fail closed)',
       registers: [this.registry],
       collect() { this.reset(); this.inc(read()?.refused ?? 0); },
+    });
+    new Counter({
+      name: 'gatehouse_recording_admission_delayed_total', help: 'Exchanges whose start waited for the recording store to catch up (back-pressure)',
+      registers: [this.registry],
+      collect() { this.reset(); this.inc(read()?.delayed ?? 0); },
     });
     new Gauge({
       name: 'gatehouse_recording_queued', help: 'Recorded events waiting for the store', registers: [this.registry],

@@ -202,6 +202,56 @@ describe('recording journal', () => {
     await rec.close();
   });
 
+  test('admission back-pressure: no wait with room; past half the queue a new exchange waits for the store, then starts', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    let writes = 0;
+    const slow: SqlDriver = { ...db, transaction: async (fn) => { writes++; await gate; return db.transaction(fn); } };
+    const rec = new StoreRecorder(slow, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 8, maxBatch: 2 });
+    assert.equal(rec.admit(), undefined, 'an empty queue admits at once');
+    for (let i = 0; i < 7; i++) rec.record({ session: 'adm', protocol: 'http', type: 'request', at: T0, data: { i } });
+    await new Promise((r) => setTimeout(r, 20)); // the first batch (2 events) is held in the store; 5 wait
+    const wait = rec.admit();
+    assert.ok(wait !== undefined, 'past half the bound, admission waits');
+    let admitted = false;
+    void wait.then(() => { admitted = true; });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(admitted, false, 'held while the store is behind');
+    assert.equal(rec.stats().delayed, 1);
+    release();
+    await wait;
+    assert.ok(writes >= 2);
+    assert.equal(rec.admit(), undefined, 'room again');
+    assert.equal(rec.stats().refused, 0);
+    await rec.close();
+  });
+
+  test('admission back-pressure: a failing store with a backlog past half the queue refuses new exchanges at once (counted)', async () => {
+    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
+    rec.record({ session: 'adm-down', protocol: 'http', type: 'request', at: T0, data: {} });
+    await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
+    assert.equal(rec.admit(), undefined, 'one event behind: not yet pressure');
+    for (let i = 0; i < 3; i++) rec.record({ session: 'adm-down', protocol: 'http', type: 'request', at: T0, data: { i } });
+    const refused = rec.admit();
+    assert.ok(refused !== undefined);
+    await assert.rejects(refused, (e: unknown) => isGatehouseError(e, 'store_unavailable'));
+    assert.equal(rec.stats().refused, 1);
+    await rec.close();
+  });
+
+  test('admission back-pressure: an exchange waiting for the store fails closed when the store\'s write fails', async () => {
+    let fail: (e: Error) => void = () => undefined;
+    const failing = new Promise<never>((_, reject) => { fail = reject; });
+    const rec = new StoreRecorder({ ...db, transaction: () => failing }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4, maxBatch: 1 });
+    for (let i = 0; i < 4; i++) rec.record({ session: 'adm-fail', protocol: 'http', type: 'request', at: T0, data: { i } });
+    await new Promise((r) => setTimeout(r, 20));
+    const wait = rec.admit();
+    assert.ok(wait !== undefined);
+    fail(new Error('down'));
+    await assert.rejects(wait, (e: unknown) => isGatehouseError(e, 'store_unavailable'));
+    await rec.close();
+  });
+
   test('a failing store: a closed session\'s flush fails closed (it needs its anchor); the other sessions go on from the journal', async () => {
     const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
     rec.record({ session: 'd-a', protocol: 'http', type: 'session.close', at: T0, data: { reason: 'evicted' } });

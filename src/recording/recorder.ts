@@ -44,6 +44,15 @@ export interface Recorder {
    * caller must await `flush` (which then decides, and reports a loss).
    */
   flushedNow?(session: string): boolean;
+  /**
+   * Admission back-pressure, asked before an exchange starts its work (before the request goes
+   * upstream): `undefined` when the recorder has room; otherwise a promise that resolves once the
+   * store has caught up, or rejects (`store_unavailable`, counted as a refusal) when the store is
+   * failing with its backlog past the bound. So a store slower than the traffic slows admission
+   * down, and one that is down refuses new exchanges before any upstream call, instead of
+   * failing them after it.
+   */
+  admit?(): Promise<void> | undefined;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

@@ -89,7 +89,7 @@ export class StoreRecorder implements Recorder {
   /** Anchors being appended to the audit log, by session. */
   readonly #anchoring = new Map<string, Promise<void>>();
   #closed = false;
-  readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0, refused: 0 };
+  readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0, refused: 0, delayed: 0 };
   /** Refusals not yet reported, and when the last report was made. */
   #unreported = 0;
   #reportedAt = -Infinity;
@@ -180,6 +180,29 @@ export class StoreRecorder implements Recorder {
     }
   }
 
+  /**
+   * See {@link Recorder.admit}. Under pressure (the backlog past half the queue bound, the point
+   * where flushes stop relying on the journal and wait for the store), a new exchange waits until
+   * the store has taken the backlog down to a quarter of the bound; with the store failing, it is
+   * refused at once. Counted in `stats().delayed` / `refused`.
+   */
+  admit(): Promise<void> | undefined {
+    if (!this.#pressed()) return undefined;
+    if (this.#retry !== undefined) return Promise.reject(this.#refuse('the recording store is failing and its backlog is full'));
+    this.#stats.delayed++;
+    const target = this.#issued - Math.floor(this.#opts.maxQueue / 4);
+    const done = new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ target, resolve, fail: () => { reject(this.#refuse('the recording store is failing and its backlog is full')); } });
+    });
+    this.#kick(true);
+    return done;
+  }
+
+  /** The backlog is past half the queue bound (events or bytes): back-pressure. */
+  #pressed(): boolean {
+    return this.#queue.length > this.#opts.maxQueue / 2 || this.#queueBytes > this.#opts.maxQueueBytes / 2;
+  }
+
   /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
   flushedNow(session: string): boolean {
     const target = this.#issued;
@@ -241,7 +264,7 @@ export class StoreRecorder implements Recorder {
     if (!journal) return false;
     const close = session === undefined ? this.#closeTicket : this.#closeTickets.get(session);
     if (close !== undefined && close > this.#settledThrough() && close <= target) return false;
-    if (this.#queue.length > this.#opts.maxQueue / 2 || this.#queueBytes > this.#opts.maxQueueBytes / 2) return false;
+    if (this.#pressed()) return false;
     if (this.#journaled >= target) return true;
     // Both lists are in ticket order (in flight before queued) and only their tail is not yet
     // journaled: walk back from the end, so a flush costs what it adds, not the backlog.
@@ -283,8 +306,11 @@ export class StoreRecorder implements Recorder {
     return new GatehouseError('store_unavailable', message);
   }
 
-  /** Counters for metrics: `refused` counts flushes that rejected (exchanges refused, fail closed). */
-  stats(): { recorded: number; dropped: number; queued: number; batches: number; failedBatches: number; refused: number } {
+  /**
+   * Counters for metrics: `refused` counts flushes and admissions that rejected (exchanges
+   * refused, fail closed); `delayed` the exchanges whose admission waited for the store.
+   */
+  stats(): { recorded: number; dropped: number; queued: number; batches: number; failedBatches: number; refused: number; delayed: number } {
     return { ...this.#stats, queued: this.#queue.length };
   }
 

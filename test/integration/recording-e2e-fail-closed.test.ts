@@ -11,7 +11,12 @@ import type { RecordEvent, Recorder } from '../../src/recording/recorder.ts';
 class FailingRecorder implements Recorder {
   readonly events: RecordEvent[] = [];
   failing = true;
+  /** Admission: undefined (room), or the store is behind and failing: refused. */
+  refuseAdmission = false;
   record(e: RecordEvent): void { this.events.push(e); }
+  admit(): Promise<void> | undefined {
+    return this.refuseAdmission ? Promise.reject(new GatehouseError('store_unavailable', 'the recording store is failing and its backlog is full')) : undefined;
+  }
   flush(): Promise<void> {
     return this.failing ? Promise.reject(new GatehouseError('store_unavailable', 'lost')) : Promise.resolve();
   }
@@ -91,6 +96,19 @@ describe('recording fails closed: an exchange that cannot be recorded is not del
     recorder.failing = true;
     await assert.rejects(c.query('SELECT id FROM t'), /could not record the session/);
     await c.end().catch(() => undefined);
+  });
+
+  test('admission back-pressure: with the store failing and behind, a new exchange is refused (503) before any upstream call', async () => {
+    recorder.refuseAdmission = true;
+    const before = fake.received.length;
+    try {
+      const r = await chat(false);
+      assert.equal(r.status, 503);
+      assert.match(await r.text(), /store_unavailable/);
+      assert.equal(fake.received.length, before, 'nothing was sent upstream');
+    } finally {
+      recorder.refuseAdmission = false;
+    }
   });
 
   test('with a working store the same exchanges succeed', async () => {

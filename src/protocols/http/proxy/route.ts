@@ -74,6 +74,9 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     const kind = conn.type;
     const who = await req.authenticate(connection);
     svc.limits.admitHttp(svc, 'proxy', who, res);
+    // Back-pressure: with the recording store behind, the exchange waits (or, the store failing,
+    // is refused) before any work or upstream call.
+    if (recording) { const wait = svc.recorder.admit?.(); if (wait !== undefined) await wait; }
     // Sessions group recorded exchanges (and guard them from another principal): with nothing
     // recorded, the header's id is only echoed.
     const resolved = recording ? svc.httpSessions.resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
