@@ -44,14 +44,21 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Samples RSS of `pid` every second while `work` runs; `minute(i)` is called after each 60 samples. */
+/** Samples RSS of `pid` every second while `work` runs; `minute(i, samples)` is called after each minute of wall time. */
 async function sampled(pid: number, work: Promise<unknown>, minute?: (i: number, xs: number[]) => Promise<void>): Promise<number[]> {
   const xs: number[] = [];
   let done = false;
   void work.finally(() => { done = true; }).catch(() => undefined);
+  const t0 = Date.now();
+  let minutes = 0;
+  let from = 0;
   while (!done) {
     xs.push(rssMiB(pid).rss);
-    if (minute && xs.length % 60 === 0) await minute(xs.length / 60, xs.slice(-60));
+    if (minute && Date.now() - t0 >= (minutes + 1) * 60_000) {
+      minutes++;
+      await minute(minutes, xs.slice(from));
+      from = xs.length;
+    }
     await sleep(1000);
   }
   await work;
