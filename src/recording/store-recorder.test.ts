@@ -22,7 +22,7 @@ describe('StoreRecorder', () => {
   });
   after(() => db.close());
 
-  test("a live session's head updates are heap-only: no index entry and no lasting dead row per batch (migration 009)", async () => {
+  test("a live session's head updates are heap-only: no index entry and no lasting dead row per batch (migration 010)", async () => {
     const rec = new StoreRecorder(db, { clock, groupCommitMs: 0 });
     const stats = async (): Promise<{ upd: number; hot: number }> => {
       await db.query('SELECT pg_stat_force_next_flush()'); // the counters are flushed at most once a second otherwise
