@@ -28,6 +28,7 @@ const schemas = {
       name: str, type: { enum: [...CONNECTION_TYPES] }, provider: str, url: str, description: str, tags: strs,
       source: { enum: ['config', 'api'], description: '`config` connections are read-only through the API' },
       credentials: { ...strs, description: 'Names of the credentials set; values are never returned' },
+      host_key: { ...str, description: 'ssh: the pinned upstream host key' }, pass_media_types: strs,
     },
   },
   ConnectionInput: {
@@ -35,6 +36,8 @@ const schemas = {
     properties: {
       name: str, type: { enum: [...CONNECTION_TYPES] }, provider: { enum: [...LLM_PROVIDERS] }, url: str,
       description: str, tags: strs, credentials: { type: 'object', additionalProperties: str, description: 'Write-only; sealed at rest' },
+      host_key: { ...str, description: 'ssh (required): the upstream\'s public host key ("ssh-ed25519 AAAA…"); another key is refused' },
+      pass_media_types: { ...strs, description: 'http: media types passed unparsed' },
     },
   },
   ApiKey: {

@@ -28,6 +28,8 @@ export function publicConnection(c: Connection): Record<string, unknown> {
   return {
     name: c.name, type: c.type, provider: c.provider, url: c.url, description: c.description,
     tags: c.tags, source: c.source, credentials: Object.keys(c.credentials).sort(),
+    ...(c.host_key === undefined ? {} : { host_key: c.host_key }),
+    ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }),
   };
 }
 

@@ -20,6 +20,10 @@ export interface StoredConnectionInput {
   readonly credentials?: Readonly<Record<string, Secret>>;
   readonly description?: string;
   readonly tags?: readonly string[];
+  /** ssh: the upstream's pinned host key. */
+  readonly host_key?: string;
+  /** http: media types passed unparsed. */
+  readonly pass_media_types?: readonly string[];
 }
 
 /** A connection stored through the admin API; credentials are opened only when read. */
@@ -35,6 +39,8 @@ export interface StoredConnection {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly createdBy?: string;
+  readonly host_key?: string;
+  readonly pass_media_types?: readonly string[];
 }
 
 /** Fields to change; `null` clears an optional field. `credentials` replaces the whole map. */
@@ -45,14 +51,19 @@ export interface ConnectionPatch {
   readonly credentials?: Readonly<Record<string, Secret>>;
   readonly description?: string | null;
   readonly tags?: readonly string[];
+  readonly host_key?: string | null;
+  readonly pass_media_types?: readonly string[] | null;
 }
+
+/** The type-specific, non-secret fields kept in the `fields` column. */
+interface TypeFields { host_key?: string; pass_media_types?: readonly string[] }
 
 interface Row {
   name: string; type: string; provider: string | null; url: string; credentials_enc: string;
-  description: string | null; tags: unknown; created_at: Date | string; updated_at: Date | string; created_by: string | null;
+  description: string | null; tags: unknown; fields: unknown; created_at: Date | string; updated_at: Date | string; created_by: string | null;
 }
 
-const COLUMNS = 'name, type, provider, url, credentials_enc, description, tags, created_at, updated_at, created_by';
+const COLUMNS = 'name, type, provider, url, credentials_enc, description, tags, fields, created_at, updated_at, created_by';
 
 /**
  * Connections created through the admin API. Credentials are sealed at rest with the master key
@@ -78,11 +89,12 @@ export class ConnectionsRepo {
   async create(c: StoredConnectionInput & { readonly createdBy?: string }): Promise<StoredConnection> {
     checkName(c.name);
     const v = checkFields(c.type, c.url, c.provider ?? null, c.description ?? null, c.tags ?? [], c.credentials ?? {});
+    const fields = checkTypeFields({ ...(c.host_key === undefined ? {} : { host_key: c.host_key }), ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }) });
     const now = new Date(this.#clock.now()).toISOString();
     const rows = await this.#db.query<Row>(
-      `INSERT INTO connections (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::timestamptz, $8::timestamptz, $9)
+      `INSERT INTO connections (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::timestamptz, $9::timestamptz, $10)
        ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
-      [c.name, v.type, v.provider, v.url, this.#seal(c.name, v.credentials), v.description, JSON.stringify(v.tags), now, c.createdBy ?? null],
+      [c.name, v.type, v.provider, v.url, this.#seal(c.name, v.credentials), v.description, JSON.stringify(v.tags), JSON.stringify(fields), now, c.createdBy ?? null],
     );
     const row = rows[0];
     if (!row) throw new GatehouseError('conflict', `a connection named "${c.name}" already exists`);
@@ -113,9 +125,12 @@ export class ConnectionsRepo {
         patch.description === undefined ? cur.description ?? null : patch.description,
         patch.tags ?? cur.tags, patch.credentials ?? cur.credentials,
       );
+      const hostKey = patch.host_key === undefined ? cur.host_key : patch.host_key ?? undefined;
+      const media = patch.pass_media_types === undefined ? cur.pass_media_types : patch.pass_media_types ?? undefined;
+      const fields = checkTypeFields({ ...(hostKey === undefined ? {} : { host_key: hostKey }), ...(media === undefined ? {} : { pass_media_types: media }) });
       return this.#fromRow(await updateRow(tx, name, [
         v.type, v.provider, v.url, this.#seal(name, v.credentials), v.description, JSON.stringify(v.tags),
-        new Date(this.#clock.now()).toISOString(),
+        new Date(this.#clock.now()).toISOString(), JSON.stringify(fields),
       ]));
     });
   }
@@ -145,6 +160,7 @@ export class ConnectionsRepo {
       ...(r.provider === null ? {} : { provider: r.provider }),
       ...(r.description === null ? {} : { description: r.description }),
       ...(r.created_by === null ? {} : { createdBy: r.created_by }),
+      ...typeFieldsOf(r.fields),
     };
   }
 }
@@ -152,7 +168,7 @@ export class ConnectionsRepo {
 async function updateRow(tx: SqlExecutor, name: string, values: unknown[]): Promise<Row> {
   const [row] = await tx.query<Row>(
     `UPDATE connections SET type = $2, provider = $3, url = $4, credentials_enc = $5, description = $6,
-       tags = $7::jsonb, updated_at = $8::timestamptz WHERE name = $1 RETURNING ${COLUMNS}`,
+       tags = $7::jsonb, updated_at = $8::timestamptz, fields = $9::jsonb WHERE name = $1 RETURNING ${COLUMNS}`,
     [name, ...values],
   );
   if (!row) throw new GatehouseError('not_found', `no connection named "${name}"`);
@@ -178,4 +194,24 @@ function checkFields(
   }
   for (const v of Object.values(credentials)) if (!(v instanceof Secret)) bad('credential values must be Secret instances');
   return { type, url, provider, description, tags: [...tags], credentials };
+}
+
+/** Bounds the type-specific fields (the API validated their shape with the config schema). */
+function checkTypeFields(f: TypeFields): TypeFields {
+  const bad = (msg: string): never => { throw new GatehouseError('validation_failed', msg); };
+  if (f.host_key !== undefined && (typeof f.host_key !== 'string' || f.host_key.length === 0 || f.host_key.length > 16_384)) bad('host_key must be a public key line of at most 16384 characters');
+  if (f.pass_media_types !== undefined && (!Array.isArray(f.pass_media_types) || f.pass_media_types.length > MAX_TAGS
+    || f.pass_media_types.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 255))) bad(`pass_media_types must be at most ${MAX_TAGS} media types`);
+  return f;
+}
+
+/** The type-specific fields of a stored row (a column written before them reads as none). */
+function typeFieldsOf(raw: unknown): TypeFields {
+  const o = typeof raw === 'string' ? JSON.parse(raw) as unknown : raw;
+  if (o === null || typeof o !== 'object') return {};
+  const f = o as Record<string, unknown>;
+  return {
+    ...(typeof f.host_key === 'string' ? { host_key: f.host_key } : {}),
+    ...(Array.isArray(f.pass_media_types) ? { pass_media_types: f.pass_media_types.filter((t): t is string => typeof t === 'string') } : {}),
+  };
 }

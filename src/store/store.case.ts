@@ -148,6 +148,19 @@ export function runStoreConformance(name: string, open: () => Promise<SqlDriver>
         await assert.rejects(repo.update('crm', { url: 'x' }), (e) => isGatehouseError(e, 'not_found'));
       });
 
+      void test('type-specific fields (ssh host_key, http pass_media_types) are stored, kept by a patch without them, replaced by one with them', async () => {
+        const key1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+        await repo.create({ name: 'web09', type: 'ssh', url: 'ssh://deploy@web09:22', host_key: key1, credentials: { password: new Secret('pw') } });
+        assert.equal((await repo.get('web09'))?.host_key, key1);
+        assert.equal((await repo.update('web09', { url: 'ssh://deploy@web09:2222' })).host_key, key1);
+        const key2 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBeT3iYzpdPcxVUs4yPqbxbDG1mmNt3Ws2tAJHAIkUt8';
+        assert.equal((await repo.update('web09', { host_key: key2 })).host_key, key2);
+        await repo.create({ name: 'files', type: 'http', url: 'https://files.example', pass_media_types: ['application/pdf'] });
+        assert.deepEqual((await repo.get('files'))?.pass_media_types, ['application/pdf']);
+        assert.equal((await repo.get('files'))?.host_key, undefined);
+        await assert.rejects(repo.create({ name: 'hk', type: 'ssh', url: 'ssh://a@b', host_key: 'x'.repeat(20_000) }), (e) => isGatehouseError(e, 'validation_failed'));
+      });
+
       void test('a duplicate name is a conflict; invalid input fails validation', async () => {
         await repo.create({ name: 'dup', type: 'http', url: 'https://example.com' });
         await assert.rejects(repo.create({ name: 'dup', type: 'http', url: 'https://other.example.com' }), (e) => isGatehouseError(e, 'conflict'));

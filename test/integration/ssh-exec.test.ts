@@ -142,6 +142,36 @@ describe('SSH exec through the gateway (real OpenSSH server)', { skip }, () => {
     } finally { c.end(); }
   });
 
+  test('an ssh connection created through the admin API keeps its pinned host key and runs commands', async () => {
+    const body = {
+      name: 'web01api', type: 'ssh', url: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`, host_key: sshd.hostKey,
+      credentials: { private_key: readFileSync(join(sshd.dir, 'gw_client_key'), 'utf8') },
+    };
+    const created = await t.api('POST', '/api/v1/connections', body);
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    assert.equal(created.json.host_key, sshd.hostKey);
+    assert.ok(!JSON.stringify(created.json).includes('PRIVATE KEY'));
+    const c = await sshConnect(port, 'web01api', alice);
+    try {
+      const r = await sshExec(c, 'echo via-api');
+      assert.equal(r.stdout, 'via-api\n', r.stderr);
+      assert.equal(r.code, 0);
+    } finally { c.end(); }
+    // A patch without host_key keeps it; a wrong one is then refused like a config connection's.
+    const patched = await t.api('PATCH', '/api/v1/connections/web01api', { description: 'patched' });
+    assert.equal(patched.json.host_key, sshd.hostKey);
+    const other = OTHER_HOST_KEY instanceof Error || Array.isArray(OTHER_HOST_KEY) ? '' : `ssh-ed25519 ${OTHER_HOST_KEY.getPublicSSH().toString('base64')}`;
+    assert.equal((await t.api('PATCH', '/api/v1/connections/web01api', { host_key: other })).status, 200);
+    const c2 = await sshConnect(port, 'web01api', alice);
+    try {
+      const r = await sshExec(c2, 'echo should-not-run');
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, /not the pinned ssh-ed25519/);
+    } finally { c2.end(); }
+    const missing = await t.api('POST', '/api/v1/connections', { ...body, name: 'nokey', host_key: undefined });
+    assert.equal(missing.status, 400, 'an ssh connection without host_key is refused by the API too');
+  });
+
   test('sftp and port forwarding are refused', async () => {
     const c = await sshConnect(port, 'web01', alice);
     try {

@@ -12,6 +12,7 @@ import { auditMutation, jsonObject, requireAction, type AdminContext, type Admin
 interface ConnectionInput {
   name: string; type: ConnectionType; provider?: string; url: string;
   credentials: Record<string, string>; description?: string; tags: string[];
+  host_key?: string; pass_media_types?: string[];
 }
 
 /**
@@ -34,6 +35,8 @@ function toStored(input: ConnectionInput, withCredentials: boolean): StoredConne
     name: input.name, type: input.type, url: input.url, tags: input.tags,
     ...(input.provider === undefined ? {} : { provider: input.provider }),
     ...(input.description === undefined ? {} : { description: input.description }),
+    ...(input.host_key === undefined ? {} : { host_key: input.host_key }),
+    ...(input.pass_media_types === undefined ? {} : { pass_media_types: input.pass_media_types }),
     ...(withCredentials ? { credentials: Object.fromEntries(Object.entries(input.credentials).map(([k, v]) => [k, new Secret(v)])) } : {}),
   };
 }
@@ -83,6 +86,8 @@ export function registerConnectionRoutes(r: Router<AdminState>): void {
       type: current.type, url: current.url, tags: current.tags,
       ...(current.provider === undefined ? {} : { provider: current.provider }),
       ...(current.description === undefined ? {} : { description: current.description }),
+      ...(current.host_key === undefined ? {} : { host_key: current.host_key }),
+      ...(current.pass_media_types === undefined ? {} : { pass_media_types: current.pass_media_types }),
       ...patch, name,
     };
     const keepCredentials = patch.credentials === undefined;
