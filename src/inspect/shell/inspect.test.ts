@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { initShellInspector, inspectCommand } from './inspect.ts';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -40,6 +41,20 @@ describe('inspectCommand', () => {
     const deep = `${'bash -c "'.repeat(1)}${"eval '".repeat(1)}ls'"`;
     assert.equal(inspectCommand(deep, { maxDepth: 1 }).reason, 'too_deep');
     assert.equal(inspectCommand('ls; '.repeat(400), { maxNodes: 500 }).reason, 'too_many_nodes');
+  });
+
+  it('fails closed on a carriage return anywhere: the remote shell reads it as a word character, the grammar as a blank', () => {
+    // bash: `echo a<CR>#x; rm -rf /` runs rm (`a<CR>#x` is one word); `\\<CR><LF>` quotes the CR, the LF ends the command.
+    for (const c of ['echo a\r#x; rm -rf /', 'echo \\\r\nrm -rf /', 'ls\r\n', 'echo "a\rb"']) {
+      const r = inspectCommand(c);
+      assert.equal(r.ok, false, JSON.stringify(c));
+      assert.equal(r.reason, 'control_char');
+      assert.ok(r.facts.risks.includes('parse_error'));
+    }
+    fc.assert(fc.property(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 }), (a, b) => {
+      const r = inspectCommand(`${a}\r${b}`);
+      return !r.ok && r.facts.parse_error;
+    }), { numRuns: 300 });
   });
 
   it('never throws on pathological nesting: too deep or too slow to parse is a parse error', () => {

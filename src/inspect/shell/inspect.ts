@@ -34,9 +34,13 @@ export function initShellInspector(): Promise<void> {
 export function inspectCommand(command: string, opts: ShellInspectOptions = {}): ShellInspection {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (command.length > maxBytes) return failed(command, 'too_large', new Facts());
+  // Control characters but tab and newline fail closed. A carriage return too: bash and dash
+  // split words only on blank, tab and newline (CR is a word character to them), while the bash
+  // grammar reads CR as a blank, so `echo a\r#x; rm -rf /` parsed as `echo a` plus a comment,
+  // and `\` CR LF as a line continuation, hiding a command the remote shell runs.
   for (let i = 0; i < command.length; i++) {
     const c = command.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return failed(command, 'control_char', new Facts());
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a) || c === 0x7f) return failed(command, 'control_char', new Facts());
   }
   const w = new Walker(opts.maxDepth ?? DEFAULT_MAX_DEPTH, opts.maxNodes ?? DEFAULT_MAX_NODES);
   try {
