@@ -27,7 +27,7 @@ import { mcpHandler } from '../protocols/mcp/server.ts';
 export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
   const consoleUi = new ConsoleSurface({
     tls: svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:'), clock: svc.clock, apiKeys: svc.apiKeys,
-    audit: svc.audit, log: svc.log, authFailed: () => { svc.metrics.authFailures.inc({ protocol: 'console' }); },
+    audit: svc.audit, log: svc.log, db: svc.db, authFailed: () => { svc.metrics.authFailures.inc({ protocol: 'console' }); },
   }, guard, consoleSignIn(svc));
   const admin = adminHandler(svc, guard, buildAdminRouter(), async (req) => (await consoleUi.fromCookie(req))?.principal);
   const mcp = mcpHandler(svc, guard);

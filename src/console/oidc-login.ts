@@ -125,7 +125,7 @@ export class OidcLogin implements ExternalSignIn {
       await fail(isGatehouseError(err) ? err.code : 'invalid_token');
       return;
     }
-    ui.startSession(res, principal, 'oidc');
+    await ui.startSession(res, principal, 'oidc');
     res.appendHeader('set-cookie', `${STATE_COOKIE}=; Path=/ui/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=0`);
     await ui.auditSignIn(req, 'oidc', 'ok', principal);
     res.writeHead(302, { location: flow.next, 'cache-control': 'no-store' });

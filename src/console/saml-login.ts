@@ -238,7 +238,7 @@ export class SamlLogin implements ExternalSignIn {
       res.end();
       return;
     }
-    ui.startSession(res, done.principal, 'saml');
+    await ui.startSession(res, done.principal, 'saml');
     res.appendHeader('set-cookie', `${STATE_COOKIE}=; Path=/ui/auth/saml; HttpOnly; SameSite=Lax; Max-Age=0`);
     await ui.auditSignIn(req, 'saml', 'ok', done.principal);
     res.writeHead(302, { location: done.next, 'cache-control': 'no-store' });

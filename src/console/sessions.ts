@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { Principal } from '../identity/principal.ts';
+import type { SqlExecutor } from '../store/sql.ts';
 
 /** Name of the console session cookie (`__Host-` under TLS: Secure, Path=/, no Domain). */
 export function sessionCookieName(tls: boolean): string {
@@ -34,41 +35,50 @@ export interface ConsoleSessionOptions {
   readonly max?: number;
 }
 
+/** Where sessions live: the gateway's store (shared by replicas) in production, a map in unit tests. */
+export type SessionBackend = SqlExecutor | 'memory';
+
+interface Row { token_hash: string; id: string; principal: Principal; method: SignInMethod; csrf: string; created_at: string | number; expires_at: string | number; last_seen_at: string | number }
+
+/** A session's idle clock is written back at most this often (not on every request). */
+const TOUCH_EVERY_MS = 60_000;
+/** Expired rows are swept at most this often. */
+const SWEEP_EVERY_MS = 60_000;
+
 /**
  * The console's server-side sessions: short-lived, bound to the principal that signed in, and
- * revocable (sign-out, an API key's revocation, or {@link revokePrincipal}). Held in memory of
- * this process: a restart signs everyone out, which fails closed. Lookups are by the SHA-256 of
- * the cookie value, so a memory dump of the map does not yield usable cookies.
+ * revocable (sign-out, an API key's revocation, or {@link revokePrincipal}). Kept in the
+ * gateway's store (`console_sessions`), so every replica sharing the store accepts a session
+ * any of them started, and a sign-out or revocation on one ends it on all. Lookups are by the
+ * SHA-256 of the cookie value: the table never holds a usable cookie.
  *
  * @example
- *   const s = sessions.create(principal, 'api_key'); // set cookie = s.token
- *   sessions.lookup(cookieValue)?.principal
+ *   const s = await sessions.create(principal, 'api_key'); // set cookie = s.token
+ *   (await sessions.lookup(cookieValue))?.principal
  */
 export class ConsoleSessions {
-  readonly #byHash = new Map<string, ConsoleSession>();
+  readonly #mem = new Map<string, ConsoleSession>();
+  readonly #db: SqlExecutor | undefined;
   readonly #clock: Clock;
   readonly #ttl: number;
   readonly #idle: number;
   readonly #max: number;
+  #sweptAt = 0;
 
-  constructor(clock: Clock, opts: ConsoleSessionOptions = {}) {
+  constructor(clock: Clock, opts: ConsoleSessionOptions = {}, backend: SessionBackend = 'memory') {
     this.#clock = clock;
     this.#ttl = opts.ttlMs ?? 8 * 3_600_000;
     this.#idle = opts.idleMs ?? 30 * 60_000;
     this.#max = opts.max ?? 10_000;
+    this.#db = backend === 'memory' ? undefined : backend;
   }
 
   /** Seconds the cookie may live (its Max-Age). */
   get maxAgeS(): number { return Math.floor(this.#ttl / 1000); }
 
   /** Starts a session; returns it with the cookie value (`token`), which is not stored. */
-  create(principal: Principal, method: SignInMethod): ConsoleSession & { token: string } {
-    this.#sweep();
-    while (this.#byHash.size >= this.#max) {
-      const oldest = this.#byHash.keys().next().value;
-      if (oldest === undefined) break;
-      this.#byHash.delete(oldest);
-    }
+  async create(principal: Principal, method: SignInMethod): Promise<ConsoleSession & { token: string }> {
+    await this.#sweep(true);
     const token = randomBytes(32).toString('base64url');
     const now = this.#clock.now();
     const expiresAt = Math.min(now + this.#ttl, principal.expiresAt ?? Infinity);
@@ -76,37 +86,57 @@ export class ConsoleSessions {
       id: `cs_${randomBytes(9).toString('base64url')}`, principal, method,
       csrf: randomBytes(24).toString('base64url'), createdAt: now, expiresAt, lastSeenAt: now,
     };
-    this.#byHash.set(hash(token), s);
+    if (this.#db) {
+      await this.#db.query(
+        'INSERT INTO console_sessions (token_hash, id, principal, method, csrf, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [hash(token), s.id, JSON.stringify(principal), method, s.csrf, now, expiresAt, now]);
+      // Bounded: past the cap the oldest sessions go.
+      await this.#db.query('DELETE FROM console_sessions WHERE token_hash IN (SELECT token_hash FROM console_sessions ORDER BY created_at DESC OFFSET $1)', [this.#max]);
+    } else {
+      while (this.#mem.size >= this.#max) {
+        const oldest = this.#mem.keys().next().value;
+        if (oldest === undefined) break;
+        this.#mem.delete(oldest);
+      }
+      this.#mem.set(hash(token), s);
+    }
     return { ...s, token };
   }
 
   /** The live session of a cookie value, refreshing its idle clock; undefined if none. */
-  lookup(token: string | undefined): ConsoleSession | undefined {
+  async lookup(token: string | undefined): Promise<ConsoleSession | undefined> {
     if (token === undefined || token.length === 0 || token.length > 128) return undefined;
     const h = hash(token);
-    const s = this.#byHash.get(h);
+    const s = this.#db ? fromRow((await this.#db.query<Row>('SELECT * FROM console_sessions WHERE token_hash = $1', [h]))[0]) : this.#mem.get(h);
     if (!s) return undefined;
     const now = this.#clock.now();
     if (now >= s.expiresAt || now - s.lastSeenAt >= this.#idle) {
-      this.#byHash.delete(h);
+      await this.#delete(h);
       return undefined;
+    }
+    if (this.#db && now - s.lastSeenAt >= TOUCH_EVERY_MS) {
+      await this.#db.query('UPDATE console_sessions SET last_seen_at = $2 WHERE token_hash = $1', [h, now]);
     }
     s.lastSeenAt = now;
     return s;
   }
 
   /** Ends the session of a cookie value. */
-  end(token: string | undefined): boolean {
-    return token !== undefined && this.#byHash.delete(hash(token));
+  async end(token: string | undefined): Promise<boolean> {
+    return token !== undefined && this.#delete(hash(token));
   }
 
   /** Ends every session whose principal signed in with API key `keyId`; returns how many. */
-  revokeKey(keyId: string): number {
+  async revokeKey(keyId: string): Promise<number> {
+    if (this.#db) {
+      return (await this.#db.query("DELETE FROM console_sessions WHERE principal->>'via' = 'api_key' AND principal->>'credentialId' = $1 RETURNING id", [keyId])).length;
+    }
     return this.#drop((s) => s.principal.via === 'api_key' && s.principal.credentialId === keyId);
   }
 
   /** Ends every session of user or agent `id`; returns how many. */
-  revokePrincipal(id: string): number {
+  async revokePrincipal(id: string): Promise<number> {
+    if (this.#db) return (await this.#db.query("DELETE FROM console_sessions WHERE principal->>'id' = $1 RETURNING id", [id])).length;
     return this.#drop((s) => s.principal.id === id);
   }
 
@@ -120,18 +150,42 @@ export class ConsoleSessions {
   }
 
   /** Live sessions (for tests and a future admin view). */
-  get size(): number { this.#sweep(); return this.#byHash.size; }
+  async size(): Promise<number> {
+    await this.#sweep(false);
+    if (this.#db) return Number((await this.#db.query<{ n: string | number }>('SELECT count(*) AS n FROM console_sessions'))[0]?.n ?? 0);
+    return this.#mem.size;
+  }
+
+  async #delete(h: string): Promise<boolean> {
+    if (this.#db) return (await this.#db.query('DELETE FROM console_sessions WHERE token_hash = $1 RETURNING id', [h])).length > 0;
+    return this.#mem.delete(h);
+  }
 
   #drop(match: (s: ConsoleSession) => boolean): number {
     let n = 0;
-    for (const [h, s] of this.#byHash) if (match(s)) { this.#byHash.delete(h); n++; }
+    for (const [h, s] of this.#mem) if (match(s)) { this.#mem.delete(h); n++; }
     return n;
   }
 
-  #sweep(): void {
+  async #sweep(throttled: boolean): Promise<void> {
     const now = this.#clock.now();
-    for (const [h, s] of this.#byHash) if (now >= s.expiresAt || now - s.lastSeenAt >= this.#idle) this.#byHash.delete(h);
+    if (this.#db) {
+      if (throttled && now - this.#sweptAt < SWEEP_EVERY_MS) return;
+      this.#sweptAt = now;
+      await this.#db.query('DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen_at <= $2', [now, now - this.#idle]);
+      return;
+    }
+    for (const [h, s] of this.#mem) if (now >= s.expiresAt || now - s.lastSeenAt >= this.#idle) this.#mem.delete(h);
   }
+}
+
+function fromRow(r: Row | undefined): ConsoleSession | undefined {
+  if (!r) return undefined;
+  const principal = (typeof r.principal === 'string' ? JSON.parse(r.principal) : r.principal) as Principal;
+  return {
+    id: r.id, principal, method: r.method, csrf: r.csrf,
+    createdAt: Number(r.created_at), expiresAt: Number(r.expires_at), lastSeenAt: Number(r.last_seen_at),
+  };
 }
 
 function hash(token: string): string {

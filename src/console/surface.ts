@@ -4,6 +4,7 @@ import type { Logger } from '../kernel/log.ts';
 import type { ApiKeys } from '../identity/api-keys.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { HostGuard } from '../http/host-guard.ts';
+import type { SqlExecutor } from '../store/sql.ts';
 import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import { readJson } from '../http/body.ts';
 import { sendJson } from '../http/problem.ts';
@@ -26,6 +27,8 @@ export interface ConsoleDeps {
   readonly log: Pick<Logger, 'error'>;
   /** Counts a failed sign-in (the auth-failure metric). */
   readonly authFailed: () => void;
+  /** The store that keeps console sessions (shared by replicas); without it, this process's memory. */
+  readonly db?: SqlExecutor;
 }
 
 /**
@@ -51,10 +54,12 @@ export class ConsoleSurface {
     this.#cookie = sessionCookieName(this.#tls);
     this.#headers = consoleHeaders(this.#tls);
     this.#assets = new ConsoleAssets();
-    this.sessions = new ConsoleSessions(svc.clock);
+    this.sessions = new ConsoleSessions(svc.clock, {}, svc.db ?? 'memory');
     this.#external = external;
     // A revoked API key ends the console sessions it signed in at once.
-    svc.apiKeys.onRevoked((id) => { if (id !== undefined) this.sessions.revokeKey(id); });
+    svc.apiKeys.onRevoked((id) => {
+      if (id !== undefined) this.sessions.revokeKey(id).catch((e: unknown) => { svc.log.error({ err: String(e) }, 'console session revocation failed'); });
+    });
   }
 
   /**
@@ -66,13 +71,13 @@ export class ConsoleSurface {
   async fromCookie(req: IncomingMessage): Promise<ConsoleSession | undefined> {
     const token = readCookie(req.headers.cookie, this.#cookie);
     if (token === undefined) return undefined;
-    const s = this.sessions.lookup(token);
+    const s = await this.sessions.lookup(token);
     if (!s) throw new GatehouseError('unauthenticated', 'the console session ended; sign in again');
     if (s.principal.via === 'api_key' && s.principal.credentialId !== undefined) {
       try {
         await this.#svc.apiKeys.assertLive(s.principal.credentialId);
       } catch (err) {
-        this.sessions.end(token);
+        await this.sessions.end(token);
         throw isGatehouseError(err) ? err : new GatehouseError('invalid_credential');
       }
     }
@@ -112,8 +117,8 @@ export class ConsoleSurface {
   }
 
   /** Starts a session for `principal` and sets its cookie on `res` (which the caller ends). */
-  startSession(res: ServerResponse, principal: Principal, method: SignInMethod): ConsoleSession {
-    const s = this.sessions.create(principal, method);
+  async startSession(res: ServerResponse, principal: Principal, method: SignInMethod): Promise<ConsoleSession> {
+    const s = await this.sessions.create(principal, method);
     res.setHeader('set-cookie', this.#setCookie(s.token, this.sessions.maxAgeS));
     return s;
   }
@@ -158,14 +163,14 @@ export class ConsoleSurface {
         await this.auditSignIn(req, 'api_key', isGatehouseError(err) ? err.code : 'invalid_credential');
         throw isGatehouseError(err) ? err : new GatehouseError('invalid_credential');
       }
-      const s = this.startSession(res, principal, 'api_key');
+      const s = await this.startSession(res, principal, 'api_key');
       await this.auditSignIn(req, 'api_key', 'ok', principal);
       sendJson(res, 200, sessionView(s), this.#headers);
       return path;
     }
     if (path === '/ui/auth/logout' && method === 'POST') {
       const s = await this.fromCookie(req);
-      if (s) this.sessions.end(readCookie(req.headers.cookie, this.#cookie));
+      if (s) await this.sessions.end(readCookie(req.headers.cookie, this.#cookie));
       res.setHeader('set-cookie', this.#setCookie('', 0));
       sendJson(res, 200, { signed_out: true }, this.#headers);
       return path;
