@@ -16,7 +16,7 @@ export const MAX_TIMEOUT_S = 600;
 const input = z.object({
   connection: z.string().min(1).max(63).describe('Name of an SSH connection (see list_connections)'),
   command: z.string().min(1).max(65_536).describe('The shell command to run, as you would pass it to `ssh host <command>` (the remote login shell runs it)'),
-  timeout_seconds: z.number().int().min(1).max(MAX_TIMEOUT_S).default(DEFAULT_TIMEOUT_S).describe(`The command is stopped after this (default ${DEFAULT_TIMEOUT_S}, at most ${MAX_TIMEOUT_S})`),
+  timeout_seconds: z.number().int().min(1).max(MAX_TIMEOUT_S).default(DEFAULT_TIMEOUT_S).describe(`The gateway stops waiting and sends SIGTERM after this (default ${DEFAULT_TIMEOUT_S}, at most ${MAX_TIMEOUT_S}); a server may ignore the signal`),
   justification: z.string().max(1000).optional().describe('Why you need this; shown to the human approver when the command needs approval'),
 });
 
@@ -45,7 +45,7 @@ export const runCommandTool = defineTool({
     'The command is parsed by a bash parser and checked against the gateway policy before it runs: dangerous forms (recursive deletes of system paths, piping downloads to a shell, reading credential files …) are denied,',
     'and commands the parser cannot pin down (dynamic command names, inline interpreter code, writes to system paths) may need human approval.',
     'Sensitive values in the output come back masked (e.g. [EMAIL]).',
-    `Output is cut at ${MAX_OUTPUT_CHARS} characters ("truncated") and the command is stopped after timeout_seconds.`,
+    `Output is cut at ${MAX_OUTPUT_CHARS} characters ("truncated"); after timeout_seconds the gateway stops waiting and asks the server to end the command (SIGTERM), which some servers ignore (e.g. for root logins): a timed-out command may still be running.`,
     'A denied command returns an error naming the policy; one that needs approval returns status "pending_approval" with a review_id: call review_wait with it to get the result once a person approves.',
   ].join(' '),
   input,
