@@ -20,6 +20,8 @@
  *   BENCH_GW_PROF=<dir>      CPU profile of the recording-off gateway (written when it stops;
  *                            BENCH_GW_PROF_RECORDING=on: of the recording-on one)
  *   BENCH_UPSTREAM_MS=20     the upstream answers after 20 ms (default 0: the proxy's cost alone)
+ *   BENCH_BEFORE=<worktree>  Gatehouse from that tree too (node_modules symlinked), recording on
+ *                            (BENCH_BEFORE_RECORDING=off: off), in the same interleaved rounds
  * Needs `wrk` (Debian package `wrk`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +40,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'direct,off,on,nginx,noop,portkey').split(','));
 TARGETS.add('direct');
 const UPSTREAM_MS = Number(process.env.BENCH_UPSTREAM_MS ?? 0);
+const BEFORE = process.env.BENCH_BEFORE;
+const BEFORE_RECORDING = (process.env.BENCH_BEFORE_RECORDING ?? 'on') !== 'off';
+if (BEFORE !== undefined) TARGETS.add('before');
 const NGINX = '/usr/sbin/nginx';
 
 interface WrkResult { rps: number; p50ms: number; p99ms: number; requests: number }
@@ -102,17 +107,18 @@ try {
   };
   const plain = script('direct', { authorization: 'Bearer sk-bench-upstream' });
   const list: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${up.port}/v1/chat/completions`, script: plain }];
-  for (const rec of ['off', 'on'] as const) {
-    if (!TARGETS.has(rec)) continue;
+  for (const rec of ['off', 'on', 'before'] as const) {
+    if (!TARGETS.has(rec) || (rec === 'before' && BEFORE === undefined)) continue;
     const gw = await startGatehouse({
-      dir: join(dir, `gw-${rec}`), recording: rec === 'on', actions: ['llm.invoke'],
+      dir: join(dir, `gw-${rec}`), recording: rec === 'before' ? BEFORE_RECORDING : rec === 'on', actions: ['llm.invoke'],
+      ...(rec === 'before' && BEFORE !== undefined ? { root: BEFORE } : {}),
       ...(rec === (process.env.BENCH_GW_PROF_RECORDING ?? 'off') && process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
       connections: [`  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${up.port}", credentials: { api_key: "sk-bench-upstream" } }`],
       maskingRules: ['    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }'],
     });
     children.push(gw.proc);
     const key = await gw.mint('alice');
-    list.push({ name: `gatehouse recording ${rec}`, url: `${gw.httpUrl}/proxy/openai/v1/chat/completions`, script: script(`gw-${rec}`, { authorization: `Bearer ${key}` }), pid: gw.pid, threads: true });
+    list.push({ name: rec === 'before' ? `gatehouse before, recording ${BEFORE_RECORDING ? 'on' : 'off'}` : `gatehouse recording ${rec}`, url: `${gw.httpUrl}/proxy/openai/v1/chat/completions`, script: script(`gw-${rec}`, { authorization: `Bearer ${key}` }), pid: gw.pid, threads: true });
   }
   if (TARGETS.has('nginx')) {
     if (existsSync(NGINX)) {

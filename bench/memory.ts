@@ -4,7 +4,8 @@
  * and 80 PostgreSQL sessions (`pgbench -S -c 80`) at once, then idle again. Reports RSS at idle,
  * its range over the soak (first and second half: flat or growing), the peak (VmHWM), requests
  * refused (non-2xx), the RSS over time (min–max of each minute), the recorder's own counters from
- * `/metrics` (exchanges refused with `store_unavailable`, events dropped, queue length; sampled
+ * `/metrics` (exchanges refused with `store_unavailable`, events dropped, queue length, exchanges
+ * whose admission waited for the store; sampled
  * every minute), the store directory's size, and the same for the no-op Node proxy as a reference
  * for what Node itself holds. Gatehouse runs as deployed (bin/gatehouse start, embedded store on
  * disk, masking on).
@@ -80,7 +81,7 @@ function duBytes(path: string): number {
 async function recorderMetrics(httpUrl: string): Promise<string> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   const pick = (re: RegExp): string => re.exec(text)?.[1] ?? '?';
-  return `refused ${pick(/^gatehouse_recording_refused_total (\S+)/m)}, events recorded ${pick(/^gatehouse_recording_events_total\{outcome="recorded"\} (\S+)/m)}, dropped ${pick(/^gatehouse_recording_events_total\{outcome="dropped"\} (\S+)/m)}, queued ${pick(/^gatehouse_recording_queued (\S+)/m)}`;
+  return `refused ${pick(/^gatehouse_recording_refused_total (\S+)/m)}, events recorded ${pick(/^gatehouse_recording_events_total\{outcome="recorded"\} (\S+)/m)}, dropped ${pick(/^gatehouse_recording_events_total\{outcome="dropped"\} (\S+)/m)}, queued ${pick(/^gatehouse_recording_queued (\S+)/m)}, admissions delayed ${pick(/^gatehouse_recording_admission_delayed_total (\S+)/m)}`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-bench-mem-'));
