@@ -171,7 +171,14 @@ export class SamlLogin implements ExternalSignIn {
 
   async #start(res: ServerResponse, url: URL): Promise<void> {
     this.#sweep();
-    if (this.#flows.size >= MAX_FLOWS) throw new GatehouseError('too_many_requests', 'too many sign-ins in progress; try again shortly');
+    // Bounded by dropping the oldest flow, not by refusing new ones: /start needs no credential,
+    // so refusing at the bound let anyone lock every SAML sign-in out for the flow lifetime with
+    // MAX_FLOWS requests; now a flood must outpace real users' round trips through the IdP.
+    for (const k of this.#flows.keys()) {
+      if (this.#flows.size < MAX_FLOWS) break;
+      this.#flows.delete(k);
+      this.#pending.delete(k);
+    }
     const next = url.searchParams.get('next') ?? '';
     const cli = cliParams(url);
     const binding = randomBytes(24).toString('base64url');

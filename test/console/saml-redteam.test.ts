@@ -86,3 +86,25 @@ describe('SAML sign-in red team', () => {
     assert.equal((await token(t, verifier)).status, 400);
   });
 });
+
+describe('SAML sign-in red team: flooding /start', () => {
+  let g: SamlGateway;
+  before(async () => { g = await startSamlGateway(); });
+  after(async () => { await g?.close(); });
+
+  test('a flood of unauthenticated /ui/auth/saml/start does not lock out a sign-in started after it', async () => {
+    const first = await g.start();
+    for (let i = 0; i < 1100; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, async () => {
+        const res = await fetch(`${g.t.url}/ui/auth/saml/start`, { redirect: 'manual' });
+        assert.equal(res.status, 302, 'a new sign-in can always start');
+        await res.arrayBuffer();
+      }));
+    }
+    const s = await g.start();
+    const f = await g.finish(accepted(await g.post(g.good(s.requestId).xml, s.relay)), s.cookie);
+    assert.ok(f.session, 'the sign-in started after the flood completes');
+    // The bound still holds: the oldest flow was dropped, its response answers nothing.
+    refused(await g.post(g.good(first.requestId).xml, first.relay), /no sign-in in progress/);
+  });
+});
