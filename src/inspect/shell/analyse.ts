@@ -129,7 +129,7 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
   if (interp) return interpreter(w, interpreterKey(name), interp, args, ctx);
   if (name.startsWith('mkfs') || DISK_TOOLS.has(name)) return disk(w, name, args);
   if (POWER.has(name)) { f.risk('power'); return; }
-  if (escapes(name, args)) f.risk('inline_code');
+  if (escapes(name, args) || runsCommands(name, args)) f.risk('inline_code');
   if (printsCredentials(name, args)) f.risk('credential_access');
   switch (name) {
     case 'loginctl': {
@@ -177,6 +177,13 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
       if (args.some((a) => { const v = literalValue(a) ?? ''; return v.startsWith('--export-secret') || v === '--export-ssh-key'; })) f.risk('credential_access');
       return;
     case 'tar': return tar(w, args, ctx);
+    case 'make': case 'gmake': case 'bmake': case 'pmake': return make(w, args);
+    case 'npm': case 'pnpm': case 'yarn': {
+      // Package scripts (install hooks, `run`, `test`, `start`) are code from package.json.
+      const verb = args.map((a) => literalValue(a)).find((v) => v === undefined || !v.startsWith('-'));
+      if (verb === undefined || PACKAGE_SCRIPT_VERBS.has(verb)) w.facts.ranFile(literal('package.json'), w.cwds);
+      return;
+    }
     case 'git': return git(w, args, ctx);
     case 'at': case 'batch': {
       const s = scanOptions(args, { short: 'qfMmt' });
@@ -231,7 +238,7 @@ function remove(w: Walker, name: string, args: readonly Word[]): void {
   const recursive = name === 'rm' || name === 'srm' ? s.opts.has('r') || s.opts.has('R') || s.opts.has('recursive') : false;
   for (const o of s.operands) {
     if (recursive) w.facts.recursiveDelete(o, w.cwds);
-    else w.facts.written(o, w.cwds);
+    else { w.facts.written(o, w.cwds); w.facts.deleted(o, w.cwds); }
     // Targets read from stdin (`find /etc -type f | xargs rm`) or from a find root pattern: unseen.
     if (o.dynamic && o.alts.some((a) => a === ANY || a.endsWith(ANY))) w.facts.risk('dynamic_sensitive_arg');
   }
@@ -558,4 +565,61 @@ export function changeDir(w: Walker, target: Word | undefined): void {
   const resolved = next === ANY ? ANY : [...new Set(w.cwds.map((c) => resolvePath(c, next)))];
   const all = [...new Set([...w.cwds, ...(Array.isArray(resolved) ? resolved : [resolved])])];
   w.cwds = all.length > 8 ? [...all.slice(0, 7), ANY] : all;
+}
+
+/** Package-manager verbs that run package.json scripts (install runs the lifecycle hooks). */
+const PACKAGE_SCRIPT_VERBS = new Set(['install', 'i', 'ci', 'add', 'run', 'run-script', 'test', 't', 'start', 'stop', 'restart', 'rebuild', 'exec', 'x', 'dlx', 'pack', 'publish', 'link']);
+
+/** A literal word (a file a program opens by convention). */
+function literal(text: string): Word {
+  return { text, alts: [text], raws: [text], dynamic: false, subst: false, procSubst: false, glob: false };
+}
+
+/**
+ * `make` runs the recipes of its makefile as shell commands: the makefile (`-f`, else
+ * GNUmakefile/makefile/Makefile in the directory) is a file run, so one written by the same
+ * command line is unseen code (`pipe_to_shell`, as for `sh file`); `--eval`/`-E` is inline code;
+ * `-C dir` moves where the makefile is read.
+ */
+function make(w: Walker, args: readonly Word[]): void {
+  const s = scanOptions(args, { short: 'fCEIjloW', long: ['file', 'makefile', 'directory', 'eval', 'include-dir', 'jobs', 'load-average', 'old-file', 'what-if', 'assume-old', 'assume-new', 'new-file'], permute: true });
+  if (s.opts.has('E') || s.opts.has('eval')) w.facts.risk('inline_code');
+  const dirOpt = s.opts.get('C') ?? s.opts.get('directory');
+  if (dirOpt !== undefined && dirOpt !== true && dirOpt.dynamic) w.facts.risk('dynamic_sensitive_arg');
+  const dir = dirOpt !== undefined && dirOpt !== true ? literalValue(dirOpt) : undefined;
+  const file = s.opts.get('f') ?? s.opts.get('file') ?? s.opts.get('makefile');
+  if (file !== undefined && file !== true) { w.facts.ranFile(file, w.cwds); return; }
+  for (const n of ['GNUmakefile', 'makefile', 'Makefile']) w.facts.ranFile(literal(dir === undefined ? n : `${dir}/${n}`), w.cwds);
+}
+
+/**
+ * Options that make a program run a command or code (GTFOBins): `nmap --script`/`--interactive`,
+ * `tcpdump -z`, `split --filter`, `sort --compress-program`, `apt -o …Invoke…`,
+ * `git config` of a key that runs a program, `rsync -e` is handled with rsync. A dynamic option
+ * word is treated as such an option (fail closed).
+ */
+function runsCommands(name: string, args: readonly Word[]): boolean {
+  const vals = args.map((a) => literalValue(a));
+  const opt = (...names: string[]): boolean => vals.some((v) => v === undefined || names.some((o) => v === o || (o.startsWith('--') && v.startsWith(`${o}=`)) || (!o.startsWith('--') && o.length === 2 && v.startsWith(o) && v.length > 2 && !v.startsWith('--'))));
+  switch (name) {
+    case 'nmap': return opt('--script', '--interactive', '--script-args-file');
+    case 'tcpdump': case 'windump': return opt('-z');
+    case 'split': case 'gsplit': return opt('--filter');
+    case 'sort': case 'gsort': return opt('--compress-program');
+    case 'apt': case 'apt-get': case 'aptitude': case 'apt-cache':
+      return vals.some((v, i) => v === undefined || ((v === '-o' || v === '--option') && (vals[i + 1] === undefined || /invoke|pre-install-pkgs|dpkg::tools|::options/i.test(vals[i + 1] ?? ''))) || (v.startsWith('-o') && /invoke|pre-install-pkgs|dpkg::tools/i.test(v)));
+    case 'dpkg': return opt('--post-invoke', '--pre-invoke');
+    case 'git': {
+      const i = vals.indexOf('config');
+      if (i < 0) return false;
+      const key = vals.slice(i + 1).find((v) => v === undefined || !v.startsWith('-'));
+      if (key === undefined) return vals.slice(i + 1).length > 0 && vals.slice(i + 1).some((v) => v === undefined);
+      const k = key.toLowerCase();
+      const after = vals.slice(vals.indexOf(key) + 1);
+      if (after.length === 0) return false;
+      return k.startsWith('alias.') || ['core.sshcommand', 'core.pager', 'core.editor', 'core.fsmonitor', 'core.hookspath', 'sequence.editor', 'diff.external', 'credential.helper', 'gpg.program', 'core.askpass', 'include.path'].includes(k)
+        || k.endsWith('.textconv') || k.endsWith('.command') || k.startsWith('includeif.') || k.endsWith('.sshcommand') || k.endsWith('.program') || k.endsWith('.cmd') || k.endsWith('.clean') || k.endsWith('.smudge') || k.endsWith('.process');
+    }
+    default: return false;
+  }
 }

@@ -430,6 +430,8 @@ function find(w: Walker, rest: readonly Word[], ctx: Ctx): void {
         if (!filtered) { f.recursiveDelete(r, w.cwds); continue; }
         // Filters do not make a delete under a system root safe (`find / -name '*' -delete`): review.
         f.pathArg(r, w.cwds);
+        // Nor under a data tree (`find /var/lib/redis -type f -delete`).
+        f.deleted(r, w.cwds);
         for (const alt of r.alts) {
           const p = alt.startsWith('/') || alt.startsWith('~') ? alt : undefined;
           if (p === undefined) continue;

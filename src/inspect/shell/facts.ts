@@ -3,7 +3,7 @@
  * the path checks applied to every word that names a file.
  */
 import {
-  ANY, credentialVerdict, deviceVerdict, display, hasWildcard, normalizePath, resolvePath, systemVerdict, tildeUser,
+  ANY, credentialVerdict, dataVerdict, deviceVerdict, display, hasWildcard, normalizePath, resolvePath, runsLater, systemVerdict, tildeUser,
 } from './paths.ts';
 import { MAX_FACT_ENTRIES, type ShellFacts, type ShellRisk } from './types.ts';
 import type { Word } from './words.ts';
@@ -105,6 +105,7 @@ export class Facts {
       const dev = deviceVerdict(p);
       if (dev === 'yes') { this.risks.add('disk_wreck'); continue; }
       if (p.startsWith(ANY)) continue;
+      if (runsLater(p)) this.risks.add('inline_code');
       const sys = systemVerdict(p);
       if (sys === 'yes') this.risks.add('system_write');
       else if (sys === 'dynamic' || dev === 'dynamic') this.risks.add('dynamic_sensitive_arg');
@@ -126,7 +127,20 @@ export class Facts {
       const v = systemVerdict(p);
       if (v === 'yes') this.risks.add('recursive_delete_system');
       else if (v === 'dynamic') this.risks.add('dynamic_sensitive_arg');
+      else this.dataDelete(p);
     }
+  }
+
+  /** A resolved pattern that a command deletes (recursively or not): in a data tree, held for review. */
+  dataDelete(p: string): void {
+    const d = dataVerdict(p);
+    if (d === 'yes') this.risks.add('system_write');
+    else if (d === 'dynamic') this.risks.add('dynamic_sensitive_arg');
+  }
+
+  /** The operands of a plain (non-recursive) delete: `rm /var/lib/mysql/*.ibd` loses data too. */
+  deleted(w: Word, cwds: readonly string[]): void {
+    for (const p of resolvedPatterns(w, cwds)) if (!p.startsWith(ANY)) this.dataDelete(p);
   }
 
   /** Whether any set overflowed its bound. */

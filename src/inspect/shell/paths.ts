@@ -209,3 +209,36 @@ export function globMatch(p: string, s: string, anyOn: boolean): boolean {
   }
   return prev[s.length] === true;
 }
+
+/**
+ * Trees that hold a host's persistent data (databases, mail, spools, web roots, backups, mounted
+ * volumes, home directories) at any depth: `/var/lib/postgresql/15/main` is not a system path,
+ * but deleting it loses the database. A delete there is held for review.
+ */
+const DATA_TREES = ['/var/lib', '/var/opt', '/var/spool', '/var/mail', '/var/www', '/var/backups', '/var/db', '/srv', '/opt', '/data', '/mnt', '/media', '/home', '/root'];
+
+/** May deleting the resolved pattern `p` lose persistent data (a member of a data tree, at any depth)? */
+export function dataVerdict(p: string): Verdict {
+  const w = wildcardDir(p);
+  const literal = w ? w.dir : normalizePath(p);
+  if (w && w.dir === '') return w.wildcard === ANY ? 'dynamic' : 'no';
+  const inside = DATA_TREES.some((t) => literal === t || literal.startsWith(`${t}/`));
+  if (inside) return 'yes';
+  // A wildcard right under a parent of a data tree (`/var/*`, `/*`) may reach into one.
+  if (w && DATA_TREES.some((t) => t.startsWith(`${w.dir === '/' ? '' : w.dir}/`))) return 'yes';
+  return 'no';
+}
+
+/**
+ * Files whose content some program runs later without being asked to on this command line: git
+ * hooks and git configuration (aliases, `core.pager`, `core.hooksPath` …), shell start-up files,
+ * Makefiles and package manifests are covered where they run (make, npm); these run at the next
+ * commit, checkout or login. Writing one is inline code (review).
+ */
+export function runsLater(p: string): boolean {
+  const n = normalizePath(p);
+  const base = n.slice(n.lastIndexOf('/') + 1);
+  if (n.includes('.git/hooks/') || n.endsWith('.git/hooks') || n.endsWith('.git/config') || base === '.gitconfig' || n.endsWith('.config/git/config')) return true;
+  return STARTUP_FILES.has(base) || n.endsWith('.config/fish/config.fish') || n.includes('/etc/profile.d/');
+}
+const STARTUP_FILES = new Set(['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv', '.zlogin', '.kshrc', '.cshrc', '.tcshrc', '.inputrc', '.xinitrc', '.xsession', '.xprofile', '.pam_environment']);
