@@ -61,7 +61,7 @@ const t = await startTestGateway({
 try {
   const key = (await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] })).json.key as string;
   const d = await direct(sshd.port, sshd.user, sshd.clientKey);
-  const g = await sshConnect(t.gw.ssh!.port, 'web01', key);
+  const g = await sshConnect(t.gw.listeners.ssh!.port, 'web01', key);
   await roundTrips(d); await roundTrips(g); // warm-up
   const rd = await roundTrips(d);
   const rg = await roundTrips(g);

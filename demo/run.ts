@@ -104,7 +104,7 @@ async function main(argv: readonly string[], env: Readonly<Record<string, string
 function describeSetup(out: Output, d: DemoEnv): void {
   out.line('database', `${d.db.kind === 'pglite' ? 'PGlite (PostgreSQL in WebAssembly) served over the wire protocol' : 'PostgreSQL from DEMO_PG_URL'}: ${CUSTOMERS.length} fake customers with names, emails, phones, card numbers`);
   out.line('model', d.model.label);
-  out.line('gateway', `${d.gw.http.url} (admin API, /proxy/demo-llm); PostgreSQL listener ${d.gw.postgres?.host ?? '?'}:${d.gw.postgres?.port ?? '?'}`);
+  out.line('gateway', `${d.gw.http.url} (admin API, /proxy/demo-llm); PostgreSQL listener ${d.gw.listeners.postgres?.host ?? '?'}:${d.gw.listeners.postgres?.port ?? '?'}`);
   out.line('config', 'demo/gatehouse.demo.yaml + demo/policies/demo.cedar; embedded store in a temp dir');
   out.line('identities', `alice via agent "support-agent" (key ${d.agentKeyId}, groups support / agents)\ndana, group dba: approves held writes`);
   out.line('agent', 'LangChain JS: ChatOpenAI → /proxy/demo-llm/v1 with the agent\'s Gatehouse key,\nbindTools([run_sql]); run_sql uses pg → postgres://alice:<agent key>@gateway/crm');
@@ -112,9 +112,9 @@ function describeSetup(out: Output, d: DemoEnv): void {
 
 async function runSteps(out: Output, d: DemoEnv, replaySpeed: number): Promise<StepResult[]> {
   const session = `demo-${randomUUID()}`;
-  if (!d.gw.postgres) throw new Error('the gateway\'s PostgreSQL listener is not running');
+  if (!d.gw.listeners.postgres) throw new Error('the gateway\'s PostgreSQL listener is not running');
   const agent = await DemoAgent.connect({
-    gatewayUrl: d.gw.http.url, postgres: d.gw.postgres, key: d.agentKey, model: d.model.name, session,
+    gatewayUrl: d.gw.http.url, postgres: d.gw.listeners.postgres, key: d.agentKey, model: d.model.name, session,
     scriptedTools: d.model.mode === 'openai',
   });
   const c: StepContext = { env: d, agent, out, auditSeq: 0 };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { check, edgesOf, folderCycles, importsOf, KNOWN, unitOf, type Edge } from './check.ts';
+import { check, edgesOf, folderCycles, importsOf, isRuntimeEntry, KNOWN, unitOf, type Edge } from './check.ts';
 
 const LAYERS = [['kernel'], ['enforce'], ['protocols/http', 'protocols/postgres'], ['app']];
 const edge = (from: string, to: string, typeOnly = false): Edge => ({ from, to, typeOnly });
@@ -20,7 +20,7 @@ test('import forms: value, type-only, re-export, side effect, dynamic; packages 
   assert.deepEqual(importsOf(text), [
     { spec: './a.ts', typeOnly: false }, { spec: '../b.ts', typeOnly: true }, { spec: './c.ts', typeOnly: false },
     { spec: './d.ts', typeOnly: false }, { spec: './e.ts', typeOnly: true }, { spec: './f.ts', typeOnly: false },
-    { spec: './g.ts', typeOnly: false },
+    { spec: './g.ts', typeOnly: false, lazy: true },
   ]);
 });
 
@@ -38,6 +38,26 @@ test('downward imports pass; a back-edge, a sibling protocol and an unplaced fol
   const sibling = check([edge('protocols/postgres/hold.ts', 'protocols/http/scanner.ts')], LAYERS, []);
   assert.match(sibling[0]!, /same layer \(protocols\/postgres may not depend on protocols\/http\)/);
   assert.match(check([edge('newfolder/a.ts', 'kernel/b.ts')], LAYERS, [])[0]!, /src\/newfolder\/ is in no layer/);
+});
+
+test('a declaration may name only its own folder\'s runtime.ts, and only lazily', () => {
+  const layers = [['kernel'], ['protocols'], ['enforce'], ['protocols/http', 'protocols/postgres'], ['app']];
+  const lazy = (from: string, to: string): Edge => ({ from, to, typeOnly: false, lazy: true });
+  const entry = lazy('protocols/postgres/protocol.ts', 'protocols/postgres/runtime.ts');
+  assert.ok(isRuntimeEntry(entry));
+  assert.deepEqual(check([entry], layers, []), []);
+  assert.deepEqual(folderCycles([entry, edge('protocols/postgres/serve.ts', 'protocols/postgres/protocol.ts')]), []);
+  // A static import of the runtime, another file of the folder, another protocol's runtime, or
+  // a file other than the declaration: each is an ordinary back-edge.
+  for (const e of [
+    edge('protocols/postgres/protocol.ts', 'protocols/postgres/runtime.ts'),
+    lazy('protocols/postgres/protocol.ts', 'protocols/postgres/serve.ts'),
+    lazy('protocols/postgres/protocol.ts', 'protocols/http/runtime.ts'),
+    lazy('protocols/registry.ts', 'protocols/postgres/runtime.ts'),
+  ]) {
+    assert.equal(isRuntimeEntry(e), false, `${e.from} -> ${e.to}`);
+    assert.equal(check([e], layers, []).length, 1, `${e.from} -> ${e.to}`);
+  }
 });
 
 test('KNOWN tolerates a listed edge and fails once the edge is gone', () => {

@@ -50,18 +50,31 @@ export interface Edge {
   readonly from: string;
   readonly to: string;
   readonly typeOnly: boolean;
+  /** A dynamic `import('…')`: evaluated when called, not when the importing module loads. */
+  readonly lazy?: boolean;
 }
 
 const IMPORT = /(?:^|[\n;])\s*(import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]|\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 /** The relative imports of a source text (static, re-exports, side-effect and literal dynamic ones). */
-export function importsOf(text: string): { spec: string; typeOnly: boolean }[] {
-  const out: { spec: string; typeOnly: boolean }[] = [];
+export function importsOf(text: string): { spec: string; typeOnly: boolean; lazy?: true }[] {
+  const out: { spec: string; typeOnly: boolean; lazy?: true }[] = [];
   for (const m of text.matchAll(IMPORT)) {
-    const spec = m[3] ?? m[4];
-    if (spec !== undefined) out.push({ spec, typeOnly: m[2] !== undefined });
+    if (m[3] !== undefined) out.push({ spec: m[3], typeOnly: m[2] !== undefined });
+    else if (m[4] !== undefined) out.push({ spec: m[4], typeOnly: false, lazy: true });
   }
   return out;
+}
+
+/**
+ * The one upward edge allowed: a protocol's declaration (`protocols/<name>/protocol.ts`) naming
+ * its own folder's running code by a lazy `import('./runtime.ts')` (`ProtocolModule.runtime`).
+ * Only the composition root calls it, after every module has loaded, so configuration and policy,
+ * which read the declarations, never load a protocol's running code.
+ */
+export function isRuntimeEntry(e: Edge): boolean {
+  const m = /^protocols\/([^/]+)\/protocol\.ts$/.exec(e.from);
+  return e.lazy === true && m !== null && e.to === `protocols/${m[1]}/runtime.ts`;
 }
 
 /**
@@ -94,7 +107,7 @@ export function edgesOf(srcDir: string): Edge[] {
         const from = relative(srcDir, p).split(sep).join('/');
         for (const imp of importsOf(readFileSync(p, 'utf8'))) {
           const to = relative(srcDir, normalize(join(dirname(p), imp.spec))).split(sep).join('/');
-          if (!to.startsWith('..')) edges.push({ from, to, typeOnly: imp.typeOnly });
+          if (!to.startsWith('..')) edges.push({ from, to, typeOnly: imp.typeOnly, ...(imp.lazy ? { lazy: true } : {}) });
         }
       }
     }
@@ -111,6 +124,7 @@ export function check(edges: readonly Edge[], layers: readonly (readonly string[
   const unplaced = new Set<string>();
   const seen = new Set<string>();
   for (const e of edges) {
+    if (isRuntimeEntry(e)) continue;
     const a = unitOf(e.from);
     const b = unitOf(e.to);
     for (const u of [a, b]) {
@@ -135,7 +149,7 @@ export function check(edges: readonly Edge[], layers: readonly (readonly string[
 export function folderCycles(edges: readonly Edge[], valueOnly = true): string[][] {
   const graph = new Map<string, Set<string>>();
   for (const e of edges) {
-    if (valueOnly && e.typeOnly) continue;
+    if ((valueOnly && e.typeOnly) || isRuntimeEntry(e)) continue;
     const a = unitOf(e.from);
     const b = unitOf(e.to);
     if (a === b) continue;

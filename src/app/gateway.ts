@@ -11,8 +11,7 @@ import { createLogger, type Logger } from '../kernel/log.ts';
 import { Metrics } from '../kernel/metrics.ts';
 import { parseDuration } from '../kernel/duration.ts';
 import { REGISTRY } from '../protocols/registry.ts';
-import type { ListenerStart } from '../protocols/contract.ts';
-import { LISTENER_STARTERS } from './listeners.ts';
+import { loadRuntimes, runners } from './protocol-runtimes.ts';
 import { openStore } from '../store/index.ts';
 import { ConnectionsRepo } from '../store/connections-repo.ts';
 import { loadOrCreateMasterKey } from '../store/crypto-box.ts';
@@ -45,9 +44,6 @@ import { recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
 import { RecordingJournal } from '../recording/journal.ts';
 import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
-import { PostgresQueryRunner } from '../protocols/postgres/query-runner.ts';
-import { sshListenerWanted, startSshListener } from '../protocols/ssh/start.ts';
-import { SshCommandRunner } from '../protocols/ssh/command-runner.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
 import { PrincipalLimits } from '../enforce/limits.ts';
@@ -61,29 +57,32 @@ export interface GatewayOptions {
   readonly httpListen?: string;
   /** Recording hook (tests pass a MemoryRecorder). */
   readonly recorder?: Recorder;
-  /** Override the PostgreSQL listen address (tests use port 0); `false` disables the listener. Same as `listen.postgres`. */
-  readonly postgresListen?: string | false;
-  /** Override `server.ssh.listen` (tests use port 0); `false` disables the SSH listener. */
-  readonly sshListen?: string | false;
   /**
-   * Override a protocol listener's address by protocol name (`{ ssh: '127.0.0.1:0' }`); `false`
-   * disables it. Default: `server.<name>.listen`.
+   * Override a protocol listener's address by protocol name (`{ postgres: '127.0.0.1:0' }`);
+   * `false` disables it. Default: `server.<name>.listen`. A listener its declaration does not
+   * want (SSH without an ssh connection) stays off whatever the address.
    */
   readonly listen?: Readonly<Record<string, string | false>>;
   /** Override `server.metrics.listen` (tests use port 0). */
   readonly metricsListen?: string;
 }
 
+/** A started protocol listener: where it is bound, and what it reports (`RunningListener.info`). */
+export interface StartedListener {
+  readonly host: string;
+  readonly port: number;
+  readonly info?: Readonly<Record<string, string>>;
+}
+
 /** A running gateway: its services, bound addresses, and a clean shutdown. */
 export interface Gateway {
   readonly services: Services;
   readonly http: { host: string; port: number; url: string };
-  /** The PostgreSQL listener's bound address (undefined when disabled); `listeners.postgres`. */
-  readonly postgres: { host: string; port: number } | undefined;
-  /** The SSH listener's bound address and public host key (undefined when it does not run). */
-  readonly ssh?: { host: string; port: number; hostKey: string };
-  /** Each started protocol listener's bound address, by protocol name. */
-  readonly listeners: Readonly<Record<string, { host: string; port: number }>>;
+  /**
+   * Each started protocol listener's bound address, by protocol name (`listeners.postgres`), with
+   * the public facts it reports (`listeners.ssh.info.hostKey`).
+   */
+  readonly listeners: Readonly<Partial<Record<string, StartedListener>>>;
   /** The separate `/metrics` listener's bound address, when `server.metrics.listen` is set. */
   readonly metrics?: { host: string; port: number };
   /** Set when the bootstrap admin key was created on this start. */
@@ -105,6 +104,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
   const policy = PolicyEngine.fromFiles(config.policies.files, { adminGroup: config.identity.bootstrap.admin_group });
   const rules = new ReviewRules(config.reviews.rules);
   await initSqlInspector();
+  // Each registered protocol's running code (its folder's runtime.ts), loaded once.
+  const runtimes = await loadRuntimes();
 
   const pgStore = config.store.postgres;
   const inMemory = config.store.embedded.path === MEMORY_STORE_PATH;
@@ -198,7 +199,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     closers.unshift(() => inspection.close());
     serviceMetrics.watchInspection(() => inspection.workers);
     serviceMetrics.watchRecording(() => storeRecorder?.stats());
-    const base: Omit<Services, 'proxyExchange'> = {
+    const base: Omit<Services, 'proxyExchange' | 'sqlRunners' | 'shellRunners'> = {
       config, configPath: opts.configPath, log, clock, metrics: serviceMetrics, db, apiKeys, issuer, authenticator,
       policy, decider, decisions, audit, connections,
       connectionsRepo, publicUrl: url,
@@ -207,12 +208,12 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       sessions, httpSessions,
       upstreams,
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
-      sqlRunners: { postgres: new PostgresQueryRunner({ masking, clock }) },
-      shellRunners: { ssh: new SshCommandRunner({ masking }) },
       reviewGate: new ReviewGate({ log }, { reviews: rv.reviews, holdTimeoutMs: rv.holdTimeoutMs, rules }),
     };
     // MCP's call_llm and http_request run the /proxy exchange in process, for the MCP caller.
-    const services: Services = { ...base, proxyExchange: new InProcessProxy(base) };
+    // The protocols' SQL and shell runners (MCP's query tools, run_command), by connection type.
+    const services: Services = { ...base, proxyExchange: new InProcessProxy(base), sqlRunners: {}, shellRunners: {} };
+    Object.assign(services, runners(runtimes, services));
     // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
     const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
     const sweeper = setInterval(() => { closeSessions(services, httpSessions.sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
@@ -245,46 +246,34 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       metricsServer.on('request', createMetricsHandler(services, metrics));
       closers.unshift(() => closeServer(metricsServer));
     }
-    // Each registered protocol with a listener of its own (server.<name>), in registration order.
-    const listeners: Record<string, { host: string; port: number }> = {};
-    for (const { name } of REGISTRY.listeners()) {
+    // Each registered protocol with a listener of its own (server.<name>), in registration order,
+    // when its declaration wants it (SSH: an ssh connection in this file, or enabled).
+    const listeners: Record<string, StartedListener> = {};
+    const configuredTypes = new Set<string>(config.connections.map((c) => c.type));
+    for (const { name, listener } of REGISTRY.listeners()) {
       const section = listenerSection(config, name);
-      const start = starterOf(name);
-      const text = opts.listen?.[name] ?? (name === 'postgres' ? opts.postgresListen : undefined) ?? section.listen;
+      if (listener.wanted && !listener.wanted(section, configuredTypes)) continue;
+      const text = opts.listen?.[name] ?? section.listen;
       if (text === false) continue;
       const at = parseListen(text);
-      checkExposure(at.host, config);
-      const running = await start(services, { ...at, loopback: isLoopback(at.host), ...(tls ? { tls } : {}) }, section);
-      listeners[name] = running.address;
+      // A protocol that is its own encrypted transport (SSH) takes neither server.tls nor its rule.
+      if (!listener.ownTransport) checkExposure(at.host, config);
+      const start = runtimes.get(name)?.startListener;
+      if (!start) throw new GatehouseError('internal', `protocol "${name}" has no listener start function`);
+      const running = await start(services, { ...at, loopback: isLoopback(at.host), ...(tls && !listener.ownTransport ? { tls } : {}) }, section, { stateDir });
+      listeners[name] = { ...running.address, ...(running.info ? { info: running.info } : {}) };
       closers.unshift(() => running.close());
     }
-    const postgres = listeners.postgres;
-    // The SSH listener: not yet started through the registry (it needs the state directory and
-    // starts only when an ssh connection exists); see docs/design/adding-a-protocol.md.
-    let ssh: { host: string; port: number; hostKey: string } | undefined;
-    const sshListenText = opts.sshListen ?? (sshListenerWanted(config) ? config.server.ssh.listen : false);
-    if (sshListenText !== false) {
-      const started = await startSshListener(services, config, stateDir, parseListen(sshListenText));
-      ssh = { host: started.host, port: started.port, hostKey: started.hostKey };
-      closers.unshift(() => started.close());
-    }
-    log.info({ http: url, ...listeners, ...(ssh ? { ssh: { host: ssh.host, port: ssh.port } } : {}), ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
+    const addresses = Object.fromEntries(Object.entries(listeners).map(([name, l]) => [name, { host: l.host, port: l.port }]));
+    log.info({ http: url, ...addresses, ...(metrics ? { metrics } : {}), store: db.kind, policies: policy.policies().length }, 'gatehouse listening');
     return {
-      services, http: { ...bound, url }, postgres, listeners, ...(ssh ? { ssh } : {}), ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
+      services, http: { ...bound, url }, listeners, ...(metrics ? { metrics } : {}), adminKeyPath: boot.path, adminKeyCreated: boot.created,
       close: async () => { for (const c of closers) await c().catch((e: unknown) => log.error({ err: String(e) }, 'shutdown step failed')); },
     };
   } catch (err) {
     for (const c of closers) await c().catch(() => undefined);
     throw err;
   }
-}
-
-/** The start function of a declared listener (the compiler checks LISTENER_STARTERS covers them). */
-function starterOf(name: string): ListenerStart<Services, { readonly listen: string }> {
-  const starters: Readonly<Record<string, ListenerStart<Services, never> | undefined>> = LISTENER_STARTERS;
-  const start = starters[name];
-  if (!start) throw new GatehouseError('internal', `no listener starter for protocol "${name}"`);
-  return start as ListenerStart<Services, { readonly listen: string }>;
 }
 
 /** `server.<name>` of a registered protocol's listener (validated by the configuration schema). */

@@ -1,3 +1,4 @@
+import { REGISTRY } from '../protocols/registry.ts';
 import { duration, obj, size, type JsonSchema } from './schema-helpers.ts';
 
 /** A bounded integer property with its default. */
@@ -19,7 +20,8 @@ export const HTTP_TIMEOUTS: Record<string, JsonSchema> = {
 export const LIMITS_SCHEMA: JsonSchema = obj('Availability limits: per-principal concurrency and the inspection worker pool. With several replicas, each limit applies per replica.', {
   per_principal: obj('Concurrency one principal (a user, an agent, or a user with its acting agent) may hold at once; beyond it HTTP answers 429 too_many_requests (Retry-After) and PostgreSQL FATAL 53300.', {
     http_requests: int('Concurrent /proxy requests, and separately concurrent /mcp requests (an MCP tool may itself call /proxy), each including its body upload and response.', 64, 1, 100_000),
-    postgres_sessions: int('Concurrent PostgreSQL sessions.', 32, 1, 100_000),
+    // Each registered protocol's own (postgres_sessions).
+    ...Object.fromEntries(REGISTRY.principalLimits().map(([key, l]) => [key, int(l.description, l.default, 1, 100_000)])),
   }, { default: {} }),
   inspection: obj('Heavy SQL parsing and prompt scanning run on worker threads so that no request holds the event loop; small inputs (the common case) are inspected inline.', {
     workers: int('Worker threads for inspection (0: everything inline, bounded only by the size limits).', 2, 0, 64),

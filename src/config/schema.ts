@@ -21,13 +21,6 @@ const server = (set: ProtocolSet): JsonSchema => obj('Listeners and transport se
     ...HTTP_TIMEOUTS,
   }, { default: {} }),
   ...Object.fromEntries(set.listeners().map(({ name, listener }) => [name, obj(listener.description, { ...listener.config }, { default: {} })])),
-  // Not yet a registered listener (it needs the state directory and starts only when wanted).
-  ssh: obj('SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key), unless host_key names one.', {
-    listen: listen('Address the SSH listener binds.', '127.0.0.1:2222'),
-    host_key: str('The listener\'s host key: an OpenSSH private key file (e.g. ssh-keygen -t ed25519), relative to this file, read at start and never written. Give every replica the same file (a Kubernetes Secret) so that clients see one host key whichever replica they reach. Default: generated once in the store directory.', { minLength: 1 }),
-    enabled: bool('Start the SSH listener even when no connection in this file has type ssh.', false),
-    auth_timeout: duration('Time a client has to authenticate before it is disconnected.', '30s'),
-  }, { default: {} }),
   tls: obj('TLS for both listeners (the PostgreSQL listener then accepts SSLRequest). Paths are relative to this file.', {
     cert: str('PEM certificate chain file.', { minLength: 1 }),
     key: str('PEM private key file.', { minLength: 1 }),

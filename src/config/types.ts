@@ -1,7 +1,7 @@
 import { parseDuration, parseSize } from '../kernel/duration.ts';
 import type { Secret } from '../kernel/secret.ts';
 import type { Action } from '../policy/request.ts';
-import type { ListenerSections } from '../protocols/registry.ts';
+import type { ListenerSections, ProtocolPrincipalLimits } from '../protocols/registry.ts';
 import type {
   CONNECTION_TYPES, CREDENTIAL_KEYS, JWT_ALGORITHMS, LLM_PROVIDERS, LOG_LEVELS, MASKING_DIRECTIONS,
   MASKING_ENTITIES, MASKING_STRATEGIES, REVIEW_KINDS,
@@ -109,7 +109,6 @@ export interface WebhookConfig {
 export interface GatehouseConfig {
   readonly server: {
     readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
-    readonly ssh: { readonly listen: string; readonly enabled: boolean; readonly auth_timeout: string; readonly host_key?: string };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
     readonly public_url?: string;
@@ -117,7 +116,7 @@ export interface GatehouseConfig {
     readonly body_limit: string;
     /** `/metrics` guard: optional bearer token and optional separate listen address. */
     readonly metrics: { readonly token?: Secret; readonly listen?: string };
-  } & ListenerSections; // server.<protocol>: each registered protocol's own listener (server.postgres)
+  } & ListenerSections; // server.<protocol>: each registered protocol's own listener (server.postgres, server.ssh)
   readonly store: {
     /** Always present (defaults); ignored when `postgres` is set. `":memory:"` means in memory. */
     readonly embedded: { readonly path: string };
@@ -143,7 +142,8 @@ export interface GatehouseConfig {
 
 /** `limits` (see config/schema-limits.ts). Sizes and durations as written (`"4kb"`, `"30s"`). */
 export interface LimitsConfig {
-  readonly per_principal: { readonly http_requests: number; readonly postgres_sessions: number };
+  /** `http_requests`, and each registered protocol's own limit (`postgres_sessions`). */
+  readonly per_principal: { readonly http_requests: number } & ProtocolPrincipalLimits;
   readonly inspection: {
     readonly workers: number; readonly queue: number; readonly timeout: string;
     readonly inline_sql: string; readonly inline_prompt: string; readonly max_sql: string; readonly max_statements: number;

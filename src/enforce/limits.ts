@@ -1,4 +1,5 @@
 import type { LimitsConfig } from '../config/types.ts';
+import { REGISTRY, type ProtocolLimitSurface } from '../protocols/registry.ts';
 import { ConcurrencyLimiter } from '../kernel/concurrency.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { describePrincipal, optionalAgent, type Principal } from '../identity/principal.ts';
@@ -15,13 +16,13 @@ export interface LimitDeps {
   readonly log: Pick<Logger, 'warn'>;
 }
 
-/** Where a per-principal limit applies. */
-export type LimitedSurface = 'proxy' | 'mcp' | 'postgres';
+/** Where a per-principal limit applies: the HTTP surfaces, and each protocol's own (`postgres`). */
+export type LimitedSurface = 'proxy' | 'mcp' | ProtocolLimitSurface;
 
 /**
  * Per-principal concurrency (`limits.per_principal`): in-flight `/proxy` requests, in-flight
- * `/mcp` requests (separately, since an MCP tool call may itself go through `/proxy`), and open
- * PostgreSQL sessions. Per process: with replicas, each replica applies the limits on its own.
+ * `/mcp` requests (separately, since an MCP tool call may itself go through `/proxy`), and each
+ * registered protocol's own limits (`principalLimits`: open PostgreSQL sessions). Per process: with replicas, each replica applies the limits on its own.
  * A principal is its user or agent id with the acting agent (`user:alice via agent:bot`).
  */
 export class PrincipalLimits {
@@ -30,10 +31,12 @@ export class PrincipalLimits {
   readonly #lastAudit = new Map<string, number>();
 
   constructor(config: LimitsConfig['per_principal']) {
+    const values: Readonly<Record<string, number>> = config;
+    const protocols = REGISTRY.principalLimits().map(([key, l]) => [l.surface, new ConcurrencyLimiter(values[key] ?? l.default)] as const);
     this.#limiters = {
+      ...Object.fromEntries(protocols) as Record<ProtocolLimitSurface, ConcurrencyLimiter>,
       proxy: new ConcurrencyLimiter(config.http_requests),
       mcp: new ConcurrencyLimiter(config.http_requests),
-      postgres: new ConcurrencyLimiter(config.postgres_sessions),
     };
   }
 

@@ -8,9 +8,10 @@
  * A declaration is pure data: it imports only the kernel and its own folder's `facts.ts` (the
  * import-boundary check places these files, with this one and registry.ts, just above the kernel,
  * so configuration, policy and the store may read them). The code that serves the protocol stays
- * in the rest of its folder; a listener's start function is listed beside the declarations, in
- * `LISTENER_STARTERS` (src/app/listeners.ts), which TypeScript requires to cover every declared
- * listener. See docs/design/adding-a-protocol.md.
+ * in the rest of its folder. The declaration names that code by one lazy import of its folder's
+ * `runtime.ts` (`runtime: () => import('./runtime.ts')`, see {@link ProtocolRuntime}): loaded by
+ * the composition root only, after every module is, so it is no load-time dependency (the
+ * import-boundary check allows exactly this edge). See docs/design/adding-a-protocol.md.
  */
 import type { JsonSchema } from '../kernel/json-schema.ts';
 
@@ -98,10 +99,18 @@ export interface ListenAt {
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
+/** What else a listener gets from the gateway. */
+export interface ListenerEnv {
+  /** The directory of the gateway's local state files (a listener's persistent keys: the SSH host key). */
+  readonly stateDir: string;
+}
+
 /** A started listener. */
 export interface RunningListener {
   /** The bound address (the real port when 0 was asked). */
   readonly address: { readonly host: string; readonly port: number };
+  /** Public facts about it for the operator and tests (the SSH host key), never a secret. */
+  readonly info?: Readonly<Record<string, string>>;
   /** Stops accepting, ends its sessions, resolves when they are gone. Never rejects. */
   close(): Promise<void>;
 }
@@ -121,13 +130,54 @@ export interface ListenerDecl<C extends { readonly listen: string }> {
    * through by mistake.
    */
   load(section: Readonly<Record<string, unknown>>): C;
+  /**
+   * Whether the listener runs, from its section and the connection types the configuration file
+   * uses (SSH: only with an ssh connection or `enabled: true`). Default: always.
+   */
+  wanted?(section: C, connectionTypes: ReadonlySet<string>): boolean;
+  /**
+   * The protocol is its own encrypted transport (SSH): `server.tls` does not apply to it, and a
+   * non-loopback address needs no TLS. Default false: without TLS the listener binds loopback
+   * only, unless `server.allow_insecure_public`.
+   */
+  readonly ownTransport?: boolean;
 }
 
 /**
  * Starts a declared listener: binds `at`, serves with `deps` (the gateway's services, of which
  * the protocol declares the narrow part it needs) and its `server.<name>` section.
  */
-export type ListenerStart<Deps, C> = (deps: Deps, at: ListenAt, config: C) => Promise<RunningListener>;
+export type ListenerStart<Deps, C> = (deps: Deps, at: ListenAt, config: C, env: ListenerEnv) => Promise<RunningListener>;
+
+/**
+ * The running part of a protocol, exported by its folder's `runtime.ts` and loaded by the
+ * composition root through the declaration's `runtime` (a lazy import). `Deps` is what the
+ * protocol needs of the gateway's services (checked against them in src/app/protocol-runtimes.ts),
+ * `C` its `server.<name>` section after load.
+ */
+export interface ProtocolRuntime<Deps, C = never> {
+  /** Starts the declared listener; required when the declaration has one. */
+  readonly startListener?: ListenerStart<Deps, C>;
+  /**
+   * Runs SQL on a caller's behalf (MCP's query tools) for the protocol's connection types: the
+   * `SqlQueryRunner` port of src/sql (typed there; this layer may not name it).
+   */
+  readonly sqlRunner?: (deps: Deps) => unknown;
+  /**
+   * Runs a shell command on a caller's behalf (MCP's run_command) for the protocol's connection
+   * types: the `ShellCommandRunner` port of src/shell.
+   */
+  readonly shellRunner?: (deps: Deps) => unknown;
+}
+
+/** A per-principal concurrency limit a protocol contributes (`limits.per_principal.<key>`). */
+export interface PrincipalLimitDecl {
+  /** Where it is counted (`PrincipalLimits.acquire(…, surface, …)`, metrics label `protocol`), e.g. `postgres`. */
+  readonly surface: string;
+  /** What it bounds, one sentence, e.g. `Concurrent PostgreSQL sessions.` */
+  readonly description: string;
+  readonly default: number;
+}
 
 /** What one protocol module contributes. Register it in `PROTOCOLS` (src/protocols/registry.ts). */
 export interface ProtocolModule {
@@ -143,6 +193,13 @@ export interface ProtocolModule {
   readonly facts: { readonly [key: string]: FactsDecl<unknown> };
   /** Its own listener, when it has one (the HTTP surfaces are mounted on the HTTP listener). */
   readonly listener?: ListenerDecl<{ readonly listen: string }>;
+  /**
+   * Its runtime: `() => import('./runtime.ts')`, the only import of a declaration into its
+   * folder's running code. Needed when it has a listener or a SQL runner.
+   */
+  readonly runtime?: () => Promise<ProtocolRuntime<never, never>>;
+  /** Per-principal concurrency limits it applies, by key of `limits.per_principal` (`postgres_sessions`). */
+  readonly principalLimits?: Readonly<Record<string, PrincipalLimitDecl>>;
   /**
    * Hints for connection types people may expect it to serve but it does not (refused with the
    * registered types listed): type → one sentence, e.g. where to go instead.

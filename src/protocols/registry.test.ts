@@ -44,7 +44,7 @@ describe('the protocol registry derives what was declared by hand before', () =>
       'shell.exec', 'shell.interactive', 'shell.transfer', 'review.approve', 'admin']);
     assert.deepEqual(CONNECTION_TYPES, ['llm', 'http', 'postgres', 'ssh']);
     assert.deepEqual([...optionalContext()].sort(), ['agent', 'http', 'llm', 'mcp', 'shell', 'sql']);
-    assert.deepEqual(REGISTRY.listeners().map((l) => l.name), ['postgres']);
+    assert.deepEqual(REGISTRY.listeners().map((l) => l.name), ['postgres', 'ssh']);
   });
 
   test('the configuration schema and the OpenAPI document list exactly the registered types', () => {

@@ -9,7 +9,7 @@
  * to `PROTOCOLS`. docs/design/adding-a-protocol.md walks through it.
  */
 import { didYouMean } from '../kernel/suggest.ts';
-import type { ActionDecl, ConnectionTypeDecl, CredentialDecl, FactsDecl, ListenerDecl, ProtocolModule } from './contract.ts';
+import type { ActionDecl, ConnectionTypeDecl, CredentialDecl, FactsDecl, ListenerDecl, PrincipalLimitDecl, ProtocolModule } from './contract.ts';
 import { httpProtocol } from './http/protocol.ts';
 import { mcpProtocol } from './mcp/protocol.ts';
 import { postgresProtocol } from './postgres/protocol.ts';
@@ -23,6 +23,7 @@ type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) exten
 type FactsOf<P> = P extends { readonly facts: infer F } ? { readonly [K in keyof F]?: F[K] extends FactsDecl<infer T> ? T : never } : never;
 type CredentialKeysOf<C> = C extends { readonly credentials: infer R } ? keyof R & string : never;
 type ListenerConfigOf<P> = P extends { readonly listener: ListenerDecl<infer C> } ? C : never;
+type LimitsOf<P> = P extends { readonly principalLimits: infer L } ? L : Record<never, never>;
 
 /** A registered connection type (`connections[].type`). */
 export type ConnectionType = Registered['connectionTypes'][number]['type'];
@@ -36,6 +37,11 @@ export type CredentialKey = CredentialKeysOf<Registered['connectionTypes'][numbe
 export type RecordingProtocol = Registered['recording'];
 /** `server.<name>` of each registered protocol with a listener, after load. */
 export type ListenerSections = { readonly [P in Registered as P extends { readonly listener: object } ? P['name'] : never]: ListenerConfigOf<P> };
+
+/** The registered protocols' per-principal limits (`limits.per_principal.postgres_sessions`), after load. */
+export type ProtocolPrincipalLimits = { readonly [K in keyof UnionToIntersection<LimitsOf<Registered>>]: number };
+/** Where those limits are counted (`postgres`). */
+export type ProtocolLimitSurface = { [K in keyof UnionToIntersection<LimitsOf<Registered>>]: UnionToIntersection<LimitsOf<Registered>>[K] extends { readonly surface: infer S } ? S : never }[keyof UnionToIntersection<LimitsOf<Registered>>];
 
 /** A credential key as every type declaring it uses it (descriptions joined). */
 export interface MergedCredential {
@@ -92,6 +98,11 @@ export class ProtocolSet {
       }
     }
     return [...out].map(([key, m]) => ({ key, description: m.description.join(' '), kind: m.kind, ...(m.pattern === undefined ? {} : { pattern: m.pattern }) }));
+  }
+
+  /** Every protocol's per-principal limits, by key of `limits.per_principal`, in registration order. */
+  principalLimits(): (readonly [string, PrincipalLimitDecl])[] {
+    return this.protocols.flatMap((p) => Object.entries(p.principalLimits ?? {}));
   }
 
   /** Protocols with a listener of their own, with it. */

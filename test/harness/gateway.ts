@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/app/gateway.ts';
-import { sshListenerWanted } from '../../src/protocols/ssh/start.ts';
+import { REGISTRY } from '../../src/protocols/registry.ts';
 import { createLogger, type Logger } from '../../src/kernel/log.ts';
 import type { Clock } from '../../src/kernel/clock.ts';
 import type { Recorder } from '../../src/recording/recorder.ts';
@@ -66,15 +66,15 @@ export async function startTestGateway(opts: {
     log: opts.log ?? createLogger({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.recorder ? { recorder: opts.recorder } : {}),
-    postgresListen: '127.0.0.1:0',
-    // The SSH listener, when the config wants one, on a free port too.
-    sshListen: sshListenerWanted(config) ? '127.0.0.1:0' : false,
+    // Every protocol listener the config wants (PostgreSQL; SSH with an ssh connection) on a free port.
+    listen: Object.fromEntries(REGISTRY.listeners().map((l) => [l.name, '127.0.0.1:0'])),
   });
   const adminKey = readFileSync(gw.adminKeyPath ?? join(dir, 'state', 'admin.key'), 'utf8').trim();
   const url = gw.http.url;
-  if (!gw.postgres) throw new Error('the PostgreSQL listener did not start');
+  const postgres = gw.listeners.postgres;
+  if (!postgres) throw new Error('the PostgreSQL listener did not start');
   return {
-    gw, url, adminKey, dir, postgres: gw.postgres,
+    gw, url, adminKey, dir, postgres: { host: postgres.host, port: postgres.port },
     async api(method, p, body, token = adminKey) {
       const res = await fetch(url + p, {
         method,

@@ -201,9 +201,9 @@ describe('one SSH host key for every replica (server.ssh.host_key)', () => {
     const expected = pair.public.split(' ')[1];
     const serverYaml = `  ssh: { enabled: true, host_key: "${file}" }`;
     for (let i = 0; i < 2; i++) gws.push(await startTestGateway({ serverYaml }));
-    const seen = await Promise.all(gws.map((g) => { assert.ok(g.gw.ssh); return hostKeySeen(g.gw.ssh.port); }));
+    const seen = await Promise.all(gws.map((g) => { const ssh = g.gw.listeners.ssh; assert.ok(ssh); return hostKeySeen(ssh.port); }));
     assert.deepEqual(seen, [expected, expected]);
-    assert.deepEqual(gws.map((g) => g.gw.ssh?.hostKey), [`ssh-ed25519 ${expected}`, `ssh-ed25519 ${expected}`]);
+    assert.deepEqual(gws.map((g) => g.gw.listeners.ssh?.info?.hostKey), [`ssh-ed25519 ${expected}`, `ssh-ed25519 ${expected}`]);
     for (const g of gws) assert.ok(!existsSync(join(g.dir, 'state', 'ssh_host_ed25519_key')), 'no key generated in the state directory');
   });
 

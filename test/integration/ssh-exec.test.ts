@@ -44,8 +44,8 @@ describe('SSH exec through the gateway (real OpenSSH server)', { skip }, () => {
         '    - { name: shell-ambiguous, connections: ["*"], actions: [shell.exec], kind: command, approvers: [ops], when: \'context.shell.risks.containsAny(["parse_error","dynamic_command","dynamic_sensitive_arg","inline_code","system_write","permission_recursive"])\' }',
       ].join('\n'),
     });
-    assert.ok(t.gw.ssh, 'the SSH listener runs when a connection has type ssh');
-    port = t.gw.ssh.port;
+    assert.ok(t.gw.listeners.ssh, 'the SSH listener runs when a connection has type ssh');
+    port = t.gw.listeners.ssh.port;
     for (const [who, groups] of [['alice', ['developers']], ['bob', ['ops']]] as const) {
       const r = await t.api('POST', '/api/v1/api-keys', { user: who, groups });
       assert.equal(r.status, 201, JSON.stringify(r.json));

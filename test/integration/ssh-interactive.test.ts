@@ -63,7 +63,7 @@ describe('SSH interactive shells: shell.interactive, masking, asciicast recordin
         '  rules: [ { connections: ["web01"], direction: response, entities: [EMAIL] } ]',
       ].join('\n'),
     });
-    port = t.gw.ssh!.port;
+    port = t.gw.listeners.ssh!.port;
     for (const [who, groups] of [['alice', ['developers']], ['olga', ['ops']]] as const) {
       const r = await t.api('POST', '/api/v1/api-keys', { user: who, groups });
       assert.equal(r.status, 201, JSON.stringify(r.json));

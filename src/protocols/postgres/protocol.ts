@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL protocol's declaration (see src/protocols/contract.ts): the `postgres`
  * connection type, the `sql.*` actions, `context.sql`, and the wire-protocol listener
- * (`server.postgres`, started by serve.ts). Pure data.
+ * (`server.postgres`, started by runtime.ts). Pure data.
  */
 import { defineProtocol, factsDecl, listenerDecl } from '../contract.ts';
 import { bool, duration, list, listen, size, str } from '../../kernel/json-schema.ts';
@@ -102,4 +102,8 @@ export const postgresProtocol = defineProtocol({
     },
     load: (section) => section as unknown as PostgresServerConfig,
   }),
+  runtime: () => import('./runtime.ts'),
+  principalLimits: {
+    postgres_sessions: { surface: 'postgres', description: 'Concurrent PostgreSQL sessions.', default: 32 },
+  },
 });

@@ -1,12 +1,20 @@
 /**
  * The SSH protocol's declaration (see src/protocols/contract.ts): the `ssh` connection type
- * (pinned upstream host key), the shell actions and `context.shell`. Pure data. Its listener
- * (`server.ssh`) is still started by the gateway itself (app/gateway.ts, start.ts): it needs the
- * state directory and runs only when an ssh connection exists.
+ * (pinned upstream host key), the shell actions, `context.shell` and the listener
+ * (`server.ssh`, started by runtime.ts only when an ssh connection exists or `enabled`). Pure data.
  */
-import { defineProtocol, factsDecl } from '../contract.ts';
-import { str } from '../../kernel/json-schema.ts';
+import { defineProtocol, factsDecl, listenerDecl } from '../contract.ts';
+import { bool, duration, listen, str } from '../../kernel/json-schema.ts';
 import { SHELL_ACTIONS, SHELL_CEDAR_TYPE, SHELL_FACTS_DOC, type ShellContext } from './facts.ts';
+
+/** `server.ssh` after load. Durations as written (`"30s"`). */
+export interface SshServerConfig {
+  readonly listen: string;
+  readonly enabled: boolean;
+  readonly auth_timeout: string;
+  /** An OpenSSH private key file (absolute after load); absent: the key kept in the state directory. */
+  readonly host_key?: string;
+}
 
 /** The SSH protocol module. */
 export const sshProtocol = defineProtocol({
@@ -36,4 +44,17 @@ export const sshProtocol = defineProtocol({
       toContext: (f) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'boolean' ? v : [...v]])),
     }),
   },
+  listener: listenerDecl<SshServerConfig>({
+    description: 'SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key), unless host_key names one.',
+    config: {
+      listen: listen('Address the SSH listener binds.', '127.0.0.1:2222'),
+      host_key: str('The listener\'s host key: an OpenSSH private key file (e.g. ssh-keygen -t ed25519), relative to this file, read at start and never written. Give every replica the same file (a Kubernetes Secret) so that clients see one host key whichever replica they reach. Default: generated once in the store directory.', { minLength: 1 }),
+      enabled: bool('Start the SSH listener even when no connection in this file has type ssh.', false),
+      auth_timeout: duration('Time a client has to authenticate before it is disconnected.', '30s'),
+    },
+    load: (section) => section as unknown as SshServerConfig,
+    wanted: (section, connectionTypes) => section.enabled || connectionTypes.has('ssh'),
+    ownTransport: true,
+  }),
+  runtime: () => import('./runtime.ts'),
 });
