@@ -197,7 +197,7 @@ export interface ProtocolModule {
    * Its runtime: `() => import('./runtime.ts')`, the only import of a declaration into its
    * folder's running code. Needed when it has a listener or a SQL runner.
    */
-  readonly runtime?: () => Promise<ProtocolRuntime<never, never>>;
+  readonly runtime?: () => Promise<ProtocolRuntime<never>>;
   /** Per-principal concurrency limits it applies, by key of `limits.per_principal` (`postgres_sessions`). */
   readonly principalLimits?: Readonly<Record<string, PrincipalLimitDecl>>;
   /**

@@ -23,7 +23,8 @@ type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) exten
 type FactsOf<P> = P extends { readonly facts: infer F } ? { readonly [K in keyof F]?: F[K] extends FactsDecl<infer T> ? T : never } : never;
 type CredentialKeysOf<C> = C extends { readonly credentials: infer R } ? keyof R & string : never;
 type ListenerConfigOf<P> = P extends { readonly listener: ListenerDecl<infer C> } ? C : never;
-type LimitsOf<P> = P extends { readonly principalLimits: infer L } ? L : Record<never, never>;
+type LimitsOf<P> = P extends { readonly principalLimits: infer L } ? L : never;
+type AllLimits = UnionToIntersection<LimitsOf<Registered>>;
 
 /** A registered connection type (`connections[].type`). */
 export type ConnectionType = Registered['connectionTypes'][number]['type'];
@@ -39,9 +40,9 @@ export type RecordingProtocol = Registered['recording'];
 export type ListenerSections = { readonly [P in Registered as P extends { readonly listener: object } ? P['name'] : never]: ListenerConfigOf<P> };
 
 /** The registered protocols' per-principal limits (`limits.per_principal.postgres_sessions`), after load. */
-export type ProtocolPrincipalLimits = { readonly [K in keyof UnionToIntersection<LimitsOf<Registered>>]: number };
+export type ProtocolPrincipalLimits = { readonly [K in keyof AllLimits]: number };
 /** Where those limits are counted (`postgres`). */
-export type ProtocolLimitSurface = { [K in keyof UnionToIntersection<LimitsOf<Registered>>]: UnionToIntersection<LimitsOf<Registered>>[K] extends { readonly surface: infer S } ? S : never }[keyof UnionToIntersection<LimitsOf<Registered>>];
+export type ProtocolLimitSurface = { [K in keyof AllLimits]: AllLimits[K] extends { readonly surface: infer S } ? S : never }[keyof AllLimits];
 
 /** A credential key as every type declaring it uses it (descriptions joined). */
 export interface MergedCredential {
