@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MEMORY_STORE_PATH } from '../config/finalize.ts';
 import type { GatehouseConfig } from '../config/types.ts';
-import { systemClock, type Clock } from '../kernel/clock.ts';
+import { every, systemClock, type Clock } from '../kernel/clock.ts';
 import { createLogger, type Logger } from '../kernel/log.ts';
 import { Metrics } from '../kernel/metrics.ts';
 import { parseDuration } from '../kernel/duration.ts';
@@ -216,8 +216,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     Object.assign(services, runners(runtimes, services));
     // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
     const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
-    const sweeper = setInterval(() => { closeSessions(services, httpSessions.sweep(idleMs)); }, Math.max(1_000, Math.min(60_000, idleMs / 4)));
-    sweeper.unref();
+    const stopSweeper = every(clock, Math.max(1_000, Math.min(60_000, idleMs / 4)), () => { closeSessions(services, httpSessions.sweep(idleMs)); });
     // Sessions a crashed process left open: unused for twice the idle time plus a sweep, so no
     // live replica still holds them (each closes its own); closed here, which anchors them.
     const orphansMs = 2 * idleMs + 60_000;
@@ -229,9 +228,9 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
         })));
       }, (err: unknown) => { log.warn({ err: String(err) }, 'recording: finding orphaned sessions failed'); });
     };
-    const orphanSweeper = config.recording.enabled ? setInterval(closeOrphans, Math.max(1_000, Math.min(15 * 60_000, idleMs))) : undefined;
-    if (orphanSweeper) { orphanSweeper.unref(); closeOrphans(); }
-    closers.unshift(() => { clearInterval(sweeper); clearInterval(orphanSweeper); return Promise.resolve(); });
+    const stopOrphanSweeper = config.recording.enabled ? every(clock, Math.max(1_000, Math.min(15 * 60_000, idleMs)), closeOrphans) : undefined;
+    if (stopOrphanSweeper) closeOrphans();
+    closers.unshift(() => { stopSweeper(); stopOrphanSweeper?.(); return Promise.resolve(); });
     const guard = new HostGuard(bound, config.server.public_url, config.server.allowed_hosts);
     handle = createHttpHandler(services, httpSurfaces(services, guard));
     const metricsListen = opts.metricsListen ?? config.server.metrics.listen;

@@ -1,4 +1,4 @@
-import type { Clock } from '../kernel/clock.ts';
+import { after, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { chainHash } from './chain.ts';
@@ -80,7 +80,8 @@ export class AuditLog {
   #lastBatchFailed = false;
   #arrivedWhileDraining = false;
   readonly #groupCommitMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending group-commit timer. */
+  #timer: (() => void) | undefined;
   /** Awaited appends in the queue: while there are any, drains start at once. */
   #awaited = 0;
   /** Pending flush() calls: while there are any, a drain writes the whole queue. */
@@ -139,8 +140,8 @@ export class AuditLog {
   room(timeoutMs = 5_000): Promise<void> | undefined {
     if (this.#queue.length < this.#maxQueue / 2 || this.#lastBatchFailed) return undefined;
     return new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => { this.#roomWaiters.delete(w); reject(new GatehouseError('store_unavailable', 'audit log is not draining')); }, timeoutMs);
-      const w = (): void => { clearTimeout(t); resolve(); };
+      const cancel = after(this.#clock, timeoutMs, () => { this.#roomWaiters.delete(w); reject(new GatehouseError('store_unavailable', 'audit log is not draining')); });
+      const w = (): void => { cancel(); resolve(); };
       this.#roomWaiters.add(w);
       this.#kick();
     });
@@ -197,11 +198,10 @@ export class AuditLog {
       this.#kick();
       return;
     }
-    this.#timer = setTimeout(() => {
+    this.#timer = after(this.#clock, this.#groupCommitMs, () => {
       this.#timer = undefined;
       this.#kick();
-    }, this.#groupCommitMs);
-    this.#timer.unref();
+    });
   }
 
   /** Starts a drain on the next microtask, so appends made in the same tick share a batch. */
@@ -211,7 +211,7 @@ export class AuditLog {
       return;
     }
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+      this.#timer();
       this.#timer = undefined;
     }
     this.#arrivedWhileDraining = false;

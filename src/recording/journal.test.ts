@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { manualClock } from '../kernel/clock.ts';
+import { manualClock, manualTimers } from '../kernel/clock.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 import { openStore } from '../store/index.ts';
 import type { SqlDriver } from '../store/sql.ts';
@@ -267,6 +267,8 @@ describe('recording journal', () => {
     let calls = 0;
     let failRetry: ((e: Error) => void) | undefined;
     let recorder: StoreRecorder | undefined;
+    // The retry timer runs on a manual clock: advanced past it instead of waiting a real second.
+    const timers = manualTimers(T0);
     const retryStarted = new Promise<void>((started) => {
       const transaction = (): Promise<never> => {
         calls++;
@@ -274,11 +276,17 @@ describe('recording journal', () => {
         started();
         return new Promise<never>((_, reject) => { failRetry = reject; });
       };
-      const rec = new StoreRecorder({ ...db, transaction }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
+      const rec = new StoreRecorder({ ...db, transaction }, { clock: timers, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
       rec.record({ session: 'r-a', protocol: 'http', type: 'session.close', at: T0, data: { reason: 'evicted' } });
       recorder = rec;
     });
-    await retryStarted; // the first write failed; its retry (after ~1 s) is now in flight
+    for (let i = 0; i < 1_000 && timers.pending() === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 1, 'the first write failed');
+    assert.equal(timers.pending(), 1, 'its retry is scheduled');
+    timers.advance(999);
+    assert.equal(calls, 1, 'not retried before a second has passed');
+    timers.advance(1);
+    await retryStarted; // the retry is now in flight
     const waiting = recorder!.flush('r-a');
     failRetry!(new Error('still down'));
     const outcome = await Promise.race([

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../kernel/clock.ts';
+import { every, systemClock, type Clock } from '../kernel/clock.ts';
 import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
 import { readEventPage, SESSION_COLUMNS, sessionFromRow, type SessionRow } from './session-reader.ts';
 import type { SessionFilter, SessionInfo, SessionVerifyResult, StoredEvent } from './types.ts';
@@ -29,7 +29,8 @@ export class SessionStore {
   readonly #requireAnchor: boolean;
   readonly #onError: (err: unknown) => void;
   readonly #vacuum: boolean;
-  #timer: NodeJS.Timeout | undefined;
+  /** Stops the retention timer. */
+  #timer: (() => void) | undefined;
 
   constructor(db: SqlExecutor, opts: SessionStoreOptions = {}) {
     this.#db = db;
@@ -151,14 +152,13 @@ export class SessionStore {
   startRetention(retentionMs: number, everyMs = 3_600_000): void {
     this.stop();
     const run = (): void => { this.purgeOlderThan(retentionMs).catch(this.#onError); };
-    this.#timer = setInterval(run, everyMs);
-    this.#timer.unref();
+    this.#timer = every(this.#clock, everyMs, run);
     run();
   }
 
   /** Stops the retention timer. */
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
   }
 }

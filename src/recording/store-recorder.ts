@@ -1,5 +1,5 @@
 import type { AuditInput } from '../audit/record.ts';
-import { systemClock, type Clock } from '../kernel/clock.ts';
+import { after, systemClock, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { canonicalData } from './event-hash.ts';
@@ -43,6 +43,8 @@ export interface StoreRecorderOptions {
 
 /** Refusals are reported to `onError` at most this often (each one is counted in `stats().refused`). */
 const REFUSAL_REPORT_MS = 1000;
+/** Wait before a failed write is retried (with a journal), on the recorder's clock. */
+const RETRY_MS = 1000;
 
 interface Queued { readonly e: PreparedEvent; readonly ticket: number }
 interface Loss { n: number; reason: string; ticket: number; proto: PreparedEvent }
@@ -71,7 +73,8 @@ export class StoreRecorder implements Recorder {
   readonly #db: SqlDriver;
   readonly #clock: Clock;
   readonly #audit: StoreRecorderOptions['audit'];
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the group-commit timer of the drain being scheduled. */
+  #timer: (() => void) | undefined;
   #wake: (() => void) | undefined;
   readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number; groupCommitMs: number };
   readonly #onError: NonNullable<StoreRecorderOptions['onError']>;
@@ -106,7 +109,7 @@ export class StoreRecorder implements Recorder {
    * recovery anchors it). Entries leave once committed, so it is bounded by the queue.
    */
   readonly #closeTickets = new Map<string, number>();
-  #retry: NodeJS.Timeout | undefined;
+  #retry: (() => void) | undefined;
 
   constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
     this.#db = db;
@@ -218,14 +221,14 @@ export class StoreRecorder implements Recorder {
   async settled(timeoutMs = 2_000): Promise<void> {
     const target = this.#issued;
     if (this.#settledThrough() >= target) return;
-    let timer: NodeJS.Timeout | undefined;
+    let cancel: (() => void) | undefined;
     const done = new Promise<void>((resolve) => {
       this.#waiters.push({ target, resolve });
-      timer = setTimeout(resolve, timeoutMs);
+      cancel = after(this.#clock, timeoutMs, resolve);
     });
     this.#kick(true);
     await done;
-    clearTimeout(timer);
+    cancel?.();
   }
 
   /**
@@ -241,15 +244,20 @@ export class StoreRecorder implements Recorder {
       return;
     }
     // One last attempt; what the store does not take stays in the journal for the next start.
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
+    this.#cancelRetry();
     if (this.#losses.size > 0 || this.#queue.length > 0) this.#kick(true);
     while (this.#draining) await this.#draining;
-    clearTimeout(this.#retry);
+    this.#cancelRetry();
     await this.#anchored(undefined);
     const complete = this.#queue.length === 0 && this.#inflight.length === 0;
     if (complete) await this.#db.query('DELETE FROM recording_journal WHERE id = $1', [journal.id]).catch(() => undefined);
     journal.close(complete);
+  }
+
+  /** Cancels a scheduled retry of a failed write (closing). */
+  #cancelRetry(): void {
+    this.#retry?.();
+    this.#retry = undefined;
   }
 
   /**
@@ -370,10 +378,11 @@ export class StoreRecorder implements Recorder {
     this.#draining = new Promise<void>((resolve) => {
       this.#wake = resolve;
       if (now || this.#opts.groupCommitMs === 0) setImmediate(resolve);
-      else this.#timer = setTimeout(resolve, this.#opts.groupCommitMs);
+      else this.#timer = after(this.#clock, this.#opts.groupCommitMs, resolve);
     })
       .then(() => {
-        clearTimeout(this.#timer);
+        this.#timer?.();
+        this.#timer = undefined;
         this.#wake = undefined;
         return this.#drain();
       })
@@ -416,8 +425,7 @@ export class StoreRecorder implements Recorder {
           this.#inflightFrom = undefined;
           this.#settle();
           this.#failWaiters();
-          this.#retry ??= setTimeout(() => { this.#retry = undefined; this.#kick(true); }, 1000);
-          this.#retry.unref();
+          this.#retry ??= after(this.#clock, RETRY_MS, () => { this.#retry = undefined; this.#kick(true); });
           return;
         }
         for (const q of batch) this.#lose(q.e, 'store_error', q.ticket);
