@@ -144,6 +144,14 @@ describe('data-path errors', () => {
     assert.ok(!p.body.includes('quinn@'));
   });
 
+  test('malformed upstream JSON → 502 uninspectable_media (the upstream answered; it is not unreachable), nothing of it passed', async () => {
+    g.fake.behavior = { reply: 'x', chunk: 1, raw: { contentType: 'application/json', body: '{"choices":[{"message":{"content":"sam@example.com"' } };
+    const r = await raw(g.t.url, '/proxy/openai/v1/chat/completions', auth, chatBody);
+    assert.equal(r.status, 502);
+    assert.equal(code(r.body), 'uninspectable_media');
+    assert.ok(!r.body.includes('sam@'));
+  });
+
   test('http connection: bearer injected, facts method/path, JSON masked, DELETE denied by policy', async () => {
     g.fake.behavior = { reply: 'owner is rita@example.com', chunk: 1 };
     const r = await raw(g.t.url, '/proxy/api/v1/items?limit=2', { authorization: `Bearer ${g.key}`, cookie: 'a=b', connection: 'x-drop-me', 'x-drop-me': '1', 'x-keep': 'yes' });

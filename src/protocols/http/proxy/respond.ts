@@ -97,8 +97,9 @@ export async function writeResponse(res: ProxyResponse, up: Dispatcher.ResponseD
       if (pending !== undefined) off = await pending;
       else doc = JSON.parse(raw);
     } catch (err) {
-      if (err instanceof SyntaxError) throw new GatehouseError('upstream_unreachable', 'the upstream sent malformed JSON; refused (it cannot be masked)');
-      if (err instanceof RangeError) throw new GatehouseError('upstream_unreachable', 'the upstream JSON response exceeds the masking limit');
+      // The upstream was reached and answered: what it sent cannot be inspected (not "unreachable").
+      if (err instanceof SyntaxError) throw new GatehouseError('uninspectable_media', 'the upstream sent malformed JSON; refused (it cannot be masked)');
+      if (err instanceof RangeError) throw new GatehouseError('uninspectable_media', 'the upstream JSON response exceeds the masking limit; refused');
       throw upstreamError(err);
     }
     let usage: unknown = off?.usage;
