@@ -31,16 +31,32 @@ function cleanSet(masker: TextMasker): Set<string> {
   return c;
 }
 
-/** The findings of `masker` in `s`, remembering short clean strings (bounded) so repeats cost a lookup. */
-function scanCached(masker: TextMasker, clean: Set<string>, s: string): readonly Finding[] {
-  if (s.length > CLEAN_MAX_CHARS) return masker.scan(s);
-  if (clean.has(s)) return NONE;
-  const f = masker.scan(s);
+/**
+ * The findings of `masker` in `s` (read with `label` as context when given), remembering short
+ * clean strings (bounded) so repeats cost a lookup.
+ */
+function scanCached(masker: TextMasker, clean: Set<string>, s: string, label?: string): readonly Finding[] {
+  const opts = label === undefined ? undefined : { label };
+  if (s.length > CLEAN_MAX_CHARS || (label !== undefined && label.length > CLEAN_MAX_CHARS)) return masker.scan(s, opts);
+  const key = label === undefined ? s : `${label}\u0000${s}`;
+  if (clean.has(key)) return NONE;
+  const f = masker.scan(s, opts);
   if (f.length === 0) {
     if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
-    clean.add(s);
+    clean.add(key);
   }
   return f;
+}
+
+/**
+ * Findings of the all-detector `scanner` in loose texts that also leave for an upstream (header
+ * names and values), summarized; the same bounded cache of clean strings as the walk.
+ */
+export function scanTexts(scanner: TextMasker, texts: readonly string[]): FindingSummary {
+  const clean = cleanSet(scanner);
+  const all: Finding[] = [];
+  for (const t of texts) for (const f of scanCached(scanner, clean, t)) all.push(f);
+  return summarize(all);
 }
 const NONE: readonly Finding[] = Object.freeze([]);
 
@@ -78,9 +94,9 @@ export function inspectPrompt(body: unknown, scanner: TextMasker): PromptFinding
   let bytes = 0;
   const clean = cleanSet(scanner);
   walkJson(body, {
-    text: (s) => {
+    text: (s, label) => {
       strings++;
-      for (const f of scanCached(scanner, clean, s)) all.push(f);
+      for (const f of scanCached(scanner, clean, s, label)) all.push(f);
       return s;
     },
     credential: (s) => {
@@ -106,8 +122,8 @@ function maskDocument(doc: unknown, masker: TextMasker, response: boolean): { do
   let replaced = 0;
   const creds = masksCredentials(masker);
   const clean = cleanSet(masker);
-  const text = (s: string): string => {
-    const findings = scanCached(masker, clean, s);
+  const text = (s: string, label?: string): string => {
+    const findings = scanCached(masker, clean, s, label);
     if (findings.length === 0) return s;
     replaced += findings.length;
     return masker.render(s, 0, s.length, findings);

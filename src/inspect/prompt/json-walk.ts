@@ -30,11 +30,17 @@ const NUMBER_SCAN_CHARS = 7;
  * This keeps an embedding (1 536 floats of ≤ 10 significant digits) from costing a scan per float.
  */
 const DIGIT_RUN = /\d{12}/;
+/** Smallest binary payload outside a `data:` URL or a media-typed object counted as an attachment. */
+const MIN_BARE_ATTACHMENT = 1024;
 
 /** What the walk reports to; every callback returns the value to put in the document. */
 export interface JsonVisitor {
-  /** A text: a string value, an object key, a number's JSON text, a decoded payload. */
-  text(s: string): string;
+  /**
+   * A text: a string value, an object key, a number's JSON text, a decoded payload. `label`: the
+   * key of the member the value belongs to when that key is not a wire-format key (`ssn`,
+   * `phone`), read by the detectors as context (`MaskOptions.label`).
+   */
+  text(s: string, label?: string): string;
   /** The whole scalar (string, or a number's text) under a credential-named key. */
   credential(s: string): string;
   /** A binary payload (decoded size in bytes, declared media type if any). */
@@ -78,10 +84,11 @@ class Walker {
     this.#response = opts.response;
   }
 
-  value(node: unknown, credential: boolean, depth: number, parent: Record<string, unknown> | undefined): unknown {
+  /** `label`: the member's key when it is not a wire-format key (context for the detectors). */
+  value(node: unknown, credential: boolean, depth: number, parent: Record<string, unknown> | undefined, label?: string): unknown {
     if (typeof node === 'string') {
       if (credential && node.trim() !== '' && !isPlaceholder(node)) return this.#v.credential(node);
-      return this.string(node, 0, parent);
+      return this.string(node, 0, parent, label);
     }
     if (typeof node === 'number') {
       const t = String(node); // finite (from JSON.parse): the same text as JSON.stringify, ~10× faster
@@ -89,8 +96,10 @@ class Walker {
         const out = this.#v.credential(t);
         return out === t ? node : out;
       }
-      if (this.#trust ? !DIGIT_RUN.test(t) : t.length < NUMBER_SCAN_CHARS) return node;
-      const out = this.#v.text(t);
+      // Under a key that gives context (`"ssn": 78051121`), a whole number of 8+ digits is read with it.
+      const keyed = label !== undefined && Number.isInteger(node) && Math.abs(node) >= 1e7;
+      if (!keyed && (this.#trust ? !DIGIT_RUN.test(t) : t.length < NUMBER_SCAN_CHARS)) return node;
+      const out = this.#v.text(t, label);
       return out === t ? node : out;
     }
     if (node === null || typeof node !== 'object') return node;
@@ -98,7 +107,7 @@ class Walker {
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) {
         const v: unknown = node[i];
-        const out = this.value(v, credential, depth + 1, parent);
+        const out = this.value(v, credential, depth + 1, parent, label);
         if (out !== v) node[i] = out;
       }
       return node;
@@ -120,7 +129,7 @@ class Walker {
         obj[key] = v;
         continue;
       }
-      const out = this.value(v, credential || isCredentialKey(key), depth + 1, obj);
+      const out = this.value(v, credential || isCredentialKey(key), depth + 1, obj, TRUSTED_KEYS.has(key) ? undefined : key);
       if (out !== v) obj[key] = out;
       const k = this.#trust && TRUSTED_KEYS.has(key) ? key : this.string(key, 0, undefined);
       if (k !== key && renamed === undefined) renamed = keys.slice(0, i).map((p) => [p, obj[p]]);
@@ -137,16 +146,21 @@ class Walker {
   }
 
   /** A string value (or a decoded payload at `level`) in `parent`: scanned, its payload decoded and scanned. */
-  string(s: string, level: number, parent: Record<string, unknown> | undefined): string {
+  string(s: string, level: number, parent: Record<string, unknown> | undefined, label?: string): string {
     if (this.#trust && TRUSTED_VALUES.has(s)) return s;
-    let out = this.#v.text(s);
+    let out = this.#v.text(s, label);
     const p = level < MAX_PAYLOAD_DEPTH ? decodePayload(s) : undefined;
     if (p?.kind === 'text') {
-      const masked = this.string(p.text, level + 1, undefined);
+      const masked = this.string(p.text, level + 1, undefined, label);
       if (masked !== p.text) out = p.encode(masked);
-    } else if (p?.kind === 'binary') {
+    }
+    const binary = p?.kind === 'binary' ? p : p?.attachment;
+    if (binary !== undefined) {
       const hint = parent === undefined ? undefined : mediaHint(parent);
-      if (p.dataUrl || hint !== undefined) this.#v.attachment(p.mediaType ?? hint ?? 'application/octet-stream', p.bytes);
+      // A bare binary string counts from 1 KiB (shorter ones are ids and hashes that look like base64).
+      if (binary.dataUrl || hint !== undefined || binary.bytes >= MIN_BARE_ATTACHMENT) {
+        this.#v.attachment(binary.mediaType ?? hint ?? 'application/octet-stream', binary.bytes);
+      }
     }
     return level === 0 ? this.embedded(out) : out;
   }

@@ -1,17 +1,25 @@
 import { isUtf8 } from 'node:buffer';
+import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 
 /**
  * Encoded payloads inside JSON strings: `data:` URLs (base64 or percent-encoded), bare base64
  * (standard or URL alphabet, MIME line breaks, as in Anthropic `{"type": "base64", "data": …}`
- * sources, OpenAI `input_audio.data`, or any other field), hex, and percent-escaped text. The walk scans the string as it is *and* what it
- * decodes to, so plaintext cannot hide behind an encoding.
+ * sources, OpenAI `input_audio.data`, or any other field), hex, percent-escaped text, and the
+ * escapes a reader undoes in text (`\u0040`, `\x40`, `\100`, `&#64;`, `&#x40;`, `&commat;`).
+ * The walk scans the string as it is *and* what it decodes to, so plaintext cannot hide behind an
+ * encoding.
  *
- * Text or binary: the decoded bytes are text when they are valid UTF-8 (or UTF-16 with a byte
- * order mark, or ASCII-range UTF-16 without one) with no control character other than tab, line
- * feed, vertical tab, form feed and carriage return. The declared media type is not trusted (an
- * `image/png` may hold a letter); a real image, audio or PDF file has bytes that are not UTF-8 or
- * are controls, so it is binary. Binary payloads are reported as attachments (media type, size)
- * for policy; their inner structure (compressed PDF text, image metadata) is not inspected.
+ * Decoded bytes are read as text when they are valid UTF-8, or UTF-16 (a byte order mark, or at
+ * least half of the high bytes zero as in mostly-Latin text); control characters do not make
+ * them binary (the detectors' normalization drops them, so `\x01b\x01o\x01b@…` is still read).
+ * gzip and zlib streams are inflated (bounded) and read the same way. What is left — bytes that
+ * are neither — is binary: unless it starts with the signature of an image, audio or video
+ * format (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, WAV, MP3, Ogg, FLAC, MP4/MOV, WebM), it is
+ * also read byte for byte as Latin-1, so ASCII text inside any other binary wrapper (a
+ * protobuf, a custom header, a PDF) is scanned and masked in place. The declared media type is
+ * not trusted either way. Binary payloads are reported as attachments (media type, size) for
+ * policy; the inner structure of real media (image metadata, compressed PDF streams) is not
+ * inspected.
  */
 
 /** Largest encoded payload decoded (characters); a longer one is refused (it cannot be inspected). */
@@ -30,8 +38,21 @@ const CONTROL = /[\u0000-\u0008\u000e-\u001f\u007f]/;
 
 /** A payload the walk found: text to scan (and how to encode a masked version back), or binary. */
 export type Payload =
-  | { readonly kind: 'text'; readonly text: string; readonly encode: (masked: string) => string }
-  | { readonly kind: 'binary'; readonly mediaType: string | undefined; readonly bytes: number; readonly dataUrl: boolean };
+  | {
+    readonly kind: 'text'; readonly text: string; readonly encode: (masked: string) => string;
+    /** Set when the bytes are not plain text (controls, compressed, a binary read as Latin-1): they also count as an attachment. */
+    readonly attachment?: Attachment;
+  }
+  | ({ readonly kind: 'binary' } & Attachment);
+
+/** A payload that is (also) a binary attachment. */
+export interface Attachment {
+  readonly mediaType: string | undefined;
+  /** Decoded size in bytes. */
+  readonly bytes: number;
+  /** It was a `data:` URL (then it is always reported). */
+  readonly dataUrl: boolean;
+}
 
 /**
  * The payload `s` carries, or undefined when it is none of: a `data:` URL, hex (an even run of
@@ -49,26 +70,27 @@ export function decodePayload(s: string): Payload | undefined {
     if (m !== null) return dataUrl(s, m);
   }
   if (s.length >= MIN_BARE) {
+    let hex: Payload | undefined;
     if (s.length % 2 === 0 && HEX.test(s)) {
       bound(s.length);
       const upper = /[A-F]/.test(s);
-      const p = classify(Buffer.from(s, 'hex'), undefined, false, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
-      if (p.kind === 'text') return p;
+      hex = classify(Buffer.from(s, 'hex'), undefined, false, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
+      if (hex.kind === 'text' && hex.attachment === undefined) return hex;
+      // Binary as hex: base64 (whose alphabet holds every hex digit) may still read as text.
+      const b = BASE64.test(s) ? decodeBase64(s) : undefined;
+      return b?.kind === 'text' && b.attachment === undefined ? b : hex;
     }
     if (BASE64.test(s)) {
-      const compact = s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, '') : s;
-      if (compact.length % 4 !== 1) {
-        bound(compact.length);
-        const url = /[-_]/.test(compact);
-        const padded = compact.endsWith('=');
-        return classify(Buffer.from(compact, 'base64'), undefined, false, (bytes) => {
-          let out = bytes.toString(url ? 'base64url' : 'base64');
-          if (url && padded) out += '='.repeat((4 - (out.length % 4)) % 4);
-          if (!url && !padded) out = out.replace(/=+$/, '');
-          return out;
-        });
-      }
+      const p = decodeBase64(s);
+      if (p !== undefined) return p;
     }
+  }
+  if ((s.includes('\\') || s.includes('&')) && ESCAPE_TEST.test(s)) {
+    bound(s.length);
+    const text = unescapeText(s);
+    // A masked result replaces the string decoded (the escapes are not re-applied): the text a
+    // reader sees either way, with the entity gone.
+    if (text !== s) return { kind: 'text', text, encode: (masked) => masked };
   }
   if (s.includes('%') && PERCENT.test(s)) {
     bound(s.length);
@@ -76,11 +98,28 @@ export function decodePayload(s: string): Payload | undefined {
     try {
       text = decodeURIComponent(s);
     } catch {
-      return undefined; // not percent-decodable: the raw string (already scanned) is all there is
+      // Not decodable as a whole (a stray `%`, a broken UTF-8 sequence): each valid escape is.
+      text = unescapeText(s);
+      return text === s ? undefined : { kind: 'text', text, encode: (masked) => masked };
     }
     if (text !== s) return { kind: 'text', text, encode: (masked) => encodeURIComponent(masked) };
   }
   return undefined;
+}
+
+/** Bare base64 (standard or URL alphabet, MIME line breaks); undefined when its length cannot be base64. */
+function decodeBase64(s: string): Payload | undefined {
+  const compact = s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, '') : s;
+  if (compact.length % 4 === 1) return undefined;
+  bound(compact.length);
+  const url = /[-_]/.test(compact);
+  const padded = compact.endsWith('=');
+  return classify(Buffer.from(compact, 'base64'), undefined, false, (bytes) => {
+    let out = bytes.toString(url ? 'base64url' : 'base64');
+    if (url && padded) out += '='.repeat((4 - (out.length % 4)) % 4);
+    if (!url && !padded) out = out.replace(/=+$/, '');
+    return out;
+  });
 }
 
 function dataUrl(s: string, m: RegExpExecArray): Payload | undefined {
@@ -95,7 +134,8 @@ function dataUrl(s: string, m: RegExpExecArray): Payload | undefined {
   try {
     text = decodeURIComponent(body);
   } catch {
-    return undefined; // not percent-decodable: the raw string (already scanned) is all there is
+    text = unescapeText(body); // not decodable as a whole: each valid escape is
+    return text === body ? undefined : { kind: 'text', text, encode: (masked) => head + encodeURIComponent(masked) };
   }
   if (text === body) return undefined;
   return { kind: 'text', text, encode: (masked) => head + encodeURIComponent(masked) };
@@ -108,47 +148,124 @@ function bound(n: number): void {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf16le = new TextDecoder('utf-16le', { fatal: true });
 
-function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean, reencode: (b: Buffer) => string): Payload {
-  const binary: Payload = { kind: 'binary', mediaType, bytes: buf.length, dataUrl: isDataUrl };
+function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean, reencode: (b: Buffer) => string, inflated = false): Payload {
+  const attachment: Attachment = { mediaType, bytes: buf.length, dataUrl: isDataUrl };
+  const binary: Payload = { kind: 'binary', ...attachment };
   const u16 = utf16Order(buf);
   if (u16 !== undefined) {
     const bom = buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff));
     const le = u16 === 'le' ? buf : swap(buf);
-    let text: string;
+    let text: string | undefined;
     try {
       text = utf16le.decode(bom ? le.subarray(2) : le);
     } catch {
-      return binary;
+      text = undefined;
     }
-    if (CONTROL.test(text)) return binary;
-    return {
-      kind: 'text', text,
-      encode: (masked) => {
-        const b = Buffer.from(masked, 'utf16le');
-        const body = u16 === 'le' ? b : swap(b);
-        return reencode(bom ? Buffer.concat([buf.subarray(0, 2), body]) : body);
-      },
-    };
+    if (text !== undefined) {
+      return {
+        kind: 'text', text, ...(CONTROL.test(text) || inflated ? { attachment } : {}),
+        encode: (masked) => {
+          const b = Buffer.from(masked, 'utf16le');
+          const body = u16 === 'le' ? b : swap(b);
+          return reencode(bom ? Buffer.concat([buf.subarray(0, 2), body]) : body);
+        },
+      };
+    }
   }
-  if (!isUtf8(buf)) return binary; // no exception on the common path (garbage from a word that looked like base64)
-  const text = utf8.decode(buf);
-  if (CONTROL.test(text)) return binary;
-  return { kind: 'text', text, encode: (masked) => reencode(Buffer.from(masked, 'utf8')) };
+  if (isUtf8(buf)) { // no exception on the common path (garbage from a word that looked like base64)
+    const text = utf8.decode(buf);
+    return { kind: 'text', text, ...(CONTROL.test(text) || inflated ? { attachment } : {}), encode: (masked) => reencode(Buffer.from(masked, 'utf8')) };
+  }
+  if (!inflated) {
+    const inner = inflate(buf);
+    if (inner !== undefined) {
+      const p = classify(inner.bytes, mediaType, isDataUrl, (b) => reencode(inner.compress(b)), true);
+      return p.kind === 'text' ? { ...p, attachment } : binary;
+    }
+  }
+  if (isMedia(buf)) return binary;
+  // Any other binary: its bytes read one to one as Latin-1 (ASCII text in it is found and masked in place).
+  return { kind: 'text', text: buf.toString('latin1'), attachment, encode: (masked) => reencode(Buffer.from(masked, 'latin1')) };
 }
 
-/** UTF-16 byte order: a byte order mark, or (even length ≥ 4) every high byte zero as in ASCII text. */
+/** A gzip or zlib stream inflated (bounded by {@link MAX_PAYLOAD_CHARS}), and how to compress a masked version back. */
+function inflate(buf: Buffer): { bytes: Buffer; compress: (b: Buffer) => Buffer } | undefined {
+  const gzip = buf.length > 18 && buf[0] === 0x1f && buf[1] === 0x8b && buf[2] === 8;
+  const zlib = !gzip && buf.length > 6 && (buf[0]! & 0x0f) === 8 && (buf[0]! >> 4) <= 7 && ((buf[0]! << 8) | buf[1]!) % 31 === 0;
+  if (!gzip && !zlib) return undefined;
+  try {
+    const bytes = gzip ? gunzipSync(buf, { maxOutputLength: MAX_PAYLOAD_CHARS }) : inflateSync(buf, { maxOutputLength: MAX_PAYLOAD_CHARS });
+    return { bytes, compress: gzip ? (b) => gzipSync(b) : (b) => deflateSync(b) };
+  } catch (err) {
+    if (err instanceof RangeError) throw new RangeError('a compressed payload exceeds the inspection limit', { cause: err });
+    return undefined; // not a valid stream: the bytes are read as they are
+  }
+}
+
+/** Signatures of image, audio and video formats (their bytes are not read as text). */
+const MEDIA: readonly (readonly [number, readonly number[]])[] = [
+  [0, [0x89, 0x50, 0x4e, 0x47]], // PNG
+  [0, [0xff, 0xd8, 0xff]], // JPEG
+  [0, [0x47, 0x49, 0x46, 0x38]], // GIF8
+  [0, [0x42, 0x4d]], // BMP
+  [0, [0x49, 0x49, 0x2a, 0x00]], [0, [0x4d, 0x4d, 0x00, 0x2a]], // TIFF
+  [0, [0x00, 0x00, 0x01, 0x00]], // ICO
+  [0, [0x52, 0x49, 0x46, 0x46]], // RIFF (WAV, WebP, AVI)
+  [0, [0x49, 0x44, 0x33]], [0, [0xff, 0xfb]], [0, [0xff, 0xf3]], [0, [0xff, 0xf2]], // MP3
+  [0, [0x4f, 0x67, 0x67, 0x53]], // Ogg
+  [0, [0x66, 0x4c, 0x61, 0x43]], // FLAC
+  [4, [0x66, 0x74, 0x79, 0x70]], // ISO media (MP4, MOV, HEIC, AVIF)
+  [0, [0x1a, 0x45, 0xdf, 0xa3]], // Matroska / WebM
+];
+
+function isMedia(buf: Buffer): boolean {
+  return MEDIA.some(([at, sig]) => buf.length >= at + sig.length + 8 && sig.every((b, i) => buf[at + i] === b));
+}
+
+/** Escapes a reader undoes in text: JS/JSON/C (`\u0040`, `\u{40}`, `\x40`, octal `\100`) and HTML/XML references. */
+const ESCAPE = /\\u([0-9A-Fa-f]{4})|\\u\{([0-9A-Fa-f]{1,6})\}|\\x([0-9A-Fa-f]{2})|\\([0-3][0-7]{2})|&#([0-9]{1,8});?|&#[xX]([0-9A-Fa-f]{1,7});?|&([A-Za-z][A-Za-z0-9]{1,31});|%([0-9A-Fa-f]{2})/g;
+const ESCAPE_TEST = /\\(?:u[0-9A-Fa-f{]|x[0-9A-Fa-f]|[0-3][0-7])|&#|&[A-Za-z][A-Za-z0-9]{1,31};/;
+/** Named references of characters that can be part of an entity or separate its parts. */
+const NAMED: Readonly<Record<string, string>> = {
+  commat: '@', period: '.', plus: '+', minus: '-', hyphen: '-', dash: '-', ndash: '-', mdash: '-', lowbar: '_', num: '#',
+  colon: ':', sol: '/', equals: '=', lpar: '(', rpar: ')', comma: ',', nbsp: ' ', ensp: ' ', emsp: ' ', thinsp: ' ',
+  amp: '&', quot: '"', apos: "'", lt: '<', gt: '>', excl: '!', quest: '?', dollar: '$', percnt: '%', ast: '*', semi: ';',
+};
+
+/** `s` with every escape of {@link ESCAPE} decoded (a code point outside Unicode, a surrogate or NUL stays as written). */
+export function unescapeText(s: string): string {
+  return s.replace(ESCAPE, (m, u?: string, ub?: string, x?: string, o?: string, d?: string, h?: string, name?: string, p?: string) => {
+    if (name !== undefined) return NAMED[name] ?? m;
+    const cp = u !== undefined ? Number.parseInt(u, 16) : ub !== undefined ? Number.parseInt(ub, 16) : x !== undefined ? Number.parseInt(x, 16)
+      : o !== undefined ? Number.parseInt(o, 8) : d !== undefined ? Number.parseInt(d, 10) : Number.parseInt(h ?? p ?? '', 16);
+    if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return m;
+    return String.fromCodePoint(cp);
+  });
+}
+
+/**
+ * UTF-16 byte order: a byte order mark, or (even length ≥ 4, no zero in the other byte of a unit)
+ * at least half of the high bytes zero, as in text that is mostly Latin letters, digits and
+ * punctuation (`Grüße bob@example.com €`). Random binary has about one zero byte in 256.
+ */
 function utf16Order(buf: Buffer): 'le' | 'be' | undefined {
   if (buf.length < 2 || buf.length % 2 !== 0) return undefined;
   if (buf[0] === 0xff && buf[1] === 0xfe) return 'le';
   if (buf[0] === 0xfe && buf[1] === 0xff) return 'be';
   if (buf.length < 4) return undefined;
+  let hiLe = 0;
+  let hiBe = 0;
   let le = true;
   let be = true;
   for (let i = 0; i < buf.length && (le || be); i += 2) {
-    if (buf[i + 1] !== 0 || buf[i] === 0) le = false;
-    if (buf[i] !== 0 || buf[i + 1] === 0) be = false;
+    const a = buf[i]!;
+    const b = buf[i + 1]!;
+    if (b === 0) { hiLe++; if (a === 0) { le = false; be = false; } } else if (a === 0) hiBe++;
   }
-  return le ? 'le' : be ? 'be' : undefined;
+  const units = buf.length / 2;
+  if (le && hiLe * 2 >= units && hiBe === 0) return 'le';
+  if (be && hiBe * 2 >= units && hiLe === 0) return 'be';
+  return undefined;
 }
 
 function swap(buf: Buffer): Buffer {

@@ -1,14 +1,20 @@
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { DecodeError } from './decode.ts';
+import { redactDocument } from '../../../inspect/prompt/inspect.ts';
+import { MAX_DEPTH } from '../../../inspect/prompt/json-walk.ts';
 
 /** Nesting bound of an inspected JSON document; deeper ones are refused (fail closed). */
-export const JSON_MAX_DEPTH = 64;
+export const JSON_MAX_DEPTH = MAX_DEPTH;
 
 /**
- * Parses JSON text and masks **every** string value, every object key, and every number whose
- * source text a detector matches (the number becomes the masked string: JSON numbers carry
- * card numbers and phone numbers as well as strings do). Throws `SyntaxError` on malformed JSON
- * and `DecodeError` past {@link JSON_MAX_DEPTH}.
+ * Parses JSON text and masks it with the fail-closed walk of the LLM path
+ * (`inspect/prompt/json-walk.ts`): **every** string value and object key, every number whose
+ * source text a detector matches (the number becomes the masked string: JSON numbers carry card
+ * numbers and phone numbers as well as strings do), what encoded payloads decode to (base64, hex,
+ * `data:` URLs, percent-encoding and the escapes `\u0040`, `&#64;` …), a member's key as context
+ * (`{"ssn": "078051121"}`), and key context for credentials (`{"password": "hunter2"}` is a
+ * `SECRET` when the masker masks secrets). Throws `SyntaxError` on malformed JSON and
+ * `DecodeError` past {@link JSON_MAX_DEPTH} or for a payload too large to inspect.
  *
  * @example maskJsonText('{"bob@example.com": 4111111111111111}', masker) === '{"[EMAIL]":"[CREDIT_CARD]"}'
  */
@@ -18,20 +24,12 @@ export function maskJsonText(text: string, masker: TextMasker): string {
     const masked = masker.mask(ctx.source).text;
     return masked === ctx.source ? value : masked;
   });
-  return JSON.stringify(maskJsonValue(doc, masker, 0));
-}
-
-function maskJsonValue(v: unknown, masker: TextMasker, depth: number): unknown {
-  if (typeof v === 'string') return masker.mask(v).text;
-  if (v === null || typeof v !== 'object') return v;
-  if (depth >= JSON_MAX_DEPTH) throw new DecodeError('the JSON document is nested too deeply to inspect');
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = maskJsonValue(v[i], masker, depth + 1);
-    return v;
+  try {
+    return JSON.stringify(redactDocument(doc, masker));
+  } catch (err) {
+    if (err instanceof RangeError) throw new DecodeError(`the JSON document cannot be inspected: ${err.message}`);
+    throw err;
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) out[masker.mask(k).text] = maskJsonValue(val, masker, depth + 1);
-  return out;
 }
 
 /** `application/x-www-form-urlencoded` decoding of one name or value (`+` is a space). */
