@@ -4,10 +4,16 @@ import { errorEvent } from './error-events.ts';
 import { StreamSet } from './stream-set.ts';
 import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, type TextSink } from './types.ts';
 
-/** Delta types with their streamed text field. Any other delta (`signature_delta`, `citations_delta`) is masked whole. */
+/** Delta types with their streamed text field. */
 const DELTA_FIELDS: Readonly<Record<string, string>> = {
   text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking',
 };
+/**
+ * Delta types that carry whole values, masked whole: a signature (sent once per block) and a
+ * citation. Any other delta type fails closed: a client may join its pieces, which masking
+ * them one by one would not see.
+ */
+const WHOLE_DELTAS = new Set(['signature_delta', 'citations_delta']);
 /** Content block types whose start event may carry the beginning of the streamed text. */
 const START_FIELDS: Readonly<Record<string, 'text' | 'thinking'>> = { text: 'text', thinking: 'thinking' };
 const WHOLE = new Set(['message_start', 'content_block_start', 'message_delta', 'ping', 'error']);
@@ -18,7 +24,8 @@ const FAST_DELTA = new RegExp(
 
 /**
  * Anthropic Messages events. `content_block_delta` text (`text_delta`, `input_json_delta`,
- * `thinking_delta`) is stream-masked per block; before `content_block_stop` (and
+ * `thinking_delta`) is stream-masked per block (`signature_delta` and `citations_delta` whole, any
+ * other delta type fails closed); before `content_block_stop` (and
  * `message_stop`) a held remainder is emitted as one more `content_block_delta`. Other known
  * events are masked whole; an unknown event fails closed.
  *
@@ -54,6 +61,7 @@ export function anthropicStream(masker: TextMasker, sink: TextSink): StreamTrans
         const delta = d.delta;
         if (!isObject(delta) || typeof delta.type !== 'string' || typeof d.index !== 'number') throw new Error('malformed content_block_delta');
         const field = DELTA_FIELDS[delta.type];
+        if (field === undefined && !WHOLE_DELTAS.has(delta.type)) throw new Error(`unknown delta type "${delta.type.slice(0, 40)}"`);
         const v = field === undefined ? undefined : delta[field];
         if (field !== undefined && typeof v !== 'string') throw new Error('delta text is not a string');
         // Everything but the streamed text is masked whole: a signature_delta, citations, extra members.

@@ -2,6 +2,7 @@ import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { SseEvent } from '../sse/parser.ts';
 import { errorEvent } from './error-events.ts';
 import { StreamSet } from './stream-set.ts';
+import { isCredentialKey } from '../../../inspect/prompt/credential-keys.ts';
 import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, type TextSink } from './types.ts';
 
 const ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'service_tier'] as const;
@@ -26,7 +27,9 @@ const FAST_CHUNK = new RegExp(
 /**
  * OpenAI chat-completions chunks (`data: {choices:[{index, delta}]}` … `data: [DONE]`).
  * One stream masker per choice and field (`delta.content`, `delta.refusal`, …) and per tool call
- * (`delta.tool_calls[i].function.arguments`). A choice's held remainder is appended to its
+ * (`delta.tool_calls[i].function.arguments`), and a legacy completion's `choices[].text`. A
+ * streamed member whose name the masker would change, or that names a credential, fails closed.
+ * A choice's held remainder is appended to its
  * finishing chunk; anything still held at `[DONE]` goes in one extra chunk before it.
  * `logprobs` are dropped (token texts would bypass masking). Everything else — the envelope, tool
  * call ids and names, finish reasons, members a provider adds to chunks or choices — is masked as
@@ -83,6 +86,7 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
     const delta: Record<string, unknown> = {};
     const calls: Record<string, unknown>[] = [];
     for (const key of set.keys(`${idx}/`)) {
+      if (key === `${idx}/text`) continue; // a completion's text (not a delta member)
       const rest = set.flush(key);
       if (!rest) continue;
       const sub = key.slice(String(idx).length + 1);
@@ -96,8 +100,11 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
 
   const flushAll = (): SseEvent[] => {
     const idxs = [...new Set(set.keys().map((k) => Number(k.split('/')[0])))];
-    const choices = idxs.map((i) => ({ index: i, delta: remainderDelta(i), finish_reason: null }))
-      .filter((c) => Object.keys(c.delta).length > 0);
+    const choices = idxs.map((i) => {
+      const text = set.flush(`${i}/text`);
+      const delta = remainderDelta(i);
+      return { index: i, ...(Object.keys(delta).length > 0 ? { delta } : {}), ...(text ? { text } : {}), finish_reason: null };
+    }).filter((c) => 'delta' in c || 'text' in c);
     return choices.length > 0 ? [{ data: JSON.stringify({ ...currentEnvelope(), choices }) }] : [];
   };
 
@@ -125,14 +132,22 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
       for (const choice of choices as unknown[]) {
         if (!isObject(choice) || typeof choice.index !== 'number') throw new Error('malformed choice');
         const idx = choice.index;
+        const hasDelta = choice.delta !== undefined;
         const delta = choice.delta ?? {};
         if (!isObject(delta)) throw new Error('malformed delta');
+        // Legacy completions stream `choices[].text`, which clients join like a delta's content.
+        const text = typeof choice.text === 'string' ? choice.text : undefined;
+        if (text !== undefined) choice.text = '';
         choice.delta = {};
         set.maskWhole(choice); // finish_reason, logprobs (dropped), extra members
-        choice.delta = delta;
+        if (hasDelta) choice.delta = delta;
+        else delete choice.delta;
+        if (text !== undefined) choice.text = set.push(`${idx}/text`, text);
         for (const [key, v] of Object.entries(delta)) {
           if (v === null) continue;
           if (key === 'role' && typeof v === 'string') { delta.role = set.maskText(v); continue; }
+          // A streamed member's name is emitted as is: it must be one the masker leaves alone and not name a credential.
+          if (typeof v === 'string' && (isCredentialKey(key) || set.maskText(key) !== key)) throw new Error('a delta member name cannot be masked');
           if (typeof v === 'string') delta[key] = set.push(`${idx}/f:${key}`, v);
           else if (key === 'tool_calls' && Array.isArray(v)) {
             for (const tc of v as unknown[]) {
@@ -166,7 +181,9 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
               delta[k] = (typeof delta[k] === 'string' ? delta[k] : '') + (r as string);
             }
           }
-          choice.delta = delta;
+          if (hasDelta || Object.keys(delta).length > 0) choice.delta = delta;
+          const restText = set.flush(`${idx}/text`);
+          if (restText) choice.text = (typeof choice.text === 'string' ? choice.text : '') + restText;
         }
       }
       return [{ data: JSON.stringify(chunk) }];

@@ -16,11 +16,39 @@ const WHOLE = /^(error|response\.(created|in_progress|queued|completed|failed|in
 
 const TERMINAL = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
+/**
+ * The stream a delta continues: its kind and position (`output_index`, `content_index`,
+ * `summary_index`), which is what the SDKs join deltas by; the item id only when there is no
+ * output index.
+ */
 function streamKey(kind: string, d: Record<string, unknown>): string {
   const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '');
-  const item = typeof d.item_id === 'string' ? d.item_id : num(d.output_index);
+  const item = typeof d.output_index === 'number' ? String(d.output_index) : typeof d.item_id === 'string' ? `id:${d.item_id}` : '';
   return `${kind}|${item}|${num(d.content_index)}|${num(d.summary_index)}`;
 }
+
+/**
+ * Item ids and output indexes must pair one to one through a stream: a client joining deltas by
+ * item id and one joining them by index must read the same text, or an entity split between two
+ * "streams" of one would pass unseen. A mismatch fails closed.
+ */
+class ItemPairs {
+  readonly #byId = new Map<string, number>();
+  readonly #byIndex = new Map<number, string>();
+
+  check(d: Record<string, unknown>): void {
+    const id = typeof d.item_id === 'string' ? d.item_id : isObject(d.item) ? d.item.id : undefined;
+    const index = d.output_index;
+    if (typeof id !== 'string' || typeof index !== 'number') return;
+    const i = this.#byId.get(id);
+    const known = this.#byIndex.get(index);
+    if ((i !== undefined && i !== index) || (known !== undefined && known !== id)) throw new Error('item id and output index disagree between events');
+    if (this.#byId.size >= MAX_ITEMS) throw new Error('too many output items in one response');
+    this.#byId.set(id, index);
+    this.#byIndex.set(index, id);
+  }
+}
+const MAX_ITEMS = 4096;
 
 /**
  * OpenAI Responses API events (`event: response.output_text.delta` …). Deltas are stream-masked;
@@ -36,6 +64,7 @@ function streamKey(kind: string, d: Record<string, unknown>): string {
 export function openAiResponsesStream(masker: TextMasker, sink: TextSink): StreamTransform {
   const set = new StreamSet(masker, sink);
   const templates = new Map<string, Record<string, unknown>>();
+  const items = new ItemPairs();
   let seq = 0;
 
   const flushKey = (key: string): SseEvent[] => {
@@ -53,6 +82,7 @@ export function openAiResponsesStream(masker: TextMasker, sink: TextSink): Strea
       const type = typeof d.type === 'string' ? d.type : ev.event ?? '';
       if (ev.event !== undefined && ev.event !== type) throw new Error('event name and type disagree');
       if (typeof d.sequence_number === 'number') seq = d.sequence_number;
+      items.check(d);
       const dot = type.lastIndexOf('.');
       const kind = type.slice(0, dot);
       const suffix = type.slice(dot + 1);
