@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Connection } from '../../../connections/registry.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
+import { GatehouseError } from '../../../kernel/errors.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway owns. */
 const DROP = new Set([
@@ -33,12 +34,29 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
   for (const [name, value] of Object.entries(client)) {
     if (value === undefined || DROP.has(name) || NEVER_FORWARD.has(name) || extra.has(name) || name.startsWith('proxy-')) continue;
     const v = Array.isArray(value) ? value.join(', ') : value;
+    // A header name cannot be rewritten into a placeholder (brackets are not token characters): one that carries data is refused.
+    if (egress !== undefined && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
     out[name] = egress === undefined || NOT_CONTENT.has(name) ? v : egress.mask(v).text;
   }
   if (body?.contentType !== undefined) out['content-type'] = body.contentType;
   if (body?.decoded === true) delete out['content-encoding'];
   out['accept-encoding'] = 'identity';
   Object.assign(out, credentialHeaders(conn));
+  return out;
+}
+
+/**
+ * The names and values of the client headers that are forwarded as content (what
+ * {@link upstreamHeaders} sends and masks): they leave for the upstream, so policy's facts cover
+ * them too.
+ */
+export function forwardedHeaderTexts(client: IncomingHttpHeaders): string[] {
+  const extra = listed(client.connection);
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(client)) {
+    if (value === undefined || DROP.has(name) || NEVER_FORWARD.has(name) || extra.has(name) || name.startsWith('proxy-') || NOT_CONTENT.has(name)) continue;
+    out.push(name, Array.isArray(value) ? value.join(', ') : value);
+  }
   return out;
 }
 

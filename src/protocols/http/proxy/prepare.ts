@@ -1,8 +1,8 @@
 import type { Connection } from '../../../connections/registry.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
-import { summarize, type TextMasker } from '../../../masking/text-masker.ts';
+import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
-import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
+import { inspectPrompt, redactDocument, scanTexts } from '../../../inspect/prompt/inspect.ts';
 import { redactHttpBody } from './http-request.ts';
 import { requestShape, type WireFormat } from '../providers/index.ts';
 
@@ -62,23 +62,27 @@ function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, sc
 }
 
 /**
- * `facts` with the findings of the request's query string added (`context.llm` only: what leaves
- * for a model through the URL is part of the request too). The query is scanned raw and
- * form-decoded (names and values), with the all-detector scanner.
+ * `facts` with the findings of what else leaves for the upstream added (`context.llm` only: what
+ * leaves for a model through the URL or a header is part of the request too): the query string,
+ * scanned raw and form-decoded (names and values), and the forwarded header names and values
+ * (`forwardedHeaderTexts`), with the all-detector scanner.
  *
- * @example facts = withQueryFindings(prepared.facts, '?user=bob%40example.com', scanner);
+ * @example facts = withQueryFindings(prepared.facts, '?user=bob%40example.com', scanner, ['x-note', 'hi']);
  */
-export function withQueryFindings(facts: Facts, query: string, scanner: TextMasker): Facts {
-  if (facts.llm === undefined || query.length <= 1) return facts;
-  const texts = [query.slice(1)];
-  for (const part of query.slice(1).split('&')) {
-    try {
-      texts.push(...part.split('=').map((x) => decodeURIComponent(x.replace(/\+/g, ' '))));
-    } catch {
-      // malformed escape: the raw text is scanned
+export function withQueryFindings(facts: Facts, query: string, scanner: TextMasker, headerTexts: readonly string[] = []): Facts {
+  if (facts.llm === undefined || (query.length <= 1 && headerTexts.length === 0)) return facts;
+  const texts = [...headerTexts];
+  if (query.length > 1) {
+    texts.push(query.slice(1));
+    for (const part of query.slice(1).split('&')) {
+      try {
+        texts.push(...part.split('=').map((x) => decodeURIComponent(x.replace(/\+/g, ' '))));
+      } catch {
+        // malformed escape: the raw text is scanned
+      }
     }
   }
-  const found = summarize(texts.flatMap((t) => scanner.scan(t)));
+  const found = scanTexts(scanner, texts);
   if (found.findings === 0) return facts;
   const l = facts.llm;
   return {

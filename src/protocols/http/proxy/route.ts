@@ -16,7 +16,7 @@ import { NO_CAPTURE, recordEvent, TextCapture, maskedExcerpt } from './record.ts
 import { writeResponse } from './respond.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
-import { upstreamHeaders } from './headers.ts';
+import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { echoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
@@ -97,7 +97,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     });
     // Egress redaction of the query string too (names and values, form-decoded).
     const query = egress === undefined ? target.query : redactQuery(target.query, egress);
-    const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner);
+    const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner, connection.type === 'llm' ? forwardedHeaderTexts(req.headers) : []);
     if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
       method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
     });
