@@ -137,6 +137,15 @@ describe('issue 16 audit: attack classes through the real proxy', () => {
     assert.equal(g.fake.received.length, sent, 'nothing reached the upstream');
   });
 
+  test('egress: the path leaves too (a secret in it is denied; an entity a request rule masks is refused)', async () => {
+    const sent = g.fake.received.length;
+    const secret = await post('compat', `/v1/chat/completions/${AWS}`, { model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(secret.status, 403, await secret.text());
+    const mail = await fetch(`${g.base('api')}/users/bob%40example.com`, { headers: { authorization: `Bearer ${g.key}` } });
+    assert.equal(mail.status, 400, await mail.text());
+    assert.equal(g.fake.received.length, sent, 'nothing reached the upstream');
+  });
+
   test('egress: base64 text with control characters, gzip in base64, escapes and keyed values are redacted', async () => {
     g.fake.behavior = { reply: 'ok', chunk: 4 };
     const ctl = b64(`\u0001\u0002mail ${EMAIL}\u0000`);

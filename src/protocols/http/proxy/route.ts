@@ -97,7 +97,11 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     });
     // Egress redaction of the query string too (names and values, form-decoded).
     const query = egress === undefined ? target.query : redactQuery(target.query, egress);
-    const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner, connection.type === 'llm' ? forwardedHeaderTexts(req.headers) : []);
+    // The path leaves too: it cannot be rewritten without changing what the upstream routes, so
+    // one the request rule would mask is refused.
+    const pathText = pathForScan(target.endpoint);
+    if (egress !== undefined && egress.scan(pathText).length > 0) throw new GatehouseError('bad_request', 'the request path carries data the masking rules redact; refused');
+    const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner, connection.type === 'llm' ? [pathText, ...forwardedHeaderTexts(req.headers)] : []);
     if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
       method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
     });
@@ -162,6 +166,15 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       await svc.recorder.flush?.(session).catch(() => undefined);
     }
     throw withSdkError(err);
+  }
+}
+
+/** The endpoint as a reader sees it (percent-escapes decoded where they form UTF-8; else as sent). */
+function pathForScan(endpoint: string): string {
+  try {
+    return decodeURIComponent(endpoint);
+  } catch {
+    return endpoint;
   }
 }
 
