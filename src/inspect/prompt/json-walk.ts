@@ -152,7 +152,7 @@ class Walker {
     const p = level < MAX_PAYLOAD_DEPTH ? decodePayload(s) : undefined;
     if (p?.kind === 'text') {
       const masked = this.string(p.text, level + 1, undefined, label);
-      if (masked !== p.text) out = p.encode(masked);
+      if (masked !== p.text) out = p.encode(masked, out);
     }
     const binary = p?.kind === 'binary' ? p : p?.attachment;
     if (binary !== undefined) {

@@ -39,7 +39,8 @@ const CONTROL = /[\u0000-\u0008\u000e-\u001f\u007f]/;
 /** A payload the walk found: text to scan (and how to encode a masked version back), or binary. */
 export type Payload =
   | {
-    readonly kind: 'text'; readonly text: string; readonly encode: (masked: string) => string;
+    /** `encode(masked, rawMasked)`: the string to put back; `rawMasked` is the string masked as it was (before decoding). */
+    readonly kind: 'text'; readonly text: string; readonly encode: (masked: string, rawMasked: string) => string;
     /** Set when the bytes are not plain text (controls, compressed, a binary read as Latin-1): they also count as an attachment. */
     readonly attachment?: Attachment;
   }
@@ -90,7 +91,7 @@ export function decodePayload(s: string): Payload | undefined {
     const text = unescapeText(s);
     // A masked result replaces the string decoded (the escapes are not re-applied): the text a
     // reader sees either way, with the entity gone.
-    if (text !== s) return { kind: 'text', text, encode: (masked) => masked };
+    if (text !== s) return { kind: 'text', text, encode: keepEscapes };
   }
   if (s.includes('%') && PERCENT.test(s)) {
     bound(s.length);
@@ -100,7 +101,7 @@ export function decodePayload(s: string): Payload | undefined {
     } catch {
       // Not decodable as a whole (a stray `%`, a broken UTF-8 sequence): each valid escape is.
       text = unescapeText(s);
-      return text === s ? undefined : { kind: 'text', text, encode: (masked) => masked };
+      return text === s ? undefined : { kind: 'text', text, encode: keepEscapes };
     }
     if (text !== s) return { kind: 'text', text, encode: (masked) => encodeURIComponent(masked) };
   }
@@ -220,6 +221,15 @@ const MEDIA: readonly (readonly [number, readonly number[]])[] = [
 
 function isMedia(buf: Buffer): boolean {
   return MEDIA.some(([at, sig]) => buf.length >= at + sig.length + 8 && sig.every((b, i) => buf[at + i] === b));
+}
+
+/**
+ * The masked form of an escaped string: the string masked as written when that already masks
+ * everything the decoded text shows (escapes elsewhere in it are kept, as a stream of the same
+ * text would keep them), else the decoded text masked.
+ */
+function keepEscapes(masked: string, rawMasked: string): string {
+  return unescapeText(rawMasked) === masked ? rawMasked : masked;
 }
 
 /** Escapes a reader undoes in text: JS/JSON/C (`\u0040`, `\u{40}`, `\x40`, octal `\100`) and HTML/XML references. */

@@ -5,6 +5,9 @@ import { StreamSet } from './stream-set.ts';
 import { isCredentialKey } from '../../../inspect/prompt/credential-keys.ts';
 import { eventJson, isObject, JSON_STRING_BODY as JSTR, type StreamTransform, type TextSink } from './types.ts';
 
+/** Streamed delta members of the known wire formats (their names need no check). */
+const PLAIN_DELTA_FIELDS = new Set(['content', 'refusal', 'reasoning_content', 'reasoning']);
+
 const ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'service_tier'] as const;
 
 /** The envelope members of a (masked) chunk, for the extra chunk that flushes held text. */
@@ -147,7 +150,7 @@ export function openAiChatStream(masker: TextMasker, sink: TextSink): StreamTran
           if (v === null) continue;
           if (key === 'role' && typeof v === 'string') { delta.role = set.maskText(v); continue; }
           // A streamed member's name is emitted as is: it must be one the masker leaves alone and not name a credential.
-          if (typeof v === 'string' && (isCredentialKey(key) || set.maskText(key) !== key)) throw new Error('a delta member name cannot be masked');
+          if (typeof v === 'string' && !PLAIN_DELTA_FIELDS.has(key) && (isCredentialKey(key) || set.maskText(key) !== key)) throw new Error('a delta member name cannot be masked');
           if (typeof v === 'string') delta[key] = set.push(`${idx}/f:${key}`, v);
           else if (key === 'tool_calls' && Array.isArray(v)) {
             for (const tc of v as unknown[]) {
