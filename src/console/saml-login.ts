@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SAML, ValidateInResponseTo, generateServiceProviderMetadata, type CacheItem, type CacheProvider, type Profile } from '@node-saml/node-saml';
-import { DOMParser } from '@xmldom/xmldom';
+import { DOMParser, type XmlDocument } from '@xmldom/xmldom';
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import { readBody, readJson } from '../http/body.ts';
@@ -414,9 +414,9 @@ function decodeResponse(b64: string): string {
   return xml;
 }
 
-function parseStrict(xml: string): Document {
+function parseStrict(xml: string): XmlDocument {
   const fail = (): never => { throw new SamlRefused('bad_request', 'the SAML response is not well-formed XML'); };
-  let doc: Document;
+  let doc: XmlDocument;
   try {
     doc = new DOMParser({ errorHandler: { warning: () => undefined, error: fail, fatalError: fail } }).parseFromString(xml, 'text/xml');
   } catch (err) {
