@@ -128,6 +128,58 @@ function terminal(cast) {
   return pre;
 }
 
+/** The terminal size an interactive session started with (the shell request, else its first resize). */
+function termSize(events) {
+  for (const e of events.slice(0, 64)) {
+    const d = e.data ?? {};
+    if (e.type === 'request' && Number(d.cols) > 0 && Number(d.rows) > 0) return { cols: Number(d.cols), rows: Number(d.rows) };
+    const m = e.type === 'terminal' && typeof d.r === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(d.r) : null;
+    if (m) return { cols: Number(m[1]), rows: Number(m[2]) };
+  }
+  return { cols: 80, rows: 24 };
+}
+
+/** Terminal output as plain text: escape and control sequences dropped (text only, never markup). */
+function plainTerminal(text) {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)?/g, '').replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\u001b[@-_]/g, '').replace(/\r\n/g, '\n').replace(/\r/g, '')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+}
+
+/**
+ * A player for the session's terminal events: a screen at the recorded size showing the output
+ * up to the chosen frame, a position slider and play/pause (frames at their recorded pace,
+ * pauses capped at 1 s). The output is shown as text.
+ */
+function terminalPlayer(events) {
+  const frames = events.filter((e) => e.type === 'terminal' && typeof e.data?.o === 'string');
+  if (!frames.length) return null;
+  const { cols, rows } = termSize(events);
+  const screen = h('pre', { class: 'term', 'aria-label': `terminal ${cols}×${rows}`, 'data-testid': 'terminal' });
+  screen.style.width = `${cols}ch`;
+  screen.style.height = `${rows * 1.2}em`;
+  const pos = h('input', { type: 'range', min: '0', max: String(frames.length), value: String(frames.length), name: 'terminal-position' });
+  const show = (n) => {
+    pos.value = String(n);
+    screen.textContent = plainTerminal(frames.slice(0, n).map((f) => f.data.o).join(''));
+    screen.scrollTop = screen.scrollHeight;
+  };
+  let timer;
+  const stop = () => { clearTimeout(timer); timer = undefined; play.textContent = 'Play'; };
+  const step = (n) => {
+    show(n);
+    if (n >= frames.length) { stop(); return; }
+    const gap = Math.min(1000, Math.max(0, Date.parse(frames[n].at) - Date.parse(frames[n - 1]?.at ?? frames[n].at)));
+    timer = setTimeout(() => step(n + 1), gap);
+  };
+  const play = h('button', { type: 'button', onclick: () => { if (timer) stop(); else { play.textContent = 'Pause'; step(Number(pos.value) >= frames.length ? 0 : Number(pos.value)); } } }, 'Play');
+  pos.addEventListener('input', () => { stop(); show(Number(pos.value)); });
+  show(frames.length);
+  return h('section', { class: 'card', 'aria-label': 'Terminal' }, h('h2', null, `Terminal (${cols}×${rows})`),
+    h('div', { class: 'toolbar' }, play, field('Position (frames)', pos)), screen);
+}
+
 /** One session's timeline. */
 export async function replayPage(root, id) {
   const enc = encodeURIComponent(id);
@@ -170,5 +222,5 @@ export async function replayPage(root, id) {
       ['Opened', when(info.openedAt)], ['Closed', info.closedAt ? when(info.closedAt) : 'still open'], ['Events', String(info.events)]]),
     h('div', { class: 'toolbar' }, field('Jump to event', seek),
       h('span', null, 'Export: ', ...['json', 'csv', 'asciicast'].map((f) => h('a', { class: 'button', href: `/api/v1/sessions/${enc}/export?format=${f}`, download: '' }, f)))),
-    markers, list);
+    terminalPlayer(events), markers, list);
 }

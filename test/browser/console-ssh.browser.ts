@@ -1,0 +1,104 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type ssh2 from 'ssh2';
+import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshConnect } from '../harness/ssh-client.ts';
+import { launchBrowser, seriousA11y, shot, traps, watch, type TestBrowser } from './harness.ts';
+
+const POLICIES = `${TEST_POLICIES}
+${readFileSync(fileURLToPath(new URL('../../policies/shell.cedar', import.meta.url)), 'utf8')}
+@id("ops-interactive")
+permit (principal in Group::"ops", action == Action::"shell.interactive", resource == Connection::"web01");
+`;
+
+/** Printed by the remote shell: must reach the replay as text, never as markup. */
+const PAYLOAD = '<img src=x onerror="window.__xss=7">';
+
+/**
+ * An interactive SSH shell through the gateway to a real OpenSSH server (100×30 terminal, output
+ * with an XSS payload), then its replay in the console in Chromium: the terminal at its real size,
+ * the output as text, the chain badge, no script run, no CSP violation, no serious axe violation.
+ */
+describe('web console: an SSH terminal session replayed in Chromium (real OpenSSH)', () => {
+  let sshd: TestSshd;
+  let t: TestGateway;
+  let browser: TestBrowser;
+  let olga: string;
+
+  before(async () => {
+    sshd = await startSshd();
+    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
+    t = await startTestGateway({
+      policies: POLICIES,
+      yaml: ['connections:',
+        `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`].join('\n'),
+    });
+    olga = String((await t.api('POST', '/api/v1/api-keys', { user: 'olga', groups: ['ops'] })).json.key);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+    await sshd?.stop();
+  });
+
+  test('the shell session replays as a 100×30 terminal with its output as text', async () => {
+    const c = await sshConnect(t.gw.ssh!.port, 'web01', olga);
+    try {
+      const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
+        c.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, s) => { if (err) reject(err); else resolve(s); });
+      });
+      let out = '';
+      stream.on('data', (d: Buffer) => { out += d.toString(); });
+      const closed = new Promise<void>((r) => { stream.on('close', () => { r(); }); });
+      stream.write(`echo "term-$((6*7))"; printf '%s\\n' '${PAYLOAD}'\n`);
+      const until = Date.now() + 15_000;
+      while (!/term-42[\s\S]*window\.__xss=7">\r?\n/.test(out)) {
+        if (Date.now() > until) throw new Error(`no output: ${JSON.stringify(out.slice(-300))}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      stream.write('exit\n');
+      await closed;
+    } finally { c.end(); }
+
+    let id = '';
+    const until = Date.now() + 20_000;
+    while (id === '') {
+      const items = (await t.api('GET', '/api/v1/sessions?connection=web01&user=olga')).json.items as { id: string; protocol: string; closedAt?: string }[];
+      id = items.find((s) => s.protocol === 'ssh' && s.closedAt !== undefined)?.id ?? '';
+      if (id === '' && Date.now() > until) throw new Error('no closed ssh session recorded');
+      if (id === '') await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const page = await (await browser.context()).newPage();
+    const w = watch(page);
+    await page.goto(`${t.url}/`);
+    await page.getByLabel('Gatehouse API key').fill(t.adminKey);
+    await page.getByRole('button', { name: 'Sign in with API key' }).click();
+    await page.getByRole('heading', { name: 'Reviews' }).waitFor();
+    await page.goto(`${t.url}/ui/sessions/${encodeURIComponent(id)}`);
+    await page.locator('[data-testid=chain]').waitFor();
+    assert.match(await page.locator('[data-testid=chain]').innerText(), /chain verified up to event \d+/);
+    const term = page.locator('[data-testid=terminal]');
+    await term.waitFor();
+    assert.equal(await term.getAttribute('aria-label'), 'terminal 100×30', 'played at the recorded size');
+    const text = await term.innerText();
+    assert.match(text, /term-42/);
+    assert.ok(text.includes(PAYLOAD), `the payload is shown as text: ${text.slice(-500)}`);
+    // The player: back to the start (empty screen), then play it through.
+    await page.getByLabel('Position (frames)').fill('0');
+    assert.equal((await term.innerText()).trim(), '');
+    await page.getByRole('button', { name: 'Play' }).click();
+    await page.locator('[data-testid=terminal]', { hasText: 'term-42' }).waitFor({ timeout: 20_000 });
+    await shot(page, 'replay-ssh');
+    assert.deepEqual(await seriousA11y(page), []);
+    const tr = await traps(page);
+    assert.equal(tr.xss, 0, 'no payload ran');
+    assert.deepEqual(tr.csp, []);
+    assert.deepEqual(w.errors.filter((e) => !/status of (401|404)/.test(e)), []);
+  });
+});
