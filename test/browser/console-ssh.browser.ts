@@ -47,7 +47,7 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
   });
 
   test('the shell session replays as a 100×30 terminal with its output as text', async () => {
-    const c = await sshConnect(t.gw.ssh!.port, 'web01', olga);
+    const c = await sshConnect(t.gw.listeners.ssh!.port, 'web01', olga);
     try {
       const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
         c.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, s) => { if (err) reject(err); else resolve(s); });
