@@ -6,6 +6,7 @@ import { deepFreeze } from '../kernel/freeze.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { WorkerPool, WorkerPoolError } from '../kernel/worker-pool.ts';
 import { prepareRequest, type PrepareInput, type Prepared } from '../protocols/http/proxy/prepare.ts';
+import type { CommandInspection } from '../shell/inspector.ts';
 import type { InspectionResult, InspectionTask, InspectionWorkerData, MaskedReply, PreparedReply, ResponseMaskOp } from './inspection-tasks.ts';
 
 /** Sizes and bounds of an {@link InspectionPool} (from `limits.inspection`). */
@@ -170,12 +171,28 @@ export class InspectionPool {
     });
   }
 
+  /**
+   * Inspects a shell command (SSH `exec`) on a worker, or returns undefined when there are no
+   * workers (the caller inspects inline). Every command goes to a worker whatever its size: the
+   * bash grammar's error recovery can take the whole parse budget (250 ms) on a 128-byte command,
+   * and a command costs an upstream round trip anyway. Rejects (`inspection_unavailable`) when the
+   * worker cannot answer: the caller refuses the command.
+   */
+  inspectShell(command: string): Promise<CommandInspection> | undefined {
+    if (this.#pool === undefined) return undefined;
+    this.#count('shell', 'worker');
+    return this.#pool.run({ kind: 'shell', command }).then((r) => deepFreeze(r as CommandInspection), (err: unknown) => {
+      this.#count('shell', 'failed');
+      throw new GatehouseError('inspection_unavailable', `the command could not be inspected: ${failure(err)}`);
+    });
+  }
+
   /** Terminates the workers; waiting inspections fail closed. */
   async close(): Promise<void> {
     await this.#pool?.close();
   }
 
-  #count(kind: 'sql' | 'prompt' | 'response', where: 'inline' | 'worker' | 'failed'): void {
+  #count(kind: 'sql' | 'prompt' | 'response' | 'shell', where: 'inline' | 'worker' | 'failed'): void {
     this.counts[where]++;
     this.#metrics?.inspections.inc({ kind, where });
   }

@@ -3,6 +3,7 @@ import type { MaskingRuleConfig } from '../config/types.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
 import type { Facts } from '../policy/request.ts';
 import type { WireFormat } from '../protocols/http/providers/index.ts';
+import type { CommandInspection } from '../shell/inspector.ts';
 
 /** What every inspection worker is started with (structured-cloned; no secrets but the hash key). */
 export interface InspectionWorkerData {
@@ -17,6 +18,8 @@ export interface InspectionWorkerData {
 /** One task for an inspection worker. */
 export type InspectionTask =
   | { readonly kind: 'sql'; readonly sql: string }
+  /** A shell command (SSH exec): tree-sitter-bash can take hundreds of ms on a few hundred bytes. */
+  | { readonly kind: 'shell'; readonly command: string }
   | {
     readonly kind: 'prepare';
     readonly conn: { readonly name: string; readonly type: ConnectionType; readonly provider?: string; readonly pass_media_types?: readonly string[] };
@@ -61,4 +64,4 @@ export interface PreparedReply {
 }
 
 /** A worker's answer to a task of each kind. */
-export type InspectionResult = SqlInspection | PreparedReply | MaskedReply;
+export type InspectionResult = SqlInspection | PreparedReply | MaskedReply | CommandInspection;

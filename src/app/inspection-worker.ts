@@ -1,6 +1,7 @@
 /**
  * The inspection worker thread (started by inspection-pool.ts): parses SQL and scans request
- * bodies off the main event loop, with the same code and limits as the inline path.
+ * bodies, and parses shell commands, off the main event loop, with the same code and limits as the
+ * inline path.
  */
 import { workerData } from 'node:worker_threads';
 import { initSqlInspector, SqlInspector } from '../inspect/sql/inspect.ts';
@@ -12,6 +13,7 @@ import { withExactValues } from '../masking/exact-values.ts';
 import type { TextMasker } from '../masking/text-masker.ts';
 import { maskResponseJson } from '../inspect/prompt/inspect.ts';
 import { maskForm, maskJsonText } from '../protocols/http/proxy/body-mask.ts';
+import { shellInspector, type InspectCommand } from '../shell/inspector.ts';
 import type { InspectionResult, InspectionTask, InspectionWorkerData, MaskedReply, ResponseMaskOp } from './inspection-tasks.ts';
 
 const data = workerData as InspectionWorkerData;
@@ -21,6 +23,9 @@ const inspector = new SqlInspector({ maxBytes: data.maxSqlBytes, maxStatements: 
 const masking = new MaskingRules(data.maskingRules, Buffer.from(data.hashKey));
 
 const hashKey = Buffer.from(data.hashKey);
+
+/** The shell inspector (its grammar loaded on the first command, not by workers that never see one). */
+let shell: Promise<InspectCommand> | undefined;
 
 /** The main thread's response masker (`credential-echo.ts` `responseMasker`): rules plus the secrets' echo forms. */
 function responseMasker(connection: string, forms: readonly string[]): TextMasker | undefined {
@@ -49,6 +54,10 @@ serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
   if (task.kind === 'sql') {
     await ready;
     return inspector.inspect(task.sql);
+  }
+  if (task.kind === 'shell') {
+    shell ??= shellInspector();
+    return (await shell)(task.command);
   }
   if (task.kind === 'mask') {
     const masker = responseMasker(task.connection, task.forms);

@@ -7,7 +7,7 @@ export class Metrics {
   readonly httpDuration = new Histogram({ name: 'gatehouse_http_request_duration_seconds', help: 'Time to serve an HTTP request', labelNames: ['route'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: [this.registry] });
   readonly decisions = new Counter({ name: 'gatehouse_policy_decisions_total', help: 'Policy decisions, by action and effect', labelNames: ['action', 'effect'] as const, registers: [this.registry] });
   readonly limitRefusals = new Counter({ name: 'gatehouse_limit_refusals_total', help: 'Requests and sessions refused by a per-principal concurrency limit, by protocol', labelNames: ['protocol'] as const, registers: [this.registry] });
-  readonly inspections = new Counter({ name: 'gatehouse_inspections_total', help: 'SQL and prompt inspections, by kind (sql, prompt) and where they ran (inline, worker, failed)', labelNames: ['kind', 'where'] as const, registers: [this.registry] });
+  readonly inspections = new Counter({ name: 'gatehouse_inspections_total', help: 'SQL, prompt, response and shell-command inspections, by kind (sql, prompt, response, shell) and where they ran (inline, worker, failed)', labelNames: ['kind', 'where'] as const, registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'gatehouse_auth_failures_total', help: 'Failed authentications, by protocol', labelNames: ['protocol'] as const, registers: [this.registry] });
 
   /** Labelled children by label values: prom-client hashes the label object on every call otherwise. */

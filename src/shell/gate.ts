@@ -7,7 +7,7 @@ import type { ReviewRules } from '../policy/review-rules.ts';
 import { requestFingerprint } from '../reviews/fingerprint.ts';
 import { reviewGate } from '../reviews/gate.ts';
 import type { ReviewService } from '../reviews/service.ts';
-import type { CommandInspection, InspectCommand } from './inspector.ts';
+import type { CommandInspection, InspectCommandAsync } from './inspector.ts';
 
 /** Longest justification kept (characters). */
 export const JUSTIFICATION_LIMIT = 1000;
@@ -83,13 +83,13 @@ export function splitJustification(raw: string): { readonly command: string; rea
  *   const g = await gateCommand(svc, inspect, scanner, { principal, connection, raw: 'ls -la' });
  *   if (!g.run) { channel.stderr.write(`${g.message}\n`); channel.exit(REFUSED_EXIT); }
  */
-export async function gateCommand(svc: GateServices, inspect: InspectCommand, scanner: TextMasker, input: GateInput): Promise<GateResult> {
+export async function gateCommand(svc: GateServices, inspect: InspectCommandAsync, scanner: TextMasker, input: GateInput): Promise<GateResult> {
   const split = splitJustification(input.raw);
   const justification = (split.justification ?? input.justification?.trim().slice(0, JUSTIFICATION_LIMIT)) || undefined;
   const just = justification === undefined ? {} : { justification };
   let inspection: CommandInspection;
   try {
-    inspection = inspect(split.command);
+    inspection = await inspect(split.command);
   } catch (err) {
     svc.log.error({ err: err instanceof Error ? err.message : String(err), connection: input.connection.name }, 'shell inspection failed; refusing');
     return { run: false, status: 'denied', message: 'gatehouse: command refused: it could not be inspected', ...just };

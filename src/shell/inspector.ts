@@ -16,6 +16,29 @@ export interface CommandInspection {
 /** Inspects one command string; synchronous; never throws on hostile input (throws only if not initialized). */
 export type InspectCommand = (command: string) => CommandInspection;
 
+/**
+ * How the data paths inspect a command: on an inspection worker (a promise that rejects when the
+ * worker cannot answer; the command is then refused), or inline (no workers).
+ */
+export type InspectCommandAsync = (command: string) => CommandInspection | Promise<CommandInspection>;
+
+/** The inspection pool's side of it (`app/inspection-pool.ts`): undefined means "inspect inline". */
+export interface ShellInspection {
+  inspectShell(command: string): Promise<CommandInspection> | undefined;
+}
+
+/**
+ * The inspector the SSH listener and MCP's `run_command` use: every command on an inspection
+ * worker when the pool has workers (the bash grammar's error recovery can spend the whole parse
+ * budget, 250 ms, on a 128-byte command: inline it would stall every client), else inline.
+ *
+ * @example const inspect = await offLoopShellInspector(services.inspection); await inspect('ls')
+ */
+export async function offLoopShellInspector(pool: ShellInspection): Promise<InspectCommandAsync> {
+  const inline = await shellInspector();
+  return (command) => pool.inspectShell(command) ?? inline(command);
+}
+
 let loaded: Promise<InspectCommand> | undefined;
 
 /**

@@ -17,6 +17,7 @@ import type { ReviewService } from '../../reviews/service.ts';
 import type { GuardDeps } from '../../sql/guard.ts';
 import type { SqlQueryRunner } from '../../sql/runner.ts';
 import type { ShellCommandRunner } from '../../shell/runner.ts';
+import type { ShellInspection } from '../../shell/inspector.ts';
 import type { ReviewRules } from '../../policy/review-rules.ts';
 import type { ProxyExchange } from '../../http/exchange.ts';
 
@@ -49,6 +50,8 @@ export interface McpDeps extends GuardDeps, AuthenticateDeps, TapDeps, LimitDeps
   readonly sqlRunners: Readonly<Partial<Record<string, SqlQueryRunner>>>;
   /** `run_command`: a shell command runner per connection type (SSH's: `protocols/ssh/command-runner.ts`). */
   readonly shellRunners: Readonly<Partial<Record<string, ShellCommandRunner>>>;
+  /** SQL (GuardDeps) and `run_command`'s commands are inspected off the event loop (`limits.inspection`). */
+  readonly inspection: GuardDeps['inspection'] & ShellInspection;
   /** The review rules (the shell gate looks up the rule of a held command). */
   readonly reviewRules: ReviewRules;
 }

@@ -12,7 +12,7 @@ import { SQLSTATE } from './errors.ts';
 import { DEFAULT_MAX_MESSAGE } from './frame-reader.ts';
 import { clientHandshake, HandshakeError, rejectClient } from './handshake.ts';
 import { PgSession } from './session.ts';
-import { SessionRevoker } from './session-revoker.ts';
+import { SessionRevoker } from '../../enforce/session-revoker.ts';
 import { connectUpstream, upstreamTarget } from './upstream.ts';
 import { MessageWriter, readyForQuery } from './writer.ts';
 import { upstreamFailureReason } from './upstream-reason.ts';

@@ -9,7 +9,7 @@ import { requestFingerprint } from '../../reviews/fingerprint.ts';
 import { reviewGate } from '../../reviews/gate.ts';
 import { gateCommand, REFUSED_EXIT } from '../../shell/gate.ts';
 import { runUpstream, type ClientChannel } from './exec-channel.ts';
-import type { InspectCommand } from '../../shell/inspector.ts';
+import type { InspectCommandAsync } from '../../shell/inspector.ts';
 import { runInteractive } from './interactive.ts';
 import { SshRecording } from './recording.ts';
 import { connectUpstream, SshUpstreamError } from './upstream.ts';
@@ -22,7 +22,7 @@ export const GATEWAY_FAILURE_EXIT = 255;
 /** What a session needs from the listener. */
 export interface ClientSessionDeps {
   readonly svc: SshDeps;
-  readonly inspect: InspectCommand;
+  readonly inspect: InspectCommandAsync;
   /** Every detector, redact: masks recorded commands and review summaries. */
   readonly scanner: TextMasker;
   readonly upstreamTimeoutMs: number;

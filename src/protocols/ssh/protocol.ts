@@ -56,5 +56,8 @@ export const sshProtocol = defineProtocol({
     wanted: (section, connectionTypes) => section.enabled || connectionTypes.has('ssh'),
     ownTransport: true,
   }),
+  principalLimits: {
+    ssh_sessions: { surface: 'ssh', description: 'Concurrent SSH client connections (each holds its own upstream SSH connection); beyond it the client is told why on stderr (exit 126) and disconnected.', default: 16 },
+  },
   runtime: () => import('./runtime.ts'),
 });

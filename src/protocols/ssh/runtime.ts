@@ -7,7 +7,7 @@ import type { ListenerStart } from '../contract.ts';
 import { ms } from '../../config/types.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { ShellCommandRunner } from '../../shell/runner.ts';
-import { shellInspector } from '../../shell/inspector.ts';
+import { offLoopShellInspector } from '../../shell/inspector.ts';
 import { SshCommandRunner } from './command-runner.ts';
 import type { SshDeps } from './deps.ts';
 import { loadHostKeyFile, loadOrCreateHostKey } from './host-key.ts';
@@ -24,7 +24,7 @@ import type { SshServerConfig } from './protocol.ts';
  */
 export const startListener: ListenerStart<SshDeps, SshServerConfig> = async (deps, at, config, env) => {
   const key = config.host_key === undefined ? loadOrCreateHostKey(env.stateDir) : loadHostKeyFile(config.host_key);
-  const inspect = await shellInspector();
+  const inspect = await offLoopShellInspector(deps.inspection);
   const listener = new SshListener(deps, {
     host: at.host, port: at.port, hostKey: key.pem, inspect,
     authTimeoutMs: ms(config.auth_timeout),

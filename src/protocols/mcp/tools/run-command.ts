@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Connection } from '../../../connections/registry.ts';
 import { gateCommand } from '../../../shell/gate.ts';
-import { shellInspector } from '../../../shell/inspector.ts';
+import { offLoopShellInspector } from '../../../shell/inspector.ts';
 import { CommandRunError, type CommandRun } from '../../../shell/runner.ts';
 import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
@@ -61,7 +61,7 @@ async function runCommand(env: ToolEnv, args: z.output<typeof input>, extra: Too
   if (!conn || !runner) return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not an SSH connection` };
   let inspect;
   try {
-    inspect = await shellInspector();
+    inspect = await offLoopShellInspector(svc.inspection);
   } catch {
     return { kind: 'error', code: 'inspection_unavailable', reason: 'the shell parser could not be loaded; the command was refused' };
   }

@@ -1,10 +1,13 @@
-import type { ApiKeys } from '../../identity/api-keys.ts';
-import { keyBinding } from '../../identity/principal.ts';
-import { isGatehouseError } from '../../kernel/errors.ts';
-import type { PgSession } from './session.ts';
+import type { ApiKeys } from '../identity/api-keys.ts';
+import { keyBinding, type Principal } from '../identity/principal.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
 
-/** What the revoker needs of a session. */
-export type RevocableSession = Pick<PgSession, 'principal' | 'endRevoked'>;
+/** What the revoker needs of a live session (a PostgreSQL session, an SSH client connection). */
+export interface RevocableSession {
+  readonly principal: Principal;
+  /** Ends the session, telling its client why (audited by the session). */
+  endRevoked(keyId: string, why: 'revoked' | 'revoked or expired'): void;
+}
 
 /** What the revoker needs of the services. */
 export interface RevokerDeps {
@@ -16,8 +19,8 @@ export interface RevokerDeps {
 export const SESSION_RECHECK_MS = 30_000;
 
 /**
- * Ends live PostgreSQL sessions whose credential dies: revocation means revocation, also for a
- * session authenticated before it (issue 17 item 2).
+ * Ends live sessions (PostgreSQL sessions, SSH client connections) whose credential dies:
+ * revocation means revocation, also for a session authenticated before it (issue 17 item 2).
  *
  * - A revoked API key (`ApiKeys.onRevoked`: revoked on this replica, at once; on another replica,
  *   through the same LISTEN/NOTIFY feed as the API-key cache) ends every session whose credential
@@ -42,8 +45,12 @@ export class SessionRevoker {
   #timer: NodeJS.Timeout | undefined;
   #sweeping = false;
 
-  constructor(svc: RevokerDeps, sessions: () => Iterable<RevocableSession>, recheckMs = SESSION_RECHECK_MS) {
+  readonly #surface: string;
+
+  /** `surface` names the sessions in log lines (`postgres`, `ssh`). */
+  constructor(svc: RevokerDeps, sessions: () => Iterable<RevocableSession>, recheckMs = SESSION_RECHECK_MS, surface = 'postgres') {
     this.#svc = svc;
+    this.#surface = surface;
     this.#sessions = sessions;
     this.#recheckMs = recheckMs;
   }
@@ -84,7 +91,7 @@ export class SessionRevoker {
         if (v === undefined) {
           v = this.#svc.apiKeys.assertLive(id).then(() => true, (err: unknown) => {
             if (isGatehouseError(err, 'invalid_credential')) return false;
-            this.#svc.log.warn({ key_id: id, err: String(err) }, 'could not re-check the API key of live postgres sessions');
+            this.#svc.log.warn({ key_id: id, err: String(err) }, `could not re-check the API key of live ${this.#surface} sessions`);
             return true;
           });
           verdicts.set(id, v);

@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiKeys } from '../../identity/api-keys.ts';
-import type { Principal } from '../../identity/principal.ts';
-import { manualClock } from '../../kernel/clock.ts';
-import { openEmbedded } from '../../store/embedded.ts';
-import { migrate } from '../../store/migrate.ts';
-import type { SqlDriver } from '../../store/sql.ts';
+import { ApiKeys } from '../identity/api-keys.ts';
+import type { Principal } from '../identity/principal.ts';
+import { manualClock } from '../kernel/clock.ts';
+import { openEmbedded } from '../store/embedded.ts';
+import { migrate } from '../store/migrate.ts';
+import type { SqlDriver } from '../store/sql.ts';
 import { SessionRevoker, type RevocableSession } from './session-revoker.ts';
 
 /** The revoker against real ApiKeys on the embedded store: events, the sweep, expiry, bystanders. */
