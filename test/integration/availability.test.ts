@@ -75,7 +75,7 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
       policies: POLICIES,
       env: { APP_DB_PASSWORD: up.password ?? 'unused' },
       http: 'headers_timeout: 1s, request_timeout: 2s',
-      serverYaml: '  postgres: { startup_timeout: 1s }',
+      serverYaml: '  postgres: { startup_timeout: 1s, message_timeout: 1s }',
       yaml: [
         'connections:',
         `  - { name: app, type: postgres, url: "${up.url}", credentials: { password: "\${APP_DB_PASSWORD}" } }`,
@@ -190,6 +190,27 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
     const a4 = pgClient(alice);
     await a4.connect();
     await Promise.all([a2.end(), a4.end()]);
+  });
+
+  test('a signed-in PostgreSQL client that leaves a message unfinished is ended after server.postgres.message_timeout (FATAL 08P01); a complete one is served', async () => {
+    const c = pgClient(bob);
+    await c.connect();
+    assert.equal((await c.query<{ n: number }>('SELECT count(*)::int AS n FROM nums')).rows[0]?.n, 10);
+    const errors: { code?: string; message?: string }[] = [];
+    c.on('error', (e: { code?: string; message?: string }) => errors.push(e));
+    const socket = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+    // A Query message declaring 1 MB, of which only the header and three bytes ever arrive.
+    const head = Buffer.alloc(5);
+    head[0] = 0x51;
+    head.writeInt32BE(1_000_000, 1);
+    socket.write(Buffer.concat([head, Buffer.from('SEL')]));
+    const r = await closedWithin(socket, 10_000);
+    assert.ok(r.ms < 6_000, `cut after ${r.ms} ms`);
+    await waitFor(() => errors.length > 0, 'the FATAL error reaching the client');
+    assert.equal(errors[0]?.code, '08P01');
+    assert.match(errors[0]?.message ?? '', /message_timeout/);
+    await c.end().catch(() => undefined);
+    await waitFor(() => t.gw.services.limits.limiter('postgres').held('user:bob') === 0, 'bob\'s session unit released');
   });
 
   test('a large statement is parsed on an inspection worker and runs; small ones stay inline', async () => {

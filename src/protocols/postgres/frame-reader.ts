@@ -18,11 +18,15 @@ export interface FrameLimits {
 
 export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 export const DEFAULT_MAX_STARTUP = 10_000;
+/** First buffer of a message split across chunks; it doubles as bytes arrive. */
+const INITIAL_PARTIAL = 64 * 1024;
 
 /**
  * Incremental framing of a PostgreSQL byte stream. Complete messages inside a chunk are returned
- * as zero-copy slices; a message split across chunks is assembled in one buffer allocated only
- * after its length was checked against the limit. Holds at most one partial message.
+ * as zero-copy slices; a message split across chunks is assembled in a buffer that grows with the
+ * bytes that actually arrived (doubling, up to the declared length, which was checked against the
+ * limit first): a peer that declares 64 MiB and sends five bytes costs 64 KiB, not 64 MiB. Holds
+ * at most one partial message.
  *
  * @example
  *   const r = new FrameReader();
@@ -38,6 +42,8 @@ export class FrameReader {
   /** The message being assembled, when split across chunks. */
   #partial: Buffer | undefined;
   #partialLen = 0;
+  /** Declared length of the message in #partial (header included). */
+  #partialTotal = 0;
   #partialType = 0;
 
   /** `untyped`: start in the startup phase (messages without a type byte). */
@@ -57,6 +63,11 @@ export class FrameReader {
     return this.#headLen + this.#partialLen;
   }
 
+  /** Bytes allocated for the incomplete message (grows with `buffered`, never to the declared size at once). */
+  get capacity(): number {
+    return this.#partial?.length ?? 0;
+  }
+
   /** Feeds a chunk; returns every message it completes. Throws ProtocolError on a bad length. */
   push(chunk: Buffer): Frame[] {
     const out: Frame[] = [];
@@ -65,11 +76,12 @@ export class FrameReader {
       // In the startup phase, stop after one message: the caller switches modes (or TLS) first.
       if (this.#untyped && out.length > 0) break;
       if (this.#partial !== undefined) {
-        const n = Math.min(chunk.length - pos, this.#partial.length - this.#partialLen);
+        const n = Math.min(chunk.length - pos, this.#partialTotal - this.#partialLen);
+        this.#reserve(this.#partialLen + n);
         chunk.copy(this.#partial, this.#partialLen, pos, pos + n);
         this.#partialLen += n;
         pos += n;
-        if (this.#partialLen === this.#partial.length) {
+        if (this.#partialLen === this.#partialTotal) {
           out.push(this.#frame(this.#partialType, this.#partial));
           this.#partial = undefined;
           this.#partialLen = 0;
@@ -130,9 +142,21 @@ export class FrameReader {
   }
 
   #startPartial(type: number, total: number): void {
-    this.#partial = Buffer.allocUnsafe(total);
+    this.#partial = Buffer.allocUnsafe(Math.min(total, INITIAL_PARTIAL));
     this.#partialLen = 0;
+    this.#partialTotal = total;
     this.#partialType = type;
+  }
+
+  /** Grows #partial (doubling, at most to the declared length) to hold `need` bytes. */
+  #reserve(need: number): void {
+    const cur = this.#partial!;
+    if (need <= cur.length) return;
+    let size = cur.length;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(Math.min(size, this.#partialTotal));
+    cur.copy(next, 0, 0, this.#partialLen);
+    this.#partial = next;
   }
 
   #frame(type: number, raw: Buffer): Frame {

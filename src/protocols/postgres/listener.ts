@@ -29,6 +29,8 @@ export interface PostgresListenerOptions {
   readonly maxMessage?: number;
   /** Startup phase deadline (default 30 s). */
   readonly startupTimeoutMs?: number;
+  /** Deadline for one client message once signed in (default 60 s). */
+  readonly messageTimeoutMs?: number;
   /** `server.postgres.safe_functions`. */
   readonly safeFunctions?: readonly string[];
   /** How often open sessions' API keys are re-checked (ms; default 30 000; 0: only on revocation events). */
@@ -126,6 +128,7 @@ export class PostgresListener {
         svc: this.#svc, id: newId(), client: hello.socket, clientReader: hello.source.reader, upstream,
         principal: hello.principal, connection: hello.connection, catalog: this.#catalogFor(hello.connection),
         volatility: this.#volatilityFor(hello.connection), clientPid: key.pid,
+        messageTimeoutMs: this.#opts.messageTimeoutMs ?? 60_000,
         onClose: () => { this.#sessions.delete(session); this.#cancels.unregister(key); sessionRelease(); },
       });
       ref.session = session;

@@ -12,6 +12,7 @@ export interface PostgresServerConfig {
   readonly listen: string;
   readonly allow_insecure_auth: boolean;
   readonly startup_timeout: string;
+  readonly message_timeout: string;
   readonly safe_functions: readonly string[];
   readonly max_message_size: string;
 }
@@ -97,6 +98,7 @@ export const postgresProtocol = defineProtocol({
       listen: listen('Address the PostgreSQL listener binds.', '127.0.0.1:15432'),
       allow_insecure_auth: bool('Accept cleartext passwords (Gatehouse credentials) without TLS on a non-loopback listener. Only for trusted networks.', false),
       startup_timeout: duration('Longest time a PostgreSQL client may take from connecting to completing authentication (SSL/startup/password); then the connection is closed (a client silent on one message gets FATAL 08P01 first).', '10s'),
+      message_timeout: duration('Longest time a signed-in PostgreSQL client may take to send one message, from its first byte to its last (time the gateway itself stops reading, for backpressure or a review, does not count); then the session ends with FATAL 08P01. Without it a client could hold a session and its buffer by sending a message a byte at a time.', '60s'),
       max_message_size: size('Largest PostgreSQL protocol message either side may send (a query text, a row). A bigger one ends the session with an error naming the side and the limit.', '64mb'),
       safe_functions: list('Functions the upstream catalog marks volatile that are known to change nothing (e.g. a logging-free lookup): "name" or "schema.name". Any other volatile function called by a statement (also in attribute notation t.f) makes it a write (sql.write, context.sql.volatile_functions).', str('A function name, optionally schema-qualified.', { pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$' }), { uniqueItems: true, default: [] }),
     },

@@ -16,6 +16,7 @@ export const startPostgresListener: ListenerStart<PostgresDeps, PostgresServerCo
     host: at.host, port: at.port, ...(at.tls ? { tls: at.tls } : {}),
     insecureAuthOk: at.loopback || config.allow_insecure_auth,
     startupTimeoutMs: parseDuration(config.startup_timeout) ?? 10_000,
+    messageTimeoutMs: parseDuration(config.message_timeout) ?? 60_000,
     maxMessage: parseSize(config.max_message_size) ?? DEFAULT_MAX_MESSAGE,
     safeFunctions: config.safe_functions,
   });

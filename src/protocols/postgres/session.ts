@@ -34,6 +34,8 @@ export interface SessionInit {
   readonly volatility?: FunctionVolatility;
   /** The process id in the client's BackendKeyData (its own notifications carry it too). */
   readonly clientPid?: number;
+  /** Deadline for one client message, first byte to last (default 60 s). */
+  readonly messageTimeoutMs?: number;
   readonly onClose: () => void;
 }
 
@@ -66,6 +68,8 @@ export class PgSession {
   readonly #guard: FrontendGuard;
   readonly #names: StatementNames;
   #closed = false;
+  /** Running while a client message is incomplete (server.postgres.message_timeout). */
+  #messageTimer: NodeJS.Timeout | undefined;
   /** Who authenticated this session (its credential's bound API keys decide revocation). */
   readonly principal: Principal;
   readonly #connectionName: string;
@@ -120,8 +124,23 @@ export class PgSession {
     this.#clientPump = new SerialPump(client, (f) => this.#guard.frontend(f), (e) => this.#fail(e, 'client'), () => { while (upSocket.writableCorked > 0) upSocket.uncork(); });
     this.#upPump = new SerialPump(upSocket, (f) => this.#backend(f), (e) => this.#fail(e, 'upstream'), () => { while (client.writableCorked > 0) client.uncork(); });
     const clientReader = init.clientReader;
+    const messageMs = init.messageTimeoutMs ?? 60_000;
+    // A message started must be finished within messageMs. Time the gateway itself is not reading
+    // (backpressure, a held statement) does not count: the deadline is re-armed while paused.
+    const onMessageDeadline = (): void => {
+      this.#messageTimer = undefined;
+      if (this.#closed || clientReader.buffered === 0) return;
+      if (client.isPaused()) { this.#messageTimer = setTimeout(onMessageDeadline, messageMs); this.#messageTimer.unref(); return; }
+      this.#fail(new ProtocolError(`a message from the client was not completed within ${messageMs / 1000} s (server.postgres.message_timeout)`), 'client');
+    };
     client.on('data', (c: Buffer) => {
       try { upSocket.cork(); this.#clientPump.push(clientReader.push(c)); } catch (e) { this.#fail(e, 'client'); }
+      if (clientReader.buffered === 0) {
+        if (this.#messageTimer) { clearTimeout(this.#messageTimer); this.#messageTimer = undefined; }
+      } else if (!this.#messageTimer && !this.#closed) {
+        this.#messageTimer = setTimeout(onMessageDeadline, messageMs);
+        this.#messageTimer.unref();
+      }
       if (this.#guard.hold.clientBytes(c.length)) client.pause();
     });
     upSocket.on('data', (c: Buffer) => {
@@ -262,6 +281,7 @@ export class PgSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#messageTimer) { clearTimeout(this.#messageTimer); this.#messageTimer = undefined; }
     this.#guard.hold.abort();
     this.#clientPump.stop();
     this.#upPump.stop();
