@@ -213,6 +213,35 @@ describe('availability: read timeouts, per-principal limits, inspection off the 
     await waitFor(() => t.gw.services.limits.limiter('postgres').held('user:bob') === 0, 'bob\'s session unit released');
   });
 
+  test('server.postgres.message_timeout is per message: a client whose reads all end mid-message keeps its session while messages complete', async () => {
+    const c = pgClient(bob);
+    await c.connect();
+    const socket = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+    socket.removeAllListeners('data');
+    let readyForQuery = 0;
+    let closed = false;
+    socket.on('data', (d: Buffer) => { for (const b of d) if (b === 0x5a) readyForQuery++; });
+    socket.on('close', () => { closed = true; });
+    // Sync messages (5 bytes each): two bytes first, then five at a time every 100 ms for 2.5 s,
+    // over twice message_timeout: every read ends inside a message, yet one completes in each.
+    const sync = Buffer.from([0x53, 0, 0, 0, 4]);
+    const stream = Buffer.concat(Array.from({ length: 200 }, () => sync));
+    socket.write(stream.subarray(0, 2));
+    let pos = 2;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 2_500 && !closed) {
+      await new Promise((r) => setTimeout(r, 100));
+      socket.write(stream.subarray(pos, pos + 5));
+      pos += 5;
+    }
+    socket.write(stream.subarray(pos, pos + (5 - (pos % 5)) % 5));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(closed, false, 'the session was ended while messages were completing');
+    assert.ok(readyForQuery >= 20, `${readyForQuery} ReadyForQuery answers`);
+    socket.destroy();
+    await waitFor(() => t.gw.services.limits.limiter('postgres').held('user:bob') === 0, 'bob\'s session unit released');
+  });
+
   test('a large statement is parsed on an inspection worker and runs; small ones stay inline', async () => {
     const inspection = t.gw.services.inspection;
     const before = { ...inspection.counts };

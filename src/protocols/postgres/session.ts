@@ -134,10 +134,19 @@ export class PgSession {
       this.#fail(new ProtocolError(`a message from the client was not completed within ${messageMs / 1000} s (server.postgres.message_timeout)`), 'client');
     };
     client.on('data', (c: Buffer) => {
-      try { upSocket.cork(); this.#clientPump.push(clientReader.push(c)); } catch (e) { this.#fail(e, 'client'); }
-      if (clientReader.buffered === 0) {
+      let completed = 0;
+      try {
+        upSocket.cork();
+        const frames = clientReader.push(c);
+        completed = frames.length;
+        this.#clientPump.push(frames);
+      } catch (e) { this.#fail(e, 'client'); }
+      // The deadline is per message: a message completed in this read ends the running one, and
+      // the next (partial) message gets a deadline of its own.
+      if (completed > 0 || clientReader.buffered === 0) {
         if (this.#messageTimer) { clearTimeout(this.#messageTimer); this.#messageTimer = undefined; }
-      } else if (!this.#messageTimer && !this.#closed) {
+      }
+      if (clientReader.buffered > 0 && !this.#messageTimer && !this.#closed) {
         this.#messageTimer = setTimeout(onMessageDeadline, messageMs);
         this.#messageTimer.unref();
       }
