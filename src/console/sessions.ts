@@ -31,8 +31,13 @@ export interface ConsoleSessionOptions {
   readonly ttlMs?: number;
   /** Idle lifetime. Default 30 min. */
   readonly idleMs?: number;
-  /** Most concurrent sessions kept; past it the oldest is dropped. Default 10 000. */
+  /**
+   * Most concurrent sessions in all. At it, new sign-ins are refused (`too_many_requests`);
+   * nobody's existing session is ended to make room. Default 10 000.
+   */
   readonly max?: number;
+  /** Most concurrent sessions of one principal; past it that principal's own oldest end. Default 20. */
+  readonly perPrincipal?: number;
 }
 
 /** Where sessions live: the gateway's store (shared by replicas) in production, a map in unit tests. */
@@ -63,6 +68,7 @@ export class ConsoleSessions {
   readonly #ttl: number;
   readonly #idle: number;
   readonly #max: number;
+  readonly #perPrincipal: number;
   #sweptAt = 0;
 
   constructor(clock: Clock, opts: ConsoleSessionOptions = {}, backend: SessionBackend = 'memory') {
@@ -70,6 +76,7 @@ export class ConsoleSessions {
     this.#ttl = opts.ttlMs ?? 8 * 3_600_000;
     this.#idle = opts.idleMs ?? 30 * 60_000;
     this.#max = opts.max ?? 10_000;
+    this.#perPrincipal = Math.max(1, opts.perPrincipal ?? 20);
     this.#db = backend === 'memory' ? undefined : backend;
   }
 
@@ -87,17 +94,20 @@ export class ConsoleSessions {
       csrf: randomBytes(24).toString('base64url'), createdAt: now, expiresAt, lastSeenAt: now,
     };
     if (this.#db) {
+      // Bounded per principal: a principal signing in again and again ends only its own oldest
+      // sessions, never another principal's (the table is shared by every replica).
       await this.#db.query(
-        'INSERT INTO console_sessions (token_hash, id, principal, method, csrf, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        [hash(token), s.id, JSON.stringify(principal), method, s.csrf, now, expiresAt, now]);
-      // Bounded: past the cap the oldest sessions go.
-      await this.#db.query('DELETE FROM console_sessions WHERE token_hash IN (SELECT token_hash FROM console_sessions ORDER BY created_at DESC OFFSET $1)', [this.#max]);
+        "DELETE FROM console_sessions WHERE token_hash IN (SELECT token_hash FROM console_sessions WHERE principal->>'id' = $1 AND principal->>'kind' = $2 ORDER BY created_at DESC, token_hash OFFSET $3)",
+        [principal.id, principal.kind, this.#perPrincipal - 1]);
+      // Bounded in all: at the cap the sign-in is refused (one statement, so no window between count and insert on this connection).
+      const inserted = await this.#db.query(
+        'INSERT INTO console_sessions (token_hash, id, principal, method, csrf, created_at, expires_at, last_seen_at) SELECT $1, $2, $3::jsonb, $4, $5, $6, $7, $8 WHERE (SELECT count(*) FROM console_sessions) < $9 RETURNING id',
+        [hash(token), s.id, JSON.stringify(principal), method, s.csrf, now, expiresAt, now, this.#max]);
+      if (inserted.length === 0) throw full(this.#max);
     } else {
-      while (this.#mem.size >= this.#max) {
-        const oldest = this.#mem.keys().next().value;
-        if (oldest === undefined) break;
-        this.#mem.delete(oldest);
-      }
+      const own = [...this.#mem].filter(([, x]) => samePrincipal(x.principal, principal));
+      for (let i = 0; i <= own.length - this.#perPrincipal; i++) this.#mem.delete(own[i]![0]);
+      if (this.#mem.size >= this.#max) throw full(this.#max);
       this.#mem.set(hash(token), s);
     }
     return { ...s, token };
@@ -186,6 +196,55 @@ function fromRow(r: Row | undefined): ConsoleSession | undefined {
     id: r.id, principal, method: r.method, csrf: r.csrf,
     createdAt: Number(r.created_at), expiresAt: Number(r.expires_at), lastSeenAt: Number(r.last_seen_at),
   };
+}
+
+/**
+ * Bounds how often one principal may sign in to the console on this replica: at most `limit`
+ * sign-ins per `windowMs` (a fixed window per principal). Tracks at most `maxTracked` principals;
+ * past that, the window that started earliest is forgotten.
+ */
+export class SignInLimiter {
+  readonly #clock: Clock;
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #maxTracked: number;
+  readonly #seen = new Map<string, { start: number; n: number }>();
+
+  constructor(clock: Clock, opts: { limit?: number; windowMs?: number; maxTracked?: number } = {}) {
+    this.#clock = clock;
+    this.#limit = opts.limit ?? 10;
+    this.#windowMs = opts.windowMs ?? 60_000;
+    this.#maxTracked = opts.maxTracked ?? 10_000;
+  }
+
+  /** Counts one sign-in of `p`; throws `too_many_requests` when it is over the limit. */
+  take(p: Principal): void {
+    const key = `${p.kind}:${p.id}`;
+    const now = this.#clock.now();
+    let w = this.#seen.get(key);
+    if (!w || now - w.start >= this.#windowMs) {
+      this.#seen.delete(key);
+      while (this.#seen.size >= this.#maxTracked) {
+        const oldest = this.#seen.keys().next().value;
+        if (oldest === undefined) break;
+        this.#seen.delete(oldest);
+      }
+      w = { start: now, n: 0 };
+      this.#seen.set(key, w);
+    }
+    if (w.n >= this.#limit) {
+      throw new GatehouseError('too_many_requests', `too many console sign-ins for this principal: at most ${this.#limit} per ${Math.round(this.#windowMs / 1000)} s`);
+    }
+    w.n++;
+  }
+}
+
+function samePrincipal(a: Principal, b: Principal): boolean {
+  return a.id === b.id && a.kind === b.kind;
+}
+
+function full(max: number): GatehouseError {
+  return new GatehouseError('too_many_requests', `the console has ${max} signed-in sessions (its limit): sign-in refused until some end; no existing session was ended`);
 }
 
 function hash(token: string): string {

@@ -9,7 +9,7 @@ import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import { readJson } from '../http/body.ts';
 import { sendJson } from '../http/problem.ts';
 import type { Principal } from '../identity/principal.ts';
-import { ConsoleSessions, readCookie, sessionCookieName, type ConsoleSession, type SignInMethod } from './sessions.ts';
+import { ConsoleSessions, SignInLimiter, readCookie, sessionCookieName, type ConsoleSession, type SignInMethod } from './sessions.ts';
 import { ConsoleAssets, consoleHeaders } from './static.ts';
 import type { ExternalSignIn } from './external.ts';
 
@@ -46,6 +46,7 @@ export class ConsoleSurface {
   readonly #cookie: string;
   readonly #headers: Record<string, string>;
   readonly #external: readonly ExternalSignIn[];
+  readonly #signIns: SignInLimiter;
 
   constructor(svc: ConsoleDeps, guard: HostGuard, external: readonly ExternalSignIn[] = []) {
     this.#svc = svc;
@@ -56,6 +57,7 @@ export class ConsoleSurface {
     this.#assets = new ConsoleAssets();
     this.sessions = new ConsoleSessions(svc.clock, {}, svc.db ?? 'memory');
     this.#external = external;
+    this.#signIns = new SignInLimiter(svc.clock);
     // A revoked API key ends the console sessions it signed in at once.
     svc.apiKeys.onRevoked((id) => {
       if (id !== undefined) this.sessions.revokeKey(id).catch((e: unknown) => { svc.log.error({ err: String(e) }, 'console session revocation failed'); });
@@ -162,6 +164,12 @@ export class ConsoleSurface {
       } catch (err) {
         await this.auditSignIn(req, 'api_key', isGatehouseError(err) ? err.code : 'invalid_credential');
         throw isGatehouseError(err) ? err : new GatehouseError('invalid_credential');
+      }
+      try {
+        this.#signIns.take(principal);
+      } catch (err) {
+        await this.auditSignIn(req, 'api_key', 'too_many_requests', principal);
+        throw err;
       }
       const s = await this.startSession(res, principal, 'api_key');
       await this.auditSignIn(req, 'api_key', 'ok', principal);
