@@ -6,7 +6,7 @@ import { manualClock } from '../kernel/clock.ts';
 import { openEmbedded } from '../store/embedded.ts';
 import { migrate } from '../store/migrate.ts';
 import type { SqlDriver } from '../store/sql.ts';
-import { SessionRevoker, type RevocableSession } from './session-revoker.ts';
+import { SessionRevoker, type RevocableSession, type RevokeReason } from './session-revoker.ts';
 
 /** The revoker against real ApiKeys on the embedded store: events, the sweep, expiry, bystanders. */
 
@@ -19,7 +19,7 @@ class FakeSession implements RevocableSession {
   ended: { keyId: string; why: string } | undefined;
   readonly principal: Principal;
   constructor(principal: Principal) { this.principal = principal; }
-  endRevoked(keyId: string, why: 'revoked' | 'revoked or expired'): void { this.ended ??= { keyId, why }; }
+  endRevoked(keyId: string, why: RevokeReason): void { this.ended ??= { keyId, why }; }
 }
 
 const silent = { warn: (): void => undefined };
@@ -60,6 +60,23 @@ describe('SessionRevoker', () => {
     assert.deepEqual(sessions.map((s) => s.ended), [
       { keyId: revokedElsewhere, why: 'revoked or expired' }, { keyId: expiring, why: 'revoked or expired' }, undefined,
     ]);
+    await keys.close();
+  });
+
+  test('the sweep ends sessions whose own credential has expired (an OIDC/SAML-minted token, no key), and only those', async () => {
+    const clock = manualClock(T0);
+    const keys = new ApiKeys(db, clock);
+    const minted = (jti: string, expiresAt: number): Principal => ({ kind: 'user', id: 'alice', groups: [], via: 'gatehouse_jwt', credentialId: jti, expiresAt });
+    const sessions = [new FakeSession(minted('jti_short', T0 + 60_000)), new FakeSession(minted('jti_long', T0 + 3_600_000)),
+      new FakeSession({ kind: 'user', id: 'bob', groups: [], via: 'oidc', expiresAt: T0 + 60_000 }), new FakeSession({ kind: 'user', id: 'carol', groups: [], via: 'saml' })];
+    const r = new SessionRevoker({ apiKeys: keys, log: silent, clock }, () => sessions, 0);
+    await r.sweep();
+    assert.deepEqual(sessions.map((s) => s.ended), [undefined, undefined, undefined, undefined], 'nothing has expired yet');
+    clock.advance(60_000);
+    await r.sweep();
+    assert.deepEqual(sessions.map((s) => s.ended), [
+      { keyId: 'jti_short', why: 'expired' }, undefined, { keyId: 'oidc', why: 'expired' }, undefined,
+    ], 'expiresAt <= now ends the session; a later expiry and no expiry do not');
     await keys.close();
   });
 

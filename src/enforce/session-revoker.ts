@@ -1,17 +1,26 @@
 import type { ApiKeys } from '../identity/api-keys.ts';
 import { keyBinding, type Principal } from '../identity/principal.ts';
+import { systemClock, type Clock } from '../kernel/clock.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 
 /** What the revoker needs of a live session (a PostgreSQL session, an SSH client connection). */
 export interface RevocableSession {
   readonly principal: Principal;
-  /** Ends the session, telling its client why (audited by the session). */
-  endRevoked(keyId: string, why: 'revoked' | 'revoked or expired'): void;
+  /**
+   * Ends the session, telling its client why (audited by the session). `keyId`: the dead API key,
+   * or for `expired` the expired credential's id (`credentialId`, else its kind); never a secret.
+   */
+  endRevoked(keyId: string, why: RevokeReason): void;
 }
+
+/** Why a live session is ended: its key was revoked, a key failed the re-check, or the credential itself expired. */
+export type RevokeReason = 'revoked' | 'revoked or expired' | 'expired';
 
 /** What the revoker needs of the services. */
 export interface RevokerDeps {
   readonly apiKeys: Pick<ApiKeys, 'onRevoked' | 'assertLive'>;
+  /** For credential expiry (`principal.expiresAt`); the system clock when absent. */
+  readonly clock?: Pick<Clock, 'now'>;
   readonly log: { warn(obj: object, msg: string): void };
 }
 
@@ -31,7 +40,11 @@ export const SESSION_RECHECK_MS = 30_000;
  *   expired key ends the session within that bound). A store that cannot answer ends nothing (logged):
  *   new authentications fail closed meanwhile, and the next sweep tries again.
  *
- * Sessions authenticated by an external OIDC token carry no key binding and are not affected.
+ * - The sweep also ends every session whose credential itself has expired (`principal.expiresAt`
+ *   <= now), key-bound or not: a Gatehouse token minted through OIDC or SAML has no key to re-check,
+ *   and its session must not outlive it. Audited like a revocation (`why` = `expired`).
+ *
+ * Revoking a key does not affect sessions authenticated by an external OIDC token (no key binding).
  *
  * @example
  *   const revoker = new SessionRevoker(svc, () => sessions);
@@ -78,8 +91,8 @@ export class SessionRevoker {
   }
 
   /**
-   * Checks every open session's keys against the store (through the API-key cache) and ends the
-   * sessions with a dead one. One sweep at a time; each distinct key is checked once per sweep.
+   * Ends every open session whose credential has expired, and checks the others' keys against the
+   * store (through the API-key cache), ending the sessions with a dead one. One sweep at a time; each distinct key is checked once per sweep.
    */
   async sweep(): Promise<void> {
     if (this.#sweeping) return;
@@ -98,7 +111,10 @@ export class SessionRevoker {
         }
         return v;
       };
+      const now = (this.#svc.clock ?? systemClock).now();
       for (const s of [...this.#sessions()]) {
+        const exp = s.principal.expiresAt;
+        if (exp !== undefined && exp <= now) { s.endRevoked(s.principal.credentialId ?? s.principal.via, 'expired'); continue; }
         for (const id of keyBinding(s.principal)) {
           if (!(await live(id))) { s.endRevoked(id, 'revoked or expired'); break; }
         }

@@ -19,6 +19,7 @@ import { StatementNames, type NameOp } from './statement-names.ts';
 import { RecordingError, SessionRecording } from './session-recording.ts';
 import type { UpstreamSession } from './upstream.ts';
 import { emptyMessage } from './writer.ts';
+import type { RevokeReason } from '../../enforce/session-revoker.ts';
 
 /** Everything a session is started with. */
 export interface SessionInit {
@@ -246,19 +247,21 @@ export class PgSession {
    * client gets FATAL 28000 "credential revoked: …" and both sides are closed (a held statement
    * fails with the session). Idempotent. `keyId`: the dead key, never a secret.
    */
-  endRevoked(keyId: string, why: 'revoked' | 'revoked or expired'): void {
+  endRevoked(keyId: string, why: RevokeReason): void {
     if (this.#closed) return;
     try {
       this.#svc.audit.enqueue({
         kind: 'postgres.session_revoked', outcome: 'closed', user: this.principal.id, ...optionalAgent(this.principal),
-        resource: this.#connectionName, detail: { session: this.#id, key_id: keyId, via: this.principal.via },
+        resource: this.#connectionName, detail: { session: this.#id, key_id: keyId, via: this.principal.via, reason: why },
       });
     } catch (err) {
       // The session ends whether or not the event could be queued (the audit gate handles the rest).
       this.#svc.log.warn({ session: this.#id, err: String(err) }, 'revoked postgres session not audited');
     }
-    this.#rec.event('error', { side: 'gateway', error: 'credential revoked', key_id: keyId });
-    const message = `credential revoked: the API key ${keyId} this session's credential depends on was ${why}`;
+    this.#rec.event('error', { side: 'gateway', error: why === 'expired' ? 'credential expired' : 'credential revoked', key_id: keyId });
+    const message = why === 'expired'
+      ? `credential expired: this session's credential (${keyId}) is past its expiry; sign in again`
+      : `credential revoked: the API key ${keyId} this session's credential depends on was ${why}`;
     while (this.#client.writableCorked > 0) this.#client.uncork();
     if (!this.#client.destroyed) this.#client.end(errorResponse({ severity: 'FATAL', code: SQLSTATE.invalidAuthorization, message }));
     this.close();

@@ -146,13 +146,13 @@ export class SshListener {
           try {
             this.#svc.audit.enqueue({
               kind: 'ssh.session_revoked', outcome: 'closed', user: principal.id, ...optionalAgent(principal),
-              resource: connection.name, detail: { key_id: keyId, via: principal.via, remote },
+              resource: connection.name, detail: { key_id: keyId, via: principal.via, remote, reason: why },
             });
           } catch (err) {
             // The connection ends whether or not the event could be queued (the audit gate handles the rest).
             this.#svc.log.warn({ err: String(err) }, 'revoked ssh connection not audited');
           }
-          s.rec.event('error', { side: 'gateway', error: 'credential revoked', key_id: keyId });
+          s.rec.event('error', { side: 'gateway', error: why === 'expired' ? 'credential expired' : 'credential revoked', key_id: keyId });
           s.close(`credential ${why}`);
           client.end();
         },
