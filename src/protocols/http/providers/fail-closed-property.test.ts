@@ -152,6 +152,31 @@ describe('property: random provider responses, nothing unmasked reaches the clie
     }), { numRuns: 200 });
   });
 
+  test('an entity split between Responses deltas keyed by output_index and by item_id alone is one stream (masked), or refused', () => {
+    fc.assert(fc.property(entity, fc.nat(), fc.boolean(), (e, at, indexFirst) => {
+      const cut = 1 + (at % (e.length - 1));
+      const [head, tail] = [`mail ${e.slice(0, cut)}`, `${e.slice(cut)} now`];
+      const ev = (type: string, d: object): SseEvent => ({ event: type, data: JSON.stringify({ type, ...d }) });
+      const withIndex = { item_id: 'm', output_index: 0, content_index: 0 };
+      const idOnly = { item_id: 'm', content_index: 0 };
+      const evs = [
+        ev('response.output_text.delta', { ...(indexFirst ? withIndex : idOnly), delta: head }),
+        ev('response.output_text.delta', { ...(indexFirst ? idOnly : withIndex), delta: tail }),
+        ev('response.output_text.done', { ...withIndex, text: head + tail }),
+      ];
+      const t = streamTransform('openai-responses', masker, () => undefined);
+      if (indexFirst) {
+        // The id is known with its index: the id-only delta continues the same stream, the entity is masked.
+        const out = [...evs.flatMap((x) => t.event(x)), ...t.end()].map(formatSse).join('');
+        assert.deepEqual(leaked(out), [], out);
+      } else {
+        // Keyed by the id alone first, then the id arrives with an index: refused (fail closed).
+        t.event(evs[0]!);
+        assert.throws(() => t.event(evs[1]!), /without its output index/);
+      }
+    }), { numRuns: 200 });
+  });
+
   test('JSON responses of the three formats', () => {
     fc.assert(fc.property(textArb, extraArb, carrier, (text, extra, id) => {
       const docs = [

@@ -18,13 +18,13 @@ const TERMINAL = new Set(['response.completed', 'response.failed', 'response.inc
 
 /**
  * The stream a delta continues: its kind and position (`output_index`, `content_index`,
- * `summary_index`), which is what the SDKs join deltas by; the item id only when there is no
- * output index.
+ * `summary_index`), which is what the SDKs join deltas by. A delta carrying only an item id is
+ * keyed by the index that id was paired with ({@link ItemPairs.item}), so one item is one stream
+ * whichever of the two a delta carries.
  */
-function streamKey(kind: string, d: Record<string, unknown>): string {
+function streamKey(kind: string, d: Record<string, unknown>, items: ItemPairs): string {
   const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '');
-  const item = typeof d.output_index === 'number' ? String(d.output_index) : typeof d.item_id === 'string' ? `id:${d.item_id}` : '';
-  return `${kind}|${item}|${num(d.content_index)}|${num(d.summary_index)}`;
+  return `${kind}|${items.item(d)}|${num(d.content_index)}|${num(d.summary_index)}`;
 }
 
 /**
@@ -35,17 +35,34 @@ function streamKey(kind: string, d: Record<string, unknown>): string {
 class ItemPairs {
   readonly #byId = new Map<string, number>();
   readonly #byIndex = new Map<number, string>();
+  /** Ids whose deltas were keyed by the id alone (no index was known for them). */
+  readonly #idOnly = new Set<string>();
 
   check(d: Record<string, unknown>): void {
     const id = typeof d.item_id === 'string' ? d.item_id : isObject(d.item) ? d.item.id : undefined;
     const index = d.output_index;
     if (typeof id !== 'string' || typeof index !== 'number') return;
+    // Deltas of this id were already keyed by the id alone: keyed by index now, the item would be two streams.
+    if (this.#idOnly.has(id)) throw new Error('an item id streamed without its output index arrives with one');
     const i = this.#byId.get(id);
     const known = this.#byIndex.get(index);
     if ((i !== undefined && i !== index) || (known !== undefined && known !== id)) throw new Error('item id and output index disagree between events');
     if (this.#byId.size >= MAX_ITEMS) throw new Error('too many output items in one response');
     this.#byId.set(id, index);
     this.#byIndex.set(index, id);
+  }
+
+  /** The item part of a delta's stream key: its output index, or the index its item id was paired with, else the id. */
+  item(d: Record<string, unknown>): string {
+    if (typeof d.output_index === 'number') return String(d.output_index);
+    if (typeof d.item_id !== 'string') return '';
+    const index = this.#byId.get(d.item_id);
+    if (index !== undefined) return String(index);
+    if (!this.#idOnly.has(d.item_id)) {
+      if (this.#idOnly.size >= MAX_ITEMS) throw new Error('too many output items in one response');
+      this.#idOnly.add(d.item_id);
+    }
+    return `id:${d.item_id}`;
   }
 }
 const MAX_ITEMS = 4096;
@@ -90,7 +107,7 @@ export function openAiResponsesStream(masker: TextMasker, sink: TextSink): Strea
       if (DELTA_KINDS.has(kind) && suffix === 'delta') {
         const text = d.delta;
         if (typeof text !== 'string') throw new Error('delta is not a string');
-        const key = streamKey(kind, d);
+        const key = streamKey(kind, d, items);
         // Everything but the streamed text (ids, logprobs — dropped —, obfuscation, extra members) is masked whole.
         d.delta = '';
         set.maskWhole(d);
@@ -105,7 +122,7 @@ export function openAiResponsesStream(masker: TextMasker, sink: TextSink): Strea
       if (isObject(part) && part.type === 'output_text' && typeof part.text === 'string' && part.text !== '') {
         // Text in the part's added event continues in its deltas: it opens the part's stream.
         const text = part.text;
-        const key = streamKey('response.output_text', d);
+        const key = streamKey('response.output_text', d, items);
         part.text = '';
         set.maskWhole(d);
         if (!templates.has(key)) {
@@ -116,7 +133,7 @@ export function openAiResponsesStream(masker: TextMasker, sink: TextSink): Strea
         return [{ event: type, data: JSON.stringify(d) }];
       }
       if (DELTA_KINDS.has(kind) && suffix === 'done') {
-        out.push(...flushKey(streamKey(kind, d)));
+        out.push(...flushKey(streamKey(kind, d, items)));
       } else if (TERMINAL.has(type)) {
         for (const k of set.keys()) out.push(...flushKey(k));
       } else if (!WHOLE.test(type)) {
