@@ -13,6 +13,8 @@ const scanner = new TextMasker({ detectors: defaultDetectors(), strategy: 'redac
 const pii = new TextMasker({ detectors: detectorsFor(['EMAIL', 'CREDIT_CARD', 'US_SSN', 'PHONE']), strategy: 'redact', hashKey });
 const all = scanner;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
+/** Base64 of `A\0` repeated, then `x <e>` (even length): BOM-less UTF-16 to a byte count, an email to a reader dropping NULs. */
+const nulPadded = (e: string): string => { const t = `x ${e}`; return b64(`${'A\0'.repeat(t.length + 4)}${t.length % 2 === 1 ? ' ' : ''}${t}`); };
 
 describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
   const cases: [string, unknown][] = [
@@ -21,6 +23,8 @@ describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
     ['a percent-encoded data: URL', { input: 'data:text/plain,mail%20bob%40example.com' }],
     ['an anthropic base64 document with plaintext', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: b64('card 4111 1111 1111 1111') } }] }] }],
     ['UTF-16 text in base64', { messages: [{ role: 'user', content: [{ type: 'input_file', file_data: Buffer.from('\ufeffbob@example.com', 'utf16le').toString('base64') }] }] }],
+    ['"A\\0" repeated then plaintext (read as BOM-less UTF-16, an email with the NULs dropped)', { input: nulPadded('bob@example.com') }],
+    ['"A\\0" repeated, a byte that is not UTF-8, then plaintext (UTF-16 and Latin-1 readings)', { input: Buffer.concat([Buffer.from('A\0'.repeat(40)), Buffer.from([0xff, 0x41]), Buffer.from('mail bob@example.com')]).toString('base64') }],
     ['base64 of base64 of text', { input: b64(b64('call 4111111111111111 now')) }],
     ['base64url without padding', { input: Buffer.from('to bob@example.com!').toString('base64url') }],
     ['MIME base64 with line breaks', { input: b64(`a long letter to bob@example.com, ${'x'.repeat(60)}`).replace(/.{76}/g, '$&\r\n') }],
@@ -125,6 +129,7 @@ const carrier = fc.oneof(
   fc.tuple(filler, entity).map(([f, e]) => `${f} ${e} `),
   entity.map((e) => `data:image/png;base64,${b64(`x ${e}`)}`),
   entity.map((e) => b64(`see ${e} now`)),
+  entity.map(nulPadded),
   entity.map((e) => `data:text/plain,${encodeURIComponent(`x ${e}`)}`),
   entity.map((e) => Buffer.from(`x ${e}`).toString('hex')),
   entity.map((e) => encodeURIComponent(`x ${e}`)),
@@ -140,7 +145,7 @@ const docArb = fc.letrec((tie) => ({
 function leaks(text: string): string[] {
   const found = [...ENTITIES, ...NUMERIC.map(String)].filter((e) => text.includes(e) || text.includes(JSON.stringify(e).slice(1, -1)));
   for (const e of ENTITIES) {
-    for (const enc of [encodeURIComponent(`x ${e}`), b64(`x ${e}`), b64(`see ${e} now`), Buffer.from(`x ${e}`).toString('hex')]) if (text.includes(enc)) found.push(`encoded ${e}`);
+    for (const enc of [encodeURIComponent(`x ${e}`), b64(`x ${e}`), b64(`see ${e} now`), nulPadded(e), Buffer.from(`x ${e}`).toString('hex')]) if (text.includes(enc)) found.push(`encoded ${e}`);
   }
   return found;
 }

@@ -153,6 +153,7 @@ class Walker {
     if (p?.kind === 'text') {
       const masked = this.string(p.text, level + 1, undefined, label);
       if (masked !== p.text) out = p.encode(masked, out);
+      if (p.otherReading === true) out = this.otherReading(masked === p.text ? s : out, level, label);
     }
     const binary = p?.kind === 'binary' ? p : p?.attachment;
     if (binary !== undefined) {
@@ -163,6 +164,23 @@ class Walker {
       }
     }
     return level === 0 ? this.embedded(out) : out;
+  }
+
+  /**
+   * The bytes of a payload read as BOM-less UTF-16 (a guess), read the other way too: as UTF-8,
+   * else Latin-1 (`A\0A\0…bob@example.com` is CJK to UTF-16 and an email to a reader dropping
+   * NULs). `enc` is the encoded string as the UTF-16 reading left it; what this reading masks is
+   * written back, and the UTF-16 reading of the result is checked once more (fail closed).
+   */
+  otherReading(enc: string, level: number, label: string | undefined): string {
+    const q = decodePayload(enc, { utf16: false });
+    if (q?.kind !== 'text') return enc;
+    const masked = this.string(q.text, level + 1, undefined, label);
+    if (masked === q.text) return enc;
+    const out = q.encode(masked, enc);
+    const r = decodePayload(out);
+    if (r?.kind === 'text' && this.#v.text(r.text, label) !== r.text) throw new RangeError('an encoded payload cannot be masked in all of its readings');
+    return out;
   }
 
   /** Key context inside a string that is itself a JSON object or array (tool arguments, tool results). */

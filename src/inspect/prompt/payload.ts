@@ -10,7 +10,10 @@ import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
  * encoding.
  *
  * Decoded bytes are read as text when they are valid UTF-8, or UTF-16 (a byte order mark, or at
- * least half of the high bytes zero as in mostly-Latin text); control characters do not make
+ * least half of the high bytes zero as in mostly-Latin text). UTF-16 without a byte order mark
+ * is a guess: such a payload says so (`otherReading`), and the walk also scans the same bytes
+ * read without UTF-16 ({@link DecodeOptions.utf16} false: UTF-8, else Latin-1), which is what a
+ * reader dropping the NULs of `A\0A\0…bob@example.com` sees. Control characters do not make
  * them binary (the detectors' normalization drops them, so `\x01b\x01o\x01b@…` is still read).
  * gzip and zlib streams are inflated (bounded) and read the same way. What is left — bytes that
  * are neither — is binary: unless it starts with the signature of an image, audio or video
@@ -43,8 +46,19 @@ export type Payload =
     readonly kind: 'text'; readonly text: string; readonly encode: (masked: string, rawMasked: string) => string;
     /** Set when the bytes are not plain text (controls, compressed, a binary read as Latin-1): they also count as an attachment. */
     readonly attachment?: Attachment;
+    /**
+     * The text is a BOM-less UTF-16 reading (a guess): the same string decoded with `utf16: false`
+     * is another plausible reading, to be scanned as well.
+     */
+    readonly otherReading?: true;
   }
   | ({ readonly kind: 'binary' } & Attachment);
+
+/** Options of {@link decodePayload}. */
+export interface DecodeOptions {
+  /** Read bytes as UTF-16 when they look like it (default true); false gives the UTF-8 / Latin-1 reading. */
+  readonly utf16?: boolean;
+}
 
 /** A payload that is (also) a binary attachment. */
 export interface Attachment {
@@ -63,26 +77,27 @@ export interface Attachment {
  *
  * @example decodePayload('data:text/plain;base64,Ym9iQGV4YW1wbGUuY29t') // { kind: 'text', text: 'bob@example.com', … }
  */
-export function decodePayload(s: string): Payload | undefined {
+export function decodePayload(s: string, opts: DecodeOptions = {}): Payload | undefined {
+  const utf16 = opts.utf16 ?? true;
   if (s.length < MIN_PERCENT) return undefined;
   const c = s.charCodeAt(0);
   if (c === 100 || c === 68) { // d / D
     const m = DATA_URL.exec(s.slice(0, 1024));
-    if (m !== null) return dataUrl(s, m);
+    if (m !== null) return dataUrl(s, m, utf16);
   }
   if (s.length >= MIN_BARE) {
     let hex: Payload | undefined;
     if (s.length % 2 === 0 && HEX.test(s)) {
       bound(s.length);
       const upper = /[A-F]/.test(s);
-      hex = classify(Buffer.from(s, 'hex'), undefined, false, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
+      hex = classify(Buffer.from(s, 'hex'), undefined, false, utf16, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
       if (hex.kind === 'text' && hex.attachment === undefined) return hex;
       // Binary as hex: base64 (whose alphabet holds every hex digit) may still read as text.
-      const b = BASE64.test(s) ? decodeBase64(s) : undefined;
+      const b = BASE64.test(s) ? decodeBase64(s, utf16) : undefined;
       return b?.kind === 'text' && b.attachment === undefined ? b : hex;
     }
     if (BASE64.test(s)) {
-      const p = decodeBase64(s);
+      const p = decodeBase64(s, utf16);
       if (p !== undefined) return p;
     }
   }
@@ -109,13 +124,13 @@ export function decodePayload(s: string): Payload | undefined {
 }
 
 /** Bare base64 (standard or URL alphabet, MIME line breaks); undefined when its length cannot be base64. */
-function decodeBase64(s: string): Payload | undefined {
+function decodeBase64(s: string, utf16: boolean): Payload | undefined {
   const compact = s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, '') : s;
   if (compact.length % 4 === 1) return undefined;
   bound(compact.length);
   const url = /[-_]/.test(compact);
   const padded = compact.endsWith('=');
-  return classify(Buffer.from(compact, 'base64'), undefined, false, (bytes) => {
+  return classify(Buffer.from(compact, 'base64'), undefined, false, utf16, (bytes) => {
     let out = bytes.toString(url ? 'base64url' : 'base64');
     if (url && padded) out += '='.repeat((4 - (out.length % 4)) % 4);
     if (!url && !padded) out = out.replace(/=+$/, '');
@@ -123,13 +138,13 @@ function decodeBase64(s: string): Payload | undefined {
   });
 }
 
-function dataUrl(s: string, m: RegExpExecArray): Payload | undefined {
+function dataUrl(s: string, m: RegExpExecArray, utf16: boolean): Payload | undefined {
   const head = m[0];
   const mediaType = m[1]?.toLowerCase();
   const body = s.slice(head.length);
   bound(body.length);
   if (m[3] !== undefined) {
-    return classify(Buffer.from(body, 'base64'), mediaType, true, (bytes) => head + bytes.toString('base64'));
+    return classify(Buffer.from(body, 'base64'), mediaType, true, utf16, (bytes) => head + bytes.toString('base64'));
   }
   let text: string;
   try {
@@ -149,10 +164,11 @@ function bound(n: number): void {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf16le = new TextDecoder('utf-16le', { fatal: true });
 
-function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean, reencode: (b: Buffer) => string, inflated = false): Payload {
+/** `utf16` false: the bytes are not read as UTF-16 (the other reading of a BOM-less UTF-16 guess). */
+function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean, utf16: boolean, reencode: (b: Buffer) => string, inflated = false): Payload {
   const attachment: Attachment = { mediaType, bytes: buf.length, dataUrl: isDataUrl };
   const binary: Payload = { kind: 'binary', ...attachment };
-  const u16 = utf16Order(buf);
+  const u16 = utf16 ? utf16Order(buf) : undefined;
   if (u16 !== undefined) {
     const bom = buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff));
     const le = u16 === 'le' ? buf : swap(buf);
@@ -164,7 +180,7 @@ function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean
     }
     if (text !== undefined) {
       return {
-        kind: 'text', text, ...(CONTROL.test(text) || inflated ? { attachment } : {}),
+        kind: 'text', text, ...(CONTROL.test(text) || inflated ? { attachment } : {}), ...(bom ? {} : { otherReading: true as const }),
         encode: (masked) => {
           const b = Buffer.from(masked, 'utf16le');
           const body = u16 === 'le' ? b : swap(b);
@@ -180,7 +196,7 @@ function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean
   if (!inflated) {
     const inner = inflate(buf);
     if (inner !== undefined) {
-      const p = classify(inner.bytes, mediaType, isDataUrl, (b) => reencode(inner.compress(b)), true);
+      const p = classify(inner.bytes, mediaType, isDataUrl, utf16, (b) => reencode(inner.compress(b)), true);
       return p.kind === 'text' ? { ...p, attachment } : binary;
     }
   }
