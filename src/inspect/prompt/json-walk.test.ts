@@ -6,7 +6,8 @@ import { detectorsFor } from '../../masking/detectors/index.ts';
 import { customDetector } from '../../masking/detectors/custom.ts';
 import { inspectPrompt, maskResponseJson, redactDocument } from './inspect.ts';
 import { isCredentialKey } from './credential-keys.ts';
-import { MAX_PAYLOAD_CHARS } from './payload.ts';
+import { gzipSync } from 'node:zlib';
+import { decodePayload, MAX_INFLATED_PER_DOCUMENT, MAX_PAYLOAD_CHARS } from './payload.ts';
 
 const hashKey = Buffer.alloc(32, 3);
 const scanner = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey });
@@ -93,6 +94,23 @@ describe('egress: everything that leaves is scanned (issue 16, item 2)', () => {
     assert.deepEqual(redactDocument(structuredClone(doc), pii), doc);
     const huge = { input: `data:text/plain;base64,${'A'.repeat(MAX_PAYLOAD_CHARS + 4)}` };
     assert.throws(() => inspectPrompt(huge, scanner), RangeError);
+  });
+
+  test('gzip payloads are bounded per document: bombs each under the per-payload limit are refused together', () => {
+    // The budget is shared and decremented across a document's strings.
+    const small = gzipSync(Buffer.alloc(4000, 0x61)).toString('base64');
+    const budget = { left: 10_000 };
+    assert.equal(decodePayload(small, { budget })?.kind, 'text');
+    assert.equal(decodePayload(small, { budget })?.kind, 'text');
+    assert.equal(budget.left, 2000);
+    assert.throws(() => decodePayload(small, { budget }), (err: unknown) => err instanceof RangeError && /in one document/.test(err.message));
+    // A walk: three bombs, each under the per-payload limit and all three in well under 64 KB, exceed the document's budget.
+    const third = Math.ceil(MAX_INFLATED_PER_DOCUMENT / 3) + 1024;
+    assert.ok(third < MAX_PAYLOAD_CHARS);
+    const bomb = gzipSync(Buffer.alloc(third, 0x61)).toString('base64');
+    assert.ok(bomb.length * 3 < 64 * 1024, `${bomb.length} characters`);
+    const three = { messages: [{ role: 'user', content: [bomb, bomb, bomb].map((file_data) => ({ type: 'input_file', file_data })) }] };
+    assert.throws(() => inspectPrompt(three, scanner), (err: unknown) => err instanceof RangeError && /compressed payloads in one document/.test(err.message));
   });
 });
 

@@ -1,5 +1,5 @@
 import { isCredentialKey, isPlaceholder } from './credential-keys.ts';
-import { decodePayload } from './payload.ts';
+import { decodePayload, MAX_INFLATED_PER_DOCUMENT, type InflateBudget } from './payload.ts';
 import { TRUSTED_KEYS, TRUSTED_VALUES } from './structural.ts';
 
 /**
@@ -63,7 +63,8 @@ export interface WalkOptions {
  * Walks `doc` (a parsed JSON value) depth first in document order, replacing in place what the
  * visitor returns. Objects whose keys change are rebuilt in place (same object, order kept; a key
  * that masks to an existing one gets a `#n` suffix). Returns the (possibly replaced) root.
- * Throws `RangeError` past {@link MAX_DEPTH} or for a payload too long to inspect.
+ * Throws `RangeError` past {@link MAX_DEPTH}, for a payload too long to inspect, or when the
+ * document's compressed payloads inflate beyond {@link MAX_INFLATED_PER_DOCUMENT} in all.
  *
  * @example
  *   doc = walkJson(doc, { text: (s) => masker.mask(s).text, credential: (s) => '[SECRET]', attachment: () => {} },
@@ -77,6 +78,8 @@ class Walker {
   readonly #v: JsonVisitor;
   readonly #trust: boolean;
   readonly #response: boolean;
+  /** Inflated bytes left for this document (gzip/zlib payloads in all its strings). */
+  readonly #budget: InflateBudget = { left: MAX_INFLATED_PER_DOCUMENT };
 
   constructor(v: JsonVisitor, opts: WalkOptions) {
     this.#v = v;
@@ -149,7 +152,7 @@ class Walker {
   string(s: string, level: number, parent: Record<string, unknown> | undefined, label?: string): string {
     if (this.#trust && TRUSTED_VALUES.has(s)) return s;
     let out = this.#v.text(s, label);
-    const p = level < MAX_PAYLOAD_DEPTH ? decodePayload(s) : undefined;
+    const p = level < MAX_PAYLOAD_DEPTH ? decodePayload(s, { budget: this.#budget }) : undefined;
     if (p?.kind === 'text') {
       const masked = this.string(p.text, level + 1, undefined, label);
       if (masked !== p.text) out = p.encode(masked, out);
@@ -173,12 +176,12 @@ class Walker {
    * written back, and the UTF-16 reading of the result is checked once more (fail closed).
    */
   otherReading(enc: string, level: number, label: string | undefined): string {
-    const q = decodePayload(enc, { utf16: false });
+    const q = decodePayload(enc, { utf16: false, budget: this.#budget });
     if (q?.kind !== 'text') return enc;
     const masked = this.string(q.text, level + 1, undefined, label);
     if (masked === q.text) return enc;
     const out = q.encode(masked, enc);
-    const r = decodePayload(out);
+    const r = decodePayload(out, { budget: this.#budget });
     if (r?.kind === 'text' && this.#v.text(r.text, label) !== r.text) throw new RangeError('an encoded payload cannot be masked in all of its readings');
     return out;
   }

@@ -27,6 +27,13 @@ import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 
 /** Largest encoded payload decoded (characters); a longer one is refused (it cannot be inspected). */
 export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024;
+/**
+ * Inflated bytes one document may produce in all (gzip/zlib payloads across every string of it,
+ * each also bounded by {@link MAX_PAYLOAD_CHARS}): a 64 KB body holding several gzip bombs would
+ * otherwise be inflated and scanned tens of MiB deep on the event loop. Past it the document is
+ * refused (`RangeError`, like one over-limit payload).
+ */
+export const MAX_INFLATED_PER_DOCUMENT = 16 * 1024 * 1024;
 /** Shortest bare hex or base64 string that is decoded (shorter runs are ordinary words and ids). */
 const MIN_BARE = 16;
 /** Shortest string checked for percent-escapes (`a%40b.io`). */
@@ -58,6 +65,13 @@ export type Payload =
 export interface DecodeOptions {
   /** Read bytes as UTF-16 when they look like it (default true); false gives the UTF-8 / Latin-1 reading. */
   readonly utf16?: boolean;
+  /** Inflated bytes left for the document (shared by its strings, decremented); default: only the per-payload bound. */
+  readonly budget?: InflateBudget;
+}
+
+/** What is left of a document's {@link MAX_INFLATED_PER_DOCUMENT}; create one per document. */
+export interface InflateBudget {
+  left: number;
 }
 
 /** A payload that is (also) a binary attachment. */
@@ -78,26 +92,25 @@ export interface Attachment {
  * @example decodePayload('data:text/plain;base64,Ym9iQGV4YW1wbGUuY29t') // { kind: 'text', text: 'bob@example.com', … }
  */
 export function decodePayload(s: string, opts: DecodeOptions = {}): Payload | undefined {
-  const utf16 = opts.utf16 ?? true;
   if (s.length < MIN_PERCENT) return undefined;
   const c = s.charCodeAt(0);
   if (c === 100 || c === 68) { // d / D
     const m = DATA_URL.exec(s.slice(0, 1024));
-    if (m !== null) return dataUrl(s, m, utf16);
+    if (m !== null) return dataUrl(s, m, opts);
   }
   if (s.length >= MIN_BARE) {
     let hex: Payload | undefined;
     if (s.length % 2 === 0 && HEX.test(s)) {
       bound(s.length);
       const upper = /[A-F]/.test(s);
-      hex = classify(Buffer.from(s, 'hex'), undefined, false, utf16, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
+      hex = classify(Buffer.from(s, 'hex'), undefined, false, opts, (bytes) => (upper ? bytes.toString('hex').toUpperCase() : bytes.toString('hex')));
       if (hex.kind === 'text' && hex.attachment === undefined) return hex;
       // Binary as hex: base64 (whose alphabet holds every hex digit) may still read as text.
-      const b = BASE64.test(s) ? decodeBase64(s, utf16) : undefined;
+      const b = BASE64.test(s) ? decodeBase64(s, opts) : undefined;
       return b?.kind === 'text' && b.attachment === undefined ? b : hex;
     }
     if (BASE64.test(s)) {
-      const p = decodeBase64(s, utf16);
+      const p = decodeBase64(s, opts);
       if (p !== undefined) return p;
     }
   }
@@ -124,13 +137,13 @@ export function decodePayload(s: string, opts: DecodeOptions = {}): Payload | un
 }
 
 /** Bare base64 (standard or URL alphabet, MIME line breaks); undefined when its length cannot be base64. */
-function decodeBase64(s: string, utf16: boolean): Payload | undefined {
+function decodeBase64(s: string, opts: DecodeOptions): Payload | undefined {
   const compact = s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, '') : s;
   if (compact.length % 4 === 1) return undefined;
   bound(compact.length);
   const url = /[-_]/.test(compact);
   const padded = compact.endsWith('=');
-  return classify(Buffer.from(compact, 'base64'), undefined, false, utf16, (bytes) => {
+  return classify(Buffer.from(compact, 'base64'), undefined, false, opts, (bytes) => {
     let out = bytes.toString(url ? 'base64url' : 'base64');
     if (url && padded) out += '='.repeat((4 - (out.length % 4)) % 4);
     if (!url && !padded) out = out.replace(/=+$/, '');
@@ -138,13 +151,13 @@ function decodeBase64(s: string, utf16: boolean): Payload | undefined {
   });
 }
 
-function dataUrl(s: string, m: RegExpExecArray, utf16: boolean): Payload | undefined {
+function dataUrl(s: string, m: RegExpExecArray, opts: DecodeOptions): Payload | undefined {
   const head = m[0];
   const mediaType = m[1]?.toLowerCase();
   const body = s.slice(head.length);
   bound(body.length);
   if (m[3] !== undefined) {
-    return classify(Buffer.from(body, 'base64'), mediaType, true, utf16, (bytes) => head + bytes.toString('base64'));
+    return classify(Buffer.from(body, 'base64'), mediaType, true, opts, (bytes) => head + bytes.toString('base64'));
   }
   let text: string;
   try {
@@ -164,11 +177,11 @@ function bound(n: number): void {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf16le = new TextDecoder('utf-16le', { fatal: true });
 
-/** `utf16` false: the bytes are not read as UTF-16 (the other reading of a BOM-less UTF-16 guess). */
-function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean, utf16: boolean, reencode: (b: Buffer) => string, inflated = false): Payload {
+/** `opts.utf16` false: the bytes are not read as UTF-16 (the other reading of a BOM-less UTF-16 guess). */
+function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean, opts: DecodeOptions, reencode: (b: Buffer) => string, inflated = false): Payload {
   const attachment: Attachment = { mediaType, bytes: buf.length, dataUrl: isDataUrl };
   const binary: Payload = { kind: 'binary', ...attachment };
-  const u16 = utf16 ? utf16Order(buf) : undefined;
+  const u16 = (opts.utf16 ?? true) ? utf16Order(buf) : undefined;
   if (u16 !== undefined) {
     const bom = buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff));
     const le = u16 === 'le' ? buf : swap(buf);
@@ -194,9 +207,9 @@ function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean
     return { kind: 'text', text, ...(CONTROL.test(text) || inflated ? { attachment } : {}), encode: (masked) => reencode(Buffer.from(masked, 'utf8')) };
   }
   if (!inflated) {
-    const inner = inflate(buf);
+    const inner = inflate(buf, opts.budget);
     if (inner !== undefined) {
-      const p = classify(inner.bytes, mediaType, isDataUrl, utf16, (b) => reencode(inner.compress(b)), true);
+      const p = classify(inner.bytes, mediaType, isDataUrl, opts, (b) => reencode(inner.compress(b)), true);
       return p.kind === 'text' ? { ...p, attachment } : binary;
     }
   }
@@ -205,16 +218,26 @@ function classify(buf: Buffer, mediaType: string | undefined, isDataUrl: boolean
   return { kind: 'text', text: buf.toString('latin1'), attachment, encode: (masked) => reencode(Buffer.from(masked, 'latin1')) };
 }
 
-/** A gzip or zlib stream inflated (bounded by {@link MAX_PAYLOAD_CHARS}), and how to compress a masked version back. */
-function inflate(buf: Buffer): { bytes: Buffer; compress: (b: Buffer) => Buffer } | undefined {
+/**
+ * A gzip or zlib stream inflated (bounded by {@link MAX_PAYLOAD_CHARS} and what is left of the
+ * document's `budget`, which it decrements), and how to compress a masked version back.
+ */
+function inflate(buf: Buffer, budget: InflateBudget | undefined): { bytes: Buffer; compress: (b: Buffer) => Buffer } | undefined {
   const gzip = buf.length > 18 && buf[0] === 0x1f && buf[1] === 0x8b && buf[2] === 8;
   const zlib = !gzip && buf.length > 6 && (buf[0]! & 0x0f) === 8 && (buf[0]! >> 4) <= 7 && ((buf[0]! << 8) | buf[1]!) % 31 === 0;
   if (!gzip && !zlib) return undefined;
+  const perDocument = budget !== undefined && budget.left < MAX_PAYLOAD_CHARS;
+  const over = (cause?: unknown): RangeError => (perDocument
+    ? new RangeError('compressed payloads in one document inflate beyond the inspection limit', { cause })
+    : new RangeError('a compressed payload exceeds the inspection limit', { cause }));
+  const limit = Math.min(MAX_PAYLOAD_CHARS, budget?.left ?? MAX_PAYLOAD_CHARS);
+  if (limit <= 0) throw over();
   try {
-    const bytes = gzip ? gunzipSync(buf, { maxOutputLength: MAX_PAYLOAD_CHARS }) : inflateSync(buf, { maxOutputLength: MAX_PAYLOAD_CHARS });
+    const bytes = gzip ? gunzipSync(buf, { maxOutputLength: limit }) : inflateSync(buf, { maxOutputLength: limit });
+    if (budget !== undefined) budget.left -= bytes.length;
     return { bytes, compress: gzip ? (b) => gzipSync(b) : (b) => deflateSync(b) };
   } catch (err) {
-    if (err instanceof RangeError) throw new RangeError('a compressed payload exceeds the inspection limit', { cause: err });
+    if (err instanceof RangeError) throw over(err);
     return undefined; // not a valid stream: the bytes are read as they are
   }
 }
