@@ -6,7 +6,7 @@ import { GatehouseError } from '../kernel/errors.ts';
  * limit is crossed (also when Content-Length announces more), without buffering beyond it: the
  * rest is read and discarded, so the 413 reaches the client and the connection stays usable
  * (closing with unread data would reset it before the answer is read). Rejects with `bad_request`
- * (`extra.client_aborted`) when the client goes away before the body ends. Event listeners rather than an async iterator: this is
+ * (`extra.client_aborted`) when the client goes away before the body ends, or has already gone (the request destroyed). Event listeners rather than an async iterator: this is
  * on every proxied request, and the iterator's machinery cost more than the copy.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -16,6 +16,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     return Promise.reject(new GatehouseError('payload_too_large', `body exceeds ${limit} bytes`));
   }
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // The client already went away (e.g. while the exchange waited for admission): 'close' will not
+  // fire again, so waiting for the body would never settle.
+  if (req.destroyed || req.closed) return Promise.reject(clientAborted());
   return new Promise<Buffer>((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -38,16 +41,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       parts.push(chunk);
     };
     const onEnd = (): void => { settle(undefined); };
-    // The client went away mid-body: its doing, not a gateway error (logged at info, no stack).
-    const aborted = (cause?: Error): GatehouseError => new GatehouseError('bad_request', 'the client closed the request before its body was read',
-      { client_aborted: true }, cause === undefined ? undefined : { cause });
-    const onError = (err: Error): void => { settle(aborted(err)); };
-    const onClose = (): void => { settle(aborted()); };
+    const onError = (err: Error): void => { settle(clientAborted(err)); };
+    const onClose = (): void => { settle(clientAborted()); };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/** The client went away before the body was read: its doing, not a gateway error (logged at info, no stack). */
+function clientAborted(cause?: Error): GatehouseError {
+  return new GatehouseError('bad_request', 'the client closed the request before its body was read',
+    { client_aborted: true }, cause === undefined ? undefined : { cause });
 }
 
 /** Reads and parses a JSON body; malformed JSON is `invalid_json` (400). Empty body → `{}`. */

@@ -239,6 +239,56 @@ describe('recording journal', () => {
     await rec.close();
   });
 
+  test('admission back-pressure: a waiting exchange whose client goes away leaves the wait at once (its waiter removed, not a refusal)', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const slow: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+    const rec = new StoreRecorder(slow, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 8, maxBatch: 2 });
+    for (let i = 0; i < 7; i++) rec.record({ session: 'adm-gone', protocol: 'http', type: 'request', at: T0, data: { i } });
+    await new Promise((r) => setTimeout(r, 20)); // the first batch is held in the store
+    const before = rec.waiting;
+    const ac = new AbortController();
+    const wait = rec.admit(ac.signal);
+    assert.ok(wait !== undefined);
+    assert.equal(rec.waiting, before + 1);
+    ac.abort();
+    await assert.rejects(wait, (e: unknown) => isGatehouseError(e, 'bad_request') && e.extra.client_aborted === true);
+    assert.equal(rec.waiting, before, 'the waiter is gone');
+    assert.equal(rec.stats().refused, 0, 'a client going away is not a refusal');
+    const gone = new AbortController();
+    gone.abort();
+    await assert.rejects(rec.admit(gone.signal)!, (e: unknown) => isGatehouseError(e, 'bad_request'));
+    assert.equal(rec.waiting, before, 'an already aborted exchange never waits');
+    release();
+    await rec.close();
+  });
+
+  test('admission back-pressure: a store that hangs (no error) refuses a waiting exchange at the admission deadline (counted, reported)', async () => {
+    const timers = manualTimers(T0);
+    const reports: string[] = [];
+    const hung: SqlDriver = { ...db, transaction: () => new Promise<never>(() => undefined) };
+    const rec = new StoreRecorder(hung, {
+      clock: timers, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4, maxBatch: 1, admitTimeoutMs: 5_000,
+      onError: (e, what) => { if (what === 'refused') reports.push(String(e)); },
+    });
+    for (let i = 0; i < 4; i++) rec.record({ session: 'adm-hung', protocol: 'http', type: 'request', at: T0, data: { i } });
+    await new Promise((r) => setTimeout(r, 20));
+    const wait = rec.admit();
+    assert.ok(wait !== undefined);
+    let outcome: unknown;
+    wait.then(() => { outcome = 'admitted'; }, (e: unknown) => { outcome = e; });
+    timers.advance(4_999);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(outcome, undefined, 'still waiting before the deadline');
+    timers.advance(1);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(isGatehouseError(outcome, 'store_unavailable'), String(outcome));
+    assert.match((outcome as Error).message, /did not catch up within 5000 ms/);
+    assert.equal(rec.stats().refused, 1);
+    assert.equal(reports.length, 1);
+    assert.equal(rec.waiting, 0, 'the waiter is gone');
+  });
+
   test('admission back-pressure: an exchange waiting for the store fails closed when the store\'s write fails', async () => {
     let fail: (e: Error) => void = () => undefined;
     const failing = new Promise<never>((_, reject) => { fail = reject; });

@@ -50,9 +50,11 @@ export interface Recorder {
    * store has caught up, or rejects (`store_unavailable`, counted as a refusal) when the store is
    * failing with its backlog past the bound. So a store slower than the traffic slows admission
    * down, and one that is down refuses new exchanges before any upstream call, instead of
-   * failing them after it.
+   * failing them after it. The wait has a deadline (then `store_unavailable`, a refusal), and
+   * aborting `signal` (the client went away) removes the waiter at once and rejects
+   * (`bad_request`, `extra.client_aborted`).
    */
-  admit?(): Promise<void> | undefined;
+  admit?(signal?: AbortSignal): Promise<void> | undefined;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

@@ -37,6 +37,12 @@ export interface StoreRecorderOptions {
    * `flush()` waits for the commit.
    */
   readonly journal?: RecordingJournal;
+  /**
+   * Longest an exchange waits in {@link StoreRecorder.admit} for the store to catch up; past it
+   * the exchange is refused (`store_unavailable`, counted and reported like any refusal), so a
+   * store that hangs (rather than fails) does not hold admitted requests forever. Default 30 000 ms.
+   */
+  readonly admitTimeoutMs?: number;
   /** Told about failed writes and anchors (for logs and metrics); never about payloads. */
   readonly onError?: (err: unknown, what: 'write' | 'anchor' | 'journal' | 'refused') => void;
 }
@@ -47,6 +53,13 @@ const REFUSAL_REPORT_MS = 1000;
 const RETRY_MS = 1000;
 
 interface Queued { readonly e: PreparedEvent; readonly ticket: number }
+/** Who waits for a commit through `target`; `fail`, when given, is called instead if a write fails meanwhile. */
+interface Waiter { readonly target: number; readonly resolve: () => void; readonly fail?: () => void }
+
+/** An exchange whose client went away while it waited for admission: the client's doing (logged at info). */
+function clientGone(): GatehouseError {
+  return new GatehouseError('bad_request', 'the client went away while the exchange waited for the recording store', { client_aborted: true });
+}
 interface Loss { n: number; reason: string; ticket: number; proto: PreparedEvent }
 
 const MAX_ID = 200;
@@ -76,15 +89,14 @@ export class StoreRecorder implements Recorder {
   /** Cancels the group-commit timer of the drain being scheduled. */
   #timer: (() => void) | undefined;
   #wake: (() => void) | undefined;
-  readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number; groupCommitMs: number };
+  readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number; groupCommitMs: number; admitTimeoutMs: number };
   readonly #onError: NonNullable<StoreRecorderOptions['onError']>;
   #queue: Queued[] = [];
   #queueBytes = 0;
   #issued = 0;
   #inflightFrom: number | undefined;
   #draining: Promise<void> | undefined;
-  /** Who waits for a commit through `target`; `fail`, when given, is called instead if a write fails meanwhile. */
-  readonly #waiters: { target: number; resolve: () => void; fail?: () => void }[] = [];
+  readonly #waiters: Waiter[] = [];
   readonly #losses = new Map<string, Loss>();
   readonly #lossTickets = new Map<string, number>();
   #lastLoss = 0;
@@ -124,6 +136,7 @@ export class StoreRecorder implements Recorder {
       groupCommitMs: Math.max(0, Math.min(1000, opts.groupCommitMs ?? (opts.journal ? 200 : 20))),
       maxQueue: Math.max(1, opts.maxQueue ?? 50_000),
       maxQueueBytes: Math.max(1024, opts.maxQueueBytes ?? 64 * 1024 * 1024),
+      admitTimeoutMs: Math.max(1, opts.admitTimeoutMs ?? 30_000),
     };
   }
 
@@ -187,19 +200,45 @@ export class StoreRecorder implements Recorder {
    * See {@link Recorder.admit}. Under pressure (the backlog past half the queue bound, the point
    * where flushes stop relying on the journal and wait for the store), a new exchange waits until
    * the store has taken the backlog down to a quarter of the bound; with the store failing, it is
-   * refused at once. Counted in `stats().delayed` / `refused`.
+   * refused at once, and one the store has not caught up for within `admitTimeoutMs` is refused
+   * then. Counted in `stats().delayed` / `refused`. Aborting `signal` (the client went away) takes
+   * the exchange out of the wait at once: rejected with `bad_request` (`extra.client_aborted`),
+   * not counted as a refusal.
    */
-  admit(): Promise<void> | undefined {
+  admit(signal?: AbortSignal): Promise<void> | undefined {
     if (!this.#pressed()) return undefined;
+    if (signal?.aborted === true) return Promise.reject(clientGone());
     if (this.#retry !== undefined) return Promise.reject(this.#refuse('the recording store is failing and its backlog is full'));
     this.#stats.delayed++;
     const target = this.#issued - Math.floor(this.#opts.maxQueue / 4);
+    const ms = this.#opts.admitTimeoutMs;
     const done = new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, resolve, fail: () => { reject(this.#refuse('the recording store is failing and its backlog is full')); } });
+      let cancel: () => void = () => undefined;
+      const finish = (): void => { cancel(); signal?.removeEventListener('abort', onAbort); };
+      const waiter: Waiter = {
+        target,
+        resolve: () => { finish(); resolve(); },
+        fail: () => { finish(); reject(this.#refuse('the recording store is failing and its backlog is full')); },
+      };
+      // Leaves the wait without the store's say: the waiter is removed, so nothing is held for it.
+      const leave = (err: () => Error): void => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i < 0) return;
+        this.#waiters.splice(i, 1);
+        finish();
+        reject(err());
+      };
+      const onAbort = (): void => { leave(clientGone); };
+      this.#waiters.push(waiter);
+      cancel = after(this.#clock, ms, () => { leave(() => this.#refuse(`the recording store did not catch up within ${ms} ms; exchange refused`)); });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
     this.#kick(true);
     return done;
   }
+
+  /** Exchanges waiting in {@link admit} (and flushes and readers waiting for the store). */
+  get waiting(): number { return this.#waiters.length; }
 
   /** The backlog is past half the queue bound (events or bytes): back-pressure. */
   #pressed(): boolean {

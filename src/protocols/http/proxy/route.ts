@@ -74,9 +74,14 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     const kind = conn.type;
     const who = await req.authenticate(connection);
     svc.limits.admitHttp(svc, 'proxy', who, res);
-    // Back-pressure: with the recording store behind, the exchange waits (or, the store failing,
-    // is refused) before any work or upstream call.
-    if (recording) { const wait = svc.recorder.admit?.(); if (wait !== undefined) await wait; }
+    // The client going away (from here on, also while the exchange waits for admission) aborts
+    // the exchange: it leaves the wait, and no body is read nor upstream called for it.
+    const ac = new AbortController();
+    res.once('close', () => { if (!res.writableFinished) ac.abort(); });
+    // Back-pressure: with the recording store behind, the exchange waits (or, the store failing
+    // or not catching up within its deadline, is refused) before any work or upstream call.
+    if (recording) { const wait = svc.recorder.admit?.(ac.signal); if (wait !== undefined) await wait; }
+    if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away before the request was admitted', { client_aborted: true });
     // Sessions group recorded exchanges (and guard them from another principal): with nothing
     // recorded, the header's id is only echoed.
     const resolved = recording ? svc.httpSessions.resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
@@ -111,8 +116,6 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     if (decision.effect === 'deny') {
       throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
     }
-    const ac = new AbortController();
-    res.once('close', () => { if (!res.writableFinished) ac.abort(); });
     const path = upstreamPath(connection.url, target.endpoint, query);
     if (decision.effect === 'review') {
       // Held until approved (then proceeds as allow); denied or still pending → thrown as a 403.
