@@ -13,7 +13,8 @@ import { withExactValues } from '../masking/exact-values.ts';
 import type { TextMasker } from '../masking/text-masker.ts';
 import { maskResponseJson } from '../inspect/prompt/inspect.ts';
 import { maskForm, maskJsonText } from '../protocols/http/proxy/body-mask.ts';
-import { shellInspector, type InspectCommand } from '../shell/inspector.ts';
+import { shellInspector } from '../shell/inspector.ts';
+import { lazyRetrying } from '../kernel/lazy.ts';
 import type { InspectionResult, InspectionTask, InspectionWorkerData, MaskedReply, ResponseMaskOp } from './inspection-tasks.ts';
 
 const data = workerData as InspectionWorkerData;
@@ -24,8 +25,11 @@ const masking = new MaskingRules(data.maskingRules, Buffer.from(data.hashKey));
 
 const hashKey = Buffer.from(data.hashKey);
 
-/** The shell inspector (its grammar loaded on the first command, not by workers that never see one). */
-let shell: Promise<InspectCommand> | undefined;
+/**
+ * The shell inspector (its grammar loaded on the first command, not by workers that never see
+ * one). A failed load is not kept: that command is refused, and the next one loads again.
+ */
+const shell = lazyRetrying(shellInspector);
 
 /** The main thread's response masker (`credential-echo.ts` `responseMasker`): rules plus the secrets' echo forms. */
 function responseMasker(connection: string, forms: readonly string[]): TextMasker | undefined {
@@ -56,8 +60,7 @@ serveTasks(async (task: InspectionTask): Promise<InspectionResult> => {
     return inspector.inspect(task.sql);
   }
   if (task.kind === 'shell') {
-    shell ??= shellInspector();
-    return (await shell)(task.command);
+    return (await shell())(task.command);
   }
   if (task.kind === 'mask') {
     const masker = responseMasker(task.connection, task.forms);
