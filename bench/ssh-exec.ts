@@ -3,7 +3,9 @@
  * - exec round trip: one `true` per exec on an open connection (ssh2 client), median and p95 ms,
  *   direct vs through the gateway (inspection, decision, audit, recording, masking on);
  * - output throughput: `head -c N /dev/zero | tr '\0' a` streamed back, MB/s, direct vs through
- *   the gateway with an EMAIL masking rule on the connection.
+ *   the gateway with an EMAIL masking rule on the connection;
+ * - interactive output throughput: the same output in a shell with a PTY (`shell.interactive`,
+ *   masked and recorded as asciicast), MB/s, direct vs through the gateway.
  *
  * @example npx node bench/ssh-exec.ts   # BENCH_EXECS=200 BENCH_MB=32
  */
@@ -45,12 +47,41 @@ async function throughput(c: ssh2.Client): Promise<number> {
   return MB / s;
 }
 
+/** MB/s of N MiB printed in an interactive shell (PTY), timed from the command to its end marker. */
+function interactive(c: ssh2.Client): Promise<number> {
+  return new Promise((resolve, reject) => {
+    c.shell({ term: 'xterm', cols: 120, rows: 40 }, (err, stream) => {
+      if (err) { reject(err); return; }
+      let seen = 0;
+      let tail = '';
+      let t0 = 0n;
+      // The echo of the typed line shows __E""ND__; only the command's output shows __END__.
+      stream.on('data', (d: Buffer) => {
+        seen += d.length;
+        tail = (tail + d.toString('latin1')).slice(-64);
+        if (t0 !== 0n && tail.includes('__END__')) {
+          const s = Number(process.hrtime.bigint() - t0) / 1e9;
+          stream.end('exit\n');
+          if (seen < MB * 1048576) { reject(new Error(`got ${seen} bytes`)); return; }
+          resolve(MB / s);
+          t0 = 0n;
+        }
+      });
+      stream.stderr.on('data', () => undefined);
+      setTimeout(() => {
+        t0 = process.hrtime.bigint();
+        stream.write(`head -c ${MB * 1048576} /dev/zero | tr '\\0' a; echo __E""ND__\n`);
+      }, 500);
+    });
+  });
+}
+
 const q = (a: number[], p: number): number => a[Math.min(a.length - 1, Math.floor(p * a.length))]!;
 
 const sshd = await startSshd();
 writeFileSync(join(sshd.dir, 'k'), sshd.clientKey, { mode: 0o600 });
 const t = await startTestGateway({
-  policies: `${TEST_POLICIES}\n${SHELL}`,
+  policies: `${TEST_POLICIES}\n${SHELL}\npermit (principal in Group::"ops", action == Action::"shell.interactive", resource == Connection::"web01");`,
   yaml: [
     'connections:',
     `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'k')}}" } }`,
@@ -59,7 +90,7 @@ const t = await startTestGateway({
   ].join('\n'),
 });
 try {
-  const key = (await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] })).json.key as string;
+  const key = (await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers', 'ops'] })).json.key as string;
   const d = await direct(sshd.port, sshd.user, sshd.clientKey);
   const g = await sshConnect(t.gw.listeners.ssh!.port, 'web01', key);
   await roundTrips(d); await roundTrips(g); // warm-up
@@ -67,9 +98,12 @@ try {
   const rg = await roundTrips(g);
   const td = await throughput(d);
   const tg = await throughput(g);
+  const id = await interactive(d);
+  const ig = await interactive(g);
   console.log(`exec round trip (${EXECS} execs of "true"): direct p50 ${q(rd, 0.5).toFixed(2)} ms p95 ${q(rd, 0.95).toFixed(2)} ms; `
     + `gatehouse p50 ${q(rg, 0.5).toFixed(2)} ms p95 ${q(rg, 0.95).toFixed(2)} ms; added p50 ${(q(rg, 0.5) - q(rd, 0.5)).toFixed(2)} ms`);
   console.log(`output throughput (${MB} MiB): direct ${td.toFixed(1)} MB/s; gatehouse with EMAIL masking ${tg.toFixed(1)} MB/s (${(tg / td * 100).toFixed(0)} %)`);
+  console.log(`interactive output throughput (${MB} MiB in a PTY shell): direct ${id.toFixed(1)} MB/s; gatehouse with EMAIL masking and asciicast recording ${ig.toFixed(1)} MB/s (${(ig / id * 100).toFixed(0)} %)`);
   d.end(); g.end();
 } finally {
   await t.close();
