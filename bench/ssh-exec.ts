@@ -9,13 +9,11 @@
  *
  * @example npx node bench/ssh-exec.ts   # BENCH_EXECS=200 BENCH_MB=32
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import { startTestGateway, TEST_POLICIES } from '../test/harness/gateway.ts';
-import { startSshd } from '../test/harness/sshd.ts';
+import { sshConnectionYaml, startSshd } from '../test/harness/sshd.ts';
 import { sshConnect, sshExec } from '../test/harness/ssh-client.ts';
 
 const EXECS = Number(process.env.BENCH_EXECS ?? 100);
@@ -79,12 +77,11 @@ function interactive(c: ssh2.Client): Promise<number> {
 const q = (a: number[], p: number): number => a[Math.min(a.length - 1, Math.floor(p * a.length))]!;
 
 const sshd = await startSshd();
-writeFileSync(join(sshd.dir, 'k'), sshd.clientKey, { mode: 0o600 });
 const t = await startTestGateway({
   policies: `${TEST_POLICIES}\n${SHELL}\npermit (principal in Group::"ops", action == Action::"shell.interactive", resource == Connection::"web01");`,
   yaml: [
     'connections:',
-    `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'k')}}" } }`,
+    sshConnectionYaml(sshd),
     'masking:',
     '  rules: [ { connections: ["web01"], direction: response, entities: [EMAIL] } ]',
   ].join('\n'),

@@ -21,6 +21,18 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
+/**
+ * The gatehouse.yaml line of an ssh connection to `sshd` (pinned host key, the authorized client key
+ * as its vaulted credential, written once into the server's directory as `gw_client_key`).
+ *
+ * @example yaml: ['connections:', sshConnectionYaml(sshd)].join('\n')
+ */
+export function sshConnectionYaml(sshd: TestSshd, name = 'web01', hostKey = sshd.hostKey): string {
+  const keyFile = join(sshd.dir, 'gw_client_key');
+  if (!existsSync(keyFile)) writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  return `  - { name: ${name}, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${hostKey}", credentials: { private_key: "\${file:${keyFile}}" } }`;
+}
+
 /** Why SSH tests cannot run here, or undefined when they can. In CI a missing sshd is an error, never a skip. */
 export function sshdSkip(): string | undefined {
   const missing = [SSHD, '/usr/bin/ssh', '/usr/bin/ssh-keygen'].filter((p) => !existsSync(p));

@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { mcpClient, resultText, type McpTestClient } from '../harness/mcp-client.ts';
 
 // Red-team checks of MCP run_command against the real gateway and real OpenSSH: each attack
@@ -33,12 +33,11 @@ describe('MCP run_command red team (MCP SDK client, real OpenSSH server)', { ski
 
   before(async () => {
     sshd = await startSshd();
-    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
     t = await startTestGateway({
       policies: POLICIES,
       yaml: [
         'connections:',
-        `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`,
+        sshConnectionYaml(sshd),
         'masking:',
         '  rules: [ { connections: ["web01"], direction: response, entities: [EMAIL] } ]',
         'reviews:',

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { mcpClient, resultText, type McpTestClient } from '../harness/mcp-client.ts';
 
 const SHELL_POLICIES = readFileSync(fileURLToPath(new URL('../../policies/shell.cedar', import.meta.url)), 'utf8');
@@ -27,12 +27,11 @@ describe('MCP run_command on an ssh connection (MCP SDK client, real OpenSSH ser
 
   before(async () => {
     sshd = await startSshd();
-    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
     t = await startTestGateway({
       policies: POLICIES,
       yaml: [
         'connections:',
-        `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`,
+        sshConnectionYaml(sshd),
         'masking:',
         '  rules: [ { connections: ["web01"], direction: response, entities: [EMAIL] } ]',
         'reviews:',

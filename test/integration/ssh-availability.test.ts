@@ -1,12 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type ssh2 from 'ssh2';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect, sshExec } from '../harness/ssh-client.ts';
 
 /**
@@ -22,10 +22,6 @@ const skip = sshdSkip();
 
 /** The bash grammar's error recovery on a trailing pipe: ~250 ms+ of parsing for 128 bytes. */
 const PATHOLOGICAL = 'a|'.repeat(64);
-
-function connectionYaml(sshd: TestSshd): string {
-  return `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`;
-}
 
 /** Resolves when `c` closes (rejects after `maxMs`). */
 function closed(c: ssh2.Client | Socket, maxMs: number): Promise<number> {
@@ -56,11 +52,10 @@ describe('SSH availability (real OpenSSH server)', { skip }, () => {
 
   before(async () => {
     sshd = await startSshd();
-    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
     t = await startTestGateway({
       policies: POLICIES,
       serverYaml: '  ssh: { auth_timeout: 1s }',
-      yaml: ['connections:', connectionYaml(sshd), 'limits:', '  per_principal: { ssh_sessions: 2 }', '  inspection: { workers: 1 }'].join('\n'),
+      yaml: ['connections:', sshConnectionYaml(sshd), 'limits:', '  per_principal: { ssh_sessions: 2 }', '  inspection: { workers: 1 }'].join('\n'),
     });
     assert.ok(t.gw.listeners.ssh);
     port = t.gw.listeners.ssh.port;
@@ -167,11 +162,10 @@ describe('SSH: a command whose inspection worker cannot answer is refused (fail 
   let t: TestGateway;
   before(async () => {
     sshd = await startSshd();
-    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
     t = await startTestGateway({
       policies: POLICIES,
       // No worker can load the grammar and answer within 1 ms.
-      yaml: ['connections:', connectionYaml(sshd), 'limits:', '  inspection: { workers: 1, timeout: 1ms }'].join('\n'),
+      yaml: ['connections:', sshConnectionYaml(sshd), 'limits:', '  inspection: { workers: 1, timeout: 1ms }'].join('\n'),
     });
   });
   after(async () => {

@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect, sshExec } from '../harness/ssh-client.ts';
 import { runProcess } from '../harness/run.ts';
 
@@ -28,14 +28,13 @@ describe('SSH exec through the gateway (real OpenSSH server)', { skip }, () => {
 
   before(async () => {
     sshd = await startSshd();
-    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
     const other = OTHER_HOST_KEY instanceof Error || Array.isArray(OTHER_HOST_KEY) ? '' : `ssh-ed25519 ${OTHER_HOST_KEY.getPublicSSH().toString('base64')}`;
     t = await startTestGateway({
       policies: POLICIES,
       yaml: [
         'connections:',
-        `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`,
-        `  - { name: impostor, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${other}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`,
+        sshConnectionYaml(sshd),
+        sshConnectionYaml(sshd, 'impostor', other),
         'masking:',
         '  rules: [ { connections: ["web01"], direction: response, entities: [EMAIL] } ]',
         'reviews:',

@@ -1,11 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type ssh2 from 'ssh2';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect } from '../harness/ssh-client.ts';
 import { gatehouseCli } from '../harness/review-tools.ts';
 
@@ -53,12 +52,11 @@ describe('SSH interactive shells: shell.interactive, masking, asciicast recordin
 
   before(async () => {
     sshd = await startSshd();
-    writeFileSync(join(sshd.dir, 'gw_client_key'), sshd.clientKey, { mode: 0o600 });
     t = await startTestGateway({
       policies: POLICIES,
       yaml: [
         'connections:',
-        `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`,
+        sshConnectionYaml(sshd),
         'masking:',
         '  rules: [ { connections: ["web01"], direction: response, entities: [EMAIL] } ]',
       ].join('\n'),
