@@ -2,6 +2,7 @@ import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/log.ts';
 import type { Recorder } from '../recording/recorder.ts';
 import { optionalAgent, type Principal } from '../identity/principal.ts';
+import type { ExchangeSessionProtocol } from '../protocols/registry.ts';
 
 /** Most HTTP sessions whose owner the gateway remembers (least recently used are forgotten). */
 export const MAX_TRACKED_SESSIONS = 10_000;
@@ -17,7 +18,7 @@ export interface HttpSession {
 
 /** Who a session's `session.close` names (the identity of its events). */
 export interface SessionIdentity {
-  readonly protocol: 'http' | 'mcp';
+  readonly protocol: ExchangeSessionProtocol;
   readonly user: string | undefined;
   readonly agent?: string;
 }
@@ -130,7 +131,7 @@ export function closeSessions(svc: { readonly recorder: Recorder; readonly clock
 }
 
 /** The identity a session's events carry, for its close. */
-export function identityOf(protocol: 'http' | 'mcp', p: Principal): SessionIdentity {
+export function identityOf(protocol: ExchangeSessionProtocol, p: Principal): SessionIdentity {
   return { protocol, user: p.id, ...optionalAgent(p) };
 }
 

@@ -185,6 +185,14 @@ export interface ProtocolModule {
   readonly name: string;
   /** The `protocol` of its recorded sessions (`sessions.protocol`, `RecordEvent.protocol`). */
   readonly recording: string;
+  /**
+   * How its recorded sessions are bounded. `connection` (the default): one session per client
+   * connection, opened and closed by the protocol's own code (PostgreSQL, SSH). `exchanges`: each
+   * request is one exchange, grouped into sessions by the `Gatehouse-Session` header
+   * (`HttpSessions` in src/enforce); such a session ends when unused for `recording.session_idle`,
+   * and one a dead process left open is closed by the orphan sweep (HTTP, MCP).
+   */
+  readonly sessions?: 'connection' | 'exchanges';
   /** Connection types it serves (none: it serves no upstream of its own, like the MCP server). */
   readonly connectionTypes: readonly ConnectionTypeDecl[];
   /** Actions it asks policy about. */

@@ -36,6 +36,8 @@ export type ProtocolFacts = UnionToIntersection<FactsOf<Registered>>;
 export type CredentialKey = CredentialKeysOf<Registered['connectionTypes'][number]>;
 /** The `protocol` of a recorded session. */
 export type RecordingProtocol = Registered['recording'];
+/** The `protocol` of a recorded session made of exchanges (`sessions: 'exchanges'`): grouped by header, closed by idleness. */
+export type ExchangeSessionProtocol = Extract<Registered, { readonly sessions: 'exchanges' }>['recording'];
 /** `server.<name>` of each registered protocol with a listener, after load. */
 export type ListenerSections = { readonly [P in Registered as P extends { readonly listener: object } ? P['name'] : never]: ListenerConfigOf<P> };
 
@@ -104,6 +106,11 @@ export class ProtocolSet {
   /** Every protocol's per-principal limits, by key of `limits.per_principal`, in registration order. */
   principalLimits(): (readonly [string, PrincipalLimitDecl])[] {
     return this.protocols.flatMap((p) => Object.entries(p.principalLimits ?? {}));
+  }
+
+  /** The recording protocols whose sessions are made of exchanges (`sessions: 'exchanges'`), in registration order. */
+  exchangeSessionProtocols(): string[] {
+    return this.protocols.filter((p) => p.sessions === 'exchanges').map((p) => p.recording);
   }
 
   /** Protocols with a listener of their own, with it. */
@@ -175,6 +182,9 @@ export const REGISTRY = new ProtocolSet(PROTOCOLS);
 
 /** The registered connection types, in order (`['llm', 'http', 'postgres']`). */
 export const CONNECTION_TYPES = REGISTRY.connectionTypes as readonly ConnectionType[];
+
+/** The recording protocols of exchange-grouped sessions (`['http', 'mcp']`): the orphan sweep closes theirs. */
+export const EXCHANGE_SESSION_PROTOCOLS = REGISTRY.exchangeSessionProtocols() as readonly ExchangeSessionProtocol[];
 
 /** Whether `type` is a registered connection type. */
 export function isConnectionType(type: unknown): type is ConnectionType {

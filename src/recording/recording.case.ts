@@ -241,5 +241,20 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       assert.equal(Number(c?.n), 0, 'no body is left that no segment points into');
       assert.deepEqual(await store.verify('s-fresh'), { ok: true, events: 5 });
     });
+
+    void test('staleOpen lists exchange-grouped sessions left open (http, mcp), never a connection-bound one', async () => {
+      const at = clock.now();
+      for (const protocol of ['http', 'mcp', 'postgres', 'ssh'] as const) {
+        rec.record({ session: `stale-${protocol}`, protocol, type: 'session.open', at, user: 'dave', data: {} });
+        rec.record({ session: `stale-${protocol}`, protocol, type: 'request', at: at + 1, user: 'dave', data: {} });
+      }
+      rec.record({ session: 'stale-closed', protocol: 'http', type: 'session.open', at, user: 'dave', data: {} });
+      rec.record({ session: 'stale-closed', protocol: 'http', type: 'session.close', at: at + 1, user: 'dave', data: {} });
+      await rec.flush();
+      assert.deepEqual(await store.staleOpen(60_000), [], 'nothing is stale yet');
+      clock.set(at + 3_600_000);
+      const stale = (await store.staleOpen(60_000)).map((r) => [r.id, r.protocol, r.user]).sort();
+      assert.deepEqual(stale, [['stale-http', 'http', 'dave'], ['stale-mcp', 'mcp', 'dave']]);
+    });
   });
 }

@@ -1,4 +1,5 @@
 import { every, systemClock, type Clock } from '../kernel/clock.ts';
+import { EXCHANGE_SESSION_PROTOCOLS, type ExchangeSessionProtocol } from '../protocols/registry.ts';
 import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
 import { readEventPage, SESSION_COLUMNS, sessionFromRow, type SessionRow } from './session-reader.ts';
 import type { SessionFilter, SessionInfo, SessionVerifyResult, StoredEvent } from './types.ts';
@@ -136,15 +137,19 @@ export class SessionStore {
   }
 
   /**
-   * HTTP and MCP sessions still open whose last event is older than `ageMs`: no live gateway keeps
-   * a session unused that long (each ends its own after `recording.session_idle`), so these were
-   * left open by a process that died. At most 500, oldest first.
+   * Exchange-grouped sessions (HTTP and MCP: the protocols declaring `sessions: 'exchanges'`) still
+   * open whose last event is older than `ageMs`: no live gateway keeps a session unused that long
+   * (each ends its own after `recording.session_idle`), so these were left open by a process that
+   * died. At most 500, oldest first. Connection-bound sessions (PostgreSQL, SSH) are never listed.
    */
-  async staleOpen(ageMs: number): Promise<{ id: string; protocol: 'http' | 'mcp'; user: string | null; agent: string | null }[]> {
+  async staleOpen(ageMs: number): Promise<{ id: string; protocol: ExchangeSessionProtocol; user: string | null; agent: string | null }[]> {
+    if (EXCHANGE_SESSION_PROTOCOLS.length === 0) return [];
     const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
+    const protocols = EXCHANGE_SESSION_PROTOCOLS.map((_, i) => `$${i + 2}`).join(', ');
     return this.#db.query(
       `SELECT id, protocol, user_id AS "user", agent_id AS agent FROM sessions
-       WHERE opened_at < $1::timestamptz AND closed_at IS NULL AND protocol IN ('http', 'mcp') AND last_at < $1::timestamptz ORDER BY last_at LIMIT 500`, [cutoff],
+       WHERE opened_at < $1::timestamptz AND closed_at IS NULL AND protocol IN (${protocols}) AND last_at < $1::timestamptz ORDER BY last_at LIMIT 500`,
+      [cutoff, ...EXCHANGE_SESSION_PROTOCOLS],
     );
   }
 

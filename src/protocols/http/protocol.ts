@@ -53,6 +53,7 @@ const HEADER_NAME = '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$';
 export const httpProtocol = defineProtocol({
   name: 'http',
   recording: 'http',
+  sessions: 'exchanges',
   connectionTypes: [
     {
       type: 'llm',

@@ -10,6 +10,7 @@ import type { McpFacts } from './facts.ts';
 export const mcpProtocol = defineProtocol({
   name: 'mcp',
   recording: 'mcp',
+  sessions: 'exchanges',
   connectionTypes: [],
   actions: [{
     name: 'mcp.call',
