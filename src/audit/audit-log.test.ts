@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { manualClock } from '../kernel/clock.ts';
+import { after as afterMs, manualClock, manualTimers } from '../kernel/clock.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 import { openStore } from '../store/index.ts';
 import type { SqlDriver } from '../store/sql.ts';
@@ -91,20 +91,38 @@ describe('AuditLog', () => {
   test('group commit holds under a steady stream: records arriving during a commit wait for the interval', async () => {
     // A store whose writes take 15 ms (the locking transaction of the first batch, the one-statement
     // append after it): a drain that went straight on with whatever arrived meanwhile would commit
-    // ~10 records at a time, back to back.
+    // ~10 records at a time, back to back. Time is the manual clock's: the clock moves only while
+    // no real store work is outstanding, so each write takes exactly 15 ms of it (nothing sleeps).
+    const timers = manualTimers(0);
     let commits = 0;
-    const slowly = async <T>(p: Promise<T>): Promise<T> => { commits++; const r = await p; await new Promise((res) => setTimeout(res, 15)); return r; };
+    let busy: Promise<unknown> | undefined;
+    const slowly = async <T>(p: Promise<T>): Promise<T> => {
+      commits++;
+      busy = p;
+      const r = await p.finally(() => { busy = undefined; });
+      await new Promise((res) => { afterMs(timers, 15, () => { res(undefined); }); });
+      return r;
+    };
     const slow: SqlDriver = {
       ...db,
       transaction: (fn) => slowly(db.transaction(fn)),
       query: (text, params) => (text.includes('INSERT INTO audit_log') ? slowly(db.query(text, params)) : db.query(text, params)),
     };
-    const log = new AuditLog(slow, manualClock(0), { groupCommitMs: 40 });
+    /** Lets the real store finish what it was given, then moves the clock. */
+    const tick = async (ms: number): Promise<void> => {
+      for (let b = busy; b !== undefined; b = busy) await b.catch(() => undefined);
+      await new Promise((r) => { setImmediate(r); });
+      timers.advance(ms);
+    };
+    const log = new AuditLog(slow, timers, { groupCommitMs: 40 });
     for (let i = 0; i < 160; i++) {
       log.enqueue({ kind: 'steady', outcome: 'ok', detail: { i } });
-      await new Promise((res) => setTimeout(res, 1));
+      await tick(1);
     }
-    await log.flush();
+    let flushed = false;
+    const flushing = log.flush().then(() => { flushed = true; });
+    for (let i = 0; i < 1000 && !flushed; i++) await tick(5);
+    await flushing;
     assert.equal((await log.list({ kind: 'steady', limit: 1000 })).length, 160);
     assert.ok(commits <= 7, `expected a commit per group-commit interval, got ${commits}`);
     assert.equal((await log.verify()).ok, true);

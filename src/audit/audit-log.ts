@@ -1,5 +1,6 @@
 import { after, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
+import { GroupCommit, type AfterFailure } from '../kernel/group-commit.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { chainHash } from './chain.ts';
 import { AUDIT_COLUMNS, fromRow, prepareInput, toRecord, type AuditInput, type AuditRecord, type AuditRow, type PendingFields } from './record.ts';
@@ -49,8 +50,9 @@ const COLS = 11;
 
 /**
  * The tamper-evident audit log: every record carries sha256(prev_hash ‖ canonical record), and
- * `audit_head` holds the last seq and hash. Appends are group-committed: all appends that arrive
- * while a batch is being written go together in the next transaction, which locks the head row
+ * `audit_head` holds the last seq and hash. Appends are group-committed (the shared
+ * {@link GroupCommit} engine, on the injected clock's timers): all appends that arrive while a
+ * batch is being written go together in the next transaction, which locks the head row
  * `FOR UPDATE` (so replicas sharing one PostgreSQL interleave whole batches, never records).
  * An append resolves only after its batch committed; if the batch fails, every append in it
  * rejects with `store_unavailable` and nothing of it is stored.
@@ -73,19 +75,12 @@ const COLS = 11;
 export class AuditLog {
   readonly #db: SqlDriver;
   readonly #clock: Clock;
-  readonly #maxBatch: number;
   readonly #maxQueue: number;
-  #queue: Pending[] = [];
-  #draining: Promise<void> | undefined;
+  /** The group-commit engine: queue, interval timer, batches (see {@link GroupCommit}). */
+  readonly #gc: GroupCommit<Pending>;
   #lastBatchFailed = false;
-  #arrivedWhileDraining = false;
-  readonly #groupCommitMs: number;
-  /** Cancels the pending group-commit timer. */
-  #timer: (() => void) | undefined;
-  /** Awaited appends in the queue: while there are any, drains start at once. */
+  /** Awaited appends not yet settled: while there are any, drains start at once and go on. */
   #awaited = 0;
-  /** Pending flush() calls: while there are any, a drain writes the whole queue. */
-  #flushing = 0;
   #lost = 0;
   readonly #roomWaiters = new Set<() => void>();
   /** The head after this log's last committed batch; undefined when unknown (first batch, after a failure). */
@@ -94,21 +89,32 @@ export class AuditLog {
   constructor(db: SqlDriver, clock: Clock, opts: AuditLogOptions = {}) {
     this.#db = db;
     this.#clock = clock;
-    this.#maxBatch = clampInt(opts.maxBatch ?? 1000, 1, 5000);
     this.#maxQueue = clampInt(opts.maxQueue ?? 10_000, 1, 1_000_000);
-    this.#groupCommitMs = clampInt(opts.groupCommitMs ?? 50, 0, 1000);
+    // A full batch, an awaited append or a flush goes at once; a partial batch of enqueued records
+    // waits for the group-commit interval, so a busy data path pays one commit per interval. A
+    // failed batch is not retried on a timer: the next append, enqueue or flush tries again.
+    this.#gc = new GroupCommit<Pending>({
+      clock,
+      maxBatch: clampInt(opts.maxBatch ?? 1000, 1, 5000),
+      maxQueue: this.#maxQueue,
+      intervalMs: clampInt(opts.groupCommitMs ?? 50, 0, 1000),
+      soon: 'microtask', // appends made in the same tick share a batch
+      urgent: () => this.#awaited > 0,
+      commit: (batch) => this.#commit(batch),
+      failed: (batch, err) => this.#failed(batch, err),
+    });
   }
 
   /** Records one event; resolves with the stored record once its batch is committed. */
   async append(e: AuditInput): Promise<AuditRecord> {
     const fields = prepareInput(e, this.#clock.now());
-    if (this.#queue.length >= this.#maxQueue) {
+    if (this.#gc.length >= this.#maxQueue) {
       throw new GatehouseError('store_unavailable', 'audit log queue is full');
     }
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#awaited++;
-      this.#queue.push({ fields, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 });
-      this.#kick();
+      this.#gc.push({ fields, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 });
+      this.#gc.kick();
     });
   }
 
@@ -123,32 +129,30 @@ export class AuditLog {
    */
   enqueue(e: AuditInput): void {
     const fields = prepareInput(e, this.#clock.now());
-    if (this.#queue.length >= this.#maxQueue) {
+    if (!this.#gc.push({ fields, resolve: noop, reject: noop, retained: true, attempts: 0 })) {
       throw new GatehouseError('store_unavailable', 'audit log queue is full');
     }
-    this.#queue.push({ fields, resolve: noop, reject: noop, retained: true, attempts: 0 });
-    this.#schedule();
   }
 
-  /** False while the last batch failed (until one commits) or the queue is at its bound. */
   /**
    * Back-pressure for callers that enqueue at a high rate: resolves once the queue is below half
    * its bound (undefined when it already is). The store thread writes batches while the data path
    * runs, so a sustained burst fills the queue; waiting here slows admission down to the store's
-   * pace instead of failing requests. Rejects after `timeoutMs` if the queue does not drain.
+   * pace instead of failing requests. Rejects after `timeoutMs` (on the clock) if the queue does not drain.
    */
   room(timeoutMs = 5_000): Promise<void> | undefined {
-    if (this.#queue.length < this.#maxQueue / 2 || this.#lastBatchFailed) return undefined;
+    if (this.#gc.length < this.#maxQueue / 2 || this.#lastBatchFailed) return undefined;
     return new Promise<void>((resolve, reject) => {
       const cancel = after(this.#clock, timeoutMs, () => { this.#roomWaiters.delete(w); reject(new GatehouseError('store_unavailable', 'audit log is not draining')); });
       const w = (): void => { cancel(); resolve(); };
       this.#roomWaiters.add(w);
-      this.#kick();
+      this.#gc.kick();
     });
   }
 
+  /** False while the last batch failed (until one commits) or the queue is at its bound. */
   healthy(): boolean {
-    return !this.#lastBatchFailed && this.#queue.length < this.#maxQueue;
+    return !this.#lastBatchFailed && this.#gc.length < this.#maxQueue;
   }
 
   /**
@@ -156,13 +160,7 @@ export class AuditLog {
    * records left over from a failed batch get one more attempt.
    */
   async flush(): Promise<void> {
-    this.#flushing++;
-    try {
-      if (this.#queue.length > 0) this.#kick();
-      while (this.#draining) await this.#draining;
-    } finally {
-      this.#flushing--;
-    }
+    await this.#gc.flush();
   }
 
   /**
@@ -187,87 +185,44 @@ export class AuditLog {
     return verifyChain(this.#db);
   }
 
-  /** Starts a drain within one group-commit interval (at once when an append is awaited). */
-  #schedule(): void {
-    if (this.#draining) {
-      this.#arrivedWhileDraining = true;
-      return;
+  /** Commits one batch (after an `audit.records_lost` record when records were dropped) and settles it. */
+  async #commit(queued: readonly Pending[]): Promise<void> {
+    const lost = this.#lost;
+    const batch = lost > 0
+      ? [{ fields: prepareInput({ kind: 'audit.records_lost', outcome: 'error', detail: { count: lost } }, this.#clock.now()), resolve: noop, reject: noop, retained: false, attempts: 0 }, ...queued]
+      : queued;
+    const records = await this.#writeBatch(batch);
+    this.#lastBatchFailed = false;
+    this.#lost -= lost;
+    batch.forEach((p, i) => { const r = records[i]; if (r) p.resolve(r); else if (!p.retained) p.reject(new Error('audit record missing from its batch')); });
+    if (this.#roomWaiters.size > 0 && this.#gc.length < this.#maxQueue / 2) {
+      for (const w of this.#roomWaiters) w();
+      this.#roomWaiters.clear();
     }
-    if (this.#timer !== undefined) return;
-    if (this.#groupCommitMs === 0 || this.#awaited > 0) {
-      this.#kick();
-      return;
-    }
-    this.#timer = after(this.#clock, this.#groupCommitMs, () => {
-      this.#timer = undefined;
-      this.#kick();
-    });
   }
 
-  /** Starts a drain on the next microtask, so appends made in the same tick share a batch. */
-  #kick(): void {
-    if (this.#draining) {
-      this.#arrivedWhileDraining = true;
-      return;
+  /**
+   * A batch failed: every append in it rejects; its enqueued records go back to the front for
+   * another batch (3 attempts, within the bound: the oldest are kept), the rest count as lost;
+   * awaited appends still queued fail fast rather than wait for a retry that may never come.
+   */
+  #failed(batch: readonly Pending[], err: unknown): AfterFailure {
+    this.#lastBatchFailed = true;
+    const failure = new GatehouseError('store_unavailable', 'audit log append failed', {}, { cause: err });
+    const retry: Pending[] = [];
+    for (const p of batch) {
+      p.reject(failure);
+      if (!p.retained) continue;
+      p.attempts++;
+      if (p.attempts < MAX_ATTEMPTS) retry.push(p);
+      else this.#lost++;
     }
-    if (this.#timer !== undefined) {
-      this.#timer();
-      this.#timer = undefined;
-    }
-    this.#arrivedWhileDraining = false;
-    this.#draining = Promise.resolve()
-      .then(() => this.#drain())
-      .catch(() => undefined) // #drain settles every append itself; nothing may escape unhandled
-      .finally(() => {
-        this.#draining = undefined;
-        // After a failure, retained records wait for the next append/enqueue (no busy retry loop).
-        if (this.#queue.length > 0 && (!this.#lastBatchFailed || this.#arrivedWhileDraining)) this.#schedule();
-      });
-  }
-
-  async #drain(): Promise<void> {
-    // A full batch, an awaited append or a flush goes at once; a partial batch of enqueued records waits
-    // for the group-commit timer (#kick's finally), so a busy data path pays one commit per interval.
-    for (let first = true; this.#queue.length > 0 && (first || this.#awaited > 0 || this.#flushing > 0 || this.#queue.length >= this.#maxBatch); first = false) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
-      const lost = this.#lost;
-      if (lost > 0) {
-        batch.unshift({
-          fields: prepareInput({ kind: 'audit.records_lost', outcome: 'error', detail: { count: lost } }, this.#clock.now()),
-          resolve: noop, reject: noop, retained: false, attempts: 0,
-        });
-      }
-      try {
-        const records = await this.#writeBatch(batch);
-        this.#lastBatchFailed = false;
-        this.#lost -= lost;
-        batch.forEach((p, i) => { const r = records[i]; if (r) p.resolve(r); else if (!p.retained) p.reject(new Error('audit record missing from its batch')); });
-        if (this.#roomWaiters.size > 0 && this.#queue.length < this.#maxQueue / 2) {
-          for (const w of this.#roomWaiters) w();
-          this.#roomWaiters.clear();
-        }
-      } catch (err) {
-        this.#lastBatchFailed = true;
-        const failure = new GatehouseError('store_unavailable', 'audit log append failed', {}, { cause: err });
-        const retry: Pending[] = [];
-        for (const p of batch) {
-          p.reject(failure);
-          if (!p.retained) continue;
-          p.attempts++;
-          if (p.attempts < MAX_ATTEMPTS) retry.push(p);
-          else this.#lost++;
-        }
-        // Retained records go back to the front, within the bound (the oldest are kept).
-        const room = Math.max(0, this.#maxQueue - this.#queue.length);
-        this.#lost += Math.max(0, retry.length - room);
-        this.#queue.unshift(...retry.slice(0, room));
-        // Awaited appends still queued fail fast rather than wait for a retry that may never come.
-        const waiting = this.#queue.filter((p) => !p.retained);
-        this.#queue = this.#queue.filter((p) => p.retained);
-        for (const p of waiting) p.reject(failure);
-        return;
-      }
-    }
+    const room = Math.max(0, this.#maxQueue - this.#gc.length);
+    this.#lost += Math.max(0, retry.length - room);
+    this.#gc.requeue(retry.slice(0, room));
+    for (const p of this.#gc.discard((q) => !q.retained)) p.reject(failure);
+    // After a failure, retained records wait for the next append/enqueue/flush (no busy retry loop).
+    return 'wait';
   }
 
   /**
