@@ -117,6 +117,14 @@ export async function transition(
   return (await hydrate(ex, rows))[0];
 }
 
+/**
+ * Narrows a jit review's grant to at most `grantMs` (an approver's chosen window): the stored
+ * length only ever shrinks, so with several approvers the grant is the shortest window chosen.
+ */
+export async function narrowGrant(ex: SqlExecutor, id: string, grantMs: number): Promise<void> {
+  await ex.query('UPDATE reviews SET grant_ms = LEAST(grant_ms, $2) WHERE id = $1 AND grant_ms IS NOT NULL', [id, grantMs]);
+}
+
 /** Records one approval vote; false when this approver already voted. */
 export async function addApproval(ex: SqlExecutor, id: string, approver: ReviewActor, at: number, comment: string | undefined): Promise<boolean> {
   const rows = await ex.query(

@@ -205,6 +205,40 @@ describe('ReviewService (PGlite, manual clock)', () => {
     assert.equal((await reviews.revoke(own.id, alice)).status, 'revoked', 'the requester may give its grant back');
   });
 
+  test('jit: the approver\'s time window bounds the grant; a window above the rule\'s (or on a command review) is refused', async () => {
+    const r = await reviews.request(sqlRequest(alice, fp(), jitRule));
+    await assert.rejects(reviews.approve(r.id, bob, undefined, 15 * 60_000 + 1000), (e) => isGatehouseError(e, 'validation_failed') && /longer than this review allows \(900 s/.test(e.detail));
+    await assert.rejects(reviews.approve(r.id, bob, undefined, 0), code('validation_failed'));
+    await assert.rejects(reviews.approve(r.id, bob, undefined, 1.5e3 + 0.5), code('validation_failed'));
+    assert.equal((await reviews.get(r.id))?.approvals.length, 0, 'a refused window records no approval');
+    const a = await reviews.approve(r.id, bob, 'five minutes', 5 * 60_000);
+    assert.equal(a.status, 'approved');
+    assert.equal(a.expiresAt, clock.now() + 5 * 60_000);
+    assert.equal(a.grantMs, 5 * 60_000);
+    clock.advance(5 * 60_000 - 1);
+    assert.equal((await reviews.activeGrant(alice, 'crm', 'sql.write'))?.id, r.id);
+    clock.advance(1);
+    assert.equal(await reviews.activeGrant(alice, 'crm', 'sql.write'), undefined, 'over at the chosen window, not the rule\'s 15 min');
+    await audit.flush();
+    const rec = (await audit.list({ limit: 1000 })).find((x) => x.detail.review === r.id && x.kind === 'review.approval');
+    assert.equal(rec?.detail.window_seconds, 300);
+
+    const capped = await reviews.request(sqlRequest(alice, fp(), { ...jitRule, name: 'long', duration: '8h' }));
+    await assert.rejects(reviews.approve(capped.id, bob, undefined, 2 * 3_600_000), code('validation_failed'), 'above reviews.max_duration (1 h)');
+    assert.equal((await reviews.approve(capped.id, bob, undefined, 3_600_000)).expiresAt, clock.now() + 3_600_000);
+
+    const cmd = await reviews.request(sqlRequest(alice, fp()));
+    await assert.rejects(reviews.approve(cmd.id, bob, undefined, 60_000), (e) => isGatehouseError(e, 'validation_failed') && /only to jit/.test(e.detail));
+
+    const two = await reviews.request(sqlRequest(alice, fp(), { ...jitRule, name: 'two-jit', min_approvals: 2 }));
+    const first = await reviews.approve(two.id, bob, undefined, 2 * 60_000);
+    assert.equal(first.status, 'pending');
+    assert.equal(first.grantMs, 2 * 60_000, 'the first approver narrowed the grant');
+    await assert.rejects(reviews.approve(two.id, carol, undefined, 10 * 60_000), code('validation_failed'), 'a later approver cannot widen it');
+    const both = await reviews.approve(two.id, carol);
+    assert.equal(both.expiresAt, clock.now() + 2 * 60_000, 'the shortest window chosen');
+  });
+
   test('consume is at most once under concurrency', async () => {
     const r = await reviews.request(sqlRequest(alice, fp()));
     const a = await reviews.approve(r.id, bob);

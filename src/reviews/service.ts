@@ -163,25 +163,36 @@ export class ReviewService {
   /**
    * Adds `approver`'s approval; the review becomes approved at `min_approvals` distinct approvers
    * (jit: the grant runs from now for the rule's duration, capped by max_duration).
-   * Throws policy_denied (self-approval, not an approver, not permitted), not_found, conflict.
+   * `grantMs` (jit only): the approver's time window for the grant — a whole number of ms, at
+   * least 1 s and at most the review's grant (the rule's duration, capped by max_duration);
+   * with several approvers the grant is the shortest window any of them chose.
+   * Throws policy_denied (self-approval, not an approver, not permitted), not_found, conflict,
+   * validation_failed (a window on a command review, or one out of bounds).
    */
-  async approve(id: string, approver: Principal, comment?: string): Promise<Review> {
+  async approve(id: string, approver: Principal, comment?: string, grantMs?: number): Promise<Review> {
     const by = actorOf(approver);
     await this.#eligible(id, approver, 'approve');
     let approvedNow = false;
     const out = await this.#o.db.transaction(async (tx) => {
       const r = await this.#lockOpen(tx, id, 'pending', 'approved');
+      const cap = r.grantMs ?? Math.min(REVIEW_DEFAULTS.grantMs, this.#o.maxDurationMs);
+      if (grantMs !== undefined) assertWindow(r, grantMs, cap);
       if (!(await repo.addApproval(tx, id, by, this.#o.clock.now(), optClip(comment)))) {
         throw new GatehouseError('conflict', `${describeActor(by)} already approved review ${id}`);
       }
+      if (grantMs !== undefined && grantMs < cap) await repo.narrowGrant(tx, id, grantMs);
       const votes = r.approvals.length + 1;
       if (votes < r.minApprovals) return (await repo.getReview(tx, id))!;
       const now = this.#o.clock.now();
-      const until = now + (r.kind === 'jit' ? r.grantMs ?? REVIEW_DEFAULTS.grantMs : this.#o.approvalTtlMs ?? REVIEW_DEFAULTS.approvalTtlMs);
+      const grant = Math.min(cap, grantMs ?? cap);
+      const until = now + (r.kind === 'jit' ? grant : this.#o.approvalTtlMs ?? REVIEW_DEFAULTS.approvalTtlMs);
       approvedNow = true;
       return (await repo.transition(tx, id, ['pending'], 'approved', { decidedAt: now, decidedBy: by, expiresAt: until }))!;
     });
-    await this.#after('approval', out, by, comment === undefined ? {} : { comment: optClip(comment) });
+    await this.#after('approval', out, by, {
+      ...(comment === undefined ? {} : { comment: optClip(comment) }),
+      ...(grantMs === undefined ? {} : { window_seconds: Math.round(grantMs / 1000) }),
+    });
     if (approvedNow) await this.#after('approved', out, by);
     return out;
   }
@@ -306,6 +317,15 @@ export class ReviewService {
 
   #logError(e: unknown, msg: string): void {
     this.#o.log?.error({ err: e instanceof Error ? e.message : String(e) }, msg);
+  }
+}
+
+/** A chosen jit window: only on jit reviews, whole ms, 1 s to the review's grant (`cap`). */
+function assertWindow(r: Review, grantMs: number, cap: number): void {
+  if (r.kind !== 'jit') throw new GatehouseError('validation_failed', `review ${r.id} is for one command; a time window applies only to jit reviews`);
+  if (!Number.isSafeInteger(grantMs) || grantMs < 1000) throw new GatehouseError('validation_failed', 'the time window must be at least 1s');
+  if (grantMs > cap) {
+    throw new GatehouseError('validation_failed', `the time window (${Math.round(grantMs / 1000)} s) is longer than this review allows (${Math.round(cap / 1000)} s: rule ${r.rule}, capped by reviews.max_duration)`);
   }
 }
 

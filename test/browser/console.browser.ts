@@ -50,8 +50,8 @@ describe('web console in Chromium', () => {
   let admin: pg.Client;
   const pages: { page: Page; errors: string[] }[] = [];
 
-  const psql = (sql: string, key = alice): Psql => {
-    const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-h', t.postgres.host, '-p', String(t.postgres.port), '-U', 'alice', '-d', 'crm', '-c', sql], {
+  const psql = (sql: string, key = alice, database = 'crm'): Psql => {
+    const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-h', t.postgres.host, '-p', String(t.postgres.port), '-U', 'alice', '-d', database, '-c', sql], {
       env: { ...process.env, PGPASSWORD: key, PGSSLMODE: 'disable', PGCONNECT_TIMEOUT: '10' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -103,11 +103,13 @@ describe('web console in Chromium', () => {
       yaml: [
         'connections:',
         `  - { name: crm, type: postgres, url: "${conn.url}", credentials: { password: "${conn.password || 'unused'}" } }`,
+        `  - { name: crmjit, type: postgres, url: "${conn.url}", credentials: { password: "${conn.password || 'unused'}" } }`,
         `  - { name: openai, type: llm, provider: openai, url: "${fake.url}", credentials: { api_key: "${FAKE_OPENAI_KEY}" } }`,
         'reviews:',
         '  hold_timeout: 90s',
         '  rules:',
         '    - { name: crm-writes, connections: [crm], actions: [sql.write], kind: command, approvers: [dba] }',
+        '    - { name: crm-jit, connections: [crmjit], actions: [sql.write], kind: jit, approvers: [dba], duration: 1h }',
       ].join('\n'),
     });
     alice = String((await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] })).json.key);
@@ -243,6 +245,41 @@ describe('web console in Chromium', () => {
     assert.match(await alicePage.locator('main').innerText(), /no such session/);
     const own = await alicePage.evaluate<string[]>(`fetch('/api/v1/sessions').then((r) => r.json()).then((j) => j.items.map((s) => s.user))`);
     assert.ok(own.length > 0 && own.every((u) => u === 'alice'), JSON.stringify(own));
+  });
+
+  test('a jit review is approved in the inbox with a chosen time window: the grant lasts that long, not the rule\'s hour', async () => {
+    const held = psql("UPDATE customers SET note = 'jit' WHERE id = 3", alice, 'crmjit');
+    let id = '';
+    for (let i = 0; i < 200 && id === ''; i++) {
+      const items = (await t.api('GET', '/api/v1/reviews?status=pending', undefined, alice)).json.items as { id: string; rule: string }[];
+      id = items.find((r) => r.rule === 'crm-jit')?.id ?? '';
+      if (id === '') await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.notEqual(id, '', 'the jit review appeared');
+    const page = await open(await browser.context());
+    await signIn(page, bob);
+    await page.goto(`${t.url}/ui/reviews/${id}`);
+    const windowSel = page.getByLabel('Time window of the grant');
+    await windowSel.waitFor();
+    assert.deepEqual(await windowSel.locator('option').allInnerTexts(), ['1 h 0 min (the rule\'s window)', '5 min', '15 min', '30 min'],
+      'the rule\'s hour (the default) and the shorter common windows');
+    await windowSel.selectOption({ label: '15 min' });
+    await shot(page, 'review-jit');
+    assert.deepEqual(await seriousA11y(page), [], 'jit review page: serious accessibility violations');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    const out = await held.done;
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^UPDATE 1$/m);
+    await page.getByRole('button', { name: 'Revoke this grant' }).waitFor();
+    const r = (await t.api('GET', `/api/v1/reviews/${id}`, undefined, bob)).json as { status: string; decided_at: string; expires_at: string; grant_seconds: number; approvals: { by: { id: string } }[] };
+    assert.equal(r.status, 'approved');
+    assert.equal(Date.parse(r.expires_at) - Date.parse(r.decided_at), 15 * 60_000, 'the grant ends 15 min after the approval');
+    assert.equal(r.grant_seconds, 900);
+    assert.deepEqual(r.approvals.map((a) => a.by.id), ['bob']);
+    // The active grant covers the next write without a new review.
+    const other = psql("UPDATE customers SET note = 'jit2' WHERE id = 3", alice, 'crmjit');
+    const again = await other.done;
+    assert.equal(again.code, 0, `the active grant covers the next write: ${again.stderr}`);
   });
 
   test('no payload ran, no CSP violation, no console error on any page', async () => {

@@ -159,8 +159,18 @@ describe('reviews end to end: psql and the CLI (hold until approved)', () => {
       psql.send("INSERT INTO customers VALUES (10, 'jit-1');");
       const g = await waitForReview(pending, (x) => x.rule === 'crm-jit');
       assert.doesNotMatch(psql.out, /INSERT/);
-      const ok = await gatehouseCli(['reviews', 'approve', g.id], t.url, keys.bob);
+      // The approver's time window: above the rule's 15 min it is refused (nothing recorded)...
+      const tooLong = await gatehouseCli(['reviews', 'approve', g.id, '--for', '1h'], t.url, keys.bob);
+      assert.notEqual(tooLong.code, 0);
+      assert.match(tooLong.err, /longer than this review allows \(900 s/);
+      // ...and a shorter one bounds the grant.
+      const ok = await gatehouseCli(['reviews', 'approve', g.id, '--for', '5m', '--json'], t.url, keys.bob);
       assert.equal(ok.code, 0, ok.err);
+      const granted = JSON.parse(ok.out) as { status: string; decided_at: string; expires_at: string; grant_seconds: number; approvals: unknown[] };
+      assert.equal(granted.status, 'approved');
+      assert.equal(granted.approvals.length, 1, 'the refused window left no approval');
+      assert.equal(Date.parse(granted.expires_at) - Date.parse(granted.decided_at), 5 * 60_000, 'the grant ends 5 min after the approval');
+      assert.equal(granted.grant_seconds, 300);
       await psql.waitFor(/^INSERT 0 1$/m);
 
       psql.send("INSERT INTO customers VALUES (11, 'jit-2');");

@@ -86,13 +86,15 @@ export async function reviewPage(root, id) {
   const detail = h('div');
   const comment = h('textarea', { name: 'comment', rows: 2, maxlength: 2000 });
   const reason = h('textarea', { name: 'reason', rows: 2, maxlength: 2000 });
+  const windowSel = h('select', { name: 'window' });
   const msg = h('p', { role: 'alert', class: 'error' });
   const decide = async (what) => {
     msg.textContent = '';
     try {
       if (what === 'deny' && reason.value.trim() === '') { msg.textContent = 'A reason is required to deny: the requester sees it.'; reason.focus(); return; }
       review = await api('POST', `/api/v1/reviews/${encodeURIComponent(id)}/${what}`,
-        what === 'approve' ? (comment.value.trim() ? { comment: comment.value.trim() } : {}) : { reason: reason.value.trim() });
+        what === 'approve' ? { ...(comment.value.trim() ? { comment: comment.value.trim() } : {}), ...(review.kind === 'jit' && windowSel.value ? { duration: `${windowSel.value}s` } : {}) }
+          : { reason: reason.value.trim() });
       toast(`Review ${what === 'approve' ? (review.status === 'approved' ? 'approved' : 'approval recorded') : what === 'deny' ? 'denied' : 'revoked'}`, 'ok');
       draw();
     } catch (e) { msg.textContent = e.message; }
@@ -100,6 +102,7 @@ export async function reviewPage(root, id) {
   const form = h('form', { class: 'card decide', onsubmit: (e) => e.preventDefault() },
     h('h2', null, 'Decide'),
     field('Comment (optional, with an approval)', comment),
+    review.kind === 'jit' ? field('Time window of the grant', windowSel, 'From the approval; at most what the review rule allows.') : null,
     h('button', { type: 'button', class: 'approve', onclick: () => decide('approve') }, 'Approve'),
     field('Reason (required to deny; the requester sees it)', reason),
     h('button', { type: 'button', class: 'deny', onclick: () => decide('deny') }, 'Deny'),
@@ -110,6 +113,7 @@ export async function reviewPage(root, id) {
 
   const draw = () => {
     const r = review;
+    if (r.kind === 'jit' && r.status === 'pending') windowOptions(windowSel, r.grant_seconds ?? 0);
     const now = Date.now();
     const me = session();
     replace(detail,
@@ -137,10 +141,21 @@ export async function reviewPage(root, id) {
   replace(root, link('/ui/inbox', '← All reviews'), h('h1', null, `Review ${id}`), detail);
   draw();
   const timer = setInterval(async () => {
-    if (document.activeElement === comment || document.activeElement === reason) return;
+    if (document.activeElement === comment || document.activeElement === reason || document.activeElement === windowSel) return;
     try { review = await api('GET', `/api/v1/reviews/${encodeURIComponent(id)}`); draw(); } catch { /* keep the last view */ }
   }, POLL_MS);
   return () => clearInterval(timer);
+}
+
+/** Common grant windows (seconds) shorter than the review's grant; '' (the default) is the whole grant. */
+const WINDOWS = [300, 900, 1800, 3600, 7200, 14400, 28800, 86400];
+function windowOptions(sel, grantSeconds) {
+  const keep = sel.value;
+  const values = ['', ...WINDOWS.filter((s) => s < grantSeconds).map(String)];
+  if (sel.options.length === values.length && [...sel.options].every((o, i) => o.value === values[i])) return;
+  replace(sel, h('option', { value: '' }, `${age(grantSeconds * 1000)} (the rule's window)`),
+    ...values.slice(1).map((v) => h('option', { value: v }, age(Number(v) * 1000))));
+  sel.value = values.includes(keep) ? keep : '';
 }
 
 /** The parsed facts policy evaluated (SQL facts, prompt findings, tool call…), as text. */

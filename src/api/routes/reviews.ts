@@ -1,6 +1,7 @@
 import type { Router } from '../../http/router.ts';
 import { sendJson } from '../../http/problem.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
+import { parseDuration } from '../../kernel/duration.ts';
 import { authorize } from '../../enforce/authorize.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import type { Review, ReviewStatus } from '../../reviews/types.ts';
@@ -64,8 +65,14 @@ export function registerReviewRoutes(r: Router<AdminState>, reviewsOf: (s: Admin
 
   r.add('POST', '/api/v1/reviews/:id/approve', async (ctx) => {
     const body = await jsonObject(ctx, 64 * 1024);
+    const duration = optString(body, 'duration');
+    let grantMs: number | undefined;
+    if (duration !== undefined) {
+      grantMs = parseDuration(duration);
+      if (grantMs === undefined || grantMs <= 0) throw new GatehouseError('validation_failed', '"duration" must be a duration such as 30m or 1h');
+    }
     const review = await load(ctx);
-    sendJson(ctx.res, 200, reviewView(await reviewsOf(ctx.state).approve(review.id, ctx.state.principal, optString(body, 'comment'))));
+    sendJson(ctx.res, 200, reviewView(await reviewsOf(ctx.state).approve(review.id, ctx.state.principal, optString(body, 'comment'), grantMs)));
   });
 
   r.add('POST', '/api/v1/reviews/:id/deny', async (ctx) => {

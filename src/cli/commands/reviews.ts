@@ -14,15 +14,19 @@ const short = (s: string, n = 60): string => { const one = s.replace(/\s+/g, ' '
 
 /** Runs `POST /api/v1/reviews/<id>/<verb>` and prints the new state. */
 async function decide(argv: string[], io: Parameters<Command['run']>[1], verb: 'approve' | 'deny' | 'revoke', field: 'comment' | 'reason', required: boolean): Promise<number> {
-  const { values, positionals } = parse(argv, { [field]: { type: 'string' }, json: { type: 'boolean' } } as const);
+  const { values, positionals } = parse(argv, { [field]: { type: 'string' }, for: { type: 'string' }, json: { type: 'boolean' } } as const);
   const id = positionals[0];
   if (id === undefined || positionals.length > 1) throw new UsageError('give exactly one review id');
   const text = values[field];
   if (required && (typeof text !== 'string' || text.trim() === '')) throw new UsageError(`--${field} is required`);
+  const window = values.for;
+  if (window !== undefined && verb !== 'approve') throw new UsageError('--for applies only to reviews approve');
+  if (window !== undefined && (typeof window !== 'string' || !/^\d+(s|m|h|d)$/.test(window.trim()))) throw new UsageError('--for takes a duration such as 30m or 2h');
   const r = await ApiClient.fromEnv(io).request<ReviewRecord>('POST', `/api/v1/reviews/${encodeURIComponent(id)}/${verb}`,
-    typeof text === 'string' ? { [field]: text } : {});
+    { ...(typeof text === 'string' ? { [field]: text } : {}), ...(typeof window === 'string' ? { duration: window.trim() } : {}) });
   if (values.json) io.out(JSON.stringify(r));
   else if (verb === 'approve' && r.status === 'pending') io.out(`approved ${r.id} (${r.approvals.length} of ${r.min_approvals} approvals; still pending)`);
+  else if (verb === 'approve' && r.kind === 'jit' && r.status === 'approved') io.out(`${r.id} is now approved: grant active until ${r.expires_at}`);
   else io.out(`${r.id} is now ${r.status}`);
   return 0;
 }
@@ -59,7 +63,7 @@ export const reviewsList: Command = {
 export const reviewsApprove: Command = {
   name: 'reviews approve',
   summary: 'Approve a review (never your own)',
-  usage: 'gatehouse reviews approve <id> [--comment text] [--json]',
+  usage: 'gatehouse reviews approve <id> [--comment text] [--for 30m] [--json]\n  --for (jit reviews): the grant\'s time window, at most the rule\'s duration (capped by reviews.max_duration); default that.',
   run: (argv, io) => decide(argv, io, 'approve', 'comment', false),
 };
 
