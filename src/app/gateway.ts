@@ -232,7 +232,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     if (stopOrphanSweeper) closeOrphans();
     closers.unshift(() => { stopSweeper(); stopOrphanSweeper?.(); return Promise.resolve(); });
     const guard = new HostGuard(bound, config.server.public_url, config.server.allowed_hosts);
-    handle = createHttpHandler(services, httpSurfaces(services, guard));
+    handle = createHttpHandler(services, await httpSurfaces(services, guard));
     const metricsListen = opts.metricsListen ?? config.server.metrics.listen;
     let metrics: { host: string; port: number } | undefined;
     if (metricsListen !== undefined) {

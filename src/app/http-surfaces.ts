@@ -4,8 +4,6 @@ import { identityRoute } from './identity-routes.ts';
 import { adminHandler, buildAdminRouter } from '../api/admin.ts';
 import { ConsoleSurface } from '../console/surface.ts';
 import { OidcLogin } from '../console/oidc-login.ts';
-import { SamlLogin } from '../console/saml-login.ts';
-import { samlIdp } from '../console/saml-config.ts';
 import type { ExternalSignIn } from '../console/external.ts';
 import { openApiDocument } from '../api/openapi.ts';
 import type { HostGuard } from '../http/host-guard.ts';
@@ -22,13 +20,13 @@ import { mcpHandler } from '../protocols/mcp/server.ts';
  * (`/` and `/ui`, whose session cookie the admin API accepts). This list is the
  * one place a new HTTP surface is mounted.
  *
- * @example const handle = createHttpHandler(services, httpSurfaces(services, guard));
+ * @example const handle = createHttpHandler(services, await httpSurfaces(services, guard));
  */
-export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
+export async function httpSurfaces(svc: Services, guard: HostGuard): Promise<HttpSurface[]> {
   const consoleUi = new ConsoleSurface({
     tls: svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:'), clock: svc.clock, apiKeys: svc.apiKeys,
     audit: svc.audit, log: svc.log, db: svc.db, authFailed: () => { svc.metrics.authFailures.inc({ protocol: 'console' }); },
-  }, guard, consoleSignIn(svc));
+  }, guard, await consoleSignIn(svc));
   const admin = adminHandler(svc, guard, buildAdminRouter(), async (req) => (await consoleUi.fromCookie(req))?.principal);
   const mcp = mcpHandler(svc, guard);
   const surfaces: HttpSurface[] = [
@@ -80,9 +78,10 @@ export function httpSurfaces(svc: Services, guard: HostGuard): HttpSurface[] {
 
 /**
  * The console's external sign-in: the OIDC issuers that have a `console_client_id`, and the
- * SAML identity provider of `identity.saml` (a bad SAML configuration stops the start).
+ * SAML identity provider of `identity.saml` (a bad SAML configuration stops the start). The SAML
+ * code and its XML libraries (~4 MB of heap, ~18 MB resident) are loaded only when it is configured.
  */
-function consoleSignIn(svc: Services): ExternalSignIn[] {
+async function consoleSignIn(svc: Services): Promise<ExternalSignIn[]> {
   const out: ExternalSignIn[] = [];
   const tls = svc.config.server.tls !== undefined || svc.publicUrl.startsWith('https:');
   const issuers = svc.config.identity.issuers.filter((i) => i.console_client_id !== undefined)
@@ -95,6 +94,7 @@ function consoleSignIn(svc: Services): ExternalSignIn[] {
   }
   const saml = svc.config.identity.saml;
   if (saml !== undefined) {
+    const [{ SamlLogin }, { samlIdp }] = await Promise.all([import('../console/saml-login.ts'), import('../console/saml-config.ts')]);
     out.push(new SamlLogin(samlIdp(saml, svc.publicUrl), {
       clock: svc.clock, publicUrl: svc.publicUrl, tls,
       issueToken: (p, expiresAt) => svc.issuer.issue(p, { expiresAt }),

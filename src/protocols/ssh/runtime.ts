@@ -1,17 +1,16 @@
 /**
  * The SSH protocol's runtime (see `ProtocolRuntime` in src/protocols/contract.ts), loaded by the
  * composition root through the declaration in protocol.ts: the listener, and the command runner
- * MCP's run_command uses for ssh connections.
+ * MCP's run_command uses for ssh connections. The SSH library (ssh2, ~2.5 MB of heap and ~16 MB
+ * resident) is loaded only when the listener starts or a command first runs on an ssh connection.
  */
 import type { ListenerStart } from '../contract.ts';
 import { ms } from '../../config/types.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { ShellCommandRunner } from '../../shell/runner.ts';
 import { offLoopShellInspector } from '../../shell/inspector.ts';
-import { SshCommandRunner } from './command-runner.ts';
+import { lazyRetrying } from '../../kernel/lazy.ts';
 import type { SshDeps } from './deps.ts';
-import { loadHostKeyFile, loadOrCreateHostKey } from './host-key.ts';
-import { SshListener } from './listener.ts';
 import type { SshServerConfig } from './protocol.ts';
 
 /**
@@ -23,6 +22,7 @@ import type { SshServerConfig } from './protocol.ts';
  * @example const ssh = await startListener(services, { host: '127.0.0.1', port: 0, loopback: true }, config.server.ssh, { stateDir });
  */
 export const startListener: ListenerStart<SshDeps, SshServerConfig> = async (deps, at, config, env) => {
+  const [{ loadHostKeyFile, loadOrCreateHostKey }, { SshListener }] = await Promise.all([import('./host-key.ts'), import('./listener.ts')]);
   const key = config.host_key === undefined ? loadOrCreateHostKey(env.stateDir) : loadHostKeyFile(config.host_key);
   const inspect = await offLoopShellInspector(deps.inspection);
   const listener = new SshListener(deps, {
@@ -34,7 +34,8 @@ export const startListener: ListenerStart<SshDeps, SshServerConfig> = async (dep
   return { address, info: { hostKey: key.publicKey }, close: () => listener.close() };
 };
 
-/** The command runner of ssh connections (MCP's run_command). */
+/** The command runner of ssh connections (MCP's run_command), loaded on its first command. */
 export function shellRunner(deps: { readonly masking: Pick<MaskingRules, 'textMasker'> }): ShellCommandRunner {
-  return new SshCommandRunner(deps);
+  const runner = lazyRetrying(async () => new (await import('./command-runner.ts')).SshCommandRunner(deps));
+  return { run: async (conn, command, limits) => (await runner()).run(conn, command, limits) };
 }
