@@ -82,6 +82,14 @@ describe('loadConfig: defaults', () => {
     const mem = loadConfig({ text: 'store: { embedded: { path: ":memory:" } }', env: {}, baseDir: dir });
     assert.equal(mem.store.embedded.path, ':memory:');
   });
+
+  test('a protocol listener\'s path setting (server.ssh.host_key, declared format: path) resolves too', () => {
+    const rel = loadConfig({ text: 'server:\n  ssh: { host_key: keys/ssh_host }\n', env: {}, baseDir: dir });
+    assert.equal(rel.server.ssh.host_key, join(dir, 'keys/ssh_host'));
+    const abs = loadConfig({ text: 'server:\n  ssh: { host_key: /abs/ssh_host }\n', env: {}, baseDir: dir });
+    assert.equal(abs.server.ssh.host_key, '/abs/ssh_host');
+    assert.equal(loadConfig({ text: '', env: {}, baseDir: dir }).server.ssh.host_key, undefined, 'no default: the state directory\'s key');
+  });
 });
 
 describe('loadConfig: errors', () => {

@@ -4,7 +4,7 @@ import { didYouMean } from '../kernel/suggest.ts';
 import type { ConfigIssue } from './config-error.ts';
 import { REGISTRY, type ProtocolSet } from '../protocols/registry.ts';
 import { CONFIG_SCHEMA, configSchema } from './schema.ts';
-import { DURATION_PATTERN, SIZE_PATTERN, type JsonSchema } from './schema-helpers.ts';
+import { DURATION_PATTERN, PATH_FORMAT, SIZE_PATTERN, type JsonSchema } from './schema-helpers.ts';
 
 /** Finds the line of a JSON-Pointer path (and optionally of one of its keys) in the source. */
 export type Locate = (path: readonly (string | number)[], key?: string) => number | undefined;
@@ -23,6 +23,7 @@ function validator(set: ProtocolSet): { schema: JsonSchema; validate: ValidateFu
     strict: true, strictRequired: false, // if/then branches name properties declared beside them
   });
   addFormats(ajv);
+  ajv.addFormat(PATH_FORMAT, true); // a file path: any string, resolved at load (finalize.ts)
   const schema = set === REGISTRY ? CONFIG_SCHEMA : configSchema(set);
   const entry = { schema, validate: ajv.compile(schema) };
   compiled.set(set, entry);

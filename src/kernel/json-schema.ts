@@ -24,6 +24,18 @@ export function str(description: string, extra: Extra = {}): JsonSchema {
   return { type: 'string', description, ...extra };
 }
 
+/**
+ * The `format` of a file path (a custom format: the configuration's validator accepts any string
+ * for it). A relative path is resolved against the configuration file's directory at load
+ * (config/finalize.ts), for any protocol's listener section or connection field declaring it.
+ */
+export const PATH_FORMAT = 'path';
+
+/** A file path, relative to the configuration file (absolute after load). */
+export function path(description: string, extra: Extra = {}): JsonSchema {
+  return str(description, { format: PATH_FORMAT, ...extra });
+}
+
 /** A boolean property with its default. */
 export function bool(description: string, def: boolean): JsonSchema {
   return { type: 'boolean', description, default: def };

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openApiDocument } from '../api/openapi.ts';
 import { CONFIG_SCHEMA } from '../config/schema.ts';
+import { finalizeConfig } from '../config/finalize.ts';
 import { validateAgainstSchema } from '../config/validate.ts';
+import { path } from '../kernel/json-schema.ts';
 import { cedar, CEDAR_SCHEMA_PATH } from '../policy/cedar.ts';
 import { toCedarRequest } from '../policy/cedar-request.ts';
 import { cedarSchemaFor, optionalContext } from '../policy/cedar-schema.ts';
@@ -100,7 +102,11 @@ const boxProtocol = defineProtocol({
   connectionTypes: [{
     type: 'box', summary: 'a test box', actions: ['box.run'], urlSchemes: ['box'],
     credentials: { token: { description: 'Box token.' } },
-    fields: { flavour: { type: 'string', enum: ['plain', 'spicy'], description: 'Flavour.' } },
+    fields: {
+      flavour: { type: 'string', enum: ['plain', 'spicy'], description: 'Flavour.' },
+      script: path('A script file.'),
+      includes: { type: 'array', description: 'Included files.', items: path('A file.') },
+    },
     required: ['flavour'],
   }],
   actions: [{ name: 'box.run', resources: ['Connection'] }],
@@ -113,8 +119,8 @@ const boxProtocol = defineProtocol({
   },
   listener: listenerDecl<{ readonly listen: string }>({
     description: 'Box listener.',
-    config: { listen: { type: 'string', default: '127.0.0.1:2222', description: 'Where.' } },
-    load: (section) => ({ listen: String(section.listen) }),
+    config: { listen: { type: 'string', default: '127.0.0.1:2222', description: 'Where.' }, key: path('A key file.') },
+    load: (section) => ({ listen: String(section.listen), ...(typeof section.key === 'string' ? { key: section.key } : {}) }),
   }),
 });
 
@@ -132,6 +138,25 @@ describe('a protocol registered in a test', () => {
     assert.deepEqual(validate({ reviews: { rules: [] }, connections: [{ name: 'b', type: 'box', url: 'box://h', flavour: 'plain' }] }), []);
     // Without the registration the same document is refused.
     assert.match(validateAgainstSchema({ connections: [{ name: 'b', type: 'box', url: 'box://host' }] }, () => undefined)[0]?.message ?? '', /not a registered connection type/);
+  });
+
+  test('its path-valued settings (format: path) are resolved at load, whatever their name', () => {
+    const doc = {
+      server: { box: { key: 'keys/box.key' } },
+      connections: [
+        { name: 'b', type: 'box', url: 'box://h', flavour: 'plain', script: 'run.sh', includes: ['a.sh', '/abs/b.sh'] },
+        { name: 'c', type: 'box', url: 'box://h', flavour: 'plain', script: '/abs/run.sh' },
+      ],
+    };
+    assert.deepEqual(validateAgainstSchema(doc, () => undefined, set), []);
+    type Loaded = { server: { box: { key: string } }; connections: Record<string, unknown>[] };
+    const config = finalizeConfig(doc, '/base', set) as unknown as Loaded;
+    assert.equal(config.server.box.key, '/base/keys/box.key');
+    assert.deepEqual(config.connections[0], { name: 'b', type: 'box', url: 'box://h', flavour: 'plain', script: '/base/run.sh', includes: ['/base/a.sh', '/abs/b.sh'], credentials: {}, tags: [], timeouts: config.connections[0]?.timeouts });
+    assert.equal(config.connections[1]?.script, '/abs/run.sh', 'an absolute path is kept');
+    // Without the declaration nothing is resolved: the marker, not the name, decides.
+    const plain = finalizeConfig({ server: { box: { key: 'keys/box.key' } } }, '/base') as unknown as Loaded;
+    assert.equal(plain.server.box.key, 'keys/box.key');
   });
 
   test('its action and facts reach the Cedar schema and decide a request', () => {

@@ -4,7 +4,7 @@
  * (`server.ssh`, started by runtime.ts only when an ssh connection exists or `enabled`). Pure data.
  */
 import { defineProtocol, factsDecl, listenerDecl } from '../contract.ts';
-import { bool, duration, listen, str } from '../../kernel/json-schema.ts';
+import { bool, duration, listen, path, str } from '../../kernel/json-schema.ts';
 import { SHELL_ACTIONS, SHELL_CEDAR_TYPE, SHELL_FACTS_DOC, type ShellContext } from './facts.ts';
 
 /** `server.ssh` after load. Durations as written (`"30s"`). */
@@ -48,7 +48,7 @@ export const sshProtocol = defineProtocol({
     description: 'SSH listener (clients run commands on ssh connections: ssh -p 2222 <connection>@gateway). It starts when a connection in this file has type ssh, or with enabled: true (for ssh connections created through the API). SSH is its own transport: server.tls does not apply; the host key is generated once and kept in the store directory (ssh_host_ed25519_key), unless host_key names one.',
     config: {
       listen: listen('Address the SSH listener binds.', '127.0.0.1:2222'),
-      host_key: str('The listener\'s host key: an OpenSSH private key file (e.g. ssh-keygen -t ed25519), relative to this file, read at start and never written. Give every replica the same file (a Kubernetes Secret) so that clients see one host key whichever replica they reach. Default: generated once in the store directory.', { minLength: 1 }),
+      host_key: path('The listener\'s host key: an OpenSSH private key file (e.g. ssh-keygen -t ed25519), relative to this file, read at start and never written. Give every replica the same file (a Kubernetes Secret) so that clients see one host key whichever replica they reach. Default: generated once in the store directory.', { minLength: 1 }),
       enabled: bool('Start the SSH listener even when no connection in this file has type ssh.', false),
       auth_timeout: duration('Time a client has to authenticate before it is disconnected.', '30s'),
     },
