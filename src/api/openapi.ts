@@ -1,5 +1,4 @@
-import { LLM_PROVIDERS } from '../protocols/http/protocol.ts';
-import { CONNECTION_TYPES } from '../protocols/registry.ts';
+import { CONNECTION_TYPES, REGISTRY } from '../protocols/registry.ts';
 
 /**
  * The OpenAPI 3.1 document of the admin API, served at `/api/openapi.json`. A test checks that
@@ -17,6 +16,15 @@ const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'strin
 const str = { type: 'string' };
 const strs = { type: 'array', items: str };
 
+/** Each registered type's own connection fields (`provider`, `host_key`, …): their declared schema, named by type. */
+const typeFields = Object.fromEntries(REGISTRY.connectionTypes.flatMap((type) => {
+  const decl = REGISTRY.connectionType(type);
+  return Object.entries(decl?.fields ?? {}).map(([field, schema]) => {
+    const required = decl?.required?.includes(field) === true ? ' (required)' : '';
+    return [field, { ...schema, description: `${type}${required}: ${typeof schema.description === 'string' ? schema.description : field}` }] as const;
+  });
+}));
+
 const schemas = {
   Problem: {
     type: 'object', required: ['type', 'title', 'status', 'code', 'detail'],
@@ -25,19 +33,18 @@ const schemas = {
   Connection: {
     type: 'object', required: ['name', 'type', 'url', 'source', 'credentials'],
     properties: {
-      name: str, type: { enum: [...CONNECTION_TYPES] }, provider: str, url: str, description: str, tags: strs,
+      name: str, type: { enum: [...CONNECTION_TYPES] }, url: str, description: str, tags: strs,
       source: { enum: ['config', 'api'], description: '`config` connections are read-only through the API' },
       credentials: { ...strs, description: 'Names of the credentials set; values are never returned' },
-      host_key: { ...str, description: 'ssh: the pinned upstream host key' }, pass_media_types: strs,
+      ...typeFields,
     },
   },
   ConnectionInput: {
     type: 'object', required: ['name', 'type', 'url'],
     properties: {
-      name: str, type: { enum: [...CONNECTION_TYPES] }, provider: { enum: [...LLM_PROVIDERS] }, url: str,
+      name: str, type: { enum: [...CONNECTION_TYPES] }, url: str,
       description: str, tags: strs, credentials: { type: 'object', additionalProperties: str, description: 'Write-only; sealed at rest' },
-      host_key: { ...str, description: 'ssh (required): the upstream\'s public host key ("ssh-ed25519 AAAA…"); another key is refused' },
-      pass_media_types: { ...strs, description: 'http: media types passed unparsed' },
+      ...typeFields,
     },
   },
   ApiKey: {

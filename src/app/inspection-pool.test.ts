@@ -64,7 +64,7 @@ test('a large request body prepared on a worker equals the inline preparation (f
   const masking = new MaskingRules(rules, hashKey);
   const raw = Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `${'lorem ipsum '.repeat(100)} mail bob@example.com` }] }));
   const input = {
-    conn: { name: 'm', type: 'llm' as const, provider: 'openai' }, method: 'POST', endpoint: '/v1/chat/completions', raw,
+    conn: { name: 'm', type: 'llm' as const, provider: 'openai' as const }, method: 'POST', endpoint: '/v1/chat/completions', raw,
     contentType: 'application/json', format: 'openai-chat' as const, scanner: inspectionScanner(masking.hashKey), egress: masking.textMasker('m', 'request'),
   };
   const before = pool.counts.worker;

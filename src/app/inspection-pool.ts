@@ -6,6 +6,7 @@ import { deepFreeze } from '../kernel/freeze.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { WorkerPool, WorkerPoolError } from '../kernel/worker-pool.ts';
 import { prepareRequest, type PrepareInput, type Prepared } from '../protocols/http/proxy/prepare.ts';
+import { connectionFieldsOf } from '../protocols/registry.ts';
 import type { CommandInspection } from '../shell/inspector.ts';
 import type { InspectionResult, InspectionTask, InspectionWorkerData, MaskedReply, PreparedReply, ResponseMaskOp } from './inspection-tasks.ts';
 
@@ -120,7 +121,7 @@ export class InspectionPool {
    */
   prepare(input: PrepareInput): Prepared | Promise<Prepared> {
     // Only an LLM request (parsed and scanned) or a body with egress redaction has work to move.
-    const work = (input.conn.type === 'llm' && input.format !== undefined) || input.egress !== undefined;
+    const work = input.format !== undefined || input.egress !== undefined;
     if (this.#pool === undefined || !work || input.raw.length <= this.#opts.inlinePromptBytes) {
       this.#count('prompt', 'inline');
       return prepareRequest(input);
@@ -129,10 +130,7 @@ export class InspectionPool {
     const raw = new Uint8Array(input.raw); // a copy the worker can own
     const task: InspectionTask = {
       kind: 'prepare',
-      conn: {
-        name: input.conn.name, type: input.conn.type, ...(input.conn.provider === undefined ? {} : { provider: input.conn.provider }),
-        ...(input.conn.pass_media_types === undefined ? {} : { pass_media_types: [...input.conn.pass_media_types] }),
-      },
+      conn: { name: input.conn.name, type: input.conn.type, ...structuredClone(connectionFieldsOf(input.conn)) },
       method: input.method, endpoint: input.endpoint, raw, contentType: input.contentType, format: input.format, egress: input.egress !== undefined,
       ...(input.contentEncoding === undefined ? {} : { contentEncoding: input.contentEncoding }), ...(input.bodyLimit === undefined ? {} : { bodyLimit: input.bodyLimit }),
     };

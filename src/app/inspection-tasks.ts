@@ -1,4 +1,4 @@
-import type { ConnectionType } from '../protocols/registry.ts';
+import type { ConnectionFields, ConnectionType } from '../protocols/registry.ts';
 import type { MaskingRuleConfig } from '../config/types.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
 import type { Facts } from '../policy/request.ts';
@@ -22,7 +22,8 @@ export type InspectionTask =
   | { readonly kind: 'shell'; readonly command: string }
   | {
     readonly kind: 'prepare';
-    readonly conn: { readonly name: string; readonly type: ConnectionType; readonly provider?: string; readonly pass_media_types?: readonly string[] };
+    /** The connection's name, type and its type's own fields (`provider`, `pass_media_types`). */
+    readonly conn: { readonly name: string; readonly type: ConnectionType } & ConnectionFields;
     readonly method: string;
     readonly endpoint: string;
     readonly raw: Uint8Array;

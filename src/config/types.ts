@@ -1,7 +1,7 @@
 import { parseDuration, parseSize } from '../kernel/duration.ts';
 import type { Secret } from '../kernel/secret.ts';
 import type { Action } from '../policy/request.ts';
-import type { ListenerSections, ProtocolPrincipalLimits } from '../protocols/registry.ts';
+import type { ConnectionFields, ListenerSections, ProtocolPrincipalLimits } from '../protocols/registry.ts';
 import type {
   CONNECTION_TYPES, CREDENTIAL_KEYS, JWT_ALGORITHMS, LLM_PROVIDERS, LOG_LEVELS, MASKING_DIRECTIONS,
   MASKING_ENTITIES, MASKING_STRATEGIES, REVIEW_KINDS,
@@ -24,21 +24,20 @@ export type ReviewKind = (typeof REVIEW_KINDS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
-export interface ConnectionConfig {
+/**
+ * One `connections[]` entry. Beside the fields every type has, it carries the fields its type
+ * declares (`ConnectionFields`, derived from the protocol registry: `provider` of llm,
+ * `pass_media_types` of http, `host_key` of ssh); the schema lets each only on its own type.
+ */
+export interface ConnectionConfig extends ConnectionFields {
   readonly name: string;
   readonly type: ConnectionType;
-  /** Present exactly when `type` is `llm`. */
-  readonly provider?: LlmProvider;
   readonly url: string;
   /** Every value is a `Secret` (header_name too, for uniformity); `reveal()` where injected. */
   readonly credentials: Readonly<Partial<Record<CredentialKey, Secret>>>;
   readonly description?: string;
   readonly tags: readonly string[];
   readonly timeouts: { readonly connect: string; readonly headers: string; readonly body: string };
-  /** http connections: media types passed unparsed (`type/subtype`, `type/*`, `*\/*`). */
-  readonly pass_media_types?: readonly string[];
-  /** ssh connections: the upstream's pinned public host key (`ssh-ed25519 AAAA…`). */
-  readonly host_key?: string;
 }
 
 export interface IssuerConfig {

@@ -2,13 +2,15 @@ import type { Secret } from '../kernel/secret.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import type { ConnectionsRepo } from '../store/connections-repo.ts';
 import type { ConnectionConfig } from '../config/types.ts';
-import type { ConnectionType } from '../protocols/registry.ts';
+import { connectionFieldsOf, type ConnectionFields, type ConnectionType } from '../protocols/registry.ts';
 
-/** A connection as the data paths use it, wherever it was defined. */
-export interface Connection {
+/**
+ * A connection as the data paths use it, wherever it was defined: the common fields, and the
+ * fields its type declares (`ConnectionFields`, derived from the protocol registry).
+ */
+export interface Connection extends ConnectionFields {
   readonly name: string;
   readonly type: ConnectionType;
-  readonly provider?: string;
   readonly url: string;
   readonly credentials: Readonly<Record<string, Secret>>;
   readonly description?: string;
@@ -17,19 +19,14 @@ export interface Connection {
   readonly source: 'config' | 'api';
   /** Upstream timeouts as written in the config (`"10s"`); absent: the schema defaults apply. */
   readonly timeouts?: { readonly connect: string; readonly headers: string; readonly body: string };
-  /** http connections: media types passed unparsed (`connections[].pass_media_types`). */
-  readonly pass_media_types?: readonly string[];
-  /** ssh connections: the upstream's pinned public host key (`ssh-ed25519 AAAA…`). */
-  readonly host_key?: string;
 }
 
-/** The public view of a connection: credential names only, never values. */
+/** The public view of a connection: credential names only, never values; its type's own fields. */
 export function publicConnection(c: Connection): Record<string, unknown> {
   return {
-    name: c.name, type: c.type, provider: c.provider, url: c.url, description: c.description,
+    name: c.name, type: c.type, url: c.url, description: c.description,
     tags: c.tags, source: c.source, credentials: Object.keys(c.credentials).sort(),
-    ...(c.host_key === undefined ? {} : { host_key: c.host_key }),
-    ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }),
+    ...connectionFieldsOf(c),
   };
 }
 
@@ -74,9 +71,7 @@ function fromConfig(c: ConnectionConfig): Connection {
   return {
     name: c.name, type: c.type, url: c.url, tags: c.tags, source: 'config', timeouts: c.timeouts,
     credentials: Object.fromEntries(Object.entries(c.credentials).filter((e): e is [string, Secret] => e[1] !== undefined)),
-    ...(c.provider === undefined ? {} : { provider: c.provider }),
-    ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }),
-    ...(c.host_key === undefined ? {} : { host_key: c.host_key }),
+    ...connectionFieldsOf(c),
     ...(c.description === undefined ? {} : { description: c.description }),
   };
 }

@@ -13,7 +13,8 @@ import { cedarSchemaFor, optionalContext } from '../policy/cedar-schema.ts';
 import { ACTIONS, type Action } from '../policy/request.ts';
 import { connection, request, user } from '../policy/testing.ts';
 import { defineProtocol, factsDecl, listenerDecl } from './contract.ts';
-import { CONNECTION_TYPES, PROTOCOLS, ProtocolSet, REGISTRY, registryProblems } from './registry.ts';
+import { CONNECTION_TYPES, connectionFieldsOf, PROTOCOLS, ProtocolSet, REGISTRY, registryProblems, type ConnectionFields } from './registry.ts';
+import { LLM_PROVIDERS } from './http/protocol.ts';
 
 const BEFORE = fileURLToPath(new URL('../../test/fixtures/cedar-schema-before-registry.cedarschema', import.meta.url));
 
@@ -55,6 +56,26 @@ describe('the protocol registry derives what was declared by hand before', () =>
     const schemas = (openApiDocument('http://x').components as { schemas: Record<string, { properties: { type: { enum: unknown } } }> }).schemas;
     assert.deepEqual(schemas.Connection!.properties.type.enum, [...CONNECTION_TYPES]);
     assert.deepEqual(schemas.ConnectionInput!.properties.type.enum, [...CONNECTION_TYPES]);
+  });
+
+  test('each type\'s own connection fields are derived: their names, TypeScript types, copies and OpenAPI schemas', () => {
+    assert.deepEqual(REGISTRY.fieldNames(), ['provider', 'pass_media_types', 'host_key']);
+    // Typed from the declared schemas (tsc checks these lines): no hand-written copy in config/types.ts.
+    const fields: ConnectionFields = { provider: 'anthropic', pass_media_types: ['application/pdf'], host_key: 'ssh-ed25519 AAAA' };
+    // @ts-expect-error: provider is one of LLM_PROVIDERS
+    const wrong: ConnectionFields = { provider: 'gopher' };
+    // @ts-expect-error: pass_media_types is a list of strings
+    const wrongList: ConnectionFields = { pass_media_types: 'application/pdf' };
+    assert.ok(wrong && wrongList);
+    assert.deepEqual(connectionFieldsOf({ name: 'n', type: 'llm', url: 'u', tags: [], ...fields, extra: 1, description: 'd' }), fields);
+    assert.deepEqual(connectionFieldsOf({ name: 'n', type: 'postgres' }), {});
+    const schemas = (openApiDocument('http://x').components as { schemas: Record<string, { properties: Record<string, { enum?: unknown; description?: string; pattern?: unknown }> }> }).schemas;
+    for (const s of [schemas.Connection!, schemas.ConnectionInput!]) {
+      assert.deepEqual(s.properties.provider?.enum, [...LLM_PROVIDERS]);
+      assert.match(s.properties.host_key?.description ?? '', /^ssh \(required\): /);
+      assert.ok(typeof s.properties.host_key?.pattern === 'string', 'the declared pattern is published');
+      assert.match(s.properties.pass_media_types?.description ?? '', /^http: /);
+    }
   });
 
   test('URL rule per type: each type takes its own schemes only', () => {
@@ -138,6 +159,12 @@ describe('a protocol registered in a test', () => {
     assert.deepEqual(validate({ reviews: { rules: [] }, connections: [{ name: 'b', type: 'box', url: 'box://h', flavour: 'plain' }] }), []);
     // Without the registration the same document is refused.
     assert.match(validateAgainstSchema({ connections: [{ name: 'b', type: 'box', url: 'box://host' }] }, () => undefined)[0]?.message ?? '', /not a registered connection type/);
+  });
+
+  test('its own connection fields are copied by name without being named', () => {
+    assert.deepEqual(set.fieldNames().slice(-3), ['flavour', 'script', 'includes']);
+    assert.deepEqual(connectionFieldsOf({ name: 'b', type: 'box', flavour: 'plain', script: 's', other: 1 }, set), { flavour: 'plain', script: 's' });
+    assert.deepEqual(connectionFieldsOf({ name: 'b', type: 'box', flavour: 'plain' }), {}, 'the gateway\'s own registry does not know them');
   });
 
   test('its path-valued settings (format: path) are resolved at load, whatever their name', () => {

@@ -8,6 +8,7 @@
  * To add a protocol: declare it in `src/protocols/<name>/protocol.ts` (see contract.ts) and add it
  * to `PROTOCOLS`. docs/design/adding-a-protocol.md walks through it.
  */
+import type { ValueOf } from '../kernel/json-schema.ts';
 import { didYouMean } from '../kernel/suggest.ts';
 import type { ActionDecl, ConnectionTypeDecl, CredentialDecl, FactsDecl, ListenerDecl, PrincipalLimitDecl, ProtocolModule } from './contract.ts';
 import { httpProtocol } from './http/protocol.ts';
@@ -32,6 +33,13 @@ export type ConnectionType = Registered['connectionTypes'][number]['type'];
 export type ProtocolAction = Registered['actions'][number]['name'];
 /** Every facts record of the registered protocols, each optional (`AccessRequest.facts`). */
 export type ProtocolFacts = UnionToIntersection<FactsOf<Registered>>;
+type FieldsOf<C> = C extends { readonly fields: infer F } ? { readonly [K in keyof F]?: ValueOf<F[K]> } : never;
+/**
+ * Every registered type's own connection fields (`provider`, `pass_media_types`, `host_key`),
+ * each optional and typed from its declared schema: what `ConnectionConfig` and `Connection`
+ * carry beside the common fields. A type declaring a field needs no edit elsewhere.
+ */
+export type ConnectionFields = UnionToIntersection<FieldsOf<Registered['connectionTypes'][number]>>;
 /** A credential key some registered connection type uses. */
 export type CredentialKey = CredentialKeysOf<Registered['connectionTypes'][number]>;
 /** The `protocol` of a recorded session. */
@@ -67,6 +75,7 @@ export class ProtocolSet {
   /** Context records (`sql`, `llm`, …), in registration order. */
   readonly facts: readonly (readonly [string, FactsDecl<unknown>])[];
   readonly #types: ReadonlyMap<string, ConnectionTypeDecl>;
+  readonly #fieldNames: readonly string[];
 
   /** Throws naming every inconsistency (a duplicate type, action, facts key, field or credential). */
   constructor(protocols: readonly ProtocolModule[]) {
@@ -75,6 +84,7 @@ export class ProtocolSet {
     this.protocols = protocols;
     this.#types = new Map(protocols.flatMap((p) => p.connectionTypes.map((c) => [c.type, c] as const)));
     this.connectionTypes = [...this.#types.keys()];
+    this.#fieldNames = [...this.#types.values()].flatMap((c) => Object.keys(c.fields ?? {}));
     this.actions = protocols.flatMap((p) => p.actions);
     this.facts = protocols.flatMap((p) => Object.entries(p.facts));
   }
@@ -88,6 +98,11 @@ export class ProtocolSet {
   fieldOwner(field: string): string | undefined {
     for (const c of this.#types.values()) if (c.fields && Object.hasOwn(c.fields, field)) return c.type;
     return undefined;
+  }
+
+  /** Every type's own connection field names (`provider`, `pass_media_types`, `host_key`), in registration order. */
+  fieldNames(): readonly string[] {
+    return this.#fieldNames;
   }
 
   /** Every credential key, merged across the types declaring it, in registration order. */
@@ -185,6 +200,22 @@ export const CONNECTION_TYPES = REGISTRY.connectionTypes as readonly ConnectionT
 
 /** The recording protocols of exchange-grouped sessions (`['http', 'mcp']`): the orphan sweep closes theirs. */
 export const EXCHANGE_SESSION_PROTOCOLS = REGISTRY.exchangeSessionProtocols() as readonly ExchangeSessionProtocol[];
+
+/**
+ * The type-specific fields `c` has (any registered type's own fields that are set, by name), as a
+ * new object: how a connection's fields are copied from one form to another (config, store, API)
+ * without naming them.
+ *
+ * @example connectionFieldsOf({ name: 'web01', type: 'ssh', host_key: 'ssh-ed25519 AAAA…' }) // { host_key: 'ssh-ed25519 AAAA…' }
+ */
+export function connectionFieldsOf(c: object, set: ProtocolSet = REGISTRY): ConnectionFields {
+  const out: Record<string, unknown> = {};
+  for (const f of set.fieldNames()) {
+    const v = (c as Record<string, unknown>)[f];
+    if (v !== undefined) out[f] = v;
+  }
+  return out; // the declared fields, as set (validated where they entered: configuration, admin API)
+}
 
 /** Whether `type` is a registered connection type. */
 export function isConnectionType(type: unknown): type is ConnectionType {

@@ -3,7 +3,7 @@ import { GatehouseError } from '../kernel/errors.ts';
 import { Secret } from '../kernel/secret.ts';
 import { open, seal } from './crypto-box.ts';
 import type { SqlDriver, SqlExecutor } from './sql.ts';
-import { isConnectionType, REGISTRY, type ConnectionType } from '../protocols/registry.ts';
+import { connectionFieldsOf, isConnectionType, REGISTRY, type ConnectionFields, type ConnectionType } from '../protocols/registry.ts';
 
 export type { ConnectionType } from '../protocols/registry.ts';
 /** Letters, digits, `.`, `_`, `-`; at most 63 (a PostgreSQL database name selects a connection). */
@@ -11,26 +11,26 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TAGS = 64;
 const MAX_TEXT = 2048;
 
-/** A connection as the admin API creates it. */
-export interface StoredConnectionInput {
+/**
+ * The type-specific field kept in a column of its own (written before the `fields` column
+ * existed); every other field a connection type declares is kept in `fields`.
+ */
+const COLUMN_FIELD = 'provider';
+
+/** A connection as the admin API creates it, with its type's own fields (`ConnectionFields`). */
+export interface StoredConnectionInput extends ConnectionFields {
   readonly name: string;
   readonly type: ConnectionType;
-  readonly provider?: string;
   readonly url: string;
   readonly credentials?: Readonly<Record<string, Secret>>;
   readonly description?: string;
   readonly tags?: readonly string[];
-  /** ssh: the upstream's pinned host key. */
-  readonly host_key?: string;
-  /** http: media types passed unparsed. */
-  readonly pass_media_types?: readonly string[];
 }
 
 /** A connection stored through the admin API; credentials are opened only when read. */
-export interface StoredConnection {
+export interface StoredConnection extends ConnectionFields {
   readonly name: string;
   readonly type: ConnectionType;
-  readonly provider?: string;
   readonly url: string;
   readonly credentials: Readonly<Record<string, Secret>>;
   readonly description?: string;
@@ -39,24 +39,22 @@ export interface StoredConnection {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly createdBy?: string;
-  readonly host_key?: string;
-  readonly pass_media_types?: readonly string[];
 }
 
-/** Fields to change; `null` clears an optional field. `credentials` replaces the whole map. */
-export interface ConnectionPatch {
+/**
+ * Fields to change; `null` clears an optional field (a type-specific one too). `credentials`
+ * replaces the whole map.
+ */
+export type ConnectionPatch = {
   readonly type?: ConnectionType;
-  readonly provider?: string | null;
   readonly url?: string;
   readonly credentials?: Readonly<Record<string, Secret>>;
   readonly description?: string | null;
   readonly tags?: readonly string[];
-  readonly host_key?: string | null;
-  readonly pass_media_types?: readonly string[] | null;
-}
+} & { readonly [K in keyof ConnectionFields]?: ConnectionFields[K] | null };
 
-/** The type-specific, non-secret fields kept in the `fields` column. */
-interface TypeFields { host_key?: string; pass_media_types?: readonly string[] }
+/** The type-specific, non-secret fields kept in the `fields` column, by name. */
+type TypeFields = Record<string, unknown>;
 
 interface Row {
   name: string; type: string; provider: string | null; url: string; credentials_enc: string;
@@ -88,8 +86,9 @@ export class ConnectionsRepo {
   /** Stores a new connection; `conflict` if the name is taken. */
   async create(c: StoredConnectionInput & { readonly createdBy?: string }): Promise<StoredConnection> {
     checkName(c.name);
-    const v = checkFields(c.type, c.url, c.provider ?? null, c.description ?? null, c.tags ?? [], c.credentials ?? {});
-    const fields = checkTypeFields({ ...(c.host_key === undefined ? {} : { host_key: c.host_key }), ...(c.pass_media_types === undefined ? {} : { pass_media_types: c.pass_media_types }) });
+    const { [COLUMN_FIELD]: provider, ...own } = connectionFieldsOf(c) as TypeFields;
+    const v = checkFields(c.type, c.url, (provider as string | undefined) ?? null, c.description ?? null, c.tags ?? [], c.credentials ?? {});
+    const fields = checkTypeFields(own);
     const now = new Date(this.#clock.now()).toISOString();
     const rows = await this.#db.query<Row>(
       `INSERT INTO connections (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::timestamptz, $9::timestamptz, $10)
@@ -119,15 +118,21 @@ export class ConnectionsRepo {
       const [row] = await tx.query<Row>(`SELECT ${COLUMNS} FROM connections WHERE name = $1 FOR UPDATE`, [name]);
       if (!row) throw new GatehouseError('not_found', `no connection named "${name}"`);
       const cur = this.#fromRow(row);
+      // Each type-specific field: the patch's value, its null clearing it, or the current one.
+      const merged: TypeFields = {};
+      const current = cur as unknown as TypeFields;
+      const patched = patch as unknown as TypeFields;
+      for (const f of REGISTRY.fieldNames()) {
+        const value = patched[f] === undefined ? current[f] : patched[f] ?? undefined;
+        if (value !== undefined) merged[f] = value;
+      }
+      const { [COLUMN_FIELD]: provider, ...own } = merged;
       const v = checkFields(
-        patch.type ?? cur.type, patch.url ?? cur.url,
-        patch.provider === undefined ? cur.provider ?? null : patch.provider,
+        patch.type ?? cur.type, patch.url ?? cur.url, (provider as string | undefined) ?? null,
         patch.description === undefined ? cur.description ?? null : patch.description,
         patch.tags ?? cur.tags, patch.credentials ?? cur.credentials,
       );
-      const hostKey = patch.host_key === undefined ? cur.host_key : patch.host_key ?? undefined;
-      const media = patch.pass_media_types === undefined ? cur.pass_media_types : patch.pass_media_types ?? undefined;
-      const fields = checkTypeFields({ ...(hostKey === undefined ? {} : { host_key: hostKey }), ...(media === undefined ? {} : { pass_media_types: media }) });
+      const fields = checkTypeFields(own);
       return this.#fromRow(await updateRow(tx, name, [
         v.type, v.provider, v.url, this.#seal(name, v.credentials), v.description, JSON.stringify(v.tags),
         new Date(this.#clock.now()).toISOString(), JSON.stringify(fields),
@@ -157,10 +162,11 @@ export class ConnectionsRepo {
       name: r.name, type: r.type as ConnectionType, url: r.url, credentials,
       tags: Array.isArray(r.tags) ? r.tags.filter((t): t is string => typeof t === 'string') : [],
       createdAt: new Date(r.created_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString(),
-      ...(r.provider === null ? {} : { provider: r.provider }),
       ...(r.description === null ? {} : { description: r.description }),
       ...(r.created_by === null ? {} : { createdBy: r.created_by }),
-      ...typeFieldsOf(r.fields),
+      // Validated against the connection schema when written (the admin API), so of their declared types.
+      ...typeFieldsOf(r.fields) as ConnectionFields,
+      ...(r.provider === null ? {} : { [COLUMN_FIELD]: r.provider } as ConnectionFields),
     };
   }
 }
@@ -196,22 +202,43 @@ function checkFields(
   return { type, url, provider, description, tags: [...tags], credentials };
 }
 
-/** Bounds the type-specific fields (the API validated their shape with the config schema). */
+/** The longest string a type-specific field may hold (a pinned SSH host key line). */
+const MAX_FIELD_TEXT = 16_384;
+/** The longest entry of a type-specific list field (a media type). */
+const MAX_FIELD_ITEM = 255;
+
+/**
+ * Bounds the type-specific fields (the API validated their shape with the config schema): a
+ * string is non-empty and at most {@link MAX_FIELD_TEXT} characters, a list at most
+ * {@link MAX_TAGS} non-empty strings of at most {@link MAX_FIELD_ITEM}; numbers and booleans pass;
+ * anything else (an object) is refused.
+ */
 function checkTypeFields(f: TypeFields): TypeFields {
   const bad = (msg: string): never => { throw new GatehouseError('validation_failed', msg); };
-  if (f.host_key !== undefined && (typeof f.host_key !== 'string' || f.host_key.length === 0 || f.host_key.length > 16_384)) bad('host_key must be a public key line of at most 16384 characters');
-  if (f.pass_media_types !== undefined && (!Array.isArray(f.pass_media_types) || f.pass_media_types.length > MAX_TAGS
-    || f.pass_media_types.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 255))) bad(`pass_media_types must be at most ${MAX_TAGS} media types`);
+  for (const [key, v] of Object.entries(f)) {
+    if (typeof v === 'string') {
+      if (v.length === 0 || v.length > MAX_FIELD_TEXT) bad(`${key} must be a non-empty string of at most ${MAX_FIELD_TEXT} characters`);
+    } else if (Array.isArray(v)) {
+      if (v.length > MAX_TAGS || v.some((t) => typeof t !== 'string' || t.length === 0 || t.length > MAX_FIELD_ITEM)) bad(`${key} must be at most ${MAX_TAGS} strings of 1 to ${MAX_FIELD_ITEM} characters`);
+    } else if (typeof v !== 'number' && typeof v !== 'boolean') {
+      bad(`${key} must be a string, a number, a boolean or a list of strings`);
+    }
+  }
   return f;
 }
 
-/** The type-specific fields of a stored row (a column written before them reads as none). */
+/**
+ * The type-specific fields of a stored row: the declared ones (`ConnectionFields`) holding a
+ * string, number, boolean or list of strings (a column written before them reads as none).
+ */
 function typeFieldsOf(raw: unknown): TypeFields {
   const o = typeof raw === 'string' ? JSON.parse(raw) as unknown : raw;
   if (o === null || typeof o !== 'object') return {};
-  const f = o as Record<string, unknown>;
-  return {
-    ...(typeof f.host_key === 'string' ? { host_key: f.host_key } : {}),
-    ...(Array.isArray(f.pass_media_types) ? { pass_media_types: f.pass_media_types.filter((t): t is string => typeof t === 'string') } : {}),
-  };
+  const out: TypeFields = {};
+  for (const [key, v] of Object.entries(connectionFieldsOf(o) as TypeFields)) {
+    if (key === COLUMN_FIELD) continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[key] = v;
+    else if (Array.isArray(v)) out[key] = v.filter((t): t is string => typeof t === 'string');
+  }
+  return out;
 }

@@ -159,6 +159,19 @@ export function runStoreConformance(name: string, open: () => Promise<SqlDriver>
         assert.deepEqual((await repo.get('files'))?.pass_media_types, ['application/pdf']);
         assert.equal((await repo.get('files'))?.host_key, undefined);
         await assert.rejects(repo.create({ name: 'hk', type: 'ssh', url: 'ssh://a@b', host_key: 'x'.repeat(20_000) }), (e) => isGatehouseError(e, 'validation_failed'));
+        // Kept in the fields column by their declared names (no field is named by the store).
+        const [row] = await db.query<{ fields: unknown }>("SELECT fields FROM connections WHERE name = 'files'");
+        assert.deepEqual(typeof row?.fields === 'string' ? JSON.parse(row.fields) : row?.fields, { pass_media_types: ['application/pdf'] });
+        // null clears a type-specific field; bounds hold for every declared field.
+        assert.equal((await repo.update('files', { pass_media_types: null })).pass_media_types, undefined);
+        await assert.rejects(repo.update('files', { pass_media_types: Array.from({ length: 65 }, (_, i) => `a/b${i}`) }), (e) => isGatehouseError(e, 'validation_failed'));
+        await assert.rejects(repo.create({ name: 'hk0', type: 'ssh', url: 'ssh://a@b', host_key: '' }), (e) => isGatehouseError(e, 'validation_failed'));
+        // provider keeps its own column; a patch with null clears it like the others.
+        await repo.create({ name: 'llm9', type: 'llm', provider: 'anthropic', url: 'https://api.anthropic.com' });
+        const [prow] = await db.query<{ provider: string | null; fields: unknown }>("SELECT provider, fields FROM connections WHERE name = 'llm9'");
+        assert.equal(prow?.provider, 'anthropic');
+        assert.deepEqual(typeof prow?.fields === 'string' ? JSON.parse(prow.fields) : prow?.fields, {});
+        assert.equal((await repo.update('llm9', { provider: null })).provider, undefined);
       });
 
       void test('a duplicate name is a conflict; invalid input fails validation', async () => {

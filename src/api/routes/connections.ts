@@ -5,14 +5,13 @@ import { validateAgainstSchema } from '../../config/validate.ts';
 import { publicConnection } from '../../connections/registry.ts';
 import { Secret } from '../../kernel/secret.ts';
 import type { StoredConnectionInput } from '../../store/connections-repo.ts';
-import type { ConnectionType } from '../../protocols/registry.ts';
+import { connectionFieldsOf, type ConnectionFields, type ConnectionType } from '../../protocols/registry.ts';
 import { auditMutation, jsonObject, requireAction, type AdminContext, type AdminState } from '../context.ts';
 
-/** The connection input after schema validation (the same schema as gatehouse.yaml's). */
-interface ConnectionInput {
-  name: string; type: ConnectionType; provider?: string; url: string;
+/** The connection input after schema validation (the same schema as gatehouse.yaml's), with its type's own fields. */
+interface ConnectionInput extends ConnectionFields {
+  name: string; type: ConnectionType; url: string;
   credentials: Record<string, string>; description?: string; tags: string[];
-  host_key?: string; pass_media_types?: string[];
 }
 
 /**
@@ -33,10 +32,8 @@ function validateConnection(body: Record<string, unknown>): ConnectionInput {
 function toStored(input: ConnectionInput, withCredentials: boolean): StoredConnectionInput {
   return {
     name: input.name, type: input.type, url: input.url, tags: input.tags,
-    ...(input.provider === undefined ? {} : { provider: input.provider }),
+    ...connectionFieldsOf(input),
     ...(input.description === undefined ? {} : { description: input.description }),
-    ...(input.host_key === undefined ? {} : { host_key: input.host_key }),
-    ...(input.pass_media_types === undefined ? {} : { pass_media_types: input.pass_media_types }),
     ...(withCredentials ? { credentials: Object.fromEntries(Object.entries(input.credentials).map(([k, v]) => [k, new Secret(v)])) } : {}),
   };
 }
@@ -84,10 +81,8 @@ export function registerConnectionRoutes(r: Router<AdminState>): void {
     // Credentials are write-only: a patch without them keeps the sealed ones.
     const merged = {
       type: current.type, url: current.url, tags: current.tags,
-      ...(current.provider === undefined ? {} : { provider: current.provider }),
+      ...connectionFieldsOf(current),
       ...(current.description === undefined ? {} : { description: current.description }),
-      ...(current.host_key === undefined ? {} : { host_key: current.host_key }),
-      ...(current.pass_media_types === undefined ? {} : { pass_media_types: current.pass_media_types }),
       ...patch, name,
     };
     const keepCredentials = patch.credentials === undefined;
