@@ -15,6 +15,7 @@ import { loadRuntimes, runners } from './protocol-runtimes.ts';
 import { openStore } from '../store/index.ts';
 import { ConnectionsRepo } from '../store/connections-repo.ts';
 import { loadOrCreateMasterKey } from '../store/crypto-box.ts';
+import { SignInFlows } from '../console/signin-flows.ts';
 import { ApiKeys } from '../identity/api-keys.ts';
 import { BuiltinIssuer } from '../identity/issuer.ts';
 import { OidcVerifier } from '../identity/oidc.ts';
@@ -209,6 +210,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       upstreams,
       reviews: rv.reviews, reviewRules: rules, reviewHoldMs: rv.holdTimeoutMs,
       reviewGate: new ReviewGate({ log }, { reviews: rv.reviews, holdTimeoutMs: rv.holdTimeoutMs, rules }),
+      signInFlows: new SignInFlows(db, clock, masterKey),
     };
     // MCP's call_llm and http_request run the /proxy exchange in process, for the MCP caller.
     // The protocols' SQL and shell runners (MCP's query tools, run_command), by connection type.

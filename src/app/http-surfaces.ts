@@ -90,6 +90,7 @@ async function consoleSignIn(svc: Services): Promise<ExternalSignIn[]> {
     out.push(new OidcLogin(issuers, {
       clock: svc.clock, publicUrl: svc.publicUrl, tls,
       verify: (idToken, audience) => svc.authenticator.authenticate(idToken, { audiences: [audience] }),
+      flows: svc.signInFlows,
     }));
   }
   const saml = svc.config.identity.saml;
@@ -98,6 +99,7 @@ async function consoleSignIn(svc: Services): Promise<ExternalSignIn[]> {
     out.push(new SamlLogin(samlIdp(saml, svc.publicUrl), {
       clock: svc.clock, publicUrl: svc.publicUrl, tls,
       issueToken: (p, expiresAt) => svc.issuer.issue(p, { expiresAt }),
+      flows: svc.signInFlows,
     }));
   }
   return out;

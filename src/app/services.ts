@@ -26,6 +26,7 @@ import type { PrincipalLimits } from '../enforce/limits.ts';
 import type { InspectionPool } from './inspection-pool.ts';
 import type { DecisionState } from '../enforce/authorize.ts';
 import type { HttpSessions } from '../enforce/sessions.ts';
+import type { SignInFlows } from '../console/signin-flows.ts';
 
 /**
  * Every module and piece of process state the composition root builds, once. Consumers never
@@ -81,4 +82,6 @@ export interface Services {
   readonly inspection: InspectionPool;
   /** The externally visible base URL of the HTTP listener. */
   readonly publicUrl: string;
+  /** Console OIDC/SAML sign-ins in progress, in the store (shared by replicas; verifiers sealed with the master key). */
+  readonly signInFlows: SignInFlows;
 }

@@ -8,6 +8,7 @@ import type { Principal } from '../identity/principal.ts';
 import { readCookie } from './sessions.ts';
 import type { ExternalSignIn, SignInOffer } from './external.ts';
 import type { ConsoleSurface } from './surface.ts';
+import type { SignInFlows } from './signin-flows.ts';
 
 /** One OIDC issuer the console signs in with (authorization code + PKCE, public client). */
 export interface OidcLoginIssuer {
@@ -26,24 +27,33 @@ export interface OidcLoginDeps {
   readonly tls: boolean;
   /** Verifies an ID token of a configured issuer, accepting `audience` (the client id) too. */
   readonly verify: (idToken: string, audience: string) => Promise<Principal>;
+  /** Where flows in progress live (the store: any replica may receive the callback). */
+  readonly flows: SignInFlows;
 }
 
 const FLOW_TTL_MS = 10 * 60_000;
-const MAX_FLOWS = 1000;
+/** OIDC sign-ins in progress: in all (refused past it), per client address (its oldest dropped past it). */
+const MAX_FLOWS = 10_000;
+const MAX_FLOWS_PER_CLIENT = 100;
 const STATE_COOKIE = 'gatehouse_oidc_state';
+/** Where the browser may go after sign-in: a console page. */
+const NEXT = /^\/ui\/[A-Za-z0-9/_?=&.%-]*$/;
 
-interface Flow { readonly issuer: OidcLoginIssuer; readonly verifier: string; readonly nonce: string; readonly next: string; readonly at: number }
+interface Flow { readonly issuer: OidcLoginIssuer; readonly verifier: string; readonly nonce: string; readonly next: string }
 
 /**
  * Console sign-in with OpenID Connect: authorization code flow with PKCE (S256), `state` bound to
  * the browser by a short-lived cookie and usable once, `nonce` checked in the ID token, which is
  * verified like any token of that issuer (discovery, JWKS, `iss`, `exp`, algorithms) with the
  * client id as audience. Groups and user come from the issuer's configured claims.
+ *
+ * Flows in progress are kept in the store ({@link SignInFlows}), keyed by the hash of the state,
+ * with the PKCE verifier sealed: the callback may reach any replica, and a state is taken once
+ * across all of them.
  */
 export class OidcLogin implements ExternalSignIn {
   readonly #issuers: readonly OidcLoginIssuer[];
   readonly #deps: OidcLoginDeps;
-  readonly #flows = new Map<string, Flow>();
 
   constructor(issuers: readonly OidcLoginIssuer[], deps: OidcLoginDeps) {
     this.#issuers = issuers;
@@ -59,25 +69,27 @@ export class OidcLogin implements ExternalSignIn {
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, ui: ConsoleSurface): Promise<string | undefined> {
     const path = url.pathname;
     if ((req.method ?? 'GET') !== 'GET') return undefined;
-    if (path === '/ui/auth/oidc/start') { await this.#start(res, url); return path; }
+    if (path === '/ui/auth/oidc/start') { await this.#start(req, res, url); return path; }
     if (path === '/ui/auth/oidc/callback') { await this.#callback(req, res, url, ui); return path; }
     return undefined;
   }
 
-  async #start(res: ServerResponse, url: URL): Promise<void> {
+  async #start(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const n = Number(url.searchParams.get('issuer') ?? '0');
     const issuer = Number.isInteger(n) ? this.#issuers[n] : undefined;
     if (!issuer) throw new GatehouseError('not_found', 'no such OIDC issuer for the console');
     const meta = await fetchJsonObject(`${issuer.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, 5000);
     const authz = meta.authorization_endpoint;
     if (typeof authz !== 'string' || !/^https?:\/\//.test(authz)) throw new GatehouseError('upstream_error', 'the issuer has no authorization endpoint');
-    this.#sweep();
-    if (this.#flows.size >= MAX_FLOWS) throw new GatehouseError('too_many_requests', 'too many sign-ins in progress; try again shortly');
     const state = randomBytes(24).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     const nonce = randomBytes(18).toString('base64url');
     const next = url.searchParams.get('next') ?? '';
-    this.#flows.set(state, { issuer, verifier, nonce, next: /^\/ui\/[A-Za-z0-9/_?=&.%-]*$/.test(next) ? next : '/ui/inbox', at: this.#deps.clock.now() });
+    await this.#deps.flows.put('oidc', state, {
+      client: req.socket.remoteAddress ?? '', ttlMs: FLOW_TTL_MS, max: MAX_FLOWS, perClient: MAX_FLOWS_PER_CLIENT,
+      data: { issuer: issuer.issuer, client_id: issuer.clientId, nonce, next: NEXT.test(next) ? next : '/ui/inbox' },
+      secret: verifier,
+    });
     const target = new URL(authz);
     target.search = new URLSearchParams({
       response_type: 'code', client_id: issuer.clientId, redirect_uri: this.#redirectUri, scope: issuer.scope, state, nonce,
@@ -98,10 +110,9 @@ export class OidcLogin implements ExternalSignIn {
       res.end();
     };
     const state = url.searchParams.get('state') ?? '';
-    const flow = this.#flows.get(state);
-    this.#flows.delete(state); // one use, whatever happens next
+    const flow = await this.#take(state); // one use, on every replica, whatever happens next
     const bound = readCookie(req.headers.cookie, STATE_COOKIE);
-    if (!flow || bound !== state || this.#deps.clock.now() - flow.at > FLOW_TTL_MS) { await fail('invalid_state'); return; }
+    if (!flow || bound !== state) { await fail('invalid_state'); return; }
     const code = url.searchParams.get('code');
     if (!code || code.length > 4096) { await fail(url.searchParams.get('error') ?? 'no_code'); return; }
     let principal: Principal;
@@ -132,8 +143,14 @@ export class OidcLogin implements ExternalSignIn {
     res.end();
   }
 
-  #sweep(): void {
-    const now = this.#deps.clock.now();
-    for (const [k, f] of this.#flows) if (now - f.at > FLOW_TTL_MS) this.#flows.delete(k);
+  /** The flow of `state`, removed from the store; undefined when unknown, used, expired or for an issuer no longer configured. */
+  async #take(state: string): Promise<Flow | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(state)) return undefined;
+    const f = await this.#deps.flows.take('oidc', state);
+    if (!f || f.expired || f.secret === undefined) return undefined;
+    const d = f.data;
+    const issuer = this.#issuers.find((i) => i.issuer === d.issuer && i.clientId === d.client_id);
+    if (!issuer || typeof d.nonce !== 'string' || typeof d.next !== 'string' || !NEXT.test(d.next)) return undefined;
+    return { issuer, verifier: f.secret, nonce: d.nonce, next: d.next };
   }
 }

@@ -11,6 +11,7 @@ import type { Principal } from '../identity/principal.ts';
 import { readCookie } from './sessions.ts';
 import type { ConsoleSurface } from './surface.ts';
 import type { ExternalSignIn, SignInOffer } from './external.ts';
+import { bindingHash, type SignInFlows } from './signin-flows.ts';
 
 /** One SAML 2.0 identity provider, as the gateway trusts it (see {@link samlSettings}). */
 export interface SamlIdp {
@@ -43,28 +44,37 @@ export interface SamlLoginDeps {
   readonly tls: boolean;
   /** Mints a Gatehouse token for `gatehouse login --saml` (the built-in issuer). */
   readonly issueToken: (p: Principal, expiresAt: number) => Promise<{ access_token: string; expires_in: number }>;
+  /** Where flows in progress live (the store: the IdP's POST and the finish may reach any replica). */
+  readonly flows: SignInFlows;
 }
 
 /** A SAMLResponse larger than this (decoded) is refused before it is parsed. */
 export const MAX_SAML_RESPONSE_BYTES = 128 * 1024;
 const FLOW_TTL_MS = 10 * 60_000;
 const FINISH_TTL_MS = 60_000;
-const MAX_FLOWS = 1000;
+/** SAML sign-ins in progress: in all (refused past it), per client address (its oldest dropped past it). */
+const MAX_FLOWS = 10_000;
+const MAX_FLOWS_PER_CLIENT = 100;
+/** Verified sign-ins waiting for their finish step (each lives a minute). */
+const MAX_DONE = 10_000;
 const MAX_SEEN_ASSERTIONS = 50_000;
+/** Where the browser may go after sign-in: a console page other than a sign-in route. */
+const NEXT = /^\/ui\/[A-Za-z0-9/_?=&.%-]*$/;
 const MAX_SESSION_MS = 8 * 3_600_000;
 const STATE_COOKIE = 'gatehouse_saml_state';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
 interface Flow {
-  /** Random value bound to the browser (cookie) or, for the CLI, the PKCE challenge. */
+  /** SHA-256 of the random value bound to the browser (its cookie). */
   readonly binding: string;
   readonly next: string;
   /** `gatehouse login --saml`: the loopback port and the S256 challenge of its verifier. */
   readonly cli?: { readonly port: number; readonly challenge: string; readonly state: string };
-  readonly at: number;
+  /** The AuthnRequest's IssueInstant (node-saml checks InResponseTo against it). */
+  readonly created: string;
 }
 
-interface Done { readonly principal: Principal; readonly binding: string; readonly next: string; readonly at: number; readonly cli?: { readonly challenge: string } }
+interface Done { readonly principal: Principal; readonly binding: string; readonly next: string; readonly cli?: { readonly challenge: string } }
 
 /** Why a SAML response was refused: a stable code for the audit log (never the assertion). */
 export class SamlRefused extends Error {
@@ -93,15 +103,18 @@ export class SamlRefused extends Error {
  * The ACS is a cross-site POST (no SameSite cookie comes with it), so it does not sign in: it
  * redirects to `/ui/auth/saml/finish`, a top-level GET that carries the Lax cookie set when this
  * browser started the flow; only then does the session start (no login CSRF).
+ *
+ * The request ids in progress, the verified results waiting for their finish step and the
+ * assertion ids seen are kept in the store ({@link SignInFlows}): any replica may receive the
+ * IdP's POST or the finish, and each is used once across all of them.
  */
 export class SamlLogin implements ExternalSignIn {
   readonly #idp: SamlIdp;
   readonly #deps: SamlLoginDeps;
   readonly #saml: SAML;
-  readonly #pending = new Map<string, string>(); // request id → created (ISO), node-saml's cache
-  readonly #flows = new Map<string, Flow>(); // request id → flow
-  readonly #done = new Map<string, Done>(); // one-time finish token → result
-  readonly #seen = new Map<string, number>(); // assertion id → drop after (ms)
+  // node-saml's request-id cache, only while it makes or checks one message (the store keeps the
+  // flows): request id → created (ISO).
+  readonly #pending = new Map<string, string>();
   #queue: Promise<unknown> = Promise.resolve();
   #nextId = '';
 
@@ -153,7 +166,7 @@ export class SamlLogin implements ExternalSignIn {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/ui/auth/saml/metadata' && method === 'GET') { this.#metadata(res); return path; }
-    if (path === '/ui/auth/saml/start' && method === 'GET') { await this.#start(res, url); return path; }
+    if (path === '/ui/auth/saml/start' && method === 'GET') { await this.#start(req, res, url); return path; }
     if (path === '/ui/auth/saml/acs' && method === 'POST') { await this.#acs(req, res, ui); return path; }
     if (path === '/ui/auth/saml/finish' && method === 'GET') { await this.#finish(req, res, url, ui); return path; }
     if (path === '/ui/auth/saml/token' && method === 'POST') { await this.#token(req, res, ui); return path; }
@@ -169,29 +182,28 @@ export class SamlLogin implements ExternalSignIn {
     res.end(xml);
   }
 
-  async #start(res: ServerResponse, url: URL): Promise<void> {
-    this.#sweep();
-    // Bounded by dropping the oldest flow, not by refusing new ones: /start needs no credential,
-    // so refusing at the bound let anyone lock every SAML sign-in out for the flow lifetime with
-    // MAX_FLOWS requests; now a flood must outpace real users' round trips through the IdP.
-    for (const k of this.#flows.keys()) {
-      if (this.#flows.size < MAX_FLOWS) break;
-      this.#flows.delete(k);
-      this.#pending.delete(k);
-    }
+  async #start(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const next = url.searchParams.get('next') ?? '';
     const cli = cliParams(url);
     const binding = randomBytes(24).toString('base64url');
     const id = `_${randomBytes(20).toString('hex')}`;
-    const target = await this.#serial(async () => {
+    const { target, created } = await this.#serial(async () => {
       this.#nextId = id;
-      // RelayState is an opaque id (never a URL): the destination after sign-in is kept here.
-      return this.#saml.getAuthorizeUrlAsync(randomBytes(12).toString('base64url'), undefined, {});
+      try {
+        // RelayState is an opaque id (never a URL): the destination after sign-in is kept in the flow.
+        return { target: await this.#saml.getAuthorizeUrlAsync(randomBytes(12).toString('base64url'), undefined, {}), created: this.#pending.get(id) };
+      } finally {
+        this.#pending.delete(id);
+      }
     });
-    if (!this.#pending.has(id)) throw new GatehouseError('internal', 'the SAML request was not recorded');
-    this.#flows.set(id, {
-      binding, next: /^\/ui\/[A-Za-z0-9/_?=&.%-]*$/.test(next) && !next.startsWith('/ui/auth/') ? next : '/ui/inbox',
-      ...(cli ? { cli } : {}), at: this.#deps.clock.now(),
+    if (created === undefined) throw new GatehouseError('internal', 'the SAML request was not recorded');
+    // Bounded per address by dropping that address's oldest flow, not by refusing: /start needs no
+    // credential, so refusing at one bound let anyone lock every SAML sign-in out for the flow
+    // lifetime; a flood from one address now evicts only its own flows. Past the bound in all
+    // (many addresses), a new sign-in is refused.
+    const flow: Flow = { binding: bindingHash(binding), next: NEXT.test(next) && !next.startsWith('/ui/auth/') ? next : '/ui/inbox', ...(cli ? { cli } : {}), created };
+    await this.#deps.flows.put('saml', id, {
+      client: req.socket.remoteAddress ?? '', ttlMs: FLOW_TTL_MS, max: MAX_FLOWS, perClient: MAX_FLOWS_PER_CLIENT, data: { ...flow },
     });
     const headers: Record<string, string> = { location: target, 'cache-control': 'no-store' };
     // Lax: the cookie must come back on the top-level GET to /finish after the IdP's POST.
@@ -221,7 +233,8 @@ export class SamlLogin implements ExternalSignIn {
     }
     const { flow, principal } = result;
     const token = randomBytes(24).toString('base64url');
-    this.#done.set(token, { principal, binding: flow.binding, next: flow.next, at: this.#deps.clock.now(), ...(flow.cli ? { cli: { challenge: flow.cli.challenge } } : {}) });
+    const done: Done = { principal, binding: flow.binding, next: flow.next, ...(flow.cli ? { cli: { challenge: flow.cli.challenge } } : {}) };
+    await this.#deps.flows.put('saml_done', token, { client: '', ttlMs: FINISH_TTL_MS, max: MAX_DONE, data: { ...done } });
     if (flow.cli) {
       await ui.auditSignIn(req, 'saml', 'ok', principal);
       const back = new URL(`http://127.0.0.1:${flow.cli.port}/callback`);
@@ -236,10 +249,9 @@ export class SamlLogin implements ExternalSignIn {
 
   async #finish(req: IncomingMessage, res: ServerResponse, url: URL, ui: ConsoleSurface): Promise<void> {
     const token = url.searchParams.get('t') ?? '';
-    const done = this.#done.get(token);
-    this.#done.delete(token);
+    const done = await this.#takeDone(token); // one use, on every replica
     const bound = readCookie(req.headers.cookie, STATE_COOKIE);
-    if (!done || done.cli || !same(bound, done.binding) || this.#deps.clock.now() - done.at > FINISH_TTL_MS) {
+    if (!done || done.cli || bound === undefined || !same(bindingHash(bound), done.binding)) {
       await ui.auditSignIn(req, 'saml', 'invalid_state');
       res.writeHead(302, { location: `/ui/signin?error=${encodeURIComponent('SAML sign-in failed: this browser did not start that sign-in, or it took too long; try again.')}`, 'cache-control': 'no-store' });
       res.end();
@@ -260,10 +272,8 @@ export class SamlLogin implements ExternalSignIn {
     const o = typeof body === 'object' && body !== null && !Array.isArray(body) ? body as Record<string, unknown> : {};
     const code = typeof o.code === 'string' ? o.code : '';
     const verifier = typeof o.code_verifier === 'string' ? o.code_verifier : '';
-    const done = this.#done.get(code);
-    this.#done.delete(code);
-    if (!done?.cli || this.#deps.clock.now() - done.at > FINISH_TTL_MS
-        || !same(createHash('sha256').update(verifier).digest('base64url'), done.cli.challenge)) {
+    const done = await this.#takeDone(code); // one use, on every replica
+    if (!done?.cli || !same(createHash('sha256').update(verifier).digest('base64url'), done.cli.challenge)) {
       await ui.auditSignIn(req, 'saml', 'invalid_grant');
       throw new GatehouseError('invalid_grant', 'the sign-in code is unknown, used, expired or does not match the verifier');
     }
@@ -285,11 +295,16 @@ export class SamlLogin implements ExternalSignIn {
     }
     const requestId = root.getAttribute('InResponseTo') ?? '';
     if (requestId === '') throw new SamlRefused('unsolicited', 'unsolicited responses (IdP-initiated sign-in) are not accepted; start the sign-in from Gatehouse');
-    if (!this.#flows.has(requestId)) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress here (unknown, used or expired request)');
+    if (requestId.length > 256) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress (unknown, used or expired request)');
+    // One use, on every replica, whatever happens next: the DELETE … RETURNING of the store.
+    const taken = await this.#deps.flows.take('saml', requestId);
+    const flow = taken ? flowOf(taken.data) : undefined;
+    if (!taken || !flow) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress (unknown, used or expired request)');
     const destination = root.getAttribute('Destination');
     if (destination !== null && destination !== '' && destination !== this.acsUrl) throw new SamlRefused('wrong_destination', 'the response is addressed to another service provider (Destination)');
 
     let profile: Profile | null;
+    this.#pending.set(requestId, flow.created);
     try {
       ({ profile } = await this.#saml.validatePostResponseAsync({ SAMLResponse: samlResponse }));
     } catch (err) {
@@ -297,10 +312,8 @@ export class SamlLogin implements ExternalSignIn {
     } finally {
       this.#pending.delete(requestId);
     }
-    const flow = this.#flows.get(requestId);
-    this.#flows.delete(requestId); // one use, whatever happens next
-    if (!profile || !flow) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress here');
-    if (this.#deps.clock.now() - flow.at > FLOW_TTL_MS) throw new SamlRefused('expired', 'the sign-in took too long');
+    if (!profile) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress');
+    if (taken.expired) throw new SamlRefused('expired', 'the sign-in took too long');
 
     // Everything below reads the signed assertion only.
     const a = signedAssertion(profile);
@@ -326,11 +339,10 @@ export class SamlLogin implements ExternalSignIn {
     const condEnd = time(attr(conditions[0], 'NotOnOrAfter'));
     if (condEnd !== undefined && now >= condEnd + skew) throw new SamlRefused('expired', 'the assertion has expired');
 
-    // Replay: an assertion id is accepted once until it could no longer be valid anyway.
-    this.#sweepSeen(now);
-    if (this.#seen.has(assertionId)) throw new SamlRefused('replayed', 'this assertion was used before');
-    if (this.#seen.size >= MAX_SEEN_ASSERTIONS) throw new SamlRefused('busy', 'too many recent sign-ins; try again shortly');
-    this.#seen.set(assertionId, Math.max(notOnOrAfter, condEnd ?? 0) + skew);
+    // Replay: an assertion id is accepted once (on any replica) until it could no longer be valid anyway.
+    const seen = await this.#deps.flows.remember('saml_assertion', assertionId, Math.max(notOnOrAfter, condEnd ?? 0) + skew, MAX_SEEN_ASSERTIONS);
+    if (seen === 'seen') throw new SamlRefused('replayed', 'this assertion was used before');
+    if (seen === 'full') throw new SamlRefused('busy', 'too many recent sign-ins; try again shortly');
 
     const user = this.#idp.userAttribute === undefined ? profile.nameID : single((profile.attributes as Record<string, unknown> | undefined)?.[this.#idp.userAttribute]);
     if (!isName(user)) throw new SamlRefused('invalid_user', 'the identity provider sent no usable user id (letters, digits, . _ @ -; at most 128)');
@@ -364,19 +376,26 @@ export class SamlLogin implements ExternalSignIn {
     return run;
   }
 
-  #sweep(): void {
-    const now = this.#deps.clock.now();
-    for (const [k, f] of this.#flows) if (now - f.at > FLOW_TTL_MS) { this.#flows.delete(k); this.#pending.delete(k); }
-    for (const [k, d] of this.#done) if (now - d.at > FINISH_TTL_MS) this.#done.delete(k);
+  /** The verified sign-in of a finish token or CLI code, removed from the store; undefined when unknown, used or expired. */
+  async #takeDone(token: string): Promise<Done | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(token)) return undefined;
+    const t = await this.#deps.flows.take('saml_done', token);
+    if (!t || t.expired) return undefined;
+    const d = t.data;
+    const p = d.principal as Principal | undefined;
+    const cli = d.cli as { challenge?: unknown } | undefined;
+    if (typeof p !== 'object' || p === null || typeof d.binding !== 'string' || typeof d.next !== 'string' || !NEXT.test(d.next)) return undefined;
+    if (cli !== undefined && typeof cli.challenge !== 'string') return undefined;
+    return { principal: p, binding: d.binding, next: d.next, ...(cli ? { cli: { challenge: cli.challenge as string } } : {}) };
   }
+}
 
-  #sweepSeen(now: number): void {
-    if (this.#seen.size < MAX_SEEN_ASSERTIONS / 2) {
-      const oldest = this.#seen.entries().next().value;
-      if (oldest === undefined || oldest[1] > now) return;
-    }
-    for (const [k, until] of this.#seen) if (until <= now) this.#seen.delete(k);
-  }
+/** A SAML flow as the store returned it; undefined when it is not one. */
+function flowOf(d: Record<string, unknown>): Flow | undefined {
+  if (typeof d.binding !== 'string' || typeof d.next !== 'string' || !NEXT.test(d.next) || typeof d.created !== 'string') return undefined;
+  const cli = d.cli as Flow['cli'] | undefined;
+  if (cli !== undefined && (typeof cli !== 'object' || typeof cli.port !== 'number' || typeof cli.challenge !== 'string' || typeof cli.state !== 'string')) return undefined;
+  return { binding: d.binding, next: d.next, created: d.created, ...(cli ? { cli: { port: cli.port, challenge: cli.challenge, state: cli.state } } : {}) };
 }
 
 /** `cli_port` and `cli_challenge` of `gatehouse login --saml`, both or neither. */

@@ -1,8 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { inflateRawSync } from 'node:zlib';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
 import { getTestPostgres, type TestDatabase } from '../harness/postgres-server.ts';
+import { authorizeAs, startOidcProvider, type OidcProviderHarness } from '../harness/oidc-provider.ts';
+import { assertion, b64, makeIdpKeys, response, sign } from '../harness/saml-idp.ts';
 
 /** API-key sign-in from a browser-like client: the console cookie and the CSRF token. */
 async function signIn(t: TestGateway, key: string): Promise<{ cookie: string; csrf: string }> {
@@ -74,5 +77,148 @@ describe('console sessions are shared by replicas through the store (real Postgr
     }
     assert.equal(await status(b, s.cookie), 401);
     assert.equal(await status(a, s.cookie), 401);
+  });
+});
+
+/**
+ * Sign-ins in progress live in the store (migration 012): the identity provider's redirect (OIDC)
+ * or POST (SAML) may reach another replica than the one that started the sign-in, and a state or
+ * InResponseTo is used once across all replicas. Both gateways are configured with the address of
+ * the load balancer in front of them (public_url; never contacted): the redirect URI, the ACS and
+ * the SAML audience are the same on both, as in a real deployment.
+ */
+describe('console sign-ins in progress are shared by replicas through the store (real PostgreSQL)', () => {
+  const FRONT = 'http://127.0.0.1:9';
+  const IDP = 'https://idp.example.test/saml';
+  const keys = makeIdpKeys();
+  let store: TestDatabase;
+  let op: OidcProviderHarness;
+  let a: TestGateway;
+  let b: TestGateway;
+
+  before(async () => {
+    const st = await getTestPostgres();
+    if (!st) throw new Error('no PostgreSQL: set GATEHOUSE_TEST_PG_URL');
+    store = st;
+    op = await startOidcProvider({ audience: 'https://gatehouse.test', groups: ['dba'], authCode: { clientId: 'gatehouse-console', redirectPath: '/ui/auth/oidc/callback' } });
+    const yaml = ['identity:', '  issuers:', `    - { issuer: "${op.issuer}", audience: "https://gatehouse.test", console_client_id: gatehouse-console }`,
+      '  saml:', '    name: "Example IdP"', `    idp_entity_id: "${IDP}"`, '    idp_sso_url: "https://idp.example.test/sso"',
+      '    idp_certificate: "${SAML_CERT}"', '    groups_attribute: groups'].join('\n');
+    const opts = { storeUrl: store.url, serverYaml: `  public_url: "${FRONT}"`, yaml, env: { SAML_CERT: keys.certPem } };
+    a = await startTestGateway(opts);
+    b = await startTestGateway(opts);
+  });
+  after(async () => { await b?.close(); await a?.close(); await op?.stop(); await store?.stop(); });
+
+  const rows = async (sql: string): Promise<Record<string, unknown>[]> => {
+    const c = new pg.Client({ connectionString: store.url });
+    await c.connect();
+    try {
+      return (await c.query<Record<string, unknown>>(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  /** A replica's own address (`t.url` is the shared public URL, the load balancer's). */
+  const base = (t: TestGateway): string => `http://${t.gw.http.host}:${t.gw.http.port}`;
+  const consoleCookie = (res: Response): string | undefined => res.headers.getSetCookie().find((c) => c.startsWith('gatehouse_console='))?.split(';')[0];
+  const whoAmI = async (t: TestGateway, cookie: string): Promise<{ user?: string; method?: string }> =>
+    await (await fetch(`${base(t)}/ui/auth/session`, { headers: { cookie } })).json() as { user?: string; method?: string };
+
+  /** Starts an OIDC sign-in on `t`: the state cookie and the provider's redirect back (not followed). */
+  const oidcStart = async (t: TestGateway, user: string): Promise<{ cookie: string; back: URL }> => {
+    const res = await fetch(`${base(t)}/ui/auth/oidc/start?issuer=0&next=/ui/audit`, { redirect: 'manual' });
+    assert.equal(res.status, 302, await res.clone().text());
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const back = await authorizeAs(res.headers.get('location') ?? '', user);
+    assert.equal(`${back.origin}${back.pathname}`, `${FRONT}/ui/auth/oidc/callback`, 'the provider redirects to the shared public URL');
+    return { cookie, back };
+  };
+  const oidcCallback = (t: TestGateway, back: URL, cookie: string): Promise<Response> =>
+    fetch(`${base(t)}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie } });
+
+  test('OIDC: started on A, the callback completes on B; the same callback replayed on A or B is refused', async () => {
+    const { cookie, back } = await oidcStart(a, 'erin');
+    const state = back.searchParams.get('state') ?? '';
+    assert.ok(state.length >= 32);
+    // At rest: the row is keyed by the state's hash; neither the state nor the verifier is in clear.
+    const stored = await rows("SELECT * FROM console_signin_flows WHERE kind = 'oidc'");
+    assert.equal(stored.length, 1);
+    assert.ok(!JSON.stringify(stored).includes(state), 'no state in the table');
+    assert.match(String(stored[0]!.sealed), /^v1:/, 'the PKCE verifier is sealed');
+    assert.equal((stored[0]!.data as Record<string, unknown>).verifier, undefined);
+
+    const done = await oidcCallback(b, back, cookie);
+    assert.equal(done.status, 302);
+    assert.equal(done.headers.get('location'), '/ui/audit', 'the destination chosen on A is kept');
+    const session = consoleCookie(done);
+    assert.ok(session, 'B starts the console session');
+    assert.deepEqual(await whoAmI(a, session), { ...(await whoAmI(a, session)), user: 'erin', method: 'oidc' });
+    assert.equal((await rows("SELECT * FROM console_signin_flows WHERE kind = 'oidc'")).length, 0, 'the flow is used up');
+
+    for (const t of [a, b]) {
+      const replay = await oidcCallback(t, back, cookie);
+      assert.equal(replay.status, 302);
+      assert.match(replay.headers.get('location') ?? '', /^\/ui\/signin\?error=/, 'a replayed state is refused on every replica');
+      assert.equal(consoleCookie(replay), undefined);
+    }
+  });
+
+  test('OIDC: the same callback sent to A and B at once signs in exactly once', async () => {
+    const { cookie, back } = await oidcStart(b, 'fred');
+    const both = await Promise.all([oidcCallback(a, back, cookie), oidcCallback(b, back, cookie)]);
+    const sessions = both.map(consoleCookie).filter((c) => c !== undefined);
+    assert.equal(sessions.length, 1, `one session, got ${both.map((r) => r.headers.get('location')).join(', ')}`);
+    assert.equal((await whoAmI(b, sessions[0]!)).user, 'fred');
+  });
+
+  /** Starts a SAML sign-in on `t`: the AuthnRequest id, the browser's state cookie, and a signed response for it. */
+  const samlStart = async (t: TestGateway, user: string): Promise<{ requestId: string; cookie: string; xml: string }> => {
+    const res = await fetch(`${base(t)}/ui/auth/saml/start`, { redirect: 'manual' });
+    assert.equal(res.status, 302, await res.clone().text());
+    const location = new URL(res.headers.get('location') ?? '');
+    const request = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest') ?? '', 'base64')).toString('utf8');
+    const requestId = /\sID="([^"]+)"/.exec(request)?.[1] ?? '';
+    assert.ok(requestId);
+    const acs = `${FRONT}/ui/auth/saml/acs`;
+    const x = assertion({ issuer: IDP, nameId: user, inResponseTo: requestId, recipient: acs, audience: `${FRONT}/ui/auth/saml/metadata`, attributes: { groups: ['dba'] } });
+    const xml = response({ issuer: IDP, inResponseTo: requestId, destination: acs, body: sign(x.xml, x.id, { keys }) }).xml;
+    return { requestId, cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!, xml };
+  };
+  const samlPost = async (t: TestGateway, xml: string): Promise<string> => {
+    const res = await fetch(`${base(t)}/ui/auth/saml/acs`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://idp.example.test' },
+      body: new URLSearchParams({ SAMLResponse: b64(xml) }),
+    });
+    assert.equal(res.status, 303);
+    return res.headers.get('location') ?? '';
+  };
+
+  test('SAML: started on A, the IdP posts to B, the finish lands on A; the response replayed to A or B is refused', async () => {
+    const s = await samlStart(a, 'sam@example.com');
+    const loc = await samlPost(b, s.xml);
+    assert.match(loc, /^\/ui\/auth\/saml\/finish\?t=/, decodeURIComponent(loc));
+    const token = new URL(loc, FRONT).searchParams.get('t') ?? '';
+    const at = await rows("SELECT * FROM console_signin_flows WHERE kind = 'saml_done'");
+    assert.equal(at.length, 1);
+    assert.ok(!JSON.stringify(at).includes(token), 'no finish token in the table');
+    const fin = await fetch(`${base(a)}${loc}`, { redirect: 'manual', headers: { cookie: s.cookie } });
+    assert.equal(fin.status, 302);
+    const session = consoleCookie(fin);
+    assert.ok(session);
+    assert.equal((await whoAmI(b, session)).user, 'sam@example.com');
+    assert.equal(consoleCookie(await fetch(`${base(b)}${loc}`, { redirect: 'manual', headers: { cookie: s.cookie } })), undefined, 'the finish token is used once');
+
+    for (const t of [a, b]) {
+      const again = await samlPost(t, s.xml);
+      assert.match(decodeURIComponent(again), /^\/ui\/signin\?error=.*no sign-in in progress/, 'a replayed InResponseTo is refused on every replica');
+    }
+  });
+
+  test('SAML: the same response posted to A and B at once is accepted exactly once', async () => {
+    const s = await samlStart(b, 'sue@example.com');
+    const both = await Promise.all([samlPost(a, s.xml), samlPost(b, s.xml)]);
+    assert.equal(both.filter((l) => l.startsWith('/ui/auth/saml/finish?t=')).length, 1, both.map(decodeURIComponent).join(', '));
+    assert.equal(both.filter((l) => l.startsWith('/ui/signin?error=')).length, 1);
   });
 });

@@ -260,6 +260,22 @@ export async function approveDeviceAs(verificationUriComplete: string, user: str
   if (done.status !== 200 || !done.text.includes('Sign-in Success')) throw new Error(`device flow: sign-in did not succeed: HTTP ${done.status}: ${snippet(done.text)}`);
 }
 
+/**
+ * Plays the user of an authorization code flow in a minimal browser: opens `authorizationUrl` (at
+ * the provider), signs in as `user` at the provider's login form, and returns the URL the provider
+ * then redirects the browser to outside itself (the client's redirect URI with `code` and `state`),
+ * without following it — the test decides where that request goes. Needs `authCode`.
+ */
+export async function authorizeAs(authorizationUrl: string, user: string): Promise<URL> {
+  const b = new Browser(new URL(authorizationUrl).origin);
+  const page = await b.get(authorizationUrl);
+  const loginForm = formOf(page.text, 'op.loginForm');
+  if (!loginForm) throw new Error(`authorization code: expected the login form, got HTTP ${page.status}: ${snippet(page.text)}`);
+  const done = await b.submit(page.url, loginForm.action, { ...loginForm.fields, login: user });
+  if (new URL(done.url).origin === new URL(authorizationUrl).origin) throw new Error(`authorization code: no redirect to the client: HTTP ${done.status}: ${snippet(done.text)}`);
+  return new URL(done.url);
+}
+
 function deviceTtls(device: DeviceFlowOptions, tokenTtlS: number): Record<string, number> {
   return { DeviceCode: device.codeTtlS ?? 600, AccessToken: tokenTtlS, IdToken: tokenTtlS, Grant: 3600, Session: 3600, Interaction: 600 };
 }
@@ -339,6 +355,10 @@ const snippet = (text: string): string => text.replace(/\s+/g, ' ').slice(0, 300
 /** Just enough of a browser for the provider's pages: a cookie jar and manual redirects. */
 class Browser {
   readonly #cookies = new Map<string, string>();
+  /** When set, a redirect to another origin is not followed: it is returned as `url` (status 3xx, no text). */
+  readonly #stayOn: string | undefined;
+
+  constructor(stayOn?: string) { this.#stayOn = stayOn; }
 
   get(url: string): Promise<{ url: string; status: number; text: string }> {
     return this.#go(url, { method: 'GET' });
@@ -372,6 +392,7 @@ class Browser {
       if (res.status >= 300 && res.status < 400 && location) {
         await res.body?.cancel();
         url = new URL(location, url).href;
+        if (this.#stayOn !== undefined && new URL(url).origin !== this.#stayOn) return { url, status: res.status, text: '' };
         req = { method: 'GET' };
         continue;
       }
