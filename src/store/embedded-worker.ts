@@ -15,10 +15,12 @@ const { dir, wasm, template, wantTemplate, initOnly } = workerData as EmbeddedWo
 /**
  * PostgreSQL memory settings of the embedded store. PostgreSQL's defaults (128 MB of shared
  * buffers) are sized for a server of its own; the store's working set is the recent end of
- * append-only tables and their indexes, so 16 MB of buffers hold it, and the process stays small
- * (the buffers are WebAssembly memory, which never shrinks once touched).
+ * append-only tables and their indexes (a few dozen pages), so 4 MB of buffers (512 pages) hold
+ * it. The whole shared memory segment is resident from the start (PGlite's anonymous mmap
+ * zero-fills it in WebAssembly memory, which never shrinks): each MB here is a MB of idle RSS
+ * (16 MB -> 4 MB: -12 MiB; no CPU difference per recorded exchange in bench/recording-cost.ts).
  */
-const STORE_CONF = ['shared_buffers=16MB', 'wal_buffers=1MB', 'temp_buffers=2MB', 'work_mem=4MB', 'maintenance_work_mem=16MB'];
+const STORE_CONF = ['shared_buffers=4MB', 'wal_buffers=1MB', 'temp_buffers=2MB', 'work_mem=4MB', 'maintenance_work_mem=16MB'];
 
 /**
  * WAL settings of the embedded cluster. PGlite runs PostgreSQL single-user with fsync off and no
