@@ -7,31 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
 import type { FromWorker, ToWorker } from './embedded-protocol.ts';
 import type { EmbeddedWorkerData } from './embedded.ts';
+import { EMBEDDED_CONF } from './embedded-conf.ts';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts runs as a worker thread');
-const { dir, wasm, template, wantTemplate, initOnly } = workerData as EmbeddedWorkerData;
+const { dir, wasm, template, wantTemplate } = workerData as EmbeddedWorkerData;
 
-/**
- * PostgreSQL memory settings of the embedded store. PostgreSQL's defaults (128 MB of shared
- * buffers) are sized for a server of its own; the store's working set is the recent end of
- * append-only tables and their indexes (a few dozen pages), so 4 MB of buffers (512 pages) hold
- * it. The whole shared memory segment is resident from the start (PGlite's anonymous mmap
- * zero-fills it in WebAssembly memory, which never shrinks): each MB here is a MB of idle RSS
- * (16 MB -> 4 MB: -12 MiB; no CPU difference per recorded exchange in bench/recording-cost.ts).
- */
-const STORE_CONF = ['shared_buffers=4MB', 'wal_buffers=1MB', 'temp_buffers=2MB', 'work_mem=4MB', 'maintenance_work_mem=16MB'];
-
-/**
- * WAL settings of the embedded cluster. PGlite runs PostgreSQL single-user with fsync off and no
- * checkpointer, so its WAL only protects against the process dying mid-write (not power loss):
- * - `wal_level=minimal` (nothing replicates from it) and no full-page images (they exist for
- *   pages torn by a power loss, which fsync off does not survive anyway): the WAL carries the
- *   changes, not whole pages after every checkpoint — most of what a recorded event cost on disk;
- * - a checkpoint every 64 MiB of WAL (the backend runs it itself) and 32 MiB of segments kept for
- *   reuse, instead of up to 1 GiB of WAL sitting on disk.
- */
-const WAL_CONF = ['wal_level=minimal', 'max_wal_senders=0', 'full_page_writes=off', 'max_wal_size=64MB', 'min_wal_size=32MB'];
 
 const txs = new Map<number, Transaction>();
 const enders = new Map<number, { commit: () => void; rollback: (e: Error) => void }>();
@@ -51,7 +32,7 @@ let db: PGlite;
 try {
   if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Instantiated from the modules the main thread compiled once (see pgliteModules in embedded.ts).
-  const modules: Pick<PGliteOptions, 'pgliteWasmModule' | 'initdbWasmModule' | 'postgresqlconf'> = { pgliteWasmModule: wasm.pglite as never, initdbWasmModule: wasm.initdb as never, postgresqlconf: [...STORE_CONF, ...WAL_CONF] };
+  const modules: Pick<PGliteOptions, 'pgliteWasmModule' | 'initdbWasmModule' | 'postgresqlconf'> = { pgliteWasmModule: wasm.pglite as never, initdbWasmModule: wasm.initdb as never, postgresqlconf: [...EMBEDDED_CONF] };
   if (dir !== undefined) db = await PGlite.create({ ...modules, dataDir: dir });
   else if (template !== undefined) db = await PGlite.create({ ...modules, loadDataDir: new Blob([template.bytes], { type: template.type }) });
   else db = await PGlite.create(modules);
@@ -60,12 +41,6 @@ try {
     const dump = await db.dumpDataDir('none');
     const bytes = new Uint8Array(await dump.arrayBuffer());
     port.postMessage({ id: 0, ok: true, template: { bytes, type: dump.type } } satisfies FromWorker, [bytes.buffer]);
-  } else if (initOnly) {
-    // A new data directory was initialized (initdb grows the WebAssembly memory to ~0.5 GB, which
-    // is never given back): the thread ends here, and the store runs in a fresh one.
-    await db.close();
-    send({ id: 0, ok: true });
-    port.close();
   } else send({ id: 0, ok: true });
 } catch (err) {
   fail(0, err);

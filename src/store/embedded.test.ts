@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -47,6 +47,16 @@ describe('embedded store on disk', () => {
     } finally {
       await db.close();
     }
+  });
+
+  test('a data directory that cannot be initialized fails the open with initdb\'s reason (initdb runs in a process of its own)', async () => {
+    const file = join(tempDir(), 'not-a-directory');
+    writeFileSync(file, 'x');
+    await assert.rejects(openStore({ embedded: { path: file } }), (err: Error) => {
+      assert.equal(err.name, 'EmbeddedStoreError');
+      assert.match(err.message, /could not initialize its data directory: .*ENOTDIR/);
+      return true;
+    });
   });
 });
 

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ClusterTemplate, FromWorker, ToWorker } from './embedded-protocol.ts';
 import type { SqlDriver, SqlExecutor } from './sql.ts';
@@ -34,9 +36,9 @@ export async function openEmbedded(dir: string | undefined): Promise<SqlDriver> 
   if (dir === undefined) inMemoryOpens++;
   const fromTemplate = dir === undefined ? template : undefined;
   const wantTemplate = dir === undefined && template === undefined && inMemoryOpens >= 2;
-  // A new data directory is initialized by a thread of its own that then ends: initdb leaves the
-  // WebAssembly memory at ~0.5 GB, which a running instance never gives back.
-  if (dir !== undefined && !existsSync(join(dir, 'PG_VERSION'))) await initDataDir(dir, wasm);
+  // A new data directory is initialized by a process of its own: initdb leaves the WebAssembly
+  // memory at ~0.5 GB, which a running instance never gives back, and the allocator fragmented.
+  if (dir !== undefined && !existsSync(join(dir, 'PG_VERSION'))) await initDataDir(dir);
   const worker = new Worker(new URL('./embedded-worker.ts', import.meta.url), {
     workerData: { dir, wasm, template: fromTemplate, wantTemplate } satisfies EmbeddedWorkerData,
     execArgv: ['--disable-warning=ExperimentalWarning'],
@@ -135,23 +137,20 @@ export interface EmbeddedWorkerData {
   readonly template: ClusterTemplate | undefined;
   /** In memory without a template: send one back with the start answer. */
   readonly wantTemplate: boolean;
-  /** Initialize `dir` (initdb), close and end the thread. */
-  readonly initOnly?: boolean;
 }
 
-/** Runs initdb for `dir` in a thread that ends when it is done (its memory goes with it). */
-function initDataDir(dir: string, wasm: PgliteModules): Promise<void> {
+/**
+ * Runs initdb for `dir` in a process of its own (embedded-init.ts, on this Node) that exits when it
+ * is done: its memory (~0.5 GB at its peak, and the allocator's fragments) goes with it, where a
+ * thread left ~25-40 MiB of freed but resident malloc arenas in the gateway.
+ */
+function initDataDir(dir: string): Promise<void> {
+  const script = fileURLToPath(new URL('./embedded-init.ts', import.meta.url));
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./embedded-worker.ts', import.meta.url), {
-      workerData: { dir, wasm, template: undefined, wantTemplate: false, initOnly: true } satisfies EmbeddedWorkerData,
-      execArgv: ['--disable-warning=ExperimentalWarning'],
-    });
-    let answer: FromWorker | undefined;
-    w.on('message', (m: FromWorker) => { answer = m; });
-    w.on('error', reject);
-    w.on('exit', () => {
-      if (answer?.ok) resolve();
-      else reject(new EmbeddedStoreError(answer && !answer.ok ? answer.message : 'the embedded store could not initialize its data directory', answer && !answer.ok ? answer.code : undefined));
+    execFile(process.execPath, ['--disable-warning=ExperimentalWarning', script, dir], { timeout: 10 * 60_000, maxBuffer: 1 << 20 }, (err, _out, errText) => {
+      if (!err) { resolve(); return; }
+      const why = errText.trim().split('\n').at(-1) ?? '';
+      reject(new EmbeddedStoreError(`the embedded store could not initialize its data directory${why ? `: ${why}` : ''}`, undefined));
     });
   });
 }
