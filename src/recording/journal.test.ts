@@ -14,6 +14,23 @@ import { recoverJournals, StoreRecorder } from './store-recorder.ts';
 
 const T0 = Date.parse('2025-06-01T00:00:00.000Z');
 
+/** Lets `n` event-loop turns run (no time passes on a manual clock). */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => { setImmediate(r); });
+}
+
+/**
+ * Waits until `cond` holds: event-loop turns first, then short polls while the embedded store's
+ * thread works; fails after 10 s (a bound, never a wait the test relies on).
+ */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  for (let i = 0; !cond(); i++) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await (i < 100 ? turns(1) : new Promise((r) => { setTimeout(r, 2); }));
+  }
+}
+
 /** Renames a journal (files and watermark) as if a process that has exited had written it. */
 async function orphan(db: SqlDriver, dir: string, journal: RecordingJournal): Promise<void> {
   const dead = spawnSync('true').pid; // a pid that has just exited
@@ -50,7 +67,7 @@ describe('recording journal', () => {
     rec.record({ session: 'j-1', protocol: 'http', type: 'request', at: T0, data: { n: 1 } });
     await rec.flush('j-1');
     // The first batch commits (its watermark says ticket 1 is stored).
-    for (let i = 0; i < 200 && (await store.get('j-1'))?.events !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await rec.settled();
     for (let n = 2; n <= 5; n++) rec.record({ session: 'j-1', protocol: 'http', type: 'request', at: T0 + n, data: { n } });
     await rec.flush('j-1'); // resolves although the second transaction is held: the journal has it
     assert.equal((await store.get('j-1'))?.events, 1);
@@ -118,7 +135,7 @@ describe('recording journal', () => {
     const rec = new StoreRecorder(flaky, { clock, journal, groupCommitMs: 0, onError: (_e, what) => errors.push(what) });
     rec.record({ session: 'j-flaky', protocol: 'http', type: 'request', at: T0, data: { n: 1 } });
     await rec.flush('j-flaky'); // durable in the journal: no error for the client
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => errors.includes('write'), 'the write failed');
     assert.ok(errors.includes('write'));
     assert.equal(rec.stats().dropped, 0);
     await rec.close(); // still failing: the journal stays for the next start
@@ -168,7 +185,15 @@ describe('recording journal', () => {
     rec.record({ session: 'c-a', protocol: 'http', type: 'session.close', at: T0 + 1, data: { reason: 'evicted' } });
     rec.record({ session: 'c-b', protocol: 'http', type: 'request', at: T0 + 2, data: {} });
     // Another session's flush is durable from the journal: it waits neither for the commit nor the anchor.
-    const within = (p: Promise<void>, what: string): Promise<void> => Promise.race([p, new Promise<void>((_, reject) => setTimeout(() => { reject(new Error(`${what} waited`)); }, 2000))]);
+    // A bound, cleared when `p` settles (a pending timer would hold the test process open).
+    const within = async (p: Promise<void>, what: string): Promise<void> => {
+      let t: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([p, new Promise<void>((_, reject) => { t = setTimeout(() => { reject(new Error(`${what} waited`)); }, 2000); })]);
+      } finally {
+        clearTimeout(t);
+      }
+    };
     await within(rec.flush('c-b'), 'another session\'s flush');
     assert.equal(rec.flushedNow('c-b'), true);
     assert.equal(rec.flushedNow('c-a'), false);
@@ -176,12 +201,12 @@ describe('recording journal', () => {
     const flushingA = rec.flush('c-a').then(() => { closedFlushed = true; });
     let allFlushed = false;
     const flushingAll = rec.flush().then(() => { allFlushed = true; });
-    await new Promise((r) => setTimeout(r, 50));
+    await turns(20);
     assert.equal(closedFlushed, false, 'the closed session waits for its commit');
     release();
-    for (let i = 0; i < 200 && anchors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => anchors.length > 0, 'the session is anchored');
     assert.deepEqual(anchors, ['c-a']);
-    await new Promise((r) => setTimeout(r, 20));
+    await turns(20);
     assert.equal(closedFlushed, false, 'and for its anchor');
     assert.equal(allFlushed, false, 'a flush of every session waits for every anchor');
     await within(rec.flush('c-b'), 'a flush during another session\'s anchor');
@@ -193,10 +218,11 @@ describe('recording journal', () => {
   });
 
   test('a failing store with a backlog past half the queue: flush fails closed instead of waiting', async () => {
-    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
+    const timers = manualTimers(T0);
+    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock: timers, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
     rec.record({ session: 'j-down', protocol: 'http', type: 'request', at: T0, data: {} });
     await rec.flush('j-down'); // journaled
-    await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
+    await until(() => timers.pending() === 1, 'the write failed and its retry is scheduled');
     for (let i = 0; i < 3; i++) rec.record({ session: 'j-down', protocol: 'http', type: 'request', at: T0, data: { i } });
     await assert.rejects(rec.flush('j-down'), (e: unknown) => isGatehouseError(e, 'store_unavailable'));
     await rec.close();
@@ -210,12 +236,12 @@ describe('recording journal', () => {
     const rec = new StoreRecorder(slow, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 8, maxBatch: 2 });
     assert.equal(rec.admit(), undefined, 'an empty queue admits at once');
     for (let i = 0; i < 7; i++) rec.record({ session: 'adm', protocol: 'http', type: 'request', at: T0, data: { i } });
-    await new Promise((r) => setTimeout(r, 20)); // the first batch (2 events) is held in the store; 5 wait
+    await until(() => writes === 1, 'the first batch (2 events) is held in the store; 5 wait');
     const wait = rec.admit();
     assert.ok(wait !== undefined, 'past half the bound, admission waits');
     let admitted = false;
     void wait.then(() => { admitted = true; });
-    await new Promise((r) => setTimeout(r, 20));
+    await turns(20);
     assert.equal(admitted, false, 'held while the store is behind');
     assert.equal(rec.stats().delayed, 1);
     release();
@@ -227,9 +253,10 @@ describe('recording journal', () => {
   });
 
   test('admission back-pressure: a failing store with a backlog past half the queue refuses new exchanges at once (counted)', async () => {
-    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
+    const timers = manualTimers(T0);
+    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock: timers, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4 });
     rec.record({ session: 'adm-down', protocol: 'http', type: 'request', at: T0, data: {} });
-    await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
+    await until(() => timers.pending() === 1, 'the write failed and its retry is scheduled');
     assert.equal(rec.admit(), undefined, 'one event behind: not yet pressure');
     for (let i = 0; i < 3; i++) rec.record({ session: 'adm-down', protocol: 'http', type: 'request', at: T0, data: { i } });
     const refused = rec.admit();
@@ -242,10 +269,11 @@ describe('recording journal', () => {
   test('admission back-pressure: a waiting exchange whose client goes away leaves the wait at once (its waiter removed, not a refusal)', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => { release = r; });
-    const slow: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+    let held = 0;
+    const slow: SqlDriver = { ...db, transaction: async (fn) => { held++; await gate; return db.transaction(fn); } };
     const rec = new StoreRecorder(slow, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 8, maxBatch: 2 });
     for (let i = 0; i < 7; i++) rec.record({ session: 'adm-gone', protocol: 'http', type: 'request', at: T0, data: { i } });
-    await new Promise((r) => setTimeout(r, 20)); // the first batch is held in the store
+    await until(() => held === 1, 'the first batch is held in the store');
     const before = rec.waiting;
     const ac = new AbortController();
     const wait = rec.admit(ac.signal);
@@ -266,13 +294,14 @@ describe('recording journal', () => {
   test('admission back-pressure: a store that hangs (no error) refuses a waiting exchange at the admission deadline (counted, reported)', async () => {
     const timers = manualTimers(T0);
     const reports: string[] = [];
-    const hung: SqlDriver = { ...db, transaction: () => new Promise<never>(() => undefined) };
+    let called = 0;
+    const hung: SqlDriver = { ...db, transaction: () => { called++; return new Promise<never>(() => undefined); } };
     const rec = new StoreRecorder(hung, {
       clock: timers, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4, maxBatch: 1, admitTimeoutMs: 5_000,
       onError: (e, what) => { if (what === 'refused') reports.push(String(e)); },
     });
     for (let i = 0; i < 4; i++) rec.record({ session: 'adm-hung', protocol: 'http', type: 'request', at: T0, data: { i } });
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => called === 1, 'the first batch is held in the store');
     const wait = rec.admit();
     assert.ok(wait !== undefined);
     let outcome: unknown;
@@ -292,9 +321,11 @@ describe('recording journal', () => {
   test('admission back-pressure: an exchange waiting for the store fails closed when the store\'s write fails', async () => {
     let fail: (e: Error) => void = () => undefined;
     const failing = new Promise<never>((_, reject) => { fail = reject; });
-    const rec = new StoreRecorder({ ...db, transaction: () => failing }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4, maxBatch: 1 });
+    let called = 0;
+    const rec = new StoreRecorder({ ...db, transaction: () => { called++; return failing; } }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0, maxQueue: 4, maxBatch: 1 });
     for (let i = 0; i < 4; i++) rec.record({ session: 'adm-fail', protocol: 'http', type: 'request', at: T0, data: { i } });
-    await new Promise((r) => setTimeout(r, 20));
+    // The first batch waits on the store (before the store fails: the failure then has its handler).
+    await until(() => called === 1, 'the first batch is held in the store');
     const wait = rec.admit();
     assert.ok(wait !== undefined);
     fail(new Error('down'));
@@ -303,9 +334,10 @@ describe('recording journal', () => {
   });
 
   test('a failing store: a closed session\'s flush fails closed (it needs its anchor); the other sessions go on from the journal', async () => {
-    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
+    const timers = manualTimers(T0);
+    const rec = new StoreRecorder({ ...db, transaction: () => Promise.reject(new Error('down')) }, { clock: timers, journal: RecordingJournal.create(tmp()), groupCommitMs: 0 });
     rec.record({ session: 'd-a', protocol: 'http', type: 'session.close', at: T0, data: { reason: 'evicted' } });
-    await new Promise((r) => setTimeout(r, 20)); // the write failed; a retry is scheduled
+    await until(() => timers.pending() === 1, 'the write failed and its retry is scheduled');
     rec.record({ session: 'd-b', protocol: 'http', type: 'response', at: T0 + 1, data: {} });
     await rec.flush('d-b');
     assert.equal(rec.flushedNow('d-b'), true);

@@ -210,12 +210,16 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
     void test('flush waits for the commit of everything recorded before it', async () => {
       let release: () => void = () => undefined;
       const gate = new Promise<void>((r) => { release = r; });
-      const slow: SqlDriver = { ...db, transaction: async (fn) => { await gate; return db.transaction(fn); } };
+      let held = false;
+      const slow: SqlDriver = { ...db, transaction: async (fn) => { held = true; await gate; return db.transaction(fn); } };
       const r = new StoreRecorder(slow, { clock, audit });
       for (const e of exchangeEvents('s-flush', T0)) r.record(e);
       let flushed = false;
       const flushing = r.flush('s-flush').then(() => { flushed = true; });
-      await new Promise((res) => setTimeout(res, 20));
+      // The batch reaches the store (the flush does not wait for the interval) and is held there.
+      for (let i = 0; i < 1000 && !held; i++) await new Promise((res) => { setImmediate(res); });
+      assert.equal(held, true);
+      for (let i = 0; i < 20; i++) await new Promise((res) => { setImmediate(res); });
       assert.equal(flushed, false);
       assert.equal(await store.get('s-flush'), undefined);
       release();

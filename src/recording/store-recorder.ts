@@ -1,6 +1,7 @@
 import type { AuditInput } from '../audit/record.ts';
 import { after, systemClock, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
+import { GroupCommit, type AfterFailure } from '../kernel/group-commit.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { canonicalData } from './event-hash.ts';
 import type { RecordEvent, Recorder } from './recorder.ts';
@@ -86,16 +87,14 @@ export class StoreRecorder implements Recorder {
   readonly #db: SqlDriver;
   readonly #clock: Clock;
   readonly #audit: StoreRecorderOptions['audit'];
-  /** Cancels the group-commit timer of the drain being scheduled. */
-  #timer: (() => void) | undefined;
-  #wake: (() => void) | undefined;
   readonly #opts: { maxSessionBytes: number; chunkChars: number; maxBatch: number; maxQueue: number; maxQueueBytes: number; groupCommitMs: number; admitTimeoutMs: number };
   readonly #onError: NonNullable<StoreRecorderOptions['onError']>;
-  #queue: Queued[] = [];
-  #queueBytes = 0;
+  /**
+   * The group-commit engine (shared with the audit log): the bounded queue (events and bytes), the
+   * interval timer on the clock, the batch in flight and the retry of a failed write.
+   */
+  readonly #gc: GroupCommit<Queued>;
   #issued = 0;
-  #inflightFrom: number | undefined;
-  #draining: Promise<void> | undefined;
   readonly #waiters: Waiter[] = [];
   readonly #losses = new Map<string, Loss>();
   readonly #lossTickets = new Map<string, number>();
@@ -111,8 +110,6 @@ export class StoreRecorder implements Recorder {
   readonly #journal: RecordingJournal | undefined;
   /** Every ticket up to this one is in the journal or committed. */
   #journaled = 0;
-  /** The batch being written, kept for the journal. */
-  #inflight: readonly Queued[] = [];
   /** Ticket of the latest `session.close`: a flush without a session that covers it waits for the commit and the anchor. */
   #closeTicket = 0;
   /**
@@ -121,7 +118,6 @@ export class StoreRecorder implements Recorder {
    * recovery anchors it). Entries leave once committed, so it is bounded by the queue.
    */
   readonly #closeTickets = new Map<string, number>();
-  #retry: (() => void) | undefined;
 
   constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
     this.#db = db;
@@ -138,6 +134,29 @@ export class StoreRecorder implements Recorder {
       maxQueueBytes: Math.max(1024, opts.maxQueueBytes ?? 64 * 1024 * 1024),
       admitTimeoutMs: Math.max(1, opts.admitTimeoutMs ?? 30_000),
     };
+    // A drain starts after groupCommitMs, or on the next event-loop turn when a flush, an admission
+    // or a reader waits (so exchanges flushing in the same turn share one transaction: the group
+    // commit of durability: store has no timer on its path), then writes everything queued back
+    // to back. A failed write is retried after RETRY_MS with a journal (its events are durable
+    // there), else its batch is lost and counted.
+    this.#gc = new GroupCommit<Queued>({
+      clock: this.#clock,
+      maxBatch: this.#opts.maxBatch,
+      maxQueue: this.#opts.maxQueue,
+      maxWeight: this.#opts.maxQueueBytes,
+      weight: (q) => q.e.bytes,
+      intervalMs: this.#opts.groupCommitMs,
+      soon: 'turn',
+      backToBack: true,
+      urgent: () => this.#waiters.length > 0,
+      extraWork: () => this.#losses.size > 0,
+      retryMs: RETRY_MS,
+      commit: (batch) => this.#commit(batch),
+      committed: () => { this.#settle(); },
+      failed: (batch, err) => this.#failed(batch, err),
+      afterDrain: () => { this.#settle(); },
+      onError: (err) => { this.#onError(err, 'write'); },
+    });
   }
 
   /** Enqueues one (already masked) event. Never throws; losses are counted and marked. */
@@ -148,18 +167,15 @@ export class StoreRecorder implements Recorder {
       return;
     }
     const e = this.#prepare(event);
-    if (this.#closed || this.#queue.length >= this.#opts.maxQueue || this.#queueBytes + e.bytes > this.#opts.maxQueueBytes) {
+    if (this.#closed || !this.#gc.push({ e, ticket })) {
       this.#lose(e, this.#closed ? 'closed' : 'queue_full', ticket);
       this.#settle();
       return;
     }
-    this.#queue.push({ e, ticket });
-    this.#queueBytes += e.bytes;
     if (e.type === 'session.close') {
       this.#closeTicket = ticket;
       this.#closeTickets.set(e.session, ticket);
     }
-    this.#kick();
   }
 
   /**
@@ -174,13 +190,13 @@ export class StoreRecorder implements Recorder {
     if (!this.#durableInJournal(target, session) && this.#settledThrough() < target) {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
       // rather than hold the client until the store is back.
-      if (this.#retry !== undefined) throw this.#refuse('the recording store is failing and its backlog is full');
+      if (this.#gc.retrying) throw this.#refuse('the recording store is failing and its backlog is full');
       // A write that fails while this flush waits fails it too (the store is failing: fail closed
       // now, as above, instead of waiting for a retry that may never succeed).
       const settled = new Promise<void>((resolve, reject) => {
         this.#waiters.push({ target, resolve, fail: () => { reject(this.#refuse('the recording store is failing and its backlog is full')); } });
       });
-      this.#kick(true);
+      this.#gc.kick();
       await settled;
     }
     await this.#anchored(session);
@@ -208,7 +224,7 @@ export class StoreRecorder implements Recorder {
   admit(signal?: AbortSignal): Promise<void> | undefined {
     if (!this.#pressed()) return undefined;
     if (signal?.aborted === true) return Promise.reject(clientGone());
-    if (this.#retry !== undefined) return Promise.reject(this.#refuse('the recording store is failing and its backlog is full'));
+    if (this.#gc.retrying) return Promise.reject(this.#refuse('the recording store is failing and its backlog is full'));
     this.#stats.delayed++;
     const target = this.#issued - Math.floor(this.#opts.maxQueue / 4);
     const ms = this.#opts.admitTimeoutMs;
@@ -233,7 +249,7 @@ export class StoreRecorder implements Recorder {
       cancel = after(this.#clock, ms, () => { leave(() => this.#refuse(`the recording store did not catch up within ${ms} ms; exchange refused`)); });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-    this.#kick(true);
+    this.#gc.kick();
     return done;
   }
 
@@ -242,7 +258,7 @@ export class StoreRecorder implements Recorder {
 
   /** The backlog is past half the queue bound (events or bytes): back-pressure. */
   #pressed(): boolean {
-    return this.#queue.length > this.#opts.maxQueue / 2 || this.#queueBytes > this.#opts.maxQueueBytes / 2;
+    return this.#gc.length > this.#opts.maxQueue / 2 || this.#gc.weight > this.#opts.maxQueueBytes / 2;
   }
 
   /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
@@ -265,7 +281,7 @@ export class StoreRecorder implements Recorder {
       this.#waiters.push({ target, resolve });
       cancel = after(this.#clock, timeoutMs, resolve);
     });
-    this.#kick(true);
+    this.#gc.kick();
     await done;
     cancel?.();
   }
@@ -278,25 +294,18 @@ export class StoreRecorder implements Recorder {
     this.#closed = true;
     const journal = this.#journal;
     if (!journal) {
-      if (this.#losses.size > 0) this.#kick();
+      if (this.#losses.size > 0) this.#gc.kick();
       await this.flush().catch(() => undefined);
+      await this.#gc.close();
       return;
     }
-    // One last attempt; what the store does not take stays in the journal for the next start.
-    this.#cancelRetry();
-    if (this.#losses.size > 0 || this.#queue.length > 0) this.#kick(true);
-    while (this.#draining) await this.#draining;
-    this.#cancelRetry();
+    // One last attempt (a scheduled retry is cancelled); what the store does not take stays in
+    // the journal for the next start.
+    await this.#gc.close();
     await this.#anchored(undefined);
-    const complete = this.#queue.length === 0 && this.#inflight.length === 0;
+    const complete = this.#gc.length === 0 && this.#gc.inflight.length === 0;
     if (complete) await this.#db.query('DELETE FROM recording_journal WHERE id = $1', [journal.id]).catch(() => undefined);
     journal.close(complete);
-  }
-
-  /** Cancels a scheduled retry of a failed write (closing). */
-  #cancelRetry(): void {
-    this.#retry?.();
-    this.#retry = undefined;
   }
 
   /**
@@ -324,7 +333,7 @@ export class StoreRecorder implements Recorder {
       }
       return true;
     };
-    if (collect(this.#queue)) collect(this.#inflight);
+    if (collect(this.#gc.queued)) collect(this.#gc.inflight);
     pending.reverse();
     try {
       journal.append(pending);
@@ -358,7 +367,7 @@ export class StoreRecorder implements Recorder {
    * refused, fail closed); `delayed` the exchanges whose admission waited for the store.
    */
   stats(): { recorded: number; dropped: number; queued: number; batches: number; failedBatches: number; refused: number; delayed: number } {
-    return { ...this.#stats, queued: this.#queue.length };
+    return { ...this.#stats, queued: this.#gc.length };
   }
 
   #prepare(event: RecordEvent): PreparedEvent {
@@ -382,8 +391,7 @@ export class StoreRecorder implements Recorder {
   }
 
   #settledThrough(): number {
-    if (this.#inflightFrom !== undefined) return this.#inflightFrom - 1;
-    const first = this.#queue[0];
+    const first = this.#gc.inflight[0] ?? this.#gc.queued[0];
     return first ? first.ticket - 1 : this.#issued;
   }
 
@@ -404,78 +412,47 @@ export class StoreRecorder implements Recorder {
     }
   }
 
-  /**
-   * Starts a drain after `groupCommitMs` (or after pending I/O callbacks when `now`, or when a
-   * flush is waiting), so events recorded meanwhile share one transaction (group commit).
-   */
-  #kick(now = false): void {
-    if (this.#retry !== undefined) return; // a failed write is retried by its timer, not hot
-    if (this.#draining) {
-      if (now) this.#wake?.();
-      return;
+  /** Writes one batch (after the loss markers due) in one transaction; the journal learns what the store has. */
+  async #commit(batch: readonly Queued[]): Promise<void> {
+    const markers = this.#takeMarkers();
+    const last = batch[batch.length - 1]?.ticket;
+    const journal = this.#journal;
+    const watermark = journal && last !== undefined ? { journal: journal.id, through: last } : undefined;
+    let closed: readonly ClosedHead[];
+    try {
+      ({ closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], { ...this.#opts, watermark })));
+    } catch (err) {
+      for (const m of markers) this.#restoreMarker(m.loss, m.event.session);
+      throw err;
     }
-    this.#draining = new Promise<void>((resolve) => {
-      this.#wake = resolve;
-      if (now || this.#opts.groupCommitMs === 0) setImmediate(resolve);
-      else this.#timer = after(this.#clock, this.#opts.groupCommitMs, resolve);
-    })
-      .then(() => {
-        this.#timer?.();
-        this.#timer = undefined;
-        this.#wake = undefined;
-        return this.#drain();
-      })
-      .catch((err: unknown) => { this.#onError(err, 'write'); })
-      .finally(() => {
-        this.#draining = undefined;
-        if (this.#queue.length > 0) this.#kick(this.#waiters.length > 0);
-        else this.#settle();
-      });
+    this.#stats.batches++;
+    this.#stats.recorded += batch.length;
+    for (const c of closed) this.#anchor(c);
+    if (journal && last !== undefined) {
+      this.#journaled = Math.max(this.#journaled, last);
+      try { journal.committed(last); } catch (err) { this.#onError(err, 'journal'); }
+    }
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0 || this.#losses.size > 0) {
-      const batch = this.#queue.splice(0, this.#opts.maxBatch);
-      for (const q of batch) this.#queueBytes -= q.e.bytes;
-      this.#inflightFrom = batch[0]?.ticket ?? this.#issued + 1;
-      this.#inflight = batch;
-      const markers = this.#takeMarkers();
-      const last = batch[batch.length - 1]?.ticket;
-      const journal = this.#journal;
-      const watermark = journal && last !== undefined ? { journal: journal.id, through: last } : undefined;
-      try {
-        const { closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], { ...this.#opts, watermark }));
-        this.#stats.batches++;
-        this.#stats.recorded += batch.length;
-        for (const c of closed) this.#anchor(c);
-        if (journal && last !== undefined) {
-          this.#journaled = Math.max(this.#journaled, last);
-          try { journal.committed(last); } catch (err) { this.#onError(err, 'journal'); }
-        }
-      } catch (err) {
-        this.#stats.failedBatches++;
-        this.#onError(err, 'write');
-        for (const m of markers) this.#restoreMarker(m.loss, m.event.session);
-        this.#inflight = [];
-        if (journal) {
-          // Journaled events are not lost: the batch goes back to the front and is retried.
-          this.#queue.unshift(...batch);
-          for (const q of batch) this.#queueBytes += q.e.bytes;
-          this.#inflightFrom = undefined;
-          this.#settle();
-          this.#failWaiters();
-          this.#retry ??= after(this.#clock, RETRY_MS, () => { this.#retry = undefined; this.#kick(true); });
-          return;
-        }
-        for (const q of batch) this.#lose(q.e, 'store_error', q.ticket);
-        this.#inflightFrom = undefined;
-        this.#settle();
-        return; // no hot retry loop against a failing store; the next record() retries the markers
-      }
-      this.#inflight = [];
-      this.#inflightFrom = undefined;
+  /**
+   * A write failed. With a journal its events are not lost: the batch goes back to the front and
+   * is retried after RETRY_MS (nothing else is written meanwhile), and flushes waiting for a commit
+   * fail closed. Without one, the batch is lost (counted, marked truncated by the next batch) and
+   * the queue goes on; no hot retry loop against a failing store (the next record() retries the
+   * markers).
+   */
+  #failed(batch: readonly Queued[], err: unknown): AfterFailure {
+    this.#stats.failedBatches++;
+    this.#onError(err, 'write');
+    if (this.#journal) {
+      this.#gc.requeue(batch);
       this.#settle();
+      this.#failWaiters();
+      return 'retry';
     }
+    for (const q of batch) this.#lose(q.e, 'store_error', q.ticket);
+    this.#settle();
+    return 'continue';
   }
 
   #takeMarkers(): { event: PreparedEvent; loss: Loss }[] {
