@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiKeys } from '../identity/api-keys.ts';
 import type { Principal } from '../identity/principal.ts';
-import { manualClock } from '../kernel/clock.ts';
+import { manualClock, manualTimers } from '../kernel/clock.ts';
 import { openEmbedded } from '../store/embedded.ts';
 import { migrate } from '../store/migrate.ts';
 import type { SqlDriver } from '../store/sql.ts';
@@ -78,6 +78,30 @@ describe('SessionRevoker', () => {
       { keyId: 'jti_short', why: 'expired' }, undefined, { keyId: 'oidc', why: 'expired' }, undefined,
     ], 'expiresAt <= now ends the session; a later expiry and no expiry do not');
     await keys.close();
+  });
+
+  test('the periodic sweep runs every recheck interval on the injected clock, and stop() ends it', async () => {
+    const timers = manualTimers(T0);
+    let checks = 0;
+    const keys = { onRevoked: () => () => undefined, assertLive: () => { checks++; return Promise.resolve(); } };
+    const r = new SessionRevoker({ apiKeys: keys, log: silent, clock: timers }, () => [new FakeSession(viaKey('AbCd1234'))], 30_000);
+    r.start();
+    r.start(); // idempotent: one timer
+    assert.equal(timers.pending(), 1);
+    timers.advance(29_999);
+    assert.equal(checks, 0);
+    timers.advance(1);
+    await Promise.resolve();
+    assert.equal(checks, 1);
+    for (let i = 0; i < 2; i++) {
+      await new Promise((res) => { setImmediate(res); }); // the sweep in progress ends (one at a time)
+      timers.advance(30_000);
+    }
+    assert.equal(checks, 3);
+    r.stop();
+    assert.equal(timers.pending(), 0);
+    timers.advance(60_000);
+    assert.equal(checks, 3);
   });
 
   test('a store that cannot answer ends nothing (logged)', async () => {

@@ -1,6 +1,6 @@
 import type { ApiKeys } from '../identity/api-keys.ts';
 import { keyBinding, type Principal } from '../identity/principal.ts';
-import { systemClock, type Clock } from '../kernel/clock.ts';
+import { every, systemClock, type Clock } from '../kernel/clock.ts';
 import { isGatehouseError } from '../kernel/errors.ts';
 
 /** What the revoker needs of a live session (a PostgreSQL session, an SSH client connection). */
@@ -19,8 +19,8 @@ export type RevokeReason = 'revoked' | 'revoked or expired' | 'expired';
 /** What the revoker needs of the services. */
 export interface RevokerDeps {
   readonly apiKeys: Pick<ApiKeys, 'onRevoked' | 'assertLive'>;
-  /** For credential expiry (`principal.expiresAt`); the system clock when absent. */
-  readonly clock?: Pick<Clock, 'now'>;
+  /** For credential expiry (`principal.expiresAt`) and the periodic sweep's timer; the system clock when absent. */
+  readonly clock?: Pick<Clock, 'now' | 'timer'>;
   readonly log: { warn(obj: object, msg: string): void };
 }
 
@@ -55,7 +55,8 @@ export class SessionRevoker {
   readonly #sessions: () => Iterable<RevocableSession>;
   readonly #recheckMs: number;
   #off: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** Stops the periodic sweep (on the clock's timers). */
+  #stopSweep: (() => void) | undefined;
   #sweeping = false;
 
   readonly #surface: string;
@@ -76,9 +77,8 @@ export class SessionRevoker {
         if (keyBinding(s.principal).includes(id)) s.endRevoked(id, 'revoked');
       }
     });
-    if (this.#timer === undefined && this.#recheckMs > 0) {
-      this.#timer = setInterval(() => { void this.sweep(); }, this.#recheckMs);
-      this.#timer.unref();
+    if (this.#stopSweep === undefined && this.#recheckMs > 0) {
+      this.#stopSweep = every(this.#svc.clock ?? systemClock, this.#recheckMs, () => { void this.sweep(); });
     }
   }
 
@@ -86,8 +86,8 @@ export class SessionRevoker {
   stop(): void {
     this.#off?.();
     this.#off = undefined;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopSweep?.();
+    this.#stopSweep = undefined;
   }
 
   /**
