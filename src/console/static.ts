@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +18,22 @@ const TYPES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Files of npm packages the console serves as they are (no build step), by the asset name the
+ * pages load: the terminal player (asciinema-player's self-contained bundle and its stylesheet).
+ */
+export const VENDOR_ASSETS: Readonly<Record<string, string>> = {
+  'asciinema-player.js': 'asciinema-player/dist/bundle/asciinema-player.min.js',
+  'asciinema-player.css': 'asciinema-player/dist/bundle/asciinema-player.css',
+};
+
+/**
  * The Content-Security-Policy of every console response: only this origin's scripts, styles,
  * images and API; no inline script or style, no plugins, no framing, no foreign form targets.
+ * `'wasm-unsafe-eval'` lets a script of this origin compile WebAssembly (the terminal player's
+ * terminal emulator is WebAssembly); it allows no JavaScript eval and no inline script.
  */
 export const CONSOLE_CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
+  "default-src 'none'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
   "font-src 'self'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'", "object-src 'none'",
 ].join('; ');
 
@@ -42,13 +54,14 @@ export function consoleHeaders(tls: boolean): Record<string, string> {
 interface Asset { readonly body: Buffer; readonly type: string; readonly etag: string }
 
 /**
- * The front-end files, read once at start (a few dozen KB): only names that exist in
- * `web/console` at start are ever served, so no request path reaches the file system.
+ * The front-end files, read once at start (a few dozen KB, plus the player's ~250 KB): only names
+ * that exist in `web/console` at start, and the fixed vendor names above (resolved in
+ * node_modules at start), are ever served, so no request path reaches the file system.
  */
 export class ConsoleAssets {
   readonly #files = new Map<string, Asset>();
 
-  constructor(root = WEB_ROOT) {
+  constructor(root = WEB_ROOT, vendor: Readonly<Record<string, string>> = VENDOR_ASSETS) {
     for (const name of readdirSync(root)) {
       const type = TYPES[extname(name)];
       const path = join(root, name);
@@ -57,6 +70,13 @@ export class ConsoleAssets {
       this.#files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
     }
     if (!this.#files.has('index.html')) throw new Error(`console front end missing: ${root}index.html`);
+    const require = createRequire(import.meta.url);
+    for (const [name, specifier] of Object.entries(vendor)) {
+      const type = TYPES[extname(name)];
+      if (type === undefined || this.#files.has(name)) throw new Error(`bad vendor asset name ${name}`);
+      const body = readFileSync(require.resolve(specifier));
+      this.#files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+    }
   }
 
   /** Serves `name` (a bare file name) or returns false when there is no such asset. */

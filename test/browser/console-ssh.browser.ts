@@ -17,12 +17,27 @@ permit (principal in Group::"ops", action == Action::"shell.interactive", resour
 
 /** Printed by the remote shell: must reach the replay as text, never as markup. */
 const PAYLOAD = '<img src=x onerror="window.__xss=7">';
+/**
+ * Escape sequences a terminal acts on beyond drawing: a window title (OSC 0), a clipboard write
+ * (OSC 52), a hyperlink (OSC 8) around "click-me". Sent base64-encoded, so the shell's echo of the
+ * command line does not carry their text: none of it may reach the page, except "click-me".
+ */
+const OSC = '\x1b]0;pwned-title\x07\x1b]52;c;cHduZWQtY2xpcA==\x07\x1b]8;;https://evil.example/x\x1b\\click-me\x1b]8;;\x1b\\ osc-done\n';
 
 /**
  * An interactive SSH shell through the gateway to a real OpenSSH server (100×30 terminal, output
  * with an XSS payload), then its replay in the console in Chromium: the terminal at its real size,
  * the output as text, the chain badge, no script run, no CSP violation, no serious axe violation.
  */
+/** Polls `cond` (every 50 ms, at most 10 s). */
+async function waitUntil(cond: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('web console: an SSH terminal session replayed in Chromium (real OpenSSH)', () => {
   let sshd: TestSshd;
   let t: TestGateway;
@@ -55,9 +70,9 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
       let out = '';
       stream.on('data', (d: Buffer) => { out += d.toString(); });
       const closed = new Promise<void>((r) => { stream.on('close', () => { r(); }); });
-      stream.write(`echo "term-$((6*7))"; printf '%s\\n' '${PAYLOAD}'\n`);
+      stream.write(`echo "term-$((6*7))"; printf '%s\\n' '${PAYLOAD}'; echo ${Buffer.from(OSC).toString('base64')} | base64 -d\n`);
       const until = Date.now() + 15_000;
-      while (!/term-42[\s\S]*window\.__xss=7">\r?\n/.test(out)) {
+      while (!/term-42[\s\S]*window\.__xss=7">\r?\n[\s\S]*osc-done/.test(out)) {
         if (Date.now() > until) throw new Error(`no output: ${JSON.stringify(out.slice(-300))}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -81,6 +96,7 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
     await page.getByRole('button', { name: 'Sign in with API key' }).click();
     await page.getByRole('heading', { name: 'Reviews' }).waitFor();
     await page.goto(`${t.url}/ui/sessions/${encodeURIComponent(id)}`);
+    const title = await page.title();
     await page.locator('[data-testid=chain]').waitFor();
     assert.match(await page.locator('[data-testid=chain]').innerText(), /chain verified up to event \d+/);
     const term = page.locator('[data-testid=terminal]');
@@ -89,16 +105,35 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
     const text = await term.innerText();
     assert.match(text, /term-42/);
     assert.ok(text.includes(PAYLOAD), `the payload is shown as text: ${text.slice(-500)}`);
+    // The standard player (asciinema-player) at the recorded size: 100 columns, 30 rows.
+    const size = await page.evaluate<string[]>(`(() => { const cs = getComputedStyle(document.querySelector('[data-testid=terminal] .ap-term'));
+      return [cs.getPropertyValue('--term-cols').trim(), cs.getPropertyValue('--term-rows').trim()]; })()`);
+    assert.deepEqual(size, ['100', '30'], 'the player\'s terminal has the recorded size');
+    assert.equal(await term.locator('.ap-line').count(), 30, 'one line per recorded row');
+    // Escape sequences stay inert: no title, no link, no clipboard text; the linked text stays.
+    assert.match(text, /click-me osc-done/);
+    for (const s of ['pwned', 'cHduZWQ', 'evil.example']) assert.ok(!text.includes(s), `${s} is not shown`);
+    assert.equal(await page.title(), title, 'the page title is unchanged');
+    assert.equal(await page.locator('main a[href*="evil"], .player a').count(), 0, 'no hyperlink from the recording');
     // The player: back to the start (empty screen), then play it through.
     await page.getByLabel('Position (frames)').fill('0');
+    await waitUntil(async () => (await term.innerText()).trim() === '', 'the screen at frame 0');
     assert.equal((await term.innerText()).trim(), '');
+    // Seek by event from the timeline: the shell's last output event shows the payload again.
+    const lastOutput = await page.evaluate<string | undefined>(`[...document.querySelectorAll('ol.timeline li.event')]
+      .filter((el) => /terminal/i.test(el.querySelector('.event-head strong')?.textContent ?? '')).map((el) => el.id.slice(3)).pop()`);
+    assert.ok(lastOutput, 'a terminal event in the timeline');
+    await page.getByLabel('Jump to event').selectOption(lastOutput);
+    await waitUntil(async () => (await term.innerText()).includes('osc-done'), 'the screen after seeking to the last terminal event');
+    await page.getByLabel('Position (frames)').fill('0');
+    await waitUntil(async () => (await term.innerText()).trim() === '', 'the screen at frame 0 again');
     await page.getByRole('button', { name: 'Play' }).click();
     await page.locator('[data-testid=terminal]', { hasText: 'term-42' }).waitFor({ timeout: 20_000 });
     await shot(page, 'replay-ssh');
     assert.deepEqual(await seriousA11y(page), []);
     const tr = await traps(page);
     assert.equal(tr.xss, 0, 'no payload ran');
-    assert.deepEqual(tr.csp, []);
+    assert.deepEqual(tr.csp, [], 'no CSP violation (the player\'s styles are its stylesheet and CSSOM)');
     assert.deepEqual(w.errors.filter((e) => !/status of (401|404)/.test(e)), []);
   });
 });

@@ -31,8 +31,14 @@ test('console: served at /ui with a strict CSP, sign-in by API key, cookie + CSR
     const page = await fetch(`${t.url}/ui/inbox`);
     assert.equal(page.status, 200);
     const csp = page.headers.get('content-security-policy') ?? '';
-    assert.match(csp, /script-src 'self'/);
-    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/, 'scripts of this origin only; they may compile WebAssembly (the terminal player)');
+    assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'|'unsafe-hashes'|nonce-|sha256-/, 'no inline script or style, no JavaScript eval');
+    assert.match(csp, /style-src 'self';/);
+    for (const name of ['asciinema-player.js', 'asciinema-player.css']) {
+      const a = await fetch(`${t.url}/ui/assets/${name}`);
+      assert.equal(a.status, 200, `${name} is served from node_modules`);
+      assert.ok((await a.arrayBuffer()).byteLength > 10_000);
+    }
     assert.match(csp, /frame-ancestors 'none'/);
     const html = await page.text();
     assert.doesNotMatch(html, /<script>|<style|style=/, 'no inline script or style in the page');

@@ -139,45 +139,128 @@ function termSize(events) {
   return { cols: 80, rows: 24 };
 }
 
-/** Terminal output as plain text: escape and control sequences dropped (text only, never markup). */
-function plainTerminal(text) {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)?/g, '').replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\u001b[@-_]/g, '').replace(/\r\n/g, '\n').replace(/\r/g, '')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+/** asciinema-player (served by the gateway from node_modules, see src/console/static.ts), loaded once. */
+let playerLib;
+function loadPlayer() {
+  playerLib ??= new Promise((resolve, reject) => {
+    document.head.append(h('link', { rel: 'stylesheet', href: '/ui/assets/asciinema-player.css' }));
+    document.head.append(h('script', {
+      src: '/ui/assets/asciinema-player.js',
+      onload: () => (window.AsciinemaPlayer ? resolve(window.AsciinemaPlayer) : reject(new Error('the terminal player did not load'))),
+      onerror: () => { playerLib = undefined; reject(new Error('the terminal player did not load')); },
+    }));
+  });
+  return playerLib;
 }
 
 /**
- * A player for the session's terminal events: a screen at the recorded size showing the output
- * up to the chosen frame, a position slider and play/pause (frames at their recorded pace,
- * pauses capped at 1 s). The output is shown as text.
+ * A filter for terminal output that drops every OSC, DCS, SOS, PM and APC string (window titles,
+ * OSC 52 clipboard writes, OSC 8 hyperlinks, …), also when one is split across frames: the
+ * player then only ever sees text and the sequences that draw (CSI, SGR). Dropped bytes are not
+ * buffered, so a string that never ends costs nothing.
  */
-function terminalPlayer(events) {
-  const frames = events.filter((e) => e.type === 'terminal' && typeof e.data?.o === 'string');
-  if (!frames.length) return null;
+export function stringFilter() {
+  let state = 0; // 0 text, 1 after ESC, 2 inside a string, 3 ESC inside a string
+  return (text) => {
+    let out = '';
+    for (const ch of text) {
+      if (state === 3) {
+        if (ch === '\\') { state = 0; continue; }
+        state = 1; // ESC + anything else ends the string and starts a new sequence
+      }
+      if (state === 2) {
+        if (ch === '\u0007' || ch === '\u009c') state = 0;
+        else if (ch === '\u001b') state = 3;
+        continue;
+      }
+      if (state === 1) {
+        if (ch === ']' || ch === 'P' || ch === 'X' || ch === '^' || ch === '_') { state = 2; continue; }
+        if (ch === '\u001b') { out += '\u001b'; continue; }
+        out += `\u001b${ch}`;
+        state = 0;
+        continue;
+      }
+      if (ch === '\u001b') state = 1;
+      else if (ch === '\u0090' || ch === '\u0098' || ch === '\u009d' || ch === '\u009e' || ch === '\u009f') state = 2;
+      else out += ch;
+    }
+    return out;
+  };
+}
+
+/**
+ * The session's terminal events as an asciicast v2 recording for the player: output ('o', its
+ * OSC/DCS/APC strings dropped) and resizes ('r'), at the recorded size; pauses capped at 1 s and
+ * every frame at least 1 ms after the previous one, so frame n has its own time (`times`).
+ */
+function castOf(frames, openedAt, cols, rows) {
+  const filter = stringFilter();
+  const times = [];
+  let t = 0;
+  let prev = openedAt;
+  for (const f of frames) {
+    const at = Date.parse(f.at);
+    t = Math.max(t + 0.001, t + Math.min(1, Math.max(0, (at - prev) / 1000)));
+    prev = Number.isFinite(at) ? at : prev;
+    times.push(Math.round(t * 1e6) / 1e6);
+  }
+  const events = frames.map((f, i) => (typeof f.data.o === 'string' ? [times[i], 'o', filter(f.data.o)] : [times[i], 'r', f.data.r]));
+  return { cast: [{ version: 2, width: cols, height: rows }, ...events], times };
+}
+
+/**
+ * The session's terminal, played by a standard player (asciinema-player) at the recorded size and
+ * with its resizes: Play/Pause, a position slider (frames) and seek by event from the timeline.
+ * The player draws text with DOM text nodes (never markup); OSC strings are dropped before it.
+ * Returns null without terminal events, else { section, seekTo(iso) }.
+ */
+function terminalPlayer(events, openedAt) {
+  const frames = events.filter((e) => e.type === 'terminal' && (typeof e.data?.o === 'string' || (typeof e.data?.r === 'string' && /^\d{1,5}x\d{1,5}$/.test(e.data.r))));
+  if (!frames.some((f) => typeof f.data.o === 'string')) return null;
   const { cols, rows } = termSize(events);
-  const screen = h('pre', { class: 'term', 'aria-label': `terminal ${cols}×${rows}`, 'data-testid': 'terminal' });
-  screen.style.width = `${cols}ch`;
-  screen.style.height = `${rows * 1.2}em`;
+  const { cast, times } = castOf(frames, openedAt, cols, rows);
+  const screen = h('div', { class: 'player', role: 'img', 'aria-label': `terminal ${cols}×${rows}` });
   const pos = h('input', { type: 'range', min: '0', max: String(frames.length), value: String(frames.length), name: 'terminal-position' });
-  const show = (n) => {
-    pos.value = String(n);
-    screen.textContent = plainTerminal(frames.slice(0, n).map((f) => f.data.o).join(''));
-    screen.scrollTop = screen.scrollHeight;
+  const status = h('span', { class: 'muted', 'aria-live': 'polite' }, 'Loading the player…');
+  const play = h('button', { type: 'button', disabled: true }, 'Play');
+  let player;
+  let ticker;
+  const frameAt = (sec) => { let n = 0; while (n < times.length && times[n] <= sec + 1e-6) n++; return n; };
+  const timeOf = (n) => (n <= 0 ? 0 : times[Math.min(n, times.length) - 1] + 0.0002);
+  const show = async (n) => { pos.value = String(n); await player?.seek(timeOf(n)); };
+  const stopTicker = () => { clearInterval(ticker); ticker = undefined; play.textContent = 'Play'; };
+  play.addEventListener('click', async () => {
+    if (!player) return;
+    if (ticker) { await player.pause(); stopTicker(); return; }
+    if (Number(pos.value) >= frames.length) await show(0);
+    play.textContent = 'Pause';
+    ticker = setInterval(() => { pos.value = String(frameAt(player.getCurrentTime())); }, 200);
+    await player.play();
+  });
+  pos.addEventListener('input', () => { if (ticker) { void player?.pause(); stopTicker(); } void show(Number(pos.value)); });
+  loadPlayer().then(async (AP) => {
+    player = AP.create({ data: cast, minFrameTime: 0.0005 }, screen,
+      { cols, rows, fit: false, controls: false, preload: true, terminalFontSize: '14px', logger: { log() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    player.addEventListener('ended', () => { pos.value = String(frames.length); stopTicker(); });
+    player.addEventListener('pause', () => { if (ticker) stopTicker(); });
+    await show(frames.length);
+    // Ready (the tests wait for this): the screen shows the end of the session.
+    for (let i = 0; i < 100 && !screen.querySelector('.ap-term-text')?.textContent?.trim(); i++) await new Promise((r) => setTimeout(r, 20));
+    screen.setAttribute('data-testid', 'terminal');
+    status.textContent = `${frames.length} frames`;
+    play.disabled = false;
+  }).catch((e) => { status.textContent = `The terminal player could not start: ${e.message}`; });
+  const section = h('section', { class: 'card', 'aria-label': 'Terminal' }, h('h2', null, `Terminal (${cols}×${rows})`),
+    h('div', { class: 'toolbar' }, play, field('Position (frames)', pos), status), screen);
+  /** Shows the screen as it was at `iso` (the last frame at or before it). */
+  const seekTo = (iso) => {
+    const at = Date.parse(iso);
+    let n = 0;
+    while (n < frames.length && Date.parse(frames[n].at) <= at) n++;
+    if (ticker) { void player?.pause(); stopTicker(); }
+    void show(n);
   };
-  let timer;
-  const stop = () => { clearTimeout(timer); timer = undefined; play.textContent = 'Play'; };
-  const step = (n) => {
-    show(n);
-    if (n >= frames.length) { stop(); return; }
-    const gap = Math.min(1000, Math.max(0, Date.parse(frames[n].at) - Date.parse(frames[n - 1]?.at ?? frames[n].at)));
-    timer = setTimeout(() => step(n + 1), gap);
-  };
-  const play = h('button', { type: 'button', onclick: () => { if (timer) stop(); else { play.textContent = 'Pause'; step(Number(pos.value) >= frames.length ? 0 : Number(pos.value)); } } }, 'Play');
-  pos.addEventListener('input', () => { stop(); show(Number(pos.value)); });
-  show(frames.length);
-  return h('section', { class: 'card', 'aria-label': 'Terminal' }, h('h2', null, `Terminal (${cols}×${rows})`),
-    h('div', { class: 'toolbar' }, play, field('Position (frames)', pos)), screen);
+  return { section, seekTo };
 }
 
 /** One session's timeline. */
@@ -207,14 +290,17 @@ export async function replayPage(root, id) {
     list.append(li);
     return { e, li, k };
   });
+  const term = terminalPlayer(events, t0);
   const seek = h('select', { name: 'seek' }, ...items.map(({ e, k }) => h('option', { value: String(e.seq) }, `#${e.seq} ${LABELS[k] ?? e.type}`)));
+  // Seeking to an event shows it in the timeline and the terminal as it was at that moment.
+  const goTo = ({ e, li }) => { term?.seekTo(e.at); li.scrollIntoView({ block: 'start' }); li.focus(); };
   seek.addEventListener('change', () => {
     const it = items.find((x) => String(x.e.seq) === seek.value);
-    if (it) { it.li.scrollIntoView({ block: 'start' }); it.li.focus(); }
+    if (it) goTo(it);
   });
   const markers = h('div', { class: 'markers', 'aria-label': 'Decisions and reviews' },
-    ...items.filter(({ k }) => k.startsWith('decision') || k === 'review').map(({ e, k, li }) =>
-      h('button', { type: 'button', class: `marker ${k}`, onclick: () => { li.scrollIntoView({ block: 'start' }); li.focus(); } }, `#${e.seq} ${LABELS[k] ?? k}`)));
+    ...items.filter(({ k }) => k.startsWith('decision') || k === 'review').map((it) =>
+      h('button', { type: 'button', class: `marker ${it.k}`, onclick: () => goTo(it) }, `#${it.e.seq} ${LABELS[it.k] ?? it.k}`)));
   replace(root, link('/ui/sessions', '← All sessions'),
     h('h1', null, `Session ${id}`),
     h('p', null, badge),
@@ -222,5 +308,5 @@ export async function replayPage(root, id) {
       ['Opened', when(info.openedAt)], ['Closed', info.closedAt ? when(info.closedAt) : 'still open'], ['Events', String(info.events)]]),
     h('div', { class: 'toolbar' }, field('Jump to event', seek),
       h('span', null, 'Export: ', ...['json', 'csv', 'asciicast'].map((f) => h('a', { class: 'button', href: `/api/v1/sessions/${enc}/export?format=${f}`, download: '' }, f)))),
-    terminalPlayer(events), markers, list);
+    term?.section, markers, list);
 }
