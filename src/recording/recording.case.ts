@@ -151,6 +151,41 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       assert.deepEqual(await store.verify('s-head2'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
     });
 
+    void test('sessions closed by one batch share one anchor record; each is checked against its entry', async () => {
+      const ids = ['s-ab-1', 's-ab-2', 's-ab-3'];
+      for (const id of ids) for (const e of exchangeEvents(id, T0)) rec.record(e);
+      await rec.flush();
+      const records = (await audit.list({ kind: 'session.anchor', limit: 1000 })).filter((a) => Array.isArray(a.detail?.sessions) && (a.detail.sessions as unknown[]).includes('s-ab-1'));
+      assert.equal(records.length, 1, 'one record anchors the batch');
+      const heads = await Promise.all(ids.map(async (id) => (await store.get(id))?.headHash));
+      assert.deepEqual(records[0]?.detail, { sessions: ids, heads, events: [5, 5, 5] });
+      for (const id of ids) assert.deepEqual(await store.verify(id), { ok: true, events: 5 });
+      // One session's tail rewritten with a consistent chain and head: its entry disagrees.
+      const last = (await store.events('s-ab-2')).at(-1);
+      assert.ok(last);
+      const forged = eventHash(last.prevHash, { session: 's-ab-2', seq: last.seq, at: last.at, type: last.type, user: 'alice', agent: 'bot' }, '{"forged":true}');
+      await rewriteEvents(db, 's-ab-2', (es) => es.map((e) => (e.seq === last.seq ? { ...e, text: '{"forged":true}', hash: forged } : e)));
+      await db.query("UPDATE sessions SET head_hash = $1 WHERE id = 's-ab-2'", [forged]);
+      assert.deepEqual(await store.verify('s-ab-2'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+      assert.deepEqual(await store.verify('s-ab-1'), { ok: true, events: 5 });
+      assert.deepEqual(await store.verify('s-ab-3'), { ok: true, events: 5 });
+      // Editing the record instead (the forged head put in, or the session taken out): the audit
+      // chain detects the change, and a session taken out of every anchor is unanchored.
+      const seq = records[0].seq;
+      await db.query(`UPDATE audit_log SET detail = jsonb_set(detail, '{heads,1}', to_jsonb($1::text)) WHERE seq = $2`, [forged, seq]);
+      assert.deepEqual(await store.verify('s-ab-2'), { ok: true, events: 5 });
+      assert.equal((await audit.verify()).ok, false);
+      await db.query(`UPDATE audit_log SET detail = jsonb_set(detail, '{sessions,2}', '"elsewhere"') WHERE seq = $1`, [seq]);
+      assert.deepEqual(await store.verify('s-ab-3'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+      // Arrays that no longer line up (a count removed): the entry is a mismatch, not a pass.
+      await db.query(`UPDATE audit_log SET detail = jsonb_set(detail, '{events}', '[5]') WHERE seq = $1`, [seq]);
+      assert.deepEqual(await store.verify('s-ab-1'), { ok: true, events: 5 });
+      assert.deepEqual(await store.verify('s-ab-2'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+      // Put back as appended, so the tests after this one find an intact audit chain.
+      await db.query('UPDATE audit_log SET detail = $1::jsonb WHERE seq = $2', [JSON.stringify(records[0].detail), seq]);
+      assert.equal((await audit.verify()).ok, true);
+    });
+
     void test('at max_session_bytes: one truncated event, later events dropped and counted, close kept', async () => {
       const base = { session: 's-cap', protocol: 'postgres' as const, user: 'carol' };
       const events: RecordEvent[] = [{ ...base, type: 'session.open', at: T0, data: {} }];

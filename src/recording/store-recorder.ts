@@ -427,7 +427,7 @@ export class StoreRecorder implements Recorder {
     }
     this.#stats.batches++;
     this.#stats.recorded += batch.length;
-    for (const c of closed) this.#anchor(c);
+    this.#anchorAll(closed);
     if (journal && last !== undefined) {
       this.#journaled = Math.max(this.#journaled, last);
       try { journal.committed(last); } catch (err) { this.#onError(err, 'journal'); }
@@ -472,18 +472,23 @@ export class StoreRecorder implements Recorder {
     else this.#losses.set(session, loss);
   }
 
-  #anchor(c: ClosedHead): void {
+  /**
+   * Anchors the sessions a batch closed in the audit chain: one record per batch (per up to
+   * {@link ANCHOR_MAX_SESSIONS} sessions), see {@link anchorRecords}. Each session's flush waits
+   * for the record that anchors it.
+   */
+  #anchorAll(closed: readonly ClosedHead[]): void {
     const audit = this.#audit;
-    if (!audit) return;
-    const p = audit.append({
-      kind: 'session.anchor', outcome: 'ok', resource: c.session,
-      ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
-      detail: { session: c.session, head_hash: c.headHash, events: c.events },
-    }).then(() => undefined, (err: unknown) => { this.#onError(err, 'anchor'); });
-    // A session closes once; should it close again, its flush waits for both anchors.
-    const both = this.#anchoring.has(c.session) ? Promise.all([this.#anchoring.get(c.session), p]).then(() => undefined) : p;
-    this.#anchoring.set(c.session, both);
-    void both.finally(() => { if (this.#anchoring.get(c.session) === both) this.#anchoring.delete(c.session); });
+    if (!audit || closed.length === 0) return;
+    for (const { input, sessions } of anchorRecords(closed)) {
+      const p = audit.append(input).then(() => undefined, (err: unknown) => { this.#onError(err, 'anchor'); });
+      for (const session of sessions) {
+        // A session closes once; should it close again, its flush waits for both anchors.
+        const both = this.#anchoring.has(session) ? Promise.all([this.#anchoring.get(session), p]).then(() => undefined) : p;
+        this.#anchoring.set(session, both);
+        void both.finally(() => { if (this.#anchoring.get(session) === both) this.#anchoring.delete(session); });
+      }
+    }
   }
 
   /** Waits for the anchors in progress: of `session`, or all of them. */
@@ -506,6 +511,54 @@ function effectOf(data: Readonly<Record<string, unknown>>): DecisionEffect | und
   if (v === 'allow' || v === 'deny' || v === 'review') return v;
   if (v === 'review_required' || v === 'hold') return 'review';
   return undefined;
+}
+
+/** Most sessions one anchor record names. */
+export const ANCHOR_MAX_SESSIONS = 100;
+/** Most characters of session ids and heads one anchor record holds (the audit log takes 16 KiB of canonical JSON per record). */
+const ANCHOR_MAX_CHARS = 12_000;
+
+/**
+ * The audit records that anchor the sessions a batch closed, in order. A batch that closes one
+ * session gets the per-session record as before: `{kind: 'session.anchor', resource: <session>,
+ * user, agent, detail: {session, head_hash, events}}`. A batch that closes several gets one
+ * record per up to {@link ANCHOR_MAX_SESSIONS} of them (and ~12 000 characters of ids and heads): `detail: {sessions: [ids], heads:
+ * [head hashes], events: [counts]}` (parallel arrays; no resource, user or agent), found for a
+ * session through the `audit_log_session_anchors` index (migration 012). Either way the anchor is
+ * a record of the audit chain, so changing or removing it is detected by the audit chain's own
+ * verification, and `verifySession` checks every anchor naming the session against its chain.
+ */
+export function anchorRecords(closed: readonly ClosedHead[]): { input: AuditInput; sessions: string[] }[] {
+  if (closed.length === 1) {
+    const c = closed[0]!;
+    return [{
+      sessions: [c.session],
+      input: {
+        kind: 'session.anchor', outcome: 'ok', resource: c.session,
+        ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
+        detail: { session: c.session, head_hash: c.headHash, events: c.events },
+      },
+    }];
+  }
+  const out: { input: AuditInput; sessions: string[] }[] = [];
+  let part: ClosedHead[] = [];
+  let chars = 0;
+  const seal = (): void => {
+    if (part.length === 0) return;
+    const sessions = part.map((c) => c.session);
+    out.push({ sessions, input: { kind: 'session.anchor', outcome: 'ok', detail: { sessions, heads: part.map((c) => c.headHash), events: part.map((c) => c.events) } } });
+    part = [];
+    chars = 0;
+  };
+  for (const c of closed) {
+    // A session id is at most 200 characters, a head 64, a count a few digits, with quotes and commas.
+    const size = c.session.length + c.headHash.length + 24;
+    if (part.length >= ANCHOR_MAX_SESSIONS || chars + size > ANCHOR_MAX_CHARS) seal();
+    part.push(c);
+    chars += size;
+  }
+  seal();
+  return out;
 }
 
 /**
@@ -531,13 +584,7 @@ export async function recoverJournals(
       const part = todo.slice(i, i + 500);
       const watermark = { journal: orphan.id, through: part[part.length - 1]!.ticket };
       const { closed } = await db.transaction((tx) => writeBatch(tx, part.map((e) => e.event), { ...write, watermark }));
-      for (const c of closed) {
-        await opts.audit?.append({
-          kind: 'session.anchor', outcome: 'ok', resource: c.session,
-          ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
-          detail: { session: c.session, head_hash: c.headHash, events: c.events },
-        });
-      }
+      if (opts.audit) for (const { input } of anchorRecords(closed)) await opts.audit.append(input);
       replayed += part.length;
     }
     await db.query('DELETE FROM recording_journal WHERE id = $1', [orphan.id]);

@@ -13,6 +13,7 @@ const bad = (seq: number, reason: Bad['reason']): Bad => ({ ok: false, seq, reas
  * - `missing`: a gap in `seq`, or a chain that ends before the session head;
  * - `inserted`: a well-formed event that does not link to its predecessor, or lies beyond the head;
  * - `anchor-mismatch`: the chain (or the session head) disagrees with a `session.anchor` record
+ *   (a session's own, or an entry of a record anchoring a batch of closes)
  *   of the global audit chain (every anchor must match the chain at its seq, and the latest one
  *   the head), or a closed session has no anchor (when `requireAnchor`).
  * Throws `not_found` for an unknown session. Pages through the events, so memory stays bounded.
@@ -28,9 +29,10 @@ export async function verifySession(db: SqlExecutor, id: string, opts: { require
   );
   if (!s) throw new GatehouseError('not_found', 'no such session');
   const count = Number(s.event_count);
-  const anchors = (await db.query<{ detail: { events?: unknown; head_hash?: unknown } }>(
-    "SELECT detail FROM audit_log WHERE kind = 'session.anchor' AND detail ->> 'session' = $1 ORDER BY seq", [id],
-  )).map((a) => ({ events: Number(a.detail.events), head: String(a.detail.head_hash) }));
+  const anchors = anchorsOf(id, await db.query<{ detail: AnchorDetail }>(
+    `SELECT detail FROM audit_log WHERE kind = 'session.anchor'
+       AND (detail ->> 'session' = $1 OR (detail -> 'sessions') @> jsonb_build_array($1::text)) ORDER BY seq`, [id],
+  ));
   const wanted = new Set(anchors.map((a) => a.events));
   const hashAt = new Map<number, string>();
   let expected = 1;
@@ -71,4 +73,25 @@ export async function verifySession(db: SqlExecutor, id: string, opts: { require
   if (last && last.events !== count) return bad(count, 'anchor-mismatch');
   if (opts.requireAnchor !== false && s.closed_at !== null && anchors.length === 0) return bad(count, 'anchor-mismatch');
   return { ok: true, events: count };
+}
+
+/** A `session.anchor` record's detail: one session's (`session`, `head_hash`, `events`), or a batch's (parallel arrays). */
+interface AnchorDetail { session?: unknown; head_hash?: unknown; events?: unknown; sessions?: unknown; heads?: unknown }
+
+/**
+ * What the anchor records say about session `id`, in audit order: `{events, head}` per mention.
+ * A batch record's entry whose arrays do not line up reads as an invalid count (a mismatch).
+ */
+function anchorsOf(id: string, rows: readonly { detail: AnchorDetail }[]): { events: number; head: string }[] {
+  const out: { events: number; head: string }[] = [];
+  for (const { detail: d } of rows) {
+    if (d.session === id) { out.push({ events: Number(d.events), head: String(d.head_hash) }); continue; }
+    if (!Array.isArray(d.sessions)) continue;
+    const heads = Array.isArray(d.heads) ? d.heads as unknown[] : [];
+    const events = Array.isArray(d.events) ? d.events as unknown[] : [];
+    d.sessions.forEach((s: unknown, i) => {
+      if (s === id) out.push({ events: typeof events[i] === 'number' ? events[i] : Number.NaN, head: String(heads[i]) });
+    });
+  }
+  return out;
 }
