@@ -524,7 +524,7 @@ const ANCHOR_MAX_CHARS = 12_000;
  * user, agent, detail: {session, head_hash, events}}`. A batch that closes several gets one
  * record per up to {@link ANCHOR_MAX_SESSIONS} of them (and ~12 000 characters of ids and heads): `detail: {sessions: [ids], heads:
  * [head hashes], events: [counts]}` (parallel arrays; no resource, user or agent), found for a
- * session through the `audit_log_session_anchors` index (migration 012). Either way the anchor is
+ * session through the `audit_log_session_anchors` index (migration 013). Either way the anchor is
  * a record of the audit chain, so changing or removing it is detected by the audit chain's own
  * verification, and `verifySession` checks every anchor naming the session against its chain.
  */
