@@ -58,7 +58,7 @@ export function createHttpHandler(svc: Pick<Services, 'metrics' | 'log'>, surfac
       if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err), method: req.method }, 'unhandled error');
       const headers: Record<string, string> = {};
       if (isGatehouseError(err) && err.status === 401) headers['www-authenticate'] = 'Bearer realm="gatehouse"';
-      if (isGatehouseError(err, 'method_not_allowed') && Array.isArray(err.extra.allow)) headers.allow = (err.extra.allow as string[]).join(', ');
+      if (isGatehouseError(err, 'method_not_allowed') && err.extra.allow !== undefined) headers.allow = err.extra.allow.join(', ');
       sendProblem(res, err, headers);
     });
   };

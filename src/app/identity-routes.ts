@@ -3,7 +3,7 @@ import type { Services } from './services.ts';
 import { sendJson } from '../http/problem.ts';
 import { readForm } from '../http/body.ts';
 import { handleTokenRequest } from '../identity/token-endpoint.ts';
-import { GatehouseError } from '../kernel/errors.ts';
+import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 
 const FORM_LIMIT = 64 * 1024;
 
@@ -30,7 +30,7 @@ export async function identityRoute(svc: Services, req: IncomingMessage, res: Se
       form = await readForm(req, FORM_LIMIT);
     } catch (err) {
       // RFC 6749 §5.2: token endpoint errors are JSON {error, error_description}.
-      const detail = err instanceof GatehouseError ? err.detail : 'unreadable body';
+      const detail = isGatehouseError(err) ? err.detail : 'unreadable body';
       sendJson(res, 400, { error: 'invalid_request', error_description: detail });
       return path;
     }

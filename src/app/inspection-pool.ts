@@ -1,7 +1,7 @@
 import { bytes, ms, type GatehouseConfig } from '../config/types.ts';
 import { SqlInspector } from '../inspect/sql/inspect.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
-import { GatehouseError, type ErrorCode, ERROR_CODES } from '../kernel/errors.ts';
+import { GatehouseError, isErrorCode } from '../kernel/errors.ts';
 import { deepFreeze } from '../kernel/freeze.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { WorkerPool, WorkerPoolError } from '../kernel/worker-pool.ts';
@@ -143,8 +143,8 @@ export class InspectionPool {
       return { facts: p.facts, body, ...(p.prompt === undefined ? {} : { prompt: p.prompt }), ...http };
     }, (err: unknown) => {
       // The task's own errors (malformed JSON, nesting too deep) are the inline path's errors.
-      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code !== undefined && err.code in ERROR_CODES && err.code !== 'internal') {
-        throw new GatehouseError(err.code as ErrorCode, err.message);
+      if (err instanceof WorkerPoolError && err.reason === 'failed' && isErrorCode(err.remoteCode) && err.remoteCode !== 'internal') {
+        throw new GatehouseError(err.code, err.message);
       }
       this.#count('prompt', 'failed');
       throw new GatehouseError('inspection_unavailable', `the request body could not be inspected: ${failure(err)}`);
@@ -162,8 +162,8 @@ export class InspectionPool {
     if (this.#pool === undefined || text.length <= this.#opts.inlinePromptBytes) return undefined;
     this.#count('response', 'worker');
     return this.#pool.run({ kind: 'mask', op, text, connection, forms }).then((r) => r as MaskedReply, (err: unknown) => {
-      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code === 'SyntaxError') throw new SyntaxError(err.message);
-      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.code === 'RangeError') throw new RangeError(err.message);
+      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.remoteCode === 'SyntaxError') throw new SyntaxError(err.message);
+      if (err instanceof WorkerPoolError && err.reason === 'failed' && err.remoteCode === 'RangeError') throw new RangeError(err.message);
       this.#count('response', 'failed');
       throw new GatehouseError('inspection_unavailable', `the response could not be masked: ${failure(err)}`);
     });

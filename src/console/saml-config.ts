@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { DOMParser } from '@xmldom/xmldom';
 import { ms, type SamlConfig } from '../config/types.ts';
-import { GatehouseError } from '../kernel/errors.ts';
+import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import { isName } from '../identity/names.ts';
 import type { SamlIdp } from './saml-login.ts';
 
@@ -74,7 +74,7 @@ function readMetadata(path: string, bad: (m: string) => never): Metadata {
     if (statSync(path).size > MAX_METADATA_BYTES) bad('idp_metadata is larger than 1 MB');
     xml = readFileSync(path, 'utf8');
   } catch (err) {
-    if (err instanceof GatehouseError) throw err;
+    if (isGatehouseError(err)) throw err;
     return bad(`cannot read idp_metadata (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) bad('idp_metadata has a DOCTYPE or entity declaration');

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { GatehouseError, ERROR_CODES } from '../kernel/errors.ts';
+import { isGatehouseError, ERROR_CODES } from '../kernel/errors.ts';
 
 /** RFC 9457 problem details, with Gatehouse's stable `code`. */
 export interface Problem {
@@ -16,7 +16,7 @@ const TYPE_BASE = 'https://gatehouse.dev/errors/';
 
 /** Converts any thrown value into a problem. Unknown errors become `internal` with no detail leak. */
 export function toProblem(err: unknown): Problem {
-  if (err instanceof GatehouseError) {
+  if (isGatehouseError(err)) {
     return { ...err.extra, type: TYPE_BASE + err.code, title: ERROR_CODES[err.code].title, status: err.status, code: err.code, detail: err.detail };
   }
   const e = ERROR_CODES.internal;

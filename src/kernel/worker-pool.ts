@@ -1,4 +1,5 @@
 import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
+import { isErrorCode, type ErrorCode } from './errors.ts';
 
 /** Why a task did not produce a result. */
 export type WorkerFailure = 'busy' | 'timeout' | 'crashed' | 'closed' | 'failed';
@@ -7,16 +8,21 @@ export type WorkerFailure = 'busy' | 'timeout' | 'crashed' | 'closed' | 'failed'
  * A task that did not complete on a worker. `reason` says why: the queue was full (`busy`), the
  * task outlived its deadline (`timeout`, the worker was terminated and is replaced), the worker
  * died (`crashed`), the pool was closed (`closed`), or the task's own code threw (`failed`,
- * with the worker's `code` when it sent one).
+ * with the worker's `remoteCode` when it sent one). `code` is the registry code it surfaces as:
+ * the worker's own when that is a registered code other than `internal` (a task that refused its
+ * input, e.g. `invalid_json`), else `inspection_unavailable` (the work could not be done).
  */
 export class WorkerPoolError extends Error {
   readonly reason: WorkerFailure;
-  readonly code: string | undefined;
-  constructor(reason: WorkerFailure, message: string, code?: string) {
+  readonly code: ErrorCode;
+  /** The code the worker's error carried (a registry code, or an error name such as `SyntaxError`). */
+  readonly remoteCode: string | undefined;
+  constructor(reason: WorkerFailure, message: string, remoteCode?: string) {
     super(message);
     this.name = 'WorkerPoolError';
     this.reason = reason;
-    this.code = code;
+    this.remoteCode = remoteCode;
+    this.code = isErrorCode(remoteCode) && remoteCode !== 'internal' ? remoteCode : 'inspection_unavailable';
   }
 }
 

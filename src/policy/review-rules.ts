@@ -8,6 +8,7 @@ import { DecisionCache } from './decision-cache.ts';
 import { PolicyLoadError } from './engine.ts';
 import { isAction, type AccessRequest, type Action } from './request.ts';
 import { analyzeUsage, readsTime, type RequestUsage } from './request-usage.ts';
+import type { ErrorCode } from '../kernel/errors.ts';
 
 /** One `reviews.rules[]` entry of gatehouse.yaml (defaults already applied by the config loader). */
 export interface ReviewRuleConfig {
@@ -216,6 +217,8 @@ function compileRules(configs: readonly ReviewRuleConfig[]): { rules: CompiledRu
 
 /** A review-rule condition failed to evaluate; the request must be denied. */
 export class PolicyEvaluationError extends Error {
+  /** The registry code: the rules cannot be evaluated as written. */
+  readonly code = 'policy_invalid' satisfies ErrorCode;
   readonly errors: readonly string[];
   constructor(errors: readonly string[]) {
     super(`review rule evaluation failed: ${errors.join('; ')}`);

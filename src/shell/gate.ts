@@ -8,6 +8,7 @@ import { requestFingerprint } from '../reviews/fingerprint.ts';
 import { reviewGate } from '../reviews/gate.ts';
 import type { ReviewService } from '../reviews/service.ts';
 import type { CommandInspection, InspectCommandAsync } from './inspector.ts';
+import { SSH_EXIT } from '../kernel/errors.ts';
 
 /** Longest justification kept (characters). */
 export const JUSTIFICATION_LIMIT = 1000;
@@ -20,8 +21,8 @@ export const SUMMARY_LIMIT = 1800;
 /** The documented justification prefix: a first line `# gatehouse-justification: <text>`. */
 const PREFIX_RE = /^[ \t]*#[ \t]*gatehouse-justification:[ \t]*([^\n]*)\n/;
 
-/** Exit status of a command Gatehouse refused (like a shell's "cannot execute"). */
-export const REFUSED_EXIT = 126;
+/** Exit status of a command Gatehouse refused (like a shell's "cannot execute"): the error registry's for a refusal. */
+export const REFUSED_EXIT = SSH_EXIT.refused;
 
 /** What deciding one shell command needs: the enforcement point and the review gate. */
 export interface GateDeps extends DecideDeps {

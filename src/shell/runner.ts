@@ -1,4 +1,5 @@
 import type { Connection } from '../connections/registry.ts';
+import type { ErrorCode } from '../kernel/errors.ts';
 
 /** How one command run on a caller's behalf ended, and its output (masked). */
 export interface CommandRun {
@@ -28,13 +29,33 @@ export interface CommandLimits {
   readonly signal?: AbortSignal;
 }
 
+/** Why a command could not be run: the upstream could not be used, or the output not masked. */
+export type CommandRunFailure = 'config' | 'host_key_mismatch' | 'unreachable' | 'auth' | 'exec' | 'masking_failed';
+
+/**
+ * The registry code of each failure (what a client sees: MCP `isError` text, SSH exit status …).
+ * A connection that cannot be used as configured (no pinned host key, no credential) is, to the
+ * caller, an upstream it cannot reach; an upstream that refused the exec request answered.
+ */
+const RUN_FAILURE_CODE: Readonly<Record<CommandRunFailure, ErrorCode>> = {
+  config: 'upstream_unreachable',
+  host_key_mismatch: 'upstream_unreachable',
+  unreachable: 'upstream_unreachable',
+  auth: 'upstream_unreachable',
+  exec: 'upstream_error',
+  masking_failed: 'masking_failed',
+};
+
 /** Why a command could not be run at all (the upstream could not be used); `message` is safe to show. */
 export class CommandRunError extends Error {
   override readonly name = 'CommandRunError';
-  readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly reason: CommandRunFailure;
+  /** The registry code it surfaces as. */
+  readonly code: ErrorCode;
+  constructor(reason: CommandRunFailure, message: string) {
     super(message);
     this.reason = reason;
+    this.code = RUN_FAILURE_CODE[reason];
   }
 }
 

@@ -96,7 +96,7 @@ function mergeFacts(facts: SqlFacts, executed: readonly StatementInfo[]): SqlFac
  *
  * @example
  *   const v = await guardSql(ctx, 'DELETE FROM t');
- *   if (!v.ok) client.write(errorResponse({ code: '42501', message: v.message }));
+ *   if (!v.ok) client.write(errorResponse({ code: 'policy_denied', message: v.message })); // 42501
  */
 export function guardSql(ctx: GuardContext, sql: string, statementName?: string, extra?: ExtraFacts): Verdict | Promise<Verdict> {
   const inspection = ctx.svc.inspection.inspectSql(sql);

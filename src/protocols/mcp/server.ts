@@ -4,7 +4,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { HostGuard } from '../../http/host-guard.ts';
 import type { McpDeps } from './deps.ts';
 import { bytes } from '../../config/types.ts';
-import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
+import { GatehouseError, isGatehouseError, JSONRPC, jsonRpcCodeOf } from '../../kernel/errors.ts';
 import { newId } from '../../kernel/ids.ts';
 import { readBody } from '../../http/body.ts';
 import { validSessionHeader } from '../../enforce/sessions.ts';
@@ -22,9 +22,6 @@ export const SERVER_INFO = { name: 'gatehouse', version: '0.1.0' } as const;
 export function mcpLimits(svc: Pick<McpDeps, 'reviewHoldMs'>): McpLimits {
   return { holdMs: Math.min(svc.reviewHoldMs, 10_000), maxWaitMs: 60_000, progressEveryMs: 5_000 };
 }
-
-/** JSON-RPC error codes the route itself answers with. */
-const JSONRPC = { parseError: -32700, invalidRequest: -32600, serverError: -32000 } as const;
 
 /**
  * The `/mcp` endpoint and its RFC 9728 metadata, for the HTTP listener's dispatch. Returns the
@@ -112,15 +109,15 @@ function hasToolCall(body: unknown): boolean {
   return messages.some((m) => m !== null && typeof m === 'object' && (m as Record<string, unknown>).method === 'tools/call');
 }
 
-/** An HTTP-level fault on `/mcp` as a JSON-RPC error (with the `WWW-Authenticate` challenge on 401). */
+/** An HTTP-level fault on `/mcp` as a JSON-RPC error, its code from the error registry (with the `WWW-Authenticate` challenge on 401). */
 function answerError(svc: McpDeps, res: ServerResponse, err: unknown): void {
   const e = isGatehouseError(err) ? err : new GatehouseError('internal');
   if (!isGatehouseError(err)) svc.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'mcp request failed');
   const headers: Record<string, string> = {};
   if (e.status === 401) headers['www-authenticate'] = challenge(svc, e);
   if (typeof e.extra.retry_after === 'number') headers['retry-after'] = String(e.extra.retry_after);
-  if (e.code === 'method_not_allowed' && Array.isArray(e.extra.allow)) headers.allow = (e.extra.allow as string[]).join(', ');
-  sendRpcError(res, e.status, e.status === 400 ? JSONRPC.invalidRequest : JSONRPC.serverError, e.detail, { code: e.code }, headers);
+  if (e.code === 'method_not_allowed' && e.extra.allow !== undefined) headers.allow = e.extra.allow.join(', ');
+  sendRpcError(res, e.status, jsonRpcCodeOf(e.code), e.detail, { code: e.code }, headers);
 }
 
 function sendRpcError(res: ServerResponse, status: number, code: number, message: string, data?: Record<string, unknown>, headers: Record<string, string> = {}): void {

@@ -1,6 +1,7 @@
 import { BinaryFormatError, numberText, renderText } from './binary-scalars.ts';
 import { maskJson } from './json-masking.ts';
 import type { TypeKind } from './pg-types.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** A text-format array of numbers: each element that carries an entity becomes NULL (the array stays valid). */
 export function maskNumberArrayText(text: string, scan: (t: string) => string): string {
@@ -34,6 +35,8 @@ export class TypesNeeded extends Error {
 /** A value the masker cannot read (type without a known binary layout). */
 export class UnreadableValue extends Error {
   override readonly name = 'UnreadableValue';
+  /** The registry code (the value cannot be read, so not masked). */
+  readonly code = 'uninspectable_media' satisfies ErrorCode;
 }
 
 /** Deepest nesting of arrays/records/ranges read (PostgreSQL's own limits are far lower in practice). */

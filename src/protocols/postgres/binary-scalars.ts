@@ -1,8 +1,11 @@
 import type { NumberCodec, RenderCodec } from './pg-types.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** A binary value whose bytes do not fit its type's layout. */
 export class BinaryFormatError extends Error {
   override readonly name = 'BinaryFormatError';
+  /** The registry code (the value cannot be read, so not masked). */
+  readonly code = 'uninspectable_media' satisfies ErrorCode;
 }
 
 function need(v: Buffer, n: number, what: string): void {

@@ -4,6 +4,7 @@ import type { TypeRow } from './pg-types.ts';
 import type { Frame } from './frame-reader.ts';
 import { connectUpstream, type UpstreamSession, type UpstreamTarget } from './upstream.ts';
 import { MessageWriter } from './writer.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** A table's qualified name and its columns by attribute number. */
 export interface TableInfo {
@@ -194,4 +195,6 @@ export class CatalogResolver {
 /** The shared catalog connection turned out closed: worth one reconnect. */
 class CatalogConnectionLost extends Error {
   override readonly name = 'CatalogConnectionLost';
+  /** The registry code (the upstream catalog connection is gone). */
+  readonly code = 'upstream_unreachable' satisfies ErrorCode;
 }

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { parseErrorFields } from './backend-messages.ts';
-import { errorResponse, SQLSTATE } from './errors.ts';
+import { errorResponse, type PgErrorCode } from './errors.ts';
 import { FE } from './frontend-messages.ts';
 import type { SessionLink } from './session-link.ts';
 import { MessageWriter } from './writer.ts';
 
 /** A denial forwarded upstream as a statement that fails at once, so its error lands in order. */
-interface Marker { readonly token: string; readonly message: string; readonly code: string; readonly batch: number; readonly position: number | undefined }
+interface Marker { readonly token: string; readonly message: string; readonly error: PgErrorCode; readonly batch: number; readonly position: number | undefined }
+
+/** A denial by policy (42501). */
+const DENIED: PgErrorCode = { code: 'policy_denied' };
 
 /** How a denied message is replaced upstream (the form the client's message had). */
 export type DenialForm = 'query' | 'parse' | 'bind';
@@ -15,7 +18,7 @@ export type DenialForm = 'query' | 'parse' | 'bind';
  * Denials placed in order. A denied message is replaced upstream by one that fails at once (a
  * Query or Parse of the invalid statement `GATEHOUSE_DENIED_<random nonce>`, or a Bind of a
  * statement of that name, which does not exist); the server's ErrorResponse for it is rewritten
- * into `code` (42501 by default) with the reason. Hence the error sits exactly where the
+ * into `error` (`policy_denied`, 42501, by default) with the reason. Hence the error sits exactly where the
  * statement's own response would, the server discards the rest of an extended batch until Sync,
  * and ReadyForQuery carries the server's true transaction status.
  */
@@ -31,9 +34,9 @@ export class DenialMarkers {
   }
 
   /** Sends upstream a message that fails at once, in the form `as`; its error becomes `message`. */
-  deny(message: string, as: DenialForm, code: string = SQLSTATE.insufficientPrivilege, position?: number): void {
+  deny(message: string, as: DenialForm, error: PgErrorCode = DENIED, position?: number): void {
     const token = `GATEHOUSE_DENIED_${randomBytes(12).toString('hex')}`;
-    this.#markers.push({ token, message, code, batch: this.#link.batches.sent, position });
+    this.#markers.push({ token, message, error, batch: this.#link.batches.sent, position });
     if (as === 'query') this.#sendQuery(new MessageWriter().cstring(token).frame(FE.query));
     else if (as === 'parse') this.#link.toUpstream(new MessageWriter().cstring('').cstring(token).int16(0).frame(FE.parse));
     else this.#link.toUpstream(new MessageWriter().cstring('').cstring(token).int16(0).int16(0).int16(0).frame(FE.bind));
@@ -46,7 +49,7 @@ export class DenialMarkers {
     const m = parseErrorFields(body).get('M') ?? '';
     if (!m.includes(marker.token)) return undefined;
     this.#markers.shift();
-    return errorResponse({ code: marker.code, message: marker.message, ...(marker.position === undefined ? {} : { position: marker.position }) });
+    return errorResponse({ ...marker.error, message: marker.message, ...(marker.position === undefined ? {} : { position: marker.position }) });
   }
 
   /** A batch was answered (ReadyForQuery): markers of answered batches are dropped. */

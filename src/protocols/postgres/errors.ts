@@ -1,26 +1,8 @@
+import { sqlstateOf, type ErrorCode, type Sqlstate } from '../../kernel/errors.ts';
 import { MessageWriter } from './writer.ts';
 
-/** SQLSTATE codes Gatehouse itself sends (PostgreSQL appendix A). */
-export const SQLSTATE = {
-  /** Protocol violation: malformed, oversized or unexpected messages. */
-  protocolViolation: '08P01',
-  /** Could not reach or authenticate to the upstream server. */
-  connectionFailure: '08006',
-  /** Client may not connect this way (no TLS for a cleartext password, unknown connection). */
-  invalidAuthorization: '28000',
-  /** The Gatehouse credential was rejected. */
-  invalidPassword: '28P01',
-  /** Denied by policy, or approval required (the message names the reason). */
-  insufficientPrivilege: '42501',
-  /** Unsupported protocol feature (replication, GSSAPI, old protocol versions). */
-  featureNotSupported: '0A000',
-  /** The principal already holds `limits.per_principal.postgres_sessions` sessions. */
-  tooManyConnections: '53300',
-  /** The gateway failed internally (masking or catalog lookup): fail closed. */
-  internalError: 'XX000',
-  /** A syntax error found by the parser (answered in place of the server, never forwarded). */
-  syntaxError: '42601',
-} as const;
+/** SQLSTATEs Gatehouse sends: the error registry's (`kernel/errors.ts`), re-exported for the PostgreSQL path. */
+export { SQLSTATE, type Sqlstate } from '../../kernel/errors.ts';
 
 /**
  * A violation of the wire protocol by the peer. The session answers with ErrorResponse 08P01
@@ -28,6 +10,8 @@ export const SQLSTATE = {
  */
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
+  /** The registry code (08P01 on the wire). */
+  readonly code = 'bad_request' satisfies ErrorCode;
 }
 
 /** A message longer than the configured limit (or with an impossible length) was announced. */
@@ -47,9 +31,18 @@ export class MessageLengthError extends ProtocolError {
   }
 }
 
+/**
+ * What a PostgreSQL client is told went wrong: a registry code, rendered as its SQLSTATE
+ * (`ERROR_CODES[code].sqlstate`), or as `sqlstate` when the call site knows a more specific one
+ * (`42601` for a syntax error, `26000` for an unknown prepared statement …).
+ */
+export interface PgErrorCode {
+  readonly code: ErrorCode;
+  readonly sqlstate?: Sqlstate;
+}
+
 /** Fields of an ErrorResponse/NoticeResponse we send. */
-export interface ErrorFields {
-  readonly code: string;
+export interface ErrorFields extends PgErrorCode {
   readonly message: string;
   readonly severity?: 'ERROR' | 'FATAL';
   readonly detail?: string;
@@ -59,17 +52,18 @@ export interface ErrorFields {
 }
 
 /**
- * Serializes an ErrorResponse ('E').
+ * Serializes an ErrorResponse ('E'); its SQLSTATE comes from the error registry (or the typed override).
  *
  * @example
- *   socket.write(errorResponse({ code: SQLSTATE.insufficientPrivilege, message: 'denied by policy: agents-no-writes' }))
+ *   socket.write(errorResponse({ code: 'policy_denied', message: 'denied by policy: agents-no-writes' })) // 42501
+ *   socket.write(errorResponse({ code: 'bad_request', sqlstate: SQLSTATE.syntaxError, message, position }))
  */
 export function errorResponse(f: ErrorFields): Buffer {
   const w = new MessageWriter();
   const severity = f.severity ?? 'ERROR';
   w.byte(0x53).cstring(severity); // S
   w.byte(0x56).cstring(severity); // V (non-localized)
-  w.byte(0x43).cstring(f.code); // C
+  w.byte(0x43).cstring(sqlstateOf(f.code, f.sqlstate)); // C
   w.byte(0x4d).cstring(f.message); // M
   if (f.detail !== undefined) w.byte(0x44).cstring(f.detail); // D
   if (f.hint !== undefined) w.byte(0x48).cstring(f.hint); // H

@@ -5,7 +5,7 @@ import { PreparedStatements } from '../../inspect/sql/prepared.ts';
 import { DecisionMemo } from '../../policy/decision-memo.ts';
 import type { CatalogResolver } from './catalog.ts';
 import type { DenialMarkers } from './denial-markers.ts';
-import { ProtocolError, SQLSTATE } from './errors.ts';
+import { ProtocolError, SQLSTATE, type PgErrorCode } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
 import {
   FE, parseBind, parseExecute, parseParse, parseQuery, parseTarget, validateFrontend, type BindMessage, type ParseMessage,
@@ -22,7 +22,9 @@ import { StatementNames, type Candidate, type NameOp } from './statement-names.t
 import { guardSql, type ExtraFacts, type Verdict } from '../../sql/guard.ts';
 
 /** SQLSTATE invalid_sql_statement_name: a Bind of a statement the gateway never saw defined. */
-const UNKNOWN_STATEMENT = '26000';
+const UNKNOWN_STATEMENT: PgErrorCode = { code: 'not_found', sqlstate: SQLSTATE.invalidSqlStatementName };
+/** A syntax error the parser found (42601, with its position). */
+const SYNTAX: PgErrorCode = { code: 'bad_request', sqlstate: SQLSTATE.syntaxError };
 /** A Query that may define or drop prepared statements (checked before looking at its statements). */
 const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
@@ -198,8 +200,8 @@ export class FrontendGuard {
       }
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     }
-    else if (held) this.#markers.deny(held.message, 'query', held.code);
-    else if (!v.ok && v.effect === 'deny' && v.syntax) this.#markers.deny(v.syntax.message, 'query', SQLSTATE.syntaxError, v.syntax.position);
+    else if (held) this.#markers.deny(held.message, 'query', held.error);
+    else if (!v.ok && v.effect === 'deny' && v.syntax) this.#markers.deny(v.syntax.message, 'query', SYNTAX, v.syntax.position);
     else this.#markers.deny(v.message, 'query');
   }
 
@@ -221,7 +223,7 @@ export class FrontendGuard {
     this.#rec.verdict(v);
     this.#link.corkUpstream();
     if (!v.ok && v.effect === 'deny') {
-      if (v.syntax) this.#markers.deny(v.syntax.message, 'parse', SQLSTATE.syntaxError, v.syntax.position);
+      if (v.syntax) this.#markers.deny(v.syntax.message, 'parse', SYNTAX, v.syntax.position);
       else this.#markers.deny(v.message, 'parse');
       this.#discardUntilSync = true;
       return;
@@ -258,13 +260,13 @@ export class FrontendGuard {
     const verdicts: { readonly sql: string; readonly v: Verdict }[] = [];
     for (const c of candidates) verdicts.push({ sql: c.sql, v: c.verdict ?? await this.#lateVerdict(c.sql) });
     for (const { v } of verdicts) {
-      if (!v.ok && v.effect === 'deny') { this.#link.corkUpstream(); this.#refuseBind(v.message, SQLSTATE.insufficientPrivilege); return; }
+      if (!v.ok && v.effect === 'deny') { this.#link.corkUpstream(); this.#refuseBind(v.message, { code: 'policy_denied' }); return; }
     }
     for (const { sql, v } of verdicts) {
       if (v.ok || v.effect !== 'review') continue;
       const held = await this.hold.run(v, sql, b.params);
       if (this.#link.isClosed()) return;
-      if (!held.run) { this.#link.corkUpstream(); this.#refuseBind(held.message, held.code); return; }
+      if (!held.run) { this.#link.corkUpstream(); this.#refuseBind(held.message, held.error); return; }
     }
     if (this.#link.isClosed()) return;
     this.#link.corkUpstream();
@@ -288,8 +290,8 @@ export class FrontendGuard {
     this.#link.toUpstream(f.raw);
   }
 
-  #refuseBind(message: string, code: string): void {
-    this.#markers.deny(message, 'bind', code);
+  #refuseBind(message: string, error: PgErrorCode): void {
+    this.#markers.deny(message, 'bind', error);
     this.#discardUntilSync = true;
   }
 

@@ -3,9 +3,9 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
+import { GatehouseError, isGatehouseError, type ErrorCode } from '../../kernel/errors.ts';
 import { authenticateAndAudit } from '../../enforce/authenticate.ts';
-import { errorResponse, MessageLengthError, ProtocolError, SQLSTATE } from './errors.ts';
+import { errorResponse, MessageLengthError, ProtocolError, SQLSTATE, type Sqlstate } from './errors.ts';
 import { FrameReader, type Frame } from './frame-reader.ts';
 import { FE, parsePassword, parseStartup } from './frontend-messages.ts';
 import { FrameSource } from './frame-source.ts';
@@ -32,11 +32,17 @@ export interface ClientHello {
   readonly tls: boolean;
 }
 
-/** A handshake failure the client is told about (FATAL ErrorResponse), then the socket closes. */
+/**
+ * A handshake failure the client is told about (FATAL ErrorResponse), then the socket closes:
+ * its registry `code`, sent as that code's SQLSTATE or as `sqlstate` when the site names a more
+ * specific one (3D000 for an unknown database, 0A000 for an unsupported startup parameter).
+ */
 export class HandshakeError extends Error {
-  readonly sqlstate: string;
-  constructor(sqlstate: string, message: string) {
+  readonly code: ErrorCode;
+  readonly sqlstate: Sqlstate | undefined;
+  constructor(code: ErrorCode, message: string, sqlstate?: Sqlstate) {
     super(message);
+    this.code = code;
     this.sqlstate = sqlstate;
   }
 }
@@ -81,12 +87,12 @@ export async function clientHandshake(svc: PostgresDeps, raw: Socket, opts: Hand
   }
   if (!startup) throw new ProtocolError('expected a StartupMessage');
   const user = startup.get('user');
-  if (user === undefined || user === '') throw new HandshakeError(SQLSTATE.invalidAuthorization, 'no user name in the startup packet');
+  if (user === undefined || user === '') throw new HandshakeError('unauthenticated', 'no user name in the startup packet');
   const database = startup.get('database') ?? user;
   const filtered = filterStartupParams(startup);
-  if (!filtered.ok) throw new HandshakeError(SQLSTATE.featureNotSupported, filtered.error);
+  if (!filtered.ok) throw new HandshakeError('bad_request', filtered.error, SQLSTATE.featureNotSupported);
   if (!tls && !opts.insecureAuthOk) {
-    throw new HandshakeError(SQLSTATE.invalidAuthorization, 'Gatehouse requires TLS (sslmode=require) to accept a password on this listener');
+    throw new HandshakeError('unauthenticated', 'Gatehouse requires TLS (sslmode=require) to accept a password on this listener');
   }
 
   socket.write(new MessageWriter().int32(3).frame(0x52)); // AuthenticationCleartextPassword
@@ -107,11 +113,11 @@ export async function clientHandshake(svc: PostgresDeps, raw: Socket, opts: Hand
       missing: () => isGatehouseError(malformed) ? malformed : new GatehouseError('invalid_credential'),
     });
   } catch {
-    throw new HandshakeError(SQLSTATE.invalidPassword, `Gatehouse authentication failed for user "${user}"`);
+    throw new HandshakeError('invalid_credential', `Gatehouse authentication failed for user "${user}"`);
   }
   const connection = await svc.connections.get(database);
   if (!connection || connection.type !== 'postgres') {
-    throw new HandshakeError('3D000', `database "${database}" does not exist (no postgres connection of that name in Gatehouse)`);
+    throw new HandshakeError('not_found', `database "${database}" does not exist (no postgres connection of that name in Gatehouse)`, SQLSTATE.invalidCatalogName);
   }
   return { socket, source, principal, connection, params: filtered.forward, tls };
 }
@@ -139,8 +145,8 @@ export class SilentClose extends Error {
 export function rejectClient(socket: Socket, err: unknown): void {
   if (err instanceof SilentClose) { socket.destroy(); return; }
   const e = err instanceof HandshakeError ? err
-    : err instanceof ProtocolError ? new HandshakeError(SQLSTATE.protocolViolation, `protocol violation: ${err.message}`)
-    : new HandshakeError(SQLSTATE.connectionFailure, 'Gatehouse could not open the session');
-  if (socket.writable) socket.end(errorResponse({ severity: 'FATAL', code: e.sqlstate, message: e.message }));
+    : err instanceof ProtocolError ? new HandshakeError(err.code, `protocol violation: ${err.message}`)
+    : new HandshakeError('internal', 'Gatehouse could not open the session', SQLSTATE.connectionFailure);
+  if (socket.writable) socket.end(errorResponse({ severity: 'FATAL', code: e.code, ...(e.sqlstate === undefined ? {} : { sqlstate: e.sqlstate }), message: e.message }));
   socket.destroySoon();
 }

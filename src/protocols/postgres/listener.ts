@@ -8,7 +8,6 @@ import { newId } from '../../kernel/ids.ts';
 import { CancelMap } from './cancel-map.ts';
 import { CatalogResolver } from './catalog.ts';
 import { FunctionVolatility } from './function-volatility.ts';
-import { SQLSTATE } from './errors.ts';
 import { DEFAULT_MAX_MESSAGE } from './frame-reader.ts';
 import { clientHandshake, HandshakeError, rejectClient } from './handshake.ts';
 import { PgSession } from './session.ts';
@@ -102,7 +101,7 @@ export class PostgresListener {
       if (!hello) return;
       release = this.#svc.limits.acquire(this.#svc, 'postgres', hello.principal);
       if (release === undefined) {
-        throw new HandshakeError(SQLSTATE.tooManyConnections, `too many connections: ${describePrincipal(hello.principal)} already has ${this.#svc.limits.limiter('postgres').max} Gatehouse sessions open (limits.per_principal.postgres_sessions)`);
+        throw new HandshakeError('too_many_requests', `too many connections: ${describePrincipal(hello.principal)} already has ${this.#svc.limits.limiter('postgres').max} Gatehouse sessions open (limits.per_principal.postgres_sessions)`);
       }
       const target = upstreamTarget(hello.connection.url, hello.connection.credentials.password?.reveal());
       let upstream;
@@ -110,9 +109,9 @@ export class PostgresListener {
         upstream = await connectUpstream(target, { params: hello.params, maxMessage });
       } catch (err) {
         this.#svc.log.warn({ connection: hello.connection.name, err: err instanceof Error ? err.message : String(err) }, 'postgres upstream connection failed');
-        throw new HandshakeError(SQLSTATE.connectionFailure, `Gatehouse could not connect to the upstream of "${hello.connection.name}": ${upstreamFailureReason(err)}`);
+        throw new HandshakeError('upstream_unreachable', `Gatehouse could not connect to the upstream of "${hello.connection.name}": ${upstreamFailureReason(err)}`);
       }
-      if (hello.source.hasPending) { upstream.socket.destroy(); throw new HandshakeError(SQLSTATE.protocolViolation, 'protocol violation: data before authentication completed'); }
+      if (hello.source.hasPending) { upstream.socket.destroy(); throw new HandshakeError('bad_request', 'protocol violation: data before authentication completed'); }
       hello.source.detach();
       // From here the session owns the unit: it gives it back when it closes.
       const sessionRelease = release;

@@ -1,6 +1,6 @@
 import type { Strategy } from '../../masking/strategies.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
-import { GatehouseError } from '../../kernel/errors.ts';
+import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
@@ -114,7 +114,7 @@ async function collect(up: UpstreamSession, target: UpstreamTarget, sql: string,
     throw failure ?? new GatehouseError('upstream_unreachable', 'the upstream closed the connection during the query');
   } catch (err) {
     if (failure) throw failure;
-    if (err instanceof GatehouseError) throw err;
+    if (isGatehouseError(err)) throw err;
     throw new GatehouseError('upstream_unreachable', `the query failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     clearTimeout(timer);

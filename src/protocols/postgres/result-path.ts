@@ -1,5 +1,5 @@
 import { BE, parseRowDescription, type FieldDescription } from './backend-messages.ts';
-import { errorResponse, ProtocolError, SQLSTATE } from './errors.ts';
+import { errorResponse, ProtocolError } from './errors.ts';
 import type { Frame } from './frame-reader.ts';
 import { FE, type BindMessage } from './frontend-messages.ts';
 import type { Plan } from './output-lineage.ts';
@@ -9,10 +9,13 @@ import { ColumnMaskError, RowShapeError, type RowMasker } from './row-masker.ts'
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 import { MessageWriter } from './writer.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** A row could not be masked and the session cannot go on (kept for the session's FATAL path). */
 export class MaskingError extends Error {
   override readonly name = 'MaskingError';
+  /** The registry code (XX000). */
+  readonly code = 'masking_failed' satisfies ErrorCode;
 }
 
 /**
@@ -137,7 +140,7 @@ export class ResultPath {
     const column = e instanceof ColumnMaskError;
     const message = column ? e.message : `Gatehouse could not mask the result: ${e instanceof Error ? e.message : String(e)}`;
     this.#rec.event('error', { side: 'upstream', error: message });
-    this.#link.toClient(errorResponse({ code: column ? SQLSTATE.featureNotSupported : SQLSTATE.internalError, message }));
+    this.#link.toClient(errorResponse({ code: column ? e.code : 'masking_failed', message }));
   }
 
   /**
@@ -173,8 +176,8 @@ export class ResultPath {
     if (!blocked) return undefined;
     this.#copyOutBlocked = false;
     return errorResponse(blocked === 'binary'
-      ? { code: SQLSTATE.featureNotSupported, message: 'Gatehouse cannot mask COPY TO STDOUT in binary format; use the text or csv format' }
-      : { code: SQLSTATE.insufficientPrivilege, message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' });
+      ? { code: 'uninspectable_media', message: 'Gatehouse cannot mask COPY TO STDOUT in binary format; use the text or csv format' }
+      : { code: 'policy_denied', message: 'Gatehouse denied COPY TO STDOUT: the connection has column masking rules' });
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { FieldDescription } from './backend-messages.ts';
 import type { Plan } from './output-lineage.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** Column lineage of the statement producing a result (connections with column rules). */
 export interface ShapeLineage {
@@ -31,6 +32,8 @@ const MAX_IN_FLIGHT = 100_000;
 /** A backend message that no forwarded request explains (the shape of rows cannot be known). */
 export class ShapeError extends Error {
   override readonly name = 'ShapeError';
+  /** The registry code (the rows cannot be matched to a shape, so not masked). */
+  readonly code = 'masking_failed' satisfies ErrorCode;
 }
 
 /**

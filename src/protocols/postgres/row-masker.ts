@@ -7,6 +7,7 @@ import { BinaryFormatError } from './binary-scalars.ts';
 import { maskJson } from './json-masking.ts';
 import { builtinKind, NUMBER_ARRAYS, type TypeKind } from './pg-types.ts';
 import { MessageWriter } from './writer.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** What to do with one result column. */
 export interface ColumnPlan {
@@ -47,6 +48,8 @@ export function planColumns(fields: readonly FieldDescription[], formats: readon
 /** A column value could not be masked: the statement fails (SQLSTATE 0A000); never names a value. */
 export class ColumnMaskError extends Error {
   override readonly name = 'ColumnMaskError';
+  /** The registry code (its SQLSTATE is 0A000: the value cannot be read in this format, so not masked). */
+  readonly code = 'uninspectable_media' satisfies ErrorCode;
   readonly column: string;
   constructor(column: string, typeOid: number, why: string) {
     super(`Gatehouse cannot mask column "${column}" (type OID ${typeOid}) in binary result format (${why}); request the text result format for this column`);
@@ -166,4 +169,6 @@ export class RowMasker {
 /** A DataRow does not fit the shape of its result: the statement fails. */
 export class RowShapeError extends Error {
   override readonly name = 'RowShapeError';
+  /** The registry code (the row cannot be masked; XX000). */
+  readonly code = 'masking_failed' satisfies ErrorCode;
 }

@@ -9,6 +9,7 @@ import type { FieldDescription } from './backend-messages.ts';
 import type { Frame } from './frame-reader.ts';
 import { RowExcerpt } from './row-excerpt.ts';
 import type { Verdict } from '../../sql/guard.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** The PostgreSQL text limit: most characters of one recorded statement or value. */
 const MAX_RECORDED_TEXT = 4096;
@@ -16,6 +17,8 @@ const MAX_RECORDED_TEXT = 4096;
 /** The recording of the session failed: the statement's completion is withheld and the session ends. */
 export class RecordingError extends Error {
   override readonly name = 'RecordingError';
+  /** The registry code (the recording store failed; XX000). */
+  readonly code = 'store_unavailable' satisfies ErrorCode;
 }
 
 /**

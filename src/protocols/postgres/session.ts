@@ -263,7 +263,7 @@ export class PgSession {
       ? `credential expired: this session's credential (${keyId}) is past its expiry; sign in again`
       : `credential revoked: the API key ${keyId} this session's credential depends on was ${why}`;
     while (this.#client.writableCorked > 0) this.#client.uncork();
-    if (!this.#client.destroyed) this.#client.end(errorResponse({ severity: 'FATAL', code: SQLSTATE.invalidAuthorization, message }));
+    if (!this.#client.destroyed) this.#client.end(errorResponse({ severity: 'FATAL', code: 'invalid_credential', sqlstate: SQLSTATE.invalidAuthorization, message }));
     this.close();
   }
 
@@ -285,7 +285,9 @@ export class PgSession {
       : masking ? `Gatehouse could not mask the result: ${err.message}`
         : recording ? 'Gatehouse could not record the session (store unavailable); the result is withheld' : 'Gatehouse internal error';
     while (this.#client.writableCorked > 0) this.#client.uncork();
-    this.#client.end(errorResponse({ severity: 'FATAL', code: protocol ? SQLSTATE.protocolViolation : SQLSTATE.internalError, message }));
+    // The registry code of the failure (08P01 for a protocol violation; XX000 for the rest).
+    const code = protocol || masking || recording ? err.code : 'internal';
+    this.#client.end(errorResponse({ severity: 'FATAL', code, message }));
     this.close();
   }
 

@@ -1,23 +1,27 @@
 import type { PostgresDeps } from './deps.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { holdStatement, type ReviewVerdict, type SqlHoldResult } from '../../sql/hold.ts';
-import { SQLSTATE } from './errors.ts';
+import { SQLSTATE, type PgErrorCode } from './errors.ts';
+import { sqlstateOf } from '../../kernel/errors.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 
-/** SQLSTATE of a statement whose hold the client cancelled (CancelRequest). */
-export const QUERY_CANCELED = '57014';
-
-/** What a held statement resolves to: run it, or answer the client with this error (SQLSTATE) instead. */
+/** What a held statement resolves to: run it, or answer the client with this error instead. */
 export type HoldResult =
   | { readonly run: true; readonly reviewIds: readonly string[] }
-  | { readonly run: false; readonly code: string; readonly message: string; readonly reviewId?: string };
+  | { readonly run: false; readonly error: PgErrorCode; readonly message: string; readonly reviewId?: string };
+
+/** How each refusal is told: denied `policy_denied`, pending `review_required` (both 42501); a hold the client cancelled 57014. */
+const REFUSAL: Readonly<Record<'denied' | 'pending' | 'cancelled', PgErrorCode>> = {
+  denied: { code: 'policy_denied' },
+  pending: { code: 'review_required' },
+  cancelled: { code: 'review_required', sqlstate: SQLSTATE.queryCanceled },
+};
 
 /** A refused hold as the PostgreSQL client sees it: 42501, or 57014 when the client cancelled it. */
 export function pgHoldResult(r: SqlHoldResult): HoldResult {
   if (r.run) return r;
-  const code = r.refusal === 'cancelled' ? QUERY_CANCELED : SQLSTATE.insufficientPrivilege;
-  return { run: false, code, message: r.message, ...(r.reviewId === undefined ? {} : { reviewId: r.reviewId }) };
+  return { run: false, error: REFUSAL[r.refusal], message: r.message, ...(r.reviewId === undefined ? {} : { reviewId: r.reviewId }) };
 }
 
 /** Client bytes read (and queued) while a statement is held, before the socket is paused. */
@@ -64,7 +68,7 @@ export class StatementHold {
         svc: this.#init.svc, principal: this.#init.principal, connection: this.#init.connection, justification: this.#init.justification(),
         signal: h.ac.signal, cancelled: () => h.cancelled,
       }, v, sql, params));
-      rec.event('review', r.run ? { outcome: 'run', review_ids: r.reviewIds } : { outcome: 'refused', code: r.code, review_id: r.reviewId ?? null, message: r.message });
+      rec.event('review', r.run ? { outcome: 'run', review_ids: r.reviewIds } : { outcome: 'refused', code: sqlstateOf(r.error.code, r.error.sqlstate), review_id: r.reviewId ?? null, message: r.message });
       return r;
     } finally {
       if (this.#held === h) this.#held = undefined;

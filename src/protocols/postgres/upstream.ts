@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { GatehouseError } from '../../kernel/errors.ts';
+import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 import { BE, parseAuth, parseBackendKeyData, parseErrorFields, parseParameterStatus, parseReadyForQuery } from './backend-messages.ts';
 import { ProtocolError } from './errors.ts';
 import { FrameReader, type Frame } from './frame-reader.ts';
@@ -69,7 +69,7 @@ export async function connectUpstream(t: UpstreamTarget, opts: UpstreamOptions =
     return await handshake(socket, t, opts, timeoutMs);
   } catch (err) {
     socket.destroy();
-    if (err instanceof GatehouseError) throw err;
+    if (isGatehouseError(err)) throw err;
     throw new GatehouseError('upstream_unreachable', `upstream ${t.host}:${t.port}: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
   }
 }
@@ -146,7 +146,8 @@ function handshake(s: Socket | TLSSocket, t: UpstreamTarget, opts: UpstreamOptio
       case BE.notice: case BE.negotiateProtocol: return undefined;
       case BE.error: {
         const e = parseErrorFields(f.body);
-        throw new GatehouseError('upstream_unreachable', `upstream refused the session: ${e.get('C') ?? ''} ${e.get('M') ?? ''}`.trim(), { sqlstate: e.get('C') });
+        const sqlstate = e.get('C');
+        throw new GatehouseError('upstream_unreachable', `upstream refused the session: ${sqlstate ?? ''} ${e.get('M') ?? ''}`.trim(), sqlstate === undefined ? {} : { sqlstate });
       }
       case BE.readyForQuery:
         return { socket: s, reader, parameters, key, status: parseReadyForQuery(f.body) };

@@ -7,17 +7,18 @@ import type { TextMasker } from '../../masking/text-masker.ts';
 import type { Action } from '../../policy/request.ts';
 import { requestFingerprint } from '../../reviews/fingerprint.ts';
 import { reviewGate } from '../../reviews/gate.ts';
-import { gateCommand, REFUSED_EXIT } from '../../shell/gate.ts';
+import { gateCommand } from '../../shell/gate.ts';
 import { runUpstream, type ClientChannel } from './exec-channel.ts';
 import type { InspectCommandAsync } from '../../shell/inspector.ts';
 import { runInteractive } from './interactive.ts';
 import { SshRecording } from './recording.ts';
 import { connectUpstream, SshUpstreamError } from './upstream.ts';
+import { codeOf, sshExitOf, SSH_EXIT, type ErrorCode } from '../../kernel/errors.ts';
 
 /** The client environment variable carrying a justification for reviews (`SendEnv`). */
 export const JUSTIFICATION_ENV = 'GATEHOUSE_JUSTIFICATION';
-/** Exit status when the upstream could not be used or the output could not be masked/recorded. */
-export const GATEWAY_FAILURE_EXIT = 255;
+/** Exit status when the upstream could not be used or the output could not be masked/recorded (the registry's for a gateway failure). */
+export const GATEWAY_FAILURE_EXIT = SSH_EXIT.failed;
 
 /** What a session needs from the listener. */
 export interface ClientSessionDeps {
@@ -125,7 +126,7 @@ export class SshClientSession {
       const msg = err instanceof SshUpstreamError ? err.message : 'the upstream connection failed';
       this.#deps.svc.log.warn({ connection: this.#conn.name, reason: err instanceof SshUpstreamError ? err.reason : 'unknown' }, 'ssh upstream connection failed');
       this.rec.event('error', { message: msg });
-      finish(channel, `gatehouse: ${msg}`, GATEWAY_FAILURE_EXIT);
+      refuse(channel, codeOf(err), `gatehouse: ${msg}`);
       return undefined;
     }
   }
@@ -144,7 +145,7 @@ export class SshClientSession {
         ...(g.justification === undefined ? {} : { justification: this.rec.text(g.justification) }),
       });
     }
-    if (!g.run) { finish(channel, g.message, REFUSED_EXIT); return; }
+    if (!g.run) { refuse(channel, g.status === 'pending' ? 'review_required' : 'policy_denied', g.message); return; }
     const upstream = await this.#upstreamOr(channel);
     if (!upstream) return;
     const masker = this.#deps.svc.masking.textMasker(this.#conn.name, 'response');
@@ -156,25 +157,25 @@ export class SshClientSession {
       stdout: out.stdout.recorded, stderr: out.stderr.recorded, stdout_bytes: out.stdout.bytes, stderr_bytes: out.stderr.bytes,
       masked: out.stdout.masked + out.stderr.masked, ...(out.maskingFailed ? { masking_failed: true } : {}),
     });
-    if (out.maskingFailed) { finish(channel, 'gatehouse: the output could not be masked; the rest was withheld', GATEWAY_FAILURE_EXIT); return; }
+    if (out.maskingFailed) { refuse(channel, 'masking_failed', 'gatehouse: the output could not be masked; the rest was withheld'); return; }
     try {
       await this.rec.flush();
     } catch {
-      finish(channel, 'gatehouse: the command could not be recorded; its exit status is withheld', GATEWAY_FAILURE_EXIT);
+      refuse(channel, 'store_unavailable', 'gatehouse: the command could not be recorded; its exit status is withheld');
       return;
     }
     if (out.code !== undefined) finish(channel, undefined, out.code);
     else if (out.signal !== undefined) { channel.exit(out.signal.replace(/^SIG/, ''), false, ''); channel.end(); }
-    else finish(channel, 'gatehouse: the upstream ended the command without an exit status', GATEWAY_FAILURE_EXIT);
+    else refuse(channel, 'upstream_error', 'gatehouse: the upstream ended the command without an exit status');
   }
 
   /** Decides a session-wide action (interactive shell, transfer): allow, deny, or a review (typically a jit grant). */
-  async #decide(action: Action, summary: string, justification: string | undefined, signal: AbortSignal): Promise<{ ok: true } | { ok: false; message: string }> {
+  async #decide(action: Action, summary: string, justification: string | undefined, signal: AbortSignal): Promise<{ ok: true } | { ok: false; code: ErrorCode; message: string }> {
     const resource = connectionResource(this.#conn);
     const d = await authorize(this.#deps.svc, this.#principal, action, resource, {});
     this.rec.event('decision', { effect: d.effect, action, reasons: d.reasons });
     if (d.effect === 'allow') return { ok: true };
-    if (d.effect === 'deny') return { ok: false, message: `gatehouse: ${action} denied by policy (${denialReason(d)})` };
+    if (d.effect === 'deny') return { ok: false, code: 'policy_denied', message: `gatehouse: ${action} denied by policy (${denialReason(d)})` };
     const svc = this.#deps.svc;
     const g = await reviewGate(svc, { reviews: svc.reviews, holdTimeoutMs: svc.reviewHoldMs, rules: svc.reviewRules }, {
       principal: this.#principal, action, resource: this.#conn.name, facts: {}, decision: d,
@@ -183,19 +184,19 @@ export class SshClientSession {
     });
     this.rec.event('review', { outcome: g.outcome, ...(g.reviewId === undefined ? {} : { review_id: g.reviewId }) });
     if (g.outcome === 'run') return { ok: true };
-    if (g.outcome === 'denied') return { ok: false, message: `gatehouse: ${action} refused: ${g.reason}` };
-    return { ok: false, message: `gatehouse: approval required: review ${g.reviewId} is pending; connect again once it is approved` };
+    if (g.outcome === 'denied') return { ok: false, code: 'policy_denied', message: `gatehouse: ${action} refused: ${g.reason}` };
+    return { ok: false, code: 'review_required', message: `gatehouse: approval required: review ${g.reviewId} is pending; connect again once it is approved` };
   }
 
   async #shell(channel: ssh2.ServerChannel, pty: Pty | undefined, justification: string | undefined, live: { resize?: (p: Pty) => void; signal?: (name: string) => void }): Promise<void> {
     const signal = channelSignal(channel, this.#abort.signal);
     this.rec.event('request', { kind: 'shell', pty: pty !== undefined, ...(pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : {}) });
     const d = await this.#decide('shell.interactive', `interactive shell on ${this.#conn.name}`, justification, signal);
-    if (!d.ok) { finish(channel, d.message, REFUSED_EXIT); return; }
+    if (!d.ok) { refuse(channel, d.code, d.message); return; }
     const upstream = await this.#upstreamOr(channel);
     if (!upstream) return;
     const out = await runInteractive(upstream, channel, this.#deps.svc.masking.textMasker(this.#conn.name, 'response'), this.rec, { pty, live, signal });
-    if (out.maskingFailed) { finish(channel, '\r\ngatehouse: the output could not be masked; the session was ended', GATEWAY_FAILURE_EXIT); return; }
+    if (out.maskingFailed) { refuse(channel, 'masking_failed', '\r\ngatehouse: the output could not be masked; the session was ended'); return; }
     await this.rec.flush().catch(() => undefined);
     finish(channel, undefined, out.code ?? GATEWAY_FAILURE_EXIT);
   }
@@ -222,6 +223,11 @@ function channelSignal(channel: ClientChannel, parent: AbortSignal): AbortSignal
   const ac = new AbortController();
   channel.once('close', () => { ac.abort(); });
   return AbortSignal.any([ac.signal, parent]);
+}
+
+/** Ends the channel with error `code`: `message` on stderr, the registry's SSH exit status for the code (126 refused, 255 failed). */
+function refuse(channel: ssh2.ServerChannel, code: ErrorCode, message: string): void {
+  finish(channel, message, sshExitOf(code));
 }
 
 /** Tells the client why (stderr), sends the exit status and ends the channel. */

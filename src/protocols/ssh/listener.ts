@@ -10,7 +10,7 @@ import { SshClientSession } from './client-session.ts';
 import type { InspectCommandAsync } from '../../shell/inspector.ts';
 import { describePrincipal, optionalAgent } from '../../identity/principal.ts';
 import { SESSION_RECHECK_MS, SessionRevoker, type RevocableSession } from '../../enforce/session-revoker.ts';
-import { REFUSED_EXIT } from '../../shell/gate.ts';
+import { sshExitOf } from '../../kernel/errors.ts';
 
 /** Options of an {@link SshListener}. */
 export interface SshListenerOptions {
@@ -192,7 +192,7 @@ export class SshListener {
 
 /**
  * Serves an authenticated connection that is over its principal's limit: every command, shell or
- * subsystem request gets `message` on stderr and exit status 126, then the connection ends (SSH
+ * subsystem request gets `message` on stderr and exit status 126 (`too_many_requests`), then the connection ends (SSH
  * has no other way to tell a password-authenticated client why). Ends after 10 s regardless.
  */
 function refuseAll(client: ssh2.Connection, message: string): void {
@@ -204,7 +204,7 @@ function refuseAll(client: ssh2.Connection, message: string): void {
     channel.once('close', () => { client.end(); });
     try {
       channel.stderr.write(`${message}\n`);
-      channel.exit(REFUSED_EXIT);
+      channel.exit(sshExitOf('too_many_requests'));
       channel.end();
     } catch { client.end(); }
   };

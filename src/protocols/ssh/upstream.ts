@@ -1,6 +1,7 @@
 import ssh2 from 'ssh2';
 import type { Connection } from '../../connections/registry.ts';
 import { fingerprint, hostKeyAlgorithms, matchesPinned, parsePinnedKey } from './pinned-key.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** Where and how an ssh connection logs in upstream, from its URL and vaulted credentials. */
 export interface SshTarget {
@@ -13,6 +14,8 @@ export interface SshTarget {
 export class SshUpstreamError extends Error {
   override readonly name = 'SshUpstreamError';
   readonly reason: 'config' | 'host_key_mismatch' | 'unreachable' | 'auth';
+  /** The registry code (also for a connection that cannot be used as configured: to the client, the upstream cannot be reached). */
+  readonly code = 'upstream_unreachable' satisfies ErrorCode;
   constructor(reason: SshUpstreamError['reason'], message: string) {
     super(message);
     this.reason = reason;

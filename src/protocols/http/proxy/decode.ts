@@ -3,6 +3,7 @@ import { pipeline, type Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { Coding } from './media.ts';
+import type { ErrorCode } from '../../../kernel/errors.ts';
 
 /** Most bytes a compressed body may decode to (a decompression bomb fails beyond it). */
 export const DECODED_LIMIT = 256 * 1024 * 1024;
@@ -10,6 +11,8 @@ export const DECODED_LIMIT = 256 * 1024 * 1024;
 /** Thrown when a body cannot be decoded (bad compressed data, bomb, undecodable text). */
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
+  /** The registry code (a body that cannot be decoded cannot be inspected). */
+  readonly code = 'uninspectable_media' satisfies ErrorCode;
 }
 
 function decompressor(c: Coding): Transform {

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { GatehouseError } from '../../../kernel/errors.ts';
+import { GatehouseError, isGatehouseError } from '../../../kernel/errors.ts';
 import { ms } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import { urlParts } from '../../../http/target.ts';
@@ -69,7 +69,7 @@ export class Upstreams {
 
 /** Maps an undici/network error to the client-facing problem (never leaking internals). */
 export function upstreamError(err: unknown): GatehouseError {
-  if (err instanceof GatehouseError) return err;
+  if (isGatehouseError(err)) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const name = (err as { name?: unknown } | null)?.name;
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || name === 'TimeoutError') {

@@ -84,7 +84,7 @@ async function runCommand(env: ToolEnv, args: z.output<typeof input>, extra: Too
     run = await runner.run(conn, g.command, { maxChars: MAX_OUTPUT_CHARS, timeoutMs: args.timeout_seconds * 1000, signal });
   } catch (err) {
     if (err instanceof CommandRunError) {
-      return { kind: 'error', code: err.reason === 'masking_failed' ? 'masking_failed' : 'upstream_unreachable', reason: err.message };
+      return { kind: 'error', code: err.code, reason: err.message };
     }
     throw err;
   }
