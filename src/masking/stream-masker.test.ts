@@ -173,17 +173,17 @@ describe('StreamMasker', () => {
   test('fails closed past maxHoldBytes: throws, emits nothing held, stays failed', () => {
     const sm = new StreamMasker(masker(), { maxHoldBytes: 256 });
     const out: string[] = [sm.push('key: -----BEGIN RSA PRIVATE KEY-----\n')];
-    assert.throws(() => { for (let i = 0; i < 50; i++) out.push(sm.push('MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM\n')); }, (e: unknown) => isGatehouseError(e, 'internal'));
+    assert.throws(() => { for (let i = 0; i < 50; i++) out.push(sm.push('MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM\n')); }, (e: unknown) => isGatehouseError(e, 'masking_failed'));
     assert.ok(!out.join('').includes('MIIE'));
     assert.ok(!out.join('').includes('BEGIN'));
-    assert.throws(() => sm.push('x'), (e: unknown) => isGatehouseError(e, 'internal'));
-    assert.throws(() => sm.end(), (e: unknown) => isGatehouseError(e, 'internal'));
+    assert.throws(() => sm.push('x'), (e: unknown) => isGatehouseError(e, 'masking_failed'));
+    assert.throws(() => sm.end(), (e: unknown) => isGatehouseError(e, 'masking_failed'));
   });
 
   test('invisible characters count toward the hold limit: a value padded with them fails closed, never leaks', () => {
     const sm = new StreamMasker(masker(), { maxHoldBytes: 4_096 });
     const out: string[] = [sm.push('card 4111 ')];
-    assert.throws(() => { for (let i = 0; i < 100; i++) out.push(sm.push('\u200b'.repeat(100))); }, (e: unknown) => isGatehouseError(e, 'internal'));
+    assert.throws(() => { for (let i = 0; i < 100; i++) out.push(sm.push('\u200b'.repeat(100))); }, (e: unknown) => isGatehouseError(e, 'masking_failed'));
     assert.ok(!out.join('').includes('4111'));
     // Below the limit the padded value is masked whole, the invisible characters with it.
     const ok = new StreamMasker(masker());

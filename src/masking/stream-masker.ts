@@ -37,7 +37,7 @@ export interface StreamMaskerOptions {
  * findings of these windows equal those of the whole text.
  *
  * Fail closed: if the held text would exceed `maxHoldBytes` (default 64 Ki, original or
- * normalized), `push` throws `internal` ("masking hold limit exceeded") and the stream is dead —
+ * normalized), `push` throws `masking_failed` ("masking hold limit exceeded") and the stream is dead —
  * nothing of the held text is emitted; the caller ends the response with an error. A detector
  * error does the same.
  *
@@ -119,7 +119,7 @@ export class StreamMasker {
   }
 
   #assertOpen(): void {
-    if (this.#state === 'failed') throw new GatehouseError('internal', 'masking stream failed earlier');
+    if (this.#state === 'failed') throw new GatehouseError('masking_failed', 'masking stream failed earlier');
     if (this.#state === 'ended') throw new GatehouseError('internal', 'masking stream already ended');
   }
 
@@ -172,7 +172,7 @@ export class StreamMasker {
     }
     const cutO = buf.origOf(cut);
     if (buf.norm.length - cut > this.#maxHold || buf.orig.length - cutO > this.#maxHold) {
-      throw new GatehouseError('internal', 'masking hold limit exceeded');
+      throw new GatehouseError('masking_failed', 'masking hold limit exceeded');
     }
     let out: string;
     if (found.length === 0) {

@@ -141,6 +141,7 @@ describe('data-path errors', () => {
     g.fake.behavior = { reply: 'x', chunk: 1, raw: { contentType: 'text/plain', body: 'quinn@example.com' } };
     const p = await raw(g.t.url, '/proxy/openai/v1/chat/completions', auth, chatBody);
     assert.equal(p.status, 500);
+    assert.equal(code(p.body), 'masking_failed');
     assert.ok(!p.body.includes('quinn@'));
   });
 

@@ -127,9 +127,10 @@ async function finishOrFail(plan: ResponsePlan, outcome: ResponseOutcome): Promi
   }
 }
 
+/** A response the connection's masking rules cannot be applied to: withheld as `masking_failed` (500), not `internal`. */
 function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
   up.body.destroy();
-  return new GatehouseError('internal', `the upstream sent ${what}, which cannot be masked; refused`);
+  return new GatehouseError('masking_failed', `the upstream sent ${what}, which cannot be masked; refused`);
 }
 
 async function pipeSse(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, format: WireFormat): Promise<ResponseOutcome> {

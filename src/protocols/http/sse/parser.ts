@@ -51,7 +51,7 @@ export class SseParser {
     try {
       return this.#decoder.decode(chunk, { stream });
     } catch {
-      throw new GatehouseError('internal', 'upstream event stream is not valid UTF-8');
+      throw new GatehouseError('uninspectable_media', 'upstream event stream is not valid UTF-8');
     }
   }
 
@@ -70,7 +70,7 @@ export class SseParser {
       if (nextCr >= 0 && nextCr < j) j = nextCr; // a CR (alone or in CRLF) ends the line first
       if (j === s.length) {
         this.#line += s.slice(i);
-        if (this.#line.length + this.#dataSize > this.#max) throw new GatehouseError('internal', 'upstream event exceeds the size limit');
+        if (this.#line.length + this.#dataSize > this.#max) throw new GatehouseError('uninspectable_media', 'upstream event exceeds the size limit');
         break;
       }
       const line = this.#line + s.slice(i, j);
@@ -112,7 +112,7 @@ export class SseParser {
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     if (field === 'data') {
       this.#dataSize += value.length + 1;
-      if (this.#dataSize > this.#max) throw new GatehouseError('internal', 'upstream event exceeds the size limit');
+      if (this.#dataSize > this.#max) throw new GatehouseError('uninspectable_media', 'upstream event exceeds the size limit');
       this.#data.push(value);
     } else if (field === 'event') {
       this.#event = value;
