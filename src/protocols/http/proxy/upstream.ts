@@ -1,7 +1,6 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GatehouseError, isGatehouseError } from '../../../kernel/errors.ts';
-import { ms } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import { urlParts } from '../../../http/target.ts';
 
@@ -21,19 +20,10 @@ export const DEFAULT_TIMEOUTS: Timeouts = { connect: 10_000, headers: 60_000, bo
  */
 export class Upstreams {
   readonly #pools = new Map<string, Pool>();
-  /** Parsed timeouts by the (immutable) config object they were written in. */
-  readonly #timeouts = new WeakMap<object, Timeouts>();
 
-  /** A connection's timeouts in ms. */
+  /** A connection's timeouts in ms (numbers since the connection was built; no parsing here). */
   timeoutsOf(conn: Connection): Timeouts {
-    const t = conn.timeouts;
-    if (!t) return DEFAULT_TIMEOUTS;
-    let parsed = this.#timeouts.get(t);
-    if (parsed === undefined) {
-      parsed = { connect: ms(t.connect), headers: ms(t.headers), body: ms(t.body) };
-      this.#timeouts.set(t, parsed);
-    }
-    return parsed;
+    return conn.timeoutsMs ?? DEFAULT_TIMEOUTS;
   }
 
   pool(origin: string, connectTimeout: number): Pool {
