@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openApiDocument } from '../api/openapi.ts';
+import { validateConnection } from '../api/routes/connections.ts';
 import { CONFIG_SCHEMA } from '../config/schema.ts';
 import { finalizeConfig } from '../config/finalize.ts';
 import { validateAgainstSchema } from '../config/validate.ts';
+import { isGatehouseError } from '../kernel/errors.ts';
 import { path } from '../kernel/json-schema.ts';
 import { cedar, CEDAR_SCHEMA_PATH } from '../policy/cedar.ts';
 import { toCedarRequest } from '../policy/cedar-request.ts';
@@ -184,6 +186,15 @@ describe('a protocol registered in a test', () => {
     // Without the declaration nothing is resolved: the marker, not the name, decides.
     const plain = finalizeConfig({ server: { box: { key: 'keys/box.key' } } }, '/base') as unknown as Loaded;
     assert.equal(plain.server.box.key, 'keys/box.key');
+  });
+
+  test('the admin API refuses its path-valued connection fields (nothing resolves or confines them there)', () => {
+    const body = { name: 'b', type: 'box', url: 'box://h', flavour: 'plain' };
+    assert.equal((validateConnection(body, set) as unknown as { flavour: string }).flavour, 'plain', 'a connection without a path field is accepted');
+    const refusal = (field: string) => (e: unknown): boolean => isGatehouseError(e, 'validation_failed')
+      && e.message === `/${field}: ${field} is a file path: it must be set in the configuration file, not through the API`;
+    assert.throws(() => validateConnection({ ...body, script: '/etc/shadow' }, set), refusal('script'));
+    assert.throws(() => validateConnection({ ...body, includes: ['run.sh'] }, set), refusal('includes'));
   });
 
   test('its action and facts reach the Cedar schema and decide a request', () => {

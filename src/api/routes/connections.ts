@@ -5,7 +5,8 @@ import { validateAgainstSchema } from '../../config/validate.ts';
 import { publicConnection } from '../../connections/registry.ts';
 import { Secret } from '../../kernel/secret.ts';
 import type { StoredConnectionInput } from '../../store/connections-repo.ts';
-import { connectionFieldsOf, type ConnectionFields, type ConnectionType } from '../../protocols/registry.ts';
+import { PATH_FORMAT, type JsonSchema } from '../../kernel/json-schema.ts';
+import { connectionFieldsOf, REGISTRY, type ConnectionFields, type ConnectionType, type ProtocolSet } from '../../protocols/registry.ts';
 import { auditMutation, jsonObject, requireAction, type AdminContext, type AdminState } from '../context.ts';
 
 /** The connection input after schema validation (the same schema as gatehouse.yaml's), with its type's own fields. */
@@ -14,13 +15,24 @@ interface ConnectionInput extends ConnectionFields {
   credentials: Record<string, string>; description?: string; tags: string[];
 }
 
+/** A declared file path (`format: 'path'`), or a list of them: what the config file's directory resolves. */
+const isPath = (s: unknown): boolean => typeof s === 'object' && s !== null && (s as JsonSchema).format === PATH_FORMAT;
+const holdsPath = (s: JsonSchema): boolean => isPath(s) || isPath(s.items);
+
 /**
  * Validates a connection body with the config file's own connection schema. No `${…}`
  * interpolation happens here: API input must never read the gateway's environment or files.
+ * For the same reason a field its type declares as a file path (`format: 'path'`, resolved and
+ * trusted only in the config file) is refused: through the API it would name any file. `set`: the
+ * protocols (the gateway's, or a test's).
  */
-function validateConnection(body: Record<string, unknown>): ConnectionInput {
+export function validateConnection(body: Record<string, unknown>, set: ProtocolSet = REGISTRY): ConnectionInput {
   const copy = structuredClone(body);
-  const issues = validateAgainstSchema({ connections: [copy] }, () => undefined);
+  const issues = validateAgainstSchema({ connections: [copy] }, () => undefined, set);
+  const fields = issues.length === 0 ? set.connectionType(String(copy.type))?.fields ?? {} : {};
+  for (const [key, schema] of Object.entries(fields)) {
+    if (copy[key] !== undefined && holdsPath(schema)) issues.push({ path: `/connections/0/${key}`, message: `${key} is a file path: it must be set in the configuration file, not through the API` });
+  }
   if (issues.length > 0) {
     const detail = issues.map((i) => `${i.path.replace(/^\/connections\/0/, '') || '/'}: ${i.message}`).join('; ');
     throw new GatehouseError('validation_failed', detail, { errors: issues.map((i) => ({ path: i.path.replace(/^\/connections\/0/, ''), message: i.message })) });
