@@ -96,7 +96,7 @@ export function decideAndRecord(
       user: principal.id,
       ...optionalAgent(principal),
       action,
-      resource: resource.kind === 'connection' ? `Connection::${resource.name}` : 'Gateway::gatehouse',
+      resource: resource.kind === 'connection' ? `Connection::${resource.name}` : resource.kind === 'session' ? `Session::${resource.id}` : 'Gateway::gatehouse',
       outcome: decision.effect,
       detail: decisionDetail(svc.decisions, decision, principal.via),
     });

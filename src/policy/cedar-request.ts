@@ -49,6 +49,14 @@ export function toCedarRequest(req: AccessRequest, set: ProtocolSet = REGISTRY):
     const attrs: Record<string, string | string[]> = { name: r.name, type: r.type, tags: [...(r.tags ?? [])] };
     if (r.provider !== undefined) attrs.provider = r.provider;
     entities.push({ uid: resource, attrs, parents: [] });
+  } else if (r.kind === 'session') {
+    resource = { type: 'Session', id: r.id };
+    const attrs: Record<string, CedarValueJson> = { protocol: r.protocol };
+    if (r.owner !== undefined) attrs.owner = r.owner;
+    if (r.agent !== undefined) attrs.agent = r.agent;
+    if (r.connection !== undefined) attrs.connection = r.connection;
+    // A session is `in` its owner: `resource in principal` is "my own session".
+    entities.push({ uid: resource, attrs, parents: r.owner === undefined ? [] : [{ type: 'User', id: r.owner }] });
   } else {
     resource = { type: 'Gateway', id: GATEWAY_ID };
     entities.push({ uid: resource, attrs: {}, parents: [] });
@@ -69,6 +77,8 @@ export function toCedarRequest(req: AccessRequest, set: ProtocolSet = REGISTRY):
  * `review.approve` a connection, a protocol's action what it declares.
  */
 function appliesTo(set: ProtocolSet, action: string, kind: AccessRequest['resource']['kind']): boolean {
+  if ((action === 'session.view') !== (kind === 'session')) return false;
+  if (kind === 'session') return true;
   const declared = set.actions.find((a) => a.name === action);
   if (declared) return declared.resources.includes(kind === 'gateway' ? 'Gateway' : 'Connection');
   return (action === 'admin') === (kind === 'gateway');
@@ -131,7 +141,7 @@ export function toPrunedCedarRequest(req: AccessRequest, usage: RequestUsage, se
   for (const [name, value] of Object.entries(checkedRecord(resource.attrs ?? {}))) {
     if (usage.entityAttrs.has(name)) attrs[name] = value;
   }
-  entities.push({ uid: full.resource, attrs, parents: [] });
+  entities.push({ uid: full.resource, attrs, parents: resource.parents ?? [] });
   // Everything is checked, read or not: a malformed fact denies as it would in Cedar.
   const context = prune(checkedRecord(full.context), usage.context) as CedarContext;
   return { principal: full.principal, action: full.action, resource: full.resource, context, entities };

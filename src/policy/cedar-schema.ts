@@ -50,6 +50,30 @@ type Context = {
   },
 `;
 
+const SESSION = `// A recorded session (the resource of \`session.view\`). A session is \`in\` the user it was
+// recorded under: \`resource in principal\` holds for one's own sessions.
+entity Session in [User] = {
+  // The user it was recorded under (absent for an agent acting on its own).
+  owner?: String,
+  // The agent that acted, if any.
+  agent?: String,
+  // The connection it used (absent when it used none, e.g. an MCP session's tool list).
+  connection?: String,
+  // The protocol: "postgres" | "http" | "llm" | "mcp" | "ssh".
+  protocol: String,
+};
+`;
+
+const SESSION_VIEW = `// Seeing a recorded session: listing it, its events, verification and export (admin API and
+// console). The built-in policy permits it to the admin group (every session) and to a session's
+// owner (its own); a reviewer is not an auditor unless a policy says so.
+action "session.view" appliesTo {
+  principal: [User, Agent],
+  resource: [Session],
+  context: Context,
+};
+`;
+
 const ADMIN = `// Administering the gateway (admin API, key management, policy explain).
 action "admin" appliesTo {
   principal: [User, Agent],
@@ -82,7 +106,8 @@ entity Connection = {
 // The gateway itself: the resource of the \`admin\` action (and of actions that may name no
 // connection, such as \`mcp.call\`). Only Gateway::"gatehouse" exists.
 entity Gateway;
-`;
+
+${SESSION}`;
   const records = set.facts.map(([key, d]) => `${comment(d.doc, '  ')}\n  ${key}?: ${d.cedarType},\n`).join('');
   const onConnection = set.actions.filter((a) => a.doc === undefined && a.resources.length === 1 && a.resources[0] === 'Connection');
   const dataPlane = [...onConnection.map((a) => `"${a.name}"`), '"review.approve"'];
@@ -106,7 +131,8 @@ action ${lines.join(',\n       ')} appliesTo {
   context: Context,
 };
 
-${own}${own === '' ? '' : '\n'}${ADMIN}`;
+${own}${own === '' ? '' : '\n'}${SESSION_VIEW}
+${ADMIN}`;
 }
 
 /** Context attributes that are optional in the schema (review conditions get `context has x &&` guards). */

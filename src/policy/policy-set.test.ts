@@ -25,7 +25,7 @@ describe('schema', () => {
     const ns = json.json[''];
     assert.ok(ns, 'schema has no namespace');
     assert.deepEqual(Object.keys(ns.actions).sort(), [...ACTIONS].sort());
-    assert.deepEqual(Object.keys(ns.entityTypes).sort(), ['Agent', 'Connection', 'Gateway', 'Group', 'User']);
+    assert.deepEqual(Object.keys(ns.entityTypes).sort(), ['Agent', 'Connection', 'Gateway', 'Group', 'Session', 'User']);
   });
 });
 

@@ -39,7 +39,10 @@ export function builtinAdminPolicy(adminGroup: string): PolicyInfo {
   if (adminGroup === '' || /[\p{Cc}"\\]/u.test(adminGroup)) {
     throw new Error(`admin group name ${JSON.stringify(adminGroup)} is not allowed`);
   }
-  const text = `@id("${BUILTIN_ADMIN_ID}")\npermit (principal in Group::"${adminGroup}", action == Action::"admin", resource);`;
+  // The admin group administers the gateway and sees every recorded session; a user sees the
+  // sessions recorded under its own name. Other visibility (auditors) comes from policy files.
+  const text = `@id("${BUILTIN_ADMIN_ID}")\npermit (principal, action in [Action::"admin", Action::"session.view"], resource)\n`
+    + `when { principal in Group::"${adminGroup}" || (resource is Session && resource in principal) };`;
   return { id: BUILTIN_ADMIN_ID, file: BUILTIN_FILE, line: 1, effect: 'permit', text, builtin: true };
 }
 

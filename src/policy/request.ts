@@ -3,9 +3,10 @@ import { REGISTRY, type ProtocolAction, type ProtocolFacts } from '../protocols/
 
 /**
  * Actions of the gateway itself, whatever the protocols: approving reviews of requests on a
- * connection, and administering the gateway (resource `Gateway::"gatehouse"`).
+ * connection, seeing a recorded session (resource `Session::"<id>"`), and administering the
+ * gateway (resource `Gateway::"gatehouse"`).
  */
-export const GATEWAY_ACTIONS = ['review.approve', 'admin'] as const;
+export const GATEWAY_ACTIONS = ['review.approve', 'session.view', 'admin'] as const;
 
 /**
  * The actions of SPEC: policy (`Action::"sql.read"` … in Cedar): the registered protocols'
@@ -21,7 +22,9 @@ export function isAction(s: string): s is Action {
 /** The resource of a request. `admin` requests target the gateway itself (`Gateway::"gatehouse"`). */
 export type Resource =
   | { readonly kind: 'connection'; readonly name: string; readonly type: string; readonly provider?: string; readonly tags?: readonly string[] }
-  | { readonly kind: 'gateway' };
+  | { readonly kind: 'gateway' }
+  /** A recorded session (`session.view`): its owner (the user it was recorded under), agent, connection, protocol. */
+  | { readonly kind: 'session'; readonly id: string; readonly protocol: string; readonly owner?: string; readonly agent?: string; readonly connection?: string };
 
 export type { SqlFacts } from '../protocols/postgres/facts.ts';
 export type { HttpFacts, LlmFacts } from '../protocols/http/facts.ts';

@@ -232,7 +232,7 @@ function checkShape(c: ReviewRuleConfig, names: ReadonlySet<string>): string | u
   if (names.has(c.name)) return 'duplicate review rule name';
   if (c.connections.length === 0) return 'connections must not be empty';
   if (c.actions.length === 0) return 'actions must not be empty';
-  const bad = c.actions.find((a) => !isAction(a) || a === 'admin');
+  const bad = c.actions.find((a) => !isAction(a) || a === 'admin' || a === 'session.view');
   if (bad !== undefined) return `action "${bad}" cannot be reviewed`;
   if (!Number.isInteger(c.min_approvals) || c.min_approvals < 1) return 'min_approvals must be an integer ≥ 1';
   if (c.approvers.length === 0) return 'approvers must not be empty';

@@ -5,33 +5,34 @@ import { GatehouseError } from '../../kernel/errors.ts';
 import { EXPORT_FORMATS, exportContentType, exportSession, type ExportFormat } from '../../recording/export.ts';
 import type { SessionStore } from '../../recording/session-store.ts';
 import { parseTimeFilter } from '../../recording/time-filter.ts';
-import type { DecisionEffect, SessionFilter } from '../../recording/types.ts';
+import type { DecisionEffect, SessionFilter, SessionInfo } from '../../recording/types.ts';
 import { authorize } from '../../enforce/authorize.ts';
+import type { Resource } from '../../policy/request.ts';
 import { limitParam, type AdminContext, type AdminState } from '../context.ts';
 
 const DECISIONS: readonly string[] = ['allow', 'deny', 'review'];
+/** A list request reads at most this many sessions to fill its page from those the caller may see. */
+const MAX_SCAN = 10_000;
 
 /**
  * `/api/v1/sessions`: list (filters `user`, `agent`, `connection`, `since`, `until` — ISO time or
  * a duration ago such as `24h` —, `decision`, `limit`, `before`), get, events (paged by `after`),
  * verify, and export (`format=json|csv|asciicast`, streamed). Who sees which sessions is decided
- * by policy: a principal permitted `admin` sees every session; any other user only the sessions
- * recorded under its own name (another's is 404, as if it did not exist); an agent alone, none.
+ * by policy, session by session: the Cedar action `session.view` on `Session::"<id>"` (its owner,
+ * agent, connection and protocol as attributes). The built-in policy permits it to the admin
+ * group (every session) and to a session's owner (its own); policy files may add more (an
+ * auditor group for one connection) or forbid. A session one may not see is 404, as if it did
+ * not exist, and is left out of lists; a decision that fails to evaluate hides (fail closed).
  * Being an approver does not make a principal an auditor.
  */
 export function registerSessionRoutes(r: Router<AdminState>): void {
   r.add('GET', '/api/v1/sessions', async (ctx) => {
-    const only = await ownerScope(ctx);
     const q = ctx.query;
     const now = ctx.state.svc.clock.now();
     const f: { -readonly [K in keyof SessionFilter]: SessionFilter[K] } = { limit: limitParam(q, 50, 1000) };
     for (const k of ['user', 'agent', 'connection'] as const) {
       const v = q.get(k);
       if (v !== null) f[k] = v;
-    }
-    if (only !== undefined) {
-      if (f.user !== undefined && f.user !== only) { sendJson(ctx.res, 200, { items: [] }); return; }
-      f.user = only;
     }
     for (const k of ['since', 'until', 'before'] as const) {
       const v = q.get(k);
@@ -42,7 +43,7 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
       if (!DECISIONS.includes(decision)) throw new GatehouseError('validation_failed', 'decision must be allow, deny or review');
       f.decision = decision as DecisionEffect;
     }
-    sendJson(ctx.res, 200, { items: await (await store(ctx)).list(f) });
+    sendJson(ctx.res, 200, await visibleList(ctx, f));
   });
 
   r.add('GET', '/api/v1/sessions/:id', async (ctx) => {
@@ -95,23 +96,86 @@ async function store(ctx: AdminContext): Promise<SessionStore> {
   return ctx.state.svc.sessions;
 }
 
-/** The session of `:id`, when the caller may see it (see {@link ownerScope}); else 404. */
-async function found(ctx: AdminContext): Promise<NonNullable<Awaited<ReturnType<SessionStore['get']>>>> {
-  const only = await ownerScope(ctx);
-  const s = await (await store(ctx)).get(ctx.params.id!);
-  if (!s || (only !== undefined && s.user !== only)) throw new GatehouseError('not_found', 'no such session');
-  return s;
+/**
+ * A page of the sessions matching `f` that the caller may see (policy `session.view`, decided per
+ * distinct owner, agent, connection and protocol, without an audit record per row): the store is
+ * read newest first in batches until the page is full, the sessions run out, or {@link MAX_SCAN}
+ * were read — then `next_before` says where to go on (`before=`).
+ */
+async function visibleList(ctx: AdminContext, f: SessionFilter): Promise<{ items: SessionInfo[]; next_before?: string }> {
+  const sessions = await store(ctx);
+  const limit = f.limit ?? 50;
+  const batch = Math.min(1000, Math.max(100, limit));
+  const view = viewer(ctx);
+  const items: SessionInfo[] = [];
+  const seen = new Set<string>();
+  let before = f.before;
+  let scanned = 0;
+  for (;;) {
+    const rows = await sessions.list({ ...f, limit: batch, ...(before === undefined ? {} : { before }) });
+    for (const s of rows) {
+      if (seen.has(s.id)) continue;
+      seen.add(s.id);
+      if (view(s)) items.push(s);
+      if (items.length >= limit) return { items };
+    }
+    scanned += rows.length;
+    const last = rows[rows.length - 1];
+    if (rows.length < batch || !last) return { items };
+    // Paging is by opening time (ms): go on from the last one's millisecond again (ids already
+    // seen are skipped), unless the whole batch opened within it.
+    const at = Date.parse(last.openedAt);
+    const next = Date.parse(rows[0]!.openedAt) === at ? at : at + 1;
+    if (scanned >= MAX_SCAN) return { items, next_before: new Date(next).toISOString() };
+    before = next;
+  }
+}
+
+/** The Cedar resource of a recorded session. */
+function sessionResource(s: SessionInfo): Extract<Resource, { kind: 'session' }> {
+  return {
+    kind: 'session', id: s.id, protocol: s.protocol,
+    ...(s.user === undefined ? {} : { owner: s.user }),
+    ...(s.agent === undefined ? {} : { agent: s.agent }),
+    ...(s.connection === undefined ? {} : { connection: s.connection }),
+  };
 }
 
 /**
- * Which sessions the caller may see: undefined for all (Cedar permits it `admin` on the gateway;
- * the decision is audited), else the user name whose sessions it may see. An agent acting on its
- * own sees none (`policy_denied`).
+ * Whether the caller may see a session, for many sessions: one decision per distinct owner, agent,
+ * connection and protocol (the attributes policy sees; the session id is left out of the
+ * resource so that decisions are shared and cached). Any evaluation error hides the session (fail closed).
  */
-async function ownerScope(ctx: AdminContext): Promise<string | undefined> {
+function viewer(ctx: AdminContext): (s: SessionInfo) => boolean {
   const { svc, principal } = ctx.state;
-  const d = await authorize(svc, principal, 'admin', { kind: 'gateway' });
-  if (d.effect === 'allow') return undefined;
-  if (principal.kind !== 'user') throw new GatehouseError('policy_denied', 'not permitted to read recordings');
-  return principal.id;
+  const memo = new Map<string, boolean>();
+  return (s) => {
+    const key = JSON.stringify([s.protocol, s.user ?? null, s.agent ?? null, s.connection ?? null]);
+    let ok = memo.get(key);
+    if (ok === undefined) {
+      try {
+        const d = svc.decider.decide({ principal, action: 'session.view', resource: { ...sessionResource(s), id: '' }, facts: {}, at: svc.clock.now() });
+        ok = d.effect === 'allow' && d.errors.length === 0;
+      } catch {
+        ok = false;
+      }
+      if (memo.size < 10_000) memo.set(key, ok);
+    }
+    return ok;
+  };
+}
+
+/** The session of `:id`, when policy lets the caller see it (`session.view`, audited); else 404. */
+async function found(ctx: AdminContext): Promise<SessionInfo> {
+  const { svc, principal } = ctx.state;
+  const s = await (await store(ctx)).get(ctx.params.id!);
+  if (!s) throw new GatehouseError('not_found', 'no such session');
+  let allowed: boolean;
+  try {
+    allowed = (await authorize(svc, principal, 'session.view', sessionResource(s))).effect === 'allow';
+  } catch {
+    allowed = false; // fail closed
+  }
+  if (!allowed) throw new GatehouseError('not_found', 'no such session');
+  return s;
 }
