@@ -65,6 +65,30 @@ describe('AuditLog', () => {
     assert.deepEqual(done.map((r) => r.seq - done[0].seq), [0, 1, 2]);
   });
 
+  test('an append the engine refuses (its queue at the bound) rejects at once and leaves no caller waiting', async () => {
+    // Manual timers: the enqueued records wait for the 50 ms interval, which never passes by itself.
+    const timers = manualTimers(0);
+    let writes = 0;
+    const counting: SqlDriver = {
+      ...db,
+      transaction: (fn) => { writes++; return db.transaction(fn); },
+      query: (text, params) => { if (text.includes('INSERT INTO audit_log')) writes++; return db.query(text, params); },
+    };
+    const log = new AuditLog(counting, timers, { maxQueue: 2 });
+    log.enqueue({ kind: 'bounded', outcome: 'ok' });
+    log.enqueue({ kind: 'bounded', outcome: 'ok' });
+    let outcome: unknown = 'pending';
+    log.append({ kind: 'refused', outcome: 'ok' }).then(() => { outcome = 'resolved'; }, (err: unknown) => { outcome = err; });
+    await new Promise((r) => { setImmediate(r); });
+    assert.ok(isGatehouseError(outcome, 'store_unavailable'), `refused at once, got ${String(outcome)}`);
+    assert.equal(writes, 0, 'no awaited append is left: the queued records still wait for the interval');
+    timers.advance(50);
+    await log.flush();
+    assert.equal(writes, 1);
+    assert.equal((await log.list({ kind: 'bounded' })).length, 2);
+    assert.equal((await log.list({ kind: 'refused' })).length, 0);
+  });
+
   test('enqueue: no waiting; a failed batch clears healthy(); records dropped after 3 failures leave a trace', async () => {
     let fail = true;
     const flaky: SqlDriver = { ...db, transaction: (fn) => (fail ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) };

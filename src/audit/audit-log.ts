@@ -108,12 +108,14 @@ export class AuditLog {
   /** Records one event; resolves with the stored record once its batch is committed. */
   async append(e: AuditInput): Promise<AuditRecord> {
     const fields = prepareInput(e, this.#clock.now());
-    if (this.#gc.length >= this.#maxQueue) {
-      throw new GatehouseError('store_unavailable', 'audit log queue is full');
-    }
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#awaited++;
-      this.#gc.push({ fields, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 });
+      // Refused by the engine (its bound, like enqueue's): rejected at once, no caller left waiting.
+      if (!this.#gc.push({ fields, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 })) {
+        this.#awaited--;
+        reject(new GatehouseError('store_unavailable', 'audit log queue is full'));
+        return;
+      }
       this.#gc.kick();
     });
   }
