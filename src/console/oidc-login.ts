@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
@@ -8,7 +8,7 @@ import type { Principal } from '../identity/principal.ts';
 import { readCookie } from './sessions.ts';
 import type { ExternalSignIn, SignInOffer } from './external.ts';
 import type { ConsoleSurface } from './surface.ts';
-import type { SignInFlows } from './signin-flows.ts';
+import { bindingHash, type SignInFlows } from './signin-flows.ts';
 
 /** One OIDC issuer the console signs in with (authorization code + PKCE, public client). */
 export interface OidcLoginIssuer {
@@ -32,14 +32,14 @@ export interface OidcLoginDeps {
 }
 
 const FLOW_TTL_MS = 10 * 60_000;
-/** OIDC sign-ins in progress: in all (refused past it), per client address (its oldest dropped past it). */
-const MAX_FLOWS = 10_000;
-const MAX_FLOWS_PER_CLIENT = 100;
+/** Used-state markers kept (one per completed sign-in, each until its state expires): refused past it. */
+const MAX_USED = 50_000;
+const MAX_NEXT_CHARS = 256;
 const STATE_COOKIE = 'gatehouse_oidc_state';
 /** Where the browser may go after sign-in: a console page. */
 const NEXT = /^\/ui\/[A-Za-z0-9/_?=&.%-]*$/;
 
-interface Flow { readonly issuer: OidcLoginIssuer; readonly verifier: string; readonly nonce: string; readonly next: string }
+interface Flow { readonly issuer: OidcLoginIssuer; readonly verifier: string; readonly nonce: string; readonly next: string; readonly binding: string; readonly expiresAt: number }
 
 /**
  * Console sign-in with OpenID Connect: authorization code flow with PKCE (S256), `state` bound to
@@ -47,9 +47,11 @@ interface Flow { readonly issuer: OidcLoginIssuer; readonly verifier: string; re
  * verified like any token of that issuer (discovery, JWKS, `iss`, `exp`, algorithms) with the
  * client id as audience. Groups and user come from the issuer's configured claims.
  *
- * Flows in progress are kept in the store ({@link SignInFlows}), keyed by the hash of the state,
- * with the PKCE verifier sealed: the callback may reach any replica, and a state is taken once
- * across all of them.
+ * Nothing is stored at /start: the `state` is a token sealed with the master key
+ * ({@link SignInFlows.sealToken}) holding the issuer, PKCE verifier, nonce, destination, expiry
+ * and the hash of a random value the browser keeps in a cookie. Any replica opens it at the
+ * callback; the binding and expiry are checked first, and only after the ID token is verified is
+ * the state used, once across all replicas ({@link SignInFlows.consume}).
  */
 export class OidcLogin implements ExternalSignIn {
   readonly #issuers: readonly OidcLoginIssuer[];
@@ -81,15 +83,15 @@ export class OidcLogin implements ExternalSignIn {
     const meta = await fetchJsonObject(`${issuer.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, 5000);
     const authz = meta.authorization_endpoint;
     if (typeof authz !== 'string' || !/^https?:\/\//.test(authz)) throw new GatehouseError('upstream_error', 'the issuer has no authorization endpoint');
-    const state = randomBytes(24).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     const nonce = randomBytes(18).toString('base64url');
+    const binding = randomBytes(24).toString('base64url');
     const next = url.searchParams.get('next') ?? '';
-    await this.#deps.flows.put('oidc', state, {
-      client: req.socket.remoteAddress ?? '', ttlMs: FLOW_TTL_MS, max: MAX_FLOWS, perClient: MAX_FLOWS_PER_CLIENT,
-      data: { issuer: issuer.issuer, client_id: issuer.clientId, nonce, next: NEXT.test(next) ? next : '/ui/inbox' },
-      secret: verifier,
-    });
+    // No store write: the state carries the flow, sealed (an unauthenticated /start costs no one anything).
+    const state = this.#deps.flows.sealToken('oidc', {
+      i: issuer.issuer, c: issuer.clientId, v: verifier, n: nonce, b: bindingHash(binding),
+      x: next.length <= MAX_NEXT_CHARS && NEXT.test(next) ? next : '/ui/inbox',
+    }, FLOW_TTL_MS);
     const target = new URL(authz);
     target.search = new URLSearchParams({
       response_type: 'code', client_id: issuer.clientId, redirect_uri: this.#redirectUri, scope: issuer.scope, state, nonce,
@@ -98,7 +100,7 @@ export class OidcLogin implements ExternalSignIn {
     // Lax: the cookie must come back on the identity provider's top-level redirect to the callback.
     res.writeHead(302, {
       location: target.href, 'cache-control': 'no-store',
-      'set-cookie': `${STATE_COOKIE}=${state}; Path=/ui/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_MS / 1000}${this.#deps.tls ? '; Secure' : ''}`,
+      'set-cookie': `${STATE_COOKIE}=${binding}; Path=/ui/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_MS / 1000}${this.#deps.tls ? '; Secure' : ''}`,
     });
     res.end();
   }
@@ -110,9 +112,11 @@ export class OidcLogin implements ExternalSignIn {
       res.end();
     };
     const state = url.searchParams.get('state') ?? '';
-    const flow = await this.#take(state); // one use, on every replica, whatever happens next
+    // Checked before anything is used up: someone who learns the state cannot cancel the sign-in.
+    const flow = this.#open(state);
     const bound = readCookie(req.headers.cookie, STATE_COOKIE);
-    if (!flow || bound !== state) { await fail('invalid_state'); return; }
+    if (!flow || bound === undefined || !same(bindingHash(bound), flow.binding)) { await fail('invalid_state'); return; }
+    if (this.#deps.clock.now() >= flow.expiresAt) { await fail('expired'); return; }
     const code = url.searchParams.get('code');
     if (!code || code.length > 4096) { await fail(url.searchParams.get('error') ?? 'no_code'); return; }
     let principal: Principal;
@@ -136,6 +140,9 @@ export class OidcLogin implements ExternalSignIn {
       await fail(isGatehouseError(err) ? err.code : 'invalid_token');
       return;
     }
+    // One use, on every replica: written only now, after the identity provider's genuine answer.
+    const used = await this.#deps.flows.consume('oidc', state, flow.expiresAt, MAX_USED);
+    if (used !== 'new') { await fail(used === 'seen' ? 'invalid_state' : 'busy'); return; }
     await ui.startSession(res, principal, 'oidc');
     res.appendHeader('set-cookie', `${STATE_COOKIE}=; Path=/ui/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=0`);
     await ui.auditSignIn(req, 'oidc', 'ok', principal);
@@ -143,14 +150,19 @@ export class OidcLogin implements ExternalSignIn {
     res.end();
   }
 
-  /** The flow of `state`, removed from the store; undefined when unknown, used, expired or for an issuer no longer configured. */
-  async #take(state: string): Promise<Flow | undefined> {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(state)) return undefined;
-    const f = await this.#deps.flows.take('oidc', state);
-    if (!f || f.expired || f.secret === undefined) return undefined;
+  /** The flow sealed in `state`; undefined when forged, malformed or for an issuer no longer configured. */
+  #open(state: string): Flow | undefined {
+    const f = this.#deps.flows.openToken('oidc', state);
+    if (!f) return undefined;
     const d = f.data;
-    const issuer = this.#issuers.find((i) => i.issuer === d.issuer && i.clientId === d.client_id);
-    if (!issuer || typeof d.nonce !== 'string' || typeof d.next !== 'string' || !NEXT.test(d.next)) return undefined;
-    return { issuer, verifier: f.secret, nonce: d.nonce, next: d.next };
+    const issuer = this.#issuers.find((i) => i.issuer === d.i && i.clientId === d.c);
+    if (!issuer || typeof d.v !== 'string' || typeof d.n !== 'string' || typeof d.b !== 'string' || typeof d.x !== 'string' || !NEXT.test(d.x)) return undefined;
+    return { issuer, verifier: d.v, nonce: d.n, next: d.x, binding: d.b, expiresAt: f.expiresAt };
   }
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -52,9 +52,9 @@ export interface SamlLoginDeps {
 export const MAX_SAML_RESPONSE_BYTES = 128 * 1024;
 const FLOW_TTL_MS = 10 * 60_000;
 const FINISH_TTL_MS = 60_000;
-/** SAML sign-ins in progress: in all (refused past it), per client address (its oldest dropped past it). */
-const MAX_FLOWS = 10_000;
-const MAX_FLOWS_PER_CLIENT = 100;
+/** Used request-id markers kept (one per verified response, each until its request expires): refused past it. */
+const MAX_USED = 50_000;
+const MAX_NEXT_CHARS = 256;
 /** Verified sign-ins waiting for their finish step (each lives a minute). */
 const MAX_DONE = 10_000;
 const MAX_SEEN_ASSERTIONS = 50_000;
@@ -72,6 +72,8 @@ interface Flow {
   readonly cli?: { readonly port: number; readonly challenge: string; readonly state: string };
   /** The AuthnRequest's IssueInstant (node-saml checks InResponseTo against it). */
   readonly created: string;
+  /** When the request id stops being accepted (ms since the epoch). */
+  readonly expiresAt: number;
 }
 
 interface Done { readonly principal: Principal; readonly binding: string; readonly next: string; readonly cli?: { readonly challenge: string } }
@@ -97,16 +99,19 @@ export class SamlRefused extends Error {
  * confirmation whose Recipient is not our ACS, whose InResponseTo is not the request's, or that
  * has no NotOnOrAfter; a Destination other than our ACS; an assertion id seen before (replay
  * cache until its NotOnOrAfter); an unsolicited response (IdP-initiated sign-in is off). The
- * request id is usable once. RelayState is an opaque random id, never a URL: after sign-in the
+ * request id is self-authenticating — `_` + a token sealed with the master key
+ * ({@link SignInFlows.sealToken}) holding the browser binding's hash, destination, CLI parameters
+ * and expiry — so /start writes nothing; it is usable once, used up only after the response
+ * was verified ({@link SignInFlows.consume}), so nobody can cancel a sign-in by posting junk for it. RelayState is an opaque random id, never a URL: after sign-in the
  * browser goes only to a `/ui/` page chosen when the flow started.
  *
  * The ACS is a cross-site POST (no SameSite cookie comes with it), so it does not sign in: it
  * redirects to `/ui/auth/saml/finish`, a top-level GET that carries the Lax cookie set when this
  * browser started the flow; only then does the session start (no login CSRF).
  *
- * The request ids in progress, the verified results waiting for their finish step and the
- * assertion ids seen are kept in the store ({@link SignInFlows}): any replica may receive the
- * IdP's POST or the finish, and each is used once across all of them.
+ * The used request ids, the verified results waiting for their finish step and the assertion ids
+ * seen are kept in the store ({@link SignInFlows}), written only after a verified response: any
+ * replica may receive the IdP's POST or the finish, and each is used once across all of them.
  */
 export class SamlLogin implements ExternalSignIn {
   readonly #idp: SamlIdp;
@@ -186,24 +191,22 @@ export class SamlLogin implements ExternalSignIn {
     const next = url.searchParams.get('next') ?? '';
     const cli = cliParams(url);
     const binding = randomBytes(24).toString('base64url');
-    const id = `_${randomBytes(20).toString('hex')}`;
-    const { target, created } = await this.#serial(async () => {
+    // No store write (an unauthenticated /start costs no one anything): the request id carries the
+    // flow, sealed. node-saml checks InResponseTo against when the request was made, on its own
+    // (wall) clock, as it stamps the IssueInstant; the id is made first, so that instant is now.
+    const created = new Date().toISOString();
+    const id = `_${this.#deps.flows.sealToken('saml', {
+      b: bindingHash(binding), x: next.length <= MAX_NEXT_CHARS && NEXT.test(next) && !next.startsWith('/ui/auth/') ? next : '/ui/inbox',
+      c: created, ...(cli ? { cli } : {}),
+    }, FLOW_TTL_MS)}`;
+    const { target } = await this.#serial(async () => {
       this.#nextId = id;
       try {
-        // RelayState is an opaque id (never a URL): the destination after sign-in is kept in the flow.
-        return { target: await this.#saml.getAuthorizeUrlAsync(randomBytes(12).toString('base64url'), undefined, {}), created: this.#pending.get(id) };
+        // RelayState is an opaque id (never a URL): the destination after sign-in is kept in the request id.
+        return { target: await this.#saml.getAuthorizeUrlAsync(randomBytes(12).toString('base64url'), undefined, {}) };
       } finally {
         this.#pending.delete(id);
       }
-    });
-    if (created === undefined) throw new GatehouseError('internal', 'the SAML request was not recorded');
-    // Bounded per address by dropping that address's oldest flow, not by refusing: /start needs no
-    // credential, so refusing at one bound let anyone lock every SAML sign-in out for the flow
-    // lifetime; a flood from one address now evicts only its own flows. Past the bound in all
-    // (many addresses), a new sign-in is refused.
-    const flow: Flow = { binding: bindingHash(binding), next: NEXT.test(next) && !next.startsWith('/ui/auth/') ? next : '/ui/inbox', ...(cli ? { cli } : {}), created };
-    await this.#deps.flows.put('saml', id, {
-      client: req.socket.remoteAddress ?? '', ttlMs: FLOW_TTL_MS, max: MAX_FLOWS, perClient: MAX_FLOWS_PER_CLIENT, data: { ...flow },
     });
     const headers: Record<string, string> = { location: target, 'cache-control': 'no-store' };
     // Lax: the cookie must come back on the top-level GET to /finish after the IdP's POST.
@@ -234,7 +237,7 @@ export class SamlLogin implements ExternalSignIn {
     const { flow, principal } = result;
     const token = randomBytes(24).toString('base64url');
     const done: Done = { principal, binding: flow.binding, next: flow.next, ...(flow.cli ? { cli: { challenge: flow.cli.challenge } } : {}) };
-    await this.#deps.flows.put('saml_done', token, { client: '', ttlMs: FINISH_TTL_MS, max: MAX_DONE, data: { ...done } });
+    await this.#deps.flows.put('saml_done', token, { ttlMs: FINISH_TTL_MS, max: MAX_DONE, data: { ...done } });
     if (flow.cli) {
       await ui.auditSignIn(req, 'saml', 'ok', principal);
       const back = new URL(`http://127.0.0.1:${flow.cli.port}/callback`);
@@ -295,11 +298,11 @@ export class SamlLogin implements ExternalSignIn {
     }
     const requestId = root.getAttribute('InResponseTo') ?? '';
     if (requestId === '') throw new SamlRefused('unsolicited', 'unsolicited responses (IdP-initiated sign-in) are not accepted; start the sign-in from Gatehouse');
-    if (requestId.length > 256) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress (unknown, used or expired request)');
-    // One use, on every replica, whatever happens next: the DELETE … RETURNING of the store.
-    const taken = await this.#deps.flows.take('saml', requestId);
-    const flow = taken ? flowOf(taken.data) : undefined;
-    if (!taken || !flow) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress (unknown, used or expired request)');
+    // A request id this gateway (any replica) minted, opened without touching the store; it is
+    // used up only below, once the response is verified.
+    const opened = requestId.startsWith('_') ? this.#deps.flows.openToken('saml', requestId.slice(1)) : undefined;
+    const flow = opened ? flowOf(opened.data, opened.expiresAt) : undefined;
+    if (!opened || !flow) throw new SamlRefused('unknown_request', UNKNOWN_REQUEST);
     const destination = root.getAttribute('Destination');
     if (destination !== null && destination !== '' && destination !== this.acsUrl) throw new SamlRefused('wrong_destination', 'the response is addressed to another service provider (Destination)');
 
@@ -313,7 +316,7 @@ export class SamlLogin implements ExternalSignIn {
       this.#pending.delete(requestId);
     }
     if (!profile) throw new SamlRefused('unknown_request', 'the response answers no sign-in in progress');
-    if (taken.expired) throw new SamlRefused('expired', 'the sign-in took too long');
+    if (opened.expired) throw new SamlRefused('expired', 'the sign-in took too long');
 
     // Everything below reads the signed assertion only.
     const a = signedAssertion(profile);
@@ -339,6 +342,10 @@ export class SamlLogin implements ExternalSignIn {
     const condEnd = time(attr(conditions[0], 'NotOnOrAfter'));
     if (condEnd !== undefined && now >= condEnd + skew) throw new SamlRefused('expired', 'the assertion has expired');
 
+    // The request id: used once, on every replica — written only now, for a verified response.
+    const used = await this.#deps.flows.consume('saml', requestId, flow.expiresAt, MAX_USED);
+    if (used === 'seen') throw new SamlRefused('unknown_request', UNKNOWN_REQUEST);
+    if (used === 'full') throw new SamlRefused('busy', 'too many recent sign-ins; try again shortly');
     // Replay: an assertion id is accepted once (on any replica) until it could no longer be valid anyway.
     const seen = await this.#deps.flows.remember('saml_assertion', assertionId, Math.max(notOnOrAfter, condEnd ?? 0) + skew, MAX_SEEN_ASSERTIONS);
     if (seen === 'seen') throw new SamlRefused('replayed', 'this assertion was used before');
@@ -390,12 +397,14 @@ export class SamlLogin implements ExternalSignIn {
   }
 }
 
-/** A SAML flow as the store returned it; undefined when it is not one. */
-function flowOf(d: Record<string, unknown>): Flow | undefined {
-  if (typeof d.binding !== 'string' || typeof d.next !== 'string' || !NEXT.test(d.next) || typeof d.created !== 'string') return undefined;
+const UNKNOWN_REQUEST = 'the response answers no sign-in in progress (unknown, used or expired request)';
+
+/** A SAML flow as its request id carried it; undefined when it is not one. */
+function flowOf(d: Record<string, unknown>, expiresAt: number): Flow | undefined {
+  if (typeof d.b !== 'string' || typeof d.x !== 'string' || !NEXT.test(d.x) || typeof d.c !== 'string') return undefined;
   const cli = d.cli as Flow['cli'] | undefined;
-  if (cli !== undefined && (typeof cli !== 'object' || typeof cli.port !== 'number' || typeof cli.challenge !== 'string' || typeof cli.state !== 'string')) return undefined;
-  return { binding: d.binding, next: d.next, created: d.created, ...(cli ? { cli: { port: cli.port, challenge: cli.challenge, state: cli.state } } : {}) };
+  if (cli !== undefined && (typeof cli !== 'object' || cli === null || typeof cli.port !== 'number' || typeof cli.challenge !== 'string' || typeof cli.state !== 'string')) return undefined;
+  return { binding: d.b, next: d.x, created: d.c, expiresAt, ...(cli ? { cli: { port: cli.port, challenge: cli.challenge, state: cli.state } } : {}) };
 }
 
 /** `cli_port` and `cli_challenge` of `gatehouse login --saml`, both or neither. */

@@ -5,12 +5,28 @@ import { open, seal } from '../store/crypto-box.ts';
 import type { SqlExecutor } from '../store/sql.ts';
 
 /**
- * What is kept of a console sign-in in progress: `oidc` (a state: issuer, nonce, destination and
- * the sealed PKCE verifier), `saml` (an AuthnRequest id: browser binding, destination, CLI
- * parameters), `saml_done` (a verified SAML sign-in waiting for its finish step or CLI code
- * exchange) and `saml_assertion` (an assertion id seen: the replay cache).
+ * What the store keeps of console sign-ins — only after a genuine identity provider response:
+ * `oidc_used` / `saml_used` (an OIDC state / SAML request id already used: one-time markers until
+ * it expires), `saml_done` (a verified SAML sign-in waiting for its finish step or CLI code
+ * exchange) and `saml_assertion` (an assertion id seen: the replay cache). The gateway no longer writes
+ * `oidc` and `saml` rows (flows kept at /start until this change; left-over rows expire and are
+ * swept): a sign-in in progress is a sealed token ({@link SignInFlows.sealToken}) that the
+ * browser and the IdP carry.
  */
-export type FlowKind = 'oidc' | 'saml' | 'saml_done' | 'saml_assertion';
+export type FlowKind = 'oidc' | 'saml' | 'oidc_used' | 'saml_used' | 'saml_done' | 'saml_assertion';
+
+/** A sign-in in progress, sealed into the OIDC `state` or the SAML AuthnRequest `ID`. */
+export type TokenKind = 'oidc' | 'saml';
+
+/** An opened sign-in token: its data and whether its lifetime is over. */
+export interface OpenedToken {
+  readonly data: Record<string, unknown>;
+  readonly expiresAt: number;
+  readonly expired: boolean;
+}
+
+/** Longest sign-in token accepted (base64url characters). */
+export const MAX_TOKEN_CHARS = 1024;
 
 /** A flow taken from the store (it is gone from it for every replica). */
 export interface TakenFlow {
@@ -23,16 +39,12 @@ export interface TakenFlow {
 }
 
 export interface PutOptions {
-  /** The address that started it (`''` when none applies; see {@link clientKey}). */
-  readonly client: string;
   readonly data: Record<string, unknown>;
   /** Sealed with the master key before it is stored (bound to the kind and key). */
   readonly secret?: string;
   readonly ttlMs: number;
   /** Most live rows of this kind in all: past it, {@link SignInFlows.put} refuses. */
   readonly max: number;
-  /** Most rows of this kind per `client`: past it, that client's own oldest are dropped. Default: no bound. */
-  readonly perClient?: number;
 }
 
 /** Expired rows are swept at most this often (by any call that adds one). */
@@ -40,28 +52,30 @@ const SWEEP_EVERY_MS = 60_000;
 const MAX_DATA_CHARS = 64 * 1024;
 
 /**
- * Console sign-ins in progress, kept in the gateway's store (`console_signin_flows`, migration 012)
- * so that the identity provider's redirect or POST may reach any replica sharing the store, not
- * only the one that started the sign-in.
+ * Console sign-ins across replicas sharing one store and one master key — without a store write
+ * before the identity provider has answered.
  *
- * - **Once.** {@link take} is one `DELETE … RETURNING`: of two replicas (or requests) taking the
- *   same key, exactly one gets the flow; a replayed OIDC `state` or SAML `InResponseTo` finds
- *   nothing on every replica. {@link remember} is an insert that conflicts on a key seen before.
- * - **Nothing usable at rest.** Rows are keyed by the SHA-256 of the key (an OIDC state or a
- *   finish token is never stored); the one secret a flow must keep, the PKCE verifier, is sealed
- *   with the master key (AES-256-GCM, bound to the row's kind and key). A reader of the table
- *   cannot finish a sign-in.
- * - **Bounded.** Each row lives for its TTL (expired rows are swept, and never counted). One
- *   client (address; an IPv6 /64) keeps at most `perClient` flows of a kind: past it, its own
- *   oldest are dropped, so a flood from one address evicts only that address's flows and never
- *   locks anyone else out. Past the kind's bound in all, a new flow is refused
- *   (`too_many_requests`, checked in the insert itself), so unauthenticated starts from many
- *   addresses cannot grow the table without limit either. Replicas racing at a bound may
- *   overshoot it by the number of concurrent inserts.
+ * - **Nothing at /start.** A sign-in in progress is a token sealed with the master key
+ *   ({@link sealToken}: AES-256-GCM, bound to its kind, with its expiry inside): the OIDC `state`
+ *   (holding the PKCE verifier, nonce, destination, the hash of the browser's cookie) or the SAML
+ *   AuthnRequest `ID`. Any replica opens it ({@link openToken}); nobody without the key can
+ *   make, read or alter one. An unauthenticated /start flood therefore costs no store work and
+ *   takes no one's place: there is no per-address or global bound to exhaust.
+ * - **Once.** A token is used by {@link consume}: one insert of a marker keyed by its hash that
+ *   conflicts with a live one, written only after the IdP's response was verified; of two
+ *   replicas (or requests) using the same token, exactly one gets `'new'`; a replayed state or
+ *   InResponseTo finds the marker on every replica. The marker lives until the token expires.
+ *   {@link take} (`DELETE … RETURNING`) uses a `saml_done` result once.
+ * - **Nothing usable at rest.** Rows are keyed by the SHA-256 of the key (a state, request id or
+ *   finish token is never stored). A reader of the table cannot finish a sign-in.
+ * - **Bounded.** Each row lives for its TTL (expired rows are swept, and never counted); past a
+ *   kind's bound in all, a new row is refused (`too_many_requests` / `'full'`), checked in the
+ *   insert itself. Replicas racing at a bound may overshoot it by the number of concurrent inserts.
  *
  * @example
- *   await flows.put('oidc', state, { client, data: { nonce }, secret: verifier, ttlMs, max: 10_000 });
- *   const f = await flows.take('oidc', state); // undefined the second time, on any replica
+ *   const state = flows.sealToken('oidc', { nonce }, 600_000); // no store write
+ *   const t = flows.openToken('oidc', state);                 // any replica; undefined if forged
+ *   if (t && !t.expired && await flows.consume('oidc', state, t.expiresAt, 50_000) === 'new') { ... }
  */
 export class SignInFlows {
   readonly #db: SqlExecutor;
@@ -83,19 +97,12 @@ export class SignInFlows {
     const h = keyHash(kind, key);
     const now = this.#clock.now();
     const sealed = o.secret === undefined ? null : seal(this.#key, o.secret, context(kind, h));
-    const client = clientKey(o.client);
-    if (o.perClient !== undefined) {
-      await this.#db.query(
-        `DELETE FROM console_signin_flows WHERE kind = $1 AND key_hash IN (
-           SELECT key_hash FROM console_signin_flows WHERE kind = $1 AND client = $2 ORDER BY created_at DESC, key_hash OFFSET $3)`,
-        [kind, client, Math.max(0, o.perClient - 1)]);
-    }
     const rows = await this.#db.query(
       `INSERT INTO console_signin_flows (kind, key_hash, client, data, sealed, created_at, expires_at)
-       SELECT $1, $2, $3, $4::jsonb, $5, $6, $7
-       WHERE (SELECT count(*) FROM console_signin_flows WHERE kind = $1 AND expires_at > $6) < $8
+       SELECT $1, $2, '', $3::jsonb, $4, $5, $6
+       WHERE (SELECT count(*) FROM console_signin_flows WHERE kind = $1 AND expires_at > $5) < $7
        RETURNING key_hash`,
-      [kind, h, client, data, sealed, now, now + o.ttlMs, o.max]);
+      [kind, h, data, sealed, now, now + o.ttlMs, o.max]);
     if (rows.length === 0) {
       throw new GatehouseError('too_many_requests', `${o.max} sign-ins of this kind are in progress (the limit): try again when some finish or expire (within ${Math.ceil(o.ttlMs / 60_000)} min)`);
     }
@@ -141,6 +148,40 @@ export class SignInFlows {
     return live.length > 0 ? 'seen' : 'full';
   }
 
+  /**
+   * Seals `data` and its expiry (now + `ttlMs`) into a base64url token that only holders of the
+   * master key open, bound to `kind`. Pure computation: nothing is written anywhere.
+   */
+  sealToken(kind: TokenKind, data: Record<string, unknown>, ttlMs: number): string {
+    const sealed = seal(this.#key, JSON.stringify({ d: data, e: this.#clock.now() + ttlMs }), tokenContext(kind));
+    const token = Buffer.from(sealed.slice(sealed.indexOf(':') + 1), 'base64').toString('base64url');
+    if (token.length > MAX_TOKEN_CHARS) throw new GatehouseError('internal', 'sign-in token too large');
+    return token;
+  }
+
+  /** Opens a token of {@link sealToken}; undefined when it is malformed, forged, of another kind or key. */
+  openToken(kind: TokenKind, token: string): OpenedToken | undefined {
+    if (token.length < 40 || token.length > MAX_TOKEN_CHARS || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+    let o: unknown;
+    try {
+      o = JSON.parse(open(this.#key, `v1:${Buffer.from(token, 'base64url').toString('base64')}`, tokenContext(kind)));
+    } catch {
+      return undefined;
+    }
+    const t = o as { d?: unknown; e?: unknown };
+    if (typeof t !== 'object' || t === null || typeof t.d !== 'object' || t.d === null || Array.isArray(t.d) || typeof t.e !== 'number') return undefined;
+    return { data: t.d as Record<string, unknown>, expiresAt: t.e, expired: this.#clock.now() >= t.e };
+  }
+
+  /**
+   * Uses a sign-in token once across replicas (a marker keyed by its hash until `untilMs`):
+   * `'new'` the first time, `'seen'` when it was used before (on any replica), `'full'` when
+   * `max` live markers of this kind are kept. Call it only after the IdP's response was verified.
+   */
+  consume(kind: TokenKind, token: string, untilMs: number, max: number): Promise<'new' | 'seen' | 'full'> {
+    return this.remember(kind === 'oidc' ? 'oidc_used' : 'saml_used', token, untilMs, max);
+  }
+
   /** Live rows of `kind` (tests and diagnostics). */
   async count(kind: FlowKind): Promise<number> {
     const r = await this.#db.query<{ n: string | number }>('SELECT count(*) AS n FROM console_signin_flows WHERE kind = $1 AND expires_at > $2', [kind, this.#clock.now()]);
@@ -155,24 +196,12 @@ export class SignInFlows {
   }
 }
 
-/**
- * The client a flow is counted against: its address, with an IPv4-mapped IPv6 address as IPv4
- * and an IPv6 address by its /64 (one host usually holds a whole /64).
- */
-export function clientKey(address: string): string {
-  const a = address.trim().toLowerCase();
-  const v4 = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/.exec(a);
-  if (v4) return v4[1]!;
-  if (!a.includes(':')) return a.slice(0, 64);
-  const [head = '', tail] = a.split('::', 2);
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`.slice(0, 64);
-}
-
 function keyHash(kind: FlowKind, key: string): string {
   return createHash('sha256').update(`${kind}\0${key}`).digest('base64url');
+}
+
+function tokenContext(kind: TokenKind): string {
+  return `console_signin_token:${kind}`;
 }
 
 function context(kind: FlowKind, h: string): string {

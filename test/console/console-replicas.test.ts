@@ -81,9 +81,11 @@ describe('console sessions are shared by replicas through the store (real Postgr
 });
 
 /**
- * Sign-ins in progress live in the store (migration 012): the identity provider's redirect (OIDC)
- * or POST (SAML) may reach another replica than the one that started the sign-in, and a state or
- * InResponseTo is used once across all replicas. Both gateways are configured with the address of
+ * Sign-ins in progress are sealed tokens (the OIDC state, the SAML request id) any replica opens
+ * with the shared master key; used-once markers and results waiting for /finish live in the store
+ * (migration 012): the identity provider's redirect (OIDC) or POST (SAML) may reach another
+ * replica than the one that started the sign-in, and a state or InResponseTo is used once across
+ * all replicas. Both gateways are configured with the address of
  * the load balancer in front of them (public_url; never contacted): the redirect URI, the ACS and
  * the SAML audience are the same on both, as in a real deployment.
  */
@@ -141,12 +143,8 @@ describe('console sign-ins in progress are shared by replicas through the store 
     const { cookie, back } = await oidcStart(a, 'erin');
     const state = back.searchParams.get('state') ?? '';
     assert.ok(state.length >= 32);
-    // At rest: the row is keyed by the state's hash; neither the state nor the verifier is in clear.
-    const stored = await rows("SELECT * FROM console_signin_flows WHERE kind = 'oidc'");
-    assert.equal(stored.length, 1);
-    assert.ok(!JSON.stringify(stored).includes(state), 'no state in the table');
-    assert.match(String(stored[0]!.sealed), /^v1:/, 'the PKCE verifier is sealed');
-    assert.equal((stored[0]!.data as Record<string, unknown>).verifier, undefined);
+    // /start wrote nothing (review 10, F3): the state is the flow, sealed with the shared master key.
+    assert.equal((await rows("SELECT * FROM console_signin_flows WHERE kind IN ('oidc', 'oidc_used')")).length, 0, '/start writes nothing');
 
     const done = await oidcCallback(b, back, cookie);
     assert.equal(done.status, 302);
@@ -154,7 +152,11 @@ describe('console sign-ins in progress are shared by replicas through the store 
     const session = consoleCookie(done);
     assert.ok(session, 'B starts the console session');
     assert.deepEqual(await whoAmI(a, session), { ...(await whoAmI(a, session)), user: 'erin', method: 'oidc' });
-    assert.equal((await rows("SELECT * FROM console_signin_flows WHERE kind = 'oidc'")).length, 0, 'the flow is used up');
+    // Used up: a marker keyed by the state's hash, written after the ID token was verified; neither the state nor the verifier is in clear.
+    const used = await rows("SELECT * FROM console_signin_flows WHERE kind = 'oidc_used'");
+    assert.equal(used.length, 1, 'the flow is used up');
+    assert.ok(!JSON.stringify(used).includes(state), 'no state in the table');
+    assert.equal(used[0]!.sealed, null);
 
     for (const t of [a, b]) {
       const replay = await oidcCallback(t, back, cookie);
@@ -213,6 +215,55 @@ describe('console sign-ins in progress are shared by replicas through the store 
       const again = await samlPost(t, s.xml);
       assert.match(decodeURIComponent(again), /^\/ui\/signin\?error=.*no sign-in in progress/, 'a replayed InResponseTo is refused on every replica');
     }
+  });
+
+  /** Rows written to the store since `since` (ms), and all rows: /start must change neither. */
+  const writes = async (since: number): Promise<{ since: number; all: number }> => ({
+    since: (await rows(`SELECT * FROM console_signin_flows WHERE created_at >= ${since}`)).length,
+    all: (await rows('SELECT * FROM console_signin_flows')).length,
+  });
+
+  test('review 10 F3: a flood of /start on both replicas (one client address, as behind a proxy) writes nothing and stops no sign-in in progress', async () => {
+    const victimOidc = await oidcStart(a, 'gina');
+    const victimSaml = await samlStart(b, 'hal@example.com');
+    const before = await writes(0);
+    const t0 = Date.now();
+    // 300 of each kind: three times the old per-address bound, from the address every client shares behind a proxy.
+    for (let i = 0; i < 300; i += 10) {
+      const batch = await Promise.all(Array.from({ length: 10 }, (_, j) => fetch(`${base((i + j) % 2 ? a : b)}/ui/auth/${j % 2 ? 'saml' : 'oidc'}/start?issuer=0`, { redirect: 'manual' })));
+      for (const r of batch) { assert.equal(r.status, 302); await r.arrayBuffer(); }
+      const more = await Promise.all(Array.from({ length: 10 }, (_, j) => fetch(`${base((i + j) % 2 ? b : a)}/ui/auth/${j % 2 ? 'oidc' : 'saml'}/start`, { redirect: 'manual' })));
+      for (const r of more) { assert.equal(r.status, 302); await r.arrayBuffer(); }
+    }
+    assert.deepEqual(await writes(t0), { since: 0, all: before.all }, 'no /start wrote to the store');
+    // The sign-ins started before the flood complete, on the other replica.
+    const done = await oidcCallback(b, victimOidc.back, victimOidc.cookie);
+    assert.equal(done.headers.get('location'), '/ui/audit');
+    assert.equal((await whoAmI(a, consoleCookie(done) ?? '')).user, 'gina');
+    const loc = await samlPost(a, victimSaml.xml);
+    assert.match(loc, /^\/ui\/auth\/saml\/finish\?t=/, decodeURIComponent(loc));
+    const fin = await fetch(`${base(b)}${loc}`, { redirect: 'manual', headers: { cookie: victimSaml.cookie } });
+    assert.equal((await whoAmI(a, consoleCookie(fin) ?? '')).user, 'hal@example.com');
+  });
+
+  test('review 10 F5: a callback without the browser\'s cookie, or a response with a bad signature, does not use up the sign-in', async () => {
+    const o = await oidcStart(a, 'ivan');
+    for (const cookie of ['', 'gatehouse_oidc_state=stolen-state-but-not-the-cookie']) {
+      const forged = await oidcCallback(b, o.back, cookie);
+      assert.match(forged.headers.get('location') ?? '', /^\/ui\/signin\?error=/);
+      assert.equal(consoleCookie(forged), undefined);
+    }
+    const ok = await oidcCallback(a, o.back, o.cookie);
+    assert.equal((await whoAmI(b, consoleCookie(ok) ?? '')).user, 'ivan', 'the genuine callback still signs in');
+
+    const s = await samlStart(a, 'jo@example.com');
+    const other = makeIdpKeys();
+    const acs = `${FRONT}/ui/auth/saml/acs`;
+    const x = assertion({ issuer: IDP, nameId: 'mallory', inResponseTo: s.requestId, recipient: acs, audience: `${FRONT}/ui/auth/saml/metadata` });
+    const junk = response({ issuer: IDP, inResponseTo: s.requestId, destination: acs, body: sign(x.xml, x.id, { keys: other }) }).xml;
+    assert.match(decodeURIComponent(await samlPost(b, junk)), /^\/ui\/signin\?error=.*signature/, 'a response signed by another key is refused');
+    const loc = await samlPost(b, s.xml);
+    assert.match(loc, /^\/ui\/auth\/saml\/finish\?t=/, `the genuine response is still accepted: ${decodeURIComponent(loc)}`);
   });
 
   test('SAML: the same response posted to A and B at once is accepted exactly once', async () => {
