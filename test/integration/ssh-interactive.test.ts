@@ -129,4 +129,37 @@ describe('SSH interactive shells: shell.interactive, masking, asciicast recordin
     assert.match(replayed.out, /hi-42/);
     assert.match(replayed.out, /40 132/);
   });
+
+  test('a huge terminal size is clamped to 1000×500: the server gets it, the recording holds it (a pty request and a resize)', async () => {
+    const c = await sshConnect(port, 'web01', olga);
+    try {
+      const term = await openShell(c, { cols: 5000, rows: 5000 });
+      term.stream.write('stty size; echo "big-$((6*7))"\n');
+      await term.waitFor(/500 1000\r?\n/);
+      await term.waitFor(/big-42/);
+      term.stream.setWindow(99_999, 4_000_000, 0, 0);
+      term.stream.write('stty size; echo "bigger-$((6*7))"\n');
+      await term.waitFor(/bigger-42/);
+      assert.equal(term.out.match(/500 1000\r?\n/g)?.length, 2, `both sizes clamped: ${JSON.stringify(term.out.slice(-300))}`);
+      term.stream.write('exit\n');
+      await term.closed;
+    } finally { c.end(); }
+    let frames: [number, string, string][] = [];
+    let header = { width: 0, height: 0 };
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const list = await t.api('GET', '/api/v1/sessions?connection=web01&user=olga&limit=200');
+      for (const s of (list.json.items as { id: string; protocol: string; closedAt?: string }[]).filter((i) => i.protocol === 'ssh' && i.closedAt !== undefined)) {
+        const res = await fetch(`${t.url}/api/v1/sessions/${s.id}/export?format=asciicast`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+        const lines = (await res.text()).trim().split('\n');
+        const f = lines.slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+        if (f.some((x) => x[1] === 'o' && x[2].includes('bigger-42'))) { frames = f; header = JSON.parse(lines[0]!) as typeof header; }
+      }
+      if (frames.length > 0) break;
+      if (Date.now() > until) throw new Error('no closed ssh session with the huge terminal recorded');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual([header.width, header.height], [1000, 500], 'the recorded size is the applied one');
+    assert.deepEqual(frames.filter((f) => f[1] === 'r').map((f) => f[2]), ['1000x500'], 'the resize is recorded as applied');
+  });
 });

@@ -32,6 +32,19 @@ export interface ClientSessionDeps {
 /** A pseudo-terminal the client asked for on one session channel. */
 interface Pty { term: string; cols: number; rows: number; width: number; height: number }
 
+/**
+ * The largest terminal the gateway applies: a pty request or window change asking for more is
+ * clamped to it (not refused: OpenSSH's client then goes on without a terminal, and a window
+ * change has no reply), and the clamped size is what the upstream gets and what is recorded. An
+ * unbounded size would let a client record a session no player can draw (a 5000×5000 terminal
+ * hangs the console's replay).
+ */
+export const MAX_PTY_COLS = 1000;
+export const MAX_PTY_ROWS = 500;
+/** Pixel sizes are only forwarded (never recorded), bounded the same way. */
+const MAX_PTY_PIXELS = 65_535;
+const bound = (n: number, max: number): number => (Number.isInteger(n) && n > 0 ? Math.min(n, max) : 0);
+
 type Reply = (() => void) | undefined;
 const reply = (f: Reply): void => { if (typeof f === 'function') f(); };
 
@@ -69,12 +82,12 @@ export class SshClientSession {
       reply(accept);
     });
     session.on('pty', (accept: Reply, _reject: Reply, info: ssh2.PseudoTtyInfo) => {
-      pty = { term: info.term, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+      pty = { term: info.term, cols: bound(info.cols, MAX_PTY_COLS), rows: bound(info.rows, MAX_PTY_ROWS), width: bound(info.width, MAX_PTY_PIXELS), height: bound(info.height, MAX_PTY_PIXELS) };
       reply(accept);
     });
     session.on('window-change', (accept: Reply, _reject: Reply, info: ssh2.WindowChangeInfo) => {
       if (pty) {
-        pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+        pty = { ...pty, cols: bound(info.cols, MAX_PTY_COLS), rows: bound(info.rows, MAX_PTY_ROWS), width: bound(info.width, MAX_PTY_PIXELS), height: bound(info.height, MAX_PTY_PIXELS) };
         live.resize?.(pty);
       }
       reply(accept);
