@@ -43,6 +43,7 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
   let t: TestGateway;
   let browser: TestBrowser;
   let olga: string;
+  let oscar: string;
 
   before(async () => {
     sshd = await startSshd();
@@ -53,6 +54,7 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
         `  - { name: web01, type: ssh, url: "ssh://${sshd.user}@127.0.0.1:${sshd.port}", host_key: "${sshd.hostKey}", credentials: { private_key: "\${file:${join(sshd.dir, 'gw_client_key')}}" } }`].join('\n'),
     });
     olga = String((await t.api('POST', '/api/v1/api-keys', { user: 'olga', groups: ['ops'] })).json.key);
+    oscar = String((await t.api('POST', '/api/v1/api-keys', { user: 'oscar', groups: ['ops'] })).json.key);
     browser = await launchBrowser();
   });
   after(async () => {
@@ -134,6 +136,72 @@ describe('web console: an SSH terminal session replayed in Chromium (real OpenSS
     const tr = await traps(page);
     assert.equal(tr.xss, 0, 'no payload ran');
     assert.deepEqual(tr.csp, [], 'no CSP violation (the player\'s styles are its stylesheet and CSSOM)');
+    assert.deepEqual(w.errors.filter((e) => !/status of (401|404)/.test(e)), []);
+  });
+
+  test('a terminal too big for the player (asked 5000×5000, applied 1000×500; or an old 5000×5000 recording) is shown as text with a note, promptly', async () => {
+    const c = await sshConnect(t.gw.listeners.ssh!.port, 'web01', oscar);
+    try {
+      const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
+        c.shell({ term: 'xterm', cols: 5000, rows: 5000 }, (err, s) => { if (err) reject(err); else resolve(s); });
+      });
+      let out = '';
+      stream.on('data', (d: Buffer) => { out += d.toString(); });
+      const closed = new Promise<void>((r) => { stream.on('close', () => { r(); }); });
+      stream.write('stty size; echo "huge-$((6*7))"\n');
+      const until = Date.now() + 15_000;
+      while (!/500 1000\r?\n[\s\S]*huge-42/.test(out)) {
+        if (Date.now() > until) throw new Error(`no output: ${JSON.stringify(out.slice(-300))}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      stream.setWindow(5000, 5000, 0, 0);
+      stream.write('exit\n');
+      await closed;
+    } finally { c.end(); }
+    let id = '';
+    const until = Date.now() + 20_000;
+    while (id === '') {
+      const items = (await t.api('GET', '/api/v1/sessions?connection=web01&user=oscar')).json.items as { id: string; protocol: string; closedAt?: string }[];
+      id = items.find((s) => s.protocol === 'ssh' && s.closedAt !== undefined)?.id ?? '';
+      if (id === '' && Date.now() > until) throw new Error('no closed ssh session recorded');
+      if (id === '') await new Promise((r) => setTimeout(r, 200));
+    }
+    const page = await (await browser.context()).newPage();
+    const w = watch(page);
+    await page.goto(`${t.url}/`);
+    await page.getByLabel('Gatehouse API key').fill(t.adminKey);
+    await page.getByRole('button', { name: 'Sign in with API key' }).click();
+    await page.getByRole('heading', { name: 'Reviews' }).waitFor();
+    const term = page.locator('[data-testid=terminal]');
+    const note = page.locator('[data-testid=terminal-note]');
+    // As recorded by the gateway: 1000×500, above the player's 500×200.
+    await page.goto(`${t.url}/ui/sessions/${encodeURIComponent(id)}`);
+    await term.waitFor({ timeout: 10_000 });
+    assert.match(await note.innerText(), /Recorded at 1000×500, larger than the player draws \(500×200\)/);
+    assert.match(await term.innerText(), /huge-42/);
+    assert.equal(await page.locator('.ap-term').count(), 0, 'no player for a terminal this big');
+    // An older recording with a 5000×5000 terminal and resize (before the gateway bounded it): the
+    // events API answer is rewritten in the browser; the page must not hand it to the player.
+    await page.route('**/api/v1/sessions/*/events*', async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { items: { type: string; data?: Record<string, unknown> }[] };
+      for (const e of body.items) {
+        if (e.type === 'request' && e.data?.cols !== undefined) Object.assign(e.data, { cols: 5000, rows: 5000 });
+        if (e.type === 'terminal' && typeof e.data?.r === 'string') e.data.r = '5000x5000';
+      }
+      await route.fulfill({ response: res, json: body });
+    });
+    const started = Date.now();
+    await page.goto(`${t.url}/ui/sessions/${encodeURIComponent(id)}`);
+    await term.waitFor({ timeout: 10_000 });
+    assert.match(await note.innerText(), /Recorded at 5000×5000, larger than the player draws \(500×200\)/);
+    assert.match(await term.innerText(), /huge-42/);
+    assert.equal(await page.locator('.ap-term').count(), 0, 'no player for a terminal this big');
+    const ms = Date.now() - started;
+    assert.ok(ms < 10_000, `the page answered in ${ms} ms`);
+    await shot(page, 'replay-ssh-too-big');
+    assert.deepEqual(await seriousA11y(page), []);
+    assert.deepEqual((await traps(page)).csp, []);
     assert.deepEqual(w.errors.filter((e) => !/status of (401|404)/.test(e)), []);
   });
 });

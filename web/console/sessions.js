@@ -4,6 +4,7 @@
 import { h, replace, when, asText, field, dl } from './dom.js';
 import { api, qs } from './api.js';
 import { link } from './app.js';
+import { stringFilter } from './term-filter.js';
 
 /** The session list with its filters (principal, agent, connection, time, decision). */
 export async function sessionsPage(root) {
@@ -128,6 +129,21 @@ function terminal(cast) {
   return pre;
 }
 
+/**
+ * The largest terminal the page lets the player draw: its emulator and DOM grow with cols×rows, and
+ * a 5000×5000 recording hangs the tab. A bigger recording (the gateway applies at most 1000×500
+ * since; older recordings were unbounded) is shown as text instead, with a note.
+ */
+const PLAYER_MAX = { cols: 500, rows: 200 };
+
+/** Terminal output as plain text: OSC/DCS/… strings, other escape and control sequences dropped. */
+function plainTerminal(text) {
+  // eslint-disable-next-line no-control-regex
+  return stringFilter()(text).replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\u001b[ -~]/g, '').replace(/\r\n/g, '\n').replace(/\r/g, '')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
 /** The terminal size an interactive session started with (the shell request, else its first resize). */
 function termSize(events) {
   for (const e of events.slice(0, 64)) {
@@ -151,41 +167,6 @@ function loadPlayer() {
     }));
   });
   return playerLib;
-}
-
-/**
- * A filter for terminal output that drops every OSC, DCS, SOS, PM and APC string (window titles,
- * OSC 52 clipboard writes, OSC 8 hyperlinks, …), also when one is split across frames: the
- * player then only ever sees text and the sequences that draw (CSI, SGR). Dropped bytes are not
- * buffered, so a string that never ends costs nothing.
- */
-export function stringFilter() {
-  let state = 0; // 0 text, 1 after ESC, 2 inside a string, 3 ESC inside a string
-  return (text) => {
-    let out = '';
-    for (const ch of text) {
-      if (state === 3) {
-        if (ch === '\\') { state = 0; continue; }
-        state = 1; // ESC + anything else ends the string and starts a new sequence
-      }
-      if (state === 2) {
-        if (ch === '\u0007' || ch === '\u009c') state = 0;
-        else if (ch === '\u001b') state = 3;
-        continue;
-      }
-      if (state === 1) {
-        if (ch === ']' || ch === 'P' || ch === 'X' || ch === '^' || ch === '_') { state = 2; continue; }
-        if (ch === '\u001b') { out += '\u001b'; continue; }
-        out += `\u001b${ch}`;
-        state = 0;
-        continue;
-      }
-      if (ch === '\u001b') state = 1;
-      else if (ch === '\u0090' || ch === '\u0098' || ch === '\u009d' || ch === '\u009e' || ch === '\u009f') state = 2;
-      else out += ch;
-    }
-    return out;
-  };
 }
 
 /**
@@ -218,6 +199,16 @@ function terminalPlayer(events, openedAt) {
   const frames = events.filter((e) => e.type === 'terminal' && (typeof e.data?.o === 'string' || (typeof e.data?.r === 'string' && /^\d{1,5}x\d{1,5}$/.test(e.data.r))));
   if (!frames.some((f) => typeof f.data.o === 'string')) return null;
   const { cols, rows } = termSize(events);
+  const sizes = [[cols, rows], ...frames.filter((f) => typeof f.data.r === 'string').map((f) => f.data.r.split('x').map(Number))];
+  const big = sizes.find(([c, r]) => c > PLAYER_MAX.cols || r > PLAYER_MAX.rows);
+  if (big) {
+    // Too big to draw: the output as text, never handed to the player.
+    const screen = h('pre', { class: 'term text-view', 'aria-label': 'terminal output as text', 'data-testid': 'terminal' },
+      plainTerminal(frames.filter((f) => typeof f.data.o === 'string').map((f) => f.data.o).join('')));
+    const section = h('section', { class: 'card', 'aria-label': 'Terminal' }, h('h2', null, `Terminal (${cols}×${rows})`),
+      h('p', { class: 'muted', 'data-testid': 'terminal-note' }, `Recorded at ${big[0]}×${big[1]}, larger than the player draws (${PLAYER_MAX.cols}×${PLAYER_MAX.rows}): the output is shown as text.`), screen);
+    return { section, seekTo: () => {} };
+  }
   const { cast, times } = castOf(frames, openedAt, cols, rows);
   const screen = h('div', { class: 'player', role: 'img', 'aria-label': `terminal ${cols}×${rows}` });
   const pos = h('input', { type: 'range', min: '0', max: String(frames.length), value: String(frames.length), name: 'terminal-position' });
