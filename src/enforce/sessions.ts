@@ -1,7 +1,7 @@
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/log.ts';
 import type { Recorder } from '../recording/recorder.ts';
-import { optionalAgent, type Principal } from '../identity/principal.ts';
+import { recordedIdentity, type Principal } from '../identity/principal.ts';
 import type { ExchangeSessionProtocol } from '../protocols/registry.ts';
 
 /** Most HTTP sessions whose owner the gateway remembers (least recently used are forgotten). */
@@ -132,7 +132,8 @@ export function closeSessions(svc: { readonly recorder: Recorder; readonly clock
 
 /** The identity a session's events carry, for its close. */
 export function identityOf(protocol: ExchangeSessionProtocol, p: Principal): SessionIdentity {
-  return { protocol, user: p.id, ...optionalAgent(p) };
+  const { user, agent } = recordedIdentity(p);
+  return { protocol, user, ...(agent === undefined ? {} : { agent }) };
 }
 
 /** Whether `header` is a usable `Gatehouse-Session` value. */

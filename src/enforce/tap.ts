@@ -1,4 +1,4 @@
-import { optionalAgent, type Principal } from '../identity/principal.ts';
+import { recordedIdentity, type Principal } from '../identity/principal.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/log.ts';
 import type { TextMasker } from '../masking/text-masker.ts';
@@ -54,7 +54,7 @@ export class RecordingTap {
     try {
       this.#deps.recorder.record({
         session: this.session, protocol: this.#opts.protocol, type, at: this.#deps.clock.now(),
-        ...(p ? { user: p.id, ...optionalAgent(p) } : {}),
+        ...(p ? recordedIdentity(p) : {}),
         ...(conn === undefined ? {} : { connection: conn }), data,
       });
     } catch (err) {

@@ -55,6 +55,14 @@ export function optionalAgent(p: Principal): { agent?: string } {
   return agent === undefined ? {} : { agent };
 }
 
+/**
+ * Whom a recording names: `user` only for a user principal (an agent acting on its own owns no
+ * recording by name: Agent::"alice" is not User::"alice"), and the acting agent, if any.
+ */
+export function recordedIdentity(p: Principal): { user?: string; agent?: string } {
+  return { ...(p.kind === 'user' ? { user: p.id } : {}), ...optionalAgent(p) };
+}
+
 /** Human-readable `user (agent bot)` form used in audit lines and CLI output. */
 export function describePrincipal(p: Principal): string {
   const who = `${p.kind}:${p.id}`;

@@ -40,9 +40,12 @@ export function builtinAdminPolicy(adminGroup: string): PolicyInfo {
     throw new Error(`admin group name ${JSON.stringify(adminGroup)} is not allowed`);
   }
   // The admin group administers the gateway and sees every recorded session; a user sees the
-  // sessions recorded under its own name. Other visibility (auditors) comes from policy files.
+  // sessions recorded under its own name — and an agent acting for it only those recorded with
+  // that user and that same agent (not the user's own, agent-less sessions). An agent acting
+  // alone owns none (its recordings name no user). Other visibility (auditors) comes from policy files.
   const text = `@id("${BUILTIN_ADMIN_ID}")\npermit (principal, action in [Action::"admin", Action::"session.view"], resource)\n`
-    + `when { principal in Group::"${adminGroup}" || (resource is Session && resource in principal) };`;
+    + `when { principal in Group::"${adminGroup}" || (resource is Session && resource in principal && principal is User`
+    + ` && (!(context has agent) || (context has agent && resource has agent && resource.agent == context.agent.id))) };`;
   return { id: BUILTIN_ADMIN_ID, file: BUILTIN_FILE, line: 1, effect: 'permit', text, builtin: true };
 }
 

@@ -5,6 +5,7 @@ import { sessionsList } from '../../src/cli/commands/sessions.ts';
 import { exchangeEvents } from '../../src/recording/recording.case.ts';
 import { StoreRecorder } from '../../src/recording/store-recorder.ts';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { mcpClient, resultText } from '../harness/mcp-client.ts';
 
 /**
  * Who sees which recorded sessions is a policy decision (`session.view` on `Session::"<id>"`,
@@ -93,5 +94,101 @@ permit (principal in Group::"reviewers", action == Action::"review.approve", res
     };
     assert.deepEqual(await run(keys.audrey!), ['s-audrey', 's-crm-bob', 's-crm-alice']);
     assert.deepEqual(await run(keys.rita!), ['s-rita']);
+  });
+});
+
+async function token(url: string, form: Record<string, string>): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  return await res.json() as Record<string, unknown>;
+}
+
+/**
+ * Review 10 F1/F2: the "own sessions" grant of the built-in policy and MCP's session tools agree.
+ * An agent acting for alice sees only the sessions recorded with alice and that same agent — not
+ * alice's own (agent-less) sessions, nor those of another agent acting for her; an agent acting
+ * alone owns no session, even one named like a user (Agent::"alice" is not User::"alice"), and
+ * what it does is recorded under no user.
+ */
+describe('own sessions: an agent acting for a user, an agent alone', () => {
+  let t: TestGateway;
+  const at = Date.now() - 3_600_000;
+  let delegated = '';
+  let agentAlice = '';
+  let aliceKey = '';
+
+  before(async () => {
+    t = await startTestGateway({ policies: `${TEST_POLICIES}\n@id("mcp-use") permit (principal, action == Action::"mcp.call", resource);\n` });
+    const rec = new StoreRecorder(t.gw.services.db, { clock: t.gw.services.clock, audit: t.gw.services.audit });
+    const on = (id: string, n: number, who: { user?: string; agent?: string }): void => {
+      for (const e of exchangeEvents(id, at + n * 60_000)) {
+        rec.record({ session: e.session, protocol: e.protocol, type: e.type, at: e.at, data: e.data, connection: 'hr', ...who });
+      }
+    };
+    on('s-alice-human', 1, { user: 'alice' });
+    on('s-alice-via-report', 2, { user: 'alice', agent: 'report-bot' });
+    on('s-alice-via-other', 3, { user: 'alice', agent: 'other-bot' });
+    await rec.flush();
+    aliceKey = (await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] })).json.key as string;
+    const botKey = (await t.api('POST', '/api/v1/api-keys', { agent: 'report-bot', groups: ['agents'] })).json.key as string;
+    const botJwt = (await token(t.url, { grant_type: 'client_credentials', client_secret: botKey })).access_token as string;
+    delegated = (await token(t.url, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: aliceKey, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      actor_token: botJwt, actor_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    })).access_token as string;
+    assert.ok(delegated, 'token exchange');
+    agentAlice = (await t.api('POST', '/api/v1/api-keys', { agent: 'alice', groups: ['agents'] })).json.key as string;
+  });
+  after(async () => { await t?.close(); });
+
+  const ids = async (tok: string): Promise<string[]> => {
+    const r = await t.api('GET', '/api/v1/sessions', undefined, tok);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return (r.json.items as { id: string }[]).map((s) => s.id);
+  };
+  const status = async (tok: string, id: string, path = ''): Promise<number> => (await t.api('GET', `/api/v1/sessions/${id}${path}`, undefined, tok)).status;
+
+  test('API: alice via report-bot sees only the sessions of alice with report-bot; alice herself sees all hers', async () => {
+    assert.deepEqual(await ids(delegated), ['s-alice-via-report']);
+    for (const p of ['', '/events', '/verify', '/export']) {
+      assert.equal(await status(delegated, 's-alice-via-report', p), 200, p);
+      assert.equal(await status(delegated, 's-alice-human', p), 404, `alice's own session is hidden from her agent (${p})`);
+      assert.equal(await status(delegated, 's-alice-via-other', p), 404, `another agent's session for alice is hidden (${p})`);
+    }
+    assert.deepEqual(await ids(aliceKey), ['s-alice-via-other', 's-alice-via-report', 's-alice-human']);
+  });
+
+  test('MCP agrees: alice via report-bot lists and gets only her sessions with report-bot', async () => {
+    const mcp = await mcpClient(t.url, delegated);
+    try {
+      const list = (await mcp.call('sessions_list', {})).structuredContent as { sessions: { id: string }[] };
+      const listed = list.sessions.map((s) => s.id);
+      assert.ok(listed.includes('s-alice-via-report'), JSON.stringify(listed));
+      assert.ok(!listed.includes('s-alice-human') && !listed.includes('s-alice-via-other'), JSON.stringify(listed));
+      assert.equal((await mcp.call('session_get', { session_id: 's-alice-human' })).isError, true);
+      assert.equal((await mcp.call('session_get', { session_id: 's-alice-via-report' })).isError, undefined);
+    } finally {
+      await mcp.close();
+    }
+  });
+
+  test('an agent alone named "alice" owns none of User::"alice"\'s sessions (API and MCP), and its MCP session names no user', async () => {
+    assert.deepEqual(await ids(agentAlice), []);
+    assert.equal(await status(agentAlice, 's-alice-human'), 404);
+    const mcp = await mcpClient(t.url, agentAlice);
+    try {
+      const list = (await mcp.call('sessions_list', {})).structuredContent as { sessions: { id: string }[] };
+      assert.deepEqual(list.sessions, []);
+      const got = await mcp.call('session_get', { session_id: 's-alice-human' });
+      assert.equal(got.isError, true, resultText(got).slice(0, 200));
+    } finally {
+      await mcp.close();
+    }
+    // What the agent did over MCP is recorded under the agent, with no user.
+    await t.gw.services.recorder.settled?.();
+    const mine = (await t.api('GET', '/api/v1/sessions?agent=alice')).json.items as { id: string; user?: string; agent?: string }[];
+    assert.ok(mine.length > 0 && mine.every((s) => s.user === undefined && s.agent === 'alice'), JSON.stringify(mine));
+    const hers = await ids(aliceKey);
+    assert.ok(hers.includes('s-alice-human') && mine.every((s) => !hers.includes(s.id)), 'User::"alice" does not own the agent\'s sessions');
   });
 });

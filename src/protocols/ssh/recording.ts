@@ -1,7 +1,7 @@
 import type { Clock } from '../../kernel/clock.ts';
 import type { Recorder } from '../../recording/recorder.ts';
 import type { Connection } from '../../connections/registry.ts';
-import { optionalAgent, type Principal } from '../../identity/principal.ts';
+import { recordedIdentity, type Principal } from '../../identity/principal.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import { isRecording, type RecordEvent } from '../../recording/recorder.ts';
 
@@ -41,8 +41,8 @@ export class SshRecording {
     if (!this.on) return;
     try {
       this.#svc.recorder.record({
-        session: this.#id, protocol: 'ssh', type, at: this.#svc.clock.now(), user: this.#principal.id,
-        ...optionalAgent(this.#principal), connection: this.#conn.name, data,
+        session: this.#id, protocol: 'ssh', type, at: this.#svc.clock.now(),
+        ...recordedIdentity(this.#principal), connection: this.#conn.name, data,
       });
     } catch { /* the recorder must never break the data path */ }
   }

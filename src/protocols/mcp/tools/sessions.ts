@@ -11,13 +11,18 @@ const sessionSchema = z.looseObject({
 });
 const eventSchema = z.looseObject({ seq: z.number(), at: z.string(), type: z.string(), user: z.string().optional(), agent: z.string().optional(), data: z.record(z.string(), z.unknown()) });
 
-/** The caller's own sessions: its user (and the agent acting for it, when there is one). */
-function ownFilter(p: Principal): Pick<SessionFilter, 'user' | 'agent'> {
+/**
+ * The caller's own sessions, as the built-in policy's `session.view` reads them: a user's (only
+ * those recorded with the agent acting for it, when there is one); undefined for an agent acting
+ * alone, which owns none (its recordings name no user; Agent::"alice" is not User::"alice").
+ */
+function ownFilter(p: Principal): Pick<SessionFilter, 'user' | 'agent'> | undefined {
+  if (p.kind !== 'user') return undefined;
   return p.agent ? { user: p.id, agent: p.agent.id } : { user: p.id };
 }
 
 function owns(p: Principal, s: SessionInfo): boolean {
-  return s.user === p.id && (p.agent === undefined || s.agent === p.agent.id);
+  return p.kind === 'user' && s.user === p.id && (p.agent === undefined || s.agent === p.agent.id);
 }
 
 /** `sessions_list`: recorded sessions; a principal sees its own, an admin all. */
@@ -35,12 +40,13 @@ export const sessionsListTool = defineTool({
   annotations: { readOnlyHint: true, openWorldHint: false },
   run: async (env, args) => {
     const p = env.caller.principal;
+    const own = await isAdmin(env) ? {} : ownFilter(p);
     const f: SessionFilter = {
       limit: args.limit, ...(args.connection === undefined ? {} : { connection: args.connection }),
-      ...(args.decision === undefined ? {} : { decision: args.decision }), ...(await isAdmin(env) ? {} : ownFilter(p)),
+      ...(args.decision === undefined ? {} : { decision: args.decision }), ...own,
     };
     await env.svc.recorder.settled?.();
-    const items = await env.svc.sessions.list(f);
+    const items = own === undefined ? [] : await env.svc.sessions.list(f);
     const text = items.length === 0 ? 'No sessions.' : items.map((s) => `${s.id} ${s.protocol} ${s.user ?? ''}${s.agent ? ` via ${s.agent}` : ''} ${s.openedAt} (${s.events} events)`).join('\n');
     return { kind: 'ok', data: { sessions: items }, text };
   },
