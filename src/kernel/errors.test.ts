@@ -47,9 +47,9 @@ test('typed extras: each code takes its own members', () => {
   assert.ok(new GatehouseError('review_required', 'x'));
   // @ts-expect-error retry_after is a number
   assert.ok(new GatehouseError('too_many_requests', 'x', { retry_after: '1' }));
-  const any: unknown = r;
-  if (isGatehouseError(any, 'method_not_allowed')) assert.fail('narrowed to the wrong code');
-  if (isGatehouseError(any)) assert.equal(any.extra.review_id, 'r1');
+  const thrown: unknown = r;
+  if (isGatehouseError(thrown, 'method_not_allowed')) assert.fail('narrowed to the wrong code');
+  if (isGatehouseError(thrown)) assert.equal(thrown.extra.review_id, 'r1');
 });
 
 test('codeOf: a registered code of a GatehouseError or an internal error class; anything else is internal', () => {
