@@ -18,7 +18,8 @@
  *   npx node bench/pgbench.ts
  *   BENCH_SECONDS=5 BENCH_ROUNDS=2 BENCH_CLIENTS=1,4 BENCH_MODES=simple,extended
  *   BENCH_TARGETS=direct,off,on,pgbouncer,pipe[,before]   BENCH_STREAM=0|1000000
- *   BENCH_GW_PROF=<dir>   CPU profile of the recording-off gateway (written when it stops)
+ *   BENCH_GW_PROF=<dir>   CPU profile of the recording-off gateway (written when it stops;
+ *                         BENCH_GW_PROF_RECORDING=on: of the recording-on one)
  * Needs PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres, trust),
  * pgbench and psql.
  */
@@ -120,7 +121,7 @@ try {
   const gwOptions = (name: string, recording: boolean, root?: string): Parameters<typeof startGatehouse>[0] => ({
     dir: join(dir, name), recording, actions: ['sql.read'],
     ...(root ? { root } : {}),
-    ...(name === 'off' && process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
+    ...(name === (process.env.BENCH_GW_PROF_RECORDING === 'on' ? 'on' : 'off') && process.env.BENCH_GW_PROF ? { cpuProfDir: process.env.BENCH_GW_PROF } : {}),
     connections: [`  - { name: ${DB}, type: postgres, url: "${dbUrl.toString()}" }`, `  - { name: app, type: postgres, url: "${dbUrl.toString()}" }`],
     maskingRules: ['    - { connections: [app], direction: response, entities: [EMAIL], strategy: redact }'],
   });

@@ -136,9 +136,14 @@ export class StoreRecorder implements Recorder {
     };
     // A drain starts after groupCommitMs, or on the next event-loop turn when a flush, an admission
     // or a reader waits (so exchanges flushing in the same turn share one transaction: the group
-    // commit of durability: store has no timer on its path), then writes everything queued back
-    // to back. A failed write is retried after RETRY_MS with a journal (its events are durable
-    // there), else its batch is lost and counted.
+    // commit of durability: store has no timer on its path). With a journal, after a commit the
+    // next batch goes at once only when a full batch is queued or someone waits; otherwise what
+    // arrives waits for the next interval: a store transaction costs ~4 ms of the store thread
+    // whatever its size, so under steady traffic back-to-back commits of a few dozen events each
+    // cost the store thread ~5x more per event than one commit per interval (bench/syscalls-per-tx.ts;
+    // docs/PERFORMANCE.md). Without a journal every flush waits for the store, so what is queued
+    // is written back to back. A failed write is retried after RETRY_MS with a journal (its events
+    // are durable there), else its batch is lost and counted.
     this.#gc = new GroupCommit<Queued>({
       clock: this.#clock,
       maxBatch: this.#opts.maxBatch,
@@ -147,7 +152,7 @@ export class StoreRecorder implements Recorder {
       weight: (q) => q.e.bytes,
       intervalMs: this.#opts.groupCommitMs,
       soon: 'turn',
-      backToBack: true,
+      backToBack: opts.journal === undefined,
       urgent: () => this.#waiters.length > 0,
       extraWork: () => this.#losses.size > 0,
       retryMs: RETRY_MS,
