@@ -42,6 +42,8 @@ export function renderConfigDocs(schema: Node): string {
     '',
     '- **Durations** are an integer and a unit: `500ms`, `60s`, `15m`, `8h`, `90d`.',
     '- **Sizes** are an integer and a unit: `512b`, `64kb`, `10mb`, `1gb` (1kb = 1024 bytes).',
+    '  Both are checked and converted once, at load (to milliseconds and bytes): a value too large',
+    '  for that is refused there, naming the setting.',
     '- **Secrets** (credentials, passwords, keys) are written as `${ENV_VAR}` or `${file:/run/secrets/x}`;',
     '  after loading they are held as secrets and never logged or returned by the API.',
     '- **Relative paths** are relative to the configuration file.',

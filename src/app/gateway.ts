@@ -9,7 +9,6 @@ import type { GatehouseConfig } from '../config/types.ts';
 import { every, systemClock, type Clock } from '../kernel/clock.ts';
 import { createLogger, type Logger } from '../kernel/log.ts';
 import { Metrics } from '../kernel/metrics.ts';
-import { parseDuration } from '../kernel/duration.ts';
 import { REGISTRY } from '../protocols/registry.ts';
 import { loadRuntimes, runners } from './protocol-runtimes.ts';
 import { openStore } from '../store/index.ts';
@@ -43,7 +42,6 @@ import { DecisionState } from '../enforce/authorize.ts';
 import { SessionStore } from '../recording/session-store.ts';
 import { recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
 import { RecordingJournal } from '../recording/journal.ts';
-import { bytes, ms } from '../config/types.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
@@ -125,7 +123,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // Recording: the read side always; the writer when recording is on. Closed after the
     // listeners (so in-flight exchanges are recorded) and before the audit flush.
     const sessions = new SessionStore(db, { clock, onError: (e) => { log.warn({ err: String(e) }, 'recording retention failed'); } });
-    sessions.startRetention(ms(config.recording.retention));
+    sessions.startRetention(config.recording.retention_ms);
     closers.unshift(() => { sessions.stop(); return Promise.resolve(); });
     // The recorder's journal (recording.durability: journal — durability without a store commit
     // per response) lives beside the other local state; journals of a crashed process are
@@ -133,7 +131,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // durability: store, a response waits for the store's commit and nothing acknowledged is
     // left on local disk: the replica can be deleted for good.
     const journalDir = join(stateDir, 'journal');
-    const maxSessionBytes = bytes(config.recording.max_session_bytes);
+    const maxSessionBytes = config.recording.max_session_bytes;
     if (!inMemory) {
       const replayed = await recoverJournals(db, journalDir, { audit, maxSessionBytes });
       if (replayed > 0) log.warn({ events: replayed }, 'recording: replayed events from the journal of a process that did not stop cleanly');
@@ -176,11 +174,11 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const issuer = await BuiltinIssuer.open(db, clock, {
       issuer: url,
       audience: config.identity.builtin.audience,
-      tokenTtlMs: parseDuration(config.identity.builtin.token_ttl) ?? 3_600_000,
+      tokenTtlMs: config.identity.builtin.token_ttl_ms,
     });
     const oidc = new OidcVerifier(config.identity.issuers.map((i) => ({
       issuer: i.issuer, audience: i.audience, groupsClaim: i.groups_claim, userClaim: i.user_claim,
-      algorithms: i.algorithms, jwksCacheMs: parseDuration(i.jwks_cache) ?? 600_000,
+      algorithms: i.algorithms, jwksCacheMs: i.jwks_cache_ms,
     })), clock);
     const authenticator = new Authenticator({ apiKeys, issuer, oidc });
     const boot = await bootstrapAdmin(apiKeys, stateDir, { user: config.identity.bootstrap.admin_user, group: config.identity.bootstrap.admin_group });
@@ -217,7 +215,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     const services: Services = { ...base, proxyExchange: new InProcessProxy(base), sqlRunners: {}, shellRunners: {} };
     Object.assign(services, runners(runtimes, services));
     // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
-    const idleMs = parseDuration(config.recording.session_idle) ?? 15 * 60_000;
+    const idleMs = config.recording.session_idle_ms;
     const stopSweeper = every(clock, Math.max(1_000, Math.min(60_000, idleMs / 4)), () => { closeSessions(services, httpSessions.sweep(idleMs)); });
     // Sessions a crashed process left open: unused for twice the idle time plus a sweep, so no
     // live replica still holds them (each closes its own); closed here, which anchors them.
@@ -291,8 +289,8 @@ function listenerSection(config: GatehouseConfig, name: string): { readonly list
 function httpTimeouts(config: GatehouseConfig): { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number } {
   const h = config.server.http;
   return {
-    headersTimeout: ms(h.headers_timeout), requestTimeout: ms(h.request_timeout),
-    keepAliveTimeout: ms(h.keep_alive_timeout), connectionsCheckingInterval: 1_000,
+    headersTimeout: h.headers_timeout_ms, requestTimeout: h.request_timeout_ms,
+    keepAliveTimeout: h.keep_alive_timeout_ms, connectionsCheckingInterval: 1_000,
   };
 }
 

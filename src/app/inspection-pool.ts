@@ -1,4 +1,4 @@
-import { bytes, ms, type GatehouseConfig } from '../config/types.ts';
+import type { GatehouseConfig } from '../config/types.ts';
 import { SqlInspector } from '../inspect/sql/inspect.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
 import { GatehouseError, isErrorCode } from '../kernel/errors.ts';
@@ -28,9 +28,9 @@ export interface InspectionPoolOptions {
 export function inspectionOptions(config: GatehouseConfig): InspectionPoolOptions {
   const i = config.limits.inspection;
   return {
-    workers: i.workers, queue: i.queue, timeoutMs: ms(i.timeout),
-    inlineSqlChars: bytes(i.inline_sql), inlinePromptBytes: bytes(i.inline_prompt),
-    maxSqlBytes: bytes(i.max_sql), maxStatements: i.max_statements,
+    workers: i.workers, queue: i.queue, timeoutMs: i.timeout_ms,
+    inlineSqlChars: i.inline_sql_bytes, inlinePromptBytes: i.inline_prompt_bytes,
+    maxSqlBytes: i.max_sql_bytes, maxStatements: i.max_statements,
   };
 }
 

@@ -3,6 +3,8 @@ import { deepFreeze } from '../kernel/freeze.ts';
 import { Secret } from '../kernel/secret.ts';
 import { PATH_FORMAT, type JsonSchema } from '../kernel/json-schema.ts';
 import { REGISTRY, type ProtocolSet } from '../protocols/registry.ts';
+import { toNumbers } from './numbers.ts';
+import { schemaFor } from './schema.ts';
 import type { GatehouseConfig } from './types.ts';
 
 /** Value of `store.embedded.path` meaning "in memory"; never resolved as a path. */
@@ -26,7 +28,8 @@ function resolveDeclaredPaths(values: Obj, props: Readonly<Record<string, JsonSc
 }
 
 /**
- * Turns a validated, defaulted document into the runtime config: relative paths resolved against
+ * Turns a validated, defaulted document into the runtime config: every duration and size a number
+ * under its loaded name (`x_ms`, `x_bytes`: numbers.ts), relative paths resolved against
  * `baseDir` (those of the protocols' listener sections and connection fields too, when their
  * declaration marks them `format: 'path'`), secrets wrapped in `Secret`, everything deeply frozen.
  * Mutates `doc` (a private copy). `set`: the protocols (the gateway's, or a test's).
@@ -34,6 +37,7 @@ function resolveDeclaredPaths(values: Obj, props: Readonly<Record<string, JsonSc
 export function finalizeConfig(doc: Obj, baseDir: string, set: ProtocolSet = REGISTRY): GatehouseConfig {
   const abs = (p: unknown): unknown => (typeof p === 'string' && !isAbsolute(p) ? resolve(baseDir, p) : p);
   const wrap = (v: unknown): unknown => (typeof v === 'string' ? new Secret(v) : v);
+  toNumbers(doc, schemaFor(set));
 
   const policies = doc.policies;
   if (isObj(policies) && Array.isArray(policies.files)) policies.files = policies.files.map(abs);

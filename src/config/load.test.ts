@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Secret } from '../kernel/secret.ts';
 import { ConfigError, formatConfigErrors, loadConfig } from './load.ts';
-import { bytes, ms } from './types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,16 +32,16 @@ describe('loadConfig: defaults', () => {
       assert.equal(c.server.postgres.allow_insecure_auth, false);
       assert.equal(c.server.allow_insecure_public, false);
       assert.deepEqual(c.server.allowed_hosts, []);
-      assert.equal(bytes(c.server.body_limit), 10 * 1024 * 1024);
+      assert.equal(c.server.body_limit_bytes, 10 * 1024 * 1024);
       assert.equal(c.store.embedded.path, join(dir, '.gatehouse'));
       assert.equal(c.store.postgres, undefined);
-      assert.deepEqual(c.identity.builtin, { token_ttl: '1h', audience: 'gatehouse' });
+      assert.deepEqual(c.identity.builtin, { token_ttl_ms: 3_600_000, audience: 'gatehouse' });
       assert.deepEqual(c.identity.bootstrap, { admin_user: 'admin', admin_group: 'admins' });
       assert.deepEqual(c.policies.files, [join(dir, 'policies/*.cedar')]);
       assert.deepEqual(c.connections, []);
-      assert.equal(ms(c.reviews.hold_timeout), 60_000);
-      assert.equal(ms(c.reviews.max_duration), 8 * 3_600_000);
-      assert.deepEqual(c.recording, { enabled: true, max_session_bytes: '50mb', retention: '90d', session_idle: '15m', durability: 'journal' });
+      assert.equal(c.reviews.hold_timeout_ms, 60_000);
+      assert.equal(c.reviews.max_duration_ms, 8 * 3_600_000);
+      assert.deepEqual(c.recording, { enabled: true, max_session_bytes: 50 * 1024 * 1024, retention_ms: 90 * 86_400_000, session_idle_ms: 15 * 60_000, durability: 'journal' });
       assert.deepEqual(c.notifications.webhooks, []);
       assert.equal(c.log.level, 'info');
     }
@@ -57,16 +56,16 @@ describe('loadConfig: defaults', () => {
         + 'reviews:\n  rules: [{ name: w, connections: [openai], actions: [llm.invoke], kind: jit, approvers: [ops] }]\n',
     });
     const conn = c.connections[0]!;
-    assert.deepEqual(conn.timeouts, { connect: '10s', headers: '60s', body: '300s' });
+    assert.deepEqual(conn.timeouts, { connect_ms: 10_000, headers_ms: 60_000, body_ms: 300_000 });
     assert.deepEqual(conn.credentials, {});
     assert.deepEqual(conn.tags, []);
     assert.deepEqual(c.identity.issuers[0], {
       issuer: 'https://idp.example.com', audience: 'gatehouse', groups_claim: 'groups',
-      algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'], jwks_cache: '10m', user_claim: 'sub', console_scope: 'openid groups',
+      algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'], jwks_cache_ms: 600_000, user_claim: 'sub', console_scope: 'openid groups',
     });
     assert.deepEqual(c.masking.rules[0], { connections: ['*'], direction: 'both', entities: ['EMAIL'], strategy: 'redact' });
     const rule = c.reviews.rules[0]!;
-    assert.equal(ms(rule.duration), 15 * 60_000);
+    assert.equal(rule.duration_ms, 15 * 60_000);
     assert.equal(rule.min_approvals, 1);
     assert.equal(rule.require_justification, false);
   });

@@ -2,6 +2,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { finalizeConfig } from './finalize.ts';
+import { unitIssues } from './numbers.ts';
+import { CONFIG_SCHEMA } from './schema.ts';
 import { interpolateTree } from './interpolate.ts';
 import { protectExpressions } from './placeholders.ts';
 import { checkAfterDefaults, checkBeforeDefaults } from './semantic.ts';
@@ -28,8 +30,9 @@ export interface LoadConfigOptions {
 /**
  * Loads `gatehouse.yaml`: parse (duplicate keys rejected; `${…}` set aside first so it may appear
  * unquoted, even in flow maps) → interpolate `${…}` in string values →
- * validate against CONFIG_SCHEMA with defaults → semantic checks → resolve relative paths →
- * wrap secrets in `Secret` → deep-freeze. Throws `ConfigError` listing every problem (JSON-Pointer
+ * validate against CONFIG_SCHEMA with defaults → semantic checks → durations and sizes to
+ * milliseconds and bytes (`session_idle: 15m` → `session_idle_ms: 900000`, see numbers.ts) →
+ * resolve relative paths → wrap secrets in `Secret` → deep-freeze. Throws `ConfigError` listing every problem (JSON-Pointer
  * paths, lines when known). An empty document yields all defaults.
  *
  * @example
@@ -51,7 +54,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): GatehouseConfig {
   // A value whose interpolation failed is "" now; do not also report what the schema thinks of it.
   const failed = new Set(interpolationIssues.map((i) => i.path));
   const schema = validateAgainstSchema(doc, source.locate).filter((i) => !failed.has(i.path));
-  const after = checkAfterDefaults(doc, source.locate);
+  const after = [...checkAfterDefaults(doc, source.locate), ...unitIssues(doc, CONFIG_SCHEMA, source.locate)];
 
   const issues = [...interpolationIssues.map((i) => withLine(i, source.locate)), ...before, ...schema, ...after];
   if (issues.length > 0) throw new ConfigError(sortByLine(issues), file);

@@ -127,6 +127,11 @@ const LOG = obj('Logging (JSON lines on stdout; never secrets, prompts or rows).
  */
 export const CONFIG_SCHEMA: JsonSchema = configSchema(REGISTRY);
 
+/** The configuration schema of `set`: `CONFIG_SCHEMA` for the gateway's registry, else built for it. */
+export function schemaFor(set: ProtocolSet): JsonSchema {
+  return set === REGISTRY ? CONFIG_SCHEMA : configSchema(set);
+}
+
 /** The configuration schema for the protocols of `set` (tests register a fake protocol). */
 export function configSchema(set: ProtocolSet): JsonSchema {
   return {

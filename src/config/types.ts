@@ -1,4 +1,3 @@
-import { parseDuration, parseSize } from '../kernel/duration.ts';
 import type { Secret } from '../kernel/secret.ts';
 import type { Action } from '../policy/request.ts';
 import type { ConnectionFields, ListenerSections, ProtocolPrincipalLimits } from '../protocols/registry.ts';
@@ -10,7 +9,10 @@ import type {
 /*
  * The shape of a loaded configuration: `gatehouse.yaml` after interpolation, validation and
  * defaults (see schema.ts, where every default is declared). Every object is deeply frozen.
- * Durations and sizes stay strings as written ("60s", "10mb"); convert with `ms()` / `bytes()`.
+ * Durations and sizes are numbers, converted once at load (config/numbers.ts): a duration `x` of
+ * the file is `x_ms` here (milliseconds: `hold_timeout: 60s` → `hold_timeout_ms: 60000`), a size
+ * `x` is `x_bytes` (bytes: `body_limit: 10mb` → `body_limit_bytes: 10485760`; a name already
+ * ending in `_bytes` is kept). Nothing parses them again.
  * Relative paths (policies.files, server.tls, store.embedded.path) are already absolute.
  */
 
@@ -37,7 +39,8 @@ export interface ConnectionConfig extends ConnectionFields {
   readonly credentials: Readonly<Partial<Record<CredentialKey, Secret>>>;
   readonly description?: string;
   readonly tags: readonly string[];
-  readonly timeouts: { readonly connect: string; readonly headers: string; readonly body: string };
+  /** Upstream timeouts in milliseconds (`timeouts.connect: 10s` → `connect_ms: 10000`). */
+  readonly timeouts: { readonly connect_ms: number; readonly headers_ms: number; readonly body_ms: number };
 }
 
 export interface IssuerConfig {
@@ -45,7 +48,8 @@ export interface IssuerConfig {
   readonly audience: string | readonly string[];
   readonly groups_claim: string;
   readonly algorithms: readonly JwtAlgorithm[];
-  readonly jwks_cache: string;
+  /** `jwks_cache`, in milliseconds. */
+  readonly jwks_cache_ms: number;
   readonly user_claim: string;
   /** Public client id `gatehouse login` uses for this issuer (device authorization grant). */
   readonly cli_client_id?: string;
@@ -68,8 +72,10 @@ export interface SamlConfig {
   readonly user_attribute?: string;
   readonly groups_attribute?: string;
   readonly group_map?: Readonly<Record<string, string | readonly string[]>>;
-  readonly clock_skew: string;
-  readonly max_assertion_age: string;
+  /** `clock_skew`, in milliseconds. */
+  readonly clock_skew_ms: number;
+  /** `max_assertion_age`, in milliseconds. */
+  readonly max_assertion_age_ms: number;
 }
 
 export interface MaskingRuleConfig {
@@ -88,8 +94,8 @@ export interface ReviewRuleConfig {
   readonly connections: readonly string[];
   readonly actions: readonly Action[];
   readonly kind: ReviewKind;
-  /** Grant length for `jit` (default "15m"); carried but meaningless for `command`. */
-  readonly duration: string;
+  /** Grant length for `jit` in milliseconds (`duration`, default 15m); carried but meaningless for `command`. */
+  readonly duration_ms: number;
   readonly approvers: readonly string[];
   readonly min_approvals: number;
   /** A Cedar condition (body of a `when { … }` clause). */
@@ -107,12 +113,14 @@ export interface WebhookConfig {
 
 export interface GatehouseConfig {
   readonly server: {
-    readonly http: { readonly listen: string; readonly headers_timeout: string; readonly request_timeout: string; readonly keep_alive_timeout: string };
+    /** The read timeouts in milliseconds. */
+    readonly http: { readonly listen: string; readonly headers_timeout_ms: number; readonly request_timeout_ms: number; readonly keep_alive_timeout_ms: number };
     readonly tls?: { readonly cert: string; readonly key: string };
     readonly allow_insecure_public: boolean;
     readonly public_url?: string;
     readonly allowed_hosts: readonly string[];
-    readonly body_limit: string;
+    /** `body_limit`, in bytes. */
+    readonly body_limit_bytes: number;
     /** `/metrics` guard: optional bearer token and optional separate listen address. */
     readonly metrics: { readonly token?: Secret; readonly listen?: string };
   } & ListenerSections; // server.<protocol>: each registered protocol's own listener (server.postgres, server.ssh)
@@ -122,7 +130,8 @@ export interface GatehouseConfig {
     readonly postgres?: { readonly url: string; readonly password?: Secret; readonly pool_max: number };
   };
   readonly identity: {
-    readonly builtin: { readonly token_ttl: string; readonly audience: string };
+    /** `token_ttl` in milliseconds. */
+    readonly builtin: { readonly token_ttl_ms: number; readonly audience: string };
     readonly issuers: readonly IssuerConfig[];
     readonly saml?: SamlConfig;
     readonly bootstrap: { readonly admin_user: string; readonly admin_group: string };
@@ -132,42 +141,21 @@ export interface GatehouseConfig {
   readonly api_connections: readonly string[];
   readonly policies: { readonly files: readonly string[] };
   readonly masking: { readonly hash_key?: Secret; readonly rules: readonly MaskingRuleConfig[] };
-  readonly reviews: { readonly hold_timeout: string; readonly max_duration: string; readonly rules: readonly ReviewRuleConfig[] };
-  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: string; readonly retention: string; readonly session_idle: string; readonly durability: 'journal' | 'store' };
+  /** `hold_timeout` and `max_duration` in milliseconds. */
+  readonly reviews: { readonly hold_timeout_ms: number; readonly max_duration_ms: number; readonly rules: readonly ReviewRuleConfig[] };
+  /** `max_session_bytes` in bytes, `retention` and `session_idle` in milliseconds. */
+  readonly recording: { readonly enabled: boolean; readonly max_session_bytes: number; readonly retention_ms: number; readonly session_idle_ms: number; readonly durability: 'journal' | 'store' };
   readonly notifications: { readonly webhooks: readonly WebhookConfig[] };
   readonly log: { readonly level: LogLevel };
   readonly limits: LimitsConfig;
 }
 
-/** `limits` (see config/schema-limits.ts). Sizes and durations as written (`"4kb"`, `"30s"`). */
+/** `limits` (see config/schema-limits.ts). Sizes in bytes, durations in milliseconds. */
 export interface LimitsConfig {
   /** `http_requests`, and each registered protocol's own limit (`postgres_sessions`). */
   readonly per_principal: { readonly http_requests: number } & ProtocolPrincipalLimits;
   readonly inspection: {
-    readonly workers: number; readonly queue: number; readonly timeout: string;
-    readonly inline_sql: string; readonly inline_prompt: string; readonly max_sql: string; readonly max_statements: number;
+    readonly workers: number; readonly queue: number; readonly timeout_ms: number;
+    readonly inline_sql_bytes: number; readonly inline_prompt_bytes: number; readonly max_sql_bytes: number; readonly max_statements: number;
   };
-}
-
-/**
- * Milliseconds of a duration from a validated config (`"60s"` → 60000). Throws on a malformed
- * value, which a loaded config never holds.
- *
- * @example ms(config.reviews.hold_timeout) === 60_000
- */
-export function ms(d: string): number {
-  const v = parseDuration(d);
-  if (v === undefined) throw new TypeError(`not a duration: "${d}"`);
-  return v;
-}
-
-/**
- * Bytes of a size from a validated config (`"10mb"` → 10485760).
- *
- * @example bytes(config.server.body_limit) === 10 * 1024 * 1024
- */
-export function bytes(s: string): number {
-  const v = parseSize(s);
-  if (v === undefined) throw new TypeError(`not a size: "${s}"`);
-  return v;
 }

@@ -3,7 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import { didYouMean } from '../kernel/suggest.ts';
 import type { ConfigIssue } from './config-error.ts';
 import { REGISTRY, type ProtocolSet } from '../protocols/registry.ts';
-import { CONFIG_SCHEMA, configSchema } from './schema.ts';
+import { schemaFor } from './schema.ts';
 import { DURATION_PATTERN, PATH_FORMAT, SIZE_PATTERN, type JsonSchema } from './schema-helpers.ts';
 
 /** Finds the line of a JSON-Pointer path (and optionally of one of its keys) in the source. */
@@ -24,7 +24,7 @@ function validator(set: ProtocolSet): { schema: JsonSchema; validate: ValidateFu
   });
   addFormats(ajv);
   ajv.addFormat(PATH_FORMAT, true); // a file path: any string, resolved at load (finalize.ts)
-  const schema = set === REGISTRY ? CONFIG_SCHEMA : configSchema(set);
+  const schema = schemaFor(set);
   const entry = { schema, validate: ajv.compile(schema) };
   compiled.set(set, entry);
   return entry;

@@ -1,6 +1,5 @@
 import type { Secret } from '../kernel/secret.ts';
 import { GatehouseError } from '../kernel/errors.ts';
-import { parseDuration } from '../kernel/duration.ts';
 import type { ConnectionsRepo } from '../store/connections-repo.ts';
 import type { ConnectionConfig } from '../config/types.ts';
 import { connectionFieldsOf, type ConnectionFields, type ConnectionType } from '../protocols/registry.ts';
@@ -18,7 +17,7 @@ export interface Connection extends ConnectionFields {
   readonly tags: readonly string[];
   /** `config`: from gatehouse.yaml (read-only through the API); `api`: created through the API. */
   readonly source: 'config' | 'api';
-  /** Upstream timeouts in milliseconds, from the config's `timeouts` (`"10s"`) when the connection is built; absent: the schema defaults apply. */
+  /** Upstream timeouts in milliseconds, the config's `timeouts` (converted at load); absent: the schema defaults apply. */
   readonly timeoutsMs?: { readonly connect: number; readonly headers: number; readonly body: number };
 }
 
@@ -71,16 +70,9 @@ export class ConnectionRegistry {
 function fromConfig(c: ConnectionConfig): Connection {
   return {
     name: c.name, type: c.type, url: c.url, tags: c.tags, source: 'config',
-    timeoutsMs: { connect: msOf(c.timeouts.connect), headers: msOf(c.timeouts.headers), body: msOf(c.timeouts.body) },
+    timeoutsMs: { connect: c.timeouts.connect_ms, headers: c.timeouts.headers_ms, body: c.timeouts.body_ms },
     credentials: Object.fromEntries(Object.entries(c.credentials).filter((e): e is [string, Secret] => e[1] !== undefined)),
     ...connectionFieldsOf(c),
     ...(c.description === undefined ? {} : { description: c.description }),
   };
-}
-
-/** Milliseconds of a validated config duration (a loaded config never holds a malformed one). */
-function msOf(d: string): number {
-  const v = parseDuration(d);
-  if (v === undefined) throw new TypeError(`not a duration: "${d}"`);
-  return v;
 }

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { DOMParser } from '@xmldom/xmldom';
-import { ms, type SamlConfig } from '../config/types.ts';
+import type { SamlConfig } from '../config/types.ts';
 import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
 import { isName } from '../identity/names.ts';
 import type { SamlIdp } from './saml-login.ts';
@@ -35,7 +35,7 @@ export function samlIdp(c: SamlConfig, publicUrl: string): SamlIdp {
   const entityId = c.idp_entity_id ?? meta?.entityId ?? bad('idp_entity_id is required (or idp_metadata)');
   const ssoUrl = c.idp_sso_url ?? meta?.ssoUrl ?? bad('idp_sso_url is required (or idp_metadata with an HTTP-Redirect SingleSignOnService)');
   if (!/^https?:\/\//.test(ssoUrl)) bad('the SSO URL must be http(s)');
-  const clockSkewMs = ms(c.clock_skew);
+  const clockSkewMs = c.clock_skew_ms;
   if (clockSkewMs > MAX_CLOCK_SKEW_MS) bad('clock_skew is at most 5m');
   const groupMap: Record<string, string[]> | undefined = c.group_map === undefined ? undefined : {};
   for (const [k, v] of Object.entries(c.group_map ?? {})) {
@@ -51,7 +51,7 @@ export function samlIdp(c: SamlConfig, publicUrl: string): SamlIdp {
     ...(c.groups_attribute !== undefined ? { groupsAttribute: c.groups_attribute } : {}),
     ...(groupMap ? { groupMap } : {}),
     clockSkewMs,
-    maxAssertionAgeMs: ms(c.max_assertion_age),
+    maxAssertionAgeMs: c.max_assertion_age_ms,
   };
 }
 

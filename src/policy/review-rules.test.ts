@@ -27,7 +27,7 @@ describe('ReviewRules', () => {
   test('connections (globs) and actions filter; the first matching rule wins', () => {
     const rules = ReviewRules.compile([
       rule({ name: 'big', connections: ['prod-*'], actions: ['sql.write', 'sql.ddl'], when: 'context.sql.statements > 1' }),
-      rule({ name: 'prod-all', connections: ['prod-*'], actions: ['sql.write', 'sql.ddl'], kind: 'jit', duration: '15m' }),
+      rule({ name: 'prod-all', connections: ['prod-*'], actions: ['sql.write', 'sql.ddl'], kind: 'jit', duration_ms: 15 * 60_000 }),
       rule({ name: 'unreached', connections: ['*'], actions: ['sql.write'] }),
     ]);
     const prod = connection('prod-db');
@@ -63,7 +63,8 @@ describe('ReviewRules', () => {
       [rule({ name: 'b', actions: ['sql.delete'] })],
       [rule({ name: 'c', actions: ['admin'] })],
       [rule({ name: 'd', min_approvals: 0 })],
-      [rule({ name: 'e', duration: 'soon' })],
+      [rule({ name: 'e', duration_ms: Number.NaN })],
+      [rule({ name: 'f', duration_ms: -1 })],
     ]) {
       assert.throws(() => ReviewRules.compile(bad), PolicyLoadError);
     }

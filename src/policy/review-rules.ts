@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { parseDuration } from '../kernel/duration.ts';
 import { authorizePreparsed, preparse, type CedarOutcome } from './authorize.ts';
 import { optionalContext } from './cedar-schema.ts';
 import { cedar, cedarSchemaText, issueFromCedar, SourceText, type PolicyLoadIssue } from './cedar.ts';
@@ -25,8 +24,8 @@ export interface ReviewRuleConfig {
   readonly require_justification: boolean;
   /** Whether a person with an AI agent acting for them may decide (default false). */
   readonly agent_approvers?: boolean;
-  /** jit: grant duration such as `15m`. */
-  readonly duration?: string;
+  /** jit: grant length in milliseconds (the config's `duration: 15m`, converted at load). */
+  readonly duration_ms?: number;
 }
 
 /** What `evaluate` found: the first matching rule, or the errors that make the request deny. */
@@ -236,7 +235,7 @@ function checkShape(c: ReviewRuleConfig, names: ReadonlySet<string>): string | u
   if (bad !== undefined) return `action "${bad}" cannot be reviewed`;
   if (!Number.isInteger(c.min_approvals) || c.min_approvals < 1) return 'min_approvals must be an integer ≥ 1';
   if (c.approvers.length === 0) return 'approvers must not be empty';
-  if (c.duration !== undefined && parseDuration(c.duration) === undefined) return `duration "${c.duration}" is not a duration`;
+  if (c.duration_ms !== undefined && !(Number.isSafeInteger(c.duration_ms) && c.duration_ms >= 0)) return `duration ${c.duration_ms} is not a number of milliseconds`;
   return undefined;
 }
 

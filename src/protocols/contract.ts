@@ -38,7 +38,11 @@ export interface ConnectionTypeDecl {
   readonly credentials: Readonly<Record<string, CredentialDecl>>;
   /** Credential keys that need others (JSON Schema `dependentRequired`). */
   readonly credentialDependencies?: Readonly<Record<string, readonly string[]>>;
-  /** Connection fields only this type takes (any other type refuses them), with their schema. */
+  /**
+   * Connection fields only this type takes (any other type refuses them), with their schema. No
+   * `duration()` or `size()` here: the config file's would load as numbers (`<key>_ms`), the admin
+   * API's are stored as given, so the data path would see two shapes.
+   */
   readonly fields?: Readonly<Record<string, JsonSchema>>;
   /** Those of `fields` a connection of this type must give. */
   readonly required?: readonly string[];
@@ -125,8 +129,9 @@ export interface ListenerDecl<C extends { readonly listen: string }> {
   /** Its properties (`listen` included, with its default), each with its schema. */
   readonly config: Readonly<Record<string, JsonSchema>>;
   /**
-   * The section after schema validation and defaults, as the listener reads it (the place to turn
-   * durations and sizes into numbers). Runs once at load; throws only on a value the schema let
+   * The section after schema validation and defaults, as the listener reads it. Its durations and
+   * sizes (declared with `duration()` / `size()`) are numbers already, renamed `<key>_ms` /
+   * `<key>_bytes` (config/numbers.ts). Runs once at load; throws only on a value the schema let
    * through by mistake.
    */
   load(section: Readonly<Record<string, unknown>>): C;

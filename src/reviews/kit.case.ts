@@ -24,7 +24,7 @@ export const commandRule: ReviewRuleConfig = {
   name: 'crm-writes', connections: ['crm'], actions: ['sql.write', 'sql.ddl'], kind: 'command',
   approvers: ['dba'], min_approvals: 1, require_justification: false,
 };
-export const jitRule: ReviewRuleConfig = { ...commandRule, name: 'crm-jit', kind: 'jit', duration: '15m' };
+export const jitRule: ReviewRuleConfig = { ...commandRule, name: 'crm-jit', kind: 'jit', duration_ms: 15 * 60_000 };
 
 /** Records notifier events. */
 export class RecordingNotifier implements Notifier {

@@ -192,7 +192,7 @@ describe('ReviewService (PGlite, manual clock)', () => {
   });
 
   test('jit: duration is capped by max_duration; revoke ends the grant at once', async () => {
-    const r = await reviews.request(sqlRequest(alice, fp(), { ...jitRule, name: 'long', duration: '8h' }));
+    const r = await reviews.request(sqlRequest(alice, fp(), { ...jitRule, name: 'long', duration_ms: 8 * 3_600_000 }));
     const a = await reviews.approve(r.id, bob);
     assert.equal(a.expiresAt - (a.decidedAt ?? 0), 3_600_000);
     assert.ok(await reviews.activeGrant(alice, 'crm', 'sql.write'));
@@ -223,7 +223,7 @@ describe('ReviewService (PGlite, manual clock)', () => {
     const rec = (await audit.list({ limit: 1000 })).find((x) => x.detail.review === r.id && x.kind === 'review.approval');
     assert.equal(rec?.detail.window_seconds, 300);
 
-    const capped = await reviews.request(sqlRequest(alice, fp(), { ...jitRule, name: 'long', duration: '8h' }));
+    const capped = await reviews.request(sqlRequest(alice, fp(), { ...jitRule, name: 'long', duration_ms: 8 * 3_600_000 }));
     await assert.rejects(reviews.approve(capped.id, bob, undefined, 2 * 3_600_000), code('validation_failed'), 'above reviews.max_duration (1 h)');
     assert.equal((await reviews.approve(capped.id, bob, undefined, 3_600_000)).expiresAt, clock.now() + 3_600_000);
 

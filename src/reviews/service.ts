@@ -1,7 +1,6 @@
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { randomBase62 } from '../kernel/ids.ts';
-import { parseDuration } from '../kernel/duration.ts';
 import type { Logger } from '../kernel/log.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import type { AuditInput } from '../audit/record.ts';
@@ -251,7 +250,7 @@ export class ReviewService {
   }
 
   #grantMs(rule: ReviewRuleConfig): number {
-    const want = rule.duration === undefined ? REVIEW_DEFAULTS.grantMs : parseDuration(rule.duration) ?? REVIEW_DEFAULTS.grantMs;
+    const want = rule.duration_ms ?? REVIEW_DEFAULTS.grantMs;
     return Math.min(want, this.#o.maxDurationMs);
   }
 

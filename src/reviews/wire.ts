@@ -1,5 +1,4 @@
 import type { GatehouseConfig } from '../config/types.ts';
-import { ms } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/log.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -32,10 +31,10 @@ export async function openReviews(d: {
   const notifier = new WebhookNotifier({ targets: d.config.notifications.webhooks, publicUrl: d.publicUrl, clock: d.clock, log: d.log });
   const reviews = await ReviewService.open({
     db: d.db, clock: d.clock, audit: d.audit, log: d.log, notifier, mayApprove: d.mayApprove,
-    maxDurationMs: ms(d.config.reviews.max_duration), ...(d.pendingTtlMs === undefined ? {} : { pendingTtlMs: d.pendingTtlMs }),
+    maxDurationMs: d.config.reviews.max_duration_ms, ...(d.pendingTtlMs === undefined ? {} : { pendingTtlMs: d.pendingTtlMs }),
   });
   return {
-    reviews, notifier, holdTimeoutMs: ms(d.config.reviews.hold_timeout),
+    reviews, notifier, holdTimeoutMs: d.config.reviews.hold_timeout_ms,
     async close() { await reviews.close(); await notifier.close(); },
   };
 }

@@ -3,7 +3,6 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { HostGuard } from '../../http/host-guard.ts';
 import type { McpDeps } from './deps.ts';
-import { bytes } from '../../config/types.ts';
 import { GatehouseError, isGatehouseError, JSONRPC, jsonRpcCodeOf } from '../../kernel/errors.ts';
 import { newId } from '../../kernel/ids.ts';
 import { readBody } from '../../http/body.ts';
@@ -67,7 +66,7 @@ async function serve(
   }
   const caller = await authenticateMcp(svc, req);
   svc.limits.admitHttp(svc, 'mcp', caller.principal, res);
-  const raw = await readBody(req, bytes(svc.config.server.body_limit));
+  const raw = await readBody(req, svc.config.server.body_limit_bytes);
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8')) as unknown;

@@ -7,14 +7,14 @@ import { defineProtocol, factsDecl, listenerDecl } from '../contract.ts';
 import { bool, duration, list, listen, size, str } from '../../kernel/json-schema.ts';
 import type { SqlFacts } from './facts.ts';
 
-/** `server.postgres` after load. Durations and sizes as written (`"10s"`, `"64mb"`). */
+/** `server.postgres` after load: durations in milliseconds, sizes in bytes (config/numbers.ts). */
 export interface PostgresServerConfig {
   readonly listen: string;
   readonly allow_insecure_auth: boolean;
-  readonly startup_timeout: string;
-  readonly message_timeout: string;
+  readonly startup_timeout_ms: number;
+  readonly message_timeout_ms: number;
   readonly safe_functions: readonly string[];
-  readonly max_message_size: string;
+  readonly max_message_size_bytes: number;
 }
 
 const SQL_CONTEXT = `{

@@ -1,7 +1,5 @@
 import type { ListenerStart } from '../contract.ts';
-import { parseDuration, parseSize } from '../../kernel/duration.ts';
 import type { PostgresDeps } from './deps.ts';
-import { DEFAULT_MAX_MESSAGE } from './frame-reader.ts';
 import { PostgresListener } from './listener.ts';
 import type { PostgresServerConfig } from './protocol.ts';
 
@@ -15,9 +13,9 @@ export const startPostgresListener: ListenerStart<PostgresDeps, PostgresServerCo
   const listener = new PostgresListener(deps, {
     host: at.host, port: at.port, ...(at.tls ? { tls: at.tls } : {}),
     insecureAuthOk: at.loopback || config.allow_insecure_auth,
-    startupTimeoutMs: parseDuration(config.startup_timeout) ?? 10_000,
-    messageTimeoutMs: parseDuration(config.message_timeout) ?? 60_000,
-    maxMessage: parseSize(config.max_message_size) ?? DEFAULT_MAX_MESSAGE,
+    startupTimeoutMs: config.startup_timeout_ms,
+    messageTimeoutMs: config.message_timeout_ms,
+    maxMessage: config.max_message_size_bytes,
     safeFunctions: config.safe_functions,
   });
   const address = await listener.start();

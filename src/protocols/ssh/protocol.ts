@@ -7,11 +7,11 @@ import { defineProtocol, factsDecl, listenerDecl } from '../contract.ts';
 import { bool, duration, listen, path, str } from '../../kernel/json-schema.ts';
 import { SHELL_ACTIONS, SHELL_CEDAR_TYPE, SHELL_FACTS_DOC, type ShellContext } from './facts.ts';
 
-/** `server.ssh` after load. Durations as written (`"30s"`). */
+/** `server.ssh` after load: durations in milliseconds (config/numbers.ts). */
 export interface SshServerConfig {
   readonly listen: string;
   readonly enabled: boolean;
-  readonly auth_timeout: string;
+  readonly auth_timeout_ms: number;
   /** An OpenSSH private key file (absolute after load); absent: the key kept in the state directory. */
   readonly host_key?: string;
 }

@@ -5,7 +5,6 @@
  * resident) is loaded only when the listener starts or a command first runs on an ssh connection.
  */
 import type { ListenerStart } from '../contract.ts';
-import { ms } from '../../config/types.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { ShellCommandRunner } from '../../shell/runner.ts';
 import { offLoopShellInspector } from '../../shell/inspector.ts';
@@ -27,7 +26,7 @@ export const startListener: ListenerStart<SshDeps, SshServerConfig> = async (dep
   const inspect = await offLoopShellInspector(deps.inspection);
   const listener = new SshListener(deps, {
     host: at.host, port: at.port, hostKey: key.pem, inspect,
-    authTimeoutMs: ms(config.auth_timeout),
+    authTimeoutMs: config.auth_timeout_ms,
     upstreamTimeoutMs: 10_000,
   });
   const address = await listener.start();

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { ProxyDeps, ProxyResponse } from './deps.ts';
 import { authorize, connectionResource, denialReason } from '../../../enforce/authorize.ts';
-import { bytes } from '../../../config/types.ts';
 import type { Connection } from '../../../connections/registry.ts';
 import type { Principal } from '../../../identity/principal.ts';
 import { GatehouseError, isGatehouseError } from '../../../kernel/errors.ts';
@@ -91,14 +90,14 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     if (resolved.fresh) recordEvent(svc, session, principal, connection.name, 'session.open', { transport: 'http', connection: connection.name });
     const method = req.method.toUpperCase();
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
-      ? Buffer.alloc(0) : await req.body(bytes(svc.config.server.body_limit));
+      ? Buffer.alloc(0) : await req.body(svc.config.server.body_limit_bytes);
     const scanner = svc.scanner;
     const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
     // Large bodies are scanned on an inspection worker, off the event loop (app/inspection-pool.ts).
     const egress = svc.masking.textMasker(connection.name, 'request');
     const prepared = await svc.inspection.prepare({
       conn: connection, method, endpoint: target.endpoint, raw, contentType: req.headers['content-type'] ?? '', format, scanner,
-      egress, contentEncoding: req.headers['content-encoding'], bodyLimit: bytes(svc.config.server.body_limit),
+      egress, contentEncoding: req.headers['content-encoding'], bodyLimit: svc.config.server.body_limit_bytes,
     });
     // Egress redaction of the query string too (names and values, form-decoded).
     const query = egress === undefined ? target.query : redactQuery(target.query, egress);
