@@ -1,3 +1,4 @@
+import { parseDuration } from '../../kernel/duration.ts';
 import { parse, UsageError, type Command } from '../args.ts';
 import { ApiClient } from '../client.ts';
 import { table } from '../table.ts';
@@ -21,7 +22,8 @@ async function decide(argv: string[], io: Parameters<Command['run']>[1], verb: '
   if (required && (typeof text !== 'string' || text.trim() === '')) throw new UsageError(`--${field} is required`);
   const window = values.for;
   if (window !== undefined && verb !== 'approve') throw new UsageError('--for applies only to reviews approve');
-  if (window !== undefined && (typeof window !== 'string' || !/^\d+(s|m|h|d)$/.test(window.trim()))) throw new UsageError('--for takes a duration such as 30m or 2h');
+  // Input, not config: parsed where it enters, by the same parser as the configuration's durations.
+  if (window !== undefined && (typeof window !== 'string' || !((parseDuration(window) ?? 0) > 0))) throw new UsageError('--for takes a duration such as 30m or 2h');
   const r = await ApiClient.fromEnv(io).request<ReviewRecord>('POST', `/api/v1/reviews/${encodeURIComponent(id)}/${verb}`,
     { ...(typeof text === 'string' ? { [field]: text } : {}), ...(typeof window === 'string' ? { duration: window.trim() } : {}) });
   if (values.json) io.out(JSON.stringify(r));
