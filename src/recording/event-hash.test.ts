@@ -31,3 +31,22 @@ test('cycles, toJSON, undefined members, -0 and NaN, and deep nesting as the rou
     { get boom(): string { throw new Error('getter'); } }, { p: new Proxy({}, { ownKeys: () => { throw new RangeError('trap'); } }) }, { lone: '\ud800', emoji: '😀', 'e\u0301': 1, é: 2, '\udc00': 3 },
   ]) assert.equal(canonicalData(v), reference(v));
 });
+
+test('objects built with their keys in order (the fast path) serialize as the round trip has them', () => {
+  // Keys from a small alphabet, digits included: integer-like keys ("2", "10") are listed by
+  // JavaScript in numeric order, which canonical JSON does not use: those must not take the fast path.
+  const key = fc.string({ unit: fc.constantFrom('a', 'b', 'A', '1', '0', '2', '_', 'é', '\u0000', '\ud800'), maxLength: 3 });
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.oneof({ depthSize: 'small' },
+      fc.string({ unit: 'binary', maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined),
+      fc.array(tie('tree'), { maxLength: 4 }),
+      fc.dictionary(key, tie('tree'), { maxKeys: 5 }).map((d) => {
+        const o: Record<string, unknown> = {};
+        for (const k of Object.keys(d).sort()) o[k] = d[k];
+        return o;
+      })),
+  }));
+  fc.assert(fc.property(fc.dictionary(key, tree, { maxKeys: 6 }).map((d) => Object.fromEntries(Object.keys(d).sort().map((k) => [k, d[k]]))), (v) => {
+    assert.equal(canonicalData(v), reference(v));
+  }), { numRuns: 500 });
+});

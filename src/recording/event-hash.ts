@@ -40,6 +40,10 @@ export function canonicalData(data: unknown): string {
   // Dates, class instances, BigInt, cycles, deep nesting) takes the JSON round trip.
   try {
     if (isPlainObject(data)) {
+      // Most events are built with their keys already in order: then canonical JSON is exactly
+      // what JSON.stringify writes (same key order, same escapes, undefined members dropped,
+      // non-finite numbers as null), and the native serializer builds it.
+      if (sortedPlain(data, 0)) return JSON.stringify(data);
       const text = plainCanonical(data, 0);
       if (text !== FALLBACK && text !== undefined) return text;
     }
@@ -71,6 +75,35 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/**
+ * Whether `JSON.stringify(v)` is already its canonical JSON: plain data only (strings, numbers,
+ * booleans, null, undefined/functions/symbols that JSON drops or writes as null, plain arrays and
+ * objects without toJSON) whose every object lists its own keys in ascending code-unit order (the
+ * order canonical JSON sorts them into, and the order JSON.stringify walks them). Anything else
+ * (a BigInt, a Date, a class instance, deeper than the plain limit) answers false.
+ */
+function sortedPlain(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string': case 'number': case 'boolean': case 'undefined': case 'function': case 'symbol': return true;
+    case 'bigint': return false;
+    default: break;
+  }
+  if (v === null) return true;
+  if (depth >= MAX_PLAIN_DEPTH) return false;
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) return false;
+    for (let i = 0; i < v.length; i++) if (!sortedPlain(v[i], depth + 1)) return false;
+    return true;
+  }
+  if (!isPlainObject(v)) return false;
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
+    if (!sortedPlain(v[keys[i]!], depth + 1)) return false;
+  }
+  return true;
 }
 
 /**

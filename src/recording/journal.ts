@@ -72,7 +72,11 @@ export class RecordingJournal {
   append(entries: readonly JournalEntry[]): void {
     if (entries.length === 0) return;
     let text = '';
-    for (const e of entries) text += `${JSON.stringify({ n: e.ticket, e: e.event })}\n`;
+    for (const { ticket, event: e } of entries) {
+      // The data is canonical JSON (no raw tab or newline): it follows the header verbatim, so
+      // it is not escaped a second time (see readEntries for both line formats).
+      text += `${JSON.stringify([ticket, e.session, e.protocol, e.type, e.at, e.user, e.agent, e.connection, e.effect ?? null])}\t${e.text}\n`;
+    }
     if (this.#fd === undefined || this.#bytes >= SEGMENT_BYTES) this.#rotate();
     const buf = Buffer.from(text, 'utf8');
     let off = 0;
@@ -146,21 +150,51 @@ export class RecordingJournal {
   }
 }
 
+/**
+ * The complete entries of a journal file. Two line formats: `[ticket, session, protocol, type,
+ * at, user, agent, connection, effect]` TAB canonical-JSON-data (since session 11), and the
+ * earlier `{"n": ticket, "e": PreparedEvent}` (journals left by an older version are still
+ * recovered). A line is complete only when its newline was written: what follows the last
+ * newline is a torn write whose flush never returned, so nobody was told it was recorded.
+ */
 function readEntries(file: string): JournalEntry[] {
   const out: JournalEntry[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.length === 0) continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      continue; // a torn write: its flush never returned, so nobody was told it was recorded
-    }
-    if (typeof v !== 'object' || v === null) continue;
-    const { n, e } = v as { n?: unknown; e?: Partial<Record<keyof PreparedEvent, unknown>> };
-    if (typeof n === 'number' && isEvent(e)) out.push({ ticket: n, event: e });
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.pop(); // after the last newline: empty, or a torn write
+  for (const line of lines) {
+    const entry = line.startsWith('[') ? tabEntry(line) : objectEntry(line);
+    if (entry !== undefined) out.push(entry);
   }
   return out;
+}
+
+function tabEntry(line: string): JournalEntry | undefined {
+  const tab = line.indexOf('\t');
+  if (tab < 0) return undefined;
+  let h: unknown;
+  const text = line.slice(tab + 1);
+  try {
+    h = JSON.parse(line.slice(0, tab));
+    JSON.parse(text); // the data must be whole JSON
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(h) || h.length !== 9) return undefined;
+  const [n, session, protocol, type, at, user, agent, connection, effect] = h as unknown[];
+  const e = { session, protocol, type, at, user, agent, connection, text, bytes: Buffer.byteLength(text, 'utf8'), effect: effect ?? undefined };
+  return typeof n === 'number' && isEvent(e) ? { ticket: n, event: e } : undefined;
+}
+
+function objectEntry(line: string): JournalEntry | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { n, e } = v as { n?: unknown; e?: Partial<Record<keyof PreparedEvent, unknown>> };
+  return typeof n === 'number' && isEvent(e) ? { ticket: n, event: e } : undefined;
 }
 
 function isEvent(e: Partial<Record<keyof PreparedEvent, unknown>> | undefined): e is PreparedEvent {

@@ -118,6 +118,8 @@ export class StoreRecorder implements Recorder {
    * recovery anchors it). Entries leave once committed, so it is bounded by the queue.
    */
   readonly #closeTickets = new Map<string, number>();
+  #isoAt = Number.NaN;
+  #isoText = '';
 
   constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
     this.#db = db;
@@ -380,9 +382,20 @@ export class StoreRecorder implements Recorder {
     const at = Number.isFinite(event.at) ? event.at : this.#clock.now();
     return {
       session: event.session, protocol: label(event.protocol) ?? 'http', type: label(event.type) ?? 'error',
-      at: new Date(at).toISOString(), user: label(event.user), agent: label(event.agent), connection: label(event.connection),
+      at: this.#iso(at), user: label(event.user), agent: label(event.agent), connection: label(event.connection),
       text, bytes: Buffer.byteLength(text, 'utf8'), effect: event.type === 'decision' ? effectOf(event.data) : undefined,
     };
+  }
+
+  /** ISO-8601 of a time in ms; the events of one millisecond (most of an exchange's) share one. */
+  #iso(at: number): string {
+    if (at !== this.#isoAt) {
+      // A time out of Date's range (±8.64e15 ms) would throw: the recorder's clock stands in.
+      const d = new Date(at);
+      this.#isoText = (Number.isNaN(d.getTime()) ? new Date(this.#clock.now()) : d).toISOString();
+      this.#isoAt = at;
+    }
+    return this.#isoText;
   }
 
   #lose(e: PreparedEvent, reason: string, ticket: number): void {

@@ -116,7 +116,7 @@ export class FrontendGuard {
       case FE.parse: return this.#parse(f);
       case FE.bind: {
         const b = parseBind(f.body);
-        if (this.#rec.on) this.#rec.event('request', { message: 'bind', portal: b.portal, name: b.statement, params: b.params.map((p) => (p === null ? null : this.#rec.text(p.toString('utf8')))) });
+        if (this.#rec.on) this.#rec.event('request', { message: 'bind', name: b.statement, params: b.params.map((p) => (p === null ? null : this.#rec.text(p.toString('utf8')))), portal: b.portal });
         return this.#bind(f, b);
       }
       case FE.describe: {

@@ -57,7 +57,8 @@ export class SessionRecording {
 
   /** A decision of the guard. */
   verdict(v: Verdict): void {
-    if (this.on) this.event('decision', v.ok ? { effect: 'allow', actions: v.actions } : { effect: v.effect, actions: v.actions, reasons: v.reasons });
+    // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
+    if (this.on) this.event('decision', v.ok ? { actions: v.actions, effect: 'allow' } : { actions: v.actions, effect: v.effect, reasons: v.reasons });
   }
 
   /** A statement starts running (Query or Execute forwarded): its response's `ms` counts from now. */
@@ -78,10 +79,15 @@ export class SessionRecording {
 
   /** CommandComplete, EmptyQueryResponse or PortalSuspended as forwarded: one `response` event. */
   completed(f: Frame): void {
-    if (this.on) this.event('response', {
-      tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null, rows: this.#rows, ms: this.#svc.clock.now() - this.#startedAt,
-      ...this.#excerpt.take(),
-    });
+    if (this.on) {
+      const x = this.#excerpt.take();
+      // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
+      this.event('response', {
+        ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: this.#svc.clock.now() - this.#startedAt, rows: this.#rows,
+        ...(x === undefined ? {} : { sample: x.sample, sample_truncated: x.sample_truncated }),
+        tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null,
+      });
+    }
     this.#rows = 0;
   }
 
