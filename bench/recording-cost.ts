@@ -115,9 +115,10 @@ async function pgRound(rec: StoreRecorder, n: number, tag: string): Promise<void
     while (next++ < n) {
       const aid = String(1 + Math.floor(Math.random() * 100_000));
       rec.record({ ...base, type: 'request', at: Date.now(), data: PARSE });
-      rec.record({ ...base, type: 'request', at: Date.now(), data: { message: 'bind', portal: '', name: '', params: [aid] } });
-      rec.record({ ...base, type: 'decision', at: Date.now(), data: { effect: 'allow', actions: ['sql.read'] } });
-      rec.record({ ...base, type: 'response', at: Date.now(), data: { tag: 'SELECT 1', rows: 1, ms: 0, columns: ['abalance'], sample: [['0']], sample_truncated: false } });
+      // As the PostgreSQL data path builds them (keys in canonical order, session 11).
+      rec.record({ ...base, type: 'request', at: Date.now(), data: { message: 'bind', name: '', params: [aid], portal: '' } });
+      rec.record({ ...base, type: 'decision', at: Date.now(), data: { actions: ['sql.read'], effect: 'allow' } });
+      rec.record({ ...base, type: 'response', at: Date.now(), data: { columns: ['abalance'], ms: 0, rows: 1, sample: [['0']], sample_truncated: false, tag: 'SELECT 1' } });
       await flushOrCount(rec, session);
       // pgbench's round trip: let other connections run.
       await new Promise<void>((r) => setImmediate(r));
