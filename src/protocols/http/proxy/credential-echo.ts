@@ -78,6 +78,14 @@ function cached(conn: Connection): Cached {
 }
 
 /**
+ * {@link echoForms} of `conn`, computed once per connection object (what the inspection workers
+ * are handed with each large response: the forms do not change while the connection lives).
+ */
+export function cachedEchoForms(conn: Connection): readonly string[] {
+  return cached(conn).forms;
+}
+
+/**
  * The response masker of a connection: `rules` (its masking rules, if any) plus the echo forms
  * of its vaulted secrets, always redacted as `[SECRET]` (see `masking/exact-values.ts`).
  * Undefined only when there are neither rules nor secrets. Cached per connection object.

@@ -18,7 +18,7 @@ import { nowMs, serverTiming } from './timing.ts';
 import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
-import { echoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
+import { cachedEchoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
 import { identityOf, validSessionHeader } from '../../../enforce/sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
@@ -151,7 +151,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     const outcome = await writeResponse(res, up, {
       kind, format, capture, masker, ruled: rules !== undefined, passMediaTypes: connection.pass_media_types,
       scrubber: () => echoScrubber(connection),
-      maskOffLoop: (op, text) => svc.inspection.maskResponse(op, text, connection.name, echoForms(connection)),
+      maskOffLoop: (op, text) => svc.inspection.maskResponse(op, text, connection.name, cachedEchoForms(connection)),
       scrubHeaders: (h) => scrubHeaders(h, masker, secretsOnly),
       headers: () => ({ 'server-timing': serverTiming(tSend - t0 + (nowMs() - tHeaders)) }),
       // Durability: the exchange is committed before the client gets the response's last byte.
