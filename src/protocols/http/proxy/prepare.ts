@@ -5,6 +5,7 @@ import type { Facts } from '../../../policy/request.ts';
 import { inspectPrompt, redactDocument, scanTexts } from '../../../inspect/prompt/inspect.ts';
 import { redactHttpBody } from './http-request.ts';
 import { requestShape, type WireFormat } from '../providers/index.ts';
+import { RECORD_TEXT_LIMIT } from './record.ts';
 
 /** Input of {@link prepareRequest}. */
 export interface PrepareInput {
@@ -30,6 +31,13 @@ export interface Prepared {
   readonly body: Buffer | undefined;
   /** The (redacted) prompt document as JSON text, for the recording. */
   readonly prompt?: string;
+  /**
+   * `maskedExcerpt(prompt, scanner)` — the prompt as the recording keeps it — when the inspection
+   * already shows what it is without a second walk: the all-detector walk found nothing in the
+   * document, so that walk would leave it as it is (`prepare.test.ts` checks the two agree).
+   * Undefined otherwise: the caller masks `prompt` with `maskedExcerpt`.
+   */
+  readonly recordedPrompt?: string | undefined;
   /** http: the `content-type` to forward instead of the client's (the body was re-encoded as UTF-8). */
   readonly contentType?: string;
   /** http: the client's content coding was undone; its `content-encoding` must not be forwarded. */
@@ -50,13 +58,23 @@ function parseJson(raw: Buffer): unknown {
  * included, which a text mask of the JSON would miss. Computed on first read, and only re-walked
  * when the inspection found something (else the walk would change nothing).
  */
-function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, scanner: TextMasker): Prepared {
+function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, scanner: TextMasker, doc: unknown, textIsDoc: boolean): Prepared {
   let prompt: string | undefined = found ? undefined : text;
   return {
     facts, body,
     get prompt(): string {
       prompt ??= JSON.stringify(guarded(() => redactDocument(JSON.parse(text), scanner)));
       return prompt;
+    },
+    get recordedPrompt(): string | undefined {
+      // maskedExcerpt(text) parses `text` (≤ the limit, a JSON object or array: else it masks it
+      // as plain text), walks the copy with `scanner` and serializes it. The inspection walked
+      // `doc` (the same document, unchanged: inspection is pure) with `scanner` and found
+      // nothing, so that walk changes nothing: the result is `JSON.stringify(doc)`.
+      if (found || text.length > RECORD_TEXT_LIMIT || doc === null || typeof doc !== 'object') return undefined;
+      const c = text.charCodeAt(0);
+      if (c !== 123 && c !== 91) return undefined;
+      return textIsDoc ? text : JSON.stringify(doc);
     },
   };
 }
@@ -126,14 +144,17 @@ export function prepareRequest(p: PrepareInput): Prepared {
       },
     };
     if (!hasBody) return { facts, body: undefined };
-    if (p.egress === undefined) return withPrompt(facts, p.raw, p.raw.toString('utf8'), f.findings > 0, p.scanner);
+    if (p.egress === undefined) return withPrompt(facts, p.raw, p.raw.toString('utf8'), f.findings > 0, p.scanner, doc, false);
     const egress = p.egress;
     // Where the all-detector scan found nothing, a masker with a subset of its detectors changes
     // nothing either: the second pass is skipped (the document is still sent as serialized here).
     // Key context (a credential-named member) counts as a finding, so it never skips the pass.
-    const out = f.findings > 0 || !egress.coveredBy(p.scanner) ? guarded(() => redactDocument(doc, egress)) : doc;
+    const walk = f.findings > 0 || !egress.coveredBy(p.scanner);
+    const out = walk ? guarded(() => redactDocument(doc, egress)) : doc;
     const text = JSON.stringify(out);
-    return withPrompt(facts, Buffer.from(text), text, f.findings > 0, p.scanner);
+    // `text` is the inspected document itself only when the egress pass was skipped (a walk
+    // rewrites the document in place, so the root being the same object proves nothing).
+    return withPrompt(facts, Buffer.from(text), text, f.findings > 0, p.scanner, walk ? undefined : doc, true);
   }
   const facts: Facts = { http: { method: p.method, path: p.endpoint, path_lower: p.endpoint.toLowerCase() } };
   if (!hasBody) return { facts, body: undefined };

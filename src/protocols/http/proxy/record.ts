@@ -3,7 +3,7 @@ import type { Principal } from '../../../identity/principal.ts';
 import { RecordingTap } from '../../../enforce/tap.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
-import { redactDocument } from '../../../inspect/prompt/inspect.ts';
+import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
 
 /** Most characters of prompt or response text kept in one recorded event. */
 export const RECORD_TEXT_LIMIT = 64 * 1024;
@@ -12,7 +12,20 @@ export const RECORD_TEXT_LIMIT = 64 * 1024;
 export class TextCapture {
   text = '';
   truncated = false;
+  /**
+   * The parsed document `text` is the `JSON.stringify` of, when the capture holds exactly one
+   * whole document ({@link addDocument}): the recording then checks it for findings instead of
+   * parsing the text again ({@link recordedText}).
+   */
+  doc: object | undefined = undefined;
+  /** Adds a whole JSON document's text (`JSON.stringify(doc)`), which the caller no longer changes. */
+  addDocument(text: string, doc: unknown): void {
+    const first = this.text === '' && !this.truncated;
+    this.add(text);
+    this.doc = first && doc !== null && typeof doc === 'object' && this.text === text ? doc : undefined;
+  }
   add = (s: string): void => {
+    this.doc = undefined;
     if (this.text.length >= RECORD_TEXT_LIMIT) {
       this.truncated = true;
       return;
@@ -25,6 +38,9 @@ export class TextCapture {
 /** A capture that keeps nothing, for when recording is off. */
 class DiscardingCapture extends TextCapture {
   override add = (): void => undefined;
+  override addDocument(): void {
+    // nothing kept
+  }
 }
 
 /** The capture used when recording is off (stateless: shared by every exchange). */
@@ -47,13 +63,40 @@ export function maskRecordData(data: Record<string, unknown>, scanner: TextMaske
 }
 
 function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
-  if (typeof v === 'string') return scanner.mask(v).text;
+  if (typeof v === 'string') return maskString(v, scanner);
   if (v === null || typeof v !== 'object') return v;
   if (depth >= MAX_RECORD_DEPTH) return '[TRUNCATED]';
   if (Array.isArray(v)) return v.map((x) => maskValue(x, scanner, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[scanner.mask(k).text] = maskValue(x, scanner, depth + 1);
+  for (const [k, x] of Object.entries(v)) out[maskString(k, scanner)] = maskValue(x, scanner, depth + 1);
   return out;
+}
+
+/** Longest string remembered as clean; most remembered per scanner (the set is cleared when full). */
+const CLEAN_MAX_CHARS = 64;
+const CLEAN_MAX_ENTRIES = 4096;
+const cleanStrings = new WeakMap<TextMasker, Set<string>>();
+
+/**
+ * `scanner.mask(s).text`, remembering short strings in which it found nothing (bounded): the keys
+ * and most values of recorded data (`facts`, `method`, `usage`, decision reasons, model names)
+ * are the same few words on every exchange. Detectors are pure, so a string clean once is clean
+ * for that scanner forever; a string with a finding is never remembered.
+ */
+function maskString(s: string, scanner: TextMasker): string {
+  if (s.length > CLEAN_MAX_CHARS) return scanner.mask(s).text;
+  let clean = cleanStrings.get(scanner);
+  if (clean === undefined) {
+    clean = new Set();
+    cleanStrings.set(scanner, clean);
+  }
+  if (clean.has(s)) return s;
+  const m = scanner.mask(s);
+  if (m.findings.length === 0 && m.text === s) {
+    if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
+    clean.add(s);
+  }
+  return m.text;
 }
 
 /**
@@ -73,6 +116,29 @@ export function recordEvent(
     return;
   }
   new RecordingTap(svc, session, { protocol: 'http', principal, connection, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner }).event(type, masked);
+}
+
+/**
+ * The response text of `capture` as the recording keeps it: exactly `maskedExcerpt(capture.text,
+ * scanner)`. When the capture holds one whole JSON document (`addDocument`, within the limit) and
+ * the all-detector walk finds nothing in it, that is the text itself, so the document is checked
+ * in place (the same walk, reporting instead of rewriting) rather than parsed, rewritten and
+ * serialized again; otherwise the text is masked as {@link maskedExcerpt} masks it.
+ */
+export function recordedText(capture: TextCapture, scanner: TextMasker): string {
+  if (capture.doc !== undefined && !capture.truncated && capture.text.length <= RECORD_TEXT_LIMIT && isJsonStart(capture.text)) {
+    try {
+      if (inspectPrompt(capture.doc, scanner).findings === 0) return capture.text;
+    } catch {
+      // (nesting, an over-limit payload): masked as maskedExcerpt masks it below
+    }
+  }
+  return maskedExcerpt(capture.text, scanner);
+}
+
+function isJsonStart(t: string): boolean {
+  const c = t.charCodeAt(0);
+  return c === 123 || c === 91;
 }
 
 /** `text` bounded and masked with `scanner` (for recording prompts and responses). */

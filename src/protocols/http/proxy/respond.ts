@@ -109,7 +109,8 @@ export async function writeResponse(res: ProxyResponse, up: Dispatcher.ResponseD
       if (doc !== null && typeof doc === 'object' && 'usage' in doc) usage = doc.usage;
     }
     const text = off?.text ?? JSON.stringify(doc);
-    plan.capture.add(text);
+    if (off === undefined) plan.capture.addDocument(text, doc);
+    else plan.capture.add(text);
     await finishOrFail(plan, { masked: true, usage });
     res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, true)), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });
     res.end(text);

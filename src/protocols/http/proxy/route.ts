@@ -11,7 +11,7 @@ import { authenticateHttp } from '../../../http/authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
 import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
-import { NO_CAPTURE, recordEvent, TextCapture, maskedExcerpt } from './record.ts';
+import { NO_CAPTURE, recordEvent, recordedText, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
@@ -107,7 +107,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     if (egress !== undefined && egress.scan(pathText).length > 0) throw new GatehouseError('bad_request', 'the request path carries data the masking rules redact; refused');
     const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner, connection.type === 'llm' ? [pathText, ...forwardedHeaderTexts(req.headers)] : []);
     if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
-      method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: maskedExcerpt(prepared.prompt, scanner) }),
+      method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: prepared.recordedPrompt ?? maskedExcerpt(prepared.prompt, scanner) }),
     });
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
@@ -140,7 +140,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       recorded = true;
       if (!recording) return;
       recordEvent(svc, session, principal, connection.name, 'response', {
-        status: up.statusCode, text: maskedExcerpt(capture.text, scanner), truncated: capture.truncated, masked: outcome.masked,
+        status: up.statusCode, text: recordedText(capture, scanner), truncated: capture.truncated, masked: outcome.masked,
         ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
         timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
       });
