@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { after, every, manualClock, manualTimers } from './clock.ts';
+import { execFileSync } from 'node:child_process';
+import { after, every, manualClock, manualTimers, sleep } from './clock.ts';
 
 test('manual timers run only when time is advanced past them, in due order, at their time', () => {
   const c = manualTimers(1_000);
@@ -48,4 +49,34 @@ test('a clock without timers uses the process\'s real timers (cancel works)', as
   await new Promise<void>((resolve) => { after(c, 1, () => { fired = true; resolve(); }); });
   assert.equal(fired, true);
   assert.equal(cancelledFired, false);
+});
+
+test('sleep resolves after its time on the clock, or at once when its signal aborts', async () => {
+  const c = manualTimers(0);
+  let slept = false;
+  const s = sleep(c, 1_000).then(() => { slept = true; });
+  c.advance(999);
+  await Promise.resolve();
+  assert.equal(slept, false);
+  c.advance(1);
+  await s;
+  assert.equal(slept, true);
+  const ac = new AbortController();
+  const aborted = sleep(c, 60_000, ac.signal);
+  ac.abort();
+  await aborted;
+  assert.equal(c.pending(), 0, 'an aborted sleep cancels its timer');
+  await sleep(c, 60_000, ac.signal); // already aborted: at once
+  assert.equal(c.pending(), 0);
+});
+
+test('keepAlive: a real timer holds the process open until it fires; by default it does not', () => {
+  const script = `import { after } from ${JSON.stringify(new URL('./clock.ts', import.meta.url).href)};
+    after({}, 200, () => { process.stdout.write('kept'); }, { keepAlive: true });
+    after({}, 200, () => { process.stdout.write('unref-fired'); });`;
+  const out = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.match(out, /kept/);
+  const unrefOnly = `import { after } from ${JSON.stringify(new URL('./clock.ts', import.meta.url).href)};
+    after({}, 200, () => { process.stdout.write('unref-fired'); });`;
+  assert.equal(execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', unrefOnly], { encoding: 'utf8' }), '');
 });

@@ -17,15 +17,32 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * Calls `fn` once after `ms` on `clock`'s timers (real, unref'd ones when it has none); returns
- * a cancel function, safe to call more than once or after it fired.
+ * a cancel function, safe to call more than once or after it fired. `keepAlive`: the real timer
+ * holds the process open until it fires or is cancelled (a deadline of work nothing else holds
+ * open, e.g. a task on an unref'd worker); manual timers ignore it.
  *
  * @example const cancel = after(clock, 1_000, retry); … cancel();
  */
-export function after(clock: Pick<Clock, 'timer'>, ms: number, fn: () => void): () => void {
+export function after(clock: Pick<Clock, 'timer'>, ms: number, fn: () => void, opts?: { readonly keepAlive?: boolean }): () => void {
   if (clock.timer) return clock.timer(fn, ms);
   const t = setTimeout(fn, ms);
-  t.unref();
+  if (opts?.keepAlive !== true) t.unref();
   return () => { clearTimeout(t); };
+}
+
+/**
+ * Resolves after `ms` on `clock`'s timers, or at once when `signal` aborts (never rejects):
+ * the clock-driven `timers/promises` `setTimeout` for back-offs and polls.
+ *
+ * @example await sleep(clock, 2 ** attempt * 100, stop.signal);
+ */
+export function sleep(clock: Pick<Clock, 'timer'>, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) { resolve(); return; }
+    const done = (): void => { cancel(); signal?.removeEventListener('abort', done); resolve(); };
+    const cancel = after(clock, ms, done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /**
