@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MEMORY_STORE_PATH } from '../config/finalize.ts';
 import type { GatehouseConfig } from '../config/types.ts';
-import { every, systemClock, type Clock } from '../kernel/clock.ts';
+import { after, every, systemClock, type Clock } from '../kernel/clock.ts';
 import { createLogger, type Logger } from '../kernel/log.ts';
 import { Metrics } from '../kernel/metrics.ts';
 import { REGISTRY } from '../protocols/registry.ts';
@@ -169,7 +169,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     closers.unshift(() => { closeSessions({ recorder, clock, log }, httpSessions.endAll()); return Promise.resolve(); });
     const upstreams = new Upstreams();
     closers.unshift(() => upstreams.close());
-    closers.unshift(() => closeServer(server));
+    closers.unshift(() => closeServer(server, clock));
     const url = stripSlash(config.server.public_url ?? `${scheme}://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`);
     const issuer = await BuiltinIssuer.open(db, clock, {
       issuer: url,
@@ -194,7 +194,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     closers.unshift(() => rv.close());
     const masking = new MaskingRules(config.masking.rules, config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), 'utf8') : undefined);
     // Heavy SQL parsing and body scanning run on worker threads (terminated on shutdown).
-    const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics });
+    const inspection = new InspectionPool(inspectionOptions(config), { maskingRules: config.masking.rules, hashKey: new Uint8Array(masking.hashKey), metrics: serviceMetrics, clock });
     closers.unshift(() => inspection.close());
     serviceMetrics.watchInspection(() => inspection.workers);
     serviceMetrics.watchRecording(() => storeRecorder?.stats());
@@ -243,7 +243,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       metricsServer.requestTimeout = 30_000;
       metrics = await listenHttp(metricsServer, at.host, at.port);
       metricsServer.on('request', createMetricsHandler(services, metrics));
-      closers.unshift(() => closeServer(metricsServer));
+      closers.unshift(() => closeServer(metricsServer, clock));
     }
     // Each registered protocol with a listener of its own (server.<name>), in registration order,
     // when its declaration wants it (SSH: an ssh connection in this file, or enabled).
@@ -298,11 +298,12 @@ function stripSlash(u: string): string {
   return u.endsWith('/') ? u.slice(0, -1) : u;
 }
 
-async function closeServer(server: Server): Promise<void> {
+/** Stops accepting; connections still busy after a 5 s grace (on `clock`) are cut. */
+async function closeServer(server: Server, clock: Clock): Promise<void> {
   server.closeIdleConnections();
   await new Promise<void>((resolve) => {
-    const t = setTimeout(() => { server.closeAllConnections(); }, 5_000);
-    server.close(() => { clearTimeout(t); resolve(); });
+    const cancel = after(clock, 5_000, () => { server.closeAllConnections(); });
+    server.close(() => { cancel(); resolve(); });
   });
 }
 

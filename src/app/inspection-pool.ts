@@ -1,6 +1,7 @@
 import type { GatehouseConfig } from '../config/types.ts';
 import { SqlInspector } from '../inspect/sql/inspect.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
+import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError, isErrorCode } from '../kernel/errors.ts';
 import { deepFreeze } from '../kernel/freeze.ts';
 import type { Metrics } from '../kernel/metrics.ts';
@@ -44,7 +45,7 @@ export function inspectionOptions(config: GatehouseConfig): InspectionPoolOption
  * Built by the composition root (`app/gateway.ts`) and closed on shutdown.
  *
  * @example
- *   const pool = new InspectionPool(inspectionOptions(config), { maskingRules, hashKey, metrics });
+ *   const pool = new InspectionPool(inspectionOptions(config), { maskingRules, hashKey, metrics, clock });
  *   const r = await pool.inspectSql(text); // SqlInspection, never throws
  *   await pool.close();
  */
@@ -56,7 +57,7 @@ export class InspectionPool {
   /** Inspections by where they ran (tests assert on it). */
   readonly counts = { inline: 0, worker: 0, failed: 0 };
 
-  constructor(opts: InspectionPoolOptions, data: Omit<InspectionWorkerData, 'maxSqlBytes' | 'maxStatements'> & { readonly metrics?: Metrics }) {
+  constructor(opts: InspectionPoolOptions, data: Omit<InspectionWorkerData, 'maxSqlBytes' | 'maxStatements'> & { readonly metrics?: Metrics; readonly clock?: Clock }) {
     this.#opts = opts;
     this.#metrics = data.metrics;
     this.#inspector = new SqlInspector({ maxBytes: opts.maxSqlBytes, maxStatements: opts.maxStatements });
@@ -68,7 +69,7 @@ export class InspectionPool {
         script: new URL('./inspection-worker.ts', import.meta.url), workerData, size: opts.workers, queue: opts.queue,
         timeoutMs: opts.timeoutMs, resourceLimits: { maxOldGenerationSizeMb: 512 },
         // Workers start on the first large input and end after a minute without one (memory).
-        idleMs: 60_000,
+        idleMs: 60_000, ...(data.clock === undefined ? {} : { clock: data.clock }),
       })
       : undefined;
   }

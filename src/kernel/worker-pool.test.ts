@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { manualTimers } from './clock.ts';
 import { WorkerPool, WorkerPoolError } from './worker-pool.ts';
 
 type Op = { op: 'echo' | 'throw' | 'spin' | 'crash'; value?: number };
@@ -35,10 +36,12 @@ test('a crashed worker fails its task closed, and the pool replaces it', async (
 });
 
 test('a task past its deadline is rejected, its worker terminated and replaced; queued tasks still run', async () => {
-  const pool = new WorkerPool<Op, { value: number }>({ script, size: 1, queue: 10, timeoutMs: 1_500 });
+  const clock = manualTimers(0);
+  const pool = new WorkerPool<Op, { value: number }>({ script, size: 1, queue: 10, timeoutMs: 1_500, clock });
   try {
     const spin = pool.run({ op: 'spin' });
     const next = pool.run({ op: 'echo', value: 1 });
+    clock.advance(1_500); // the spinning task's deadline (the worker never answers it)
     await rejectsWith(spin, 'timeout');
     assert.deepEqual(await next, { value: 2 });
   } finally {
@@ -60,18 +63,20 @@ test('a full queue refuses at once (busy); a task error keeps its code; close re
 });
 
 test('with idleMs, an idle worker ends and a later task starts a new one; a busy worker is never ended', async () => {
-  const pool = new WorkerPool<Op, { value: number }>({ script, size: 2, queue: 10, timeoutMs: 20_000, idleMs: 150 });
+  const clock = manualTimers(0);
+  const pool = new WorkerPool<Op, { value: number }>({ script, size: 2, queue: 10, timeoutMs: 20_000, idleMs: 150, clock });
   try {
     assert.equal((await pool.run({ op: 'echo', value: 1 })).value, 2);
     assert.equal(pool.stats.workers, 1);
     // Tasks closer together than idleMs keep the worker.
     for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setTimeout(r, 50));
+      clock.advance(50);
       assert.equal((await pool.run({ op: 'echo', value: i })).value, i * 2);
       assert.equal(pool.stats.workers, 1);
     }
-    const deadline = Date.now() + 10_000;
-    while (pool.stats.workers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    clock.advance(149);
+    assert.equal(pool.stats.workers, 1, 'not idle for idleMs yet');
+    clock.advance(1);
     assert.equal(pool.stats.workers, 0, 'the idle worker ended');
     assert.equal((await pool.run({ op: 'echo', value: 21 })).value, 42, 'a new worker serves the next task');
     assert.equal(pool.stats.workers, 1);

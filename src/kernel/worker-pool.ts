@@ -1,4 +1,5 @@
 import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
+import { after, systemClock, type Clock } from './clock.ts';
 import { isErrorCode, type ErrorCode } from './errors.ts';
 
 /** Why a task did not produce a result. */
@@ -45,6 +46,8 @@ export interface WorkerPoolOptions {
    * WebAssembly instances, tens of MiB each, are given back after a burst). Default: kept.
    */
   readonly idleMs?: number;
+  /** Runs the task deadlines and idle timers (default: real time); tests pass `manualTimers`. */
+  readonly clock?: Clock;
 }
 
 interface Task {
@@ -56,10 +59,10 @@ interface Task {
 
 interface Slot {
   readonly worker: Worker;
-  task: (Task & { readonly id: number; readonly timer: NodeJS.Timeout }) | undefined;
+  task: (Task & { readonly id: number; readonly cancelTimer: () => void }) | undefined;
   dead: boolean;
-  /** Ends the worker once it has been idle for `idleMs`. */
-  idleTimer: NodeJS.Timeout | undefined;
+  /** Cancels the timer that ends the worker once it has been idle for `idleMs`. */
+  idleTimer: (() => void) | undefined;
 }
 
 /** A worker's answer (see worker-serve.ts). */
@@ -83,6 +86,7 @@ function isReply(v: unknown): v is Reply {
  */
 export class WorkerPool<Req, Res> {
   readonly #opts: WorkerPoolOptions;
+  readonly #clock: Clock;
   readonly #slots: Slot[] = [];
   readonly #waiting: Task[] = [];
   #nextId = 1;
@@ -94,6 +98,7 @@ export class WorkerPool<Req, Res> {
     if (!Number.isInteger(opts.queue) || opts.queue < 0) throw new RangeError('worker pool queue must be a non-negative integer');
     if (!(opts.timeoutMs > 0)) throw new RangeError('worker pool timeout must be positive');
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   /** Workers alive, busy, tasks waiting, tasks completed (for tests and metrics). */
@@ -124,7 +129,7 @@ export class WorkerPool<Req, Res> {
     this.#closed = true;
     for (const t of this.#waiting.splice(0)) t.reject(new WorkerPoolError('closed', 'the worker pool is closed'));
     const slots = this.#slots.splice(0);
-    for (const s of slots) if (s.idleTimer !== undefined) clearTimeout(s.idleTimer);
+    for (const s of slots) s.idleTimer?.();
     for (const s of slots) this.#fail(s, new WorkerPoolError('closed', 'the worker pool is closed'));
     await Promise.all(slots.map((s) => s.worker.terminate().catch(() => undefined)));
   }
@@ -151,15 +156,15 @@ export class WorkerPool<Req, Res> {
   }
 
   #dispatch(slot: Slot, task: Task): void {
-    if (slot.idleTimer !== undefined) { clearTimeout(slot.idleTimer); slot.idleTimer = undefined; }
+    if (slot.idleTimer !== undefined) { slot.idleTimer(); slot.idleTimer = undefined; }
     const id = this.#nextId++;
-    const timer = setTimeout(() => {
+    const cancelTimer = after(this.#clock, this.#opts.timeoutMs, () => {
       this.#remove(slot);
       this.#fail(slot, new WorkerPoolError('timeout', `inspection took longer than ${this.#opts.timeoutMs} ms`));
       void slot.worker.terminate().catch(() => undefined);
       this.#drain();
-    }, this.#opts.timeoutMs);
-    slot.task = { ...task, id, timer };
+    }, { keepAlive: true }); // the worker is unref'd: a running task holds the process open through its deadline
+    slot.task = { ...task, id, cancelTimer };
     try {
       slot.worker.postMessage({ id, payload: task.payload }, [...task.transfer]);
     } catch (err) {
@@ -171,7 +176,7 @@ export class WorkerPool<Req, Res> {
   #onReply(slot: Slot, m: unknown): void {
     const task = slot.task;
     if (!isReply(m) || task === undefined || m.id !== task.id) return;
-    clearTimeout(task.timer);
+    task.cancelTimer();
     slot.task = undefined;
     this.#completed++;
     if (m.ok) task.resolve(m.result);
@@ -188,7 +193,7 @@ export class WorkerPool<Req, Res> {
 
   #remove(slot: Slot): void {
     slot.dead = true;
-    if (slot.idleTimer !== undefined) { clearTimeout(slot.idleTimer); slot.idleTimer = undefined; }
+    if (slot.idleTimer !== undefined) { slot.idleTimer(); slot.idleTimer = undefined; }
     const i = this.#slots.indexOf(slot);
     if (i >= 0) this.#slots.splice(i, 1);
   }
@@ -196,7 +201,7 @@ export class WorkerPool<Req, Res> {
   #fail(slot: Slot, err: WorkerPoolError): void {
     const task = slot.task;
     if (task === undefined) return;
-    clearTimeout(task.timer);
+    task.cancelTimer();
     slot.task = undefined;
     task.reject(err);
   }
@@ -213,13 +218,12 @@ export class WorkerPool<Req, Res> {
     if (idleMs === undefined || this.#closed) return;
     for (const slot of this.#slots) {
       if (slot.task !== undefined || slot.dead || slot.idleTimer !== undefined) continue;
-      slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = after(this.#clock, idleMs, () => {
         slot.idleTimer = undefined;
         if (slot.task !== undefined || slot.dead) return;
         this.#remove(slot);
         void slot.worker.terminate().catch(() => undefined);
-      }, idleMs);
-      slot.idleTimer.unref();
+      });
     }
   }
 }
