@@ -3,12 +3,26 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { manualTimers, type ManualTimers } from '../kernel/clock.ts';
 import { PolicyEngine, type ReloadResult } from './engine.ts';
 import { connection, request, user } from './testing.ts';
 import { reloadOnSighup, watchPolicies } from './watch.ts';
 
 const READ = '@id("read") permit (principal, action == Action::"sql.read", resource);\n';
 const WRITE = '@id("write") permit (principal, action == Action::"sql.write", resource);\n';
+
+/**
+ * Resolves once the watcher has seen a file event, i.e. armed its debounce on `clock`. File
+ * events are real I/O, so this polls in real time (at most 10 s); the debounce itself is then
+ * run by advancing the manual clock, never by sleeping.
+ */
+async function fileEvent(clock: ManualTimers, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (clock.pending() === 0) {
+    if (Date.now() > deadline) throw new Error(`no file event within 10 s (${what})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 describe('policy watching', () => {
   let dir = '';
@@ -20,24 +34,21 @@ describe('policy watching', () => {
     const engine = PolicyEngine.fromFiles(['*.cedar'], { baseDir: dir });
     assert.deepEqual(engine.watchTargets(), [{ dir, recursive: false }]);
     const results: ReloadResult[] = [];
-    let wake: ((r: ReloadResult) => void) | undefined;
-    const watcher = watchPolicies(engine, (r) => { results.push(r); wake?.(r); }, { debounceMs: 50 });
-    /** Resolves at the first reload result that satisfies `want`. */
-    const next = (want: (r: ReloadResult) => boolean) => new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => { reject(new Error('no such reload within 10 s')); }, 10_000);
-      wake = (r) => { if (want(r)) { clearTimeout(t); resolve(); } };
-    });
+    const clock = manualTimers(0);
+    const watcher = watchPolicies(engine, (r) => { results.push(r); }, { debounceMs: 50, clock });
     try {
-      const first = next((r) => r.ok && r.count === 3);
       writeFileSync(join(dir, 'b.cedar'), WRITE);
       writeFileSync(join(dir, 'b.cedar'), WRITE + '// edited\n');
-      await first;
+      await fileEvent(clock, 'b.cedar written');
+      clock.advance(49);
+      assert.equal(results.length, 0, 'no reload before the debounce has passed');
+      clock.advance(1);
       assert.deepEqual(results.at(-1), { ok: true, count: 3 });
       assert.deepEqual(engine.decide(request(user('u'), 'sql.write', connection('crm'))).reasons, ['write']);
 
-      const second = next((r) => !r.ok);
       writeFileSync(join(dir, 'b.cedar'), 'permit (');
-      await second;
+      await fileEvent(clock, 'b.cedar broken');
+      clock.advance(50);
       assert.equal(results.at(-1)?.ok, false);
       assert.deepEqual(engine.decide(request(user('u'), 'sql.write', connection('crm'))).reasons, ['write']);
     } finally {
@@ -60,13 +71,9 @@ describe('policy watching', () => {
       const engine = PolicyEngine.fromFiles(['*.cedar'], { baseDir: cm });
       assert.equal(engine.decide(request(user('u'), 'sql.write', connection('crm'))).effect, 'deny');
       const results: ReloadResult[] = [];
-      let wake: (() => void) | undefined;
-      const watcher = watchPolicies(engine, (r) => { results.push(r); wake?.(); }, { debounceMs: 50 });
+      const clock = manualTimers(0);
+      const watcher = watchPolicies(engine, (r) => { results.push(r); }, { debounceMs: 50, clock });
       try {
-        const reloaded = new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => { reject(new Error('no reload within 10 s of the ConfigMap update')); }, 10_000);
-          wake = () => { clearTimeout(t); resolve(); };
-        });
         const v2 = join(cm, '..2026_12_06_10_05_00.000000002');
         mkdirSync(v2);
         writeFileSync(join(v2, 'a.cedar'), READ);
@@ -75,9 +82,9 @@ describe('policy watching', () => {
         renameSync(join(cm, '..data_tmp'), join(cm, '..data'));
         symlinkSync('..data/b.cedar', join(cm, 'b.cedar'));
         rmSync(v1, { recursive: true });
-        await reloaded;
-        // The debounce gathers the whole swap into one reload (or a later one completes it).
-        await new Promise((r) => setTimeout(r, 300));
+        await fileEvent(clock, 'the ConfigMap update');
+        // The debounce gathers the whole swap into one reload: it runs after every step of it.
+        clock.advance(50);
         assert.deepEqual(results.at(-1), { ok: true, count: 3 });
         assert.deepEqual(engine.decide(request(user('u'), 'sql.write', connection('crm'))).reasons, ['write']);
       } finally {

@@ -1,4 +1,5 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { after, systemClock, type Clock } from '../kernel/clock.ts';
 import type { PolicyEngine, ReloadResult } from './engine.ts';
 
 /** A running watcher or signal hook; `close()` stops it. */
@@ -12,25 +13,27 @@ export interface PolicyWatch {
  * files in several steps) are debounced into one reload; `onResult` gets each reload's result,
  * and a failed reload leaves the previous policy set active.
  * Directories that do not exist are skipped; engines built with `fromSources` watch nothing.
+ * The debounce runs on `opts.clock` (the gateway's; tests pass `manualTimers`).
  *
  * @example
  *   const w = watchPolicies(engine, (r) => r.ok ? log.info(r, 'policies reloaded') : log.error(r, 'policy reload failed'));
  *   // later: w.close();
  */
 export function watchPolicies(
-  engine: PolicyEngine, onResult: (r: ReloadResult) => void, opts: { debounceMs?: number } = {},
+  engine: PolicyEngine, onResult: (r: ReloadResult) => void, opts: { debounceMs?: number; clock?: Clock } = {},
 ): PolicyWatch {
   const debounceMs = opts.debounceMs ?? 200;
-  let timer: NodeJS.Timeout | undefined;
+  const clock = opts.clock ?? systemClock;
+  let cancel: (() => void) | undefined;
   let closed = false;
   const fire = (): void => {
-    timer = undefined;
+    cancel = undefined;
     if (!closed) onResult(engine.reload());
   };
   const schedule = (): void => {
     if (closed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(fire, debounceMs);
+    cancel?.();
+    cancel = after(clock, debounceMs, fire, { keepAlive: true });
   };
   const watchers: FSWatcher[] = [];
   for (const t of engine.watchTargets()) {
@@ -43,7 +46,7 @@ export function watchPolicies(
   return {
     close: () => {
       closed = true;
-      if (timer) clearTimeout(timer);
+      cancel?.();
       for (const w of watchers) w.close();
     },
   };

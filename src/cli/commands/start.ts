@@ -13,7 +13,7 @@ export const start: Command = {
     const { values } = parse(argv, { config: { type: 'string' } });
     const { config, path } = loadCliConfig(values.config, io);
     const gw = await startGateway(config, { configPath: path });
-    const { log, policy } = gw.services;
+    const { log, policy, clock } = gw.services;
     for (const w of configWarnings(config)) log.warn({ path: w.path }, w.message);
     if (gw.adminKeyCreated) {
       io.err(`gatehouse: bootstrap admin key written to ${gw.adminKeyPath ?? '?'} (mode 0600; user "${config.identity.bootstrap.admin_user}", group "${config.identity.bootstrap.admin_group}")`);
@@ -23,7 +23,7 @@ export const start: Command = {
       if (r.ok) log.info({ policies: r.count }, 'policies reloaded');
       else log.error({ errors: r.errors }, 'policy reload failed; keeping the last good set');
     };
-    const watcher = watchPolicies(policy, report);
+    const watcher = watchPolicies(policy, report, { clock });
     process.on('SIGHUP', () => { report(policy.reload()); });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
