@@ -1,4 +1,4 @@
-import type { Clock } from '../kernel/clock.ts';
+import { every, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { randomBase62 } from '../kernel/ids.ts';
 import type { Logger } from '../kernel/log.ts';
@@ -12,7 +12,7 @@ import { assertMayDecide } from './eligibility.ts';
 import * as repo from './repo.ts';
 import { assertTransition } from './state.ts';
 import type { Review, ReviewActor, ReviewStatus, ReviewTransition } from './types.ts';
-import { realTimers, waitForDecision, Waiters, type HoldOutcome, type Timers } from './waiters.ts';
+import { waitForDecision, Waiters, type HoldOutcome } from './waiters.ts';
 import { nullNotifier, type Notifier } from './notifiers/types.ts';
 
 export type { HoldOutcome } from './waiters.ts';
@@ -44,7 +44,6 @@ export interface ReviewServiceOptions {
   readonly sweepIntervalMs?: number;
   /** Held requests re-read their review this often, in case a NOTIFY was lost (default 5 s). */
   readonly recheckMs?: number;
-  readonly timers?: Timers;
 }
 
 /** Input of {@link ReviewService.request}. */
@@ -75,14 +74,12 @@ export interface ReviewRequest {
  */
 export class ReviewService {
   readonly #o: ReviewServiceOptions;
-  readonly #timers: Timers;
   readonly #notifier: Notifier;
   readonly #waiters = new Waiters();
   readonly #stops: (() => Promise<void> | void)[] = [];
 
   private constructor(o: ReviewServiceOptions) {
     this.#o = o;
-    this.#timers = o.timers ?? realTimers;
     this.#notifier = o.notifier ?? nullNotifier;
   }
 
@@ -91,8 +88,8 @@ export class ReviewService {
     const s = new ReviewService(o);
     const unlisten = await o.db.listen(REVIEW_DEFAULTS.channel, (payload) => { s.#onNotify(payload); });
     s.#stops.push(unlisten);
-    const every = o.sweepIntervalMs ?? REVIEW_DEFAULTS.sweepIntervalMs;
-    if (every > 0) s.#stops.push(s.#timers.setInterval(() => { s.sweep().catch((e: unknown) => s.#logError(e, 'review sweep failed')); }, every));
+    const period = o.sweepIntervalMs ?? REVIEW_DEFAULTS.sweepIntervalMs;
+    if (period > 0) s.#stops.push(every(o.clock, period, () => { s.sweep().catch((e: unknown) => s.#logError(e, 'review sweep failed')); }));
     return s;
   }
 
@@ -129,7 +126,7 @@ export class ReviewService {
    */
   hold(review: Review, timeoutMs: number, signal?: AbortSignal): Promise<HoldOutcome> {
     return waitForDecision({
-      id: review.id, waiters: this.#waiters, timers: this.#timers, timeoutMs, signal,
+      id: review.id, waiters: this.#waiters, clock: this.#o.clock, timeoutMs, signal,
       recheckMs: this.#o.recheckMs ?? REVIEW_DEFAULTS.recheckMs,
       read: () => this.get(review.id), onError: (e) => { this.#logError(e, 're-reading a held review failed'); },
     });

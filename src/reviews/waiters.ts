@@ -1,3 +1,4 @@
+import { after, every, type Clock } from '../kernel/clock.ts';
 import type { Review, ReviewStatus } from './types.ts';
 
 /** What a held request learns: the review's outcome, or that the hold gave up. */
@@ -46,25 +47,15 @@ export class Waiters {
   }
 }
 
-/** Timers, injectable so tests control hold timeouts and polling. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): () => void;
-  setInterval(fn: () => void, ms: number): () => void;
-}
-
-/** Real timers, unref'd so a held request never keeps the process alive on its own. */
-export const realTimers: Timers = {
-  setTimeout(fn, ms) { const t = setTimeout(fn, ms); t.unref(); return () => { clearTimeout(t); }; },
-  setInterval(fn, ms) { const t = setInterval(fn, ms); t.unref(); return () => { clearInterval(t); }; },
-};
-
 /**
  * Waits for review `id` to leave `pending`: woken through `waiters` (with the new review, or
  * without it to re-read), re-reading every `recheckMs` in case a wake-up was lost, giving up after
- * `timeoutMs` ('timeout') or when `signal` aborts ('cancelled'). Never rejects.
+ * `timeoutMs` ('timeout') or when `signal` aborts ('cancelled'). Never rejects. Both timers run on
+ * `clock` (real, unref'd ones for a clock without timers: a held request never keeps the process
+ * alive on its own).
  */
 export function waitForDecision(o: {
-  id: string; waiters: Waiters; timers: Timers; timeoutMs: number; recheckMs: number; signal: AbortSignal | undefined;
+  id: string; waiters: Waiters; clock: Pick<Clock, 'timer'>; timeoutMs: number; recheckMs: number; signal: AbortSignal | undefined;
   read: () => Promise<Review | undefined>; onError: (e: unknown) => void;
 }): Promise<HoldOutcome> {
   return new Promise<HoldOutcome>((resolve) => {
@@ -88,8 +79,8 @@ export function waitForDecision(o: {
     if (o.signal?.aborted) { finish('cancelled'); return; }
     o.signal?.addEventListener('abort', onAbort, { once: true });
     stops.push(o.waiters.add(o.id, (r) => { if (r) settle(r); else recheck(); }));
-    stops.push(o.timers.setTimeout(() => { finish('timeout'); }, Math.max(0, o.timeoutMs)));
-    stops.push(o.timers.setInterval(recheck, o.recheckMs));
+    stops.push(after(o.clock, Math.max(0, o.timeoutMs), () => { finish('timeout'); }));
+    stops.push(every(o.clock, o.recheckMs, recheck));
     recheck(); // it may have changed before we subscribed
   });
 }

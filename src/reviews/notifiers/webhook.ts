@@ -1,4 +1,4 @@
-import type { Clock } from '../../kernel/clock.ts';
+import { after, sleep as clockSleep, type Clock } from '../../kernel/clock.ts';
 import type { Logger } from '../../kernel/log.ts';
 import type { Secret } from '../../kernel/secret.ts';
 import type { ReviewEvent } from '../types.ts';
@@ -28,19 +28,12 @@ export interface WebhookNotifierOptions {
   readonly timeoutMs?: number;
   /** Deliveries waiting per target; past it new ones are dropped and logged (default 1000). */
   readonly maxQueue?: number;
-  /** Injected for tests: waits `ms` (resolves early when `signal` aborts). */
+  /** Waits `ms` (resolves early when `signal` aborts); default: `ms` on `clock`'s timers. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly fetch?: typeof fetch;
 }
 
 interface Delivery { readonly body: string; readonly event: string; readonly review: string }
-
-const realSleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
-  const t = setTimeout(done, ms);
-  t.unref();
-  signal.addEventListener('abort', done, { once: true });
-  function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-});
 
 /**
  * Outgoing webhooks for review events. `notify` only enqueues (bounded, per target) and returns;
@@ -115,22 +108,27 @@ export class WebhookNotifier implements Notifier {
   async #deliver(target: WebhookTarget, d: Delivery): Promise<boolean> {
     const attempts = Math.max(1, this.#o.maxAttempts ?? 5);
     const doFetch = this.#o.fetch ?? fetch;
-    const sleep = this.#o.sleep ?? realSleep;
+    const sleep = this.#o.sleep ?? ((ms: number, signal: AbortSignal) => clockSleep(this.#o.clock, ms, signal));
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.#stop.signal.aborted) return false;
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'gatehouse-webhook/1' };
       if (target.secret) headers[SIGNATURE_HEADER] = sign(target.secret.reveal(), d.body, Math.floor(this.#o.clock.now() / 1000));
       let retry: boolean;
+      // The attempt's deadline runs on the clock (AbortSignal.timeout would be real time only).
+      const deadline = new AbortController();
+      const cancelDeadline = after(this.#o.clock, this.#o.timeoutMs ?? 10_000, () => { deadline.abort(new DOMException('the webhook did not answer in time', 'TimeoutError')); });
       try {
         const res = await doFetch(target.url, {
           method: 'POST', headers, body: d.body, redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs ?? 10_000), this.#stop.signal]),
+          signal: AbortSignal.any([deadline.signal, this.#stop.signal]),
         });
         await res.body?.cancel().catch(() => undefined);
         if (res.status >= 200 && res.status < 300) return true;
         retry = res.status === 408 || res.status === 429 || res.status >= 500;
       } catch {
         retry = true; // network error or timeout
+      } finally {
+        cancelDeadline();
       }
       if (!retry || attempt === attempts) return false;
       const delay = Math.min((this.#o.baseDelayMs ?? 1000) * 2 ** (attempt - 1), this.#o.maxDelayMs ?? 60_000);
