@@ -1,20 +1,21 @@
+import { every, type Clock } from '../../kernel/clock.ts';
 import type { ToolExtra } from './env.ts';
 
 /**
  * While `work` runs, sends MCP progress notifications (`notifications/progress`) for the request's
- * `progressToken` — one at once, then every `everyMs` — with the seconds waited so far, the
+ * `progressToken` — one at once, then every `everyMs` of `clock` — with the seconds waited so far, the
  * expected total, and `message`. Without a progress token it only awaits `work`. Notification
  * failures are ignored (the client may have gone; the call's own answer still matters).
  *
- * @example const outcome = await withProgress(extra, 5000, 60, 'waiting for approval of rv_…', hold());
+ * @example const outcome = await withProgress(extra, clock, 5000, 60, 'waiting for approval of rv_…', hold());
  */
-export async function withProgress<T>(extra: ToolExtra, everyMs: number, totalSeconds: number | undefined, message: string, work: Promise<T>): Promise<T> {
+export async function withProgress<T>(extra: ToolExtra, clock: Clock, everyMs: number, totalSeconds: number | undefined, message: string, work: Promise<T>): Promise<T> {
   const token = extra._meta?.progressToken;
   if (token === undefined) return work;
-  const started = Date.now();
+  const started = clock.now();
   let last = -1;
   const tick = (): void => {
-    const progress = Math.max(last + 0.001, (Date.now() - started) / 1000);
+    const progress = Math.max(last + 0.001, (clock.now() - started) / 1000);
     last = progress;
     extra.sendNotification({
       method: 'notifications/progress',
@@ -22,11 +23,10 @@ export async function withProgress<T>(extra: ToolExtra, everyMs: number, totalSe
     }).catch(() => undefined);
   };
   tick();
-  const timer = setInterval(tick, everyMs);
-  timer.unref();
+  const stop = every(clock, everyMs, tick);
   try {
     return await work;
   } finally {
-    clearInterval(timer);
+    stop();
   }
 }

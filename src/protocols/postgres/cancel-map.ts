@@ -49,6 +49,8 @@ export class CancelMap {
       s.end(new MessageWriter().int32(CANCEL_REQUEST).int32(up.pid).int32(up.secret).untyped());
     });
     s.on('error', () => undefined);
+    // The socket's own inactivity timer (node:net), not a gateway clock timer: it measures the
+    // socket's idle I/O, which no injected clock can observe.
     s.setTimeout(10_000, () => s.destroy());
     return true;
   }

@@ -1,4 +1,4 @@
-import type { Clock } from '../../kernel/clock.ts';
+import { after, type Clock } from '../../kernel/clock.ts';
 import { BE, parseDataRow, parseErrorFields } from './backend-messages.ts';
 import type { TypeRow } from './pg-types.ts';
 import type { Frame } from './frame-reader.ts';
@@ -145,7 +145,7 @@ export class CatalogResolver {
   }
 
   async #queryOnce(sql: string): Promise<(string | null)[][]> {
-    this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]), timeoutMs: this.#timeoutMs });
+    this.#conn ??= connectUpstream(this.#target, { params: new Map([['application_name', 'gatehouse-catalog']]), timeoutMs: this.#timeoutMs, clock: this.#clock });
     let up: UpstreamSession;
     try { up = await this.#conn; } catch (err) { this.#conn = undefined; throw err; }
     if (up.socket.destroyed || !up.socket.writable) {
@@ -157,9 +157,9 @@ export class CatalogResolver {
       const rows: (string | null)[][] = [];
       let error: string | undefined;
       let fatal = false;
-      const timer = setTimeout(() => { done(new Error(`catalog lookup timed out after ${this.#timeoutMs} ms`)); }, this.#timeoutMs);
+      const cancelTimer = after(this.#clock, this.#timeoutMs, () => { done(new Error(`catalog lookup timed out after ${this.#timeoutMs} ms`)); });
       const done = (e?: Error): void => {
-        clearTimeout(timer);
+        cancelTimer();
         up.socket.off('data', onData); up.socket.off('close', onClose); up.socket.off('error', onClose);
         up.socket.pause();
         if (e) { this.#conn = undefined; up.socket.destroy(); reject(e); } else if (error !== undefined) reject(new Error(error)); else resolve(rows);

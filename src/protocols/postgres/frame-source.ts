@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { after, systemClock, type Clock } from '../../kernel/clock.ts';
 import { ProtocolError } from './errors.ts';
 import type { Frame, FrameReader } from './frame-reader.ts';
 
@@ -8,12 +9,13 @@ import type { Frame, FrameReader } from './frame-reader.ts';
  * the reader is in by then. Bounded: at most one read's frames are held.
  *
  * @example
- *   const src = new FrameSource(socket, new FrameReader({ untyped: true }));
+ *   const src = new FrameSource(socket, new FrameReader({ untyped: true }), clock);
  *   const startup = await src.next(30_000);
  */
 export class FrameSource {
   readonly #socket: Duplex;
   readonly reader: FrameReader;
+  readonly #clock: Clock;
   #frames: Frame[] = [];
   #rest: Buffer | undefined;
   #error: Error | undefined;
@@ -28,9 +30,11 @@ export class FrameSource {
   };
   readonly #onEnd = (): void => { this.#error ??= new Error('connection closed'); this.#wake?.(); };
 
-  constructor(socket: Duplex, reader: FrameReader) {
+  /** `clock` runs the waits of {@link next} (default: real time). */
+  constructor(socket: Duplex, reader: FrameReader, clock: Clock = systemClock) {
     this.#socket = socket;
     this.reader = reader;
+    this.#clock = clock;
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onEnd);
@@ -62,8 +66,8 @@ export class FrameSource {
       if (this.#error) throw this.#error;
       this.#socket.resume();
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => { this.#wake = undefined; reject(new ProtocolError('timed out waiting for the client')); }, timeoutMs);
-        this.#wake = () => { clearTimeout(t); this.#wake = undefined; resolve(); };
+        const cancel = after(this.#clock, timeoutMs, () => { this.#wake = undefined; reject(new ProtocolError('timed out waiting for the client')); });
+        this.#wake = () => { cancel(); this.#wake = undefined; resolve(); };
       });
     }
   }

@@ -67,7 +67,7 @@ async function startTls(socket: Socket, ctx: SecureContext): Promise<TLSSocket> 
 export async function clientHandshake(svc: PostgresDeps, raw: Socket, opts: HandshakeOptions): Promise<ClientHello | undefined> {
   let socket: Socket = raw;
   let tls = false;
-  let source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }));
+  let source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }), svc.clock);
   let startup: ReadonlyMap<string, string> | undefined;
   for (let round = 0; round < 3 && !startup; round++) {
     const m = parseStartup((await startupPacket(source, opts.timeoutMs)).body);
@@ -80,7 +80,7 @@ export async function clientHandshake(svc: PostgresDeps, raw: Socket, opts: Hand
       raw.write('S');
       socket = await startTls(raw, opts.secureContext);
       tls = true;
-      source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }));
+      source = new FrameSource(socket, new FrameReader({ untyped: true, maxMessage: opts.maxMessage }), svc.clock);
     } else {
       socket.write('N');
     }

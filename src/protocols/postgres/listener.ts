@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { describePrincipal } from '../../identity/principal.ts';
+import { after } from '../../kernel/clock.ts';
 import { newId } from '../../kernel/ids.ts';
 import { CancelMap } from './cancel-map.ts';
 import { CatalogResolver } from './catalog.ts';
@@ -90,14 +91,14 @@ export class PostgresListener {
     const startupMs = this.#opts.startupTimeoutMs ?? 10_000;
     // One deadline for the whole startup phase (encryption requests, TLS handshake, startup
     // message, password, authentication): a client that dawdles anywhere in it is dropped.
-    const deadline = setTimeout(() => { socket.destroy(); }, startupMs);
+    const cancelDeadline = after(this.#svc.clock, startupMs, () => { socket.destroy(); });
     let release: (() => void) | undefined;
     try {
       const hello = await clientHandshake(this.#svc, socket, {
         secureContext: this.#secure, insecureAuthOk: this.#opts.insecureAuthOk, maxMessage,
         timeoutMs: startupMs,
         onCancel: (pid, secret) => { this.#cancels.cancel(pid, secret); },
-      }).finally(() => { clearTimeout(deadline); });
+      }).finally(cancelDeadline);
       if (!hello) return;
       release = this.#svc.limits.acquire(this.#svc, 'postgres', hello.principal);
       if (release === undefined) {
@@ -106,7 +107,7 @@ export class PostgresListener {
       const target = upstreamTarget(hello.connection.url, hello.connection.credentials.password?.reveal());
       let upstream;
       try {
-        upstream = await connectUpstream(target, { params: hello.params, maxMessage });
+        upstream = await connectUpstream(target, { params: hello.params, maxMessage, clock: this.#svc.clock });
       } catch (err) {
         this.#svc.log.warn({ connection: hello.connection.name, err: err instanceof Error ? err.message : String(err) }, 'postgres upstream connection failed');
         throw new HandshakeError('upstream_unreachable', `Gatehouse could not connect to the upstream of "${hello.connection.name}": ${upstreamFailureReason(err)}`);

@@ -1,7 +1,7 @@
 import type { Strategy } from '../../masking/strategies.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
-import type { Clock } from '../../kernel/clock.ts';
+import { after, systemClock, type Clock } from '../../kernel/clock.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { QueryLimits, QueryRun, SqlQueryRunner, StatementResult } from '../../sql/runner.ts';
@@ -48,14 +48,14 @@ export class PostgresQueryRunner implements SqlQueryRunner {
 
   async run(conn: Connection, sql: string, opts: { readonly masked: boolean }, limits: QueryLimits): Promise<QueryRun> {
     const target = upstreamTarget(conn.url, conn.credentials.password?.reveal());
-    if (!opts.masked) return runQuery(target, sql, undefined, limits);
+    if (!opts.masked) return runQuery(target, sql, undefined, limits, this.#deps.clock);
     const { masking, clock } = this.#deps;
     const catalog = masking.hasColumnRules(conn.name) ? new CatalogResolver(target, { clock }) : undefined;
     try {
       return await runQuery(target, sql, {
         masker: masking.textMasker(conn.name, 'response'), catalog, hashKey: masking.hashKey,
         strategyOf: (schema, table, col) => masking.columnStrategy(conn.name, schema, table, col),
-      }, limits);
+      }, limits, clock);
     } finally {
       catalog?.close();
     }
@@ -73,17 +73,17 @@ export class PostgresQueryRunner implements SqlQueryRunner {
  * @example
  *   const run = await runQuery(target, 'SELECT * FROM customers', masking, { maxRows: 100, maxChars: 1 << 20, timeoutMs: 60_000 });
  */
-export async function runQuery(target: UpstreamTarget, sql: string, masking: RowMasking | undefined, limits: QueryLimits): Promise<QueryRun> {
-  const up = await connectUpstream(target, { params: new Map([['application_name', 'gatehouse-mcp']]), maxMessage: MAX_MESSAGE });
+export async function runQuery(target: UpstreamTarget, sql: string, masking: RowMasking | undefined, limits: QueryLimits, clock: Clock = systemClock): Promise<QueryRun> {
+  const up = await connectUpstream(target, { params: new Map([['application_name', 'gatehouse-mcp']]), maxMessage: MAX_MESSAGE, clock });
   try {
-    return await collect(up, target, sql, masking, limits);
+    return await collect(up, target, sql, masking, limits, clock);
   } finally {
     if (!up.socket.destroyed) up.socket.end(emptyMessage(FE.terminate));
     up.socket.destroySoon();
   }
 }
 
-async function collect(up: UpstreamSession, target: UpstreamTarget, sql: string, masking: RowMasking | undefined, limits: QueryLimits): Promise<QueryRun> {
+async function collect(up: UpstreamSession, target: UpstreamTarget, sql: string, masking: RowMasking | undefined, limits: QueryLimits, clock: Clock): Promise<QueryRun> {
   const state = new Collector(masking, limits);
   const cancels = new CancelMap();
   const key = cancels.register(up.key && { host: target.host, port: target.port, ...up.key });
@@ -93,9 +93,9 @@ async function collect(up: UpstreamSession, target: UpstreamTarget, sql: string,
     failure = err;
     cancels.cancel(key.pid, key.secret);
     // If the server does not answer the cancel, the socket goes.
-    setTimeout(() => { up.socket.destroy(); }, 5000).unref();
+    after(clock, 5000, () => { up.socket.destroy(); });
   };
-  const timer = setTimeout(() => { stop(new GatehouseError('upstream_timeout', `the query did not finish within ${Math.round(limits.timeoutMs / 1000)} s; it was cancelled`)); }, limits.timeoutMs);
+  const cancelTimer = after(clock, limits.timeoutMs, () => { stop(new GatehouseError('upstream_timeout', `the query did not finish within ${Math.round(limits.timeoutMs / 1000)} s; it was cancelled`)); });
   const onAbort = (): void => { stop(new GatehouseError('bad_request', 'the call was cancelled; the query was cancelled upstream')); };
   limits.signal?.addEventListener('abort', onAbort);
   if (limits.signal?.aborted === true) onAbort();
@@ -117,7 +117,7 @@ async function collect(up: UpstreamSession, target: UpstreamTarget, sql: string,
     if (isGatehouseError(err)) throw err;
     throw new GatehouseError('upstream_unreachable', `the query failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     limits.signal?.removeEventListener('abort', onAbort);
     cancels.unregister(key);
   }

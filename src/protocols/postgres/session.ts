@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { PostgresDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
+import { after } from '../../kernel/clock.ts';
 import { optionalAgent, type Principal } from '../../identity/principal.ts';
 import { BE, parseCommandComplete, parseReadyForQuery, validateBackend } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
@@ -70,7 +71,8 @@ export class PgSession {
   readonly #names: StatementNames;
   #closed = false;
   /** Running while a client message is incomplete (server.postgres.message_timeout). */
-  #messageTimer: NodeJS.Timeout | undefined;
+  /** Cancels the running message deadline (on `svc.clock`). */
+  #messageTimer: (() => void) | undefined;
   /** Who authenticated this session (its credential's bound API keys decide revocation). */
   readonly principal: Principal;
   readonly #connectionName: string;
@@ -131,7 +133,7 @@ export class PgSession {
     const onMessageDeadline = (): void => {
       this.#messageTimer = undefined;
       if (this.#closed || clientReader.buffered === 0) return;
-      if (client.isPaused()) { this.#messageTimer = setTimeout(onMessageDeadline, messageMs); this.#messageTimer.unref(); return; }
+      if (client.isPaused()) { this.#messageTimer = after(this.#svc.clock, messageMs, onMessageDeadline); return; }
       this.#fail(new ProtocolError(`a message from the client was not completed within ${messageMs / 1000} s (server.postgres.message_timeout)`), 'client');
     };
     client.on('data', (c: Buffer) => {
@@ -145,11 +147,10 @@ export class PgSession {
       // The deadline is per message: a message completed in this read ends the running one, and
       // the next (partial) message gets a deadline of its own.
       if (completed > 0 || clientReader.buffered === 0) {
-        if (this.#messageTimer) { clearTimeout(this.#messageTimer); this.#messageTimer = undefined; }
+        if (this.#messageTimer) { this.#messageTimer(); this.#messageTimer = undefined; }
       }
       if (clientReader.buffered > 0 && !this.#messageTimer && !this.#closed) {
-        this.#messageTimer = setTimeout(onMessageDeadline, messageMs);
-        this.#messageTimer.unref();
+        this.#messageTimer = after(this.#svc.clock, messageMs, onMessageDeadline);
       }
       if (this.#guard.hold.clientBytes(c.length)) client.pause();
     });
@@ -295,7 +296,7 @@ export class PgSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#messageTimer) { clearTimeout(this.#messageTimer); this.#messageTimer = undefined; }
+    if (this.#messageTimer) { this.#messageTimer(); this.#messageTimer = undefined; }
     this.#guard.hold.abort();
     this.#clientPump.stop();
     this.#upPump.stop();

@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { after, systemClock, type Clock } from '../../kernel/clock.ts';
 import { GatehouseError, isGatehouseError } from '../../kernel/errors.ts';
 import { BE, parseAuth, parseBackendKeyData, parseErrorFields, parseParameterStatus, parseReadyForQuery } from './backend-messages.ts';
 import { ProtocolError } from './errors.ts';
@@ -51,6 +52,8 @@ export interface UpstreamOptions {
   readonly params?: ReadonlyMap<string, string>;
   readonly maxMessage?: number;
   readonly timeoutMs?: number;
+  /** Runs the connect, SSLRequest and start-up deadlines (default: real time). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -63,10 +66,11 @@ export interface UpstreamOptions {
  */
 export async function connectUpstream(t: UpstreamTarget, opts: UpstreamOptions = {}): Promise<UpstreamSession> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  let socket: Socket | TLSSocket = await openSocket(t.host, t.port, timeoutMs);
+  const clock = opts.clock ?? systemClock;
+  let socket: Socket | TLSSocket = await openSocket(t.host, t.port, timeoutMs, clock);
   try {
-    if (t.sslmode !== 'disable') socket = await negotiateTls(socket, t, timeoutMs);
-    return await handshake(socket, t, opts, timeoutMs);
+    if (t.sslmode !== 'disable') socket = await negotiateTls(socket, t, timeoutMs, clock);
+    return await handshake(socket, t, opts, timeoutMs, clock);
   } catch (err) {
     socket.destroy();
     if (isGatehouseError(err)) throw err;
@@ -74,26 +78,26 @@ export async function connectUpstream(t: UpstreamTarget, opts: UpstreamOptions =
   }
 }
 
-function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
+function openSocket(host: string, port: number, timeoutMs: number, clock: Clock): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = netConnect({ host, port });
-    const timer = setTimeout(() => { s.destroy(); reject(new Error('connect timed out')); }, timeoutMs);
-    s.once('connect', () => { clearTimeout(timer); s.setNoDelay(true); s.removeAllListeners('error'); resolve(s); });
-    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+    const cancel = after(clock, timeoutMs, () => { s.destroy(); reject(new Error('connect timed out')); });
+    s.once('connect', () => { cancel(); s.setNoDelay(true); s.removeAllListeners('error'); resolve(s); });
+    s.once('error', (e) => { cancel(); reject(e); });
   });
 }
 
-async function negotiateTls(s: Socket, t: UpstreamTarget, timeoutMs: number): Promise<Socket | TLSSocket> {
+async function negotiateTls(s: Socket, t: UpstreamTarget, timeoutMs: number, clock: Clock): Promise<Socket | TLSSocket> {
   s.write(new MessageWriter().int32(SSL_REQUEST).untyped());
   const answer = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('SSLRequest timed out')), timeoutMs);
+    const cancel = after(clock, timeoutMs, () => { reject(new Error('SSLRequest timed out')); });
     s.once('data', (b: Buffer) => {
-      clearTimeout(timer);
+      cancel();
       // A server must not send anything after the answer byte before the handshake (CVE-2021-23222).
       if (b.length !== 1) { reject(new ProtocolError('unexpected data after the SSL answer')); return; }
       resolve(b[0]!);
     });
-    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+    s.once('error', (e) => { cancel(); reject(e); });
   });
   if (answer === 0x4e) {
     if (t.sslmode === 'prefer') return s;
@@ -111,7 +115,7 @@ async function negotiateTls(s: Socket, t: UpstreamTarget, timeoutMs: number): Pr
   });
 }
 
-function handshake(s: Socket | TLSSocket, t: UpstreamTarget, opts: UpstreamOptions, timeoutMs: number): Promise<UpstreamSession> {
+function handshake(s: Socket | TLSSocket, t: UpstreamTarget, opts: UpstreamOptions, timeoutMs: number, clock: Clock): Promise<UpstreamSession> {
   const reader = new FrameReader({ maxMessage: opts.maxMessage ?? 1024 * 1024 });
   const parameters = new Map<string, string>();
   let key: UpstreamSession['key'];
@@ -157,7 +161,7 @@ function handshake(s: Socket | TLSSocket, t: UpstreamTarget, opts: UpstreamOptio
   };
 
   return new Promise((resolve, reject) => {
-    const cleanup = (): void => { clearTimeout(timer); s.off('data', onData); s.off('error', onError); s.off('close', onClose); };
+    const cleanup = (): void => { cancelTimer(); s.off('data', onData); s.off('error', onError); s.off('close', onClose); };
     const fail = (e: unknown): void => { cleanup(); reject(e instanceof Error ? e : new Error(String(e))); };
     const onError = (e: Error): void => fail(e);
     const onClose = (): void => fail(new Error('upstream closed the connection during startup'));
@@ -175,7 +179,7 @@ function handshake(s: Socket | TLSSocket, t: UpstreamTarget, opts: UpstreamOptio
         }
       } catch (e) { fail(e); }
     };
-    const timer = setTimeout(() => fail(new Error('startup timed out')), timeoutMs);
+    const cancelTimer = after(clock, timeoutMs, () => { fail(new Error('startup timed out')); });
     s.on('data', onData);
     s.on('error', onError);
     s.on('close', onClose);

@@ -208,7 +208,7 @@ export class SshClientSession {
     if (!d.ok) { refuse(channel, d.code, d.message); return; }
     const upstream = await this.#upstreamOr(channel);
     if (!upstream) return;
-    const out = await runInteractive(upstream, channel, this.#deps.svc.masking.textMasker(this.#conn.name, 'response'), this.rec, { pty, live, signal });
+    const out = await runInteractive(upstream, channel, this.#deps.svc.masking.textMasker(this.#conn.name, 'response'), this.rec, { pty, live, signal, clock: this.#deps.svc.clock });
     if (out.maskingFailed) { refuse(channel, 'masking_failed', '\r\ngatehouse: the output could not be masked; the session was ended'); return; }
     await this.rec.flush().catch(() => undefined);
     finish(channel, undefined, out.code ?? GATEWAY_FAILURE_EXIT);

@@ -1,5 +1,6 @@
 import type ssh2 from 'ssh2';
 import type { Connection } from '../../connections/registry.ts';
+import { after, systemClock, type Clock } from '../../kernel/clock.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import { CommandRunError, type CommandLimits, type CommandRun, type ShellCommandRunner } from '../../shell/runner.ts';
@@ -21,9 +22,12 @@ const STOP_GRACE_MS = 2_000;
 export class SshCommandRunner implements ShellCommandRunner {
   readonly #masking: Pick<MaskingRules, 'textMasker'>;
   readonly #upstreamTimeoutMs: number;
+  readonly #clock: Clock;
 
-  constructor(deps: { readonly masking: Pick<MaskingRules, 'textMasker'> }, opts: { readonly upstreamTimeoutMs?: number } = {}) {
+  /** `deps.clock` runs the command's deadline and stop grace (default: real time). */
+  constructor(deps: { readonly masking: Pick<MaskingRules, 'textMasker'>; readonly clock?: Clock }, opts: { readonly upstreamTimeoutMs?: number } = {}) {
     this.#masking = deps.masking;
+    this.#clock = deps.clock ?? systemClock;
     this.#upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 10_000;
   }
 
@@ -37,14 +41,14 @@ export class SshCommandRunner implements ShellCommandRunner {
       throw new CommandRunError('unreachable', `the upstream of "${conn.name}" could not be used`);
     }
     try {
-      return await execOnce(client, command, this.#masking.textMasker(conn.name, 'response'), limits);
+      return await execOnce(client, command, this.#masking.textMasker(conn.name, 'response'), limits, this.#clock);
     } finally {
       client.end();
     }
   }
 }
 
-function execOnce(client: ssh2.Client, command: string, masker: TextMasker | undefined, limits: CommandLimits): Promise<CommandRun> {
+function execOnce(client: ssh2.Client, command: string, masker: TextMasker | undefined, limits: CommandLimits, clock: Clock): Promise<CommandRun> {
   const out = new OutputMasker(masker, { record: false });
   const err = new OutputMasker(masker, { record: false });
   return new Promise((resolve, reject) => {
@@ -76,14 +80,14 @@ function execOnce(client: ssh2.Client, command: string, masker: TextMasker | und
       ch.end();
       // Stopping: the command is asked to end (TERM) and its channel closed; an upstream that keeps
       // the channel open (OpenSSH waits for the process) is not waited for past STOP_GRACE_MS.
-      let grace: NodeJS.Timeout | undefined;
+      let grace: (() => void) | undefined;
       const halt = (): void => {
         try { ch.signal('TERM'); } catch { /* the channel is gone */ }
         ch.close();
-        grace ??= setTimeout(settle, STOP_GRACE_MS);
+        grace ??= after(clock, STOP_GRACE_MS, settle, { keepAlive: true });
       };
       const stop = (): void => { timedOut = true; halt(); };
-      const timer = setTimeout(stop, limits.timeoutMs);
+      const cancelTimer = after(clock, limits.timeoutMs, stop, { keepAlive: true });
       limits.signal?.addEventListener('abort', stop, { once: true });
       ch.on('exit', (c: number | null, s?: string) => {
         if (typeof c === 'number') exit = c;
@@ -92,8 +96,8 @@ function execOnce(client: ssh2.Client, command: string, masker: TextMasker | und
       function settle(): void {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        clearTimeout(grace);
+        cancelTimer();
+        grace?.();
         limits.signal?.removeEventListener('abort', stop);
         if (!failed) {
           try {

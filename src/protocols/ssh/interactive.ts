@@ -1,4 +1,5 @@
 import type ssh2 from 'ssh2';
+import { after, type Clock } from '../../kernel/clock.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import { pipeThrough } from './channel-pipe.ts';
 import type { ClientChannel } from './exec-channel.ts';
@@ -23,7 +24,7 @@ export interface LiveHooks { resize?: (p: TermSize) => void; signal?: (name: str
  */
 export function runInteractive(
   upstream: ssh2.Client, channel: ClientChannel, masker: TextMasker | undefined, rec: SshRecording,
-  opts: { readonly pty: TermSize | undefined; readonly live: LiveHooks; readonly signal: AbortSignal },
+  opts: { readonly pty: TermSize | undefined; readonly live: LiveHooks; readonly signal: AbortSignal; readonly clock: Clock },
 ): Promise<{ code: number | undefined; maskingFailed: boolean }> {
   const output = new OutputMasker(masker, { record: rec.on });
   const errors = new OutputMasker(masker, { record: rec.on });
@@ -38,7 +39,7 @@ export function runInteractive(
         if (o.length > 0) rec.event('terminal', { o });
       };
       const fail = (): void => { maskingFailed = true; up.close(); };
-      let idle: NodeJS.Timeout | undefined;
+      let idle: (() => void) | undefined;
       const flushIdle = (): void => {
         idle = undefined;
         if (maskingFailed) return;
@@ -51,8 +52,8 @@ export function runInteractive(
         } catch { fail(); }
       };
       const armIdle = (): void => {
-        if (idle !== undefined) clearTimeout(idle);
-        if (output.held + errors.held > 0) idle = setTimeout(flushIdle, IDLE_FLUSH_MS);
+        idle?.();
+        idle = output.held + errors.held > 0 ? after(opts.clock, IDLE_FLUSH_MS, flushIdle, { keepAlive: true }) : undefined;
       };
       const stops = [
         pipeThrough(up, channel, (c) => { const b = output.push(c); emit(); armIdle(); return b; }, fail),
@@ -74,7 +75,7 @@ export function runInteractive(
       opts.signal.addEventListener('abort', abort, { once: true });
       up.on('exit', (c: number | null) => { if (typeof c === 'number') code = c; });
       up.once('close', () => {
-        if (idle !== undefined) clearTimeout(idle);
+        idle?.();
         for (const stop of stops) stop();
         channel.off('data', input);
         channel.off('end', eof);

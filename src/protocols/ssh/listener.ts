@@ -4,6 +4,7 @@ import type { SshDeps } from './deps.ts';
 import type { Connection } from '../../connections/registry.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { authenticateAndAudit } from '../../enforce/authenticate.ts';
+import { after, type Clock } from '../../kernel/clock.ts';
 import { newId } from '../../kernel/ids.ts';
 import { defaultDetectors, TextMasker } from '../../masking/text-masker.ts';
 import { SshClientSession } from './client-session.ts';
@@ -48,7 +49,7 @@ export class SshListener {
   /** The TCP listener: it hands each socket to ssh2 and times the whole pre-authentication phase. */
   readonly #net: Server;
   /** Sockets not yet authenticated, by `ip:port`: their deadline, cleared on authentication. */
-  readonly #unauthenticated = new Map<string, { readonly socket: Socket; readonly deadline: NodeJS.Timeout }>();
+  readonly #unauthenticated = new Map<string, { readonly socket: Socket; readonly cancelDeadline: () => void }>();
   readonly #scanner: TextMasker;
   readonly #clients = new Set<ssh2.Connection>();
   /** Authenticated connections, for the revoker. */
@@ -66,10 +67,9 @@ export class SshListener {
     this.#net = createServer((socket) => {
       socket.on('error', () => undefined);
       const key = `${socket.remoteAddress}:${socket.remotePort}`;
-      const deadline = setTimeout(() => { socket.destroy(); }, opts.authTimeoutMs);
-      deadline.unref();
-      this.#unauthenticated.set(key, { socket, deadline });
-      socket.once('close', () => { clearTimeout(deadline); this.#unauthenticated.delete(key); });
+      const cancelDeadline = after(svc.clock, opts.authTimeoutMs, () => { socket.destroy(); });
+      this.#unauthenticated.set(key, { socket, cancelDeadline });
+      socket.once('close', () => { cancelDeadline(); this.#unauthenticated.delete(key); });
       this.#server.injectSocket(socket);
     });
     this.#revoker = new SessionRevoker(svc, () => this.#live, opts.credentialRecheckMs ?? SESSION_RECHECK_MS, 'ssh');
@@ -127,12 +127,12 @@ export class SshListener {
     });
     client.on('ready', () => {
       const pending = this.#unauthenticated.get(key);
-      if (pending) { clearTimeout(pending.deadline); this.#unauthenticated.delete(key); }
+      if (pending) { pending.cancelDeadline(); this.#unauthenticated.delete(key); }
       if (!authed) { client.end(); return; }
       const { principal, connection } = authed;
       const release = this.#svc.limits.acquire(this.#svc, 'ssh', principal);
       if (release === undefined) {
-        refuseAll(client, `gatehouse: too many SSH connections: ${describePrincipal(principal)} already has ${this.#svc.limits.limiter('ssh').max} open through Gatehouse (limits.per_principal.ssh_sessions); close one and retry`);
+        refuseAll(client, this.#svc.clock, `gatehouse: too many SSH connections: ${describePrincipal(principal)} already has ${this.#svc.limits.limiter('ssh').max} open through Gatehouse (limits.per_principal.ssh_sessions); close one and retry`);
         return;
       }
       client.once('close', release);
@@ -195,10 +195,9 @@ export class SshListener {
  * subsystem request gets `message` on stderr and exit status 126 (`too_many_requests`), then the connection ends (SSH
  * has no other way to tell a password-authenticated client why). Ends after 10 s regardless.
  */
-function refuseAll(client: ssh2.Connection, message: string): void {
-  const bye = setTimeout(() => { client.end(); }, 10_000);
-  bye.unref();
-  client.once('close', () => { clearTimeout(bye); });
+function refuseAll(client: ssh2.Connection, clock: Clock, message: string): void {
+  const bye = after(clock, 10_000, () => { client.end(); });
+  client.once('close', bye);
   const refuse = (accept: () => ssh2.ServerChannel): void => {
     const channel = accept();
     channel.once('close', () => { client.end(); });

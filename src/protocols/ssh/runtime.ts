@@ -8,6 +8,7 @@ import type { ListenerStart } from '../contract.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { ShellCommandRunner } from '../../shell/runner.ts';
 import { offLoopShellInspector } from '../../shell/inspector.ts';
+import type { Clock } from '../../kernel/clock.ts';
 import { lazyRetrying } from '../../kernel/lazy.ts';
 import type { SshDeps } from './deps.ts';
 import type { SshServerConfig } from './protocol.ts';
@@ -34,7 +35,7 @@ export const startListener: ListenerStart<SshDeps, SshServerConfig> = async (dep
 };
 
 /** The command runner of ssh connections (MCP's run_command), loaded on its first command. */
-export function shellRunner(deps: { readonly masking: Pick<MaskingRules, 'textMasker'> }): ShellCommandRunner {
+export function shellRunner(deps: { readonly masking: Pick<MaskingRules, 'textMasker'>; readonly clock: Clock }): ShellCommandRunner {
   const runner = lazyRetrying(async () => new (await import('./command-runner.ts')).SshCommandRunner(deps));
   return { run: async (conn, command, limits) => (await runner()).run(conn, command, limits) };
 }

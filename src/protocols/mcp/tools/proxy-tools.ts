@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { after } from '../../../kernel/clock.ts';
 import { actorOf, requesterKey } from '../../../reviews/actors.ts';
 import { requestFingerprint } from '../../../reviews/fingerprint.ts';
 import { upstreamPath } from '../../../http/target.ts';
@@ -122,7 +123,7 @@ async function viaProxy(
   });
   // /proxy holds a request under review for reviews.hold_timeout; MCP answers pending_approval
   // after the short hold instead (the review stays pending when the held request is let go).
-  const held = await withProgress(extra, env.limits.progressEveryMs, undefined, `calling ${conn.name} through the gateway`, heldReview(env, conn, method, endpoint, body, call));
+  const held = await withProgress(extra, env.svc.clock, env.limits.progressEveryMs, undefined, `calling ${conn.name} through the gateway`, heldReview(env, conn, method, endpoint, body, call));
   if (held !== undefined) {
     stop.abort();
     await call.catch(() => undefined);
@@ -156,12 +157,12 @@ async function heldReview(
   env: ToolEnv, conn: Connection, method: string, endpoint: string, body: Buffer | undefined, call: Promise<ExchangeAnswer>,
 ): Promise<string | undefined> {
   const answered = call.then(() => true, () => true);
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<false>((resolve) => { timer = setTimeout(() => { resolve(false); }, env.limits.holdMs); });
+  let cancel: (() => void) | undefined;
+  const waited = new Promise<false>((resolve) => { cancel = after(env.svc.clock, env.limits.holdMs, () => { resolve(false); }, { keepAlive: true }); });
   try {
     if (await Promise.race([answered, waited])) return undefined;
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
   const q = endpoint.indexOf('?');
   const path = upstreamPath(conn.url, q < 0 ? endpoint : endpoint.slice(0, q), q < 0 ? '' : endpoint.slice(q));

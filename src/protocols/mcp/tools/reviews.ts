@@ -120,7 +120,7 @@ async function waitForReview(env: ToolEnv, id: string, timeoutMs: number, extra:
   if (!r) return { kind: 'error', code: 'not_found', reason: `no review ${id} that you may see` };
   if (r.status === 'pending') {
     const signal = AbortSignal.any([env.signal, extra.signal]);
-    await withProgress(extra, env.limits.progressEveryMs, Math.round(timeoutMs / 1000), `waiting for a decision on review ${id}`, svc.reviews.hold(r, timeoutMs, signal));
+    await withProgress(extra, svc.clock, env.limits.progressEveryMs, Math.round(timeoutMs / 1000), `waiting for a decision on review ${id}`, svc.reviews.hold(r, timeoutMs, signal));
     r = await svc.reviews.get(id) ?? r;
   }
   const status: ReviewStatus = r.status;
