@@ -2,6 +2,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const TIMERS = ['setTimeout', 'setInterval'];
+const TIMER_MESSAGE = "use the injected clock's timers (after/every/sleep from src/kernel/clock.ts) so tests can advance a manual clock instead of sleeping";
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.gatehouse/**', 'coverage/**', 'docs/**'] },
   js.configs.recommended,
@@ -29,6 +32,20 @@ export default tseslint.config(
     files: ['**/*.test.ts', '**/*.case.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+    },
+  },
+  // Timers are the clock's (src/kernel/clock.ts: `after`, `every`, `sleep`): a deadline, retry,
+  // sweep, debounce or idle timeout on a bare timer cannot be driven by a test's manual clock, so
+  // its test has to sleep. Allowed: clock.ts itself (the one place real timers are made) and the
+  // CLI (a client process pacing a replay or waiting for a person: no gateway clock there). Node's
+  // I/O primitives (`socket.setTimeout`) and event-loop turns (`setImmediate`) are not timers.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts', 'src/**/*.case.ts', 'src/**/*.fixture.ts', 'src/kernel/clock.ts', 'src/cli/**'],
+    rules: {
+      'no-restricted-globals': ['error', ...TIMERS.map((name) => ({ name, message: TIMER_MESSAGE }))],
+      'no-restricted-properties': ['error', ...TIMERS.map((property) => ({ object: 'globalThis', property, message: TIMER_MESSAGE }))],
+      'no-restricted-imports': ['error', { paths: ['node:timers', 'node:timers/promises', 'timers', 'timers/promises'].map((name) => ({ name, message: TIMER_MESSAGE })) }],
     },
   },
   { files: ['eslint.config.js', 'bin/*.mjs', 'deploy/**/*.mjs'], ...tseslint.configs.disableTypeChecked },

@@ -3,6 +3,8 @@ import { chmodSync, mkdirSync, openSync, closeSync, renameSync, rmSync, writeSyn
 import { dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+// Real time on purpose: the device-code poll interval and the SAML browser wait are a client
+// process waiting for a person (the CLI has no gateway clock; the lint's timer rule allows src/cli).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { CliError, parse, UsageError, type Command, type Io } from '../args.ts';

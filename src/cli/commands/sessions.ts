@@ -1,3 +1,5 @@
+// Real time on purpose: replay paces output for a person watching (the CLI has no gateway clock;
+// the lint's timer rule allows src/cli).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, parse, UsageError, type Command } from '../args.ts';
 import { ApiClient } from '../client.ts';
