@@ -20,6 +20,13 @@ export interface SessionRow {
 
 export const SESSION_COLUMNS = 'id, protocol, user_id, agent_id, connection, opened_at, last_at, closed_at, bytes, event_count, head_hash, truncated, dropped, had_allow, had_deny, had_review';
 
+/**
+ * Every session, as one relation: `sessions` (closed sessions and connection-bound open ones) and
+ * `sessions_open` (open exchange-grouped sessions, moved to `sessions` at their close; migration
+ * 014). Use as `FROM ${ALL_SESSIONS} s`.
+ */
+export const ALL_SESSIONS = `(SELECT ${SESSION_COLUMNS} FROM sessions UNION ALL SELECT ${SESSION_COLUMNS} FROM sessions_open)`;
+
 /** Segments read per round trip while filling a page. */
 const SEGMENTS_PER_READ = 16;
 
@@ -27,7 +34,9 @@ const SEGMENTS_PER_READ = 16;
  * One page of a session's events with `seq > afterSeq`, oldest first: at most `limit` events and,
  * past the first event, at most about `maxBytes` of payload (so a page of large events stays
  * bounded). Events come from the session's segments (each names a batch body and a run of
- * seqs; the body's events of other sessions are skipped) and, for what was recorded before
+ * seqs; the body's events of other sessions are skipped; a row's `open_last`/`open_body`, seqs 1
+ * to open_last, and `tail_first`/`tail_body`, tail_first to its `event_count`, are two more:
+ * migration 014) and, for what was recorded before
  * segments, from `session_events` rows (chunks reassembled), merged in seq order. A segment
  * whose body is missing or cannot be decoded reads as placeholder events (`type: 'corrupt'`, no
  * hash) for the seqs it claims, which verification reports as `changed`. An empty page means
@@ -39,8 +48,11 @@ export async function readEventPage(db: SqlExecutor, session: string, afterSeq: 
   let budget = maxBytes;
   read: for (;;) {
     const rows = await db.query<{ first_seq: number | string; last_seq: number | string; body_id: number | string }>(
-      `SELECT first_seq, last_seq, body_id FROM session_segments
-       WHERE session_id = $1 AND last_seq > $2 ORDER BY first_seq LIMIT $3`,
+      `SELECT first_seq, last_seq, body_id FROM session_segments WHERE session_id = $1 AND last_seq > $2
+       UNION ALL SELECT 1, open_last, open_body FROM sessions WHERE id = $1 AND open_body IS NOT NULL AND open_last > $2
+       UNION ALL SELECT tail_first, event_count, tail_body FROM sessions WHERE id = $1 AND tail_body IS NOT NULL AND event_count > $2
+       UNION ALL SELECT 1, open_last, open_body FROM sessions_open WHERE id = $1 AND open_body IS NOT NULL AND open_last > $2
+       ORDER BY first_seq LIMIT $3`,
       [session, cursor, SEGMENTS_PER_READ],
     );
     if (rows.length === 0) break;

@@ -1,7 +1,7 @@
 import { every, systemClock, type Clock } from '../kernel/clock.ts';
 import { EXCHANGE_SESSION_PROTOCOLS, type ExchangeSessionProtocol } from '../protocols/registry.ts';
 import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
-import { readEventPage, SESSION_COLUMNS, sessionFromRow, type SessionRow } from './session-reader.ts';
+import { ALL_SESSIONS, readEventPage, SESSION_COLUMNS, sessionFromRow, type SessionRow } from './session-reader.ts';
 import type { SessionFilter, SessionInfo, SessionVerifyResult, StoredEvent } from './types.ts';
 import { verifySession } from './verify-session.ts';
 
@@ -55,7 +55,7 @@ export class SessionStore {
     if (f.decision !== undefined) where.push(`had_${f.decision}`);
     params.push(Math.min(1000, Math.max(1, Math.trunc(f.limit ?? 50))));
     const rows = await this.#db.query<SessionRow>(
-      `SELECT ${SESSION_COLUMNS} FROM sessions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT ${SESSION_COLUMNS} FROM ${ALL_SESSIONS} s ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY opened_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
@@ -64,7 +64,8 @@ export class SessionStore {
 
   /** One session, or undefined. */
   async get(id: string): Promise<SessionInfo | undefined> {
-    const [row] = await this.#db.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [id]);
+    const [row] = await this.#db.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1 UNION ALL SELECT ${SESSION_COLUMNS} FROM sessions_open WHERE id = $1 LIMIT 1`, [id]);
     return row ? sessionFromRow(row) : undefined;
   }
 
@@ -108,19 +109,23 @@ export class SessionStore {
     let total = 0;
     for (;;) {
       // Segments, events and chunks go in the same statement as their sessions (there is no
-      // cascading key).
-      const gone = await this.#db.query<{ id: string }>(
-        `WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE opened_at < $1::timestamptz AND last_at < $1::timestamptz LIMIT 500) RETURNING id),
+      // cascading key); open exchange-grouped sessions idle that long too (`sessions_open`).
+      const gone = await this.#db.query<{ id: string; open: boolean }>(
+        `WITH done AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE opened_at < $1::timestamptz AND last_at < $1::timestamptz LIMIT 500) RETURNING id, open_body, tail_body),
+           live AS (DELETE FROM sessions_open WHERE id IN (SELECT id FROM sessions_open WHERE opened_at < $1::timestamptz AND last_at < $1::timestamptz LIMIT 500) RETURNING id, open_body),
+           gone AS (SELECT id, false AS open FROM done UNION ALL SELECT id, true AS open FROM live),
            segments AS (DELETE FROM session_segments WHERE session_id IN (SELECT id FROM gone) RETURNING body_id),
            events AS (DELETE FROM session_events WHERE session_id IN (SELECT id FROM gone)),
            chunks AS (DELETE FROM session_chunks WHERE session_id IN (SELECT id FROM gone)),
-           -- A body goes with the last segment that points into it.
-           bodies AS (DELETE FROM recording_bodies b WHERE b.id IN (SELECT body_id FROM segments)
-             AND NOT EXISTS (SELECT 1 FROM session_segments s WHERE s.body_id = b.id AND s.session_id NOT IN (SELECT id FROM gone)))
-         SELECT id FROM gone`, [cutoff],
+           -- A body goes with the last segment (or row's run, migration 014) that points into it.
+           bodies AS (DELETE FROM recording_bodies b WHERE b.id IN (SELECT body_id FROM segments UNION SELECT open_body FROM done UNION SELECT tail_body FROM done UNION SELECT open_body FROM live)
+             AND NOT EXISTS (SELECT 1 FROM session_segments s WHERE s.body_id = b.id AND s.session_id NOT IN (SELECT id FROM gone))
+             AND NOT EXISTS (SELECT 1 FROM sessions s WHERE (s.open_body = b.id OR s.tail_body = b.id) AND s.id NOT IN (SELECT id FROM gone))
+             AND NOT EXISTS (SELECT 1 FROM sessions_open s WHERE s.open_body = b.id AND s.id NOT IN (SELECT id FROM gone)))
+         SELECT id, open FROM gone`, [cutoff],
       );
       total += gone.length;
-      if (gone.length < 500) break;
+      if (gone.filter((g) => g.open).length < 500 && gone.filter((g) => !g.open).length < 500) break;
     }
     if (total > 0 && this.#vacuum) await this.#reclaim();
     return total;
@@ -132,7 +137,7 @@ export class SessionStore {
    * CHECKPOINT lets the WAL written so far be recycled. A PostgreSQL server does both itself.
    */
   async #reclaim(): Promise<void> {
-    for (const table of ['recording_bodies', 'session_segments', 'sessions', 'session_events', 'session_chunks']) await this.#db.query(`VACUUM ${table}`);
+    for (const table of ['recording_bodies', 'session_segments', 'sessions', 'sessions_open', 'session_events', 'session_chunks']) await this.#db.query(`VACUUM ${table}`);
     await this.#db.query('CHECKPOINT');
   }
 
@@ -147,7 +152,7 @@ export class SessionStore {
     const cutoff = new Date(this.#clock.now() - ageMs).toISOString();
     const protocols = EXCHANGE_SESSION_PROTOCOLS.map((_, i) => `$${i + 2}`).join(', ');
     return this.#db.query(
-      `SELECT id, protocol, user_id AS "user", agent_id AS agent FROM sessions
+      `SELECT id, protocol, user_id AS "user", agent_id AS agent FROM ${ALL_SESSIONS} s
        WHERE opened_at < $1::timestamptz AND closed_at IS NULL AND protocol IN (${protocols}) AND last_at < $1::timestamptz ORDER BY last_at LIMIT 500`,
       [cutoff, ...EXCHANGE_SESSION_PROTOCOLS],
     );

@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '../store/sql.ts';
 import { eventHash, SESSION_GENESIS } from './event-hash.ts';
+import { EXCHANGE_SESSION_PROTOCOLS } from '../protocols/registry.ts';
 import { encodeBody, type BodyEvent } from './segment.ts';
 import type { DecisionEffect } from './types.ts';
 
@@ -56,38 +57,67 @@ interface SessionState {
   agent: string | null;
 }
 
-interface HeadRow { id: string; event_count: number | string; head_hash: string; bytes: number | string; capped: boolean }
+interface HeadRow {
+  id: string; event_count: number | string; head_hash: string; bytes: number | string; capped: boolean;
+  tail_first: number | string | null; tail_body: number | string | null;
+}
+
+/** Where a session's row is: `open` in `sessions_open`, `row` in `sessions`, `new` not yet written. */
+type Place = 'open' | 'row' | 'new';
+
+/** One segment of the batch: `part` is the 1-based index of its new body. */
+interface Seg { session: string; first: number; last: number; part: number }
 
 /**
- * Writes one batch inside the caller's transaction: creates missing sessions, locks every session
- * of the batch (`FOR UPDATE`, in id order, so replicas sharing a server interleave whole batches),
- * chains the events, applies the size cap, stores each session's events of the batch as
- * compressed segments (one row per session and batch, `segment.ts`), and updates the heads. Two
- * statements per batch, whatever its size (arrays through `unnest`, the writes joined by CTEs); a
- * new session is inserted once, with its final head. Returns the sessions closed by the batch.
+ * Writes one batch inside the caller's transaction: locks every existing session of the batch
+ * (`FOR UPDATE`, in id order, `sessions_open` then `sessions`, so replicas sharing a server
+ * interleave whole batches), chains the events, applies the size cap, stores each session's events
+ * of the batch as compressed segments (`segment.ts`), and writes the heads. Three statements per
+ * batch, whatever its size (arrays through `unnest`, the writes joined by CTEs). Where a session's
+ * row goes (migration 014):
+ * - a new session closed by the batch: inserted into `sessions` once, final;
+ * - a new exchange-grouped session (http, mcp) left open: inserted into `sessions_open`, updated
+ *   there by later batches, and moved into `sessions` by the batch that closes it — written there
+ *   once, with its final head; when that batch holds its events in one body, the row points at
+ *   them (`tail_first`, `tail_body`) instead of a `session_segments` row;
+ * - any other (a connection-bound session, PostgreSQL or SSH): inserted into `sessions` and
+ *   updated there (heap-only updates, migration 010).
+ * Returns the sessions closed by the batch.
  */
 export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[], opts: WriteOptions): Promise<{ closed: ClosedHead[]; dropped: number }> {
   const firsts = new Map<string, PreparedEvent>();
   for (const e of batch) if (!firsts.has(e.session)) firsts.set(e.session, e);
   const ids = [...firsts.keys()].sort();
-  // The existing sessions of the batch, locked in id order (replicas sharing a server interleave
-  // whole batches). The others are new: inserted once, with their final head, by the second
-  // statement (a concurrent insert of the same id by another replica fails the batch, which is
-  // retried and then finds the row).
-  const rows = await tx.query<HeadRow>(
-    'SELECT id, event_count, head_hash, bytes, capped FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids],
+  // The existing sessions of the batch, locked in id order: the open exchange-grouped ones first,
+  // then (in a statement of its own, so its snapshot sees a row another replica's batch moved
+  // there while this one waited) those in `sessions`. The others are new: inserted once, with
+  // their head after this batch, by the last statement (a concurrent insert of the same id by
+  // another replica fails the batch, which is retried and then finds the row).
+  const open = await tx.query<HeadRow>(
+    'SELECT id, event_count, head_hash, bytes, capped, NULL AS tail_first, NULL AS tail_body FROM sessions_open WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids],
+  );
+  const openIds = new Set(open.map((r) => r.id));
+  const rest = ids.filter((id) => !openIds.has(id));
+  const rows = rest.length === 0 ? [] : await tx.query<HeadRow>(
+    'SELECT id, event_count, head_hash, bytes, capped, tail_first, tail_body FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [rest],
   );
   const state = new Map<string, SessionState>();
-  const existing = new Set<string>();
-  for (const r of rows) {
-    existing.add(r.id);
-    state.set(r.id, {
-      count: Number(r.event_count), head: r.head_hash, bytes: Number(r.bytes), capped: r.capped, truncated: false, dropped: 0,
-      lastAt: firsts.get(r.id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
-    });
+  const place = new Map<string, Place>();
+  const tails = new Map<string, { first: number; last: number; body: number }>();
+  for (const [list, where] of [[open, 'open'], [rows, 'row']] as const) {
+    for (const r of list) {
+      if (place.has(r.id)) continue;
+      place.set(r.id, where);
+      state.set(r.id, {
+        count: Number(r.event_count), head: r.head_hash, bytes: Number(r.bytes), capped: r.capped, truncated: false, dropped: 0,
+        lastAt: firsts.get(r.id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
+      });
+      if (r.tail_body !== null && r.tail_first !== null) tails.set(r.id, { first: Number(r.tail_first), last: Number(r.event_count), body: Number(r.tail_body) });
+    }
   }
   for (const id of ids) {
-    if (existing.has(id)) continue;
+    if (place.has(id)) continue;
+    place.set(id, 'new');
     state.set(id, {
       count: 0, head: SESSION_GENESIS, bytes: 0, capped: false, truncated: false, dropped: 0,
       lastAt: firsts.get(id)!.at, closedAt: null, allow: false, deny: false, review: false, user: null, agent: null,
@@ -133,10 +163,8 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
     if (e.effect === 'review' || e.type === 'review') st.review = true;
     if (e.type === 'session.close') { st.closedAt = e.at; closing.add(e.session); }
   }
-  // The segments, the new sessions, the new heads of the existing ones (and the journal
-  // watermark) in one statement.
   // Bodies of about chunkChars of payload; each session's events of a body are one segment.
-  const seg = { s: [] as string[], first: [] as number[], last: [] as number[], part: [] as number[] };
+  const segs: Seg[] = [];
   const bodies: Buffer[] = [];
   let body: BodyEvent[] = [];
   let size = 0;
@@ -150,65 +178,131 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
     let first = list[0]!.seq;
     for (const e of list) {
       if (body.length > 0 && size + e.text.length > opts.chunkChars) {
-        if (e.seq > first) { seg.s.push(session); seg.first.push(first); seg.last.push(e.seq - 1); seg.part.push(bodies.length + 1); }
+        if (e.seq > first) segs.push({ session, first, last: e.seq - 1, part: bodies.length + 1 });
         seal();
         first = e.seq;
       }
       body.push(e);
       size += e.text.length;
     }
-    seg.s.push(session); seg.first.push(first); seg.last.push(list[list.length - 1]!.seq); seg.part.push(bodies.length + 1);
+    segs.push({ session, first, last: list[list.length - 1]!.seq, part: bodies.length + 1 });
   }
   seal();
-  const oldIds = ids.filter((id) => existing.has(id));
-  const st = oldIds.map((id) => state.get(id)!);
-  const params: unknown[] = [oldIds, st.map((x) => x.user), st.map((x) => x.agent), st.map((x) => x.lastAt), st.map((x) => x.closedAt), st.map((x) => x.bytes),
-    st.map((x) => x.count), st.map((x) => x.head), st.map((x) => x.capped), st.map((x) => x.truncated), st.map((x) => x.dropped),
-    st.map((x) => x.allow), st.map((x) => x.deny), st.map((x) => x.review),
-    seg.s, seg.first, seg.last, seg.part, bodies.map((b) => b.toString('base64'))];
-  const newIds = ids.filter((id) => !existing.has(id));
+  // Sessions moved from `sessions_open` at their close whose events of the batch are one
+  // segment: the row points at it instead of a segment row.
+  const moving = ids.filter((id) => place.get(id) === 'open' && closing.has(id));
+  const tailOf = new Map<string, Seg>();
+  for (const id of moving) {
+    const own = segs.filter((g) => g.session === id);
+    if (own.length === 1) tailOf.set(id, own[0]!);
+  }
+  // New exchange-grouped sessions left open whose events of the batch are one segment: the
+  // `sessions_open` row points at that first run (seqs 1 to its last) instead.
+  const fresh = ids.filter((id) => place.get(id) === 'new');
+  const opening = fresh.filter((id) => !closing.has(id) && isExchangeGrouped(firsts.get(id)!.protocol));
+  for (const id of opening) {
+    const own = segs.filter((g) => g.session === id);
+    if (own.length === 1 && own[0]!.first === 1) tailOf.set(id, own[0]!);
+  }
+  const kept = tailOf.size === 0 ? segs : segs.filter((g) => tailOf.get(g.session) !== g);
+  // A session in `sessions` that points at its close's run and records more events: that run
+  // becomes a segment row (the row's pointer covers the run up to the head only).
+  const carried = ids.filter((id) => place.get(id) === 'row' && tails.has(id) && chained.has(id)).map((id) => ({ session: id, ...tails.get(id)! }));
+
+  const params: unknown[] = [];
+  const arr = (v: unknown): string => { params.push(v); return `$${params.length}`; };
   const ctes: string[] = [];
-  if (newIds.length > 0) {
-    const ns = newIds.map((id) => state.get(id)!);
-    const first = newIds.map((id) => firsts.get(id)!);
-    params.push(newIds, first.map((e) => e.protocol), ns.map((x) => x.user), ns.map((x) => x.agent), first.map((e) => e.connection), first.map((e) => e.at),
-      ns.map((x) => x.lastAt), ns.map((x) => x.closedAt), ns.map((x) => x.bytes), ns.map((x) => x.count), ns.map((x) => x.head), ns.map((x) => x.capped),
-      ns.map((x) => x.truncated), ns.map((x) => x.dropped), ns.map((x) => x.allow), ns.map((x) => x.deny), ns.map((x) => x.review));
-    const b = params.length - 17;
-    const p = (i: number): string => `$${b + i}`;
-    ctes.push(`ns AS (INSERT INTO sessions (id, protocol, user_id, agent_id, connection, opened_at, last_at, closed_at, bytes, event_count, head_hash, capped, truncated, dropped, had_allow, had_deny, had_review)
-       SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::timestamptz[], ${p(7)}::timestamptz[], ${p(8)}::timestamptz[],
-                            ${p(9)}::bigint[], ${p(10)}::bigint[], ${p(11)}::text[], ${p(12)}::boolean[], ${p(13)}::boolean[], ${p(14)}::bigint[], ${p(15)}::boolean[], ${p(16)}::boolean[], ${p(17)}::boolean[]))`);
-  }
-  // Body ids from the sequence, matched to their segments by position (one statement). Bodies
-  // travel as base64 text: PGlite serializes a bytea parameter several times slower.
-  ctes.push(`bi AS (SELECT nextval(pg_get_serial_sequence('recording_bodies', 'id')) AS id, v.n, decode(v.body, 'base64') AS body FROM unnest($19::text[]) WITH ORDINALITY AS v(body, n))`,
-    'rb AS (INSERT INTO recording_bodies (id, body) SELECT id, body FROM bi)',
-    `sg AS (INSERT INTO session_segments (session_id, first_seq, last_seq, body_id)
-       SELECT v.s, v.f, v.l, bi.id FROM unnest($15::text[], $16::bigint[], $17::bigint[], $18::int[]) AS v(s, f, l, n) JOIN bi ON bi.n = v.n)`);
-  if (opts.watermark) {
-    params.push(opts.watermark.journal, opts.watermark.through);
-    const n = params.length;
-    ctes.push(`wm AS (INSERT INTO recording_journal (id, through) VALUES ($${n - 1}, $${n})
-       ON CONFLICT (id) DO UPDATE SET through = GREATEST(recording_journal.through, EXCLUDED.through))`);
-  }
-  await tx.query(
-    `WITH ${ctes.join(',\n     ')}
-     UPDATE sessions s SET
-       user_id = COALESCE(s.user_id, v.u), agent_id = COALESCE(s.agent_id, v.a),
+  const heads = (list: readonly string[]): string => {
+    const st = list.map((id) => state.get(id)!);
+    return `unnest(${arr(list)}::text[], ${arr(st.map((x) => x.user))}::text[], ${arr(st.map((x) => x.agent))}::text[], ${arr(st.map((x) => x.lastAt))}::timestamptz[],
+                   ${arr(st.map((x) => x.closedAt))}::timestamptz[], ${arr(st.map((x) => x.bytes))}::bigint[], ${arr(st.map((x) => x.count))}::bigint[], ${arr(st.map((x) => x.head))}::text[],
+                   ${arr(st.map((x) => x.capped))}::boolean[], ${arr(st.map((x) => x.truncated))}::boolean[], ${arr(st.map((x) => x.dropped))}::bigint[],
+                   ${arr(st.map((x) => x.allow))}::boolean[], ${arr(st.map((x) => x.deny))}::boolean[], ${arr(st.map((x) => x.review))}::boolean[])
+       AS v(id, u, a, last_at, closed_at, bytes, n, head, capped, truncated, dropped, allow, deny, review)`;
+  };
+  const SET = `user_id = COALESCE(s.user_id, v.u), agent_id = COALESCE(s.agent_id, v.a),
        last_at = GREATEST(s.last_at, v.last_at), closed_at = COALESCE(v.closed_at, s.closed_at),
        bytes = v.bytes, event_count = v.n, head_hash = v.head, capped = v.capped,
        truncated = s.truncated OR v.truncated, dropped = s.dropped + v.dropped,
-       had_allow = s.had_allow OR v.allow, had_deny = s.had_deny OR v.deny, had_review = s.had_review OR v.review
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], $7::bigint[], $8::text[],
-                 $9::boolean[], $10::boolean[], $11::bigint[], $12::boolean[], $13::boolean[], $14::boolean[])
-       AS v(id, u, a, last_at, closed_at, bytes, n, head, capped, truncated, dropped, allow, deny, review)
-     WHERE s.id = v.id`,
-    params,
-  );
+       had_allow = s.had_allow OR v.allow, had_deny = s.had_deny OR v.deny, had_review = s.had_review OR v.review`;
+  // Body ids from the sequence, matched to their segments by position (one statement). Bodies
+  // travel as base64 text: PGlite serializes a bytea parameter several times slower.
+  ctes.push(`bi AS (SELECT nextval(pg_get_serial_sequence('recording_bodies', 'id')) AS id, v.n, decode(v.body, 'base64') AS body FROM unnest(${arr(bodies.map((b) => b.toString('base64')))}::text[]) WITH ORDINALITY AS v(body, n))`,
+    'rb AS (INSERT INTO recording_bodies (id, body) SELECT id, body FROM bi)');
+  if (kept.length > 0) {
+    ctes.push(`sg AS (INSERT INTO session_segments (session_id, first_seq, last_seq, body_id)
+       SELECT v.s, v.f, v.l, bi.id FROM unnest(${arr(kept.map((g) => g.session))}::text[], ${arr(kept.map((g) => g.first))}::bigint[], ${arr(kept.map((g) => g.last))}::bigint[], ${arr(kept.map((g) => g.part))}::int[]) AS v(s, f, l, n) JOIN bi ON bi.n = v.n)`);
+  }
+  if (carried.length > 0) {
+    ctes.push(`sc AS (INSERT INTO session_segments (session_id, first_seq, last_seq, body_id)
+       SELECT * FROM unnest(${arr(carried.map((c) => c.session))}::text[], ${arr(carried.map((c) => c.first))}::bigint[], ${arr(carried.map((c) => c.last))}::bigint[], ${arr(carried.map((c) => c.body))}::bigint[]))`);
+  }
+  // New sessions: final ones (closed by this batch) and connection-bound ones into `sessions`,
+  // open exchange-grouped ones into `sessions_open`.
+  for (const [table, list] of [['sessions', fresh.filter((id) => !opening.includes(id))], ['sessions_open', opening]] as const) {
+    if (list.length === 0) continue;
+    const first = list.map((id) => firsts.get(id)!);
+    const run = list.map((id) => tailOf.get(id));
+    ctes.push(`${table === 'sessions' ? 'ns' : 'no'} AS (INSERT INTO ${table} (id, protocol, user_id, agent_id, connection, opened_at, last_at, closed_at, bytes, event_count, head_hash, capped, truncated, dropped, had_allow, had_deny, had_review, open_last, open_body)
+       SELECT v.id, w.protocol, v.u, v.a, w.connection, w.opened_at, v.last_at, v.closed_at, v.bytes, v.n, v.head, v.capped, v.truncated, v.dropped, v.allow, v.deny, v.review,
+              w.ol, (SELECT bi.id FROM bi WHERE bi.n = w.op)
+       FROM ${heads(list)}
+       JOIN unnest(${arr(list)}::text[], ${arr(first.map((e) => e.protocol))}::text[], ${arr(first.map((e) => e.connection))}::text[], ${arr(first.map((e) => e.at))}::timestamptz[],
+                   ${arr(run.map((g) => g?.last ?? null))}::bigint[], ${arr(run.map((g) => g?.part ?? null))}::int[])
+         AS w(id, protocol, connection, opened_at, ol, op) ON w.id = v.id)`);
+  }
+  const stay = ids.filter((id) => place.get(id) === 'open' && !closing.has(id));
+  if (stay.length > 0) ctes.push(`uo AS (UPDATE sessions_open s SET ${SET} FROM ${heads(stay)} WHERE s.id = v.id)`);
+  if (moving.length > 0) {
+    const tailSeg = moving.map((id) => tailOf.get(id));
+    ctes.push(`mo AS (DELETE FROM sessions_open WHERE id = ANY(${arr(moving)}::text[]) RETURNING *)`,
+      `mi AS (INSERT INTO sessions (id, protocol, user_id, agent_id, connection, opened_at, last_at, closed_at, bytes, event_count, head_hash, capped, truncated, dropped, had_allow, had_deny, had_review, open_last, open_body, tail_first, tail_body)
+       SELECT s.id, s.protocol, COALESCE(s.user_id, v.u), COALESCE(s.agent_id, v.a), s.connection, s.opened_at, GREATEST(s.last_at, v.last_at), COALESCE(v.closed_at, s.closed_at),
+              v.bytes, v.n, v.head, v.capped, s.truncated OR v.truncated, s.dropped + v.dropped, s.had_allow OR v.allow, s.had_deny OR v.deny, s.had_review OR v.review,
+              s.open_last, s.open_body, t.f, (SELECT bi.id FROM bi WHERE bi.n = t.n)
+       FROM mo s JOIN ${heads(moving)} ON v.id = s.id
+       JOIN unnest(${arr(moving)}::text[], ${arr(tailSeg.map((g) => g?.first ?? null))}::bigint[], ${arr(tailSeg.map((g) => g?.part ?? null))}::int[]) AS t(id, f, n) ON t.id = s.id)`);
+  }
+  const updated = ids.filter((id) => place.get(id) === 'row');
+  if (updated.length > 0) {
+    const off = carried.length === 0 ? '' : (() => {
+      const c = arr(carried.map((x) => x.session));
+      return `, tail_first = CASE WHEN s.id = ANY(${c}::text[]) THEN NULL ELSE s.tail_first END, tail_body = CASE WHEN s.id = ANY(${c}::text[]) THEN NULL ELSE s.tail_body END`;
+    })();
+    ctes.push(`uc AS (UPDATE sessions s SET ${SET}${off} FROM ${heads(updated)} WHERE s.id = v.id)`);
+  }
+  if (opts.watermark) {
+    ctes.push(`wm AS (INSERT INTO recording_journal (id, through) VALUES (${arr(opts.watermark.journal)}, ${arr(opts.watermark.through)})
+       ON CONFLICT (id) DO UPDATE SET through = GREATEST(recording_journal.through, EXCLUDED.through))`);
+  }
+  await tx.query(`WITH ${ctes.join(',\n     ')}\n     SELECT 1`, params);
   const closed = [...closing].map((id) => {
     const s = state.get(id)!;
     return { session: id, headHash: s.head, events: s.count, user: s.user, agent: s.agent };
   });
   return { closed, dropped };
+}
+
+/** Sessions of these protocols are kept in `sessions_open` while open (migration 014). */
+function isExchangeGrouped(protocol: string): boolean {
+  return (EXCHANGE_SESSION_PROTOCOLS as readonly string[]).includes(protocol);
+}
+
+/** Sessions closed (mostly moved out of `sessions_open`) since its last VACUUM, per store. */
+const closedSinceVacuum = new WeakMap<object, number>();
+/** Closes between two VACUUMs of `sessions_open` on the embedded store. */
+const VACUUM_OPEN_AFTER = 256;
+
+/**
+ * After a batch (on the embedded store, which has no autovacuum): the rows `sessions_open` loses
+ * (a session moved at its close) and the dead versions of its updates are made reusable by
+ * vacuuming it once {@link VACUUM_OPEN_AFTER} sessions were closed since the last time, so it
+ * stays the size of the open sessions. Cheap: the table holds open sessions only.
+ */
+export async function afterBatch(db: SqlExecutor & { readonly kind: string }, closed: number): Promise<void> {
+  if (db.kind !== 'embedded') return;
+  const n = (closedSinceVacuum.get(db) ?? 0) + closed;
+  if (n < VACUUM_OPEN_AFTER) { closedSinceVacuum.set(db, n); return; }
+  closedSinceVacuum.set(db, 0);
+  await db.query('VACUUM (INDEX_CLEANUP ON) sessions_open');
 }

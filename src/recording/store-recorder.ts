@@ -5,7 +5,7 @@ import { GroupCommit, type AfterFailure } from '../kernel/group-commit.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { canonicalData } from './event-hash.ts';
 import type { RecordEvent, Recorder } from './recorder.ts';
-import { writeBatch, type ClosedHead, type PreparedEvent } from './session-writer.ts';
+import { afterBatch, writeBatch, type ClosedHead, type PreparedEvent } from './session-writer.ts';
 import { RecordingJournal } from './journal.ts';
 import type { DecisionEffect } from './types.ts';
 
@@ -450,6 +450,7 @@ export class StoreRecorder implements Recorder {
       this.#journaled = Math.max(this.#journaled, last);
       try { journal.committed(last); } catch (err) { this.#onError(err, 'journal'); }
     }
+    await afterBatch(this.#db, closed.length).catch((err: unknown) => { this.#onError(err, 'write'); });
   }
 
   /**

@@ -25,7 +25,8 @@ const bad = (seq: number, reason: Bad['reason']): Bad => ({ ok: false, seq, reas
  */
 export async function verifySession(db: SqlExecutor, id: string, opts: { requireAnchor?: boolean; pageSize?: number } = {}): Promise<SessionVerifyResult> {
   const [s] = await db.query<{ event_count: number | string; head_hash: string; closed_at: unknown }>(
-    'SELECT event_count, head_hash, closed_at FROM sessions WHERE id = $1', [id],
+    // An open exchange-grouped session is in sessions_open until its close (migration 014).
+    'SELECT event_count, head_hash, closed_at FROM sessions WHERE id = $1 UNION ALL SELECT event_count, head_hash, closed_at FROM sessions_open WHERE id = $1 LIMIT 1', [id],
   );
   if (!s) throw new GatehouseError('not_found', 'no such session');
   const count = Number(s.event_count);
