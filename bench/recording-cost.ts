@@ -94,7 +94,9 @@ async function rig(): Promise<Rig> {
   return {
     rec, audit, sessions: new SessionStore(db), dir, pgdata: join(dir, 'pgdata'),
     relations: async () => new Map((await db.query<{ name: string; bytes: number | string }>(
-      `SELECT relname AS name, pg_relation_size(oid) AS bytes FROM pg_class WHERE relkind IN ('r', 'i', 't') AND relnamespace = 'public'::regnamespace`,
+      `SELECT c.relname AS name, pg_relation_size(c.oid) AS bytes FROM pg_class c WHERE c.relkind IN ('r', 'i') AND c.relnamespace = 'public'::regnamespace
+       UNION ALL SELECT 'toast:' || c.relname, pg_relation_size(c.reltoastrelid) + COALESCE((SELECT sum(pg_relation_size(i.indexrelid)) FROM pg_index i WHERE i.indrelid = c.reltoastrelid), 0)
+       FROM pg_class c WHERE c.relkind = 'r' AND c.reltoastrelid <> 0 AND c.relnamespace = 'public'::regnamespace`,
     )).map((r) => [r.name, Number(r.bytes)])),
     close: async () => { await rec.close(); await audit.flush(); await db.close(); rmSync(dir, { recursive: true, force: true }); },
   };
