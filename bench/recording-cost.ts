@@ -9,7 +9,7 @@
  * - refused exchanges (a flush that rejected).
  *
  *   npx node bench/recording-cost.ts [exchanges=20000] [--rounds 3] [--window 2000] [--threads] [--tables]
- *   [--shapes pg,http]
+ *   [--shapes pg,http,http-long]
  * (--threads: CPU per thread name; --tables: bytes each table and index grew per exchange.)
  *
  * Shapes:
@@ -19,6 +19,8 @@
  *   session.open, request (facts, prompt), decision, response (text, usage, timings); once
  *   `--window` sessions are open, each exchange closes the oldest (the owner table evicting it),
  *   which anchors that session in the audit chain, as the gateway does with its 10 000 sessions.
+ * - `http-long` (only with --shapes): the same exchanges in 16 long sessions (clients that send
+ *   `Gatehouse-Session`): request, decision, response per exchange.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -152,13 +154,31 @@ async function httpRound(rec: StoreRecorder, n: number, tag: string): Promise<vo
   }));
 }
 
-async function measure(r: Rig, shape: 'pg' | 'http', n: number, tag: string): Promise<{ main: number; other: number; bytes: number; wal: number }> {
+/** `http-long`: the same exchanges in 16 long sessions (clients that send `Gatehouse-Session`), opened once, closed at the end of the round. */
+async function httpLongRound(rec: StoreRecorder, n: number, tag: string): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: HTTP_CONC }, async (_, c) => {
+    const session = `hl-${tag}-${c}-0123456789abcdef`;
+    const base = { session, protocol: 'http' as const, user: 'alice', agent: 'bench', connection: 'openai' };
+    rec.record({ ...base, type: 'session.open', at: Date.now(), data: { transport: 'http', connection: 'openai' } });
+    while (next++ < n) {
+      rec.record({ ...base, type: 'request', at: Date.now(), data: { method: 'POST', endpoint: '/v1/chat/completions', facts: { llm: { model: 'gpt-4o-mini', messages: 2, tools: [] }, findings: [] }, prompt: PROMPT } });
+      rec.record({ ...base, type: 'decision', at: Date.now(), data: { action: 'llm.invoke', effect: 'allow', reasons: ['policy0'] } });
+      await new Promise<void>((r) => setImmediate(r)); // the upstream round trip
+      rec.record({ ...base, type: 'response', at: Date.now(), data: { status: 200, text: REPLY, truncated: false, masked: 0, usage: { prompt_tokens: 41, completion_tokens: 33 }, timings: { gateway_ms: 0.21, upstream_headers_ms: 0.4, total_ms: 0.9 } } });
+      await flushOrCount(rec, session);
+    }
+    rec.record({ ...base, type: 'session.close', at: Date.now(), data: { reason: 'idle' } });
+  }));
+}
+
+async function measure(r: Rig, shape: 'pg' | 'http' | 'http-long', n: number, tag: string): Promise<{ main: number; other: number; bytes: number; wal: number }> {
   await r.rec.settled(30_000);
   const c0 = threadCpu();
   const n0 = byName();
   const d0 = du(r.pgdata, 'pg_wal');
   const t0 = args.includes('--tables') ? await r.relations() : undefined;
-  if (shape === 'pg') await pgRound(r.rec, n, tag); else await httpRound(r.rec, n, tag);
+  if (shape === 'pg') await pgRound(r.rec, n, tag); else if (shape === 'http-long') await httpLongRound(r.rec, n, tag); else await httpRound(r.rec, n, tag);
   await r.rec.settled(60_000);
   await r.audit.flush();
   const c1 = threadCpu();
@@ -178,7 +198,7 @@ async function measure(r: Rig, shape: 'pg' | 'http', n: number, tag: string): Pr
 
 const fmt = (x: number): string => x.toFixed(0).padStart(6);
 const shapeArg = args.indexOf('--shapes');
-const SHAPES = (shapeArg >= 0 ? args[shapeArg + 1]!.split(',') : ['pg', 'http']) as ('pg' | 'http')[];
+const SHAPES = (shapeArg >= 0 ? args[shapeArg + 1]!.split(',') : ['pg', 'http']) as ('pg' | 'http' | 'http-long')[];
 for (const shape of SHAPES) {
   const r = await rig();
   await measure(r, shape, Math.min(N, Math.max(2000, WINDOW + 500)), 'warm');
