@@ -11,7 +11,7 @@ import { serveMetrics } from '../http/metrics-route.ts';
 import { sendJson } from '../http/problem.ts';
 import type { HttpSurface } from '../http/surface.ts';
 import { proxyRoute } from '../protocols/http/proxy/route.ts';
-import { mcpHandler } from '../protocols/mcp/server.ts';
+import { MCP_PATH, METADATA_PATH } from '../protocols/mcp/metadata.ts';
 
 /**
  * The surfaces of the HTTP listener, in the order they are asked: the `/proxy` data path, health,
@@ -28,7 +28,7 @@ export async function httpSurfaces(svc: Services, guard: HostGuard): Promise<Htt
     audit: svc.audit, log: svc.log, db: svc.db, authFailed: () => { svc.metrics.authFailures.inc({ protocol: 'console' }); },
   }, guard, await consoleSignIn(svc));
   const admin = adminHandler(svc, guard, buildAdminRouter(), async (req) => (await consoleUi.fromCookie(req))?.principal);
-  const mcp = mcpHandler(svc, guard);
+  const mcp = lazyMcp(svc, guard);
   const surfaces: HttpSurface[] = [
     // The data path parses its own raw target (parseProxyTarget), so it skips the URL parse.
     { name: 'proxy', rawPrefix: '/proxy/', serve: (req, res) => proxyRoute(svc, req, res) },
@@ -74,6 +74,26 @@ export async function httpSurfaces(svc: Services, guard: HostGuard): Promise<Htt
     { name: 'console', serve: (req, res, _path, url) => (url ? consoleUi.handle(req, res, url) : Promise.resolve(undefined)) },
   );
   return surfaces;
+}
+
+type McpHandler = ReturnType<typeof import('../protocols/mcp/server.ts').mcpHandler>;
+
+/**
+ * `/mcp` and its metadata, with the MCP server (the official SDK and zod: ~120 modules, several MB
+ * of heap) loaded on the first request to one of its paths instead of at start. A load that fails
+ * is not kept: that request fails (500, nothing served) and the next one tries again.
+ */
+function lazyMcp(svc: Services, guard: HostGuard): McpHandler {
+  let loading: Promise<McpHandler> | undefined;
+  const load = (): Promise<McpHandler> => {
+    loading ??= import('../protocols/mcp/server.ts').then((m) => m.mcpHandler(svc, guard));
+    loading.catch(() => { loading = undefined; });
+    return loading;
+  };
+  return async (req, res, path) => {
+    if (path !== MCP_PATH && path !== METADATA_PATH && path !== `${METADATA_PATH}${MCP_PATH}`) return undefined;
+    return (await load())(req, res, path);
+  };
 }
 
 /**
