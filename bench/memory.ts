@@ -22,6 +22,7 @@ import pg from 'pg';
 import { startGatehouse } from './lib/gatehouse-process.ts';
 import { chatRequest, startUpstream } from './lib/llm-upstream.ts';
 import { firstLine, loadAverage, range, rssMiB, stopAll } from './lib/proc.ts';
+import { smapsGroups, threadNames } from './lib/smaps.ts';
 
 const SOAK = Number(process.argv[2] ?? 600);
 const RECORDING = (process.argv[3] ?? 'on') !== 'off';
@@ -84,6 +85,11 @@ async function recorderMetrics(httpUrl: string): Promise<string> {
   return `refused ${pick(/^gatehouse_recording_refused_total (\S+)/m)}, events recorded ${pick(/^gatehouse_recording_events_total\{outcome="recorded"\} (\S+)/m)}, dropped ${pick(/^gatehouse_recording_events_total\{outcome="dropped"\} (\S+)/m)}, queued ${pick(/^gatehouse_recording_queued (\S+)/m)}, admissions delayed ${pick(/^gatehouse_recording_admission_delayed_total (\S+)/m)}`;
 }
 
+/** Resident memory of `pid` by kind of mapping (`bench/lib/smaps.ts`), the groups of ≥ 1 MiB, one line. */
+function byMapping(pid: number): string {
+  return smapsGroups(pid).filter((g) => g.rssKiB >= 1024).map((g) => `${g.name} ${(g.rssKiB / 1024).toFixed(0)}`).join(', ');
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'gh-bench-mem-'));
 const children: ChildProcess[] = [];
 try {
@@ -118,6 +124,7 @@ try {
   writeFileSync(refScript, ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(chatRequest(1000))}`, 'wrk.headers["content-type"] = "application/json"'].join('\n'));
   console.log(`memory soak: ${SOAK} s of wrk -c1000 (keep-alive HTTP) and pgbench -S -c80 at once; recording ${RECORDING ? 'on' : 'off'}; load average ${loadAverage()}`);
   console.log(`idle after start: gatehouse ${idle.toFixed(0)} MiB RSS (peak during start ${rssMiB(gw.pid).hwm.toFixed(0)} MiB); no-op Node proxy ${refIdle.toFixed(0)} MiB`);
+  console.log(`  by mapping (MiB): ${byMapping(gw.pid)}; threads: ${threadNames(gw.pid)}`);
   const wrkRun = run('wrk', ['-t1', '-c1000', `-d${SOAK}s`, '--timeout', '30s', '-s', script, `${gw.httpUrl}/proxy/openai/v1/chat/completions`]);
   const pgRun = run('pgbench', ['-S', '-n', '-c', '80', '-j', '2', '-T', String(SOAK), '-h', '127.0.0.1', '-p', String(gw.pgPort), '-U', 'bench', DB], { PGPASSWORD: key });
   const storeDir = join(dir, 'gw', 'state');
@@ -134,9 +141,10 @@ try {
   const tx = Number(/number of transactions actually processed: (\d+)/.exec(pgOut)?.[1] ?? NaN);
   console.log(`soak: ${requests} HTTP requests (${refused} non-2xx; ${errors}), ${tx} PostgreSQL transactions; load average ${loadAverage()}`);
   console.log(`  recorder after the soak: ${await recorderMetrics(gw.httpUrl)}; store grew ${((duBytes(storeDir) - store0) / 2 ** 20).toFixed(0)} MiB`);
+  console.log(`  by mapping at the end of the soak (MiB): ${byMapping(gw.pid)}; threads: ${threadNames(gw.pid)}`);
   console.log(`  gatehouse RSS over the soak: first half ${range(xs.slice(0, half))} MiB, second half ${range(xs.slice(half))} MiB, peak ${rssMiB(gw.pid).hwm.toFixed(0)} MiB`);
   await sleep(10_000);
-  console.log(`  gatehouse RSS 10 s after the soak: ${rssMiB(gw.pid).rss.toFixed(0)} MiB`);
+  console.log(`  gatehouse RSS 10 s after the soak: ${rssMiB(gw.pid).rss.toFixed(0)} MiB; by mapping (MiB): ${byMapping(gw.pid)}`);
   const refRun = run('wrk', ['-t1', '-c1000', `-d${Math.min(SOAK, 60)}s`, '--timeout', '30s', '-s', refScript, `http://127.0.0.1:${refPort}/v1/chat/completions`]);
   const rs = await sampled(ref.pid!, refRun);
   console.log(`  no-op Node proxy under wrk -c1000 alone (${Math.min(SOAK, 60)} s): ${range(rs)} MiB`);
