@@ -145,6 +145,9 @@ try {
   console.log(`  gatehouse RSS over the soak: first half ${range(xs.slice(0, half))} MiB, second half ${range(xs.slice(half))} MiB, peak ${rssMiB(gw.pid).hwm.toFixed(0)} MiB`);
   await sleep(10_000);
   console.log(`  gatehouse RSS 10 s after the soak: ${rssMiB(gw.pid).rss.toFixed(0)} MiB; by mapping (MiB): ${byMapping(gw.pid)}`);
+  // Is it given back while idle (V8's memory reducer acts after some seconds without allocation)?
+  await sleep(50_000);
+  console.log(`  gatehouse RSS 60 s after the soak: ${rssMiB(gw.pid).rss.toFixed(0)} MiB; by mapping (MiB): ${byMapping(gw.pid)}`);
   const refRun = run('wrk', ['-t1', '-c1000', `-d${Math.min(SOAK, 60)}s`, '--timeout', '30s', '-s', refScript, `http://127.0.0.1:${refPort}/v1/chat/completions`]);
   const rs = await sampled(ref.pid!, refRun);
   console.log(`  no-op Node proxy under wrk -c1000 alone (${Math.min(SOAK, 60)} s): ${range(rs)} MiB`);
