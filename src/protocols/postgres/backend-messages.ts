@@ -121,17 +121,61 @@ export function parseAuth(body: Buffer): { readonly code: number; readonly data:
   return { code, data: r.bytes(r.remaining) };
 }
 
+/**
+ * {@link parseDataRow}'s checks without its allocations (a slice per value): the hot path
+ * forwards most rows as received and only needs to know they are well formed. Same errors.
+ */
+function checkDataRow(body: Buffer): void {
+  if (body.length < 2) throw new ProtocolError('message is truncated');
+  const n = body.readInt16BE(0);
+  if (n < 0 || n * 4 > body.length - 2) throw new ProtocolError(`invalid count ${n}`);
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    if (pos + 4 > body.length) throw new ProtocolError('message is truncated');
+    const len = body.readInt32BE(pos);
+    pos += 4;
+    if (len < -1) throw new ProtocolError('invalid column length');
+    if (len > 0) {
+      if (pos + len > body.length) throw new ProtocolError('message is truncated');
+      pos += len;
+    }
+  }
+  if (pos !== body.length) throw new ProtocolError('unexpected bytes at the end of a message');
+}
+
+/** {@link parseRowDescription}'s checks without building the field objects. Same errors. */
+function checkRowDescription(body: Buffer): void {
+  if (body.length < 2) throw new ProtocolError('message is truncated');
+  const n = body.readInt16BE(0);
+  if (n < 0 || n * 19 > body.length - 2) throw new ProtocolError(`invalid count ${n}`);
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const end = body.indexOf(0, pos);
+    if (end < 0) throw new ProtocolError('unterminated string');
+    pos = end + 1 + 18; // table oid, attnum, type oid, size, modifier, format
+    if (pos > body.length) throw new ProtocolError('message is truncated');
+  }
+  if (pos !== body.length) throw new ProtocolError('unexpected bytes at the end of a message');
+}
+
+/** A body that is exactly one NUL-terminated string ({@link parseCommandComplete}'s checks, without decoding it). */
+function checkCString(body: Buffer): void {
+  const end = body.indexOf(0);
+  if (end < 0) throw new ProtocolError('unterminated string');
+  if (end + 1 !== body.length) throw new ProtocolError('unexpected bytes at the end of a message');
+}
+
 /** Validates the body of a backend message whose structure the proxy relies on. */
 export function validateBackend(type: number, body: Buffer): void {
   switch (type) {
-    case BE.rowDescription: parseRowDescription(body); return;
-    case BE.dataRow: parseDataRow(body); return;
+    case BE.rowDescription: checkRowDescription(body); return;
+    case BE.dataRow: checkDataRow(body); return;
     case BE.error: case BE.notice: parseErrorFields(body); return;
     case BE.parameterStatus: parseParameterStatus(body); return;
     case BE.backendKeyData: parseBackendKeyData(body); return;
     case BE.readyForQuery: parseReadyForQuery(body); return;
     case BE.notification: parseNotification(body); return;
-    case BE.commandComplete: parseCommandComplete(body); return;
+    case BE.commandComplete: checkCString(body); return;
     case BE.auth: parseAuth(body); return;
     default:
       if (!isBackendType(type)) throw new ProtocolError(`unknown message type 0x${type.toString(16)}`);

@@ -25,6 +25,8 @@ import { guardSql, type ExtraFacts, type Verdict } from '../../sql/guard.ts';
 const UNKNOWN_STATEMENT: PgErrorCode = { code: 'not_found', sqlstate: SQLSTATE.invalidSqlStatementName };
 /** A syntax error the parser found (42601, with its position). */
 const SYNTAX: PgErrorCode = { code: 'bad_request', sqlstate: SQLSTATE.syntaxError };
+/** Message types whose handler in {@link FrontendGuard.frontend} parses (so validates) the body first. */
+const PARSED_BY_HANDLER: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.describe, FE.execute, FE.close]);
 /** A Query that may define or drop prepared statements (checked before looking at its statements). */
 const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
@@ -105,7 +107,9 @@ export class FrontendGuard {
 
   /** One client message, in order (a promise while it waits for a decision or a review). */
   frontend(f: Frame): void | Promise<void> {
-    validateFrontend(f.type, f.body);
+    // Query, Parse, Bind, Describe, Execute and Close are validated by the parse each handler
+    // starts with (before anything is forwarded); the others here. A body is parsed once.
+    if (this.#discardUntilSync || !PARSED_BY_HANDLER.has(f.type)) validateFrontend(f.type, f.body);
     if (this.#discardUntilSync) {
       if (f.type === FE.sync) { this.#discardUntilSync = false; this.#init.sendSync(f.raw); }
       else if (f.type === FE.terminate) this.#init.close();

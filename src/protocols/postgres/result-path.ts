@@ -86,6 +86,8 @@ export class ResultPath {
   // ---- upstream → client ------------------------------------------------------------------
 
   rowDescription(f: Frame): void | Promise<void> {
+    // Validated by the session (validateBackend); the fields are read only when something uses them.
+    if (!this.#tracker && !this.#rec.on) { this.#link.toClient(f.raw); return; }
     const fields = parseRowDescription(f.body);
     const hidden = this.#tracker?.rowDescription(fields) ?? false;
     if (!hidden) this.#rec.columns(fields);
