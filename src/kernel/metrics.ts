@@ -5,14 +5,19 @@ export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({ name: 'gatehouse_http_requests_total', help: 'HTTP requests served, by route and status', labelNames: ['route', 'status'] as const, registers: [this.registry] });
   readonly httpDuration = new Histogram({ name: 'gatehouse_http_request_duration_seconds', help: 'Time to serve an HTTP request', labelNames: ['route'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: [this.registry] });
-  readonly decisions = new Counter({ name: 'gatehouse_policy_decisions_total', help: 'Policy decisions, by action and effect', labelNames: ['action', 'effect'] as const, registers: [this.registry] });
+  /** Counted in {@link decided} (plain numbers on the hot path), added to the counter at each scrape. */
+  readonly decisions = new Counter({
+    name: 'gatehouse_policy_decisions_total', help: 'Policy decisions, by action and effect', labelNames: ['action', 'effect'] as const, registers: [this.registry],
+    collect: () => { this.#reportDecisions(); },
+  });
   readonly limitRefusals = new Counter({ name: 'gatehouse_limit_refusals_total', help: 'Requests and sessions refused by a per-principal concurrency limit, by protocol', labelNames: ['protocol'] as const, registers: [this.registry] });
   readonly inspections = new Counter({ name: 'gatehouse_inspections_total', help: 'SQL, prompt, response and shell-command inspections, by kind (sql, prompt, response, shell) and where they ran (inline, worker, failed)', labelNames: ['kind', 'where'] as const, registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'gatehouse_auth_failures_total', help: 'Failed authentications, by protocol', labelNames: ['protocol'] as const, registers: [this.registry] });
 
   /** Labelled children by label values: prom-client hashes the label object on every call otherwise. */
   readonly #httpChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
-  readonly #decisionChildren = new Map<string, { inc(): void }>();
+  /** Decisions by action and effect: counted, and the part already added to `decisions`. */
+  readonly #decisionCounts = new Map<string, { readonly action: string; readonly effect: string; n: number; reported: number }>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
@@ -82,15 +87,22 @@ export class Metrics {
     c.time.observe(seconds);
   }
 
-  /** Counts one policy decision. */
+  /** Counts one policy decision (a number incremented; prom-client's counter catches up at the scrape). */
   decided(action: string, effect: string): void {
     const key = `${action} ${effect}`;
-    let c = this.#decisionChildren.get(key);
-    if (c === undefined) {
-      c = this.decisions.labels(action, effect);
-      if (this.#decisionChildren.size < CHILDREN_MAX) this.#decisionChildren.set(key, c);
+    const c = this.#decisionCounts.get(key);
+    if (c !== undefined) { c.n++; return; }
+    // Actions and effects are few; the bound guards the unexpected (counted straight into prom-client).
+    if (this.#decisionCounts.size >= CHILDREN_MAX) { this.decisions.labels(action, effect).inc(); return; }
+    this.#decisionCounts.set(key, { action, effect, n: 1, reported: 0 });
+  }
+
+  #reportDecisions(): void {
+    for (const c of this.#decisionCounts.values()) {
+      if (c.n === c.reported) continue;
+      this.decisions.labels(c.action, c.effect).inc(c.n - c.reported);
+      c.reported = c.n;
     }
-    c.inc();
   }
 }
 
