@@ -42,7 +42,7 @@ const before = process.env.BENCH_BEFORE;
 const targets = new Set((process.env.BENCH_TARGETS ?? `direct,off,on,pgbouncer,pipe${before ? ',before' : ''}`).split(','));
 targets.add('direct');
 const streamRowsN = Number(process.env.BENCH_STREAM ?? 1_000_000);
-const DB = 'gh_bench';
+const DB = process.env.BENCH_DB ?? 'gh_bench'; // another name when several benches share one server
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 
 async function adminQuery(sql: string): Promise<void> {
