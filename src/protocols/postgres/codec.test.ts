@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { FrameReader } from './frame-reader.ts';
 import { ProtocolError } from './errors.ts';
 import { validateFrontend, parseStartup } from './frontend-messages.ts';
-import { validateBackend, parseDataRow, parseRowDescription } from './backend-messages.ts';
+import { validateBackend, parseCommandComplete, parseDataRow, parseRowDescription } from './backend-messages.ts';
 import { MessageWriter, emptyMessage, readyForQuery } from './writer.ts';
 import { ScramClient, md5Password } from './scram.ts';
 import { filterStartupParams } from './startup-params.ts';
@@ -141,5 +141,31 @@ describe('RowMasker', () => {
   test('RowDescription round trip', () => {
     const body = w().int16(1).cstring('email').int32(16384).int16(2).int32(25).int16(-1).int32(-1).int16(0).frame(0x54).subarray(5);
     assert.deepEqual(parseRowDescription(body), [{ name: 'email', tableOid: 16384, attnum: 2, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 }]);
+  });
+  test('property: DataRow, RowDescription and CommandComplete are validated without parsing, with exactly the parser\'s outcome', () => {
+    const outcome = (f: () => unknown): string => {
+      try { f(); return 'ok'; } catch (e) { return e instanceof ProtocolError ? `protocol: ${e.message}` : `other: ${String(e)}`; }
+    };
+    const valid = [
+      w().int16(2).int32(1).bytes(Buffer.from('7')).int32(-1).frame(0x44).subarray(5),
+      w().int16(0).frame(0x44).subarray(5),
+      w().int16(2).cstring('a').int32(1).int16(1).int32(23).int16(4).int32(-1).int16(0).cstring('').int32(0).int16(0).int32(25).int16(-1).int32(-1).int16(1).frame(0x54).subarray(5),
+      w().cstring('SELECT 1').frame(0x43).subarray(5),
+    ];
+    const body = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+      // Valid bodies truncated, extended or with one byte changed: the interesting cases.
+      fc.tuple(fc.constantFrom(...valid), fc.nat(80), fc.uint8Array({ maxLength: 4 }), fc.option(fc.tuple(fc.nat(80), fc.integer({ min: 0, max: 255 })))).map(([v, cut, extra, flip]) => {
+        const b = Buffer.concat([v.subarray(0, Math.min(cut, v.length)), Buffer.from(extra)]);
+        if (flip && b.length > 0) b[flip[0] % b.length] = flip[1];
+        return b;
+      }),
+    );
+    fc.assert(fc.property(body, (b) => {
+      assert.equal(outcome(() => validateBackend(0x44, b)), outcome(() => parseDataRow(b)));
+      assert.equal(outcome(() => validateBackend(0x54, b)), outcome(() => parseRowDescription(b)));
+      assert.equal(outcome(() => validateBackend(0x43, b)), outcome(() => parseCommandComplete(b)));
+    }), { numRuns: 3000 });
+    for (const v of valid.slice(0, 2)) assert.equal(outcome(() => validateBackend(0x44, v)), 'ok');
   });
 });
