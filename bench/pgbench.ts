@@ -10,7 +10,7 @@
  *   Debian package `pgbouncer` (`apt-get install pgbouncer`; skipped with a note when missing);
  * - a no-op Node byte pipe (bench/lib/reference-proxies.ts): the floor of any Node proxy here;
  * - with BENCH_BEFORE=<worktree of an older commit> (node_modules symlinked), Gatehouse from that
- *   tree too (recording off), for a before/after comparison in the same run.
+ *   tree too (recording off; BENCH_BEFORE_RECORDING=on: on), for a before/after comparison in the same run.
  *
  * Then a large result streamed through Gatehouse (recording off) with EMAIL masking on, psql text
  * format: rows/s and gateway CPU per row (and the BENCH_BEFORE tree's, interleaved).
@@ -127,13 +127,14 @@ try {
   });
   const list: Target[] = [{ name: 'direct', host: admin.hostname, port: Number(admin.port || 5432), user: admin.username, password: '' }];
   const gateways = new Map<string, { gw: GatehouseProcess; key: string }>();
-  for (const [name, recording, root] of [['off', false, undefined], ['on', true, undefined], ['before', false, before]] as const) {
+  const beforeRecording = process.env.BENCH_BEFORE_RECORDING === 'on';
+  for (const [name, recording, root] of [['off', false, undefined], ['on', true, undefined], ['before', beforeRecording, before]] as const) {
     if (!targets.has(name) || (name === 'before' && !root)) continue;
     const gw = await startGatehouse(gwOptions(name, recording, root));
     children.push(gw.proc);
     const key = await gw.mint('bench');
     gateways.set(name, { gw, key });
-    list.push({ name: `gatehouse ${name === 'before' ? `before (${before}), recording off` : `recording ${name}`}`, host: '127.0.0.1', port: gw.pgPort, user: 'bench', password: key, pid: gw.pid });
+    list.push({ name: `gatehouse ${name === 'before' ? `before (${before}), recording ${beforeRecording ? 'on' : 'off'}` : `recording ${name}`}`, host: '127.0.0.1', port: gw.pgPort, user: 'bench', password: key, pid: gw.pid });
   }
   if (targets.has('pgbouncer')) {
     if (existsSync(PGBOUNCER)) {
