@@ -1,10 +1,15 @@
--- Console sign-ins in progress, shared by every replica (issue 21): an OIDC flow (state → PKCE
--- verifier, nonce), a SAML AuthnRequest (request id → relay data), a SAML result waiting for its
--- finish step, and the SAML assertion ids seen (replay cache). A flow is used once: taken with
--- DELETE … RETURNING, so a replayed state or InResponseTo is refused on every replica. Keys are
--- SHA-256 hashes (the state and finish tokens are never kept); the PKCE verifier is sealed with the
--- master key (`sealed`). `client` is the address that started the flow (bounded per address);
--- times are ms since the epoch. Expired rows are swept by the gateway.
+-- Console sign-ins shared by every replica (issue 21), written only after the identity provider
+-- has answered: nothing is stored when a sign-in starts (/start). A sign-in in progress is a token
+-- sealed with the master key that the browser and the IdP carry (the OIDC state, the SAML
+-- AuthnRequest ID). Rows, by kind: oidc_used / saml_used (a state or request id already used, a
+-- one-time marker until the token expires, so a replay is refused on every replica), saml_done (a
+-- verified SAML sign-in waiting for its finish step or the CLI's code exchange, taken once with
+-- DELETE ... RETURNING) and saml_assertion (an assertion id seen: the replay cache). Kinds oidc and
+-- saml (flows stored at /start by the first design) are no longer written; left-over rows expire
+-- and are swept. Keys are SHA-256 hashes (a state, request id or finish token is never kept);
+-- sealed holds a value sealed with the master key when a caller gives one (none does today);
+-- client is kept for the first design's rows and written empty; times are ms since the epoch.
+-- Each kind is bounded in all, and expired rows are swept by the gateway (src/console/signin-flows.ts).
 CREATE TABLE IF NOT EXISTS console_signin_flows (
   kind text NOT NULL,
   key_hash text NOT NULL,
