@@ -46,6 +46,14 @@ export interface ConnectionTypeDecl {
   readonly fields?: Readonly<Record<string, JsonSchema>>;
   /** Those of `fields` a connection of this type must give. */
   readonly required?: readonly string[];
+  /**
+   * The MCP tool that uses a connection of this type (a tool of src/protocols/mcp/tools:
+   * `query`, `run_command`, `call_llm`, `http_request`). Absent: MCP has no tool for it, and
+   * `list_connections` says `none`. MCP derives which tool serves which type from this alone (an
+   * MCP test checks that each name is one of its tools). A SQL type names `query` and gives a
+   * `sqlRunner`; a shell type names `run_command` and gives a `shellRunner`.
+   */
+  readonly mcpTool?: string;
 }
 
 /** One credential key of a connection type. */

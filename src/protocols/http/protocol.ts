@@ -60,6 +60,7 @@ export const httpProtocol = defineProtocol({
       summary: 'an LLM API (OpenAI, Anthropic or OpenAI-compatible), reached at /proxy/<connection>/…',
       actions: ['llm.invoke'],
       urlSchemes: ['http', 'https'],
+      mcpTool: 'call_llm',
       credentials: {
         api_key: { description: 'LLM API key (sent as "Authorization: Bearer" for openai, "x-api-key" for anthropic).' },
       },
@@ -73,6 +74,7 @@ export const httpProtocol = defineProtocol({
       summary: 'an HTTP API, reached at /proxy/<connection>/…',
       actions: ['http.request'],
       urlSchemes: ['http', 'https'],
+      mcpTool: 'http_request',
       credentials: {
         username: { description: 'User name for HTTP basic auth (with password).' },
         password: { description: 'HTTP basic-auth password (with username).' },

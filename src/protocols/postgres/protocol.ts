@@ -67,6 +67,7 @@ export const postgresProtocol = defineProtocol({
     summary: 'a PostgreSQL database, reached through the wire-protocol listener (database name = connection name)',
     actions: ['sql.read', 'sql.write', 'sql.ddl', 'sql.admin'],
     urlSchemes: ['postgres', 'postgresql'],
+    mcpTool: 'query',
     credentials: {
       password: { description: 'PostgreSQL password (the user comes from the url).' },
     },

@@ -25,6 +25,7 @@ export const sshProtocol = defineProtocol({
     summary: 'a host reached over SSH (ssh -p 2222 <connection>@gateway); commands are decided one by one',
     actions: ['shell.exec', 'shell.interactive', 'shell.transfer'],
     urlSchemes: ['ssh'],
+    mcpTool: 'run_command',
     urlPattern: '^ssh://[^@/:]+@[^@/]+(:[0-9]{1,5})?/?$',
     credentials: {
       password: { description: 'SSH password.' },

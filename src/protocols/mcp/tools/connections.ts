@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
 import { defineTool } from '../tool-runner.ts';
-import { TOOL_BY_TYPE, usableActions } from './access.ts';
+import { toolFor, uses, usableActions } from './access.ts';
 import { CONNECTION_TYPES, type ConnectionType } from '../../registry.ts';
 
 /** The registered connection types as a non-empty tuple (what `z.enum` takes). */
@@ -39,7 +39,7 @@ export const listConnectionsTool = defineTool({
       const actions = usableActions(env.svc, env.caller.principal, c);
       if (actions.length === 0) continue;
       out.push({
-        name: c.name, type: c.type, tags: [...c.tags], actions, tool: TOOL_BY_TYPE[c.type] ?? 'none',
+        name: c.name, type: c.type, tags: [...c.tags], actions, tool: toolFor(c.type) ?? 'none',
         ...(c.provider === undefined ? {} : { provider: c.provider }), ...(c.description === undefined ? {} : { description: c.description }),
       });
     }
@@ -89,8 +89,10 @@ export const describeConnectionTool = defineTool({
       name: conn.name, type: conn.type, actions,
       ...(conn.provider === undefined ? {} : { provider: conn.provider }), ...(conn.description === undefined ? {} : { description: conn.description }),
     };
-    if (conn.type !== 'postgres') {
-      return { kind: 'ok', data: base, text: `${conn.name}: ${conn.type}${conn.provider ? ` (${conn.provider})` : ''}; you may: ${actions.join(', ')}; use ${TOOL_BY_TYPE[conn.type] ?? 'none'}` };
+    // The catalog is listed for the connections `query` uses (their SQL runner reads it; the
+    // catalog query is PostgreSQL's, the one SQL protocol registered).
+    if (!uses('query', conn)) {
+      return { kind: 'ok', data: base, text: `${conn.name}: ${conn.type}${conn.provider ? ` (${conn.provider})` : ''}; you may: ${actions.join(', ')}; use ${toolFor(conn.type) ?? 'none'}` };
     }
     const runner = env.svc.sqlRunners[conn.type];
     if (!runner) return { kind: 'error', code: 'not_found', reason: `no SQL runner for connection type ${conn.type}` };
@@ -111,6 +113,6 @@ export const describeConnectionTool = defineTool({
     const list = [...schemas].map(([name, tables]) => ({ name, tables: [...tables.values()] }));
     const truncated = rows.length > MAX_CATALOG_ROWS;
     const text = list.map((s) => s.tables.map((t) => `${s.name}.${t.name} (${t.kind}): ${t.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`).join('\n')).join('\n');
-    return { kind: 'ok', data: { ...base, schemas: list, truncated }, text: `${conn.name} (postgres); you may: ${actions.join(', ')}\n${text}` };
+    return { kind: 'ok', data: { ...base, schemas: list, truncated }, text: `${conn.name} (${conn.type}); you may: ${actions.join(', ')}\n${text}` };
   },
 });

@@ -11,6 +11,7 @@ import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';
 import { withProgress } from '../progress.ts';
 import { envelope } from '../results.ts';
 import { defineTool, pendingMessage } from '../tool-runner.ts';
+import { uses } from './access.ts';
 
 const ENDPOINT = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
 const justification = z.string().max(1000).optional().describe('Why you need this; shown to the human approver when the call needs approval');
@@ -42,12 +43,15 @@ export const callLlmTool = defineTool({
   annotations: { openWorldHint: true },
   connectionOf: (a) => a.connection,
   run: async (env, args, extra, conn) => {
-    if (!conn || conn.type !== 'llm') return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not an LLM connection` };
+    if (!conn || !uses('call_llm', conn)) return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not an LLM connection` };
     if (args.request.stream === true) return { kind: 'error', code: 'validation_failed', reason: 'streaming is not available through MCP; leave "stream" out' };
     const anthropic = conn.provider === 'anthropic';
     const endpoint = args.endpoint ?? (anthropic ? '/v1/messages' : '/v1/chat/completions');
     const answer = await viaProxy(env, extra, conn, 'POST', endpoint, Buffer.from(JSON.stringify(args.request)), 'application/json', args.justification);
     if ('kind' in answer) return answer;
+    if (answer.status >= 400) {
+      return { kind: 'error', code: 'upstream_error', reason: `the model API answered HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 2000)}` };
+    }
     const json = parseJson(answer.body);
     if (json === undefined) return { kind: 'error', code: 'upstream_error', reason: 'the model answered with something that is not JSON' };
     const text = answerText(json);
@@ -82,7 +86,7 @@ export const httpRequestTool = defineTool({
   annotations: { destructiveHint: true, openWorldHint: true },
   connectionOf: (a) => a.connection,
   run: async (env, args, extra, conn) => {
-    if (!conn || conn.type !== 'http') return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not an HTTP connection` };
+    if (!conn || !uses('http_request', conn)) return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not an HTTP connection` };
     const body = args.json !== undefined ? Buffer.from(JSON.stringify(args.json)) : args.body === undefined ? undefined : Buffer.from(args.body, 'utf8');
     const answer = await viaProxy(env, extra, conn, args.method, args.path, body, args.json !== undefined ? 'application/json' : args.content_type, args.justification);
     if ('kind' in answer) return answer;
@@ -140,9 +144,6 @@ async function viaProxy(
       if (review?.status === 'pending') return { kind: 'pending', reviewId: review.id, message: pendingMessage(review.id) };
     }
     return { kind: 'error', code: err.code, reason: err.detail };
-  }
-  if (conn.type === 'llm' && answer.status >= 400) {
-    return { kind: 'error', code: 'upstream_error', reason: `the model API answered HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 2000)}` };
   }
   return answer;
 }

@@ -7,6 +7,7 @@ import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
 import { defineTool, pendingMessage } from '../tool-runner.ts';
 import type { Connection } from '../../../connections/registry.ts';
+import { uses } from './access.ts';
 
 /** Default and hard maximum of `max_rows`. */
 export const DEFAULT_ROWS = 100;
@@ -64,7 +65,7 @@ export const queryTool = defineTool({
 async function runSql(env: ToolEnv, args: z.output<typeof input>, extra: ToolExtra, conn: Connection | undefined): Promise<ToolOutcome> {
   const { svc, session } = env;
   const principal = env.caller.principal;
-  if (!conn || conn.type !== 'postgres') return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not a PostgreSQL connection` };
+  if (!conn || !uses('query', conn)) return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not a PostgreSQL connection` };
   const v = await guardSql({ svc, principal, connection: conn, prepared: new PreparedStatements() }, args.sql);
   session.record('decision', v.ok ? { effect: 'allow', actions: v.actions } : { effect: v.effect, actions: v.actions, reasons: v.reasons }, conn.name);
   if (!v.ok && v.effect === 'deny') return { kind: 'error', code: 'policy_denied', reason: v.message };

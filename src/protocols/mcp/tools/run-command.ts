@@ -6,6 +6,7 @@ import { CommandRunError, type CommandRun } from '../../../shell/runner.ts';
 import type { ToolEnv, ToolExtra, ToolOutcome } from '../env.ts';
 import { envelope } from '../results.ts';
 import { defineTool, pendingMessage } from '../tool-runner.ts';
+import { uses } from './access.ts';
 
 /** Most characters of (masked) stdout plus stderr returned by one call; the channel is closed past it. */
 export const MAX_OUTPUT_CHARS = 200_000;
@@ -57,7 +58,7 @@ export const runCommandTool = defineTool({
 
 async function runCommand(env: ToolEnv, args: z.output<typeof input>, extra: ToolExtra, conn: Connection | undefined): Promise<ToolOutcome> {
   const { svc, session } = env;
-  const runner = conn ? svc.shellRunners[conn.type] : undefined;
+  const runner = conn && uses('run_command', conn) ? svc.shellRunners[conn.type] : undefined;
   if (!conn || !runner) return { kind: 'error', code: 'not_found', reason: `"${args.connection}" is not an SSH connection` };
   let inspect;
   try {
