@@ -1,6 +1,7 @@
 import type { AccessRequest, Action, Decision, Facts, Resource } from '../policy/request.ts';
 import { optionalAgent, type Principal } from '../identity/principal.ts';
 import type { Connection } from '../connections/registry.ts';
+import { REGISTRY } from '../protocols/registry.ts';
 import { stableDetail } from '../audit/record.ts';
 import { RequestMemo, type DecisionMemo } from '../policy/decision-memo.ts';
 import type { Decider } from '../policy/decider.ts';
@@ -29,9 +30,10 @@ export interface DecideDeps {
   readonly decisions: DecisionState;
 }
 
-/** The Cedar resource for a connection. */
+/** The Cedar resource for a connection, with the attributes its type declares for policy (`provider`). */
 export function connectionResource(c: Connection): Resource {
-  return { kind: 'connection', name: c.name, type: c.type, tags: c.tags, ...(c.provider === undefined ? {} : { provider: c.provider }) };
+  const attrs = REGISTRY.resourceAttributesOf(c);
+  return { kind: 'connection', name: c.name, type: c.type, tags: c.tags, ...(attrs === undefined ? {} : { attrs }) };
 }
 
 /**

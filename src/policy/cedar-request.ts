@@ -47,7 +47,13 @@ export function toCedarRequest(req: AccessRequest, set: ProtocolSet = REGISTRY):
   if (r.kind === 'connection') {
     resource = { type: 'Connection', id: r.name };
     const attrs: Record<string, string | string[]> = { name: r.name, type: r.type, tags: [...(r.tags ?? [])] };
-    if (r.provider !== undefined) attrs.provider = r.provider;
+    // The attributes the registered types declare (the schema's optional ones), never another.
+    if (r.attrs !== undefined) {
+      for (const a of set.resourceAttributes) {
+        const v = r.attrs[a.name];
+        if (v !== undefined) attrs[a.name] = v;
+      }
+    }
     entities.push({ uid: resource, attrs, parents: [] });
   } else if (r.kind === 'session') {
     resource = { type: 'Session', id: r.id };

@@ -91,15 +91,15 @@ const comment = (text: string, indent = ''): string => text.split('\n').map((l) 
  */
 export function cedarSchemaFor(set: ProtocolSet = REGISTRY): string {
   const types = set.connectionTypes.map((t) => `"${t}"`).join(' | ');
+  // Each connection type's declared attributes (`provider` of llm): optional, absent on other types.
+  const attributes = set.resourceAttributes.map((a) => `${comment(`For ${a.type} connections: ${a.doc}`, '  ')}\n  ${a.name}?: String,\n`).join('');
   const connection = `// A configured upstream, reached through one of the registered protocols.
 entity Connection = {
   // The connection name from the configuration (e.g. "crm", "openai").
   name: String,
   // The connection type: ${types}.
   type: String,
-  // For llm connections: "openai" | "anthropic" | "openai-compatible".
-  provider?: String,
-  // Free-form labels from the configuration (e.g. "prod", "pii").
+${attributes}  // Free-form labels from the configuration (e.g. "prod", "pii").
   tags: Set<String>,
 };
 

@@ -45,7 +45,7 @@ const strs = (xs: readonly string[]): fc.Arbitrary<string[]> => fc.array(pick(xs
 const connection: fc.Arbitrary<Resource> = fc.record({
   kind: fc.constant('connection' as const), name: pick(['crm', 'openai', 'api']), type: pick(['postgres', 'llm', 'http', 'mcp']),
   tags: strs(['prod', 'pii', 'dev']),
-}).chain((c) => fc.option(pick(['openai', 'anthropic']), { nil: undefined }).map((p) => (p === undefined ? c : { ...c, provider: p })));
+}).chain((c) => fc.option(pick(['openai', 'anthropic']), { nil: undefined }).map((p) => (p === undefined ? c : { ...c, attrs: { provider: p } })));
 const facts: fc.Arbitrary<Facts> = fc.record({
   sql: fc.record({
     kinds: strs(['select', 'update', 'insert']), tables: strs(['customers', 'public.t']), functions: strs(['now', 'pg_read_file']),

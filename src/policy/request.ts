@@ -21,7 +21,11 @@ export function isAction(s: string): s is Action {
 
 /** The resource of a request. `admin` requests target the gateway itself (`Gateway::"gatehouse"`). */
 export type Resource =
-  | { readonly kind: 'connection'; readonly name: string; readonly type: string; readonly provider?: string; readonly tags?: readonly string[] }
+  | {
+    readonly kind: 'connection'; readonly name: string; readonly type: string; readonly tags?: readonly string[];
+    /** The attributes its type declares for policy (`resourceAttributes`: `provider` of an llm connection), by name. */
+    readonly attrs?: Readonly<Record<string, string>>;
+  }
   | { readonly kind: 'gateway' }
   /** A recorded session (`session.view`): its owner (the user it was recorded under), agent, connection, protocol. */
   | { readonly kind: 'session'; readonly id: string; readonly protocol: string; readonly owner?: string; readonly agent?: string; readonly connection?: string };

@@ -15,9 +15,14 @@ export function agent(id: string, groups: readonly string[] = []): Principal {
   return { kind: 'agent', id, groups, via: 'api_key' };
 }
 
-/** A connection resource. @example connection('crm', 'postgres') */
-export function connection(name: string, type = 'postgres', extra: { provider?: string; tags?: readonly string[] } = {}): Resource {
-  return { kind: 'connection', name, type, ...extra };
+/**
+ * A connection resource: `tags`, and any other member is one of its declared attributes.
+ * @example connection('openai', 'llm', { provider: 'openai', tags: ['prod'] })
+ */
+export function connection(name: string, type = 'postgres', extra: { readonly tags?: readonly string[]; readonly [attr: string]: string | readonly string[] | undefined } = {}): Resource {
+  const { tags, ...rest } = extra;
+  const attrs = Object.fromEntries(Object.entries(rest).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  return { kind: 'connection', name, type, ...(tags === undefined ? {} : { tags }), ...(Object.keys(attrs).length === 0 ? {} : { attrs }) };
 }
 
 /** SQL facts of a harmless single SELECT, with overrides. */

@@ -47,6 +47,13 @@ export interface ConnectionTypeDecl {
   /** Those of `fields` a connection of this type must give. */
   readonly required?: readonly string[];
   /**
+   * Own fields that policies read as attributes of the Cedar `Connection` entity
+   * (`resource.provider`): field name → the comment written above it in the Cedar schema (after
+   * "For <type> connections: "). Each is one of `fields`, a string, and an optional `String`
+   * attribute in the schema (absent on other types: test with `resource has provider`).
+   */
+  readonly resourceAttributes?: Readonly<Record<string, string>>;
+  /**
    * The MCP tool that uses a connection of this type (a tool of src/protocols/mcp/tools:
    * `query`, `run_command`, `call_llm`, `http_request`). Absent: MCP has no tool for it, and
    * `list_connections` says `none`. MCP derives which tool serves which type from this alone (an

@@ -54,6 +54,15 @@ export type ProtocolPrincipalLimits = { readonly [K in keyof AllLimits]: number 
 /** Where those limits are counted (`postgres`). */
 export type ProtocolLimitSurface = { [K in keyof AllLimits]: AllLimits[K] extends { readonly surface: infer S } ? S : never }[keyof AllLimits];
 
+/** An attribute of the Cedar `Connection` entity a connection type declares (`resourceAttributes`). */
+export interface ResourceAttribute {
+  readonly name: string;
+  /** The connection type whose field it is. */
+  readonly type: string;
+  /** The comment above it in the Cedar schema (after "For <type> connections: "). */
+  readonly doc: string;
+}
+
 /** A credential key as every type declaring it uses it (descriptions joined). */
 export interface MergedCredential {
   readonly key: string;
@@ -74,8 +83,11 @@ export class ProtocolSet {
   readonly actions: readonly ActionDecl[];
   /** Context records (`sql`, `llm`, …), in registration order. */
   readonly facts: readonly (readonly [string, FactsDecl<unknown>])[];
+  /** Attributes of the Cedar `Connection` entity the types declare (`provider`), in registration order. */
+  readonly resourceAttributes: readonly ResourceAttribute[];
   readonly #types: ReadonlyMap<string, ConnectionTypeDecl>;
   readonly #fieldNames: readonly string[];
+  readonly #attributeNames: ReadonlyMap<string, readonly string[]>;
 
   /** Throws naming every inconsistency (a duplicate type, action, facts key, field or credential). */
   constructor(protocols: readonly ProtocolModule[]) {
@@ -87,6 +99,24 @@ export class ProtocolSet {
     this.#fieldNames = [...this.#types.values()].flatMap((c) => Object.keys(c.fields ?? {}));
     this.actions = protocols.flatMap((p) => p.actions);
     this.facts = protocols.flatMap((p) => Object.entries(p.facts));
+    this.resourceAttributes = [...this.#types.values()].flatMap((c) => Object.entries(c.resourceAttributes ?? {}).map(([name, doc]) => ({ name, type: c.type, doc })));
+    this.#attributeNames = new Map([...this.#types.values()].map((c) => [c.type, Object.keys(c.resourceAttributes ?? {})]));
+  }
+
+  /**
+   * The declared Cedar attributes of a connection (`{ provider: 'openai' }` for an llm one): the
+   * fields its type declares as resource attributes that it has, as a new object; undefined when
+   * it has none.
+   *
+   * @example set.resourceAttributesOf({ type: 'llm', provider: 'anthropic' }) // { provider: 'anthropic' }
+   */
+  resourceAttributesOf(c: { readonly type: string }): Readonly<Record<string, string>> | undefined {
+    let out: Record<string, string> | undefined;
+    for (const name of this.#attributeNames.get(c.type) ?? []) {
+      const v = (c as Readonly<Record<string, unknown>>)[name];
+      if (typeof v === 'string') (out ??= {})[name] = v;
+    }
+    return out;
   }
 
   /** The declaration of a registered connection type, or undefined. */
@@ -147,6 +177,9 @@ export class ProtocolSet {
   }
 }
 
+/** The attributes every Cedar `Connection` entity has (src/policy/cedar-schema.ts). */
+const CONNECTION_ENTITY_ATTRIBUTES: readonly string[] = ['name', 'type', 'tags'];
+
 /** Every inconsistency of a list of protocol modules (empty: consistent). */
 export function registryProblems(protocols: readonly ProtocolModule[]): string[] {
   const problems: string[] = [];
@@ -172,6 +205,11 @@ export function registryProblems(protocols: readonly ProtocolModule[]): string[]
       for (const f of Object.keys(c.fields ?? {})) once('connection field', fields, f, c.type);
       for (const a of c.actions) if (!p.actions.some((d) => d.name === a)) problems.push(`connection type "${c.type}" uses action "${a}", which ${p.name} does not declare`);
       for (const r of c.required ?? []) if (!Object.hasOwn(c.fields ?? {}, r)) problems.push(`connection type "${c.type}" requires "${r}", which is not one of its fields`);
+      for (const a of Object.keys(c.resourceAttributes ?? {})) {
+        const field = c.fields?.[a];
+        if (CONNECTION_ENTITY_ATTRIBUTES.includes(a)) problems.push(`connection type "${c.type}" declares resource attribute "${a}", which every Connection has`);
+        else if (field?.type !== 'string') problems.push(`connection type "${c.type}" declares resource attribute "${a}", which is not one of its string fields`);
+      }
       for (const [key, d] of Object.entries(c.credentials)) {
         const prev = credentials.get(key);
         if (!prev) credentials.set(key, { ...d, owner: c.type });

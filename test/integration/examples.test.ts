@@ -165,7 +165,7 @@ describe('examples/policies: every file passes the schema validation and does wh
 
   test('no-pii-to-external-models: personal data only to "internal" models; secrets to none', () => {
     const llm = (pii: string[], secrets: string[]): Facts => ({ llm: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'm', stream: false, tools: [], secret_types: secrets, pii_types: pii, findings: pii.length + secrets.length } });
-    const external = { kind: 'connection', name: 'openai', type: 'llm', provider: 'openai', tags: [] } as const;
+    const external = { kind: 'connection', name: 'openai', type: 'llm', attrs: { provider: 'openai' }, tags: [] } as const;
     const internal = { ...external, name: 'local', tags: ['internal'] };
     assert.deepEqual(decide('no-pii-to-external-models.cedar', { principal: alice, action: 'llm.invoke', resource: external, facts: llm(['EMAIL'], []) }).reasons, ['no-pii-to-external-models']);
     assert.deepEqual(decide('no-pii-to-external-models.cedar', { principal: alice, action: 'llm.invoke', resource: internal, facts: llm(['EMAIL'], []) }).reasons, ['default-deny'], 'not forbidden (and not permitted by this file alone)');

@@ -68,6 +68,7 @@ export const httpProtocol = defineProtocol({
         provider: oneOf('LLM wire format; required when type is llm and not allowed otherwise.', LLM_PROVIDERS),
       },
       required: ['provider'],
+      resourceAttributes: { provider: '"openai" | "anthropic" | "openai-compatible".' },
     },
     {
       type: 'http',
