@@ -58,7 +58,8 @@ const boxProtocol = defineProtocol({
 test('a new protocol\'s declared attribute reaches the schema and the request; an undeclared one never does', () => {
   const set = new ProtocolSet([...PROTOCOLS, boxProtocol]);
   assert.ok(cedarSchemaFor(set).includes('  // For box connections: the colour of the box.\n  colour?: String,\n'));
-  const attrs = set.resourceAttributesOf({ type: 'box', colour: 'red', secret_note: 'x' });
+  const box = { name: 'b', type: 'box', colour: 'red', secret_note: 'x' };
+  const attrs = set.resourceAttributesOf(box);
   assert.deepEqual(attrs, { colour: 'red' });
   const r = toCedarRequest(request(user('alice'), 'box.open' as never, { kind: 'connection', name: 'b', type: 'box', tags: [], attrs: { colour: 'red', secret_note: 'x', name: 'spoof' } }), set);
   assert.deepEqual(r.entities.at(-1)?.attrs, { name: 'b', type: 'box', tags: [], colour: 'red' });

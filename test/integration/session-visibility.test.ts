@@ -192,3 +192,104 @@ describe('own sessions: an agent acting for a user, an agent alone', () => {
     assert.ok(hers.includes('s-alice-human') && mine.every((s) => !hers.includes(s.id)), 'User::"alice" does not own the agent\'s sessions');
   });
 });
+
+/**
+ * MCP's session tools decide with the admin API's policy path (src/enforce/session-view.ts): an
+ * auditor granted `session.view` by a policy file sees through MCP what it sees through the API;
+ * a user does not see another's session; an agent does not see another agent's.
+ */
+describe('MCP session tools: the same session.view decisions as the API', () => {
+  let t: TestGateway;
+  const keys: Record<string, string> = {};
+  const at = Date.now() - 3_600_000;
+
+  before(async () => {
+    t = await startTestGateway({
+      policies: `${TEST_POLICIES}
+@id("auditors-see-crm")
+permit (principal in Group::"auditors", action == Action::"session.view", resource)
+when { resource has connection && resource.connection == "crm" };
+
+@id("mcp-use") permit (principal, action == Action::"mcp.call", resource);
+`,
+    });
+    const rec = new StoreRecorder(t.gw.services.db, { clock: t.gw.services.clock, audit: t.gw.services.audit });
+    const on = (connection: string, id: string, n: number, who: { user?: string; agent?: string }): void => {
+      for (const e of exchangeEvents(id, at + n * 60_000)) {
+        rec.record({ session: e.session, protocol: e.protocol, type: e.type, at: e.at, data: e.data, connection, ...who });
+      }
+    };
+    on('crm', 's-crm-alice', 1, { user: 'alice' });
+    on('crm', 's-crm-bob', 2, { user: 'bob' });
+    on('openai', 's-llm-alice', 3, { user: 'alice' });
+    on('openai', 's-other-bot', 4, { agent: 'other-bot' });
+    await rec.flush();
+    for (const [who, body] of [
+      ['audrey', { user: 'audrey', groups: ['auditors'] }], ['bob', { user: 'bob', groups: ['developers'] }], ['bot', { agent: 'report-bot', groups: ['agents'] }],
+    ] as const) {
+      const r = await t.api('POST', '/api/v1/api-keys', body);
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      keys[who] = r.json.key as string;
+    }
+  });
+  after(async () => { await t?.close(); });
+
+  const viaMcp = async (key: string, use: (mcp: Awaited<ReturnType<typeof mcpClient>>) => Promise<void>): Promise<void> => {
+    const mcp = await mcpClient(t.url, key);
+    try {
+      await use(mcp);
+    } finally {
+      await mcp.close();
+    }
+  };
+  const listed = async (mcp: Awaited<ReturnType<typeof mcpClient>>, args: Record<string, unknown> = {}): Promise<string[]> => {
+    const r = await mcp.call('sessions_list', args);
+    assert.notEqual(r.isError, true, resultText(r).slice(0, 300));
+    return (r.structuredContent as { sessions: { id: string }[] }).sessions.map((s) => s.id);
+  };
+
+  test('an auditor granted session.view by a policy file sees the crm sessions through MCP, and nothing else of others', async () => {
+    await viaMcp(keys.audrey!, async (mcp) => {
+      const ids = await listed(mcp);
+      assert.ok(ids.includes('s-crm-alice') && ids.includes('s-crm-bob'), JSON.stringify(ids));
+      assert.ok(!ids.includes('s-llm-alice') && !ids.includes('s-other-bot'), JSON.stringify(ids));
+      assert.deepEqual(await listed(mcp, { connection: 'crm' }), ['s-crm-bob', 's-crm-alice'], 'filters narrow within what policy shows');
+      const got = await mcp.call('session_get', { session_id: 's-crm-bob' });
+      assert.notEqual(got.isError, true, resultText(got).slice(0, 300));
+      assert.equal((got.structuredContent as { session: { id: string } }).session.id, 's-crm-bob');
+      const hidden = await mcp.call('session_get', { session_id: 's-llm-alice' });
+      assert.equal(hidden.isError, true);
+      assert.match(resultText(hidden), /^not_found: /);
+    });
+    // session_get's decision is audited, as the API's is.
+    const audit = (await t.api('GET', '/api/v1/audit?kind=policy.decision&user=audrey')).json as { items: { action: string; resource: string; outcome: string }[] };
+    assert.ok(audit.items.some((e) => e.action === 'session.view' && e.resource === 'Session::s-crm-bob' && e.outcome === 'allow'), JSON.stringify(audit.items.slice(0, 3)));
+  });
+
+  test('a user does not see another user\'s session through MCP', async () => {
+    await viaMcp(keys.bob!, async (mcp) => {
+      const ids = await listed(mcp);
+      assert.ok(ids.includes('s-crm-bob'), JSON.stringify(ids));
+      assert.ok(!ids.includes('s-crm-alice') && !ids.includes('s-llm-alice') && !ids.includes('s-other-bot'), JSON.stringify(ids));
+      assert.equal((await mcp.call('session_get', { session_id: 's-crm-alice' })).isError, true);
+      assert.notEqual((await mcp.call('session_get', { session_id: 's-crm-bob' })).isError, true);
+    });
+  });
+
+  test('an agent does not see another agent\'s session through MCP', async () => {
+    await viaMcp(keys.bot!, async (mcp) => {
+      const ids = await listed(mcp);
+      assert.ok(!ids.includes('s-other-bot'), JSON.stringify(ids));
+      assert.equal((await mcp.call('session_get', { session_id: 's-other-bot' })).isError, true);
+    });
+  });
+
+  test('sessions_list pages with before; a malformed before is a validation error', async () => {
+    await viaMcp(keys.audrey!, async (mcp) => {
+      assert.deepEqual(await listed(mcp, { before: new Date(at + 2 * 60_000).toISOString() }), ['s-crm-alice']);
+      const bad = await mcp.call('sessions_list', { before: 'yesterday' });
+      assert.equal(bad.isError, true);
+      assert.match(resultText(bad), /^validation_failed: /);
+    });
+  });
+});

@@ -6,13 +6,10 @@ import { EXPORT_FORMATS, exportContentType, exportSession, type ExportFormat } f
 import type { SessionStore } from '../../recording/session-store.ts';
 import { parseTimeFilter } from '../../recording/time-filter.ts';
 import type { DecisionEffect, SessionFilter, SessionInfo } from '../../recording/types.ts';
-import { authorize } from '../../enforce/authorize.ts';
-import type { Resource } from '../../policy/request.ts';
+import { maySeeSession, visibleSessions } from '../../enforce/session-view.ts';
 import { limitParam, type AdminContext, type AdminState } from '../context.ts';
 
 const DECISIONS: readonly string[] = ['allow', 'deny', 'review'];
-/** A list request reads at most this many sessions to fill its page from those the caller may see. */
-const MAX_SCAN = 10_000;
 
 /**
  * `/api/v1/sessions`: list (filters `user`, `agent`, `connection`, `since`, `until` — ISO time or
@@ -23,7 +20,8 @@ const MAX_SCAN = 10_000;
  * group (every session) and to a session's owner (its own); policy files may add more (an
  * auditor group for one connection) or forbid. A session one may not see is 404, as if it did
  * not exist, and is left out of lists; a decision that fails to evaluate hides (fail closed).
- * Being an approver does not make a principal an auditor.
+ * Being an approver does not make a principal an auditor. The decisions are
+ * src/enforce/session-view.ts's, which MCP's session tools use too.
  */
 export function registerSessionRoutes(r: Router<AdminState>): void {
   r.add('GET', '/api/v1/sessions', async (ctx) => {
@@ -43,7 +41,7 @@ export function registerSessionRoutes(r: Router<AdminState>): void {
       if (!DECISIONS.includes(decision)) throw new GatehouseError('validation_failed', 'decision must be allow, deny or review');
       f.decision = decision as DecisionEffect;
     }
-    sendJson(ctx.res, 200, await visibleList(ctx, f));
+    sendJson(ctx.res, 200, await visibleSessions(ctx.state.svc, await store(ctx), ctx.state.principal, f));
   });
 
   r.add('GET', '/api/v1/sessions/:id', async (ctx) => {
@@ -96,86 +94,10 @@ async function store(ctx: AdminContext): Promise<SessionStore> {
   return ctx.state.svc.sessions;
 }
 
-/**
- * A page of the sessions matching `f` that the caller may see (policy `session.view`, decided per
- * distinct owner, agent, connection and protocol, without an audit record per row): the store is
- * read newest first in batches until the page is full, the sessions run out, or {@link MAX_SCAN}
- * were read — then `next_before` says where to go on (`before=`).
- */
-async function visibleList(ctx: AdminContext, f: SessionFilter): Promise<{ items: SessionInfo[]; next_before?: string }> {
-  const sessions = await store(ctx);
-  const limit = f.limit ?? 50;
-  const batch = Math.min(1000, Math.max(100, limit));
-  const view = viewer(ctx);
-  const items: SessionInfo[] = [];
-  const seen = new Set<string>();
-  let before = f.before;
-  let scanned = 0;
-  for (;;) {
-    const rows = await sessions.list({ ...f, limit: batch, ...(before === undefined ? {} : { before }) });
-    for (const s of rows) {
-      if (seen.has(s.id)) continue;
-      seen.add(s.id);
-      if (view(s)) items.push(s);
-      if (items.length >= limit) return { items };
-    }
-    scanned += rows.length;
-    const last = rows[rows.length - 1];
-    if (rows.length < batch || !last) return { items };
-    // Paging is by opening time (ms): go on from the last one's millisecond again (ids already
-    // seen are skipped), unless the whole batch opened within it.
-    const at = Date.parse(last.openedAt);
-    const next = Date.parse(rows[0]!.openedAt) === at ? at : at + 1;
-    if (scanned >= MAX_SCAN) return { items, next_before: new Date(next).toISOString() };
-    before = next;
-  }
-}
-
-/** The Cedar resource of a recorded session. */
-function sessionResource(s: SessionInfo): Extract<Resource, { kind: 'session' }> {
-  return {
-    kind: 'session', id: s.id, protocol: s.protocol,
-    ...(s.user === undefined ? {} : { owner: s.user }),
-    ...(s.agent === undefined ? {} : { agent: s.agent }),
-    ...(s.connection === undefined ? {} : { connection: s.connection }),
-  };
-}
-
-/**
- * Whether the caller may see a session, for many sessions: one decision per distinct owner, agent,
- * connection and protocol (the attributes policy sees; the session id is left out of the
- * resource so that decisions are shared and cached). Any evaluation error hides the session (fail closed).
- */
-function viewer(ctx: AdminContext): (s: SessionInfo) => boolean {
-  const { svc, principal } = ctx.state;
-  const memo = new Map<string, boolean>();
-  return (s) => {
-    const key = JSON.stringify([s.protocol, s.user ?? null, s.agent ?? null, s.connection ?? null]);
-    let ok = memo.get(key);
-    if (ok === undefined) {
-      try {
-        const d = svc.decider.decide({ principal, action: 'session.view', resource: { ...sessionResource(s), id: '' }, facts: {}, at: svc.clock.now() });
-        ok = d.effect === 'allow' && d.errors.length === 0;
-      } catch {
-        ok = false;
-      }
-      if (memo.size < 10_000) memo.set(key, ok);
-    }
-    return ok;
-  };
-}
-
 /** The session of `:id`, when policy lets the caller see it (`session.view`, audited); else 404. */
 async function found(ctx: AdminContext): Promise<SessionInfo> {
   const { svc, principal } = ctx.state;
   const s = await (await store(ctx)).get(ctx.params.id!);
-  if (!s) throw new GatehouseError('not_found', 'no such session');
-  let allowed: boolean;
-  try {
-    allowed = (await authorize(svc, principal, 'session.view', sessionResource(s))).effect === 'allow';
-  } catch {
-    allowed = false; // fail closed
-  }
-  if (!allowed) throw new GatehouseError('not_found', 'no such session');
+  if (!s || !await maySeeSession(svc, principal, s)) throw new GatehouseError('not_found', 'no such session');
   return s;
 }
