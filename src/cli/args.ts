@@ -1,17 +1,25 @@
+import type { ErrorCode } from '../kernel/errors.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A usage error: the CLI prints it with the command's help hint and exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+  /** The registry code (the command line is a malformed request). */
+  readonly code = 'bad_request' satisfies ErrorCode;
 }
 
-/** A failure the CLI reports as one line and exit code `exitCode` (default 1). */
+/**
+ * A failure the CLI reports as one line and exit code `exitCode` (default 1), with its registry
+ * `code` (the gateway's own when it answered with one; default `internal`).
+ */
 export class CliError extends Error {
   override name = 'CliError';
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  readonly code: ErrorCode;
+  constructor(message: string, exitCode = 1, code: ErrorCode = 'internal') {
     super(message);
     this.exitCode = exitCode;
+    this.code = code;
   }
 }
 

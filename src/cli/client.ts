@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { CliError, type Io } from './args.ts';
+import { isErrorCode } from '../kernel/errors.ts';
 import { localGateway } from './local-gateway.ts';
 
 /** A small client for the admin API, used by the CLI commands. */
@@ -41,18 +42,18 @@ export class ApiClient {
         signal: AbortSignal.timeout(120_000),
       });
     } catch {
-      throw new CliError(`cannot reach the gateway at ${this.base} (is it running? start it with: gatehouse start)`);
+      throw new CliError(`cannot reach the gateway at ${this.base} (is it running? start it with: gatehouse start)`, 1, 'upstream_unreachable');
     }
     const text = await res.text();
     let data: unknown;
     try {
       data = text.length > 0 ? JSON.parse(text) : {};
     } catch {
-      throw new CliError(`unexpected ${res.status} response from ${this.base}${path}`);
+      throw new CliError(`unexpected ${res.status} response from ${this.base}${path}`, 1, 'upstream_error');
     }
     if (!res.ok) {
       const p = data as { code?: string; detail?: string };
-      throw new CliError(`${p.code ?? res.status}: ${p.detail ?? res.statusText}`);
+      throw new CliError(`${p.code ?? res.status}: ${p.detail ?? res.statusText}`, 1, isErrorCode(p.code) ? p.code : 'upstream_error');
     }
     return data as T;
   }
@@ -67,7 +68,7 @@ function readAdminKey(file: string, loginNote: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch {
-    throw new CliError(`no credential: ${loginNote}run \`gatehouse login\` or set GATEHOUSE_TOKEN (or run where the gateway's store is: ${file} is not readable)`);
+    throw new CliError(`no credential: ${loginNote}run \`gatehouse login\` or set GATEHOUSE_TOKEN (or run where the gateway's store is: ${file} is not readable)`, 1, 'unauthenticated');
   }
 }
 

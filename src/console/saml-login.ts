@@ -3,7 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SAML, ValidateInResponseTo, generateServiceProviderMetadata, type CacheItem, type CacheProvider, type Profile } from '@node-saml/node-saml';
 import { DOMParser, type XmlDocument } from '@xmldom/xmldom';
 import type { Clock } from '../kernel/clock.ts';
-import { GatehouseError, isGatehouseError } from '../kernel/errors.ts';
+import { GatehouseError, isGatehouseError, type ErrorCode } from '../kernel/errors.ts';
 import { readBody, readJson } from '../http/body.ts';
 import { sendJson } from '../http/problem.ts';
 import { isName, MAX_GROUPS } from '../identity/names.ts';
@@ -78,12 +78,25 @@ interface Flow {
 
 interface Done { readonly principal: Principal; readonly binding: string; readonly next: string; readonly cli?: { readonly challenge: string } }
 
-/** Why a SAML response was refused: a stable code for the audit log (never the assertion). */
+/** Refusal reasons that are not "the response is not a valid credential", with their registry code. */
+const SAML_REASON_CODES: Readonly<Partial<Record<string, ErrorCode>>> = {
+  bad_request: 'bad_request', dtd: 'bad_request', comment: 'bad_request', too_large: 'payload_too_large', busy: 'too_many_requests',
+};
+
+/**
+ * Why a SAML response was refused: `reason`, a stable code for the audit log (never the
+ * assertion), and `code`, the registry code (a response that is no valid sign-in is an
+ * `invalid_credential`; a malformed post `bad_request`, an oversized one `payload_too_large`,
+ * too many sign-ins at once `too_many_requests`).
+ */
 export class SamlRefused extends Error {
+  override readonly name = 'SamlRefused';
   readonly reason: string;
+  readonly code: ErrorCode;
   constructor(reason: string, message: string) {
     super(message);
     this.reason = reason;
+    this.code = SAML_REASON_CODES[reason] ?? 'invalid_credential';
   }
 }
 

@@ -1,4 +1,4 @@
-import { isGatehouseError } from '../kernel/errors.ts';
+import { isGatehouseError, type ErrorCode } from '../kernel/errors.ts';
 import { API_KEY_PREFIX } from './api-keys.ts';
 import type { BuiltinIssuer } from './issuer.ts';
 import { keyBinding, type Principal } from './principal.ts';
@@ -21,18 +21,36 @@ export interface TokenResponse {
   readonly body: Record<string, unknown>;
 }
 
+/**
+ * The registry code of each RFC 6749 §5.2 / RFC 8693 error this endpoint answers. The wire keeps
+ * the RFC's `error` (OAuth clients expect it); the code is what the error is inside the gateway.
+ */
+const OAUTH_CODES = {
+  invalid_request: 'bad_request',
+  invalid_client: 'invalid_client',
+  invalid_grant: 'invalid_grant',
+  unsupported_grant_type: 'unsupported_grant_type',
+  invalid_target: 'bad_request',
+  temporarily_unavailable: 'store_unavailable',
+} as const satisfies Record<string, ErrorCode>;
+type OAuthErrorName = keyof typeof OAUTH_CODES;
+
 /** Thrown inside this module only; becomes an RFC 6749 §5.2 error body. */
-class OAuthError extends Error {
+export class OAuthError extends Error {
+  override readonly name = 'OAuthError';
   readonly status: number;
-  readonly error: string;
-  constructor(status: number, error: string, description: string) {
+  readonly error: OAuthErrorName;
+  /** The registry code (the wire carries `error` as RFC 6749 spells it). */
+  readonly code: ErrorCode;
+  constructor(status: number, error: OAuthErrorName, description: string) {
     super(description);
     this.status = status;
     this.error = error;
+    this.code = OAUTH_CODES[error];
   }
 }
 
-const fail = (status: number, error: string, description: string): never => { throw new OAuthError(status, error, description); };
+const fail = (status: number, error: OAuthErrorName, description: string): never => { throw new OAuthError(status, error, description); };
 
 /**
  * `POST /oauth/token` without the HTTP: `client_credentials` (the client secret is a Gatehouse API
@@ -137,7 +155,7 @@ function required(form: URLSearchParams, name: string): string {
 }
 
 /** Authenticates, mapping a rejected credential to the given OAuth error and an outage to 503. */
-async function authenticateOr(deps: TokenEndpointDeps, credential: string, status: number, error: string, description: string): Promise<Principal> {
+async function authenticateOr(deps: TokenEndpointDeps, credential: string, status: number, error: OAuthErrorName, description: string): Promise<Principal> {
   try {
     return await deps.authenticate(credential);
   } catch (err) {

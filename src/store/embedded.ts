@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { ErrorCode } from '../kernel/errors.ts';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,11 +13,14 @@ type Request = ToWorker extends infer T ? T extends ToWorker ? Omit<T, 'id'> : n
 
 /** An error from the store thread: PostgreSQL's message and SQLSTATE, when there is one. */
 export class EmbeddedStoreError extends Error {
-  readonly code: string | undefined;
-  constructor(message: string, code: string | undefined) {
+  /** The registry code (the store failed the operation). */
+  readonly code = 'store_unavailable' satisfies ErrorCode;
+  /** PostgreSQL's SQLSTATE, when the store thread's error had one. */
+  readonly sqlstate: string | undefined;
+  constructor(message: string, sqlstate: string | undefined) {
     super(message);
     this.name = 'EmbeddedStoreError';
-    this.code = code;
+    this.sqlstate = sqlstate;
   }
 }
 

@@ -14,7 +14,7 @@ export function loadCliConfig(flag: string | undefined, io: Io): { config: Gateh
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(formatConfigErrors(err));
-      throw new CliError(`${path}: configuration is invalid (${err.errors.length} error(s))`, 2);
+      throw new CliError(`${path}: configuration is invalid (${err.errors.length} error(s))`, 2, 'config_invalid');
     }
     throw err;
   }

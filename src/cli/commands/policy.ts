@@ -21,7 +21,7 @@ export const policyCheck: Command = {
     } catch (err) {
       if (err instanceof PolicyLoadError) {
         for (const e of err.errors) io.err(`${e.file}${e.line === undefined ? '' : `:${e.line}:${e.column ?? 1}`}: ${e.message}`);
-        throw new CliError(`policy check failed: ${err.errors.length} error(s)`, 2);
+        throw new CliError(`policy check failed: ${err.errors.length} error(s)`, 2, 'policy_invalid');
       }
       throw err;
     }

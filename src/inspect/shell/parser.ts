@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Language, Parser, type Tree } from 'web-tree-sitter';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -24,9 +25,11 @@ export function initShellParser(): Promise<void> {
   return loading;
 }
 
-/** An error with a stable code: the inspector was used before `initShellParser` resolved. */
+/** The inspector was used before `initShellParser` resolved. */
 export class ShellInspectorNotReady extends Error {
-  readonly code = 'shell_inspector_not_ready';
+  override readonly name = 'ShellInspectorNotReady';
+  /** The registry code: inspection could not run, so the command is refused. */
+  readonly code = 'inspection_unavailable' satisfies ErrorCode;
   constructor() {
     super('the shell inspector is not loaded: await initShellInspector() first');
   }
@@ -34,6 +37,9 @@ export class ShellInspectorNotReady extends Error {
 
 /** The parse took longer than its budget (pathological nesting) and was cancelled. */
 export class ParseCancelled extends Error {
+  override readonly name = 'ParseCancelled';
+  /** The registry code: a command the parser cannot finish is not run as it stands (refused, 126). */
+  readonly code = 'policy_denied' satisfies ErrorCode;
   constructor() {
     super('parse_timeout');
   }

@@ -14,6 +14,7 @@ import {
   ansiC, concatAlts, doubleQuotedText, dynamicAlt, expandBraces, kinded, MAX_ALTS, toPattern, unquotedAlt,
   type Alt, type Word,
 } from './words.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** Where a command's standard input comes from. */
 export type Stdin =
@@ -32,6 +33,9 @@ export const MAX_NESTING = 200;
 
 /** Thrown when a budget is exhausted; caught by `inspectCommand`. */
 export class LimitError extends Error {
+  override readonly name = 'LimitError';
+  /** The registry code: a command the inspector cannot finish is not run as it stands (refused, 126). */
+  readonly code = 'policy_denied' satisfies ErrorCode;
   readonly reason: string;
   constructor(reason: string) {
     super(reason);

@@ -2,6 +2,7 @@ import { functionEffect } from './functions.ts';
 import { functionSideEffect, isSecretFunction, isSecretRelation, isSecretSetting, readsSettingByName } from './side-effects.ts';
 import { statementKinds } from './statement-kinds.ts';
 import type { SqlKind } from './types.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** What a walk over one parse (sub)tree found. Sets, so that order never matters. */
 export interface TreeFacts {
@@ -31,6 +32,8 @@ export interface TreeFacts {
 /** Thrown for anything the walker does not understand; the inspector turns it into `ok: false`. */
 export class UnknownSqlError extends Error {
   override readonly name = 'UnknownSqlError';
+  /** The registry code: SQL the inspector cannot read is denied (42501), never forwarded. */
+  readonly code = 'policy_denied' satisfies ErrorCode;
 }
 
 /** A hard bound on visited objects per statement (a 1 MiB text stays far below it). */

@@ -25,6 +25,8 @@ export interface ValueContext {
 /** Nested types must be resolved through the catalog first; the caller resolves them and retries. */
 export class TypesNeeded extends Error {
   override readonly name = 'TypesNeeded';
+  /** The registry code, should it ever escape the retry (the rows could not be masked). */
+  readonly code = 'masking_failed' satisfies ErrorCode;
   readonly oids: readonly number[];
   constructor(oids: readonly number[]) {
     super(`types ${oids.join(', ')} must be looked up`);

@@ -139,6 +139,8 @@ async function startupPacket(source: FrameSource, timeoutMs: number): Promise<Fr
 /** The connection ends without an answer (what PostgreSQL does for an invalid startup packet). */
 export class SilentClose extends Error {
   override readonly name = 'SilentClose';
+  /** The registry code (an invalid startup packet; nothing is sent). */
+  readonly code = 'bad_request' satisfies ErrorCode;
 }
 
 /** Writes a FATAL error for a failed handshake and closes the socket (a {@link SilentClose}: no error). */

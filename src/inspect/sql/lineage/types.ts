@@ -4,6 +4,7 @@
  * lineage") for the rules; everything here over-approximates (a value may be said to derive from
  * a column it does not, never the other way round).
  */
+import type { ErrorCode } from '../../../kernel/errors.ts';
 
 /** A column of a stored relation. */
 export interface SourceColumn {
@@ -84,4 +85,6 @@ export interface StatementLineage {
 /** Lineage could not be determined; the caller denies when protected data may be involved. */
 export class LineageUnknownError extends Error {
   override readonly name = 'LineageUnknownError';
+  /** The registry code: a statement whose lineage is unknown is denied when it matters (42501). */
+  readonly code = 'policy_denied' satisfies ErrorCode;
 }
