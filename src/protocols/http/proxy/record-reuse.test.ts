@@ -117,4 +117,15 @@ describe('the recording reuses the data path\'s masking (equal to masking again)
       }
     }), { numRuns: 300 });
   });
+
+  test('a __proto__ member of recorded data is recorded as a member, masked, not taken as a prototype', () => {
+    const data = JSON.parse('{"usage":{"__proto__":{"note":"mail bob@example.com"},"total_tokens":3}}') as Record<string, unknown>;
+    const out = maskRecordData(data, scanner);
+    const usage = out.usage as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(usage), Object.prototype);
+    assert.ok(Object.hasOwn(usage, '__proto__'));
+    const text = JSON.stringify(out);
+    assert.ok(text.includes('"__proto__":{"note":'), text);
+    assert.ok(!text.includes('bob@example.com'), text);
+  });
 });

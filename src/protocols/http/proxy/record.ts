@@ -68,7 +68,9 @@ function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
   if (depth >= MAX_RECORD_DEPTH) return '[TRUNCATED]';
   if (Array.isArray(v)) return v.map((x) => maskValue(x, scanner, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[maskString(k, scanner)] = maskValue(x, scanner, depth + 1);
+  // Defined, not assigned: a `__proto__` member (say, in an upstream's usage object) is recorded
+  // as a member instead of setting the copy's prototype.
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, maskString(k, scanner), { value: maskValue(x, scanner, depth + 1), enumerable: true, writable: true, configurable: true });
   return out;
 }
 
