@@ -25,10 +25,20 @@ export const systemClock: Clock = { now: () => Date.now() };
  */
 export function after(clock: Pick<Clock, 'timer'>, ms: number, fn: () => void, opts?: { readonly keepAlive?: boolean }): () => void {
   if (clock.timer) return clock.timer(fn, ms);
-  const t = setTimeout(fn, ms);
-  if (opts?.keepAlive !== true) t.unref();
+  // A real timer holds at most 2^31-1 ms (~24.8 days): Node fires a longer one after 1 ms. A
+  // longer delay (a configured duration may be as large as a safe integer) is armed in steps.
+  let t: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    const step = Math.min(left, MAX_TIMER_MS);
+    t = setTimeout(() => { if (left > step) arm(left - step); else fn(); }, step);
+    if (opts?.keepAlive !== true) t.unref();
+  };
+  arm(ms);
   return () => { clearTimeout(t); };
 }
+
+/** The longest delay a Node timer holds (2^31-1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Resolves after `ms` on `clock`'s timers, or at once when `signal` aborts (never rejects):
@@ -51,7 +61,7 @@ export function sleep(clock: Pick<Clock, 'timer'>, ms: number, signal?: AbortSig
  * @example const stop = every(clock, 60_000, sweep); … stop();
  */
 export function every(clock: Pick<Clock, 'timer'>, ms: number, fn: () => void): () => void {
-  if (!clock.timer) {
+  if (!clock.timer && !(ms > MAX_TIMER_MS)) {
     const t = setInterval(fn, ms);
     t.unref();
     return () => { clearInterval(t); };

@@ -48,6 +48,8 @@ export class RecordingJournal {
   /** Sealed segments and the last ticket each holds. */
   readonly #sealed: { file: string; last: number }[] = [];
   #last = 0;
+  /** The last append threw before writing all of its bytes: the file may end mid-line. */
+  #torn = false;
 
   private constructor(dir: string, id: string) {
     this.#dir = dir;
@@ -78,9 +80,14 @@ export class RecordingJournal {
       text += `${JSON.stringify([ticket, e.session, e.protocol, e.type, e.at, e.user, e.agent, e.connection, e.effect ?? null])}\t${e.text}\n`;
     }
     if (this.#fd === undefined || this.#bytes >= SEGMENT_BYTES) this.#rotate();
-    const buf = Buffer.from(text, 'utf8');
+    // After a write that failed part-way (ENOSPC after some bytes), the file may end in a torn
+    // line: this append starts on a line of its own, so its first entry is not glued to the torn
+    // one (and lost with it on recovery, after its flush was acknowledged).
+    const buf = Buffer.from(this.#torn ? `\n${text}` : text, 'utf8');
+    this.#torn = true;
     let off = 0;
     while (off < buf.length) off += writeSync(this.#fd!, buf, off, buf.length - off);
+    this.#torn = false;
     this.#bytes += buf.length;
     this.#last = entries[entries.length - 1]!.ticket;
   }
