@@ -48,21 +48,21 @@ const POWER_TARGETS = ['reboot.target', 'poweroff.target', 'halt.target', 'kexec
 function escapes(name: string, args: readonly Word[]): boolean {
   const vals = args.map((a) => literalValue(a));
   const has = (...opts: string[]): boolean => vals.some((v) => v === undefined || opts.some((o) => v === o || v.startsWith(`${o}=`)));
-  const any = (p: (v: string) => boolean): boolean => vals.some((v) => v === undefined || p(v));
+  const someArg = (p: (v: string) => boolean): boolean => vals.some((v) => v === undefined || p(v));
   switch (name) {
     case 'vi': case 'vim': case 'nvim': case 'view': case 'vimdiff': case 'gvim': case 'rvim':
-      return has('-c', '--cmd', '-S', '-s', '-es', '-Es', '-e', '-E') || any((v) => v.startsWith('+') && v.length > 1 && !/^\+[0-9]+$/.test(v));
+      return has('-c', '--cmd', '-S', '-s', '-es', '-Es', '-e', '-E') || someArg((v) => v.startsWith('+') && v.length > 1 && !/^\+[0-9]+$/.test(v));
     // ed/ex read commands (`!cmd`) from stdin or a script: always a possible escape.
     case 'ex': case 'ed': case 'red': return true;
     case 'emacs': case 'emacsclient': case 'xemacs':
       return has('--eval', '-eval', '--batch', '-batch', '-l', '--load', '-f', '--funcall', '-x', '--script', '-e');
     case 'less': case 'more': case 'most':
-      return any((v) => v.includes('!'));
-    case 'man': return has('-P', '--pager', '-H', '--html') || any((v) => v.startsWith('-P') && v.length > 2);
+      return someArg((v) => v.includes('!'));
+    case 'man': return has('-P', '--pager', '-H', '--html') || someArg((v) => v.startsWith('-P') && v.length > 2);
     case 'gdb': case 'lldb': case 'cgdb': return has('-ex', '--ex', '-eval-command', '--eval-command', '-x', '--command', '-iex', '-ix', '-o', '--one-line', '-s', '--source');
     case 'mysql': case 'mariadb': case 'psql': case 'sqlite3': case 'duckdb': case 'redis-cli':
-      return any((v) => v.includes('\\!') || v.includes('.shell') || v.includes('.system') || v.includes('\\o |') || v.includes('.output |') || v.includes('.once |') || v.toLowerCase().includes('copy ') && v.toLowerCase().includes('program'));
-    case 'zip': return has('-TT', '--unzip-command') || any((v) => v.startsWith('-TT'));
+      return someArg((v) => v.includes('\\!') || v.includes('.shell') || v.includes('.system') || v.includes('\\o |') || v.includes('.output |') || v.includes('.once |') || v.toLowerCase().includes('copy ') && v.toLowerCase().includes('program'));
+    case 'zip': return has('-TT', '--unzip-command') || someArg((v) => v.startsWith('-TT'));
     case 'docker': case 'podman': case 'nerdctl': {
       const verb = vals.find((v) => v === undefined || !v.startsWith('-'));
       if (verb === 'exec' || verb === undefined) return true;
