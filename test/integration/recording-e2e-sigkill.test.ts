@@ -11,6 +11,9 @@ import type { SessionInfo } from '../../src/recording/types.ts';
 import { freePort } from '../harness/net.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
+const START_TIMEOUT_MS = 180_000;
+/** Two gateway starts each, under a loaded machine: more than the suite's default per-test timeout. */
+const TEST_TIMEOUT = { timeout: 2 * START_TIMEOUT_MS + 60_000 };
 const POLICY = `
 @id("developers-use-models")
 permit (principal in Group::"developers", action == Action::"llm.invoke", resource);
@@ -22,7 +25,9 @@ async function startGatehouse(dir: string): Promise<ChildProcess> {
   const child = spawn(BIN, ['start'], { cwd: dir, env: { ...process.env, GATEHOUSE_CONFIG: '' } });
   let err = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${err}`)), 60_000);
+    // A first start creates the embedded store (initdb in WebAssembly): ~15 s on a quiet 2-core
+    // machine, over a minute when the machine is busy with other test files.
+    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${err}`)), START_TIMEOUT_MS);
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
       if (err.includes('listening on')) { clearTimeout(timer); resolve(); }
@@ -52,9 +57,11 @@ describe('recording durability: SIGKILL right after the client received its resp
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'main.cedar'), POLICY);
     const port = await freePort();
+    // Its own PostgreSQL listener port too: the default (15432) may be taken by another test or gateway.
+    const pgPort = await freePort();
     url = `http://127.0.0.1:${port}`;
     writeFileSync(join(dir, 'gatehouse.yaml'), [
-      `server: { http: { listen: "127.0.0.1:${port}" } }`,
+      `server: { http: { listen: "127.0.0.1:${port}" }, postgres: { listen: "127.0.0.1:${pgPort}" } }`,
       'store: { embedded: { path: ./.gatehouse } }',
       'policies: { files: [ "policies/*.cedar" ] }',
       'connections:',
@@ -70,7 +77,7 @@ describe('recording durability: SIGKILL right after the client received its resp
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the exchange (request, decision, response) is in the recording after a restart', async () => {
+  test('the exchange (request, decision, response) is in the recording after a restart', TEST_TIMEOUT, async () => {
     gw = await startGatehouse(dir);
     const admin = readFileSync(join(dir, '.gatehouse', 'admin.key'), 'utf8').trim();
     const created = await fetch(`${url}/api/v1/api-keys`, {
@@ -108,7 +115,7 @@ describe('recording durability: SIGKILL right after the client received its resp
     assert.equal(v.code, 0, v.out + v.err);
   });
 
-  test('SIGTERM (docker stop, a Kubernetes pod deletion) is a graceful stop: exit 0 at once, the journal committed', async () => {
+  test('SIGTERM (docker stop, a Kubernetes pod deletion) is a graceful stop: exit 0 at once, the journal committed', TEST_TIMEOUT, async () => {
     await stop(gw, 'SIGTERM');
     gw = await startGatehouse(dir);
     const admin = readFileSync(join(dir, '.gatehouse', 'admin.key'), 'utf8').trim();
