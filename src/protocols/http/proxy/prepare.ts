@@ -59,24 +59,52 @@ function parseJson(raw: Buffer): unknown {
  * when the inspection found something (else the walk would change nothing).
  */
 function withPrompt(facts: Facts, body: Buffer, text: string, found: boolean, scanner: TextMasker, doc: unknown, textIsDoc: boolean): Prepared {
-  let prompt: string | undefined = found ? undefined : text;
-  return {
-    facts, body,
-    get prompt(): string {
-      prompt ??= JSON.stringify(guarded(() => redactDocument(JSON.parse(text), scanner)));
-      return prompt;
-    },
-    get recordedPrompt(): string | undefined {
-      // maskedExcerpt(text) parses `text` (≤ the limit, a JSON object or array: else it masks it
-      // as plain text), walks the copy with `scanner` and serializes it. The inspection walked
-      // `doc` (the same document, unchanged: inspection is pure) with `scanner` and found
-      // nothing, so that walk changes nothing: the result is `JSON.stringify(doc)`.
-      if (found || text.length > RECORD_TEXT_LIMIT || doc === null || typeof doc !== 'object') return undefined;
-      const c = text.charCodeAt(0);
-      if (c !== 123 && c !== 91) return undefined;
-      return textIsDoc ? text : JSON.stringify(doc);
-    },
-  };
+  return new PreparedLlm(facts, body, text, found, scanner, doc, textIsDoc);
+}
+
+/**
+ * {@link withPrompt}'s result: a class with its getters on the prototype (an object literal with
+ * accessors costs as much to build as serializing the 1 KB document; this is on every request,
+ * and with recording off neither getter is read).
+ */
+class PreparedLlm implements Prepared {
+  readonly facts: Facts;
+  readonly body: Buffer;
+  readonly #text: string;
+  readonly #found: boolean;
+  readonly #scanner: TextMasker;
+  readonly #doc: unknown;
+  readonly #textIsDoc: boolean;
+  #prompt: string | undefined;
+
+  constructor(facts: Facts, body: Buffer, text: string, found: boolean, scanner: TextMasker, doc: unknown, textIsDoc: boolean) {
+    this.facts = facts;
+    this.body = body;
+    this.#text = text;
+    this.#found = found;
+    this.#scanner = scanner;
+    this.#doc = doc;
+    this.#textIsDoc = textIsDoc;
+    this.#prompt = found ? undefined : text;
+  }
+
+  get prompt(): string {
+    this.#prompt ??= JSON.stringify(guarded(() => redactDocument(JSON.parse(this.#text), this.#scanner)));
+    return this.#prompt;
+  }
+
+  get recordedPrompt(): string | undefined {
+    // maskedExcerpt(text) parses `text` (≤ the limit, a JSON object or array: else it masks it
+    // as plain text), walks the copy with `scanner` and serializes it. The inspection walked
+    // `doc` (the same document, unchanged: inspection is pure) with `scanner` and found
+    // nothing, so that walk changes nothing: the result is `JSON.stringify(doc)`.
+    const text = this.#text;
+    const doc = this.#doc;
+    if (this.#found || text.length > RECORD_TEXT_LIMIT || doc === null || typeof doc !== 'object') return undefined;
+    const c = text.charCodeAt(0);
+    if (c !== 123 && c !== 91) return undefined;
+    return this.#textIsDoc ? text : JSON.stringify(doc);
+  }
 }
 
 /**
