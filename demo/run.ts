@@ -123,7 +123,7 @@ async function runSteps(out: Output, d: DemoEnv, replaySpeed: number): Promise<S
     ['read', 'Read customer records', () => stepRead(c)],
     ['drop', 'DROP TABLE from the agent', () => stepDrop(c)],
     ['delete', 'DELETE held for review', () => stepDelete(c, d.gw.services.reviewHoldMs)],
-    ['secret', 'API key in a prompt', () => stepSecret(c, session)],
+    ['secret', 'API key in a prompt', () => stepSecret(c, agent.session ?? session)],
   ];
   try {
     for (const [i, [id, title, run]] of steps.entries()) {
@@ -134,7 +134,7 @@ async function runSteps(out: Output, d: DemoEnv, replaySpeed: number): Promise<S
     await agent.close(); // ends the agent's database session (which anchors its recording)
   }
   await out.step(steps.length + 1, steps.length + 1, 'Replay the recorded sessions');
-  results.push(await guarded(out, 'replay', 'Replay the recorded sessions', () => stepReplay(c, session, replaySpeed)));
+  results.push(await guarded(out, 'replay', 'Replay the recorded sessions', () => stepReplay(c, agent.session ?? session, replaySpeed)));
   return results;
 }
 

@@ -39,7 +39,10 @@ export interface AgentOptions {
   readonly key: string;
   /** Model name to ask for. */
   readonly model: string;
-  /** Recording session for the model calls (`Gatehouse-Session`), so they replay together. */
+  /**
+   * The agent's label for its model calls' recording session (`Gatehouse-Session`), so they
+   * replay together; the gateway answers with the stored session's id ({@link DemoAgent.session}).
+   */
   readonly session: string;
   /**
    * Decide tool calls locally with the demo script and use the model only to phrase answers
@@ -72,6 +75,8 @@ export class DemoAgent {
   readonly executions: SqlExecution[] = [];
   /** Requests sent to the model so far (through the gateway). */
   modelCalls = 0;
+  /** The recording session of the model calls, as the gateway returned it (undefined before the first call). */
+  session: string | undefined;
   #calls = 0;
 
   private constructor(db: pg.Client, o: AgentOptions) {
@@ -79,7 +84,15 @@ export class DemoAgent {
     this.#scripted = o.scriptedTools;
     this.#llm = new ChatOpenAI({
       model: o.model, apiKey: o.key, maxRetries: 0, temperature: 0,
-      configuration: { baseURL: `${o.gatewayUrl}/proxy/demo-llm/v1`, defaultHeaders: { 'Gatehouse-Session': o.session } },
+      configuration: {
+        baseURL: `${o.gatewayUrl}/proxy/demo-llm/v1`, defaultHeaders: { 'Gatehouse-Session': o.session },
+        // The stored session id is the gateway's (the label only finds it): kept for the replay.
+        fetch: async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+          const res = await fetch(input, init);
+          this.session = res.headers.get('gatehouse-session') ?? this.session;
+          return res;
+        },
+      },
     });
     this.#runSql = tool(async ({ sql }: { sql: string }) => this.#execute(sql), {
       name: SQL_TOOL,

@@ -35,9 +35,12 @@ describe('recordings of the /proxy path hold nothing unmasked', () => {
 
   test('paths, model names, usage and response text are masked in every recorded field', async () => {
     up.answer = () => ({ headers: { 'content-type': 'text/plain' }, chunks: [Buffer.from(`owner ${EMAIL}`)] });
-    const r = await request(`${t.url}/proxy/api/users/${EMAIL}/cards/${CARD}?mail=${EMAIL}`, { headers: { authorization: `Bearer ${key}`, 'gatehouse-session': 'rec-http-1', 'x-user': EMAIL } });
+    // The client's label is recorded in session.open, masked too (a card number is a valid label).
+    const r = await request(`${t.url}/proxy/api/users/${EMAIL}/cards/${CARD}?mail=${EMAIL}`, { headers: { authorization: `Bearer ${key}`, 'gatehouse-session': CARD, 'x-user': EMAIL } });
     assert.equal(r.statusCode, 200);
     await r.body.text();
+    const s1 = String(r.headers['gatehouse-session']);
+    assert.notEqual(s1, CARD, 'the stored id is the gateway\'s, not the client\'s label');
     up.answer = () => ({
       headers: { 'content-type': 'application/json' },
       chunks: [Buffer.from(JSON.stringify({ id: 'c1', object: 'chat.completion', created: 1, model: `ft:${EMAIL}`, choices: [{ index: 0, message: { role: 'assistant', content: `hi ${EMAIL}` }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, note: EMAIL } }))],
@@ -47,11 +50,15 @@ describe('recordings of the /proxy path hold nothing unmasked', () => {
       body: JSON.stringify({ model: `ft:${EMAIL}`, messages: [{ role: 'user', content: `card ${CARD}` }] }),
     });
     await m.body.text();
-    const events = recorder.events.filter((e) => e.session === 'rec-http-1' || e.session === 'rec-http-2');
+    const s2 = String(m.headers['gatehouse-session']);
+    const events = recorder.events.filter((e) => e.session === s1 || e.session === s2);
     assert.ok(events.some((e) => e.type === 'request') && events.some((e) => e.type === 'response'));
+    const open = events.find((e) => e.session === s1 && e.type === 'session.open');
+    assert.equal((open?.data as { label?: string }).label, '[CREDIT_CARD]');
+    assert.equal((events.find((e) => e.session === s2 && e.type === 'session.open')?.data as { label?: string }).label, 'rec-http-2');
     const all = JSON.stringify(events);
     assert.ok(!all.includes(EMAIL) && !all.includes(CARD), all);
-    const req = events.find((e) => e.session === 'rec-http-1' && e.type === 'request');
+    const req = events.find((e) => e.session === s1 && e.type === 'request');
     assert.equal((req?.data as { endpoint?: string }).endpoint, '/users/[EMAIL]/cards/[CREDIT_CARD]');
   });
 

@@ -174,10 +174,18 @@ describe('data-path errors', () => {
     assert.equal(del, 403);
   });
 
-  test('a Gatehouse-Session header is kept and echoed', async () => {
+  test('a Gatehouse-Session label groups exchanges under the gateway\'s id, returned in the header; the id continues it too', async () => {
     g.fake.behavior = { reply: 'x', chunk: 1 };
     const r = await raw(g.t.url, '/proxy/openai/v1/chat/completions', { ...auth, 'gatehouse-session': 'sess-42' }, chatBody);
-    assert.equal(r.headers['gatehouse-session'], 'sess-42');
-    assert.ok(g.recorder.events.some((e) => e.session === 'sess-42' && e.type === 'response'));
+    const id = String(r.headers['gatehouse-session']);
+    assert.match(id, /^[0-9a-f-]{36}$/, 'the stored id is generated, never the client\'s value');
+    const again = await raw(g.t.url, '/proxy/openai/v1/chat/completions', { ...auth, 'gatehouse-session': 'sess-42' }, chatBody);
+    const byId = await raw(g.t.url, '/proxy/openai/v1/chat/completions', { ...auth, 'gatehouse-session': id }, chatBody);
+    assert.equal(again.headers['gatehouse-session'], id);
+    assert.equal(byId.headers['gatehouse-session'], id);
+    const events = g.recorder.events.filter((e) => e.session === id);
+    assert.equal(events.filter((e) => e.type === 'response').length, 3);
+    assert.deepEqual(events.filter((e) => e.type === 'session.open').map((e) => e.data), [{ transport: 'http', connection: 'openai', label: 'sess-42' }]);
+    assert.ok(!g.recorder.events.some((e) => e.session === 'sess-42'));
   });
 });

@@ -478,7 +478,30 @@ describe('MCP server at /mcp (SDK client, real PostgreSQL, fake OpenAI upstream,
     const verified = await t.api('GET', `/api/v1/sessions/${sessionId}/verify`);
     assert.equal(verified.json.ok, true);
   });
+
+  test('an Mcp-Session-Id is never adopted: another principal sending it gets a session of its own; a label maps to a generated id', async () => {
+    const sessionId = ((await alice.call('whoami')).structuredContent as { session: string }).session;
+    const before = (await t.api('GET', `/api/v1/sessions/${sessionId}`)).json.events;
+    const stolen = await rawSession(t.url, bobKey, sessionId);
+    assert.notEqual(stolen, sessionId);
+    const labelled = await rawSession(t.url, bobKey, 'bob-label');
+    assert.notEqual(labelled, 'bob-label');
+    assert.equal(await rawSession(t.url, bobKey, 'bob-label'), labelled, 'the label continues the session');
+    assert.equal(await rawSession(t.url, bobKey, labelled), labelled, 'so does the returned id');
+    const open = ((await t.api('GET', `/api/v1/sessions/${labelled}/events`)).json.items as { type: string; data: Record<string, unknown> }[])[0];
+    assert.deepEqual(open, { ...open, type: 'session.open', data: { transport: 'mcp', label: 'bob-label' } });
+    assert.equal((await t.api('GET', `/api/v1/sessions/${sessionId}`)).json.events, before, 'nothing appended to alice\'s session');
+  });
 });
+
+/** One whoami tools/call over raw HTTP sending `mcp-session-id: header`; the session id the gateway answers with. */
+async function rawSession(base: string, token: string, header: string): Promise<string> {
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', 'mcp-session-id': header };
+  const res = await fetch(`${base}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'whoami', arguments: {} } }) });
+  assert.equal(res.status, 200);
+  await res.text();
+  return res.headers.get('mcp-session-id') ?? '';
+}
 
 /** One tools/call over raw HTTP, returning the response body exactly as sent (SSE). */
 async function rawCall(base: string, token: string, name: string, args: Record<string, unknown>): Promise<string> {

@@ -35,27 +35,31 @@ describe('HTTP sessions end (idle, or orphaned by a dead process): closed, ancho
   test('an idle session gets its session.close and an anchor; its id then starts a new session', async () => {
     const first = await chat('idle-demo-1');
     assert.equal(first.status, 200);
-    assert.equal(first.headers.get('gatehouse-session'), 'idle-demo-1');
+    const id = first.headers.get('gatehouse-session') ?? '';
+    assert.match(id, /^[0-9a-f-]{36}$/, 'the stored id is the gateway\'s');
     await first.text();
     let closedAt: unknown;
     for (let i = 0; i < 100 && closedAt === undefined; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      closedAt = (await t.api('GET', '/api/v1/sessions/idle-demo-1')).json.closedAt;
+      closedAt = (await t.api('GET', `/api/v1/sessions/${id}`)).json.closedAt;
     }
     assert.ok(typeof closedAt === 'string', 'the idle session was closed');
-    const events = (await t.api('GET', '/api/v1/sessions/idle-demo-1/events')).json.items as { type: string; data: Record<string, unknown>; agent?: string }[];
+    const events = (await t.api('GET', `/api/v1/sessions/${id}/events`)).json.items as { type: string; data: Record<string, unknown>; agent?: string }[];
     const last = events.at(-1);
     assert.equal(last?.type, 'session.close');
     assert.deepEqual(last.data, { reason: 'idle' });
     assert.equal(last.agent, 'bot');
     const anchors = (await t.api('GET', '/api/v1/audit?kind=session.anchor')).json.items as { detail: { session?: string } }[];
-    assert.ok(anchors.some((a) => a.detail.session === 'idle-demo-1'), 'anchored in the audit chain');
-    assert.deepEqual((await t.api('GET', '/api/v1/sessions/idle-demo-1/verify')).json, { ok: true, events: events.length });
+    assert.ok(anchors.some((a) => a.detail.session === id), 'anchored in the audit chain');
+    assert.deepEqual((await t.api('GET', `/api/v1/sessions/${id}/verify`)).json, { ok: true, events: events.length });
 
-    const again = await chat('idle-demo-1');
-    await again.text();
-    assert.equal(again.status, 200);
-    assert.notEqual(again.headers.get('gatehouse-session'), 'idle-demo-1', 'a closed session is not continued');
+    for (const header of ['idle-demo-1', id]) {
+      const again = await chat(header);
+      await again.text();
+      assert.equal(again.status, 200);
+      assert.notEqual(again.headers.get('gatehouse-session'), id, 'a closed session is not continued, by its label or its id');
+    }
+    assert.deepEqual((await t.api('GET', `/api/v1/sessions/${id}/verify`)).json, { ok: true, events: events.length }, 'the closed chain is untouched');
   });
 
   test('a session a crashed process left open is closed as orphaned (and anchored)', async () => {

@@ -3,45 +3,44 @@ import type { Principal } from '../../identity/principal.ts';
 import { RecordingTap } from '../../enforce/tap.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
-import { identityOf, validSessionHeader } from '../../enforce/sessions.ts';
+import { identityOf, sessionOwner } from '../../enforce/sessions.ts';
 
 /** Most characters of arguments or result text kept in one recorded event (after masking). */
 export const RECORD_TEXT_LIMIT = 16 * 1024;
 
 /**
  * The recording session of an MCP exchange stream. Sessions are grouped per credential exactly as
- * the `/proxy` path groups them (the same table, `enforce/sessions.ts`): the id a client echoes
- * (`Mcp-Session-Id`, else `Gatehouse-Session`) continues the session when the same principal
- * opened it; anything else gets a new id. `session.open` is recorded on the first tool call.
+ * the `/proxy` path groups them (the same table, `enforce/sessions.ts`): the value a client sends
+ * (`Mcp-Session-Id`, else `Gatehouse-Session`) continues a live session of the same principal —
+ * the id the gateway returned, or the client's own label for it; anything else starts a new
+ * session with a new gateway-generated id (the stored id is never a client's value).
+ * `session.open` (with the client's `label`, masked) is recorded when a tool call resolves it,
+ * before any event of that call, so concurrent calls continuing it never precede it.
  */
 export class McpSession {
   readonly id: string;
   readonly #tap: RecordingTap;
-  #fresh: boolean;
 
-  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, fresh: boolean) {
+  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
     this.id = id;
-    this.#fresh = fresh;
   }
 
-  /** The session named by `header` (if valid and the principal's), else a new one. */
+  /** The live session `header` names for this principal (its id or the principal's label), else a new one (its `session.open` recorded now). */
   static resolve(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
-    const s = svc.httpSessions.resolve(validSessionHeader(header) ? header : undefined, principal.id, newId, identityOf('mcp', principal));
-    return new McpSession(svc, principal, s.id, s.fresh);
+    const s = svc.httpSessions.resolve(header, sessionOwner(principal), newId, identityOf('mcp', principal));
+    const session = new McpSession(svc, principal, s.id);
+    if (s.fresh) session.#tap.event('session.open', { transport: 'mcp', ...(s.label === undefined ? {} : { label: session.#tap.text(s.label) }) });
+    return session;
   }
 
   /** A handle on session `id` that never claims it in the session table (for requests that record nothing). */
   static passive(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string): McpSession {
-    return new McpSession(svc, principal, id, false);
+    return new McpSession(svc, principal, id);
   }
 
   /** Records one event (content must be masked; `text`-like fields are bounded by the caller). Never throws. */
   record(type: RecordEvent['type'], data: Record<string, unknown>, connection?: string): void {
-    if (this.#fresh) {
-      this.#fresh = false;
-      this.#tap.event('session.open', { transport: 'mcp' });
-    }
     this.#tap.event(type, data, connection);
   }
 

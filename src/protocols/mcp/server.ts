@@ -6,7 +6,7 @@ import type { McpDeps } from './deps.ts';
 import { GatehouseError, isGatehouseError, JSONRPC, jsonRpcCodeOf } from '../../kernel/errors.ts';
 import { newId } from '../../kernel/ids.ts';
 import { readBody } from '../../http/body.ts';
-import { validSessionHeader } from '../../enforce/sessions.ts';
+import { sessionOwner, validSessionHeader } from '../../enforce/sessions.ts';
 import { authenticateMcp, challenge } from './auth.ts';
 import type { McpLimits, ToolEnv } from './env.ts';
 import { MCP_PATH, METADATA_PATH, protectedResourceMetadata } from './metadata.ts';
@@ -79,7 +79,9 @@ async function serve(
   const session = hasToolCall(body)
     ? McpSession.resolve(svc, caller.principal, header)
     : undefined;
-  const sessionId = session?.id ?? (validSessionHeader(header) ? header : newId());
+  // Other messages get the live session the header names (never claimed here), else the header
+  // itself or a new id: a label the next tool call resolves like any other.
+  const sessionId = session?.id ?? svc.httpSessions.peek(header, sessionOwner(caller.principal)) ?? (validSessionHeader(header) ? header : newId());
   res.setHeader('mcp-session-id', sessionId);
   res.setHeader('gatehouse-session', sessionId);
 

@@ -19,7 +19,7 @@ import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { cachedEchoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
-import { identityOf, validSessionHeader } from '../../../enforce/sessions.ts';
+import { identityOf, sessionOwner, validSessionHeader } from '../../../enforce/sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
@@ -81,13 +81,18 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     // or not catching up within its deadline, is refused) before any work or upstream call.
     if (recording) { const wait = svc.recorder.admit?.(ac.signal); if (wait !== undefined) await wait; }
     if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away before the request was admitted', { client_aborted: true });
-    // Sessions group recorded exchanges (and guard them from another principal): with nothing
-    // recorded, the header's id is only echoed.
-    const resolved = recording ? svc.httpSessions.resolve(header, who.id, newId, identityOf('http', who)) : { id: session, fresh: false };
+    // Sessions group recorded exchanges (and guard them from another principal): the stored id is
+    // always one the gateway generated; the header only finds a live session of this principal
+    // (or labels a new one). With nothing recorded, the header's id is only echoed.
+    const resolved = recording ? svc.httpSessions.resolve(header, sessionOwner(who), newId, identityOf('http', who)) : { id: session, fresh: false };
     session = resolved.id;
     res.setHeader('gatehouse-session', session);
     principal = who;
-    if (resolved.fresh) recordEvent(svc, session, principal, connection.name, 'session.open', { transport: 'http', connection: connection.name });
+    if (resolved.fresh) {
+      recordEvent(svc, session, principal, connection.name, 'session.open', {
+        transport: 'http', connection: connection.name, ...(resolved.label === undefined ? {} : { label: resolved.label }),
+      });
+    }
     const method = req.method.toUpperCase();
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       ? Buffer.alloc(0) : await req.body(svc.config.server.body_limit_bytes);
