@@ -162,7 +162,10 @@ export class TextMasker {
     const label = opts.label === undefined || opts.label === '' ? '' : `${normalizeForDetection(opts.label.slice(0, MAX_LABEL)).text}: `;
     const d = normalizeForDetection(text);
     const norm = label + d.text;
-    const found = resolveOverlaps(this.collect(norm, 0));
+    const raw = this.collect(norm, 0);
+    // Nothing found (the common case): nothing to resolve, place or merge.
+    if (raw.length === 0) return [];
+    const found = resolveOverlaps(raw);
     const placed: Placed[] = [];
     for (const f of found) {
       if (f.end <= label.length) continue; // wholly in the label
