@@ -12,10 +12,12 @@ export interface RecordEvent {
   /** The recording name of the protocol (`ProtocolModule.recording`). */
   readonly protocol: RecordingProtocol;
   /**
+   * `statement`: one PostgreSQL statement exchange — its request, decision (`data.effect`, like a
+   * `decision` event) and result in one event (see docs/design/recording.md, "Data paths").
    * `terminal`: a slice of an interactive session as asciicast v2 events: `data.o` (output, masked),
    * `data.i` (keystrokes, masked) or `data.r` (`"<cols>x<rows>"`, a resize).
    */
-  readonly type: 'session.open' | 'session.close' | 'request' | 'decision' | 'response' | 'error' | 'review' | 'terminal';
+  readonly type: 'session.open' | 'session.close' | 'request' | 'decision' | 'response' | 'statement' | 'error' | 'review' | 'terminal';
   readonly at: number;
   readonly user?: string;
   readonly agent?: string;

@@ -38,8 +38,10 @@ export function summarize(e: Pick<StoredEvent, 'type' | 'data'>, max = 200): str
   const d = e.data;
   let s: string;
   if (e.type === 'decision' && typeof (d.effect ?? d.decision) === 'string') {
-    const reasons = Array.isArray(d.reasons) ? d.reasons.map(String).join(', ') : '';
-    s = `${scalar(d.effect ?? d.decision)}${reasons ? `: ${reasons}` : ''}`;
+    s = decisionText(d);
+  } else if (e.type === 'statement') {
+    const decision = typeof d.effect === 'string' ? decisionText(d) : undefined;
+    s = [requestText(d), decision, outcomeText(d)].filter((x) => x !== undefined).join(' → ');
   } else if (e.type === 'truncated') {
     s = `truncated (${scalar(d.reason)}${typeof d.dropped === 'number' ? `, ${d.dropped} dropped` : ''})`;
   } else {
@@ -63,10 +65,45 @@ export function renderEvent(e: StoredEvent, startMs: number): string {
   const offset = ((Date.parse(e.at) - startMs) / 1000).toFixed(3);
   const who = [e.user, e.agent].filter((x) => x !== undefined).join('/');
   const head = `[+${offset}s] #${e.seq} ${e.type}${who ? ` ${safeText(who)}` : ''}`;
-  const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS) : mainText(e.data) ?? resultTable(e.data) ?? JSON.stringify(e.data);
+  const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS)
+    : e.type === 'statement' ? statementText(e.data) : mainText(e.data) ?? resultTable(e.data) ?? JSON.stringify(e.data);
   const bounded = text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}… (${text.length - MAX_BODY_CHARS} more characters)` : text;
   const body = safeText(bounded).split('\n').map((l) => `  ${l}`).join('\n');
   return bounded.length > 0 && bounded !== '{}' ? `${head}\n${body}` : head;
+}
+
+/** `effect: reason, reason` of a decision (or of a statement's decision). */
+function decisionText(d: Readonly<Record<string, unknown>>): string {
+  const reasons = Array.isArray(d.reasons) ? d.reasons.map(String).join(', ') : '';
+  return `${scalar(d.effect ?? d.decision)}${reasons ? `: ${reasons}` : ''}`;
+}
+
+/** A PostgreSQL statement record's request: its text, or the prepared statement a Bind ran. */
+function requestText(d: Readonly<Record<string, unknown>>): string {
+  return typeof d.statement === 'string' ? d.statement : `${scalar(d.message) || 'statement'} ${JSON.stringify(scalar(d.name))}`;
+}
+
+/** A PostgreSQL statement record's outcome in one line: the error's SQLSTATE, or tag and rows; undefined without one. */
+function outcomeText(d: Readonly<Record<string, unknown>>): string | undefined {
+  if ('error' in d) return `error ${scalar(d.error) || '(no SQLSTATE)'}`;
+  if (typeof d.rows !== 'number') return undefined;
+  return `${scalar(d.tag) || 'result'} (${d.rows} rows, ${scalar(d.ms)} ms)`;
+}
+
+/**
+ * A PostgreSQL `statement` record (one statement exchange: request, decision, result) as lines:
+ * the statement (or the Bind's statement name), its parameters, `decision: …`, then its result
+ * (tag line and rows as {@link resultTable}) or its error.
+ */
+function statementText(d: Readonly<Record<string, unknown>>): string {
+  const lines = [requestText(d)];
+  if (d.local === true) lines.push('(handled by the gateway)');
+  if (Array.isArray(d.params)) lines.push(`params: ${JSON.stringify(d.params)}${typeof d.portal === 'string' && d.portal !== '' ? ` (portal ${JSON.stringify(d.portal)})` : ''}`);
+  if (typeof d.effect === 'string') lines.push(`decision: ${decisionText(d)}`);
+  const table = 'error' in d ? undefined : resultTable(d);
+  const outcome = table ?? outcomeText(d);
+  if (outcome !== undefined) lines.push(outcome);
+  return lines.join('\n');
 }
 
 /**

@@ -47,4 +47,24 @@ describe('replay', () => {
     assert.equal(summarize(ev(1, 0, 'response', { rows: 3 })), '3 rows');
     assert.equal(summarize(ev(1, 0, 'x', { a: 1 })), '{"a":1}');
   });
+
+  test('a PostgreSQL statement record (request, decision and result in one event) shows all three', () => {
+    const parsed = ev(2, 0, 'statement', {
+      actions: ['sql.read'], columns: ['name', 'email'], effect: 'allow', message: 'parse', ms: 3, name: '', params: ['[EMAIL]', null], portal: '',
+      rows: 2, sample: [['ada', '[EMAIL]'], ['bob', null]], sample_truncated: false, statement: 'SELECT name, email FROM customers WHERE email = $1 OR $2', tag: 'SELECT 2',
+    });
+    assert.equal(renderEvent(parsed, T0), [
+      '[+0.000s] #2 statement alice/bot', '  SELECT name, email FROM customers WHERE email = $1 OR $2', '  params: ["[EMAIL]",null]',
+      '  decision: allow', '  SELECT 2 (2 rows, 3 ms)', '  name | email', '  ada | [EMAIL]', '  bob | NULL',
+    ].join('\n'));
+    assert.equal(summarize(parsed), 'SELECT name, email FROM customers WHERE email = $1 OR $2 → allow → SELECT 2 (2 rows, 3 ms)');
+    const denied = ev(3, 0, 'statement', { actions: ['sql.write'], effect: 'deny', message: 'query', reasons: ['agents-no-writes'], statement: 'DELETE FROM t' });
+    assert.equal(renderEvent(denied, T0), '[+0.000s] #3 statement alice/bot\n  DELETE FROM t\n  decision: deny: agents-no-writes');
+    assert.equal(summarize(denied), 'DELETE FROM t → deny: agents-no-writes');
+    const failed = ev(4, 0, 'statement', { actions: ['sql.read'], effect: 'allow', error: '22012', message: 'query', statement: 'SELECT 1/0' });
+    assert.equal(summarize(failed), 'SELECT 1/0 → allow → error 22012');
+    const rebound = ev(5, 0, 'statement', { message: 'bind', ms: 1, name: 'q1', params: ['7'], portal: '', rows: 0, tag: 'UPDATE 0' });
+    assert.equal(renderEvent(rebound, T0), '[+0.000s] #5 statement alice/bot\n  bind "q1"\n  params: ["7"]\n  UPDATE 0 (0 rows, 1 ms)');
+    assert.equal(summarize(rebound), 'bind "q1" → UPDATE 0 (0 rows, 1 ms)');
+  });
 });

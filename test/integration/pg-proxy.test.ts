@@ -225,11 +225,14 @@ for (const backend of backends) {
       await new Promise((r) => setTimeout(r, 50));
       const ev = recorder.events.filter((e) => e.connection === 'app' && e.user === 'dev');
       const types = new Set(ev.map((e) => e.type));
-      for (const ty of ['session.open', 'request', 'decision', 'response', 'session.close'] as const) assert.ok(types.has(ty), ty);
-      const req = ev.find((e) => e.type === 'request' && String(e.data.statement).includes('WHERE email'));
-      assert.ok(req);
-      assert.ok(!String(req.data.statement).includes('bob@example.com'), 'the recorded statement is masked');
-      assert.ok(ev.some((e) => e.type === 'response' && e.data.rows === 1));
+      for (const ty of ['session.open', 'statement', 'session.close'] as const) assert.ok(types.has(ty), ty);
+      // One event per statement exchange: the masked text, the decision and the result.
+      const st = ev.find((e) => e.type === 'statement' && String(e.data.statement).includes('WHERE email'));
+      assert.ok(st);
+      assert.ok(!String(st.data.statement).includes('bob@example.com'), 'the recorded statement is masked');
+      assert.equal(st.data.effect, 'allow');
+      assert.equal(st.data.rows, 1);
+      assert.equal(st.data.tag, 'SELECT 1');
     });
   });
 }

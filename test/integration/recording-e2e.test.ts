@@ -102,10 +102,14 @@ describe('recording end to end: psql and an OpenAI SDK stream, recorded masked, 
       const types = doc.events.map((e) => e.type);
       if (s === pgSession) {
         assert.equal(types.at(-1), 'session.close');
-        assert.ok(doc.events.some((e) => e.type === 'decision' && e.data.effect === 'deny'));
-        assert.ok(doc.events.some((e) => e.type === 'request' && String(e.data.statement).includes('WHERE email = ')));
+        // One event per statement: its text, decision and result (a denied one: at its decision).
+        assert.deepEqual(types.slice(1, -1), ['statement', 'statement', 'statement', 'statement']);
+        const [, all, where, del, count] = doc.events;
+        assert.ok(String(where?.data.statement).includes('WHERE email = ') && where?.data.effect === 'allow' && where.data.rows === 1);
+        assert.ok(String(del?.data.statement).startsWith('DELETE') && del?.data.effect === 'deny' && del.data.rows === undefined);
+        assert.ok(String(count?.data.statement).includes('count(*)') && count?.data.tag === 'SELECT 1');
         // The rows as the client received them: column names and the masked values.
-        const first = doc.events.find((e) => e.type === 'response');
+        const first = all;
         assert.deepEqual(first?.data.columns, ['name', 'email']);
         assert.deepEqual(first.data.sample, [['Ada', '[EMAIL]'], ['Grace', '[EMAIL]']]);
         assert.equal(first.data.sample_truncated, false);

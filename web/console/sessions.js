@@ -46,6 +46,8 @@ function kindOf(e) {
   const d = e.data ?? {};
   if (e.type === 'decision') return `decision-${d.effect ?? d.decision ?? 'unknown'}`;
   if (e.type === 'review') return 'review';
+  // A PostgreSQL statement exchange in one event: request, decision and result.
+  if (e.type === 'statement') return 'sql';
   if (e.type === 'request') {
     if (typeof d.statement === 'string') return 'sql';
     if (typeof d.prompt === 'string' || d.messages !== undefined || d.model !== undefined) return 'llm-request';
@@ -86,7 +88,8 @@ function body(e) {
   const k = kindOf(e);
   const main = d.statement ?? d.prompt ?? d.completion ?? d.command ?? d.output ?? d.text ?? d.content ?? d.message ?? undefined;
   const parts = [];
-  if (e.type === 'decision') parts.push(h('p', null, `${d.action ? `${d.action}: ` : ''}${d.effect ?? d.decision ?? ''}${Array.isArray(d.reasons) && d.reasons.length ? ` — policies: ${d.reasons.join(', ')}` : ''}`));
+  if (e.type === 'decision' || (e.type === 'statement' && typeof d.effect === 'string')) parts.push(h('p', null, `${d.action ? `${d.action}: ` : ''}${d.effect ?? d.decision ?? ''}${Array.isArray(d.reasons) && d.reasons.length ? ` — policies: ${d.reasons.join(', ')}` : ''}`));
+  if (e.type === 'statement' && 'error' in d) parts.push(h('p', null, `error ${d.error ?? ''}`));
   if (typeof d.tag === 'string') parts.push(h('p', null, h('code', null, d.tag)));
   if (e.type === 'review' && d.review_id) parts.push(h('p', null, link(`/ui/reviews/${d.review_id}`, `review ${d.review_id}`), d.outcome ? ` (${d.outcome})` : ''));
   const messages = k === 'llm-request' && typeof d.prompt === 'string' ? chatMessages(d.prompt) : undefined;
@@ -290,8 +293,9 @@ export async function replayPage(root, id) {
     if (it) goTo(it);
   });
   const markers = h('div', { class: 'markers', 'aria-label': 'Decisions and reviews' },
-    ...items.filter(({ k }) => k.startsWith('decision') || k === 'review').map((it) =>
-      h('button', { type: 'button', class: `marker ${it.k}`, onclick: () => goTo(it) }, `#${it.e.seq} ${LABELS[it.k] ?? it.k}`)));
+    ...items.map((it) => ({ ...it, m: it.e.type === 'statement' && typeof it.e.data?.effect === 'string' ? `decision-${it.e.data.effect}` : it.k }))
+      .filter(({ m }) => m.startsWith('decision') || m === 'review').map((it) =>
+        h('button', { type: 'button', class: `marker ${it.m}`, onclick: () => goTo(it) }, `#${it.e.seq} ${LABELS[it.m] ?? it.m}`)));
   replace(root, link('/ui/sessions', '← All sessions'),
     h('h1', null, `Session ${id}`),
     h('p', null, badge),

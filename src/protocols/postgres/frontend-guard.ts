@@ -120,7 +120,7 @@ export class FrontendGuard {
       case FE.parse: return this.#parse(f);
       case FE.bind: {
         const b = parseBind(f.body);
-        if (this.#rec.on) this.#rec.event('request', { message: 'bind', name: b.statement, params: b.params.map((p) => (p === null ? null : this.#rec.text(p.toString('utf8')))), portal: b.portal });
+        if (this.#rec.on) this.#rec.bind(b.statement, b.params.map((p) => (p === null ? null : this.#rec.text(p.toString('utf8')))), b.portal);
         return this.#bind(f, b);
       }
       case FE.describe: {
@@ -135,6 +135,7 @@ export class FrontendGuard {
         if (named?.sensitive !== undefined) this.#results.markSensitive(named.sensitive);
         this.#results.execute(portal, named && { plan: named.plan });
         this.#rec.started();
+        this.#rec.executing();
         this.#link.toUpstream(f.raw);
         return;
       }
@@ -162,11 +163,11 @@ export class FrontendGuard {
     this.#rec.started();
     const local = justificationCommand(sql);
     if (local) {
-      this.#rec.event('request', { message: 'query', statement: `${local.tag} gatehouse.justification`, local: true });
+      this.#rec.local(`${local.tag} gatehouse.justification`);
       this.#settings.setJustification(local.tag, local.value);
       return;
     }
-    if (this.#rec.on) this.#rec.event('request', { message: 'query', statement: this.#rec.text(sql) });
+    if (this.#rec.on) this.#rec.request('query', this.#rec.text(sql));
     if (this.#lineage) return this.#lineage.analyze(sql).then((lv) => this.#guardQuery(f, sql, lv));
     return this.#guardQuery(f, sql, undefined);
   }
@@ -202,6 +203,7 @@ export class FrontendGuard {
         this.#results.planQuery(lv.plans);
         if (lv.sensitive !== undefined) this.#results.markSensitive(lv.sensitive);
       }
+      this.#rec.executing();
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     }
     else if (held) this.#markers.deny(held.message, 'query', held.error);
@@ -211,7 +213,7 @@ export class FrontendGuard {
 
   #parse(f: Frame): void | Promise<void> {
     const p = parseParse(f.body);
-    if (this.#rec.on) this.#rec.event('request', { message: 'parse', name: p.name, statement: this.#rec.text(p.sql) });
+    if (this.#rec.on) this.#rec.request('parse', this.#rec.text(p.sql), p.name);
     if (this.#lineage) return this.#lineage.analyze(p.sql, p.name).then((lv) => this.#guardParse(f, p, lv));
     return this.#guardParse(f, p, undefined);
   }

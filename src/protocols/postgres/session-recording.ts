@@ -4,15 +4,26 @@ import type { Principal } from '../../identity/principal.ts';
 import { RecordingTap } from '../../enforce/tap.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
-import { parseCommandComplete, BE } from './backend-messages.ts';
+import { parseCommandComplete, parseErrorFields, BE } from './backend-messages.ts';
 import type { FieldDescription } from './backend-messages.ts';
 import type { Frame } from './frame-reader.ts';
+import type { SessionLink } from './session-link.ts';
 import { RowExcerpt } from './row-excerpt.ts';
 import type { Verdict } from '../../sql/guard.ts';
 import type { ErrorCode } from '../../kernel/errors.ts';
 
 /** The PostgreSQL text limit: most characters of one recorded statement or value. */
 const MAX_RECORDED_TEXT = 4096;
+
+/** A statement's result as recorded. */
+type Result = {
+  readonly columns?: string[];
+  readonly ms: number;
+  readonly rows: number;
+  readonly sample?: (string | null)[][];
+  readonly sample_truncated?: boolean;
+  readonly tag: string | null;
+};
 
 /** The recording of the session failed: the statement's completion is withheld and the session ends. */
 export class RecordingError extends Error {
@@ -21,11 +32,41 @@ export class RecordingError extends Error {
   readonly code = 'store_unavailable' satisfies ErrorCode;
 }
 
+/** A statement's request and decision, waiting to be recorded with its result. */
+interface Exchange {
+  readonly message: 'query' | 'parse' | 'bind';
+  /** The statement text as recorded (Query, Parse). */
+  readonly statement?: string;
+  /** The prepared statement name (Parse, Bind). */
+  readonly name?: string;
+  /** The Bind merged into this Parse, or this Bind's own: its parameters as recorded, and portal. */
+  params?: (string | null)[];
+  portal?: string;
+  decision?: { readonly actions: readonly string[]; readonly effect: string; readonly reasons?: readonly string[] };
+}
+
+/** A statement's execution forwarded (Query or Execute): its result is the next one of its batch. */
+interface Slot {
+  readonly batch: number;
+  /** Its exchange while not yet recorded; undefined once recorded (its result is then an event of its own). */
+  ex: Exchange | undefined;
+}
+
+/** Executions awaiting their result past which the session stops pairing results with statements (until it is idle). */
+const MAX_SLOTS = 4096;
+/** Unrecorded exchanges held at most: past it they are recorded before their results. */
+const MAX_HELD = 64;
+
 /**
- * What one PostgreSQL session records: requests (texts content-masked, ≤ 4 KiB), decisions,
- * review outcomes, responses (tag, rows, ms, the first rows as the client received them) and the
- * session's lifecycle. Recording never breaks the data path, except that a ReadyForQuery waits
- * until everything recorded before it is committed ({@link readyForQuery}).
+ * What one PostgreSQL session records: one `statement` event per statement exchange — the
+ * request (text content-masked, ≤ 4 KiB; a Bind's parameters), its decision and its result (tag,
+ * rows, ms, the first rows as the client received them, or the SQLSTATE of the error that ended
+ * it) —, review outcomes, errors and the session's lifecycle. A statement is recorded when it
+ * completes; one denied or held for review at its decision; statement records keep the order the
+ * client sent the statements in, so an exchange that cannot wait for its result (something else
+ * must be recorded first) is recorded without it, and its result follows as a `response` event
+ * (see docs/design/recording.md, "Data paths"). Recording never breaks the data path, except that
+ * a ReadyForQuery waits until everything recorded before it is committed ({@link readyForQuery}).
  */
 export class SessionRecording {
   /** False when the recorder keeps nothing: events are then not even built. */
@@ -33,20 +74,35 @@ export class SessionRecording {
   readonly #svc: PostgresDeps;
   readonly #id: string;
   readonly #tap: RecordingTap;
+  readonly #batches: SessionLink['batches'];
   /** The first rows of the current result as sent. */
   readonly #excerpt = new RowExcerpt((t) => this.text(t));
   #rows = 0;
   #startedAt = 0;
+  /** The statement being sent (request, decision, Bind), not yet executed. */
+  #building: Exchange | undefined;
+  /** Executions forwarded, oldest first, awaiting their result. */
+  readonly #slots: Slot[] = [];
+  /** Slots whose exchange is not yet recorded. */
+  #held = 0;
+  /** Too many executions in flight: results are recorded on their own until the session is idle. */
+  #unpaired = false;
 
-  constructor(svc: PostgresDeps, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined) {
+  constructor(svc: PostgresDeps, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined, batches: SessionLink['batches']) {
     this.#svc = svc;
     this.#id = id;
+    this.#batches = batches;
     this.#tap = new RecordingTap(svc, id, { protocol: 'postgres', principal, connection: conn.name, textLimit: MAX_RECORDED_TEXT, masker: content });
     this.on = this.#tap.on;
   }
 
-  /** Records one event (a recorder failure is logged, never thrown into the data path). */
+  /**
+   * Records one event of its own (a recorder failure is logged, never thrown into the data path);
+   * every statement sent before it is recorded first.
+   */
   event(type: RecordEvent['type'], data: Record<string, unknown>): void {
+    if (!this.on) return;
+    this.#recordPending();
     this.#tap.event(type, data);
   }
 
@@ -55,15 +111,80 @@ export class SessionRecording {
     return this.#tap.text(text);
   }
 
-  /** A decision of the guard. */
-  verdict(v: Verdict): void {
-    // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
-    if (this.on) this.event('decision', v.ok ? { actions: v.actions, effect: 'allow' } : { actions: v.actions, effect: v.effect, reasons: v.reasons });
+  /** A Query or Parse arrived (`statement` as recorded): its exchange starts. */
+  request(message: 'query' | 'parse', statement: string, name?: string): void {
+    if (!this.on) return;
+    if (this.#building) this.#recordPending();
+    this.#building = name === undefined ? { message, statement } : { message, name, statement };
   }
 
-  /** A statement starts running (Query or Execute forwarded): its response's `ms` counts from now. */
+  /** A Query handled by the gateway itself (`SET gatehouse.justification`): recorded at once. */
+  local(statement: string): void {
+    if (!this.on) return;
+    this.#recordPending();
+    this.#tap.event('statement', { local: true, message: 'query', statement });
+  }
+
+  /**
+   * A Bind arrived (parameters as recorded). It joins the exchange of the Parse just sent for the
+   * same statement name (its request and decision); otherwise it is an exchange of its own.
+   */
+  bind(name: string, params: (string | null)[], portal: string): void {
+    if (!this.on) return;
+    const b = this.#building;
+    if (b?.message === 'parse' && b.name === name && b.params === undefined && b.decision !== undefined) {
+      b.params = params;
+      b.portal = portal;
+      return;
+    }
+    if (b) this.#recordPending();
+    this.#building = { message: 'bind', name, params, portal };
+  }
+
+  /** A decision of the guard: part of the statement's exchange; one denied or held is recorded now. */
+  verdict(v: Verdict): void {
+    if (!this.on) return;
+    const decision = v.ok ? { actions: v.actions, effect: 'allow' } : { actions: v.actions, effect: v.effect, reasons: v.reasons };
+    const b = this.#building;
+    if (b?.decision !== undefined || b === undefined) {
+      // Not the first decision of an exchange (a Bind deciding several definitions): its own event.
+      // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
+      this.event('decision', decision);
+      return;
+    }
+    b.decision = decision;
+    if (!v.ok) this.#recordPending();
+  }
+
+  /** A statement starts running (Query arrived, Execute forwarded): its result's `ms` counts from now. */
   started(): void {
     this.#startedAt = this.#svc.clock.now();
+  }
+
+  /**
+   * A statement's execution is forwarded (a Query, or an Execute; call before it counts a batch):
+   * the next result of its batch is its own.
+   */
+  executing(): void {
+    if (!this.on) return;
+    const ex = this.#building;
+    this.#building = undefined;
+    if (this.#unpaired) { if (ex) this.#record(ex, undefined); return; }
+    if (this.#slots.length >= MAX_SLOTS) {
+      this.#unpaired = true;
+      this.#recordPending();
+      this.#slots.length = 0;
+      if (ex) this.#record(ex, undefined);
+      return;
+    }
+    if (ex && this.#held >= MAX_HELD) this.#recordPending();
+    this.#slots.push({ batch: this.#batches.sent, ex });
+    if (ex) this.#held++;
+  }
+
+  /** A Sync is forwarded: a statement parsed or bound but not executed in its batch is recorded. */
+  sync(): void {
+    if (this.#building) this.#recordPending();
   }
 
   /** A RowDescription as sent (names the excerpt's columns). */
@@ -77,23 +198,97 @@ export class SessionRecording {
     if (this.on) this.#excerpt.add(frame.subarray(5), fields);
   }
 
-  /** CommandComplete, EmptyQueryResponse or PortalSuspended as forwarded: one `response` event. */
+  /**
+   * CommandComplete, EmptyQueryResponse or PortalSuspended as forwarded: the statement's record
+   * with its result, or a `response` event when its exchange was recorded already.
+   */
   completed(f: Frame): void {
     if (this.on) {
       const x = this.#excerpt.take();
       // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
-      this.event('response', {
+      const result: Result = {
         ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: this.#svc.clock.now() - this.#startedAt, rows: this.#rows,
         ...(x === undefined ? {} : { sample: x.sample, sample_truncated: x.sample_truncated }),
         tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null,
-      });
+      };
+      const slot = this.#slot();
+      if (slot?.ex) {
+        this.#held--;
+        this.#record(slot.ex, result);
+      } else this.#tap.event('response', result);
     }
     this.#rows = 0;
   }
 
-  /** ReadyForQuery: a description without rows (Describe at prepare time) names nothing later. */
+  /**
+   * An ErrorResponse of the server (not a denial's): the statement whose result was awaited in
+   * this batch is recorded with the error's SQLSTATE (the server skips the rest of the batch).
+   */
+  failed(body: Buffer): void {
+    this.#rows = 0;
+    if (!this.on) return;
+    this.#excerpt.take();
+    const slot = this.#slot();
+    if (!slot?.ex) return;
+    this.#held--;
+    this.#record(slot.ex, { error: parseErrorFields(body).get('C') ?? null });
+  }
+
+  /**
+   * ReadyForQuery (the answered batch counted): a description without rows (Describe at prepare
+   * time) names nothing later; statements of the batches answered that got no result are recorded.
+   */
   ready(): void {
-    if (this.on) this.#excerpt.take();
+    if (!this.on) return;
+    this.#excerpt.take();
+    const done = this.#batches.done;
+    while (this.#slots.length > 0 && this.#slots[0]!.batch < done) {
+      const s = this.#slots.shift()!;
+      if (s.ex) { this.#held--; this.#record(s.ex, undefined); }
+    }
+    if (this.#unpaired && done === this.#batches.sent && this.#slots.length === 0) this.#unpaired = false;
+  }
+
+  /** The slot whose result is the one arriving now (its batch's next), taken off the queue. */
+  #slot(): Slot | undefined {
+    const head = this.#slots[0];
+    if (head?.batch !== this.#batches.done) return undefined;
+    this.#slots.shift();
+    return head;
+  }
+
+  /** Records every exchange not yet recorded, in the order they were sent (their results follow on their own). */
+  #recordPending(): void {
+    if (this.#held > 0) {
+      for (const s of this.#slots) {
+        if (s.ex) { this.#record(s.ex, undefined); s.ex = undefined; }
+      }
+      this.#held = 0;
+    }
+    const b = this.#building;
+    this.#building = undefined;
+    if (b) this.#record(b, undefined);
+  }
+
+  /** One `statement` event: the exchange and its result, keys in canonical (sorted) order. */
+  #record(ex: Exchange, r: Result | { error: string | null } | undefined): void {
+    const d = ex.decision;
+    const res = r !== undefined && 'ms' in r ? r : undefined;
+    this.#tap.event('statement', {
+      ...(d === undefined ? {} : { actions: d.actions }),
+      ...(res?.columns === undefined ? {} : { columns: res.columns }),
+      ...(d === undefined ? {} : { effect: d.effect }),
+      ...(r !== undefined && 'error' in r ? { error: r.error } : {}),
+      message: ex.message,
+      ...(res === undefined ? {} : { ms: res.ms }),
+      ...(ex.name === undefined ? {} : { name: ex.name }),
+      ...(ex.params === undefined ? {} : { params: ex.params, portal: ex.portal }),
+      ...(d?.reasons === undefined ? {} : { reasons: d.reasons }),
+      ...(res === undefined ? {} : { rows: res.rows }),
+      ...(res?.sample === undefined ? {} : { sample: res.sample, sample_truncated: res.sample_truncated }),
+      ...(ex.statement === undefined ? {} : { statement: ex.statement }),
+      ...(res === undefined ? {} : { tag: res.tag }),
+    });
   }
 
   /**

@@ -101,7 +101,7 @@ export class PgSession {
       batches: { sent: 0, done: 0 },
     };
     const masking = new ResponseMasking(init.svc.masking, init.connection.name, init.catalog);
-    this.#rec = new SessionRecording(init.svc, init.id, init.principal, init.connection, masking.content);
+    this.#rec = new SessionRecording(init.svc, init.id, init.principal, init.connection, masking.content, this.#link.batches);
     this.#results = new ResultPath(this.#link, masking, this.#rec);
     const names = new StatementNames();
     const sendQuery = (raw: Buffer, ops: NameOp[] = []): void => {
@@ -112,6 +112,7 @@ export class PgSession {
     };
     const sendSync = (raw: Buffer): void => {
       names.sync();
+      this.#rec.sync();
       this.#results.syncForwarded();
       this.#link.batches.sent++;
       this.#link.toUpstream(raw);
@@ -202,7 +203,10 @@ export class PgSession {
       case BE.error: {
         this.#names.error();
         this.#results.error();
-        link.toClient(this.#markers.rewrite(f.body) ?? this.#results.serverText(f));
+        const denial = this.#markers.rewrite(f.body);
+        if (denial) { link.toClient(denial); return; }
+        this.#rec.failed(f.body);
+        link.toClient(this.#results.serverText(f));
         return;
       }
       case BE.notice: link.toClient(this.#results.serverText(f)); return;

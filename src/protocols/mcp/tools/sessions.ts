@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { maySeeSession, visibleSessions } from '../../../enforce/session-view.ts';
 import { parseTimeFilter } from '../../../recording/time-filter.ts';
-import type { SessionFilter } from '../../../recording/types.ts';
+import { summarize } from '../../../recording/render.ts';
+import type { SessionFilter, StoredEvent } from '../../../recording/types.ts';
 import { isGatehouseError } from '../../../kernel/errors.ts';
 import { envelope } from '../results.ts';
 import { defineTool } from '../tool-runner.ts';
@@ -57,7 +58,7 @@ export const sessionsListTool = defineTool({
 export const sessionGetTool = defineTool({
   name: 'session_get',
   title: 'Get a recorded session',
-  description: 'Shows one recorded session and a page of its events in order (requests, decisions with their reasons, reviews, masked responses, errors). '
+  description: 'Shows one recorded session and a page of its events in order (requests, decisions with their reasons, reviews, masked responses, errors; a database statement is one event with its text, decision and result). '
     + 'Page on with "after" = the last seq you got. You see your own sessions, those the gateway policy lets you audit; admins see all.',
   input: z.object({
     session_id: z.string().min(1).max(200),
@@ -73,7 +74,18 @@ export const sessionGetTool = defineTool({
     const events = (await env.svc.sessions.events(s.id, { afterSeq: args.after, limit: args.limit }))
       .map((e) => ({ seq: e.seq, at: e.at, type: e.type, data: e.data, ...(e.user === undefined ? {} : { user: e.user }), ...(e.agent === undefined ? {} : { agent: e.agent }) }));
     const last = events[events.length - 1];
-    const text = [`session ${s.id} (${s.protocol}), ${s.events} events`, ...events.map((e) => `#${e.seq} ${e.at} ${e.type} ${JSON.stringify(e.data).slice(0, 300)}`)].join('\n');
+    const text = [`session ${s.id} (${s.protocol}), ${s.events} events`, ...events.map((e) => `#${e.seq} ${e.at} ${e.type} ${eventLine(e)}`)].join('\n');
     return { kind: 'ok', data: { session: s, events, ...(last ? { next: last.seq } : {}) }, text };
   },
 });
+
+/**
+ * One event in the text answer: its data as JSON (cut at 300 characters); a PostgreSQL statement
+ * record (request, decision and result in one event) as its text → decision → result, and its
+ * parameters, so that the statement is never cut off behind its rows.
+ */
+function eventLine(e: Pick<StoredEvent, 'type' | 'data'>): string {
+  if (e.type !== 'statement') return JSON.stringify(e.data).slice(0, 300);
+  const params = Array.isArray(e.data.params) ? ` params ${JSON.stringify(e.data.params).slice(0, 200)}` : '';
+  return `${summarize(e, 300)}${params}`;
+}
