@@ -9,12 +9,15 @@
  * - refused exchanges (a flush that rejected).
  *
  *   npx node bench/recording-cost.ts [exchanges=20000] [--rounds 3] [--window 2000] [--threads] [--tables]
- *   [--shapes pg,http,http-long]
+ *   [--shapes pg,pg-events,http,http-long]
  * (--threads: CPU per thread name; --tables: bytes each table and index grew per exchange.)
  *
  * Shapes:
- * - `pg`: `pgbench -S`, extended protocol, 4 connections: request (parse), request (bind),
- *   decision, response (tag, rows, excerpt) per transaction; a flush before each ReadyForQuery.
+ * - `pg`: `pgbench -S`, extended protocol, 4 connections: one `statement` event per transaction
+ *   (Parse text, decision, Bind parameters, result: tag, rows, excerpt; since session 12); a flush
+ *   before each ReadyForQuery.
+ * - `pg-events` (only with --shapes): the same transactions as recorded before session 12: request
+ *   (parse), request (bind), decision, response.
  * - `http`: a ~1 KB chat completion, each exchange its own session (no `Gatehouse-Session`):
  *   session.open, request (facts, prompt), decision, response (text, usage, timings); once
  *   `--window` sessions are open, each exchange closes the oldest (the owner table evicting it),
@@ -110,7 +113,7 @@ async function flushOrCount(rec: StoreRecorder, session: string): Promise<void> 
   try { await rec.flush(session); } catch { refused++; }
 }
 
-async function pgRound(rec: StoreRecorder, n: number, tag: string): Promise<void> {
+async function pgRound(rec: StoreRecorder, n: number, tag: string, separate: boolean): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: PG_CONNS }, async (_, c) => {
     const session = `pg-${tag}-${c}`;
@@ -118,6 +121,16 @@ async function pgRound(rec: StoreRecorder, n: number, tag: string): Promise<void
     rec.record({ ...base, type: 'session.open', at: Date.now(), data: { pid: 1000 + c } });
     while (next++ < n) {
       const aid = String(1 + Math.floor(Math.random() * 100_000));
+      if (!separate) {
+        // As the PostgreSQL data path builds it (keys in canonical order, session 12).
+        rec.record({ ...base, type: 'statement', at: Date.now(), data: {
+          actions: ['sql.read'], columns: ['abalance'], effect: 'allow', message: 'parse', ms: 0, name: '', params: [aid], portal: '',
+          rows: 1, sample: [['0']], sample_truncated: false, statement: PARSE.statement, tag: 'SELECT 1',
+        } });
+        await flushOrCount(rec, session);
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
       rec.record({ ...base, type: 'request', at: Date.now(), data: PARSE });
       // As the PostgreSQL data path builds them (keys in canonical order, session 11).
       rec.record({ ...base, type: 'request', at: Date.now(), data: { message: 'bind', name: '', params: [aid], portal: '' } });
@@ -172,13 +185,13 @@ async function httpLongRound(rec: StoreRecorder, n: number, tag: string): Promis
   }));
 }
 
-async function measure(r: Rig, shape: 'pg' | 'http' | 'http-long', n: number, tag: string): Promise<{ main: number; other: number; bytes: number; wal: number }> {
+async function measure(r: Rig, shape: Shape, n: number, tag: string): Promise<{ main: number; other: number; bytes: number; wal: number }> {
   await r.rec.settled(30_000);
   const c0 = threadCpu();
   const n0 = byName();
   const d0 = du(r.pgdata, 'pg_wal');
   const t0 = args.includes('--tables') ? await r.relations() : undefined;
-  if (shape === 'pg') await pgRound(r.rec, n, tag); else if (shape === 'http-long') await httpLongRound(r.rec, n, tag); else await httpRound(r.rec, n, tag);
+  if (shape === 'pg' || shape === 'pg-events') await pgRound(r.rec, n, tag, shape === 'pg-events'); else if (shape === 'http-long') await httpLongRound(r.rec, n, tag); else await httpRound(r.rec, n, tag);
   await r.rec.settled(60_000);
   await r.audit.flush();
   const c1 = threadCpu();
@@ -198,7 +211,8 @@ async function measure(r: Rig, shape: 'pg' | 'http' | 'http-long', n: number, ta
 
 const fmt = (x: number): string => x.toFixed(0).padStart(6);
 const shapeArg = args.indexOf('--shapes');
-const SHAPES = (shapeArg >= 0 ? args[shapeArg + 1]!.split(',') : ['pg', 'http']) as ('pg' | 'http' | 'http-long')[];
+type Shape = 'pg' | 'pg-events' | 'http' | 'http-long';
+const SHAPES = (shapeArg >= 0 ? args[shapeArg + 1]!.split(',') : ['pg', 'http']) as Shape[];
 for (const shape of SHAPES) {
   const r = await rig();
   await measure(r, shape, Math.min(N, Math.max(2000, WINDOW + 500)), 'warm');

@@ -39,24 +39,27 @@ export class RecordingTap {
   readonly session: string;
   readonly #deps: TapDeps;
   readonly #opts: TapOptions;
+  /** What every event of this tap names (session, protocol, identity, connection), built once. */
+  readonly #base: Pick<RecordEvent, 'session' | 'protocol' | 'user' | 'agent' | 'connection'>;
 
   constructor(deps: TapDeps, session: string, opts: TapOptions) {
     this.#deps = deps;
     this.session = session;
     this.#opts = opts;
     this.on = isRecording(deps.recorder);
+    const p = opts.principal;
+    this.#base = {
+      session, protocol: opts.protocol, ...(p ? recordedIdentity(p) : {}), ...(opts.connection === undefined ? {} : { connection: opts.connection }),
+    };
   }
 
   /** Records one event (its content already masked). Never throws. */
   event(type: RecordEvent['type'], data: Readonly<Record<string, unknown>>, connection?: string): void {
     const p = this.#opts.principal;
-    const conn = connection ?? this.#opts.connection;
     try {
-      this.#deps.recorder.record({
-        session: this.session, protocol: this.#opts.protocol, type, at: this.#deps.clock.now(),
-        ...(p ? recordedIdentity(p) : {}),
-        ...(conn === undefined ? {} : { connection: conn }), data,
-      });
+      this.#deps.recorder.record(connection === undefined
+        ? { ...this.#base, type, at: this.#deps.clock.now(), data }
+        : { ...this.#base, connection, type, at: this.#deps.clock.now(), data });
     } catch (err) {
       this.#deps.log.error({ err: String(err), ...(p ? { user: p.id } : {}) }, 'recorder failed');
     }

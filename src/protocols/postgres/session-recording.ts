@@ -16,14 +16,14 @@ import type { ErrorCode } from '../../kernel/errors.ts';
 const MAX_RECORDED_TEXT = 4096;
 
 /** A statement's result as recorded. */
-type Result = {
-  readonly columns?: string[];
+interface Result {
+  readonly columns: string[] | undefined;
   readonly ms: number;
   readonly rows: number;
-  readonly sample?: (string | null)[][];
-  readonly sample_truncated?: boolean;
+  readonly sample: (string | null)[][] | undefined;
+  readonly sample_truncated: boolean | undefined;
   readonly tag: string | null;
-};
+}
 
 /** The recording of the session failed: the statement's completion is withheld and the session ends. */
 export class RecordingError extends Error {
@@ -205,17 +205,22 @@ export class SessionRecording {
   completed(f: Frame): void {
     if (this.on) {
       const x = this.#excerpt.take();
-      // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
       const result: Result = {
-        ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: this.#svc.clock.now() - this.#startedAt, rows: this.#rows,
-        ...(x === undefined ? {} : { sample: x.sample, sample_truncated: x.sample_truncated }),
+        columns: x?.columns, ms: this.#svc.clock.now() - this.#startedAt, rows: this.#rows,
+        sample: x?.sample, sample_truncated: x?.sample_truncated,
         tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null,
       };
       const slot = this.#slot();
       if (slot?.ex) {
         this.#held--;
         this.#record(slot.ex, result);
-      } else this.#tap.event('response', result);
+      } else {
+        // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
+        this.#tap.event('response', {
+          ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: result.ms, rows: result.rows,
+          ...(x === undefined ? {} : { sample: x.sample, sample_truncated: x.sample_truncated }), tag: result.tag,
+        });
+      }
     }
     this.#rows = 0;
   }
@@ -270,25 +275,28 @@ export class SessionRecording {
     if (b) this.#record(b, undefined);
   }
 
-  /** One `statement` event: the exchange and its result, keys in canonical (sorted) order. */
+  /**
+   * One `statement` event: the exchange and its result. Built member by member in canonical
+   * (sorted) key order, so the recorder serializes it with JSON.stringify, without spreads.
+   */
   #record(ex: Exchange, r: Result | { error: string | null } | undefined): void {
     const d = ex.decision;
     const res = r !== undefined && 'ms' in r ? r : undefined;
-    this.#tap.event('statement', {
-      ...(d === undefined ? {} : { actions: d.actions }),
-      ...(res?.columns === undefined ? {} : { columns: res.columns }),
-      ...(d === undefined ? {} : { effect: d.effect }),
-      ...(r !== undefined && 'error' in r ? { error: r.error } : {}),
-      message: ex.message,
-      ...(res === undefined ? {} : { ms: res.ms }),
-      ...(ex.name === undefined ? {} : { name: ex.name }),
-      ...(ex.params === undefined ? {} : { params: ex.params, portal: ex.portal }),
-      ...(d?.reasons === undefined ? {} : { reasons: d.reasons }),
-      ...(res === undefined ? {} : { rows: res.rows }),
-      ...(res?.sample === undefined ? {} : { sample: res.sample, sample_truncated: res.sample_truncated }),
-      ...(ex.statement === undefined ? {} : { statement: ex.statement }),
-      ...(res === undefined ? {} : { tag: res.tag }),
-    });
+    const o: Record<string, unknown> = {};
+    if (d !== undefined) o.actions = d.actions;
+    if (res?.columns !== undefined) o.columns = res.columns;
+    if (d !== undefined) o.effect = d.effect;
+    if (r !== undefined && 'error' in r) o.error = r.error;
+    o.message = ex.message;
+    if (res !== undefined) o.ms = res.ms;
+    if (ex.name !== undefined) o.name = ex.name;
+    if (ex.params !== undefined) { o.params = ex.params; o.portal = ex.portal; }
+    if (d?.reasons !== undefined) o.reasons = d.reasons;
+    if (res !== undefined) o.rows = res.rows;
+    if (res?.sample !== undefined) { o.sample = res.sample; o.sample_truncated = res.sample_truncated; }
+    if (ex.statement !== undefined) o.statement = ex.statement;
+    if (res !== undefined) o.tag = res.tag;
+    this.#tap.event('statement', o);
   }
 
   /**
