@@ -56,8 +56,13 @@ const schemas = {
     properties: { user: str, agent: str, groups: strs, agent_groups: strs, expires: { type: 'string', description: 'Duration, e.g. 24h' }, description: str },
   },
   AuditRecord: {
-    type: 'object', required: ['seq', 'at', 'kind', 'outcome', 'hash'],
-    properties: { seq: { type: 'integer' }, at: str, kind: str, user: str, agent: str, action: str, resource: str, outcome: str, detail: { type: 'object' }, prevHash: str, hash: str },
+    type: 'object', required: ['seq', 'at', 'kind', 'outcome', 'count', 'hash'],
+    description: 'One event, or a run of `count` identical allowed decisions (everything but their time equal), from `at` (the first) to `lastAt` (the last)',
+    properties: {
+      seq: { type: 'integer' }, at: str, kind: str, user: str, agent: str, action: str, resource: str, outcome: str, detail: { type: 'object' },
+      count: { type: 'integer', minimum: 1, description: 'Decisions this record stands for (1: a single event)' },
+      lastAt: { type: 'string', description: 'The last decision of a run (present when count > 1)' }, prevHash: str, hash: str,
+    },
   },
   Review: {
     type: 'object', required: ['id', 'kind', 'status', 'rule', 'connection', 'action', 'requester', 'summary', 'approvals', 'min_approvals', 'created_at', 'expires_at'],

@@ -2,7 +2,7 @@ import { after, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { GroupCommit, type AfterFailure } from '../kernel/group-commit.ts';
 import type { SqlDriver } from '../store/sql.ts';
-import { chainHash } from './chain.ts';
+import { bodyAt, chainHash, sameParts } from './chain.ts';
 import { AUDIT_COLUMNS, fromRow, prepareInput, toRecord, type AuditInput, type AuditRecord, type AuditRow, type PendingFields } from './record.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
 
@@ -35,6 +35,12 @@ export interface AuditLogOptions {
 
 interface Pending {
   readonly fields: PendingFields;
+  /** Decisions this record stands for: identical ones enqueued right after it add to it while it is queued. */
+  count: number;
+  /** The last of those decisions' time (null while it is one). */
+  lastAt: string | null;
+  /** May take the identical decisions enqueued right after it (see {@link mergeable}). */
+  readonly mergeable: boolean;
   readonly resolve: (r: AuditRecord) => void;
   readonly reject: (e: Error) => void;
   /** Enqueued (no caller waiting): kept for another batch when one fails, up to MAX_ATTEMPTS. */
@@ -55,7 +61,22 @@ export const GROUP_COMMIT_MS = 200;
 const MAX_ATTEMPTS = 3;
 const noop = (): void => undefined;
 
-const COLS = 11;
+const COLS = 13;
+
+/** Most decisions one run record stands for (the `count` column is an `integer`). */
+const MAX_RUN = 1_000_000;
+
+/**
+ * Which enqueued records may stand for a run of identical decisions: allowed ones only. A
+ * denial, a review hold, a refusal or any other outcome is one record per event — each is what
+ * an investigator looks for, with its own time, and an agent hammering a denied statement must
+ * stay visible as such (its cost is bounded by the queue and the per-principal limits). Awaited
+ * appends (sign-ins, admin changes, review steps, session anchors) are never merged: each caller
+ * gets its own record back.
+ */
+function mergeable(f: PendingFields): boolean {
+  return f.outcome === 'allow';
+}
 
 /**
  * The tamper-evident audit log: every record carries sha256(prev_hash ‖ canonical record), and
@@ -92,6 +113,8 @@ export class AuditLog {
   #awaited = 0;
   #lost = 0;
   readonly #roomWaiters = new Set<() => void>();
+  /** The record pushed last (a run grows only on it, and only while it is queued). */
+  #last: Pending | undefined;
   /** The head after this log's last committed batch; undefined when unknown (first batch, after a failure). */
   #head: Head | undefined;
 
@@ -119,12 +142,14 @@ export class AuditLog {
     const fields = prepareInput(e, this.#clock.now());
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#awaited++;
+      const p: Pending = { fields, count: 1, lastAt: null, mergeable: false, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 };
       // Refused by the engine (its bound, like enqueue's): rejected at once, no caller left waiting.
-      if (!this.#gc.push({ fields, resolve: (r) => { this.#awaited--; resolve(r); }, reject: (e) => { this.#awaited--; reject(e); }, retained: false, attempts: 0 })) {
+      if (!this.#gc.push(p)) {
         this.#awaited--;
         reject(new GatehouseError('store_unavailable', 'audit log queue is full'));
         return;
       }
+      this.#last = p;
       this.#gc.kick();
     });
   }
@@ -134,15 +159,36 @@ export class AuditLog {
    * the record is invalid (`internal`) or the queue is full (`store_unavailable`); check
    * {@link healthy} first and deny when it is false.
    *
+   * **Runs.** An allowed decision identical to the one enqueued just before it — the same JSON in
+   * every field but its time (kind, user, agent, action, resource, outcome, detail: the record's
+   * canonical text, not a list of fields) — while that one is still queued is counted into it
+   * instead of queued: the stored record carries `count` and the first and last time, and the
+   * chain hashes them. So a data path deciding the same statement again and again writes one row
+   * per group-commit interval, not one per decision, and nothing waits longer than before.
+   * Anything in between (another decision, an awaited append) ends the run.
+   *
    * @example
    *   if (!audit.healthy()) return deny('audit-unavailable');
    *   audit.enqueue({ kind: 'policy.decision', user, outcome: 'allow' });
    */
   enqueue(e: AuditInput): void {
     const fields = prepareInput(e, this.#clock.now());
-    if (!this.#gc.push({ fields, resolve: noop, reject: noop, retained: true, attempts: 0 })) {
+    const may = mergeable(fields);
+    const last = this.#last;
+    if (may && last !== undefined && last.mergeable && last.count < MAX_RUN && sameParts(last.fields.parts, fields.parts)) {
+      const q = this.#gc.queued;
+      // Only while it waits in the queue (not in a batch being written) and is the newest there.
+      if (q[q.length - 1] === last) {
+        last.count++;
+        last.lastAt = fields.at;
+        return;
+      }
+    }
+    const p: Pending = { fields, count: 1, lastAt: null, mergeable: may, resolve: noop, reject: noop, retained: true, attempts: 0 };
+    if (!this.#gc.push(p)) {
       throw new GatehouseError('store_unavailable', 'audit log queue is full');
     }
+    this.#last = p;
   }
 
   /**
@@ -200,7 +246,7 @@ export class AuditLog {
   async #commit(queued: readonly Pending[]): Promise<void> {
     const lost = this.#lost;
     const batch = lost > 0
-      ? [{ fields: prepareInput({ kind: 'audit.records_lost', outcome: 'error', detail: { count: lost } }, this.#clock.now()), resolve: noop, reject: noop, retained: false, attempts: 0 }, ...queued]
+      ? [{ fields: prepareInput({ kind: 'audit.records_lost', outcome: 'error', detail: { count: lost } }, this.#clock.now()), count: 1, lastAt: null, mergeable: false, resolve: noop, reject: noop, retained: false, attempts: 0 }, ...queued]
       : queued;
     const records = await this.#writeBatch(batch);
     this.#lastBatchFailed = false;
@@ -226,10 +272,10 @@ export class AuditLog {
       if (!p.retained) continue;
       p.attempts++;
       if (p.attempts < MAX_ATTEMPTS) retry.push(p);
-      else this.#lost++;
+      else this.#lost += p.count;
     }
     const room = Math.max(0, this.#maxQueue - this.#gc.length);
-    this.#lost += Math.max(0, retry.length - room);
+    for (const p of retry.slice(room)) this.#lost += p.count;
     this.#gc.requeue(retry.slice(0, room));
     for (const p of this.#gc.discard((q) => !q.retained)) p.reject(failure);
     // After a failure, retained records wait for the next append/enqueue/flush (no busy retry loop).
@@ -258,7 +304,7 @@ export class AuditLog {
       const [row] = await tx.query<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
       if (!row) throw new Error('audit_head row is missing');
       const chained = chainBatch(batch, { seq: Number(row.seq), hash: row.hash });
-      await tx.query(`${INSERT_RECORDS} UPDATE audit_head SET seq = $12, hash = $13 WHERE id = 1`, [...chained.cols, chained.head.seq, chained.head.hash]);
+      await tx.query(`${INSERT_RECORDS} UPDATE audit_head SET seq = $14, hash = $15 WHERE id = 1`, [...chained.cols, chained.head.seq, chained.head.hash]);
       return chained;
     });
     this.#head = b.head;
@@ -272,18 +318,18 @@ interface Head {
   readonly hash: string;
 }
 
-const UNNEST = 'unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])';
+const UNNEST = 'unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[], $12::int[], $13::timestamptz[])';
 
 /** The records as arrays (the same text whatever the batch size), then the head update. */
 const INSERT_RECORDS = `WITH ins AS (INSERT INTO audit_log (${AUDIT_COLUMNS}) SELECT * FROM ${UNNEST})`;
 
-/** Inserts the records and moves the head from ($12, $13) to ($14, $15), only if it is still there; n = 1 when written. */
+/** Inserts the records and moves the head from ($14, $15) to ($16, $17), only if it is still there; n = 1 when written. */
 const CONDITIONAL_APPEND = `WITH head AS (
-    SELECT seq FROM audit_head WHERE id = 1 AND seq = $12::bigint AND hash = $13::text FOR UPDATE
+    SELECT seq FROM audit_head WHERE id = 1 AND seq = $14::bigint AND hash = $15::text FOR UPDATE
   ), ins AS (
     INSERT INTO audit_log (${AUDIT_COLUMNS}) SELECT * FROM ${UNNEST} WHERE EXISTS (SELECT 1 FROM head)
   ), upd AS (
-    UPDATE audit_head SET seq = $14, hash = $15 WHERE id = 1 AND EXISTS (SELECT 1 FROM head) RETURNING 1
+    UPDATE audit_head SET seq = $16, hash = $17 WHERE id = 1 AND EXISTS (SELECT 1 FROM head) RETURNING 1
   )
   SELECT count(*)::int AS n FROM upd`;
 
@@ -297,9 +343,9 @@ function chainBatch(batch: readonly Pending[], head: Head): { cols: unknown[][];
   for (const p of batch) {
     seq += 1;
     const f = p.fields;
-    const hash = chainHash(prev, f.body, seq);
-    records.push(p.retained ? undefined : toRecord({ ...f, seq }, prev, hash));
-    const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, f.detailText, prev, hash];
+    const hash = chainHash(prev, bodyAt(f.parts, f.at, p.count, p.lastAt), seq);
+    records.push(p.retained ? undefined : toRecord({ ...f, seq, count: p.count, lastAt: p.lastAt }, prev, hash));
+    const row = [seq, f.at, f.kind, f.user, f.agent, f.action, f.resource, f.outcome, f.detailText, prev, hash, p.count, p.lastAt];
     for (let i = 0; i < COLS; i++) cols[i]!.push(row[i]);
     prev = hash;
   }

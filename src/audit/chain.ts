@@ -15,6 +15,14 @@ export interface HashedFields {
   readonly resource: string | null;
   readonly outcome: string;
   readonly detail: Readonly<Record<string, unknown>>;
+  /**
+   * How many identical consecutive decisions the record stands for (1: one event). A run of
+   * decisions identical in everything but their time is stored once, with `at` the first time
+   * and {@link lastAt} the last (see `AuditLog.enqueue`).
+   */
+  readonly count: number;
+  /** The last decision's time of a run (`count` > 1); null for a single event. */
+  readonly lastAt: string | null;
 }
 
 /**
@@ -40,8 +48,10 @@ export function canonicalJson(value: unknown): string {
 /**
  * A record's canonical JSON split around its `seq`, which is assigned only when the batch is
  * written: `head + seq + tail` is exactly `canonicalJson` of the hashed fields (keys in sorted
- * order: action, agent, at, detail, kind, outcome, resource, seq, user). Built once per record
- * when it is enqueued, so writing a batch costs one sha256 per record.
+ * order: action, agent, at, [count], detail, kind, [last_at], outcome, resource, seq, user). The
+ * run fields `count` and `last_at` are present only for a run (count ≠ 1 or a last time), so a
+ * single event's JSON (and hash) is what it was before runs existed. Built once per record when
+ * its batch is written, so writing a batch costs one sha256 per record.
  */
 export interface RecordBody {
   readonly head: string;
@@ -50,23 +60,46 @@ export interface RecordBody {
 
 /** See {@link RecordBody}; `detailText` must be the canonical JSON of `f.detail`. */
 export function recordBody(f: Omit<HashedFields, 'seq' | 'detail'>, detailText: string): RecordBody {
-  const p = bodyParts(f, detailText);
-  return { head: `${p.pre}${JSON.stringify(f.at)}${p.mid}`, tail: p.tail };
+  return bodyAt(bodyParts(f, detailText), f.at, f.count, f.lastAt);
 }
 
-/** A record body without its time: `head` is `pre + JSON of at + mid`. */
+/**
+ * A record body without its time and run: everything of the canonical JSON but `at`, `count`,
+ * `last_at` and `seq`, in order. Two records whose parts are equal (every string) have the same
+ * content in every field but those: that is what "identical decisions" means (see {@link sameParts}).
+ */
 export interface BodyParts {
+  /** `{"action":…,"agent":…,"at":` */
   readonly pre: string;
+  /** `,"detail":…,"kind":…` */
   readonly mid: string;
+  /** `,"outcome":…,"resource":…,"seq":` */
+  readonly post: string;
+  /** `,"user":…}` */
   readonly tail: string;
 }
 
-/** The parts of {@link recordBody} that do not depend on `at`, so they can be kept and reused. */
-export function bodyParts(f: Omit<HashedFields, 'seq' | 'detail' | 'at'>, detailText: string): BodyParts {
+/** The parts of {@link recordBody} that do not depend on `at` or the run, so they can be kept and reused. */
+export function bodyParts(f: Omit<HashedFields, 'seq' | 'detail' | 'at' | 'count' | 'lastAt'>, detailText: string): BodyParts {
   return {
     pre: `{"action":${JSON.stringify(f.action)},"agent":${JSON.stringify(f.agent)},"at":`,
-    mid: `,"detail":${detailText},"kind":${JSON.stringify(f.kind)},"outcome":${JSON.stringify(f.outcome)},"resource":${JSON.stringify(f.resource)},"seq":`,
+    mid: `,"detail":${detailText},"kind":${JSON.stringify(f.kind)}`,
+    post: `,"outcome":${JSON.stringify(f.outcome)},"resource":${JSON.stringify(f.resource)},"seq":`,
     tail: `,"user":${JSON.stringify(f.user)}}`,
+  };
+}
+
+/** True when the two parts hold the same text: the records differ at most in time, run and seq. */
+export function sameParts(a: BodyParts, b: BodyParts): boolean {
+  return a === b || (a.pre === b.pre && a.mid === b.mid && a.post === b.post && a.tail === b.tail);
+}
+
+/** The body of `parts` at time `at`, with its run fields when it is a run (or carries a last time). */
+export function bodyAt(parts: BodyParts, at: string, count: number, lastAt: string | null): RecordBody {
+  if (count === 1 && lastAt === null) return { head: `${parts.pre}${JSON.stringify(at)}${parts.mid}${parts.post}`, tail: parts.tail };
+  return {
+    head: `${parts.pre}${JSON.stringify(at)},"count":${JSON.stringify(count)}${parts.mid},"last_at":${JSON.stringify(lastAt)}${parts.post}`,
+    tail: parts.tail,
   };
 }
 
@@ -77,10 +110,11 @@ export function chainHash(prevHash: string, body: RecordBody, seq: number): stri
 }
 
 /**
- * The chain link: sha256 hex of `prevHash` followed by the canonical JSON of the record fields.
+ * The chain link: sha256 hex of `prevHash` followed by the canonical JSON of the record fields
+ * (`lastAt` under the key `last_at`; `count` and `last_at` left out for a single event).
  *
  * @example recordHash(GENESIS_HASH, { seq: 1, at: '2025-01-01T00:00:00.000Z', kind: 'x', user: null,
- *   agent: null, action: null, resource: null, outcome: 'ok', detail: {} })
+ *   agent: null, action: null, resource: null, outcome: 'ok', detail: {}, count: 1, lastAt: null })
  */
 export function recordHash(prevHash: string, f: HashedFields): string {
   if (!Number.isSafeInteger(f.seq)) throw new TypeError('seq must be a safe integer');

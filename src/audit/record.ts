@@ -1,6 +1,6 @@
 import { GatehouseError } from '../kernel/errors.ts';
 import { deepFreeze } from '../kernel/freeze.ts';
-import { bodyParts, canonicalJson, type BodyParts, type HashedFields, type RecordBody } from './chain.ts';
+import { bodyParts, canonicalJson, type BodyParts, type HashedFields } from './chain.ts';
 
 /**
  * One event to record. `kind` is free-form (`auth.failure`, `policy.decision`, `admin.mutation`,
@@ -30,6 +30,14 @@ export interface AuditRecord {
   readonly resource?: string;
   readonly outcome: string;
   readonly detail: Readonly<Record<string, unknown>>;
+  /**
+   * How many identical consecutive decisions this record stands for: 1 for a single event; more
+   * for a run of decisions identical in everything but their time, `at` being the first one's
+   * time and `lastAt` the last one's. Covered by the hash.
+   */
+  readonly count: number;
+  /** The last decision's time of a run (ISO-8601 UTC); absent for a single event. */
+  readonly lastAt?: string;
   readonly prevHash: string;
   readonly hash: string;
 }
@@ -47,9 +55,11 @@ export interface AuditRow {
   detail: Record<string, unknown> | null;
   prev_hash: string;
   hash: string;
+  count: number | string;
+  last_at: Date | string | null;
 }
 
-export const AUDIT_COLUMNS = 'seq, at, kind, user_id, agent_id, action, resource, outcome, detail, prev_hash, hash';
+export const AUDIT_COLUMNS = 'seq, at, kind, user_id, agent_id, action, resource, outcome, detail, prev_hash, hash, count, last_at';
 
 /** Upper bound of one record's canonical JSON (fields + detail). */
 export const MAX_RECORD_CHARS = 16 * 1024;
@@ -57,12 +67,14 @@ export const MAX_RECORD_CHARS = 16 * 1024;
 const MAX_FIELD_CHARS = 2048;
 
 /**
- * A record about to be appended (everything but its seq), with its canonical JSON prepared:
- * `detailText` (stored as is) and `body` (hashed once the seq is known).
+ * One event about to be appended (everything but its seq and run), with its canonical JSON
+ * prepared: `detailText` (stored as is) and `parts` (the record's JSON but its time, run and seq;
+ * the batch writer hashes `bodyAt(parts, at, count, lastAt)` once the seq is known). Equal parts
+ * mean equal content (see `sameParts`).
  */
-export interface PendingFields extends Omit<HashedFields, 'seq'> {
+export interface PendingFields extends Omit<HashedFields, 'seq' | 'count' | 'lastAt'> {
   readonly detailText: string;
-  readonly body: RecordBody;
+  readonly parts: BodyParts;
 }
 
 /**
@@ -78,7 +90,7 @@ export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
   const last = known?.last;
   if (known !== undefined && last !== undefined && last.kind === e.kind && last.outcome === e.outcome && last.user === e.user &&
     last.agent === e.agent && last.action === e.action && last.resource === e.resource) {
-    return { ...last.fields, at, detail: known.detail, detailText: known.detailText, body: { head: `${last.parts.pre}"${at}"${last.parts.mid}`, tail: last.parts.tail } };
+    return { ...last.fields, at, detail: known.detail, detailText: known.detailText, parts: last.parts };
   }
   label('kind', e.kind, true);
   label('outcome', e.outcome, true);
@@ -89,16 +101,17 @@ export function prepareInput(e: AuditInput, nowMs: number): PendingFields {
     action: optional('action', e.action), resource: optional('resource', e.resource),
   };
   const parts = bodyParts(fields, detailText);
-  const body = { head: `${parts.pre}${JSON.stringify(at)}${parts.mid}`, tail: parts.tail };
-  if (body.head.length + body.tail.length > MAX_RECORD_CHARS) {
+  const text = `${parts.pre}${parts.mid}${parts.post}${parts.tail}`;
+  // With its time (a run adds its count and last time, < 64 characters, on top of the bound).
+  if (text.length + at.length + 2 > MAX_RECORD_CHARS) {
     throw new GatehouseError('internal', `audit record exceeds ${MAX_RECORD_CHARS} characters`);
   }
   // PostgreSQL text and jsonb cannot hold U+0000; refuse here rather than fail a whole batch.
-  if (body.head.includes('\\u0000') || body.tail.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
+  if (text.includes('\\u0000')) throw new GatehouseError('internal', 'audit record contains a NUL character');
   if (known !== undefined) {
     known.last = { kind: e.kind, outcome: e.outcome, user: e.user, agent: e.agent, action: e.action, resource: e.resource, fields, parts };
   }
-  return { ...fields, at, detail, detailText, body };
+  return { ...fields, at, detail, detailText, parts };
 }
 
 let lastMs = NaN;
@@ -130,7 +143,7 @@ interface LastUse {
   readonly agent: string | undefined;
   readonly action: string | undefined;
   readonly resource: string | undefined;
-  readonly fields: Omit<HashedFields, 'seq' | 'detail' | 'at'>;
+  readonly fields: Omit<HashedFields, 'seq' | 'detail' | 'at' | 'count' | 'lastAt'>;
   readonly parts: BodyParts;
 }
 
@@ -169,7 +182,8 @@ function optional(name: string, v: string | undefined): string | null {
 /** The public record for hashed fields plus chain links. */
 export function toRecord(f: HashedFields, prevHash: string, hash: string): AuditRecord {
   return {
-    seq: f.seq, at: f.at, kind: f.kind, outcome: f.outcome, detail: f.detail, prevHash, hash,
+    seq: f.seq, at: f.at, kind: f.kind, outcome: f.outcome, detail: f.detail, count: f.count, prevHash, hash,
+    ...(f.lastAt === null ? {} : { lastAt: f.lastAt }),
     ...(f.user === null ? {} : { user: f.user }),
     ...(f.agent === null ? {} : { agent: f.agent }),
     ...(f.action === null ? {} : { action: f.action }),
@@ -183,6 +197,7 @@ export function rowFields(r: AuditRow): HashedFields {
     seq: Number(r.seq), at: new Date(r.at).toISOString(), kind: r.kind,
     user: r.user_id, agent: r.agent_id, action: r.action, resource: r.resource,
     outcome: r.outcome, detail: r.detail ?? {},
+    count: Number(r.count), lastAt: r.last_at === null ? null : new Date(r.last_at).toISOString(),
   };
 }
 

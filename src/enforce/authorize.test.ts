@@ -77,7 +77,17 @@ describe('authorize: audit on the data path', () => {
     const audit = new AuditLog(never, manualClock(0), { maxQueue: 2, maxBatch: 1, groupCommitMs: 0 });
     const { svc } = services(audit);
     const effects: string[] = [];
-    for (let i = 0; i < 4; i++) effects.push((await authorize(svc, user('dan'), 'llm.invoke', connection('openai', 'llm'))).effect);
+    // Each decision differs from the one before (the user): identical ones would be one run record.
+    for (let i = 0; i < 4; i++) effects.push((await authorize(svc, user(`dan${i}`), 'llm.invoke', connection('openai', 'llm'))).effect);
     assert.deepEqual(effects, ['allow', 'allow', 'allow', 'deny']);
+  });
+
+  test('identical allowed decisions are one run record and take one place in the queue', async () => {
+    const never: SqlDriver = { ...db, transaction: () => new Promise(() => undefined) };
+    const audit = new AuditLog(never, manualClock(0), { maxQueue: 2, maxBatch: 1, groupCommitMs: 0 });
+    const { svc } = services(audit);
+    const effects: string[] = [];
+    for (let i = 0; i < 10; i++) effects.push((await authorize(svc, user('erin'), 'llm.invoke', connection('openai', 'llm'))).effect);
+    assert.deepEqual(effects, Array.from({ length: 10 }, () => 'allow'));
   });
 });

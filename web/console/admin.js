@@ -13,21 +13,23 @@ export async function auditPage(root) {
   const load = async () => {
     const { items } = await api('GET', `/api/v1/audit${qs({ kind: kind.value.trim(), user: user.value.trim(), limit: 300 })}`);
     replace(tbody, ...items.map((a) => h('tr', null,
-      h('td', null, String(a.seq ?? '')), h('td', null, when(a.at ?? a.time)), h('td', null, a.kind ?? ''), h('td', null, a.user ?? ''),
+      h('td', null, String(a.seq ?? '')),
+      h('td', null, a.count > 1 && a.lastAt ? `${when(a.at)} – ${when(a.lastAt)}` : when(a.at ?? a.time)),
+      h('td', null, String(a.count ?? 1)), h('td', null, a.kind ?? ''), h('td', null, a.user ?? ''),
       h('td', null, a.action ?? ''), h('td', null, a.resource ?? ''), h('td', null, a.outcome ?? ''),
       h('td', null, a.detail && Object.keys(a.detail).length ? h('details', null, h('summary', null, 'detail'), h('pre', { class: 'facts' }, asText(a.detail))) : ''))));
   };
   replace(root, h('h1', null, 'Audit log'),
-    h('p', { class: 'lead' }, 'Every decision, sign-in and change, hash-chained: the chain state below is computed by the gateway.'),
+    h('p', { class: 'lead' }, 'Every decision, sign-in and change, hash-chained: the chain state below is computed by the gateway. A run of identical allowed decisions is one record: Count says how many, Time spans the first to the last.'),
     chain,
     h('form', { class: 'filters', role: 'search', onsubmit: (e) => { e.preventDefault(); void load(); } },
       field('Kind', kind, 'e.g. review.approved'), field('User', user), h('button', { type: 'submit' }, 'Filter')),
     h('table', { class: 'list' }, h('caption', { class: 'sr-only' }, 'Audit events'),
-      h('thead', null, h('tr', null, ...['Seq', 'Time', 'Kind', 'User', 'Action', 'Resource', 'Outcome', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))), tbody));
+      h('thead', null, h('tr', null, ...['Seq', 'Time', 'Count', 'Kind', 'User', 'Action', 'Resource', 'Outcome', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))), tbody));
   await load();
   try {
     const v = await api('GET', '/api/v1/audit/verify');
-    replace(chain, h('span', { class: `badge ${v.ok ? 'ok' : 'deny'}` }, v.ok ? `chain verified (${v.events ?? v.checked ?? ''} events)` : `chain broken: ${asText(v)}`));
+    replace(chain, h('span', { class: `badge ${v.ok ? 'ok' : 'deny'}` }, v.ok ? `chain verified (${v.count} records)` : `chain broken: ${asText(v)}`));
   } catch (e) { replace(chain, h('span', { class: 'badge deny' }, `chain not verified: ${e.message}`)); }
 }
 
