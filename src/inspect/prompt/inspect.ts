@@ -61,6 +61,15 @@ export function scanTexts(scanner: TextMasker, texts: readonly string[]): Findin
 const NONE: readonly Finding[] = Object.freeze([]);
 
 /**
+ * True when `masker` finds nothing in `s` (so `masker.mask(s).text === s`), answered from the
+ * same bounded cache of short clean strings as the walk: header names and values repeat on every
+ * request of a client.
+ */
+export function isCleanText(masker: TextMasker, s: string): boolean {
+  return scanCached(masker, cleanSet(masker), s).length === 0;
+}
+
+/**
  * Whether the walk may skip the structural literals for `masker`: only when every detector is a
  * built-in one (a user pattern could match anything, even `assistant`).
  */

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Connection } from '../../../connections/registry.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
+import { isCleanText } from '../../../inspect/prompt/inspect.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway owns. */
 const DROP = new Set([
@@ -11,7 +12,10 @@ const DROP = new Set([
 /** Client credentials and state that must never reach an upstream. */
 const NEVER_FORWARD = new Set(['authorization', 'x-api-key', 'cookie', 'gatehouse-session', 'accept-encoding', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip']);
 
-function listed(connectionHeader: string | string[] | undefined): Set<string> {
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
+function listed(connectionHeader: string | string[] | undefined): ReadonlySet<string> {
+  if (connectionHeader === undefined) return NONE_LISTED;
   const v = Array.isArray(connectionHeader) ? connectionHeader.join(',') : connectionHeader ?? '';
   return new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 }
@@ -35,8 +39,8 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
     if (value === undefined || DROP.has(name) || NEVER_FORWARD.has(name) || extra.has(name) || name.startsWith('proxy-')) continue;
     const v = Array.isArray(value) ? value.join(', ') : value;
     // A header name cannot be rewritten into a placeholder (brackets are not token characters): one that carries data is refused.
-    if (egress !== undefined && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
-    out[name] = egress === undefined || NOT_CONTENT.has(name) ? v : egress.mask(v).text;
+    if (egress !== undefined && !isCleanText(egress, name) && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
+    out[name] = egress === undefined || NOT_CONTENT.has(name) || isCleanText(egress, v) ? v : egress.mask(v).text;
   }
   if (body?.contentType !== undefined) out['content-type'] = body.contentType;
   if (body?.decoded === true) delete out['content-encoding'];
