@@ -20,6 +20,9 @@
  *   BENCH_GW_PROF=<dir>      CPU profile of the recording-off gateway (written when it stops;
  *                            BENCH_GW_PROF_RECORDING=on: of the recording-on one)
  *   BENCH_UPSTREAM_MS=20     the upstream answers after 20 ms (default 0: the proxy's cost alone)
+ *   BENCH_WARMUP_ROUNDS=3    warm-up runs per target before measuring (default 1): a gateway tiers its
+ *                            JavaScript and WebAssembly (PGlite, Cedar) up on V8's background threads for
+ *                            tens of seconds after start, CPU a short warm-up counts per request
  *   BENCH_BEFORE=<worktree>  Gatehouse from that tree too (node_modules symlinked), recording on
  *                            (BENCH_BEFORE_RECORDING=off: off), in the same interleaved rounds
  * Needs `wrk` (Debian package `wrk`).
@@ -142,8 +145,9 @@ try {
         script: script('portkey', { authorization: 'Bearer sk-bench-upstream', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${up.port}/v1` }) });
     }
   }
-  console.log(`wrk -t1 -d${SECONDS}s, ~1 KB chat completion request, ~0.6 KB answer, upstream delay ${UPSTREAM_MS} ms; ${ROUNDS} interleaved rounds; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadAverage()}`);
-  for (const t of list) await wrk(t.url, t.script, CONNECTIONS[0]!); // warm-up (JIT, pools)
+  console.log(`wrk -t1 -d${SECONDS}s (${process.env.BENCH_WARMUP_ROUNDS ?? 1} warm-up runs per target), ~1 KB chat completion request, ~0.6 KB answer, upstream delay ${UPSTREAM_MS} ms; ${ROUNDS} interleaved rounds; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadAverage()}`);
+  const warmups = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1);
+  for (let w = 0; w < warmups; w++) for (const t of list) await wrk(t.url, t.script, CONNECTIONS[0]!); // warm-up (JIT, pools)
   for (const c of CONNECTIONS) {
     const samples = new Map<string, { r: WrkResult; cpuUs: number; threads: string }[]>(list.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
