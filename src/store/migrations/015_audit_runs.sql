@@ -8,3 +8,6 @@
 -- existing chain verifies unchanged. Adding a column with a constant default rewrites no rows.
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS count integer NOT NULL DEFAULT 1;
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS last_at timestamptz;
+-- The kind and user indexes stay: they keep `GET /api/v1/audit?kind=…&user=…` an index scan on a
+-- large log, and with runs a repetitive data path no longer pays them per decision
+-- (bench/audit-store.ts, docs/PERFORMANCE.md "Session 12: audit runs").
