@@ -5,6 +5,7 @@ import pg from 'pg';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
 import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
 import { rewriteEvents } from '../harness/recording-tamper.ts';
+import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import type { SessionInfo, StoredEvent } from '../../src/recording/types.ts';
 
 // One recorded event per PostgreSQL statement exchange (docs/design/recording.md, "Data paths"):
@@ -83,6 +84,11 @@ describe('PostgreSQL recording: one event per statement exchange', { skip }, () 
       assert.equal(r, s.kind === 'ok' ? 'ok' : s.kind === 'denied' ? '42501' : '22012', text);
     }
     await c.end();
+    return recorded();
+  }
+
+  /** The next session recorded and closed (sessions run one at a time here). */
+  async function recorded(): Promise<{ info: SessionInfo; events: StoredEvent[] }> {
     const sessions = t.gw.services.sessions;
     for (let i = 0; i < 200; i++) {
       await t.gw.services.recorder.flush?.();
@@ -154,5 +160,43 @@ describe('PostgreSQL recording: one event per statement exchange', { skip }, () 
     await rewriteEvents(t.gw.services.db, info.id, (es) => es.filter((e) => e.seq !== 3));
     const r = await t.gw.services.sessions.verify(info.id);
     assert.equal(r.ok, false);
+  });
+
+  test('pipelined statements pair with their own results; what cannot wait is recorded in the order sent', async () => {
+    const raw = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'app', key);
+    // Two statements in one extended batch, sent at once: each record has its own result.
+    raw.send(fe.parse('', 'SELECT 1 AS a'), fe.bind('', ''), fe.execute(''), fe.parse('', 'SELECT $1::text AS b'), fe.bind('', '', ['two']), fe.execute(''), fe.sync());
+    await raw.until(0x5a);
+    // A denial behind a statement still running: that one is recorded first, its result follows.
+    raw.send(fe.parse('', 'SELECT 3 AS c'), fe.bind('', ''), fe.execute(''), fe.parse('', "DELETE FROM notes WHERE body = 'x'"), fe.bind('', ''), fe.execute(''), fe.sync());
+    await raw.until(0x5a);
+    // A Query of two statements: the first result in its record, the second a response.
+    raw.send(fe.query('SELECT 4 AS d; SELECT 5 AS e'));
+    await raw.until(0x5a);
+    // Parsed and described, never executed: recorded at the Sync.
+    raw.send(fe.parse('p1', 'SELECT 6 AS f'), fe.describe('S', 'p1'), fe.sync());
+    await raw.until(0x5a);
+    raw.send(fe.bind('', 'p1'), fe.execute(''), fe.sync());
+    await raw.until(0x5a);
+    raw.close();
+    const { info, events } = await recorded();
+    const brief = events.map((e) => ({
+      type: e.type, ...(e.data.statement === undefined ? {} : { statement: e.data.statement }), ...(e.data.effect === undefined ? {} : { effect: e.data.effect }),
+      ...(e.data.sample === undefined ? {} : { sample: e.data.sample }), ...(e.data.params === undefined ? {} : { params: e.data.params }),
+    }));
+    assert.deepEqual(brief, [
+      { type: 'session.open' },
+      { type: 'statement', statement: 'SELECT 1 AS a', effect: 'allow', sample: [['1']], params: [] },
+      { type: 'statement', statement: 'SELECT $1::text AS b', effect: 'allow', sample: [['two']], params: ['two'] },
+      { type: 'statement', statement: 'SELECT 3 AS c', effect: 'allow', params: [] },
+      { type: 'statement', statement: "DELETE FROM notes WHERE body = 'x'", effect: 'deny' },
+      { type: 'response', sample: [['3']] },
+      { type: 'statement', statement: 'SELECT 4 AS d; SELECT 5 AS e', effect: 'allow', sample: [['4']] },
+      { type: 'response', sample: [['5']] },
+      { type: 'statement', statement: 'SELECT 6 AS f', effect: 'allow' },
+      { type: 'statement', sample: [['6']], params: [] },
+      { type: 'session.close' },
+    ]);
+    assert.deepEqual(await t.gw.services.sessions.verify(info.id), { ok: true, events: events.length });
   });
 });
