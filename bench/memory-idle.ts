@@ -5,7 +5,9 @@
  * and V8's heap of every isolate (Node's diagnostic report: the main thread and each worker).
  * With `BENCH_TRIM=1` it then calls glibc's `malloc_trim(0)` in the process through gdb and
  * prints what that gave back (what the allocator held free). With a PostgreSQL URL as
- * `BENCH_STORE_URL` the store is that database instead of the embedded one.
+ * `BENCH_STORE_URL` the store is that database instead of the embedded one. `BENCH_NO_PG=1`: no
+ * PostgreSQL connection (an LLM-only gateway). `BENCH_ROOT=<worktree>`: run that checkout's
+ * gateway (a before/after comparison in the same run).
  *
  *   npx node bench/memory-idle.ts [idle-seconds=30]
  */
@@ -39,8 +41,9 @@ try {
     dir: join(dir, 'gw'), recording: true, actions: ['llm.invoke', 'sql.read'],
     connections: [
       `  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${up.port}", credentials: { api_key: "sk-bench-upstream" } }`,
-      '  - { name: db, type: postgres, url: "postgres://postgres@127.0.0.1:5432/postgres" }',
+      ...(process.env.BENCH_NO_PG ? [] : ['  - { name: db, type: postgres, url: "postgres://postgres@127.0.0.1:5432/postgres" }']),
     ],
+    ...(process.env.BENCH_ROOT ? { root: process.env.BENCH_ROOT } : {}),
     maskingRules: ['    - { connections: ["*"], direction: both, entities: [EMAIL, CREDIT_CARD, US_SSN, PHONE, SECRET], strategy: redact }'],
     nodeArgs: ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${dir}`, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     ...(process.env.BENCH_STORE_URL ? { storeUrl: process.env.BENCH_STORE_URL } : {}),

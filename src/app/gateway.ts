@@ -102,7 +102,10 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
 
   const policy = PolicyEngine.fromFiles(config.policies.files, { adminGroup: config.identity.bootstrap.admin_group });
   const rules = new ReviewRules(config.reviews.rules);
-  await initSqlInspector();
+  // The PostgreSQL parser (WASM, ~1.7 MB module): at start when a PostgreSQL connection needs it on
+  // every session; otherwise loaded by the first SQL inspection (policy API, MCP), which awaits it
+  // and is denied if it cannot load (InspectionPool.inspectSql).
+  if (config.connections.some((c) => c.type === 'postgres')) await initSqlInspector();
   // Each registered protocol's running code (its folder's runtime.ts), loaded once.
   const runtimes = await loadRuntimes();
 

@@ -1,5 +1,5 @@
 import type { GatehouseConfig } from '../config/types.ts';
-import { SqlInspector } from '../inspect/sql/inspect.ts';
+import { initSqlInspector, SqlInspector, sqlInspectorLoaded } from '../inspect/sql/inspect.ts';
 import type { SqlInspection } from '../inspect/sql/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { GatehouseError, isErrorCode } from '../kernel/errors.ts';
@@ -84,6 +84,14 @@ export class InspectionPool {
    * small, else on a worker. Never throws or rejects: a failure is `ok: false`.
    */
   inspectSql(sql: string): SqlInspection | Promise<SqlInspection> {
+    // The parser (WASM) is loaded at start only when a PostgreSQL connection is configured; else
+    // on the first SQL to inspect. A failed load fails this inspection (denied); the next retries.
+    if (!sqlInspectorLoaded()) {
+      return initSqlInspector().then(() => this.inspectSql(sql), (err: unknown) => {
+        this.#count('sql', 'failed');
+        return Object.freeze({ ok: false as const, error: `SQL inspector could not be loaded: ${failure(err)}` });
+      });
+    }
     const cached = this.#inspector.cached(sql);
     if (cached !== undefined) return cached;
     if (this.#pool === undefined || sql.length <= this.#opts.inlineSqlChars) {

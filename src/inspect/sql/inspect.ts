@@ -43,18 +43,24 @@ let loaded = false;
 
 /**
  * Loads the PostgreSQL parser (WASM) once; call before the first inspection. Idempotent; a failed
- * load can be retried. Until it resolves, every inspection is `ok: false` (fail closed).
+ * load can be retried. Until it resolves, every inspection is `ok: false` (fail closed). `load`
+ * replaces the module's loader (tests: a load that fails).
  *
  * @example
  *   await initSqlInspector();
  *   inspectSql('SELECT 1').ok // true
  */
-export function initSqlInspector(): Promise<void> {
-  loading ??= loadModule().then(
+export function initSqlInspector(load: () => Promise<unknown> = loadModule): Promise<void> {
+  loading ??= load().then(
     () => { loaded = true; },
     (err: unknown) => { loading = undefined; throw err; },
   );
   return loading;
+}
+
+/** Whether the PostgreSQL parser is loaded ({@link initSqlInspector} resolved). */
+export function sqlInspectorLoaded(): boolean {
+  return loaded;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
