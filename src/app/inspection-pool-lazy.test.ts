@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initSqlInspector, sqlInspectorLoaded } from '../inspect/sql/inspect.ts';
-import { InspectionPool } from './inspection-pool.ts';
+
+// Counts WebAssembly instantiations before the modules are imported: libpg-query instantiates its
+// WASM when imported, so importing the inspector (and the PostgreSQL lineage code) must not.
+let instantiated = 0;
+const instantiate = WebAssembly.instantiate.bind(WebAssembly);
+WebAssembly.instantiate = ((...args: Parameters<typeof WebAssembly.instantiate>) => { instantiated++; return instantiate(...args); }) as typeof WebAssembly.instantiate;
+const { initSqlInspector, sqlInspectorLoaded } = await import('../inspect/sql/inspect.ts');
+const { InspectionPool } = await import('./inspection-pool.ts');
+await import('../protocols/postgres/output-lineage.ts');
 
 // Its own file, so its own process: the PostgreSQL parser is not loaded when it starts (the gateway
 // loads it at start only when a PostgreSQL connection is configured; issue 23, idle memory).
@@ -13,6 +20,7 @@ test('the SQL parser is loaded by the first inspection; until then, and when the
   );
   try {
     assert.equal(sqlInspectorLoaded(), false);
+    assert.equal(instantiated, 0, 'no WebAssembly module instantiated by the imports');
     // The synchronous path cannot wait for the load: it fails closed.
     const now = pool.inspectSqlNow('SELECT 1');
     assert.equal(now.ok, false);
@@ -27,6 +35,7 @@ test('the SQL parser is loaded by the first inspection; until then, and when the
     const r = await pool.inspectSql('DELETE FROM t');
     assert.ok(r.ok, JSON.stringify(r));
     assert.equal(sqlInspectorLoaded(), true);
+    assert.ok(instantiated >= 1);
     assert.deepEqual(r.statements.map((s) => s.kind), ['write']);
     // The "not loaded" denial was not cached.
     assert.equal(pool.inspectSqlNow('SELECT 1').ok, true);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
@@ -52,6 +52,32 @@ describe('bin/gatehouse', () => {
         assert.match(r.stderr, /run npm install/);
         assert.doesNotMatch(r.stderr, STACK);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('glibc malloc settings: the launcher\'s mmap threshold when unset, the user\'s own when set (issue 23: memory)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-launcher-env-'));
+    try {
+      // Runs before the CLI (NODE_OPTIONS --import): prints what the gateway process was started with.
+      const probe = join(dir, 'probe.mjs');
+      writeFileSync(probe, `process.stdout.write(JSON.stringify({ arena: process.env.MALLOC_ARENA_MAX ?? null, mmap: process.env.MALLOC_MMAP_THRESHOLD_ ?? null, args: process.execArgv })); process.exit(0);\n`);
+      const run = (extra: Record<string, string>): { arena: string | null; mmap: string | null; args: string[] } => {
+        const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: `--import=${probe}`, ...extra };
+        if (!('MALLOC_ARENA_MAX' in extra)) delete env.MALLOC_ARENA_MAX;
+        if (!('MALLOC_MMAP_THRESHOLD_' in extra)) delete env.MALLOC_MMAP_THRESHOLD_;
+        const r = spawnSync(join(ROOT, 'bin', 'gatehouse'), ['--version'], { encoding: 'utf8', env });
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout) as { arena: string | null; mmap: string | null; args: string[] };
+      };
+      const unset = run({});
+      assert.equal(unset.mmap, '131072');
+      assert.ok(unset.args.includes('--max-semi-space-size=4'), unset.args.join(' '));
+      // MALLOC_ARENA_MAX is not set by the launcher (2 arenas measured no better: docs/PERFORMANCE.md, session 12).
+      assert.equal(unset.arena, null);
+      const own = run({ MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '65536' });
+      assert.deepEqual([own.arena, own.mmap], ['8', '65536']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

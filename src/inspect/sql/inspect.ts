@@ -1,4 +1,4 @@
-import { loadModule, parseSync } from 'libpg-query';
+import type { ParseResult } from 'libpg-query';
 import { deepFreeze } from '../../kernel/freeze.ts';
 import type { SqlFacts } from '../../policy/request.ts';
 import { literalTemplate } from './literal-template.ts';
@@ -40,6 +40,17 @@ interface TemplateEntry {
 
 let loading: Promise<void> | undefined;
 let loaded = false;
+let parseFn: ((sql: string) => ParseResult) | undefined;
+
+/**
+ * The parser's module (libpg-query instantiates its WASM when imported, so it is imported here, not
+ * at the top: a gateway without PostgreSQL connections loads it only on its first SQL inspection).
+ */
+async function loadParser(): Promise<(sql: string) => ParseResult> {
+  const m = await import('libpg-query');
+  await m.loadModule();
+  return m.parseSync;
+}
 
 /**
  * Loads the PostgreSQL parser (WASM) once; call before the first inspection. Idempotent; a failed
@@ -50,12 +61,21 @@ let loaded = false;
  *   await initSqlInspector();
  *   inspectSql('SELECT 1').ok // true
  */
-export function initSqlInspector(load: () => Promise<unknown> = loadModule): Promise<void> {
+export function initSqlInspector(load: () => Promise<(sql: string) => ParseResult> = loadParser): Promise<void> {
   loading ??= load().then(
-    () => { loaded = true; },
+    (parse) => { parseFn = parse; loaded = true; },
     (err: unknown) => { loading = undefined; throw err; },
   );
   return loading;
+}
+
+/**
+ * libpg-query's parse of `sql` (its protobuf-JSON tree). Throws when the parser is not loaded
+ * ({@link initSqlInspector}) as it throws for text it cannot parse.
+ */
+export function parseSql(sql: string): ParseResult {
+  if (parseFn === undefined) throw new Error('the SQL parser is not loaded');
+  return parseFn(sql);
 }
 
 /** Whether the PostgreSQL parser is loaded ({@link initSqlInspector} resolved). */
@@ -240,7 +260,7 @@ export class SqlInspector {
     // The parser reads a C string: text after a NUL would be invisible to it.
     if (sql.includes('\0')) return fail('SQL text contains a NUL character');
     try {
-      const stmts = sql === '' ? [] : (parseSync(sql).stmts ?? []);
+      const stmts = sql === '' ? [] : (parseSql(sql).stmts ?? []);
       if (stmts.length > this.#maxStatements) return fail(`SQL text has more than ${this.#maxStatements} statements`);
       const ranges = toTextRanges(sql, stmts.map((s) => ({ byteStart: s.stmt_location ?? 0, byteLength: s.stmt_len ?? 0 })));
       const statements = stmts.map((s, i) => inspectStatement(s.stmt, ranges[i] ?? { start: 0, end: sql.length }));

@@ -1,4 +1,4 @@
-import { parseSync } from 'libpg-query';
+import { parseSql } from '../../inspect/sql/inspect.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import { candidates, type NameResolution } from '../../inspect/sql/lineage/search-path.ts';
 import { mentionedNames } from '../../inspect/sql/lineage/statement.ts';
@@ -27,7 +27,7 @@ function lit(s: string): string {
 function parseView(sql: string | null): unknown {
   if (sql === null) return UNPARSEABLE;
   try {
-    const stmt = parseSync(sql).stmts?.[0]?.stmt;
+    const stmt = parseSql(sql).stmts?.[0]?.stmt;
     return stmt ?? UNPARSEABLE;
   } catch {
     return UNPARSEABLE;

@@ -1,4 +1,4 @@
-import { parseSync } from 'libpg-query';
+import { parseSql, sqlInspectorLoaded } from '../../inspect/sql/inspect.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import { planOutputs, protectedFacts, protectedSources, type ColumnDecision, type OutputPlan } from '../../inspect/sql/lineage/decide.ts';
 import { mentionedNames, statementLineage } from '../../inspect/sql/lineage/statement.ts';
@@ -185,8 +185,10 @@ export class OutputLineage {
   async analyze(sql: string, statementName?: string): Promise<LineageVerdict> {
     let stmts: unknown[];
     try {
-      stmts = (sql === '' ? [] : (parseSync(sql).stmts ?? [])).map((s) => s.stmt);
+      stmts = (sql === '' ? [] : (parseSql(sql).stmts ?? [])).map((s) => s.stmt);
     } catch {
+      // Not loaded (the gateway loads it at start when a PostgreSQL connection exists): fail closed.
+      if (!sqlInspectorLoaded()) return { ok: false, message: 'Gatehouse denied the statement: the SQL parser is not loaded' };
       return { ok: true, plans: [], sensitive: undefined, reads: [], filters: [], commit: () => undefined };
     }
     try {
