@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 // Counts WebAssembly instantiations before the modules are imported: libpg-query instantiates its
 // WASM when imported, so importing the inspector (and the PostgreSQL lineage code) must not.
 let instantiated = 0;
-const instantiate = WebAssembly.instantiate.bind(WebAssembly);
-WebAssembly.instantiate = ((...args: Parameters<typeof WebAssembly.instantiate>) => { instantiated++; return instantiate(...args); }) as typeof WebAssembly.instantiate;
+// (tsconfig has no DOM library, so no WebAssembly types.)
+const wasm = (globalThis as unknown as { WebAssembly: { instantiate: (...args: unknown[]) => Promise<unknown> } }).WebAssembly;
+const instantiate = wasm.instantiate.bind(wasm);
+wasm.instantiate = (...args: unknown[]) => { instantiated++; return instantiate(...args); };
 const { initSqlInspector, sqlInspectorLoaded } = await import('../inspect/sql/inspect.ts');
 const { InspectionPool } = await import('./inspection-pool.ts');
 await import('../protocols/postgres/output-lineage.ts');
