@@ -10,7 +10,7 @@
  * for what Node itself holds. Gatehouse runs as deployed (bin/gatehouse start, embedded store on
  * disk, masking on).
  *
- *   npx node bench/memory.ts [soak-seconds=600] [recording=on|off]
+ *   npx node bench/memory.ts [soak-seconds=$BENCH_SECONDS or 600] [recording=on|off]
  * Needs wrk, pgbench and PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,7 @@ import { chatRequest, startUpstream } from './lib/llm-upstream.ts';
 import { firstLine, loadAverage, range, rssMiB, stopAll } from './lib/proc.ts';
 import { smapsGroups, threadNames } from './lib/smaps.ts';
 
-const SOAK = Number(process.argv[2] ?? 600);
+const SOAK = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 600);
 const RECORDING = (process.argv[3] ?? 'on') !== 'off';
 const admin = new URL(process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const DB = 'gh_bench_mem';
