@@ -46,7 +46,11 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Samples RSS of `pid` every second while `work` runs; `minute(i, samples)` is called after each minute of wall time. */
+/**
+ * Samples RSS of `pid` every second while `work` runs; `minute(i, samples)` is called after each
+ * minute of wall time, without waiting for it (a slow /metrics under load must not stop the
+ * sampling: in session 12 one fetch held it for 5 minutes).
+ */
 async function sampled(pid: number, work: Promise<unknown>, minute?: (i: number, xs: number[]) => Promise<void>): Promise<number[]> {
   const xs: number[] = [];
   let done = false;
@@ -58,7 +62,7 @@ async function sampled(pid: number, work: Promise<unknown>, minute?: (i: number,
     xs.push(rssMiB(pid).rss);
     if (minute && Date.now() - t0 >= (minutes + 1) * 60_000) {
       minutes++;
-      await minute(minutes, xs.slice(from));
+      void minute(minutes, xs.slice(from)).catch(() => undefined);
       from = xs.length;
     }
     await sleep(1000);
@@ -80,7 +84,7 @@ function duBytes(path: string): number {
 
 /** The recorder's counters from the gateway's /metrics. */
 async function recorderMetrics(httpUrl: string): Promise<string> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(20_000) })).text();
   const pick = (re: RegExp): string => re.exec(text)?.[1] ?? '?';
   return `refused ${pick(/^gatehouse_recording_refused_total (\S+)/m)}, events recorded ${pick(/^gatehouse_recording_events_total\{outcome="recorded"\} (\S+)/m)}, dropped ${pick(/^gatehouse_recording_events_total\{outcome="dropped"\} (\S+)/m)}, queued ${pick(/^gatehouse_recording_queued (\S+)/m)}, admissions delayed ${pick(/^gatehouse_recording_admission_delayed_total (\S+)/m)}`;
 }
@@ -130,8 +134,9 @@ try {
   const storeDir = join(dir, 'gw', 'state');
   const store0 = duBytes(storeDir);
   const xs = await sampled(gw.pid, Promise.all([wrkRun, pgRun]), async (i, last) => {
+    const rss = `RSS ${range(last)} MiB (${last.length} samples); store ${(duBytes(storeDir) / 2 ** 20).toFixed(0)} MiB; load average ${loadAverage()}`;
     const m = await recorderMetrics(gw.httpUrl).catch((err: unknown) => String(err));
-    console.log(`  minute ${i}: RSS ${range(last)} MiB; recorder: ${m}; store ${(duBytes(storeDir) / 2 ** 20).toFixed(0)} MiB; load average ${loadAverage()}`);
+    console.log(`  minute ${i}: ${rss}; recorder: ${m}`);
   });
   const [wrkOut, pgOut] = await Promise.all([wrkRun, pgRun]);
   const half = Math.floor(xs.length / 2);
