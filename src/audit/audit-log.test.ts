@@ -112,6 +112,21 @@ describe('AuditLog', () => {
     assert.equal((await log.verify()).ok, true);
   });
 
+  test('a run that is lost counts all of its decisions in audit.records_lost', async () => {
+    let fail = true;
+    const flaky: SqlDriver = { ...db, transaction: (fn) => (fail ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) };
+    const log = new AuditLog(flaky, manualClock(0));
+    for (let i = 0; i < 3; i++) log.enqueue({ kind: 'lost-run', outcome: 'allow' });
+    for (let i = 0; i < 3; i++) await log.flush();
+    fail = false;
+    log.enqueue({ kind: 'kept', outcome: 'ok' });
+    await log.flush();
+    const [kept, gap] = await log.list({ limit: 2 });
+    assert.equal(kept?.kind, 'kept');
+    assert.equal(gap?.kind, 'audit.records_lost');
+    assert.deepEqual(gap.detail, { count: 3 });
+  });
+
   test('group commit holds under a steady stream: records arriving during a commit wait for the interval', async () => {
     // A store whose writes take 15 ms (the locking transaction of the first batch, the one-statement
     // append after it): a drain that went straight on with whatever arrived meanwhile would commit
