@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writ
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { PreparedEvent } from './session-writer.ts';
+import { Utf8Writer } from './utf8-writer.ts';
 
 /** One journaled event: the recorder's ticket and the event as it will be written to the store. */
 export interface JournalEntry {
@@ -50,6 +51,8 @@ export class RecordingJournal {
   #last = 0;
   /** The last append threw before writing all of its bytes: the file may end mid-line. */
   #torn = false;
+  /** Scratch for the bytes of one append. */
+  readonly #out = new Utf8Writer(16 * 1024);
 
   private constructor(dir: string, id: string) {
     this.#dir = dir;
@@ -73,17 +76,23 @@ export class RecordingJournal {
    */
   append(entries: readonly JournalEntry[]): void {
     if (entries.length === 0) return;
-    let text = '';
-    for (const { ticket, event: e } of entries) {
-      // The data is canonical JSON (no raw tab or newline): it follows the header verbatim, so
-      // it is not escaped a second time (see readEntries for both line formats).
-      text += `${JSON.stringify([ticket, e.session, e.protocol, e.type, e.at, e.user, e.agent, e.connection, e.effect ?? null])}\t${e.text}\n`;
-    }
     if (this.#fd === undefined || this.#bytes >= SEGMENT_BYTES) this.#rotate();
+    // Written as UTF-8 straight into a scratch buffer (no joined string; see Utf8Writer).
+    const out = this.#out;
+    out.reset();
     // After a write that failed part-way (ENOSPC after some bytes), the file may end in a torn
     // line: this append starts on a line of its own, so its first entry is not glued to the torn
     // one (and lost with it on recovery, after its flush was acknowledged).
-    const buf = Buffer.from(this.#torn ? `\n${text}` : text, 'utf8');
+    if (this.#torn) out.byte(0x0a);
+    for (const { ticket, event: e } of entries) {
+      // The data is canonical JSON (no raw tab or newline): it follows the header verbatim, so
+      // it is not escaped a second time (see readEntries for both line formats).
+      out.put(JSON.stringify([ticket, e.session, e.protocol, e.type, e.at, e.user, e.agent, e.connection, e.effect ?? null]));
+      out.byte(0x09);
+      out.put(e.text);
+      out.byte(0x0a);
+    }
+    const buf = out.bytes();
     this.#torn = true;
     let off = 0;
     while (off < buf.length) off += writeSync(this.#fd!, buf, off, buf.length - off);

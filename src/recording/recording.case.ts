@@ -4,6 +4,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { manualClock } from '../kernel/clock.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { eventHash } from './event-hash.ts';
+import { encodeBodyV1 } from './segment.ts';
 import type { RecordEvent } from './recorder.ts';
 import { SessionStore } from './session-store.ts';
 import { StoreRecorder } from './store-recorder.ts';
@@ -230,6 +231,23 @@ export function runRecordingConformance(name: string, open: () => Promise<SqlDri
       assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 1, reason: 'changed' });
       await rewriteEvents(db, 's-big', (es) => es.map((e) => (e.seq === 1 ? { ...e, text: e.text.slice(0, 1024) + e.text.slice(2048) } : e)));
       assert.deepEqual(await store.verify('s-big'), { ok: false, seq: 1, reason: 'changed' });
+    });
+
+    void test('a session stored in the earlier body format (raw DEFLATE) still reads and verifies; a flipped bit in a zstd body is changed', async () => {
+      for (const e of exchangeEvents('s-fmt', T0, { exchanges: 2 })) rec.record(e);
+      await rec.flush();
+      const events = await store.events('s-fmt');
+      await rewriteEvents(db, 's-fmt', (es) => es, encodeBodyV1);
+      const [fmt] = await db.query<{ f: number }>("SELECT get_byte(body, 0) AS f FROM recording_bodies WHERE id = (SELECT body_id FROM session_segments WHERE session_id = 's-fmt' AND first_seq = 1)");
+      assert.equal(fmt?.f, 1);
+      assert.deepEqual(await store.events('s-fmt'), events);
+      assert.deepEqual(await store.verify('s-fmt'), { ok: true, events: events.length });
+      await rewriteEvents(db, 's-fmt', (es) => es);
+      assert.deepEqual(await store.verify('s-fmt'), { ok: true, events: events.length });
+      // One bit in the middle of the (format 2) body, which holds every event, flipped: the frame no longer checks.
+      await db.query(`UPDATE recording_bodies SET body = set_byte(body, length(body) / 2, get_byte(body, length(body) / 2) # 16)
+        WHERE id = (SELECT body_id FROM session_segments WHERE session_id = 's-fmt' AND first_seq = 3)`);
+      assert.deepEqual(await store.verify('s-fmt'), { ok: false, seq: 1, reason: 'changed' });
     });
 
     void test('many record() calls in one tick share one transaction', async () => {

@@ -1,4 +1,5 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { constants, deflateRawSync, inflateRawSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { Utf8Writer } from './utf8-writer.ts';
 
 /**
  * One chained event as stored: its hashed fields, its data as canonical JSON text, and its links.
@@ -17,15 +18,18 @@ export interface RawEvent {
   readonly hash: string;
 }
 
-/** Format byte of a batch body: raw DEFLATE with {@link DICTIONARY} v1. */
+/** Format byte of a batch body written before session 12: raw DEFLATE (level 1) with {@link DICTIONARY}. Still read. */
 const V1 = 1;
+/** Format byte of a batch body since session 12: one zstd frame (level 1, content checksum) with {@link DICTIONARY} as its raw-content dictionary. */
+const V2 = 2;
+const ZSTD_PARAMS = { [constants.ZSTD_c_compressionLevel]: 1, [constants.ZSTD_c_checksumFlag]: 1 };
 /** Most bytes a batch body may inflate to when read (bounds memory on a forged row). */
 const MAX_INFLATED = 64 * 1024 * 1024;
 
 /**
  * A preset dictionary of what every recording repeats (event types, common keys and values):
  * a small body (a quiet gateway commits a few events at a time) compresses
- * against it almost as well as a large one. Fixed for format v1: changing it breaks reading old rows.
+ * against it almost as well as a large one. Fixed for formats v1 and v2: changing it breaks reading old rows.
  */
 const DICTIONARY = Buffer.from([
   '"session.open"', '"session.close"', '"request"', '"decision"', '"response"', '"error"', '"review"', '"truncated"',
@@ -44,27 +48,48 @@ export interface BodyEvent extends RawEvent {
   readonly session: string;
 }
 
+/** The encoder's scratch buffer (encoding is synchronous, so one is enough). */
+const lines = new Utf8Writer();
+
 /**
  * Encodes the events of one batch (several sessions; each session's events consecutive and in
  * seq order) as a body: one line per event, `JSON [session, seq, at, type, user, agent, prevHash,
  * hash]`, a tab, the data's canonical JSON (which holds no raw tab or newline), compressed once
- * for the whole batch. The body is not trusted on reading: every event is checked against its
- * session's chain by verification.
+ * for the whole batch (format {@link V2}: zstd with the preset dictionary). The lines are written
+ * as UTF-8 straight into a scratch buffer, never joined into one string (see Utf8Writer). The
+ * body is not trusted on reading: every event is checked against its session's chain by
+ * verification.
  */
 export function encodeBody(events: readonly BodyEvent[]): Buffer {
-  let text = '';
-  for (const e of events) text += `${JSON.stringify([e.session, e.seq, e.at, e.type, e.user, e.agent, e.prevHash, e.hash])}\t${e.text}\n`;
-  const z = deflateRawSync(text, { level: 1, dictionary: DICTIONARY });
+  lines.reset();
+  for (const e of events) {
+    lines.put(JSON.stringify([e.session, e.seq, e.at, e.type, e.user, e.agent, e.prevHash, e.hash]));
+    lines.byte(0x09);
+    lines.put(e.text);
+    lines.byte(0x0a);
+  }
+  const z = zstdCompressSync(lines.bytes(), { dictionary: DICTIONARY, params: ZSTD_PARAMS });
   const out = Buffer.allocUnsafe(z.length + 1);
-  out[0] = V1;
+  out[0] = V2;
   z.copy(out, 1);
   return out;
 }
 
+/** A body in the format written before session 12 (raw DEFLATE): for tests of reading old rows. */
+export function encodeBodyV1(events: readonly BodyEvent[]): Buffer {
+  let text = '';
+  for (const e of events) text += `${JSON.stringify([e.session, e.seq, e.at, e.type, e.user, e.agent, e.prevHash, e.hash])}\t${e.text}\n`;
+  const z = deflateRawSync(text, { level: 1, dictionary: DICTIONARY });
+  return Buffer.concat([Buffer.of(V1), z]);
+}
+
 /** Decodes a batch body; throws on anything that is not a well-formed one. */
 export function decodeBody(body: Uint8Array): BodyEvent[] {
-  if (body[0] !== V1) throw new Error('unknown body format');
-  const text = inflateRawSync(body.subarray(1), { dictionary: DICTIONARY, maxOutputLength: MAX_INFLATED }).toString('utf8');
+  let raw: Buffer;
+  if (body[0] === V2) raw = zstdDecompressSync(body.subarray(1), { dictionary: DICTIONARY, maxOutputLength: MAX_INFLATED });
+  else if (body[0] === V1) raw = inflateRawSync(body.subarray(1), { dictionary: DICTIONARY, maxOutputLength: MAX_INFLATED });
+  else throw new Error('unknown body format');
+  const text = raw.toString('utf8');
   const out: BodyEvent[] = [];
   let from = 0;
   while (from < text.length) {

@@ -7,7 +7,7 @@
  */
 import type { SqlExecutor } from '../../src/store/sql.ts';
 import { readEventPage } from '../../src/recording/session-reader.ts';
-import { encodeBody, type RawEvent } from '../../src/recording/segment.ts';
+import { encodeBody, type BodyEvent, type RawEvent } from '../../src/recording/segment.ts';
 
 /** Every stored event of `session`, in seq order, as the reader sees them. */
 export async function storedEvents(db: SqlExecutor, session: string): Promise<RawEvent[]> {
@@ -20,8 +20,9 @@ export async function storedEvents(db: SqlExecutor, session: string): Promise<Ra
   }
 }
 
-/** Replaces the stored events of `session` with what `change` makes of them. */
-export async function rewriteEvents(db: SqlExecutor, session: string, change: (events: RawEvent[]) => RawEvent[]): Promise<void> {
+/** Replaces the stored events of `session` with what `change` makes of them (`encode`: the body format, the current one by default). */
+export async function rewriteEvents(db: SqlExecutor, session: string, change: (events: RawEvent[]) => RawEvent[],
+  encode: (events: readonly BodyEvent[]) => Buffer = encodeBody): Promise<void> {
   const events = change(await storedEvents(db, session));
   // The session's old bodies go too when no other session's segment points into them.
   // A session's row may point at its first and its close's runs too (migration 014).
@@ -37,7 +38,7 @@ export async function rewriteEvents(db: SqlExecutor, session: string, change: (e
   await db.query('DELETE FROM session_chunks WHERE session_id = $1', [session]);
   if (events.length === 0) return;
   const [row] = await db.query<{ id: number | string }>('INSERT INTO recording_bodies (body) VALUES (decode($1, \'base64\')) RETURNING id',
-    [encodeBody(events.map((e) => ({ ...e, session }))).toString('base64')]);
+    [encode(events.map((e) => ({ ...e, session }))).toString('base64')]);
   for (const e of events) {
     await db.query('INSERT INTO session_segments (session_id, first_seq, last_seq, body_id) VALUES ($1, $2, $2, $3)', [session, e.seq, row!.id]);
   }
