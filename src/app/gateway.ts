@@ -168,7 +168,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // Shutdown runs in reverse: stop accepting and drain the listener, close upstream pools, then
     // close the open HTTP/MCP sessions in the recording (anchoring them) before the recorder stops.
     const recorder = opts.recorder ?? storeRecorder ?? nullRecorder;
-    const httpSessions = new HttpSessions();
+    // Default sessions are rotated well before recording.max_session_bytes (half of it).
+    const httpSessions = new HttpSessions(undefined, undefined, { maxSessionBytes: config.recording.max_session_bytes });
     closers.unshift(() => { closeSessions({ recorder, clock, log }, httpSessions.endAll()); return Promise.resolve(); });
     const upstreams = new Upstreams();
     closers.unshift(() => upstreams.close());

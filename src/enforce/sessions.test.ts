@@ -1,18 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HttpSessions, sessionOwner } from './sessions.ts';
+import { EXCHANGE_RESERVE_BYTES, HttpSessions, MAX_DEFAULT_AGE_MS, MAX_DEFAULT_EXCHANGES, sessionOwner, type HttpSession, type SessionIdentity } from './sessions.ts';
 
 let n = 0;
 const fresh = (): string => `new-${++n}`;
 
+/** Resolves and ends one exchange at once (as a finished request does). */
+function one(s: HttpSessions, header: unknown, owner: string, identity?: SessionIdentity): HttpSession {
+  const r = s.resolve(header, owner, fresh, identity);
+  s.release(r.id, 1000);
+  return r;
+}
+
 test('a label opens a session with a generated id; the label or the id continues it for the same principal', () => {
   const s = new HttpSessions();
-  const first = s.resolve('abc', 'alice', fresh);
+  const first = one(s, 'abc', 'alice');
   assert.ok(first.id.startsWith('new-'), 'the stored id is generated, not the client value');
   assert.equal(first.fresh, true);
   assert.equal(first.label, 'abc');
-  assert.deepEqual(s.resolve('abc', 'alice', fresh), { id: first.id, fresh: false });
-  assert.deepEqual(s.resolve(first.id, 'alice', fresh), { id: first.id, fresh: false });
+  assert.deepEqual(one(s, 'abc', 'alice'), { id: first.id, fresh: false, exchange: 2 });
+  assert.deepEqual(one(s, first.id, 'alice'), { id: first.id, fresh: false, exchange: 3 });
   assert.equal(s.peek('abc', 'alice'), first.id);
   assert.equal(s.peek(first.id, 'alice'), first.id);
   assert.equal(s.peek('abc', 'mallory'), undefined);
@@ -20,28 +27,27 @@ test('a label opens a session with a generated id; the label or the id continues
 
 test('another principal sending the same label or the stored id gets its own session; invalid or absent headers a new one', () => {
   const s = new HttpSessions();
-  const alice = s.resolve('abc', 'alice', fresh);
-  const byLabel = s.resolve('abc', 'mallory', fresh);
-  const byId = s.resolve(alice.id, 'mallory', fresh);
+  const alice = one(s, 'abc', 'alice');
+  const byLabel = one(s, 'abc', 'mallory');
+  const byId = one(s, alice.id, 'mallory');
   for (const m of [byLabel, byId]) {
     assert.notEqual(m.id, alice.id);
     assert.equal(m.fresh, true);
   }
   assert.equal(byId.label, alice.id, 'the other principal\'s id is only a label of its own session');
-  assert.deepEqual(s.resolve('abc', 'mallory', fresh), { id: byLabel.id, fresh: false });
-  assert.deepEqual(s.resolve('abc', 'alice', fresh), { id: alice.id, fresh: false });
-  const bad = s.resolve('bad id!', 'alice', fresh);
+  assert.deepEqual(one(s, 'abc', 'mallory'), { id: byLabel.id, fresh: false, exchange: 2 });
+  assert.deepEqual(one(s, 'abc', 'alice'), { id: alice.id, fresh: false, exchange: 2 });
+  const bad = one(s, 'bad id!', 'alice');
   assert.ok(bad.id.startsWith('new-'));
   assert.equal(bad.label, undefined);
-  assert.equal(s.resolve(undefined, 'alice', fresh).fresh, true);
 });
 
 test('a header this process does not know (after a restart) starts a new session instead of adopting the id', () => {
   const before = new HttpSessions();
-  const old = before.resolve('x', 'alice', fresh);
+  const old = one(before, 'x', 'alice');
   const after = new HttpSessions();
   for (const owner of ['alice', 'mallory']) {
-    const s = after.resolve(old.id, owner, fresh);
+    const s = one(after, old.id, owner);
     assert.notEqual(s.id, old.id);
     assert.equal(s.fresh, true);
   }
@@ -53,23 +59,23 @@ test('owners: a user, the same user through an agent, and an agent of that name 
   const agent = sessionOwner({ kind: 'agent', id: 'alice', groups: [], via: 'api_key' });
   assert.equal(new Set([user, viaBot, agent]).size, 3);
   const s = new HttpSessions();
-  const a = s.resolve('l', user, fresh);
-  assert.notEqual(s.resolve(a.id, agent, fresh).id, a.id);
-  assert.notEqual(s.resolve('l', viaBot, fresh).id, a.id);
+  const a = one(s, 'l', user);
+  assert.notEqual(one(s, a.id, agent).id, a.id);
+  assert.notEqual(one(s, 'l', viaBot).id, a.id);
 });
 
 test('bounded: the least recently used session is let go with its label (and not continued)', () => {
   const s = new HttpSessions(2);
-  const a = s.resolve('a', 'u', fresh);
-  const b = s.resolve('b', 'u', fresh);
-  s.resolve('a', 'u', fresh);
-  s.resolve('c', 'u', fresh);
+  const a = one(s, 'a', 'u');
+  const b = one(s, 'b', 'u');
+  one(s, 'a', 'u');
+  one(s, 'c', 'u');
   assert.equal(s.size, 2);
-  assert.deepEqual(s.resolve('a', 'u', fresh), { id: a.id, fresh: false });
-  const b2 = s.resolve('b', 'u', fresh);
+  assert.deepEqual(one(s, 'a', 'u'), { id: a.id, fresh: false, exchange: 3 });
+  const b2 = one(s, 'b', 'u');
   assert.equal(b2.fresh, true);
   assert.notEqual(b2.id, b.id);
-  const b3 = s.resolve(b.id, 'u', fresh);
+  const b3 = one(s, b.id, 'u');
   assert.equal(b3.fresh, true, 'an evicted stored id is not continued either');
   assert.equal(s.size, 2);
 });
@@ -78,14 +84,14 @@ test('sessions unused for the idle time end (least recently used first); an ende
   let now = 0;
   const s = new HttpSessions(100, () => now);
   const who = { protocol: 'http' as const, user: 'alice', agent: 'bot' };
-  const old = s.resolve('old', 'alice', fresh, who);
+  const old = one(s, 'old', 'alice', who);
   now = 500;
-  const recent = s.resolve('recent', 'alice', fresh, who);
+  const recent = one(s, 'recent', 'alice', who);
   now = 1200;
   assert.deepEqual(s.sweep(1000), [{ id: old.id, identity: who, reason: 'idle' }]);
   assert.deepEqual(s.sweep(1000), []);
-  const byLabel = s.resolve('old', 'alice', fresh, who);
-  const byId = s.resolve(old.id, 'alice', fresh, who);
+  const byLabel = one(s, 'old', 'alice', who);
+  const byId = one(s, old.id, 'alice', who);
   for (const again of [byLabel, byId]) {
     assert.notEqual(again.id, old.id, 'a closed session is not reopened');
     assert.equal(again.fresh, true);
@@ -97,7 +103,81 @@ test('sessions unused for the idle time end (least recently used first); an ende
 test('an evicted session ends too (reported by the next sweep)', () => {
   const s = new HttpSessions(1, () => 0);
   const who = { protocol: 'mcp' as const, user: 'bob' };
-  const a = s.resolve('a', 'bob', fresh, who);
-  s.resolve('b', 'bob', fresh, who);
+  const a = one(s, 'a', 'bob', who);
+  one(s, 'b', 'bob', who);
   assert.deepEqual(s.sweep(60_000), [{ id: a.id, identity: who, reason: 'evicted' }]);
+});
+
+test('exchanges without a valid header continue the principal\'s default session (per owner and protocol), numbered', () => {
+  const s = new HttpSessions();
+  const http = { protocol: 'http' as const, user: 'alice' };
+  const a1 = one(s, undefined, 'alice', http);
+  const a2 = one(s, 'bad id!', 'alice', http);
+  assert.equal(a1.fresh, true);
+  assert.equal(a1.label, undefined);
+  assert.deepEqual(a2, { id: a1.id, fresh: false, exchange: 2 });
+  assert.notEqual(one(s, undefined, 'bob', { protocol: 'http', user: 'bob' }).id, a1.id, 'another owner has its own');
+  assert.notEqual(one(s, undefined, 'alice', { protocol: 'mcp', user: 'alice' }).id, a1.id, 'another protocol too');
+  assert.deepEqual(one(s, a1.id, 'alice', http), { id: a1.id, fresh: false, exchange: 3 }, 'the returned id continues it too');
+  assert.equal(one(s, a1.id, 'bob', http).fresh, true, 'never for another owner');
+});
+
+test('a default session is rotated after MAX_DEFAULT_EXCHANGES exchanges (closed as rotated) and after MAX_DEFAULT_AGE_MS', () => {
+  let now = 0;
+  const s = new HttpSessions(100, () => now);
+  const who = { protocol: 'http' as const, user: 'alice' };
+  const first = one(s, undefined, 'alice', who);
+  for (let i = 2; i <= MAX_DEFAULT_EXCHANGES; i++) assert.equal(one(s, undefined, 'alice', who).id, first.id);
+  const next = one(s, undefined, 'alice', who);
+  assert.notEqual(next.id, first.id);
+  assert.deepEqual([next.fresh, next.exchange], [true, 1]);
+  assert.deepEqual(s.sweep(60_000), [{ id: first.id, identity: who, reason: 'rotated' }]);
+  assert.equal(one(s, first.id, 'alice', who).fresh, true, 'a rotated session is never continued, even by its id');
+  now = MAX_DEFAULT_AGE_MS - 1;
+  const d = one(s, undefined, 'alice', who);
+  assert.equal(d.id, next.id);
+  now += 1;
+  assert.notEqual(one(s, undefined, 'alice', who).id, next.id, 'rotated when 5 minutes old');
+  // A labelled session is the client's: never rotated.
+  const l = one(s, 'mine', 'alice', who);
+  for (let i = 0; i < MAX_DEFAULT_EXCHANGES + 5; i++) assert.equal(one(s, 'mine', 'alice', who).id, l.id);
+});
+
+test('a default session is rotated before half of max_session_bytes, counting a reserve for each running exchange', () => {
+  const s = new HttpSessions(100, () => 0, { maxSessionBytes: 10 * EXCHANGE_RESERVE_BYTES });
+  const who = { protocol: 'http' as const, user: 'alice' };
+  // Five running exchanges reserve half of it: the sixth starts a new session.
+  const running = Array.from({ length: 5 }, () => s.resolve(undefined, 'alice', fresh, who));
+  assert.equal(new Set(running.map((r) => r.id)).size, 1);
+  const sixth = s.resolve(undefined, 'alice', fresh, who);
+  assert.notEqual(sixth.id, running[0]?.id);
+  // Small exchanges: many fit.
+  s.release(sixth.id, 10_000);
+  for (let i = 0; i < 200; i++) { const r = s.resolve(undefined, 'alice', fresh, who); assert.equal(r.id, sixth.id); s.release(r.id, 10_000); }
+  // With a limit below one exchange's reserve, every exchange has its own session.
+  const tiny = new HttpSessions(100, () => 0, { maxSessionBytes: 1024 });
+  assert.notEqual(one(tiny, undefined, 'alice', who).id, one(tiny, undefined, 'alice', who).id);
+});
+
+test('a session let go while an exchange runs is closed when that exchange ends (session.close stays last)', () => {
+  let now = 0;
+  const s = new HttpSessions(1, () => now);
+  const who = { protocol: 'http' as const, user: 'alice' };
+  const running = s.resolve('a', 'alice', fresh, who);
+  one(s, 'b', 'alice', who); // evicts a, still running
+  assert.deepEqual(s.sweep(60_000), [], 'not closed while its exchange runs');
+  s.release(running.id, 1000);
+  assert.deepEqual(s.sweep(60_000), [{ id: running.id, identity: who, reason: 'evicted' }]);
+  // Idle: a session with a running exchange is not idle (until four idle times: a lost release).
+  const t = new HttpSessions(10, () => now);
+  const long = t.resolve('long', 'alice', fresh, who);
+  now += 2_000;
+  assert.deepEqual(t.sweep(1_000), []);
+  now += 2_001;
+  assert.deepEqual(t.sweep(1_000), [{ id: long.id, identity: who, reason: 'idle' }]);
+  // Shutdown closes everything, running or retiring.
+  const u = new HttpSessions(1, () => now);
+  const r1 = u.resolve(undefined, 'alice', fresh, who);
+  const r2 = u.resolve('z', 'alice', fresh, who);
+  assert.deepEqual(u.endAll().map((e) => e.id).sort(), [r1.id, r2.id].sort());
 });

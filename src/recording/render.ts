@@ -59,12 +59,14 @@ export function summarize(e: Pick<StoredEvent, 'type' | 'data'>, max = 200): str
  * An event as terminal lines: a header with its offset from the session start, seq, type and
  * principal, then its body (main text, or JSON) indented, bounded and made terminal-safe.
  *
- * @example renderEvent(e, startMs) // "[+1.250s] #3 response alice/bot\n  hello"
+ * @example renderEvent(e, startMs) // "[+1.250s] #3 response (exchange 1) alice/bot\n  hello"
  */
 export function renderEvent(e: StoredEvent, startMs: number): string {
   const offset = ((Date.parse(e.at) - startMs) / 1000).toFixed(3);
   const who = [e.user, e.agent].filter((x) => x !== undefined).join('/');
-  const head = `[+${offset}s] #${e.seq} ${e.type}${who ? ` ${safeText(who)}` : ''}`;
+  // HTTP/MCP events carry their exchange's number: concurrent exchanges of a session interleave.
+  const exchange = Number.isSafeInteger(e.data.exchange) ? ` (exchange ${String(e.data.exchange)})` : '';
+  const head = `[+${offset}s] #${e.seq} ${e.type}${exchange}${who ? ` ${safeText(who)}` : ''}`;
   const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS)
     : e.type === 'statement' ? statementText(e.data) : mainText(e.data) ?? resultTable(e.data) ?? JSON.stringify(e.data);
   const bounded = text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}… (${text.length - MAX_BODY_CHARS} more characters)` : text;

@@ -133,14 +133,24 @@ describe('openai SDK through the gateway', () => {
     for (const v of ['carol@example.com', 'erin.smith@example.com', CARD, AWS, 'bob@example.com']) assert.ok(!all.includes(v), `recording leaked ${v}`);
     assert.ok(responses.every((e) => typeof (e.data.timings as { gateway_ms: number }).gateway_ms === 'number'));
     assert.equal(events[0]?.user, 'alice');
-    // Each exchange is its own session (no Gatehouse-Session sent): its events in order, in time.
+    // No Gatehouse-Session sent: alice's exchanges share her default session, opened once; each
+    // exchange's events carry its number and are in order, in time.
+    const sessions = new Set(events.map((e) => e.session));
+    assert.equal(sessions.size, 1, 'one default session');
+    assert.equal(events[0]?.type, 'session.open');
+    assert.equal(events.filter((e) => e.type === 'session.open').length, 1);
     const bySession = new Map<string, typeof events>();
-    for (const e of events) bySession.set(e.session, [...(bySession.get(e.session) ?? []), e]);
+    for (const e of events.slice(1)) {
+      assert.equal(typeof e.data.exchange, 'number', `${e.type} carries its exchange number`);
+      const k = `${e.session}#${String(e.data.exchange)}`;
+      bySession.set(k, [...(bySession.get(k) ?? []), e]);
+    }
     const shapes = new Set([...bySession.values()].map((es) => es.map((e) => e.type === 'decision' ? `decision:${String(e.data.effect)}` : e.type).join(' ')));
     assert.deepEqual([...shapes].sort(), [
-      'session.open request decision:allow response',
-      'session.open request decision:deny error',
+      'request decision:allow response',
+      'request decision:deny error',
     ]);
+    assert.deepEqual([...bySession.keys()].map((k) => Number(k.split('#')[1])), Array.from({ length: bySession.size }, (_, i) => i + 1), 'numbered from 1');
     for (const es of bySession.values()) assert.ok(es.every((e, i) => i === 0 || e.at >= es[i - 1]!.at), 'times do not go back');
   });
 });

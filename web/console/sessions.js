@@ -279,7 +279,10 @@ export async function replayPage(root, id) {
     const li = h('li', { id: `ev-${e.seq}`, class: `event ${k}`, tabindex: '-1' },
       h('div', { class: 'event-head' },
         h('span', { class: 'seq' }, `#${e.seq}`), ' ', h('span', { class: 'offset' }, `+${((Date.parse(e.at) - t0) / 1000).toFixed(3)} s`), ' ',
-        h('strong', null, LABELS[k] ?? e.type), e.agent ? h('span', { class: 'muted' }, ` ${e.user ?? ''} via ${e.agent}`) : null),
+        h('strong', null, LABELS[k] ?? e.type),
+        // HTTP/MCP: concurrent exchanges of one session interleave; their number tells them apart.
+        Number.isInteger(e.data?.exchange) ? h('span', { class: 'muted', 'data-testid': 'exchange' }, ` exchange ${e.data.exchange}`) : null,
+        e.agent ? h('span', { class: 'muted' }, ` ${e.user ?? ''} via ${e.agent}`) : null),
       ...body(e));
     list.append(li);
     return { e, li, k };

@@ -20,16 +20,21 @@ export const RECORD_TEXT_LIMIT = 16 * 1024;
 export class McpSession {
   readonly id: string;
   readonly #tap: RecordingTap;
+  /** This request's exchange number in the session (recorded in its events), and how to release it. */
+  readonly #exchange: { readonly exchange: number } | undefined;
+  #release: (() => void) | undefined;
 
-  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string) {
+  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: () => void }) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
     this.id = id;
+    this.#exchange = held === undefined ? undefined : { exchange: held.exchange };
+    this.#release = held?.release;
   }
 
   /** The live session `header` names for this principal (its id or the principal's label), else a new one (its `session.open` recorded now). */
   static resolve(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
     const s = svc.httpSessions.resolve(header, sessionOwner(principal), newId, identityOf('mcp', principal));
-    const session = new McpSession(svc, principal, s.id);
+    const session = new McpSession(svc, principal, s.id, { exchange: s.exchange, release: () => { svc.httpSessions.release(s.id); } });
     if (s.fresh) session.#tap.event('session.open', { transport: 'mcp', ...(s.label === undefined ? {} : { label: session.#tap.text(s.label) }) });
     return session;
   }
@@ -41,7 +46,14 @@ export class McpSession {
 
   /** Records one event (content must be masked; `text`-like fields are bounded by the caller). Never throws. */
   record(type: RecordEvent['type'], data: Record<string, unknown>, connection?: string): void {
-    this.#tap.event(type, data, connection);
+    this.#tap.event(type, this.#exchange === undefined ? data : { ...this.#exchange, ...data }, connection);
+  }
+
+  /** Ends this request's exchange in the session table (once; a later call does nothing). */
+  release(): void {
+    const r = this.#release;
+    this.#release = undefined;
+    r?.();
   }
 
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */

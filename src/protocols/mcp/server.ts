@@ -87,6 +87,8 @@ async function serve(
 
   const ac = new AbortController();
   res.once('close', () => { if (!res.writableFinished) ac.abort(); });
+  // The exchange ends with its answer (a rotated or evicted session is closed after it).
+  if (session !== undefined) res.once('close', () => { session.release(); });
   const env: ToolEnv = {
     svc, caller, limits, pending, signal: ac.signal,
     session: session ?? McpSession.passive(svc, caller.principal, sessionId),

@@ -19,7 +19,7 @@ import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { cachedEchoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
-import { identityOf, sessionOwner, validSessionHeader } from '../../../enforce/sessions.ts';
+import { exchangeBytes, identityOf, sessionOwner, validSessionHeader, type HttpSession } from '../../../enforce/sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
@@ -63,6 +63,11 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
   res.setHeader('server-timing', serverTiming(0));
   let principal: Principal | undefined;
   let conn: Connection | undefined;
+  // The session this exchange holds in the table (released at the end) and the characters of
+  // the texts it recorded (for the table's size estimate of the session).
+  let held: HttpSession | undefined;
+  let recordedChars = 0;
+  let exchange: { exchange: number } | undefined;
   // With recording off, no event is built: no prompt or response excerpt is masked or kept.
   const recording = isRecording(svc.recorder);
   try {
@@ -84,13 +89,17 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     // Sessions group recorded exchanges (and guard them from another principal): the stored id is
     // always one the gateway generated; the header only finds a live session of this principal
     // (or labels a new one). With nothing recorded, the header's id is only echoed.
-    const resolved = recording ? svc.httpSessions.resolve(header, sessionOwner(who), newId, identityOf('http', who)) : { id: session, fresh: false };
-    session = resolved.id;
+    // Without a valid header, exchanges continue the principal's default session (rotated).
+    if (recording) {
+      held = svc.httpSessions.resolve(header, sessionOwner(who), newId, { ...identityOf('http', who), connection: connection.name });
+      session = held.id;
+      exchange = { exchange: held.exchange };
+    }
     res.setHeader('gatehouse-session', session);
     principal = who;
-    if (resolved.fresh) {
+    if (held?.fresh === true) {
       recordEvent(svc, session, principal, connection.name, 'session.open', {
-        transport: 'http', connection: connection.name, ...(resolved.label === undefined ? {} : { label: resolved.label }),
+        transport: 'http', connection: connection.name, ...(held.label === undefined ? {} : { label: held.label }),
       });
     }
     const method = req.method.toUpperCase();
@@ -111,12 +120,14 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     const pathText = pathForScan(target.endpoint);
     if (egress !== undefined && egress.scan(pathText).length > 0) throw new GatehouseError('bad_request', 'the request path carries data the masking rules redact; refused');
     const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner, connection.type === 'llm' ? [pathText, ...forwardedHeaderTexts(req.headers)] : []);
-    if (recording) recordEvent(svc, session, principal, connection.name, 'request', {
-      method, endpoint: target.endpoint, facts, ...(prepared.prompt === undefined ? {} : { prompt: prepared.recordedPrompt ?? maskedExcerpt(prepared.prompt, scanner) }),
-    });
+    if (recording) {
+      const prompt = prepared.prompt === undefined ? undefined : prepared.recordedPrompt ?? maskedExcerpt(prepared.prompt, scanner);
+      recordedChars += target.endpoint.length + (prompt?.length ?? 0);
+      recordEvent(svc, session, principal, connection.name, 'request', { ...exchange, method, endpoint: target.endpoint, facts, ...(prompt === undefined ? {} : { prompt }) });
+    }
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
-    if (recording) recordEvent(svc, session, principal, connection.name, 'decision', { action, effect: decision.effect, reasons: decision.reasons });
+    if (recording) recordEvent(svc, session, principal, connection.name, 'decision', { ...exchange, action, effect: decision.effect, reasons: decision.reasons });
     if (decision.effect === 'deny') {
       throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
     }
@@ -127,7 +138,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
         principal, action, connection: connection.name, method, upstreamPath: path, endpoint: target.endpoint, raw,
         text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers, scanner, signal: ac.signal,
       });
-      if (recording) recordEvent(svc, session, principal, connection.name, 'review', { review_id: reviewId, outcome: 'run' });
+      if (recording) recordEvent(svc, session, principal, connection.name, 'review', { ...exchange, review_id: reviewId, outcome: 'run' });
       if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
     }
 
@@ -144,8 +155,10 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     const recordResponse = (outcome: ResponseOutcome): void => {
       recorded = true;
       if (!recording) return;
+      const text = recordedText(capture, scanner);
+      recordedChars += text.length;
       recordEvent(svc, session, principal, connection.name, 'response', {
-        status: up.statusCode, text: recordedText(capture, scanner), truncated: capture.truncated, masked: outcome.masked,
+        ...exchange, status: up.statusCode, text, truncated: capture.truncated, masked: outcome.masked,
         ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
         timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
       });
@@ -168,11 +181,13 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     if (!res.headersSent) res.setHeader('server-timing', serverTiming(nowMs() - t0));
     if (recording && conn && principal) {
       // Unauthenticated failures are not recorded (no credential to group them by; they are audited).
-      recordEvent(svc, session, principal, conn.name, 'error', { code: isGatehouseError(err) ? err.code : 'internal' });
+      recordEvent(svc, session, principal, conn.name, 'error', { ...exchange, code: isGatehouseError(err) ? err.code : 'internal' });
       // Best effort: an error answer carries no upstream data, so a failed flush does not change it.
       await svc.recorder.flush?.(session).catch(() => undefined);
     }
     throw withSdkError(err);
+  } finally {
+    if (held !== undefined) svc.httpSessions.release(held.id, exchangeBytes(recordedChars));
   }
 }
 
