@@ -30,3 +30,14 @@ test('the poison outlives the request: a later document of another client is not
   redactDocument(JSON.parse('["ssn\\u0000078051120"]'), m);
   assert.deepEqual(redactDocument(JSON.parse('{"ssn":"078051120"}'), m), { ssn: '[US_SSN]' });
 });
+
+test('any entity: a key "bob@example.com" with value "x" (clean once the key is its label) makes a later "bob@example.com\\0x" clean', () => {
+  const m = masker();
+  // Request 1 (denied or not: the walk runs at inspection) only poisons the per-masker cache.
+  redactDocument(JSON.parse('{"bob@example.com":"x"}'), m);
+  // Request 2: the address travels in a message, reported clean to policy and sent unmasked.
+  const doc = '{"messages":[{"role":"user","content":"bob@example.com\\u0000x"}]}';
+  assert.ok(inspectPrompt(JSON.parse(doc), m).findings > 0, 'the EMAIL is not counted for policy');
+  const out = JSON.stringify(redactDocument(JSON.parse(doc), m));
+  assert.ok(!out.includes('bob@example.com'), `the EMAIL leaves unmasked: ${out}`);
+});
