@@ -17,15 +17,52 @@ export interface PromptFindings extends FindingSummary {
 const BUILTIN = new Set(defaultDetectors());
 const trustCache = new WeakMap<TextMasker, boolean>();
 
-/** Short strings in which a masker found nothing (model names, tool names, repeated words); detectors are pure. */
+/** Longest string (and label) remembered as clean; most (label?, string) pairs remembered per masker. */
 const CLEAN_MAX_CHARS = 64;
 const CLEAN_MAX_ENTRIES = 4096;
-const cleanCache = new WeakMap<TextMasker, Set<string>>();
 
-function cleanSet(masker: TextMasker): Set<string> {
+/**
+ * Short strings in which a masker found nothing (model names, tool names, repeated words), per
+ * context: unlabeled strings in one set, strings read with a label in one set per label. A label
+ * is never joined to its string in a key, so two different (label?, string) pairs can never share
+ * an entry (a joined `label\0string` key once let the unlabeled "ssn\0078051120", clean, stand for
+ * "078051120" under the label "ssn"). Detectors are pure, so a pair clean once is clean for that
+ * masker forever; a pair with a finding is never remembered. Bounded: cleared when full.
+ */
+class CleanStrings {
+  readonly #plain = new Set<string>();
+  readonly #byLabel = new Map<string, Set<string>>();
+  #size = 0;
+
+  has(s: string, label: string | undefined): boolean {
+    const set = label === undefined ? this.#plain : this.#byLabel.get(label);
+    return set !== undefined && set.has(s);
+  }
+
+  add(s: string, label: string | undefined): void {
+    if (this.#size >= CLEAN_MAX_ENTRIES) {
+      this.#plain.clear();
+      this.#byLabel.clear();
+      this.#size = 0;
+    }
+    let set = this.#plain;
+    if (label !== undefined) {
+      const own = this.#byLabel.get(label) ?? new Set<string>();
+      if (own.size === 0) this.#byLabel.set(label, own);
+      set = own;
+    }
+    if (set.has(s)) return;
+    set.add(s);
+    this.#size++;
+  }
+}
+
+const cleanCache = new WeakMap<TextMasker, CleanStrings>();
+
+function cleanSet(masker: TextMasker): CleanStrings {
   let c = cleanCache.get(masker);
   if (c === undefined) {
-    c = new Set();
+    c = new CleanStrings();
     cleanCache.set(masker, c);
   }
   return c;
@@ -33,18 +70,15 @@ function cleanSet(masker: TextMasker): Set<string> {
 
 /**
  * The findings of `masker` in `s` (read with `label` as context when given), remembering short
- * clean strings (bounded) so repeats cost a lookup.
+ * clean pairs (bounded) so repeats cost a lookup. Longer strings or labels are always scanned
+ * (never truncated into a key).
  */
-function scanCached(masker: TextMasker, clean: Set<string>, s: string, label?: string): readonly Finding[] {
+function scanCached(masker: TextMasker, clean: CleanStrings, s: string, label?: string): readonly Finding[] {
   const opts = label === undefined ? undefined : { label };
   if (s.length > CLEAN_MAX_CHARS || (label !== undefined && label.length > CLEAN_MAX_CHARS)) return masker.scan(s, opts);
-  const key = label === undefined ? s : `${label}\u0000${s}`;
-  if (clean.has(key)) return NONE;
+  if (clean.has(s, label)) return NONE;
   const f = masker.scan(s, opts);
-  if (f.length === 0) {
-    if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
-    clean.add(key);
-  }
+  if (f.length === 0) clean.add(s, label);
   return f;
 }
 
@@ -61,12 +95,12 @@ export function scanTexts(scanner: TextMasker, texts: readonly string[]): Findin
 const NONE: readonly Finding[] = Object.freeze([]);
 
 /**
- * True when `masker` finds nothing in `s` (so `masker.mask(s).text === s`), answered from the
- * same bounded cache of short clean strings as the walk: header names and values repeat on every
- * request of a client.
+ * True when `masker` finds nothing in `s` read with `label` as context, if any (so
+ * `masker.mask(s, { label }).text === s`), answered from the same bounded cache of short clean
+ * strings as the walk: header names and values repeat on every request of a client.
  */
-export function isCleanText(masker: TextMasker, s: string): boolean {
-  return scanCached(masker, cleanSet(masker), s).length === 0;
+export function isCleanText(masker: TextMasker, s: string, label?: string): boolean {
+  return scanCached(masker, cleanSet(masker), s, label).length === 0;
 }
 
 /**

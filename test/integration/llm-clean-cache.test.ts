@@ -2,13 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLlmGateway, type LlmGateway } from '../harness/llm-gateway.ts';
 
-// Review: the prompt walk's clean-string cache (src/inspect/prompt/inspect.ts scanCached) keys a
+// Regression (attacker review): the prompt walk's clean-string cache (src/inspect/prompt/inspect.ts) once keyed a
 // labeled scan `${label}\u0000${s}` and an unlabeled one `s`. One request whose object key is an
 // email address with value "x" (the value is clean with the key as its label) makes the string
 // "bob@example.com\u0000x" count as clean for that connection's masker from then on: a later
 // prompt carrying it reaches the upstream unmasked.
 
-describe('review: egress masking through /proxy after the clean-string cache is poisoned', () => {
+describe('egress masking through /proxy after the clean-string cache is poisoned', () => {
   let g: LlmGateway;
   before(async () => { g = await startLlmGateway(); });
   after(async () => { await g?.close(); });
