@@ -11,6 +11,7 @@ import type { SessionLink } from './session-link.ts';
 import { RowExcerpt } from './row-excerpt.ts';
 import type { Verdict } from '../../sql/guard.ts';
 import type { ErrorCode } from '../../kernel/errors.ts';
+import { after } from '../../kernel/clock.ts';
 
 /** The PostgreSQL text limit: most characters of one recorded statement or value. */
 const MAX_RECORDED_TEXT = 4096;
@@ -48,6 +49,8 @@ interface Exchange {
 /** A statement's execution forwarded (Query or Execute): its result is the next one of its batch. */
 interface Slot {
   readonly batch: number;
+  /** Its place among the session's executions (the sweep of running statements records those up to a mark). */
+  readonly seq: number;
   /** Its exchange while not yet recorded; undefined once recorded (its result is then an event of its own). */
   ex: Exchange | undefined;
 }
@@ -56,13 +59,21 @@ interface Slot {
 const MAX_SLOTS = 4096;
 /** Unrecorded exchanges held at most: past it they are recorded before their results. */
 const MAX_HELD = 64;
+/**
+ * A statement still running this long (ms; the recorder's group-commit interval) is recorded
+ * without its result: a gateway killed mid-statement still leaves its request and decision. The
+ * session's one sweep timer records those executed before it was armed, so within 1-2 intervals.
+ */
+const RUNNING_MS = 200;
 
 /**
  * What one PostgreSQL session records: one `statement` event per statement exchange — the
  * request (text content-masked, ≤ 4 KiB; a Bind's parameters), its decision and its result (tag,
  * rows, ms, the first rows as the client received them, or the SQLSTATE of the error that ended
  * it) —, review outcomes, errors and the session's lifecycle. A statement is recorded when it
- * completes; one denied or held for review at its decision; statement records keep the order the
+ * completes; one denied or held for review at its decision; one still running after one
+ * group-commit interval then, without its result (a gateway killed mid-statement leaves its
+ * request and decision; one sweep timer per session); statement records keep the order the
  * client sent the statements in, so an exchange that cannot wait for its result (something else
  * must be recorded first) is recorded without it, and its result follows as a `response` event
  * (see docs/design/recording.md, "Data paths"). Recording never breaks the data path, except that
@@ -87,6 +98,11 @@ export class SessionRecording {
   #held = 0;
   /** Too many executions in flight: results are recorded on their own until the session is idle. */
   #unpaired = false;
+  /** Executions forwarded so far (a slot's `seq`). */
+  #executions = 0;
+  /** The sweep of running statements, while armed: it records held slots up to `#sweepMark`. */
+  #sweep: (() => void) | undefined;
+  #sweepMark = 0;
 
   constructor(svc: PostgresDeps, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined, batches: SessionLink['batches']) {
     this.#svc = svc;
@@ -178,8 +194,27 @@ export class SessionRecording {
       return;
     }
     if (ex && this.#held >= MAX_HELD) this.#recordPending();
-    this.#slots.push({ batch: this.#batches.sent, ex });
-    if (ex) this.#held++;
+    this.#slots.push({ batch: this.#batches.sent, ex, seq: ++this.#executions });
+    if (ex) { this.#held++; this.#armSweep(); }
+  }
+
+  /** Arms the session's one sweep (when none is armed): in one interval, it records the statements executed until now that are still running. */
+  #armSweep(): void {
+    if (this.#sweep !== undefined || this.#held === 0) return;
+    this.#sweepMark = this.#executions;
+    this.#sweep = after(this.#svc.clock, RUNNING_MS, () => {
+      this.#sweep = undefined;
+      this.#recordRunning(this.#sweepMark);
+      this.#armSweep();
+    });
+  }
+
+  /** Records, in order, the exchanges of executions up to `mark` still awaiting their result (it follows as a `response` event). */
+  #recordRunning(mark: number): void {
+    for (const s of this.#slots) {
+      if (this.#held === 0 || s.seq > mark) return;
+      if (s.ex) { this.#record(s.ex, undefined); s.ex = undefined; this.#held--; }
+    }
   }
 
   /** A Sync is forwarded: a statement parsed or bound but not executed in its batch is recorded. */
