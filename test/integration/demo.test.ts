@@ -95,7 +95,8 @@ function assertStory(r: Run, s: Summary): void {
 
   const replay = section(r.out, 'Step 5/5: Replay the recorded sessions');
   assert.match(replay, /gatehouse sessions replay \S+ {3}\(the agent's database session\)/);
-  assert.match(replay, /#\d+ request alice\/support-agent\n {6}DROP TABLE customers\n.*#\d+ decision alice\/support-agent\n {6}deny: agents-no-ddl/);
+  // One `statement` event per PostgreSQL statement: its text, then its decision (docs/design/recording.md).
+  assert.match(replay, /#\d+ statement alice\/support-agent\n {6}DROP TABLE customers\n {6}decision: deny: agents-no-ddl/);
   assert.match(replay, /review: support-write-with-review, review:crm-writes/);
   assert.match(replay, /"tag":"DELETE 1"/);
   assert.match(replay, /user: Our nightly export fails with this config: OPENAI_API_KEY=\[SECRET\]/);
