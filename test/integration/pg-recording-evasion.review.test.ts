@@ -1,0 +1,59 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
+
+// Review: past recording.max_session_bytes a session's later events are dropped (counted), but
+// the data path goes on serving. A PostgreSQL client (or an HTTP client with a label: labelled
+// sessions are never rotated) fills its own session with cheap statements — ~4 KB recorded each
+// (the 4 KiB text; sample values are cut at 256 characters) — and every statement after that runs unrecorded. Shown with a
+// 64 KB limit; the default 50 MB takes ~13 000 such statements, seconds of work.
+
+const skip = await pgSkip();
+
+describe('review: a statement run after its session reached max_session_bytes', { skip }, () => {
+  let t: TestGateway;
+  let db: TestDatabase | undefined;
+  let key: string;
+
+  before(async () => {
+    db = await getTestPostgres();
+    assert.ok(db);
+    t = await startTestGateway({
+      policies: TEST_POLICIES,
+      yaml: ['recording: { max_session_bytes: 64kb }', 'connections:', `  - { name: app, type: postgres, url: "${db.url}" }`].join('\n'),
+    });
+    const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    key = String(created.json.key);
+  });
+  after(async () => {
+    await t?.close();
+    await db?.stop();
+  });
+
+  test('is recorded, or is not run (fail closed)', async () => {
+    const c = new pg.Client({ host: t.postgres.host, port: t.postgres.port, user: 'dev', database: 'app', password: key });
+    c.on('error', () => undefined);
+    await c.connect();
+    for (let i = 0; i < 40; i++) await c.query(`SELECT repeat('a', 3000) AS filler${i}, '${'b'.repeat(3000)}' AS more`);
+    const ran = await c.query("SELECT 'after-the-limit' AS v").then(() => true, () => false);
+    await c.end();
+    let events: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      await t.gw.services.recorder.flush?.();
+      await t.gw.services.recorder.settled?.();
+      const [s] = await t.gw.services.sessions.list({ connection: 'app', limit: 1 });
+      if (s?.closedAt !== undefined) {
+        events = [];
+        for await (const e of t.gw.services.sessions.allEvents(s.id)) events.push(`${e.type} ${JSON.stringify(e.data)}`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.ok(events.length > 0, 'the session was recorded');
+    const recorded = events.some((e) => e.includes('after-the-limit'));
+    assert.ok(recorded || !ran, `the statement ran and is not in the recording: ${events.map((e) => e.slice(0, 80)).join(' | ')}`);
+  });
+});
