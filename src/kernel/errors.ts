@@ -159,6 +159,8 @@ interface ExtrasByCode {
   policy_invalid: { readonly errors?: readonly { readonly file: string; readonly line?: number; readonly column?: number; readonly message: string }[] };
   /** `sqlstate`: the SQLSTATE a PostgreSQL upstream refused the session with (never sent to clients as is). */
   upstream_unreachable: { readonly sqlstate?: string };
+  /** `reason`: `max_session_bytes` when the session's recording is full (start a new session); absent when the store failed. */
+  store_unavailable: { readonly reason?: 'max_session_bytes' };
 }
 
 /** Every code may carry the LLM-compatible `error` object. */

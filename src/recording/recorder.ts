@@ -57,6 +57,14 @@ export interface Recorder {
    * (`bad_request`, `extra.client_aborted`).
    */
   admit?(signal?: AbortSignal): Promise<void> | undefined;
+  /**
+   * True once `session`'s recording reached `recording.max_session_bytes` (an event of it was
+   * dropped): nothing more of it can be recorded, and `flush(session)` rejects from then on
+   * (`store_unavailable`, `extra.reason: 'max_session_bytes'`). Data paths ask it before an
+   * exchange's work (before anything goes upstream) and refuse the exchange (fail closed);
+   * `session.close` is still recorded (the anchor).
+   */
+  full?(session: string): boolean;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

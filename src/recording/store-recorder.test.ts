@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { after, before, describe, test } from 'node:test';
 import { AuditLog } from '../audit/audit-log.ts';
 import { manualClock } from '../kernel/clock.ts';
@@ -140,5 +141,59 @@ describe('StoreRecorder', () => {
     await real.flush();
     assert.deepEqual(await strict.verify('a-2'), { ok: true, events: 5 });
     await assert.rejects(strict.verify('nope'), (e) => isGatehouseError(e, 'not_found'));
+  });
+
+  test('max_session_bytes: once full, flush(session) rejects every time and the session is refused; other sessions and its close are recorded', async () => {
+    const rec = new StoreRecorder(db, { clock, groupCommitMs: 0, maxSessionBytes: 4096 });
+    const base = { session: 'full-1', protocol: 'postgres' as const, user: 'carol' };
+    rec.record({ ...base, type: 'session.open', at: T0, data: {} });
+    let i = 0;
+    while (!rec.full('full-1')) {
+      await rec.flush('full-1');
+      assert.equal(rec.flushedNow('full-1'), true);
+      rec.record({ ...base, type: 'statement', at: T0 + ++i, data: { statement: 'x'.repeat(1000), i } });
+      assert.ok(i < 10, 'full within 10 events of 1 KB');
+    }
+    const full = (e: unknown): boolean => unavailable(e) && (e as { extra: { reason?: string } }).extra.reason === 'max_session_bytes'
+      && /max_session_bytes.*start a new session/.test((e as Error).message);
+    await assert.rejects(rec.flush('full-1'), full);
+    assert.equal(rec.flushedNow('full-1'), false);
+    rec.record({ ...base, type: 'statement', at: T0 + 50, data: { statement: 'dropped' } });
+    await assert.rejects(rec.flush('full-1'), full, 'still rejects (not reported once)');
+    // Another session is not affected.
+    for (const e of exchangeEvents('full-other', T0)) rec.record(e);
+    await rec.flush('full-other');
+    rec.record({ ...base, type: 'session.close', at: T0 + 100, data: {} });
+    assert.equal(rec.full('full-1'), false, 'forgotten at its close');
+    await rec.flush('full-1');
+    await rec.close();
+    const events = await store.events('full-1');
+    const types = events.map((e) => e.type);
+    assert.deepEqual(types.filter((t) => t === 'truncated'), ['truncated']);
+    assert.equal(types[types.length - 1], 'session.close');
+    assert.equal(types.filter((t) => t === 'statement').length, i - 1, 'every statement whose flush resolved is recorded');
+    assert.equal(events.some((e) => JSON.stringify(e.data).includes('dropped')), false);
+    assert.deepEqual(await store.verify('full-1'), { ok: true, events: events.length });
+  });
+
+  test('property: full(session) turns true exactly when the writer starts dropping the session (no event after a resolved flush is lost)', async () => {
+    let n = 0;
+    await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 900 }), { minLength: 1, maxLength: 12 }), async (sizes) => {
+      const rec = new StoreRecorder(db, { clock, groupCommitMs: 0, maxSessionBytes: 2048 });
+      const id = `full-p-${++n}`;
+      const base = { session: id, protocol: 'http' as const, user: 'dan' };
+      let acknowledged = 0;
+      for (const [k, len] of sizes.entries()) {
+        rec.record({ ...base, type: 'response', at: T0 + k, data: { t: 'y'.repeat(len) } });
+        const ok = await rec.flush(id).then(() => true, () => false);
+        assert.equal(ok, !rec.full(id));
+        if (ok) acknowledged++;
+      }
+      await rec.close();
+      const s = await store.get(id);
+      assert.ok(s);
+      assert.equal((await store.events(id)).filter((e) => e.type === 'response').length, acknowledged);
+      assert.equal(s.truncated, acknowledged < sizes.length);
+    }), { numRuns: 25 });
   });
 });

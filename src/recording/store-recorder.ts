@@ -67,6 +67,10 @@ const MAX_ID = 200;
 const MAX_LABEL = 256;
 /** Sessions whose losses are remembered for markers and flush() reports. */
 const MAX_LOSS_SESSIONS = 10_000;
+/** Sessions whose recorded payload is tracked for `max_session_bytes` (left at their close). */
+const MAX_SIZED_SESSIONS = 200_000;
+/** Why a full session is refused (flush, {@link StoreRecorder.full}). */
+const FULL_MESSAGE = 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session';
 
 /**
  * The recorder behind the data paths: `record()` validates and enqueues (never throws, never
@@ -120,6 +124,15 @@ export class StoreRecorder implements Recorder {
   readonly #closeTickets = new Map<string, number>();
   #isoAt = Number.NaN;
   #isoText = '';
+  /**
+   * Payload bytes recorded per open session, as the writer counts them toward `max_session_bytes`
+   * (every event but `session.close` and `truncated`); an entry leaves at the session's close.
+   * At most {@link MAX_SIZED_SESSIONS}: past it a new session is not tracked (the writer still caps
+   * it, counting what it drops, but flush cannot refuse for it).
+   */
+  readonly #sizes = new Map<string, number>();
+  /** Sessions whose next event would have passed `max_session_bytes`: full, refused (fail closed). Left at their close. */
+  readonly #full = new Set<string>();
 
   constructor(db: SqlDriver, opts: StoreRecorderOptions = {}) {
     this.#db = db;
@@ -174,6 +187,7 @@ export class StoreRecorder implements Recorder {
       return;
     }
     const e = this.#prepare(event);
+    this.#size(e);
     if (this.#closed || !this.#gc.push({ e, ticket })) {
       this.#lose(e, this.#closed ? 'closed' : 'queue_full', ticket);
       this.#settle();
@@ -186,13 +200,48 @@ export class StoreRecorder implements Recorder {
   }
 
   /**
+   * Mirrors the writer's `max_session_bytes` accounting (session-writer.ts): the first event that
+   * would pass the limit makes the session full (the writer puts a `truncated` marker in its place
+   * and drops what follows), and a full session's flushes reject from then on.
+   */
+  #size(e: PreparedEvent): void {
+    if (e.type === 'session.close') {
+      this.#sizes.delete(e.session);
+      this.#full.delete(e.session);
+      return;
+    }
+    if (e.type === 'truncated' || this.#full.has(e.session)) return;
+    const had = this.#sizes.get(e.session);
+    if (had === undefined && this.#sizes.size >= MAX_SIZED_SESSIONS) return;
+    const now = (had ?? 0) + e.bytes;
+    if (now > this.#opts.maxSessionBytes) {
+      this.#sizes.delete(e.session);
+      this.#full.add(e.session);
+      return;
+    }
+    this.#sizes.set(e.session, now);
+  }
+
+  /**
+   * See {@link Recorder.full}: the session's recording reached `max_session_bytes` (an event of
+   * it was dropped), so nothing more of it can be recorded: data paths refuse its next exchange
+   * before any work, and end it.
+   */
+  full(session: string): boolean {
+    return this.#full.has(session);
+  }
+
+  /**
    * Resolves when every event recorded before the call is durable: in the journal, or committed
    * when there is none (or when back-pressure says so). A `session.close` in range is waited for
    * until committed and anchored: with `session`, only that session's; without, every one.
    * Rejects with `store_unavailable` if one of them was lost — of `session` when given, else of
-   * any session (each loss is reported once).
+   * any session (each loss is reported once) — and, with `session`, from the moment that session
+   * is full (`max_session_bytes`: its later events are dropped), every time (`extra.reason:
+   * 'max_session_bytes'`).
    */
   async flush(session?: string): Promise<void> {
+    if (session !== undefined && this.#full.has(session)) throw this.#refuse(FULL_MESSAGE, { reason: 'max_session_bytes' });
     const target = this.#issued;
     if (!this.#durableInJournal(target, session) && this.#settledThrough() < target) {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
@@ -271,7 +320,7 @@ export class StoreRecorder implements Recorder {
   /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
   flushedNow(session: string): boolean {
     const target = this.#issued;
-    if (this.#lossTickets.has(session) || this.#anchoring.has(session)) return false;
+    if (this.#full.has(session) || this.#lossTickets.has(session) || this.#anchoring.has(session)) return false;
     if (this.#settledThrough() < target && !this.#durableInJournal(target, session)) return false;
     return true;
   }
@@ -357,7 +406,7 @@ export class StoreRecorder implements Recorder {
    * to `onError` (`refused`) at most once a second with the number since the last report, so a
    * failing store cannot flood the log. The report names no session, user or payload.
    */
-  #refuse(message: string): GatehouseError {
+  #refuse(message: string, extra?: { reason: 'max_session_bytes' }): GatehouseError {
     this.#stats.refused++;
     this.#unreported++;
     const now = this.#clock.now();
@@ -366,7 +415,7 @@ export class StoreRecorder implements Recorder {
       this.#unreported = 0;
       this.#reportedAt = now;
     }
-    return new GatehouseError('store_unavailable', message);
+    return new GatehouseError('store_unavailable', message, extra);
   }
 
   /**

@@ -37,9 +37,17 @@ describe('review: a statement run after its session reached max_session_bytes', 
     const c = new pg.Client({ host: t.postgres.host, port: t.postgres.port, user: 'dev', database: 'app', password: key });
     c.on('error', () => undefined);
     await c.connect();
-    for (let i = 0; i < 40; i++) await c.query(`SELECT repeat('a', 3000) AS filler${i}, '${'b'.repeat(3000)}' AS more`);
+    // Fail closed: the statement whose events reach the limit has its completion withheld and the
+    // session ends with a FATAL error that says why; nothing after it runs.
+    let fatal: (Error & { severity?: string }) | undefined;
+    for (let i = 0; i < 40 && fatal === undefined; i++) {
+      await c.query(`SELECT repeat('a', 3000) AS filler${i}, '${'b'.repeat(3000)}' AS more`).catch((err: unknown) => { fatal = err as Error & { severity?: string }; });
+    }
     const ran = await c.query("SELECT 'after-the-limit' AS v").then(() => true, () => false);
-    await c.end();
+    await c.end().catch(() => undefined);
+    assert.ok(fatal, 'the session was ended at the limit');
+    assert.equal(fatal.severity, 'FATAL');
+    assert.match(fatal.message, /max_session_bytes/);
     let events: string[] = [];
     for (let i = 0; i < 200; i++) {
       await t.gw.services.recorder.flush?.();
@@ -54,6 +62,9 @@ describe('review: a statement run after its session reached max_session_bytes', 
     }
     assert.ok(events.length > 0, 'the session was recorded');
     const recorded = events.some((e) => e.includes('after-the-limit'));
+    assert.equal(ran, false);
+    assert.ok(events.some((e) => e.startsWith('truncated ') && e.includes('max_session_bytes')), 'the chain marks the truncation');
+    assert.ok(events.some((e) => e.startsWith('session.close ')), 'the close is recorded past the limit (the anchor)');
     assert.ok(recorded || !ran, `the statement ran and is not in the recording: ${events.map((e) => e.slice(0, 80)).join(' | ')}`);
   });
 });

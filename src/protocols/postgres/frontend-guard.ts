@@ -27,6 +27,8 @@ const UNKNOWN_STATEMENT: PgErrorCode = { code: 'not_found', sqlstate: SQLSTATE.i
 const SYNTAX: PgErrorCode = { code: 'bad_request', sqlstate: SQLSTATE.syntaxError };
 /** Message types whose handler in {@link FrontendGuard.frontend} parses (so validates) the body first. */
 const PARSED_BY_HANDLER: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.describe, FE.execute, FE.close]);
+/** Messages that run (or prepare to run) a statement: refused once the session's recording is full. */
+const STATEMENT_MESSAGES: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.execute]);
 /** A Query that may define or drop prepared statements (checked before looking at its statements). */
 const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
@@ -115,6 +117,8 @@ export class FrontendGuard {
       else if (f.type === FE.terminate) this.#init.close();
       return;
     }
+    // A session whose recording is full (max_session_bytes) runs nothing more: it ends, fail closed.
+    if (STATEMENT_MESSAGES.has(f.type)) this.#rec.admit();
     switch (f.type) {
       case FE.query: return this.#query(f);
       case FE.parse: return this.#parse(f);

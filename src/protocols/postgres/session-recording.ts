@@ -10,7 +10,7 @@ import type { Frame } from './frame-reader.ts';
 import type { SessionLink } from './session-link.ts';
 import { RowExcerpt } from './row-excerpt.ts';
 import type { Verdict } from '../../sql/guard.ts';
-import type { ErrorCode } from '../../kernel/errors.ts';
+import { GatehouseError, type ErrorCode } from '../../kernel/errors.ts';
 import { after } from '../../kernel/clock.ts';
 
 /** The PostgreSQL text limit: most characters of one recorded statement or value. */
@@ -26,7 +26,15 @@ interface Result {
   readonly tag: string | null;
 }
 
-/** The recording of the session failed: the statement's completion is withheld and the session ends. */
+const FULL = 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session';
+
+/** The flush's rejection as a {@link RecordingError}: a full session says so, anything else is the store. */
+function recordingError(err: unknown): RecordingError {
+  const full = err instanceof GatehouseError && err.extra.reason === 'max_session_bytes';
+  return new RecordingError(full ? FULL : 'Gatehouse could not record the session (store unavailable); the result is withheld');
+}
+
+/** The recording of the session failed: the statement's completion is withheld and the session ends (the message is the client's). */
 export class RecordingError extends Error {
   override readonly name = 'RecordingError';
   /** The registry code (the recording store failed; XX000). */
@@ -343,6 +351,14 @@ export class SessionRecording {
     if (this.#svc.recorder.flushedNow?.(this.#id) === true) { send(raw); return; }
     const flushed = this.#svc.recorder.flush?.(this.#id);
     if (!flushed) { send(raw); return; }
-    return flushed.then(() => { send(raw); }, () => { throw new RecordingError('the session could not be recorded'); });
+    return flushed.then(() => { send(raw); }, (err: unknown) => { throw recordingError(err); });
+  }
+
+  /**
+   * Throws a {@link RecordingError} when the session's recording is full (`max_session_bytes`):
+   * asked before a statement's message is handled, so no statement runs unrecorded.
+   */
+  admit(): void {
+    if (this.on && this.#svc.recorder.full?.(this.#id) === true) throw new RecordingError(FULL);
   }
 }

@@ -288,7 +288,7 @@ export class PgSession {
       : protocol
       ? (side === 'client' ? `protocol violation: ${err.message}` : 'protocol violation by the upstream server')
       : masking ? `Gatehouse could not mask the result: ${err.message}`
-        : recording ? 'Gatehouse could not record the session (store unavailable); the result is withheld' : 'Gatehouse internal error';
+        : recording ? err.message : 'Gatehouse internal error';
     while (this.#client.writableCorked > 0) this.#client.uncork();
     // The registry code of the failure (08P01 for a protocol violation; XX000 for the rest).
     const code = protocol || masking || recording ? err.code : 'internal';

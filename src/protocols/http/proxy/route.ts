@@ -94,6 +94,11 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       held = svc.httpSessions.resolve(header, sessionOwner(who), newId, { ...identityOf('http', who), connection: connection.name });
       session = held.id;
       exchange = { exchange: held.exchange };
+      // A session whose recording is full (max_session_bytes) takes no more exchanges: refused
+      // before any work or upstream call (fail closed); a new session (another label) goes on.
+      if (svc.recorder.full?.(session) === true) {
+        throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
+      }
     }
     res.setHeader('gatehouse-session', session);
     principal = who;
