@@ -25,6 +25,11 @@ export interface ToolEnv {
   readonly svc: McpDeps;
   readonly caller: McpCaller;
   readonly session: McpSession;
+  /**
+   * The exchange of the next tool call of this request (one per `tools/call` of a batch, in
+   * order): {@link runTool} claims it so each call's events carry their own `exchange` number.
+   */
+  readonly claim?: () => McpSession | undefined;
   readonly pending: PendingCalls;
   readonly limits: McpLimits;
   /** Aborted when the HTTP exchange ends (client gone). */

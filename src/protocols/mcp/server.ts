@@ -76,9 +76,10 @@ async function serve(
   }
   const header = req.headers['mcp-session-id'] ?? req.headers['gatehouse-session'];
   // A session is resolved (and recorded) only by tool calls; other messages just carry its id.
-  const session = hasToolCall(body)
-    ? McpSession.resolve(svc, caller.principal, header)
-    : undefined;
+  // Each tool call of a JSON-RPC batch is an exchange of its own (its own number in the session).
+  const calls = toolCalls(body);
+  const sessions = Array.from({ length: calls }, () => McpSession.resolve(svc, caller.principal, header));
+  const session = sessions[0];
   // Other messages get the live session the header names (never claimed here), else the header
   // itself or a new id: a label the next tool call resolves like any other.
   const sessionId = session?.id ?? svc.httpSessions.peek(header, sessionOwner(caller.principal)) ?? (validSessionHeader(header) ? header : newId());
@@ -88,10 +89,12 @@ async function serve(
   const ac = new AbortController();
   res.once('close', () => { if (!res.writableFinished) ac.abort(); });
   // The exchange ends with its answer (a rotated or evicted session is closed after it).
-  if (session !== undefined) res.once('close', () => { session.release(); });
+  if (calls > 0) res.once('close', () => { for (const s of sessions) s.release(); });
+  const unclaimed = [...sessions];
   const env: ToolEnv = {
     svc, caller, limits, pending, signal: ac.signal,
     session: session ?? McpSession.passive(svc, caller.principal, sessionId),
+    claim: () => unclaimed.shift(),
   };
   const server = new McpServer(SERVER_INFO, {
     capabilities: { tools: {} },
@@ -106,10 +109,10 @@ async function serve(
   await transport.handleRequest(req, res, body);
 }
 
-/** True when the JSON-RPC message (or batch) contains a `tools/call` request. */
-function hasToolCall(body: unknown): boolean {
+/** The number of `tools/call` requests in the JSON-RPC message (or batch). */
+function toolCalls(body: unknown): number {
   const messages = Array.isArray(body) ? body as unknown[] : [body];
-  return messages.some((m) => m !== null && typeof m === 'object' && (m as Record<string, unknown>).method === 'tools/call');
+  return messages.filter((m) => m !== null && typeof m === 'object' && (m as Record<string, unknown>).method === 'tools/call').length;
 }
 
 /** An HTTP-level fault on `/mcp` as a JSON-RPC error, its code from the error registry (with the `WWW-Authenticate` challenge on 401). */

@@ -56,8 +56,10 @@ function callbackOf<I extends z.ZodObject, O extends z.ZodObject>(env: ToolEnv, 
  * recorder's flush (a lost recording withholds the result). Never throws: faults become `isError`.
  */
 export async function runTool<I extends z.ZodObject, O extends z.ZodObject>(
-  env: ToolEnv, def: ToolDef<I, O>, args: z.output<I>, extra: ToolExtra,
+  outer: ToolEnv, def: ToolDef<I, O>, args: z.output<I>, extra: ToolExtra,
 ): Promise<CallToolResult> {
+  const claimed = outer.claim?.();
+  const env: ToolEnv = claimed === undefined ? outer : { ...outer, session: claimed };
   const { svc, session } = env;
   const principal = env.caller.principal;
   const name = def.connectionOf?.(args);

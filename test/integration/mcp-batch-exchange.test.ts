@@ -1,0 +1,42 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
+import { MemoryRecorder } from '../../src/recording/recorder.ts';
+
+// Review (d300d92): "every event of an exchange carries data.exchange, so that concurrent
+// exchanges' interleaved events stay attributable". An MCP POST is resolved once, so every tool
+// call of a JSON-RPC batch (the SDK accepts arrays) shares one exchange number: their requests,
+// decisions and responses interleave under one number and cannot be told apart.
+
+const POLICIES = `
+@id("mcp-all")
+permit (principal, action == Action::"mcp.call", resource);
+`;
+
+describe('review: MCP tool calls of one batch are separate exchanges', () => {
+  let t: TestGateway;
+  let key: string;
+  const recorder = new MemoryRecorder();
+  before(async () => {
+    t = await startTestGateway({ policies: POLICIES, recorder, yaml: 'connections: []' });
+    const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    key = String(created.json.key);
+  });
+  after(async () => { await t?.close(); });
+
+  test('two tools/call in one POST record two exchange numbers', async () => {
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+    const res = await fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
+      body: JSON.stringify([call(1), call(2)]),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    const requests = recorder.events.filter((e) => e.protocol === 'mcp' && e.type === 'request');
+    assert.equal(requests.length, 2, JSON.stringify(recorder.events.map((e) => [e.type, e.data])));
+    const numbers = new Set(requests.map((e) => (e.data as { exchange?: number }).exchange));
+    assert.equal(numbers.size, 2, `both tool calls are exchange ${[...numbers].join(',')}: ${JSON.stringify(requests.map((e) => e.data))}`);
+  });
+});
