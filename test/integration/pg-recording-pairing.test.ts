@@ -88,4 +88,18 @@ describe('review: PostgreSQL statement records pair each result with the stateme
       if (d.sample !== undefined) assert.deepEqual(d.sample, [[(d.params as string[])[0]]], `a Bind's record holds another portal's rows: ${JSON.stringify(d)}`);
     }
   });
+
+  test('a multi-statement Query whose second statement fails: the error is recorded (the first result was rolled back)', async () => {
+    const c = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'app', key);
+    try {
+      c.send(fe.query("SELECT 'first' AS v; SELECT 1/0"));
+      await c.until(0x5a);
+    } finally { c.close(); }
+    const events = await closedSession();
+    const all = JSON.stringify(events.map((e) => [e.type, e.data]));
+    // The statement record says "SELECT 1 (1 rows)" and nothing records the 22012 that failed
+    // (and, in the Query's implicit transaction, undid) it: a `DELETE …; SELECT 1/0` reads as a
+    // DELETE that happened.
+    assert.ok(all.includes('22012'), `the server error of the Query is not recorded: ${all}`);
+  });
 });
