@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import fc from 'fast-check';
 import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
 import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
@@ -72,6 +73,8 @@ describe('review: PostgreSQL statement records pair each result with the stateme
     if (two.sample !== undefined) assert.deepEqual(two.sample, [['two']], `s2's record holds the rows of p1 (s1): ${JSON.stringify(two)}`);
     if (one.sample !== undefined) assert.deepEqual(one.sample, [['one']]);
     if (two.columns !== undefined) assert.deepEqual(two.columns, ['w']);
+    // Executed in the order bound: each result pairs with its own statement (none left to a `response`).
+    assert.deepEqual([one.sample, two.sample], [[['one']], [['two']]], JSON.stringify(stmts));
   });
 
   test('a named statement bound twice, portals executed in bind order: params pair with their rows', async () => {
@@ -101,5 +104,64 @@ describe('review: PostgreSQL statement records pair each result with the stateme
     // (and, in the Query's implicit transaction, undid) it: a `DELETE …; SELECT 1/0` reads as a
     // DELETE that happened.
     assert.ok(all.includes('22012'), `the server error of the Query is not recorded: ${all}`);
+  });
+
+  // Random pipelines in one batch: Parse/Bind over named and unnamed statements and portals, each
+  // Bind with a parameter of its own (the distinguishable result), then Executes in any order.
+  type Act = { readonly bind: true; readonly stmt: string; readonly portal: string } | { readonly bind: false; readonly pick: number };
+  const actArb: fc.Arbitrary<Act> = fc.oneof(
+    fc.record({ bind: fc.constant(true as const), stmt: fc.constantFrom('', 'sa', 'sb'), portal: fc.constantFrom('', 'pa', 'pb', 'pc') }),
+    fc.record({ bind: fc.constant(false as const), pick: fc.nat(7) }),
+  );
+
+  test('property: every recorded statement carries exactly its own portal\'s result; each result is recorded once', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(actArb, { minLength: 1, maxLength: 10 }), async (acts) => {
+      const frames: Buffer[] = [];
+      const prepared = new Set<string>();
+      const open = new Map<string, string>();
+      const named = new Set<string>(); // named portals live until the transaction ends, executed or not
+      const executed: string[] = [];
+      let n = 0;
+      for (const a of acts) {
+        if (a.bind) {
+          if (named.has(a.portal)) continue; // a named portal bound twice is the server's error
+          if (a.portal !== '') named.add(a.portal);
+          if (a.stmt === '' || !prepared.has(a.stmt)) frames.push(fe.parse(a.stmt, 'SELECT $1::text AS v'));
+          if (a.stmt !== '') prepared.add(a.stmt);
+          const value = `v${n++}`;
+          open.delete(a.portal);
+          open.set(a.portal, value);
+          frames.push(fe.bind(a.portal, a.stmt, [value]));
+        } else {
+          const portals = [...open.keys()];
+          if (portals.length === 0) continue;
+          const portal = portals[a.pick % portals.length]!;
+          frames.push(fe.execute(portal));
+          executed.push(open.get(portal)!);
+          open.delete(portal);
+        }
+      }
+      const c = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'app', key);
+      try {
+        c.send(...frames, fe.sync());
+        const got = await c.until(0x5a);
+        assert.ok(!got.some((f) => f.type === 0x45), got.map((f) => c.describe(f)).join(' '));
+      } finally { c.close(); }
+      const events = await closedSession();
+      const results: string[] = [];
+      for (const e of events) {
+        const d = e.data;
+        if (e.type === 'statement') {
+          assert.equal(d.error, undefined, JSON.stringify(d));
+          if (d.sample !== undefined) {
+            assert.deepEqual(d.sample, [[(d.params as string[])[0]]], `a statement record holds another portal's rows: ${JSON.stringify(events.map((x) => x.data))}`);
+            results.push(String((d.sample as string[][])[0]![0]));
+          }
+        } else if (e.type === 'response' && d.sample !== undefined) {
+          results.push(String((d.sample as string[][])[0]![0]));
+        }
+      }
+      assert.deepEqual(results.sort(), [...executed].sort(), 'each executed portal\'s result recorded exactly once');
+    }), { numRuns: 20 });
   });
 });

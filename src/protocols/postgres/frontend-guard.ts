@@ -139,7 +139,7 @@ export class FrontendGuard {
         if (named?.sensitive !== undefined) this.#results.markSensitive(named.sensitive);
         this.#results.execute(portal, named && { plan: named.plan });
         this.#rec.started();
-        this.#rec.executing();
+        this.#rec.executing(portal);
         this.#link.toUpstream(f.raw);
         return;
       }

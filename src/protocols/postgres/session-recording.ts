@@ -52,6 +52,10 @@ interface Exchange {
   params?: (string | null)[];
   portal?: string;
   decision?: { readonly actions: readonly string[]; readonly effect: string; readonly reasons?: readonly string[] };
+  /** Its outcome once known: a result, an error, or `null` (it gets none); undefined while awaited. */
+  outcome?: Result | { error: string | null } | null;
+  /** Recorded already: a result arriving for it later is a `response` event. */
+  recorded?: boolean;
 }
 
 /** A statement's execution forwarded (Query or Execute): its result is the next one of its batch. */
@@ -59,8 +63,10 @@ interface Slot {
   readonly batch: number;
   /** Its place among the session's executions (the sweep of running statements records those up to a mark). */
   readonly seq: number;
-  /** Its exchange while not yet recorded; undefined once recorded (its result is then an event of its own). */
-  ex: Exchange | undefined;
+  /** The exchange its portal was bound by (or its Query); undefined when unknown (its result is then an event of its own). */
+  readonly ex: Exchange | undefined;
+  /** The Execute's portal (undefined for a Query). */
+  readonly portal: string | undefined;
 }
 
 /** Executions awaiting their result past which the session stops pairing results with statements (until it is idle). */
@@ -102,8 +108,10 @@ export class SessionRecording {
   #building: Exchange | undefined;
   /** Executions forwarded, oldest first, awaiting their result. */
   readonly #slots: Slot[] = [];
-  /** Slots whose exchange is not yet recorded. */
-  #held = 0;
+  /** Exchanges not yet recorded, in the order sent (bounded by MAX_HELD); recorded from the head as their outcomes are known. */
+  readonly #queue: Exchange[] = [];
+  /** Portals bound in the current batch and not yet executed: the exchange of the Bind that made each. */
+  readonly #portals = new Map<string, Exchange>();
   /** Too many executions in flight: results are recorded on their own until the session is idle. */
   #unpaired = false;
   /** Executions forwarded so far (a slot's `seq`). */
@@ -138,7 +146,7 @@ export class SessionRecording {
   /** A Query or Parse arrived (`statement` as recorded): its exchange starts. */
   request(message: 'query' | 'parse', statement: string, name?: string): void {
     if (!this.on) return;
-    if (this.#building) this.#recordPending();
+    this.#queueBuilding();
     this.#building = name === undefined ? { message, statement } : { message, name, statement };
   }
 
@@ -161,7 +169,7 @@ export class SessionRecording {
       b.portal = portal;
       return;
     }
-    if (b) this.#recordPending();
+    this.#queueBuilding();
     this.#building = { message: 'bind', name, params, portal };
   }
 
@@ -186,29 +194,40 @@ export class SessionRecording {
   }
 
   /**
-   * A statement's execution is forwarded (a Query, or an Execute; call before it counts a batch):
-   * the next result of its batch is its own.
+   * A statement's execution is forwarded (a Query, or an Execute of `portal`; call before it
+   * counts a batch): the next result of its batch is its own, recorded with the exchange of the
+   * Bind that made the portal (not the last one sent). An Execute of a portal the session does not
+   * know a pending Bind for (executed before, bound in an earlier batch) pairs with nothing: its
+   * result is a `response` event.
    */
-  executing(): void {
+  executing(portal?: string): void {
     if (!this.on) return;
-    const ex = this.#building;
-    this.#building = undefined;
-    if (this.#unpaired) { if (ex) this.#record(ex, undefined); return; }
+    let ex: Exchange | undefined;
+    if (portal === undefined) {
+      ex = this.#building;
+      this.#building = undefined;
+    } else {
+      this.#queueBuilding();
+      ex = this.#portals.get(portal);
+      this.#portals.delete(portal);
+    }
+    if (ex?.recorded === true) ex = undefined;
+    if (this.#unpaired) { if (ex) this.#forceRecord(ex); return; }
     if (this.#slots.length >= MAX_SLOTS) {
       this.#unpaired = true;
       this.#recordPending();
       this.#slots.length = 0;
-      if (ex) this.#record(ex, undefined);
+      if (ex) this.#forceRecord(ex);
       return;
     }
-    if (ex && this.#held >= MAX_HELD) this.#recordPending();
-    this.#slots.push({ batch: this.#batches.sent, ex, seq: ++this.#executions });
-    if (ex) { this.#held++; this.#armSweep(); }
+    if (ex && portal === undefined) this.#enqueue(ex);
+    this.#slots.push({ batch: this.#batches.sent, ex, portal, seq: ++this.#executions });
+    if (ex) this.#armSweep();
   }
 
   /** Arms the session's one sweep (when none is armed): in one interval, it records the statements executed until now that are still running. */
   #armSweep(): void {
-    if (this.#sweep !== undefined || this.#held === 0) return;
+    if (this.#sweep !== undefined || this.#queue.length === 0) return;
     this.#sweepMark = this.#executions;
     this.#sweep = after(this.#svc.clock, RUNNING_MS, () => {
       this.#sweep = undefined;
@@ -217,17 +236,30 @@ export class SessionRecording {
     });
   }
 
-  /** Records, in order, the exchanges of executions up to `mark` still awaiting their result (it follows as a `response` event). */
+  /**
+   * Records, in order, the exchanges of executions up to `mark` still awaiting their result (it
+   * follows as a `response` event), with every exchange sent before them.
+   */
   #recordRunning(mark: number): void {
+    let last: Exchange | undefined;
     for (const s of this.#slots) {
-      if (this.#held === 0 || s.seq > mark) return;
-      if (s.ex) { this.#record(s.ex, undefined); s.ex = undefined; this.#held--; }
+      if (s.seq > mark) break;
+      if (s.ex && s.ex.recorded !== true && s.ex.outcome === undefined) last = s.ex;
     }
+    if (!last) return;
+    const q = this.#queue;
+    const upto = q.indexOf(last);
+    for (let i = 0; i <= upto; i++) { q[i]!.recorded = true; this.#record(q[i]!, q[i]!.outcome ?? undefined); }
+    q.splice(0, upto + 1);
   }
 
-  /** A Sync is forwarded: a statement parsed or bound but not executed in its batch is recorded. */
+  /** A Sync is forwarded: a statement parsed or bound but not executed in its batch gets no result. */
   sync(): void {
-    if (this.#building) this.#recordPending();
+    if (!this.on) return;
+    this.#queueBuilding();
+    for (const ex of this.#portals.values()) if (ex.outcome === undefined) ex.outcome = null;
+    this.#portals.clear();
+    this.#drain();
   }
 
   /** A RowDescription as sent (names the excerpt's columns). */
@@ -254,13 +286,14 @@ export class SessionRecording {
         tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null,
       };
       const slot = this.#slot();
-      if (slot?.ex) {
-        this.#held--;
-        this.#record(slot.ex, result);
+      if (slot?.ex && slot.ex.recorded !== true) {
+        slot.ex.outcome = result;
+        this.#drain();
       } else {
         // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
         this.#tap.event('response', {
-          ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: result.ms, rows: result.rows,
+          ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: result.ms,
+          ...(slot?.portal === undefined ? {} : { portal: slot.portal }), rows: result.rows,
           ...(x === undefined ? {} : { sample: x.sample, sample_truncated: x.sample_truncated }), tag: result.tag,
         });
       }
@@ -271,15 +304,23 @@ export class SessionRecording {
   /**
    * An ErrorResponse of the server (not a denial's): the statement whose result was awaited in
    * this batch is recorded with the error's SQLSTATE (the server skips the rest of the batch).
+   * With none awaited (a later statement of a multi-statement Query, an Execute paired with
+   * nothing) the SQLSTATE is a `response` event of its own — so a statement that completed before
+   * it in the same implicit transaction does not read as done; never the error's text.
    */
   failed(body: Buffer): void {
     this.#rows = 0;
     if (!this.on) return;
     this.#excerpt.take();
     const slot = this.#slot();
-    if (!slot?.ex) return;
-    this.#held--;
-    this.#record(slot.ex, { error: parseErrorFields(body).get('C') ?? null });
+    const error = parseErrorFields(body).get('C') ?? null;
+    if (slot?.ex && slot.ex.recorded !== true) {
+      slot.ex.outcome = { error };
+      this.#drain();
+      return;
+    }
+    // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
+    this.#tap.event('response', slot?.portal === undefined ? { error } : { error, portal: slot.portal });
   }
 
   /**
@@ -292,8 +333,9 @@ export class SessionRecording {
     const done = this.#batches.done;
     while (this.#slots.length > 0 && this.#slots[0]!.batch < done) {
       const s = this.#slots.shift()!;
-      if (s.ex) { this.#held--; this.#record(s.ex, undefined); }
+      if (s.ex && s.ex.outcome === undefined) s.ex.outcome = null;
     }
+    this.#drain();
     if (this.#unpaired && done === this.#batches.sent && this.#slots.length === 0) this.#unpaired = false;
   }
 
@@ -305,17 +347,67 @@ export class SessionRecording {
     return head;
   }
 
-  /** Records every exchange not yet recorded, in the order they were sent (their results follow on their own). */
-  #recordPending(): void {
-    if (this.#held > 0) {
-      for (const s of this.#slots) {
-        if (s.ex) { this.#record(s.ex, undefined); s.ex = undefined; }
-      }
-      this.#held = 0;
+  /**
+   * The exchange being built is complete (another message starts one, an Execute or a Sync
+   * follows): a bound one waits for its portal's Execute; one that runs nothing (a Parse not
+   * bound in its exchange) gets no result.
+   */
+  #queueBuilding(): void {
+    const b = this.#building;
+    if (!b) return;
+    this.#building = undefined;
+    if (b.portal !== undefined) {
+      const old = this.#portals.get(b.portal);
+      // A Bind replaces the unnamed portal (a named one bound twice is the server's error).
+      if (old && old.outcome === undefined) old.outcome = null;
+      this.#portals.set(b.portal, b);
+    } else {
+      b.outcome = null;
     }
+    this.#enqueue(b);
+    this.#drain();
+  }
+
+  /** An exchange joins the queue (past MAX_HELD, the queue is recorded first, without results). */
+  #enqueue(ex: Exchange): void {
+    if (this.#queue.length >= MAX_HELD) this.#recordPending();
+    this.#queue.push(ex);
+  }
+
+  /** Records the exchanges at the queue's head whose outcomes are known, in order. */
+  #drain(): void {
+    const q = this.#queue;
+    let i = 0;
+    while (i < q.length && q[i]!.outcome !== undefined) {
+      const ex = q[i++]!;
+      ex.recorded = true;
+      this.#record(ex, ex.outcome ?? undefined);
+    }
+    if (i > 0) q.splice(0, i);
+  }
+
+  /** One exchange recorded now, after every exchange sent before it (which are recorded without results still awaited). */
+  #forceRecord(ex: Exchange): void {
+    this.#recordPending();
+    if (ex.recorded === true) return;
+    ex.recorded = true;
+    this.#record(ex, ex.outcome ?? undefined);
+  }
+
+  /**
+   * Records every exchange not yet recorded, in the order they were sent, each with its outcome
+   * if known (the results still awaited follow on their own, as `response` events).
+   */
+  #recordPending(): void {
     const b = this.#building;
     this.#building = undefined;
-    if (b) this.#record(b, undefined);
+    for (const ex of this.#queue) {
+      ex.recorded = true;
+      this.#record(ex, ex.outcome ?? undefined);
+    }
+    this.#queue.length = 0;
+    this.#portals.clear();
+    if (b) { b.recorded = true; this.#record(b, undefined); }
   }
 
   /**
