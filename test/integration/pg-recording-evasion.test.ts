@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { startPgRecordingRig, type PgRecordingRig } from '../harness/pg-recording.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
 
 // Review: past recording.max_session_bytes a session's later events are dropped (counted), but
 // the data path goes on serving. A PostgreSQL client (or an HTTP client with a label: labelled
@@ -13,24 +14,16 @@ import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-
 const skip = await pgSkip();
 
 describe('review: a statement run after its session reached max_session_bytes', { skip }, () => {
+  let rig: PgRecordingRig | undefined;
   let t: TestGateway;
-  let db: TestDatabase | undefined;
   let key: string;
 
   before(async () => {
-    db = await getTestPostgres();
-    assert.ok(db);
-    t = await startTestGateway({
-      policies: TEST_POLICIES,
-      yaml: ['recording: { max_session_bytes: 64kb }', 'connections:', `  - { name: app, type: postgres, url: "${db.url}" }`].join('\n'),
-    });
-    const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
-    assert.equal(created.status, 201, JSON.stringify(created.json));
-    key = String(created.json.key);
+    rig = await startPgRecordingRig({ yaml: ['recording: { max_session_bytes: 64kb }'] });
+    ({ t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await db?.stop();
+    await rig?.close();
   });
 
   test('is recorded, or is not run (fail closed)', async () => {

@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { startPgRecordingRig, type PgRecordingRig } from '../harness/pg-recording.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
 import type { StoredEvent } from '../../src/recording/types.ts';
 
 // Review (session 12, regression of 12b35c5; review branch ed09809): a statement was recorded only
@@ -13,24 +14,16 @@ import type { StoredEvent } from '../../src/recording/types.ts';
 const skip = await pgSkip();
 
 describe('PostgreSQL: a running statement is recorded while it runs', { skip }, () => {
+  let rig: PgRecordingRig | undefined;
   let t: TestGateway;
-  let db: TestDatabase | undefined;
   let key: string;
 
   before(async () => {
-    db = await getTestPostgres();
-    assert.ok(db);
-    t = await startTestGateway({
-      policies: TEST_POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`].join('\n'),
-    });
-    const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
-    assert.equal(created.status, 201, JSON.stringify(created.json));
-    key = String(created.json.key);
+    rig = await startPgRecordingRig();
+    ({ t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await db?.stop();
+    await rig?.close();
   });
 
   async function events(closed: boolean): Promise<StoredEvent[]> {

@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import fc from 'fast-check';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { startPgRecordingRig, type PgRecordingRig } from '../harness/pg-recording.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import type { StoredEvent } from '../../src/recording/types.ts';
 
@@ -14,28 +14,16 @@ import type { StoredEvent } from '../../src/recording/types.ts';
 const skip = await pgSkip();
 
 describe('review: PostgreSQL statement records pair each result with the statement its portal ran', { skip }, () => {
+  let rig: PgRecordingRig | undefined;
   let t: TestGateway;
-  let db: TestDatabase | undefined;
   let key: string;
 
   before(async () => {
-    db = await getTestPostgres();
-    assert.ok(db);
-    const init = new pg.Client({ connectionString: db.url });
-    await init.connect();
-    await init.query('CREATE TABLE IF NOT EXISTS notes (body text)');
-    await init.end();
-    t = await startTestGateway({
-      policies: TEST_POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`].join('\n'),
-    });
-    const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
-    assert.equal(created.status, 201, JSON.stringify(created.json));
-    key = String(created.json.key);
+    rig = await startPgRecordingRig({ setupSql: 'CREATE TABLE IF NOT EXISTS notes (body text)' });
+    ({ t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await db?.stop();
+    await rig?.close();
   });
 
   async function closedSession(): Promise<StoredEvent[]> {

@@ -2,8 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pg from 'pg';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { startPgRecordingRig, type PgRecordingRig } from '../harness/pg-recording.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
 import { rewriteEvents } from '../harness/recording-tamper.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import type { SessionInfo, StoredEvent } from '../../src/recording/types.ts';
@@ -39,35 +40,20 @@ function sql(s: Stmt): string {
 }
 
 describe('PostgreSQL recording: one event per statement exchange', { skip }, () => {
+  let rig: PgRecordingRig | undefined;
   let t: TestGateway;
-  let db: TestDatabase | undefined;
   let key: string;
 
   before(async () => {
-    db = await getTestPostgres();
-    assert.ok(db, 'a PostgreSQL server was promised by pgSkip()');
-    const init = new pg.Client({ connectionString: db.url });
-    await init.connect();
-    await init.query('CREATE TABLE notes (body text)');
-    await init.end();
-    t = await startTestGateway({
-      policies: TEST_POLICIES,
-      yaml: [
-        'connections:',
-        `  - { name: app, type: postgres, url: "${db.url}" }`,
-        'masking:',
-        '  rules:',
-        '    - { connections: [app], direction: both, entities: [EMAIL], strategy: redact }',
-      ].join('\n'),
-    });
     // An agent's key: writes are forbidden (agents-no-writes), reads allowed.
-    const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
-    assert.equal(created.status, 201, JSON.stringify(created.json));
-    key = String(created.json.key);
+    rig = await startPgRecordingRig({
+      setupSql: 'CREATE TABLE notes (body text)',
+      yaml: ['masking:', '  rules:', '    - { connections: [app], direction: both, entities: [EMAIL], strategy: redact }'],
+    });
+    ({ t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await db?.stop();
+    await rig?.close();
   });
 
   /** Runs the statements on one connection; the session as recorded once closed. */
