@@ -135,6 +135,11 @@ export class SessionRecording {
   event(type: RecordEvent['type'], data: Record<string, unknown>): void {
     if (!this.on) return;
     this.#recordPending();
+    if (type === 'session.close') {
+      // Nothing can be running any more: the session's sweep is not left armed behind it.
+      this.#sweep?.();
+      this.#sweep = undefined;
+    }
     this.#tap.event(type, data);
   }
 
