@@ -168,8 +168,12 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // Shutdown runs in reverse: stop accepting and drain the listener, close upstream pools, then
     // close the open HTTP/MCP sessions in the recording (anchoring them) before the recorder stops.
     const recorder = opts.recorder ?? storeRecorder ?? nullRecorder;
-    // Default sessions are rotated well before recording.max_session_bytes (half of it).
-    const httpSessions = new HttpSessions(undefined, undefined, { maxSessionBytes: config.recording.max_session_bytes });
+    // Sessions are rotated well before recording.max_session_bytes (half of it). A session the
+    // table lets go by itself (rotated, evicted) is closed in the recording at once, which anchors it.
+    const httpSessions = new HttpSessions(undefined, undefined, {
+      maxSessionBytes: config.recording.max_session_bytes,
+      onEnded: (s) => { closeSessions({ recorder, clock, log }, [s]); },
+    });
     closers.unshift(() => { closeSessions({ recorder, clock, log }, httpSessions.endAll()); return Promise.resolve(); });
     const upstreams = new Upstreams();
     closers.unshift(() => upstreams.close());
@@ -218,7 +222,8 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     // The protocols' SQL and shell runners (MCP's query tools, run_command), by connection type.
     const services: Services = { ...base, proxyExchange: new InProcessProxy(base), sqlRunners: {}, shellRunners: {} };
     Object.assign(services, runners(runtimes, services));
-    // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them).
+    // HTTP/MCP sessions unused for recording.session_idle are closed (which anchors them); rotated
+    // and evicted ones were closed when they ended (onEnded above).
     const idleMs = config.recording.session_idle_ms;
     const stopSweeper = every(clock, Math.max(1_000, Math.min(60_000, idleMs / 4)), () => { closeSessions(services, httpSessions.sweep(idleMs)); });
     // Sessions a crashed process left open: unused for twice the idle time plus a sweep, so no

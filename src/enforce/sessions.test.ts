@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXCHANGE_RESERVE_BYTES, HttpSessions, MAX_DEFAULT_AGE_MS, MAX_DEFAULT_EXCHANGES, sessionOwner, type HttpSession, type SessionIdentity } from './sessions.ts';
+import { EXCHANGE_RESERVE_BYTES, HttpSessions, MAX_DEFAULT_AGE_MS, MAX_DEFAULT_EXCHANGES, sessionOwner, type EndedSession, type HttpSession, type SessionIdentity } from './sessions.ts';
 
 let n = 0;
 const fresh = (): string => `new-${++n}`;
@@ -132,15 +132,96 @@ test('a default session is rotated after MAX_DEFAULT_EXCHANGES exchanges (closed
   assert.notEqual(next.id, first.id);
   assert.deepEqual([next.fresh, next.exchange], [true, 1]);
   assert.deepEqual(s.sweep(60_000), [{ id: first.id, identity: who, reason: 'rotated' }]);
-  assert.equal(one(s, first.id, 'alice', who).fresh, true, 'a rotated session is never continued, even by its id');
+  assert.deepEqual(one(s, first.id, 'alice', who), { id: next.id, fresh: false, exchange: 2 }, 'a rotated session is never continued: its id reaches its successor');
   now = MAX_DEFAULT_AGE_MS - 1;
   const d = one(s, undefined, 'alice', who);
   assert.equal(d.id, next.id);
   now += 1;
   assert.notEqual(one(s, undefined, 'alice', who).id, next.id, 'rotated when 5 minutes old');
-  // A labelled session is the client's: never rotated.
+  // A labelled session groups the client's run: not rotated on count or age (only on size, below).
   const l = one(s, 'mine', 'alice', who);
   for (let i = 0; i < MAX_DEFAULT_EXCHANGES + 5; i++) assert.equal(one(s, 'mine', 'alice', who).id, l.id);
+  now += 2 * MAX_DEFAULT_AGE_MS;
+  assert.equal(one(s, 'mine', 'alice', who).id, l.id);
+});
+
+test('a client echoing a rotated id continues the current successor (chains too); another owner sending it gets a session of its own', () => {
+  const ended: EndedSession[] = [];
+  const s = new HttpSessions(100, () => 0, { maxSessionBytes: 10 * EXCHANGE_RESERVE_BYTES, onEnded: (e) => { ended.push(e); } });
+  const who = { protocol: 'mcp' as const, user: 'alice' };
+  const first = s.resolve(undefined, 'alice', fresh, who);
+  const ids = [first.id];
+  // Five running exchanges reserve half of the limit; the sixth rotates — and again.
+  for (let i = 0; i < 14; i++) {
+    const r = s.resolve(first.id, 'alice', fresh, who); // always the first id, as an echoing client may
+    if (r.id !== ids.at(-1)) {
+      assert.deepEqual([r.fresh, r.previous, r.label], [true, ids.at(-1), undefined], 'a successor, not a labelled session');
+      ids.push(r.id);
+    }
+  }
+  assert.equal(ids.length, 3, 'rotated twice');
+  assert.equal(s.size, 1, 'no labelled session was opened (the rotated ones are retiring: their exchanges run)');
+  assert.deepEqual(ended, [], 'closed only once their exchanges end');
+  assert.equal(s.peek(first.id, 'alice'), ids[2], 'peek follows the rotations');
+  assert.equal(s.peek(ids[1], 'alice'), ids[2]);
+  assert.equal(s.peek(first.id, 'mallory'), undefined);
+  const m = s.resolve(first.id, 'mallory', fresh, { protocol: 'mcp', user: 'mallory' });
+  assert.deepEqual([m.fresh, m.label, m.previous], [true, first.id, undefined], 'only a label for another owner');
+  // The successor ended (idle): the old id opens the owner's default session anew, not a labelled one.
+  const t = new HttpSessions(100, () => 0, { maxSessionBytes: 4 * EXCHANGE_RESERVE_BYTES });
+  const a = one(t, undefined, 'alice', who);
+  const held = t.resolve(undefined, 'alice', fresh, who);
+  const b = t.resolve(undefined, 'alice', fresh, who); // rotates a
+  assert.equal(b.previous, a.id);
+  t.release(held.id, 0);
+  t.release(b.id, 0);
+  t.sweep(-1);
+  assert.equal(t.size, 0);
+  const again = one(t, a.id, 'alice', who);
+  assert.deepEqual([again.fresh, again.label], [true, undefined]);
+  assert.equal(one(t, undefined, 'alice', who).id, again.id, 'it is the default session');
+});
+
+test('a labelled session is rotated on its byte estimate; its label and old ids continue the successor, which keeps the label', () => {
+  const ended: EndedSession[] = [];
+  const s = new HttpSessions(100, () => 0, { maxSessionBytes: 3 * EXCHANGE_RESERVE_BYTES, onEnded: (e) => { ended.push(e); } });
+  const who = { protocol: 'http' as const, user: 'alice' };
+  const a = s.resolve('run', 'alice', fresh, who);
+  s.release(a.id); // a whole reserve recorded: another could pass half of the limit
+  const b = s.resolve('run', 'alice', fresh, who);
+  assert.deepEqual([b.fresh, b.label, b.previous], [true, 'run', a.id]);
+  assert.deepEqual(ended, [{ id: a.id, identity: who, reason: 'rotated' }], 'closed at once through onEnded');
+  s.release(b.id, 1000);
+  assert.deepEqual(one(s, a.id, 'alice', who), { id: b.id, fresh: false, exchange: 2 });
+  assert.deepEqual(one(s, 'run', 'alice', who), { id: b.id, fresh: false, exchange: 3 });
+  assert.deepEqual(s.sweep(60_000), [], 'nothing left for the sweep: reported once');
+});
+
+test('fair eviction: a full table evicts from an owner holding more sessions than the opener, else the opener\'s own', () => {
+  const ended: EndedSession[] = [];
+  const s = new HttpSessions(4, () => 0, { onEnded: (e) => { ended.push(e); } });
+  const as = (who: string) => ({ protocol: 'http' as const, user: who });
+  const alice = one(s, 'a1', 'alice', as('alice'));
+  const m = ['m1', 'm2', 'm3'].map((l) => one(s, l, 'mallory', as('mallory')));
+  // mallory opens more: alice (1 session) is never evicted by mallory (3): mallory's own LRU goes.
+  for (const l of ['m4', 'm5', 'm6']) one(s, l, 'mallory', as('mallory'));
+  assert.deepEqual(ended.map((e) => e.id), m.map((x) => x.id));
+  assert.ok(ended.every((e) => e.reason === 'evicted'));
+  assert.deepEqual(one(s, 'a1', 'alice', as('alice')), { id: alice.id, fresh: false, exchange: 2 });
+  // bob (none) opening evicts from the biggest holder, mallory, not alice (whose session is older).
+  ended.length = 0;
+  one(s, 'b1', 'bob', as('bob'));
+  assert.equal(ended[0]?.identity.user, 'mallory');
+  assert.deepEqual([s.held('alice'), s.held('bob'), s.held('mallory')], [1, 1, 2]);
+  // alice opening a second (she will hold 2, as many as mallory): mallory's goes; a third: her own
+  // least recently used (mallory and bob now hold 1, fewer than her).
+  ended.length = 0;
+  one(s, 'a2', 'alice', as('alice'));
+  assert.equal(ended[0]?.identity.user, 'mallory');
+  one(s, 'a3', 'alice', as('alice'));
+  assert.deepEqual(ended.map((e) => e.identity.user), ['mallory', 'alice']);
+  assert.equal(ended[1]?.id, alice.id, 'her least recently used');
+  assert.deepEqual([s.held('alice'), s.held('bob'), s.held('mallory')], [2, 1, 1], 'those holding fewer kept theirs');
 });
 
 test('a default session is rotated before half of max_session_bytes, counting a reserve for each running exchange', () => {

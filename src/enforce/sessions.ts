@@ -4,8 +4,14 @@ import type { Recorder } from '../recording/recorder.ts';
 import { recordedIdentity, type Principal } from '../identity/principal.ts';
 import type { ExchangeSessionProtocol } from '../protocols/registry.ts';
 
-/** Most HTTP sessions whose owner the gateway remembers (least recently used are forgotten). */
+/** Most HTTP sessions whose owner the gateway remembers (past it, see {@link HttpSessions}: fair eviction). */
 export const MAX_TRACKED_SESSIONS = 10_000;
+
+/**
+ * Most ids of sessions ended by rotation that are remembered (oldest forgotten first): a client
+ * echoing one of them (for its own owner) continues the session that replaced it.
+ */
+export const MAX_REMEMBERED_ROTATIONS = 10_000;
 
 /**
  * A principal's default session (its exchanges without a valid header) is rotated — closed with
@@ -19,9 +25,10 @@ export const MAX_DEFAULT_AGE_MS = 5 * 60_000;
 /**
  * What one exchange is assumed to add to its session's recording until it ends (bytes): an upper
  * bound of a `/proxy` exchange's events (prompt and response excerpts of at most 64 Ki characters
- * each, masked, at most 6 bytes per character as JSON, plus the rest). A default session is
- * rotated before its estimate plus this would pass half of `recording.max_session_bytes`, so its
- * exchanges are never truncated by that limit, however many run at once.
+ * each, masked, at most 6 bytes per character as JSON, plus the rest). Every session (default or
+ * labelled) is rotated before its estimate plus this would pass half of
+ * `recording.max_session_bytes`, so its exchanges are never truncated by that limit, however many
+ * run at once.
  */
 export const EXCHANGE_RESERVE_BYTES = 2 * 1024 * 1024;
 /** The allowance for an exchange's recorded fields other than its texts (method, facts, decision, timings, keys). */
@@ -42,6 +49,8 @@ export interface HttpSession {
   readonly fresh: boolean;
   /** The client's label (the header it sent) when the session is fresh and it differs from `id`. */
   readonly label?: string;
+  /** When the session is fresh because it replaces a rotated one: the rotated session's id (recorded as `previous` in `session.open`). */
+  readonly previous?: string;
   /** This exchange's number in the session (from 1): recorded in each of its events as `exchange`. */
   readonly exchange: number;
 }
@@ -65,13 +74,31 @@ export interface EndedSession {
   readonly reason: 'idle' | 'evicted' | 'shutdown' | 'orphaned' | 'rotated';
 }
 
+/** How a session table is set up. */
+export interface HttpSessionsOptions {
+  /** `recording.max_session_bytes`: every session is rotated before its estimate passes half of it. */
+  readonly maxSessionBytes?: number;
+  /**
+   * Called at once with each session the table lets go by itself — rotated, evicted, or closed
+   * when the last exchange of a rotated or evicted session is released — so that its
+   * `session.close` (its anchor) is recorded then, not at the next {@link HttpSessions.sweep}.
+   * Must not throw (a throw is ignored). Without it, those ends are kept for the next sweep (at
+   * most `max` of them between two sweeps; the gateway always passes it).
+   */
+  readonly onEnded?: (s: EndedSession) => void;
+}
+
 interface Entry {
   readonly owner: string;
   readonly identity: SessionIdentity | undefined;
-  /** The key of this session in the label index (owner and client label, or the owner's default key), if it has one. */
-  readonly labelKey: string | undefined;
-  /** The owner's default session (exchanges without a valid header): rotated. */
+  /** The key of this session in the label index: owner and client label, or the owner's default key. */
+  readonly labelKey: string;
+  /** The client's label (undefined for a default session): a successor after rotation keeps it. */
+  readonly label: string | undefined;
+  /** The owner's default session (exchanges without a valid header): also rotated on count and age. */
   readonly implicit: boolean;
+  /** The live sessions of this entry's owner, least recently used first (this one among them). */
+  readonly mine: Map<string, Entry>;
   readonly opened: number;
   last: number;
   /** Exchanges started in it so far. */
@@ -82,6 +109,14 @@ interface Entry {
   bytes: number;
   /** Why it ended, once let go while exchanges were still active (closed when the last ends). */
   ending?: EndedSession['reason'];
+}
+
+/** A session ended by rotation: whose it was and the label-index key its successor holds. */
+interface Rotated {
+  readonly owner: string;
+  readonly key: string;
+  /** The client's label of that key (undefined: the owner's default session). */
+  readonly label: string | undefined;
 }
 
 function labelKey(owner: string, label: string): string {
@@ -110,49 +145,76 @@ export function sessionOwner(p: Principal): string {
  *
  * 1. a header naming a live session of this owner (the id the gateway returned) continues it;
  * 2. else a header the same owner used as its own label for a live session continues that one;
- * 3. else a new session with a new random id starts, and a valid header becomes its label.
+ * 3. else a header naming a session of this owner that was **rotated** (one of the last
+ *    {@link MAX_REMEMBERED_ROTATIONS}) continues the session that now holds its label (its
+ *    successor, however many rotations later) exactly as that session's id would; if none is
+ *    live, it starts the label's session anew (a default session's id: the default session);
+ * 4. else a new session with a new random id starts, and a valid header becomes its label.
  *
  * Exchanges without a valid header continue the owner's **default session** for their protocol
- * and connection (an implicit label), which is rotated — ended with reason `rotated` and a new one started —
- * after {@link MAX_DEFAULT_EXCHANGES} exchanges, {@link MAX_DEFAULT_AGE_MS}, or before its
- * estimated size could pass half of `recording.max_session_bytes`. Every exchange gets a number
- * in its session (`exchange`), so that concurrent exchanges' interleaved events stay attributable.
+ * and connection (an implicit label). **Every session is rotated** — ended with reason `rotated`
+ * and a successor opened under the same label — before its estimated size could pass half of
+ * `recording.max_session_bytes`; a default session also after {@link MAX_DEFAULT_EXCHANGES}
+ * exchanges or {@link MAX_DEFAULT_AGE_MS}. A labelled session groups a client's run, so it is
+ * split on size only (never left to grow until it fails). Every exchange gets a number in its
+ * session (`exchange`), so that concurrent exchanges' interleaved events stay attributable.
  *
  * A session that ended (or that this process never knew: after a restart, on another replica) is
- * never continued — its id or label starts a new session — so a stored chain is only ever
- * appended to by the process that opened it, for the owner that opened it. Another owner sending
- * the same id or label gets a session of its own.
+ * never continued — its id or label starts a new session or reaches the rotated one's successor —
+ * so a stored chain is only ever appended to by the process that opened it, for the owner that
+ * opened it. Another owner sending the same id or label gets a session of its own.
  *
- * Sessions end: {@link sweep} lets go of those unused for the idle time, a full table (LRU of
- * {@link MAX_TRACKED_SESSIONS}) of the least recently used, and {@link endAll} of every one at
- * shutdown; the caller records their `session.close`, which anchors each chain in the audit log.
- * A session let go while an exchange of it runs is closed when its last exchange is
- * {@link release}d, so `session.close` stays its last event. The label index holds at most one key
- * per live session and loses it when the session ends.
+ * Sessions end: {@link sweep} lets go of those unused for the idle time, {@link endAll} of every
+ * one at shutdown, rotation of the one replaced, and a full table ({@link MAX_TRACKED_SESSIONS})
+ * of one session before it opens another — **fairly**: of an owner holding the most live
+ * sessions, if it holds more than the opener does, else of the opener's own least recently used
+ * one; so no principal can end the sessions of one holding fewer sessions than itself. The caller
+ * records their `session.close` (at once for rotations and evictions, through `onEnded`), which
+ * anchors each chain in the audit log. A session let go while an exchange of it runs is closed
+ * when its last exchange is {@link release}d, so `session.close` stays its last event. The label
+ * index holds at most one key per live session and loses it when the session ends.
+ *
+ * Cost: O(1) per {@link resolve} and {@link release} (the global and per-owner least-recently-used
+ * orders are insertion-ordered maps, owners are bucketed by live count).
  *
  * @example const s = sessions.resolve(req.headers['gatehouse-session'], sessionOwner(principal), newId, identityOf('http', principal));
  */
 export class HttpSessions {
+  /** Live sessions, least recently used first. */
   readonly #entries = new Map<string, Entry>();
+  /** Owner → its live sessions, least recently used first (never empty). */
+  readonly #owners = new Map<string, Map<string, Entry>>();
+  /** Live-session count → the owners holding that many (never empty), and the highest count. */
+  readonly #byCount = new Map<number, Set<string>>();
+  #most = 0;
   /** (owner, client label) → stored id of a live session. */
   readonly #labels = new Map<string, string>();
   /** Sessions let go while exchanges were active: closed when their last exchange ends. */
   readonly #retiring = new Map<string, Entry>();
+  /** Ids of sessions ended by rotation, oldest first. */
+  readonly #rotated = new Map<string, Rotated>();
   #pending: EndedSession[] = [];
   readonly #max: number;
   readonly #now: () => number;
   readonly #budget: number;
+  readonly #onEnded: ((s: EndedSession) => void) | undefined;
 
-  /** `maxSessionBytes`: `recording.max_session_bytes` (a default session is rotated before half of it). */
-  constructor(max = MAX_TRACKED_SESSIONS, now: () => number = Date.now, opts: { readonly maxSessionBytes?: number } = {}) {
-    this.#max = max;
+  /** `max`: most live sessions; `opts.maxSessionBytes`: `recording.max_session_bytes` (sessions are rotated before half of it). */
+  constructor(max = MAX_TRACKED_SESSIONS, now: () => number = Date.now, opts: HttpSessionsOptions = {}) {
+    this.#max = Math.max(1, max);
     this.#now = now;
     this.#budget = (opts.maxSessionBytes ?? 50 * 1024 * 1024) / 2;
+    this.#onEnded = opts.onEnded;
   }
 
   /** The number of live sessions (and at most as many labels). */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** The number of live sessions of `owner`. */
+  held(owner: string): number {
+    return this.#owners.get(owner)?.size ?? 0;
   }
 
   /**
@@ -162,16 +224,18 @@ export class HttpSessions {
    */
   resolve(header: unknown, owner: string, newId: () => string, identity?: SessionIdentity): HttpSession {
     const now = this.#now();
-    if (!validSessionHeader(header)) {
-      const key = defaultKey(owner, identity?.protocol ?? 'http', identity?.connection);
-      const id = this.#labels.get(key);
-      const e = id === undefined ? undefined : this.#entries.get(id);
-      if (id !== undefined && e !== undefined) return this.#continue(id, e, newId, now);
-      return this.#open(newId(), { key, label: undefined }, true, owner, identity, now);
-    }
+    if (!validSessionHeader(header)) return this.#byKey(defaultKey(owner, identity?.protocol ?? 'http', identity?.connection), undefined, owner, newId, identity, now);
     const live = this.#find(header, owner);
     if (live !== undefined) return this.#continue(live.id, live.e, newId, now);
-    return this.#open(newId(), { key: labelKey(owner, header), label: header }, false, owner, identity, now);
+    const r = this.#rotated.get(header);
+    if (r?.owner === owner) {
+      // An echoed rotated id: the label's current session; none live — a default one is the
+      // request's own default session, a labelled one its label's session anew.
+      return r.label === undefined
+        ? this.#byKey(defaultKey(owner, identity?.protocol ?? 'http', identity?.connection), undefined, owner, newId, identity, now, r.key)
+        : this.#byKey(r.key, r.label, owner, newId, identity, now);
+    }
+    return this.#open(newId(), labelKey(owner, header), header, false, owner, identity, now);
   }
 
   /**
@@ -184,20 +248,24 @@ export class HttpSessions {
     const e = live ?? this.#retiring.get(id);
     if (e === undefined || e.active === 0) return;
     e.active--;
-    e.bytes += Math.min(bytes, EXCHANGE_RESERVE_BYTES) - EXCHANGE_RESERVE_BYTES;
+    e.bytes += Math.min(Math.max(0, bytes), EXCHANGE_RESERVE_BYTES) - EXCHANGE_RESERVE_BYTES;
     e.last = this.#now();
     if (live !== undefined) {
-      this.#entries.delete(id);
-      this.#entries.set(id, e);
+      this.#touch(id, e);
     } else if (e.active === 0) {
       this.#retiring.delete(id);
-      this.#close(id, e, e.ending ?? 'evicted', this.#pending);
+      this.#close(id, e, e.ending ?? 'evicted', undefined);
     }
   }
 
-  /** The id of the live session `header` names for `owner` (as {@link resolve} would continue), without touching it. */
+  /** The id of the live session `header` names for `owner` (as {@link resolve} would continue, before any rotation), without touching it. */
   peek(header: unknown, owner: string): string | undefined {
-    return validSessionHeader(header) ? this.#find(header, owner)?.id : undefined;
+    if (!validSessionHeader(header)) return undefined;
+    const live = this.#find(header, owner);
+    if (live !== undefined) return live.id;
+    const r = this.#rotated.get(header);
+    const id = r?.owner === owner ? this.#labels.get(r.key) : undefined;
+    return id !== undefined && this.#entries.has(id) ? id : undefined;
   }
 
   #find(header: string, owner: string): { id: string; e: Entry } | undefined {
@@ -208,10 +276,20 @@ export class HttpSessions {
     return id === undefined || e === undefined ? undefined : { id, e };
   }
 
+  /** Continues the live session of label-index `key` (`alias`: else that key's), else opens one under `key`. */
+  #byKey(key: string, label: string | undefined, owner: string, newId: () => string, identity: SessionIdentity | undefined, now: number, alias?: string): HttpSession {
+    for (const k of alias === undefined ? [key] : [alias, key]) {
+      const id = this.#labels.get(k);
+      const e = id === undefined ? undefined : this.#entries.get(id);
+      if (id !== undefined && e !== undefined) return this.#continue(id, e, newId, now);
+    }
+    return this.#open(newId(), key, label, label === undefined, owner, identity, now);
+  }
+
   /**
-   * Lets go of the sessions unused for `idleMs` (and reports those ended meanwhile: evicted,
-   * rotated). A session with an exchange still running is not idle (unless unused for four times
-   * `idleMs`: an exchange never released must not keep it forever).
+   * Lets go of the sessions unused for `idleMs` (and reports those ended meanwhile without an
+   * `onEnded` hook: evicted, rotated). A session with an exchange still running is not idle
+   * (unless unused for four times `idleMs`: an exchange never released must not keep it forever).
    */
   sweep(idleMs: number): EndedSession[] {
     const now = this.#now();
@@ -239,28 +317,45 @@ export class HttpSessions {
     for (const [id, e] of this.#entries) this.#end(id, e, 'shutdown', out, true);
     for (const [id, e] of this.#retiring) this.#close(id, e, e.ending ?? 'shutdown', out);
     this.#retiring.clear();
+    this.#rotated.clear();
     return out;
   }
 
   #continue(id: string, e: Entry, newId: () => string, now: number): HttpSession {
-    if (e.implicit && (e.exchanges >= MAX_DEFAULT_EXCHANGES || now - e.opened >= MAX_DEFAULT_AGE_MS || e.bytes + EXCHANGE_RESERVE_BYTES > this.#budget)) {
-      const key = e.labelKey;
-      this.#end(id, e, 'rotated', this.#pending, false);
-      return this.#open(newId(), key === undefined ? undefined : { key, label: undefined }, true, e.owner, e.identity, now);
+    if (e.bytes + EXCHANGE_RESERVE_BYTES > this.#budget || (e.implicit && (e.exchanges >= MAX_DEFAULT_EXCHANGES || now - e.opened >= MAX_DEFAULT_AGE_MS))) {
+      this.#end(id, e, 'rotated', undefined, false);
+      return this.#open(newId(), e.labelKey, e.label, e.implicit, e.owner, e.identity, now, id);
     }
-    this.#entries.delete(id);
     e.last = now;
     e.exchanges++;
     e.active++;
     e.bytes += EXCHANGE_RESERVE_BYTES;
-    this.#entries.set(id, e);
+    this.#touch(id, e);
     return { id, fresh: false, exchange: e.exchanges };
   }
 
-  /** Takes `id` out of the table; closes it now (into `out`) or, with exchanges running, when the last ends (`force`: now). */
-  #end(id: string, e: Entry, reason: EndedSession['reason'], out: EndedSession[], force: boolean): void {
+  /** Makes `id` the most recently used session, of the table and of its owner. */
+  #touch(id: string, e: Entry): void {
     this.#entries.delete(id);
-    if (e.labelKey !== undefined && this.#labels.get(e.labelKey) === id) this.#labels.delete(e.labelKey);
+    this.#entries.set(id, e);
+    e.mine.delete(id);
+    e.mine.set(id, e);
+  }
+
+  /**
+   * Takes `id` out of the table; closes it now (into `out`, else reported) or, with exchanges
+   * running, when the last ends (`force`: now). A rotated id is remembered for its owner.
+   */
+  #end(id: string, e: Entry, reason: EndedSession['reason'], out: EndedSession[] | undefined, force: boolean): void {
+    this.#entries.delete(id);
+    this.#count(e.owner, e.mine, -1);
+    e.mine.delete(id);
+    if (e.mine.size === 0) this.#owners.delete(e.owner);
+    if (this.#labels.get(e.labelKey) === id) this.#labels.delete(e.labelKey);
+    if (reason === 'rotated') {
+      this.#rotated.set(id, { owner: e.owner, key: e.labelKey, label: e.label });
+      if (this.#rotated.size > MAX_REMEMBERED_ROTATIONS) this.#rotated.delete(this.#rotated.keys().next().value!);
+    }
     if (e.active === 0 || force) {
       this.#close(id, e, reason, out);
       return;
@@ -271,24 +366,77 @@ export class HttpSessions {
       // Bounded: the oldest is closed now, running exchanges or not.
       const [oldId, oldest] = this.#retiring.entries().next().value!;
       this.#retiring.delete(oldId);
-      this.#close(oldId, oldest, oldest.ending ?? reason, this.#pending);
+      this.#close(oldId, oldest, oldest.ending ?? reason, undefined);
     }
   }
 
-  #close(id: string, e: Entry, reason: EndedSession['reason'], out: EndedSession[]): void {
-    if (e.identity && (out !== this.#pending || this.#pending.length < this.#max)) out.push({ id, identity: e.identity, reason });
+  /** Reports a close: into `out` (a sweep's or shutdown's list), else to `onEnded` at once, else kept for the next sweep. */
+  #close(id: string, e: Entry, reason: EndedSession['reason'], out: EndedSession[] | undefined): void {
+    if (!e.identity) return;
+    const ended: EndedSession = { id, identity: e.identity, reason };
+    if (out !== undefined) out.push(ended);
+    else if (this.#onEnded !== undefined) {
+      try {
+        this.#onEnded(ended);
+      } catch {
+        // The hook must not throw; the table stays consistent either way.
+      }
+    } else if (this.#pending.length < this.#max) this.#pending.push(ended);
   }
 
-  #open(id: string, label: { key: string; label: string | undefined } | undefined, implicit: boolean, owner: string, identity: SessionIdentity | undefined, now: number): HttpSession {
+  /** Moves `owner` (holding `mine`, before the change) from its live-count bucket to the next one up or down. */
+  #count(owner: string, mine: Map<string, Entry>, by: 1 | -1): void {
+    const was = mine.size;
+    const now = was + by;
+    const from = this.#byCount.get(was);
+    if (from !== undefined) {
+      from.delete(owner);
+      if (from.size === 0) {
+        this.#byCount.delete(was);
+        if (this.#most === was && by < 0) this.#most = now;
+      }
+    }
+    if (now > 0) {
+      const to = this.#byCount.get(now);
+      if (to === undefined) this.#byCount.set(now, new Set([owner])); else to.add(owner);
+      if (now > this.#most) this.#most = now;
+    }
+  }
+
+  /**
+   * Before `owner` opens a session in a full table: lets go of the least recently used session of
+   * an owner holding the most live sessions if that is more than `owner` holds, else of `owner`'s
+   * own least recently used one — so that no owner loses a session to one that, once it has
+   * opened, holds more sessions than it does.
+   */
+  #evictFor(owner: string): void {
+    const holds = this.held(owner);
+    const top = this.#byCount.get(this.#most)?.values().next().value;
+    const victimOwner = this.#most > holds && top !== undefined ? top : owner;
+    const mine = this.#owners.get(victimOwner);
+    const first = mine?.entries().next().value;
+    if (first !== undefined) this.#end(first[0], first[1], 'evicted', undefined, false);
+  }
+
+  #open(id: string, key: string, label: string | undefined, implicit: boolean, owner: string, identity: SessionIdentity | undefined, now: number, previous?: string): HttpSession {
     // A generated id equal to a known one (never, for random ids) must not merge two sessions.
-    if (this.#entries.has(id) || this.#retiring.has(id)) throw new Error('session id generator returned a live id');
-    this.#entries.set(id, { owner, identity, labelKey: label?.key, implicit, opened: now, last: now, exchanges: 1, active: 1, bytes: EXCHANGE_RESERVE_BYTES });
-    if (label !== undefined) this.#labels.set(label.key, id);
-    if (this.#entries.size > this.#max) {
-      const [oldId, oldest] = this.#entries.entries().next().value!;
-      this.#end(oldId, oldest, 'evicted', this.#pending, false);
+    if (this.#entries.has(id) || this.#retiring.has(id) || this.#rotated.has(id)) throw new Error('session id generator returned a known id');
+    if (this.#entries.size >= this.#max) this.#evictFor(owner);
+    let mine = this.#owners.get(owner);
+    if (mine === undefined) {
+      mine = new Map();
+      this.#owners.set(owner, mine);
     }
-    return { id, fresh: true, exchange: 1, ...(label?.label === undefined || label.label === id ? {} : { label: label.label }) };
+    const e: Entry = { owner, identity, labelKey: key, label, implicit, mine, opened: now, last: now, exchanges: 1, active: 1, bytes: EXCHANGE_RESERVE_BYTES };
+    this.#count(owner, mine, 1);
+    mine.set(id, e);
+    this.#entries.set(id, e);
+    this.#labels.set(key, id);
+    return {
+      id, fresh: true, exchange: 1,
+      ...(label === undefined || label === id ? {} : { label }),
+      ...(previous === undefined ? {} : { previous }),
+    };
   }
 }
 

@@ -3,10 +3,23 @@ import type { Principal } from '../../identity/principal.ts';
 import { RecordingTap } from '../../enforce/tap.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
-import { identityOf, sessionOwner } from '../../enforce/sessions.ts';
+import { exchangeBytes, identityOf, sessionOwner } from '../../enforce/sessions.ts';
 
 /** Most characters of arguments or result text kept in one recorded event (after masking). */
 export const RECORD_TEXT_LIMIT = 16 * 1024;
+
+/**
+ * The characters one recorded event's data adds (its JSON text: every recorded string with its
+ * escaping, keys and punctuation; texts are bounded by the caller, see {@link RECORD_TEXT_LIMIT}).
+ * Data that cannot be serialized is recorded as a short marker.
+ */
+export function recordedChars(data: Readonly<Record<string, unknown>>): number {
+  try {
+    return JSON.stringify(data).length;
+  } catch {
+    return 64;
+  }
+}
 
 /**
  * The recording session of an MCP exchange stream. Sessions are grouped per credential exactly as
@@ -16,15 +29,20 @@ export const RECORD_TEXT_LIMIT = 16 * 1024;
  * session with a new gateway-generated id (the stored id is never a client's value).
  * `session.open` (with the client's `label`, masked) is recorded when a tool call resolves it,
  * before any event of that call, so concurrent calls continuing it never precede it.
+ * Each tool call is an exchange of the session: it counts the characters it records and, when
+ * released, tells the session table their upper bound in bytes ({@link exchangeBytes}), so that
+ * the session is rotated on what its calls recorded, not on a 2 MiB reserve per call.
  */
 export class McpSession {
   readonly id: string;
   readonly #tap: RecordingTap;
   /** This request's exchange number in the session (recorded in its events), and how to release it. */
   readonly #exchange: { readonly exchange: number } | undefined;
-  #release: (() => void) | undefined;
+  #release: ((chars: number) => void) | undefined;
+  /** Characters of the event data this exchange recorded so far. */
+  #chars = 0;
 
-  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: () => void }) {
+  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: (chars: number) => void }) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
     this.id = id;
     this.#exchange = held === undefined ? undefined : { exchange: held.exchange };
@@ -34,8 +52,12 @@ export class McpSession {
   /** The live session `header` names for this principal (its id or the principal's label), else a new one (its `session.open` recorded now). */
   static resolve(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
     const s = svc.httpSessions.resolve(header, sessionOwner(principal), newId, identityOf('mcp', principal));
-    const session = new McpSession(svc, principal, s.id, { exchange: s.exchange, release: () => { svc.httpSessions.release(s.id); } });
-    if (s.fresh) session.#tap.event('session.open', { transport: 'mcp', ...(s.label === undefined ? {} : { label: session.#tap.text(s.label) }) });
+    const session = new McpSession(svc, principal, s.id, { exchange: s.exchange, release: (chars) => { svc.httpSessions.release(s.id, exchangeBytes(chars)); } });
+    if (s.fresh) {
+      session.#event('session.open', {
+        transport: 'mcp', ...(s.label === undefined ? {} : { label: session.#tap.text(s.label) }), ...(s.previous === undefined ? {} : { previous: s.previous }),
+      });
+    }
     return session;
   }
 
@@ -46,14 +68,24 @@ export class McpSession {
 
   /** Records one event (content must be masked; `text`-like fields are bounded by the caller). Never throws. */
   record(type: RecordEvent['type'], data: Record<string, unknown>, connection?: string): void {
-    this.#tap.event(type, this.#exchange === undefined ? data : { ...this.#exchange, ...data }, connection);
+    this.#event(type, this.#exchange === undefined ? data : { ...this.#exchange, ...data }, connection);
   }
 
-  /** Ends this request's exchange in the session table (once; a later call does nothing). */
+  /** The characters of event data this exchange recorded so far (what {@link release} reports). */
+  get recordedChars(): number {
+    return this.#chars;
+  }
+
+  #event(type: RecordEvent['type'], data: Record<string, unknown>, connection?: string): void {
+    if (this.#tap.on) this.#chars += recordedChars(data) + (connection?.length ?? 0);
+    this.#tap.event(type, data, connection);
+  }
+
+  /** Ends this request's exchange in the session table with the characters it recorded (once; a later call does nothing). */
   release(): void {
     const r = this.#release;
     this.#release = undefined;
-    r?.();
+    r?.(this.#chars);
   }
 
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */

@@ -105,6 +105,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     if (held?.fresh === true) {
       recordEvent(svc, session, principal, connection.name, 'session.open', {
         transport: 'http', connection: connection.name, ...(held.label === undefined ? {} : { label: held.label }),
+        ...(held.previous === undefined ? {} : { previous: held.previous }),
       });
     }
     const method = req.method.toUpperCase();

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { systemClock } from '../../kernel/clock.ts';
+import { createLogger } from '../../kernel/log.ts';
+import { defaultDetectors, TextMasker } from '../../masking/text-masker.ts';
+import { MemoryRecorder } from '../../recording/recorder.ts';
+import { EXCHANGE_OVERHEAD_BYTES, EXCHANGE_RESERVE_BYTES, exchangeBytes, HttpSessions } from '../../enforce/sessions.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { McpSession, RECORD_TEXT_LIMIT, recordedChars } from './record.ts';
+
+const alice: Principal = { kind: 'user', id: 'alice', groups: [], via: 'api_key', agent: { id: 'claude', groups: [] } };
+const scanner = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey: Buffer.alloc(32, 1) });
+
+/** A session table that remembers what each release reported. */
+class SpyTable extends HttpSessions {
+  readonly released: { id: string; bytes: number | undefined }[] = [];
+  override release(id: string, bytes?: number): void {
+    this.released.push({ id, bytes });
+    super.release(id, bytes);
+  }
+}
+
+function deps(table: HttpSessions, recorder = new MemoryRecorder()) {
+  return { recorder, clock: systemClock, log: createLogger({ level: 'silent' }), scanner, httpSessions: table };
+}
+
+/** Bytes of the event data as stored (UTF-8 JSON). */
+function storedBytes(recorder: MemoryRecorder, session: string): number {
+  return recorder.events.filter((e) => e.session === session).reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e.data)), 0);
+}
+
+test('an MCP exchange releases its session with an upper bound of what it recorded, not the whole reserve', () => {
+  const table = new SpyTable();
+  const recorder = new MemoryRecorder();
+  const svc = deps(table, recorder);
+  const s = McpSession.resolve(svc, alice, 'run-1');
+  const args = 'é'.repeat(3000) + '"\u0001'.repeat(500); // multi-byte and escaped characters
+  s.record('request', { tool: 'query', arguments: s.excerpt(args) }, 'pg');
+  s.record('decision', { action: 'mcp.call', effect: 'allow', reasons: ['p1'] }, 'pg');
+  s.record('response', { tool: 'query', status: 'ok', text: s.excerpt('x'.repeat(RECORD_TEXT_LIMIT * 4)) }, 'pg');
+  const chars = s.recordedChars;
+  s.release();
+  s.release(); // once
+  assert.equal(table.released.length, 1);
+  const reported = table.released[0]?.bytes ?? EXCHANGE_RESERVE_BYTES;
+  assert.equal(reported, exchangeBytes(chars));
+  assert.ok(reported < EXCHANGE_RESERVE_BYTES / 4, `a bounded MCP exchange reports far less than the reserve (${reported})`);
+  // An upper bound: the event data as stored (session.open included) is within 6 bytes per counted character.
+  assert.ok(chars > 3000 + 500 * 7, 'escaped and multi-byte characters counted');
+  assert.ok(storedBytes(recorder, s.id) <= 6 * chars, 'the counted characters bound the stored bytes (×6)');
+  assert.ok(reported >= EXCHANGE_OVERHEAD_BYTES + storedBytes(recorder, s.id));
+  const texts = recorder.events.filter((e) => e.type === 'response').map((e) => String(e.data.text));
+  assert.ok(texts.every((t) => t.length <= RECORD_TEXT_LIMIT), 'excerpts are bounded');
+});
+
+test('recordedChars counts the JSON text of the data, and a marker for what cannot be serialized', () => {
+  assert.equal(recordedChars({ a: 'xy' }), JSON.stringify({ a: 'xy' }).length);
+  assert.equal(recordedChars({ q: '"\n' }), JSON.stringify({ q: '"\n' }).length);
+  assert.ok(recordedChars({ n: 10n }) > 0);
+});
+
+test('a labelled MCP run of many small tool calls stays in one session (rotated on what it recorded, not per 2 MiB reserve)', () => {
+  const table = new HttpSessions(100, Date.now, { maxSessionBytes: 50 * 1024 * 1024 });
+  const svc = deps(table);
+  let header: string = 'agent-run';
+  const ids = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const s = McpSession.resolve(svc, alice, header);
+    s.record('request', { tool: 'whoami', arguments: s.excerpt('{}') });
+    s.record('response', { tool: 'whoami', status: 'ok', text: s.excerpt(`alice; call ${i}`) });
+    s.release();
+    ids.add(s.id);
+    header = s.id; // MCP clients echo Mcp-Session-Id
+  }
+  assert.equal(ids.size, 1, `200 small calls in ${ids.size} sessions`);
+});
+
+test('an MCP run of large tool calls is rotated on its byte estimate, and the echoed old id reaches the successor', () => {
+  const recorder = new MemoryRecorder();
+  const table = new HttpSessions(100, Date.now, { maxSessionBytes: 8 * 1024 * 1024 });
+  const svc = deps(table, recorder);
+  let header: string | undefined;
+  const seen: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const s = McpSession.resolve(svc, alice, header);
+    s.record('request', { tool: 'query', arguments: s.excerpt('y'.repeat(RECORD_TEXT_LIMIT)) });
+    s.record('response', { tool: 'query', status: 'ok', text: s.excerpt('z'.repeat(RECORD_TEXT_LIMIT)) });
+    s.release();
+    if (seen.at(-1) !== s.id) seen.push(s.id);
+    header = seen[0]; // a client that keeps sending the first id it got
+  }
+  assert.ok(seen.length > 1, 'rotated');
+  for (const id of seen) assert.ok(storedBytes(recorder, id) <= 4 * 1024 * 1024, `session ${id} stays under half of max_session_bytes`);
+  const opens = recorder.events.filter((e) => e.type === 'session.open');
+  assert.equal(opens.length, seen.length, 'every session opened once; the old id never labels a new session');
+  assert.deepEqual(opens.slice(1).map((e) => e.data.previous), seen.slice(0, -1), 'each successor names the session it replaces');
+});
