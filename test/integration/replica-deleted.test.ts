@@ -149,8 +149,14 @@ describe('a replica deleted for good (recording.durability: store, PostgreSQL st
       assert.equal(res.status, 200, `session ${session} is in the store`);
       const { items } = (await res.json()) as { items: { type: string; data: Record<string, unknown> }[] };
       assert.equal(items[0]?.type, 'session.open', `session ${session}`);
+      // A default session rotated under the concurrent exchanges was closed as its last exchange
+      // ended (at once, before the kill): its session.close is its last event.
+      const closes = items.flatMap((e, i) => (e.type === 'session.close' ? [i] : []));
+      assert.ok(closes.every((i) => i === items.length - 1), `session ${session}: session.close is its last event`);
       const byExchange = new Map<unknown, string[]>();
-      for (const e of items.slice(1)) byExchange.set(e.data.exchange, [...(byExchange.get(e.data.exchange) ?? []), e.type]);
+      for (const e of items.slice(1)) {
+        if (e.type !== 'session.close') byExchange.set(e.data.exchange, [...(byExchange.get(e.data.exchange) ?? []), e.type]);
+      }
       for (const [n, types] of byExchange) assert.deepEqual(types, ['request', 'decision', 'response'], `session ${session} exchange ${String(n)}`);
       for (const e of items.filter((x) => x.type === 'response')) assert.equal(e.data.text, 'Mail [EMAIL] now.');
       acknowledged += byExchange.size;
