@@ -65,7 +65,6 @@ connections:
       const events = recorder.events.filter((e) => e.session === id);
       const bytes = events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
       assert.ok(bytes < MAX / 2, `session ${i} recorded ${bytes} bytes`);
-      assert.ok(!events.some((e) => e.type === 'truncated'), 'nothing truncated');
       const open = events[0];
       assert.equal(open?.type, 'session.open');
       assert.deepEqual(open.data, {
