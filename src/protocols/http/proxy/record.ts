@@ -55,11 +55,22 @@ const MAX_RECORD_DEPTH = 16;
  * `data` with every string — values and object keys, at any depth — masked with `scanner`
  * (all detectors), except the top-level fields in {@link PRE_MASKED}. Paths, facts, usage,
  * anything a caller records: the recording holds nothing unmasked (issue 16 item 7).
+ * Objects are built with their (masked) keys in code-unit order, so that the recorder's
+ * canonical JSON is one native `JSON.stringify` (see `canonicalData`).
  */
 export function maskRecordData(data: Record<string, unknown>, scanner: TextMasker): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(data)) out[k] = PRE_MASKED.has(k) ? v : maskValue(v, scanner, 0);
+  for (const k of Object.keys(data).sort()) member(out, k, PRE_MASKED.has(k) ? data[k] : maskValue(data[k], scanner, 0));
   return out;
+}
+
+/**
+ * Sets `out[key]`. A `__proto__` member (say, in an upstream's usage object) is defined, not
+ * assigned: it is recorded as a member instead of setting the copy's prototype.
+ */
+function member(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
 function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
@@ -67,10 +78,11 @@ function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (depth >= MAX_RECORD_DEPTH) return '[TRUNCATED]';
   if (Array.isArray(v)) return v.map((x) => maskValue(x, scanner, depth + 1));
+  const entries = Object.entries(v).map(([k, x]): [string, unknown] => [maskString(k, scanner), x]);
+  // Stable: keys that mask to the same text keep their order (the last one wins, as before).
+  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const out: Record<string, unknown> = {};
-  // Defined, not assigned: a `__proto__` member (say, in an upstream's usage object) is recorded
-  // as a member instead of setting the copy's prototype.
-  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, maskString(k, scanner), { value: maskValue(x, scanner, depth + 1), enumerable: true, writable: true, configurable: true });
+  for (const [k, x] of entries) member(out, k, maskValue(x, scanner, depth + 1));
   return out;
 }
 
