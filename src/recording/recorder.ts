@@ -65,6 +65,14 @@ export interface Recorder {
    * `session.close` is still recorded (the anchor).
    */
   full?(session: string): boolean;
+  /**
+   * Bytes `session` can still record before `recording.max_session_bytes`, in the unit the limit
+   * counts (UTF-8 bytes of each event's canonical JSON data; `session.close` and `truncated`
+   * markers not counted): 0 once full, and 0 for a session whose size is not tracked (fail
+   * closed: its room is unknown). Data paths that must know an exchange's record will fit before
+   * it runs (PostgreSQL statements) reserve from it.
+   */
+  room?(session: string): number;
 }
 
 /** A recorder that keeps nothing (recording disabled, or not yet wired). */

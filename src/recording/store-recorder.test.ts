@@ -176,6 +176,35 @@ describe('StoreRecorder', () => {
     assert.deepEqual(await store.verify('full-1'), { ok: true, events: events.length });
   });
 
+  test('property: room(session) is exactly what the writer still takes — an event of room() bytes is stored, one byte more is dropped', async () => {
+    let n = 0;
+    await fc.assert(fc.asyncProperty(fc.array(fc.string({ unit: 'binary', maxLength: 300 }), { maxLength: 6 }), fc.boolean(), async (texts, over) => {
+      const rec = new StoreRecorder(db, { clock, groupCommitMs: 0, maxSessionBytes: 4096 });
+      const id = `room-p-${++n}`;
+      const base = { session: id, protocol: 'postgres' as const, user: 'erin' };
+      assert.equal(rec.room(id), 0, 'a session not tracked (nothing recorded yet) has no known room');
+      rec.record({ ...base, type: 'session.open', at: T0, data: {} });
+      let used = 2;
+      assert.equal(rec.room(id), 4096 - used);
+      for (const [k, t] of texts.entries()) {
+        rec.record({ ...base, type: 'statement', at: T0 + k, data: { t } });
+        used += Buffer.byteLength(JSON.stringify({ t }), 'utf8');
+        assert.equal(rec.room(id), 4096 - used);
+      }
+      // An event of exactly the room left (`{"f":"…"}` is 8 bytes around its text), or one byte more.
+      const left = rec.room(id);
+      const fill = 'z'.repeat(left - 8 + (over ? 1 : 0));
+      rec.record({ ...base, type: 'statement', at: T0 + 99, data: { f: fill } });
+      assert.equal(rec.room(id), 0);
+      assert.equal(rec.full(id), over);
+      rec.record({ ...base, type: 'session.close', at: T0 + 100, data: {} });
+      assert.equal(rec.room(id), 0, 'closed: not tracked');
+      await rec.close();
+      const events = await store.events(id);
+      assert.equal(events.some((e) => e.type === 'truncated'), over);
+    }), { numRuns: 20 });
+  });
+
   test('property: full(session) turns true exactly when the writer starts dropping the session (no event after a resolved flush is lost)', async () => {
     let n = 0;
     await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 900 }), { minLength: 1, maxLength: 12 }), async (sizes) => {

@@ -237,6 +237,17 @@ export class StoreRecorder implements Recorder {
   }
 
   /**
+   * See {@link Recorder.room}: `max_session_bytes` less what {@link #size} counted for the
+   * session. A session not tracked (past {@link MAX_SIZED_SESSIONS} when it opened, or already
+   * closed) has no room: its size is unknown, so nothing that must fit is admitted (fail closed).
+   */
+  room(session: string): number {
+    if (this.#full.has(session)) return 0;
+    const size = this.#sizes.get(session);
+    return size === undefined ? 0 : Math.max(0, this.#opts.maxSessionBytes - size);
+  }
+
+  /**
    * Resolves when every event recorded before the call is durable: in the journal, or committed
    * when there is none (or when back-pressure says so). A `session.close` in range is waited for
    * until committed and anchored: with `session`, only that session's; without, every one.

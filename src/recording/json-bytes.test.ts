@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { jsonBytes, stringBytes } from './json-bytes.ts';
+import { canonicalData } from './event-hash.ts';
+
+const text = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: 'grapheme' }),
+  fc.string({ unit: fc.constantFrom('"', '\\', '\b', '\f', '\n', '\r', '\t', '\u0000', '\u001f', '\u007f', '\ud800', '\udfff', '\ud83d', '\ude00', 'é', '€', '\u2028', 'a') }),
+);
+
+test('property: stringBytes is the UTF-8 size of JSON.stringify of any string (escapes, controls, lone surrogates)', () => {
+  fc.assert(fc.property(text, (s) => stringBytes(s) === Buffer.byteLength(JSON.stringify(s), 'utf8')), { numRuns: 2000 });
+});
+
+test('property: jsonBytes is the UTF-8 size of the canonical JSON of plain data with sorted keys', () => {
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined),
+      fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(text, tie('v'), { maxKeys: 4 })),
+  })).v;
+  fc.assert(fc.property(fc.dictionary(text, value, { maxKeys: 6 }), (d) => {
+    // Keys in sorted order, as the data paths build events (canonicalData is then JSON.stringify).
+    const sorted = Object.fromEntries(Object.entries(d).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    assert.equal(jsonBytes(sorted), Buffer.byteLength(JSON.stringify(sorted), 'utf8'));
+    if (canonicalData(sorted) === JSON.stringify(sorted)) assert.equal(jsonBytes(sorted), Buffer.byteLength(canonicalData(sorted), 'utf8'));
+  }), { numRuns: 1000 });
+});
