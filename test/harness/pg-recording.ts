@@ -19,7 +19,7 @@ export interface PgRecordingRig {
   close(): Promise<void>;
 }
 
-export async function startPgRecordingRig(opts: { readonly yaml?: readonly string[]; readonly setupSql?: string } = {}): Promise<PgRecordingRig> {
+export async function startPgRecordingRig(opts: { readonly yaml?: readonly string[]; readonly setupSql?: string; readonly policies?: string } = {}): Promise<PgRecordingRig> {
   const db = await getTestPostgres();
   assert.ok(db, 'a PostgreSQL server was promised by pgSkip()');
   if (opts.setupSql !== undefined) {
@@ -28,7 +28,7 @@ export async function startPgRecordingRig(opts: { readonly yaml?: readonly strin
     try { await init.query(opts.setupSql); } finally { await init.end(); }
   }
   const t = await startTestGateway({
-    policies: TEST_POLICIES,
+    policies: opts.policies ?? TEST_POLICIES,
     yaml: [...(opts.yaml ?? []), 'connections:', `  - { name: app, type: postgres, url: "${db.url}" }`].join('\n'),
   });
   const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });

@@ -207,7 +207,7 @@ export class FrontendGuard {
         this.#results.planQuery(lv.plans);
         if (lv.sensitive !== undefined) this.#results.markSensitive(lv.sensitive);
       }
-      this.#rec.executing();
+      this.#rec.executing(undefined, this.#rec.on ? resultCount(sql, this.#svc) : 1);
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     }
     else if (held) this.#markers.deny(held.message, 'query', held.error);
@@ -315,6 +315,12 @@ export class FrontendGuard {
 
 function extraFacts(lv: LineageVerdict | undefined): ExtraFacts | undefined {
   return lv?.ok === true ? { protected_reads: lv.reads, protected_filters: lv.filters } : undefined;
+}
+
+/** How many results a Query text may answer with: one per statement (the server's own count: the same parser), at least one. */
+function resultCount(sql: string, svc: Pick<PostgresDeps, 'inspection'>): number {
+  const inspection = svc.inspection.inspectSqlNow(sql); // cached by the guard
+  return inspection.ok ? Math.max(1, inspection.statements.length) : 1;
 }
 
 /** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */

@@ -12,9 +12,31 @@ import { RowExcerpt } from './row-excerpt.ts';
 import type { Verdict } from '../../sql/guard.ts';
 import { GatehouseError, type ErrorCode } from '../../kernel/errors.ts';
 import { after } from '../../kernel/clock.ts';
+import { jsonBytes, stringBytes } from '../../recording/json-bytes.ts';
 
 /** The PostgreSQL text limit: most characters of one recorded statement or value. */
 const MAX_RECORDED_TEXT = 4096;
+/** Most characters of a recorded command tag (the server's are under 64) and SQLSTATE (5). */
+const MAX_TAG = 64;
+const MAX_CODE = 16;
+/** Most characters of a recorded `error` event's text. */
+const ERROR_CHARS = 512;
+/**
+ * Bytes of a session's recording never reserved for statements: room for its last `error` event
+ * (≤ ERROR_CHARS characters at ≤ 6 bytes each, plus its keys), so the session can say why it
+ * ended. Events that are not a statement's own (decision, review, a local SET) must fit without it.
+ */
+const SLACK = 8 * 1024;
+/**
+ * Most bytes one result adds to its statement event, or a `response` event is, besides its portal
+ * name, sample rows and column names (those are cut to the room there is when it is recorded):
+ * `error` (≤ MAX_CODE characters) or `ms`, `rows` (numbers, ≤ 32 characters each),
+ * `sample_truncated`, an empty `sample` and `columns`, `tag` (≤ MAX_TAG characters), each character
+ * at most 6 bytes of JSON, with keys, quotes, commas and braces: ≤ 500 by count, doubled.
+ */
+const RESULT_CORE = 1024;
+/** The `portal` member of a result, besides its name: `,"portal":`. */
+const PORTAL_KEY = 10;
 
 /** A statement's result as recorded. */
 interface Result {
@@ -56,6 +78,10 @@ interface Exchange {
   outcome?: Result | { error: string | null } | null;
   /** Recorded already: a result arriving for it later is a `response` event. */
   recorded?: boolean;
+  /** Bytes reserved for its event's request part (the data as it stands, without a result). */
+  held: number;
+  /** Bytes reserved for its result (taken from its batch's reservation when the result arrived). */
+  res: number;
 }
 
 /** A statement's execution forwarded (Query or Execute): its result is the next one of its batch. */
@@ -67,6 +93,16 @@ interface Slot {
   readonly ex: Exchange | undefined;
   /** The Execute's portal (undefined for a Query). */
   readonly portal: string | undefined;
+}
+
+/** The size of a result's part, besides sample and columns, when its execution ran `portal`. */
+function resultCore(portal: string | undefined): number {
+  return RESULT_CORE + (portal === undefined ? 0 : PORTAL_KEY + stringBytes(portal));
+}
+
+/** A text cut to `n` characters. */
+function cut(s: string | null, n: number): string | null {
+  return s !== null && s.length > n ? s.slice(0, n) : s;
 }
 
 /** Executions awaiting their result past which the session stops pairing results with statements (until it is idle). */
@@ -92,6 +128,16 @@ const RUNNING_MS = 200;
  * must be recorded first) is recorded without it, and its result follows as a `response` event
  * (see docs/design/recording.md, "Data paths"). Recording never breaks the data path, except that
  * a ReadyForQuery waits until everything recorded before it is committed ({@link readyForQuery}).
+ *
+ * `recording.max_session_bytes`: no statement runs unless its record is sure to fit. Every
+ * exchange reserves the exact size of its request part (text, parameters, decision) in the
+ * session's room ({@link Recorder.room}) as it is built, and every execution (Query, Execute)
+ * reserves a bound of its result's part ({@link RESULT_CORE}, per statement of a Query) before it
+ * is forwarded; a reservation that does not fit (keeping {@link SLACK} free) ends the session
+ * with a {@link RecordingError} before anything more is forwarded. Reservations are released as
+ * their events are recorded; sample rows and column names take only the room left unreserved
+ * (cut to it, `sample_truncated`). An event larger than its reservation (a wrong bound) is still
+ * recorded, and the session ends.
  */
 export class SessionRecording {
   /** False when the recorder keeps nothing: events are then not even built. */
@@ -119,6 +165,14 @@ export class SessionRecording {
   /** The sweep of running statements, while armed: it records held slots up to `#sweepMark`. */
   #sweep: (() => void) | undefined;
   #sweepMark = 0;
+  /** Whether the recorder reports the session's room (else sizes are not counted). */
+  readonly #limited: boolean;
+  /** Bytes reserved in the session's recording for events not yet recorded: exchanges' `held` and `res`, and `#pools`. */
+  #reserved = 0;
+  /** Bytes reserved for the results of each batch's executions, by batch (taken as results arrive, the rest released at its ReadyForQuery). */
+  readonly #pools = new Map<number, number>();
+  /** An event was larger than its reservation, or an error event found no room: the session ends (fail closed). */
+  #broken = false;
 
   constructor(svc: PostgresDeps, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined, batches: SessionLink['batches']) {
     this.#svc = svc;
@@ -126,6 +180,7 @@ export class SessionRecording {
     this.#batches = batches;
     this.#tap = new RecordingTap(svc, id, { protocol: 'postgres', principal, connection: conn.name, textLimit: MAX_RECORDED_TEXT, masker: content });
     this.on = this.#tap.on;
+    this.#limited = this.on && typeof svc.recorder.room === 'function';
   }
 
   /**
@@ -140,7 +195,64 @@ export class SessionRecording {
       this.#sweep?.();
       this.#sweep = undefined;
     }
+    if (type === 'error') { this.#error(data); return; }
+    if (type === 'session.close' || type === 'session.open') { this.#tap.event(type, data); return; }
+    // A decision or a review: before its statement is forwarded, so one that does not fit ends
+    // the session instead (the audit log has it).
+    this.#emitFree(type, data);
+  }
+
+  /**
+   * An `error` event (its text cut to ERROR_CHARS): it may use the slack. One that finds no room
+   * is not recorded (it would take a statement's reserved room) and the session ends.
+   */
+  #error(data: Record<string, unknown>): void {
+    const d = typeof data.error === 'string' && data.error.length > ERROR_CHARS ? { ...data, error: data.error.slice(0, ERROR_CHARS) } : data;
+    if (this.#limited && jsonBytes(d) > this.#room() - this.#reserved) { this.#broken = true; return; }
+    this.#tap.event('error', d);
+  }
+
+  /** An event that is no statement's own: recorded only if it fits the room nothing reserved (less SLACK); else a {@link RecordingError}. */
+  #emitFree(type: RecordEvent['type'], data: Record<string, unknown>): void {
+    if (this.#limited && jsonBytes(data) > this.#free()) throw new RecordingError(FULL);
     this.#tap.event(type, data);
+  }
+
+  /** The session's room in its recording (see {@link Recorder.room}). */
+  #room(): number {
+    return this.#svc.recorder.room?.(this.#id) ?? Infinity;
+  }
+
+  /** Room neither reserved nor kept as SLACK. */
+  #free(): number {
+    return Math.max(0, this.#room() - this.#reserved - SLACK);
+  }
+
+  /** Reserves `bytes` of the session's room, or throws a {@link RecordingError} when they do not fit. */
+  #reserve(bytes: number): void {
+    if (!this.#limited || bytes <= 0) return;
+    if (this.#reserved + bytes > this.#room() - SLACK) throw new RecordingError(FULL);
+    this.#reserved += bytes;
+  }
+
+  /**
+   * The exchange being built reserves the size of its request part as it stands now. When that
+   * does not fit, the exchange is dropped (its message is not forwarded; the session ends).
+   */
+  #hold(ex: Exchange): void {
+    if (!this.#limited) return;
+    const need = jsonBytes(this.#data(ex, undefined));
+    if (need <= ex.held) return;
+    try {
+      this.#reserve(need - ex.held);
+    } catch (err) {
+      if (this.#building === ex) this.#building = undefined;
+      this.#reserved -= ex.held;
+      ex.held = 0;
+      ex.recorded = true;
+      throw err;
+    }
+    ex.held = need;
   }
 
   /** A client text as recorded: at most 4 KiB, content-masked; `[unrecordable]` when masking fails. */
@@ -152,14 +264,15 @@ export class SessionRecording {
   request(message: 'query' | 'parse', statement: string, name?: string): void {
     if (!this.on) return;
     this.#queueBuilding();
-    this.#building = name === undefined ? { message, statement } : { message, name, statement };
+    this.#building = name === undefined ? { message, statement, held: 0, res: 0 } : { message, name, statement, held: 0, res: 0 };
+    this.#hold(this.#building);
   }
 
   /** A Query handled by the gateway itself (`SET gatehouse.justification`): recorded at once. */
   local(statement: string): void {
     if (!this.on) return;
     this.#recordPending();
-    this.#tap.event('statement', { local: true, message: 'query', statement });
+    this.#emitFree('statement', { local: true, message: 'query', statement });
   }
 
   /**
@@ -172,10 +285,12 @@ export class SessionRecording {
     if (b?.message === 'parse' && b.name === name && b.params === undefined && b.decision !== undefined) {
       b.params = params;
       b.portal = portal;
+      this.#hold(b);
       return;
     }
     this.#queueBuilding();
-    this.#building = { message: 'bind', name, params, portal };
+    this.#building = { message: 'bind', name, params, portal, held: 0, res: 0 };
+    this.#hold(this.#building);
   }
 
   /** A decision of the guard: part of the statement's exchange; one denied or held is recorded now. */
@@ -190,6 +305,7 @@ export class SessionRecording {
       return;
     }
     b.decision = decision;
+    this.#hold(b);
     if (!v.ok) this.#recordPending();
   }
 
@@ -205,8 +321,19 @@ export class SessionRecording {
    * know a pending Bind for (executed before, bound in an earlier batch) pairs with nothing: its
    * result is a `response` event.
    */
-  executing(portal?: string): void {
+  executing(portal?: string, results = 1): void {
     if (!this.on) return;
+    // Its result's part is reserved before anything is forwarded; a Query that does not fit is
+    // dropped with it (not recorded: it did not run).
+    const pool = resultCore(portal) * Math.max(1, results);
+    try {
+      this.#reserve(pool);
+    } catch (err) {
+      const b = this.#building;
+      if (portal === undefined && b !== undefined) { this.#building = undefined; this.#reserved -= b.held; b.held = 0; b.recorded = true; }
+      throw err;
+    }
+    if (this.#limited) this.#pools.set(this.#batches.sent, (this.#pools.get(this.#batches.sent) ?? 0) + pool);
     let ex: Exchange | undefined;
     if (portal === undefined) {
       ex = this.#building;
@@ -288,19 +415,21 @@ export class SessionRecording {
       const result: Result = {
         columns: x?.columns, ms: this.#svc.clock.now() - this.#startedAt, rows: this.#rows,
         sample: x?.sample, sample_truncated: x?.sample_truncated,
-        tag: f.type === BE.commandComplete ? parseCommandComplete(f.body) : null,
+        tag: f.type === BE.commandComplete ? cut(parseCommandComplete(f.body), MAX_TAG) : null,
       };
       const slot = this.#slot();
+      const res = this.#take(slot?.portal);
       if (slot?.ex && slot.ex.recorded !== true) {
         slot.ex.outcome = result;
+        slot.ex.res += res;
         this.#drain();
       } else {
         // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
-        this.#tap.event('response', {
+        this.#emit('response', {
           ...(x?.columns === undefined ? {} : { columns: x.columns }), ms: result.ms,
           ...(slot?.portal === undefined ? {} : { portal: slot.portal }), rows: result.rows,
           ...(x === undefined ? {} : { sample: x.sample, sample_truncated: x.sample_truncated }), tag: result.tag,
-        });
+        }, res);
       }
     }
     this.#rows = 0;
@@ -318,14 +447,30 @@ export class SessionRecording {
     if (!this.on) return;
     this.#excerpt.take();
     const slot = this.#slot();
-    const error = parseErrorFields(body).get('C') ?? null;
+    const res = this.#take(slot?.portal);
+    const error = cut(parseErrorFields(body).get('C') ?? null, MAX_CODE);
     if (slot?.ex && slot.ex.recorded !== true) {
       slot.ex.outcome = { error };
+      slot.ex.res += res;
       this.#drain();
       return;
     }
     // Keys in canonical (sorted) order: the recorder then serializes with JSON.stringify.
-    this.#tap.event('response', slot?.portal === undefined ? { error } : { error, portal: slot.portal });
+    this.#emit('response', slot?.portal === undefined ? { error } : { error, portal: slot.portal }, res);
+  }
+
+  /**
+   * A result of the batch being answered arrived: the room reserved for it (its execution's
+   * result part, `portal` its Execute's) is taken from the batch's reservation. A result no
+   * reservation is left for (more than the statements counted) takes unreserved room only.
+   */
+  #take(portal: string | undefined): number {
+    if (!this.#limited) return 0;
+    const batch = this.#batches.done;
+    const pool = this.#pools.get(batch) ?? 0;
+    const take = Math.min(pool, resultCore(portal));
+    if (pool - take > 0) this.#pools.set(batch, pool - take); else this.#pools.delete(batch);
+    return take;
   }
 
   /**
@@ -342,6 +487,12 @@ export class SessionRecording {
     }
     this.#drain();
     if (this.#unpaired && done === this.#batches.sent && this.#slots.length === 0) this.#unpaired = false;
+    // The batches answered get no more results: what their executions reserved and did not use is free.
+    for (const [batch, pool] of this.#pools) {
+      if (batch >= done) continue;
+      this.#reserved -= pool;
+      this.#pools.delete(batch);
+    }
   }
 
   /** The slot whose result is the one arriving now (its batch's next), taken off the queue. */
@@ -420,6 +571,39 @@ export class SessionRecording {
    * (sorted) key order, so the recorder serializes it with JSON.stringify, without spreads.
    */
   #record(ex: Exchange, r: Result | { error: string | null } | undefined): void {
+    const own = ex.held + ex.res;
+    ex.held = 0;
+    ex.res = 0;
+    this.#emit('statement', this.#data(ex, r), own);
+  }
+
+  /**
+   * Records an event of a statement with `own` bytes reserved for it (released now): sample rows
+   * and column names are cut to what fits in those and the room nothing reserved (less SLACK).
+   * An event larger than that all the same (a bound was wrong) is recorded — it ran — and the
+   * session ends: its ReadyForQuery is withheld and nothing more is admitted.
+   */
+  #emit(type: 'statement' | 'response', o: Record<string, unknown>, own: number): void {
+    if (this.#limited) {
+      const allowed = own + this.#free();
+      let size = jsonBytes(o);
+      if (size > allowed && Array.isArray(o.sample)) {
+        const sample = o.sample as unknown[];
+        o.sample_truncated = true;
+        while (size > allowed && sample.length > 0) { sample.pop(); size = jsonBytes(o); }
+      }
+      if (size > allowed && o.columns !== undefined) { delete o.columns; size = jsonBytes(o); }
+      this.#reserved -= own;
+      if (size > allowed) this.#broken = true;
+    }
+    this.#tap.event(type, o);
+  }
+
+  /**
+   * The data of one `statement` event: the exchange and its result. Built member by member in
+   * canonical (sorted) key order, so the recorder serializes it with JSON.stringify, without spreads.
+   */
+  #data(ex: Exchange, r: Result | { error: string | null } | undefined): Record<string, unknown> {
     const d = ex.decision;
     const res = r !== undefined && 'ms' in r ? r : undefined;
     const o: Record<string, unknown> = {};
@@ -436,7 +620,7 @@ export class SessionRecording {
     if (res?.sample !== undefined) { o.sample = res.sample; o.sample_truncated = res.sample_truncated; }
     if (ex.statement !== undefined) o.statement = ex.statement;
     if (res !== undefined) o.tag = res.tag;
-    this.#tap.event('statement', o);
+    return o;
   }
 
   /**
@@ -445,6 +629,7 @@ export class SessionRecording {
    * session with an error instead of completing an unrecorded response (fail closed).
    */
   readyForQuery(raw: Buffer, send: (b: Buffer) => void): void | Promise<void> {
+    if (this.#broken) throw new RecordingError(FULL);
     if (this.#svc.recorder.flushedNow?.(this.#id) === true) { send(raw); return; }
     const flushed = this.#svc.recorder.flush?.(this.#id);
     if (!flushed) { send(raw); return; }
@@ -456,6 +641,6 @@ export class SessionRecording {
    * asked before a statement's message is handled, so no statement runs unrecorded.
    */
   admit(): void {
-    if (this.on && this.#svc.recorder.full?.(this.#id) === true) throw new RecordingError(FULL);
+    if (this.on && (this.#broken || this.#svc.recorder.full?.(this.#id) === true)) throw new RecordingError(FULL);
   }
 }
