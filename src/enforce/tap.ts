@@ -75,6 +75,15 @@ export class RecordingTap {
     }
   }
 
+  /**
+   * True once the session's recording reached `recording.max_session_bytes` (see
+   * {@link Recorder.full}): nothing more of it can be recorded, so the data path must refuse the
+   * exchange before it runs anything.
+   */
+  full(): boolean {
+    return this.on && this.#deps.recorder.full?.(this.session) === true;
+  }
+
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */
   async flush(): Promise<void> {
     await this.#deps.recorder.flush?.(this.session);

@@ -88,6 +88,11 @@ export class McpSession {
     r?.(this.#chars);
   }
 
+  /** True once this session's recording reached `recording.max_session_bytes`: a call must not run. */
+  full(): boolean {
+    return this.#tap.full();
+  }
+
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */
   async flush(): Promise<void> {
     await this.#tap.flush();

@@ -11,6 +11,9 @@ import { requestFingerprint } from '../../reviews/fingerprint.ts';
 import type { Rerun, ToolEnv, ToolExtra, ToolOutcome, ToolRegistration } from './env.ts';
 import { deepMask, errorResult, okResult, pendingResult } from './results.ts';
 
+/** Why a call of a session whose recording is full is refused (as the HTTP path says it). */
+const FULL = 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session';
+
 /** One tool: its schemas, what it acts on, and what it does once `mcp.call` allowed it. */
 export interface ToolDef<I extends z.ZodObject, O extends z.ZodObject> {
   readonly name: string;
@@ -64,6 +67,9 @@ export async function runTool<I extends z.ZodObject, O extends z.ZodObject>(
   const principal = env.caller.principal;
   const name = def.connectionOf?.(args);
   session.record('request', { tool: def.name, arguments: session.excerpt(JSON.stringify(args)) }, name);
+  // A session whose recording is full (its request was not recorded, or filled it) runs nothing:
+  // refused before any work (fail closed); the client starts a new session.
+  if (session.full()) return errorResult('store_unavailable', FULL);
   let outcome: ToolOutcome;
   let conn: Connection | undefined;
   try {
@@ -81,6 +87,8 @@ export async function runTool<I extends z.ZodObject, O extends z.ZodObject>(
         outcome = { kind: 'error', code: 'policy_denied', reason: `mcp.call of tool "${def.name}" needs a review, which only tools on a connection can wait for` };
       } else {
         const held = d.effect === 'review' && conn ? await holdCall(env, def, args, conn, d, extra) : undefined;
+        // The decision (or review) may be what filled the session: then the call does not run.
+        if (held === undefined && session.full()) return errorResult('store_unavailable', FULL);
         outcome = held ?? await def.run(env, args, extra, conn);
       }
     }

@@ -159,6 +159,9 @@ export class SshClientSession {
       });
     }
     if (!g.run) { refuse(channel, g.status === 'pending' ? 'review_required' : 'policy_denied', g.message); return; }
+    // A session whose recording is full (max_session_bytes; its request may be what filled it)
+    // runs nothing more: refused before the upstream is asked (fail closed).
+    if (this.rec.full()) { refuse(channel, 'store_unavailable', FULL); return; }
     const upstream = await this.#upstreamOr(channel);
     if (!upstream) return;
     const masker = this.#deps.svc.masking.textMasker(this.#conn.name, 'response');
@@ -206,6 +209,7 @@ export class SshClientSession {
     this.rec.event('request', { kind: 'shell', pty: pty !== undefined, ...(pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : {}) });
     const d = await this.#decide('shell.interactive', `interactive shell on ${this.#conn.name}`, justification, signal);
     if (!d.ok) { refuse(channel, d.code, d.message); return; }
+    if (this.rec.full()) { refuse(channel, 'store_unavailable', FULL); return; }
     const upstream = await this.#upstreamOr(channel);
     if (!upstream) return;
     const out = await runInteractive(upstream, channel, this.#deps.svc.masking.textMasker(this.#conn.name, 'response'), this.rec, { pty, live, signal, clock: this.#deps.svc.clock });
@@ -217,7 +221,7 @@ export class SshClientSession {
   async #transfer(accept: () => ssh2.ServerChannel, reject: Reply): Promise<void> {
     const d = await this.#decide('shell.transfer', `file transfer (sftp/scp) on ${this.#conn.name}`, undefined, this.#abort.signal);
     this.rec.event('request', { kind: 'subsystem', name: 'sftp' });
-    if (!d.ok) { reply(reject); return; }
+    if (!d.ok || this.rec.full()) { reply(reject); return; }
     const upstream = await this.#client().catch(() => undefined);
     if (!upstream) { reply(reject); return; }
     upstream.subsys('sftp', (err, up) => {
@@ -239,6 +243,9 @@ function channelSignal(channel: ClientChannel, parent: AbortSignal): AbortSignal
 }
 
 /** Ends the channel with error `code`: `message` on stderr, the registry's SSH exit status for the code (126 refused, 255 failed). */
+/** Why a command of a session whose recording is full is refused. */
+const FULL = 'gatehouse: the session reached recording.max_session_bytes and can no longer be recorded; start a new session (connect again)';
+
 function refuse(channel: ssh2.ServerChannel, code: ErrorCode, message: string): void {
   finish(channel, message, sshExitOf(code));
 }

@@ -53,6 +53,14 @@ export class SshRecording {
     try { return this.#scanner.mask(t).text; } catch { return '[unrecordable]'; }
   }
 
+  /**
+   * True once this session's recording reached `recording.max_session_bytes` (see
+   * {@link Recorder.full}): nothing more can be recorded, so nothing more may run.
+   */
+  full(): boolean {
+    return this.on && this.#svc.recorder.full?.(this.#id) === true;
+  }
+
   /** Resolves once what was recorded is durable; rejects when some of it was lost. */
   flush(): Promise<void> {
     if (!this.on) return Promise.resolve();

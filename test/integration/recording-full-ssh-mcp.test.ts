@@ -1,0 +1,117 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { sshConnect, sshExec } from '../harness/ssh-client.ts';
+import type { StoredEvent } from '../../src/recording/types.ts';
+
+// Review (session 12): SSH exec and MCP tool calls did not ask whether their session's recording
+// was full (recording.max_session_bytes) before running: a command or call of a full session ran
+// upstream with its request dropped, and only its result was withheld (at the flush). Each marker
+// file that exists on the server must have its command in the recording.
+
+const SHELL_POLICIES = readFileSync(fileURLToPath(new URL('../../policies/shell.cedar', import.meta.url)), 'utf8');
+const POLICIES = `${TEST_POLICIES}
+${SHELL_POLICIES}
+@id("mcp-tools")
+permit (principal, action == Action::"mcp.call", resource);
+`;
+
+describe('SSH and MCP: a session at recording.max_session_bytes runs nothing more (real OpenSSH server)', { skip: sshdSkip() }, () => {
+  let sshd: TestSshd;
+  let t: TestGateway;
+  let key: string;
+
+  before(async () => {
+    sshd = await startSshd();
+    t = await startTestGateway({
+      policies: POLICIES,
+      yaml: ['recording: { max_session_bytes: 12kb }', 'connections:', sshConnectionYaml(sshd)].join('\n'),
+    });
+    const a = await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] });
+    assert.equal(a.status, 201, JSON.stringify(a.json));
+    key = a.json.key as string;
+  });
+  after(async () => {
+    await t?.close();
+    await sshd?.stop();
+  });
+
+  async function events(id: string): Promise<StoredEvent[]> {
+    await t.gw.services.recorder.flush?.().catch(() => undefined);
+    await t.gw.services.recorder.settled?.();
+    const out: StoredEvent[] = [];
+    for await (const e of t.gw.services.sessions.allEvents(id)) out.push(e);
+    return out;
+  }
+
+  test('SSH exec: refused before it runs, with a clear message; every command that ran is recorded', async () => {
+    const c = await sshConnect(t.gw.listeners.ssh!.port, 'web01', key);
+    // Commands until two in a row fail for the recording (the first may be one whose output
+    // crossed the limit after it ran; the one after it must not run).
+    const failures: { i: number; stderr: string; code: number | null }[] = [];
+    try {
+      for (let i = 0; i < 40 && failures.length < 2; i++) {
+        const r = await sshExec(c, `touch ${join(sshd.dir, `ssh-m${i}`)}; printf '%0900d' 0`);
+        if (/max_session_bytes|could not be recorded/.test(r.stderr)) failures.push({ i, stderr: r.stderr, code: r.code });
+        else failures.length = 0;
+      }
+    } finally { c.end(); }
+    // Every command that ran on the server is in the recording (its request event).
+    let recorded: string[] = [];
+    for (let k = 0; k < 100; k++) {
+      const s = (await t.gw.services.sessions.list({ connection: 'web01', limit: 50 })).find((x) => x.protocol === 'ssh');
+      if (s?.closedAt !== undefined) {
+        recorded = (await events(s.id)).filter((e) => e.type === 'request').map((e) => String(e.data.statement));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const onServer = Array.from({ length: 40 }, (_, i) => i).filter((i) => existsSync(join(sshd.dir, `ssh-m${i}`)));
+    assert.ok(onServer.length > 0);
+    const missing = onServer.filter((i) => !recorded.some((s) => s.includes(`ssh-m${i};`)));
+    assert.deepEqual(missing, [], 'a command ran whose request is not in the recording');
+    const refused = failures.at(-1);
+    assert.ok(refused, 'the session filled up');
+    assert.match(refused.stderr, /the session reached recording\.max_session_bytes.*start a new session/);
+    assert.notEqual(refused.code, 0);
+    assert.equal(existsSync(join(sshd.dir, `ssh-m${refused.i}`)), false, 'the refused command did not run');
+  });
+
+  test('MCP tools/call: refused before it runs once the session is full (store_unavailable, max_session_bytes)', async () => {
+    const label = `full-${Date.now()}`;
+    const call = async (id: number, command: string): Promise<{ text: string; body: string }> => {
+      const res = await fetch(`${t.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-03-26', 'gatehouse-session': label,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'run_command', arguments: { connection: 'web01', command } } }),
+      });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      return { text: body, body };
+    };
+    // Calls until two in a row fail for the recording (as above).
+    const failures: { i: number; text: string }[] = [];
+    for (let i = 0; i < 40 && failures.length < 2; i++) {
+      const r = await call(i + 1, `touch ${join(sshd.dir, `mcp-m${i}`)}; printf '%0900d' 0`);
+      if (/store_unavailable/.test(r.text)) failures.push({ i, text: r.text }); else failures.length = 0;
+    }
+    const s = (await t.gw.services.sessions.list({ limit: 50 })).find((x) => x.protocol === 'mcp');
+    assert.ok(s);
+    const recorded = (await events(s.id)).filter((e) => e.type === 'request').map((e) => JSON.stringify(e.data));
+    const onServer = Array.from({ length: 40 }, (_, i) => i).filter((i) => existsSync(join(sshd.dir, `mcp-m${i}`)));
+    assert.ok(onServer.length > 0);
+    const missing = onServer.filter((i) => !recorded.some((d) => d.includes(`mcp-m${i};`)));
+    assert.deepEqual(missing, [], 'a call ran whose request is not in the recording');
+    const refused = failures.at(-1);
+    assert.ok(refused, 'the labelled session filled up');
+    assert.match(refused.text, /the session reached recording\.max_session_bytes.*start a new session/);
+    assert.equal(existsSync(join(sshd.dir, `mcp-m${refused.i}`)), false, 'the refused call did not run');
+  });
+});
