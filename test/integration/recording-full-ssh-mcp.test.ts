@@ -7,6 +7,7 @@ import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/ga
 import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect, sshExec } from '../harness/ssh-client.ts';
 import type { StoredEvent } from '../../src/recording/types.ts';
+import { MemoryRecorder, type RecordEvent } from '../../src/recording/recorder.ts';
 
 // Review (session 12): SSH exec and MCP tool calls did not ask whether their session's recording
 // was full (recording.max_session_bytes) before running: a command or call of a full session ran
@@ -20,7 +21,7 @@ ${SHELL_POLICIES}
 permit (principal, action == Action::"mcp.call", resource);
 `;
 
-describe('SSH and MCP: a session at recording.max_session_bytes runs nothing more (real OpenSSH server)', { skip: sshdSkip() }, () => {
+describe('SSH: a session at recording.max_session_bytes runs nothing more (real OpenSSH server)', { skip: sshdSkip() }, () => {
   let sshd: TestSshd;
   let t: TestGateway;
   let key: string;
@@ -80,10 +81,43 @@ describe('SSH and MCP: a session at recording.max_session_bytes runs nothing mor
     assert.notEqual(refused.code, 0);
     assert.equal(existsSync(join(sshd.dir, `ssh-m${refused.i}`)), false, 'the refused command did not run');
   });
+});
 
-  test('MCP tools/call: refused before it runs once the session is full (store_unavailable, max_session_bytes)', async () => {
-    const label = `full-${Date.now()}`;
-    const call = async (id: number, command: string): Promise<{ text: string; body: string }> => {
+/**
+ * A memory recorder that reports a session full from the event that records `FILL` on (what the
+ * store recorder does when an event passes recording.max_session_bytes). HTTP and MCP sessions
+ * rotate well before the limit on their own estimate; this is the second line behind it.
+ */
+class FillRecorder extends MemoryRecorder {
+  readonly #full = new Set<string>();
+  override record(e: RecordEvent): void {
+    super.record(e);
+    if (JSON.stringify(e.data).includes('FILL')) this.#full.add(e.session);
+  }
+  full(session: string): boolean { return this.#full.has(session); }
+}
+
+describe('MCP: a session whose recording is full runs no tool call (real OpenSSH server)', { skip: sshdSkip() }, () => {
+  let sshd: TestSshd;
+  let t: TestGateway;
+  let key: string;
+  const recorder = new FillRecorder();
+
+  before(async () => {
+    sshd = await startSshd();
+    t = await startTestGateway({ policies: POLICIES, recorder, yaml: ['connections:', sshConnectionYaml(sshd)].join('\n') });
+    const a = await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] });
+    assert.equal(a.status, 201, JSON.stringify(a.json));
+    key = a.json.key as string;
+  });
+  after(async () => {
+    await t?.close();
+    await sshd?.stop();
+  });
+
+  test('tools/call: refused before it runs (store_unavailable, max_session_bytes) from the call whose request filled the session', async () => {
+    const label = 'fill-me';
+    const call = async (id: number, command: string): Promise<string> => {
       const res = await fetch(`${t.url}/mcp`, {
         method: 'POST',
         headers: {
@@ -94,24 +128,19 @@ describe('SSH and MCP: a session at recording.max_session_bytes runs nothing mor
       });
       const body = await res.text();
       assert.equal(res.status, 200, body);
-      return { text: body, body };
+      return body;
     };
-    // Calls until two in a row fail for the recording (as above).
-    const failures: { i: number; text: string }[] = [];
-    for (let i = 0; i < 40 && failures.length < 2; i++) {
-      const r = await call(i + 1, `touch ${join(sshd.dir, `mcp-m${i}`)}; printf '%0900d' 0`);
-      if (/store_unavailable/.test(r.text)) failures.push({ i, text: r.text }); else failures.length = 0;
-    }
-    const s = (await t.gw.services.sessions.list({ limit: 50 })).find((x) => x.protocol === 'mcp');
-    assert.ok(s);
-    const recorded = (await events(s.id)).filter((e) => e.type === 'request').map((e) => JSON.stringify(e.data));
-    const onServer = Array.from({ length: 40 }, (_, i) => i).filter((i) => existsSync(join(sshd.dir, `mcp-m${i}`)));
-    assert.ok(onServer.length > 0);
-    const missing = onServer.filter((i) => !recorded.some((d) => d.includes(`mcp-m${i};`)));
-    assert.deepEqual(missing, [], 'a call ran whose request is not in the recording');
-    const refused = failures.at(-1);
-    assert.ok(refused, 'the labelled session filled up');
-    assert.match(refused.text, /the session reached recording\.max_session_bytes.*start a new session/);
-    assert.equal(existsSync(join(sshd.dir, `mcp-m${refused.i}`)), false, 'the refused call did not run');
+    const marker = (n: string): string => join(sshd.dir, `mcp-${n}`);
+    const first = await call(1, `touch ${marker('before')}`);
+    assert.doesNotMatch(first, /store_unavailable/, first);
+    assert.ok(existsSync(marker('before')), 'a call of a session with room runs');
+    // This call's request is the event that fills the session: it must not run.
+    const filling = await call(2, `touch ${marker('filling')} # FILL`);
+    assert.equal(existsSync(marker('filling')), false, 'the call whose request filled the session ran');
+    assert.match(filling, /store_unavailable/);
+    assert.match(filling, /the session reached recording\.max_session_bytes.*start a new session/);
+    const later = await call(3, `touch ${marker('later')}`);
+    assert.equal(existsSync(marker('later')), false, 'a call of a full session ran');
+    assert.match(later, /max_session_bytes/);
   });
 });
