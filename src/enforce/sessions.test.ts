@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXCHANGE_RESERVE_BYTES, HttpSessions, MAX_DEFAULT_AGE_MS, MAX_DEFAULT_EXCHANGES, sessionOwner, type EndedSession, type HttpSession, type SessionIdentity } from './sessions.ts';
+import { EXCHANGE_RESERVE_BYTES, HttpSessions, MAX_DEFAULT_AGE_MS, MAX_DEFAULT_EXCHANGES, MAX_TRACKED_SESSIONS, sessionOwner, type EndedSession, type HttpSession, type SessionIdentity } from './sessions.ts';
 
 let n = 0;
 const fresh = (): string => `new-${++n}`;
@@ -261,4 +261,25 @@ test('a session let go while an exchange runs is closed when that exchange ends 
   const r1 = u.resolve(undefined, 'alice', fresh, who);
   const r2 = u.resolve('z', 'alice', fresh, who);
   assert.deepEqual(u.endAll().map((e) => e.id).sort(), [r1.id, r2.id].sort());
+});
+
+test('retiring sessions are bounded without closing another principal\'s session while its exchange runs', () => {
+  // Review finding (rev1): past MAX_TRACKED_SESSIONS retiring sessions the oldest one was closed
+  // at once, whoever owned it; a principal rotating its own sessions under running exchanges (one
+  // MCP batch of tools/call does it in one request) so closed another's session before that
+  // session's last exchange had recorded its events (session.close no longer its last event).
+  const ended: EndedSession[] = [];
+  const s = new HttpSessions(MAX_TRACKED_SESSIONS, () => 0, { maxSessionBytes: 1024, onEnded: (e) => { ended.push(e); } });
+  const as = (who: string) => ({ protocol: 'http' as const, user: who });
+  // alice: a session rotated (every exchange rotates under this budget) while its exchange runs.
+  const alice = s.resolve('a', 'alice', fresh, as('alice'));
+  const next = s.resolve('a', 'alice', fresh, as('alice'));
+  assert.notEqual(next.id, alice.id);
+  assert.equal(ended.length, 0, 'rotated with its exchange running: closed when it ends');
+  // mallory: as many rotations under running exchanges as she can.
+  for (let i = 0; i < MAX_TRACKED_SESSIONS + 10; i++) s.resolve('m', 'mallory', fresh, as('mallory'));
+  assert.equal(ended.filter((e) => e.identity.user === 'alice').length, 0, 'alice\'s running session was not closed by mallory\'s');
+  assert.ok(ended.length >= 10 && ended.every((e) => e.identity.user === 'mallory'), 'mallory\'s own retiring sessions were closed instead');
+  s.release(alice.id, 1000);
+  assert.deepEqual(ended.filter((e) => e.identity.user === 'alice').map((e) => [e.id, e.reason]), [[alice.id, 'rotated']], 'closed once, as its exchange ended');
 });

@@ -119,6 +119,46 @@ interface Rotated {
   readonly label: string | undefined;
 }
 
+/** Owners bucketed by how many sessions (of one kind) they hold, with the highest count: O(1) per change. */
+class CountBuckets {
+  /** Count → the owners holding that many (never empty). */
+  readonly #by = new Map<number, Set<string>>();
+  #most = 0;
+
+  /** The highest count any owner holds (0: none holds any). */
+  get most(): number {
+    return this.#most;
+  }
+
+  /** An owner holding {@link most} (undefined when none holds any). */
+  top(): string | undefined {
+    return this.#by.get(this.#most)?.values().next().value;
+  }
+
+  /** Moves `owner`, which held `was`, to the bucket of `was + by`. */
+  move(owner: string, was: number, by: 1 | -1): void {
+    const now = was + by;
+    const from = this.#by.get(was);
+    if (from !== undefined) {
+      from.delete(owner);
+      if (from.size === 0) {
+        this.#by.delete(was);
+        if (this.#most === was && by < 0) this.#most = now;
+      }
+    }
+    if (now > 0) {
+      const to = this.#by.get(now);
+      if (to === undefined) this.#by.set(now, new Set([owner])); else to.add(owner);
+      if (now > this.#most) this.#most = now;
+    }
+  }
+
+  clear(): void {
+    this.#by.clear();
+    this.#most = 0;
+  }
+}
+
 function labelKey(owner: string, label: string): string {
   return JSON.stringify([owner, label]);
 }
@@ -171,7 +211,9 @@ export function sessionOwner(p: Principal): string {
  * one; so no principal can end the sessions of one holding fewer sessions than itself. The caller
  * records their `session.close` (at once for rotations and evictions, through `onEnded`), which
  * anchors each chain in the audit log. A session let go while an exchange of it runs is closed
- * when its last exchange is {@link release}d, so `session.close` stays its last event. The label
+ * when its last exchange is {@link release}d, so `session.close` stays its last event (at most
+ * {@link MAX_TRACKED_SESSIONS} wait so; past it, the oldest of an owner with the most waiting is
+ * closed at once: a principal piling them up closes its own, never another's with fewer). The label
  * index holds at most one key per live session and loses it when the session ends.
  *
  * Cost: O(1) per {@link resolve} and {@link release} (the global and per-owner least-recently-used
@@ -184,13 +226,15 @@ export class HttpSessions {
   readonly #entries = new Map<string, Entry>();
   /** Owner → its live sessions, least recently used first (never empty). */
   readonly #owners = new Map<string, Map<string, Entry>>();
-  /** Live-session count → the owners holding that many (never empty), and the highest count. */
-  readonly #byCount = new Map<number, Set<string>>();
-  #most = 0;
+  /** Owners by their live-session count. */
+  readonly #live = new CountBuckets();
   /** (owner, client label) → stored id of a live session. */
   readonly #labels = new Map<string, string>();
   /** Sessions let go while exchanges were active: closed when their last exchange ends. */
   readonly #retiring = new Map<string, Entry>();
+  /** Owner → its retiring sessions, oldest first (never empty); owners by their retiring count. */
+  readonly #retiringOf = new Map<string, Map<string, Entry>>();
+  readonly #retiringCounts = new CountBuckets();
   /** Ids of sessions ended by rotation, oldest first. */
   readonly #rotated = new Map<string, Rotated>();
   #pending: EndedSession[] = [];
@@ -253,7 +297,7 @@ export class HttpSessions {
     if (live !== undefined) {
       this.#touch(id, e);
     } else if (e.active === 0) {
-      this.#retiring.delete(id);
+      this.#unretire(id, e);
       this.#close(id, e, e.ending ?? 'evicted', undefined);
     }
   }
@@ -304,7 +348,7 @@ export class HttpSessions {
     }
     for (const [id, e] of this.#retiring) {
       if (e.last > stuck) continue;
-      this.#retiring.delete(id);
+      this.#unretire(id, e);
       this.#close(id, e, e.ending ?? 'evicted', out);
     }
     return out;
@@ -317,6 +361,8 @@ export class HttpSessions {
     for (const [id, e] of this.#entries) this.#end(id, e, 'shutdown', out, true);
     for (const [id, e] of this.#retiring) this.#close(id, e, e.ending ?? 'shutdown', out);
     this.#retiring.clear();
+    this.#retiringOf.clear();
+    this.#retiringCounts.clear();
     this.#rotated.clear();
     return out;
   }
@@ -362,12 +408,34 @@ export class HttpSessions {
     }
     e.ending = reason;
     this.#retiring.set(id, e);
-    if (this.#retiring.size > MAX_TRACKED_SESSIONS) {
-      // Bounded: the oldest is closed now, running exchanges or not.
-      const [oldId, oldest] = this.#retiring.entries().next().value!;
-      this.#retiring.delete(oldId);
-      this.#close(oldId, oldest, oldest.ending ?? reason, undefined);
+    let theirs = this.#retiringOf.get(e.owner);
+    if (theirs === undefined) {
+      theirs = new Map();
+      this.#retiringOf.set(e.owner, theirs);
     }
+    this.#retiringCounts.move(e.owner, theirs.size, 1);
+    theirs.set(id, e);
+    if (this.#retiring.size > MAX_TRACKED_SESSIONS) {
+      // Bounded: the oldest retiring session of an owner holding the most is closed now, running
+      // exchanges or not — so a principal piling up retiring sessions closes its own early, never
+      // the running session of one holding fewer.
+      const top = this.#retiringCounts.top();
+      const oldest = top === undefined ? undefined : this.#retiringOf.get(top)?.entries().next().value;
+      if (oldest !== undefined) {
+        this.#unretire(oldest[0], oldest[1]);
+        this.#close(oldest[0], oldest[1], oldest[1].ending ?? reason, undefined);
+      }
+    }
+  }
+
+  /** Takes a retiring session out of the retiring maps (and its owner's count). */
+  #unretire(id: string, e: Entry): void {
+    if (!this.#retiring.delete(id)) return;
+    const theirs = this.#retiringOf.get(e.owner);
+    if (theirs === undefined) return;
+    this.#retiringCounts.move(e.owner, theirs.size, -1);
+    theirs.delete(id);
+    if (theirs.size === 0) this.#retiringOf.delete(e.owner);
   }
 
   /** Reports a close: into `out` (a sweep's or shutdown's list), else to `onEnded` at once, else kept for the next sweep. */
@@ -386,21 +454,7 @@ export class HttpSessions {
 
   /** Moves `owner` (holding `mine`, before the change) from its live-count bucket to the next one up or down. */
   #count(owner: string, mine: Map<string, Entry>, by: 1 | -1): void {
-    const was = mine.size;
-    const now = was + by;
-    const from = this.#byCount.get(was);
-    if (from !== undefined) {
-      from.delete(owner);
-      if (from.size === 0) {
-        this.#byCount.delete(was);
-        if (this.#most === was && by < 0) this.#most = now;
-      }
-    }
-    if (now > 0) {
-      const to = this.#byCount.get(now);
-      if (to === undefined) this.#byCount.set(now, new Set([owner])); else to.add(owner);
-      if (now > this.#most) this.#most = now;
-    }
+    this.#live.move(owner, mine.size, by);
   }
 
   /**
@@ -411,8 +465,8 @@ export class HttpSessions {
    */
   #evictFor(owner: string): void {
     const holds = this.held(owner);
-    const top = this.#byCount.get(this.#most)?.values().next().value;
-    const victimOwner = this.#most > holds && top !== undefined ? top : owner;
+    const top = this.#live.top();
+    const victimOwner = this.#live.most > holds && top !== undefined ? top : owner;
     const mine = this.#owners.get(victimOwner);
     const first = mine?.entries().next().value;
     if (first !== undefined) this.#end(first[0], first[1], 'evicted', undefined, false);
