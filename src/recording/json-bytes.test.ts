@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { jsonBytes, stringBytes } from './json-bytes.ts';
+import { jsonBound, jsonBytes, stringBytes } from './json-bytes.ts';
 import { canonicalData } from './event-hash.ts';
 
 const text = fc.oneof(
@@ -25,4 +25,14 @@ test('property: jsonBytes is the UTF-8 size of the canonical JSON of plain data 
     assert.equal(jsonBytes(sorted), Buffer.byteLength(JSON.stringify(sorted), 'utf8'));
     if (canonicalData(sorted) === JSON.stringify(sorted)) assert.equal(jsonBytes(sorted), Buffer.byteLength(canonicalData(sorted), 'utf8'));
   }), { numRuns: 1000 });
+});
+
+test('property: jsonBound is never below jsonBytes (escape-heavy text, numbers of every length, nesting, dropped members)', () => {
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, text, fc.double(), fc.integer(), fc.constant(-Number.MAX_VALUE), fc.constant(5e-324), fc.boolean(), fc.constant(null), fc.constant(undefined),
+      fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(text, tie('v'), { maxKeys: 4 })),
+  })).v;
+  fc.assert(fc.property(fc.dictionary(text, value, { maxKeys: 6 }), (d) => {
+    assert.ok(jsonBound(d) >= jsonBytes(d), `${jsonBound(d)} < ${jsonBytes(d)}`);
+  }), { numRuns: 2000 });
 });

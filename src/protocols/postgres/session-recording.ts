@@ -12,7 +12,7 @@ import { RowExcerpt } from './row-excerpt.ts';
 import type { Verdict } from '../../sql/guard.ts';
 import { GatehouseError, type ErrorCode } from '../../kernel/errors.ts';
 import { after } from '../../kernel/clock.ts';
-import { jsonBytes, stringBytes } from '../../recording/json-bytes.ts';
+import { jsonBound, jsonBytes, stringBytes } from '../../recording/json-bytes.ts';
 
 /** The PostgreSQL text limit: most characters of one recorded statement or value. */
 const MAX_RECORDED_TEXT = 4096;
@@ -241,7 +241,17 @@ export class SessionRecording {
    */
   #hold(ex: Exchange): void {
     if (!this.#limited) return;
-    const need = jsonBytes(this.#data(ex, undefined));
+    const data = this.#data(ex, undefined);
+    // Far from the limit, a bound of its size is reserved (cheap: no text is looked at); the
+    // exact size only when that does not fit.
+    const bound = jsonBound(data);
+    if (bound <= ex.held) return;
+    if (this.#reserved + bound - ex.held <= this.#room() - SLACK) {
+      this.#reserved += bound - ex.held;
+      ex.held = bound;
+      return;
+    }
+    const need = jsonBytes(data);
     if (need <= ex.held) return;
     try {
       this.#reserve(need - ex.held);
@@ -586,7 +596,8 @@ export class SessionRecording {
   #emit(type: 'statement' | 'response', o: Record<string, unknown>, own: number): void {
     if (this.#limited) {
       const allowed = own + this.#free();
-      let size = jsonBytes(o);
+      // Within its reservation by a bound (cheap): no exact size needed.
+      let size = jsonBound(o) <= allowed ? 0 : jsonBytes(o);
       if (size > allowed && Array.isArray(o.sample)) {
         const sample = o.sample as unknown[];
         o.sample_truncated = true;
