@@ -59,9 +59,16 @@ const MAX_RECORD_DEPTH = 16;
  * canonical JSON is one native `JSON.stringify` (see `canonicalData`).
  */
 export function maskRecordData(data: Record<string, unknown>, scanner: TextMasker): Record<string, unknown> {
+  const m: Masking = { scanner, clean: cleanSet(scanner) };
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(data).sort()) member(out, k, PRE_MASKED.has(k) ? data[k] : maskValue(data[k], scanner, 0));
+  for (const k of Object.keys(data).sort()) member(out, k, PRE_MASKED.has(k) ? data[k] : maskValue(data[k], m, 0));
   return out;
+}
+
+/** The scanner of recorded data and its set of strings known clean. */
+interface Masking {
+  readonly scanner: TextMasker;
+  readonly clean: Set<string>;
 }
 
 /**
@@ -73,16 +80,24 @@ function member(out: Record<string, unknown>, key: string, value: unknown): void
   else out[key] = value;
 }
 
-function maskValue(v: unknown, scanner: TextMasker, depth: number): unknown {
-  if (typeof v === 'string') return maskString(v, scanner);
+function maskValue(v: unknown, m: Masking, depth: number): unknown {
+  if (typeof v === 'string') return maskString(v, m);
   if (v === null || typeof v !== 'object') return v;
   if (depth >= MAX_RECORD_DEPTH) return '[TRUNCATED]';
-  if (Array.isArray(v)) return v.map((x) => maskValue(x, scanner, depth + 1));
-  const entries = Object.entries(v).map(([k, x]): [string, unknown] => [maskString(k, scanner), x]);
-  // Stable: keys that mask to the same text keep their order (the last one wins, as before).
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (Array.isArray(v)) return v.map((x) => maskValue(x, m, depth + 1));
+  const keys = Object.keys(v);
+  const masked = keys.map((k) => maskString(k, m));
+  let sorted = true;
+  for (let i = 1; i < masked.length && sorted; i++) sorted = masked[i - 1]! < masked[i]!;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of entries) member(out, k, maskValue(x, scanner, depth + 1));
+  const o = v as Record<string, unknown>;
+  if (sorted) {
+    for (let i = 0; i < keys.length; i++) member(out, masked[i]!, maskValue(o[keys[i]!], m, depth + 1));
+    return out;
+  }
+  // Stable: keys that mask to the same text keep their order (the last one wins, as before).
+  const order = keys.map((_, i) => i).sort((a, b) => (masked[a]! < masked[b]! ? -1 : masked[a]! > masked[b]! ? 1 : a - b));
+  for (const i of order) member(out, masked[i]!, maskValue(o[keys[i]!], m, depth + 1));
   return out;
 }
 
@@ -91,26 +106,30 @@ const CLEAN_MAX_CHARS = 64;
 const CLEAN_MAX_ENTRIES = 4096;
 const cleanStrings = new WeakMap<TextMasker, Set<string>>();
 
+function cleanSet(scanner: TextMasker): Set<string> {
+  let clean = cleanStrings.get(scanner);
+  if (clean === undefined) {
+    clean = new Set();
+    cleanStrings.set(scanner, clean);
+  }
+  return clean;
+}
+
 /**
  * `scanner.mask(s).text`, remembering short strings in which it found nothing (bounded): the keys
  * and most values of recorded data (`facts`, `method`, `usage`, decision reasons, model names)
  * are the same few words on every exchange. Detectors are pure, so a string clean once is clean
  * for that scanner forever; a string with a finding is never remembered.
  */
-function maskString(s: string, scanner: TextMasker): string {
+function maskString(s: string, { scanner, clean }: Masking): string {
   if (s.length > CLEAN_MAX_CHARS) return scanner.mask(s).text;
-  let clean = cleanStrings.get(scanner);
-  if (clean === undefined) {
-    clean = new Set();
-    cleanStrings.set(scanner, clean);
-  }
   if (clean.has(s)) return s;
-  const m = scanner.mask(s);
-  if (m.findings.length === 0 && m.text === s) {
+  const r = scanner.mask(s);
+  if (r.findings.length === 0 && r.text === s) {
     if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
     clean.add(s);
   }
-  return m.text;
+  return r.text;
 }
 
 /**
