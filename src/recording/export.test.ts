@@ -24,13 +24,13 @@ describe('export', () => {
   });
 
   test('csv: one row per event, quoted per RFC 4180, formulas defused', async () => {
-    const extra: StoredEvent = { ...SAMPLE[1]!, seq: 8, data: { prompt: '=HYPERLINK("http://x","y"), ok' } };
+    const extra: StoredEvent = { ...SAMPLE[1]!, seq: 8, data: { exchange: 7, prompt: '=HYPERLINK("http://x","y"), ok' } };
     const out = await text('csv', [...SAMPLE, extra]);
     const lines = out.split('\r\n');
-    assert.equal(lines[0], 'seq,at,type,user,agent,summary');
-    assert.equal(lines[2], `2,${SAMPLE[1]!.at},request,alice,bot,"SELECT name, email FROM customers"`);
-    assert.equal(lines[3], `3,${SAMPLE[2]!.at},decision,alice,bot,allow: developers-read`);
-    assert.equal(lines[8], `8,${SAMPLE[1]!.at},request,alice,bot,"'=HYPERLINK(""http://x"",""y""), ok"`);
+    assert.equal(lines[0], 'seq,at,type,exchange,user,agent,summary');
+    assert.equal(lines[2], `2,${SAMPLE[1]!.at},request,,alice,bot,"SELECT name, email FROM customers"`);
+    assert.equal(lines[3], `3,${SAMPLE[2]!.at},decision,,alice,bot,allow: developers-read`);
+    assert.equal(lines[8], `8,${SAMPLE[1]!.at},request,7,alice,bot,"'=HYPERLINK(""http://x"",""y""), ok"`);
     assert.equal(lines.length, 10);
     assert.equal(lines[9], '');
   });

@@ -19,7 +19,8 @@ const HEIGHT = 40;
 /**
  * Streams a session export as text chunks, reading events as they come (bounded memory):
  * - `json`: `{"session": {...}, "events": [...]}`;
- * - `csv` (RFC 4180, CRLF): `seq,at,type,user,agent,summary`; cells that a spreadsheet would run
+ * - `csv` (RFC 4180, CRLF): `seq,at,type,exchange,user,agent,summary` (`exchange`: the
+ *   event's exchange number in its session, when it has one); cells that a spreadsheet would run
  *   as a formula are prefixed with `'`;
  * - `asciicast` v2: a header line, then `[seconds, "o", text]` per event (CRLF line endings,
  *   times non-decreasing, idle time capped at 2 s for players). An interactive session's
@@ -41,9 +42,11 @@ export async function* exportSession(format: ExportFormat, session: SessionInfo,
     return;
   }
   if (format === 'csv') {
-    yield 'seq,at,type,user,agent,summary\r\n';
+    yield 'seq,at,type,exchange,user,agent,summary\r\n';
     for await (const e of events) {
-      yield `${[String(e.seq), e.at, e.type, e.user ?? '', e.agent ?? '', summarize(e, 1000)].map(csvCell).join(',')}\r\n`;
+      const x = e.data.exchange;
+      const exchange = typeof x === 'number' && Number.isSafeInteger(x) ? String(x) : '';
+      yield `${[String(e.seq), e.at, e.type, exchange, e.user ?? '', e.agent ?? '', summarize(e, 1000)].map(csvCell).join(',')}\r\n`;
     }
     return;
   }
