@@ -107,6 +107,8 @@ interface Entry {
   active: number;
   /** Estimated recorded bytes: ended exchanges' estimates plus a reserve per active one. */
   bytes: number;
+  /** The recorder reported it full ({@link HttpSessions.filled}): its next exchange rotates it. */
+  filled?: true;
   /** Why it ended, once let go while exchanges were still active (closed when the last ends). */
   ending?: EndedSession['reason'];
 }
@@ -302,6 +304,16 @@ export class HttpSessions {
     }
   }
 
+  /**
+   * The recorder reports live session `id` full (`recording.max_session_bytes`: its estimate fell
+   * short): its next exchange rotates it, so that its label goes on in a successor instead of
+   * being refused until the estimate catches up.
+   */
+  filled(id: string): void {
+    const e = this.#entries.get(id);
+    if (e !== undefined) e.filled = true;
+  }
+
   /** The id of the live session `header` names for `owner` (as {@link resolve} would continue, before any rotation), without touching it. */
   peek(header: unknown, owner: string): string | undefined {
     if (!validSessionHeader(header)) return undefined;
@@ -368,7 +380,7 @@ export class HttpSessions {
   }
 
   #continue(id: string, e: Entry, newId: () => string, now: number): HttpSession {
-    if (e.bytes + EXCHANGE_RESERVE_BYTES > this.#budget || (e.implicit && (e.exchanges >= MAX_DEFAULT_EXCHANGES || now - e.opened >= MAX_DEFAULT_AGE_MS))) {
+    if (e.filled === true || e.bytes + EXCHANGE_RESERVE_BYTES > this.#budget || (e.implicit && (e.exchanges >= MAX_DEFAULT_EXCHANGES || now - e.opened >= MAX_DEFAULT_AGE_MS))) {
       this.#end(id, e, 'rotated', undefined, false);
       return this.#open(newId(), e.labelKey, e.label, e.implicit, e.owner, e.identity, now, id);
     }

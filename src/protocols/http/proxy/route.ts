@@ -96,9 +96,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       exchange = { exchange: held.exchange };
       // A session whose recording is full (max_session_bytes) takes no more exchanges: refused
       // before any work or upstream call (fail closed); a new session (another label) goes on.
-      if (svc.recorder.full?.(session) === true) {
-        throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
-      }
+      if (svc.recorder.full?.(session) === true) refuseFull(svc, held);
     }
     res.setHeader('gatehouse-session', session);
     principal = who;
@@ -128,8 +126,11 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     const facts: Facts = withQueryFindings(prepared.facts, target.query, scanner, connection.type === 'llm' ? [pathText, ...forwardedHeaderTexts(req.headers)] : []);
     if (recording) {
       const prompt = prepared.prompt === undefined ? undefined : prepared.recordedPrompt ?? maskedExcerpt(prepared.prompt, scanner);
-      recordedChars += target.endpoint.length + (prompt?.length ?? 0);
+      // The facts count too: their strings are the client's (an LLM request's model, tool names).
+      recordedChars += target.endpoint.length + (prompt?.length ?? 0) + jsonChars(facts);
       recordEvent(svc, session, principal, connection.name, 'request', { ...exchange, method, endpoint: target.endpoint, facts, ...(prompt === undefined ? {} : { prompt }) });
+      // The request may be what filled the session (its event then not recorded): nothing runs.
+      if (held !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, held);
     }
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
@@ -148,6 +149,8 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
     }
 
+    // The decision or review may be what filled the session: then the upstream is not called.
+    if (recording && held !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, held);
     const tSend = nowMs();
     const up = await svc.upstreams.request(connection, {
       method, path,
@@ -194,6 +197,24 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     throw withSdkError(err);
   } finally {
     if (held !== undefined) svc.httpSessions.release(held.id, exchangeBytes(recordedChars));
+  }
+}
+
+/**
+ * Refuses an exchange of a session whose recording is full (`recording.max_session_bytes`) before
+ * any upstream call (fail closed), and has the table rotate that session at its next exchange.
+ */
+function refuseFull(svc: Pick<ProxyDeps, 'httpSessions'>, held: HttpSession): never {
+  svc.httpSessions.filled(held.id);
+  throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
+}
+
+/** The characters of `v` as JSON (for the session's size estimate). */
+function jsonChars(v: unknown): number {
+  try {
+    return JSON.stringify(v)?.length ?? 0;
+  } catch {
+    return 0;
   }
 }
 

@@ -1,0 +1,108 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
+import { startHttpUpstream, type HttpUpstream } from '../harness/http-upstream.ts';
+import { MemoryRecorder, type RecordEvent } from '../../src/recording/recorder.ts';
+
+/** A memory recorder that counts what each session records and, past `max` bytes, drops its events and reports it full (as the store recorder does at recording.max_session_bytes). */
+class SizedRecorder extends MemoryRecorder {
+  readonly #sizes = new Map<string, number>();
+  readonly #full = new Set<string>();
+  readonly #max: number;
+  constructor(max: number) {
+    super();
+    this.#max = max;
+  }
+  override record(event: RecordEvent): void {
+    if (event.type === 'session.close') { super.record(event); return; }
+    if (this.#full.has(event.session)) return;
+    const now = (this.#sizes.get(event.session) ?? 0) + Buffer.byteLength(JSON.stringify(event.data));
+    if (now > this.#max) { this.#full.add(event.session); return; }
+    this.#sizes.set(event.session, now);
+    super.record(event);
+  }
+  full(session: string): boolean {
+    return this.#full.has(session);
+  }
+}
+
+const POLICIES = `
+@id("developers-use-llms")
+permit (principal in Group::"developers", action == Action::"llm.invoke", resource);
+`;
+
+// Review finding (rev1): the session table's size estimate of a /proxy exchange counts only its
+// endpoint, prompt and response texts (plus 64 KiB), but the `request` event also records the
+// policy facts, whose strings a client chooses freely (an LLM request's `model`, its tool names),
+// uncut, up to the body limit. A client can so grow a session far past half of
+// recording.max_session_bytes (and past it: the exchange that crosses it went upstream with its
+// events replaced by a `truncated` marker) while the table never rotates it. Fixed: the facts
+// count, and an exchange whose request (or decision) filled the session is refused before the
+// upstream; the table then rotates that session.
+describe('HTTP: the size estimate of an LLM exchange covers what its request event records', () => {
+  let t: TestGateway;
+  let up: HttpUpstream;
+  let key: string;
+  const MAX = 8 * 1024 * 1024;
+  const recorder = new SizedRecorder(MAX);
+  before(async () => {
+    up = await startHttpUpstream();
+    up.answer = () => ({ headers: { 'content-type': 'application/json' }, chunks: [Buffer.from(JSON.stringify({ id: 'x', choices: [{ message: { role: 'assistant', content: 'ok' } }] }))] });
+    t = await startTestGateway({
+      policies: POLICIES, recorder,
+      yaml: `recording: { max_session_bytes: 8mb }
+connections:
+  - { name: model, type: llm, provider: openai, url: "${up.url}", credentials: { api_key: "sk-upstream-0000000000000000000000" } }
+`,
+    });
+    key = (await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'] })).json.key as string;
+  });
+  after(async () => { await t.close(); await up.close(); });
+
+  test('a label whose exchanges carry a 1 MB model name is rotated before it records half of max_session_bytes', async () => {
+    const model = 'm'.repeat(1024 * 1024);
+    const order: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await request(`${t.url}/proxy/model/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'gatehouse-session': 'padded', 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: `hello ${i}` }] }),
+      });
+      const body = await r.body.text();
+      assert.equal(r.statusCode, 200, body.slice(0, 200));
+      const id = String(r.headers['gatehouse-session']);
+      if (order.at(-1) !== id) order.push(id);
+    }
+    for (const [i, id] of order.entries()) {
+      const bytes = recorder.events.filter((e) => e.session === id).reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
+      assert.ok(bytes < MAX / 2, `session ${i} of ${order.length} recorded ${bytes} bytes (half of max_session_bytes: ${MAX / 2})`);
+    }
+  });
+
+  const chat = (header: string, model: string, content: string) => request(`${t.url}/proxy/model/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'gatehouse-session': header, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+  });
+
+  test('a request whose own event fills the session is refused before the upstream; its label goes on in a successor', async () => {
+    const ok = await chat('overflow', 'gpt', 'first');
+    assert.equal(ok.statusCode, 200, await ok.body.text());
+    const first = String(ok.headers['gatehouse-session']);
+    const seen = up.received.length;
+    const big = await chat('overflow', 'm'.repeat(MAX), 'the payload that would go unrecorded');
+    const body = await big.body.text();
+    assert.equal(big.statusCode, 503, body.slice(0, 200));
+    assert.match(body, /start a new session/);
+    assert.equal(up.received.length, seen, 'the exchange whose request was not recorded never reached the upstream');
+    const next = await chat('overflow', 'gpt', 'after');
+    assert.equal(next.statusCode, 200, await next.body.text());
+    const successor = String(next.headers['gatehouse-session']);
+    assert.notEqual(successor, first, 'the full session was rotated');
+    const open = recorder.events.find((e) => e.session === successor && e.type === 'session.open');
+    assert.deepEqual(open?.data, { transport: 'http', connection: 'model', label: 'overflow', previous: first });
+    const closes = recorder.events.filter((e) => e.session === first && e.type === 'session.close');
+    assert.deepEqual(closes.map((e) => e.data), [{ reason: 'rotated' }], 'the full session is closed (anchored) once');
+  });
+});
