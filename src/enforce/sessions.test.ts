@@ -283,3 +283,19 @@ test('retiring sessions are bounded without closing another principal\'s session
   s.release(alice.id, 1000);
   assert.deepEqual(ended.filter((e) => e.identity.user === 'alice').map((e) => [e.id, e.reason]), [[alice.id, 'rotated']], 'closed once, as its exchange ended');
 });
+
+test('a session the recorder reports full is rotated at its next exchange (once; its label and old id go on in the successor)', () => {
+  const ended: EndedSession[] = [];
+  const s = new HttpSessions(100, () => 0, { onEnded: (e) => { ended.push(e); } });
+  const who = { protocol: 'http' as const, user: 'alice' };
+  const first = one(s, 'run', 'alice', who);
+  const running = s.resolve('run', 'alice', fresh, who);
+  s.filled(first.id);
+  s.release(running.id, 0); // the refused exchange ends: the session still rotates next time
+  const next = one(s, 'run', 'alice', who);
+  assert.notEqual(next.id, first.id);
+  assert.deepEqual([next.label, next.previous], ['run', first.id]);
+  assert.deepEqual(ended.map((e) => [e.id, e.reason]), [[first.id, 'rotated']]);
+  assert.equal(one(s, first.id, 'alice', who).id, next.id);
+  s.filled('unknown'); // not live: nothing
+});
