@@ -88,14 +88,16 @@ async function* digest(c: StepContext, id: string): AsyncGenerator<StoredEvent> 
 function gist(e: StoredEvent): StoredEvent['data'] {
   const body = e.type === 'request' ? e.data.prompt : e.type === 'response' ? e.data.text : undefined;
   if (typeof body !== 'string') return e.data;
+  // The exchange number stays: the replay's header names it on every line of the exchange.
+  const x = Number.isSafeInteger(e.data.exchange) ? { exchange: e.data.exchange } : {};
   try {
     const doc = JSON.parse(body) as { messages?: { role?: string; content?: unknown }[]; choices?: { message?: { content?: unknown; tool_calls?: { function?: { name?: string; arguments?: string } }[] } }[] };
     const last = doc.messages?.at(-1);
-    if (last) return { text: `${last.role ?? '?'}: ${textOf(last.content)}` };
+    if (last) return { ...x, text: `${last.role ?? '?'}: ${textOf(last.content)}` };
     const m = doc.choices?.[0]?.message;
     const call = m?.tool_calls?.[0]?.function;
-    if (call) return { text: `assistant calls ${call.name ?? '?'} ${call.arguments ?? ''}` };
-    if (typeof m?.content === 'string') return { text: `assistant: ${m.content}` };
+    if (call) return { ...x, text: `assistant calls ${call.name ?? '?'} ${call.arguments ?? ''}` };
+    if (typeof m?.content === 'string') return { ...x, text: `assistant: ${m.content}` };
   } catch { /* not JSON: shown as recorded */ }
   return e.data;
 }

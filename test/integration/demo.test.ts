@@ -100,6 +100,9 @@ function assertStory(r: Run, s: Summary): void {
   assert.match(replay, /review: support-write-with-review, review:crm-writes/);
   assert.match(replay, /"tag":"DELETE 1"/);
   assert.match(replay, /user: Our nightly export fails with this config: OPENAI_API_KEY=\[SECRET\]/);
+  // Each model call's request and response lines name their exchange (they may interleave).
+  assert.match(replay, /#\d+ request \(exchange \d+\) alice\/support-agent\n {6}user: Our nightly export/);
+  assert.match(replay, /#\d+ response \(exchange 1\) alice\/support-agent\n {6}assistant/);
   assert.equal((replay.match(/hash chain intact/g) ?? []).length, 2);
   assert.deepEqual({ replayed: step(s, 'replay').replayed, intact: step(s, 'replay').intact }, { replayed: 2, intact: 2 });
 }
