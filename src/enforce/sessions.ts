@@ -472,8 +472,9 @@ export class HttpSessions {
   /**
    * Before `owner` opens a session in a full table: lets go of the least recently used session of
    * an owner holding the most live sessions if that is more than `owner` holds, else of `owner`'s
-   * own least recently used one — so that no owner loses a session to one that, once it has
-   * opened, holds more sessions than it does.
+   * own least recently used one — so that an owner only loses a session to one holding fewer
+   * (before it opens: the victim held at least as many as the opener holds after, and may end
+   * with one fewer than it; ties never evict another's).
    */
   #evictFor(owner: string): void {
     const holds = this.held(owner);
