@@ -36,3 +36,18 @@ test('property: jsonBound is never below jsonBytes (escape-heavy text, numbers o
     assert.ok(jsonBound(d) >= jsonBytes(d), `${jsonBound(d)} < ${jsonBytes(d)}`);
   }), { numRuns: 2000 });
 });
+
+test('property: jsonBound is never below jsonBytes for any value, top-level arrays of the longest numbers included', () => {
+  // The longest JSON numbers are decimals just above 1e-6 with 17 significant digits, negative:
+  // -0.0000012345678901234567 is 25 characters (longer than -1.7976931348623157e+308). An array
+  // of them has no key to hide a short bound behind.
+  const longest = fc.double({ min: 1e-6, max: 1e-5, noNaN: true }).map((x) => -x);
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, text, longest, fc.double(), fc.integer(), fc.constant(-1.2345678901234567e-6), fc.boolean(), fc.constant(null),
+      fc.array(tie('v'), { maxLength: 6 }), fc.dictionary(text, tie('v'), { maxKeys: 4 })),
+  })).v;
+  assert.ok(jsonBound([-1.2345678901234567e-6, -1.2345678901234567e-6]) >= jsonBytes([-1.2345678901234567e-6, -1.2345678901234567e-6]));
+  fc.assert(fc.property(fc.oneof(value, fc.array(longest, { maxLength: 8 })), (v) => {
+    assert.ok(jsonBound(v) >= jsonBytes(v), `${jsonBound(v)} < ${jsonBytes(v)}`);
+  }), { numRuns: 2000 });
+});

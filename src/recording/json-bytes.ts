@@ -56,12 +56,16 @@ export function stringBytes(s: string): number {
   return n;
 }
 
-/** Most characters `JSON.stringify` writes for a finite number (`-1.7976931348623157e+308`). */
-const MAX_NUMBER_CHARS = 24;
+/**
+ * Most characters `JSON.stringify` writes for a finite number: a negative decimal just above 1e-6
+ * with 17 significant digits (`-0.0000012345678901234567`, 25; exponent forms such as
+ * `-1.7976931348623157e+308` are 24).
+ */
+const MAX_NUMBER_CHARS = 25;
 
 /**
  * An upper bound of {@link jsonBytes}`(v)`, cheaper to compute (no text is looked at: every
- * UTF-16 unit of a string counts as 6 bytes, its most as JSON, every number as 24): data paths
+ * UTF-16 unit of a string counts as 6 bytes, its most as JSON, every number as 25): data paths
  * reserve it while a session is far from its limit, and compute the exact size only near it.
  *
  * @example jsonBound({ a: 'é' }) >= jsonBytes({ a: 'é' })
