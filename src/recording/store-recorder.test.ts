@@ -211,6 +211,7 @@ describe('StoreRecorder', () => {
       const rec = new StoreRecorder(db, { clock, groupCommitMs: 0, maxSessionBytes: 2048 });
       const id = `full-p-${++n}`;
       const base = { session: id, protocol: 'http' as const, user: 'dan' };
+      rec.record({ ...base, type: 'session.open', at: T0, data: {} });
       let acknowledged = 0;
       for (const [k, len] of sizes.entries()) {
         rec.record({ ...base, type: 'response', at: T0 + k, data: { t: 'y'.repeat(len) } });

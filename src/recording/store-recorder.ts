@@ -131,7 +131,8 @@ export class StoreRecorder implements Recorder {
   #isoText = '';
   /**
    * Payload bytes recorded per open session, as the writer counts them toward `max_session_bytes`
-   * (every event but `session.close` and `truncated`); an entry leaves at the session's close.
+   * (every event but `session.close` and `truncated`); an entry starts at the session's
+   * `session.open` and leaves at its close (an event after the close does not start it again).
    * At most {@link MAX_SIZED_SESSIONS}: past it a new session is not tracked (the writer still caps
    * it, counting what it drops, but flush cannot refuse for it).
    */
@@ -217,7 +218,10 @@ export class StoreRecorder implements Recorder {
     }
     if (e.type === 'truncated' || this.#full.has(e.session)) return;
     const had = this.#sizes.get(e.session);
-    if (had === undefined && this.#sizes.size >= MAX_SIZED_SESSIONS) return;
+    // Tracked from its session.open: an event of a session already closed (an SSH exec answered
+    // after its client left) would otherwise track it again, from 0 (not the writer's size), for
+    // good — enough of them would leave no new session tracked (PostgreSQL's room 0: refused).
+    if (had === undefined && (e.type !== 'session.open' || this.#sizes.size >= MAX_SIZED_SESSIONS)) return;
     const now = (had ?? 0) + e.bytes;
     if (now > this.#opts.maxSessionBytes) {
       this.#sizes.delete(e.session);
