@@ -214,6 +214,7 @@ export class SshClientSession {
     if (!upstream) return;
     const out = await runInteractive(upstream, channel, this.#deps.svc.masking.textMasker(this.#conn.name, 'response'), this.rec, { pty, live, signal, clock: this.#deps.svc.clock });
     if (out.maskingFailed) { refuse(channel, 'masking_failed', '\r\ngatehouse: the output could not be masked; the session was ended'); return; }
+    if (out.full === true) { refuse(channel, 'store_unavailable', `\r\n${FULL}`); return; }
     await this.rec.flush().catch(() => undefined);
     finish(channel, undefined, out.code ?? GATEWAY_FAILURE_EXIT);
   }

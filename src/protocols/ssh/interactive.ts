@@ -6,6 +6,8 @@ import type { ClientChannel } from './exec-channel.ts';
 import { OutputMasker } from './output-masker.ts';
 import type { SshRecording } from './recording.ts';
 
+const NOTHING = Buffer.alloc(0);
+
 /** A terminal size. */
 export interface TermSize { readonly term: string; readonly cols: number; readonly rows: number; readonly width: number; readonly height: number }
 
@@ -25,7 +27,7 @@ export interface LiveHooks { resize?: (p: TermSize) => void; signal?: (name: str
 export function runInteractive(
   upstream: ssh2.Client, channel: ClientChannel, masker: TextMasker | undefined, rec: SshRecording,
   opts: { readonly pty: TermSize | undefined; readonly live: LiveHooks; readonly signal: AbortSignal; readonly clock: Clock },
-): Promise<{ code: number | undefined; maskingFailed: boolean }> {
+): Promise<{ code: number | undefined; maskingFailed: boolean; full?: boolean }> {
   const output = new OutputMasker(masker, { record: rec.on });
   const errors = new OutputMasker(masker, { record: rec.on });
   const window = opts.pty ? { term: opts.pty.term, cols: opts.pty.cols, rows: opts.pty.rows, width: opts.pty.width, height: opts.pty.height } : false;
@@ -34,6 +36,13 @@ export function runInteractive(
       if (err) { resolve({ code: undefined, maskingFailed: false }); return; }
       let code: number | undefined;
       let maskingFailed = false;
+      // The session's recording is full (max_session_bytes): what is not recorded any more goes
+      // neither way (a keystroke is not sent upstream, output not to the client); the shell ends.
+      let full = false;
+      const filled = (): boolean => {
+        if (!full && rec.full()) { full = true; up.close(); }
+        return full;
+      };
       const emit = (): void => {
         const o = output.takeRecorded() + errors.takeRecorded();
         if (o.length > 0) rec.event('terminal', { o });
@@ -47,6 +56,7 @@ export function runInteractive(
           const a = output.flushIdle();
           const b = errors.flushIdle();
           emit();
+          if (filled()) return;
           if (a.length > 0) channel.write(a);
           if (b.length > 0) channel.stderr.write(b);
         } catch { fail(); }
@@ -56,11 +66,12 @@ export function runInteractive(
         idle = output.held + errors.held > 0 ? after(opts.clock, IDLE_FLUSH_MS, flushIdle, { keepAlive: true }) : undefined;
       };
       const stops = [
-        pipeThrough(up, channel, (c) => { const b = output.push(c); emit(); armIdle(); return b; }, fail),
-        pipeThrough(up.stderr, channel.stderr, (c) => { const b = errors.push(c); emit(); armIdle(); return b; }, fail),
+        pipeThrough(up, channel, (c) => { const b = output.push(c); emit(); armIdle(); return filled() ? NOTHING : b; }, fail),
+        pipeThrough(up.stderr, channel.stderr, (c) => { const b = errors.push(c); emit(); armIdle(); return filled() ? NOTHING : b; }, fail),
       ];
       const input = (c: Buffer): void => {
         if (rec.on) rec.event('terminal', { i: rec.text(c.toString('utf8')) });
+        if (filled()) return;
         up.write(c);
       };
       channel.on('data', input);
@@ -87,13 +98,15 @@ export function runInteractive(
             const rest = output.end();
             const restErr = errors.end();
             emit();
-            if (rest.length > 0) channel.write(rest);
-            if (restErr.length > 0) channel.stderr.write(restErr);
+            if (!filled()) {
+              if (rest.length > 0) channel.write(rest);
+              if (restErr.length > 0) channel.stderr.write(restErr);
+            }
           } catch {
             maskingFailed = true;
           }
         }
-        resolve({ code, maskingFailed });
+        resolve({ code, maskingFailed, ...(full ? { full } : {}) });
       });
     });
   });
