@@ -12,6 +12,12 @@ export interface ExchangeRequest {
   readonly justification?: string;
   /** The recording session the exchange belongs to (`Gatehouse-Session`). */
   readonly session: string;
+  /**
+   * The caller holds `session` in the session table (an MCP tool call, the `exchange`-th of its
+   * session): the exchange records into it with that number instead of resolving it again, and
+   * tells `recorded` the characters it recorded (for the session's size estimate).
+   */
+  readonly held?: { readonly exchange: number; readonly recorded: (chars: number) => void };
   /** `User-Agent` the exchange carries (e.g. `gatehouse-mcp`). */
   readonly userAgent: string;
   readonly signal: AbortSignal;

@@ -71,6 +71,16 @@ export class McpSession {
     this.#event(type, this.#exchange === undefined ? data : { ...this.#exchange, ...data }, connection);
   }
 
+  /**
+   * This call's hold on its session for an exchange made in process on its behalf (`/proxy`): its
+   * exchange number, and where the characters that exchange recorded are added (they count in
+   * what {@link release} reports). Undefined for a passive handle (the session is not held).
+   */
+  held(): { readonly exchange: number; readonly recorded: (chars: number) => void } | undefined {
+    const x = this.#exchange;
+    return x === undefined || this.#release === undefined ? undefined : { exchange: x.exchange, recorded: (chars) => { this.#chars += chars; } };
+  }
+
   /** The characters of event data this exchange recorded so far (what {@link release} reports). */
   get recordedChars(): number {
     return this.#chars;

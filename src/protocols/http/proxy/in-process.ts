@@ -104,6 +104,7 @@ export class InProcessProxy implements ProxyExchange {
           ? Promise.reject(new GatehouseError('payload_too_large', `body exceeds ${limit} bytes`))
           : Promise.resolve(body ?? Buffer.alloc(0)),
         authenticate: () => Promise.resolve(principal),
+        ...(call.held === undefined ? {} : { held: call.held }),
       }, sink);
       if (!sink.writableEnded && !sink.destroyed) sink.end();
       await finished(sink).catch(() => undefined);

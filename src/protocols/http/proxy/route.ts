@@ -49,6 +49,13 @@ export interface ProxyRequestIn {
   readonly body: (limit: number) => Promise<Buffer>;
   /** Who sends it, once its connection is known (`/proxy`: the bearer credential; in process: the caller's principal). */
   readonly authenticate: (conn: Connection) => Promise<Principal>;
+  /**
+   * In process only: the caller already holds the session `Gatehouse-Session` names (an MCP tool
+   * call's own exchange): the exchange records into it under this number, without resolving it
+   * in the session table again (which could rotate the caller's session and open its successor as
+   * an `http` session), and reports the characters it recorded to `recorded` instead of releasing.
+   */
+  readonly held?: { readonly exchange: number; readonly recorded: (chars: number) => void };
 }
 
 /**
@@ -66,6 +73,8 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
   // The session this exchange holds in the table (released at the end) and the characters of
   // the texts it recorded (for the table's size estimate of the session).
   let held: HttpSession | undefined;
+  // The id of the session this exchange records into: `held`'s, or the in-process caller's.
+  let heldId: string | undefined;
   let recordedChars = 0;
   let exchange: { exchange: number } | undefined;
   // With recording off, no event is built: no prompt or response excerpt is masked or kept.
@@ -90,13 +99,20 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     // always one the gateway generated; the header only finds a live session of this principal
     // (or labels a new one). With nothing recorded, the header's id is only echoed.
     // Without a valid header, exchanges continue the principal's default session (rotated).
-    if (recording) {
+    if (recording && req.held !== undefined && validSessionHeader(header)) {
+      // The caller's own session and exchange (an MCP tool call): not resolved again.
+      heldId = header;
+      session = header;
+      exchange = { exchange: req.held.exchange };
+      if (svc.recorder.full?.(session) === true) refuseFull(svc, heldId);
+    } else if (recording) {
       held = svc.httpSessions.resolve(header, sessionOwner(who), newId, { ...identityOf('http', who), connection: connection.name });
+      heldId = held.id;
       session = held.id;
       exchange = { exchange: held.exchange };
       // A session whose recording is full (max_session_bytes) takes no more exchanges: refused
       // before any work or upstream call (fail closed); a new session (another label) goes on.
-      if (svc.recorder.full?.(session) === true) refuseFull(svc, held);
+      if (svc.recorder.full?.(session) === true) refuseFull(svc, heldId);
     }
     res.setHeader('gatehouse-session', session);
     principal = who;
@@ -130,7 +146,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       recordedChars += target.endpoint.length + (prompt?.length ?? 0) + jsonChars(facts);
       recordEvent(svc, session, principal, connection.name, 'request', { ...exchange, method, endpoint: target.endpoint, facts, ...(prompt === undefined ? {} : { prompt }) });
       // The request may be what filled the session (its event then not recorded): nothing runs.
-      if (held !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, held);
+      if (heldId !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, heldId);
     }
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
@@ -150,7 +166,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     }
 
     // The decision or review may be what filled the session: then the upstream is not called.
-    if (recording && held !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, held);
+    if (recording && heldId !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, heldId);
     const tSend = nowMs();
     const up = await svc.upstreams.request(connection, {
       method, path,
@@ -197,6 +213,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     throw withSdkError(err);
   } finally {
     if (held !== undefined) svc.httpSessions.release(held.id, exchangeBytes(recordedChars));
+    else if (heldId !== undefined) req.held?.recorded(recordedChars);
   }
 }
 
@@ -204,8 +221,8 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
  * Refuses an exchange of a session whose recording is full (`recording.max_session_bytes`) before
  * any upstream call (fail closed), and has the table rotate that session at its next exchange.
  */
-function refuseFull(svc: Pick<ProxyDeps, 'httpSessions'>, held: HttpSession): never {
-  svc.httpSessions.filled(held.id);
+function refuseFull(svc: Pick<ProxyDeps, 'httpSessions'>, id: string): never {
+  svc.httpSessions.filled(id);
   throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
 }
 

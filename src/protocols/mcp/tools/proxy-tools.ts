@@ -108,7 +108,8 @@ export const httpRequestTool = defineTool({
  * of the gateway is thrown as the GatehouseError `/proxy` would answer.
  */
 function proxyCall(env: ToolEnv, call: Omit<ExchangeRequest, 'session' | 'userAgent'>): Promise<ExchangeAnswer> {
-  return env.svc.proxyExchange.exchange(env.caller.principal, { ...call, session: env.session.id, userAgent: 'gatehouse-mcp' });
+  const held = env.session.held();
+  return env.svc.proxyExchange.exchange(env.caller.principal, { ...call, session: env.session.id, userAgent: 'gatehouse-mcp', ...(held === undefined ? {} : { held }) });
 }
 
 /**
