@@ -139,8 +139,14 @@ describe('MCP: a session whose recording is full runs no tool call (real OpenSSH
     assert.equal(existsSync(marker('filling')), false, 'the call whose request filled the session ran');
     assert.match(filling, /store_unavailable/);
     assert.match(filling, /the session reached recording\.max_session_bytes.*start a new session/);
+    // The next call with the same label goes to the full session's successor (rotated, as on
+    // /proxy), never to the full session itself.
+    const full = recorder.events.find((e) => JSON.stringify(e.data).includes('FILL'))!.session;
     const later = await call(3, `touch ${marker('later')}`);
-    assert.equal(existsSync(marker('later')), false, 'a call of a full session ran');
-    assert.match(later, /max_session_bytes/);
+    assert.doesNotMatch(later, /store_unavailable/, later);
+    assert.ok(existsSync(marker('later')), 'the successor session runs the next call');
+    const successor = recorder.events.find((e) => e.type === 'session.open' && e.data.previous === full);
+    assert.ok(successor, 'a successor session names the full one as previous');
+    assert.ok(!recorder.events.some((e) => e.session === full && JSON.stringify(e.data).includes(marker('later'))), 'nothing of the later call is recorded in the full session');
   });
 });

@@ -39,20 +39,25 @@ export class McpSession {
   /** This request's exchange number in the session (recorded in its events), and how to release it. */
   readonly #exchange: { readonly exchange: number } | undefined;
   #release: ((chars: number) => void) | undefined;
+  /** Tells the session table the session is full (it is rotated at its next exchange); once. */
+  #filled: (() => void) | undefined;
   /** Characters of the event data this exchange recorded so far. */
   #chars = 0;
 
-  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: (chars: number) => void }) {
+  private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: (chars: number) => void; filled: () => void }) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
     this.id = id;
     this.#exchange = held === undefined ? undefined : { exchange: held.exchange };
     this.#release = held?.release;
+    this.#filled = held?.filled;
   }
 
   /** The live session `header` names for this principal (its id or the principal's label), else a new one (its `session.open` recorded now). */
   static resolve(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner' | 'httpSessions'>, principal: Principal, header: unknown): McpSession {
     const s = svc.httpSessions.resolve(header, sessionOwner(principal), newId, identityOf('mcp', principal));
-    const session = new McpSession(svc, principal, s.id, { exchange: s.exchange, release: (chars) => { svc.httpSessions.release(s.id, exchangeBytes(chars)); } });
+    const session = new McpSession(svc, principal, s.id, {
+      exchange: s.exchange, release: (chars) => { svc.httpSessions.release(s.id, exchangeBytes(chars)); }, filled: () => { svc.httpSessions.filled(s.id); },
+    });
     if (s.fresh) {
       session.#event('session.open', {
         transport: 'mcp', ...(s.label === undefined ? {} : { label: session.#tap.text(s.label) }), ...(s.previous === undefined ? {} : { previous: s.previous }),
@@ -98,9 +103,16 @@ export class McpSession {
     r?.(this.#chars);
   }
 
-  /** True once this session's recording reached `recording.max_session_bytes`: a call must not run. */
+  /**
+   * True once this session's recording reached `recording.max_session_bytes`: a call must not run.
+   * The session table is told, so the session's next exchange goes to a successor (as `/proxy`).
+   */
   full(): boolean {
-    return this.#tap.full();
+    if (!this.#tap.full()) return false;
+    const f = this.#filled;
+    this.#filled = undefined;
+    f?.();
+    return true;
   }
 
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */
