@@ -39,4 +39,22 @@ describe('review: MCP tool calls of one batch are separate exchanges', () => {
     const numbers = new Set(requests.map((e) => (e.data as { exchange?: number }).exchange));
     assert.equal(numbers.size, 2, `both tool calls are exchange ${[...numbers].join(',')}: ${JSON.stringify(requests.map((e) => e.data))}`);
   });
+
+  test('a batch is bounded: more than 16 tools/call or 64 messages in one POST is refused before anything runs', async () => {
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+    const post = (body: unknown) => fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
+      body: JSON.stringify(body),
+    });
+    const before = recorder.events.length;
+    const many = await post(Array.from({ length: 17 }, (_, i) => call(100 + i)));
+    assert.equal(many.status, 400);
+    assert.match(((await many.json()) as { error: { message: string } }).error.message, /at most 16 tools\/call/);
+    const pings = await post(Array.from({ length: 65 }, (_, i) => ({ jsonrpc: '2.0', id: 200 + i, method: 'ping' })));
+    assert.equal(pings.status, 400);
+    assert.equal(recorder.events.length, before, 'nothing recorded (no session resolved, no tool run)');
+    const sixteen = await post(Array.from({ length: 16 }, (_, i) => call(300 + i)));
+    assert.equal(sixteen.status, 200, await sixteen.text());
+  });
 });

@@ -74,6 +74,17 @@ async function serve(
     sendRpcError(res, 400, JSONRPC.parseError, 'Parse error: the body is not JSON');
     return;
   }
+  // A JSON-RPC batch is one request for the per-principal limits: bounded, so that one POST can
+  // neither run an unbounded number of tool calls at once (past the concurrency limit) nor open
+  // thousands of recording sessions.
+  if (Array.isArray(body) && body.length > MAX_BATCH_MESSAGES) {
+    sendRpcError(res, 400, JSONRPC.invalidRequest, `Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages`);
+    return;
+  }
+  if (toolCalls(body) > MAX_BATCH_TOOL_CALLS) {
+    sendRpcError(res, 400, JSONRPC.invalidRequest, `Invalid Request: a batch holds at most ${MAX_BATCH_TOOL_CALLS} tools/call messages (send more requests)`);
+    return;
+  }
   const header = req.headers['mcp-session-id'] ?? req.headers['gatehouse-session'];
   // A session is resolved (and recorded) only by tool calls; other messages just carry its id.
   // Each tool call of a JSON-RPC batch is an exchange of its own (its own number in the session).
@@ -110,6 +121,10 @@ async function serve(
 }
 
 /** The number of `tools/call` requests in the JSON-RPC message (or batch). */
+/** Most messages in one JSON-RPC batch, and most `tools/call` among them. */
+export const MAX_BATCH_MESSAGES = 64;
+export const MAX_BATCH_TOOL_CALLS = 16;
+
 function toolCalls(body: unknown): number {
   const messages = Array.isArray(body) ? body as unknown[] : [body];
   return messages.filter((m) => m !== null && typeof m === 'object' && (m as Record<string, unknown>).method === 'tools/call').length;
