@@ -202,3 +202,86 @@ test('property: at the tightest limit that admits a statement, its record (worst
     assert.deepEqual(once(lo, s, extended), { outcome: 'ok', dropped: 0 });
   }), { numRuns: 200 });
 });
+
+test('property: pipelined batches, portals executed several times (PortalSuspended) or bound in an earlier batch, Binds of known statements, the running-statement sweep at any point — nothing recorded is dropped, no event passes its reservation', () => {
+  const portal = fc.constantFrom('', 'p1', 'p"\u0001'.repeat(20), 'q');
+  // Small requests, so that many statements run before the limit and results meet it.
+  const small = fc.string({ unit: fc.constantFrom('"', '\u0001', 'é', 'a'), maxLength: 40 });
+  const statement = fc.record({ text: small, name: fc.constantFrom('', 's1'), params: fc.array(fc.option(small, { nil: null }), { maxLength: 2 }), result, extra: fc.array(result, { maxLength: 3 }) });
+  const item = fc.oneof(
+    fc.record({ kind: fc.constant('pbe' as const), s: statement, portal, executes: fc.array(result, { minLength: 1, maxLength: 3 }) }),
+    fc.record({ kind: fc.constant('be' as const), s: statement, portal, executes: fc.array(result, { minLength: 0, maxLength: 2 }) }),
+    fc.record({ kind: fc.constant('e' as const), s: statement, portal, executes: fc.array(result, { minLength: 1, maxLength: 2 }) }),
+  );
+  const batchOf = fc.oneof(
+    fc.record({ extended: fc.constant(false as const), s: statement }),
+    fc.record({ extended: fc.constant(true as const), items: fc.array(item, { minLength: 1, maxLength: 4 }) }),
+  );
+  fc.assert(fc.property(fc.array(batchOf, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 9_000, max: 30_000 }), fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
+    (batches, depth, limit, sweeps) => {
+      const rec = new LimitRecorder(limit);
+      const link = { sent: 0, done: 0 };
+      const timers: (() => void)[] = [];
+      let tick = 0;
+      const d = { recorder: rec, clock: { now: () => 1_000, timer: (fn: () => void) => { timers.push(fn); return () => { const i = timers.indexOf(fn); if (i >= 0) timers.splice(i, 1); }; } }, log: { error: () => undefined } } as unknown as PostgresDeps;
+      const r = new SessionRecording(d, 's1', principal, conn, masker, link);
+      const maybeSweep = (): void => { if (sweeps[tick++ % sweeps.length] === true) timers.shift()?.(); };
+      r.event('session.open', {});
+      const answer = (res: Of<typeof result>, suspended: boolean): void => {
+        if (res.error !== undefined) { r.failed(errorBody(res.error)); return; }
+        r.columns(res.columns.map(field));
+        for (const row of res.rows) r.row(dataRow(row), undefined);
+        r.completed(suspended ? frame(BE.portalSuspended, Buffer.alloc(0)) : commandComplete(res.tag));
+      };
+      /** Per batch sent and not answered: its results in order (and whether each is a PortalSuspended). */
+      const inflight: { res: Of<typeof result>; suspended: boolean }[][] = [];
+      const answerOne = (): void => {
+        const results = inflight.shift()!;
+        for (const x of results) { answer(x.res, x.suspended); maybeSweep(); if (x.res.error !== undefined) break; }
+        link.done++;
+        r.ready();
+        assert.doesNotThrow(() => r.readyForQuery(Buffer.alloc(0), () => undefined), 'an event passed its reservation');
+        maybeSweep();
+      };
+      try {
+        for (const b of batches) {
+          r.admit();
+          const results: { res: Of<typeof result>; suspended: boolean }[] = [];
+          if (!b.extended) {
+            r.request('query', r.text(b.s.text));
+            r.verdict({ ok: true, actions: ['sql.write'] } as never);
+            maybeSweep();
+            r.started();
+            r.executing(undefined, 1 + b.s.extra.length);
+            for (const x of [b.s.result, ...b.s.extra]) results.push({ res: x, suspended: false });
+          } else {
+            for (const it of b.items) {
+              if (it.kind === 'pbe') {
+                r.request('parse', r.text(it.s.text), it.s.name);
+                r.verdict({ ok: true, actions: ['sql.write'] } as never);
+              }
+              if (it.kind !== 'e') r.bind(it.s.name, it.s.params.map((p) => (p === null ? null : r.text(p))), it.portal);
+              maybeSweep();
+              it.executes.forEach((x, i) => {
+                r.started();
+                r.executing(it.portal);
+                results.push({ res: x, suspended: i < it.executes.length - 1 });
+              });
+            }
+            r.sync();
+          }
+          link.sent++;
+          inflight.push(results);
+          maybeSweep();
+          while (inflight.length >= depth) answerOne();
+        }
+        while (inflight.length > 0) answerOne();
+      } catch (err) {
+        if (!(err instanceof RecordingError)) throw err;
+        r.event('error', { side: 'client', error: err.message });
+      }
+      r.event('session.close', {});
+      assert.deepEqual(rec.dropped.map((e) => e.type), [], 'an event was dropped');
+      assert.ok(rec.used <= limit);
+    }), { numRuns: 400 });
+});
