@@ -99,7 +99,7 @@ const POLICIES = obj('Cedar authorization policies (default deny).', {
 
 const RECORDING = obj('Tamper-evident session recording.', {
   enabled: bool('Record sessions.', true),
-  max_session_bytes: size('Recorded bytes per session; past it, events are recorded truncated and marked so.', '50mb'),
+  max_session_bytes: size('Recorded bytes per session (canonical JSON of the events\' data). A session that reaches it runs nothing more ("start a new session"): a PostgreSQL statement whose record may not fit is refused before it runs (FATAL), SSH, MCP and HTTP refuse the next command or exchange of a full session; an event past it is dropped behind a `truncated` marker. HTTP/MCP sessions rotate before half of it.', '50mb'),
   retention: duration('How long recordings are kept.', '90d'),
   session_idle: duration('An HTTP or MCP session unused this long is closed (a `session.close` event, which anchors its hash chain in the audit log); a later request with its id starts a new session.', '15m'),
   durability: oneOf('When an exchange counts as recorded, before the client gets its answer. journal: appended to a local write-ahead journal in the state directory (microseconds; the store catches up in large batches) — a replica that dies must start again in the same directory to replay it. store: committed to the store (one group-committed transaction shared by concurrent exchanges) — nothing acknowledged depends on local disk, so a replica can be deleted for good (Kubernetes). docs/deployment.md, "Replicas that can be deleted".', ['journal', 'store'], 'journal'),
