@@ -28,6 +28,7 @@ test('cycles, toJSON, undefined members, -0 and NaN, and deep nesting as the rou
   for (const v of [
     cyclic, deep, { at: new Date(0), n: -0, x: NaN, u: undefined, f: () => 1, arr: [undefined, () => 1, Symbol('s')] },
     { toJSON: () => ({ b: 1 }) }, { nested: { toJSON: () => 'x' } },
+    { b: 1, a: Object.assign([1, 2], { toJSON: () => 'x' }) }, { a: [Object.assign([3], { toJSON: () => ({ z: 1, y: 2 }) })] },
     { get boom(): string { throw new Error('getter'); } }, { p: new Proxy({}, { ownKeys: () => { throw new RangeError('trap'); } }) }, { lone: '\ud800', emoji: '😀', 'e\u0301': 1, é: 2, '\udc00': 3 },
   ]) assert.equal(canonicalData(v), reference(v));
 });

@@ -76,6 +76,11 @@ export function roundTripCanonical(data: unknown): string {
 const FALLBACK = Symbol('fallback');
 const MAX_PLAIN_DEPTH = 64;
 
+/** An array JSON.stringify writes element by element: the plain prototype and no `toJSON` of its own. */
+function plainArray(v: unknown[]): boolean {
+  return Object.getPrototypeOf(v) === Array.prototype && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto: unknown = Object.getPrototypeOf(v);
@@ -98,7 +103,7 @@ function sortedPlain(v: unknown, depth: number): boolean {
   if (v === null) return true;
   if (depth >= MAX_PLAIN_DEPTH) return false;
   if (Array.isArray(v)) {
-    if (Object.getPrototypeOf(v) !== Array.prototype) return false;
+    if (!plainArray(v)) return false;
     for (let i = 0; i < v.length; i++) if (!sortedPlain(v[i], depth + 1)) return false;
     return true;
   }
@@ -125,7 +130,7 @@ function sortedCopy(v: unknown, depth: number): unknown {
   if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? FALLBACK : v;
   if (depth >= MAX_PLAIN_DEPTH) return FALLBACK;
   if (Array.isArray(v)) {
-    if (Object.getPrototypeOf(v) !== Array.prototype) return FALLBACK;
+    if (!plainArray(v)) return FALLBACK;
     const out: unknown[] = new Array<unknown>(v.length);
     for (let i = 0; i < v.length; i++) {
       const x = sortedCopy(v[i], depth + 1);
@@ -163,7 +168,7 @@ function plainCanonical(v: unknown, depth: number): string | undefined | typeof 
   if (v === null) return 'null';
   if (depth >= MAX_PLAIN_DEPTH) return FALLBACK;
   if (Array.isArray(v)) {
-    if (Object.getPrototypeOf(v) !== Array.prototype) return FALLBACK;
+    if (!plainArray(v)) return FALLBACK;
     const items: string[] = [];
     for (let i = 0; i < v.length; i++) {
       const t = plainCanonical(v[i], depth + 1);
