@@ -19,7 +19,7 @@ export const HTTP_TIMEOUTS: Record<string, JsonSchema> = {
  */
 export const LIMITS_SCHEMA: JsonSchema = obj('Availability limits: per-principal concurrency and the inspection worker pool. With several replicas, each limit applies per replica.', {
   per_principal: obj('Concurrency one principal (a user, an agent, or a user with its acting agent) may hold at once; beyond it HTTP answers 429 too_many_requests (Retry-After) and PostgreSQL FATAL 53300.', {
-    http_requests: int('Concurrent /proxy requests, and separately concurrent /mcp requests (an MCP tool may itself call /proxy), each including its body upload and response.', 64, 1, 100_000),
+    http_requests: int('Concurrent /proxy requests, and separately concurrent /mcp requests (an MCP tool may itself call /proxy; each tools/call of a JSON-RPC batch counts as a request), each including its body upload and response.', 64, 1, 100_000),
     // Each registered protocol's own (postgres_sessions).
     ...Object.fromEntries(REGISTRY.principalLimits().map(([key, l]) => [key, int(l.description, l.default, 1, 100_000)])),
   }, { default: {} }),

@@ -18,7 +18,7 @@ describe('review: MCP tool calls of one batch are separate exchanges', () => {
   let key: string;
   const recorder = new MemoryRecorder();
   before(async () => {
-    t = await startTestGateway({ policies: POLICIES, recorder, yaml: 'connections: []' });
+    t = await startTestGateway({ policies: POLICIES, recorder, yaml: 'connections: []\nlimits:\n  per_principal: { http_requests: 16 }' });
     const created = await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'], agent: 'bot' });
     assert.equal(created.status, 201, JSON.stringify(created.json));
     key = String(created.json.key);
@@ -56,5 +56,29 @@ describe('review: MCP tool calls of one batch are separate exchanges', () => {
     assert.equal(recorder.events.length, before, 'nothing recorded (no session resolved, no tool run)');
     const sixteen = await post(Array.from({ length: 16 }, (_, i) => call(300 + i)));
     assert.equal(sixteen.status, 200, await sixteen.text());
+  });
+
+  test('each tool call of a batch holds a unit of the per-principal limit: a batch larger than the free units is refused with 429', async () => {
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+    const post = (body: unknown) => fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
+      body: JSON.stringify(body),
+    });
+    // A held request takes one of the 16 units; a batch of 16 then does not fit.
+    const held = new AbortController();
+    const slow = fetch(`${t.url}/mcp`, {
+      method: 'POST', signal: held.signal,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26', 'content-length': '1000' },
+      body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('[')); } }), duplex: 'half',
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const full = await post(Array.from({ length: 16 }, (_, i) => call(400 + i)));
+    assert.equal(full.status, 429, await full.text());
+    held.abort();
+    await slow;
+    await new Promise((r) => setTimeout(r, 200));
+    const fits = await post(Array.from({ length: 16 }, (_, i) => call(500 + i)));
+    assert.equal(fits.status, 200, await fits.text());
   });
 });

@@ -85,6 +85,10 @@ async function serve(
     sendRpcError(res, 400, JSONRPC.invalidRequest, `Invalid Request: a batch holds at most ${MAX_BATCH_TOOL_CALLS} tools/call messages (send more requests)`);
     return;
   }
+  // Each tool call of a batch holds a unit of the principal's concurrency limit (the request took
+  // one): a batch is refused with 429 unless all its calls fit, so a batch cannot run more tool
+  // calls at once than separate requests could. Units are given back when the response closes.
+  for (let i = 1; i < toolCalls(body); i++) svc.limits.admitHttp(svc, 'mcp', caller.principal, res);
   const header = req.headers['mcp-session-id'] ?? req.headers['gatehouse-session'];
   // A session is resolved (and recorded) only by tool calls; other messages just carry its id.
   // Each tool call of a JSON-RPC batch is an exchange of its own (its own number in the session).
