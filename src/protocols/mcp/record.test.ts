@@ -95,3 +95,24 @@ test('an MCP run of large tool calls is rotated on its byte estimate, and the ec
   assert.equal(opens.length, seen.length, 'every session opened once; the old id never labels a new session');
   assert.deepEqual(opens.slice(1).map((e) => e.data.previous), seen.slice(0, -1), 'each successor names the session it replaces');
 });
+
+test('a tool call still running when its response closes keeps the exchange held: a session rotated meanwhile closes after the call\'s last event', () => {
+  const ended: string[] = [];
+  const table = new HttpSessions(undefined, undefined, { onEnded: (e) => { ended.push(e.id); } });
+  const recorder = new MemoryRecorder();
+  const svc = deps(table, recorder);
+  const s = McpSession.resolve(svc, alice, 'run-2');
+  s.begin(); // the tool call starts
+  table.filled(s.id); // the session is full: rotated at its next exchange
+  const next = McpSession.resolve(svc, alice, 'run-2');
+  assert.notEqual(next.id, s.id, 'the next exchange goes to a successor');
+  s.release(); // the client went away: the response closed while the call runs
+  assert.deepEqual(ended, [], 'not closed while its call still runs');
+  s.record('response', { tool: 'query', status: 'ok', text: 'late' }, 'pg'); // the call's last event
+  s.end();
+  assert.deepEqual(ended, [s.id], 'closed once the call has finished');
+  s.end();
+  s.release();
+  assert.deepEqual(ended, [s.id], 'once');
+  next.release();
+});

@@ -43,6 +43,9 @@ export class McpSession {
   #filled: (() => void) | undefined;
   /** Characters of the event data this exchange recorded so far. */
   #chars = 0;
+  /** Tool calls running on this exchange, and whether the response asked for its release meanwhile. */
+  #running = 0;
+  #releaseWanted = false;
 
   private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: (chars: number) => void; filled: () => void }) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
@@ -96,11 +99,34 @@ export class McpSession {
     this.#tap.event(type, data, connection);
   }
 
-  /** Ends this request's exchange in the session table with the characters it recorded (once; a later call does nothing). */
+  /**
+   * Ends this request's exchange in the session table with the characters it recorded (once; a
+   * later call does nothing) — when the response has closed; a tool call still running on it
+   * ({@link begin}) defers that to its {@link end}, so what it records still comes before the
+   * session's close if the session was rotated or evicted meanwhile.
+   */
   release(): void {
+    if (this.#running > 0) {
+      this.#releaseWanted = true;
+      return;
+    }
     const r = this.#release;
     this.#release = undefined;
     r?.(this.#chars);
+  }
+
+  /** A tool call starts running on this exchange. */
+  begin(): void {
+    this.#running++;
+  }
+
+  /** A tool call on this exchange finished: a release the response asked for meanwhile happens now. */
+  end(): void {
+    this.#running = Math.max(0, this.#running - 1);
+    if (this.#running === 0 && this.#releaseWanted) {
+      this.#releaseWanted = false;
+      this.release();
+    }
   }
 
   /**

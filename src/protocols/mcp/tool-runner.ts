@@ -9,6 +9,7 @@ import type { Resource } from '../../policy/request.ts';
 import type { ReviewGateInput } from '../../reviews/gate.ts';
 import { requestFingerprint } from '../../reviews/fingerprint.ts';
 import type { Rerun, ToolEnv, ToolExtra, ToolOutcome, ToolRegistration } from './env.ts';
+import type { McpSession } from './record.ts';
 import { deepMask, errorResult, okResult, pendingResult } from './results.ts';
 
 /** Why a call of a session whose recording is full is refused (as the HTTP path says it). */
@@ -62,6 +63,19 @@ export async function runTool<I extends z.ZodObject, O extends z.ZodObject>(
   outer: ToolEnv, def: ToolDef<I, O>, args: z.output<I>, extra: ToolExtra,
 ): Promise<CallToolResult> {
   const claimed = outer.claim?.();
+  // The call's exchange stays held in the session table until the call has finished, even if the
+  // response closed first (client gone): a session let go meanwhile is closed after its events.
+  claimed?.begin();
+  try {
+    return await runClaimed(outer, claimed, def, args, extra);
+  } finally {
+    claimed?.end();
+  }
+}
+
+async function runClaimed<I extends z.ZodObject, O extends z.ZodObject>(
+  outer: ToolEnv, claimed: McpSession | undefined, def: ToolDef<I, O>, args: z.output<I>, extra: ToolExtra,
+): Promise<CallToolResult> {
   const env: ToolEnv = claimed === undefined ? outer : { ...outer, session: claimed };
   const { svc, session } = env;
   const principal = env.caller.principal;
