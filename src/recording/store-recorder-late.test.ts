@@ -30,3 +30,32 @@ test('sessions ended with a late event do not use up the tracked sessions: a new
   rec.record({ session: 'pg-victim', protocol: 'postgres', type: 'session.open', at: T0, user: 'alice', data: {} });
   assert.ok(rec.room('pg-victim') > 0, 'another user\'s new session is refused every statement (room 0)');
 });
+
+/** A store that commits everything at once (its queries answer no rows). */
+const nothing = { query: () => Promise.resolve([]) };
+const instant = { transaction: (fn: (tx: typeof nothing) => unknown) => Promise.resolve(fn(nothing)), query: () => Promise.resolve([]) } as unknown as SqlDriver;
+
+test('losses of more sessions than are tracked fail closed: a session whose lost event no entry could record cannot flush as if nothing was lost', async () => {
+  const rec = new StoreRecorder(instant, { clock: manualClock(T0), groupCommitMs: 1000, maxQueue: 1, maxLossCells: 2 });
+  const ev = (session: string) => ({ session, protocol: 'http' as const, type: 'request' as const, at: T0, user: 'u', data: {} });
+  rec.record(ev('a')); // fills the queue (1)
+  for (const s of ['x0', 'x1', 'victim']) rec.record(ev(s)); // dropped (queue full); x0 and x1 take the two entries
+  await assert.rejects(rec.flush('victim'), /could not attribute/, 'the victim\'s loss was not tracked: its flush must not succeed');
+  await assert.rejects(rec.flush('x1'), /lost events/);
+  // Fail closed: a session without an entry cannot tell that none of its events was among them.
+  await assert.rejects(rec.flush('a'), /could not attribute/);
+});
+
+test('a session\'s loss entry leaves once its close is committed, so sessions that lost events and ended do not use up the entries', async () => {
+  const rec = new StoreRecorder(instant, { clock: manualClock(T0), groupCommitMs: 1000, maxQueue: 1, maxLossCells: 2 });
+  const ev = (session: string, type: 'request' | 'session.close') => ({ session, protocol: 'http' as const, type, at: T0, user: 'u', data: {} });
+  for (let i = 0; i < 10; i++) {
+    rec.record(ev(`filler-${i}`, 'request')); // takes the queue's one place
+    rec.record(ev(`s${i}`, 'request')); // dropped: s${i} lost an event
+    await assert.rejects(rec.flush(`s${i}`), /this session lost events/);
+    rec.record(ev(`s${i}`, 'session.close'));
+    await rec.flush(`s${i}`);
+  }
+  rec.record(ev('fresh', 'request'));
+  await rec.flush('fresh');
+});

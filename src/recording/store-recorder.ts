@@ -38,6 +38,8 @@ export interface StoreRecorderOptions {
    * `flush()` waits for the commit.
    */
   readonly journal?: RecordingJournal;
+  /** Sessions whose losses are remembered for their flushes (tests; default 100 000). */
+  readonly maxLossCells?: number;
   /**
    * Longest an exchange waits in {@link StoreRecorder.admit} for the store to catch up; past it
    * the exchange is refused (`store_unavailable`, counted and reported like any refusal), so a
@@ -62,11 +64,20 @@ function clientGone(): GatehouseError {
   return new GatehouseError('bad_request', 'the client went away while the exchange waited for the recording store', { client_aborted: true });
 }
 interface Loss { n: number; reason: string; ticket: number; proto: PreparedEvent }
+/** A session's losses for its flushes: the last lost ticket, and the last one a flush reported. */
+interface LossCell { ticket: number; reported: number }
 
 const MAX_ID = 200;
 const MAX_LABEL = 256;
-/** Sessions whose losses are remembered for markers and flush() reports. */
+/** Sessions whose losses are remembered for their `truncated` markers. */
 const MAX_LOSS_SESSIONS = 10_000;
+/**
+ * Sessions whose losses are remembered for their flushes (a session's entry leaves when its
+ * `session.close` is committed, so this bounds sessions open at once that lost events). Past it
+ * a loss cannot be attributed and every flush of a session without an entry that covers it is
+ * refused (fail closed).
+ */
+const MAX_LOSS_CELLS = 100_000;
 /** Sessions whose recorded payload is tracked for `max_session_bytes` (left at their close). */
 const MAX_SIZED_SESSIONS = 200_000;
 /** Why a full session is refused (flush, {@link StoreRecorder.full}). */
@@ -101,7 +112,11 @@ export class StoreRecorder implements Recorder {
   #issued = 0;
   readonly #waiters: Waiter[] = [];
   readonly #losses = new Map<string, Loss>();
-  readonly #lossTickets = new Map<string, number>();
+  /** Losses by session for `flush(session)`; an entry leaves when the session's close is committed. */
+  readonly #lossTickets = new Map<string, LossCell>();
+  /** The last ticket lost while {@link #lossTickets} was full (its session unknown to flushes): 0 when none. */
+  #unattributedLoss = 0;
+  readonly #maxLossCells: number;
   #lastLoss = 0;
   #reportedLoss = 0;
   /** Anchors being appended to the audit log, by session. */
@@ -146,6 +161,7 @@ export class StoreRecorder implements Recorder {
     this.#audit = opts.audit;
     this.#onError = opts.onError ?? (() => undefined);
     this.#journal = opts.journal;
+    this.#maxLossCells = Math.max(1, opts.maxLossCells ?? MAX_LOSS_CELLS);
     this.#opts = {
       maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024,
       chunkChars: Math.max(1024, opts.chunkBytes ?? 256 * 1024),
@@ -263,6 +279,9 @@ export class StoreRecorder implements Recorder {
   async flush(session?: string): Promise<void> {
     if (session !== undefined && this.#full.has(session)) throw this.#refuse(FULL_MESSAGE, { reason: 'max_session_bytes' });
     const target = this.#issued;
+    // The session's loss record as it stands now: held by this flush even if it leaves the map
+    // (its close committed) before the flush checks it below.
+    const cell = session === undefined ? undefined : this.#lossTickets.get(session);
     if (!(await this.#durableInJournalSoon(target, session)) && this.#settledThrough() < target) {
       // The journal cannot take it (back-pressure) and the store is failing: fail closed now
       // rather than hold the client until the store is back.
@@ -277,10 +296,15 @@ export class StoreRecorder implements Recorder {
     }
     await this.#anchored(session);
     if (session !== undefined) {
-      const lost = this.#lossTickets.get(session);
-      if (lost !== undefined && lost <= target) {
-        this.#lossTickets.delete(session);
+      const lost = cell ?? this.#lossTickets.get(session);
+      if (lost !== undefined && lost.ticket > lost.reported && lost.ticket <= target) {
+        lost.reported = lost.ticket;
         throw this.#refuse('recording of this session lost events');
+      }
+      // A loss no session entry could record (more sessions losing events at once than tracked):
+      // this session's may be among them.
+      if (lost === undefined && this.#unattributedLoss > 0 && this.#unattributedLoss <= target) {
+        throw this.#refuse('recording lost events it could not attribute to their session');
       }
     } else if (this.#lastLoss > this.#reportedLoss && this.#lastLoss <= target) {
       this.#reportedLoss = this.#lastLoss;
@@ -340,7 +364,9 @@ export class StoreRecorder implements Recorder {
   /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
   flushedNow(session: string): boolean {
     const target = this.#issued;
-    if (this.#full.has(session) || this.#lossTickets.has(session) || this.#anchoring.has(session)) return false;
+    const lost = this.#lossTickets.get(session);
+    if (this.#full.has(session) || (lost !== undefined && lost.ticket > lost.reported) || this.#anchoring.has(session)) return false;
+    if (lost === undefined && this.#unattributedLoss > 0) return false;
     if (this.#settledThrough() < target && !this.#durableInJournal(target, session)) return false;
     return true;
   }
@@ -518,7 +544,10 @@ export class StoreRecorder implements Recorder {
     if (known) { known.n++; known.ticket = ticket; } else if (this.#losses.size < MAX_LOSS_SESSIONS) {
       this.#losses.set(e.session, { n: 1, reason, ticket, proto: e });
     }
-    if (this.#lossTickets.has(e.session) || this.#lossTickets.size < MAX_LOSS_SESSIONS) this.#lossTickets.set(e.session, ticket);
+    const cell = this.#lossTickets.get(e.session);
+    if (cell !== undefined) cell.ticket = ticket;
+    else if (this.#lossTickets.size < this.#maxLossCells) this.#lossTickets.set(e.session, { ticket, reported: 0 });
+    else this.#unattributedLoss = ticket;
   }
 
   #settledThrough(): number {
@@ -536,7 +565,12 @@ export class StoreRecorder implements Recorder {
 
   #settle(): void {
     const through = this.#settledThrough();
-    for (const [session, ticket] of this.#closeTickets) if (ticket <= through) this.#closeTickets.delete(session);
+    for (const [session, ticket] of this.#closeTickets) {
+      if (ticket > through) continue;
+      this.#closeTickets.delete(session);
+      // Everything of the session is settled: its loss record is final (flushes in progress hold it).
+      this.#lossTickets.delete(session);
+    }
     for (let i = this.#waiters.length - 1; i >= 0; i--) {
       const w = this.#waiters[i]!;
       if (w.target <= through) { this.#waiters.splice(i, 1); w.resolve(); }
