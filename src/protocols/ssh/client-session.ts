@@ -14,6 +14,7 @@ import { runInteractive } from './interactive.ts';
 import { SshRecording } from './recording.ts';
 import { connectUpstream, SshUpstreamError } from './upstream.ts';
 import { codeOf, sshExitOf, SSH_EXIT, type ErrorCode } from '../../kernel/errors.ts';
+import { after } from '../../kernel/clock.ts';
 
 /** The client environment variable carrying a justification for reviews (`SendEnv`). */
 export const JUSTIFICATION_ENV = 'GATEHOUSE_JUSTIFICATION';
@@ -55,6 +56,9 @@ const reply = (f: Reply): void => { if (typeof f === 'function') f(); };
  * `shell` → `shell.interactive`; the `sftp` subsystem → `shell.transfer`; everything else
  * (other subsystems, X11, agent forwarding) is refused. Port forwarding is refused by the listener.
  */
+/** Longest wait (ms) for a closed session's running channel handlers before its close is recorded anyway. */
+const CLOSE_WAIT_MS = 5_000;
+
 export class SshClientSession {
   readonly #deps: ClientSessionDeps;
   readonly #principal: Principal;
@@ -63,6 +67,10 @@ export class SshClientSession {
   #upstream: Promise<ssh2.Client> | undefined;
   readonly #abort = new AbortController();
   #closed = false;
+  /** Channel handlers (exec, shell, transfer) still running: the session's close is recorded after the last. */
+  #running = 0;
+  /** Why the session closed, until its `session.close` is recorded; and the deadline that records it anyway. */
+  #closing: { readonly reason: string; cancel: () => void } | undefined;
 
   constructor(deps: ClientSessionDeps, id: string, principal: Principal, conn: Connection, remote: string | undefined) {
     this.#deps = deps;
@@ -97,15 +105,15 @@ export class SshClientSession {
     session.on('auth-agent', (_accept: Reply, reject: Reply) => { this.#refused('agent forwarding'); reply(reject); });
     session.on('exec', (accept: () => ssh2.ServerChannel, _reject: Reply, info: ssh2.ExecInfo) => {
       const channel = accept();
-      void this.#exec(channel, info.command, env.get(JUSTIFICATION_ENV), pty);
+      void this.#track(this.#exec(channel, info.command, env.get(JUSTIFICATION_ENV), pty));
     });
     session.on('shell', (accept: () => ssh2.ServerChannel) => {
       const channel = accept();
-      void this.#shell(channel, pty, env.get(JUSTIFICATION_ENV), live);
+      void this.#track(this.#shell(channel, pty, env.get(JUSTIFICATION_ENV), live));
     });
     session.on('subsystem', (accept: () => ssh2.ServerChannel, reject: Reply, info: ssh2.SubsystemInfo) => {
       if (info.name !== 'sftp') { this.#refused(`subsystem ${info.name}`); reply(reject); return; }
-      void this.#transfer(accept, reject);
+      void this.#track(this.#transfer(accept, reject));
     });
   }
 
@@ -114,13 +122,39 @@ export class SshClientSession {
     this.#refused(what);
   }
 
-  /** Ends the upstream connection and closes the recording session. */
+  /**
+   * Ends the upstream connection and closes the recording session: its `session.close` (the
+   * anchor) once the channel handlers still running — cut by the abort — have recorded their last
+   * events (a command's response), so the close stays the session's last event; at the latest
+   * after {@link CLOSE_WAIT_MS}.
+   */
   close(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort();
     this.#upstream?.then((c) => { c.end(); }, () => undefined);
-    this.rec.event('session.close', { reason });
+    if (this.#running === 0) { this.rec.event('session.close', { reason }); return; }
+    this.#closing = { reason, cancel: () => undefined };
+    this.#closing.cancel = after(this.#deps.svc.clock, CLOSE_WAIT_MS, () => { this.#recordClose(); });
+  }
+
+  #recordClose(): void {
+    const c = this.#closing;
+    if (c === undefined) return;
+    this.#closing = undefined;
+    c.cancel();
+    this.rec.event('session.close', { reason: c.reason });
+  }
+
+  /** Runs a channel handler, counted: the last one to finish after the session closed records its close. */
+  async #track(handler: Promise<void>): Promise<void> {
+    this.#running++;
+    try {
+      await handler;
+    } finally {
+      this.#running--;
+      if (this.#running === 0) this.#recordClose();
+    }
   }
 
   #refused(what: string): void {
