@@ -59,3 +59,16 @@ test('a session\'s loss entry leaves once its close is committed, so sessions th
   rec.record(ev('fresh', 'request'));
   await rec.flush('fresh');
 });
+
+test('a flush reports a session\'s loss within its range even when the session lost a later event meanwhile', async () => {
+  const rec = new StoreRecorder(instant, { clock: manualClock(T0), groupCommitMs: 1000, maxQueue: 1 });
+  const ev = (session: string) => ({ session, protocol: 'http' as const, type: 'request' as const, at: T0, user: 'u', data: {} });
+  rec.record(ev('filler')); // takes the queue's one place
+  rec.record(ev('s')); // dropped: s loses an event within the flush's range
+  const flushed = rec.flush('s');
+  rec.record(ev('s')); // dropped too, after the flush was asked (out of its range)
+  await assert.rejects(flushed, /this session lost events/);
+  await assert.rejects(rec.flush('s'), /this session lost events/, 'the later loss is reported by a later flush');
+  rec.record(ev('s2'));
+  await rec.flush('s2');
+});

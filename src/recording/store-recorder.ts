@@ -64,8 +64,11 @@ function clientGone(): GatehouseError {
   return new GatehouseError('bad_request', 'the client went away while the exchange waited for the recording store', { client_aborted: true });
 }
 interface Loss { n: number; reason: string; ticket: number; proto: PreparedEvent }
-/** A session's losses for its flushes: the last lost ticket, and the last one a flush reported. */
-interface LossCell { ticket: number; reported: number }
+/**
+ * A session's losses for its flushes: the first ticket lost and not yet reported by a flush (0:
+ * none), and the last ticket lost.
+ */
+interface LossCell { first: number; last: number }
 
 const MAX_ID = 200;
 const MAX_LABEL = 256;
@@ -297,8 +300,10 @@ export class StoreRecorder implements Recorder {
     await this.#anchored(session);
     if (session !== undefined) {
       const lost = cell ?? this.#lossTickets.get(session);
-      if (lost !== undefined && lost.ticket > lost.reported && lost.ticket <= target) {
-        lost.reported = lost.ticket;
+      if (lost !== undefined && lost.first !== 0 && lost.first <= target) {
+        // Reported once: what was lost through `target`; a later loss of the session (or one
+        // after `target`, counted from target + 1) is reported by a later flush.
+        lost.first = lost.last <= target ? 0 : target + 1;
         throw this.#refuse('recording of this session lost events');
       }
       // A loss no session entry could record (more sessions losing events at once than tracked):
@@ -365,7 +370,7 @@ export class StoreRecorder implements Recorder {
   flushedNow(session: string): boolean {
     const target = this.#issued;
     const lost = this.#lossTickets.get(session);
-    if (this.#full.has(session) || (lost !== undefined && lost.ticket > lost.reported) || this.#anchoring.has(session)) return false;
+    if (this.#full.has(session) || (lost !== undefined && lost.first !== 0) || this.#anchoring.has(session)) return false;
     if (lost === undefined && this.#unattributedLoss > 0) return false;
     if (this.#settledThrough() < target && !this.#durableInJournal(target, session)) return false;
     return true;
@@ -545,8 +550,10 @@ export class StoreRecorder implements Recorder {
       this.#losses.set(e.session, { n: 1, reason, ticket, proto: e });
     }
     const cell = this.#lossTickets.get(e.session);
-    if (cell !== undefined) cell.ticket = ticket;
-    else if (this.#lossTickets.size < this.#maxLossCells) this.#lossTickets.set(e.session, { ticket, reported: 0 });
+    if (cell !== undefined) {
+      if (cell.first === 0) cell.first = ticket;
+      cell.last = ticket;
+    } else if (this.#lossTickets.size < this.#maxLossCells) this.#lossTickets.set(e.session, { first: ticket, last: ticket });
     else this.#unattributedLoss = ticket;
   }
 
