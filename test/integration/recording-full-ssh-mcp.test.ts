@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { startSshRecordingRig, type SshRecordingRig } from '../harness/ssh-recording.ts';
+import { sshdSkip, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect, sshExec } from '../harness/ssh-client.ts';
-import type { StoredEvent } from '../../src/recording/types.ts';
 import { MemoryRecorder, type RecordEvent } from '../../src/recording/recorder.ts';
 
 // Review (session 12): SSH exec and MCP tool calls did not ask whether their session's recording
@@ -26,28 +26,15 @@ describe('SSH: a session at recording.max_session_bytes runs nothing more (real 
   let t: TestGateway;
   let key: string;
 
+  let rig: SshRecordingRig;
+
   before(async () => {
-    sshd = await startSshd();
-    t = await startTestGateway({
-      policies: POLICIES,
-      yaml: ['recording: { max_session_bytes: 12kb }', 'connections:', sshConnectionYaml(sshd)].join('\n'),
-    });
-    const a = await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] });
-    assert.equal(a.status, 201, JSON.stringify(a.json));
-    key = a.json.key as string;
+    rig = await startSshRecordingRig({ policies: POLICIES, user: 'alice', groups: ['developers'], yaml: ['recording: { max_session_bytes: 12kb }'] });
+    ({ sshd, t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await rig?.close();
   });
-
-  async function events(id: string): Promise<StoredEvent[]> {
-    await t.gw.services.recorder.flush?.().catch(() => undefined);
-    await t.gw.services.recorder.settled?.();
-    const out: StoredEvent[] = [];
-    for await (const e of t.gw.services.sessions.allEvents(id)) out.push(e);
-    return out;
-  }
 
   test('SSH exec: refused before it runs, with a clear message; every command that ran is recorded', async () => {
     const c = await sshConnect(t.gw.listeners.ssh!.port, 'web01', key);
@@ -66,7 +53,7 @@ describe('SSH: a session at recording.max_session_bytes runs nothing more (real 
     for (let k = 0; k < 100; k++) {
       const s = (await t.gw.services.sessions.list({ connection: 'web01', limit: 50 })).find((x) => x.protocol === 'ssh');
       if (s?.closedAt !== undefined) {
-        recorded = (await events(s.id)).filter((e) => e.type === 'request').map((e) => String(e.data.statement));
+        recorded = (await rig.events(s.id)).filter((e) => e.type === 'request').map((e) => String(e.data.statement));
         break;
       }
       await new Promise((r) => setTimeout(r, 25));
@@ -103,16 +90,14 @@ describe('MCP: a session whose recording is full runs no tool call (real OpenSSH
   let key: string;
   const recorder = new FillRecorder();
 
+  let rig: SshRecordingRig;
+
   before(async () => {
-    sshd = await startSshd();
-    t = await startTestGateway({ policies: POLICIES, recorder, yaml: ['connections:', sshConnectionYaml(sshd)].join('\n') });
-    const a = await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] });
-    assert.equal(a.status, 201, JSON.stringify(a.json));
-    key = a.json.key as string;
+    rig = await startSshRecordingRig({ policies: POLICIES, user: 'alice', groups: ['developers'], recorder });
+    ({ sshd, t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await rig?.close();
   });
 
   test('tools/call: refused before it runs (store_unavailable, max_session_bytes) from the call whose request filled the session', async () => {

@@ -2,8 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { startSshRecordingRig, type SshRecordingRig } from '../harness/ssh-recording.ts';
+import { sshdSkip } from '../harness/sshd.ts';
 import { sshConnect } from '../harness/ssh-client.ts';
 import { MemoryRecorder } from '../../src/recording/recorder.ts';
 
@@ -13,21 +14,18 @@ const SHELL_POLICIES = readFileSync(fileURLToPath(new URL('../../policies/shell.
 // was recorded at once and the command's response after it, so verify reported the anchor as not
 // covering the chain. The close now waits for the running command's last event.
 describe('SSH: a client leaving while its command runs — the session.close is the last event (real OpenSSH server)', { skip: sshdSkip() }, () => {
-  let sshd: TestSshd;
   let t: TestGateway;
   let key: string;
   const recorder = new MemoryRecorder();
 
+  let rig: SshRecordingRig;
+
   before(async () => {
-    sshd = await startSshd();
-    t = await startTestGateway({ policies: `${TEST_POLICIES}\n${SHELL_POLICIES}`, recorder, yaml: ['connections:', sshConnectionYaml(sshd)].join('\n') });
-    const r = await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'] });
-    assert.equal(r.status, 201, JSON.stringify(r.json));
-    key = r.json.key as string;
+    rig = await startSshRecordingRig({ policies: `${TEST_POLICIES}\n${SHELL_POLICIES}`, user: 'alice', groups: ['developers'], recorder });
+    ({ t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await rig?.close();
   });
 
   test('the running command\'s response is recorded before the close', async () => {

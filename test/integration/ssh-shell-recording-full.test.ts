@@ -4,10 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type ssh2 from 'ssh2';
-import { startTestGateway, TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
-import { sshdSkip, sshConnectionYaml, startSshd, type TestSshd } from '../harness/sshd.ts';
+import { TEST_POLICIES, type TestGateway } from '../harness/gateway.ts';
+import { startSshRecordingRig, type SshRecordingRig } from '../harness/ssh-recording.ts';
+import { sshdSkip, type TestSshd } from '../harness/sshd.ts';
 import { sshConnect } from '../harness/ssh-client.ts';
-import type { StoredEvent } from '../../src/recording/types.ts';
 
 // Review (rev2): an interactive shell asked whether its session's recording was full only before
 // it started. Once its output filled the session (recording.max_session_bytes), every keystroke
@@ -25,28 +25,15 @@ describe('SSH shell: keystrokes of a session whose recording is full do not reac
   let t: TestGateway;
   let key: string;
 
+  let rig: SshRecordingRig;
+
   before(async () => {
-    sshd = await startSshd();
-    t = await startTestGateway({
-      policies: POLICIES,
-      yaml: ['recording: { max_session_bytes: 12kb }', 'connections:', sshConnectionYaml(sshd)].join('\n'),
-    });
-    const a = await t.api('POST', '/api/v1/api-keys', { user: 'olga', groups: ['ops'] });
-    assert.equal(a.status, 201, JSON.stringify(a.json));
-    key = a.json.key as string;
+    rig = await startSshRecordingRig({ policies: POLICIES, user: 'olga', groups: ['ops'], yaml: ['recording: { max_session_bytes: 12kb }'] });
+    ({ sshd, t, key } = rig);
   });
   after(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await rig?.close();
   });
-
-  async function events(id: string): Promise<StoredEvent[]> {
-    await t.gw.services.recorder.flush?.().catch(() => undefined);
-    await t.gw.services.recorder.settled?.();
-    const out: StoredEvent[] = [];
-    for await (const e of t.gw.services.sessions.allEvents(id)) out.push(e);
-    return out;
-  }
 
   test('output fills the session, then a command typed does not run unrecorded', async () => {
     const c = await sshConnect(t.gw.listeners.ssh!.port, 'web01', key);
@@ -73,7 +60,7 @@ describe('SSH shell: keystrokes of a session whose recording is full do not reac
     for (let k = 0; k < 100; k++) {
       const s = (await t.gw.services.sessions.list({ connection: 'web01', limit: 50 })).find((x) => x.protocol === 'ssh');
       if (s?.closedAt !== undefined) {
-        recorded = (await events(s.id)).filter((e) => e.type === 'terminal').map((e) => (typeof e.data.i === 'string' ? e.data.i : '')).join('');
+        recorded = (await rig.events(s.id)).filter((e) => e.type === 'terminal').map((e) => (typeof e.data.i === 'string' ? e.data.i : '')).join('');
         break;
       }
       await new Promise((r) => setTimeout(r, 25));
