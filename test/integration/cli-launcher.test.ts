@@ -57,6 +57,28 @@ describe('bin/gatehouse', () => {
     }
   });
 
+  test('the compile cache reaches worker threads and child processes: NODE_COMPILE_CACHE is set for them, a user\'s own kept (issue 23: memory)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-launcher-ncc-'));
+    try {
+      // Runs before the CLI; prints at exit what the CLI left in the environment for the threads it starts.
+      const probe = join(dir, 'probe.mjs');
+      writeFileSync(probe, `process.on('exit', () => { process.stdout.write(JSON.stringify({ cache: process.env.NODE_COMPILE_CACHE ?? null })); });\n`);
+      const run = (extra: Record<string, string>): string | null => {
+        const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: `--import=${probe}`, ...extra };
+        if (!('NODE_COMPILE_CACHE' in extra)) delete env.NODE_COMPILE_CACHE;
+        const r = spawnSync(join(ROOT, 'bin', 'gatehouse'), ['--version'], { encoding: 'utf8', env });
+        assert.equal(r.status, 0, r.stderr);
+        return (JSON.parse(/\{"cache".*\}$/.exec(r.stdout.trim())?.[0] ?? 'null') as { cache: string | null }).cache;
+      };
+      const unset = run({});
+      assert.ok(unset !== null && unset.includes('node-compile-cache'), String(unset));
+      const own = join(dir, 'cache');
+      assert.equal(run({ NODE_COMPILE_CACHE: own }), own);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('glibc malloc settings: the launcher\'s mmap threshold when unset, the user\'s own when set (issue 23: memory)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-launcher-env-'));
     try {
@@ -72,7 +94,7 @@ describe('bin/gatehouse', () => {
         return JSON.parse(r.stdout) as { arena: string | null; mmap: string | null; args: string[] };
       };
       const unset = run({});
-      assert.equal(unset.mmap, '131072');
+      assert.equal(unset.mmap, '32768');
       assert.ok(unset.args.includes('--max-semi-space-size=4'), unset.args.join(' '));
       // MALLOC_ARENA_MAX is not set by the launcher (2 arenas measured no better: docs/PERFORMANCE.md, session 12).
       assert.equal(unset.arena, null);
