@@ -94,7 +94,7 @@ describe('bin/gatehouse', () => {
         return JSON.parse(r.stdout) as { arena: string | null; mmap: string | null; args: string[] };
       };
       const unset = run({});
-      assert.equal(unset.mmap, '32768');
+      assert.equal(unset.mmap, '131072');
       assert.ok(unset.args.includes('--max-semi-space-size=4'), unset.args.join(' '));
       // MALLOC_ARENA_MAX is not set by the launcher (2 arenas measured no better: docs/PERFORMANCE.md, session 12).
       assert.equal(unset.arena, null);
