@@ -17,9 +17,9 @@
 #
 # The image runs as the unprivileged user gatehouse (uid 10001), keeps all of its state under
 # /var/lib/gatehouse (one volume; also the working directory, so a PostgreSQL-store replica's
-# ./.gatehouse/{master.key,admin.key,journal} lands there, and Node's compile cache in
-# .node-compile-cache: from a container's second start on, no thread loads Node's TypeScript
-# stripper, ~15 MiB less resident), and works with a read-only root filesystem. The gateway is
+# ./.gatehouse/{master.key,admin.key,journal} lands there), and works with a read-only root
+# filesystem (mount a tmpfs at /tmp for Node's compile cache, or go without it; the cache holds
+# code Node runs, so it is never kept in the writable volume). The gateway is
 # PID 1 and handles SIGTERM itself: `docker stop` drains the listeners, then flushes the audit
 # log and the recordings, and exits 0.
 
@@ -87,8 +87,7 @@ RUN ln -s /app/bin/gatehouse /usr/local/bin/gatehouse \
 WORKDIR /var/lib/gatehouse
 USER 10001:10001
 ENV GATEHOUSE_CONFIG=/etc/gatehouse/gatehouse.yaml \
-    GATEHOUSE_HEALTHCHECK_URL=http://127.0.0.1:8080/healthz \
-    NODE_COMPILE_CACHE=/var/lib/gatehouse/.node-compile-cache
+    GATEHOUSE_HEALTHCHECK_URL=http://127.0.0.1:8080/healthz
 VOLUME ["/var/lib/gatehouse"]
 EXPOSE 8080 15432
 STOPSIGNAL SIGTERM

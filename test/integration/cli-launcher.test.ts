@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
@@ -66,14 +66,29 @@ describe('bin/gatehouse', () => {
       const run = (extra: Record<string, string>): string | null => {
         const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: `--import=${probe}`, ...extra };
         if (!('NODE_COMPILE_CACHE' in extra)) delete env.NODE_COMPILE_CACHE;
+        delete env.NODE_DISABLE_COMPILE_CACHE;
         const r = spawnSync(join(ROOT, 'bin', 'gatehouse'), ['--version'], { encoding: 'utf8', env });
         assert.equal(r.status, 0, r.stderr);
         return (JSON.parse(/\{"cache".*\}$/.exec(r.stdout.trim())?.[0] ?? 'null') as { cache: string | null }).cache;
       };
-      const unset = run({});
-      assert.ok(unset !== null && unset.includes('node-compile-cache'), String(unset));
+      const tmp = join(dir, 'tmp');
+      mkdirSync(tmp);
+      const mine = join(tmp, `gatehouse-compile-cache-${process.getuid!()}`);
+      // Unset: a directory of the gateway's own account, which only it can write.
+      assert.equal(run({ TMPDIR: tmp }), mine);
+      assert.equal(statSync(mine).mode & 0o777, 0o700);
+      // The operator's own choice is kept.
       const own = join(dir, 'cache');
-      assert.equal(run({ NODE_COMPILE_CACHE: own }), own);
+      assert.equal(run({ NODE_COMPILE_CACHE: own, TMPDIR: tmp }), own);
+      // A directory others may write (planted, or loosened), or a link in its place: no cache at all
+      // rather than code others could have written (Node's default, <tmp>/node-compile-cache, is shared).
+      chmodSync(mine, 0o777);
+      assert.equal(run({ TMPDIR: tmp }), null);
+      rmSync(mine, { recursive: true });
+      const elsewhere = join(dir, 'elsewhere');
+      mkdirSync(elsewhere, { mode: 0o700 });
+      symlinkSync(elsewhere, mine);
+      assert.equal(run({ TMPDIR: tmp }), null);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
