@@ -24,14 +24,15 @@ describe('review: MCP tool calls of one batch are separate exchanges', () => {
     key = String(created.json.key);
   });
   after(async () => { await t?.close(); });
+  const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+  const post = (body: unknown) => fetch(`${t.url}/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
+    body: JSON.stringify(body),
+  });
 
   test('two tools/call in one POST record two exchange numbers', async () => {
-    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
-    const res = await fetch(`${t.url}/mcp`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
-      body: JSON.stringify([call(1), call(2)]),
-    });
+    const res = await post([call(1), call(2)]);
     const text = await res.text();
     assert.equal(res.status, 200, text);
     const requests = recorder.events.filter((e) => e.protocol === 'mcp' && e.type === 'request');
@@ -41,12 +42,6 @@ describe('review: MCP tool calls of one batch are separate exchanges', () => {
   });
 
   test('a batch is bounded: more than 16 tools/call or 64 messages in one POST is refused before anything runs', async () => {
-    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
-    const post = (body: unknown) => fetch(`${t.url}/mcp`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
-      body: JSON.stringify(body),
-    });
     const before = recorder.events.length;
     const many = await post(Array.from({ length: 17 }, (_, i) => call(100 + i)));
     assert.equal(many.status, 400);
@@ -59,12 +54,6 @@ describe('review: MCP tool calls of one batch are separate exchanges', () => {
   });
 
   test('each tool call of a batch holds a unit of the per-principal limit: a batch larger than the free units is refused with 429', async () => {
-    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
-    const post = (body: unknown) => fetch(`${t.url}/mcp`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-03-26' },
-      body: JSON.stringify(body),
-    });
     // A held request takes one of the 16 units; a batch of 16 then does not fit.
     const held = new AbortController();
     const slow = fetch(`${t.url}/mcp`, {
