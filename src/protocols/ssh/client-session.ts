@@ -46,6 +46,9 @@ export const MAX_PTY_ROWS = 500;
 const MAX_PTY_PIXELS = 65_535;
 const bound = (n: number, max: number): number => (Number.isInteger(n) && n > 0 ? Math.min(n, max) : 0);
 
+/** Longest wait (ms) for a closed session's running channel handlers before its close is recorded anyway. */
+const CLOSE_WAIT_MS = 5_000;
+
 type Reply = (() => void) | undefined;
 const reply = (f: Reply): void => { if (typeof f === 'function') f(); };
 
@@ -56,9 +59,6 @@ const reply = (f: Reply): void => { if (typeof f === 'function') f(); };
  * `shell` → `shell.interactive`; the `sftp` subsystem → `shell.transfer`; everything else
  * (other subsystems, X11, agent forwarding) is refused. Port forwarding is refused by the listener.
  */
-/** Longest wait (ms) for a closed session's running channel handlers before its close is recorded anyway. */
-const CLOSE_WAIT_MS = 5_000;
-
 export class SshClientSession {
   readonly #deps: ClientSessionDeps;
   readonly #principal: Principal;
