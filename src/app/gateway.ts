@@ -40,13 +40,16 @@ import { ReviewGate } from '../reviews/gate.ts';
 import { policyApprover } from '../enforce/approver.ts';
 import { DecisionState } from '../enforce/authorize.ts';
 import { SessionStore } from '../recording/session-store.ts';
-import { recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
+import { anchorDueSessions, recoverJournals, StoreRecorder } from '../recording/store-recorder.ts';
 import { RecordingJournal } from '../recording/journal.ts';
 import { nullRecorder, type Recorder } from '../recording/recorder.ts';
 import { closeSessions, HttpSessions } from '../enforce/sessions.ts';
 import { isLoopback } from './listen.ts';
 import { PrincipalLimits } from '../enforce/limits.ts';
 import { InspectionPool, inspectionOptions } from './inspection-pool.ts';
+
+/** How often every replica anchors the closes a killed process left unanchored (`recording_anchor_due`). */
+const ANCHOR_SWEEP_MS = 60_000;
 
 export interface GatewayOptions {
   readonly configPath?: string;
@@ -139,6 +142,23 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       const replayed = await recoverJournals(db, journalDir, { audit, maxSessionBytes });
       if (replayed > 0) log.warn({ events: replayed }, 'recording: replayed events from the journal of a process that did not stop cleanly');
     }
+    // Closes whose anchor a killed process never appended (recording_anchor_due): anchored before
+    // anything is served, then swept by every replica once a minute (rows a minute old: a live
+    // recorder anchors its own within milliseconds).
+    const sweepAnchors = async (minAgeMs: number, maxRows: number): Promise<void> => {
+      const n = await anchorDueSessions(db, audit, { minAgeMs, maxRows });
+      if (n > 0) log.warn({ sessions: n }, 'recording: anchored sessions whose close was committed without its anchor (a process that did not stop cleanly)');
+    };
+    await sweepAnchors(0, 1_000).catch((err: unknown) => { log.error({ err: String(err) }, 'recording: anchoring left closes failed'); });
+    let sweeping = false;
+    const stopSweep = every(clock, ANCHOR_SWEEP_MS, () => {
+      if (sweeping) return;
+      sweeping = true;
+      sweepAnchors(ANCHOR_SWEEP_MS, 10_000)
+        .catch((err: unknown) => { log.error({ err: String(err) }, 'recording: anchoring left closes failed'); })
+        .finally(() => { sweeping = false; });
+    });
+    closers.unshift(() => { stopSweep(); return Promise.resolve(); });
     const journaled = !inMemory && config.recording.durability === 'journal';
     const storeRecorder = config.recording.enabled && !opts.recorder
       ? new StoreRecorder(db, {

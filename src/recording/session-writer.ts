@@ -30,6 +30,14 @@ export interface WriteOptions {
   readonly chunkChars: number;
   /** The recorder's journal and the last ticket of the batch, committed with it (recovery skips what it covers). */
   readonly watermark?: { readonly journal: string; readonly through: number } | undefined;
+  /** Closes whose anchors were appended since: their `recording_anchor_due` rows are deleted with the batch. */
+  readonly anchored?: readonly AnchoredClose[] | undefined;
+}
+
+/** A close whose anchor is in the audit chain: the session and its event count at the close. */
+export interface AnchoredClose {
+  readonly session: string;
+  readonly events: number;
 }
 
 /** A session whose `session.close` was committed by the batch: to be anchored in the audit chain. */
@@ -271,12 +279,25 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
     })();
     ctes.push(`uc AS (UPDATE sessions s SET ${SET}${off} FROM ${heads(updated)} WHERE s.id = v.id)`);
   }
+  // The heads this batch closes wait in `recording_anchor_due` (migration 016) until their anchor
+  // is appended, so that a process killed in between leaves them for the next start to anchor.
+  const closingList = [...closing];
+  if (closingList.length > 0) {
+    const st = closingList.map((id) => state.get(id)!);
+    ctes.push(`ad AS (INSERT INTO recording_anchor_due (session, events, head_hash, user_id, agent_id)
+       SELECT * FROM unnest(${arr(closingList)}::text[], ${arr(st.map((x) => x.count))}::bigint[], ${arr(st.map((x) => x.head))}::text[], ${arr(st.map((x) => x.user))}::text[], ${arr(st.map((x) => x.agent))}::text[])
+       ON CONFLICT (session, events) DO NOTHING)`);
+  }
+  if (opts.anchored !== undefined && opts.anchored.length > 0) {
+    ctes.push(`da AS (DELETE FROM recording_anchor_due d USING unnest(${arr(opts.anchored.map((a) => a.session))}::text[], ${arr(opts.anchored.map((a) => a.events))}::bigint[]) AS v(s, n)
+       WHERE d.session = v.s AND d.events = v.n)`);
+  }
   if (opts.watermark) {
     ctes.push(`wm AS (INSERT INTO recording_journal (id, through) VALUES (${arr(opts.watermark.journal)}, ${arr(opts.watermark.through)})
        ON CONFLICT (id) DO UPDATE SET through = GREATEST(recording_journal.through, EXCLUDED.through))`);
   }
   await tx.query(`WITH ${ctes.join(',\n     ')}\n     SELECT 1`, params);
-  const closed = [...closing].map((id) => {
+  const closed = closingList.map((id) => {
     const s = state.get(id)!;
     return { session: id, headHash: s.head, events: s.count, user: s.user, agent: s.agent };
   });
@@ -297,12 +318,13 @@ const VACUUM_OPEN_AFTER = 256;
  * After a batch (on the embedded store, which has no autovacuum): the rows `sessions_open` loses
  * (a session moved at its close) and the dead versions of its updates are made reusable by
  * vacuuming it once {@link VACUUM_OPEN_AFTER} sessions were closed since the last time, so it
- * stays the size of the open sessions. Cheap: the table holds open sessions only.
+ * stays the size of the open sessions; `recording_anchor_due` (closes waiting for their anchor) with
+ * it. Cheap: the tables hold open sessions and unanchored closes only.
  */
 export async function afterBatch(db: SqlExecutor & { readonly kind: string }, closed: number): Promise<void> {
   if (db.kind !== 'embedded') return;
   const n = (closedSinceVacuum.get(db) ?? 0) + closed;
   if (n < VACUUM_OPEN_AFTER) { closedSinceVacuum.set(db, n); return; }
   closedSinceVacuum.set(db, 0);
-  await db.query('VACUUM (INDEX_CLEANUP ON) sessions_open');
+  await db.query('VACUUM (INDEX_CLEANUP ON) sessions_open, recording_anchor_due');
 }

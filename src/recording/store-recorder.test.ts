@@ -8,7 +8,7 @@ import { openStore } from '../store/index.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { exchangeEvents } from './recording.case.ts';
 import { SessionStore } from './session-store.ts';
-import { StoreRecorder } from './store-recorder.ts';
+import { anchorDueSessions, StoreRecorder } from './store-recorder.ts';
 
 const T0 = Date.parse('2025-06-01T00:00:00.000Z');
 const unavailable = (e: unknown): boolean => isGatehouseError(e, 'store_unavailable');
@@ -141,6 +141,53 @@ describe('StoreRecorder', () => {
     await real.flush();
     assert.deepEqual(await strict.verify('a-2'), { ok: true, events: 5 });
     await assert.rejects(strict.verify('nope'), (e) => isGatehouseError(e, 'not_found'));
+  });
+
+  test('a close committed without its anchor (a kill in between, a failed append) is anchored by the sweep, from the head at the close, once', async () => {
+    const db = await openStore({ embedded: { path: undefined } }); // its own: nothing else left unanchored
+    const due = async (session: string): Promise<number> =>
+      Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM recording_anchor_due WHERE session = $1', [session]))[0]!.n);
+    const anchorsNaming = async (session: string): Promise<number> =>
+      (await db.query<{ detail: { session?: string; sessions?: string[] } }>("SELECT detail FROM audit_log WHERE kind = 'session.anchor'"))
+        .filter((r) => r.detail.session === session || r.detail.sessions?.includes(session) === true).length;
+    // The "killed" process: its anchor append never completes (as if the process died first).
+    const lost = new StoreRecorder(db, { clock, audit: { append: () => new Promise<never>(() => undefined) } });
+    for (const e of exchangeEvents('due-1', T0, { exchanges: 2 })) lost.record(e);
+    for (const e of exchangeEvents('due-2', T0)) lost.record(e);
+    await lost.settled();
+    const strict = new SessionStore(db, { clock });
+    assert.deepEqual(await strict.verify('due-1'), { ok: false, seq: 8, reason: 'anchor-mismatch' }, 'unanchored: reported as tampered');
+    assert.equal(await due('due-1'), 1);
+    const audit = new AuditLog(db, clock);
+    assert.equal(await anchorDueSessions(db, audit, { minAgeMs: 3_600_000 }), 0, 'a close younger than minAgeMs is left to its own recorder');
+    assert.equal(await anchorDueSessions(db, audit), 2);
+    await audit.flush();
+    assert.deepEqual(await strict.verify('due-1'), { ok: true, events: 8 });
+    assert.deepEqual(await strict.verify('due-2'), { ok: true, events: 5 });
+    assert.deepEqual([await due('due-1'), await due('due-2')], [0, 0]);
+    assert.equal(await anchorDueSessions(db, audit), 0, 'nothing left: a second sweep anchors nothing');
+    assert.deepEqual([await anchorsNaming('due-1'), await anchorsNaming('due-2')], [1, 1]);
+
+    // A close already anchored (its row left by a stop before the delete): only deleted.
+    const rec = new StoreRecorder(db, { clock, audit });
+    for (const e of exchangeEvents('due-3', T0)) rec.record(e);
+    await rec.flush();
+    assert.equal(await due('due-3'), 1, 'deleted with the next batch');
+    assert.equal(await anchorDueSessions(db, audit), 0);
+    assert.deepEqual([await due('due-3'), await anchorsNaming('due-3')], [0, 1]);
+
+    // A live recorder clears the rows of the closes it anchored: with its next batch, and at close.
+    for (const e of exchangeEvents('due-4', T0)) rec.record(e);
+    await rec.flush();
+    rec.record({ session: 'due-5', protocol: 'http', type: 'session.open', at: T0, data: {} });
+    await rec.flush();
+    assert.equal(await due('due-4'), 0, 'cleared by the next batch');
+    for (const e of exchangeEvents('due-6', T0)) rec.record(e);
+    await rec.flush();
+    await rec.close();
+    assert.equal(await due('due-6'), 0, 'cleared at close');
+    assert.deepEqual(await strict.verify('due-6'), { ok: true, events: 5 });
+    await db.close();
   });
 
   test('max_session_bytes: once full, flush(session) rejects every time and the session is refused; other sessions and its close are recorded', async () => {

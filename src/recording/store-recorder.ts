@@ -5,7 +5,8 @@ import { GroupCommit, type AfterFailure } from '../kernel/group-commit.ts';
 import type { SqlDriver } from '../store/sql.ts';
 import { canonicalData } from './event-hash.ts';
 import type { RecordEvent, Recorder } from './recorder.ts';
-import { afterBatch, writeBatch, type ClosedHead, type PreparedEvent } from './session-writer.ts';
+import { afterBatch, writeBatch, type AnchoredClose, type ClosedHead, type PreparedEvent } from './session-writer.ts';
+import { sessionAnchors } from './verify-session.ts';
 import { RecordingJournal } from './journal.ts';
 import type { DecisionEffect } from './types.ts';
 
@@ -124,6 +125,12 @@ export class StoreRecorder implements Recorder {
   #reportedLoss = 0;
   /** Anchors being appended to the audit log, by session. */
   readonly #anchoring = new Map<string, Promise<void>>();
+  /**
+   * Closes anchored since the last batch: the next batch deletes their `recording_anchor_due` rows
+   * (no transaction of their own). At most {@link MAX_ANCHORED_PENDING}; past it, and for what a
+   * stop leaves, {@link anchorDueSessions}' sweep finds them anchored and deletes them.
+   */
+  #anchoredDone: AnchoredClose[] = [];
   #closed = false;
   readonly #stats = { recorded: 0, dropped: 0, batches: 0, failedBatches: 0, refused: 0, delayed: 0 };
   /** Refusals not yet reported, and when the last report was made. */
@@ -404,6 +411,7 @@ export class StoreRecorder implements Recorder {
       if (this.#losses.size > 0) this.#gc.kick();
       await this.flush().catch(() => undefined);
       await this.#gc.close();
+      await this.#clearAnchored();
       return;
     }
     // Flushes waiting for this turn's journal append get it now (before the journal closes).
@@ -412,6 +420,7 @@ export class StoreRecorder implements Recorder {
     // the journal for the next start.
     await this.#gc.close();
     await this.#anchored(undefined);
+    await this.#clearAnchored();
     const complete = this.#gc.length === 0 && this.#gc.inflight.length === 0;
     if (complete) await this.#db.query('DELETE FROM recording_journal WHERE id = $1', [journal.id]).catch(() => undefined);
     this.#journalTurnRun?.();
@@ -590,11 +599,14 @@ export class StoreRecorder implements Recorder {
     const last = batch[batch.length - 1]?.ticket;
     const journal = this.#journal;
     const watermark = journal && last !== undefined ? { journal: journal.id, through: last } : undefined;
+    const anchored = this.#anchoredDone;
+    this.#anchoredDone = [];
     let closed: readonly ClosedHead[];
     try {
-      ({ closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], { ...this.#opts, watermark })));
+      ({ closed } = await this.#db.transaction((tx) => writeBatch(tx, [...markers.map((m) => m.event), ...batch.map((q) => q.e)], { ...this.#opts, watermark, anchored })));
     } catch (err) {
       for (const m of markers) this.#restoreMarker(m.loss, m.event.session);
+      this.#noteAnchored(anchored);
       throw err;
     }
     this.#stats.batches++;
@@ -654,13 +666,35 @@ export class StoreRecorder implements Recorder {
     const audit = this.#audit;
     if (!audit || closed.length === 0) return;
     for (const { input, sessions } of anchorRecords(closed)) {
-      const p = audit.append(input).then(() => undefined, (err: unknown) => { this.#onError(err, 'anchor'); });
+      const heads = closed.filter((c) => sessions.includes(c.session)).map((c) => ({ session: c.session, events: c.events }));
+      // A failed append leaves the close in `recording_anchor_due`: the next sweep anchors it.
+      const p = audit.append(input).then(() => { this.#noteAnchored(heads); }, (err: unknown) => { this.#onError(err, 'anchor'); });
       for (const session of sessions) {
         // A session closes once; should it close again, its flush waits for both anchors.
         const both = this.#anchoring.has(session) ? Promise.all([this.#anchoring.get(session), p]).then(() => undefined) : p;
         this.#anchoring.set(session, both);
         void both.finally(() => { if (this.#anchoring.get(session) === both) this.#anchoring.delete(session); });
       }
+    }
+  }
+
+  /** At close: deletes the `recording_anchor_due` rows of the closes anchored since the last batch (best effort: a sweep finds them anchored). */
+  async #clearAnchored(): Promise<void> {
+    await this.#anchored(undefined);
+    const list = this.#anchoredDone;
+    this.#anchoredDone = [];
+    if (list.length === 0) return;
+    await this.#db.query(
+      'DELETE FROM recording_anchor_due d USING unnest($1::text[], $2::bigint[]) AS v(s, n) WHERE d.session = v.s AND d.events = v.n',
+      [list.map((a) => a.session), list.map((a) => a.events)],
+    ).catch(() => undefined);
+  }
+
+  /** Remembers anchored closes for the next batch to clear (bounded: the sweep clears the rest). */
+  #noteAnchored(list: readonly AnchoredClose[]): void {
+    for (const a of list) {
+      if (this.#anchoredDone.length >= MAX_ANCHORED_PENDING) return;
+      this.#anchoredDone.push(a);
     }
   }
 
@@ -685,6 +719,9 @@ function effectOf(data: Readonly<Record<string, unknown>>): DecisionEffect | und
   if (v === 'review_required' || v === 'hold') return 'review';
   return undefined;
 }
+
+/** Most anchored closes remembered for the next batch to clear from `recording_anchor_due`. */
+const MAX_ANCHORED_PENDING = 10_000;
 
 /** Most sessions one anchor record names. */
 export const ANCHOR_MAX_SESSIONS = 100;
@@ -756,12 +793,65 @@ export async function recoverJournals(
     for (let i = 0; i < todo.length; i += 500) {
       const part = todo.slice(i, i + 500);
       const watermark = { journal: orphan.id, through: part[part.length - 1]!.ticket };
-      const { closed } = await db.transaction((tx) => writeBatch(tx, part.map((e) => e.event), { ...write, watermark }));
-      if (opts.audit) for (const { input } of anchorRecords(closed)) await opts.audit.append(input);
+      await db.transaction((tx) => writeBatch(tx, part.map((e) => e.event), { ...write, watermark }));
       replayed += part.length;
     }
     await db.query('DELETE FROM recording_journal WHERE id = $1', [orphan.id]);
     orphan.remove();
   }
+  // The closes replayed wait in recording_anchor_due (with any a killed process left there).
+  if (opts.audit && replayed > 0) await anchorDueSessions(db, opts.audit);
   return replayed;
+}
+
+/** The rows of `recording_anchor_due` read per query by {@link anchorDueSessions}. */
+const DUE_PAGE = 100;
+
+/**
+ * Anchors the closes the recording committed whose anchor was never appended: a process killed
+ * between the batch's commit and the append, or an append that failed. Reads the
+ * `recording_anchor_due` rows (migration 016) at least `minAgeMs` old (a live recorder appends its
+ * own within milliseconds and then deletes the row), appends the anchors from the head stored
+ * there (the head at the close), and deletes the rows. A row whose close an anchor already covers
+ * (one naming the session with as many events or more) is only deleted. Two replicas sweeping at
+ * once may anchor one close twice: both records hold the same head and count, which verification
+ * accepts. At most `maxRows` rows per call (the next call goes on); throws when the store or the
+ * audit log fails (the rows stay). Returns the number of closes it anchored.
+ *
+ * @example const n = await anchorDueSessions(db, audit, { minAgeMs: 60_000 });
+ */
+export async function anchorDueSessions(
+  db: Pick<SqlDriver, 'query'>, audit: NonNullable<StoreRecorderOptions['audit']>,
+  opts: { readonly minAgeMs?: number; readonly maxRows?: number } = {},
+): Promise<number> {
+  const ageSeconds = Math.max(0, opts.minAgeMs ?? 0) / 1000;
+  const maxRows = Math.max(1, opts.maxRows ?? 10_000);
+  let anchored = 0;
+  let seen = 0;
+  // Keyset pages in (session, events) order: a session closed twice is anchored in close order.
+  let cursor: [string, number] = ['', -1];
+  while (seen < maxRows) {
+    const rows = await db.query<{ session: string; events: number | string; head_hash: string; user_id: string | null; agent_id: string | null }>(
+      `SELECT session, events, head_hash, user_id, agent_id FROM recording_anchor_due
+        WHERE due_at <= now() - make_interval(secs => $1) AND (session, events) > ($2::text, $3::bigint)
+        ORDER BY session, events LIMIT ${DUE_PAGE}`, [ageSeconds, cursor[0], cursor[1]]);
+    if (rows.length === 0) break;
+    seen += rows.length;
+    const last = rows[rows.length - 1]!;
+    cursor = [last.session, Number(last.events)];
+    const todo: ClosedHead[] = [];
+    for (const r of rows) {
+      const events = Number(r.events);
+      const covered = (await sessionAnchors(db, r.session)).some((a) => a.events >= events);
+      if (!covered) todo.push({ session: r.session, headHash: r.head_hash, events, user: r.user_id, agent: r.agent_id });
+    }
+    for (const { input } of anchorRecords(todo)) await audit.append(input);
+    anchored += todo.length;
+    await db.query(
+      'DELETE FROM recording_anchor_due d USING unnest($1::text[], $2::bigint[]) AS v(s, n) WHERE d.session = v.s AND d.events = v.n',
+      [rows.map((r) => r.session), rows.map((r) => Number(r.events))],
+    );
+    if (rows.length < DUE_PAGE) break;
+  }
+  return anchored;
 }

@@ -30,10 +30,7 @@ export async function verifySession(db: SqlExecutor, id: string, opts: { require
   );
   if (!s) throw new GatehouseError('not_found', 'no such session');
   const count = Number(s.event_count);
-  const anchors = anchorsOf(id, await db.query<{ detail: AnchorDetail }>(
-    `SELECT detail FROM audit_log WHERE kind = 'session.anchor'
-       AND (detail ->> 'session' = $1 OR (detail -> 'sessions') @> jsonb_build_array($1::text)) ORDER BY seq`, [id],
-  ));
+  const anchors = await sessionAnchors(db, id);
   const wanted = new Set(anchors.map((a) => a.events));
   const hashAt = new Map<number, string>();
   let expected = 1;
@@ -74,6 +71,17 @@ export async function verifySession(db: SqlExecutor, id: string, opts: { require
   if (last && last.events !== count) return bad(count, 'anchor-mismatch');
   if (opts.requireAnchor !== false && s.closed_at !== null && anchors.length === 0) return bad(count, 'anchor-mismatch');
   return { ok: true, events: count };
+}
+
+/**
+ * What the audit chain's `session.anchor` records say about session `id`, in audit order:
+ * `{events, head}` per mention (its own records and entries of batch records).
+ */
+export async function sessionAnchors(db: SqlExecutor, id: string): Promise<{ events: number; head: string }[]> {
+  return anchorsOf(id, await db.query<{ detail: AnchorDetail }>(
+    `SELECT detail FROM audit_log WHERE kind = 'session.anchor'
+       AND (detail ->> 'session' = $1 OR (detail -> 'sessions') @> jsonb_build_array($1::text)) ORDER BY seq`, [id],
+  ));
 }
 
 /** A `session.anchor` record's detail: one session's (`session`, `head_hash`, `events`), or a batch's (parallel arrays). */

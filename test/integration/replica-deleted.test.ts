@@ -23,6 +23,10 @@ import { freePort } from '../harness/net.ts';
 import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
 import { loadHostKeyFile } from '../../src/protocols/ssh/host-key.ts';
+import { openStore } from '../../src/store/index.ts';
+import { StoreRecorder } from '../../src/recording/store-recorder.ts';
+import { verifySession } from '../../src/recording/verify-session.ts';
+import { exchangeEvents } from '../../src/recording/recording.case.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse', import.meta.url));
 const POLICY = `
@@ -134,6 +138,15 @@ describe('a replica deleted for good (recording.durability: store, PostgreSQL st
     gw = undefined;
     assert.deepEqual(journalFiles(a), [], 'durability: store keeps nothing acknowledged on local disk');
     rmSync(a, { recursive: true, force: true }); // the pod and its emptyDir are gone
+    // The window this kill can hit (and does, now and then): a batch that closed a session was
+    // committed, its anchor not yet appended. Made certain here, on the same store, by a recorder
+    // whose anchor append never completes (a process that died first).
+    const store = await openStore({ postgres: { url: pg.url, poolMax: 2 } });
+    const dying = new StoreRecorder(store, { audit: { append: () => new Promise<never>(() => undefined) } });
+    for (const e of exchangeEvents('killed-before-anchor', Date.now())) dying.record(e);
+    await dying.settled();
+    assert.deepEqual((await verifySession(store, 'killed-before-anchor')).ok, false, 'closed without an anchor');
+    await store.close();
 
     // Another replica: a fresh directory (the same master.key, as a Secret gives every replica).
     const b = replicaDir('store');
@@ -165,6 +178,9 @@ describe('a replica deleted for good (recording.durability: store, PostgreSQL st
     // One through the CLI as an operator would, with the chain verified.
     const v = await gatehouseCli(['sessions', 'verify', sessions[0]!], url, admin);
     assert.equal(v.code, 0, v.out + v.err);
+    // The replica anchored, before serving, the close the dead one committed without its anchor.
+    const left = await gatehouseCli(['sessions', 'verify', 'killed-before-anchor'], url, admin);
+    assert.equal(left.code, 0, left.out + left.err);
     await kill(gw, 'SIGTERM');
     gw = undefined;
   });
