@@ -144,21 +144,21 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
     }
     // Closes whose anchor a killed process never appended (recording_anchor_due): anchored before
     // anything is served, then swept by every replica once a minute (rows a minute old: a live
-    // recorder anchors its own within milliseconds).
+    // recorder anchors its own within milliseconds). A shutdown stops a sweep between pages and
+    // waits for it.
+    let stopping = false;
     const sweepAnchors = async (minAgeMs: number, maxRows: number): Promise<void> => {
-      const n = await anchorDueSessions(db, audit, { minAgeMs, maxRows });
-      if (n > 0) log.warn({ sessions: n }, 'recording: anchored sessions whose close was committed without its anchor (a process that did not stop cleanly)');
+      const { anchored, refused } = await anchorDueSessions(db, audit, { minAgeMs, maxRows, stopped: () => stopping });
+      if (anchored > 0) log.warn({ sessions: anchored }, 'recording: anchored sessions whose close was committed without its anchor (a process that did not stop cleanly)');
+      if (refused.length > 0) log.error({ sessions: refused.slice(0, 20), count: refused.length }, 'recording: not anchored: a close waiting for its anchor disagrees with the stored session (its verification reports it)');
     };
-    await sweepAnchors(0, 1_000).catch((err: unknown) => { log.error({ err: String(err) }, 'recording: anchoring left closes failed'); });
-    let sweeping = false;
+    const sweepFailed = (err: unknown): void => { log.error({ err: String(err) }, 'recording: anchoring left closes failed'); };
+    await sweepAnchors(0, 1_000).catch(sweepFailed);
+    let sweeping: Promise<void> | undefined;
     const stopSweep = every(clock, ANCHOR_SWEEP_MS, () => {
-      if (sweeping) return;
-      sweeping = true;
-      sweepAnchors(ANCHOR_SWEEP_MS, 10_000)
-        .catch((err: unknown) => { log.error({ err: String(err) }, 'recording: anchoring left closes failed'); })
-        .finally(() => { sweeping = false; });
+      sweeping ??= sweepAnchors(ANCHOR_SWEEP_MS, 10_000).catch(sweepFailed).finally(() => { sweeping = undefined; });
     });
-    closers.unshift(() => { stopSweep(); return Promise.resolve(); });
+    closers.unshift(async () => { stopping = true; stopSweep(); await sweeping; });
     const journaled = !inMemory && config.recording.durability === 'journal';
     const storeRecorder = config.recording.enabled && !opts.recorder
       ? new StoreRecorder(db, {

@@ -289,8 +289,10 @@ export async function writeBatch(tx: SqlExecutor, batch: readonly PreparedEvent[
        ON CONFLICT (session, events) DO NOTHING)`);
   }
   if (opts.anchored !== undefined && opts.anchored.length > 0) {
-    ctes.push(`da AS (DELETE FROM recording_anchor_due d USING unnest(${arr(opts.anchored.map((a) => a.session))}::text[], ${arr(opts.anchored.map((a) => a.events))}::bigint[]) AS v(s, n)
-       WHERE d.session = v.s AND d.events = v.n)`);
+    // Rows a sweep holds are skipped (no lock wait between replicas; the sweep deletes them).
+    ctes.push(`da AS (DELETE FROM recording_anchor_due WHERE (session, events) IN (
+       SELECT d.session, d.events FROM recording_anchor_due d JOIN unnest(${arr(opts.anchored.map((a) => a.session))}::text[], ${arr(opts.anchored.map((a) => a.events))}::bigint[]) AS v(s, n)
+         ON d.session = v.s AND d.events = v.n ORDER BY d.session, d.events FOR UPDATE OF d SKIP LOCKED))`);
   }
   if (opts.watermark) {
     ctes.push(`wm AS (INSERT INTO recording_journal (id, through) VALUES (${arr(opts.watermark.journal)}, ${arr(opts.watermark.through)})

@@ -9,6 +9,7 @@ import type { SqlDriver } from '../store/sql.ts';
 import { exchangeEvents } from './recording.case.ts';
 import { SessionStore } from './session-store.ts';
 import { anchorDueSessions, StoreRecorder } from './store-recorder.ts';
+import { writeBatch } from './session-writer.ts';
 
 const T0 = Date.parse('2025-06-01T00:00:00.000Z');
 const unavailable = (e: unknown): boolean => isGatehouseError(e, 'store_unavailable');
@@ -159,21 +160,23 @@ describe('StoreRecorder', () => {
     assert.deepEqual(await strict.verify('due-1'), { ok: false, seq: 8, reason: 'anchor-mismatch' }, 'unanchored: reported as tampered');
     assert.equal(await due('due-1'), 1);
     const audit = new AuditLog(db, clock);
-    assert.equal(await anchorDueSessions(db, audit, { minAgeMs: 3_600_000 }), 0, 'a close younger than minAgeMs is left to its own recorder');
-    assert.equal(await anchorDueSessions(db, audit), 2);
+    assert.deepEqual(await anchorDueSessions(db, audit, { minAgeMs: 3_600_000 }), { anchored: 0, refused: [] }, 'a close younger than minAgeMs is left to its own recorder');
+    assert.deepEqual(await anchorDueSessions(db, audit), { anchored: 2, refused: [] });
     await audit.flush();
     assert.deepEqual(await strict.verify('due-1'), { ok: true, events: 8 });
     assert.deepEqual(await strict.verify('due-2'), { ok: true, events: 5 });
     assert.deepEqual([await due('due-1'), await due('due-2')], [0, 0]);
-    assert.equal(await anchorDueSessions(db, audit), 0, 'nothing left: a second sweep anchors nothing');
+    assert.deepEqual(await anchorDueSessions(db, audit), { anchored: 0, refused: [] }, 'nothing left: a second sweep anchors nothing');
     assert.deepEqual([await anchorsNaming('due-1'), await anchorsNaming('due-2')], [1, 1]);
+    const late = await db.query<{ detail: { late?: boolean } }>("SELECT detail FROM audit_log WHERE kind = 'session.anchor' ORDER BY seq DESC LIMIT 1");
+    assert.equal(late[0]?.detail.late, true, 'an anchor written by the sweep says so');
 
     // A close already anchored (its row left by a stop before the delete): only deleted.
     const rec = new StoreRecorder(db, { clock, audit });
     for (const e of exchangeEvents('due-3', T0)) rec.record(e);
     await rec.flush();
     assert.equal(await due('due-3'), 1, 'deleted with the next batch');
-    assert.equal(await anchorDueSessions(db, audit), 0);
+    assert.deepEqual(await anchorDueSessions(db, audit), { anchored: 0, refused: [] });
     assert.deepEqual([await due('due-3'), await anchorsNaming('due-3')], [0, 1]);
 
     // A live recorder clears the rows of the closes it anchored: with its next batch, and at close.
@@ -187,6 +190,50 @@ describe('StoreRecorder', () => {
     await rec.close();
     assert.equal(await due('due-6'), 0, 'cleared at close');
     assert.deepEqual(await strict.verify('due-6'), { ok: true, events: 5 });
+    await db.close();
+  });
+
+  test('the sweep anchors only what the close itself would have: not events appended after an anchor, not a head the chain does not have', async () => {
+    const db = await openStore({ embedded: { path: undefined } });
+    const audit = new AuditLog(db, clock);
+    const strict = new SessionStore(db, { clock });
+    const rec = new StoreRecorder(db, { clock, audit });
+    for (const e of exchangeEvents('victim', T0)) rec.record(e);
+    await rec.flush();
+    await rec.close();
+    await audit.flush();
+    assert.deepEqual(await strict.verify('victim'), { ok: true, events: 5 });
+    // Someone with write access to the store appends an event after the anchored close (the
+    // chain's hashing is public) and asks the sweep to anchor the new head.
+    await db.transaction((tx) => writeBatch(tx, [{
+      session: 'victim', protocol: 'http', type: 'response', at: new Date(T0 + 9000).toISOString(), user: 'alice', agent: 'bot', connection: 'openai',
+      text: '{"forged":true}', bytes: 15, effect: undefined,
+    }], { maxSessionBytes: 1e9, chunkChars: 1 << 18 }));
+    const [v] = await db.query<{ event_count: number | string; head_hash: string }>("SELECT event_count, head_hash FROM sessions WHERE id = 'victim'");
+    await db.query('INSERT INTO recording_anchor_due (session, events, head_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', ['victim', Number(v!.event_count), v!.head_hash]);
+    assert.deepEqual(await anchorDueSessions(db, audit), { anchored: 0, refused: [] });
+    await audit.flush();
+    assert.deepEqual(await strict.verify('victim'), { ok: false, seq: 6, reason: 'anchor-mismatch' }, 'the appended event is still detected');
+
+    // A closed session never anchored whose due row names a head its chain does not have: refused.
+    const lost = new StoreRecorder(db, { clock, audit: { append: () => Promise.reject(new Error('audit down')) } });
+    for (const e of exchangeEvents('wrong-head', T0)) lost.record(e);
+    await lost.flush().catch(() => undefined);
+    await db.query("UPDATE recording_anchor_due SET head_hash = $1 WHERE session = 'wrong-head'", ['f'.repeat(64)]);
+    // And one whose row names a session that is not in the store at all.
+    await db.query('INSERT INTO recording_anchor_due (session, events, head_hash) VALUES ($1, 3, $2)', ['made-up', 'e'.repeat(64)]);
+    assert.deepEqual(await anchorDueSessions(db, audit), { anchored: 0, refused: ['made-up', 'wrong-head'] });
+    assert.deepEqual(await strict.verify('wrong-head'), { ok: false, seq: 5, reason: 'anchor-mismatch' });
+    assert.equal(Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM recording_anchor_due'))[0]!.n), 0, 'refused rows are deleted (reported once)');
+
+    // Two sweeps at once over the same close: whatever each appends, the session verifies.
+    const twice = new StoreRecorder(db, { clock, audit: { append: () => Promise.reject(new Error('audit down')) } });
+    for (const e of exchangeEvents('swept-twice', T0)) twice.record(e);
+    await twice.flush().catch(() => undefined);
+    const [a, b] = await Promise.all([anchorDueSessions(db, audit), anchorDueSessions(db, audit)]);
+    assert.ok(a.anchored + b.anchored >= 1 && a.refused.length + b.refused.length === 0, JSON.stringify([a, b]));
+    await audit.flush();
+    assert.deepEqual(await strict.verify('swept-twice'), { ok: true, events: 5 });
     await db.close();
   });
 

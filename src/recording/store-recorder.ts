@@ -2,11 +2,11 @@ import type { AuditInput } from '../audit/record.ts';
 import { after, systemClock, type Clock } from '../kernel/clock.ts';
 import { GatehouseError } from '../kernel/errors.ts';
 import { GroupCommit, type AfterFailure } from '../kernel/group-commit.ts';
-import type { SqlDriver } from '../store/sql.ts';
+import type { SqlDriver, SqlExecutor } from '../store/sql.ts';
 import { canonicalData } from './event-hash.ts';
 import type { RecordEvent, Recorder } from './recorder.ts';
 import { afterBatch, writeBatch, type AnchoredClose, type ClosedHead, type PreparedEvent } from './session-writer.ts';
-import { sessionAnchors } from './verify-session.ts';
+import { sessionAnchors, verifySession } from './verify-session.ts';
 import { RecordingJournal } from './journal.ts';
 import type { DecisionEffect } from './types.ts';
 
@@ -684,10 +684,7 @@ export class StoreRecorder implements Recorder {
     const list = this.#anchoredDone;
     this.#anchoredDone = [];
     if (list.length === 0) return;
-    await this.#db.query(
-      'DELETE FROM recording_anchor_due d USING unnest($1::text[], $2::bigint[]) AS v(s, n) WHERE d.session = v.s AND d.events = v.n',
-      [list.map((a) => a.session), list.map((a) => a.events)],
-    ).catch(() => undefined);
+    await deleteDue(this.#db, list).catch(() => undefined);
   }
 
   /** Remembers anchored closes for the next batch to clear (bounded: the sweep clears the rest). */
@@ -738,7 +735,8 @@ const ANCHOR_MAX_CHARS = 12_000;
  * a record of the audit chain, so changing or removing it is detected by the audit chain's own
  * verification, and `verifySession` checks every anchor naming the session against its chain.
  */
-export function anchorRecords(closed: readonly ClosedHead[]): { input: AuditInput; sessions: string[] }[] {
+export function anchorRecords(closed: readonly ClosedHead[], late = false): { input: AuditInput; sessions: string[] }[] {
+  const mark = late ? { late: true } : {};
   if (closed.length === 1) {
     const c = closed[0]!;
     return [{
@@ -746,7 +744,7 @@ export function anchorRecords(closed: readonly ClosedHead[]): { input: AuditInpu
       input: {
         kind: 'session.anchor', outcome: 'ok', resource: c.session,
         ...(c.user === null ? {} : { user: c.user }), ...(c.agent === null ? {} : { agent: c.agent }),
-        detail: { session: c.session, head_hash: c.headHash, events: c.events },
+        detail: { session: c.session, head_hash: c.headHash, events: c.events, ...mark },
       },
     }];
   }
@@ -756,7 +754,7 @@ export function anchorRecords(closed: readonly ClosedHead[]): { input: AuditInpu
   const seal = (): void => {
     if (part.length === 0) return;
     const sessions = part.map((c) => c.session);
-    out.push({ sessions, input: { kind: 'session.anchor', outcome: 'ok', detail: { sessions, heads: part.map((c) => c.headHash), events: part.map((c) => c.events) } } });
+    out.push({ sessions, input: { kind: 'session.anchor', outcome: 'ok', detail: { sessions, heads: part.map((c) => c.headHash), events: part.map((c) => c.events), ...mark } } });
     part = [];
     chars = 0;
   };
@@ -807,30 +805,41 @@ export async function recoverJournals(
 /** The rows of `recording_anchor_due` read per query by {@link anchorDueSessions}. */
 const DUE_PAGE = 100;
 
+/** What {@link anchorDueSessions} did: closes anchored late, and closes it refused to anchor (their ids). */
+export interface DueSweep {
+  anchored: number;
+  /** Sessions whose due row disagreed with the store (not closed at that head, or a chain that does not verify): not anchored. */
+  refused: string[];
+}
+
 /**
  * Anchors the closes the recording committed whose anchor was never appended: a process killed
  * between the batch's commit and the append, or an append that failed. Reads the
  * `recording_anchor_due` rows (migration 016) at least `minAgeMs` old (a live recorder appends its
- * own within milliseconds and then deletes the row), appends the anchors from the head stored
- * there (the head at the close), and deletes the rows. A row whose close an anchor already covers
- * (one naming the session with as many events or more) is only deleted. Two replicas sweeping at
- * once may anchor one close twice: both records hold the same head and count, which verification
- * accepts. At most `maxRows` rows per call (the next call goes on); throws when the store or the
- * audit log fails (the rows stay). Returns the number of closes it anchored.
+ * own within milliseconds and then deletes the row) and anchors a row only when **the session has
+ * no anchor at all**, is closed, and its stored head and count are the row's, with a chain that
+ * verifies up to them. So the sweep can only anchor what its own close would have anchored: it
+ * never adds an anchor after an existing one (a database writer who appends events to an
+ * anchored session and inserts a due row for them gets nothing), and a row that disagrees with
+ * the store is refused (reported in `refused`, then deleted). The anchors it writes carry
+ * `late: true`. Every row read is deleted (skipping rows another transaction holds). Two replicas
+ * sweeping at once may anchor one close twice: both records hold the same head and count, which
+ * verification accepts. At most `maxRows` rows per call (the next call goes on); throws when the
+ * store or the audit log fails (the rows not yet anchored stay).
  *
- * @example const n = await anchorDueSessions(db, audit, { minAgeMs: 60_000 });
+ * @example const { anchored, refused } = await anchorDueSessions(db, audit, { minAgeMs: 60_000 });
  */
 export async function anchorDueSessions(
-  db: Pick<SqlDriver, 'query'>, audit: NonNullable<StoreRecorderOptions['audit']>,
-  opts: { readonly minAgeMs?: number; readonly maxRows?: number } = {},
-): Promise<number> {
+  db: SqlExecutor, audit: NonNullable<StoreRecorderOptions['audit']>,
+  opts: { readonly minAgeMs?: number; readonly maxRows?: number; readonly stopped?: () => boolean } = {},
+): Promise<DueSweep> {
   const ageSeconds = Math.max(0, opts.minAgeMs ?? 0) / 1000;
   const maxRows = Math.max(1, opts.maxRows ?? 10_000);
-  let anchored = 0;
+  const out: DueSweep = { anchored: 0, refused: [] };
   let seen = 0;
-  // Keyset pages in (session, events) order: a session closed twice is anchored in close order.
+  // Keyset pages in (session, events) order.
   let cursor: [string, number] = ['', -1];
-  while (seen < maxRows) {
+  while (seen < maxRows && opts.stopped?.() !== true) {
     const rows = await db.query<{ session: string; events: number | string; head_hash: string; user_id: string | null; agent_id: string | null }>(
       `SELECT session, events, head_hash, user_id, agent_id FROM recording_anchor_due
         WHERE due_at <= now() - make_interval(secs => $1) AND (session, events) > ($2::text, $3::bigint)
@@ -842,16 +851,43 @@ export async function anchorDueSessions(
     const todo: ClosedHead[] = [];
     for (const r of rows) {
       const events = Number(r.events);
-      const covered = (await sessionAnchors(db, r.session)).some((a) => a.events >= events);
-      if (!covered) todo.push({ session: r.session, headHash: r.head_hash, events, user: r.user_id, agent: r.agent_id });
+      if (todo.some((t) => t.session === r.session)) continue; // one close per session: the first
+      if ((await sessionAnchors(db, r.session)).length > 0) continue; // anchored (its own recorder, or closed again since)
+      if (await closedAt(db, r.session, events, r.head_hash)) todo.push({ session: r.session, headHash: r.head_hash, events, user: r.user_id, agent: r.agent_id });
+      else out.refused.push(r.session);
     }
-    for (const { input } of anchorRecords(todo)) await audit.append(input);
-    anchored += todo.length;
-    await db.query(
-      'DELETE FROM recording_anchor_due d USING unnest($1::text[], $2::bigint[]) AS v(s, n) WHERE d.session = v.s AND d.events = v.n',
-      [rows.map((r) => r.session), rows.map((r) => Number(r.events))],
-    );
+    for (const { input } of anchorRecords(todo, true)) await audit.append(input);
+    out.anchored += todo.length;
+    await deleteDue(db, rows.map((r) => ({ session: r.session, events: Number(r.events) })));
     if (rows.length < DUE_PAGE) break;
   }
-  return anchored;
+  return out;
+}
+
+/**
+ * Whether session `id` is closed with `events` events and head `head` and its chain verifies up
+ * to them (a session gone, open, closed at another head, or with a broken chain: false).
+ */
+async function closedAt(db: SqlExecutor, id: string, events: number, head: string): Promise<boolean> {
+  const [s] = await db.query<{ event_count: number | string; head_hash: string; closed_at: unknown }>(
+    'SELECT event_count, head_hash, closed_at FROM sessions WHERE id = $1 UNION ALL SELECT event_count, head_hash, closed_at FROM sessions_open WHERE id = $1 LIMIT 1', [id],
+  );
+  if (!s || s.closed_at === null || Number(s.event_count) !== events || s.head_hash !== head) return false;
+  const v = await verifySession(db, id, { requireAnchor: false });
+  return v.ok && v.events === events;
+}
+
+/**
+ * Deletes `recording_anchor_due` rows, skipping those another transaction holds (a replica's
+ * batch or sweep deleting the same rows: no lock wait, no deadlock; what is skipped is deleted
+ * by its holder or the next sweep).
+ */
+async function deleteDue(db: SqlExecutor, list: readonly AnchoredClose[]): Promise<void> {
+  if (list.length === 0) return;
+  await db.query(
+    `DELETE FROM recording_anchor_due WHERE (session, events) IN (
+       SELECT d.session, d.events FROM recording_anchor_due d JOIN unnest($1::text[], $2::bigint[]) AS v(s, n) ON d.session = v.s AND d.events = v.n
+       ORDER BY d.session, d.events FOR UPDATE OF d SKIP LOCKED)`,
+    [list.map((a) => a.session), list.map((a) => a.events)],
+  );
 }
