@@ -153,7 +153,7 @@ export async function startGateway(config: GatehouseConfig, opts: GatewayOptions
       if (refused.length > 0) log.error({ sessions: refused.slice(0, 20), count: refused.length }, 'recording: not anchored: a close waiting for its anchor disagrees with the stored session (its verification reports it)');
     };
     const sweepFailed = (err: unknown): void => { log.error({ err: String(err) }, 'recording: anchoring left closes failed'); };
-    await sweepAnchors(0, 1_000).catch(sweepFailed);
+    await sweepAnchors(0, 200).catch(sweepFailed);
     let sweeping: Promise<void> | undefined;
     const stopSweep = every(clock, ANCHOR_SWEEP_MS, () => {
       sweeping ??= sweepAnchors(ANCHOR_SWEEP_MS, 10_000).catch(sweepFailed).finally(() => { sweeping = undefined; });
