@@ -19,8 +19,8 @@ interface SessionRow { id: string; protocol: string; connection?: string; events
 export async function stepReplay(c: StepContext, llmSession: string, speed: number): Promise<StepResult> {
   // Recorded events are durable before each response reaches the agent, and land in the store's
   // tables a moment later: wait until both sessions are complete there (the database session
-  // closed, every model call's request, decision and response present).
-  const complete = 1 + 3 * c.agent.modelCalls;
+  // closed, every model call's exchange event present).
+  const complete = 1 + c.agent.modelCalls;
   const listed = await settle(async () => {
     const list = await c.env.api<{ items: SessionRow[] }>('GET', '/api/v1/sessions?user=alice&limit=20');
     const s = list.json.items.find((x) => x.connection === 'crm');
@@ -73,7 +73,7 @@ async function verified(c: StepContext, id: string): Promise<boolean> {
   return v.json.ok;
 }
 
-/** The session's events (paged from the API), model requests and responses condensed to their gist. */
+/** The session's events (paged from the API), model calls condensed to their gist. */
 async function* digest(c: StepContext, id: string): AsyncGenerator<StoredEvent> {
   let after = 0;
   for (;;) {
@@ -84,20 +84,24 @@ async function* digest(c: StepContext, id: string): AsyncGenerator<StoredEvent> 
   }
 }
 
-/** A request's last message, or a response's answer or tool call; other events unchanged. */
+/** A model call's prompt shown by its last message and its answer by the answer or tool call; other events unchanged. */
 function gist(e: StoredEvent): StoredEvent['data'] {
-  const body = e.type === 'request' ? e.data.prompt : e.type === 'response' ? e.data.text : undefined;
-  if (typeof body !== 'string') return e.data;
-  // The exchange number stays: the replay's header names it on every line of the exchange.
-  const x = Number.isSafeInteger(e.data.exchange) ? { exchange: e.data.exchange } : {};
+  if (e.type !== 'exchange') return e.data;
+  const prompt = typeof e.data.prompt === 'string' ? condense(e.data.prompt) : undefined;
+  const text = typeof e.data.text === 'string' ? condense(e.data.text) : undefined;
+  return { ...e.data, ...(prompt === undefined ? {} : { prompt }), ...(text === undefined ? {} : { text }) };
+}
+
+/** A chat request's last message, or a chat answer's content or first tool call, in one line; undefined when it is neither. */
+function condense(body: string): string | undefined {
   try {
     const doc = JSON.parse(body) as { messages?: { role?: string; content?: unknown }[]; choices?: { message?: { content?: unknown; tool_calls?: { function?: { name?: string; arguments?: string } }[] } }[] };
     const last = doc.messages?.at(-1);
-    if (last) return { ...x, text: `${last.role ?? '?'}: ${textOf(last.content)}` };
+    if (last) return `${last.role ?? '?'}: ${textOf(last.content)}`;
     const m = doc.choices?.[0]?.message;
     const call = m?.tool_calls?.[0]?.function;
-    if (call) return { ...x, text: `assistant calls ${call.name ?? '?'} ${call.arguments ?? ''}` };
-    if (typeof m?.content === 'string') return { ...x, text: `assistant: ${m.content}` };
+    if (call) return `assistant calls ${call.name ?? '?'} ${call.arguments ?? ''}`;
+    if (typeof m?.content === 'string') return `assistant: ${m.content}`;
   } catch { /* not JSON: shown as recorded */ }
-  return e.data;
+  return undefined;
 }

@@ -171,7 +171,7 @@ async function recordedPrompt(c: StepContext, session: string): Promise<string> 
   const opening = PROMPTS.secret.slice(0, 24);
   const found = await settle(async () => {
     const r = await c.env.api<{ items: { type: string; data: { prompt?: string } }[] }>('GET', `/api/v1/sessions/${encodeURIComponent(session)}/events?limit=1000`);
-    return r.json.items.map((e) => (e.type === 'request' ? lastUser(e.data.prompt ?? '') : undefined)).findLast((m) => m?.startsWith(opening) === true);
+    return r.json.items.map((e) => (e.type === 'exchange' ? lastUser(e.data.prompt ?? '') : undefined)).findLast((m) => m?.startsWith(opening) === true);
   });
   return found ?? '';
 }

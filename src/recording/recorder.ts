@@ -14,10 +14,13 @@ export interface RecordEvent {
   /**
    * `statement`: one PostgreSQL statement exchange — its request, decision (`data.effect`, like a
    * `decision` event) and result in one event (see docs/design/recording.md, "Data paths").
+   * `exchange`: one HTTP/LLM exchange of `/proxy` the same way — its request (`method`, `endpoint`,
+   * `facts`, `prompt`), decision (`action`, `effect`, `reasons`), review (`review_id`) and response
+   * (`status`, `text`, `usage`, `timings`) or failure (`code`), recorded when it ends.
    * `terminal`: a slice of an interactive session as asciicast v2 events: `data.o` (output, masked),
    * `data.i` (keystrokes, masked) or `data.r` (`"<cols>x<rows>"`, a resize).
    */
-  readonly type: 'session.open' | 'session.close' | 'request' | 'decision' | 'response' | 'statement' | 'error' | 'review' | 'terminal';
+  readonly type: 'session.open' | 'session.close' | 'request' | 'decision' | 'response' | 'statement' | 'exchange' | 'error' | 'review' | 'terminal';
   readonly at: number;
   readonly user?: string;
   readonly agent?: string;

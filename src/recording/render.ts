@@ -42,6 +42,9 @@ export function summarize(e: Pick<StoredEvent, 'type' | 'data'>, max = 200): str
   } else if (e.type === 'statement') {
     const decision = typeof d.effect === 'string' ? decisionText(d) : undefined;
     s = [requestText(d), decision, outcomeText(d)].filter((x) => x !== undefined).join(' → ');
+  } else if (e.type === 'exchange') {
+    const decision = typeof d.effect === 'string' ? decisionText(d) : undefined;
+    s = [`${scalar(d.method)} ${scalar(d.endpoint)}`, decision, exchangeOutcome(d)].filter((x) => x !== undefined).join(' → ');
   } else if (e.type === 'truncated') {
     s = `truncated (${scalar(d.reason)}${typeof d.dropped === 'number' ? `, ${d.dropped} dropped` : ''})`;
   } else {
@@ -68,7 +71,8 @@ export function renderEvent(e: StoredEvent, startMs: number): string {
   const exchange = Number.isSafeInteger(e.data.exchange) ? ` (exchange ${String(e.data.exchange)})` : '';
   const head = `[+${offset}s] #${e.seq} ${e.type}${exchange}${who ? ` ${safeText(who)}` : ''}`;
   const text = e.type === 'decision' || e.type === 'truncated' ? summarize(e, MAX_BODY_CHARS)
-    : e.type === 'statement' ? statementText(e.data) : mainText(e.data) ?? resultTable(e.data) ?? JSON.stringify(e.data);
+    : e.type === 'statement' ? statementText(e.data) : e.type === 'exchange' ? exchangeText(e.data)
+      : mainText(e.data) ?? resultTable(e.data) ?? JSON.stringify(e.data);
   const bounded = text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}… (${text.length - MAX_BODY_CHARS} more characters)` : text;
   const body = safeText(bounded).split('\n').map((l) => `  ${l}`).join('\n');
   return bounded.length > 0 && bounded !== '{}' ? `${head}\n${body}` : head;
@@ -78,6 +82,27 @@ export function renderEvent(e: StoredEvent, startMs: number): string {
 function decisionText(d: Readonly<Record<string, unknown>>): string {
   const reasons = Array.isArray(d.reasons) ? d.reasons.map(String).join(', ') : '';
   return `${scalar(d.effect ?? d.decision)}${reasons ? `: ${reasons}` : ''}`;
+}
+
+/** An HTTP exchange record's outcome in one line: its status, or the gateway's error code; undefined without one. */
+function exchangeOutcome(d: Readonly<Record<string, unknown>>): string | undefined {
+  if (typeof d.code === 'string') return `error ${d.code}`;
+  return typeof d.status === 'number' ? `${d.status}${d.truncated === true ? ' (text truncated)' : ''}` : undefined;
+}
+
+/**
+ * An HTTP `exchange` record (request, decision, review, response in one event) as lines: the
+ * method and endpoint, the prompt, `decision: …`, the review, the outcome, then the response text.
+ */
+function exchangeText(d: Readonly<Record<string, unknown>>): string {
+  const lines = [`${scalar(d.method)} ${scalar(d.endpoint)}`];
+  if (typeof d.prompt === 'string') lines.push(d.prompt);
+  if (typeof d.effect === 'string') lines.push(`decision: ${decisionText(d)}`);
+  if (typeof d.review_id === 'string') lines.push(`review: ${d.review_id}`);
+  const outcome = exchangeOutcome(d);
+  if (outcome !== undefined) lines.push(outcome);
+  if (typeof d.text === 'string' && d.text !== '') lines.push(d.text);
+  return lines.join('\n');
 }
 
 /** A PostgreSQL statement record's request: its text, or the prepared statement a Bind ran. */

@@ -48,6 +48,22 @@ describe('replay', () => {
     assert.equal(summarize(ev(1, 0, 'x', { a: 1 })), '{"a":1}');
   });
 
+  test('an HTTP exchange record (request, decision, review, response or error in one event) shows each part', () => {
+    const done = ev(3, 0, 'exchange', {
+      action: 'llm.invoke', effect: 'allow', endpoint: '/v1/chat/completions', exchange: 2, facts: { llm: { model: 'gpt-4o' } }, masked: 1, method: 'POST',
+      prompt: '{"messages":[{"content":"hi [EMAIL]","role":"user"}]}', reasons: ['developers'], review_id: 'rv-1', status: 200, text: 'hello\u001b[2J', truncated: false,
+    });
+    assert.equal(renderEvent(done, T0), [
+      '[+0.000s] #3 exchange (exchange 2) alice/bot', '  POST /v1/chat/completions', '  {"messages":[{"content":"hi [EMAIL]","role":"user"}]}',
+      '  decision: allow: developers', '  review: rv-1', '  200', '  hello\\x1b[2J',
+    ].join('\n'));
+    assert.equal(summarize(done), 'POST /v1/chat/completions → allow: developers → 200');
+    const denied = ev(4, 0, 'exchange', { action: 'http.request', code: 'policy_denied', effect: 'deny', endpoint: '/admin', exchange: 3, method: 'DELETE', reasons: [] });
+    assert.equal(summarize(denied), 'DELETE /admin → deny → error policy_denied');
+    assert.equal(summarize(ev(5, 0, 'exchange', { code: 'payload_too_large', endpoint: '/x', exchange: 4, method: 'POST' })), 'POST /x → error payload_too_large');
+    assert.equal(summarize(ev(6, 0, 'exchange', { endpoint: '/x', method: 'GET', status: 200, text: 'x', truncated: true })), 'GET /x → 200 (text truncated)');
+  });
+
   test('a PostgreSQL statement record (request, decision and result in one event) shows all three', () => {
     const parsed = ev(2, 0, 'statement', {
       actions: ['sql.read'], columns: ['name', 'email'], effect: 'allow', message: 'parse', ms: 3, name: '', params: ['[EMAIL]', null], portal: '',

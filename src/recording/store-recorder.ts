@@ -536,7 +536,7 @@ export class StoreRecorder implements Recorder {
     return {
       session: event.session, protocol: label(event.protocol) ?? 'http', type: label(event.type) ?? 'error',
       at: this.#iso(at), user: label(event.user), agent: label(event.agent), connection: label(event.connection),
-      text, bytes: Buffer.byteLength(text, 'utf8'), effect: event.type === 'decision' || event.type === 'statement' ? effectOf(event.data) : undefined,
+      text, bytes: Buffer.byteLength(text, 'utf8'), effect: event.type === 'decision' || event.type === 'statement' || event.type === 'exchange' ? effectOf(event.data) : undefined,
     };
   }
 

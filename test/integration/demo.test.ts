@@ -100,9 +100,9 @@ function assertStory(r: Run, s: Summary): void {
   assert.match(replay, /review: support-write-with-review, review:crm-writes/);
   assert.match(replay, /"tag":"DELETE 1"/);
   assert.match(replay, /user: Our nightly export fails with this config: OPENAI_API_KEY=\[SECRET\]/);
-  // Each model call's request and response lines name their exchange (they may interleave).
-  assert.match(replay, /#\d+ request \(exchange \d+\) alice\/support-agent\n {6}user: Our nightly export/);
-  assert.match(replay, /#\d+ response \(exchange 1\) alice\/support-agent\n {6}assistant/);
+  // Each model call is one event naming its exchange: request (its last message), decision, status, answer.
+  assert.match(replay, /#\d+ exchange \(exchange \d+\) alice\/support-agent\n {6}POST \/v1\/chat\/completions\n {6}user: Our nightly export/);
+  assert.match(replay, /#\d+ exchange \(exchange 1\) alice\/support-agent\n {6}POST [^\n]+\n(?: {6}[^\n]*\n)*? {6}decision: allow[^\n]*\n {6}200\n {6}assistant/);
   assert.equal((replay.match(/hash chain intact/g) ?? []).length, 2);
   assert.deepEqual({ replayed: step(s, 'replay').replayed, intact: step(s, 'replay').intact }, { replayed: 2, intact: 2 });
 }

@@ -52,13 +52,15 @@ describe('recordings of the /proxy path hold nothing unmasked', () => {
     await m.body.text();
     const s2 = String(m.headers['gatehouse-session']);
     const events = recorder.events.filter((e) => e.session === s1 || e.session === s2);
-    assert.ok(events.some((e) => e.type === 'request') && events.some((e) => e.type === 'response'));
+    // One event per exchange: request, decision and response together.
+    assert.equal(events.filter((e) => e.type === 'exchange').length, 2);
+    assert.ok(events.every((e) => e.type === 'exchange' || e.type === 'session.open'), JSON.stringify(events.map((e) => e.type)));
     const open = events.find((e) => e.session === s1 && e.type === 'session.open');
     assert.equal((open?.data as { label?: string }).label, '[CREDIT_CARD]');
     assert.equal((events.find((e) => e.session === s2 && e.type === 'session.open')?.data as { label?: string }).label, 'rec-http-2');
     const all = JSON.stringify(events);
     assert.ok(!all.includes(EMAIL) && !all.includes(CARD), all);
-    const req = events.find((e) => e.session === s1 && e.type === 'request');
+    const req = events.find((e) => e.session === s1 && e.type === 'exchange');
     assert.equal((req?.data as { endpoint?: string }).endpoint, '/users/[EMAIL]/cards/[CREDIT_CARD]');
   });
 

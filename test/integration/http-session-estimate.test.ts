@@ -5,7 +5,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
 import { startHttpUpstream, type HttpUpstream } from '../harness/http-upstream.ts';
 import { MemoryRecorder, type RecordEvent } from '../../src/recording/recorder.ts';
 
-/** A memory recorder that counts what each session records and, past `max` bytes, drops its events and reports it full (as the store recorder does at recording.max_session_bytes). */
+/** A memory recorder that counts what each session records and, past `max` bytes, drops its events and reports it full, with its room (as the store recorder does at recording.max_session_bytes). */
 class SizedRecorder extends MemoryRecorder {
   readonly #sizes = new Map<string, number>();
   readonly #full = new Set<string>();
@@ -24,6 +24,10 @@ class SizedRecorder extends MemoryRecorder {
   }
   full(session: string): boolean {
     return this.#full.has(session);
+  }
+  /** What the session can still record (as the store recorder's `room`): the gateway reserves an exchange's record from it before the upstream call. */
+  room(session: string): number {
+    return this.#full.has(session) ? 0 : this.#max - (this.#sizes.get(session) ?? 0);
   }
 }
 

@@ -184,7 +184,7 @@ describe('data-path errors', () => {
     assert.equal(again.headers['gatehouse-session'], id);
     assert.equal(byId.headers['gatehouse-session'], id);
     const events = g.recorder.events.filter((e) => e.session === id);
-    assert.equal(events.filter((e) => e.type === 'response').length, 3);
+    assert.equal(events.filter((e) => e.type === 'exchange').length, 3);
     assert.deepEqual(events.filter((e) => e.type === 'session.open').map((e) => e.data), [{ transport: 'http', connection: 'openai', label: 'sess-42' }]);
     assert.ok(!g.recorder.events.some((e) => e.session === 'sess-42'));
   });

@@ -179,7 +179,7 @@ describe('issue 16: responses fail closed, egress complete (real proxy, SDKs, cu
   test('recording: the request facts are masked (model name included)', async () => {
     g.fake.behavior = { reply: 'ok', chunk: 4 };
     await openai.chat.completions.create({ model: `gpt-4o ${EMAIL}`, messages: [{ role: 'user', content: 'x' }] });
-    const ev = g.recorder.events.filter((e) => e.type === 'request').at(-1);
+    const ev = g.recorder.events.filter((e) => e.type === 'exchange').at(-1);
     const facts = (ev?.data as { facts: { llm: { model: string } } }).facts;
     assert.equal(facts.llm.model, 'gpt-4o [EMAIL]');
     assertClean(JSON.stringify(g.recorder.events), 'the recording');
@@ -191,7 +191,9 @@ describe('issue 16: responses fail closed, egress complete (real proxy, SDKs, cu
     const compat = new OpenAI({ baseURL: `${g.base('compat')}/v1`, apiKey: g.key, maxRetries: 0 });
     const text = await (await compat.chat.completions.create({ model: 'local', messages: [{ role: 'user', content: 'x' }] }).asResponse()).text();
     assert.ok(text.includes(b64(AWS)), 'no response rule masks SECRET on compat: the client receives it');
-    const ev = g.recorder.events.filter((e) => e.type === 'response' && e.connection === 'compat').at(-1);
+    const ev = g.recorder.events.filter((e) => e.type === 'exchange' && e.connection === 'compat').at(-1);
+    assert.equal(typeof ev?.data.text, 'string', 'the response is in the exchange event');
+    assert.ok(String(ev?.data.text).includes('"content":"ok"'), String(ev?.data.text));
     const recorded = JSON.stringify(ev?.data);
     assert.ok(!recorded.includes(b64(AWS)) && !recorded.includes('wJalrXUtnFEMI'), recorded);
   });

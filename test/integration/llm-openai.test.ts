@@ -126,15 +126,15 @@ describe('openai SDK through the gateway', () => {
 
   test('the exchange is recorded masked, with decision and timings', () => {
     const events = g.recorder.events.filter((e) => e.connection === 'openai');
-    assert.ok(events.some((e) => e.type === 'decision' && e.data.effect === 'deny'));
-    const responses = events.filter((e) => e.type === 'response');
+    assert.ok(events.some((e) => e.type === 'exchange' && e.data.effect === 'deny' && e.data.code === 'policy_denied'));
+    const responses = events.filter((e) => e.type === 'exchange' && typeof e.data.status === 'number');
     assert.ok(responses.length > 0);
     const all = JSON.stringify(events);
     for (const v of ['carol@example.com', 'erin.smith@example.com', CARD, AWS, 'bob@example.com']) assert.ok(!all.includes(v), `recording leaked ${v}`);
     assert.ok(responses.every((e) => typeof (e.data.timings as { gateway_ms: number }).gateway_ms === 'number'));
     assert.equal(events[0]?.user, 'alice');
     // No Gatehouse-Session sent: alice's exchanges share her default session, opened once; each
-    // exchange's events carry its number and are in order, in time.
+    // exchange is one event (request, decision, response or error) carrying its number.
     const sessions = new Set(events.map((e) => e.session));
     assert.equal(sessions.size, 1, 'one default session');
     assert.equal(events[0]?.type, 'session.open');
@@ -145,11 +145,12 @@ describe('openai SDK through the gateway', () => {
       const k = `${e.session}#${String(e.data.exchange)}`;
       bySession.set(k, [...(bySession.get(k) ?? []), e]);
     }
-    const shapes = new Set([...bySession.values()].map((es) => es.map((e) => e.type === 'decision' ? `decision:${String(e.data.effect)}` : e.type).join(' ')));
+    const shapes = new Set([...bySession.values()].map((es) => es.map((e) => `${e.type}:${String(e.data.effect)}:${String(e.data.status ?? e.data.code)}`).join(' ')));
     assert.deepEqual([...shapes].sort(), [
-      'request decision:allow response',
-      'request decision:deny error',
+      'exchange:allow:200',
+      'exchange:deny:policy_denied',
     ]);
+    assert.ok(responses.every((e) => typeof e.data.prompt === 'string' && typeof e.data.text === 'string' && e.data.action === 'llm.invoke'));
     assert.deepEqual([...bySession.keys()].map((k) => Number(k.split('#')[1])), Array.from({ length: bySession.size }, (_, i) => i + 1), 'numbered from 1');
     for (const es of bySession.values()) assert.ok(es.every((e, i) => i === 0 || e.at >= es[i - 1]!.at), 'times do not go back');
   });

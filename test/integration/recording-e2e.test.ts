@@ -115,9 +115,11 @@ describe('recording end to end: psql and an OpenAI SDK stream, recorded masked, 
         assert.equal(first.data.sample_truncated, false);
         assert.equal(first.data.rows, 2);
       } else {
-        assert.deepEqual(types, ['session.open', 'request', 'decision', 'response']);
-        assert.equal(doc.events[3]?.data.text, 'Write to [EMAIL] today.');
+        // One event per exchange: its request, decision and response.
+        assert.deepEqual(types, ['session.open', 'exchange']);
+        assert.equal(doc.events[1]?.data.text, 'Write to [EMAIL] today.');
         assert.ok(String(doc.events[1]?.data.prompt).includes('[EMAIL]'));
+        assert.equal(doc.events[1]?.data.effect, 'allow');
       }
     }
   });

@@ -155,7 +155,7 @@ describe('a replica deleted for good (recording.durability: store, PostgreSQL st
     gw = await startGatehouse(b);
     const url = `http://127.0.0.1:${port}`;
     // The exchanges share alice's default session (no Gatehouse-Session sent): every one of them
-    // is there, each with its request, decision and response (told apart by data.exchange).
+    // is there, each one event with its request, decision and response (told apart by data.exchange).
     let acknowledged = 0;
     for (const session of new Set(sessions)) {
       const res = await fetch(`${url}/api/v1/sessions/${encodeURIComponent(session)}/events`, { headers: { authorization: `Bearer ${admin}` } });
@@ -170,8 +170,8 @@ describe('a replica deleted for good (recording.durability: store, PostgreSQL st
       for (const e of items.slice(1)) {
         if (e.type !== 'session.close') byExchange.set(e.data.exchange, [...(byExchange.get(e.data.exchange) ?? []), e.type]);
       }
-      for (const [n, types] of byExchange) assert.deepEqual(types, ['request', 'decision', 'response'], `session ${session} exchange ${String(n)}`);
-      for (const e of items.filter((x) => x.type === 'response')) assert.equal(e.data.text, 'Mail [EMAIL] now.');
+      for (const [n, types] of byExchange) assert.deepEqual(types, ['exchange'], `session ${session} exchange ${String(n)}`);
+      for (const e of items.filter((x) => x.type === 'exchange')) assert.equal(e.data.text, 'Mail [EMAIL] now.');
       acknowledged += byExchange.size;
     }
     assert.equal(acknowledged, EXCHANGES, 'every acknowledged exchange is in the store');

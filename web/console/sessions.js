@@ -48,6 +48,8 @@ function kindOf(e) {
   if (e.type === 'review') return 'review';
   // A PostgreSQL statement exchange in one event: request, decision and result.
   if (e.type === 'statement') return 'sql';
+  // An HTTP/LLM exchange in one event: request, decision, review and response (or error).
+  if (e.type === 'exchange') return typeof d.prompt === 'string' || d.facts?.llm !== undefined ? 'llm-exchange' : 'http-exchange';
   if (e.type === 'request') {
     if (typeof d.statement === 'string') return 'sql';
     if (typeof d.prompt === 'string' || d.messages !== undefined || d.model !== undefined) return 'llm-request';
@@ -69,7 +71,7 @@ function kindOf(e) {
 const LABELS = {
   sql: 'SQL statement', 'sql-result': 'Result', 'llm-request': 'LLM request', 'llm-response': 'LLM response',
   'mcp-call': 'MCP tool call', 'mcp-result': 'MCP result', 'shell-command': 'Shell command', 'shell-output': 'Terminal output',
-  'http-request': 'HTTP request', response: 'Response', 'decision-allow': 'Allowed', 'decision-deny': 'Denied', 'decision-review': 'Held for review',
+  'http-request': 'HTTP request', 'llm-exchange': 'LLM call', 'http-exchange': 'HTTP request', response: 'Response', 'decision-allow': 'Allowed', 'decision-deny': 'Denied', 'decision-review': 'Held for review',
   review: 'Review', 'session.open': 'Session opened', 'session.close': 'Session closed', error: 'Error', truncated: 'Not recorded (truncated)',
 };
 
@@ -88,14 +90,21 @@ function body(e) {
   const k = kindOf(e);
   const main = d.statement ?? d.prompt ?? d.completion ?? d.command ?? d.output ?? d.text ?? d.content ?? d.message ?? undefined;
   const parts = [];
-  if (e.type === 'decision' || (e.type === 'statement' && typeof d.effect === 'string')) parts.push(h('p', null, `${d.action ? `${d.action}: ` : ''}${d.effect ?? d.decision ?? ''}${Array.isArray(d.reasons) && d.reasons.length ? ` — policies: ${d.reasons.join(', ')}` : ''}`));
+  if (e.type === 'exchange') parts.push(h('p', null, h('code', null, `${d.method ?? ''} ${d.endpoint ?? ''}`)));
+  if (e.type === 'decision' || ((e.type === 'statement' || e.type === 'exchange') && typeof d.effect === 'string')) parts.push(h('p', null, `${d.action ? `${d.action}: ` : ''}${d.effect ?? d.decision ?? ''}${Array.isArray(d.reasons) && d.reasons.length ? ` — policies: ${d.reasons.join(', ')}` : ''}`));
   if (e.type === 'statement' && 'error' in d) parts.push(h('p', null, `error ${d.error ?? ''}`));
+  if (e.type === 'exchange' && typeof d.code === 'string') parts.push(h('p', null, `error ${d.code}`));
+  if (e.type === 'exchange' && d.review_id) parts.push(h('p', null, link(`/ui/reviews/${d.review_id}`, `review ${d.review_id}`)));
   if (typeof d.tag === 'string') parts.push(h('p', null, h('code', null, d.tag)));
   if (e.type === 'review' && d.review_id) parts.push(h('p', null, link(`/ui/reviews/${d.review_id}`, `review ${d.review_id}`), d.outcome ? ` (${d.outcome})` : ''));
-  const messages = k === 'llm-request' && typeof d.prompt === 'string' ? chatMessages(d.prompt) : undefined;
+  const messages = (k === 'llm-request' || k === 'llm-exchange') && typeof d.prompt === 'string' ? chatMessages(d.prompt) : undefined;
   if (messages) {
     parts.push(h('ul', { class: 'messages' }, ...messages.map(([role, text]) => h('li', null, h('strong', null, `${role}: `), h('pre', { class: 'text' }, text)))));
   } else if (typeof main === 'string') parts.push(h('pre', { class: `text ${k}` }, main));
+  // An exchange's response text, after its request (shown above unless it was the only text).
+  if (e.type === 'exchange' && typeof d.text === 'string' && d.text !== '' && (messages || main !== d.text)) {
+    parts.push(h('p', null, `response ${d.status ?? ''}${d.truncated === true ? ' (text truncated)' : ''}`), h('pre', { class: 'text llm-response' }, d.text));
+  }
   const g = grid(d);
   if (g) parts.push(g);
   if (d.cast !== undefined) parts.push(terminal(d.cast));

@@ -79,6 +79,10 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
   let exchange: { exchange: number } | undefined;
   // With recording off, no event is built: no prompt or response excerpt is masked or kept.
   const recording = isRecording(svc.recorder);
+  // The exchange's one `exchange` event: its request, decision, review and response (or error)
+  // gathered here and recorded once when it ends (docs/design/recording.md, "Data paths").
+  const rec: Record<string, unknown> = {};
+  let recorded = false;
   try {
     const target = parseProxyTarget(req.target);
     conn = await svc.connections.get(target.connection);
@@ -116,13 +120,14 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     }
     res.setHeader('gatehouse-session', session);
     principal = who;
+    const method = req.method.toUpperCase();
+    if (recording) Object.assign(rec, exchange, { method, endpoint: target.endpoint });
     if (held?.fresh === true) {
       recordEvent(svc, session, principal, connection.name, 'session.open', {
         transport: 'http', connection: connection.name, ...(held.label === undefined ? {} : { label: held.label }),
         ...(held.previous === undefined ? {} : { previous: held.previous }),
       });
     }
-    const method = req.method.toUpperCase();
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       ? Buffer.alloc(0) : await req.body(svc.config.server.body_limit_bytes);
     const scanner = svc.scanner;
@@ -144,13 +149,15 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       const prompt = prepared.prompt === undefined ? undefined : prepared.recordedPrompt ?? maskedExcerpt(prepared.prompt, scanner);
       // The facts count too: their strings are the client's (an LLM request's model, tool names).
       recordedChars += target.endpoint.length + (prompt?.length ?? 0) + jsonChars(facts);
-      recordEvent(svc, session, principal, connection.name, 'request', { ...exchange, method, endpoint: target.endpoint, facts, ...(prompt === undefined ? {} : { prompt }) });
-      // The request may be what filled the session (its event then not recorded): nothing runs.
-      if (heldId !== undefined && svc.recorder.full?.(session) === true) refuseFull(svc, heldId);
+      rec.facts = facts;
+      if (prompt !== undefined) rec.prompt = prompt;
+      // Nothing runs unless its record fits: the request's part of the event, at its largest
+      // (every character escaped), must fit in what the session can still record.
+      if (heldId !== undefined && !fits(svc, session, recordedChars)) refuseFull(svc, heldId);
     }
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
-    if (recording) recordEvent(svc, session, principal, connection.name, 'decision', { ...exchange, action, effect: decision.effect, reasons: decision.reasons });
+    if (recording) Object.assign(rec, { action, effect: decision.effect, reasons: decision.reasons });
     if (decision.effect === 'deny') {
       throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
     }
@@ -161,7 +168,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
         principal, action, connection: connection.name, method, upstreamPath: path, endpoint: target.endpoint, raw,
         text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers, scanner, signal: ac.signal,
       });
-      if (recording) recordEvent(svc, session, principal, connection.name, 'review', { ...exchange, review_id: reviewId, outcome: 'run' });
+      if (recording) rec.review_id = reviewId;
       if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
     }
 
@@ -176,17 +183,24 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     up.body.on('error', () => undefined);
     const tHeaders = nowMs();
     const capture = recording ? new TextCapture() : NO_CAPTURE;
-    let recorded = false;
+    let answered = false;
     const recordResponse = (outcome: ResponseOutcome): void => {
-      recorded = true;
+      answered = true;
       if (!recording) return;
-      const text = recordedText(capture, scanner);
+      let text = recordedText(capture, scanner);
+      let truncated = capture.truncated;
+      // The request's part was reserved before the upstream call; the response text is cut to
+      // what the session can still record, so the exchange's event is never the one dropped.
+      const max = textRoom(svc, session, recordedChars);
+      if (text.length > max) { text = text.slice(0, max); truncated = true; }
       recordedChars += text.length;
-      recordEvent(svc, session, principal, connection.name, 'response', {
-        ...exchange, status: up.statusCode, text, truncated: capture.truncated, masked: outcome.masked,
+      Object.assign(rec, {
+        status: up.statusCode, text, truncated, masked: outcome.masked,
         ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
         timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
       });
+      recorded = true;
+      recordEvent(svc, session, principal, connection.name, 'exchange', rec);
     };
     const rules = svc.masking.textMasker(connection.name, 'response');
     const masker = responseMasker(connection, rules, svc.masking.hashKey);
@@ -200,13 +214,22 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       // Durability: the exchange is committed before the client gets the response's last byte.
       finish: async (o) => { recordResponse(o); await svc.recorder.flush?.(session); },
     }, method);
-    if (!recorded) recordResponse(outcome);
+    if (!answered) recordResponse(outcome);
     return `/proxy/${connection.name}`;
   } catch (err) {
     if (!res.headersSent) res.setHeader('server-timing', serverTiming(nowMs() - t0));
     if (recording && conn && principal) {
       // Unauthenticated failures are not recorded (no credential to group them by; they are audited).
-      recordEvent(svc, session, principal, conn.name, 'error', { ...exchange, code: isGatehouseError(err) ? err.code : 'internal' });
+      const code = isGatehouseError(err) ? err.code : 'internal';
+      if (recorded) {
+        // Failed after its event was recorded (the response's end): an error event of its own.
+        recordEvent(svc, session, principal, conn.name, 'error', { ...exchange, code });
+      } else {
+        const reviewId = isGatehouseError(err) && typeof err.extra.review_id === 'string' ? err.extra.review_id : undefined;
+        if (reviewId !== undefined) rec.review_id = reviewId;
+        rec.code = code;
+        recordEvent(svc, session, principal, conn.name, 'exchange', { ...exchange, ...rec });
+      }
       // Best effort: an error answer carries no upstream data, so a failed flush does not change it.
       await svc.recorder.flush?.(session).catch(() => undefined);
     }
@@ -224,6 +247,28 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
 function refuseFull(svc: Pick<ProxyDeps, 'httpSessions'>, id: string): never {
   svc.httpSessions.filled(id);
   throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
+}
+
+/** Most UTF-8 bytes one character of recorded text takes in an event's JSON (`\u001f`: six). */
+const JSON_BYTES_PER_CHAR = 6;
+/** Bytes of an exchange event besides its texts and facts (keys, numbers, timings, reasons). */
+const EVENT_OVERHEAD_BYTES = 4096;
+
+/**
+ * Whether an event of `chars` characters of client and upstream text (and the rest of an exchange
+ * event) fits, at its largest, in what `session` can still record. A recorder that does not say
+ * (`room` not implemented) is asked only whether the session is full.
+ */
+function fits(svc: Pick<ProxyDeps, 'recorder'>, session: string, chars: number): boolean {
+  const room = svc.recorder.room?.(session);
+  return room === undefined ? svc.recorder.full?.(session) !== true : room >= chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES;
+}
+
+/** The characters of response text an exchange event that already holds `chars` may still take. */
+function textRoom(svc: Pick<ProxyDeps, 'recorder'>, session: string, chars: number): number {
+  const room = svc.recorder.room?.(session);
+  if (room === undefined) return Number.MAX_SAFE_INTEGER;
+  return Math.max(0, Math.floor((room - EVENT_OVERHEAD_BYTES) / JSON_BYTES_PER_CHAR) - chars);
 }
 
 /** The characters of `v` as JSON (for the session's size estimate). */

@@ -82,9 +82,11 @@ export const sessionGetTool = defineTool({
 /**
  * One event in the text answer: its data as JSON (cut at 300 characters); a PostgreSQL statement
  * record (request, decision and result in one event) as its text → decision → result, and its
- * parameters, so that the statement is never cut off behind its rows.
+ * parameters, so that the statement is never cut off behind its rows; an HTTP exchange record as
+ * its method and endpoint → decision → status.
  */
 function eventLine(e: Pick<StoredEvent, 'type' | 'data'>): string {
+  if (e.type === 'exchange') return summarize(e, 300);
   if (e.type !== 'statement') return JSON.stringify(e.data).slice(0, 300);
   const params = Array.isArray(e.data.params) ? ` params ${JSON.stringify(e.data.params).slice(0, 200)}` : '';
   return `${summarize(e, 300)}${params}`;
