@@ -44,7 +44,9 @@ export function summarize(e: Pick<StoredEvent, 'type' | 'data'>, max = 200): str
     s = [requestText(d), decision, outcomeText(d)].filter((x) => x !== undefined).join(' → ');
   } else if (e.type === 'exchange') {
     const decision = typeof d.effect === 'string' ? decisionText(d) : undefined;
-    s = [`${scalar(d.method)} ${scalar(d.endpoint)}`, decision, exchangeOutcome(d)].filter((x) => x !== undefined).join(' → ');
+    const prompt = typeof d.prompt === 'string' ? d.prompt : undefined;
+    const text = typeof d.text === 'string' && d.text !== '' ? d.text : undefined;
+    s = [`${scalar(d.method)} ${scalar(d.endpoint)}`, prompt, decision, exchangeOutcome(d), text].filter((x) => x !== undefined).join(' → ');
   } else if (e.type === 'truncated') {
     s = `truncated (${scalar(d.reason)}${typeof d.dropped === 'number' ? `, ${d.dropped} dropped` : ''})`;
   } else {

@@ -57,11 +57,11 @@ describe('replay', () => {
       '[+0.000s] #3 exchange (exchange 2) alice/bot', '  POST /v1/chat/completions', '  {"messages":[{"content":"hi [EMAIL]","role":"user"}]}',
       '  decision: allow: developers', '  review: rv-1', '  200', '  hello\\x1b[2J',
     ].join('\n'));
-    assert.equal(summarize(done), 'POST /v1/chat/completions → allow: developers → 200');
+    assert.equal(summarize(done, 1000), 'POST /v1/chat/completions → {"messages":[{"content":"hi [EMAIL]","role":"user"}]} → allow: developers → 200 → hello\\x1b[2J');
     const denied = ev(4, 0, 'exchange', { action: 'http.request', code: 'policy_denied', effect: 'deny', endpoint: '/admin', exchange: 3, method: 'DELETE', reasons: [] });
     assert.equal(summarize(denied), 'DELETE /admin → deny → error policy_denied');
     assert.equal(summarize(ev(5, 0, 'exchange', { code: 'payload_too_large', endpoint: '/x', exchange: 4, method: 'POST' })), 'POST /x → error payload_too_large');
-    assert.equal(summarize(ev(6, 0, 'exchange', { endpoint: '/x', method: 'GET', status: 200, text: 'x', truncated: true })), 'GET /x → 200 (text truncated)');
+    assert.equal(summarize(ev(6, 0, 'exchange', { endpoint: '/x', method: 'GET', status: 200, text: 'x', truncated: true })), 'GET /x → 200 (text truncated) → x');
   });
 
   test('a PostgreSQL statement record (request, decision and result in one event) shows all three', () => {

@@ -42,8 +42,9 @@ permit (principal in Group::"developers", action == Action::"llm.invoke", resour
 // uncut, up to the body limit. A client can so grow a session far past half of
 // recording.max_session_bytes (and past it: the exchange that crosses it went upstream with its
 // events replaced by a `truncated` marker) while the table never rotates it. Fixed: the facts
-// count, and an exchange whose request (or decision) filled the session is refused before the
-// upstream; the table then rotates that session.
+// count, and an exchange whose record does not fit is refused before the upstream (session 15:
+// one that no session could record with 413; one that meets a full session with 503, and the
+// table rotates that session: http-recording-room.test.ts).
 describe('HTTP: the size estimate of an LLM exchange covers what its request event records', () => {
   let t: TestGateway;
   let up: HttpUpstream;
@@ -90,23 +91,22 @@ connections:
     body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
   });
 
-  test('a request whose own event fills the session is refused before the upstream; its label goes on in a successor', async () => {
+  test('a request whose record could fit no session is refused (413) before the upstream; its label goes on in the same session', async () => {
     const ok = await chat('overflow', 'gpt', 'first');
     assert.equal(ok.statusCode, 200, await ok.body.text());
     const first = String(ok.headers['gatehouse-session']);
     const seen = up.received.length;
     const big = await chat('overflow', 'm'.repeat(MAX), 'the payload that would go unrecorded');
     const body = await big.body.text();
-    assert.equal(big.statusCode, 503, body.slice(0, 200));
-    assert.match(body, /start a new session/);
-    assert.equal(up.received.length, seen, 'the exchange whose request was not recorded never reached the upstream');
+    assert.equal(big.statusCode, 413, body.slice(0, 200));
+    assert.match(body, /too large to be recorded within recording.max_session_bytes/);
+    assert.equal(up.received.length, seen, 'the exchange whose request could not be recorded never reached the upstream');
+    const refused = recorder.events.filter((e) => e.session === first && e.type === 'exchange').at(-1);
+    assert.equal(refused?.data.code, 'payload_too_large');
+    assert.equal(refused?.data.request_omitted, true, 'recorded without the request it could not hold');
     const next = await chat('overflow', 'gpt', 'after');
     assert.equal(next.statusCode, 200, await next.body.text());
-    const successor = String(next.headers['gatehouse-session']);
-    assert.notEqual(successor, first, 'the full session was rotated');
-    const open = recorder.events.find((e) => e.session === successor && e.type === 'session.open');
-    assert.deepEqual(open?.data, { transport: 'http', connection: 'model', label: 'overflow', previous: first });
-    const closes = recorder.events.filter((e) => e.session === first && e.type === 'session.close');
-    assert.deepEqual(closes.map((e) => e.data), [{ reason: 'rotated' }], 'the full session is closed (anchored) once');
+    assert.equal(String(next.headers['gatehouse-session']), first, 'the session is not full: not rotated');
+    assert.ok(!recorder.full(first));
   });
 });

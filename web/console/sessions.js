@@ -94,7 +94,7 @@ function body(e) {
   if (e.type === 'decision' || ((e.type === 'statement' || e.type === 'exchange') && typeof d.effect === 'string')) parts.push(h('p', null, `${d.action ? `${d.action}: ` : ''}${d.effect ?? d.decision ?? ''}${Array.isArray(d.reasons) && d.reasons.length ? ` — policies: ${d.reasons.join(', ')}` : ''}`));
   if (e.type === 'statement' && 'error' in d) parts.push(h('p', null, `error ${d.error ?? ''}`));
   if (e.type === 'exchange' && typeof d.code === 'string') parts.push(h('p', null, `error ${d.code}`));
-  if (e.type === 'exchange' && d.review_id) parts.push(h('p', null, link(`/ui/reviews/${d.review_id}`, `review ${d.review_id}`)));
+  if (e.type === 'exchange' && typeof d.review_id === 'string') parts.push(h('p', null, link(`/ui/reviews/${encodeURIComponent(d.review_id)}`, `review ${d.review_id}`)));
   if (typeof d.tag === 'string') parts.push(h('p', null, h('code', null, d.tag)));
   if (e.type === 'review' && d.review_id) parts.push(h('p', null, link(`/ui/reviews/${d.review_id}`, `review ${d.review_id}`), d.outcome ? ` (${d.outcome})` : ''));
   const messages = (k === 'llm-request' || k === 'llm-exchange') && typeof d.prompt === 'string' ? chatMessages(d.prompt) : undefined;
@@ -305,7 +305,7 @@ export async function replayPage(root, id) {
     if (it) goTo(it);
   });
   const markers = h('div', { class: 'markers', 'aria-label': 'Decisions and reviews' },
-    ...items.map((it) => ({ ...it, m: it.e.type === 'statement' && typeof it.e.data?.effect === 'string' ? `decision-${it.e.data.effect}` : it.k }))
+    ...items.map((it) => ({ ...it, m: (it.e.type === 'statement' || it.e.type === 'exchange') && typeof it.e.data?.effect === 'string' ? `decision-${it.e.data.effect}` : it.k }))
       .filter(({ m }) => m.startsWith('decision') || m === 'review').map((it) =>
         h('button', { type: 'button', class: `marker ${it.m}`, onclick: () => goTo(it) }, `#${it.e.seq} ${LABELS[it.m] ?? it.m}`)));
   replace(root, link('/ui/sessions', '← All sessions'),

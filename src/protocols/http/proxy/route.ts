@@ -13,6 +13,7 @@ import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
 import { NO_CAPTURE, recordEvent, recordedText, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
+import { EVENT_OVERHEAD_BYTES, JSON_BYTES_PER_CHAR, recordRoom } from './record-room.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
@@ -83,6 +84,8 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
   // gathered here and recorded once when it ends (docs/design/recording.md, "Data paths").
   const rec: Record<string, unknown> = {};
   let recorded = false;
+  // Bytes this exchange reserved in its session's recording (record-room.ts), until its event is recorded.
+  let reserved = 0;
   try {
     const target = parseProxyTarget(req.target);
     conn = await svc.connections.get(target.connection);
@@ -121,7 +124,7 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     res.setHeader('gatehouse-session', session);
     principal = who;
     const method = req.method.toUpperCase();
-    if (recording) Object.assign(rec, exchange, { method, endpoint: target.endpoint });
+    if (recording) Object.assign(rec, exchange, { method });
     if (held?.fresh === true) {
       recordEvent(svc, session, principal, connection.name, 'session.open', {
         transport: 'http', connection: connection.name, ...(held.label === undefined ? {} : { label: held.label }),
@@ -149,17 +152,23 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       const prompt = prepared.prompt === undefined ? undefined : prepared.recordedPrompt ?? maskedExcerpt(prepared.prompt, scanner);
       // The facts count too: their strings are the client's (an LLM request's model, tool names).
       recordedChars += target.endpoint.length + (prompt?.length ?? 0) + jsonChars(facts);
+      // The endpoint only now: a path the request rules would mask was refused above, unrecorded.
+      rec.endpoint = target.endpoint;
       rec.facts = facts;
       if (prompt !== undefined) rec.prompt = prompt;
-      // Nothing runs unless its record fits: the request's part of the event, at its largest
-      // (every character escaped), must fit in what the session can still record.
-      if (heldId !== undefined && !fits(svc, session, recordedChars)) refuseFull(svc, heldId);
     }
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
     const decision = await authorize(svc, principal, action, connectionResource(connection), facts);
     if (recording) Object.assign(rec, { action, effect: decision.effect, reasons: decision.reasons });
     if (decision.effect === 'deny') {
       throw new GatehouseError('policy_denied', `denied by policy: ${denialReason(decision)}`, { reasons: decision.reasons });
+    }
+    if (recording) {
+      // Nothing runs (no review is opened, nothing goes upstream) unless its record fits: the
+      // event's request part is reserved in the session's recording against what the session's
+      // other running exchanges reserved (record-room.ts).
+      recordedChars += jsonChars(decision.reasons);
+      reserved = reserveRecord(svc, session, rec, recordedChars);
     }
     const path = upstreamPath(connection.url, target.endpoint, query);
     if (decision.effect === 'review') {
@@ -189,18 +198,21 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       if (!recording) return;
       let text = recordedText(capture, scanner);
       let truncated = capture.truncated;
-      // The request's part was reserved before the upstream call; the response text is cut to
-      // what the session can still record, so the exchange's event is never the one dropped.
-      const max = textRoom(svc, session, recordedChars);
+      // The request's part (and the overhead) was reserved before the upstream call; the response
+      // text is cut to what is left beyond it, so the exchange's event is never the one dropped.
+      const left = recordRoom(svc.recorder).available(session, reserved) - reserved;
+      const max = Math.max(0, Math.floor(left / JSON_BYTES_PER_CHAR));
       if (text.length > max) { text = text.slice(0, max); truncated = true; }
       recordedChars += text.length;
       Object.assign(rec, {
         status: up.statusCode, text, truncated, masked: outcome.masked,
-        ...(outcome.usage === undefined ? {} : { usage: outcome.usage }), ...(outcome.error === undefined ? {} : { error: outcome.error }),
+        ...(outcome.usage === undefined ? {} : { usage: boundedUsage(outcome.usage) }), ...(outcome.error === undefined ? {} : { error: outcome.error.slice(0, 64) }),
         timings: { gateway_ms: round(tSend - t0), upstream_headers_ms: round(tHeaders - tSend), total_ms: round(nowMs() - t0) },
       });
       recorded = true;
       recordEvent(svc, session, principal, connection.name, 'exchange', rec);
+      recordRoom(svc.recorder).release(session, reserved);
+      reserved = 0;
     };
     const rules = svc.masking.textMasker(connection.name, 'response');
     const masker = responseMasker(connection, rules, svc.masking.hashKey);
@@ -228,13 +240,17 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
         const reviewId = isGatehouseError(err) && typeof err.extra.review_id === 'string' ? err.extra.review_id : undefined;
         if (reviewId !== undefined) rec.review_id = reviewId;
         rec.code = code;
-        recordEvent(svc, session, principal, conn.name, 'exchange', { ...exchange, ...rec });
+        const ev = fitted(svc, session, rec, recordedChars, reserved);
+        // What it records is what the session table counts (not the request it left out).
+        if (ev !== rec) recordedChars = jsonChars(ev);
+        recordEvent(svc, session, principal, conn.name, 'exchange', { ...exchange, ...ev });
       }
       // Best effort: an error answer carries no upstream data, so a failed flush does not change it.
       await svc.recorder.flush?.(session).catch(() => undefined);
     }
     throw withSdkError(err);
   } finally {
+    if (reserved > 0) recordRoom(svc.recorder).release(session, reserved);
     if (held !== undefined) svc.httpSessions.release(held.id, exchangeBytes(recordedChars));
     else if (heldId !== undefined) req.held?.recorded(recordedChars);
   }
@@ -249,26 +265,49 @@ function refuseFull(svc: Pick<ProxyDeps, 'httpSessions'>, id: string): never {
   throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
 }
 
-/** Most UTF-8 bytes one character of recorded text takes in an event's JSON (`\u001f`: six). */
-const JSON_BYTES_PER_CHAR = 6;
-/** Bytes of an exchange event besides its texts and facts (keys, numbers, timings, reasons). */
-const EVENT_OVERHEAD_BYTES = 4096;
-
 /**
- * Whether an event of `chars` characters of client and upstream text (and the rest of an exchange
- * event) fits, at its largest, in what `session` can still record. A recorder that does not say
- * (`room` not implemented) is asked only whether the session is full.
+ * Reserves the request part of an exchange's event (`chars` characters of texts and facts, at
+ * their largest, plus the overhead; measured exactly when that bound does not fit) in `session`'s
+ * recording; refuses the exchange when it does not fit: `payload_too_large` when no session could
+ * record it (`recording.max_session_bytes`), else the session is full (it is rotated). Returns the
+ * bytes reserved.
  */
-function fits(svc: Pick<ProxyDeps, 'recorder'>, session: string, chars: number): boolean {
-  const room = svc.recorder.room?.(session);
-  return room === undefined ? svc.recorder.full?.(session) !== true : room >= chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES;
+function reserveRecord(svc: Pick<ProxyDeps, 'recorder' | 'httpSessions' | 'config'>, session: string, rec: Record<string, unknown>, chars: number): number {
+  const room = recordRoom(svc.recorder);
+  const limit = svc.config.recording.max_session_bytes;
+  let bytes = chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES;
+  let r = room.reserve(session, bytes, limit);
+  if (r !== 'ok') {
+    // The bound is six bytes a character; what the event really takes is usually far less.
+    bytes = Buffer.byteLength(JSON.stringify(rec), 'utf8') + EVENT_OVERHEAD_BYTES;
+    r = room.reserve(session, bytes, limit);
+  }
+  if (r === 'never') throw new GatehouseError('payload_too_large', 'the request is too large to be recorded within recording.max_session_bytes; refused');
+  if (r === 'full') refuseFull(svc, session);
+  return svc.recorder.room === undefined ? 0 : bytes;
 }
 
-/** The characters of response text an exchange event that already holds `chars` may still take. */
-function textRoom(svc: Pick<ProxyDeps, 'recorder'>, session: string, chars: number): number {
-  const room = svc.recorder.room?.(session);
-  if (room === undefined) return Number.MAX_SAFE_INTEGER;
-  return Math.max(0, Math.floor((room - EVENT_OVERHEAD_BYTES) / JSON_BYTES_PER_CHAR) - chars);
+/**
+ * A failed exchange's event as it can be recorded: `rec` when it fits in what the session can
+ * still record (beyond other exchanges' reservations), else without its request texts (`prompt`,
+ * `facts`: a request refused for its size, or met by a full session), marked `request_omitted`.
+ */
+function fitted(svc: Pick<ProxyDeps, 'recorder'>, session: string, rec: Record<string, unknown>, chars: number, reserved: number): Record<string, unknown> {
+  const available = recordRoom(svc.recorder).available(session, reserved);
+  if (chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES <= available) return rec;
+  if (rec.prompt === undefined && rec.facts === undefined) return rec;
+  if (Buffer.byteLength(JSON.stringify(rec), 'utf8') + EVENT_OVERHEAD_BYTES <= available) return rec;
+  const { prompt: _p, facts: _f, ...rest } = rec;
+  return { ...rest, request_omitted: true };
+}
+
+/** Most characters of an upstream's `usage` object recorded as it is; a larger one is recorded as its size only. */
+const MAX_USAGE_CHARS = 2048;
+
+/** The response's `usage` (the upstream's) as recorded: itself when small, else a note of its size (it is counted in the overhead). */
+function boundedUsage(usage: unknown): unknown {
+  const n = jsonChars(usage);
+  return n <= MAX_USAGE_CHARS ? usage : { omitted: true, chars: n };
 }
 
 /** The characters of `v` as JSON (for the session's size estimate). */

@@ -83,7 +83,7 @@ export const sessionGetTool = defineTool({
  * One event in the text answer: its data as JSON (cut at 300 characters); a PostgreSQL statement
  * record (request, decision and result in one event) as its text → decision → result, and its
  * parameters, so that the statement is never cut off behind its rows; an HTTP exchange record as
- * its method and endpoint → decision → status.
+ * its method and endpoint → prompt → decision → status → response text.
  */
 function eventLine(e: Pick<StoredEvent, 'type' | 'data'>): string {
   if (e.type === 'exchange') return summarize(e, 300);
