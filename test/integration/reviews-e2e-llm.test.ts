@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
+import { MemoryRecorder } from '../../src/recording/recorder.ts';
 import { FAKE_OPENAI_KEY, startFakeLlm, type FakeLlm } from '../harness/fake-llm.ts';
 import { LLM_POLICIES } from '../harness/llm-gateway.ts';
 import { waitForReview, type ListedReview } from '../harness/review-tools.ts';
@@ -13,12 +14,13 @@ permit (principal in Group::"dba", action == Action::"review.approve", resource)
 const EMAIL = 'jane.doe@example.com';
 const PROMPT = `Draft a renewal letter to our customer ${EMAIL}.`;
 
-interface Env { fake: FakeLlm; t: TestGateway; alice: string; bob: string; client: OpenAI }
+interface Env { fake: FakeLlm; t: TestGateway; alice: string; bob: string; client: OpenAI; recorder: MemoryRecorder }
 
 async function boot(holdTimeout: string): Promise<Env> {
   const fake = await startFakeLlm();
+  const recorder = new MemoryRecorder();
   const t = await startTestGateway({
-    policies: POLICIES,
+    policies: POLICIES, recorder,
     yaml: [
       'connections:',
       `  - { name: openai, type: llm, provider: openai, url: "${fake.url}", credentials: { api_key: "${FAKE_OPENAI_KEY}" } }`,
@@ -31,7 +33,7 @@ async function boot(holdTimeout: string): Promise<Env> {
   const alice = (await t.api('POST', '/api/v1/api-keys', { user: 'alice', groups: ['developers'], agent: 'writer' })).json.key as string;
   const bob = (await t.api('POST', '/api/v1/api-keys', { user: 'bob', groups: ['dba'] })).json.key as string;
   const client = new OpenAI({ baseURL: `${t.url}/proxy/openai/v1`, apiKey: alice, maxRetries: 0, timeout: 60_000 });
-  return { fake, t, alice, bob, client };
+  return { fake, t, alice, bob, client, recorder };
 }
 
 function pending(e: Env): () => Promise<ListedReview[]> {
@@ -70,6 +72,11 @@ describe('reviews end to end: OpenAI SDK (held until approved)', () => {
     assert.equal(e.fake.received.length, 2);
     assert.ok(e.fake.last().body.includes(EMAIL), 'the approved request is forwarded as sent');
     assert.equal((await e.t.api('GET', `/api/v1/reviews/${r.id}`, undefined, e.bob)).json.status, 'executed');
+    // Its one recorded event names the review it waited for, with its decision and its response.
+    const held = e.recorder.events.filter((x) => x.type === 'exchange' && x.data.review_id === r.id);
+    assert.equal(held.length, 1, JSON.stringify(e.recorder.events.map((x) => x.type)));
+    assert.deepEqual([held[0]!.data.effect, held[0]!.data.status, held[0]!.data.code], ['review', 200, undefined]);
+    assert.ok(String(held[0]!.data.prompt).includes('[EMAIL]') && !JSON.stringify(held[0]!.data).includes(EMAIL), 'recorded masked');
   });
 
   test('deny releases the SDK call with 403 naming the denier and the reason', async () => {
@@ -80,6 +87,9 @@ describe('reviews end to end: OpenAI SDK (held until approved)', () => {
     assert.ok(err instanceof OpenAI.PermissionDeniedError);
     assert.match(err.message, new RegExp(`review ${r.id} denied by user:bob: use the CRM template instead`));
     assert.equal((err.error as { review_id?: string } | undefined)?.review_id, r.id);
+    const denied = e.recorder.events.filter((x) => x.type === 'exchange' && x.data.review_id === r.id);
+    assert.equal(denied.length, 1);
+    assert.deepEqual([denied[0]!.data.effect, denied[0]!.data.status, denied[0]!.data.code], ['review', undefined, 'policy_denied']);
   });
 });
 
