@@ -141,3 +141,38 @@ connections:
     assert.equal(next.headers['gatehouse-session'], first.headers['gatehouse-session'], 'the session was not rotated: it is not full');
   });
 });
+
+// Review finding (session 15): the exact size of a record was measured before masking, but the
+// recorder counts it masked, and a replacement can be longer than what it replaces (an IP address
+// of 7 characters becomes `[IP_ADDRESS]`): a request measured as fitting went upstream and its
+// record was then dropped. Measured masked, it is refused before the upstream.
+describe('HTTP: a record is measured as the recorder counts it (masked)', () => {
+  let t: TestGateway;
+  let up: HttpUpstream;
+  let key: string;
+  const recorder = new SizedRecorder(1024 * 1024);
+  before(async () => {
+    up = await startHttpUpstream();
+    up.answer = () => ({ headers: { 'content-type': 'application/json' }, chunks: [Buffer.from(JSON.stringify({ id: 'z', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] }))] });
+    t = await startTestGateway({
+      policies: POLICIES, recorder,
+      yaml: `recording: { max_session_bytes: 1mb }
+connections:
+  - { name: model, type: llm, provider: openai, url: "${up.url}", credentials: { api_key: "sk-upstream-0000000000000000000000" } }
+`,
+    });
+    key = (await t.api('POST', '/api/v1/api-keys', { user: 'dev', groups: ['developers'] })).json.key as string;
+  });
+  after(async () => { await t?.close(); await up?.close(); });
+
+  test('a model name of IP addresses (~640 KB as sent, ~1 MB masked) is refused before the upstream; nothing is dropped', async () => {
+    const r = await request(`${t.url}/proxy/model/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: '1.1.1.1 '.repeat(80_000), messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 413, body.slice(0, 300));
+    assert.equal(up.received.length, 0, 'never reached the upstream');
+    assert.deepEqual(recorder.dropped.map((e) => e.type), [], 'no record was dropped');
+  });
+});

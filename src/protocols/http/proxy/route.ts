@@ -11,7 +11,7 @@ import { authenticateHttp } from '../../../http/authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
 import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
-import { NO_CAPTURE, recordEvent, recordedText, TextCapture, maskedExcerpt } from './record.ts';
+import { NO_CAPTURE, maskRecordData, recordEvent, recordedText, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
 import { EVENT_OVERHEAD_BYTES, JSON_BYTES_PER_CHAR, recordRoom } from './record-room.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
@@ -234,16 +234,17 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       // Unauthenticated failures are not recorded (no credential to group them by; they are audited).
       const code = isGatehouseError(err) ? err.code : 'internal';
       if (recorded) {
-        // Failed after its event was recorded (the response's end): an error event of its own.
-        recordEvent(svc, session, principal, conn.name, 'error', { ...exchange, code });
+        // Failed after its event was recorded (the response's end): an error event of its own,
+        // in room no running exchange reserved.
+        if (recordRoom(svc.recorder).available(session, 0) >= EVENT_OVERHEAD_BYTES) recordEvent(svc, session, principal, conn.name, 'error', { ...exchange, code });
       } else {
         const reviewId = isGatehouseError(err) && typeof err.extra.review_id === 'string' ? err.extra.review_id : undefined;
         if (reviewId !== undefined) rec.review_id = reviewId;
         rec.code = code;
         const ev = fitted(svc, session, rec, recordedChars, reserved);
         // What it records is what the session table counts (not the request it left out).
-        if (ev !== rec) recordedChars = jsonChars(ev);
-        recordEvent(svc, session, principal, conn.name, 'exchange', { ...exchange, ...ev });
+        if (ev !== rec) recordedChars = ev === undefined ? 0 : jsonChars(ev);
+        if (ev !== undefined) recordEvent(svc, session, principal, conn.name, 'exchange', { ...exchange, ...ev });
       }
       // Best effort: an error answer carries no upstream data, so a failed flush does not change it.
       await svc.recorder.flush?.(session).catch(() => undefined);
@@ -272,14 +273,17 @@ function refuseFull(svc: Pick<ProxyDeps, 'httpSessions'>, id: string): never {
  * record it (`recording.max_session_bytes`), else the session is full (it is rotated). Returns the
  * bytes reserved.
  */
-function reserveRecord(svc: Pick<ProxyDeps, 'recorder' | 'httpSessions' | 'config'>, session: string, rec: Record<string, unknown>, chars: number): number {
+function reserveRecord(svc: Pick<ProxyDeps, 'recorder' | 'httpSessions' | 'config' | 'scanner'>, session: string, rec: Record<string, unknown>, chars: number): number {
   const room = recordRoom(svc.recorder);
-  const limit = svc.config.recording.max_session_bytes;
+  // What no session can hold: more than the bound less what a session holds before its first
+  // exchange's event (its `session.open`; an MCP session's call events).
+  const limit = Math.max(0, svc.config.recording.max_session_bytes - FRESH_SESSION_BYTES);
   let bytes = chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES;
   let r = room.reserve(session, bytes, limit);
   if (r !== 'ok') {
-    // The bound is six bytes a character; what the event really takes is usually far less.
-    bytes = Buffer.byteLength(JSON.stringify(rec), 'utf8') + EVENT_OVERHEAD_BYTES;
+    // The bound is six bytes a character; what the event really takes is usually far less:
+    // measured as the recorder will count it (masked: a replacement can be longer than its match).
+    bytes = maskedBytes(svc, rec) + EVENT_OVERHEAD_BYTES;
     r = room.reserve(session, bytes, limit);
   }
   if (r === 'never') throw new GatehouseError('payload_too_large', 'the request is too large to be recorded within recording.max_session_bytes; refused');
@@ -292,14 +296,30 @@ function reserveRecord(svc: Pick<ProxyDeps, 'recorder' | 'httpSessions' | 'confi
  * still record (beyond other exchanges' reservations), else without its request texts (`prompt`,
  * `facts`: a request refused for its size, or met by a full session), marked `request_omitted`.
  */
-function fitted(svc: Pick<ProxyDeps, 'recorder'>, session: string, rec: Record<string, unknown>, chars: number, reserved: number): Record<string, unknown> {
+function fitted(svc: Pick<ProxyDeps, 'recorder' | 'scanner'>, session: string, rec: Record<string, unknown>, chars: number, reserved: number): Record<string, unknown> | undefined {
+  // Its own reservation, if it made one, and the room no running exchange reserved: a failed
+  // exchange never takes what another exchange reserved for its event.
   const available = recordRoom(svc.recorder).available(session, reserved);
   if (chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES <= available) return rec;
-  if (rec.prompt === undefined && rec.facts === undefined) return rec;
-  if (Buffer.byteLength(JSON.stringify(rec), 'utf8') + EVENT_OVERHEAD_BYTES <= available) return rec;
+  if (maskedBytes(svc, rec) + EVENT_OVERHEAD_BYTES <= available) return rec;
   const { prompt: _p, facts: _f, ...rest } = rec;
-  return { ...rest, request_omitted: true };
+  const slim = { ...rest, request_omitted: true };
+  // Not even that (a session full to its reservations): not recorded; nothing of it ran upstream,
+  // and its decision, if it got one, is in the audit log.
+  return maskedBytes(svc, slim) + EVENT_OVERHEAD_BYTES <= available ? slim : undefined;
 }
+
+/** UTF-8 bytes of `rec` as the recorder counts them: its JSON once masked as `recordEvent` masks it. */
+function maskedBytes(svc: Pick<ProxyDeps, 'scanner'>, rec: Record<string, unknown>): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(maskRecordData(rec, svc.scanner)), 'utf8');
+  } catch {
+    return Number.MAX_SAFE_INTEGER; // cannot be measured: does not fit
+  }
+}
+
+/** Bytes a session may hold before its first exchange's event (its `session.open`, an MCP session's call events): a record larger than the bound less these fits no session. */
+const FRESH_SESSION_BYTES = 256 * 1024;
 
 /** Most characters of an upstream's `usage` object recorded as it is; a larger one is recorded as its size only. */
 const MAX_USAGE_CHARS = 2048;
