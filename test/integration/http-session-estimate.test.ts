@@ -3,33 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
 import { startHttpUpstream, type HttpUpstream } from '../harness/http-upstream.ts';
-import { MemoryRecorder, type RecordEvent } from '../../src/recording/recorder.ts';
-
-/** A memory recorder that counts what each session records and, past `max` bytes, drops its events and reports it full, with its room (as the store recorder does at recording.max_session_bytes). */
-class SizedRecorder extends MemoryRecorder {
-  readonly #sizes = new Map<string, number>();
-  readonly #full = new Set<string>();
-  readonly #max: number;
-  constructor(max: number) {
-    super();
-    this.#max = max;
-  }
-  override record(event: RecordEvent): void {
-    if (event.type === 'session.close') { super.record(event); return; }
-    if (this.#full.has(event.session)) return;
-    const now = (this.#sizes.get(event.session) ?? 0) + Buffer.byteLength(JSON.stringify(event.data));
-    if (now > this.#max) { this.#full.add(event.session); return; }
-    this.#sizes.set(event.session, now);
-    super.record(event);
-  }
-  full(session: string): boolean {
-    return this.#full.has(session);
-  }
-  /** What the session can still record (as the store recorder's `room`): the gateway reserves an exchange's record from it before the upstream call. */
-  room(session: string): number {
-    return this.#full.has(session) ? 0 : this.#max - (this.#sizes.get(session) ?? 0);
-  }
-}
+import { SizedRecorder } from '../harness/sized-recorder.ts';
 
 const POLICIES = `
 @id("developers-use-llms")
