@@ -46,6 +46,25 @@ test('losses of more sessions than are tracked fail closed: a session whose lost
   await assert.rejects(rec.flush('a'), /could not attribute/);
 });
 
+test('a loss no entry could attribute refuses the sessions open at the time, not those opened after it (until session 15: every flush until a restart)', async () => {
+  const rec = new StoreRecorder(instant, { clock: manualClock(T0), groupCommitMs: 1000, maxQueue: 1, maxLossCells: 1 });
+  const ev = (session: string, type: 'session.open' | 'request' = 'request') => ({ session, protocol: 'http' as const, type, at: T0, user: 'u', data: {} });
+  rec.record(ev('old', 'session.open')); // fills the queue (1)
+  for (const s of ['x0', 'x1']) rec.record(ev(s)); // dropped: x0 takes the one entry, x1's loss is unattributed
+  await assert.rejects(rec.flush('old'), /could not attribute/, 'open before the loss: its events may be among the lost');
+  assert.equal(rec.flushedNow('old'), false);
+  rec.record(ev('new', 'session.open'));
+  await rec.flush('new');
+  rec.record(ev('new'));
+  await rec.flush('new');
+  assert.equal(rec.flushedNow('new'), true, 'opened after the loss: nothing of it can have been lost');
+  await assert.rejects(rec.flush('old'), /could not attribute/, 'still refused');
+  // A session whose own open was the loss no entry took is refused too.
+  rec.record(ev('filler')); // fills the queue again
+  rec.record(ev('lost-open', 'session.open')); // dropped, unattributed (x0 holds the only entry)
+  await assert.rejects(rec.flush('lost-open'), /could not attribute/);
+});
+
 test('a session\'s loss entry leaves once its close is committed, so sessions that lost events and ended do not use up the entries', async () => {
   const rec = new StoreRecorder(instant, { clock: manualClock(T0), groupCommitMs: 1000, maxQueue: 1, maxLossCells: 2 });
   const ev = (session: string, type: 'request' | 'session.close') => ({ session, protocol: 'http' as const, type, at: T0, user: 'u', data: {} });

@@ -162,6 +162,12 @@ export class StoreRecorder implements Recorder {
    * it, counting what it drops, but flush cannot refuse for it).
    */
   readonly #sizes = new Map<string, number>();
+  /**
+   * The ticket of each tracked session's `session.open` (as {@link #sizes}, whose entries it
+   * follows): a session opened after the last loss no entry could attribute cannot have lost an
+   * event in it, so that loss does not refuse its flushes.
+   */
+  readonly #opened = new Map<string, number>();
   /** Sessions whose next event would have passed `max_session_bytes`: full, refused (fail closed). Left at their close. */
   readonly #full = new Set<string>();
 
@@ -239,6 +245,7 @@ export class StoreRecorder implements Recorder {
   #size(e: PreparedEvent): void {
     if (e.type === 'session.close') {
       this.#sizes.delete(e.session);
+      this.#opened.delete(e.session);
       this.#full.delete(e.session);
       return;
     }
@@ -251,9 +258,11 @@ export class StoreRecorder implements Recorder {
     const now = (had ?? 0) + e.bytes;
     if (now > this.#opts.maxSessionBytes) {
       this.#sizes.delete(e.session);
+      this.#opened.delete(e.session);
       this.#full.add(e.session);
       return;
     }
+    if (had === undefined) this.#opened.set(e.session, this.#issued);
     this.#sizes.set(e.session, now);
   }
 
@@ -314,8 +323,8 @@ export class StoreRecorder implements Recorder {
         throw this.#refuse('recording of this session lost events');
       }
       // A loss no session entry could record (more sessions losing events at once than tracked):
-      // this session's may be among them.
-      if (lost === undefined && this.#unattributedLoss > 0 && this.#unattributedLoss <= target) {
+      // this session's may be among them — unless it opened after it.
+      if (lost === undefined && this.#unattributedLoss > 0 && this.#unattributedLoss <= target && !this.#openedAfterLoss(session)) {
         throw this.#refuse('recording lost events it could not attribute to their session');
       }
     } else if (this.#lastLoss > this.#reportedLoss && this.#lastLoss <= target) {
@@ -373,12 +382,21 @@ export class StoreRecorder implements Recorder {
     return this.#gc.length > this.#opts.maxQueue / 2 || this.#gc.weight > this.#opts.maxQueueBytes / 2;
   }
 
+  /**
+   * Whether `session` opened after the last loss no entry could attribute (its events all came
+   * after it). Until session 15 that loss refused every such flush until a restart.
+   */
+  #openedAfterLoss(session: string): boolean {
+    const opened = this.#opened.get(session);
+    return opened !== undefined && opened > this.#unattributedLoss;
+  }
+
   /** See {@link Recorder.flushedNow}: durable through the journal (or already committed), no loss. */
   flushedNow(session: string): boolean {
     const target = this.#issued;
     const lost = this.#lossTickets.get(session);
     if (this.#full.has(session) || (lost !== undefined && lost.first !== 0) || this.#anchoring.has(session)) return false;
-    if (lost === undefined && this.#unattributedLoss > 0) return false;
+    if (lost === undefined && this.#unattributedLoss > 0 && !this.#openedAfterLoss(session)) return false;
     if (this.#settledThrough() < target && !this.#durableInJournal(target, session)) return false;
     return true;
   }
