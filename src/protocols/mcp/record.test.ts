@@ -7,6 +7,7 @@ import { MemoryRecorder } from '../../recording/recorder.ts';
 import { EXCHANGE_OVERHEAD_BYTES, EXCHANGE_RESERVE_BYTES, exchangeBytes, HttpSessions } from '../../enforce/sessions.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { McpSession, RECORD_TEXT_LIMIT, recordedChars } from './record.ts';
+import { recordRoom } from '../http/proxy/record-room.ts';
 
 const alice: Principal = { kind: 'user', id: 'alice', groups: [], via: 'api_key', agent: { id: 'claude', groups: [] } };
 const scanner = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey: Buffer.alloc(32, 1) });
@@ -115,4 +116,37 @@ test('a tool call still running when its response closes keeps the exchange held
   s.release();
   assert.deepEqual(ended, [s.id], 'once');
   next.release();
+});
+
+test('while an in-process /proxy exchange of the session holds a reservation, an MCP event takes only unreserved room: else the call counts as full and its flush rejects', async () => {
+  // A recorder with 100 000 bytes a session, as the store recorder counts them.
+  class RoomRecorder extends MemoryRecorder {
+    used = 0;
+    override record(e: Parameters<MemoryRecorder['record']>[0]): void { this.used += Buffer.byteLength(JSON.stringify(e.data)); super.record(e); }
+    room(): number { return 100_000 - this.used; }
+    full(): boolean { return this.used > 100_000; }
+    async flush(): Promise<void> { /* durable at once */ }
+  }
+  const recorder = new RoomRecorder();
+  const svc = deps(new HttpSessions(), recorder);
+  const s = McpSession.resolve(svc, alice, 'reserved-run');
+  s.record('request', { tool: 'query', arguments: 'small' }, 'pg');
+  assert.equal(s.full(), false);
+  await s.flush();
+  // An in-process exchange of this session reserves most of the room for its event.
+  const room = recordRoom(recorder);
+  assert.equal(room.reserve(s.id, 80_000, 1_000_000), 'ok');
+  const before = recorder.events.length;
+  s.record('response', { tool: 'query', status: 'ok', text: 'y'.repeat(5_000) }, 'pg'); // fits what is not reserved
+  assert.equal(recorder.events.length, before + 1);
+  assert.equal(s.full(), false);
+  s.record('response', { tool: 'query', status: 'ok', text: 'z'.repeat(8_000) }, 'pg'); // would take reserved room
+  assert.equal(recorder.events.length, before + 1, 'not recorded');
+  assert.equal(s.full(), true, 'the call is refused before it runs');
+  await assert.rejects(s.flush(), /max_session_bytes/, 'and a result is withheld');
+  // Released: another exchange of the session records again.
+  room.release(s.id, 80_000);
+  const next = McpSession.resolve(svc, alice, s.id);
+  next.record('request', { tool: 'query', arguments: 'z'.repeat(8_000) }, 'pg');
+  assert.equal(recorder.events.at(-1)?.data.arguments, 'z'.repeat(8_000));
 });

@@ -4,6 +4,12 @@ import { RecordingTap } from '../../enforce/tap.ts';
 import type { RecordEvent } from '../../recording/recorder.ts';
 import { newId } from '../../kernel/ids.ts';
 import { exchangeBytes, identityOf, sessionOwner } from '../../enforce/sessions.ts';
+import { GatehouseError } from '../../kernel/errors.ts';
+import type { Recorder } from '../../recording/recorder.ts';
+import { recordRoom } from '../http/proxy/record-room.ts';
+
+/** Bytes of an event besides its data's JSON characters (session, type, time, identity). */
+const EVENT_SLACK_BYTES = 1024;
 
 /** Most characters of arguments or result text kept in one recorded event (after masking). */
 export const RECORD_TEXT_LIMIT = 16 * 1024;
@@ -36,6 +42,14 @@ export function recordedChars(data: Readonly<Record<string, unknown>>): number {
 export class McpSession {
   readonly id: string;
   readonly #tap: RecordingTap;
+  readonly #recorder: Recorder;
+  /**
+   * An event of this exchange was not recorded because it would have taken room an in-process
+   * `/proxy` exchange of the session reserved for its own event (record-room.ts): the session
+   * counts as full for this exchange ({@link full}) and its flush rejects, so nothing of it runs
+   * or is delivered unrecorded.
+   */
+  #starved = false;
   /** This request's exchange number in the session (recorded in its events), and how to release it. */
   readonly #exchange: { readonly exchange: number } | undefined;
   #release: ((chars: number) => void) | undefined;
@@ -49,6 +63,7 @@ export class McpSession {
 
   private constructor(svc: Pick<McpDeps, 'recorder' | 'clock' | 'log' | 'scanner'>, principal: Principal, id: string, held?: { exchange: number; release: (chars: number) => void; filled: () => void }) {
     this.#tap = new RecordingTap(svc, id, { protocol: 'mcp', principal, textLimit: RECORD_TEXT_LIMIT, masker: svc.scanner });
+    this.#recorder = svc.recorder;
     this.id = id;
     this.#exchange = held === undefined ? undefined : { exchange: held.exchange };
     this.#release = held?.release;
@@ -95,7 +110,17 @@ export class McpSession {
   }
 
   #event(type: RecordEvent['type'], data: Record<string, unknown>, connection?: string): void {
-    if (this.#tap.on) this.#chars += recordedChars(data) + (connection?.length ?? 0);
+    if (this.#tap.on) {
+      const chars = recordedChars(data) + (connection?.length ?? 0);
+      // While an in-process exchange of this session holds a reservation, an event of this one
+      // takes only room nobody reserved (its JSON characters at 3 UTF-8 bytes each, at most).
+      const room = recordRoom(this.#recorder);
+      if (room.reservedFor(this.id) > 0 && chars * 3 + EVENT_SLACK_BYTES > room.available(this.id, 0)) {
+        this.#starved = true;
+        return;
+      }
+      this.#chars += chars;
+    }
     this.#tap.event(type, data, connection);
   }
 
@@ -134,7 +159,7 @@ export class McpSession {
    * The session table is told, so the session's next exchange goes to a successor (as `/proxy`).
    */
   full(): boolean {
-    if (!this.#tap.full()) return false;
+    if (!this.#starved && !this.#tap.full()) return false;
     const f = this.#filled;
     this.#filled = undefined;
     f?.();
@@ -143,6 +168,7 @@ export class McpSession {
 
   /** Resolves once everything recorded in this session is durable; rejects when some was lost. */
   async flush(): Promise<void> {
+    if (this.#starved) throw new GatehouseError('store_unavailable', 'the session reached recording.max_session_bytes and can no longer be recorded; start a new session', { reason: 'max_session_bytes' });
     await this.#tap.flush();
   }
 

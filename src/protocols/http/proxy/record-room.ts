@@ -47,6 +47,11 @@ export class RecordRoom {
     return room - ((this.#reserved.get(session) ?? 0) - mine);
   }
 
+  /** Bytes reserved in `session` by its running exchanges (0: none runs). */
+  reservedFor(session: string): number {
+    return this.#reserved.get(session) ?? 0;
+  }
+
   /** Gives back `bytes` reserved for an exchange of `session`. */
   release(session: string, bytes: number): void {
     if (bytes <= 0) return;
