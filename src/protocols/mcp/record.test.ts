@@ -7,7 +7,7 @@ import { MemoryRecorder } from '../../recording/recorder.ts';
 import { EXCHANGE_OVERHEAD_BYTES, EXCHANGE_RESERVE_BYTES, exchangeBytes, HttpSessions } from '../../enforce/sessions.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { McpSession, RECORD_TEXT_LIMIT, recordedChars } from './record.ts';
-import { recordRoom } from '../http/proxy/record-room.ts';
+import { recordRoom } from '../../recording/record-room.ts';
 
 const alice: Principal = { kind: 'user', id: 'alice', groups: [], via: 'api_key', agent: { id: 'claude', groups: [] } };
 const scanner = new TextMasker({ detectors: defaultDetectors(), strategy: 'redact', hashKey: Buffer.alloc(32, 1) });

@@ -6,7 +6,7 @@ import { newId } from '../../kernel/ids.ts';
 import { exchangeBytes, identityOf, sessionOwner } from '../../enforce/sessions.ts';
 import { GatehouseError } from '../../kernel/errors.ts';
 import type { Recorder } from '../../recording/recorder.ts';
-import { recordRoom } from '../http/proxy/record-room.ts';
+import { recordRoom } from '../../recording/record-room.ts';
 
 /** Bytes of an event besides its data's JSON characters (session, type, time, identity). */
 const EVENT_SLACK_BYTES = 1024;

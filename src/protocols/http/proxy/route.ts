@@ -13,7 +13,7 @@ import { holdForReview } from './review-hold.ts';
 import { isRecording } from '../../../recording/recorder.ts';
 import { NO_CAPTURE, maskRecordData, recordEvent, recordedText, TextCapture, maskedExcerpt } from './record.ts';
 import { writeResponse } from './respond.ts';
-import { EVENT_OVERHEAD_BYTES, JSON_BYTES_PER_CHAR, recordRoom } from './record-room.ts';
+import { EVENT_OVERHEAD_BYTES, JSON_BYTES_PER_CHAR, recordRoom } from '../../../recording/record-room.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
 import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';

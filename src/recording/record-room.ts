@@ -1,4 +1,4 @@
-import type { Recorder } from '../../../recording/recorder.ts';
+import type { Recorder } from './recorder.ts';
 
 /** Most UTF-8 bytes one character of recorded text takes in an event's JSON (`\u001f`: six). */
 export const JSON_BYTES_PER_CHAR = 6;
