@@ -122,3 +122,15 @@ describe('HTTP: a record is measured as the recorder counts it (masked)', () => 
     assert.deepEqual(r.recorder.dropped.map((e) => e.type), [], 'no record was dropped');
   });
 });
+
+// Review of session 15's own change: the margin kept for a session's first events (256 KiB) was
+// taken whole from the bound, so a bound under 256 KiB refused every exchange as too large.
+describe('HTTP: a small recording.max_session_bytes still takes ordinary exchanges', () => {
+  const r = rig('64kb', 64 * 1024);
+
+  test('a chat completion under a 64 KiB bound is served and recorded', async () => {
+    const res = await r.chat('gpt', 'hello');
+    assert.equal(res.statusCode, 200, await res.body.text());
+    assert.equal(r.recorder.events.filter((e) => e.type === 'exchange' && e.data.status === 200).length, 1);
+  });
+});

@@ -277,7 +277,9 @@ function reserveRecord(svc: Pick<ProxyDeps, 'recorder' | 'httpSessions' | 'confi
   const room = recordRoom(svc.recorder);
   // What no session can hold: more than the bound less what a session holds before its first
   // exchange's event (its `session.open`; an MCP session's call events).
-  const limit = Math.max(0, svc.config.recording.max_session_bytes - FRESH_SESSION_BYTES);
+  // (at most a quarter of a small bound, so that a small bound still takes ordinary exchanges).
+  const max = svc.config.recording.max_session_bytes;
+  const limit = max - Math.min(FRESH_SESSION_BYTES, Math.floor(max / 4));
   let bytes = chars * JSON_BYTES_PER_CHAR + EVENT_OVERHEAD_BYTES;
   let r = room.reserve(session, bytes, limit);
   if (r !== 'ok') {
