@@ -94,6 +94,99 @@ describe('review: PostgreSQL statement records pair each result with the stateme
     assert.ok(all.includes('22012'), `the server error of the Query is not recorded: ${all}`);
   });
 
+  // Review (session 16): an ErrorResponse was paired with the batch's next execution whatever
+  // message it answered. A Parse (or Describe) the server rejects, pipelined before the Execute of
+  // another statement, recorded that statement as failed with the Parse's SQLSTATE — a statement
+  // that never ran — and the Parse as if nothing had happened.
+  async function batch(...frames: Buffer[]): Promise<StoredEvent[]> {
+    const c = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'app', key);
+    try {
+      c.send(fe.parse('ok', "SELECT 'fine' AS v"), fe.sync());
+      await c.until(0x5a);
+      c.send(...frames, fe.sync());
+      const got = await c.until(0x5a);
+      assert.ok(got.some((f) => f.type === 0x45), `the batch was expected to fail: ${got.map((f) => c.describe(f)).join(' ')}`);
+    } finally { c.close(); }
+    return closedSession();
+  }
+  const okStatement = (events: StoredEvent[]) => events.filter((e) => e.type === 'statement' && e.data.message === 'bind' && e.data.name === 'ok').map((e) => e.data);
+
+  test('a pipelined Parse the server rejects: its SQLSTATE is not recorded as the result of the statement executed after it', async () => {
+    const events = await batch(fe.parse('bad', 'SELECT 1::gatehouse_no_such_type'), fe.bind('p', 'ok'), fe.execute('p'));
+    const ok = okStatement(events);
+    assert.equal(ok.length, 1, JSON.stringify(events.map((e) => [e.type, e.data])));
+    assert.equal(ok[0]!.error, undefined, `a statement that never ran is recorded as failed: ${JSON.stringify(ok[0])}`);
+    assert.equal(ok[0]!.rows, undefined, JSON.stringify(ok[0]));
+    const errors = events.filter((e) => e.type === 'response' && e.data.error === '42704');
+    assert.equal(errors.length, 1, `the Parse's SQLSTATE is recorded once, on its own: ${JSON.stringify(events.map((e) => [e.type, e.data]))}`);
+  });
+
+  test('a Describe of an unknown statement before an Execute: the error is not the executed statement\'s', async () => {
+    const events = await batch(fe.bind('p', 'ok'), fe.describe('S', 'gatehouse_unknown'), fe.execute('p'));
+    const ok = okStatement(events);
+    assert.equal(ok.length, 1, JSON.stringify(events.map((e) => [e.type, e.data])));
+    assert.equal(ok[0]!.error, undefined, JSON.stringify(ok[0]));
+    assert.ok(events.some((e) => e.type === 'response' && e.data.error === '26000'), JSON.stringify(events.map((e) => [e.type, e.data])));
+  });
+
+  test('a Bind the server rejects (its parameter): the error is recorded on its own statement', async () => {
+    const c = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'app', key);
+    try {
+      c.send(fe.parse('', 'SELECT $1::int AS n'), fe.bind('', '', ['not a number']), fe.execute(''), fe.sync());
+      await c.until(0x5a);
+    } finally { c.close(); }
+    const events = await closedSession();
+    const stmt = events.filter((e) => e.type === 'statement' && e.data.message === 'parse');
+    assert.equal(stmt.length, 1, JSON.stringify(events.map((e) => [e.type, e.data])));
+    assert.equal(stmt[0]!.data.error, '22P02', JSON.stringify(stmt[0]!.data));
+  });
+
+  // Random batches in which one message fails at the server — a Parse or Describe of no
+  // execution's own, or a statement's own Bind or Execute — among executions that succeed.
+  type Step = { readonly k: 'ok' | 'badparse' | 'baddescribe' | 'badbind' | 'divzero' };
+  const OWN: Record<string, { name: string; code: string }> = { badbind: { name: 'int', code: '22P02' }, divzero: { name: 'div', code: '22012' } };
+  const CODE: Record<string, string> = { badparse: '42704', baddescribe: '26000', badbind: '22P02', divzero: '22012' };
+
+  test('property: a server error is recorded once, on the statement whose message it answers or on its own; none on a statement that did not run', async () => {
+    const stepArb = fc.record({ k: fc.constantFrom('ok', 'ok', 'badparse', 'baddescribe', 'badbind', 'divzero') }) as fc.Arbitrary<Step>;
+    await fc.assert(fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 8 }), async (steps) => {
+      const frames: Buffer[] = [];
+      let n = 0;
+      const values: string[] = [];
+      for (const st of steps) {
+        if (st.k === 'ok') { const v = `v${n++}`; values.push(v); frames.push(fe.bind('', 'txt', [v]), fe.execute('')); }
+        else if (st.k === 'badparse') frames.push(fe.parse(`bp${n++}`, 'SELECT 1::gatehouse_no_such_type'));
+        else if (st.k === 'baddescribe') frames.push(fe.describe('S', 'gatehouse_unknown'));
+        else if (st.k === 'badbind') frames.push(fe.bind('', 'int', ['x']), fe.execute(''));
+        else frames.push(fe.bind('', 'div', ['0']), fe.execute(''));
+      }
+      const first = steps.findIndex((st) => st.k !== 'ok');
+      const ran = new Set(steps.slice(0, first < 0 ? steps.length : first).filter((st) => st.k === 'ok').map((_, i) => values[i]!));
+      const c = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'dev', 'app', key);
+      try {
+        c.send(fe.parse('txt', 'SELECT $1::text AS v'), fe.parse('int', 'SELECT $1::int AS n'), fe.parse('div', 'SELECT 1 / $1::int AS q'), fe.sync());
+        await c.until(0x5a);
+        c.send(...frames, fe.sync());
+        await c.until(0x5a);
+      } finally { c.close(); }
+      const events = await closedSession();
+      const trace = JSON.stringify(events.map((e) => [e.type, e.data]));
+      const withError = events.filter((e) => (e.type === 'statement' || e.type === 'response') && e.data.error !== undefined);
+      if (first < 0) { assert.equal(withError.length, 0, trace); } else {
+        const k = steps[first]!.k;
+        assert.equal(withError.length, 1, `one error recorded: ${trace}`);
+        const e = withError[0]!;
+        assert.equal(e.data.error, CODE[k], trace);
+        const own = OWN[k];
+        if (own) { assert.equal(e.type, 'statement', trace); assert.equal(e.data.name, own.name, trace); }
+        else assert.equal(e.type, 'response', trace);
+      }
+      const sampled = events.filter((e) => e.type === 'statement' && e.data.name === 'txt' && e.data.sample !== undefined)
+        .map((e) => String((e.data.sample as string[][])[0]![0]));
+      assert.deepEqual(sampled.sort(), [...ran].sort(), `the statements that ran, and only they, carry their rows: ${trace}`);
+    }), { numRuns: 25 });
+  });
+
   // Random pipelines in one batch: Parse/Bind over named and unnamed statements and portals, each
   // Bind with a parameter of its own (the distinguishable result), then Executes in any order.
   type Act = { readonly bind: true; readonly stmt: string; readonly portal: string } | { readonly bind: false; readonly pick: number };

@@ -130,6 +130,7 @@ export class FrontendGuard {
       case FE.describe: {
         const d = parseTarget(f.body);
         this.#results.described(d.target, d.name);
+        this.#rec.acknowledgeable('describe');
         this.#link.toUpstream(f.raw);
         return;
       }
@@ -247,6 +248,7 @@ export class FrontendGuard {
     // A PREPARE sent through Parse defines its name when executed, unconfirmed: it counts for good.
     if (inspection.ok) for (const s of inspection.statements) if (s.prepared) this.#names.mayDefine(s.prepared.name, { sql: p.sql, verdict: undefined });
     this.#results.parsed(p.name);
+    this.#rec.acknowledgeable('parse');
     this.#link.toUpstream(f.raw);
   }
 
@@ -297,6 +299,7 @@ export class FrontendGuard {
   #forwardBind(f: Frame, b: BindMessage): void {
     this.#lineage?.bind(b.portal, b.statement);
     this.#results.bound(b);
+    this.#rec.acknowledgeable('bind');
     this.#link.toUpstream(f.raw);
   }
 

@@ -82,6 +82,8 @@ interface Exchange {
   held: number;
   /** Bytes reserved for its result (taken from its batch's reservation when the result arrived). */
   res: number;
+  /** Where its own Parse and Bind sit among its batch's acknowledged messages (see {@link SessionRecording.acknowledgeable}): from, and past the last. */
+  ack?: { readonly batch: number; readonly from: number; to: number };
 }
 
 /** A statement's execution forwarded (Query or Execute): its result is the next one of its batch. */
@@ -93,6 +95,10 @@ interface Slot {
   readonly ex: Exchange | undefined;
   /** The Execute's portal (undefined for a Query). */
   readonly portal: string | undefined;
+  /** Messages of its batch sent before it that the server acknowledges (Parse, Bind, Describe): an error arriving before all of them are is not its own. */
+  readonly acks: number;
+  /** Of those, its exchange's own (its Parse, its Bind): an error answering one of them is its exchange's. Empty when none are in its batch. */
+  readonly own: { readonly from: number; readonly to: number };
 }
 
 /** The size of a result's part, besides sample and columns, when its execution ran `portal`. */
@@ -173,6 +179,12 @@ export class SessionRecording {
   readonly #pools = new Map<number, number>();
   /** An event was larger than its reservation, or an error event found no room: the session ends (fail closed). */
   #broken = false;
+  /** Acknowledged messages (Parse, Bind, Describe) forwarded in the batch being sent, and that batch. */
+  #acksSent = 0;
+  #acksSentBatch = 0;
+  /** Their acknowledgements received in the batch being answered, and that batch. */
+  #acksDone = 0;
+  #acksDoneBatch = 0;
 
   constructor(svc: PostgresDeps, id: string, principal: Principal, conn: Connection, content: TextMasker | undefined, batches: SessionLink['batches']) {
     this.#svc = svc;
@@ -275,6 +287,7 @@ export class SessionRecording {
     if (!this.on) return;
     this.#queueBuilding();
     this.#building = name === undefined ? { message, statement, held: 0, res: 0 } : { message, name, statement, held: 0, res: 0 };
+    if (message === 'parse') this.#building.ack = this.#ackStart();
     this.#hold(this.#building);
   }
 
@@ -299,7 +312,7 @@ export class SessionRecording {
       return;
     }
     this.#queueBuilding();
-    this.#building = { message: 'bind', name, params, portal, held: 0, res: 0 };
+    this.#building = { message: 'bind', name, params, portal, held: 0, res: 0, ack: this.#ackStart() };
     this.#hold(this.#building);
   }
 
@@ -363,7 +376,9 @@ export class SessionRecording {
       return;
     }
     if (ex && portal === undefined) this.#enqueue(ex);
-    this.#slots.push({ batch: this.#batches.sent, ex, portal, seq: ++this.#executions });
+    const acks = this.#ackMark().n;
+    const own = ex?.ack !== undefined && ex.ack.batch === this.#batches.sent ? { from: ex.ack.from, to: ex.ack.to } : { from: acks, to: acks };
+    this.#slots.push({ batch: this.#batches.sent, ex, portal, seq: ++this.#executions, acks, own });
     if (ex) this.#armSweep();
   }
 
@@ -393,6 +408,46 @@ export class SessionRecording {
     const upto = q.indexOf(last);
     for (let i = 0; i <= upto; i++) { q[i]!.recorded = true; this.#record(q[i]!, q[i]!.outcome ?? undefined); }
     q.splice(0, upto + 1);
+  }
+
+  /**
+   * A message the server answers with an acknowledgement of its own before it goes on (Parse:
+   * ParseComplete, Bind: BindComplete, Describe: RowDescription or NoData) is forwarded, a
+   * denial's replacement included. Results pair with executions, but an ErrorResponse may answer
+   * one of these instead: counting them tells which ({@link failed}).
+   */
+  acknowledgeable(message: 'parse' | 'bind' | 'describe'): void {
+    if (!this.on) return;
+    const { batch, n } = this.#ackMark();
+    this.#acksSent++;
+    // A Parse or Bind forwarded is the exchange being built's own message.
+    const ack = this.#building?.ack;
+    if (message !== 'describe' && ack !== undefined && ack.batch === batch) ack.to = n + 1;
+  }
+
+  /** The server acknowledged one such message (ParseComplete, BindComplete, or a RowDescription or NoData). */
+  acknowledged(): void {
+    if (!this.on) return;
+    this.#acksAnswered();
+    this.#acksDone++;
+  }
+
+  /** An exchange's first message is being sent: its place (its range grows as its messages are forwarded). */
+  #ackStart(): { batch: number; from: number; to: number } {
+    const { batch, n } = this.#ackMark();
+    return { batch, from: n, to: n };
+  }
+
+  /** The batch being sent and how many acknowledged messages it holds so far. */
+  #ackMark(): { batch: number; n: number } {
+    if (this.#acksSentBatch !== this.#batches.sent) { this.#acksSentBatch = this.#batches.sent; this.#acksSent = 0; }
+    return { batch: this.#acksSentBatch, n: this.#acksSent };
+  }
+
+  /** Acknowledgements received so far in the batch being answered. */
+  #acksAnswered(): number {
+    if (this.#acksDoneBatch !== this.#batches.done) { this.#acksDoneBatch = this.#batches.done; this.#acksDone = 0; }
+    return this.#acksDone;
   }
 
   /** A Sync is forwarded: a statement parsed or bound but not executed in its batch gets no result. */
@@ -456,9 +511,20 @@ export class SessionRecording {
     this.#rows = 0;
     if (!this.on) return;
     this.#excerpt.take();
+    const error = cut(parseErrorFields(body).get('C') ?? null, MAX_CODE);
+    const head = this.#slots[0];
+    const answered = this.#acksAnswered();
+    const ownError = head?.ex !== undefined && head.ex.recorded !== true && answered >= head.own.from && answered < head.own.to;
+    if (head?.batch === this.#batches.done && answered < head.acks && !ownError) {
+      // The error answers a Parse, Bind or Describe sent before the batch's next execution, and
+      // not one of that execution's own exchange: nothing more of the batch runs (its executions
+      // get no result at ReadyForQuery). Its SQLSTATE is a `response` event of its own, not the
+      // result of a statement that never ran.
+      this.#emit('response', { error }, this.#take(undefined));
+      return;
+    }
     const slot = this.#slot();
     const res = this.#take(slot?.portal);
-    const error = cut(parseErrorFields(body).get('C') ?? null, MAX_CODE);
     if (slot?.ex && slot.ex.recorded !== true) {
       slot.ex.outcome = { error };
       slot.ex.res += res;

@@ -186,9 +186,11 @@ export class PgSession {
     const link = this.#link;
     switch (f.type) {
       case BE.dataRow: return this.#results.dataRow(f);
-      case BE.rowDescription: return this.#results.rowDescription(f);
-      case BE.noData: if (this.#results.noData()) return; break;
-      case BE.parseComplete: this.#names.parseComplete(); break;
+      // A Describe's answer (a Query's RowDescription counts too: its batch awaits none of these).
+      case BE.rowDescription: this.#rec.acknowledged(); return this.#results.rowDescription(f);
+      case BE.noData: this.#rec.acknowledged(); if (this.#results.noData()) return; break;
+      case BE.parseComplete: this.#names.parseComplete(); this.#rec.acknowledged(); break;
+      case BE.bindComplete: this.#rec.acknowledged(); break;
       case BE.closeComplete: this.#names.closeComplete(); break;
       case BE.commandComplete: case BE.emptyQuery: case BE.portalSuspended: {
         if (f.type === BE.commandComplete) this.#names.commandComplete(() => parseCommandComplete(f.body));
