@@ -1,4 +1,4 @@
-import { setStatementKind } from './set-statement.ts';
+import { asksReadWrite, setStatementKind } from './set-statement.ts';
 import type { SqlKind } from './types.ts';
 
 /**
@@ -20,9 +20,11 @@ import type { SqlKind } from './types.ts';
  *   methods), ALTER SYSTEM, LOAD, CHECKPOINT, maintenance (VACUUM, ANALYZE, CLUSTER, REINDEX),
  *   DO blocks (arbitrary code), COPY to/from a server file or PROGRAM, COMMIT/ROLLBACK PREPARED
  *   (they finish a two-phase transaction another session — maybe another principal — prepared),
- *   DISCARD ALL (it resets the role), and the SET cases listed in `set-statement.ts`.
- * - **transaction**: BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, PREPARE TRANSACTION,
- *   SET TRANSACTION, SET CONSTRAINTS.
+ *   PREPARE TRANSACTION (its locks outlive the session until one of those), DISCARD ALL (it
+ *   resets the role), and the SET cases listed in `set-statement.ts`.
+ * - **transaction**: BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, SET TRANSACTION, SET
+ *   CONSTRAINTS; BEGIN / START TRANSACTION / SET TRANSACTION … READ WRITE also **write** (they ask
+ *   for writes: a read-only upstream role's backstop turned off). PREPARE TRANSACTION is admin.
  * - **utility**: SET / RESET of ordinary settings, DISCARD PLANS/SEQUENCES/TEMP, LISTEN, NOTIFY,
  *   UNLISTEN, PREPARE (its inner statement is walked too, so PREPARE needs what the statement
  *   needs), EXECUTE (resolved by the session), DEALLOCATE, DECLARE CURSOR (its query is walked),
@@ -106,8 +108,11 @@ function copyKinds(body: Record<string, unknown>): readonly SqlKind[] {
 
 function transactionKinds(body: Record<string, unknown>): readonly SqlKind[] {
   const kind = body.kind;
-  if (kind === 'TRANS_STMT_COMMIT_PREPARED' || kind === 'TRANS_STMT_ROLLBACK_PREPARED') return ['admin'];
-  return ['transaction'];
+  // PREPARE TRANSACTION leaves a transaction (its locks, its snapshot) behind the session, which
+  // only COMMIT/ROLLBACK PREPARED ends: admin, as they are.
+  if (kind === 'TRANS_STMT_COMMIT_PREPARED' || kind === 'TRANS_STMT_ROLLBACK_PREPARED' || kind === 'TRANS_STMT_PREPARE') return ['admin'];
+  // BEGIN / START TRANSACTION READ WRITE asks for writes (a read-only upstream role's backstop off).
+  return asksReadWrite(body.options) ? ['transaction', 'write'] : ['transaction'];
 }
 
 function alterTableKinds(body: Record<string, unknown>): readonly SqlKind[] {

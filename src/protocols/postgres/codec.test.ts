@@ -110,6 +110,13 @@ describe('authentication helpers', () => {
     assert.equal(filterStartupParams(new Map([['options', '-c role=x']])).ok, false);
     assert.equal(filterStartupParams(new Map([['search_path', 'evil']])).ok, false);
     assert.equal(filterStartupParams(new Map([['client_encoding', 'SJIS']])).ok, false);
+    // A read-only upstream role's backstop: only tightened at startup, never turned off.
+    for (const off of ['off', 'false', "'0'", 'no', 'anything']) {
+      assert.equal(filterStartupParams(new Map([['default_transaction_read_only', off]])).ok, false, off);
+      assert.equal(filterStartupParams(new Map([['options', `-c default_transaction_read_only=${off}`]])).ok, false, off);
+    }
+    assert.equal(filterStartupParams(new Map([['default_transaction_read_only', 'on']])).ok, true);
+    assert.equal(filterStartupParams(new Map([['options', '--default-transaction-read-only=true']])).ok, true);
   });
 });
 

@@ -14,6 +14,16 @@ const REFUSED: ReadonlySet<string> = new Set([
   'backslash_quote', 'session_replication_role',
 ]);
 
+/**
+ * `default_transaction_read_only` passes only set on: off would turn off a read-only upstream
+ * role's backstop without the decision SQL gets for it (`SET … = off` needs `sql.write`).
+ */
+function readOnlyOff(name: string, value: string): boolean {
+  if (name !== 'default_transaction_read_only') return false;
+  const v = value.trim().toLowerCase().replace(/^'|'$/g, '');
+  return !['on', 'true', 'yes', '1', 't', 'y'].includes(v);
+}
+
 /** Client encodings under which the inspector's UTF-8 view of the text is the server's. */
 const SAFE_ENCODINGS: ReadonlySet<string> = new Set(['utf8', 'utf-8', 'unicode', 'sql_ascii']);
 
@@ -50,6 +60,7 @@ export function filterStartupParams(params: ReadonlyMap<string, string>): Startu
         if (kl === 'client_encoding' && !SAFE_ENCODINGS.has(v.toLowerCase().replace(/^'|'$/g, ''))) {
           return { ok: false, error: `client_encoding "${v}" is not supported through Gatehouse (use UTF8)` };
         }
+        if (readOnlyOff(kl, v)) return { ok: false, error: 'startup parameter "options" turns default_transaction_read_only off, which is not allowed through Gatehouse (set it with SQL, as a write)' };
         forward.set(k, v);
       }
       continue;
@@ -60,6 +71,7 @@ export function filterStartupParams(params: ReadonlyMap<string, string>): Startu
     if (name === 'client_encoding' && !SAFE_ENCODINGS.has(value.toLowerCase().replace(/^'|'$/g, ''))) {
       return { ok: false, error: `client_encoding "${value}" is not supported through Gatehouse (use UTF8)` };
     }
+    if (readOnlyOff(name, value)) return { ok: false, error: 'startup parameter "default_transaction_read_only" may only be on through Gatehouse (turn it off with SQL, as a write)' };
     if (FORWARDED.has(name)) forward.set(rawName, value);
     else dropped.push(rawName);
   }
