@@ -65,6 +65,21 @@ describe('issue 16: responses fail closed, egress complete (real proxy, SDKs, cu
     assert.equal(doc.api_key, '[SECRET]');
   });
 
+  test('a stream that goes on after its terminator: what is held is bounded, the stream ends with an error', async () => {
+    const chunk = (i: number): string => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: `tail ${i} ${'x'.repeat(200)}` } }] })}\n\n`;
+    let body = `${chunk(-1)}data: [DONE]\n\n`;
+    for (let i = 0; i < 4000; i++) body += chunk(i); // ~1 MB after the terminator
+    g.fake.behavior = { reply: '', chunk: 1, raw: { contentType: 'text/event-stream', body } };
+    const res = await fetch(`${g.base('openai')}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${g.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const text = await res.text();
+    assert.ok(text.includes('tail -1'), text.slice(0, 500));
+    assert.ok(!text.includes('tail 3999'), 'the tail after the terminator is not delivered whole');
+    assert.ok(text.includes('masking_failed'), text.slice(-500));
+  });
+
   test('openai chat stream: logprobs, extras, tool call id and name masked on every chunk', async () => {
     g.fake.behavior = { reply: '', chunk: 3, logprobs: true, extra: EXTRA, toolCallId: `call_${AWS}`, toolCall: { name: `lookup ${EMAIL}`, arguments: `{"ssn":"${SSN}"}` } };
     const stream = await openai.chat.completions.create({

@@ -134,6 +134,9 @@ function refuse(up: Dispatcher.ResponseData, what: string): GatehouseError {
   return new GatehouseError('masking_failed', `the upstream sent ${what}, which cannot be masked; refused`);
 }
 
+/** Most characters of an SSE stream held from its terminator on (the terminator and what an upstream sends after it). */
+const HELD_LIMIT = 256 * 1024;
+
 async function pipeSse(res: ProxyResponse, up: Dispatcher.ResponseData, plan: ResponsePlan, format: WireFormat): Promise<ResponseOutcome> {
   const transform = streamTransform(format, plan.masker, plan.capture.add);
   const parser = new SseParser();
@@ -150,6 +153,8 @@ async function pipeSse(res: ProxyResponse, up: Dispatcher.ResponseData, plan: Re
         else out += formatSse(e);
       }
     }
+    // Bounded: an upstream that goes on streaming after its terminator is cut off (fail closed).
+    if (held.length > HELD_LIMIT) throw new RangeError('the upstream went on streaming after the end of its stream');
     return out;
   };
   res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, true)), 'cache-control': 'no-cache', ...plan.headers() });
