@@ -31,6 +31,23 @@ test('sessions ended with a late event do not use up the tracked sessions: a new
   assert.ok(rec.room('pg-victim') > 0, 'another user\'s new session is refused every statement (room 0)');
 });
 
+test('a session opened past the tracked sessions is full from its start (every protocol refuses it), and a close makes room again', async () => {
+  const rec = new StoreRecorder(silent, { clock: manualClock(T0), groupCommitMs: 1000, maxSizedSessions: 2 });
+  const open = (session: string, protocol: 'ssh' | 'http' | 'mcp' | 'postgres'): void => { rec.record({ session, protocol, type: 'session.open', at: T0, user: 'u', data: {} }); };
+  open('a', 'ssh');
+  open('b', 'http');
+  open('c', 'mcp');
+  assert.equal(rec.full('a'), false);
+  assert.equal(rec.full('c'), true, 'a session whose size is not tracked runs unchecked (until session 16: capped by the writer only)');
+  assert.equal(rec.room('c'), 0);
+  await assert.rejects(rec.flush('c'), (e: Error & { extra?: { reason?: string } }) => e.extra?.reason === 'max_session_bytes');
+  rec.record({ session: 'a', protocol: 'ssh', type: 'session.close', at: T0, user: 'u', data: {} });
+  rec.record({ session: 'c', protocol: 'mcp', type: 'session.close', at: T0, user: 'u', data: {} });
+  open('d', 'ssh');
+  assert.equal(rec.full('d'), false, 'a close makes room for a new session');
+  assert.ok(rec.room('d') > 0);
+});
+
 /** A store that commits everything at once (its queries answer no rows). */
 const nothing = { query: () => Promise.resolve([]) };
 const instant = { transaction: (fn: (tx: typeof nothing) => unknown) => Promise.resolve(fn(nothing)), query: () => Promise.resolve([]) } as unknown as SqlDriver;

@@ -41,6 +41,8 @@ export interface StoreRecorderOptions {
   readonly journal?: RecordingJournal;
   /** Sessions whose losses are remembered for their flushes (tests; default 100 000). */
   readonly maxLossCells?: number;
+  /** Most sessions whose size is tracked at once (default 200 000; tests lower it). A session opened past it is full from its start. */
+  readonly maxSizedSessions?: number;
   /**
    * Longest an exchange waits in {@link StoreRecorder.admit} for the store to catch up; past it
    * the exchange is refused (`store_unavailable`, counted and reported like any refusal), so a
@@ -121,6 +123,7 @@ export class StoreRecorder implements Recorder {
   /** The last ticket lost while {@link #lossTickets} was full (its session unknown to flushes): 0 when none. */
   #unattributedLoss = 0;
   readonly #maxLossCells: number;
+  readonly #maxSized: number;
   #lastLoss = 0;
   #reportedLoss = 0;
   /** Anchors being appended to the audit log, by session. */
@@ -178,6 +181,7 @@ export class StoreRecorder implements Recorder {
     this.#onError = opts.onError ?? (() => undefined);
     this.#journal = opts.journal;
     this.#maxLossCells = Math.max(1, opts.maxLossCells ?? MAX_LOSS_CELLS);
+    this.#maxSized = Math.max(1, opts.maxSizedSessions ?? MAX_SIZED_SESSIONS);
     this.#opts = {
       maxSessionBytes: opts.maxSessionBytes ?? 50 * 1024 * 1024,
       chunkChars: Math.max(1024, opts.chunkBytes ?? 256 * 1024),
@@ -254,7 +258,14 @@ export class StoreRecorder implements Recorder {
     // Tracked from its session.open: an event of a session already closed (an SSH exec answered
     // after its client left) would otherwise track it again, from 0 (not the writer's size), for
     // good — enough of them would leave no new session tracked (PostgreSQL's room 0: refused).
-    if (had === undefined && (e.type !== 'session.open' || this.#sizes.size >= MAX_SIZED_SESSIONS)) return;
+    if (had === undefined && e.type !== 'session.open') return;
+    if (had === undefined && this.#sizes.size >= this.#maxSized) {
+      // Its size cannot be tracked, so whether its events fit cannot be known: it is full from its
+      // start (every protocol refuses its exchanges before they run, fail closed) until it closes.
+      // The sessions open at once are bounded elsewhere (connections, the session table).
+      this.#full.add(e.session);
+      return;
+    }
     const now = (had ?? 0) + e.bytes;
     if (now > this.#opts.maxSessionBytes) {
       this.#sizes.delete(e.session);
