@@ -19,11 +19,23 @@ export const JSON_MAX_DEPTH = MAX_DEPTH;
  * @example maskJsonText('{"bob@example.com": 4111111111111111}', masker) === '{"[EMAIL]":"[CREDIT_CARD]"}'
  */
 export function maskJsonText(text: string, masker: TextMasker): string {
-  const doc: unknown = JSON.parse(text, (_key, value: unknown, ctx?: { source?: string }) => {
+  return maskJsonDocument(parseJsonNumbersMasked(text, masker), masker);
+}
+
+/**
+ * The first half of {@link maskJsonText}: parses JSON text, every number whose source text a
+ * detector matches becoming the masked string. Throws `SyntaxError` on malformed JSON.
+ */
+export function parseJsonNumbersMasked(text: string, masker: TextMasker): unknown {
+  return JSON.parse(text, (_key, value: unknown, ctx?: { source?: string }) => {
     if (typeof value !== 'number' || ctx?.source === undefined) return value;
     const masked = masker.mask(ctx.source).text;
     return masked === ctx.source ? value : masked;
   });
+}
+
+/** The second half of {@link maskJsonText}: the fail-closed walk of a parsed document, serialized. */
+export function maskJsonDocument(doc: unknown, masker: TextMasker): string {
   try {
     return JSON.stringify(redactDocument(doc, masker));
   } catch (err) {
