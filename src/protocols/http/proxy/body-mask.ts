@@ -108,6 +108,73 @@ function decodeRef(m: string, dec: string | undefined, hex: string | undefined, 
   return ch === undefined || SIGNIFICANT.has(ch) ? m : ch;
 }
 
+const COMMENT_OPEN = '<!--';
+const CDATA_OPEN = '<![CDATA[';
+
+/** Escapes CDATA content as character data (`<`, `>` and `&` become references). */
+function escapeText(s: string): string {
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/** The length of the longest suffix of `s` that is a proper prefix of `token`. */
+function partialSuffix(s: string, token: string): number {
+  for (let n = Math.min(token.length - 1, s.length); n > 0; n--) if (token.startsWith(s.slice(-n))) return n;
+  return 0;
+}
+
+/**
+ * Streams markup with its comments removed and its CDATA sections written as character data
+ * (`<![CDATA[a<b]]>` → `a&lt;b`). Parsers join the text around both (`bob<![CDATA[@]]>example.com`
+ * and `4111<!---->1111` read as one value): by construction, the output has neither, so the text a
+ * parser reads is contiguous in what the masker sees (a value split by elements, `a<b></b>b`, is
+ * not joined). A marker split across chunks is held (at most 8 characters); an unterminated
+ * comment drops the rest of the body, an unterminated CDATA section is text to the end.
+ */
+export class MarkupSections {
+  #state: 'text' | 'comment' | 'cdata' = 'text';
+  #held = '';
+
+  push(chunk: string): string {
+    let text = this.#held + chunk;
+    this.#held = '';
+    let out = '';
+    while (text.length > 0) {
+      if (this.#state === 'text') {
+        const c = text.indexOf(COMMENT_OPEN);
+        const d = text.indexOf(CDATA_OPEN);
+        const at = c < 0 ? d : d < 0 ? c : Math.min(c, d);
+        if (at < 0) {
+          const hold = Math.max(partialSuffix(text, COMMENT_OPEN), partialSuffix(text, CDATA_OPEN));
+          this.#held = text.slice(text.length - hold);
+          return out + text.slice(0, text.length - hold);
+        }
+        out += text.slice(0, at);
+        this.#state = at === c ? 'comment' : 'cdata';
+        text = text.slice(at + (at === c ? COMMENT_OPEN.length : CDATA_OPEN.length));
+      } else {
+        const close = this.#state === 'comment' ? '-->' : ']]>';
+        const at = text.indexOf(close);
+        if (at < 0) {
+          const hold = partialSuffix(text, close);
+          if (this.#state === 'cdata') out += escapeText(text.slice(0, text.length - hold));
+          this.#held = text.slice(text.length - hold);
+          return out;
+        }
+        if (this.#state === 'cdata') out += escapeText(text.slice(0, at));
+        this.#state = 'text';
+        text = text.slice(at + close.length);
+      }
+    }
+    return out;
+  }
+
+  end(): string {
+    const rest = this.#state === 'comment' ? '' : this.#state === 'cdata' ? escapeText(this.#held) : this.#held;
+    this.#held = '';
+    return rest;
+  }
+}
+
 /**
  * Streams XML or HTML text with its character references decoded (`&#64;`, `&#x40;`,
  * `&commat;` → `@`), except those of markup-significant characters (`< > & " '`) and controls,

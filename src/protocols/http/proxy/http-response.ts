@@ -4,7 +4,7 @@ import { GatehouseError } from '../../../kernel/errors.ts';
 import { StreamMasker } from '../../../masking/stream-masker.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { SseParser } from '../sse/parser.ts';
-import { EscapeNormalizer, LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, LineSplitter, MarkupNormalizer, MarkupSections, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
 import { SseMasker } from './sse-mask.ts';
 import { charsetDecoder, DecodeError, decodeStream, decodeText, TextDecoding } from './decode.ts';
 import { clientHeaders } from './headers.ts';
@@ -80,10 +80,14 @@ export async function writeHttpResponse(res: ProxyResponse, up: Dispatcher.Respo
   if (kind === 'ndjson') return pipeBody(res, up, plan, source, ndjsonPipe(decoder, masker), true, headers);
   if (kind === 'sse') return pipeBody(res, up, plan, source, ssePipe(masker), true, { ...headers, 'cache-control': 'no-cache' });
   // Text and markup: references and escapes a reader could undo are decoded before masking.
+  // Markup: comments dropped and CDATA written as character data first (MarkupSections), so
+  // that the text a parser joins around them is contiguous for the masker.
+  const sections = kind === 'markup' ? new MarkupSections() : undefined;
   const markup = kind === 'markup' ? new MarkupNormalizer() : undefined;
   const escapes = new EscapeNormalizer();
   const pre = (s: string, end: boolean): string => {
-    const t = markup === undefined ? s : end ? markup.push(s) + markup.end() : markup.push(s);
+    const u = sections === undefined ? s : end ? sections.push(s) + sections.end() : sections.push(s);
+    const t = markup === undefined ? u : end ? markup.push(u) + markup.end() : markup.push(u);
     return end ? escapes.push(t) + escapes.end() : escapes.push(t);
   };
   return pipeBody(res, up, plan, source, textPipe(decoder, pre, masker), true, headers);
