@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { TextMasker, defaultDetectors } from '../../../masking/text-masker.ts';
-import { EscapeNormalizer, LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, LineSplitter, MarkupNormalizer, MarkupSections, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
 import { charsetDecoder, DecodeError, TextDecoding } from './decode.ts';
 import { bodyKind, contentCodings, mediaAllowed, parseMediaType } from './media.ts';
 
@@ -97,4 +97,14 @@ test('property: escapes a reader could undo are decoded the same whatever the ch
   }), { numRuns: 2000 });
   assert.equal(stream(new EscapeNormalizer(), ['bob\\u0040ex', 'ample%2ecom %2F \\u003c %3A %20']), 'bob@example.com %2F \\u003c %3A  ');
   assert.equal(masker.mask(stream(new EscapeNormalizer(), ['mailto:bob%40example.com'])).text, 'mailto:[EMAIL]');
+});
+
+test('property: markup comments are dropped and CDATA becomes character data, whatever the chunking', () => {
+  const doc = '<r><e>bob<![CDATA[@]]>example.com</e><c>4111<!-- x -- y -->1111</c><![CDATA[a<b&c]]]><!--x</r>';
+  const want = '<r><e>bob@example.com</e><c>41111111</c>a&lt;b&amp;c]';
+  fc.assert(fc.property(splits(doc.length), (at) => {
+    assert.equal(stream(new MarkupSections(), cut(doc, at)), want);
+  }), { numRuns: 300 });
+  assert.equal(stream(new MarkupSections(), ['<p>a<', '!', '[CDATA', '[x]', ']', '>b</p>']), '<p>axb</p>');
+  assert.equal(stream(new MarkupSections(), ['a<![CDATA[x<']), 'ax&lt;', 'an unterminated CDATA section is text');
 });

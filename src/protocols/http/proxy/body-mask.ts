@@ -19,11 +19,23 @@ export const JSON_MAX_DEPTH = MAX_DEPTH;
  * @example maskJsonText('{"bob@example.com": 4111111111111111}', masker) === '{"[EMAIL]":"[CREDIT_CARD]"}'
  */
 export function maskJsonText(text: string, masker: TextMasker): string {
-  const doc: unknown = JSON.parse(text, (_key, value: unknown, ctx?: { source?: string }) => {
+  return maskJsonDocument(parseJsonNumbersMasked(text, masker), masker);
+}
+
+/**
+ * The first half of {@link maskJsonText}: parses JSON text, every number whose source text a
+ * detector matches becoming the masked string. Throws `SyntaxError` on malformed JSON.
+ */
+export function parseJsonNumbersMasked(text: string, masker: TextMasker): unknown {
+  return JSON.parse(text, (_key, value: unknown, ctx?: { source?: string }) => {
     if (typeof value !== 'number' || ctx?.source === undefined) return value;
     const masked = masker.mask(ctx.source).text;
     return masked === ctx.source ? value : masked;
   });
+}
+
+/** The second half of {@link maskJsonText}: the fail-closed walk of a parsed document, serialized. */
+export function maskJsonDocument(doc: unknown, masker: TextMasker): string {
   try {
     return JSON.stringify(redactDocument(doc, masker));
   } catch (err) {
@@ -94,6 +106,73 @@ function decodeRef(m: string, dec: string | undefined, hex: string | undefined, 
     if (cp > 0x20 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) && cp !== 0x7f) ch = String.fromCodePoint(cp);
   }
   return ch === undefined || SIGNIFICANT.has(ch) ? m : ch;
+}
+
+const COMMENT_OPEN = '<!--';
+const CDATA_OPEN = '<![CDATA[';
+
+/** Escapes CDATA content as character data (`<`, `>` and `&` become references). */
+function escapeText(s: string): string {
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/** The length of the longest suffix of `s` that is a proper prefix of `token`. */
+function partialSuffix(s: string, token: string): number {
+  for (let n = Math.min(token.length - 1, s.length); n > 0; n--) if (token.startsWith(s.slice(-n))) return n;
+  return 0;
+}
+
+/**
+ * Streams markup with its comments removed and its CDATA sections written as character data
+ * (`<![CDATA[a<b]]>` → `a&lt;b`). Parsers join the text around both (`bob<![CDATA[@]]>example.com`
+ * and `4111<!---->1111` read as one value): by construction, the output has neither, so the text a
+ * parser reads is contiguous in what the masker sees (a value split by elements, `a<b></b>b`, is
+ * not joined). A marker split across chunks is held (at most 8 characters); an unterminated
+ * comment drops the rest of the body, an unterminated CDATA section is text to the end.
+ */
+export class MarkupSections {
+  #state: 'text' | 'comment' | 'cdata' = 'text';
+  #held = '';
+
+  push(chunk: string): string {
+    let text = this.#held + chunk;
+    this.#held = '';
+    let out = '';
+    while (text.length > 0) {
+      if (this.#state === 'text') {
+        const c = text.indexOf(COMMENT_OPEN);
+        const d = text.indexOf(CDATA_OPEN);
+        const at = c < 0 ? d : d < 0 ? c : Math.min(c, d);
+        if (at < 0) {
+          const hold = Math.max(partialSuffix(text, COMMENT_OPEN), partialSuffix(text, CDATA_OPEN));
+          this.#held = text.slice(text.length - hold);
+          return out + text.slice(0, text.length - hold);
+        }
+        out += text.slice(0, at);
+        this.#state = at === c ? 'comment' : 'cdata';
+        text = text.slice(at + (at === c ? COMMENT_OPEN.length : CDATA_OPEN.length));
+      } else {
+        const close = this.#state === 'comment' ? '-->' : ']]>';
+        const at = text.indexOf(close);
+        if (at < 0) {
+          const hold = partialSuffix(text, close);
+          if (this.#state === 'cdata') out += escapeText(text.slice(0, text.length - hold));
+          this.#held = text.slice(text.length - hold);
+          return out;
+        }
+        if (this.#state === 'cdata') out += escapeText(text.slice(0, at));
+        this.#state = 'text';
+        text = text.slice(at + close.length);
+      }
+    }
+    return out;
+  }
+
+  end(): string {
+    const rest = this.#state === 'comment' ? '' : this.#state === 'cdata' ? escapeText(this.#held) : this.#held;
+    this.#held = '';
+    return rest;
+  }
 }
 
 /**

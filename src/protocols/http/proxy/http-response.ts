@@ -4,8 +4,8 @@ import { GatehouseError } from '../../../kernel/errors.ts';
 import { StreamMasker } from '../../../masking/stream-masker.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { SseParser } from '../sse/parser.ts';
-import { formatSse } from '../sse/serializer.ts';
-import { EscapeNormalizer, LineSplitter, MarkupNormalizer, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, LineSplitter, MarkupNormalizer, MarkupSections, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { SseMasker } from './sse-mask.ts';
 import { charsetDecoder, DecodeError, decodeStream, decodeText, TextDecoding } from './decode.ts';
 import { clientHeaders } from './headers.ts';
 import { bodyKind, contentCodings, mediaAllowed, parseMediaType, utf8ContentType, type BodyKind } from './media.ts';
@@ -28,7 +28,7 @@ interface Pipe {
  * The response of an `http` connection. What can be read is decoded (content coding, then
  * charset, a BOM winning) and masked with `plan.masker` (rules + the connection's secrets):
  * JSON and form data whole (bounded), NDJSON line by line, XML/HTML (references decoded) and
- * plain text stream-masked, SSE event by event. Anything else is refused with 502
+ * plain text stream-masked, SSE event by event (`SseMasker`: values joined across events). Anything else is refused with 502
  * `uninspectable_media` when a response rule applies, unless the connection's
  * `pass_media_types` lists it; what passes unparsed is scrubbed of the connection's secrets at
  * byte level. Without a response rule nothing is refused or re-encoded: the body (its content
@@ -80,10 +80,14 @@ export async function writeHttpResponse(res: ProxyResponse, up: Dispatcher.Respo
   if (kind === 'ndjson') return pipeBody(res, up, plan, source, ndjsonPipe(decoder, masker), true, headers);
   if (kind === 'sse') return pipeBody(res, up, plan, source, ssePipe(masker), true, { ...headers, 'cache-control': 'no-cache' });
   // Text and markup: references and escapes a reader could undo are decoded before masking.
+  // Markup: comments dropped and CDATA written as character data first (MarkupSections), so
+  // that the text a parser joins around them is contiguous for the masker.
+  const sections = kind === 'markup' ? new MarkupSections() : undefined;
   const markup = kind === 'markup' ? new MarkupNormalizer() : undefined;
   const escapes = new EscapeNormalizer();
   const pre = (s: string, end: boolean): string => {
-    const t = markup === undefined ? s : end ? markup.push(s) + markup.end() : markup.push(s);
+    const u = sections === undefined ? s : end ? sections.push(s) + sections.end() : sections.push(s);
+    const t = markup === undefined ? u : end ? markup.push(u) + markup.end() : markup.push(u);
     return end ? escapes.push(t) + escapes.end() : escapes.push(t);
   };
   return pipeBody(res, up, plan, source, textPipe(decoder, pre, masker), true, headers);
@@ -142,17 +146,8 @@ function ndjsonPipe(decoder: TextDecoder, masker: TextMasker): Pipe {
 
 function ssePipe(masker: TextMasker): Pipe {
   const parser = new SseParser();
-  const render = (events: ReturnType<SseParser['push']>): string => events.map((e) => {
-    let data: string;
-    try {
-      data = maskJsonText(e.data, masker);
-    } catch (err) {
-      if (!(err instanceof SyntaxError)) throw err;
-      data = masker.mask(e.data).text;
-    }
-    return formatSse({ data, ...(e.event === undefined ? {} : { event: masker.mask(e.event).text }), ...(e.id === undefined ? {} : { id: masker.mask(e.id).text }) });
-  }).join('');
-  return { push: (c) => render(parser.push(Buffer.from(c))), end: () => render(parser.end()) };
+  const events = new SseMasker(masker);
+  return { push: (c) => events.push(parser.push(Buffer.from(c))), end: () => events.push(parser.end()) + events.end() };
 }
 
 /**
