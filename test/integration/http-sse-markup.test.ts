@@ -48,6 +48,23 @@ masking:
     assert.equal(r.text, 'a mailto:[EMAIL] b [EMAIL]');
   });
 
+  test('SSE: an event held back for masking is sent after a silence, not only when the next event comes', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    up.answer = () => ({ headers: { 'content-type': 'text/event-stream' }, chunks: [Buffer.from('data: {"note":"first card 4111 1111"}\n\n'), () => gate, Buffer.from('data: {"note":" 1111 1111 later"}\n\n')] });
+    const r = await request(`${t.url}/proxy/api/feed`, { headers: { authorization: `Bearer ${key}` } });
+    const t0 = Date.now();
+    const timeout = setTimeout(release, 3000); // a gateway that holds the event until the next one: the test fails below, not hangs
+    let first = ''; let rest = ''; let firstMs = -1;
+    for await (const d of r.body) {
+      if (firstMs < 0) { firstMs = Date.now() - t0; first = (d as Buffer).toString(); release(); } else rest += (d as Buffer).toString();
+    }
+    clearTimeout(timeout);
+    assert.ok(firstMs >= 0 && firstMs < 2000, `the first event came after ${firstMs} ms (held until the next event)`);
+    assert.match(first, /first card/);
+    clean(first + rest, '4111 1111 1111 1111');
+  });
+
   test('SSE: non-JSON data is masked as text/plain (percent-encoded email)', async () => {
     const r = await get('text/event-stream', 'data: contact mailto:bob%40example.com\n\n');
     assert.equal(r.text, 'data: contact mailto:[EMAIL]\n\n');

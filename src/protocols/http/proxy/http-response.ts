@@ -1,4 +1,5 @@
 import type { ProxyResponse } from './deps.ts';
+import { after, systemClock } from '../../../kernel/clock.ts';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { StreamMasker } from '../../../masking/stream-masker.ts';
@@ -22,7 +23,19 @@ export const LINE_LIMIT = 4 * 1024 * 1024;
 interface Pipe {
   push(chunk: Uint8Array): string | Uint8Array;
   end(): string | Uint8Array;
+  /**
+   * What it holds back settled now (a pipe that holds output until more input comes): called
+   * when the upstream has sent nothing for {@link IDLE_FLUSH_MS} while it holds something.
+   */
+  idle?: { holding(): boolean; flush(): string };
 }
+
+/**
+ * How long an SSE stream may stay silent before the events held back for masking (a value may
+ * continue in the next event) are settled and sent: a stream of sparse notifications is not held
+ * until its next one. A value split across events further apart than this is masked per part.
+ */
+export const IDLE_FLUSH_MS = 250;
 
 /**
  * The response of an `http` connection. What can be read is decoded (content coding, then
@@ -147,7 +160,11 @@ function ndjsonPipe(decoder: TextDecoder, masker: TextMasker): Pipe {
 function ssePipe(masker: TextMasker): Pipe {
   const parser = new SseParser();
   const events = new SseMasker(masker);
-  return { push: (c) => events.push(parser.push(Buffer.from(c))), end: () => events.push(parser.end()) + events.end() };
+  return {
+    push: (c) => events.push(parser.push(Buffer.from(c))),
+    end: () => events.push(parser.end()) + events.end(),
+    idle: { holding: () => events.holding, flush: () => events.end() },
+  };
 }
 
 /**
@@ -159,9 +176,9 @@ async function pipeBody(res: ProxyResponse, up: Dispatcher.ResponseData, plan: R
   res.writeHead(up.statusCode, { ...plan.scrubHeaders(headers), ...plan.headers() });
   let stage: 'upstream' | 'masking' = 'upstream';
   try {
-    for await (const chunk of source) {
+    for await (const chunk of idleFlushed(source, pipe)) {
       stage = 'masking';
-      const out = pipe.push(chunk);
+      const out = chunk === IDLE ? pipe.idle!.flush() : pipe.push(chunk);
       stage = 'upstream';
       if (out.length > 0) {
         if (typeof out === 'string') plan.capture.add(out);
@@ -190,6 +207,39 @@ async function pipeBody(res: ProxyResponse, up: Dispatcher.ResponseData, plan: R
   }
   res.end();
   return { masked };
+}
+
+/** A tick of {@link idleFlushed}: the upstream was silent for {@link IDLE_FLUSH_MS} while the pipe held output. */
+const IDLE = Symbol('idle');
+
+/**
+ * The chunks of `source`, and {@link IDLE} whenever the upstream stays silent for
+ * {@link IDLE_FLUSH_MS} while `pipe` holds output back (a pipe without `idle`: the chunks only).
+ */
+async function* idleFlushed(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, pipe: Pipe): AsyncGenerator<Uint8Array | typeof IDLE> {
+  const idle = pipe.idle;
+  if (idle === undefined || !(Symbol.asyncIterator in source)) { yield* source; return; }
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      let r: IteratorResult<Uint8Array> | typeof IDLE;
+      if (idle.holding()) {
+        let cancel: (() => void) | undefined;
+        const tick = new Promise<typeof IDLE>((resolve) => { cancel = after(systemClock, IDLE_FLUSH_MS, () => { resolve(IDLE); }); });
+        try { r = await Promise.race([next, tick]); } finally { cancel?.(); }
+      } else {
+        r = await next;
+      }
+      if (r === IDLE) { yield IDLE; continue; } // the read stays pending: awaited again
+      if (r.done === true) return;
+      next = it.next();
+      yield r.value;
+    }
+  } finally {
+    // An early exit (the client left, a failure): the upstream body is destroyed by the caller.
+    void next.catch(() => undefined);
+  }
 }
 
 /**

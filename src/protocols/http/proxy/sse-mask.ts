@@ -76,7 +76,12 @@ export class SseMasker {
     return this.#release();
   }
 
-  /** Ends the stream: every held event, masked. */
+  /** Whether events are held back (their text not settled yet). */
+  get holding(): boolean {
+    return this.#queue.length > 0;
+  }
+
+  /** Ends the stream — or settles it after a silence (the masker goes on with the next events): every held event, masked. */
   end(): string {
     for (const key of [...this.#paths.keys()]) this.#close(key);
     return this.#release();
