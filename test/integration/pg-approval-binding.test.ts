@@ -137,4 +137,40 @@ describe('approvals are bound to what the server runs (real PostgreSQL)', { skip
       assert.equal(await count(), 20);
     } finally { a.close(); }
   });
+  test('a portal running "EXECUTE p" is refused at Execute when p was redefined after its Bind was decided (approved or allowed)', async () => {
+    await reset(50);
+    const closeStmt = (name: string): Buffer => new MessageWriter().byte(0x53).cstring(name).frame(0x43);
+    const a = await connect();
+    try {
+      assert.deepEqual(await errors(a, fe.parse('p', 'UPDATE orders SET total = total + 1 WHERE id = 9'), fe.parse('x', 'EXECUTE p'), fe.sync()), []);
+      const id = pendingId(await errors(a, fe.bind('', 'x'), fe.execute(''), fe.sync()));
+      assert.ok(id);
+      assert.equal((await t.api('POST', `/api/v1/reviews/${id}/approve`, {}, dba)).status, 200);
+      const swapped = await errors(a, fe.bind('', 'x'), closeStmt('p'), fe.parse('p', 'DELETE FROM orders'), fe.execute(''), fe.sync());
+      assert.match(swapped.join(' '), /redefined/);
+      assert.equal(await count(), 50, 'the approved UPDATE ran as a DELETE');
+      // Allowed without review: p reads; redefined as a DELETE between Bind and Execute.
+      assert.deepEqual(await errors(a, fe.parse('r', 'SELECT 1'), fe.parse('y', 'EXECUTE r'), fe.sync()), []);
+      const allowed = await errors(a, fe.bind('', 'y'), closeStmt('r'), fe.parse('r', 'DELETE FROM orders'), fe.execute(''), fe.sync());
+      assert.match(allowed.join(' '), /redefined/);
+      assert.equal(await count(), 50, 'a read became an unreviewed DELETE');
+    } finally { a.close(); }
+  });
+
+  test('an approval of "EXECUTE x" covers what x runs when x is itself "EXECUTE p"', async () => {
+    await reset(50);
+    const a = await connect();
+    const b = await connect();
+    try {
+      assert.deepEqual(await errors(a, fe.parse('p', 'UPDATE orders SET total = total + 1 WHERE id = 10'), fe.parse('x', 'EXECUTE p'), fe.sync()), []);
+      const id = pendingId(await errors(a, fe.query('EXECUTE x')));
+      assert.ok(id, 'EXECUTE x is reviewed');
+      assert.equal((await admin.query<{ total: number }>('SELECT total FROM orders WHERE id = 10')).rows[0]?.total, 100, 'the UPDATE ran unreviewed');
+      assert.match(String((await t.api('GET', `/api/v1/reviews/${id}`, undefined, dba)).json.summary), /WHERE id = 10/);
+      assert.equal((await t.api('POST', `/api/v1/reviews/${id}/approve`, {}, dba)).status, 200);
+      assert.deepEqual(await errors(b, fe.parse('p', 'DELETE FROM orders'), fe.parse('x', 'EXECUTE p'), fe.sync()), []);
+      await errors(b, fe.query('EXECUTE x'));
+      assert.equal(await count(), 50);
+    } finally { a.close(); b.close(); }
+  });
 });
