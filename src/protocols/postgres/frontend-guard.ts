@@ -159,7 +159,7 @@ export class FrontendGuard {
       case FE.execute: {
         const portal = parseExecute(f.body).portal;
         if (!this.#pinsHold(portal)) {
-          this.#refuseBind(`Gatehouse denied Execute: a prepared statement portal "${portal}" runs was redefined after its Bind was decided`, { code: 'policy_denied' });
+          this.#refuseBind(`Gatehouse denied Execute: a prepared statement that portal "${portal}" runs was redefined after its Bind was decided`, { code: 'policy_denied' });
           return;
         }
         const named = this.#lineage?.portal(portal);
