@@ -56,41 +56,77 @@ export function justificationCommand(sql: string): { readonly tag: 'SET' | 'RESE
   return { tag: 'SET', value: text ? text.slice(0, JUSTIFICATION_LIMIT) : undefined };
 }
 
-/** The masked statement (and masked parameters) for approvers, cut to {@link SUMMARY_LIMIT}. */
-export function statementSummary(ctx: Pick<SqlHoldContext, 'svc'>, sql: string, params: readonly (Buffer | null)[] | undefined): string {
+/** A prepared statement an `EXECUTE` of the held statement may run: its text and declared parameter types. */
+export interface ExecutedDefinition { readonly sql: string; readonly types: readonly number[] }
+
+/**
+ * What, besides its text and parameter bytes, decides what a held statement runs on the server
+ * (PostgreSQL wire protocol): each parameter's format code (0 text, 1 binary: the same bytes are
+ * another value), the parameter types the Parse declared, and every definition the gateway tracks
+ * for each prepared statement name its `EXECUTE`s run (in order; nested `EXECUTE`s too).
+ */
+export interface StatementBinding {
+  /** One format code per parameter (the Bind's codes expanded). */
+  readonly formats: readonly number[];
+  /** The parameter type OIDs the Parse declared (0: inferred by the server). */
+  readonly types: readonly number[];
+  readonly executes: readonly { readonly name: string; readonly definitions: readonly ExecutedDefinition[] }[];
+}
+
+/**
+ * The masked statement (and masked parameters) for approvers, cut to {@link SUMMARY_LIMIT}; with a
+ * binding, what each executed name may be, binary parameters in hex (marked binary) and the
+ * declared parameter types.
+ */
+export function statementSummary(ctx: Pick<SqlHoldContext, 'svc'>, sql: string, params: readonly (Buffer | null)[] | undefined, binding?: StatementBinding): string {
   const scanner = ctx.svc.scanner;
-  let text = scanner.mask(sql.slice(0, SUMMARY_LIMIT * 8)).text.replace(/\s+/g, ' ').trim();
+  const masked = (s: string): string => scanner.mask(s.slice(0, SUMMARY_LIMIT * 8)).text.replace(/\s+/g, ' ').trim();
+  let text = masked(sql);
+  for (const e of binding?.executes ?? []) {
+    const defs = e.definitions.map((d) => `${masked(d.sql)}${d.types.some((t) => t !== 0) ? ` (parameter types ${JSON.stringify(d.types)})` : ''}`);
+    text += ` -- ${JSON.stringify(e.name)} is ${defs.length === 1 ? defs[0]! : `one of: ${defs.map((d) => `[${d}]`).join(' ')}`}`;
+  }
   if (params && params.length > 0) {
-    const shown = params.slice(0, 20).map((p) => (p === null ? 'NULL' : scanner.mask(p.subarray(0, 200).toString('utf8')).text));
+    const shown = params.slice(0, 20).map((p, i) => {
+      if (p === null) return 'NULL';
+      if (binding?.formats[i] === 1) return `binary 0x${p.subarray(0, 100).toString('hex')}`;
+      return scanner.mask(p.subarray(0, 200).toString('utf8')).text;
+    });
     text += ` -- params: ${JSON.stringify(shown)}`;
   }
+  if (binding?.types.some((t) => t !== 0)) text += ` -- parameter types: ${JSON.stringify(binding.types)}`;
   return text.length <= SUMMARY_LIMIT ? text : `${text.slice(0, SUMMARY_LIMIT - 1)}…`;
 }
 
 /**
  * Holds one statement for every review its verdict needs (all must let it run, in order) via
  * {@link reviewGate}. The fingerprint of each is `['postgres', connection, sql, params, action]`
- * (params hex-encoded, so binary ones are exact): re-running the same statement with the same
- * parameters after approval runs it once. Never rejects (the gate fails closed).
+ * (params hex-encoded, so binary ones are exact), plus the {@link StatementBinding} when given (the
+ * wire protocol: formats, declared types, what each executed name may be): re-running the same
+ * statement with the same parameters, bound the same way, after approval runs it once. Never
+ * rejects (the gate fails closed).
  *
  * @example
  *   const r = await holdStatement(ctx, verdict, 'DELETE FROM t', undefined);
  *   if (!r.run) refuse(r.refusal, r.message);
  */
-export async function holdStatement(ctx: SqlHoldContext, v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined): Promise<SqlHoldResult> {
+export async function holdStatement(
+  ctx: SqlHoldContext, v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined, binding?: StatementBinding,
+): Promise<SqlHoldResult> {
   let summary: string;
   try {
-    summary = statementSummary(ctx, sql, params);
+    summary = statementSummary(ctx, sql, params, binding);
   } catch {
     return { run: false, refusal: 'denied', message: 'Gatehouse denied the statement: it could not be summarized for review' };
   }
   const paramsJson = JSON.stringify((params ?? []).map((p) => (p === null ? null : p.toString('hex'))));
+  const key = binding === undefined ? [] : [JSON.stringify({ formats: binding.formats, types: binding.types, executes: binding.executes })];
   const { svc } = ctx;
   const ids: string[] = [];
   for (const need of v.reviews) {
     const g = await svc.reviewGate.hold({
       principal: ctx.principal, action: need.action, resource: ctx.connection, facts: { sql: v.facts }, decision: need.decision,
-      fingerprint: requestFingerprint(['postgres', ctx.connection, sql, paramsJson, need.action]),
+      fingerprint: requestFingerprint(['postgres', ctx.connection, sql, paramsJson, need.action, ...key]),
       summary, signal: ctx.signal, ...(ctx.justification === undefined ? {} : { justification: ctx.justification }),
     }, ctx.holdMs);
     if (g.outcome === 'run') { ids.push(g.reviewId); continue; }

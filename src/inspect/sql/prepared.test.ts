@@ -31,6 +31,19 @@ describe('PreparedStatements', () => {
     assert.equal(r.executed.length, 2);
   });
 
+  test('a candidate that is itself an EXECUTE (a Parse of "EXECUTE q") adds what q runs; nesting is bounded', () => {
+    const s = new PreparedStatements();
+    s.register('q', statementOf('DELETE FROM t'));
+    s.register('x', statementOf('EXECUTE q'));
+    const r = s.resolve(inspectSql('EXECUTE x'));
+    assert.ok(r.ok);
+    assert.deepEqual(r.actions, ['sql.read', 'sql.write']);
+    assert.equal(r.executed.length, 2);
+    s.register('loop', statementOf('EXECUTE loop'));
+    const deep = s.resolve(inspectSql('EXECUTE loop'));
+    assert.ok(!deep.ok && /nested too deep/.test(deep.error));
+  });
+
   test('forget and clear are the only ways a name goes away', () => {
     const s = new PreparedStatements();
     s.register('a', statementOf('SELECT 1'));

@@ -8,6 +8,9 @@ export interface PreparedLimits {
   readonly maxCandidates?: number;
 }
 
+/** How deep an `EXECUTE` of a statement that is itself an `EXECUTE` is followed (deeper: denied). */
+const MAX_EXECUTE_DEPTH = 4;
+
 /** Result of resolving the EXECUTEs of a request. */
 export type PreparedResolution =
   | {
@@ -82,12 +85,30 @@ export class PreparedStatements {
     for (const statement of inspection.statements) {
       if (statement.prepared !== undefined) this.register(statement.prepared.name, statement.prepared.statement);
       for (const name of statement.executes) {
-        const candidates = this.#byName.get(name);
-        if (candidates === undefined) return { ok: false, error: `unknown prepared statement "${name}"` };
-        if (candidates.length > this.#maxCandidates) return { ok: false, error: `prepared statement "${name}" is ambiguous` };
-        for (const c of candidates) { executed.push(c); actions.push(...c.actions); }
+        const error = this.#execute(name, actions, executed, 0);
+        if (error !== undefined) return { ok: false, error };
       }
     }
     return { ok: true, actions: sortActions(actions), executed };
+  }
+
+  /**
+   * Adds what `EXECUTE name` may run; a candidate that is itself an `EXECUTE` (a protocol Parse of
+   * `EXECUTE q`) adds what it runs in turn, up to {@link MAX_EXECUTE_DEPTH} levels. An error when not known.
+   */
+  #execute(name: string, actions: SqlAction[], executed: StatementInfo[], depth: number): string | undefined {
+    if (depth >= MAX_EXECUTE_DEPTH) return `prepared statement "${name}" is nested too deep`;
+    const candidates = this.#byName.get(name);
+    if (candidates === undefined) return `unknown prepared statement "${name}"`;
+    if (candidates.length > this.#maxCandidates) return `prepared statement "${name}" is ambiguous`;
+    for (const c of candidates) {
+      executed.push(c);
+      actions.push(...c.actions);
+      for (const inner of c.executes) {
+        const error = this.#execute(inner, actions, executed, depth + 1);
+        if (error !== undefined) return error;
+      }
+    }
+    return undefined;
   }
 }

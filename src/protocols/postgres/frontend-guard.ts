@@ -14,7 +14,7 @@ import type { FunctionVolatility } from './function-volatility.ts';
 import type { LocalSettings } from './local-settings.ts';
 import { OutputLineage, type LineageVerdict } from './output-lineage.ts';
 import type { ResultPath } from './result-path.ts';
-import { justificationCommand } from '../../sql/hold.ts';
+import { justificationCommand, type ExecutedDefinition, type StatementBinding } from '../../sql/hold.ts';
 import type { SessionLink } from './session-link.ts';
 import type { SessionRecording } from './session-recording.ts';
 import { StatementHold, type HoldResult } from './statement-hold.ts';
@@ -29,6 +29,12 @@ const SYNTAX: PgErrorCode = { code: 'bad_request', sqlstate: SQLSTATE.syntaxErro
 const PARSED_BY_HANDLER: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.describe, FE.execute, FE.close]);
 /** Messages that run (or prepare to run) a statement: refused once the session's recording is full. */
 const STATEMENT_MESSAGES: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.execute]);
+/** How deep `EXECUTE` of a statement that is itself an `EXECUTE` is followed (deeper: denied). */
+const MAX_EXECUTE_DEPTH = 4;
+/** What a name a portal executes could denote when its Bind was decided. */
+interface Pin { readonly name: string; readonly candidates: ReadonlySet<Candidate> }
+/** The names the `EXECUTE`s of a text run: for the approval (definitions) and its portal (pins). */
+interface ExecutedNames { readonly names: StatementBinding['executes'][number][]; readonly pins: Pin[] }
 /** A Query that may define or drop prepared statements (checked before looking at its statements). */
 const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
@@ -81,6 +87,8 @@ export class FrontendGuard {
   readonly #names: StatementNames;
   /** The statement held for review, if any. */
   readonly hold: StatementHold;
+  /** Portals whose statement runs `EXECUTE name`: what each name could be when the Bind was decided. */
+  readonly #pinned = new Map<string, readonly Pin[]>();
   #discardUntilSync = false;
   /** Column lineage, on a connection with column rules (see output-lineage.ts). */
   readonly #lineage: OutputLineage | undefined;
@@ -105,7 +113,21 @@ export class FrontendGuard {
   }
 
   /** ReadyForQuery outside a transaction with nothing in flight: cursors and portals of the transaction are gone. */
-  idle(): void { this.#lineage?.idle(); }
+  idle(): void { this.#lineage?.idle(); this.#pinned.clear(); }
+
+  /**
+   * The server resolves `EXECUTE name` when the portal is executed, not bound: each name the
+   * portal runs may now denote only definitions its Bind was decided (and approved) on.
+   */
+  #pinsHold(portal: string): boolean {
+    const pins = this.#pinned.get(portal);
+    if (pins === undefined) return true;
+    for (const p of pins) {
+      const found = this.#names.lookup(p.name);
+      if (found.known && !found.candidates.every((c) => p.candidates.has(c))) return false;
+    }
+    return true;
+  }
 
   /** One client message, in order (a promise while it waits for a decision or a review). */
   frontend(f: Frame): void | Promise<void> {
@@ -136,6 +158,10 @@ export class FrontendGuard {
       }
       case FE.execute: {
         const portal = parseExecute(f.body).portal;
+        if (!this.#pinsHold(portal)) {
+          this.#refuseBind(`Gatehouse denied Execute: a prepared statement that portal "${portal}" runs was redefined after its Bind was decided`, { code: 'policy_denied' });
+          return;
+        }
         const named = this.#lineage?.portal(portal);
         if (named?.sensitive !== undefined) this.#results.markSensitive(named.sensitive);
         this.#results.execute(portal, named && { plan: named.plan });
@@ -195,8 +221,14 @@ export class FrontendGuard {
 
   #afterQueryGuard(f: Frame, sql: string, v: Verdict, lv: LineageVerdict | undefined): void | Promise<void> {
     this.#rec.verdict(v);
-    if (!v.ok && v.effect === 'review') return this.hold.run(v, sql, undefined).then((held) => { this.#forwardQuery(f, sql, v, held, lv); });
+    if (!v.ok && v.effect === 'review') return this.#holdQuery(v, sql).then((held) => { this.#forwardQuery(f, sql, v, held, lv); });
     this.#forwardQuery(f, sql, v, undefined, lv);
+  }
+
+  async #holdQuery(v: Extract<Verdict, { effect: 'review' }>, sql: string): Promise<HoldResult> {
+    const executes = await this.#executed(sql);
+    if (typeof executes === 'string') return { run: false, error: { code: 'policy_denied' }, message: executes };
+    return this.hold.run(v, sql, undefined, { formats: [], types: [], executes: executes.names });
   }
 
   #forwardQuery(f: Frame, sql: string, v: Verdict, held: HoldResult | undefined, lv: LineageVerdict | undefined): void {
@@ -244,7 +276,7 @@ export class FrontendGuard {
     // (an approval is for the exact statement + parameters, and is used by one execution).
     const inspection = this.#svc.inspection.inspectSqlNow(p.sql); // cached by the guard above
     const late = inspection.ok && inspection.statements.some((s) => s.executes.length > 0 || s.prepared !== undefined);
-    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v });
+    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v, ...(p.typeOids.length === 0 ? {} : { types: p.typeOids }) });
     // A PREPARE sent through Parse defines its name when executed, unconfirmed: it counts for good.
     if (inspection.ok) for (const s of inspection.statements) if (s.prepared) this.#names.mayDefine(s.prepared.name, { sql: p.sql, verdict: undefined });
     this.#results.parsed(p.name);
@@ -274,15 +306,67 @@ export class FrontendGuard {
     for (const { v } of verdicts) {
       if (!v.ok && v.effect === 'deny') { this.#link.corkUpstream(); this.#refuseBind(v.message, { code: 'policy_denied' }); return; }
     }
-    for (const { sql, v } of verdicts) {
+    // What the portal runs through names (EXECUTE p): resolved now, and checked again at its Execute.
+    const pins: Pin[] = [];
+    const executed: ExecutedNames[] = [];
+    for (const c of candidates) {
+      if (c.verdict !== undefined) { executed.push({ names: [], pins: [] }); continue; }
+      const e = await this.#executed(c.sql);
+      if (typeof e === 'string') { this.#link.corkUpstream(); this.#refuseBind(e, { code: 'policy_denied' }); return; }
+      executed.push(e);
+      pins.push(...e.pins);
+    }
+    const formats = b.params.map((_, i) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : b.paramFormats[i] ?? -1));
+    for (const [i, { sql, v }] of verdicts.entries()) {
       if (v.ok || v.effect !== 'review') continue;
-      const held = await this.hold.run(v, sql, b.params);
+      const binding: StatementBinding = { formats, types: candidates[i]!.types ?? [], executes: executed[i]!.names };
+      const held = await this.hold.run(v, sql, b.params, binding);
       if (this.#link.isClosed()) return;
       if (!held.run) { this.#link.corkUpstream(); this.#refuseBind(held.message, held.error); return; }
     }
     if (this.#link.isClosed()) return;
     this.#link.corkUpstream();
-    this.#forwardBind(f, b);
+    this.#forwardBind(f, b, pins);
+  }
+
+  /**
+   * What the `EXECUTE`s of `sql` may run, for an approval's key and summary and for the Execute
+   * of a portal: every definition the session may have for each name, and theirs in turn (a Parse
+   * may hold `EXECUTE q`). A name the gateway does not track (unless defined earlier in `sql`
+   * itself), a denied definition, or nesting deeper than {@link MAX_EXECUTE_DEPTH} → a refusal
+   * message (fail closed).
+   */
+  async #executed(sql: string, depth = 0): Promise<ExecutedNames | string> {
+    const inspection = await this.#svc.inspection.inspectSql(sql);
+    if (!inspection.ok) return `Gatehouse denied the statement: it could not be parsed (${inspection.error})`;
+    const out: ExecutedNames = { names: [], pins: [] };
+    const definedHere = new Set<string>();
+    for (const s of inspection.statements) {
+      if (s.prepared) definedHere.add(s.prepared.name);
+      for (const name of s.executes) {
+        if (depth >= MAX_EXECUTE_DEPTH) return `Gatehouse denied the statement: prepared statements nested deeper than ${MAX_EXECUTE_DEPTH} levels`;
+        const found = this.#names.lookup(name);
+        if (!found.known) {
+          if (definedHere.has(name)) continue; // its only definition is in the text
+          return `Gatehouse denied the statement: prepared statement "${name}" is not known to the gateway`;
+        }
+        const definitions: ExecutedDefinition[] = [];
+        for (const c of found.candidates) {
+          if (c.verdict?.ok === false && c.verdict.effect === 'deny') return c.verdict.message;
+          definitions.push({ sql: c.sql, types: c.types ?? [] });
+        }
+        definitions.sort((a, b) => (a.sql < b.sql ? -1 : a.sql > b.sql ? 1 : a.types.join(',') < b.types.join(',') ? -1 : 1));
+        out.names.push({ name, definitions });
+        out.pins.push({ name, candidates: new Set(found.candidates) });
+        for (const c of found.candidates) {
+          const inner = await this.#executed(c.sql, depth + 1);
+          if (typeof inner === 'string') return inner;
+          out.names.push(...inner.names);
+          out.pins.push(...inner.pins);
+        }
+      }
+    }
+    return out;
   }
 
   /** The verdict for a definition that depends on other names (EXECUTE) or was made in SQL (PREPARE), now. */
@@ -296,7 +380,9 @@ export class FrontendGuard {
   }
 
   /** Bind forwarded: the portal gets its statement's output plan (column lineage, used at its Execute). */
-  #forwardBind(f: Frame, b: BindMessage): void {
+  #forwardBind(f: Frame, b: BindMessage, pins: readonly Pin[] = []): void {
+    if (pins.length > 0) this.#pinned.set(b.portal, pins);
+    else this.#pinned.delete(b.portal);
     this.#lineage?.bind(b.portal, b.statement);
     this.#results.bound(b);
     this.#rec.acknowledgeable('bind');

@@ -63,15 +63,21 @@ export function parseQuery(body: Buffer): string {
 }
 
 /** Parse ('P'). */
-export interface ParseMessage { readonly name: string; readonly sql: string; readonly paramTypes: number }
+export interface ParseMessage {
+  readonly name: string; readonly sql: string; readonly paramTypes: number;
+  /** The declared parameter type OIDs (0: the server infers it). */
+  readonly typeOids: readonly number[];
+}
 export function parseParse(body: Buffer): ParseMessage {
   const r = new BodyReader(body);
   const name = r.cstring();
   const sql = r.cstring();
   const paramTypes = r.count16(4);
-  r.bytes(paramTypes * 4);
+  const oids = r.bytes(paramTypes * 4);
   r.end();
-  return { name, sql, paramTypes };
+  const typeOids: number[] = [];
+  for (let i = 0; i < paramTypes; i++) typeOids.push(oids.readUInt32BE(i * 4));
+  return { name, sql, paramTypes, typeOids };
 }
 
 /** Bind ('B'): portal, statement, parameters (null = SQL NULL) and result format codes. */

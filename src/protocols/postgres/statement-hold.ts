@@ -1,6 +1,6 @@
 import type { PostgresDeps } from './deps.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { holdStatement, type ReviewVerdict, type SqlHoldResult } from '../../sql/hold.ts';
+import { holdStatement, type ReviewVerdict, type SqlHoldResult, type StatementBinding } from '../../sql/hold.ts';
 import { SQLSTATE, type PgErrorCode } from './errors.ts';
 import { sqlstateOf } from '../../kernel/errors.ts';
 import type { SessionLink } from './session-link.ts';
@@ -55,8 +55,8 @@ export class StatementHold {
     this.#init = init;
   }
 
-  /** Holds `sql` (with Bind parameters, if any) via the review gate; records the outcome. */
-  async run(v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined): Promise<HoldResult> {
+  /** Holds `sql` (with Bind parameters, if any, and what decides what it runs) via the review gate; records the outcome. */
+  async run(v: ReviewVerdict, sql: string, params: readonly (Buffer | null)[] | undefined, binding: StatementBinding): Promise<HoldResult> {
     const { link, rec } = this.#init;
     const h: Held = { ac: new AbortController(), bytes: 0, cancelled: false };
     this.#held = h;
@@ -67,7 +67,7 @@ export class StatementHold {
       const r = pgHoldResult(await holdStatement({
         svc: this.#init.svc, principal: this.#init.principal, connection: this.#init.connection, justification: this.#init.justification(),
         signal: h.ac.signal, cancelled: () => h.cancelled,
-      }, v, sql, params));
+      }, v, sql, params, binding));
       rec.event('review', r.run ? { outcome: 'run', review_ids: r.reviewIds } : { outcome: 'refused', code: sqlstateOf(r.error.code, r.error.sqlstate), review_id: r.reviewId ?? null, message: r.message });
       return r;
     } finally {

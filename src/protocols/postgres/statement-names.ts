@@ -9,6 +9,8 @@ import type { Verdict } from '../../sql/guard.ts';
 export interface Candidate {
   readonly sql: string;
   readonly verdict: Verdict | undefined;
+  /** The parameter type OIDs a Parse declared (part of what runs: an approval is bound to them). */
+  readonly types?: readonly number[];
 }
 
 /** An operation on a name inside a simple Query, applied when its CommandComplete arrives. */
@@ -229,8 +231,8 @@ function poisoned(name: string): Candidate {
   };
 }
 
-/** Candidates are the same definition when text and verdict object are (a verdict is per decision). */
+/** Candidates are the same definition when text, declared parameter types and verdict kind are. */
 function candidateKey(c: Candidate): string {
   const v = c.verdict;
-  return `${v === undefined ? 'x' : v.ok ? 'o' : v.effect === 'review' ? 'r' : 'd'}${c.sql}`;
+  return `${v === undefined ? 'x' : v.ok ? 'o' : v.effect === 'review' ? 'r' : 'd'}${(c.types ?? []).join(',')};${c.sql}`;
 }
