@@ -16,7 +16,7 @@ import { writeResponse } from './respond.ts';
 import { EVENT_OVERHEAD_BYTES, JSON_BYTES_PER_CHAR, recordRoom } from '../../../recording/record-room.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
-import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
+import { forwardedHeaderTexts, reviewedHeaders, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { cachedEchoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
@@ -175,7 +175,8 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       // Held until approved (then proceeds as allow); denied or still pending → thrown as a 403.
       const reviewId = await holdForReview(svc, {
         principal, action, connection: connection.name, method, upstreamPath: path, endpoint: target.endpoint, raw,
-        text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers, scanner, signal: ac.signal,
+        text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers,
+        forwarded: reviewedHeaders(req.headers, connection), scanner, signal: ac.signal,
       });
       if (recording) rec.review_id = reviewId;
       if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
