@@ -2,6 +2,7 @@ import { recordedIdentity, type Principal } from '../identity/principal.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/log.ts';
 import type { TextMasker } from '../masking/text-masker.ts';
+import { maskedExcerpt } from '../inspect/prompt/excerpt.ts';
 import { isRecording, type Recorder, type RecordEvent } from '../recording/recorder.ts';
 
 /** What a tap needs: the recorder, the clock of its events, where a recorder failure is logged. */
@@ -70,6 +71,21 @@ export class RecordingTap {
     const t = text.length > this.#opts.textLimit ? text.slice(0, this.#opts.textLimit) : text;
     try {
       return this.#opts.masker ? this.#opts.masker.mask(t).text : t;
+    } catch {
+      return '[unrecordable]';
+    }
+  }
+
+  /**
+   * A text that may be a JSON document (tool arguments, a tool's result) as recorded: masked with
+   * the fail-closed walk when it is one, else as text with its escapes decoded, then cut to the
+   * protocol's text limit (`inspect/prompt/excerpt.ts`). Never throws.
+   */
+  excerpt(text: string): string {
+    const m = this.#opts.masker;
+    if (m === undefined) return this.text(text);
+    try {
+      return maskedExcerpt(text, m, this.#opts.textLimit);
     } catch {
       return '[unrecordable]';
     }

@@ -123,7 +123,10 @@ describe('reviews end to end: OpenAI SDK timeout path', () => {
     assert.match(raw.headers.get('content-type') ?? '', /application\/problem\+json/);
     const problem = await raw.json() as { code: string; review_id: string };
     assert.equal(problem.code, 'review_required');
-    assert.equal(problem.review_id, id, 'the same pending review is reused for the same request');
+    // Its headers are not the SDK's (user-agent, x-stainless-*): another request, another review.
+    assert.notEqual(problem.review_id, id, 'an approval covers the forwarded headers too');
+    const same = await rejected();
+    assert.equal((same.error as { review_id?: string }).review_id, id, 'the same pending review is reused for the same request');
 
     const ok = await e.t.api('POST', `/api/v1/reviews/${id}/approve`, {}, e.bob);
     assert.equal(ok.status, 200, JSON.stringify(ok.json));

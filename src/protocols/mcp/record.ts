@@ -172,8 +172,12 @@ export class McpSession {
     await this.#tap.flush();
   }
 
-  /** `text` bounded to {@link RECORD_TEXT_LIMIT} and masked with every detector (for recording arguments and results). Never throws. */
+  /**
+   * `text` masked with every detector — a JSON document with the fail-closed walk (payloads,
+   * keys, credential-keyed values), other text with its escapes decoded — and bounded to
+   * {@link RECORD_TEXT_LIMIT} (for recording arguments and results). Never throws.
+   */
   excerpt(text: string): string {
-    return this.#tap.text(text);
+    return this.#tap.excerpt(text);
   }
 }

@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { Connection } from '../../../connections/registry.ts';
 import { ExactBytesScrubber, withExactValues } from '../../../masking/exact-values.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
+import { maskDecoded } from '../../../inspect/prompt/excerpt.ts';
 
 /** Shorter secrets are not searched for (they would match ordinary text); the config should not hold them. */
 export const MIN_SECRET_LENGTH = 6;
@@ -115,16 +116,20 @@ export function echoScrubber(conn: Connection): ExactBytesScrubber | undefined {
 }
 
 /**
- * Response header values masked with `masker` (rules + secrets), and for the headers that only
- * carry framing and caching metadata with `secrets` alone (their values are not content).
- * Returns the same object when nothing changed.
+ * Response header values for the client: each masked with `masker` (rules + secrets), escapes a
+ * reader undoes decoded first (`location: /users/bob%40example.com`). Framing and caching
+ * metadata (a media type, dates, numbers and durations, cache directives, header-name lists,
+ * codings, opaque validators) is exempt from the rules — masking a date or a rate limit as a
+ * phone number would break it — only when its value validates as what the header holds; it is
+ * then scrubbed of the secrets (`secrets`) alone, and a media type keeps only its `charset` and
+ * `boundary` parameters. Any other value is masked. Returns the same object when nothing changed.
  */
 export function scrubHeaders(headers: Record<string, string | string[]>, masker: TextMasker | undefined, secrets: TextMasker | undefined): Record<string, string | string[]> {
+  if (masker === undefined && secrets === undefined) return headers;
   let out: Record<string, string | string[]> | undefined;
   for (const [name, value] of Object.entries(headers)) {
-    const m = isMetadata(name) ? secrets : masker;
-    if (m === undefined) continue;
-    const masked = Array.isArray(value) ? value.map((v) => m.mask(v).text) : m.mask(value).text;
+    const one = (v: string): string => scrubHeader(name, v, masker, secrets);
+    const masked = Array.isArray(value) ? value.map(one) : one(value);
     if (Array.isArray(value) ? (masked as string[]).some((v, i) => v !== value[i]) : masked !== value) {
       out ??= { ...headers };
       out[name] = masked;
@@ -133,9 +138,78 @@ export function scrubHeaders(headers: Record<string, string | string[]>, masker:
   return out ?? headers;
 }
 
-/** Headers whose values are framing, dates, cache validators or rate limits: never content. */
-const FRAMING = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'date', 'last-modified', 'expires', 'etag', 'cache-control', 'vary', 'age', 'accept-ranges', 'server-timing', 'retry-after', 'retry-after-ms']);
+function scrubHeader(name: string, v: string, masker: TextMasker | undefined, secrets: TextMasker | undefined): string {
+  const framing = framingValue(name, v);
+  if (framing !== undefined) {
+    // A media type, a list of header names or codings: masked with the rules too (a normal one has
+    // nothing they find, and a token they would rewrite is not framing); dates and numbers: secrets only.
+    const m = framing.rules ? masker ?? secrets : secrets;
+    return m === undefined ? framing.value : m.mask(framing.value).text;
+  }
+  const m = masker ?? secrets;
+  return m === undefined ? v : maskDecoded(v, m);
+}
 
-function isMetadata(name: string): boolean {
-  return FRAMING.has(name) || name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-') || name.endsWith('-ms');
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_TYPE = new RegExp(`^\\s*(${TOKEN}/${TOKEN})\\s*((?:;.*)?)$`);
+const PARAM = new RegExp(`;\\s*(${TOKEN})=("(?:[^"\\\\]|\\\\.)*"|${TOKEN})\\s*`, 'y');
+/** Media type parameters kept; others are dropped (a client reads no data from them). */
+const KEPT_PARAMS = new Set(['charset', 'boundary']);
+const TOKEN_LIST = /^\s*(?:\*|[A-Za-z0-9!#$%&'*+.^_`|~-]+)(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*\s*$/;
+const HTTP_DATE = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+/** A number or a duration as rate-limit headers write them (`4999`, `0.5`, `12ms`, `6m0s`). */
+const NUMBER = /^\s*(?:\d+(?:\.\d+)?(?:ms|s|m|h)?)+\s*$/;
+const CACHE_DIRECTIVES = new Set(['private', 'public', 'no-cache', 'no-store', 'max-age', 's-maxage', 'must-revalidate', 'proxy-revalidate', 'no-transform', 'immutable', 'stale-while-revalidate', 'stale-if-error', 'must-understand', 'only-if-cached', 'max-stale', 'min-fresh']);
+const ETAG = /^(?:W\/)?"[A-Za-z0-9+/=_.:-]*"$/;
+
+/**
+ * The value a framing header keeps, when `v` validates as what header `name` holds (`rules`: the
+ * connection's rules still apply to it); undefined for a header that is not framing or a value
+ * that does not validate (then masked as content).
+ */
+function framingValue(name: string, v: string): { value: string; rules: boolean } | undefined {
+  switch (name) {
+    case 'content-type': return mediaType(v);
+    case 'content-length': case 'age': return NUMBER.test(v) ? { value: v, rules: false } : undefined;
+    case 'date': case 'last-modified': case 'expires': return HTTP_DATE.test(v) ? { value: v, rules: false } : undefined;
+    case 'retry-after': return NUMBER.test(v) || HTTP_DATE.test(v) ? { value: v, rules: false } : undefined;
+    case 'vary': case 'content-encoding': case 'transfer-encoding': case 'accept-ranges': return TOKEN_LIST.test(v) ? { value: v, rules: true } : undefined;
+    case 'etag': return ETAG.test(v) ? { value: v, rules: true } : undefined;
+    case 'cache-control': return cacheControl(v) ? { value: v, rules: false } : undefined;
+  }
+  if (name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-') || name.endsWith('-ms')) {
+    return NUMBER.test(v) || ISO_DATE.test(v) || HTTP_DATE.test(v) ? { value: v, rules: false } : undefined;
+  }
+  return undefined;
+}
+
+/** `type/subtype` with its `charset` and `boundary` parameters (the value itself when it has no other). */
+function mediaType(v: string): { value: string; rules: boolean } | undefined {
+  const m = MEDIA_TYPE.exec(v);
+  if (m === null) return undefined;
+  const rest = m[2]!;
+  const kept: string[] = [];
+  let dropped = false;
+  PARAM.lastIndex = 0;
+  while (PARAM.lastIndex < rest.length) {
+    const at = PARAM.lastIndex;
+    const p = PARAM.exec(rest);
+    if (p === null) {
+      // A trailing `;` (with spaces) is harmless; anything else is not a media type.
+      if (!/^[\s;]*$/.test(rest.slice(at))) return undefined;
+      dropped = true;
+      break;
+    }
+    if (KEPT_PARAMS.has(p[1]!.toLowerCase())) kept.push(`${p[1]!}=${p[2]!}`);
+    else dropped = true;
+  }
+  return { value: dropped ? [m[1]!, ...kept].join('; ') : v, rules: true };
+}
+
+function cacheControl(v: string): boolean {
+  return v.split(',').every((d) => {
+    const [k, val, extra] = d.trim().split('=');
+    return k !== undefined && extra === undefined && CACHE_DIRECTIVES.has(k.toLowerCase()) && (val === undefined || /^\d+$/.test(val));
+  });
 }

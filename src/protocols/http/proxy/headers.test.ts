@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { Connection } from '../../../connections/registry.ts';
 import { MaskingRules } from '../../../masking/rules.ts';
-import { upstreamHeaders } from './headers.ts';
+import { OVERRIDE_HEADERS, reviewedHeaders, upstreamHeaders } from './headers.ts';
 
 const hashKey = randomBytes(32);
 const conn: Connection = { name: 'openai', type: 'llm', provider: 'openai', url: 'http://127.0.0.1:1', credentials: {}, tags: [], source: 'config' };
@@ -34,5 +34,23 @@ describe('upstreamHeaders: egress masking with the clean-text cache', () => {
     assert.equal(out['x-hop'], undefined);
     assert.equal(out['x-kept'], '2');
     assert.equal(upstreamHeaders({ 'x-hop': '1' }, conn, egress)['x-hop'], '1');
+  });
+});
+
+describe('method and URL overrides; the headers a review is for', () => {
+  test('override headers are never forwarded (policy decides on the method and path it sees)', () => {
+    const client = Object.fromEntries([...OVERRIDE_HEADERS].map((n) => [n, 'DELETE']));
+    const out = upstreamHeaders({ ...client, 'x-kept': '1' }, conn);
+    for (const n of OVERRIDE_HEADERS) assert.equal(out[n], undefined, n);
+    assert.equal(out['x-kept'], '1');
+  });
+
+  test('reviewedHeaders: what is forwarded, sorted; credentials, gateway-owned, hop-by-hop and trace context left out', () => {
+    const bearer = { ...conn, type: 'http' as const, credentials: { header_name: { reveal: () => 'X-Vault' }, header_value: { reveal: () => 'v' } } } as unknown as Connection;
+    const got = reviewedHeaders({
+      'x-note': 'b', 'content-type': 'application/json', authorization: 'Bearer ghk_x', cookie: 'c', 'gatehouse-session': 's',
+      'gatehouse-justification': 'j', connection: 'keep-alive', 'x-vault': 'client', traceparent: '00-1', 'x-http-method-override': 'DELETE', 'accept-encoding': 'gzip',
+    }, bearer);
+    assert.deepEqual(got, [['content-type', 'application/json'], ['x-note', 'b']]);
   });
 });

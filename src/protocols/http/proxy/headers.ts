@@ -11,6 +11,26 @@ const DROP = new Set([
 ]);
 /** Client credentials and state that must never reach an upstream. */
 const NEVER_FORWARD = new Set(['authorization', 'x-api-key', 'cookie', 'gatehouse-session', 'accept-encoding', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip']);
+/**
+ * Method and URL override headers: frameworks and proxies upstream run another method or path than
+ * the request line's when they see one, and policy (and a review) decides on the method and path
+ * the gateway sees. Never forwarded (attacker review, finding 3).
+ */
+export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  'x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method', 'x-forwarded-method',
+  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-forwarded-uri', 'x-forwarded-path', 'x-forwarded-prefix',
+  'x-envoy-original-path', 'x-envoy-original-method',
+]);
+/**
+ * Forwarded headers left out of a review's fingerprint: trace context that clients set anew on
+ * every request and that carries no instruction to the upstream.
+ */
+const VOLATILE = new Set(['traceparent', 'tracestate', 'baggage', 'sentry-trace', 'x-amzn-trace-id', 'x-cloud-trace-context', 'b3', 'x-stainless-retry-count']);
+
+/** Whether a client header is never forwarded: hop-by-hop, the client's credentials, the gateway's own (`gatehouse-*`), overrides. */
+function dropped(name: string, extra: ReadonlySet<string>): boolean {
+  return DROP.has(name) || NEVER_FORWARD.has(name) || OVERRIDE_HEADERS.has(name) || extra.has(name) || name.startsWith('proxy-') || name.startsWith('gatehouse-');
+}
 
 const NONE_LISTED: ReadonlySet<string> = new Set();
 
@@ -36,7 +56,7 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
   const extra = listed(client.connection);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(client)) {
-    if (value === undefined || DROP.has(name) || NEVER_FORWARD.has(name) || extra.has(name) || name.startsWith('proxy-')) continue;
+    if (value === undefined || dropped(name, extra)) continue;
     const v = Array.isArray(value) ? value.join(', ') : value;
     // A header name cannot be rewritten into a placeholder (brackets are not token characters): one that carries data is refused.
     if (egress !== undefined && !isCleanText(egress, name) && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
@@ -58,10 +78,31 @@ export function forwardedHeaderTexts(client: IncomingHttpHeaders): string[] {
   const extra = listed(client.connection);
   const out: string[] = [];
   for (const [name, value] of Object.entries(client)) {
-    if (value === undefined || DROP.has(name) || NEVER_FORWARD.has(name) || extra.has(name) || name.startsWith('proxy-') || NOT_CONTENT.has(name)) continue;
+    if (value === undefined || dropped(name, extra) || NOT_CONTENT.has(name)) continue;
     out.push(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return out;
+}
+
+/**
+ * The client headers that {@link upstreamHeaders} forwards, as `[name, value]` pairs sorted by
+ * (lower-case) name, for a review's fingerprint and summary: an approval is for the request with
+ * these headers. Left out: what is never forwarded, what the gateway sets itself (the vaulted
+ * credential's header, `accept-encoding`) and trace context ({@link VOLATILE}). Values as the client
+ * sent them (a request rule's masking of them is a function of them).
+ *
+ * @example reviewedHeaders({ 'X-Note': 'a', 'content-type': 'application/json' }, conn) // [['content-type', 'application/json'], ['x-note', 'a']]
+ */
+export function reviewedHeaders(client: IncomingHttpHeaders, conn: Connection): [string, string][] {
+  const extra = listed(client.connection);
+  const owned = new Set(Object.keys(credentialHeaders(conn)));
+  const out: [string, string][] = [];
+  for (const [raw, value] of Object.entries(client)) {
+    const name = raw.toLowerCase();
+    if (value === undefined || dropped(name, extra) || owned.has(name) || VOLATILE.has(name)) continue;
+    out.push([name, Array.isArray(value) ? value.join(', ') : value]);
+  }
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
 }
 
 /** The vaulted credential as upstream headers (revealed only here). */

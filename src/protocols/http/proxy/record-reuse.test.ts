@@ -77,20 +77,33 @@ describe('the recording reuses the data path\'s masking (equal to masking again)
     }), { numRuns: 600 });
   });
 
-  test('recordedText: a capture of several texts, or one over the limit, is masked as before', () => {
+  test('recordedText: a capture of several texts is masked as before; one document over the limit is walked whole, then cut', () => {
     const c = new TextCapture();
     const doc = { a: 'mail bob@example.com' };
     c.addDocument(JSON.stringify(doc), doc);
     c.add('{"b":"call 415-555-0134"}');
     assert.equal(c.doc, undefined);
     assert.equal(recordedText(c, scanner), maskedExcerpt(c.text, scanner));
-    const big = { a: 'x'.repeat(RECORD_TEXT_LIMIT), b: 'bob@example.com' };
+    // One document over the limit: walked whole, its masked serialization cut (a payload past
+    // the limit is not cut in half and kept), with the document or the text a worker serialized.
+    const b64 = Buffer.from('AKIA' + 'Q3EGRVH2LXJ7KZ4N').toString('base64');
+    const big = { a: 'x'.repeat(RECORD_TEXT_LIMIT - 20), b: b64, c: 'bob@example.com' };
+    const whole = JSON.stringify(big);
     const d = new TextCapture();
-    d.addDocument(JSON.stringify(big), big);
-    assert.equal(d.doc, undefined);
+    d.addDocument(whole, big);
     assert.equal(d.truncated, true);
-    assert.ok(!recordedText(d, scanner).includes('bob@example.com') || maskedExcerpt(d.text, scanner).includes('bob@example.com'));
-    assert.equal(recordedText(d, scanner), maskedExcerpt(d.text, scanner));
+    assert.equal(d.whole, whole);
+    const rec = recordedText(d, scanner);
+    assert.equal(rec, maskedExcerpt(whole, scanner));
+    assert.equal(rec.length, RECORD_TEXT_LIMIT);
+    assert.ok(!rec.includes(b64.slice(0, 12)), 'the cut payload is masked');
+    const w = new TextCapture();
+    w.addDocument(whole, undefined);
+    assert.equal(recordedText(w, scanner), rec);
+    // Pieces of a document (never parsed whole): masked as text, escapes decoded.
+    const p = new TextCapture();
+    p.add('{"a":"mail bob\\u0040example.com');
+    assert.ok(!recordedText(p, scanner).includes('example.com'), recordedText(p, scanner));
   });
 
   test('maskRecordData with its clean-string cache equals masking every string, repeats included', () => {

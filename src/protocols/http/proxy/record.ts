@@ -4,6 +4,7 @@ import { RecordingTap } from '../../../enforce/tap.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
+import { maskedExcerpt as excerpt } from '../../../inspect/prompt/excerpt.ts';
 
 /** Most characters of prompt or response text kept in one recorded event. */
 export const RECORD_TEXT_LIMIT = 64 * 1024;
@@ -18,14 +19,30 @@ export class TextCapture {
    * parsing the text again ({@link recordedText}).
    */
   doc: object | undefined = undefined;
-  /** Adds a whole JSON document's text (`JSON.stringify(doc)`), which the caller no longer changes. */
+  /**
+   * The whole text of the one JSON document the capture holds when it is longer than the limit
+   * (`text` is then its first {@link RECORD_TEXT_LIMIT} characters): the recording walks the whole
+   * document and cuts the masked serialization, so that nothing the walk finds is cut in half
+   * and kept ({@link recordedText}).
+   */
+  whole: string | undefined = undefined;
+  /**
+   * Adds a whole JSON document's text (`JSON.stringify(doc)`, or the text a worker serialized
+   * when `doc` is undefined), which the caller no longer changes.
+   */
   addDocument(text: string, doc: unknown): void {
     const first = this.text === '' && !this.truncated;
     this.add(text);
-    this.doc = first && doc !== null && typeof doc === 'object' && this.text === text ? doc : undefined;
+    const isDoc = first && doc !== null && typeof doc === 'object';
+    this.doc = isDoc && this.text === text ? doc : undefined;
+    if (first && this.text !== text) {
+      this.whole = text;
+      if (isDoc) this.doc = doc;
+    }
   }
   add = (s: string): void => {
     this.doc = undefined;
+    this.whole = undefined;
     if (this.text.length >= RECORD_TEXT_LIMIT) {
       this.truncated = true;
       return;
@@ -159,6 +176,14 @@ export function recordEvent(
  * serialized again; otherwise the text is masked as {@link maskedExcerpt} masks it.
  */
 export function recordedText(capture: TextCapture, scanner: TextMasker): string {
+  if (capture.whole !== undefined) {
+    // One document over the limit: walked whole (parsed again if a worker serialized it), then cut.
+    try {
+      return JSON.stringify(redactDocument(capture.doc ?? JSON.parse(capture.whole), scanner)).slice(0, RECORD_TEXT_LIMIT);
+    } catch {
+      // (nesting, an over-limit payload): masked as text below
+    }
+  }
   if (capture.doc !== undefined && !capture.truncated && capture.text.length <= RECORD_TEXT_LIMIT && isJsonStart(capture.text)) {
     try {
       if (inspectPrompt(capture.doc, scanner).findings === 0) return capture.text;
@@ -174,18 +199,11 @@ function isJsonStart(t: string): boolean {
   return c === 123 || c === 91;
 }
 
-/** `text` bounded and masked with `scanner` (for recording prompts and responses). */
+/**
+ * `text` masked with `scanner` and bounded to {@link RECORD_TEXT_LIMIT} (for recording prompts
+ * and responses): a whole JSON document is walked whole and its masked serialization cut; other
+ * text is masked with its escapes decoded (`inspect/prompt/excerpt.ts`).
+ */
 export function maskedExcerpt(text: string, scanner: TextMasker): string {
-  const t = text.slice(0, RECORD_TEXT_LIMIT);
-  const c = t.charCodeAt(0);
-  if (c === 123 || c === 91) {
-    // A whole JSON document (a prompt, a JSON response): the fail-closed walk, so that keys,
-    // numbers, encoded payloads and credential-keyed values are masked too, not only the text.
-    try {
-      return JSON.stringify(redactDocument(JSON.parse(t), scanner));
-    } catch {
-      // truncated or not JSON: masked as text below
-    }
-  }
-  return scanner.mask(t).text;
+  return excerpt(text, scanner, RECORD_TEXT_LIMIT);
 }

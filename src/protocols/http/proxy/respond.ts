@@ -110,7 +110,7 @@ export async function writeResponse(res: ProxyResponse, up: Dispatcher.ResponseD
     }
     const text = off?.text ?? JSON.stringify(doc);
     if (off === undefined) plan.capture.addDocument(text, doc);
-    else plan.capture.add(text);
+    else plan.capture.addDocument(text, undefined);
     await finishOrFail(plan, { masked: true, usage });
     res.writeHead(up.statusCode, { ...plan.scrubHeaders(clientHeaders(up.headers, true)), 'content-length': String(Buffer.byteLength(text)), ...plan.headers() });
     res.end(text);

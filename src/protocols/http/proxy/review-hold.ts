@@ -31,6 +31,8 @@ export interface HttpReviewInput {
   readonly facts: Facts;
   readonly decision: Decision;
   readonly headers: IncomingHttpHeaders;
+  /** The forwarded client headers (`reviewedHeaders`): part of the fingerprint, shown masked in the summary. */
+  readonly forwarded: readonly (readonly [string, string])[];
   /** All-detector masker (the summary never carries a detected entity). */
   readonly scanner: TextMasker;
   /** Aborts the hold when the client goes away. */
@@ -44,13 +46,27 @@ export function justificationHeader(headers: IncomingHttpHeaders): string | unde
   return v ? v.slice(0, JUSTIFICATION_LIMIT) : undefined;
 }
 
-/** `METHOD endpoint: <masked excerpt>` cut to {@link SUMMARY_LIMIT} characters. */
-export function reviewSummary(method: string, endpoint: string, text: string | undefined, scanner: TextMasker): string {
+/** Most characters of the summary given to the forwarded headers. */
+const SUMMARY_HEADERS_LIMIT = 200;
+
+/**
+ * `METHOD endpoint: <masked excerpt> [headers: name: value; …]` cut to {@link SUMMARY_LIMIT}
+ * characters; the headers (masked, with escapes decoded) keep their room at the end, so that an
+ * approver sees what besides the body the upstream gets.
+ */
+export function reviewSummary(method: string, endpoint: string, text: string | undefined, scanner: TextMasker, headers: readonly (readonly [string, string])[] = []): string {
   // The path may carry personal data (`/users/bob@example.com`): masked like the body.
   const head = `${method} ${scanner.mask(endpoint.slice(0, SUMMARY_LIMIT)).text}`;
-  if (text === undefined || text === '') return head.slice(0, SUMMARY_LIMIT);
+  let tail = '';
+  if (headers.length > 0) {
+    const joined = headers.map(([n, v]) => `${n}: ${v}`).join('; ').slice(0, SUMMARY_HEADERS_LIMIT * 8);
+    const masked = maskedExcerpt(joined, scanner);
+    tail = ` [headers: ${masked.length <= SUMMARY_HEADERS_LIMIT ? masked : `${masked.slice(0, SUMMARY_HEADERS_LIMIT - 1)}…`}]`;
+  }
+  const room = SUMMARY_LIMIT - tail.length;
+  if (text === undefined || text === '') return `${head.length <= room ? head : `${head.slice(0, room - 1)}…`}${tail}`;
   const s = `${head}: ${maskedExcerpt(text.slice(0, SUMMARY_LIMIT * 8), scanner)}`;
-  return s.length <= SUMMARY_LIMIT ? s : `${s.slice(0, SUMMARY_LIMIT - 1)}…`;
+  return `${s.length <= room ? s : `${s.slice(0, room - 1)}…`}${tail}`;
 }
 
 /**
@@ -59,8 +75,9 @@ export function reviewSummary(method: string, endpoint: string, text: string | u
  * with the reason and `review_id`; still pending after `reviews.hold_timeout` (or the client went
  * away) → 403 `review_required` with `review_id`; the API key of the credential (or one its token
  * is bound to) revoked while held, or dead when approved → 401 `invalid_credential`. The fingerprint is
- * `['http', connection, method, upstreamPath, sha256(raw body)]`: re-sending the same request
- * after approval runs it once.
+ * `['http', connection, method, upstreamPath, sha256(raw body), ...forwarded headers]` (the headers
+ * `reviewedHeaders` lists, names lower-cased and sorted): re-sending the same request after
+ * approval runs it once; the same body with other headers is another request.
  *
  * @example
  *   if (decision.effect === 'review') await holdForReview(svc, { principal, action, connection: conn.name, … });
@@ -70,7 +87,7 @@ export async function holdForReview(svc: Pick<ProxyDeps, 'log' | 'reviewGate' | 
   const justification = justificationHeader(input.headers);
   let summary: string;
   try {
-    summary = reviewSummary(input.method, input.endpoint, input.text, input.scanner);
+    summary = reviewSummary(input.method, input.endpoint, input.text, input.scanner, input.forwarded);
   } catch {
     throw new GatehouseError('policy_denied', 'denied: the request could not be summarized for review');
   }
@@ -83,7 +100,7 @@ export async function holdForReview(svc: Pick<ProxyDeps, 'log' | 'reviewGate' | 
   try {
     g = await svc.reviewGate.hold({
       principal: input.principal, action: input.action, resource: input.connection, facts: input.facts, decision: input.decision,
-      fingerprint: requestFingerprint(['http', input.connection, input.method, input.upstreamPath, bodyHash]),
+      fingerprint: requestFingerprint(['http', input.connection, input.method, input.upstreamPath, bodyHash, ...input.forwarded.flat()]),
       summary, signal: AbortSignal.any([input.signal, revoked.signal]), ...(justification === undefined ? {} : { justification }),
     });
   } finally {

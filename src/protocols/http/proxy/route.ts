@@ -6,6 +6,7 @@ import type { Principal } from '../../../identity/principal.ts';
 import { GatehouseError, isGatehouseError } from '../../../kernel/errors.ts';
 import { newId } from '../../../kernel/ids.ts';
 import type { Facts } from '../../../policy/request.ts';
+import type { TextMasker } from '../../../masking/text-masker.ts';
 import { readBody } from '../../../http/body.ts';
 import { authenticateHttp } from '../../../http/authenticate.ts';
 import { wireFormat } from '../providers/index.ts';
@@ -16,7 +17,7 @@ import { writeResponse } from './respond.ts';
 import { EVENT_OVERHEAD_BYTES, JSON_BYTES_PER_CHAR, recordRoom } from '../../../recording/record-room.ts';
 import { parseProxyTarget, upstreamPath } from '../../../http/target.ts';
 import { nowMs, serverTiming } from './timing.ts';
-import { forwardedHeaderTexts, upstreamHeaders } from './headers.ts';
+import { forwardedHeaderTexts, reviewedHeaders, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
 import { cachedEchoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
@@ -153,8 +154,9 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       // The facts count too: their strings are the client's (an LLM request's model, tool names).
       recordedChars += target.endpoint.length + (prompt?.length ?? 0) + jsonChars(facts);
       // The endpoint only now: a path the request rules would mask was refused above, unrecorded.
-      rec.endpoint = target.endpoint;
-      rec.facts = facts;
+      // Recorded decoded where its percent-escapes hide what the scanner finds (`bob%40example.com`).
+      rec.endpoint = decodedForRecord(target.endpoint, pathText, scanner);
+      rec.facts = factsForRecord(facts, scanner);
       if (prompt !== undefined) rec.prompt = prompt;
     }
     const action = connection.type === 'llm' ? 'llm.invoke' : 'http.request';
@@ -175,7 +177,8 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
       // Held until approved (then proceeds as allow); denied or still pending → thrown as a 403.
       const reviewId = await holdForReview(svc, {
         principal, action, connection: connection.name, method, upstreamPath: path, endpoint: target.endpoint, raw,
-        text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers, scanner, signal: ac.signal,
+        text: prepared.prompt ?? prepared.body?.toString('utf8'), facts, decision, headers: req.headers,
+        forwarded: reviewedHeaders(req.headers, connection), scanner, signal: ac.signal,
       });
       if (recording) rec.review_id = reviewId;
       if (ac.signal.aborted) throw new GatehouseError('bad_request', 'the client went away while the request was held');
@@ -348,6 +351,25 @@ function pathForScan(endpoint: string): string {
   } catch {
     return endpoint;
   }
+}
+
+/**
+ * `decoded` (the percent-decoded form of `raw`) when the scanner finds something in it, else
+ * `raw`: the recording masks every string with the scanner, which does not decode escapes.
+ */
+function decodedForRecord(raw: string, decoded: string, scanner: TextMasker): string {
+  return decoded !== raw && scanner.scan(decoded).length > 0 ? decoded : raw;
+}
+
+/** `facts` as recorded: the http path (and its lower-cased form) or the llm endpoint decoded as {@link decodedForRecord} decodes it. */
+function factsForRecord(facts: Facts, scanner: TextMasker): Facts {
+  const l = facts.llm;
+  if (l !== undefined && l.endpoint.includes('%')) facts = { ...facts, llm: { ...l, endpoint: decodedForRecord(l.endpoint, pathForScan(l.endpoint), scanner) } };
+  const h = facts.http;
+  if (h === undefined || (!h.path.includes('%') && h.path_lower?.includes('%') !== true)) return facts;
+  const path = decodedForRecord(h.path, pathForScan(h.path), scanner);
+  const lower = h.path_lower === undefined ? undefined : decodedForRecord(h.path_lower, pathForScan(h.path_lower), scanner);
+  return { ...facts, http: { ...h, path, ...(lower === undefined ? {} : { path_lower: lower }) } };
 }
 
 function authenticateProxy(svc: ProxyDeps, req: IncomingMessage, conn: Connection): Promise<Principal> {
