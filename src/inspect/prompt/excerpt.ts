@@ -17,6 +17,10 @@ import { unescapeText } from './payload.ts';
 export function maskedExcerpt(text: string, scanner: TextMasker, limit: number): string {
   const c = text.charCodeAt(0);
   if (c === 123 || c === 91) {
+    // The walk runs on the event loop: a larger document is not walked (one client must not
+    // stall everyone) and its text is not kept either (a payload past the cut would be kept
+    // unmasked): the recording says what it left out (fail closed).
+    if (text.length > MAX_WALKED_CHARS) return `[not recorded: a JSON document of ${text.length} characters, more than the ${MAX_WALKED_CHARS} the recording walks]`;
     try {
       const out = JSON.stringify(redactDocument(JSON.parse(text), scanner));
       return out.length > limit ? out.slice(0, limit) : out;
@@ -26,6 +30,9 @@ export function maskedExcerpt(text: string, scanner: TextMasker, limit: number):
   }
   return maskDecoded(text.length > limit ? text.slice(0, limit) : text, scanner);
 }
+
+/** Most characters of a JSON document the recording parses and walks whole (on the event loop: a few milliseconds). */
+export const MAX_WALKED_CHARS = 1024 * 1024;
 
 /**
  * `t` masked with `masker`, escapes a reader undoes (`\u0040`, `%40`, `&#64;`) decoded first when

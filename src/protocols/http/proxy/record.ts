@@ -4,7 +4,7 @@ import { RecordingTap } from '../../../enforce/tap.ts';
 import type { RecordEvent } from '../../../recording/recorder.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { inspectPrompt, redactDocument } from '../../../inspect/prompt/inspect.ts';
-import { maskedExcerpt as excerpt } from '../../../inspect/prompt/excerpt.ts';
+import { MAX_WALKED_CHARS, maskedExcerpt as excerpt } from '../../../inspect/prompt/excerpt.ts';
 
 /** Most characters of prompt or response text kept in one recorded event. */
 export const RECORD_TEXT_LIMIT = 64 * 1024;
@@ -177,7 +177,9 @@ export function recordEvent(
  */
 export function recordedText(capture: TextCapture, scanner: TextMasker): string {
   if (capture.whole !== undefined) {
-    // One document over the limit: walked whole (parsed again if a worker serialized it), then cut.
+    // One document over the limit: walked whole (parsed again if a worker serialized it), then
+    // cut; one too large to walk on the event loop is not kept (see maskedExcerpt).
+    if (capture.whole.length > MAX_WALKED_CHARS) return excerpt(capture.whole, scanner, RECORD_TEXT_LIMIT);
     try {
       return JSON.stringify(redactDocument(capture.doc ?? JSON.parse(capture.whole), scanner)).slice(0, RECORD_TEXT_LIMIT);
     } catch {
