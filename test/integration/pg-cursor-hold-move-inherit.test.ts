@@ -175,16 +175,16 @@ describe('column rules: cursors computed at COMMIT or MOVE, rows read through a 
     await setup.query([
       'CREATE TABLE g_root (id int, phone text)', 'CREATE TABLE g_mid () INHERITS (g_root)', 'ALTER TABLE customers INHERIT g_mid',
       'CREATE VIEW g_view AS SELECT upper(phone) AS p FROM g_root',
-      'CREATE SCHEMA part', 'CREATE TABLE part.contacts (id int, phone text) PARTITION BY LIST (id)',
-      'CREATE TABLE part.mid PARTITION OF part.contacts FOR VALUES IN (1, 2) PARTITION BY LIST (id)',
+      'CREATE SCHEMA part', 'CREATE TABLE part.contacts_p (id int, phone text) PARTITION BY LIST (id)',
+      'CREATE TABLE part.mid PARTITION OF part.contacts_p FOR VALUES IN (1, 2) PARTITION BY LIST (id)',
       'CREATE TABLE part.customers PARTITION OF part.mid FOR VALUES IN (1, 2)',
-      `INSERT INTO part.contacts VALUES (1, '${PHONES[0]}'), (2, '${PHONES[1]}')`,
+      `INSERT INTO part.contacts_p VALUES (1, '${PHONES[0]}'), (2, '${PHONES[1]}')`,
     ].join('; '));
     const c = await client();
     try {
       const out: string[] = [];
-      for (const q of ['SELECT phone FROM g_root', 'SELECT g_root FROM g_root', 'SELECT * FROM g_view', 'SELECT phone FROM part.contacts',
-        'SELECT phone FROM part.mid', 'SELECT upper(phone) FROM part.contacts', "SELECT string_agg(phone, ',')::int FROM part.contacts"]) {
+      for (const q of ['SELECT phone FROM g_root', 'SELECT g_root FROM g_root', 'SELECT * FROM g_view', 'SELECT phone FROM part.contacts_p',
+        'SELECT phone FROM part.mid', 'SELECT upper(phone) FROM part.contacts_p', "SELECT string_agg(phone, ',')::int FROM part.contacts_p"]) {
         out.push(await run(c, q));
       }
       assertNoPhone(out.join('\n'), 'a parent (or grandparent) of a protected table');

@@ -84,6 +84,14 @@ export class FrontendGuard {
   #discardUntilSync = false;
   /** Column lineage, on a connection with column rules (see output-lineage.ts). */
   readonly #lineage: OutputLineage | undefined;
+  /**
+   * A WITH HOLD cursor reading a protected column was declared (by the batch numbered `batch`),
+   * and the transaction declaring it may still be open: the server computes the cursor when the
+   * transaction commits (COMMIT, END, COMMIT AND CHAIN, PREPARE TRANSACTION, the implicit commit
+   * at Sync or at the end of a Query), and the error or notice answering whatever ends it may
+   * quote its values. Every batch sent until then is treated as reading that column.
+   */
+  #heldCursor: { batch: number; column: string } | undefined;
 
   constructor(init: FrontendGuardInit) {
     this.#lineage = init.results.masking.columnRules && init.catalog
@@ -105,7 +113,21 @@ export class FrontendGuard {
   }
 
   /** ReadyForQuery outside a transaction with nothing in flight: cursors and portals of the transaction are gone. */
-  idle(): void { this.#lineage?.idle(); }
+  idle(): void {
+    this.#lineage?.idle();
+    // Not while the batch that declared it (an extended batch before its Sync) is still running.
+    if (this.#heldCursor && this.#link.batches.done > this.#heldCursor.batch) this.#heldCursor = undefined;
+  }
+
+  /** A statement forwarded now declares a WITH HOLD cursor reading `column` (see {@link #heldCursor}). */
+  #holdsCursor(column: string | undefined): void {
+    if (column !== undefined) this.#heldCursor = { batch: this.#link.batches.sent, column };
+  }
+
+  /** The batch being sent may end a transaction holding a sensitive WITH HOLD cursor: its texts are withheld. */
+  #markHeldCursor(): void {
+    if (this.#heldCursor) this.#results.markSensitive(this.#heldCursor.column);
+  }
 
   /** One client message, in order (a promise while it waits for a decision or a review). */
   frontend(f: Frame): void | Promise<void> {
@@ -113,7 +135,7 @@ export class FrontendGuard {
     // starts with (before anything is forwarded); the others here. A body is parsed once.
     if (this.#discardUntilSync || !PARSED_BY_HANDLER.has(f.type)) validateFrontend(f.type, f.body);
     if (this.#discardUntilSync) {
-      if (f.type === FE.sync) { this.#discardUntilSync = false; this.#init.sendSync(f.raw); }
+      if (f.type === FE.sync) { this.#discardUntilSync = false; this.#markHeldCursor(); this.#init.sendSync(f.raw); }
       else if (f.type === FE.terminate) this.#init.close();
       return;
     }
@@ -137,6 +159,8 @@ export class FrontendGuard {
       case FE.execute: {
         const portal = parseExecute(f.body).portal;
         const named = this.#lineage?.portal(portal);
+        this.#holdsCursor(named?.holds);
+        this.#markHeldCursor();
         if (named?.sensitive !== undefined) this.#results.markSensitive(named.sensitive);
         this.#results.execute(portal, named && { plan: named.plan });
         this.#rec.started();
@@ -144,7 +168,7 @@ export class FrontendGuard {
         this.#link.toUpstream(f.raw);
         return;
       }
-      case FE.sync: this.#init.sendSync(f.raw); return;
+      case FE.sync: this.#markHeldCursor(); this.#init.sendSync(f.raw); return;
       case FE.functionCall:
         // Fast-path function calls (lo_export …) bypass SQL inspection: always denied.
         this.#markers.deny('Gatehouse denied a fast-path function call (FunctionCall messages are not allowed)', 'query');
@@ -206,8 +230,10 @@ export class FrontendGuard {
       if (lv?.ok === true) {
         lv.commit();
         this.#results.planQuery(lv.plans);
+        this.#holdsCursor(lv.holds);
         if (lv.sensitive !== undefined) this.#results.markSensitive(lv.sensitive);
       }
+      this.#markHeldCursor();
       this.#rec.executing(undefined, this.#rec.on ? resultCount(sql, this.#svc) : 1);
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     }

@@ -104,6 +104,8 @@ describe('column lineage', () => {
     assert.deepEqual(decisions('COPY customers TO STDOUT'), ['clean', 'clean', 'rule', 'clean']);
     const fetch = statementLineage(parseSync('FETCH 10 FROM k').stmts![0]!.stmt, catalog);
     assert.equal(fetch.fetches, 'k');
+    // MOVE computes the cursor's rows too (an error may quote them): it names the cursor like FETCH.
+    assert.equal(statementLineage(parseSync('MOVE ALL IN k').stmts![0]!.stmt, catalog).fetches, 'k');
   });
 
   it('facts: protected columns read and filtered on', () => {

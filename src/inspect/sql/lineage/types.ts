@@ -72,7 +72,7 @@ export interface StatementLineage {
   readonly sinks?: Lineage;
   /** A cursor it declares (`DECLARE c CURSOR FOR …`: `outputs` are the cursor's rows). */
   readonly declares?: string;
-  /** A cursor it fetches from (its rows are that cursor's; `outputs` undefined). */
+  /** A cursor it fetches from or moves in (FETCH, MOVE: its rows are that cursor's; `outputs` undefined). */
   readonly fetches?: string;
   /** A prepared statement it executes (`EXECUTE p`: its rows are p's). */
   readonly executes?: string;
