@@ -313,7 +313,7 @@ export class OutputLineage {
         if (seen.has(key)) continue;
         seen.add(key);
         for (const c of rel.columns) {
-          for (const t of [{ schema: rel.schema, table: rel.name }, ...rel.ancestors]) {
+          for (const t of [{ schema: rel.schema, table: rel.name }, ...rel.ancestors, ...rel.descendants]) {
             if (this.#protection({ ...t, column: c }) !== undefined) return `${t.schema}.${t.table}.${c}`;
           }
         }

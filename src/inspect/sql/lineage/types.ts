@@ -44,6 +44,11 @@ export interface RelationInfo {
   readonly query?: unknown;
   /** Tables it inherits from or is a partition of (a column rule on a parent covers it). */
   readonly ancestors: readonly { readonly schema: string; readonly table: string }[];
+  /**
+   * Tables inheriting from it or partitions of it, at any depth: a read of it may return their
+   * rows, so a column rule on one of them covers its column of the same name.
+   */
+  readonly descendants: readonly { readonly schema: string; readonly table: string }[];
   /** Its values may derive from any column (statistics catalogs such as `pg_stats`). */
   readonly opaque?: boolean;
 }
