@@ -100,6 +100,8 @@ describe('column lineage', () => {
     // A parent's read may return a descendant's rows: the child's rule covers the parent's column.
     assert.deepEqual(decisions('SELECT id, phone FROM contacts'), ['clean', 'rule']);
     assert.deepEqual(decisions('SELECT upper(phone) FROM ONLY contacts'), ['redact']);
+    assert.deepEqual(decisions('DELETE FROM contacts WHERE id = 1 RETURNING phone'), decisions('DELETE FROM customers WHERE id = 1 RETURNING phone'));
+    assert.deepEqual(decisions('SELECT c FROM contacts c'), ['redact']);
   });
 
   it('RETURNING, cursors, PREPARE, COPY', () => {
