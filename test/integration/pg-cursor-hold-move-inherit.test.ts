@@ -169,6 +169,28 @@ describe('column rules: cursors computed at COMMIT or MOVE, rows read through a 
     }
   });
 
+  test('a portal bound before an earlier batch\'s ReadyForQuery keeps its plan (an inheritance parent or child read by a bare column)', async () => {
+    const setup = new pg.Client({ connectionString: db.url });
+    await setup.connect();
+    await setup.query([
+      'CREATE TABLE r_parent (id int, phone text)', 'ALTER TABLE customers INHERIT r_parent',
+      'CREATE TABLE r_child () INHERITS (customers)', `INSERT INTO r_child VALUES (9, 'x', '${PHONES[0]}', 'e')`,
+    ].join('; '));
+    const { c, text, batch } = await raw();
+    try {
+      for (const sql of ['SELECT phone FROM r_parent', 'SELECT phone FROM r_child']) {
+        // The Query's ReadyForQuery (idle, nothing counted in flight) arrives after the Bind was forwarded.
+        await batch(fe.query('SELECT pg_sleep(0.3)'), fe.parse('', sql), fe.bind('', ''));
+        await batch(fe.execute(''), fe.sync());
+      }
+      assertNoPhone(text.join('\n'), 'an Execute of a portal bound before an idle ReadyForQuery');
+    } finally {
+      c.close();
+      await setup.query('DROP TABLE r_child; ALTER TABLE customers NO INHERIT r_parent; DROP TABLE r_parent');
+      await setup.end();
+    }
+  });
+
   test('F5: grandparents, views over a parent, and partitioned tables', async () => {
     const setup = new pg.Client({ connectionString: db.url });
     await setup.connect();

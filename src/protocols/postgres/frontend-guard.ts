@@ -29,6 +29,8 @@ const SYNTAX: PgErrorCode = { code: 'bad_request', sqlstate: SQLSTATE.syntaxErro
 const PARSED_BY_HANDLER: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.describe, FE.execute, FE.close]);
 /** Messages that run (or prepare to run) a statement: refused once the session's recording is full. */
 const STATEMENT_MESSAGES: ReadonlySet<number> = new Set([FE.query, FE.parse, FE.bind, FE.execute]);
+/** Messages of an extended batch: the portals they create live in the transaction its Sync ends. */
+const EXTENDED_MESSAGES: ReadonlySet<number> = new Set([FE.parse, FE.bind, FE.describe, FE.execute, FE.close]);
 /** A Query that may define or drop prepared statements (checked before looking at its statements). */
 const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
@@ -92,6 +94,8 @@ export class FrontendGuard {
    * quote its values. Every batch sent until then is treated as reading that column.
    */
   #heldCursor: { batch: number; column: string } | undefined;
+  /** Extended-protocol messages were received since the last Sync (their batch is not counted yet). */
+  #extendedPending = false;
 
   constructor(init: FrontendGuardInit) {
     this.#lineage = init.results.masking.columnRules && init.catalog
@@ -114,6 +118,8 @@ export class FrontendGuard {
 
   /** ReadyForQuery outside a transaction with nothing in flight: cursors and portals of the transaction are gone. */
   idle(): void {
+    // The ReadyForQuery of an earlier batch: the portals of the extended batch in progress are alive.
+    if (this.#extendedPending) return;
     this.#lineage?.idle();
     // Not while the batch that declared it (an extended batch before its Sync) is still running.
     if (this.#heldCursor && this.#link.batches.done > this.#heldCursor.batch) this.#heldCursor = undefined;
@@ -135,12 +141,13 @@ export class FrontendGuard {
     // starts with (before anything is forwarded); the others here. A body is parsed once.
     if (this.#discardUntilSync || !PARSED_BY_HANDLER.has(f.type)) validateFrontend(f.type, f.body);
     if (this.#discardUntilSync) {
-      if (f.type === FE.sync) { this.#discardUntilSync = false; this.#markHeldCursor(); this.#init.sendSync(f.raw); }
+      if (f.type === FE.sync) { this.#discardUntilSync = false; this.#extendedPending = false; this.#markHeldCursor(); this.#init.sendSync(f.raw); }
       else if (f.type === FE.terminate) this.#init.close();
       return;
     }
     // A session whose recording is full (max_session_bytes) runs nothing more: it ends, fail closed.
     if (STATEMENT_MESSAGES.has(f.type)) this.#rec.admit();
+    if (EXTENDED_MESSAGES.has(f.type)) this.#extendedPending = true;
     switch (f.type) {
       case FE.query: return this.#query(f);
       case FE.parse: return this.#parse(f);
@@ -168,7 +175,7 @@ export class FrontendGuard {
         this.#link.toUpstream(f.raw);
         return;
       }
-      case FE.sync: this.#markHeldCursor(); this.#init.sendSync(f.raw); return;
+      case FE.sync: this.#extendedPending = false; this.#markHeldCursor(); this.#init.sendSync(f.raw); return;
       case FE.functionCall:
         // Fast-path function calls (lo_export …) bypass SQL inspection: always denied.
         this.#markers.deny('Gatehouse denied a fast-path function call (FunctionCall messages are not allowed)', 'query');
