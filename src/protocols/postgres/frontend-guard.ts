@@ -35,6 +35,8 @@ const MAX_EXECUTE_DEPTH = 4;
 interface Pin { readonly name: string; readonly candidates: ReadonlySet<Candidate> }
 /** The names the `EXECUTE`s of a text run: for the approval (definitions) and its portal (pins). */
 interface ExecutedNames { readonly names: StatementBinding['executes'][number][]; readonly pins: Pin[] }
+/** Messages of an extended batch: the portals they create live in the transaction its Sync ends. */
+const EXTENDED_MESSAGES: ReadonlySet<number> = new Set([FE.parse, FE.bind, FE.describe, FE.execute, FE.close]);
 /** A Query that may define or drop prepared statements (checked before looking at its statements). */
 const NAME_OPS_RE = /prepare|deallocate|discard/i;
 
@@ -92,6 +94,16 @@ export class FrontendGuard {
   #discardUntilSync = false;
   /** Column lineage, on a connection with column rules (see output-lineage.ts). */
   readonly #lineage: OutputLineage | undefined;
+  /**
+   * A WITH HOLD cursor reading a protected column was declared (by the batch numbered `batch`),
+   * and the transaction declaring it may still be open: the server computes the cursor when the
+   * transaction commits (COMMIT, END, COMMIT AND CHAIN, PREPARE TRANSACTION, the implicit commit
+   * at Sync or at the end of a Query), and the error or notice answering whatever ends it may
+   * quote its values. Every batch sent until then is treated as reading that column.
+   */
+  #heldCursor: { batch: number; column: string } | undefined;
+  /** Extended-protocol messages were received since the last Sync (their batch is not counted yet). */
+  #extendedPending = false;
 
   constructor(init: FrontendGuardInit) {
     this.#lineage = init.results.masking.columnRules && init.catalog
@@ -113,7 +125,24 @@ export class FrontendGuard {
   }
 
   /** ReadyForQuery outside a transaction with nothing in flight: cursors and portals of the transaction are gone. */
-  idle(): void { this.#lineage?.idle(); this.#pinned.clear(); }
+  idle(): void {
+    // The ReadyForQuery of an earlier batch: the portals of the extended batch in progress are alive.
+    if (this.#extendedPending) return;
+    this.#lineage?.idle();
+    this.#pinned.clear();
+    // Not while the batch that declared it (an extended batch before its Sync) is still running.
+    if (this.#heldCursor && this.#link.batches.done > this.#heldCursor.batch) this.#heldCursor = undefined;
+  }
+
+  /** A statement forwarded now declares a WITH HOLD cursor reading `column` (see {@link #heldCursor}). */
+  #holdsCursor(column: string | undefined): void {
+    if (column !== undefined) this.#heldCursor = { batch: this.#link.batches.sent, column };
+  }
+
+  /** The batch being sent may end a transaction holding a sensitive WITH HOLD cursor: its texts are withheld. */
+  #markHeldCursor(): void {
+    if (this.#heldCursor) this.#results.markSensitive(this.#heldCursor.column);
+  }
 
   /**
    * The server resolves `EXECUTE name` when the portal is executed, not bound: each name the
@@ -135,12 +164,13 @@ export class FrontendGuard {
     // starts with (before anything is forwarded); the others here. A body is parsed once.
     if (this.#discardUntilSync || !PARSED_BY_HANDLER.has(f.type)) validateFrontend(f.type, f.body);
     if (this.#discardUntilSync) {
-      if (f.type === FE.sync) { this.#discardUntilSync = false; this.#init.sendSync(f.raw); }
+      if (f.type === FE.sync) { this.#discardUntilSync = false; this.#extendedPending = false; this.#markHeldCursor(); this.#init.sendSync(f.raw); }
       else if (f.type === FE.terminate) this.#init.close();
       return;
     }
     // A session whose recording is full (max_session_bytes) runs nothing more: it ends, fail closed.
     if (STATEMENT_MESSAGES.has(f.type)) this.#rec.admit();
+    if (EXTENDED_MESSAGES.has(f.type)) this.#extendedPending = true;
     switch (f.type) {
       case FE.query: return this.#query(f);
       case FE.parse: return this.#parse(f);
@@ -163,6 +193,8 @@ export class FrontendGuard {
           return;
         }
         const named = this.#lineage?.portal(portal);
+        this.#holdsCursor(named?.holds);
+        this.#markHeldCursor();
         if (named?.sensitive !== undefined) this.#results.markSensitive(named.sensitive);
         this.#results.execute(portal, named && { plan: named.plan });
         this.#rec.started();
@@ -170,7 +202,7 @@ export class FrontendGuard {
         this.#link.toUpstream(f.raw);
         return;
       }
-      case FE.sync: this.#init.sendSync(f.raw); return;
+      case FE.sync: this.#extendedPending = false; this.#markHeldCursor(); this.#init.sendSync(f.raw); return;
       case FE.functionCall:
         // Fast-path function calls (lo_export …) bypass SQL inspection: always denied.
         this.#markers.deny('Gatehouse denied a fast-path function call (FunctionCall messages are not allowed)', 'query');
@@ -238,8 +270,10 @@ export class FrontendGuard {
       if (lv?.ok === true) {
         lv.commit();
         this.#results.planQuery(lv.plans);
+        this.#holdsCursor(lv.holds);
         if (lv.sensitive !== undefined) this.#results.markSensitive(lv.sensitive);
       }
+      this.#markHeldCursor();
       this.#rec.executing(undefined, this.#rec.on ? resultCount(sql, this.#svc) : 1);
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
     }

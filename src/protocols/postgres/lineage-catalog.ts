@@ -12,6 +12,8 @@ const MAX_NAMES = 5_000;
 /** Most names looked up in one query; most rounds of view dependencies. */
 const MAX_BATCH = 500;
 const MAX_ROUNDS = 16;
+/** Most levels of inheritance or partitioning followed (descendants deeper make the load fail). */
+const MAX_INHERIT_DEPTH = 32;
 /** Schemas whose functions are the server's own (their bodies are known not to read user tables). */
 const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
 /** A view definition that cannot be parsed: analyzing it throws (lineage unknown). */
@@ -37,7 +39,7 @@ function parseView(sql: string | null): unknown {
 /**
  * What column lineage needs from one upstream database, loaded through its {@link CatalogResolver}
  * (the catalog connection) and cached by name: every relation of a name in every schema (columns
- * in attribute order, view definitions parsed, ancestors through `pg_inherits`), the schemas
+ * in attribute order, view definitions parsed, ancestors and descendants through `pg_inherits`), the schemas
  * defining each function name, and the server's `search_path` (`current_schemas(true)`) for the
  * role. `load` is async; `view` answers synchronously from what was loaded.
  *
@@ -133,11 +135,25 @@ export class LineageCatalogCache {
         `SELECT a.child, n.nspname, c.relname FROM anc a JOIN pg_catalog.pg_class c ON c.oid = a.parent JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`);
       for (const r of anc) if (r[0] != null && r[1] != null && r[2] != null) (ancestors.get(r[0]) ?? ancestors.set(r[0], []).get(r[0])!).push({ schema: r[1], table: r[2] });
     }
+    // A read of a parent (inheritance or partitioned) may return its descendants' rows.
+    const descendants = new Map<string, { schema: string; table: string }[]>();
+    if (oids.length > 0) {
+      const des = await this.#resolver.rows(
+        `WITH RECURSIVE des(parent, child, depth) AS (SELECT inhparent, inhrelid, 1 FROM pg_catalog.pg_inherits WHERE inhparent IN (${oids.join(', ')}) ` +
+        `UNION ALL SELECT d.parent, i.inhrelid, d.depth + 1 FROM des d JOIN pg_catalog.pg_inherits i ON i.inhparent = d.child WHERE d.depth < ${MAX_INHERIT_DEPTH}) ` +
+        `SELECT d.parent, n.nspname, c.relname, max(d.depth) FROM des d JOIN pg_catalog.pg_class c ON c.oid = d.child JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace GROUP BY 1, 2, 3`);
+      for (const r of des) {
+        if (r[0] == null || r[1] == null || r[2] == null) continue;
+        // Deeper descendants were not looked up: their rules are unknown (fail closed).
+        if (Number(r[3]) >= MAX_INHERIT_DEPTH) throw new Error(`inheritance or partitions nested more than ${MAX_INHERIT_DEPTH - 1} deep`);
+        (descendants.get(r[0]) ?? descendants.set(r[0], []).get(r[0])!).push({ schema: r[1], table: r[2] });
+      }
+    }
     const byName = new Map<string, RelationInfo[]>(names.map((n) => [n, []]));
     const views: RelationInfo[] = [];
     for (const [oid, e] of byOid) {
       const info: RelationInfo = {
-        schema: e.schema, name: e.name, columns: e.columns, ancestors: ancestors.get(oid) ?? [],
+        schema: e.schema, name: e.name, columns: e.columns, ancestors: ancestors.get(oid) ?? [], descendants: descendants.get(oid) ?? [],
         ...(defs.has(oid) ? { query: parseView(defs.get(oid) ?? null) } : {}),
       };
       if (info.query !== undefined && !SYSTEM_SCHEMAS.has(info.schema)) views.push(info);
@@ -173,7 +189,7 @@ export class LineageCatalogCache {
 
 /** System views are read as tables (their definitions read no user data; statistics are marked opaque by lineage). */
 function asTable(r: RelationInfo): RelationInfo {
-  return { schema: r.schema, name: r.name, columns: r.columns, ancestors: r.ancestors };
+  return { schema: r.schema, name: r.name, columns: r.columns, ancestors: r.ancestors, descendants: r.descendants };
 }
 
 const caches = new WeakMap<CatalogResolver, LineageCatalogCache>();

@@ -22,6 +22,11 @@ interface Named {
   readonly filters: readonly string[];
   /** A cursor declared WITH HOLD (it outlives its transaction). */
   readonly hold?: boolean;
+  /**
+   * Running it declares a WITH HOLD cursor reading a protected column (this column): the cursor
+   * is computed when its transaction commits, so whatever ends the transaction may quote it.
+   */
+  readonly holds?: string;
 }
 
 /** Cursors and prepared statements by name. */
@@ -70,6 +75,7 @@ function remember(m: Map<string, Named>, name: string, n: Named): void {
       plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive,
       reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])],
       ...(prev.hold === true || n.hold === true ? { hold: true } : {}),
+      ...(prev.holds !== undefined || n.holds !== undefined ? { holds: prev.holds ?? n.holds } : {}),
     }
     : n;
   m.delete(name);
@@ -78,7 +84,10 @@ function remember(m: Map<string, Named>, name: string, n: Named): void {
 }
 
 /** A name Gatehouse did not see created: no plan (strict default) and server texts withheld. */
-const UNKNOWN_NAME: Named = Object.freeze({ plan: undefined, sensitive: '(of a statement Gatehouse did not see prepared)', reads: [], filters: [] });
+const UNKNOWN_NAME: Named = Object.freeze({
+  plan: undefined, sensitive: '(of a statement Gatehouse did not see prepared)', reads: [], filters: [],
+  holds: '(of a statement Gatehouse did not see prepared)',
+});
 
 /** Most cursors and prepared statements remembered per session. */
 const MAX_NAMED = 1000;
@@ -95,6 +104,8 @@ export type LineageVerdict =
     readonly plans: readonly (Plan | undefined)[];
     /** The first protected column it reads anywhere (server texts are then withheld), if any. */
     readonly sensitive: string | undefined;
+    /** It declares a WITH HOLD cursor reading this protected column (see {@link Named.holds}). */
+    readonly holds?: string;
     /** Facts: protected columns in outputs and in filters (`schema.table.column` and `table.column`). */
     readonly reads: readonly string[];
     readonly filters: readonly string[];
@@ -172,7 +183,10 @@ export class OutputLineage {
   portal(name: string): Named {
     const bound = this.#portals.get(name);
     const cursor = this.#cursors.get(name);
-    if (bound && cursor) return { plan: mergePlans(bound.plan, cursor.plan), sensitive: bound.sensitive ?? cursor.sensitive, reads: [], filters: [] };
+    if (bound && cursor) {
+      const holds = bound.holds ?? cursor.holds;
+      return { plan: mergePlans(bound.plan, cursor.plan), sensitive: bound.sensitive ?? cursor.sensitive, reads: [], filters: [], ...(holds !== undefined ? { holds } : {}) };
+    }
     return bound ?? cursor ?? UNKNOWN_NAME;
   }
 
@@ -206,6 +220,7 @@ export class OutputLineage {
     const reads = new Set<string>();
     const filters = new Set<string>();
     let sensitive: string | undefined;
+    let holds: string | undefined;
     // Names as they will be once the statements ran (a FETCH sees the DECLARE before it).
     const names: Names = { cursors: new Map(this.#cursors), prepared: new Map(this.#prepared) };
     let unionAll = this.#unionAll;
@@ -228,8 +243,10 @@ export class OutputLineage {
       if (sunk.length > 0) {
         return { ok: false, message: `Gatehouse denied the statement: it writes or sends values derived from protected column ${sunk[0]!} where column rules cannot follow them (a table, a notification or a setting)` };
       }
-      const own = this.#named(l, names);
-      if (own === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
+      const found = this.#named(l, names);
+      if (found === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
+      const own: Named = l.declares !== undefined && holdable(stmt) && found.sensitive !== undefined ? { ...found, holds: found.sensitive } : found;
+      holds ??= own.holds;
       if (l.copiesOut === true) {
         return { ok: false, message: `Gatehouse denied COPY TO STDOUT: the connection has column masking rules${own.reads.length > 0 ? ` (it reads protected column ${own.reads[0]})` : ''}; use SELECT` };
       }
@@ -237,7 +254,7 @@ export class OutputLineage {
       for (const f of own.filters) filters.add(f);
       sensitive ??= own.sensitive;
       plans.push(own.plan);
-      if (l.declares !== undefined) remember(names.cursors, l.declares, { ...own, hold: holdable(stmt) });
+      if (l.declares !== undefined) remember(names.cursors, l.declares, { ...found, hold: holdable(stmt) });
       if (l.prepares !== undefined) remember(names.prepared, l.prepares, own);
       // The unnamed statement is replaced by every Parse (the server drops it first); a named one
       // that still exists makes the Parse fail, so both plans are kept (merged).
@@ -246,7 +263,7 @@ export class OutputLineage {
       forgets(stmt, names);
     }
     return {
-      ok: true, plans, sensitive, reads: factNames(reads), filters: factNames(filters),
+      ok: true, plans, sensitive, ...(holds !== undefined ? { holds } : {}), reads: factNames(reads), filters: factNames(filters),
       commit: () => { this.#cursors = names.cursors; this.#prepared = names.prepared; if (unionAll) this.#unionAll = true; },
     };
   }
@@ -296,7 +313,7 @@ export class OutputLineage {
         if (seen.has(key)) continue;
         seen.add(key);
         for (const c of rel.columns) {
-          for (const t of [{ schema: rel.schema, table: rel.name }, ...rel.ancestors]) {
+          for (const t of [{ schema: rel.schema, table: rel.name }, ...rel.ancestors, ...rel.descendants]) {
             if (this.#protection({ ...t, column: c }) !== undefined) return `${t.schema}.${t.table}.${c}`;
           }
         }

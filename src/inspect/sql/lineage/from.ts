@@ -30,7 +30,7 @@ function relationOutputs(rel: RelationInfo, ctx: Ctx, depth: number): OutputEntr
   if (rel.query === undefined) {
     return rel.columns.map((name) => ({
       kind: 'column', name,
-      lineage: column([{ schema: rel.schema, table: rel.name, column: name }, ...rel.ancestors.map((a) => ({ ...a, column: name }))]),
+      lineage: column([{ schema: rel.schema, table: rel.name, column: name }, ...[...rel.ancestors, ...rel.descendants].map((a) => ({ ...a, column: name }))]),
     }));
   }
   if (ctx.viewDepth >= MAX_VIEW_DEPTH) throw new LineageUnknownError(`views nested more than ${MAX_VIEW_DEPTH} deep`);

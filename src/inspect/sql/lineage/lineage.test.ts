@@ -14,6 +14,7 @@ const catalog = memoryCatalog(
     'crm.customers': ['id', 'phone'],
     'public.customers_2024': ['id', 'name', 'phone', 'email'],
     'pg_catalog.pg_stats': ['tablename', 'attname', 'most_common_vals'],
+    'public.contacts': ['id', 'phone'],
   },
   {
     'public.v_phone': { columns: ['id', 'p'], sql: 'SELECT id, phone AS p FROM public.customers' },
@@ -22,6 +23,8 @@ const catalog = memoryCatalog(
   },
   ['leak', 'customer_tag'],
   { 'public.customers_2024': ['public.customers'] },
+  undefined,
+  { 'public.contacts': ['public.customers'] },
 );
 
 const protection = (c: SourceColumn): 'partial' | undefined => (c.table === 'customers' && c.column === 'phone' ? 'partial' : undefined);
@@ -94,6 +97,11 @@ describe('column lineage', () => {
     assert.deepEqual(decisions('SELECT p FROM v_v'), ['rule']);
     assert.deepEqual(decisions('SELECT phone FROM customers_2024'), ['rule']);
     assert.deepEqual(decisions('SELECT id, phone FROM crm.customers'), ['clean', 'rule']);
+    // A parent's read may return a descendant's rows: the child's rule covers the parent's column.
+    assert.deepEqual(decisions('SELECT id, phone FROM contacts'), ['clean', 'rule']);
+    assert.deepEqual(decisions('SELECT upper(phone) FROM ONLY contacts'), ['redact']);
+    assert.deepEqual(decisions('DELETE FROM contacts WHERE id = 1 RETURNING phone'), decisions('DELETE FROM customers WHERE id = 1 RETURNING phone'));
+    assert.deepEqual(decisions('SELECT c FROM contacts c'), ['redact']);
   });
 
   it('RETURNING, cursors, PREPARE, COPY', () => {
@@ -104,6 +112,8 @@ describe('column lineage', () => {
     assert.deepEqual(decisions('COPY customers TO STDOUT'), ['clean', 'clean', 'rule', 'clean']);
     const fetch = statementLineage(parseSync('FETCH 10 FROM k').stmts![0]!.stmt, catalog);
     assert.equal(fetch.fetches, 'k');
+    // MOVE computes the cursor's rows too (an error may quote them): it names the cursor like FETCH.
+    assert.equal(statementLineage(parseSync('MOVE ALL IN k').stmts![0]!.stmt, catalog).fetches, 'k');
   });
 
   it('facts: protected columns read and filtered on', () => {

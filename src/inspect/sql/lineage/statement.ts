@@ -68,7 +68,8 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
     }
     case 'FetchStmt':
       if (typeof b.portalname !== 'string') throw new LineageUnknownError('FETCH without a cursor name');
-      return b.ismove === true ? result(ctx, undefined) : result(ctx, undefined, { fetches: b.portalname });
+      // MOVE computes the cursor's rows as FETCH does (their errors may quote them): the same name lookup.
+      return result(ctx, undefined, { fetches: b.portalname });
     case 'ExecuteStmt':
       if (typeof b.name !== 'string') throw new LineageUnknownError('EXECUTE without a name');
       ctx.touched.push(expr(b.params, new Level(undefined), ctx, 0));

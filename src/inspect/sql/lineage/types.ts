@@ -44,6 +44,11 @@ export interface RelationInfo {
   readonly query?: unknown;
   /** Tables it inherits from or is a partition of (a column rule on a parent covers it). */
   readonly ancestors: readonly { readonly schema: string; readonly table: string }[];
+  /**
+   * Tables inheriting from it or partitions of it, at any depth: a read of it may return their
+   * rows, so a column rule on one of them covers its column of the same name.
+   */
+  readonly descendants: readonly { readonly schema: string; readonly table: string }[];
   /** Its values may derive from any column (statistics catalogs such as `pg_stats`). */
   readonly opaque?: boolean;
 }
@@ -72,7 +77,7 @@ export interface StatementLineage {
   readonly sinks?: Lineage;
   /** A cursor it declares (`DECLARE c CURSOR FOR …`: `outputs` are the cursor's rows). */
   readonly declares?: string;
-  /** A cursor it fetches from (its rows are that cursor's; `outputs` undefined). */
+  /** A cursor it fetches from or moves in (FETCH, MOVE: its rows are that cursor's; `outputs` undefined). */
   readonly fetches?: string;
   /** A prepared statement it executes (`EXECUTE p`: its rows are p's). */
   readonly executes?: string;
