@@ -82,6 +82,8 @@ export class FrontendGuard {
   /** The statement held for review, if any. */
   readonly hold: StatementHold;
   #discardUntilSync = false;
+  /** The registrations of `#prepared` before the Query being handled was guarded. */
+  #queryMark = 0;
   /** Column lineage, on a connection with column rules (see output-lineage.ts). */
   readonly #lineage: OutputLineage | undefined;
 
@@ -98,6 +100,7 @@ export class FrontendGuard {
     this.#results = init.results;
     this.#rec = init.rec;
     this.#names = init.names;
+    if (this.#lineage) init.names.follow(this.#lineage.names);
     this.hold = new StatementHold({
       svc: init.svc, principal: init.principal, connection: init.connection.name, link: init.link, rec: init.rec,
       justification: () => init.settings.justification,
@@ -152,10 +155,11 @@ export class FrontendGuard {
       case FE.password: throw new ProtocolError('unexpected password message');
       case FE.terminate: this.#link.toUpstream(f.raw); this.#init.close(); return;
       case FE.close: {
-        // The name is free once the server confirms (CloseComplete), not before.
+        // The name is free once the server confirms (CloseComplete), not before: for the
+        // statement names, the output lineage (which follows them) and SQL EXECUTE's registry.
         const c = parseTarget(f.body);
-        this.#names.close(c.name, c.target === 'S');
-        if (c.target === 'S') this.#lineage?.forgetPrepared(c.name);
+        const mark = this.#prepared.mark();
+        this.#names.close(c.name, c.target === 'S', c.target === 'S' ? () => { this.#prepared.forget(c.name, mark); } : undefined);
         this.#link.toUpstream(f.raw);
         return;
       }
@@ -165,6 +169,9 @@ export class FrontendGuard {
 
   #query(f: Frame): void | Promise<void> {
     const sql = parseQuery(f.body);
+    // SQL EXECUTE's registry: a DEALLOCATE in this text drops only what was defined before it
+    // (client messages are handled one at a time: nothing else registers until it is forwarded).
+    this.#queryMark = this.#prepared.mark();
     this.#rec.started();
     const local = justificationCommand(sql);
     if (local) {
@@ -209,7 +216,7 @@ export class FrontendGuard {
         if (lv.sensitive !== undefined) this.#results.markSensitive(lv.sensitive);
       }
       this.#rec.executing(undefined, this.#rec.on ? resultCount(sql, this.#svc) : 1);
-      this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
+      this.#init.sendQuery(f.raw, nameOps(sql, this.#svc, this.#prepared, this.#queryMark));
     }
     else if (held) this.#markers.deny(held.message, 'query', held.error);
     else if (!v.ok && v.effect === 'deny' && v.syntax) this.#markers.deny(v.syntax.message, 'query', SYNTAX, v.syntax.position);
@@ -258,6 +265,8 @@ export class FrontendGuard {
    * review used by this one execution). Unknown names are refused.
    */
   #bind(f: Frame, b: BindMessage): void | Promise<void> {
+    const full = this.#lineage?.refusesBind(b.portal);
+    if (full !== undefined) { this.#refuseBind(full, { code: 'policy_denied' }); return; }
     const found = this.#names.lookup(b.statement);
     if (!found.known) {
       this.#refuseBind(`Gatehouse denied Bind: prepared statement "${b.statement}" is not known to the gateway`, UNKNOWN_STATEMENT);
@@ -326,8 +335,11 @@ function resultCount(sql: string, svc: Pick<PostgresDeps, 'inspection'>): number
   return inspection.ok ? Math.max(1, inspection.statements.length) : 1;
 }
 
-/** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */
-function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>): NameOp[] {
+/**
+ * The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops; a
+ * confirmed drop also drops, in `prepared`, the definitions registered up to `mark`).
+ */
+function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>, prepared: PreparedStatements, mark: number): NameOp[] {
   if (!NAME_OPS_RE.test(sql)) return [];
   const inspection = svc.inspection.inspectSqlNow(sql); // cached by the guard
 
@@ -335,8 +347,8 @@ function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>): NameOp[] {
   const ops: NameOp[] = [];
   for (const s of inspection.statements) {
     if (s.prepared) ops.push({ op: 'prepare', name: s.prepared.name, cand: { sql: sql.slice(s.location.start, s.location.end), verdict: undefined } });
-    else if (s.deallocates?.all === true) ops.push({ op: 'deallocate-all' });
-    else if (s.deallocates) ops.push({ op: 'deallocate', name: s.deallocates.name });
+    else if (s.deallocates?.all === true) ops.push({ op: 'deallocate-all', confirmed: () => { prepared.clear(mark); } });
+    else if (s.deallocates) { const name = s.deallocates.name; ops.push({ op: 'deallocate', name, confirmed: () => { prepared.forget(name, mark); } }); }
   }
   return ops;
 }
