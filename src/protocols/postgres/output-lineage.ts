@@ -47,7 +47,7 @@ class Names {
     const l = this.#local[space];
     if (l.has(name)) return l.get(name) ?? undefined;
     if (this.#cleared[space]) return undefined;
-    return this.#session.lookup(space, name).reduce<Named | undefined>((a, b) => (a ? mergeNamed(a, b) : b), undefined);
+    return strictest(this.#session.lookup(space, name));
   }
 
   /** A name the session may not define: past the bound of names (none is forgotten to make room). */
@@ -124,6 +124,11 @@ function mergeNamed(prev: Named, n: Named): Named {
     reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])],
     ...(prev.hold === true || n.hold === true ? { hold: true } : {}),
   };
+}
+
+/** The stricter of everything one name may denote (undefined: nothing known). */
+function strictest(all: readonly Named[]): Named | undefined {
+  return all.reduce<Named | undefined>((a, b) => (a ? mergeNamed(a, b) : b), undefined);
 }
 
 /** Adds a portal; one that may still exist keeps the stricter of both plans (re-binding it fails). */
@@ -221,7 +226,7 @@ export class OutputLineage {
    * every Bind; a named one that still exists makes the Bind fail, so both plans are kept.
    */
   bind(portal: string, statement: string): void {
-    const n = this.names.lookup('prepared', statement).reduce<Named | undefined>((a, b) => (a ? mergeNamed(a, b) : b), undefined) ?? UNKNOWN_NAME;
+    const n = strictest(this.names.lookup('prepared', statement)) ?? UNKNOWN_NAME;
     if (portal === '') { this.#portals.delete(''); this.#portals.set('', n); } else remember(this.#portals, portal, n);
   }
 
@@ -234,7 +239,7 @@ export class OutputLineage {
   /** What an Execute of `portal` yields: a bound portal's or a declared cursor's plan (else the strict default). */
   portal(name: string): Named {
     const bound = this.#portals.get(name);
-    const cursor = this.names.lookup('cursor', name).reduce<Named | undefined>((a, b) => (a ? mergeNamed(a, b) : b), undefined);
+    const cursor = strictest(this.names.lookup('cursor', name));
     if (bound && cursor) return { plan: mergePlans(bound.plan, cursor.plan), sensitive: bound.sensitive ?? cursor.sensitive, reads: [], filters: [] };
     return bound ?? cursor ?? UNKNOWN_NAME;
   }
