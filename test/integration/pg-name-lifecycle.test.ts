@@ -225,4 +225,19 @@ describe('PostgreSQL names: an approved prepared statement stays reviewed', { sk
       assert.equal(total, 100, `the approved-to-PREPARE UPDATE ran ${total - 100} times without review`);
     } finally { a.close(); }
   });
+
+  test('definitions the server refused or skipped, and statements not sent, do not count against the bound of names', async () => {
+    const a = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'w', 'app', writer);
+    try {
+      // One at a time: each is answered (refused or skipped) before the next is guarded.
+      const failed: string[] = [];
+      for (let i = 0; i < 600; i++) failed.push(...await errors(a, fe.query(`PREPARE f${i} AS SELECT * FROM no_such_table`)));
+      for (let i = 0; i < 300; i++) failed.push(...await errors(a, fe.parse('', 'SELECT 1/0'), fe.bind('', ''), fe.execute(''), fe.parse(`g${i}`, 'SELECT 1'), fe.sync()));
+      for (let i = 0; i < 300; i++) failed.push(...await errors(a, fe.query(`SELECT 1/0; PREPARE h${i} AS SELECT 1`)));
+      assert.equal(failed.length, 1200);
+      assert.ok(failed.every((m) => /does not exist|division by zero/.test(m)), failed.find((m) => !/does not exist|division by zero/.test(m)) ?? '');
+      assert.deepEqual(await errors(a, fe.query('PREPARE ok AS SELECT 1')), []);
+      assert.deepEqual(await errors(a, fe.query('EXECUTE ok')), []);
+    } finally { a.close(); }
+  });
 });

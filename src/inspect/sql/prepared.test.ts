@@ -73,6 +73,21 @@ describe('PreparedStatements', () => {
     assert.equal(s.size, 0);
   });
 
+  test('unregister drops the candidates of definitions that never took effect, by number or by range', () => {
+    const s = new PreparedStatements();
+    s.register('p', statementOf('DELETE FROM t'));
+    const mark = s.mark();
+    s.register('p', statementOf('SELECT 1'));
+    s.register('q', statementOf('SELECT 1'));
+    assert.deepEqual(s.since('p', mark), [mark + 1]);
+    s.unregister('p', s.since('p', mark));
+    const p = s.resolve(inspectSql('EXECUTE p'));
+    assert.ok(p.ok && p.executed.length === 1 && p.actions.includes('sql.write'), 'the earlier definition stays');
+    s.unregister(undefined, { from: mark, to: s.mark() });
+    assert.equal(s.resolve(inspectSql('EXECUTE q')).ok, false);
+    assert.equal(s.size, 1);
+  });
+
   test('a failed inspection stays failed', () => {
     assert.equal(new PreparedStatements().resolve(inspectSql('SELEC 1')).ok, false);
   });

@@ -85,6 +85,24 @@ export class PreparedStatements {
     if (list.length === 0) this.#byName.delete(name); else this.#byName.set(name, list);
   }
 
+  /** The numbers of `name`'s candidates registered after `mark`, in order. */
+  since(name: string, mark: number): number[] {
+    return (this.#byName.get(name) ?? []).filter((c) => c.seq > mark).map((c) => c.seq);
+  }
+
+  /**
+   * Drops the candidates numbered in `seqs` (of `name`), or registered in (`from`, `to`] (of any
+   * name): their definition never took effect (the server skipped or refused it, or it was not sent).
+   */
+  unregister(name: string | undefined, seqs: readonly number[] | { readonly from: number; readonly to: number }): void {
+    const gone = (c: { readonly seq: number }): boolean => ('from' in seqs ? c.seq > seqs.from && c.seq <= seqs.to : seqs.includes(c.seq));
+    for (const n of name === undefined ? [...this.#byName.keys()] : [name]) {
+      const list = this.#byName.get(n)?.filter((c) => !gone(c));
+      if (list === undefined) continue;
+      if (list.length === 0) this.#byName.delete(n); else this.#byName.set(n, list);
+    }
+  }
+
   /** Forgets every name, once the server confirmed DEALLOCATE ALL / DISCARD ALL (as `forget`). */
   clear(upTo = Number.POSITIVE_INFINITY): void {
     for (const name of [...this.#byName.keys()]) this.forget(name, upTo);

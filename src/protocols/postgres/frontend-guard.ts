@@ -82,7 +82,7 @@ export class FrontendGuard {
   /** The statement held for review, if any. */
   readonly hold: StatementHold;
   #discardUntilSync = false;
-  /** The registrations of `#prepared` before the Query being handled was guarded. */
+  /** The registrations of `#prepared` before the Query or Parse being handled was guarded. */
   #queryMark = 0;
   /** Column lineage, on a connection with column rules (see output-lineage.ts). */
   readonly #lineage: OutputLineage | undefined;
@@ -217,14 +217,18 @@ export class FrontendGuard {
       }
       this.#rec.executing(undefined, this.#rec.on ? resultCount(sql, this.#svc) : 1);
       this.#init.sendQuery(f.raw, nameOps(sql, this.#svc, this.#prepared, this.#queryMark));
+      return;
     }
-    else if (held) this.#markers.deny(held.message, 'query', held.error);
+    // Not sent: what guarding it registered was never defined.
+    this.#prepared.unregister(undefined, { from: this.#queryMark, to: this.#prepared.mark() });
+    if (held) this.#markers.deny(held.message, 'query', held.error);
     else if (!v.ok && v.effect === 'deny' && v.syntax) this.#markers.deny(v.syntax.message, 'query', SYNTAX, v.syntax.position);
     else this.#markers.deny(v.message, 'query');
   }
 
   #parse(f: Frame): void | Promise<void> {
     const p = parseParse(f.body);
+    this.#queryMark = this.#prepared.mark();
     if (this.#rec.on) this.#rec.request('parse', this.#rec.text(p.sql), p.name);
     if (this.#lineage) return this.#lineage.analyze(p.sql, p.name).then((lv) => this.#guardParse(f, p, lv));
     return this.#guardParse(f, p, undefined);
@@ -240,7 +244,9 @@ export class FrontendGuard {
   #afterParseGuard(f: Frame, p: ParseMessage, v: Verdict, lv: LineageVerdict | undefined): void {
     this.#rec.verdict(v);
     this.#link.corkUpstream();
+    const registered = { from: this.#queryMark, to: this.#prepared.mark() };
     if (!v.ok && v.effect === 'deny') {
+      this.#prepared.unregister(undefined, registered);
       if (v.syntax) this.#markers.deny(v.syntax.message, 'parse', SYNTAX, v.syntax.position);
       else this.#markers.deny(v.message, 'parse');
       this.#discardUntilSync = true;
@@ -251,7 +257,8 @@ export class FrontendGuard {
     // (an approval is for the exact statement + parameters, and is used by one execution).
     const inspection = this.#svc.inspection.inspectSqlNow(p.sql); // cached by the guard above
     const late = inspection.ok && inspection.statements.some((s) => s.executes.length > 0 || s.prepared !== undefined);
-    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v });
+    // A Parse the server skips or refuses defines nothing: what guarding it registered goes.
+    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v }, () => { this.#prepared.unregister(undefined, registered); });
     // A PREPARE sent through Parse defines its name when executed, unconfirmed: it counts for good.
     if (inspection.ok) for (const s of inspection.statements) if (s.prepared) this.#names.mayDefine(s.prepared.name, { sql: p.sql, verdict: undefined });
     this.#results.parsed(p.name);
@@ -345,8 +352,19 @@ function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>, prepared: P
 
   if (!inspection.ok) return [];
   const ops: NameOp[] = [];
+  // The k-th PREPARE of a name in the text registered its k-th candidate since `mark` (statement order).
+  const nth = new Map<string, number>();
   for (const s of inspection.statements) {
-    if (s.prepared) ops.push({ op: 'prepare', name: s.prepared.name, cand: { sql: sql.slice(s.location.start, s.location.end), verdict: undefined } });
+    if (s.prepared) {
+      const name = s.prepared.name;
+      const k = nth.get(name) ?? 0;
+      nth.set(name, k + 1);
+      const seq = prepared.since(name, mark)[k];
+      ops.push({
+        op: 'prepare', name, cand: { sql: sql.slice(s.location.start, s.location.end), verdict: undefined },
+        ...(seq === undefined ? {} : { skipped: () => { prepared.unregister(name, [seq]); } }),
+      });
+    }
     else if (s.deallocates?.all === true) ops.push({ op: 'deallocate-all', confirmed: () => { prepared.clear(mark); } });
     else if (s.deallocates) { const name = s.deallocates.name; ops.push({ op: 'deallocate', name, confirmed: () => { prepared.forget(name, mark); } }); }
   }

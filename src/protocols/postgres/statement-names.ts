@@ -13,10 +13,11 @@ export interface Candidate {
 
 /**
  * An operation on a name inside a simple Query, applied when its CommandComplete arrives
- * (`confirmed` then runs: another registry drops the name too).
+ * (`confirmed` then runs: another registry drops the name too; `skipped` runs when the server
+ * skipped or refused the definition).
  */
 export type NameOp =
-  | { readonly op: 'prepare'; readonly name: string; readonly cand: Candidate }
+  | { readonly op: 'prepare'; readonly name: string; readonly cand: Candidate; readonly skipped?: () => void }
   | { readonly op: 'deallocate'; readonly name: string; readonly confirmed?: () => void }
   | { readonly op: 'deallocate-all'; readonly confirmed?: () => void };
 
@@ -38,7 +39,7 @@ export interface NameFollower {
 
 /** A forwarded message the server has not answered yet, in order. */
 type Pending =
-  | { readonly kind: 'parse'; readonly name: string; readonly cand: Candidate }
+  | { readonly kind: 'parse'; readonly name: string; readonly cand: Candidate; readonly skipped: (() => void) | undefined }
   | { readonly kind: 'close'; readonly name: string; readonly statement: boolean; readonly confirmed: (() => void) | undefined }
   | { readonly kind: 'query'; readonly ops: NameOp[] }
   | { readonly kind: 'sync' };
@@ -85,10 +86,10 @@ export class StatementNames {
 
   // ---- client side: forwarded messages ----------------------------------------------------
 
-  /** A Parse of `name` is forwarded. */
-  parse(name: string, cand: Candidate): void {
+  /** A Parse of `name` is forwarded (`skipped` runs if the server skips or refuses it). */
+  parse(name: string, cand: Candidate, skipped?: () => void): void {
     this.#addUnconfirmed(name, cand);
-    this.#push({ kind: 'parse', name, cand });
+    this.#push({ kind: 'parse', name, cand, skipped });
     this.#batch.set(name, cand);
     this.#follower?.parse(name);
   }
@@ -174,7 +175,7 @@ export class StatementNames {
   error(): void {
     this.#follower?.error();
     const p = this.#pending[this.#head];
-    if (p?.kind === 'query') { this.#abandon(p); return; }
+    if (p?.kind === 'query') { this.#abandon(p, true); return; }
     // Extended protocol: the server ignores every message (a Query too) until Sync.
     while (this.#head < this.#pending.length && this.#pending[this.#head]!.kind !== 'sync') this.#drop(this.#shift()!);
   }
@@ -231,13 +232,14 @@ export class StatementNames {
 
   /** A pending entry that will never be confirmed: its definitions stop counting. */
   #drop(p: Pending): void {
-    if (p.kind === 'parse') this.#dropUnconfirmed(p.name, p.cand);
-    else if (p.kind === 'query') this.#abandon(p);
+    if (p.kind === 'parse') { this.#dropUnconfirmed(p.name, p.cand); p.skipped?.(); }
+    else if (p.kind === 'query') this.#abandon(p, true);
   }
 
-  #abandon(p: Extract<Pending, { kind: 'query' }>): void {
+  /** The rest of a Query's operations will not be confirmed: `skipped`, the server did not run them. */
+  #abandon(p: Extract<Pending, { kind: 'query' }>, skipped = false): void {
     const ops = p.ops.splice(0);
-    for (const o of ops) if (o.op === 'prepare') this.#dropUnconfirmed(o.name, o.cand);
+    for (const o of ops) if (o.op === 'prepare') { this.#dropUnconfirmed(o.name, o.cand); if (skipped) o.skipped?.(); }
   }
 
   #push(p: Pending): void {
