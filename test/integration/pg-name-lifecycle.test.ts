@@ -147,6 +147,24 @@ describe('PostgreSQL names: forgotten or replaced only once the server confirms'
     } finally { c.close(); }
   });
 
+  test('a Parse of FETCH or EXECUTE runs what its name is at Execute, not at Parse', async () => {
+    const c = await raw();
+    const out: string[] = [];
+    try {
+      await batch(c, out, fe.query("DECLARE c CURSOR WITH HOLD FOR SELECT 'x'::text AS x"));
+      await batch(c, out, fe.parse('f', 'FETCH ALL FROM c'), fe.sync());
+      await batch(c, out, fe.query('CLOSE c'));
+      await batch(c, out, fe.query("DECLARE c CURSOR WITH HOLD FOR SELECT phone || '' AS x FROM customers"));
+      await batch(c, out, fe.bind('', 'f'), fe.execute(''), fe.sync());
+      await batch(c, out, fe.query("PREPARE p AS SELECT 'x'::text AS x"));
+      await batch(c, out, fe.parse('e', 'EXECUTE p'), fe.sync());
+      await batch(c, out, fe.query('DEALLOCATE p'));
+      await batch(c, out, fe.query("PREPARE p AS SELECT phone || '' AS x FROM customers"));
+      await batch(c, out, fe.bind('', 'e'), fe.execute(''), fe.sync());
+      assertNoPhone(out.join('\n'), 'Execute of a parsed FETCH / EXECUTE whose name was redefined since');
+    } finally { c.close(); }
+  });
+
   test('past its bound of prepared statements the session is refused new names; none is forgotten', async () => {
     const c = await raw();
     const out: string[] = [];
