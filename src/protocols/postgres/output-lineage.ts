@@ -23,6 +23,8 @@ interface Named {
   readonly filters: readonly string[];
   /** A cursor declared WITH HOLD (it outlives its transaction). */
   readonly hold?: boolean;
+  /** It FETCHes / EXECUTEs this name (a Parse's statement): what the name is when it runs counts too. */
+  readonly via?: { readonly space: Space; readonly name: string };
 }
 
 /**
@@ -123,6 +125,7 @@ function mergeNamed(prev: Named, n: Named): Named {
     plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive,
     reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])],
     ...(prev.hold === true || n.hold === true ? { hold: true } : {}),
+    ...(prev.via ?? n.via ? { via: prev.via ?? n.via } : {}),
   };
 }
 
@@ -238,7 +241,10 @@ export class OutputLineage {
 
   /** What an Execute of `portal` yields: a bound portal's or a declared cursor's plan (else the strict default). */
   portal(name: string): Named {
-    const bound = this.#portals.get(name);
+    const at = this.#portals.get(name);
+    // A statement that FETCHes / EXECUTEs a name runs what the name is now, not when it was parsed.
+    const now = at?.via && (strictest(this.names.lookup(at.via.space, at.via.name)) ?? UNKNOWN_NAME);
+    const bound = at && now ? mergeNamed(at, now) : at;
     const cursor = strictest(this.names.lookup('cursor', name));
     if (bound && cursor) return { plan: mergePlans(bound.plan, cursor.plan), sensitive: bound.sensitive ?? cursor.sensitive, reads: [], filters: [] };
     return bound ?? cursor ?? UNKNOWN_NAME;
@@ -341,6 +347,7 @@ export class OutputLineage {
     const sensitive = via?.sensitive ?? (touched[0] === '*' ? 'a column whose source cannot be seen' : touched[0]);
     return {
       plan: via ? via.plan : l.outputs === undefined ? undefined : planOutputs(l.outputs, this.#protection),
+      ...(l.fetches !== undefined ? { via: { space: 'cursor' as const, name: l.fetches } } : l.executes !== undefined ? { via: { space: 'prepared' as const, name: l.executes } } : {}),
       sensitive,
       reads: [...facts.reads.filter((r) => r !== '*'), ...(via?.reads ?? [])],
       filters: [...facts.filters.filter((r) => r !== '*'), ...(via?.filters ?? [])],
