@@ -2,7 +2,7 @@ import { connectionResource, decideAndRecord, denialReason, type DecideDeps } fr
 import type { MaskingRules } from '../masking/rules.ts';
 import type { Connection } from '../connections/registry.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { PreparedStatements } from '../inspect/sql/prepared.ts';
+import { tooMany, type PreparedStatements } from '../inspect/sql/prepared.ts';
 import { sortActions, type SqlAction, type SqlInspection, type StatementInfo } from '../inspect/sql/types.ts';
 import type { DecisionMemo } from '../policy/decision-memo.ts';
 import type { Decision, SqlFacts } from '../policy/request.ts';
@@ -123,7 +123,11 @@ function guardNow(ctx: GuardContext, inspection: SqlInspection, statementName: s
   }
   const resolved = ctx.prepared.resolve(inspection);
   if (!resolved.ok) {
-    return { ok: false, effect: 'deny', reasons: ['unknown-prepared-statement'], actions: inspection.actions, message: `Gatehouse denied the statement: ${resolved.error}` };
+    return { ok: false, effect: 'deny', reasons: [resolved.reason], actions: inspection.actions, message: `Gatehouse denied the statement: ${resolved.error}` };
+  }
+  // A Parse into a new name past the bound of names is refused (no name is forgotten to make room).
+  if (statementName !== undefined && statementName !== '' && ctx.prepared.full(statementName)) {
+    return { ok: false, effect: 'deny', reasons: ['too-many-prepared-statements'], actions: inspection.actions, message: `Gatehouse denied the statement: ${tooMany(ctx.prepared.limit)}` };
   }
   const merged = mergeFacts(inspection.facts, resolved.executed);
   const facts = extra === undefined ? merged : { ...merged, ...extra };

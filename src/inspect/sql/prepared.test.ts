@@ -57,16 +57,48 @@ describe('PreparedStatements', () => {
     assert.equal(s.resolve(inspectSql('EXECUTE b')).ok, false);
   });
 
-  test('bounded: the oldest name is forgotten (then denied); too many candidates deny', () => {
+  test('bounded: past the bound a new name is refused and none is forgotten; too many candidates deny', () => {
     const s = new PreparedStatements({ maxNames: 2, maxCandidates: 2 });
-    s.register('a', statementOf('SELECT 1'));
-    s.register('b', statementOf('SELECT 1'));
-    s.register('c', statementOf('SELECT 1'));
+    assert.equal(s.register('a', statementOf('DELETE FROM t')), true);
+    assert.equal(s.register('b', statementOf('SELECT 1')), true);
+    assert.equal(s.register('c', statementOf('SELECT 1')), false);
+    assert.equal(s.full('c'), true);
     assert.equal(s.size, 2);
-    assert.equal(s.resolve(inspectSql('EXECUTE a')).ok, false);
-    for (let i = 0; i < 3; i += 1) s.register('c', statementOf('SELECT 1'));
-    const r = s.resolve(inspectSql('EXECUTE c'));
-    assert.equal(r.ok, false);
+    const refused = s.resolve(inspectSql('PREPARE c AS SELECT 1'));
+    assert.ok(!refused.ok && refused.reason === 'too-many-prepared-statements' && /too many prepared statements/.test(refused.error));
+    // A known name may be defined again (its candidates add up): the DELETE still counts.
+    assert.equal(s.register('a', statementOf('SELECT 1')), true);
+    const a = s.resolve(inspectSql('EXECUTE a'));
+    assert.ok(a.ok && a.actions.includes('sql.write'));
+    for (let i = 0; i < 3; i += 1) s.register('b', statementOf('SELECT 1'));
+    assert.equal(s.resolve(inspectSql('EXECUTE b')).ok, false);
+  });
+
+  test('forget drops only the candidates registered up to the mark given when the drop was sent', () => {
+    const s = new PreparedStatements();
+    s.register('p', statementOf('SELECT 1'));
+    const mark = s.mark(); // DEALLOCATE p sent
+    s.register('p', statementOf('DELETE FROM t')); // PREPARE p sent after it
+    s.forget('p', mark); // DEALLOCATE p confirmed
+    const r = s.resolve(inspectSql('EXECUTE p'));
+    assert.ok(r.ok && r.executed.length === 1 && r.actions.includes('sql.write'));
+    s.clear(s.mark());
+    assert.equal(s.size, 0);
+  });
+
+  test('unregister drops the candidates of definitions that never took effect, by number or by range', () => {
+    const s = new PreparedStatements();
+    s.register('p', statementOf('DELETE FROM t'));
+    const mark = s.mark();
+    s.register('p', statementOf('SELECT 1'));
+    s.register('q', statementOf('SELECT 1'));
+    assert.deepEqual(s.since('p', mark), [mark + 1]);
+    s.unregister('p', s.since('p', mark));
+    const p = s.resolve(inspectSql('EXECUTE p'));
+    assert.ok(p.ok && p.executed.length === 1 && p.actions.includes('sql.write'), 'the earlier definition stays');
+    s.unregister(undefined, { from: mark, to: s.mark() });
+    assert.equal(s.resolve(inspectSql('EXECUTE q')).ok, false);
+    assert.equal(s.size, 1);
   });
 
   test('a failed inspection stays failed', () => {

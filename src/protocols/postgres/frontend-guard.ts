@@ -92,6 +92,8 @@ export class FrontendGuard {
   /** Portals whose statement runs `EXECUTE name`: what each name could be when the Bind was decided. */
   readonly #pinned = new Map<string, readonly Pin[]>();
   #discardUntilSync = false;
+  /** The registrations of `#prepared` before the Query or Parse being handled was guarded. */
+  #queryMark = 0;
   /** Column lineage, on a connection with column rules (see output-lineage.ts). */
   readonly #lineage: OutputLineage | undefined;
   /**
@@ -118,6 +120,7 @@ export class FrontendGuard {
     this.#results = init.results;
     this.#rec = init.rec;
     this.#names = init.names;
+    if (this.#lineage) init.names.follow(this.#lineage.names);
     this.hold = new StatementHold({
       svc: init.svc, principal: init.principal, connection: init.connection.name, link: init.link, rec: init.rec,
       justification: () => init.settings.justification,
@@ -210,10 +213,11 @@ export class FrontendGuard {
       case FE.password: throw new ProtocolError('unexpected password message');
       case FE.terminate: this.#link.toUpstream(f.raw); this.#init.close(); return;
       case FE.close: {
-        // The name is free once the server confirms (CloseComplete), not before.
+        // The name is free once the server confirms (CloseComplete), not before: for the
+        // statement names, the output lineage (which follows them) and SQL EXECUTE's registry.
         const c = parseTarget(f.body);
-        this.#names.close(c.name, c.target === 'S');
-        if (c.target === 'S') this.#lineage?.forgetPrepared(c.name);
+        const mark = this.#prepared.mark();
+        this.#names.close(c.name, c.target === 'S', c.target === 'S' ? () => { this.#prepared.forget(c.name, mark); } : undefined);
         this.#link.toUpstream(f.raw);
         return;
       }
@@ -223,6 +227,9 @@ export class FrontendGuard {
 
   #query(f: Frame): void | Promise<void> {
     const sql = parseQuery(f.body);
+    // SQL EXECUTE's registry: a DEALLOCATE in this text drops only what was defined before it
+    // (client messages are handled one at a time: nothing else registers until it is forwarded).
+    this.#queryMark = this.#prepared.mark();
     this.#rec.started();
     const local = justificationCommand(sql);
     if (local) {
@@ -275,15 +282,19 @@ export class FrontendGuard {
       }
       this.#markHeldCursor();
       this.#rec.executing(undefined, this.#rec.on ? resultCount(sql, this.#svc) : 1);
-      this.#init.sendQuery(f.raw, nameOps(sql, this.#svc));
+      this.#init.sendQuery(f.raw, nameOps(sql, this.#svc, this.#prepared, this.#queryMark));
+      return;
     }
-    else if (held) this.#markers.deny(held.message, 'query', held.error);
+    // Not sent: what guarding it registered was never defined.
+    this.#prepared.unregister(undefined, { from: this.#queryMark, to: this.#prepared.mark() });
+    if (held) this.#markers.deny(held.message, 'query', held.error);
     else if (!v.ok && v.effect === 'deny' && v.syntax) this.#markers.deny(v.syntax.message, 'query', SYNTAX, v.syntax.position);
     else this.#markers.deny(v.message, 'query');
   }
 
   #parse(f: Frame): void | Promise<void> {
     const p = parseParse(f.body);
+    this.#queryMark = this.#prepared.mark();
     if (this.#rec.on) this.#rec.request('parse', this.#rec.text(p.sql), p.name);
     if (this.#lineage) return this.#lineage.analyze(p.sql, p.name).then((lv) => this.#guardParse(f, p, lv));
     return this.#guardParse(f, p, undefined);
@@ -299,7 +310,9 @@ export class FrontendGuard {
   #afterParseGuard(f: Frame, p: ParseMessage, v: Verdict, lv: LineageVerdict | undefined): void {
     this.#rec.verdict(v);
     this.#link.corkUpstream();
+    const registered = { from: this.#queryMark, to: this.#prepared.mark() };
     if (!v.ok && v.effect === 'deny') {
+      this.#prepared.unregister(undefined, registered);
       if (v.syntax) this.#markers.deny(v.syntax.message, 'parse', SYNTAX, v.syntax.position);
       else this.#markers.deny(v.message, 'parse');
       this.#discardUntilSync = true;
@@ -310,7 +323,8 @@ export class FrontendGuard {
     // (an approval is for the exact statement + parameters, and is used by one execution).
     const inspection = this.#svc.inspection.inspectSqlNow(p.sql); // cached by the guard above
     const late = inspection.ok && inspection.statements.some((s) => s.executes.length > 0 || s.prepared !== undefined);
-    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v, ...(p.typeOids.length === 0 ? {} : { types: p.typeOids }) });
+    // A Parse the server skips or refuses defines nothing: what guarding it registered goes.
+    this.#names.parse(p.name, { sql: p.sql, verdict: late ? undefined : v, ...(p.typeOids.length === 0 ? {} : { types: p.typeOids }) }, () => { this.#prepared.unregister(undefined, registered); });
     // A PREPARE sent through Parse defines its name when executed, unconfirmed: it counts for good.
     if (inspection.ok) for (const s of inspection.statements) if (s.prepared) this.#names.mayDefine(s.prepared.name, { sql: p.sql, verdict: undefined });
     this.#results.parsed(p.name);
@@ -324,6 +338,8 @@ export class FrontendGuard {
    * review used by this one execution). Unknown names are refused.
    */
   #bind(f: Frame, b: BindMessage): void | Promise<void> {
+    const full = this.#lineage?.refusesBind(b.portal);
+    if (full !== undefined) { this.#refuseBind(full, { code: 'policy_denied' }); return; }
     const found = this.#names.lookup(b.statement);
     if (!found.known) {
       this.#refuseBind(`Gatehouse denied Bind: prepared statement "${b.statement}" is not known to the gateway`, UNKNOWN_STATEMENT);
@@ -446,17 +462,31 @@ function resultCount(sql: string, svc: Pick<PostgresDeps, 'inspection'>): number
   return inspection.ok ? Math.max(1, inspection.statements.length) : 1;
 }
 
-/** The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops). */
-function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>): NameOp[] {
+/**
+ * The name operations of a Query text, in statement order (PREPARE defines, DEALLOCATE drops; a
+ * confirmed drop also drops, in `prepared`, the definitions registered up to `mark`).
+ */
+function nameOps(sql: string, svc: Pick<PostgresDeps, 'inspection'>, prepared: PreparedStatements, mark: number): NameOp[] {
   if (!NAME_OPS_RE.test(sql)) return [];
   const inspection = svc.inspection.inspectSqlNow(sql); // cached by the guard
 
   if (!inspection.ok) return [];
   const ops: NameOp[] = [];
+  // The k-th PREPARE of a name in the text registered its k-th candidate since `mark` (statement order).
+  const nth = new Map<string, number>();
   for (const s of inspection.statements) {
-    if (s.prepared) ops.push({ op: 'prepare', name: s.prepared.name, cand: { sql: sql.slice(s.location.start, s.location.end), verdict: undefined } });
-    else if (s.deallocates?.all === true) ops.push({ op: 'deallocate-all' });
-    else if (s.deallocates) ops.push({ op: 'deallocate', name: s.deallocates.name });
+    if (s.prepared) {
+      const name = s.prepared.name;
+      const k = nth.get(name) ?? 0;
+      nth.set(name, k + 1);
+      const seq = prepared.since(name, mark)[k];
+      ops.push({
+        op: 'prepare', name, cand: { sql: sql.slice(s.location.start, s.location.end), verdict: undefined },
+        ...(seq === undefined ? {} : { skipped: () => { prepared.unregister(name, [seq]); } }),
+      });
+    }
+    else if (s.deallocates?.all === true) ops.push({ op: 'deallocate-all', confirmed: () => { prepared.clear(mark); } });
+    else if (s.deallocates) { const name = s.deallocates.name; ops.push({ op: 'deallocate', name, confirmed: () => { prepared.forget(name, mark); } }); }
   }
   return ops;
 }

@@ -7,6 +7,7 @@ import type { MaskingRules } from '../../masking/rules.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import type { CatalogResolver } from './catalog.ts';
 import { lineageCatalogFor, type LineageCatalogCache } from './lineage-catalog.ts';
+import { LineageNames, type LineageNameOp, type Space } from './lineage-names.ts';
 import { changesNameResolution } from './search-path-change.ts';
 
 /** The output plan of a statement on a connection with column rules. */
@@ -27,12 +28,60 @@ interface Named {
    * is computed when its transaction commits, so whatever ends the transaction may quote it.
    */
   readonly holds?: string;
+  /** It FETCHes / EXECUTEs this name (a Parse's statement): what the name is when it runs counts too. */
+  readonly via?: { readonly space: Space; readonly name: string };
 }
 
-/** Cursors and prepared statements by name. */
-interface Names {
-  readonly cursors: Map<string, Named>;
-  readonly prepared: Map<string, Named>;
+/**
+ * Cursors and prepared statements as they will be once the statements of one text before the
+ * current one ran (each ran only if those before it did): the session's names, changed by them.
+ */
+class Names {
+  readonly #session: LineageNames<Named>;
+  readonly #local = { cursor: new Map<string, Named | null>(), prepared: new Map<string, Named | null>() };
+  readonly #cleared = { cursor: false, prepared: false };
+  /** Names the text defines that the session does not know (counted against the bound). */
+  readonly #added = { cursor: new Set<string>(), prepared: new Set<string>() };
+  /** What the text does to names, in statement order (applied as the server confirms each). */
+  readonly ops: LineageNameOp<Named>[] = [];
+
+  constructor(session: LineageNames<Named>) {
+    this.#session = session;
+  }
+
+  /** What `name` denotes (the stricter of all it may denote), or undefined when unknown. */
+  get(space: Space, name: string): Named | undefined {
+    const l = this.#local[space];
+    if (l.has(name)) return l.get(name) ?? undefined;
+    if (this.#cleared[space]) return undefined;
+    return strictest(this.#session.lookup(space, name));
+  }
+
+  /** A name the session may not define: past the bound of names (none is forgotten to make room). */
+  refused(space: Space, name: string): boolean {
+    if (this.#session.has(space, name) || this.#added[space].has(name)) return false;
+    return this.#session.size(space) + this.#added[space].size >= MAX_NAMED;
+  }
+
+  /** DECLARE / PREPARE: a name that may still exist keeps the stricter of both (re-creating it fails). */
+  define(space: Space, name: string, n: Named | undefined): void {
+    if (!this.#session.has(space, name)) this.#added[space].add(name);
+    const prev = this.get(space, name);
+    this.#local[space].set(name, n === undefined ? null : prev ? mergeNamed(prev, n) : n);
+    this.ops.push({ op: 'define', space, name, value: n });
+  }
+
+  drop(space: Space, name: string | undefined): void {
+    if (name !== undefined) { this.#local[space].set(name, null); this.ops.push({ op: 'drop', space, name }); return; }
+    this.#local[space].clear();
+    this.#cleared[space] = true;
+    this.ops.push({ op: 'drop-all', space });
+  }
+
+  discardAll(): void {
+    for (const space of ['cursor', 'prepared'] as const) { this.#local[space].clear(); this.#cleared[space] = true; }
+    this.ops.push({ op: 'drop-all', space: 'all' });
+  }
 }
 
 /** Names of prepared statements a statement executes anywhere (`CREATE TABLE x AS EXECUTE p`, `EXPLAIN EXECUTE p`). */
@@ -57,30 +106,51 @@ function holdable(stmt: unknown): boolean {
   return typeof d?.options === 'number' && (d.options & CURSOR_OPT_HOLD) !== 0;
 }
 
-/** CLOSE / DEALLOCATE / DISCARD ALL: the names are gone once it runs. */
+/** CLOSE / DEALLOCATE / DISCARD ALL: the names are gone once it runs (once the server confirms it, for the session). */
 function forgets(stmt: unknown, names: Names): void {
   const t = stmt as Record<string, Record<string, unknown> | undefined>;
   const close = t.ClosePortalStmt;
-  if (close) { if (typeof close.portalname === 'string') names.cursors.delete(close.portalname); else names.cursors.clear(); }
+  if (close) names.drop('cursor', typeof close.portalname === 'string' ? close.portalname : undefined);
   const dealloc = t.DeallocateStmt;
-  if (dealloc) { if (typeof dealloc.name === 'string') names.prepared.delete(dealloc.name); else names.prepared.clear(); }
-  if (t.DiscardStmt) { names.cursors.clear(); names.prepared.clear(); }
+  if (dealloc) names.drop('prepared', typeof dealloc.name === 'string' ? dealloc.name : undefined);
+  if (t.DiscardStmt?.target === 'DISCARD_ALL') names.discardAll();
 }
 
-/** Adds a name; one that may still exist keeps the stricter of both plans (re-creating it fails). */
+/** The name a DECLARE or PREPARE defines, whatever its lineage. */
+function definedName(stmt: unknown): { readonly space: Space; readonly name: string } | undefined {
+  const t = stmt as Record<string, Record<string, unknown> | undefined>;
+  if (typeof t.DeclareCursorStmt?.portalname === 'string') return { space: 'cursor', name: t.DeclareCursorStmt.portalname };
+  if (typeof t.PrepareStmt?.name === 'string') return { space: 'prepared', name: t.PrepareStmt.name };
+  return undefined;
+}
+
+/** The stricter of two things one name may denote. */
+function mergeNamed(prev: Named, n: Named): Named {
+  return {
+    plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive,
+    reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])],
+    ...(prev.hold === true || n.hold === true ? { hold: true } : {}),
+    ...(prev.via ?? n.via ? { via: prev.via ?? n.via } : {}),
+    ...(prev.holds !== undefined || n.holds !== undefined ? { holds: prev.holds ?? n.holds } : {}),
+  };
+}
+
+/** The stricter of everything one name may denote (undefined: nothing known). */
+function strictest(all: readonly Named[]): Named | undefined {
+  return all.reduce<Named | undefined>((a, b) => (a ? mergeNamed(a, b) : b), undefined);
+}
+
+/** Adds a portal; one that may still exist keeps the stricter of both plans (re-binding it fails). */
 function remember(m: Map<string, Named>, name: string, n: Named): void {
   const prev = m.get(name);
-  const merged: Named = prev
-    ? {
-      plan: mergePlans(prev.plan, n.plan), sensitive: prev.sensitive ?? n.sensitive,
-      reads: [...new Set([...prev.reads, ...n.reads])], filters: [...new Set([...prev.filters, ...n.filters])],
-      ...(prev.hold === true || n.hold === true ? { hold: true } : {}),
-      ...(prev.holds !== undefined || n.holds !== undefined ? { holds: prev.holds ?? n.holds } : {}),
-    }
-    : n;
-  m.delete(name);
-  if (m.size >= MAX_NAMED) m.delete(m.keys().next().value!);
-  m.set(name, merged);
+  m.set(name, prev ? mergeNamed(prev, n) : n);
+}
+
+/** Why a definition past the bound of names is refused. */
+function tooMany(space: Space): string {
+  return space === 'cursor'
+    ? `Gatehouse denied the statement: too many cursors in this session (at most ${MAX_NAMED}); CLOSE some first`
+    : `Gatehouse denied the statement: too many prepared statements in this session (at most ${MAX_NAMED}); DEALLOCATE some first`;
 }
 
 /** A name Gatehouse did not see created: no plan (strict default) and server texts withheld. */
@@ -89,7 +159,7 @@ const UNKNOWN_NAME: Named = Object.freeze({
   holds: '(of a statement Gatehouse did not see prepared)',
 });
 
-/** Most cursors and prepared statements remembered per session. */
+/** Most cursors, prepared statements and portals per session (each kind); beyond, a new name is refused. */
 const MAX_NAMED = 1000;
 
 /**
@@ -150,8 +220,8 @@ export class OutputLineage {
   readonly #rules: MaskingRules;
   readonly #connection: string;
   readonly #catalog: LineageCatalogCache;
-  #cursors = new Map<string, Named>();
-  #prepared = new Map<string, Named>();
+  /** Cursors and prepared statements, as the server confirms them (follows the session's `StatementNames`). */
+  readonly names = new LineageNames<Named>();
   /** Portals created by Bind (protocol), with their statement's plan. */
   readonly #portals = new Map<string, Named>();
   /** The session may have changed its search_path or role: unqualified names match every schema. */
@@ -165,34 +235,33 @@ export class OutputLineage {
 
   #protection = (c: SourceColumn): Strategy | undefined => this.#rules.columnStrategy(this.#connection, c.schema, c.table, c.column);
 
-  /** A prepared statement's facts and plan (for SQL EXECUTE and protocol Bind). */
-  prepared(name: string): Named | undefined {
-    return this.#prepared.get(name);
-  }
-
   /**
    * A Bind was forwarded: the portal runs the statement's plan. The unnamed portal is replaced by
    * every Bind; a named one that still exists makes the Bind fail, so both plans are kept.
    */
   bind(portal: string, statement: string): void {
-    const n = this.#prepared.get(statement) ?? UNKNOWN_NAME;
+    const n = strictest(this.names.lookup('prepared', statement)) ?? UNKNOWN_NAME;
     if (portal === '') { this.#portals.delete(''); this.#portals.set('', n); } else remember(this.#portals, portal, n);
+  }
+
+  /** Why a Bind into `portal` is refused (a new name past the bound of portals), or undefined. */
+  refusesBind(portal: string): string | undefined {
+    if (portal === '' || this.#portals.has(portal) || this.#portals.size < MAX_NAMED) return undefined;
+    return `Gatehouse denied Bind: too many portals in this transaction (at most ${MAX_NAMED}); close some first`;
   }
 
   /** What an Execute of `portal` yields: a bound portal's or a declared cursor's plan (else the strict default). */
   portal(name: string): Named {
-    const bound = this.#portals.get(name);
-    const cursor = this.#cursors.get(name);
+    const at = this.#portals.get(name);
+    // A statement that FETCHes / EXECUTEs a name runs what the name is now, not when it was parsed.
+    const now = at?.via && (strictest(this.names.lookup(at.via.space, at.via.name)) ?? UNKNOWN_NAME);
+    const bound = at && now ? mergeNamed(at, now) : at;
+    const cursor = strictest(this.names.lookup('cursor', name));
     if (bound && cursor) {
       const holds = bound.holds ?? cursor.holds;
       return { plan: mergePlans(bound.plan, cursor.plan), sensitive: bound.sensitive ?? cursor.sensitive, reads: [], filters: [], ...(holds !== undefined ? { holds } : {}) };
     }
     return bound ?? cursor ?? UNKNOWN_NAME;
-  }
-
-  /** Protocol Close of a statement, or its name replaced. */
-  forgetPrepared(name: string): void {
-    this.#prepared.delete(name);
   }
 
   /** Analyzes every statement of `sql` (a Query's text, or a Parse's). Never throws. */
@@ -222,7 +291,8 @@ export class OutputLineage {
     let sensitive: string | undefined;
     let holds: string | undefined;
     // Names as they will be once the statements ran (a FETCH sees the DECLARE before it).
-    const names: Names = { cursors: new Map(this.#cursors), prepared: new Map(this.#prepared) };
+    const names = new Names(this.names);
+    let parsed: Named | undefined;
     let unionAll = this.#unionAll;
     for (const stmt of stmts) {
       const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll });
@@ -235,6 +305,11 @@ export class OutputLineage {
         if (risk !== undefined) return deny(risk, err.message);
         plans.push(undefined);
         if (changesNameResolution(stmt)) unionAll = true;
+        const d = definedName(stmt);
+        if (d !== undefined) {
+          if (names.refused(d.space, d.name)) return { ok: false, message: tooMany(d.space) };
+          names.define(d.space, d.name, undefined);
+        }
         forgets(stmt, names);
         continue;
       }
@@ -254,35 +329,42 @@ export class OutputLineage {
       for (const f of own.filters) filters.add(f);
       sensitive ??= own.sensitive;
       plans.push(own.plan);
-      if (l.declares !== undefined) remember(names.cursors, l.declares, { ...found, hold: holdable(stmt) });
-      if (l.prepares !== undefined) remember(names.prepared, l.prepares, own);
-      // The unnamed statement is replaced by every Parse (the server drops it first); a named one
-      // that still exists makes the Parse fail, so both plans are kept (merged).
-      if (statementName === '') { names.prepared.delete(''); names.prepared.set('', own); }
-      else if (statementName !== undefined) remember(names.prepared, statementName, own);
+      // Every DECLARE and PREPARE is an operation (its CommandComplete is matched to it, in order).
+      const d = definedName(stmt);
+      if (d !== undefined && names.refused(d.space, d.name)) return { ok: false, message: tooMany(d.space) };
+      if (d !== undefined) names.define(d.space, d.name, d.space === 'cursor' ? { ...found, hold: holdable(stmt) } : own);
+      parsed = own;
       forgets(stmt, names);
     }
+    // A Parse defines its statement name: the unnamed one is replaced once the server confirms it;
+    // a named one that still exists makes the Parse fail (the session keeps both until then).
+    if (statementName !== undefined && statementName !== '' && names.refused('prepared', statementName)) return { ok: false, message: tooMany('prepared') };
     return {
       ok: true, plans, sensitive, ...(holds !== undefined ? { holds } : {}), reads: factNames(reads), filters: factNames(filters),
-      commit: () => { this.#cursors = names.cursors; this.#prepared = names.prepared; if (unionAll) this.#unionAll = true; },
+      commit: () => {
+        if (statementName === undefined) this.names.stageQuery(names.ops);
+        else this.names.stageParse(stmts.length === 1 ? parsed : undefined, names.ops);
+        if (unionAll) this.#unionAll = true;
+      },
     };
   }
 
   /** The transaction ended with nothing in flight: cursors without WITH HOLD and all portals are gone. */
   idle(): void {
-    for (const [k, v] of this.#cursors) if (v.hold !== true) this.#cursors.delete(k);
+    this.names.retainCursors((v) => v.hold === true);
     this.#portals.clear();
   }
 
   /** The plan, facts and sensitivity of a statement; null when it fetches/executes an unknown name. */
   #named(l: StatementLineage, names: Names): Named | null {
-    const via = l.fetches !== undefined ? names.cursors.get(l.fetches) : l.executes !== undefined ? names.prepared.get(l.executes) : undefined;
+    const via = l.fetches !== undefined ? names.get('cursor', l.fetches) : l.executes !== undefined ? names.get('prepared', l.executes) : undefined;
     if ((l.fetches !== undefined || l.executes !== undefined) && via === undefined) return null;
     const facts = protectedFacts(l, this.#protection);
     const touched = protectedFacts({ outputs: [{ kind: 'spread', lineage: l.touches }], touches: l.touches, filters: l.filters }, this.#protection).reads;
     const sensitive = via?.sensitive ?? (touched[0] === '*' ? 'a column whose source cannot be seen' : touched[0]);
     return {
       plan: via ? via.plan : l.outputs === undefined ? undefined : planOutputs(l.outputs, this.#protection),
+      ...(l.fetches !== undefined ? { via: { space: 'cursor' as const, name: l.fetches } } : l.executes !== undefined ? { via: { space: 'prepared' as const, name: l.executes } } : {}),
       sensitive,
       reads: [...facts.reads.filter((r) => r !== '*'), ...(via?.reads ?? [])],
       filters: [...facts.filters.filter((r) => r !== '*'), ...(via?.filters ?? [])],
@@ -297,7 +379,7 @@ export class OutputLineage {
    */
   #mayTouch(stmt: unknown, names: Names): string | undefined {
     for (const e of executedNames(stmt)) {
-      const p = names.prepared.get(e);
+      const p = names.get('prepared', e);
       if (p === undefined || p.sensitive !== undefined) return `(through prepared statement "${e}")`;
     }
     const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll: true });

@@ -13,6 +13,20 @@ const sqls = (n: StatementNames, name: string): string[] | undefined => {
 };
 
 describe('StatementNames', () => {
+  test('confirmed runs when the server confirms a drop; skipped when it skips or refuses a definition', () => {
+    const n = new StatementNames();
+    const seen: string[] = [];
+    n.parse('a', read, () => seen.push('parse a skipped')); n.sync(); n.parseComplete(); n.ready();
+    n.query([{ op: 'deallocate', name: 'a', confirmed: () => seen.push('a dropped') }, { op: 'prepare', name: 'b', cand: write, skipped: () => seen.push('b skipped') }]);
+    n.commandComplete(() => 'DEALLOCATE');
+    n.error(); n.ready();
+    n.close('c', true, () => seen.push('c closed')); n.sync(); n.closeComplete(); n.ready();
+    n.parse('d', read, () => seen.push('parse d skipped')); n.sync(); n.error(); n.ready();
+    n.query([{ op: 'prepare', name: 'e', cand: write, skipped: () => seen.push('e skipped') }]);
+    n.commandComplete(() => 'DEALLOCATE'); // not what was expected: nothing is known of it
+    n.ready();
+    assert.deepEqual(seen, ['a dropped', 'b skipped', 'c closed', 'parse d skipped']);
+  });
   test('a definition counts when sent, alone once confirmed', () => {
     const n = new StatementNames();
     n.parse('s', write); n.sync(); n.parseComplete(); n.ready();

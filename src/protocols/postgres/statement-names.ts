@@ -13,16 +13,36 @@ export interface Candidate {
   readonly types?: readonly number[];
 }
 
-/** An operation on a name inside a simple Query, applied when its CommandComplete arrives. */
+/**
+ * An operation on a name inside a simple Query, applied when its CommandComplete arrives
+ * (`confirmed` then runs: another registry drops the name too; `skipped` runs when the server
+ * skipped or refused the definition).
+ */
 export type NameOp =
-  | { readonly op: 'prepare'; readonly name: string; readonly cand: Candidate }
-  | { readonly op: 'deallocate'; readonly name: string }
-  | { readonly op: 'deallocate-all' };
+  | { readonly op: 'prepare'; readonly name: string; readonly cand: Candidate; readonly skipped?: () => void }
+  | { readonly op: 'deallocate'; readonly name: string; readonly confirmed?: () => void }
+  | { readonly op: 'deallocate-all'; readonly confirmed?: () => void };
+
+/**
+ * Another view of the server's names that follows the same messages and answers, in order (the
+ * output lineage's cursors and statements): each method is called as the one of `StatementNames`.
+ */
+export interface NameFollower {
+  query(): void;
+  sync(): void;
+  parse(name: string): void;
+  close(name: string, statement: boolean): void;
+  parseComplete(): void;
+  closeComplete(): void;
+  commandComplete(tagOf: () => string): void;
+  error(): void;
+  ready(): void;
+}
 
 /** A forwarded message the server has not answered yet, in order. */
 type Pending =
-  | { readonly kind: 'parse'; readonly name: string; readonly cand: Candidate }
-  | { readonly kind: 'close'; readonly name: string; readonly statement: boolean }
+  | { readonly kind: 'parse'; readonly name: string; readonly cand: Candidate; readonly skipped: (() => void) | undefined }
+  | { readonly kind: 'close'; readonly name: string; readonly statement: boolean; readonly confirmed: (() => void) | undefined }
   | { readonly kind: 'query'; readonly ops: NameOp[] }
   | { readonly kind: 'sync' };
 
@@ -59,14 +79,21 @@ export class StatementNames {
   #batch = new Map<string, Candidate | null>();
   #pending: Pending[] = [];
   #head = 0;
+  #follower: NameFollower | undefined;
+
+  /** `f` is told of every message and answer from now on. */
+  follow(f: NameFollower): void {
+    this.#follower = f;
+  }
 
   // ---- client side: forwarded messages ----------------------------------------------------
 
-  /** A Parse of `name` is forwarded. */
-  parse(name: string, cand: Candidate): void {
+  /** A Parse of `name` is forwarded (`skipped` runs if the server skips or refuses it). */
+  parse(name: string, cand: Candidate, skipped?: () => void): void {
     this.#addUnconfirmed(name, cand);
-    this.#push({ kind: 'parse', name, cand });
+    this.#push({ kind: 'parse', name, cand, skipped });
     this.#batch.set(name, cand);
+    this.#follower?.parse(name);
   }
 
   /**
@@ -77,10 +104,11 @@ export class StatementNames {
     this.#addUnconfirmed(name, cand);
   }
 
-  /** A Close of a statement (`statement`) or a portal is forwarded. */
-  close(name: string, statement: boolean): void {
-    this.#push({ kind: 'close', name, statement });
+  /** A Close of a statement (`statement`) or a portal is forwarded (`confirmed` runs at its CloseComplete). */
+  close(name: string, statement: boolean, confirmed?: () => void): void {
+    this.#push({ kind: 'close', name, statement, confirmed });
     if (statement) this.#batch.set(name, null);
+    this.#follower?.close(name, statement);
   }
 
   /** A simple Query is forwarded, with its name operations in statement order (PREPARE, DEALLOCATE). */
@@ -88,12 +116,14 @@ export class StatementNames {
     for (const o of ops) if (o.op === 'prepare') this.#addUnconfirmed(o.name, o.cand);
     this.#push({ kind: 'query', ops });
     this.#batch = new Map();
+    this.#follower?.query();
   }
 
   /** A Sync is forwarded: the extended batch ends. */
   sync(): void {
     this.#push({ kind: 'sync' });
     this.#batch = new Map();
+    this.#follower?.sync();
   }
 
   /** What a Bind of `name`, forwarded now, may run. */
@@ -116,6 +146,7 @@ export class StatementNames {
     if (p?.kind !== 'parse') throw new ProtocolError('ParseComplete without a pending Parse');
     this.#dropUnconfirmed(p.name, p.cand);
     this.#define(p.name, p.cand);
+    this.#follower?.parseComplete();
   }
 
   /** CloseComplete: the oldest pending Close took effect. */
@@ -123,10 +154,13 @@ export class StatementNames {
     const p = this.#shift();
     if (p?.kind !== 'close') throw new ProtocolError('CloseComplete without a pending Close');
     if (p.statement) this.#confirmed.delete(p.name);
+    p.confirmed?.();
+    this.#follower?.closeComplete();
   }
 
   /** CommandComplete (`tag` read only when it may matter): inside a Query, applies the next name operation it confirms. */
   commandComplete(tagOf: () => string): void {
+    this.#follower?.commandComplete(tagOf);
     const p = this.#pending[this.#head];
     if (p?.kind !== 'query' || p.ops.length === 0) return;
     const tag = tagOf();
@@ -135,20 +169,22 @@ export class StatementNames {
     const next = p.ops.shift();
     if (next?.op !== op) { this.#abandon(p); return; } // not what was expected: apply nothing more
     if (next.op === 'prepare') { this.#dropUnconfirmed(next.name, next.cand); this.#define(next.name, next.cand); }
-    else if (next.op === 'deallocate') this.#confirmed.delete(next.name);
-    else this.#confirmed.clear();
+    else if (next.op === 'deallocate') { this.#confirmed.delete(next.name); next.confirmed?.(); }
+    else { this.#confirmed.clear(); next.confirmed?.(); }
   }
 
   /** ErrorResponse: the rest of a Query, or of an extended batch until Sync, is skipped by the server. */
   error(): void {
+    this.#follower?.error();
     const p = this.#pending[this.#head];
-    if (p?.kind === 'query') { this.#abandon(p); return; }
+    if (p?.kind === 'query') { this.#abandon(p, true); return; }
     // Extended protocol: the server ignores every message (a Query too) until Sync.
     while (this.#head < this.#pending.length && this.#pending[this.#head]!.kind !== 'sync') this.#drop(this.#shift()!);
   }
 
   /** ReadyForQuery: the oldest Query or Sync is answered (anything before it was skipped). */
   ready(): void {
+    this.#follower?.ready();
     for (let p = this.#shift(); p !== undefined; p = this.#shift()) {
       this.#drop(p);
       if (p.kind === 'sync' || p.kind === 'query') return;
@@ -198,13 +234,14 @@ export class StatementNames {
 
   /** A pending entry that will never be confirmed: its definitions stop counting. */
   #drop(p: Pending): void {
-    if (p.kind === 'parse') this.#dropUnconfirmed(p.name, p.cand);
-    else if (p.kind === 'query') this.#abandon(p);
+    if (p.kind === 'parse') { this.#dropUnconfirmed(p.name, p.cand); p.skipped?.(); }
+    else if (p.kind === 'query') this.#abandon(p, true);
   }
 
-  #abandon(p: Extract<Pending, { kind: 'query' }>): void {
+  /** The rest of a Query's operations will not be confirmed: `skipped`, the server did not run them. */
+  #abandon(p: Extract<Pending, { kind: 'query' }>, skipped = false): void {
     const ops = p.ops.splice(0);
-    for (const o of ops) if (o.op === 'prepare') this.#dropUnconfirmed(o.name, o.cand);
+    for (const o of ops) if (o.op === 'prepare') { this.#dropUnconfirmed(o.name, o.cand); if (skipped) o.skipped?.(); }
   }
 
   #push(p: Pending): void {
