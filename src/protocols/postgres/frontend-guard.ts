@@ -173,6 +173,12 @@ export class FrontendGuard {
     }
     // A session whose recording is full (max_session_bytes) runs nothing more: it ends, fail closed.
     if (STATEMENT_MESSAGES.has(f.type)) this.#rec.admit();
+    // A Query inside an extended batch not yet ended by Sync: after an error the server skips it
+    // (it ignores everything until Sync) while the gateway would count it answered — the names
+    // tracked from the server's answers would fall out of step. Real clients Sync first.
+    if (f.type === FE.query && this.#extendedPending) {
+      throw new ProtocolError('a Query sent inside an extended-protocol batch (after Parse, Bind, Describe, Execute or Close without a Sync) is not allowed through Gatehouse; send Sync first');
+    }
     if (EXTENDED_MESSAGES.has(f.type)) this.#extendedPending = true;
     switch (f.type) {
       case FE.query: return this.#query(f);
