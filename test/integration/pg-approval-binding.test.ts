@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
+import { startOrdersReviewRig, type OrdersReviewRig } from '../harness/pg-rigs.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import { parseErrorFields } from '../../src/protocols/postgres/backend-messages.ts';
 import { MessageWriter } from '../../src/protocols/postgres/writer.ts';
@@ -24,7 +25,7 @@ permit (principal in Group::"dba", action == Action::"review.approve", resource)
 const skip = await pgSkip();
 
 describe('approvals are bound to what the server runs (real PostgreSQL)', { skip }, () => {
-  let db: TestDatabase;
+  let rig: OrdersReviewRig;
   let t: TestGateway;
   let writer: string;
   let dba: string;
@@ -49,22 +50,9 @@ describe('approvals are bound to what the server runs (real PostgreSQL)', { skip
     .int32(4).bytes(Buffer.from('0000')).int16(0).frame(0x42);
 
   before(async () => {
-    const got = await getTestPostgres();
-    if (!got) throw new Error('no PostgreSQL');
-    db = got;
-    admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
-    await admin.query('CREATE TABLE orders (id int PRIMARY KEY, total int); INSERT INTO orders SELECT g, 100 FROM generate_series(1, 50) g');
-    t = await startTestGateway({
-      policies: POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`,
-        'reviews:', '  hold_timeout: 200ms', '  rules:',
-        '    - { name: writes, connections: [app], actions: [sql.write], kind: command, approvers: [dba] }'].join('\n'),
-    });
-    writer = String((await t.api('POST', '/api/v1/api-keys', { user: 'writer', groups: ['writers'] })).json.key);
-    dba = String((await t.api('POST', '/api/v1/api-keys', { user: 'dba1', groups: ['dba'] })).json.key);
+    ({ t, admin, writer, dba } = rig = await startOrdersReviewRig(POLICIES));
   });
-  after(async () => { await admin.end(); await t.close(); await db.stop(); });
+  after(async () => { await rig.close(); });
 
   test('F3: the approval of "EXECUTE p" (a one-row UPDATE) does not run "EXECUTE p" redefined as a DELETE of every row', async () => {
     await reset(50);

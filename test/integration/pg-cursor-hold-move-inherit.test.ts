@@ -1,9 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
-import { LINEAGE_INIT, LINEAGE_MASKING, PHONES } from '../fixtures/pg-lineage-db.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
+import { startLineageRig, type PgRig } from '../harness/pg-rigs.ts';
+import { assertNoPhone, PHONES } from '../fixtures/pg-lineage-db.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import { parseErrorFields } from '../../src/protocols/postgres/backend-messages.ts';
 
@@ -24,12 +25,9 @@ const AGG = "SELECT string_agg(phone, ',')::int FROM customers";
 
 const skip = await pgSkip();
 
-function assertNoPhone(text: string, what: string): void {
-  for (const p of PHONES) assert.ok(!text.includes(p) && !text.includes(p.slice(4)), `${what} leaked a protected value: ${text}`);
-}
 
 describe('column rules: cursors computed at COMMIT or MOVE, rows read through a parent table (real PostgreSQL)', { skip }, () => {
-  let db: TestDatabase;
+  let rig: PgRig;
   let t: TestGateway;
   let reader: string;
   const client = async (): Promise<pg.Client> => {
@@ -55,23 +53,11 @@ describe('column rules: cursors computed at COMMIT or MOVE, rows read through a 
   const exec = (sql: string): Buffer[] => [fe.parse('', sql), fe.bind('', ''), fe.execute('')];
 
   before(async () => {
-    const got = await getTestPostgres();
-    if (!got) throw new Error('no PostgreSQL');
-    db = got;
-    const setup = new pg.Client({ connectionString: db.url });
-    await setup.connect();
-    await setup.query(LINEAGE_INIT);
-    await setup.end();
-    t = await startTestGateway({
-      policies: POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`, ...LINEAGE_MASKING].join('\n'),
-    });
-    reader = String((await t.api('POST', '/api/v1/api-keys', { user: 'reader', groups: ['readers'] })).json.key);
+    rig = await startLineageRig(POLICIES);
+    t = rig.t;
+    reader = await rig.key('reader', ['readers']);
   });
-  after(async () => {
-    await t.close();
-    await db.stop();
-  });
+  after(async () => { await rig.close(); });
 
   test('F1: a WITH HOLD cursor is computed at COMMIT, whose error quotes the protected values', async () => {
     const c = await client();
@@ -154,7 +140,7 @@ describe('column rules: cursors computed at COMMIT or MOVE, rows read through a 
   });
 
   test('F5: the rows of a protected table read through its (unprotected) inheritance parent are masked', async () => {
-    const setup = new pg.Client({ connectionString: db.url });
+    const setup = new pg.Client({ connectionString: rig.db.url });
     await setup.connect();
     await setup.query('CREATE TABLE contacts (id int, phone text); ALTER TABLE customers INHERIT contacts');
     const c = await client();
@@ -170,7 +156,7 @@ describe('column rules: cursors computed at COMMIT or MOVE, rows read through a 
   });
 
   test('a portal bound before an earlier batch\'s ReadyForQuery keeps its plan (an inheritance parent or child read by a bare column)', async () => {
-    const setup = new pg.Client({ connectionString: db.url });
+    const setup = new pg.Client({ connectionString: rig.db.url });
     await setup.connect();
     await setup.query([
       'CREATE TABLE r_parent (id int, phone text)', 'ALTER TABLE customers INHERIT r_parent',
@@ -192,7 +178,7 @@ describe('column rules: cursors computed at COMMIT or MOVE, rows read through a 
   });
 
   test('F5: grandparents, views over a parent, and partitioned tables', async () => {
-    const setup = new pg.Client({ connectionString: db.url });
+    const setup = new pg.Client({ connectionString: rig.db.url });
     await setup.connect();
     await setup.query([
       'CREATE TABLE g_root (id int, phone text)', 'CREATE TABLE g_mid () INHERITS (g_root)', 'ALTER TABLE customers INHERIT g_mid',

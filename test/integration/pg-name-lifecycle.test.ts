@@ -1,9 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
-import { LINEAGE_INIT, LINEAGE_MASKING, PHONES } from '../fixtures/pg-lineage-db.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
+import { startLineageRig, startOrdersReviewRig, type OrdersReviewRig, type PgRig } from '../harness/pg-rigs.ts';
+import { assertNoPhone, READER_POLICIES } from '../fixtures/pg-lineage-db.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import { parseErrorFields } from '../../src/protocols/postgres/backend-messages.ts';
 import { MessageWriter } from '../../src/protocols/postgres/writer.ts';
@@ -16,25 +17,16 @@ import { MessageWriter } from '../../src/protocols/postgres/writer.ts';
  * runs unreviewed.
  */
 
-const POLICIES = `
-@id("readers")
-permit (principal in Group::"readers", action == Action::"sql.read", resource);
-@id("agents-no-protected-oracles")
-forbid (principal, action == Action::"sql.read", resource)
-when { context has agent && context has sql && !context.sql.protected_filters.isEmpty() };
-`;
+const POLICIES = READER_POLICIES;
 
 const skip = await pgSkip();
 
-function assertNoPhone(text: string, what: string): void {
-  for (const p of PHONES) assert.ok(!text.includes(p) && !text.includes(p.slice(4)), `${what} leaked a protected value: ${text}`);
-}
 
 /** A Close of a prepared statement. */
 const closeStatement = (name: string): Buffer => new MessageWriter().byte(0x53).cstring(name).frame(0x43);
 
 describe('PostgreSQL names: forgotten or replaced only once the server confirms', { skip }, () => {
-  let db: TestDatabase;
+  let rig: PgRig;
   let t: TestGateway;
   let reader: string;
   let agent: string;
@@ -54,24 +46,12 @@ describe('PostgreSQL names: forgotten or replaced only once the server confirms'
   };
 
   before(async () => {
-    const got = await getTestPostgres();
-    if (!got) throw new Error('no PostgreSQL');
-    db = got;
-    const setup = new pg.Client({ connectionString: db.url });
-    await setup.connect();
-    await setup.query(LINEAGE_INIT);
-    await setup.end();
-    t = await startTestGateway({
-      policies: POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`, ...LINEAGE_MASKING].join('\n'),
-    });
-    reader = String((await t.api('POST', '/api/v1/api-keys', { user: 'reader', groups: ['readers'] })).json.key);
-    agent = String((await t.api('POST', '/api/v1/api-keys', { user: 'reader', agent: 'bot', groups: ['readers'] })).json.key);
+    rig = await startLineageRig(POLICIES);
+    t = rig.t;
+    reader = await rig.key('reader', ['readers']);
+    agent = await rig.key('reader', ['readers'], 'bot');
   });
-  after(async () => {
-    await t.close();
-    await db.stop();
-  });
+  after(async () => { await rig.close(); });
 
   test('a CLOSE the server skipped keeps the cursor: re-declaring it (refused by the server) does not change its plan', async () => {
     const c = await client();
@@ -197,7 +177,7 @@ permit (principal in Group::"dba", action == Action::"review.approve", resource)
 `;
 
 describe('PostgreSQL names: an approved prepared statement stays reviewed', { skip }, () => {
-  let db: TestDatabase;
+  let rig: OrdersReviewRig;
   let t: TestGateway;
   let writer: string;
   let dba: string;
@@ -208,22 +188,9 @@ describe('PostgreSQL names: an approved prepared statement stays reviewed', { sk
   };
 
   before(async () => {
-    const got = await getTestPostgres();
-    if (!got) throw new Error('no PostgreSQL');
-    db = got;
-    admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
-    await admin.query('CREATE TABLE orders (id int PRIMARY KEY, total int); INSERT INTO orders SELECT g, 100 FROM generate_series(1, 50) g');
-    t = await startTestGateway({
-      policies: REVIEW_POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`,
-        'reviews:', '  hold_timeout: 200ms', '  rules:',
-        '    - { name: writes, connections: [app], actions: [sql.write], kind: command, approvers: [dba] }'].join('\n'),
-    });
-    writer = String((await t.api('POST', '/api/v1/api-keys', { user: 'writer', groups: ['writers'] })).json.key);
-    dba = String((await t.api('POST', '/api/v1/api-keys', { user: 'dba1', groups: ['dba'] })).json.key);
+    ({ t, admin, writer, dba } = rig = await startOrdersReviewRig(REVIEW_POLICIES));
   });
-  after(async () => { await admin.end(); await t.close(); await db.stop(); });
+  after(async () => { await rig.close(); });
 
   test('past the bound of names, an approved PREPARE of an UPDATE does not become a read', async () => {
     const a = await RawPgClient.connect(t.postgres.host, t.postgres.port, 'w', 'app', writer);

@@ -1,9 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
-import { getTestPostgres, pgSkip, type TestDatabase } from '../harness/postgres-server.ts';
-import { LINEAGE_INIT, LINEAGE_MASKING, PHONES } from '../fixtures/pg-lineage-db.ts';
+import type { TestGateway } from '../harness/gateway.ts';
+import { pgSkip } from '../harness/postgres-server.ts';
+import { startLineageRig, type PgRig } from '../harness/pg-rigs.ts';
+import { assertNoPhone, READER_POLICIES } from '../fixtures/pg-lineage-db.ts';
 import { RawPgClient, fe } from '../harness/pg-raw-client.ts';
 import { parseErrorFields } from '../../src/protocols/postgres/backend-messages.ts';
 
@@ -14,23 +15,14 @@ import { parseErrorFields } from '../../src/protocols/postgres/backend-messages.
 // PREPARE of a write likewise ran unreviewed after a skipped DEALLOCATE). A Query inside an
 // unfinished extended batch is now refused and the session ends (real clients Sync first).
 
-const POLICIES = `
-@id("readers")
-permit (principal in Group::"readers", action == Action::"sql.read", resource);
-@id("agents-no-protected-oracles")
-forbid (principal, action == Action::"sql.read", resource)
-when { context has agent && context has sql && !context.sql.protected_filters.isEmpty() };
-`;
+const POLICIES = READER_POLICIES;
 
 const skip = await pgSkip();
 
-function assertNoPhone(text: string, what: string): void {
-  for (const p of PHONES) assert.ok(!text.includes(p) && !text.includes(p.slice(4)), `${what} leaked a protected value: ${text}`);
-}
 
 
 describe('a Query inside an extended batch not ended by Sync is refused (real PostgreSQL)', { skip }, () => {
-  let db: TestDatabase;
+  let rig: PgRig;
   let t: TestGateway;
   let reader: string;
   const raw = (): Promise<RawPgClient> => RawPgClient.connect(t.postgres.host, t.postgres.port, 'u', 'app', reader);
@@ -50,23 +42,11 @@ describe('a Query inside an extended batch not ended by Sync is refused (real Po
   };
 
   before(async () => {
-    const got = await getTestPostgres();
-    if (!got) throw new Error('no PostgreSQL');
-    db = got;
-    const setup = new pg.Client({ connectionString: db.url });
-    await setup.connect();
-    await setup.query(LINEAGE_INIT);
-    await setup.end();
-    t = await startTestGateway({
-      policies: POLICIES,
-      yaml: ['connections:', `  - { name: app, type: postgres, url: "${db.url}" }`, ...LINEAGE_MASKING].join('\n'),
-    });
-    reader = String((await t.api('POST', '/api/v1/api-keys', { user: 'reader', groups: ['readers'] })).json.key);
+    rig = await startLineageRig(POLICIES);
+    t = rig.t;
+    reader = await rig.key('reader', ['readers']);
   });
-  after(async () => {
-    await t.close();
-    await db.stop();
-  });
+  after(async () => { await rig.close(); });
 
   test('after an extended-batch error, a Query before Sync ends the session (08P01): the skipped-CLOSE chain cannot run', async () => {
     const c = await raw();
