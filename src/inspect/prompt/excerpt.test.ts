@@ -27,3 +27,10 @@ test('text that is not one document is masked with its escapes decoded', () => {
   assert.equal(maskedExcerpt('write to bob%40example.com', scanner, 1024), 'write to [EMAIL]');
   assert.equal(maskedExcerpt('{"cut": "bob\\u0040example.com', scanner, 1024).includes('bob'), false);
 });
+
+test('a document the walk refuses (nested too deeply) is not kept as text either: its payloads would stay encoded', () => {
+  const doc = `${'['.repeat(2000)}${JSON.stringify(b64)}${']'.repeat(2000)}`;
+  const out = maskedExcerpt(doc, scanner, 64 * 1024);
+  assert.match(out, /^\[not recorded: a JSON document of \d+ characters that the recording's walk cannot inspect\]$/);
+  assert.ok(!out.includes(b64.slice(0, 20)));
+});

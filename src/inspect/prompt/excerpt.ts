@@ -21,15 +21,28 @@ export function maskedExcerpt(text: string, scanner: TextMasker, limit: number):
     // stall everyone) and its text is not kept either (a payload past the cut would be kept
     // unmasked): the recording says what it left out (fail closed).
     if (text.length > MAX_WALKED_CHARS) return `[not recorded: a JSON document of ${text.length} characters, more than the ${MAX_WALKED_CHARS} the recording walks]`;
+    let doc: unknown = NOT_JSON;
     try {
-      const out = JSON.stringify(redactDocument(JSON.parse(text), scanner));
-      return out.length > limit ? out.slice(0, limit) : out;
+      doc = JSON.parse(text);
     } catch {
-      // a piece of a document, not JSON, or too deep: masked as text below
+      // a piece of a document, or not JSON: masked as text below
+    }
+    if (doc !== NOT_JSON) {
+      // A document the walk refuses (nested too deeply, a payload over its limit) is not kept as
+      // text either: the walk is what finds its encoded payloads (fail closed).
+      try {
+        const out = JSON.stringify(redactDocument(doc, scanner));
+        return out.length > limit ? out.slice(0, limit) : out;
+      } catch {
+        return `[not recorded: a JSON document of ${text.length} characters that the recording's walk cannot inspect]`;
+      }
     }
   }
   return maskDecoded(text.length > limit ? text.slice(0, limit) : text, scanner);
 }
+
+/** The parse of a text that is not one JSON document. */
+const NOT_JSON = Symbol('not JSON');
 
 /** Most characters of a JSON document the recording parses and walks whole (on the event loop: a few milliseconds). */
 export const MAX_WALKED_CHARS = 1024 * 1024;

@@ -179,11 +179,12 @@ export function recordedText(capture: TextCapture, scanner: TextMasker): string 
   if (capture.whole !== undefined) {
     // One document over the limit: walked whole (parsed again if a worker serialized it), then
     // cut; one too large to walk on the event loop is not kept (see maskedExcerpt).
-    if (capture.whole.length > MAX_WALKED_CHARS) return excerpt(capture.whole, scanner, RECORD_TEXT_LIMIT);
+    if (capture.doc === undefined || capture.whole.length > MAX_WALKED_CHARS) return excerpt(capture.whole, scanner, RECORD_TEXT_LIMIT);
     try {
-      return JSON.stringify(redactDocument(capture.doc ?? JSON.parse(capture.whole), scanner)).slice(0, RECORD_TEXT_LIMIT);
+      return JSON.stringify(redactDocument(capture.doc, scanner)).slice(0, RECORD_TEXT_LIMIT);
     } catch {
-      // (nesting, an over-limit payload): masked as text below
+      // Nested too deeply, a payload over the walk's limit: not kept as text either (fail closed).
+      return excerpt(capture.whole, scanner, RECORD_TEXT_LIMIT);
     }
   }
   if (capture.doc !== undefined && !capture.truncated && capture.text.length <= RECORD_TEXT_LIMIT && isJsonStart(capture.text)) {
