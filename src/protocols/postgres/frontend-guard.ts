@@ -156,7 +156,8 @@ export class FrontendGuard {
     if (pins === undefined) return true;
     for (const p of pins) {
       const found = this.#names.lookup(p.name);
-      if (found.known && !found.candidates.every((c) => p.candidates.has(c))) return false;
+      // A name no longer known (dropped since) cannot be checked: refused (the server would fail it too).
+      if (!found.known || !found.candidates.every((c) => p.candidates.has(c))) return false;
     }
     return true;
   }
