@@ -1,5 +1,7 @@
 import type { Connection } from '../../../connections/registry.ts';
+import { isUtf8 } from 'node:buffer';
 import { GatehouseError } from '../../../kernel/errors.ts';
+import { assertUnambiguousMembers } from '../../../inspect/prompt/json-members.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
 import { inspectPrompt, redactDocument, scanTexts } from '../../../inspect/prompt/inspect.ts';
@@ -44,12 +46,22 @@ export interface Prepared {
   readonly decoded?: boolean;
 }
 
-function parseJson(raw: Buffer): unknown {
+/**
+ * The LLM request document. Refused unless the upstream can only read it as the gateway does:
+ * valid UTF-8 (a decoder's replacement characters are not what the upstream decodes), and no
+ * member name repeated or differing only by case from one the facts come from (`json-members.ts`).
+ */
+function parseJson(raw: Buffer): { doc: unknown; text: string } {
+  if (!isUtf8(raw)) throw new GatehouseError('invalid_json', 'request body is not valid UTF-8');
+  const text = raw.toString('utf8');
+  let doc: unknown;
   try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
+    doc = JSON.parse(text) as unknown;
   } catch {
     throw new GatehouseError('invalid_json', 'request body is not valid JSON');
   }
+  assertUnambiguousMembers(text, doc);
+  return { doc, text };
 }
 
 /**
@@ -161,7 +173,7 @@ function guarded<T>(fn: () => T): T {
 export function prepareRequest(p: PrepareInput): Prepared {
   const hasBody = p.raw.length > 0;
   if (p.conn.type === 'llm' && p.format !== undefined) {
-    const doc = hasBody ? parseJson(p.raw) : {};
+    const { doc, text: rawText } = hasBody ? parseJson(p.raw) : { doc: {}, text: '' };
     const f = guarded(() => inspectPrompt(doc, p.scanner));
     const shape = requestShape(p.format, doc);
     const facts: Facts = {
@@ -172,7 +184,7 @@ export function prepareRequest(p: PrepareInput): Prepared {
       },
     };
     if (!hasBody) return { facts, body: undefined };
-    if (p.egress === undefined) return withPrompt(facts, p.raw, p.raw.toString('utf8'), f.findings > 0, p.scanner, doc, false);
+    if (p.egress === undefined) return withPrompt(facts, p.raw, rawText, f.findings > 0, p.scanner, doc, false);
     const egress = p.egress;
     // Where the all-detector scan found nothing, a masker with a subset of its detectors changes
     // nothing either: the second pass is skipped (the document is still sent as serialized here).
