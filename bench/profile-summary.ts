@@ -4,6 +4,9 @@
  * profile taken under pgbench or wrk says where the gateway's CPU goes.
  *
  *   npx node bench/profile-summary.ts <file.cpuprofile> [top=40]
+ *
+ * With BENCH_INCLUSIVE=1 it also lists inclusive time (a function's own samples and those of
+ * everything it called, each function counted once per stack): what a whole step costs.
  */
 import { readFileSync } from 'node:fs';
 
@@ -37,3 +40,22 @@ console.log('by function (self time):');
 for (const [k, us] of [...fn].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${k}`);
 console.log('by file (self time):');
 for (const [k, us] of [...files].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${k}`);
+
+if (process.env.BENCH_INCLUSIVE === '1') {
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = byId.get(at)!.callFrame;
+      const key = `${f.functionName || '(anonymous)'} ${short(f.url)}:${f.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + us);
+    }
+  }
+  console.log('by function (inclusive):');
+  for (const [k, us] of [...incl].filter(([k]) => !k.startsWith('(root)')).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${k}`);
+}
