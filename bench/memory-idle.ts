@@ -7,7 +7,9 @@
  * prints what that gave back (what the allocator held free). With a PostgreSQL URL as
  * `BENCH_STORE_URL` the store is that database instead of the embedded one. `BENCH_NO_PG=1`: no
  * PostgreSQL connection (an LLM-only gateway). `BENCH_ROOT=<worktree>`: run that checkout's
- * gateway (a before/after comparison in the same run).
+ * gateway (a before/after comparison in the same run). `BENCH_RESTART=1`: the gateway is started
+ * once (its store initialized), stopped, and measured from its second start on the same
+ * directory (a restart: no initdb).
  *
  *   npx node bench/memory-idle.ts [idle-seconds=30]
  */
@@ -37,7 +39,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gh-bench-idle-'));
 const up = await startUpstream(600);
 const children = [up.proc];
 try {
-  const gw = await startGatehouse({
+  const options = (): Parameters<typeof startGatehouse>[0] => ({
     dir: join(dir, 'gw'), recording: true, actions: ['llm.invoke', 'sql.read'],
     connections: [
       `  - { name: openai, type: llm, provider: openai, url: "http://127.0.0.1:${up.port}", credentials: { api_key: "sk-bench-upstream" } }`,
@@ -48,6 +50,12 @@ try {
     nodeArgs: ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${dir}`, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     ...(process.env.BENCH_STORE_URL ? { storeUrl: process.env.BENCH_STORE_URL } : {}),
   });
+  if (process.env.BENCH_RESTART) {
+    const first = await startGatehouse(options());
+    await sleep(3000);
+    await stopAll([first.proc]);
+  }
+  const gw = await startGatehouse(options());
   children.push(gw.proc);
   await sleep(IDLE_S * 1000);
   const { rss, hwm } = rssMiB(gw.pid);
