@@ -1,5 +1,6 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +180,17 @@ describe('plainKey', () => {
     const keys = values.map((v) => plainKey(v));
     assert.ok(keys.every((k) => typeof k === 'string'));
     assert.equal(new Set(keys).size, values.length);
+  });
+
+  test('generated plain data: the key is its JSON, and values with equal keys are deeply equal', () => {
+    const plain = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small', maxDepth: 4 }, fc.string({ maxLength: 6 }), fc.boolean(), fc.maxSafeInteger(),
+        fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 4 }), tie('v'), { maxKeys: 4 })),
+    })).v;
+    fc.assert(fc.property(plain, plain, (a, b) => {
+      assert.equal(plainKey(a), JSON.stringify(a));
+      if (plainKey(a) === plainKey(b)) assert.deepEqual(a, b);
+    }), { numRuns: 400 });
   });
 
   test('anything that is not plain data has no key', () => {
