@@ -27,9 +27,15 @@ export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
  */
 const VOLATILE = new Set(['traceparent', 'tracestate', 'baggage', 'sentry-trace', 'x-amzn-trace-id', 'x-cloud-trace-context', 'b3', 'x-stainless-retry-count']);
 
-/** Whether a client header is never forwarded: hop-by-hop, the client's credentials, the gateway's own (`gatehouse-*`), overrides. */
-function dropped(name: string, extra: ReadonlySet<string>): boolean {
-  return DROP.has(name) || NEVER_FORWARD.has(name) || OVERRIDE_HEADERS.has(name) || extra.has(name) || name.startsWith('proxy-') || name.startsWith('gatehouse-');
+/**
+ * Whether a client header is never forwarded: hop-by-hop, the client's credentials, the gateway's
+ * own (`gatehouse-*`), overrides. Checked on the name with `_` read as `-`: CGI-style servers
+ * (Rack, WSGI, PHP) map both to `_` (`X_HTTP_METHOD_OVERRIDE` is `HTTP_X_HTTP_METHOD_OVERRIDE`
+ * there, the override header Rack honours), so a spelling with underscores is the same header upstream.
+ */
+function dropped(raw: string, extra: ReadonlySet<string>): boolean {
+  const name = raw.includes('_') ? raw.replaceAll('_', '-') : raw;
+  return DROP.has(name) || NEVER_FORWARD.has(name) || OVERRIDE_HEADERS.has(name) || extra.has(name) || extra.has(raw) || name.startsWith('proxy-') || name.startsWith('gatehouse-');
 }
 
 const NONE_LISTED: ReadonlySet<string> = new Set();
