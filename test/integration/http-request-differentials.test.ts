@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
 import { startHttpUpstream, type HttpUpstream } from '../harness/http-upstream.ts';
@@ -95,5 +96,35 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
       const leaked = Object.keys(up.last().headers).filter((h) => OVERRIDE_HEADERS.has(h.replaceAll('_', '-')));
       assert.deepEqual(leaked, [], `${n} was forwarded`);
     }), { numRuns: 40 });
+  });
+
+  /** Spellings a framework reads as `_method`: case, percent-encoding, PHP's name mangling, arrays. */
+  const overrideName = fc.tuple(
+    fc.constantFrom('_method', '.method', '[method', ' _method', '_method[]', '_method[x]', '_METHOD', '_Method'),
+    fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+  ).map(([name, enc]) => name.split('').map((ch, i) => (enc[i]! ? `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}` : ch === ' ' ? '+' : ch)).join(''));
+
+  test('property: a `_method` override in the query string or the body (form, JSON, multipart, gzip) is refused, never forwarded', async () => {
+    const where = fc.constantFrom('query', 'form', 'json', 'multipart', 'gzip-form', 'text');
+    await fc.assert(fc.asyncProperty(overrideName, where, fc.constantFrom('DELETE', 'delete', 'PUT'), async (name, at, value) => {
+      const before = up.received.length;
+      const decoded = decodeURIComponent(name.replaceAll('+', ' '));
+      let r: Answer;
+      if (at === 'query') r = await send('POST', `/items/1?a=1&${name}=${value}`);
+      else if (at === 'form') r = await send('POST', '/items/1', ['content-type: application/x-www-form-urlencoded'], Buffer.from(`a=1&${name}=${value}`));
+      else if (at === 'gzip-form') r = await send('POST', '/items/1', ['content-type: application/x-www-form-urlencoded', 'content-encoding: gzip'], gzipSync(`a=1&${name}=${value}`));
+      else if (at === 'text') r = await send('POST', '/items/1', ['content-type: text/plain'], Buffer.from(`${name}=${value}`));
+      else if (at === 'json') r = await send('POST', '/items/1', ['content-type: application/json'], Buffer.from(JSON.stringify({ a: 1, [decoded]: value })));
+      else {
+        const b = 'XyZ123';
+        r = await send('POST', '/items/1', [`content-type: multipart/form-data; boundary=${b}`],
+          Buffer.from(`--${b}\r\ncontent-disposition: form-data; name="${decoded}"\r\n\r\n${value}\r\n--${b}--\r\n`));
+      }
+      // (JSON member names and multipart part names carry the decoded spelling: servers do not percent-decode them.)
+      assert.equal(r.status, 400, `${at} ${name}: ${r.status} ${r.body}`);
+      assert.match(r.body, /method override/);
+      assert.ok(!r.body.includes(value), 'the value is not echoed');
+      assert.equal(up.received.length, before, 'nothing was forwarded');
+    }), { numRuns: 80 });
   });
 });
