@@ -127,4 +127,17 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
       assert.equal(up.received.length, before, 'nothing was forwarded');
     }), { numRuns: 80 });
   });
+
+  test('a raw `#` in the path is refused: an upstream reading it as a fragment would route `/admin`', async () => {
+    assert.equal((await send('GET', '/admin')).status, 403);
+    const before = up.received.length;
+    for (const p of ['/admin#', '/admin#x', '/admin#/../ok', '/x#y?z=1']) {
+      const r = await send('GET', p);
+      assert.equal(r.status, 400, `${p}: ${r.status} ${r.body}`);
+    }
+    assert.equal(up.received.length, before, 'nothing was forwarded');
+    const enc = await send('GET', '/admin%23x');
+    assert.equal(enc.status, 200, 'an encoded # is a character of the segment, forwarded as it is');
+    assert.equal(up.last().path, '/base/admin%23x');
+  });
 });
