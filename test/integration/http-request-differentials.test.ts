@@ -140,4 +140,24 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
     assert.equal(enc.status, 200, 'an encoded # is a character of the segment, forwarded as it is');
     assert.equal(up.last().path, '/base/admin%23x');
   });
+
+  test('a media-type or preference header carrying protected data is refused, not forwarded unmasked', async () => {
+    const before = up.received.length;
+    const cases: [string, string[], Buffer | undefined][] = [
+      ['GET', ['accept: application/json; who=bob@example.com'], undefined],
+      ['GET', ['accept-language: en, 078-05-1120'], undefined],
+      ['GET', ['content-type: text/plain; n=4111111111111111'], undefined],
+      ['POST', ['content-type: application/json; note=bob@example.com'], Buffer.from('{"a":1}')],
+      ['POST', ['content-type: text/plain; charset=utf-8; ssn="078-05-1120"'], Buffer.from('hello')],
+    ];
+    for (const [m, h, b] of cases) {
+      const r = await send(m, '/v1/x', h, b);
+      assert.equal(r.status, 400, `${h.join()}: ${r.status} ${r.body}`);
+      assert.ok(!r.body.includes('bob@example.com') && !r.body.includes('078-05-1120') && !r.body.includes('4111111111111111'), 'nothing echoed');
+    }
+    assert.equal(up.received.length, before, 'nothing was forwarded');
+    const ok = await send('POST', '/v1/x', ['content-type: application/json; charset=utf-8', 'accept: application/json, text/plain;q=0.9', 'accept-language: en-US,en;q=0.8'], Buffer.from('{"to":"bob@example.com"}'));
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(up.last().body.toString(), '{"to":"[EMAIL]"}');
+  });
 });

@@ -46,7 +46,7 @@ function listed(connectionHeader: string | string[] | undefined): ReadonlySet<st
   return new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 }
 
-/** Request headers whose values are media types and preferences, not content (never masked). */
+/** Request headers whose values are media types and preferences, not content (never rewritten: refused when they carry data a rule redacts). */
 const NOT_CONTENT = new Set(['content-type', 'content-encoding', 'accept', 'accept-charset', 'accept-language']);
 
 /**
@@ -66,7 +66,13 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
     const v = Array.isArray(value) ? value.join(', ') : value;
     // A header name cannot be rewritten into a placeholder (brackets are not token characters): one that carries data is refused.
     if (egress !== undefined && !isCleanText(egress, name) && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
-    out[name] = egress === undefined || NOT_CONTENT.has(name) || isCleanText(egress, v) ? v : egress.mask(v).text;
+    if (egress === undefined || isCleanText(egress, v)) out[name] = v;
+    else if (!NOT_CONTENT.has(name)) out[name] = egress.mask(v).text;
+    // A media type or preference cannot be rewritten (a placeholder is no media type), and its
+    // parameters (`content-type: application/json; note=…`, re-emitted with the body) are free text:
+    // one that carries data the rules redact is refused.
+    else if (egress.mask(v).text === v) out[name] = v;
+    else throw new GatehouseError('bad_request', `the ${name} header carries data the masking rules redact; refused`);
   }
   if (body?.contentType !== undefined) out['content-type'] = body.contentType;
   if (body?.decoded === true) delete out['content-encoding'];
@@ -76,15 +82,15 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
 }
 
 /**
- * The names and values of the client headers that are forwarded as content (what
- * {@link upstreamHeaders} sends and masks): they leave for the upstream, so policy's facts cover
- * them too.
+ * The names and values of the client headers that are forwarded (what {@link upstreamHeaders}
+ * sends, media types and preferences included: their parameters are free text): they leave for
+ * the upstream, so policy's facts cover them too.
  */
 export function forwardedHeaderTexts(client: IncomingHttpHeaders): string[] {
   const extra = listed(client.connection);
   const out: string[] = [];
   for (const [name, value] of Object.entries(client)) {
-    if (value === undefined || dropped(name, extra) || NOT_CONTENT.has(name)) continue;
+    if (value === undefined || dropped(name, extra)) continue;
     out.push(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return out;
