@@ -160,4 +160,27 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
     assert.equal(ok.status, 200, ok.body);
     assert.equal(up.last().body.toString(), '{"to":"[EMAIL]"}');
   });
+
+  test('property: a protected value encoded as a server decodes it (percent once or twice, base64, references) leaves neither in a header, the query nor a form', async () => {
+    const pct = (s: string, all: boolean): string => s.split('').map((c) => (all || !/[A-Za-z0-9]/.test(c) ? `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}` : c)).join('');
+    const encode: Record<string, (s: string) => string> = {
+      pctSome: (s) => pct(s, false), pctAll: (s) => pct(s, true), pctTwice: (s) => pct(pct(s, false), false),
+      base64: (s) => Buffer.from(s).toString('base64'), ref: (s) => s.replaceAll('@', '&#64;').replaceAll('-', '&#45;'),
+    };
+    const arb = fc.tuple(fc.constantFrom('bob@example.com', 'alice.smith@corp.example.org', '078-05-1120', '4111-1111-1111-1111'), fc.constantFrom(...Object.keys(encode)), fc.constantFrom('header', 'query', 'form'));
+    await fc.assert(fc.asyncProperty(arb, async ([value, how, at]) => {
+      const token = encode[how]!(value);
+      const before = up.received.length;
+      const r = at === 'header' ? await send('GET', '/v1/x', [`x-note: ${token}`])
+        : at === 'query' ? await send('GET', `/v1/x?q=${encodeURIComponent(token)}`)
+          : await send('POST', '/v1/x', ['content-type: application/x-www-form-urlencoded'], Buffer.from(`q=${encodeURIComponent(token)}`));
+      assert.ok(r.status === 200 || r.status === 400, `${at} ${how}: ${r.status} ${r.body}`);
+      if (r.status === 400) return;
+      assert.equal(up.received.length, before + 1);
+      const got = up.last();
+      const sent = at === 'header' ? String(got.headers['x-note']) : at === 'query' ? decodeURIComponent(got.path.slice(got.path.indexOf('?') + 3)) : decodeURIComponent(got.body.toString().slice(2));
+      assert.notEqual(sent, token, `${at} ${how}: ${token} left unmasked`);
+      assert.ok(!sent.includes(value), `${at} ${how}: ${value} left`);
+    }), { numRuns: 60 });
+  });
 });

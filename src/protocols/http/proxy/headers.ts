@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Connection } from '../../../connections/registry.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
-import { isCleanText } from '../../../inspect/prompt/inspect.ts';
+import { maskScalar } from './body-mask.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway owns. */
 const DROP = new Set([
@@ -64,14 +64,20 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
   for (const [name, value] of Object.entries(client)) {
     if (value === undefined || dropped(name, extra)) continue;
     const v = Array.isArray(value) ? value.join(', ') : value;
+    if (egress === undefined) {
+      out[name] = v;
+      continue;
+    }
+    // Names and values are masked as the JSON walk masks a string: what their escapes and payloads
+    // decode to too (`x-note: bob%40example.com`, base64), as a server or a client may decode them.
     // A header name cannot be rewritten into a placeholder (brackets are not token characters): one that carries data is refused.
-    if (egress !== undefined && !isCleanText(egress, name) && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
-    if (egress === undefined || isCleanText(egress, v)) out[name] = v;
-    else if (!NOT_CONTENT.has(name)) out[name] = egress.mask(v).text;
+    if (maskScalar(name, egress) !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
+    const masked = maskScalar(v, egress);
+    if (masked === v) out[name] = v;
+    else if (!NOT_CONTENT.has(name)) out[name] = masked;
     // A media type or preference cannot be rewritten (a placeholder is no media type), and its
     // parameters (`content-type: application/json; note=…`, re-emitted with the body) are free text:
     // one that carries data the rules redact is refused.
-    else if (egress.mask(v).text === v) out[name] = v;
     else throw new GatehouseError('bad_request', `the ${name} header carries data the masking rules redact; refused`);
   }
   if (body?.contentType !== undefined) out['content-type'] = body.contentType;
