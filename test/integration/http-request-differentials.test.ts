@@ -14,7 +14,11 @@ import { OVERRIDE_HEADERS } from '../../src/protocols/http/proxy/headers.ts';
  */
 const POLICIES = `
 @id("developers-use-apis")
-permit (principal in Group::"developers", action == Action::"http.request", resource);
+permit (principal in Group::"developers", action in [Action::"http.request", Action::"llm.invoke"], resource);
+
+@id("llm-no-delete")
+forbid (principal, action == Action::"llm.invoke", resource)
+when { context has llm && context.llm.method == "DELETE" };
 
 @id("http-no-delete")
 forbid (principal, action == Action::"http.request", resource)
@@ -55,6 +59,7 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
       yaml: [
         'connections:',
         `  - { name: api, type: http, url: "${up.url}/base", credentials: { bearer: "upstream-differential-token" } }`,
+        `  - { name: models, type: llm, provider: openai, url: "${up.url}", credentials: { api_key: "sk-upstream-differential-0000" } }`,
         'masking:',
         '  rules:',
         '    - { connections: ["api"], direction: request, entities: [EMAIL, CREDIT_CARD, US_SSN], strategy: redact }',
@@ -68,8 +73,8 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
   after(async () => { await t.close(); await up.close(); });
 
   /** A raw request to the `api` connection: request line, the given header lines, the body. */
-  function send(method: string, target: string, headers: readonly string[] = [], body?: Buffer): Promise<Answer> {
-    const lines = [`${method} /proxy/api${target} HTTP/1.1`, `host: ${host}`, `authorization: Bearer ${key}`, 'connection: close', ...headers];
+  function send(method: string, target: string, headers: readonly string[] = [], body?: Buffer, connection = 'api'): Promise<Answer> {
+    const lines = [`${method} /proxy/${connection}${target} HTTP/1.1`, `host: ${host}`, `authorization: Bearer ${key}`, 'connection: close', ...headers];
     if (body !== undefined) lines.push(`content-length: ${body.length}`);
     return raw(t.url, `${lines.join('\r\n')}\r\n\r\n`, body);
   }
@@ -182,5 +187,18 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
       assert.notEqual(sent, token, `${at} ${how}: ${token} left unmasked`);
       assert.ok(!sent.includes(value), `${at} ${how}: ${value} left`);
     }), { numRuns: 60 });
+  });
+
+  test('llm connections: policy sees the method (context.llm.method): a DELETE of /v1/files/<id> is not the read', async () => {
+    const before = up.received.length;
+    const del = await send('DELETE', '/v1/files/file-1', [], undefined, 'models');
+    assert.equal(del.status, 403, del.body);
+    assert.match(del.body, /llm-no-delete/);
+    assert.equal(up.received.length, before, 'nothing was forwarded');
+    const get = await send('GET', '/v1/files/file-1', [], undefined, 'models');
+    assert.equal(get.status, 200, get.body);
+    assert.equal(up.last().method, 'GET');
+    const post = await send('POST', '/v1/chat/completions', ['content-type: application/json'], Buffer.from('{"model":"m","messages":[{"role":"user","content":"hi"}]}'), 'models');
+    assert.equal(post.status, 200, post.body);
   });
 });
