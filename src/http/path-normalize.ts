@@ -15,8 +15,9 @@ import { GatehouseError } from '../kernel/errors.ts';
  * (`%25` followed by two hex digits, which a server decoding twice reads as another character),
  * a `%` not followed by two hex digits, encoded bytes that are not valid UTF-8 (overlong forms,
  * surrogates, truncated sequences), raw non-ASCII bytes, backslashes, control characters,
- * spaces, and `;` (path parameters, which some servers strip before routing:
- * `/;x/admin` is `/admin` there).
+ * spaces, `;` (path parameters, which some servers strip before routing:
+ * `/;x/admin` is `/admin` there), and a raw `#` (a fragment: servers that parse the request
+ * target as a URL route `/admin#x` as `/admin`, while policy would see `/admin#x`; `%23` is kept).
  *
  * Case is kept: paths are case-sensitive (RFC 3986 §6.2.2.1); policy sees `context.http.path`
  * as forwarded and `context.http.path_lower` for case-insensitive rules.
@@ -29,7 +30,7 @@ export function normalizePath(rest: string): string {
   while (i < rest.length) {
     const c = rest.charCodeAt(i);
     if (c !== 0x25) {
-      if (c <= 0x20 || c >= 0x7f || c === 0x5c || c === 0x3b) throw notAllowed();
+      if (c <= 0x20 || c >= 0x7f || c === 0x5c || c === 0x3b || c === 0x23) throw notAllowed();
       out += String.fromCharCode(c);
       i++;
       continue;

@@ -3,6 +3,12 @@
 /** Facts extracted from an LLM request (inspect/prompt). Types and counts, never values. */
 export interface LlmFacts {
   readonly provider: string;
+  /**
+   * The request method, upper-case (`context.llm.method`; "POST" when absent): an LLM API has
+   * endpoints that delete (`DELETE /v1/files/<id>`, `/v1/models/<fine-tuned>`) under the same path
+   * as the read.
+   */
+  readonly method?: string;
   readonly endpoint: string;
   readonly model: string;
   readonly stream: boolean;

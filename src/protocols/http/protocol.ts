@@ -14,6 +14,8 @@ export type LlmProvider = (typeof LLM_PROVIDERS)[number];
 const LLM_CONTEXT = `{
     // "openai" | "anthropic" | "openai-compatible".
     provider: String,
+    // Upper-case method, e.g. "POST" (a DELETE of /v1/files/<id> has the read's endpoint).
+    method: String,
     // The upstream endpoint, e.g. "/v1/chat/completions".
     endpoint: String,
     // The requested model name.
@@ -102,7 +104,7 @@ export const httpProtocol = defineProtocol({
       doc: 'LLM request facts from the prompt inspector: types and counts, never values.',
       cedarType: LLM_CONTEXT,
       toContext: (l) => ({
-        provider: l.provider, endpoint: l.endpoint, model: l.model, stream: l.stream, tools: [...l.tools],
+        provider: l.provider, method: l.method ?? 'POST', endpoint: l.endpoint, model: l.model, stream: l.stream, tools: [...l.tools],
         secret_types: [...l.secret_types], pii_types: [...l.pii_types], findings: l.findings,
         attachments: l.attachments ?? 0, attachment_types: [...(l.attachment_types ?? [])], attachment_bytes: l.attachment_bytes ?? 0,
       }),

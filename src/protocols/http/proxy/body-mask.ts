@@ -58,9 +58,39 @@ function formEncode(s: string): string {
 }
 
 /**
+ * A decoded string masked as the JSON walk masks one (`redactDocument`): what its payloads and
+ * escapes decode to too (`bob%40example.com`, a second percent-encoding, base64, `&#64;`), not
+ * only its text as written. With `key`, the pair is walked as a one-member object, so the name
+ * is masked and gives the value its context (`ssn=078051121`). Returns the masked name and value.
+ * A value too large to inspect throws `DecodeError`.
+ */
+export function maskPair(key: string, value: string | undefined, masker: TextMasker): [string, string | undefined] {
+  try {
+    if (value === undefined) {
+      const out = redactDocument(key, masker);
+      return [typeof out === 'string' ? out : masker.mask(key).text, undefined];
+    }
+    const doc: Record<string, unknown> = {};
+    Object.defineProperty(doc, key, { value, enumerable: true, writable: true, configurable: true });
+    const entries = Object.entries(redactDocument(doc, masker) as Record<string, unknown>);
+    const [mk, mv] = entries.length === 1 ? entries[0]! : [masker.mask(key).text, undefined];
+    return [mk, typeof mv === 'string' ? mv : mv === undefined ? masker.mask(value).text : JSON.stringify(mv)];
+  } catch (err) {
+    if (err instanceof RangeError) throw new DecodeError(`the form data cannot be inspected: ${err.message}`);
+    throw err;
+  }
+}
+
+/** A decoded string masked as the JSON walk masks a string ({@link maskPair} without a name). */
+export function maskScalar(s: string, masker: TextMasker): string {
+  return maskPair(s, undefined, masker)[0];
+}
+
+/**
  * Masks form-encoded data (a body or a query string without its `?`): every name and value is
- * decoded and masked; a pair that changed is re-encoded, the others are kept byte for byte.
- * A malformed escape throws `DecodeError` (clients would decode it differently).
+ * decoded and masked as the JSON walk masks a member ({@link maskPair}: payloads and escapes
+ * decoded, the name as context); a pair that changed is re-encoded, the others are kept byte
+ * for byte. A malformed escape throws `DecodeError` (clients would decode it differently).
  *
  * @example maskForm('to=bob%40example.com&n=1', masker) === 'to=%5BEMAIL%5D&n=1'
  */
@@ -69,15 +99,12 @@ export function maskForm(text: string, masker: TextMasker): string {
   const parts = text.split('&').map((pair) => {
     const eq = pair.indexOf('=');
     const k = eq < 0 ? pair : pair.slice(0, eq);
+    const v = eq < 0 ? undefined : pair.slice(eq + 1);
     const dk = formDecode(k);
-    const mk = masker.mask(dk).text;
+    const dv = v === undefined ? undefined : formDecode(v);
+    const [mk, mv] = maskPair(dk, dv, masker);
     let out = mk === dk ? k : formEncode(mk);
-    if (eq >= 0) {
-      const v = pair.slice(eq + 1);
-      const dv = formDecode(v);
-      const mv = masker.mask(dv).text;
-      out += `=${mv === dv ? v : formEncode(mv)}`;
-    }
+    if (v !== undefined) out += `=${mv === dv ? v : formEncode(mv ?? '')}`;
     if (out !== pair) changed = true;
     return out;
   });

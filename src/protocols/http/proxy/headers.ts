@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Connection } from '../../../connections/registry.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import { GatehouseError } from '../../../kernel/errors.ts';
-import { isCleanText } from '../../../inspect/prompt/inspect.ts';
+import { maskScalar } from './body-mask.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and headers the gateway owns. */
 const DROP = new Set([
@@ -27,9 +27,15 @@ export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
  */
 const VOLATILE = new Set(['traceparent', 'tracestate', 'baggage', 'sentry-trace', 'x-amzn-trace-id', 'x-cloud-trace-context', 'b3', 'x-stainless-retry-count']);
 
-/** Whether a client header is never forwarded: hop-by-hop, the client's credentials, the gateway's own (`gatehouse-*`), overrides. */
-function dropped(name: string, extra: ReadonlySet<string>): boolean {
-  return DROP.has(name) || NEVER_FORWARD.has(name) || OVERRIDE_HEADERS.has(name) || extra.has(name) || name.startsWith('proxy-') || name.startsWith('gatehouse-');
+/**
+ * Whether a client header is never forwarded: hop-by-hop, the client's credentials, the gateway's
+ * own (`gatehouse-*`), overrides. Checked on the name with `_` read as `-`: CGI-style servers
+ * (Rack, WSGI, PHP) map both to `_` (`X_HTTP_METHOD_OVERRIDE` is `HTTP_X_HTTP_METHOD_OVERRIDE`
+ * there, the override header Rack honours), so a spelling with underscores is the same header upstream.
+ */
+function dropped(raw: string, extra: ReadonlySet<string>): boolean {
+  const name = raw.includes('_') ? raw.replaceAll('_', '-') : raw;
+  return DROP.has(name) || NEVER_FORWARD.has(name) || OVERRIDE_HEADERS.has(name) || extra.has(name) || extra.has(raw) || name.startsWith('proxy-') || name.startsWith('gatehouse-');
 }
 
 const NONE_LISTED: ReadonlySet<string> = new Set();
@@ -40,7 +46,7 @@ function listed(connectionHeader: string | string[] | undefined): ReadonlySet<st
   return new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 }
 
-/** Request headers whose values are media types and preferences, not content (never masked). */
+/** Request headers whose values are media types and preferences, not content (never rewritten: refused when they carry data a rule redacts). */
 const NOT_CONTENT = new Set(['content-type', 'content-encoding', 'accept', 'accept-charset', 'accept-language']);
 
 /**
@@ -58,9 +64,21 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
   for (const [name, value] of Object.entries(client)) {
     if (value === undefined || dropped(name, extra)) continue;
     const v = Array.isArray(value) ? value.join(', ') : value;
+    if (egress === undefined) {
+      out[name] = v;
+      continue;
+    }
+    // Names and values are masked as the JSON walk masks a string: what their escapes and payloads
+    // decode to too (`x-note: bob%40example.com`, base64), as a server or a client may decode them.
     // A header name cannot be rewritten into a placeholder (brackets are not token characters): one that carries data is refused.
-    if (egress !== undefined && !isCleanText(egress, name) && egress.mask(name).text !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
-    out[name] = egress === undefined || NOT_CONTENT.has(name) || isCleanText(egress, v) ? v : egress.mask(v).text;
+    if (maskScalar(name, egress) !== name) throw new GatehouseError('bad_request', 'a request header name carries data the masking rules redact; refused');
+    const masked = maskScalar(v, egress);
+    if (masked === v) out[name] = v;
+    else if (!NOT_CONTENT.has(name)) out[name] = masked;
+    // A media type or preference cannot be rewritten (a placeholder is no media type), and its
+    // parameters (`content-type: application/json; note=…`, re-emitted with the body) are free text:
+    // one that carries data the rules redact is refused.
+    else throw new GatehouseError('bad_request', `the ${name} header carries data the masking rules redact; refused`);
   }
   if (body?.contentType !== undefined) out['content-type'] = body.contentType;
   if (body?.decoded === true) delete out['content-encoding'];
@@ -70,15 +88,15 @@ export function upstreamHeaders(client: IncomingHttpHeaders, conn: Connection, e
 }
 
 /**
- * The names and values of the client headers that are forwarded as content (what
- * {@link upstreamHeaders} sends and masks): they leave for the upstream, so policy's facts cover
- * them too.
+ * The names and values of the client headers that are forwarded (what {@link upstreamHeaders}
+ * sends, media types and preferences included: their parameters are free text): they leave for
+ * the upstream, so policy's facts cover them too.
  */
 export function forwardedHeaderTexts(client: IncomingHttpHeaders): string[] {
   const extra = listed(client.connection);
   const out: string[] = [];
   for (const [name, value] of Object.entries(client)) {
-    if (value === undefined || dropped(name, extra) || NOT_CONTENT.has(name)) continue;
+    if (value === undefined || dropped(name, extra)) continue;
     out.push(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return out;

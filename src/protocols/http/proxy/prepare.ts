@@ -178,7 +178,7 @@ export function prepareRequest(p: PrepareInput): Prepared {
     const shape = requestShape(p.format, doc);
     const facts: Facts = {
       llm: {
-        provider: p.conn.provider ?? 'openai', endpoint: p.endpoint, model: shape.model, stream: shape.stream,
+        provider: p.conn.provider ?? 'openai', method: p.method, endpoint: p.endpoint, model: shape.model, stream: shape.stream,
         tools: shape.tools, secret_types: f.secret_types, pii_types: f.pii_types, findings: f.findings,
         attachments: f.attachments, attachment_types: f.attachment_types, attachment_bytes: f.attachment_bytes,
       },
