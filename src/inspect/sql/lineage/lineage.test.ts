@@ -157,6 +157,12 @@ describe('column lineage', () => {
     unknown('CREATE INDEX i ON customers (phone)');
   });
 
+  it('an EXPLAIN plan is opaque when the statement calls a hidden function (the planner may fold it into a constant)', () => {
+    assert.deepEqual(decisions('EXPLAIN VERBOSE SELECT leak()'), ['redact']);
+    assert.deepEqual(decisions('EXPLAIN SELECT id FROM orders WHERE leak() IS NOT NULL'), ['redact']);
+    assert.deepEqual(decisions('EXPLAIN SELECT phone, upper(phone) FROM customers'), ['clean']);
+  });
+
   it('places a plan with a spread against the real width', () => {
     assert.deepEqual(decisions('SELECT phone, * FROM generate_series(1, 3) g, customers', 6), ['redact', 'clean', 'clean', 'clean', 'rule', 'clean']);
     assert.deepEqual(decisions('SELECT phone || \'\', * FROM json_each(\'{}\') j', 3), ['clean', 'clean', 'clean']);

@@ -1,7 +1,7 @@
 import { newCtx, type Ctx } from './context.ts';
 import { expr } from './expr.ts';
 import { fromItem } from './from.ts';
-import { CLEAN, derived, union } from './lineage-set.ts';
+import { CLEAN, derived, OPAQUE, union } from './lineage-set.ts';
 import { analyzeQuery } from './query.ts';
 import { Level } from './scope.ts';
 import { isRecord, list, strings, tagOf, type Node } from './tree.ts';
@@ -83,8 +83,10 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
     case 'ExplainStmt': {
       const inner = statementLineage(b.query, catalog);
       if (inner.executes !== undefined) throw new LineageUnknownError('EXPLAIN EXECUTE is not analyzed');
-      // The plan shows the statement's own text and estimates, not row values.
-      return { outputs: [{ kind: 'column', name: 'QUERY PLAN', lineage: CLEAN }], touches: inner.touches, filters: inner.filters, ...(inner.sinks ? { sinks: inner.sinks } : {}) };
+      // The plan shows the statement's own text and estimates, not row values — except what the
+      // planner computed: a call of a function whose body is hidden (an IMMUTABLE one is folded into
+      // a constant, `Output: '555-…'::text`) makes the plan text opaque.
+      return { outputs: [{ kind: 'column', name: 'QUERY PLAN', lineage: inner.touches.opaque ? OPAQUE : CLEAN }], touches: inner.touches, filters: inner.filters, ...(inner.sinks ? { sinks: inner.sinks } : {}) };
     }
     case 'CopyStmt': return copy(b, ctx);
     case 'CreateTableAsStmt': {

@@ -1,0 +1,85 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { pgSkip } from '../harness/postgres-server.ts';
+import { startLineageRig, type PgRig } from '../harness/pg-rigs.ts';
+import { runProcess } from '../harness/run.ts';
+import { assertNoPhone } from '../fixtures/pg-lineage-db.ts';
+
+/**
+ * Column rules on the PostgreSQL path against channels other than result rows (helper h-pg):
+ * what the planner computed into an EXPLAIN, settings a hidden function changed (SHOW,
+ * ParameterStatus), functions created after their name was looked up, DO blocks.
+ * `customers.phone` is ruled `redact`; the database holds functions that read it, as an
+ * application's database may (their bodies are hidden from the lineage analysis).
+ */
+
+const POLICIES = `
+@id("readers")
+permit (principal in Group::"readers", action == Action::"sql.read", resource);
+@id("owners")
+permit (principal in Group::"owners", action, resource);
+`;
+
+/** Functions an application may have: each reads the protected column inside its body. */
+const APP_FUNCTIONS = `
+CREATE FUNCTION imm_phone() RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT phone FROM customers ORDER BY id LIMIT 1';
+CREATE FUNCTION remember_phone() RETURNS int LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  PERFORM set_config('application_name', (SELECT phone FROM customers ORDER BY id LIMIT 1), false);
+  PERFORM set_config('app.last_phone', (SELECT phone FROM customers ORDER BY id LIMIT 1), false);
+  RETURN 1;
+END $$;
+`;
+
+const skip = await pgSkip();
+
+describe('column rules: values leaving through plans, settings, late functions and DO (real PostgreSQL)', { skip }, () => {
+  let rig: PgRig;
+  let reader: string;
+  const client = async (key: string): Promise<{ c: pg.Client; seen: string[] }> => {
+    const c = new pg.Client({ host: rig.t.postgres.host, port: rig.t.postgres.port, user: 'u', database: 'app', password: key });
+    c.on('error', () => undefined);
+    const seen: string[] = [];
+    c.on('notice', (n) => seen.push(`notice ${n.message} ${n.detail ?? ''} ${n.where ?? ''}`));
+    await c.connect();
+    // Every ParameterStatus the client receives after startup.
+    (c as unknown as { connection: { on(e: string, f: (m: { name?: string; parameterName?: string; parameterValue?: string }) => void): void } })
+      .connection.on('message', (m) => { if (m.name === 'parameterStatus') seen.push(`parameter ${m.parameterName ?? ''}=${m.parameterValue ?? ''}`); });
+    return { c, seen };
+  };
+  const run = async (c: pg.Client, sql: string, extended = false): Promise<string> =>
+    (extended ? c.query({ text: sql, values: [] }) : c.query(sql)).then(
+      (r) => JSON.stringify(Array.isArray(r) ? (r as pg.QueryResult[]).map((x): unknown => x.rows) : r.rows as unknown),
+      (e: unknown) => `ERROR ${(e as { code?: string }).code ?? ''} ${(e as Error).message} ${(e as { detail?: string }).detail ?? ''} ${(e as { where?: string }).where ?? ''}`);
+  const psql = async (key: string, sql: string): Promise<string> => {
+    const env = { ...process.env, PGPASSWORD: key, PGHOST: rig.t.postgres.host, PGPORT: String(rig.t.postgres.port), PGUSER: 'u', PGDATABASE: 'app', PGCONNECT_TIMEOUT: '10' };
+    const r = await runProcess('psql', ['-X', '-A', '-t', '-c', sql], { env });
+    return `${r.out}\n${r.err}`;
+  };
+
+  before(async () => {
+    rig = await startLineageRig(POLICIES);
+    const admin = new pg.Client({ connectionString: rig.db.url });
+    await admin.connect();
+    try { await admin.query(APP_FUNCTIONS); } finally { await admin.end(); }
+    reader = await rig.key('reader', ['readers']);
+  });
+  after(async () => { await rig.close(); });
+
+  test('EXPLAIN: what the planner folded from a hidden function does not reach the plan text', async () => {
+    const { c, seen } = await client(reader);
+    try {
+      const out: string[] = [];
+      for (const extended of [false, true]) {
+        out.push(await run(c, 'EXPLAIN VERBOSE SELECT imm_phone()', extended));
+        out.push(await run(c, 'EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM orders WHERE imm_phone() IS NOT NULL', extended));
+      }
+      assertNoPhone([...out, ...seen].join('\n'), 'EXPLAIN of a folded hidden function');
+      assert.match(out[0]!, /QUERY PLAN/, 'the plan is still answered (redacted)');
+      // A plan of a statement without hidden functions stays readable.
+      assert.match(await run(c, 'EXPLAIN (COSTS OFF) SELECT phone FROM customers'), /Seq Scan on customers/);
+    } finally { await c.end(); }
+    assertNoPhone(await psql(reader, 'EXPLAIN VERBOSE SELECT imm_phone()'), 'psql EXPLAIN');
+  });
+});
