@@ -82,4 +82,25 @@ describe('column rules: values leaving through plans, settings, late functions a
     } finally { await c.end(); }
     assertNoPhone(await psql(reader, 'EXPLAIN VERBOSE SELECT imm_phone()'), 'psql EXPLAIN');
   });
+  test('settings: what a hidden function set does not come back through SHOW, ParameterStatus or pg_settings', async () => {
+    const { c, seen } = await client(reader);
+    try {
+      // A statement prepared before the setting changes is read when it runs.
+      await c.query({ name: 'show_early', text: 'SHOW app.last_phone', values: [] }).catch(() => undefined);
+      const out: string[] = [];
+      out.push(await run(c, 'SELECT remember_phone()'));
+      out.push(await run(c, 'SHOW app.last_phone'), await run(c, 'SHOW application_name'), await run(c, 'SHOW app.last_phone', true));
+      out.push(await c.query({ name: 'show_early', text: 'SHOW app.last_phone', values: [] }).then((r) => JSON.stringify(r.rows), (e: unknown) => String(e)));
+      out.push(await run(c, 'SELECT setting FROM pg_settings WHERE name = $$application_name$$'));
+      // The transaction's end reports the session value again (SET LOCAL is undone at COMMIT).
+      out.push(await run(c, "BEGIN; SET LOCAL application_name = 'x'; COMMIT"));
+      assertNoPhone([...out, ...seen].join('\n'), 'a setting a hidden function changed');
+      assert.ok(seen.some((s) => s === 'parameter application_name=[REDACTED]'), seen.join('\n'));
+      assert.match(out[1]!, /\[REDACTED\]/);
+      // Settings whose values are a fixed set of words stay readable (drivers SHOW them).
+      assert.equal(await run(c, 'SHOW standard_conforming_strings'), '[{"standard_conforming_strings":"on"}]');
+    } finally { await c.end(); }
+    const p = await psql(reader, 'SELECT remember_phone(); SHOW application_name; SHOW app.last_phone');
+    assertNoPhone(p, 'psql SHOW');
+  });
 });

@@ -2,6 +2,7 @@ import { newCtx, type Ctx } from './context.ts';
 import { expr } from './expr.ts';
 import { fromItem } from './from.ts';
 import { CLEAN, derived, OPAQUE, union } from './lineage-set.ts';
+import { settingMayCarryData } from './names.ts';
 import { analyzeQuery } from './query.ts';
 import { Level } from './scope.ts';
 import { isRecord, list, strings, tagOf, type Node } from './tree.ts';
@@ -94,9 +95,15 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
       return result(ctx, undefined);
     }
     default:
-      if (NO_DATA.has(t.tag)) {
-        return { outputs: t.tag === 'VariableShowStmt' ? [{ kind: 'column', name: undefined, lineage: CLEAN }] : undefined, touches: CLEAN, filters: CLEAN };
+      if (t.tag === 'VariableShowStmt') {
+        // A setting may hold what a hidden function set it to (`set_config('app.x', phone, false)`),
+        // as `current_setting` may: opaque, unless its value is one of a fixed set of words.
+        const name = typeof b.name === 'string' ? b.name : 'all';
+        if (name.toLowerCase() === 'all') return { outputs: [{ kind: 'spread', lineage: OPAQUE }], touches: OPAQUE, filters: CLEAN };
+        const lineage = settingMayCarryData(name) ? OPAQUE : CLEAN;
+        return { outputs: [{ kind: 'column', name: undefined, lineage }], touches: lineage, filters: CLEAN };
       }
+      if (NO_DATA.has(t.tag)) return { outputs: undefined, touches: CLEAN, filters: CLEAN };
       throw new LineageUnknownError(`${t.tag} is not analyzed for column lineage`);
   }
 }
