@@ -37,6 +37,7 @@ const skip = await pgSkip();
 describe('column rules: values leaving through plans, settings, late functions and DO (real PostgreSQL)', { skip }, () => {
   let rig: PgRig;
   let reader: string;
+  let owner: string;
   const client = async (key: string): Promise<{ c: pg.Client; seen: string[] }> => {
     const c = new pg.Client({ host: rig.t.postgres.host, port: rig.t.postgres.port, user: 'u', database: 'app', password: key });
     c.on('error', () => undefined);
@@ -64,6 +65,7 @@ describe('column rules: values leaving through plans, settings, late functions a
     await admin.connect();
     try { await admin.query(APP_FUNCTIONS); } finally { await admin.end(); }
     reader = await rig.key('reader', ['readers']);
+    owner = await rig.key('owner', ['owners']);
   });
   after(async () => { await rig.close(); });
 
@@ -102,5 +104,32 @@ describe('column rules: values leaving through plans, settings, late functions a
     } finally { await c.end(); }
     const p = await psql(reader, 'SELECT remember_phone(); SHOW application_name; SHOW app.last_phone');
     assertNoPhone(p, 'psql SHOW');
+  });
+  test('functions created after their name was looked up are hidden functions (another session or this one)', async () => {
+    const { c, seen } = await client(reader);
+    const admin = new pg.Client({ connectionString: rig.db.url });
+    await admin.connect();
+    const out: string[] = [];
+    try {
+      // The reader's first call fails (no such function) and its answer is cached; the application creates it.
+      out.push(await run(c, 'SELECT late_phone()'));
+      await admin.query(`CREATE FUNCTION late_phone() RETURNS text LANGUAGE sql STABLE AS 'SELECT phone FROM customers ORDER BY id LIMIT 1'`);
+      out.push(await run(c, 'SELECT late_phone()'), await run(c, 'SELECT late_phone()', true), await run(c, 'SELECT late_phone()::int'));
+    } finally { await c.end(); await admin.end(); }
+    assertNoPhone([...out, ...seen].join('\n'), 'a function created after its lookup');
+    assert.match(out[1]!, /\[REDACTED\]/);
+
+    // A principal who may create functions: a new name, and a new overload of a built-in name looked up before.
+    const o = await client(owner);
+    const mine: string[] = [];
+    try {
+      mine.push(await run(o.c, 'SELECT pi()'));
+      mine.push(await run(o.c, `CREATE FUNCTION pi(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT phone FROM customers ORDER BY id LIMIT 1'`));
+      mine.push(await run(o.c, 'SELECT pi(1)'), await run(o.c, 'SELECT pi(1)', true));
+      mine.push(await run(o.c, `CREATE FUNCTION own_phone() RETURNS SETOF text LANGUAGE sql STABLE AS 'SELECT phone FROM customers'; SELECT own_phone()`));
+      mine.push(await run(o.c, 'SELECT * FROM own_phone()'));
+    } finally { await o.c.end(); }
+    assertNoPhone([...mine, ...o.seen].join('\n'), 'a function the session created');
+    assert.match(mine[2]!, /\[REDACTED\]/);
   });
 });

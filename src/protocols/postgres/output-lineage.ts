@@ -226,6 +226,8 @@ export class OutputLineage {
   readonly #portals = new Map<string, Named>();
   /** The session may have changed its search_path or role: unqualified names match every schema. */
   #unionAll = false;
+  /** The session may have defined or renamed functions: its unqualified calls may run one (opaque). */
+  #functionsChanged = false;
 
   constructor(rules: MaskingRules, connection: string, resolver: CatalogResolver, clock: Clock) {
     this.#rules = rules;
@@ -294,8 +296,10 @@ export class OutputLineage {
     const names = new Names(this.names);
     let parsed: Named | undefined;
     let unionAll = this.#unionAll;
+    let functionsChanged = this.#functionsChanged;
     for (const stmt of stmts) {
-      const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll });
+      const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll }, functionsChanged);
+      if (definesFunctions(stmt)) functionsChanged = true;
       let l: StatementLineage;
       try {
         l = statementLineage(stmt, catalog);
@@ -345,6 +349,7 @@ export class OutputLineage {
         if (statementName === undefined) this.names.stageQuery(names.ops);
         else this.names.stageParse(stmts.length === 1 ? parsed : undefined, names.ops);
         if (unionAll) this.#unionAll = true;
+        if (functionsChanged && !this.#functionsChanged) { this.#functionsChanged = true; this.#catalog.forgetFunctions(); }
       },
     };
   }
@@ -406,4 +411,14 @@ export class OutputLineage {
     if (t.FetchStmt !== undefined || t.DeclareCursorStmt !== undefined) return '(a cursor)';
     return undefined;
   }
+}
+
+/** Statements that may define, rename or move functions (what a call name resolves to changes). */
+const FUNCTION_DDL: ReadonlySet<string> = new Set([
+  'CreateFunctionStmt', 'RenameStmt', 'AlterObjectSchemaStmt', 'CreateExtensionStmt', 'AlterExtensionStmt',
+  'AlterExtensionContentsStmt', 'DefineStmt', 'CreateSchemaStmt', 'DoStmt', 'CreateCastStmt', 'CreateTransformStmt',
+]);
+
+function definesFunctions(stmt: unknown): boolean {
+  return typeof stmt === 'object' && stmt !== null && Object.keys(stmt).some((k) => FUNCTION_DDL.has(k));
 }
