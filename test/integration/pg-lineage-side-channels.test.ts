@@ -30,6 +30,8 @@ BEGIN
   PERFORM set_config('app.last_phone', (SELECT phone FROM customers ORDER BY id LIMIT 1), false);
   RETURN 1;
 END $$;
+CREATE PROCEDURE say_phone() LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE 'phone %', (SELECT phone FROM customers ORDER BY id LIMIT 1); END $$;
 `;
 
 const skip = await pgSkip();
@@ -131,5 +133,21 @@ describe('column rules: values leaving through plans, settings, late functions a
     } finally { await o.c.end(); }
     assertNoPhone([...mine, ...o.seen].join('\n'), 'a function the session created');
     assert.match(mine[2]!, /\[REDACTED\]/);
+  });
+  test('DO blocks and procedures (code Gatehouse cannot see) are refused on a connection with column rules', async () => {
+    const { c, seen } = await client(owner);
+    const out: string[] = [];
+    try {
+      const read = 'DECLARE p text; BEGIN SELECT phone INTO p FROM customers ORDER BY id LIMIT 1;';
+      for (const body of [`${read} RAISE NOTICE 'v %', p; END`, `${read} RAISE EXCEPTION 'v %', p; END`,
+        `${read} PERFORM set_config('application_name', p, false); END`, `${read} PERFORM set_config('app.p', p, false); END`]) {
+        out.push(await run(c, `DO $do$ ${body} $do$`), await run(c, `DO $do$ ${body} $do$`, true));
+      }
+      out.push(await run(c, 'SHOW app.p'), await run(c, 'CALL say_phone()'), await run(c, 'CALL say_phone()', true));
+    } finally { await c.end(); }
+    assertNoPhone([...out, ...seen].join('\n'), 'a DO block or procedure');
+    assert.match(out[0]!, /^ERROR 42501 .*DO block/);
+    assert.match(out[9]!, /^ERROR 42501 .*procedure/);
+    assertNoPhone(await psql(owner, `DO $$ BEGIN RAISE NOTICE '%', (SELECT phone FROM customers LIMIT 1); END $$`), 'psql DO');
   });
 });

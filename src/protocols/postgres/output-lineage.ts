@@ -3,6 +3,7 @@ import type { Clock } from '../../kernel/clock.ts';
 import { planOutputs, protectedFacts, protectedSources, type ColumnDecision, type OutputPlan } from '../../inspect/sql/lineage/decide.ts';
 import { mentionedNames, statementLineage } from '../../inspect/sql/lineage/statement.ts';
 import { LineageUnknownError, type SourceColumn, type StatementLineage } from '../../inspect/sql/lineage/types.ts';
+import { tagOf } from '../../inspect/sql/lineage/tree.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import type { CatalogResolver } from './catalog.ts';
@@ -383,6 +384,11 @@ export class OutputLineage {
    * Returns the column to name in the denial, or undefined.
    */
   #mayTouch(stmt: unknown, names: Names): string | undefined {
+    // Code the analysis cannot see may read a protected column and hand it on where no rule
+    // follows it: a RAISE text, a setting, a row written to another table.
+    const code = tagOf(stmt)?.tag;
+    if (code === 'DoStmt') return '(through a DO block, whose code Gatehouse cannot see)';
+    if (code === 'CallStmt') return '(through a procedure, whose body Gatehouse cannot see)';
     for (const e of executedNames(stmt)) {
       const p = names.get('prepared', e);
       if (p === undefined || p.sensitive !== undefined) return `(through prepared statement "${e}")`;
