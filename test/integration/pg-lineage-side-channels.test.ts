@@ -150,4 +150,20 @@ describe('column rules: values leaving through plans, settings, late functions a
     assert.match(out[9]!, /^ERROR 42501 .*procedure/);
     assertNoPhone(await psql(owner, `DO $$ BEGIN RAISE NOTICE '%', (SELECT phone FROM customers LIMIT 1); END $$`), 'psql DO');
   });
+  test('a value from a hidden function is not written where no column rule follows it', async () => {
+    const { c, seen } = await client(owner);
+    const out: string[] = [];
+    try {
+      const digits = "regexp_replace(imm_phone(), '\\D', '', 'g')";
+      out.push(await run(c, 'INSERT INTO orders VALUES (900, 1, 0)'));
+      out.push(await run(c, `UPDATE orders SET total = substr(${digits}, 1, 9)::int WHERE id = 900`));
+      out.push(await run(c, `INSERT INTO orders SELECT 901, 1, substr(${digits}, 4)::int`, true));
+      out.push(await run(c, `WITH w AS (UPDATE orders SET total = substr(${digits}, 4)::int WHERE id = 900 RETURNING 1) SELECT 1`));
+      out.push(await run(c, `SELECT set_config('app.x', imm_phone(), false)`), await run(c, 'SHOW app.x'));
+      out.push(await run(c, 'SELECT id, total FROM orders WHERE id >= 900 ORDER BY id'));
+    } finally { await c.end(); }
+    assertNoPhone([...out, ...seen].join('\n'), 'a hidden function written to a table');
+    assert.ok(!/8675309|1234567/.test(out.join('\n')), out.join('\n'));
+    assert.match(out[1]!, /^ERROR 42501 .*function whose body Gatehouse cannot see/);
+  });
 });
