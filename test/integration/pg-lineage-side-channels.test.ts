@@ -30,6 +30,10 @@ BEGIN
   PERFORM set_config('app.last_phone', (SELECT phone FROM customers ORDER BY id LIMIT 1), false);
   RETURN 1;
 END $$;
+CREATE TABLE events (id int, note text);
+CREATE FUNCTION events_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE 'audit: contact %', (SELECT phone FROM customers ORDER BY id LIMIT 1); RETURN NEW; END $$;
+CREATE TRIGGER events_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION events_audit();
 CREATE PROCEDURE say_phone() LANGUAGE plpgsql AS $$
 BEGIN RAISE NOTICE 'phone %', (SELECT phone FROM customers ORDER BY id LIMIT 1); END $$;
 `;
@@ -165,5 +169,17 @@ describe('column rules: values leaving through plans, settings, late functions a
     assertNoPhone([...out, ...seen].join('\n'), 'a hidden function written to a table');
     assert.ok(!/8675309|1234567/.test(out.join('\n')), out.join('\n'));
     assert.match(out[1]!, /^ERROR 42501 .*function whose body Gatehouse cannot see/);
+  });
+  test('a write runs its table\'s triggers (hidden code): their notice and error texts are withheld', async () => {
+    const { c, seen } = await client(owner);
+    const out: string[] = [];
+    try {
+      out.push(await run(c, "INSERT INTO events VALUES (1, 'a')"), await run(c, "INSERT INTO events VALUES (2, 'b')", true));
+      out.push(await run(c, "UPDATE events SET note = 'c' WHERE id = 1"), await run(c, "INSERT INTO events VALUES (3, 'x') RETURNING id"));
+      out.push(await run(c, 'SELECT count(*) FROM events'));
+    } finally { await c.end(); }
+    assertNoPhone([...out, ...seen].join('\n'), 'a trigger fired by a write');
+    assert.equal(out[4], '[{"count":"3"}]', 'the writes still ran');
+    assert.ok(seen.some((s) => s.includes('Gatehouse withheld')), seen.join('\n'));
   });
 });

@@ -31,7 +31,8 @@ function copy(b: Node, ctx: Ctx): StatementLineage {
     outputs = cols === undefined ? it.star : cols.map((c) => ({ kind: 'column' as const, name: c, lineage: level.resolve([c]) }));
     if (b.whereClause !== undefined) ctx.filters.push(expr(b.whereClause, level, ctx, 0));
   } else throw new LineageUnknownError('COPY without a source');
-  if (b.is_from === true) return result(ctx, undefined, {});
+  // COPY FROM fires the table's triggers (see the DML case in statementLineage).
+  if (b.is_from === true) { ctx.touched.push(OPAQUE); return result(ctx, undefined, {}); }
   return result(ctx, outputs, { copiesOut: true });
 }
 
@@ -59,6 +60,9 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
     case 'InsertStmt': case 'UpdateStmt': case 'DeleteStmt': case 'MergeStmt': {
       const outputs = analyzeQuery(node, undefined, ctx, 0);
       const returning = isRecord(b.returningClause) || b.returningList !== undefined;
+      // A write fires the table's triggers and rules, code the analysis does not see (an audit
+      // trigger may RAISE a protected value): the statement counts as touching something opaque.
+      ctx.touched.push(OPAQUE);
       return result(ctx, returning ? outputs : undefined);
     }
     case 'DeclareCursorStmt': {
