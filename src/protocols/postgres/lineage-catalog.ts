@@ -169,19 +169,37 @@ export class LineageCatalogCache {
     m.set(k, v);
   }
 
-  /** A synchronous catalog over what is loaded, resolving unqualified names as `how` says. */
-  view(how: NameResolution): LineageCatalog {
+  /**
+   * Forgets every function name looked up (a session defined or renamed functions: an answer
+   * cached before may miss the new one; the next statement looks its names up again).
+   */
+  forgetFunctions(): void { this.#functions.clear(); }
+
+  /**
+   * A synchronous catalog over what is loaded, resolving unqualified names as `how` says.
+   * `functionsChanged`: the session may have defined functions since their names were looked up.
+   */
+  view(how: NameResolution, functionsChanged = false): LineageCatalog {
+    const opaqueFunction = (schema: string | undefined, name: string): boolean => {
+      const e = this.#functions.get(name);
+      // Not loaded (should not happen): unknown body, fail closed.
+      if (!e) return true;
+      return e.schemas.some((s) => !SYSTEM_SCHEMAS.has(s) && (schema === undefined || s === schema));
+    };
     return {
       relations: (schema, name) => {
         const e = this.#relations.get(name);
         if (!e) return undefined;
         return schema === undefined ? candidates(e.rels, how) : e.rels.filter((r) => r.schema === schema);
       },
-      opaqueFunction: (schema, name) => {
+      opaqueFunction,
+      opaqueCall: (schema, name) => {
+        if (functionsChanged && (schema === undefined || !SYSTEM_SCHEMAS.has(schema))) return true;
         const e = this.#functions.get(name);
-        // Not loaded (should not happen): unknown body, fail closed.
-        if (!e) return true;
-        return e.schemas.some((s) => !SYSTEM_SCHEMAS.has(s) && (schema === undefined || s === schema));
+        // A name no schema defined when it was looked up: created since (within the cache's life,
+        // by this or another session), its body is a user's. A call the server cannot resolve fails anyway.
+        if (!e || e.schemas.length === 0 || (schema !== undefined && !e.schemas.includes(schema))) return true;
+        return opaqueFunction(schema, name);
       },
     };
   }

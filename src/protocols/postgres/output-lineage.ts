@@ -3,6 +3,7 @@ import type { Clock } from '../../kernel/clock.ts';
 import { planOutputs, protectedFacts, protectedSources, type ColumnDecision, type OutputPlan } from '../../inspect/sql/lineage/decide.ts';
 import { mentionedNames, statementLineage } from '../../inspect/sql/lineage/statement.ts';
 import { LineageUnknownError, type SourceColumn, type StatementLineage } from '../../inspect/sql/lineage/types.ts';
+import { tagOf } from '../../inspect/sql/lineage/tree.ts';
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import type { CatalogResolver } from './catalog.ts';
@@ -226,6 +227,8 @@ export class OutputLineage {
   readonly #portals = new Map<string, Named>();
   /** The session may have changed its search_path or role: unqualified names match every schema. */
   #unionAll = false;
+  /** The session may have defined or renamed functions: its unqualified calls may run one (opaque). */
+  #functionsChanged = false;
 
   constructor(rules: MaskingRules, connection: string, resolver: CatalogResolver, clock: Clock) {
     this.#rules = rules;
@@ -294,8 +297,10 @@ export class OutputLineage {
     const names = new Names(this.names);
     let parsed: Named | undefined;
     let unionAll = this.#unionAll;
+    let functionsChanged = this.#functionsChanged;
     for (const stmt of stmts) {
-      const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll });
+      const catalog = this.#catalog.view({ searchPath: this.#catalog.searchPath, unionAll }, functionsChanged);
+      if (definesFunctions(stmt)) functionsChanged = true;
       let l: StatementLineage;
       try {
         l = statementLineage(stmt, catalog);
@@ -314,9 +319,12 @@ export class OutputLineage {
         continue;
       }
       if (changesNameResolution(stmt)) unionAll = true;
-      const sunk = l.sinks ? protectedSources(l.sinks, this.#protection).filter((k) => k !== '*') : [];
+      // A value from a function whose body is hidden may be a protected column's (`UPDATE orders SET
+      // total = digits(hidden_phone())`): written where no rule follows it, it would be read back unmasked.
+      const sunk = l.sinks ? protectedSources(l.sinks, this.#protection) : [];
       if (sunk.length > 0) {
-        return { ok: false, message: `Gatehouse denied the statement: it writes or sends values derived from protected column ${sunk[0]!} where column rules cannot follow them (a table, a notification or a setting)` };
+        const what = sunk[0] === '*' ? 'a function whose body Gatehouse cannot see (it may read protected columns)' : `protected column ${sunk[0]!}`;
+        return { ok: false, message: `Gatehouse denied the statement: it writes or sends values derived from ${what} where column rules cannot follow them (a table, a notification or a setting)` };
       }
       const found = this.#named(l, names);
       if (found === null) return deny(`(cursor or prepared statement "${l.fetches ?? l.executes ?? ''}")`, 'its name was not created through Gatehouse');
@@ -345,6 +353,7 @@ export class OutputLineage {
         if (statementName === undefined) this.names.stageQuery(names.ops);
         else this.names.stageParse(stmts.length === 1 ? parsed : undefined, names.ops);
         if (unionAll) this.#unionAll = true;
+        if (functionsChanged && !this.#functionsChanged) { this.#functionsChanged = true; this.#catalog.forgetFunctions(); }
       },
     };
   }
@@ -378,6 +387,11 @@ export class OutputLineage {
    * Returns the column to name in the denial, or undefined.
    */
   #mayTouch(stmt: unknown, names: Names): string | undefined {
+    // Code the analysis cannot see may read a protected column and hand it on where no rule
+    // follows it: a RAISE text, a setting, a row written to another table.
+    const code = tagOf(stmt)?.tag;
+    if (code === 'DoStmt') return '(through a DO block, whose code Gatehouse cannot see)';
+    if (code === 'CallStmt') return '(through a procedure, whose body Gatehouse cannot see)';
     for (const e of executedNames(stmt)) {
       const p = names.get('prepared', e);
       if (p === undefined || p.sensitive !== undefined) return `(through prepared statement "${e}")`;
@@ -406,4 +420,14 @@ export class OutputLineage {
     if (t.FetchStmt !== undefined || t.DeclareCursorStmt !== undefined) return '(a cursor)';
     return undefined;
   }
+}
+
+/** Statements that may define, rename or move functions (what a call name resolves to changes). */
+const FUNCTION_DDL: ReadonlySet<string> = new Set([
+  'CreateFunctionStmt', 'RenameStmt', 'AlterObjectSchemaStmt', 'CreateExtensionStmt', 'AlterExtensionStmt',
+  'AlterExtensionContentsStmt', 'DefineStmt', 'CreateSchemaStmt', 'DoStmt', 'CreateCastStmt', 'CreateTransformStmt',
+]);
+
+function definesFunctions(stmt: unknown): boolean {
+  return typeof stmt === 'object' && stmt !== null && Object.keys(stmt).some((k) => FUNCTION_DDL.has(k));
 }

@@ -1,9 +1,10 @@
 import type { MaskingRules } from '../../masking/rules.ts';
 import type { TextMasker } from '../../masking/text-masker.ts';
-import { BE, parseErrorFields, parseNotification } from './backend-messages.ts';
+import { BE, parseErrorFields, parseNotification, parseParameterStatus } from './backend-messages.ts';
 import type { CatalogResolver } from './catalog.ts';
 import type { Frame } from './frame-reader.ts';
 import { placePlan } from '../../inspect/sql/lineage/decide.ts';
+import { settingMayCarryData } from '../../inspect/sql/lineage/names.ts';
 import type { Strategy } from '../../masking/strategies.ts';
 import type { ResultShape } from './result-tracker.ts';
 import { TypesNeeded } from './binary-masker.ts';
@@ -197,6 +198,21 @@ export class ResponseMasking {
     const n = parseNotification(f.body);
     return new MessageWriter().int32(n.pid).cstring(n.channel)
       .cstring(`Gatehouse withheld the payload: it arrived while a statement reading protected column ${column} ran`).frame(BE.notification);
+  }
+
+  /**
+   * A ParameterStatus as the client may see it. `withhold`: a statement that read a protected
+   * column (or ran a hidden function) has run in this session, so a setting the server reports
+   * may hold what such code set it to (`set_config('application_name', phone, false)`): the value
+   * of a setting that may carry data is replaced by `[REDACTED]`. Otherwise the value is masked
+   * by the content detectors; the raw frame when nothing applies.
+   */
+  parameterStatus(f: Frame, withhold: boolean): Buffer {
+    const p = parseParameterStatus(f.body);
+    let value = p.value;
+    if (withhold && settingMayCarryData(p.name)) value = p.value === '' ? '' : NOTIFY_REDACTED;
+    else if (this.content) value = this.content.mask(p.value).text;
+    return value === p.value ? f.raw : new MessageWriter().cstring(p.name).cstring(value).frame(BE.parameterStatus);
   }
 
   /** A CopyData frame (COPY … TO STDOUT) with its text masked; the raw frame when there is no content rule. */

@@ -36,6 +36,8 @@ export class ResultPath {
   #nextPlans: readonly (Plan | undefined)[] | undefined;
   /** The last batch reading a protected column: its server texts are withheld. */
   #sensitive: { batch: number; column: string } | undefined;
+  /** A batch reading a protected column (or running a hidden function) was sent: settings may hold its values. */
+  #settingsTainted = false;
 
   constructor(link: SessionLink, masking: ResponseMasking, rec: SessionRecording) {
     this.#link = link;
@@ -60,7 +62,10 @@ export class ResultPath {
    * The batch being sent (a Query about to be forwarded, or the extended batch in progress) reads
    * a protected column: error and notice texts answering it are withheld.
    */
-  markSensitive(column: string): void { this.#sensitive = { batch: this.#link.batches.sent, column }; }
+  markSensitive(column: string): void {
+    this.#sensitive = { batch: this.#link.batches.sent, column };
+    this.#settingsTainted = true;
+  }
 
   /** A Sync was forwarded. */
   syncForwarded(): void { this.#tracker?.sync(); }
@@ -219,6 +224,16 @@ export class ResultPath {
     const s = this.#sensitive;
     if (s && this.#link.batches.done <= s.batch) return this.masking.withheldNotification(f, s.column);
     return this.masking.notification(f);
+  }
+
+  /**
+   * A ParameterStatus as the client receives it. Once a batch reading a protected column was
+   * sent, a setting the server reports may hold what that batch's hidden code set it to (and a
+   * later COMMIT or ROLLBACK may report it again), so for the rest of the session settings that
+   * can carry data are reported as `[REDACTED]` on a connection with column rules.
+   */
+  parameterStatus(f: Frame): Buffer {
+    return this.masking.parameterStatus(f, this.masking.columnRules && this.#settingsTainted);
   }
 
   /** ReadyForQuery with the server's transaction status. */

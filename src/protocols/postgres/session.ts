@@ -230,6 +230,7 @@ export class PgSession {
       }
       case BE.copyDone: if (!this.#results.copyDone()) return; break;
       case BE.notification: link.toClient(this.#ownPid(this.#results.notification(f))); return;
+      case BE.parameterStatus: link.toClient(this.#results.parameterStatus(f)); return;
       case BE.auth: case BE.backendKeyData: throw new ProtocolError('unexpected authentication message from upstream');
       default: break;
     }

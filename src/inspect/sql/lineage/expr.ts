@@ -68,7 +68,7 @@ export function expr(node: unknown, level: Level, ctx: Ctx, depth: number, windo
       const fn = name[name.length - 1]!;
       const schema = name.length > 1 ? name[name.length - 2] : undefined;
       const parts: Lineage[] = [generic(b, level, ctx, depth, windows)];
-      if (readsHiddenData(fn) || ctx.catalog.opaqueFunction(schema, fn)) parts.push(OPAQUE);
+      if (readsHiddenData(fn) || ctx.catalog.opaqueCall(schema, fn)) parts.push(OPAQUE);
       // A value sent where column rules cannot follow it (a notification payload, a setting).
       if (SINK_FUNCTIONS.has(fn.toLowerCase())) ctx.sinks.push(parts[0]!);
       if (isRecord(b.over) && windows !== undefined && (typeof b.over.name === 'string' || typeof b.over.refname === 'string')) parts.push(windows);

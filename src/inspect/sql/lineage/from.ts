@@ -2,7 +2,7 @@ import type { Ctx } from './context.ts';
 import { MAX_VIEW_DEPTH } from './context.ts';
 import { expr } from './expr.ts';
 import { column, derived, OPAQUE, union } from './lineage-set.ts';
-import { isStatisticsCatalog } from './names.ts';
+import { holdsHiddenValues } from './names.ts';
 import { columnsOf, Level, type ItemColumn, type RangeItem } from './scope.ts';
 import { isRecord, list, strings, tagOf, type Node } from './tree.ts';
 import { LineageUnknownError, type Lineage, type OutputEntry, type RelationInfo } from './types.ts';
@@ -24,7 +24,7 @@ function ctesOnly(level: Level): Level {
 
 /** The output entries of one relation candidate (a table's columns, or a view's query). */
 function relationOutputs(rel: RelationInfo, ctx: Ctx, depth: number): OutputEntry[] {
-  if (rel.opaque === true || (rel.schema === 'pg_catalog' && isStatisticsCatalog(rel.name))) {
+  if (rel.opaque === true || (rel.schema === 'pg_catalog' && holdsHiddenValues(rel.name))) {
     return rel.columns.map((name) => ({ kind: 'column', name, lineage: OPAQUE }));
   }
   if (rel.query === undefined) {

@@ -14,6 +14,7 @@ const catalog = memoryCatalog(
     'crm.customers': ['id', 'phone'],
     'public.customers_2024': ['id', 'name', 'phone', 'email'],
     'pg_catalog.pg_stats': ['tablename', 'attname', 'most_common_vals'],
+    'pg_catalog.pg_settings': ['name', 'setting'],
     'public.contacts': ['id', 'phone'],
   },
   {
@@ -155,6 +156,22 @@ describe('column lineage', () => {
     unknown('SELECT nosuch FROM customers');
     unknown('SELECT * FROM nosuch');
     unknown('CREATE INDEX i ON customers (phone)');
+  });
+
+  it('an EXPLAIN plan is opaque when the statement calls a hidden function (the planner may fold it into a constant)', () => {
+    assert.deepEqual(decisions('EXPLAIN VERBOSE SELECT leak()'), ['redact']);
+    assert.deepEqual(decisions('EXPLAIN SELECT id FROM orders WHERE leak() IS NOT NULL'), ['redact']);
+    assert.deepEqual(decisions('EXPLAIN SELECT phone, upper(phone) FROM customers'), ['clean']);
+  });
+
+  it('SHOW is opaque unless the setting holds one of a fixed set of words (a hidden function may have set it)', () => {
+    assert.deepEqual(decisions('SHOW application_name'), ['redact']);
+    assert.deepEqual(decisions('SHOW app.last_phone'), ['redact']);
+    assert.deepEqual(decisions('SHOW TIME ZONE'), ['redact']);
+    assert.deepEqual(decisions('SHOW ALL', 3), ['redact', 'redact', 'redact']);
+    assert.deepEqual(decisions('SHOW standard_conforming_strings'), ['clean']);
+    assert.deepEqual(decisions('SHOW TRANSACTION ISOLATION LEVEL'), ['clean']);
+    assert.deepEqual(decisions("SELECT setting FROM pg_settings WHERE name = 'x'"), ['redact']);
   });
 
   it('places a plan with a spread against the real width', () => {

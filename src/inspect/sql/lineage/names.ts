@@ -62,6 +62,8 @@ const QUERY_FUNCTIONS: ReadonlySet<string> = new Set([
   'schema_to_xml_and_xmlschema', 'database_to_xml', 'database_to_xmlschema', 'database_to_xml_and_xmlschema',
   'ts_stat', 'dblink', 'dblink_exec', 'dblink_get_result', 'dblink_fetch', 'pg_read_file', 'pg_read_binary_file',
   'lo_get', 'loread', 'lo_export', 'pg_stat_get_activity', 'current_setting', 'pg_get_object_address',
+  // The session's settings: a hidden function may have set one to a protected value (set_config).
+  'pg_show_all_settings',
 ]);
 
 /** True for a built-in that reads data the text does not name (see QUERY_FUNCTIONS). */
@@ -77,4 +79,33 @@ const STATISTICS: ReadonlySet<string> = new Set([
 /** True for `pg_catalog` relations holding sampled column values (most common values, histograms). */
 export function isStatisticsCatalog(name: string): boolean {
   return STATISTICS.has(name);
+}
+
+/**
+ * True for `pg_catalog` relations whose values may come from any column: the statistics
+ * catalogs, and `pg_settings` (the session's settings, which a hidden function may have set to a
+ * protected value with `set_config`).
+ */
+export function holdsHiddenValues(name: string): boolean {
+  return STATISTICS.has(name) || name === 'pg_settings';
+}
+
+/**
+ * Settings whose value the server checks against a fixed set of words or computes itself (booleans,
+ * enums, the parsed `DateStyle`, encoding names, read-only server facts): they cannot carry a value
+ * read from a table. Drivers read some of them (`SHOW standard_conforming_strings`, `SHOW
+ * transaction isolation level`). Every other setting holds free text or a number a hidden function
+ * may have set from a protected column (`set_config('application_name', phone, false)`, a
+ * `TimeZone` of `<555-867-5309>+5`, digits in an integer setting).
+ */
+const FIXED_VALUE_SETTINGS: ReadonlySet<string> = new Set([
+  'transaction_isolation', 'transaction_read_only', 'transaction_deferrable', 'default_transaction_isolation',
+  'default_transaction_read_only', 'default_transaction_deferrable', 'standard_conforming_strings', 'integer_datetimes',
+  'in_hot_standby', 'is_superuser', 'intervalstyle', 'datestyle', 'client_encoding', 'server_encoding', 'server_version',
+  'server_version_num', 'max_identifier_length', 'bytea_output', 'client_min_messages', 'xmloption', 'xmlbinary',
+]);
+
+/** True when setting `name` (any case) may hold a value derived from table data (see {@link FIXED_VALUE_SETTINGS}). */
+export function settingMayCarryData(name: string): boolean {
+  return !FIXED_VALUE_SETTINGS.has(name.toLowerCase());
 }

@@ -1,7 +1,8 @@
 import { newCtx, type Ctx } from './context.ts';
 import { expr } from './expr.ts';
 import { fromItem } from './from.ts';
-import { CLEAN, derived, union } from './lineage-set.ts';
+import { CLEAN, derived, OPAQUE, union } from './lineage-set.ts';
+import { settingMayCarryData } from './names.ts';
 import { analyzeQuery } from './query.ts';
 import { Level } from './scope.ts';
 import { isRecord, list, strings, tagOf, type Node } from './tree.ts';
@@ -30,7 +31,8 @@ function copy(b: Node, ctx: Ctx): StatementLineage {
     outputs = cols === undefined ? it.star : cols.map((c) => ({ kind: 'column' as const, name: c, lineage: level.resolve([c]) }));
     if (b.whereClause !== undefined) ctx.filters.push(expr(b.whereClause, level, ctx, 0));
   } else throw new LineageUnknownError('COPY without a source');
-  if (b.is_from === true) return result(ctx, undefined, {});
+  // COPY FROM fires the table's triggers (see the DML case in statementLineage).
+  if (b.is_from === true) { ctx.touched.push(OPAQUE); return result(ctx, undefined, {}); }
   return result(ctx, outputs, { copiesOut: true });
 }
 
@@ -58,6 +60,9 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
     case 'InsertStmt': case 'UpdateStmt': case 'DeleteStmt': case 'MergeStmt': {
       const outputs = analyzeQuery(node, undefined, ctx, 0);
       const returning = isRecord(b.returningClause) || b.returningList !== undefined;
+      // A write fires the table's triggers and rules, code the analysis does not see (an audit
+      // trigger may RAISE a protected value): the statement counts as touching something opaque.
+      ctx.touched.push(OPAQUE);
       return result(ctx, returning ? outputs : undefined);
     }
     case 'DeclareCursorStmt': {
@@ -83,8 +88,10 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
     case 'ExplainStmt': {
       const inner = statementLineage(b.query, catalog);
       if (inner.executes !== undefined) throw new LineageUnknownError('EXPLAIN EXECUTE is not analyzed');
-      // The plan shows the statement's own text and estimates, not row values.
-      return { outputs: [{ kind: 'column', name: 'QUERY PLAN', lineage: CLEAN }], touches: inner.touches, filters: inner.filters, ...(inner.sinks ? { sinks: inner.sinks } : {}) };
+      // The plan shows the statement's own text and estimates, not row values — except what the
+      // planner computed: a call of a function whose body is hidden (an IMMUTABLE one is folded into
+      // a constant, `Output: '555-…'::text`) makes the plan text opaque.
+      return { outputs: [{ kind: 'column', name: 'QUERY PLAN', lineage: inner.touches.opaque ? OPAQUE : CLEAN }], touches: inner.touches, filters: inner.filters, ...(inner.sinks ? { sinks: inner.sinks } : {}) };
     }
     case 'CopyStmt': return copy(b, ctx);
     case 'CreateTableAsStmt': {
@@ -92,9 +99,15 @@ export function statementLineage(node: unknown, catalog: LineageCatalog): Statem
       return result(ctx, undefined);
     }
     default:
-      if (NO_DATA.has(t.tag)) {
-        return { outputs: t.tag === 'VariableShowStmt' ? [{ kind: 'column', name: undefined, lineage: CLEAN }] : undefined, touches: CLEAN, filters: CLEAN };
+      if (t.tag === 'VariableShowStmt') {
+        // A setting may hold what a hidden function set it to (`set_config('app.x', phone, false)`),
+        // as `current_setting` may: opaque, unless its value is one of a fixed set of words.
+        const name = typeof b.name === 'string' ? b.name : 'all';
+        if (name.toLowerCase() === 'all') return { outputs: [{ kind: 'spread', lineage: OPAQUE }], touches: OPAQUE, filters: CLEAN };
+        const lineage = settingMayCarryData(name) ? OPAQUE : CLEAN;
+        return { outputs: [{ kind: 'column', name: undefined, lineage }], touches: lineage, filters: CLEAN };
       }
+      if (NO_DATA.has(t.tag)) return { outputs: undefined, touches: CLEAN, filters: CLEAN };
       throw new LineageUnknownError(`${t.tag} is not analyzed for column lineage`);
   }
 }

@@ -25,5 +25,6 @@ export function memoryCatalog(
       return schema === undefined ? candidates(named, how) : named.filter((r) => r.schema === schema);
     },
     opaqueFunction: (_schema, name) => userFunctions.includes(name),
+    opaqueCall: (_schema, name) => userFunctions.includes(name),
   };
 }

@@ -63,6 +63,13 @@ export interface LineageCatalog {
   relations(schema: string | undefined, name: string): readonly RelationInfo[] | undefined;
   /** Whether a call of this function may read data the analysis cannot see (a user function). */
   opaqueFunction(schema: string | undefined, name: string): boolean;
+  /**
+   * Whether an explicit call `schema.name(…)` may run a body the analysis cannot see: a user
+   * function, a name no schema defined when it was looked up (it may have been created since), and
+   * once the session may have defined functions, any call not qualified with a system schema (a
+   * new overload may shadow a built-in). Attribute notation (`t.f`) asks {@link opaqueFunction}.
+   */
+  opaqueCall(schema: string | undefined, name: string): boolean;
 }
 
 /** The lineage of one top-level statement. */
