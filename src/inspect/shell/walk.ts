@@ -402,7 +402,9 @@ export class Walker {
       const name = named[0].text;
       if (name === 'HOME' && !this.vars.has(name)) return [kinded('~', 'e')];
       const values = this.vars.get(name);
-      if (values) return values.map((v) => kinded(v, quoted ? 'q' : 'e'));
+      // Unquoted, bash splits the value into fields and removes an empty one: `x=; $x rm -rf /`
+      // runs `rm -rf /`, `x='rm -rf /'; $x` too. Such a value is not one word: unknown.
+      if (values && (quoted || values.every((v) => v !== '' && !hasBlank(v)))) return values.map((v) => kinded(v, quoted ? 'q' : 'e'));
     }
     flags.dynamic = true;
     for (const c of named) {
@@ -455,4 +457,9 @@ function hasBackground(node: Node): boolean {
     for (const c of n.children) if (c) stack.push(c);
   }
   return false;
+}
+
+/** Whether `s` holds a character of the default IFS (space, tab, newline): an unquoted expansion splits there. */
+function hasBlank(s: string): boolean {
+  return s.includes(' ') || s.includes('\t') || s.includes('\n');
 }

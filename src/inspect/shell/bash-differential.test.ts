@@ -1,0 +1,95 @@
+/**
+ * Differential property (red team round 4): what the inspector decides against what real bash
+ * runs. Every external command bash would start is a stub on an otherwise empty PATH that logs
+ * its argv and does nothing else; a line the shipped policies allow must not make bash start
+ * `rm -rf /`, and a line the allow-list example allows must start only listed commands. Bash is
+ * started only for lines the policies allow (few, once fixed), to keep CPU use modest.
+ *
+ * The classes generated are ways a variable's value, as bash sees it when a command runs, can
+ * differ from the literal the inspector substituted: field splitting and removal of an unquoted
+ * expansion (`x=; $x rm -rf /`, `x='rm -rf /'; $x`).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { initShellInspector } from './inspect.ts';
+import { ShellPolicyHarness } from './testing.ts';
+
+const ALLOW_LIST = ['ls', 'cat', 'head', 'tail', 'grep', 'wc', 'df', 'du', 'free', 'uptime', 'ps', 'journalctl'];
+const STUBS = [...ALLOW_LIST, 'rm', 'RM', 'chmod', 'reboot', 'touch'];
+
+let shipped: ShellPolicyHarness;
+let allowList: ShellPolicyHarness;
+let dir: string;
+
+before(async () => {
+  await initShellInspector();
+  shipped = new ShellPolicyHarness();
+  allowList = new ShellPolicyHarness(['examples/policies/ssh-command-allow-list.cedar']);
+  dir = mkdtempSync(join(tmpdir(), 'gh-bashdiff-'));
+  mkdirSync(join(dir, 'bin'));
+  mkdirSync(join(dir, 'home'));
+  for (const s of STUBS) {
+    const p = join(dir, 'bin', s);
+    writeFileSync(p, '#!/bin/sh\nprintf \'%s\\n\' "${0##*/} $*" >> "$GH_LOG"\n');
+    chmodSync(p, 0o755);
+  }
+});
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+/** The external commands (name and arguments) real bash starts for `line`, stubs only. */
+function bashRuns(line: string): string[] {
+  const log = join(dir, 'log');
+  writeFileSync(log, '');
+  spawnSync('/bin/bash', ['--noprofile', '--norc', '-c', line], {
+    cwd: join(dir, 'home'), env: { PATH: join(dir, 'bin'), HOME: join(dir, 'home'), GH_LOG: log },
+    stdio: ['pipe', 'ignore', 'ignore'], input: 'rm\n', timeout: 5_000,
+  });
+  return readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+}
+
+/** Fails when a line the policies allow makes bash run something they would not have allowed. */
+function check(line: string): boolean {
+  const s = shipped.decide(line);
+  const a = allowList.decide(line);
+  if (s !== 'allow' && a !== 'allow') return true;
+  const ran = bashRuns(line);
+  if (s === 'allow') assert.ok(!ran.some((r) => r.startsWith('rm ') && r.includes('-rf') && r.endsWith(' /')), `allowed, bash ran ${JSON.stringify(ran)}: ${line}`);
+  if (a === 'allow') assert.ok(ran.every((r) => ALLOW_LIST.includes(r.split(' ')[0] ?? '')), `allow-list allowed, bash ran ${JSON.stringify(ran)}: ${line}`);
+  return true;
+}
+
+/** Compositions that keep the inner line running in the same shell (or a copy of it). */
+const WRAPS: readonly ((x: string) => string)[] = [
+  (x) => x, (x) => `ls; ${x}`, (x) => `( ${x} )`, (x) => `{ ${x}; }`, (x) => `if true; then ${x}; fi`, (x) => `true && ${x}`,
+  (x) => `echo $( ${x} )`, (x) => `case a in *) ${x};; esac`,
+];
+
+describe('bash differential: the oracle', () => {
+  it('sees what bash runs', () => {
+    assert.deepEqual(bashRuns('ls -l; x=rm; $x -rf /'), ['ls -l', 'rm -rf /']);
+  });
+});
+
+describe('bash differential: unquoted expansions are split into fields and an empty one removed', () => {
+  // [value assigned to x, a use of $x that makes bash run `rm -rf /` with that value]
+  const SPLITS: readonly (readonly [string, string])[] = [
+    ['', '$x rm -rf /'], ["''", '$x rm -rf /'], ['""', '$x rm -rf /'], ["''", 'command $x rm -rf /'], ["''", '$x $x rm -rf /'],
+    ["'rm -rf /'", '$x'], ["'rm -rf'", '$x /'], ["$'rm\\t-rf'", '$x /'], ["$'rm\\n-rf /'", '$x'], ['"rm -rf /"', 'command $x'],
+    ["'-rf /'", 'rm $x'], ["' '", 'rm$x-rf$x/'], ["'rm -rf /'", 'eval $x'], ["'rm -rf /'", 'time $x'],
+  ];
+  it('a value bash splits or removes is never resolved to one literal word (shipped policies and allow-list)', () => {
+    const line = fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...WRAPS), fc.boolean())
+      .map(([[value, use], wrap, prefix]) => `${prefix ? 'ls; ' : ''}x=${value}; ${wrap(use)}`);
+    fc.assert(fc.property(line, check), { numRuns: 150 });
+  });
+  it('a plain value still resolves (no false alarm on ordinary scripts)', () => {
+    assert.equal(shipped.decide('d=/var/log/app; ls $d'), 'allow');
+    assert.equal(shipped.decide('x=rm; $x -rf /'), 'deny');
+    assert.equal(shipped.decide('x="a b"; echo "$x"'), 'allow');
+  });
+});
