@@ -54,4 +54,16 @@ describe('SSH red team round 4: what bash runs vs what was decided (real OpenSSH
       assert.equal(existsSync(m), false, attack(m));
     }
   });
+
+  test('a variable changed by a builtin, an array element or a later loop pass is not substituted with its first value', async () => {
+    for (const attack of [
+      (m: string) => `x=ls; read x <<< touch; $x ${m}`, (m: string) => `x=ls; printf -v x touch; $x ${m}`, (m: string) => `x=ls; x[0]=touch; $x ${m}`,
+      (m: string) => `x=ls; for i in 1 2; do $x ${m}; x=touch; done`, (m: string) => `x=ls; f() { $x ${m}; }; x=touch; f`,
+    ]) {
+      const m = marker();
+      const r = await ssh(attack(m));
+      assert.equal(r.code, 126, `${attack(m)}: ${r.err}`);
+      assert.equal(existsSync(m), false, attack(m));
+    }
+  });
 });

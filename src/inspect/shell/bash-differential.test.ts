@@ -85,11 +85,41 @@ describe('bash differential: unquoted expansions are split into fields and an em
   it('a value bash splits or removes is never resolved to one literal word (shipped policies and allow-list)', () => {
     const line = fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...WRAPS), fc.boolean())
       .map(([[value, use], wrap, prefix]) => `${prefix ? 'ls; ' : ''}x=${value}; ${wrap(use)}`);
-    fc.assert(fc.property(line, check), { numRuns: 150 });
+    fc.assert(fc.property(line, check), { numRuns: 100 });
   });
   it('a plain value still resolves (no false alarm on ordinary scripts)', () => {
     assert.equal(shipped.decide('d=/var/log/app; ls $d'), 'allow');
     assert.equal(shipped.decide('x=rm; $x -rf /'), 'deny');
     assert.equal(shipped.decide('x="a b"; echo "$x"'), 'allow');
+  });
+});
+
+describe('bash differential: a variable changed otherwise than by an assignment seen in order', () => {
+  // Lines where x starts as `ls` and bash, when `$x -rf /` runs, has x = rm: through a builtin
+  // that assigns a named variable, an assigning expansion, an array element, a nameref or case
+  // attribute, a later assignment reaching an earlier use (loops, function bodies, traps).
+  const U = '$x -rf /';
+  const CHANGES: readonly ((use: string) => string)[] = [
+    (u) => `read x <<< rm; ${u}`, (u) => `read -r x < <(echo rm); ${u}`, (u) => `printf -v x rm; ${u}`, (u) => `printf -v x %s rm; ${u}`,
+    (u) => `mapfile -t x <<< rm; ${u}`, (u) => `readarray -t x <<< rm; ${u}`, (u) => `command read x <<< rm; ${u}`,
+    (u) => `x[0]=rm; ${u}`, (u) => `declare -n r=x; r=rm; ${u}`, (u) => `declare -l x; x=RM; ${u}`, (u) => `typeset -l x; x=RM; ${u}`,
+    (u) => `x=; : \${x:=rm}; ${u}`, (u) => `unset x; : \${x=rm}; ${u}`, (u) => `. /dev/stdin <<< x=rm; ${u}`, (u) => `n=x; read $n <<< rm; ${u}`,
+    (u) => `while read x; do ${u}; done <<< rm`, (u) => `f() { ${u}; }; x=rm; f`, (u) => `trap '${u}' EXIT; x=rm`,
+    (u) => `for i in 1 2; do ${u}; x=rm; done`, (u) => `for i in 1 2 3; do ${u}; x=$y; y=rm; done`,
+    (u) => `i=0; while [ $i -lt 2 ]; do ${u}; x=rm; i=$((i+1)); done`, (u) => `f() { x=rm; }; f; ${u}`,
+  ];
+  it('the inspector never substitutes a value bash no longer has (shipped policies and allow-list)', () => {
+    const line = fc.tuple(fc.constantFrom(...CHANGES), fc.constantFrom(...WRAPS), fc.constantFrom('x=ls; ', 'x=ls; ls; ', 'REPLY=ls; x=ls; '))
+      .map(([change, wrap, start]) => `${start}${change(wrap(U))}`);
+    fc.assert(fc.property(line, check), { numRuns: 200 });
+  });
+  it('bash itself sets REPLY, OPTARG, PWD …: never substituted', () => {
+    assert.ok(check('REPLY=ls; read <<< rm; $REPLY -rf /'));
+    assert.notEqual(shipped.decide('REPLY=ls; read <<< rm; $REPLY -rf /'), 'allow');
+  });
+  it('ordinary scripts keep their substitutions', () => {
+    assert.equal(shipped.decide('d=/var/log/app; for f in a b; do ls $d/$f; done'), 'allow');
+    assert.equal(shipped.decide('x=rm; for i in 1 2; do $x -rf /; done'), 'deny');
+    assert.equal(shipped.decide('while read -r line; do echo "$line"; done < /etc/hosts'), 'allow');
   });
 });

@@ -39,6 +39,12 @@ const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'pdks
 /** Bash reserved words: never a command name in a well-formed line. */
 const RESERVED = new Set(['{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', '[[', ']]']);
 
+/** Bash builtins that assign variables named by their words (also through a wrapper: `command read x`). */
+const ASSIGNING_BUILTINS = new Set([
+  'read', 'printf', 'mapfile', 'readarray', 'getopts', 'let', 'declare', 'typeset', 'local', 'export', 'readonly', 'unset',
+  'wait', 'eval', 'enable', 'exec', 'builtin', 'command', 'coproc', 'select', 'set', 'shift', 'cd', 'pushd', 'popd',
+]);
+
 /** Most nested unwrapping steps for one command (each step consumes at least one word). */
 const MAX_STEPS = 64;
 
@@ -62,6 +68,9 @@ export function embedsCode(word: Word): boolean {
 }
 
 export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void {
+  // A builtin assigns only variables its words name (`read x`, `printf -v x`, `getopts o x`,
+  // `wait -p x`, `exec {x}>f` …): they are unknown from here on (see Walker.forgetNamesIn).
+  for (const a of argv) for (const r of a.raws) w.forgetNamesIn(r);
   let args = argv;
   for (let step = 0; step < MAX_STEPS; step++) {
     const nameWord = args[0];
@@ -79,6 +88,9 @@ export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void
       continue;
     }
     const name = commandBasename(v);
+    // A builtin given a dynamic word may assign any variable (`read "$n"`); `source` runs a file
+    // that may assign any.
+    if (v === name && (name === 'source' || name === '.' || (ASSIGNING_BUILTINS.has(name) && rest.some((r) => r.dynamic)))) w.allVarsUnknown = true;
     if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranFile(nameWord, w.cwds);
     w.facts.command(name);
     if (w.fnStack.includes(name) || callsBack(w, name)) w.facts.risk('fork_bomb');
@@ -143,6 +155,8 @@ export function show(word: Word): string {
 /** Parses a script word (`bash -c` string, `eval` arguments, `su -c` …) at the next depth. */
 export function runScript(w: Walker, script: Word, ctx: Ctx, stdin = ctx.stdin): void {
   if (script.dynamic) {
+    // Unseen code (`eval "$x"`) may assign any variable.
+    w.allVarsUnknown = true;
     if (script.subst) w.facts.feedsShell(false);
     else w.facts.risk('dynamic_sensitive_arg');
   }
@@ -190,7 +204,8 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       let i = 0;
       while (i < rest.length && (literalValue(rest[i]!)?.startsWith('-') ?? false)) { const o = literalValue(rest[i]!); i++; if (o === '--') break; }
       const s = rest[i];
-      if (s && rest.length > i + 1) runScript(w, s, ctx);
+      // The action runs later (on the signal, at exit), with the variables' values of then.
+      if (s && rest.length > i + 1) w.later(() => { runScript(w, s, ctx); });
       else if (s && s.dynamic) f.risk('inline_code');
       return undefined;
     }
@@ -198,7 +213,7 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       for (const r of rest) {
         const v = literalValue(r);
         const eq = v?.indexOf('=') ?? -1;
-        if (v !== undefined && eq > 0) w.script(v.slice(eq + 1), ctx.depth + 1);
+        if (v !== undefined && eq > 0) w.later(() => { w.script(v.slice(eq + 1), ctx.depth + 1); });
         else if (r.dynamic) f.risk('dynamic_sensitive_arg');
       }
       return undefined;
@@ -324,7 +339,8 @@ export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): v
   }
   if (COMMAND_VARS.has(name)) {
     const raws = value.raws.map((r) => { let x = r; while (x.startsWith('|')) x = x.slice(1); return x; });
-    runScript(w, { ...value, raws, alts: raws }, ctx);
+    // Run later, by another program, with the values of then.
+    w.later(() => { runScript(w, { ...value, raws, alts: raws }, ctx); });
   } else if (CODE_VARS.has(name) || name.startsWith('BASH_FUNC_') || name === 'GIT_CONFIG_COUNT' || name === 'GIT_CONFIG_PARAMETERS' ||
     name.startsWith('GIT_CONFIG_KEY_') || name.startsWith('GIT_CONFIG_VALUE_')) {
     // GIT_CONFIG_* set any git option, `core.sshCommand` included.
