@@ -66,4 +66,16 @@ describe('SSH red team round 4: what bash runs vs what was decided (real OpenSSH
       assert.equal(existsSync(m), false, attack(m));
     }
   });
+
+  test('a line that changes which program a name runs (hash table, aliases, PATH) is not allowed as that name', async () => {
+    for (const attack of [
+      (m: string) => `BASH_CMDS[ls]=/usr/bin/touch; ls ${m}`, (m: string) => `hash -p /usr/bin/touch cat; cat ${m}`,
+      (m: string) => `shopt -s expand_aliases; alias cat=touch\ncat ${m}`, (m: string) => `ln -sf /usr/bin/touch ~/cat; PATH=~:$PATH cat ${m}`,
+    ]) {
+      const m = marker();
+      const r = await ssh(attack(m));
+      assert.equal(r.code, 126, `${attack(m)}: ${r.err}`);
+      assert.equal(existsSync(m), false, attack(m));
+    }
+  });
 });

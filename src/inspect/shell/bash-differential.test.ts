@@ -35,7 +35,8 @@ before(async () => {
   mkdirSync(join(dir, 'home'));
   for (const s of STUBS) {
     const p = join(dir, 'bin', s);
-    writeFileSync(p, '#!/bin/sh\nprintf \'%s\\n\' "${0##*/} $*" >> "$GH_LOG"\n');
+    // The stub's own name, not $0: a link to it under another name (`ln -s …/rm b/ls`) still logs rm.
+    writeFileSync(p, `#!/bin/sh\nprintf '%s\\n' "${s} $*" >> "$GH_LOG"\n`);
     chmodSync(p, 0o755);
   }
 });
@@ -121,5 +122,29 @@ describe('bash differential: a variable changed otherwise than by an assignment 
     assert.equal(shipped.decide('d=/var/log/app; for f in a b; do ls $d/$f; done'), 'allow');
     assert.equal(shipped.decide('x=rm; for i in 1 2; do $x -rf /; done'), 'deny');
     assert.equal(shipped.decide('while read -r line; do echo "$line"; done < /etc/hosts'), 'allow');
+  });
+});
+
+describe('bash differential: which program a command name runs', () => {
+  // `ls` or `cat` written, bash runs the `rm` stub: the hash table, aliases, PATH, builtins.
+  const RM = (): string => join(dir, 'bin', 'rm');
+  const CHANGES: readonly ((rm: string) => string)[] = [
+    (rm) => `BASH_CMDS[ls]=${rm}; ls -rf /`, (rm) => `BASH_CMDS=([ls]=${rm}); ls -rf /`, (rm) => `hash -p ${rm} ls; ls -rf /`,
+    () => "shopt -s expand_aliases\nBASH_ALIASES[ls]='rm -rf /'\nls", () => 'shopt -s expand_aliases; alias cat=rm\ncat -rf /',
+    () => "shopt -s expand_aliases\nalias ls='rm -rf'\nls /", () => 'shopt -s expand_aliases; alias ls=rm; eval "ls -rf /"',
+    (rm) => `/usr/bin/mkdir -p b; /usr/bin/ln -sf ${rm} b/cat; PATH=b:$PATH cat -rf /`, (rm) => `/usr/bin/mkdir -p b; /usr/bin/ln -sf ${rm} b/ls; PATH=~/b:$PATH; ls -rf /`,
+    (rm) => `/usr/bin/mkdir -p b; /usr/bin/ln -sf ${rm} b/ls; export PATH=$HOME/b:$PATH; ls -rf /`, (rm) => `/usr/bin/mkdir -p b; /usr/bin/ln -sf ${rm} b/ls; declare -x PATH=b; ls -rf /`,
+  ];
+  it('a line that changes what a name runs leaves no command name known (shipped policies and allow-list)', () => {
+    const line = fc.tuple(fc.constantFrom(...CHANGES), fc.boolean()).map(([change, prefix]) => `${prefix ? 'ls; ' : ''}${change(RM())}`);
+    for (const change of CHANGES) check(change(RM()));
+    fc.assert(fc.property(line, check), { numRuns: 30 });
+  });
+  it('a PATH that only puts system directories first, or adds after $PATH, keeps names known', () => {
+    assert.equal(shipped.decide('export PATH=$PATH:/opt/bin; which node'), 'allow');
+    assert.equal(shipped.decide('PATH=/usr/local/bin:/usr/bin:/bin ls'), 'allow');
+    assert.equal(shipped.decide('PATH="/usr/local/bin:$PATH" make -j4'), 'allow');
+    assert.equal(shipped.decide('PATH=~/bin:$PATH ls'), 'review');
+    assert.equal(shipped.decide('hash -r; ls'), 'allow');
   });
 });

@@ -209,7 +209,15 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       else if (s && s.dynamic) f.risk('inline_code');
       return undefined;
     }
+    case 'hash': case 'enable':
+      // `hash -p /usr/bin/rm ls`, `enable -f lib.so ls`, `enable -n echo`: a name then runs another program.
+      if (rest.length > 0 && !(name === 'hash' && rest.every((r) => { const v = literalValue(r); return v === '-r' || v === '-t' || v === '-l'; }))) f.dynamicCommand = true;
+      f.argv.add([name, ...rest.map(show)].join(' '));
+      return undefined;
     case 'alias':
+      // An alias is text put before the rest of a later command (`alias cat=rm` then `cat -rf /`
+      // runs `rm -rf /`): with one defined, no later command name is known.
+      if (rest.some((r) => (literalValue(r) ?? '=').includes('='))) f.dynamicCommand = true;
       for (const r of rest) {
         const v = literalValue(r);
         const eq = v?.indexOf('=') ?? -1;
@@ -331,6 +339,11 @@ const CODE_VARS = new Set([
 /** An assignment (`NAME=value`, prefix or statement, or an `env`/`sudo` operand) with an effect on what runs. */
 export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): void {
   if (embedsCode(value)) w.facts.risk('inline_code');
+  if (name === 'PATH' && !systemPath(value)) {
+    // `ln -s /usr/bin/rm ~/ls; PATH=~:$PATH ls -rf /` runs rm: a directory searched before the
+    // system ones may hold any program under any name, so no later command name is known.
+    w.facts.dynamicCommand = true;
+  }
   if (name === 'IFS' && literalValue(value) !== '') {
     // Word splitting on other characters: `IFS=,; x=rm,-rf,/; $x` runs a command whose name and
     // arguments no literal word shows. Every later unquoted expansion is treated as unknown.
@@ -347,6 +360,28 @@ export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): v
 
     w.facts.risk('inline_code');
   }
+}
+
+/**
+ * Whether a PATH value searches only the system bin directories before the inherited `$PATH`
+ * (`/usr/local/bin:$PATH`, `$PATH:/opt/tool/bin`, `/usr/bin:/bin`): then every name still
+ * runs what the system has under it; anything after `$PATH` only adds names.
+ */
+function systemPath(value: Word): boolean {
+  if (value.alts.length !== 1) return false;
+  const raw = value.raws[0] ?? '';
+  const parts = raw.split(':');
+  const src = value.text.split('"').join('').split(':');
+  if (value.dynamic && src.length !== parts.length) return false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] ?? '';
+    if (p.includes(ANY)) {
+      if (p === ANY && (src[i] === '$PATH' || src[i] === '${PATH}')) return true;
+      return false;
+    }
+    if (!STANDARD_BIN.has(p.endsWith('/') && p.length > 1 ? p.slice(0, -1) : p)) return false;
+  }
+  return true;
 }
 
 /** Checks the `NAME=value` words of env/sudo. */

@@ -81,6 +81,9 @@ export class Walker {
    * value is unknown from now on, whatever is assigned later (`setVar` keeps it unknown).
    */
   forgetVar(name: string): void {
+    // PATH, the hash table (BASH_CMDS) and aliases (BASH_ALIASES) decide which program a name
+    // runs: changed in a way not modelled, no later command name is known.
+    if (RESOLUTION_VARS.has(name)) this.facts.dynamicCommand = true;
     this.setVar(name, undefined);
   }
 
@@ -354,7 +357,7 @@ export class Walker {
     if (!value) { this.setVar(name, ['']); return; }
     if (value.type === 'array') {
       for (const el of value.namedChildren) this.word(el, ctx);
-      this.setVar(name, undefined);
+      this.forgetVar(name);
       return;
     }
     const w = this.word(value, ctx);
@@ -514,6 +517,9 @@ export class Walker {
     return [dynamicAlt()];
   }
 }
+
+/** Variables that change which program a command name runs (see `Walker.forgetVar`). */
+export const RESOLUTION_VARS: ReadonlySet<string> = new Set(['PATH', 'BASH_CMDS', 'BASH_ALIASES']);
 
 /** Most passes over a loop body before its variables are all taken as unknown. */
 const LOOP_PASSES = 4;
