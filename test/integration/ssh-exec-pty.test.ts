@@ -53,7 +53,13 @@ describe('SSH exec on a pty: keystrokes reach a pager or editor (real OpenSSH se
 
   before(async () => {
     sshd = await startSshd();
-    t = await startTestGateway({ policies: POLICIES, yaml: ['connections:', sshConnectionYaml(sshd)].join('\n') });
+    t = await startTestGateway({
+      policies: POLICIES,
+      yaml: [
+        'connections:', sshConnectionYaml(sshd), 'reviews:', '  hold_timeout: 1s', '  rules:',
+        '    - { name: shell-ambiguous, connections: ["*"], actions: [shell.exec], kind: command, approvers: [ops], when: \'context.shell.risks.containsAny(["parse_error","dynamic_command","dynamic_sensitive_arg","inline_code","system_write","permission_recursive"])\' }',
+      ].join('\n'),
+    });
     for (const [who, groups] of [['alice', ['developers']], ['bob', ['developers', 'ops']]] as const) {
       const r = await t.api('POST', '/api/v1/api-keys', { user: who, groups });
       assert.equal(r.status, 201, JSON.stringify(r.json));
@@ -81,6 +87,32 @@ describe('SSH exec on a pty: keystrokes reach a pager or editor (real OpenSSH se
       const m = marker();
       await ptyExec(c, `less ${join(sshd.dir, 'page.txt')}`, `!touch ${m}\n`);
       assert.equal(existsSync(m), true);
+    } finally { c.end(); }
+  });
+
+  test('without a terminal, an editor or console reading its commands from the client\'s stdin is held (vim :!cmd)', async () => {
+    const c = await sshConnect(t.gw.listeners.ssh!.port, 'web01', dev);
+    try {
+      for (const [cmd, keys] of [
+        [`vim -N -u NONE -i NONE ${join(sshd.dir, 'page.txt')}`, (m: string) => `:!touch ${m}\n:q!\n`],
+        [`awk -f - ${join(sshd.dir, 'page.txt')}`, (m: string) => `BEGIN { system("touch ${m}") }\n`],
+      ] as const) {
+        const m = marker();
+        const r = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+          c.exec(cmd, (err, stream) => {
+            if (err) { reject(err); return; }
+            let e = '';
+            let code: number | null = null;
+            stream.stderr.on('data', (d: Buffer) => { e += d.toString(); });
+            stream.on('data', () => undefined);
+            stream.on('exit', (x: number | null) => { code = x; });
+            stream.on('close', () => { resolve({ code, err: e }); });
+            stream.end(keys(m));
+          });
+        });
+        assert.equal(existsSync(m), false, `${cmd}: ${r.err}`);
+        assert.equal(r.code, 126, r.err);
+      }
     } finally { c.end(); }
   });
 });
