@@ -148,3 +148,16 @@ describe('bash differential: which program a command name runs', () => {
     assert.equal(shipped.decide('hash -r; ls'), 'allow');
   });
 });
+
+describe('bash differential: options and commands a program reads from its environment', () => {
+  it('TAR_OPTIONS with a checkpoint action, a pager variable … is not a plain tar or systemctl', () => {
+    for (const line of [
+      "TAR_OPTIONS='--checkpoint=1 --checkpoint-action=exec=rm\\ -rf\\ /' /usr/bin/tar -cf /dev/null /etc/hostname",
+      "export TAR_OPTIONS='--checkpoint=1 --checkpoint-action=exec=rm\\ -rf\\ /'; /usr/bin/tar -cf /dev/null /etc/hostname",
+      "env TAR_OPTIONS='--checkpoint=1 --checkpoint-action=exec=rm\\ -rf\\ /' /usr/bin/tar -cf /dev/null /etc/hostname",
+    ]) check(line);
+    assert.notEqual(shipped.decide("SYSTEMD_PAGER='rm -rf /' systemctl status"), 'allow');
+    assert.notEqual(shipped.decide('MANOPT="-P /tmp/x" man ls'), 'allow');
+    assert.equal(shipped.decide('tar -czf /tmp/backup.tgz ./site'), 'allow');
+  });
+});

@@ -329,11 +329,19 @@ export function execOptions(w: Walker, words: readonly Word[], ctx: Ctx): void {
 const COMMAND_VARS = new Set([
   'PROMPT_COMMAND', 'GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_EXTERNAL_DIFF', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_ASKPASS', 'PAGER',
   'MANPAGER', 'EDITOR', 'VISUAL', 'SUDO_EDITOR', 'LESSOPEN', 'LESSCLOSE', 'SSH_ASKPASS', 'SUDO_ASKPASS', 'BROWSER', 'RSYNC_RSH',
+  'SYSTEMD_PAGER', 'SYSTEMD_EDITOR', 'PSQL_PAGER', 'PSQL_EDITOR', 'FCEDIT', 'GIT_SEQUENCE_EDITOR', 'KUBE_EDITOR', 'AWS_PAGER',
+  'RSYNC_CONNECT_PROG', 'DIFF_PAGER', 'GH_PAGER', 'GH_EDITOR', 'MYSQL_PAGER',
 ]);
 /** Environment variables that make programs load code. */
 const CODE_VARS = new Set([
   'LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH', 'PERL5OPT', 'PERL5LIB',
   'NODE_OPTIONS', 'RUBYOPT', 'SHELLOPTS', 'PS4',
+  // Options or configuration read from the environment that can run a command: `TAR_OPTIONS=
+  // '--checkpoint-action=exec=…'`, `MANOPT='-P …'`, `LESS='+!…'`, a git configuration file or
+  // repository (`core.fsmonitor`, aliases, hooks), code loaded at start (`LUA_INIT`, `PERL5DB`).
+  'TAR_OPTIONS', 'MANOPT', 'LESS', 'LESSKEY', 'LESSKEYIN', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG', 'GIT_DIR',
+  'GIT_EXEC_PATH', 'GIT_TEMPLATE_DIR', 'LUA_INIT', 'PERL5DB', 'RUBYLIB', 'NODE_PATH', 'PYTHONHOME', 'ZIPOPT', 'PARALLEL',
+  'SYSTEMD_LESS', 'WGETRC',
 ]);
 
 /** An assignment (`NAME=value`, prefix or statement, or an `env`/`sudo` operand) with an effect on what runs. */
