@@ -87,6 +87,29 @@ function escapes(name: string, args: readonly Word[]): boolean {
   }
 }
 
+/**
+ * Programs with a command escape that read their commands from standard input — on an exec that
+ * is whatever the client sends (`echo ':!rm -rf /' | ssh gw vim notes.txt`; vim reads keystrokes
+ * from a pipe too), or a pipe/heredoc the inspector cannot read as that program's language — unless
+ * an option gives them their commands instead. Held for review (inline code).
+ */
+function readsCommandsFromStdin(name: string, args: readonly Word[]): boolean {
+  const vals = args.map((a) => literalValue(a));
+  const has = (...opts: string[]): boolean => vals.some((v) => v !== undefined && opts.some((o) => v === o || v.startsWith(`${o}=`) || (o.length === 2 && !o.startsWith('--') && v.startsWith(o))));
+  switch (name) {
+    case 'vi': case 'vim': case 'nvim': case 'view': case 'vimdiff': case 'rvim': case 'rview': case 'vim.basic': case 'vim.tiny': case 'gvim':
+      return !has('--version', '--help', '-h');
+    case 'ftp': case 'lftp': case 'tftp': case 'mail': case 'mailx': case 'Mail': case 'dc': case 'ed': case 'ex': case 'red':
+    case 'telnet': case 'irb': case 'ghci': case 'rlwrap':
+      return true;
+    case 'psql': return !has('-c', '--command', '-f', '--file', '-l', '--list', '-V', '--version');
+    case 'mysql': case 'mariadb': return !has('-e', '--execute', '-V', '--version');
+    case 'sqlite3': case 'duckdb': return !has('-c', '-cmd', '-version', '--version') && vals.filter((v) => v === undefined || !v.startsWith('-')).length < 2;
+    case 'gdb': case 'lldb': case 'cgdb': return !has('-batch', '--batch', '-version', '--version');
+    default: return false;
+  }
+}
+
 /** Host directories that, mounted into a container, give it the host (`-v /:/host`, `-v /etc:/x`). */
 const HOST_ROOTS = new Set(['/', '/etc', '/root', '/home', '/run', '/var', '/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/opt']);
 
@@ -129,7 +152,7 @@ export function analyse(w: Walker, name: string, args: readonly Word[], ctx: Ctx
   if (interp) return interpreter(w, interpreterKey(name), interp, args, ctx);
   if (name.startsWith('mkfs') || DISK_TOOLS.has(name)) return disk(w, name, args);
   if (POWER.has(name)) { f.risk('power'); return; }
-  if (escapes(name, args) || runsCommands(name, args)) f.risk('inline_code');
+  if (escapes(name, args) || runsCommands(name, args) || readsCommandsFromStdin(name, args)) f.risk('inline_code');
   if (printsCredentials(name, args)) f.risk('credential_access');
   switch (name) {
     case 'loginctl': {
@@ -218,6 +241,11 @@ function interpreter(w: Walker, key: string, spec: { code: string; long?: readon
   }
   if (key.endsWith('awk')) {
     const prog = s.opts.get('f');
+    if (prog && prog !== true) {
+      // `awk -f -`, `-f /dev/stdin`: the program is the session's stdin (or a pipe) — unseen code.
+      const pv = literalValue(prog);
+      if (pv === '-' || pv === '/dev/stdin' || pv?.startsWith('/dev/fd/') || pv?.startsWith('/proc/self/fd/')) { readsStdin(w, ctx, false); return; }
+    }
     if (prog) { if (prog !== true) w.facts.ranFile(prog, w.cwds); return; }
     const text = s.operands[0];
     const v = text ? literalValue(text) : undefined;

@@ -39,6 +39,12 @@ const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'pdks
 /** Bash reserved words: never a command name in a well-formed line. */
 const RESERVED = new Set(['{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', '[[', ']]']);
 
+/** Bash builtins that assign variables named by their words (also through a wrapper: `command read x`). */
+const ASSIGNING_BUILTINS = new Set([
+  'read', 'printf', 'mapfile', 'readarray', 'getopts', 'let', 'declare', 'typeset', 'local', 'export', 'readonly', 'unset',
+  'wait', 'eval', 'enable', 'exec', 'builtin', 'command', 'coproc', 'select', 'set', 'shift', 'cd', 'pushd', 'popd',
+]);
+
 /** Most nested unwrapping steps for one command (each step consumes at least one word). */
 const MAX_STEPS = 64;
 
@@ -62,6 +68,9 @@ export function embedsCode(word: Word): boolean {
 }
 
 export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void {
+  // A builtin assigns only variables its words name (`read x`, `printf -v x`, `getopts o x`,
+  // `wait -p x`, `exec {x}>f` …): they are unknown from here on (see Walker.forgetNamesIn).
+  for (const a of argv) for (const r of a.raws) w.forgetNamesIn(r);
   let args = argv;
   for (let step = 0; step < MAX_STEPS; step++) {
     const nameWord = args[0];
@@ -79,6 +88,9 @@ export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void
       continue;
     }
     const name = commandBasename(v);
+    // A builtin given a dynamic word may assign any variable (`read "$n"`); `source` runs a file
+    // that may assign any.
+    if (v === name && (name === 'source' || name === '.' || (ASSIGNING_BUILTINS.has(name) && rest.some((r) => r.dynamic)))) w.allVarsUnknown = true;
     if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranFile(nameWord, w.cwds);
     w.facts.command(name);
     if (w.fnStack.includes(name) || callsBack(w, name)) w.facts.risk('fork_bomb');
@@ -143,6 +155,8 @@ export function show(word: Word): string {
 /** Parses a script word (`bash -c` string, `eval` arguments, `su -c` …) at the next depth. */
 export function runScript(w: Walker, script: Word, ctx: Ctx, stdin = ctx.stdin): void {
   if (script.dynamic) {
+    // Unseen code (`eval "$x"`) may assign any variable.
+    w.allVarsUnknown = true;
     if (script.subst) w.facts.feedsShell(false);
     else w.facts.risk('dynamic_sensitive_arg');
   }
@@ -190,15 +204,24 @@ function unwrap(w: Walker, name: string, rest: readonly Word[], ctx: Ctx): reado
       let i = 0;
       while (i < rest.length && (literalValue(rest[i]!)?.startsWith('-') ?? false)) { const o = literalValue(rest[i]!); i++; if (o === '--') break; }
       const s = rest[i];
-      if (s && rest.length > i + 1) runScript(w, s, ctx);
+      // The action runs later (on the signal, at exit), with the variables' values of then.
+      if (s && rest.length > i + 1) w.later(() => { runScript(w, s, ctx); });
       else if (s && s.dynamic) f.risk('inline_code');
       return undefined;
     }
+    case 'hash': case 'enable':
+      // `hash -p /usr/bin/rm ls`, `enable -f lib.so ls`, `enable -n echo`: a name then runs another program.
+      if (rest.length > 0 && !(name === 'hash' && rest.every((r) => { const v = literalValue(r); return v === '-r' || v === '-t' || v === '-l'; }))) f.dynamicCommand = true;
+      f.argv.add([name, ...rest.map(show)].join(' '));
+      return undefined;
     case 'alias':
+      // An alias is text put before the rest of a later command (`alias cat=rm` then `cat -rf /`
+      // runs `rm -rf /`): with one defined, no later command name is known.
+      if (rest.some((r) => (literalValue(r) ?? '=').includes('='))) f.dynamicCommand = true;
       for (const r of rest) {
         const v = literalValue(r);
         const eq = v?.indexOf('=') ?? -1;
-        if (v !== undefined && eq > 0) w.script(v.slice(eq + 1), ctx.depth + 1);
+        if (v !== undefined && eq > 0) w.later(() => { w.script(v.slice(eq + 1), ctx.depth + 1); });
         else if (r.dynamic) f.risk('dynamic_sensitive_arg');
       }
       return undefined;
@@ -306,16 +329,29 @@ export function execOptions(w: Walker, words: readonly Word[], ctx: Ctx): void {
 const COMMAND_VARS = new Set([
   'PROMPT_COMMAND', 'GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_EXTERNAL_DIFF', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_ASKPASS', 'PAGER',
   'MANPAGER', 'EDITOR', 'VISUAL', 'SUDO_EDITOR', 'LESSOPEN', 'LESSCLOSE', 'SSH_ASKPASS', 'SUDO_ASKPASS', 'BROWSER', 'RSYNC_RSH',
+  'SYSTEMD_PAGER', 'SYSTEMD_EDITOR', 'PSQL_PAGER', 'PSQL_EDITOR', 'FCEDIT', 'GIT_SEQUENCE_EDITOR', 'KUBE_EDITOR', 'AWS_PAGER',
+  'RSYNC_CONNECT_PROG', 'DIFF_PAGER', 'GH_PAGER', 'GH_EDITOR', 'MYSQL_PAGER',
 ]);
 /** Environment variables that make programs load code. */
 const CODE_VARS = new Set([
   'LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH', 'PERL5OPT', 'PERL5LIB',
   'NODE_OPTIONS', 'RUBYOPT', 'SHELLOPTS', 'PS4',
+  // Options or configuration read from the environment that can run a command: `TAR_OPTIONS=
+  // '--checkpoint-action=exec=…'`, `MANOPT='-P …'`, `LESS='+!…'`, a git configuration file or
+  // repository (`core.fsmonitor`, aliases, hooks), code loaded at start (`LUA_INIT`, `PERL5DB`).
+  'TAR_OPTIONS', 'MANOPT', 'LESS', 'LESSKEY', 'LESSKEYIN', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG', 'GIT_DIR',
+  'GIT_EXEC_PATH', 'GIT_TEMPLATE_DIR', 'LUA_INIT', 'PERL5DB', 'RUBYLIB', 'NODE_PATH', 'PYTHONHOME', 'ZIPOPT', 'PARALLEL',
+  'SYSTEMD_LESS', 'WGETRC',
 ]);
 
 /** An assignment (`NAME=value`, prefix or statement, or an `env`/`sudo` operand) with an effect on what runs. */
 export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): void {
   if (embedsCode(value)) w.facts.risk('inline_code');
+  if (name === 'PATH' && !systemPath(value)) {
+    // `ln -s /usr/bin/rm ~/ls; PATH=~:$PATH ls -rf /` runs rm: a directory searched before the
+    // system ones may hold any program under any name, so no later command name is known.
+    w.facts.dynamicCommand = true;
+  }
   if (name === 'IFS' && literalValue(value) !== '') {
     // Word splitting on other characters: `IFS=,; x=rm,-rf,/; $x` runs a command whose name and
     // arguments no literal word shows. Every later unquoted expansion is treated as unknown.
@@ -324,13 +360,36 @@ export function envAssignment(w: Walker, name: string, value: Word, ctx: Ctx): v
   }
   if (COMMAND_VARS.has(name)) {
     const raws = value.raws.map((r) => { let x = r; while (x.startsWith('|')) x = x.slice(1); return x; });
-    runScript(w, { ...value, raws, alts: raws }, ctx);
+    // Run later, by another program, with the values of then.
+    w.later(() => { runScript(w, { ...value, raws, alts: raws }, ctx); });
   } else if (CODE_VARS.has(name) || name.startsWith('BASH_FUNC_') || name === 'GIT_CONFIG_COUNT' || name === 'GIT_CONFIG_PARAMETERS' ||
     name.startsWith('GIT_CONFIG_KEY_') || name.startsWith('GIT_CONFIG_VALUE_')) {
     // GIT_CONFIG_* set any git option, `core.sshCommand` included.
 
     w.facts.risk('inline_code');
   }
+}
+
+/**
+ * Whether a PATH value searches only the system bin directories before the inherited `$PATH`
+ * (`/usr/local/bin:$PATH`, `$PATH:/opt/tool/bin`, `/usr/bin:/bin`): then every name still
+ * runs what the system has under it; anything after `$PATH` only adds names.
+ */
+function systemPath(value: Word): boolean {
+  if (value.alts.length !== 1) return false;
+  const raw = value.raws[0] ?? '';
+  const parts = raw.split(':');
+  const src = value.text.split('"').join('').split(':');
+  if (value.dynamic && src.length !== parts.length) return false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] ?? '';
+    if (p.includes(ANY)) {
+      if (p === ANY && (src[i] === '$PATH' || src[i] === '${PATH}')) return true;
+      return false;
+    }
+    if (!STANDARD_BIN.has(p.endsWith('/') && p.length > 1 ? p.slice(0, -1) : p)) return false;
+  }
+  return true;
 }
 
 /** Checks the `NAME=value` words of env/sudo. */

@@ -56,6 +56,13 @@ export class Walker {
   readonly fnCalls = new Map<string, Set<string>>();
   readonly maxDepth: number;
   readonly maxNodes: number;
+  /**
+   * Walking code that runs later than where it stands (a function body, a trap action, an alias
+   * value): the variables' values then are not known here, so none is substituted.
+   */
+  deferred = 0;
+  /** Something may have assigned any variable (`source file`, `read "$name"`): none is substituted any more. */
+  allVarsUnknown = false;
   #nodes = 0;
   /** Current syntactic nesting of the walk (statements and words). */
   #nesting = 0;
@@ -65,6 +72,70 @@ export class Walker {
   constructor(maxDepth: number, maxNodes: number) {
     this.maxDepth = maxDepth;
     this.maxNodes = maxNodes;
+    for (const name of SHELL_SET_VARS) this.setVar(name, undefined);
+  }
+
+  /**
+   * A variable bash may change otherwise than by a plain assignment the walk sees (`read x`,
+   * `printf -v x`, `mapfile x`, `${x:=…}`, `(( x = … ))`, `x[0]=…`, `declare -n r=x` …): its
+   * value is unknown from now on, whatever is assigned later (`setVar` keeps it unknown).
+   */
+  forgetVar(name: string): void {
+    // PATH, the hash table (BASH_CMDS) and aliases (BASH_ALIASES) decide which program a name
+    // runs: changed in a way not modelled, no later command name is known.
+    if (RESOLUTION_VARS.has(name)) this.facts.dynamicCommand = true;
+    this.setVar(name, undefined);
+  }
+
+  /**
+   * Every name-like token of `text` is forgotten. Only the shell itself changes its variables, and
+   * a builtin changes one only when a word names it (or the name is dynamic: see `allVarsUnknown`),
+   * so forgetting every name a command's words mention covers every builtin, present or future.
+   */
+  forgetNamesIn(text: string): void {
+    let start = -1;
+    for (let i = 0; i <= text.length; i++) {
+      const c = i < text.length ? text.charCodeAt(i) : 0;
+      const ident = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || (start >= 0 && c >= 0x30 && c <= 0x39);
+      if (ident && start < 0) start = i;
+      else if (!ident && start >= 0) {
+        if (this.vars.size < 4096) this.forgetVar(text.slice(start, i));
+        else this.allVarsUnknown = true;
+        start = -1;
+      }
+    }
+  }
+
+  /**
+   * Walks a loop's body (and condition) until the variables it assigns stop changing: bash runs it
+   * again with the values of the last pass (`x=ls; for i in 1 2; do $x -rf /; x=rm; done` runs rm
+   * on the second pass). Bounded; a loop still changing them after the last pass leaves every
+   * variable unknown.
+   */
+  #loop(run: () => void): void {
+    let before = this.#varsKey();
+    for (let pass = 0; pass < LOOP_PASSES; pass++) {
+      run();
+      const now = this.#varsKey();
+      if (now === before) return;
+      before = now;
+    }
+    this.allVarsUnknown = true;
+    run();
+  }
+
+  #varsKey(): string {
+    return `${this.allVarsUnknown}${JSON.stringify([...this.vars])}`;
+  }
+
+  /** Walks code that runs later (see `deferred`). */
+  later(run: () => void): void {
+    this.deferred++;
+    try {
+      run();
+    } finally {
+      this.deferred--;
+    }
   }
 
   /** Parses `text` as a nested script at `depth` and walks it with `stdin`. */
@@ -111,18 +182,29 @@ export class Walker {
       case 'unset_command': return this.#declaration(node, ctx);
       case 'comment': case 'heredoc_body': case 'heredoc_start': case 'heredoc_end': return;
       case 'ERROR': this.facts.parseError(); break;
-      case 'while_statement': case 'c_style_for_statement':
+      case 'variable_name': this.forgetVar(node.text); return; // arithmetic (`(( x = 1 ))`), subscripts
+      case 'while_statement': case 'until_statement': case 'c_style_for_statement':
         // A loop that starts background jobs (`while :; do sleep 100 & done`) can exhaust the process table.
         if (hasBackground(node)) this.facts.risk('dynamic_sensitive_arg');
-        break;
+        this.#loop(() => { this.#children(node, ctx); });
+        if (node.isMissing) this.facts.parseError();
+        return;
       default: break;
     }
     if (node.isMissing) this.facts.parseError();
+    this.#children(node, ctx);
+  }
+
+  #children(node: Node, ctx: Ctx): void {
     for (const child of node.namedChildren) {
       // Words outside a command (`[[ … ]]`, arithmetic, conditions): one whose literal value still
-      // holds code is evaluated again by bash (`[ -v 'a[$(…)]' ]`): inline code.
-      if (isWordish(child.type)) { if (embedsCode(this.word(child, ctx))) this.facts.risk('inline_code'); }
-      else this.statement(child, ctx);
+      // holds code is evaluated again by bash (`[ -v 'a[$(…)]' ]`): inline code. Arithmetic
+      // evaluation may assign the variables they name (`[[ 'x=1' -eq 1 ]]`).
+      if (isWordish(child.type)) {
+        const w = this.word(child, ctx);
+        if (embedsCode(w)) this.facts.risk('inline_code');
+        for (const r of w.raws) this.forgetNamesIn(r);
+      } else this.statement(child, ctx);
     }
   }
 
@@ -256,19 +338,26 @@ export class Walker {
     this.fnStack.push(name);
     try {
       const body = node.childForFieldName('body');
-      if (body) this.statement(body, { ...ctx, stdin: { kind: 'channel' } });
+      // The body runs when called, with the variables' values of then (`x=ls; f(){ $x; }; x=rm; f`).
+      if (body) this.later(() => { this.statement(body, { ...ctx, stdin: { kind: 'channel' } }); });
     } finally {
       this.fnStack.pop();
     }
   }
 
   #assignment(node: Node, ctx: Ctx): void {
-    const name = node.childForFieldName('name')?.text ?? '';
+    const nameNode = node.childForFieldName('name');
+    if (nameNode && nameNode.type !== 'variable_name') {
+      // `x[0]=rm` changes what `$x` is (element 0); an index may assign too (`a[x=1]=2`).
+      this.forgetVar(nameNode.childForFieldName('name')?.text ?? nameNode.text);
+      this.statement(nameNode, ctx);
+    }
+    const name = nameNode?.text ?? '';
     const value = node.childForFieldName('value');
     if (!value) { this.setVar(name, ['']); return; }
     if (value.type === 'array') {
       for (const el of value.namedChildren) this.word(el, ctx);
-      this.setVar(name, undefined);
+      this.forgetVar(name);
       return;
     }
     const w = this.word(value, ctx);
@@ -294,17 +383,25 @@ export class Walker {
     const literal = values.length > 0 && values.every((v) => !v.dynamic);
     this.setVar(variable, literal ? values.flatMap((v) => v.raws) : undefined);
     const body = node.childForFieldName('body');
-    if (body) this.statement(body, ctx);
+    if (body) this.#loop(() => { this.statement(body, ctx); });
   }
 
   #declaration(node: Node, ctx: Ctx): void {
     const keyword = node.children[0]?.text ?? '';
     this.facts.command(keyword);
+    // An option (`-n` nameref, `-l`/`-u` case, `-i` arithmetic, `-a` array …) changes what later
+    // assignments store, or where: every name the command mentions becomes unknown.
+    let options = false;
     for (const c of node.namedChildren) {
       if (c.type === 'variable_assignment') this.#assignment(c, ctx);
       else if (c.type === 'variable_name') this.setVar(c.text, undefined);
-      else this.word(c, ctx);
+      else {
+        const w = this.word(c, ctx);
+        options = true;
+        if (w.dynamic) this.allVarsUnknown = true;
+      }
     }
+    if (options) this.forgetNamesIn(node.text);
   }
 
   /** Evaluates a word node; commands inside substitutions are walked (they run first). */
@@ -343,7 +440,10 @@ export class Walker {
       case 'word': case 'command_name':
         if (node.type === 'command_name' && node.namedChildren[0]) return this.#alts(node.namedChildren[0], ctx, quoted, flags);
         return [quoted ? kinded(node.text, 'q') : unquotedAlt(node.text)];
-      case 'number': case 'variable_name': case 'extglob_pattern': case 'regex': case 'test_operator':
+      case 'variable_name':
+        this.forgetVar(node.text);
+        return [kinded(node.text, q)];
+      case 'number': case 'extglob_pattern': case 'regex': case 'test_operator':
         return [kinded(node.text, q)];
       case 'raw_string':
         return [kinded(node.text.slice(1, -1), 'q')];
@@ -398,11 +498,15 @@ export class Walker {
     const named = node.namedChildren;
     const simple = named.length === 1 && named[0]?.type === 'variable_name' &&
       (node.type === 'simple_expansion' || node.text === `\${${named[0].text}}`);
-    if (simple && named[0]) {
+    // Any other form may assign (`${x:=rm}`, `${x=rm}`) or read through a name (`${!x}`).
+    if (!simple) for (const c of named) if (c.type === 'variable_name') this.forgetVar(c.text);
+    if (simple && named[0] && this.deferred === 0 && !this.allVarsUnknown) {
       const name = named[0].text;
       if (name === 'HOME' && !this.vars.has(name)) return [kinded('~', 'e')];
       const values = this.vars.get(name);
-      if (values) return values.map((v) => kinded(v, quoted ? 'q' : 'e'));
+      // Unquoted, bash splits the value into fields and removes an empty one: `x=; $x rm -rf /`
+      // runs `rm -rf /`, `x='rm -rf /'; $x` too. Such a value is not one word: unknown.
+      if (values && (quoted || values.every((v) => v !== '' && !hasBlank(v)))) return values.map((v) => kinded(v, quoted ? 'q' : 'e'));
     }
     flags.dynamic = true;
     for (const c of named) {
@@ -413,6 +517,24 @@ export class Walker {
     return [dynamicAlt()];
   }
 }
+
+/** Variables that change which program a command name runs (see `Walker.forgetVar`). */
+export const RESOLUTION_VARS: ReadonlySet<string> = new Set(['PATH', 'BASH_CMDS', 'BASH_ALIASES']);
+
+/** Most passes over a loop body before its variables are all taken as unknown. */
+const LOOP_PASSES = 4;
+
+/**
+ * Variables bash itself sets (`read` without a name sets REPLY, `cd` PWD, `getopts` OPTARG …):
+ * never substituted, whatever the line assigns them.
+ */
+const SHELL_SET_VARS = [
+  'REPLY', 'MAPFILE', 'OPTARG', 'OPTIND', 'OPTERR', 'PWD', 'OLDPWD', 'BASH_REMATCH', 'COPROC', '_', 'RANDOM', 'SRANDOM', 'SECONDS',
+  'LINENO', 'BASHPID', 'EPOCHSECONDS', 'EPOCHREALTIME', 'PIPESTATUS', 'FUNCNAME', 'BASH_COMMAND', 'HISTCMD', 'DIRSTACK',
+  'BASH_ARGV0', 'BASH_SUBSHELL', 'GROUPS', 'PPID', 'UID', 'EUID', 'SHLVL', 'HOSTNAME', 'BASH_LINENO', 'BASH_SOURCE',
+  'BASH_ARGC', 'BASH_ARGV', 'COLUMNS', 'LINES', 'BASH_EXECUTION_STRING', 'READLINE_LINE', 'READLINE_POINT', 'COMP_WORDS',
+  'COMPREPLY', 'BASH_ALIASES', 'BASH_CMDS', 'BASH_VERSINFO', 'SHELLOPTS', 'BASHOPTS',
+];
 
 /** Node types evaluated as words (when met where a statement could be). */
 function isWordish(type: string): boolean {
@@ -455,4 +577,9 @@ function hasBackground(node: Node): boolean {
     for (const c of n.children) if (c) stack.push(c);
   }
   return false;
+}
+
+/** Whether `s` holds a character of the default IFS (space, tab, newline): an unquoted expansion splits there. */
+function hasBlank(s: string): boolean {
+  return s.includes(' ') || s.includes('\t') || s.includes('\n');
 }

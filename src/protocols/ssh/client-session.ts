@@ -198,9 +198,15 @@ export class SshClientSession {
     if (this.rec.full()) { refuse(channel, 'store_unavailable', FULL); return; }
     const upstream = await this.#upstreamOr(channel);
     if (!upstream) return;
+    // A terminal turns the client's input into keystrokes for whatever the command starts: a
+    // pager (`less`, `man`, `git log`, `journalctl` on a pty) or editor runs `!cmd` typed into it,
+    // and keystrokes cannot be decided (as for `shell`). So an exec gets its pty only when the
+    // principal may have an interactive shell; otherwise it runs without a terminal (a pager
+    // prints, a password prompt fails), its input still forwarded as plain stdin.
+    const term = pty && (await this.#terminalAllowed()) ? pty : undefined;
     const masker = this.#deps.svc.masking.textMasker(this.#conn.name, 'response');
     const out = await runUpstream(upstream, g.command, channel, masker, {
-      record: this.rec.on, signal, ...(pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height } } : {}),
+      record: this.rec.on, signal, ...(term ? { pty: { term: term.term, cols: term.cols, rows: term.rows, width: term.width, height: term.height } } : {}),
     });
     this.rec.event('response', {
       exit: out.code ?? null, signal: out.signal ?? null, ms: this.#deps.svc.clock.now() - started,
@@ -217,6 +223,13 @@ export class SshClientSession {
     if (out.code !== undefined) finish(channel, undefined, out.code);
     else if (out.signal !== undefined) { channel.exit(out.signal.replace(/^SIG/, ''), false, ''); channel.end(); }
     else refuse(channel, 'upstream_error', 'gatehouse: the upstream ended the command without an exit status');
+  }
+
+  /** Whether an exec may have the pty its client asked for: `shell.interactive` allowed outright (no review is held for it). */
+  async #terminalAllowed(): Promise<boolean> {
+    const d = await authorize(this.#deps.svc, this.#principal, 'shell.interactive', connectionResource(this.#conn), {});
+    this.rec.event('decision', { effect: d.effect === 'allow' ? 'allow' : 'deny', action: 'shell.interactive', request: 'pty for exec', reasons: d.reasons });
+    return d.effect === 'allow';
   }
 
   /** Decides a session-wide action (interactive shell, transfer): allow, deny, or a review (typically a jit grant). */
