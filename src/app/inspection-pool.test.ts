@@ -85,7 +85,7 @@ test('a malformed large body keeps its error code through the worker', async () 
   })), (e: { code?: string }) => e.code === 'invalid_json');
 });
 
-test('a large body with nothing to inspect (http connection, no egress rule) is not sent to a worker', async () => {
+test('a large body of an http connection without egress rules is looked at on a worker (a method override) and comes back as it was', async () => {
   const masking = new MaskingRules(rules, hashKey);
   const raw = Buffer.alloc(10_000, 'a');
   const before = pool.counts.worker;
@@ -93,8 +93,13 @@ test('a large body with nothing to inspect (http connection, no egress rule) is 
     conn: { name: 'h', type: 'http' }, method: 'PUT', endpoint: '/upload', raw,
     contentType: 'application/octet-stream', format: undefined, scanner: inspectionScanner(masking.hashKey), egress: undefined,
   });
-  assert.equal(p.body, raw);
-  assert.equal(pool.counts.worker, before);
+  assert.deepEqual(p.body, raw);
+  assert.equal(pool.counts.worker, before + 1);
+  const override = Buffer.concat([raw, Buffer.from('&_m%65thod=DELETE')]);
+  await assert.rejects(Promise.resolve(pool.prepare({
+    conn: { name: 'h', type: 'http' }, method: 'POST', endpoint: '/items/1', raw: override,
+    contentType: 'application/x-www-form-urlencoded', format: undefined, scanner: inspectionScanner(masking.hashKey), egress: undefined,
+  })), (e: Error & { code?: string }) => e.code === 'bad_request' && /method override/.test(e.message));
 });
 
 test('a large response body masked on a worker equals the inline masking (rules and the secrets\' echo forms)', async () => {

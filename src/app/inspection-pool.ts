@@ -129,8 +129,8 @@ export class InspectionPool {
    * a worker that cannot answer gives `inspection_unavailable`.
    */
   prepare(input: PrepareInput): Prepared | Promise<Prepared> {
-    // Only an LLM request (parsed and scanned) or a body with egress redaction has work to move.
-    const work = input.format !== undefined || input.egress !== undefined;
+    // Every body has work (a method override looked for, an LLM request parsed and scanned, egress redaction).
+    const work = input.raw.length > 0;
     if (this.#pool === undefined || !work || input.raw.length <= this.#opts.inlinePromptBytes) {
       this.#count('prompt', 'inline');
       return prepareRequest(input);

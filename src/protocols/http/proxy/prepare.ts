@@ -2,6 +2,7 @@ import type { Connection } from '../../../connections/registry.ts';
 import { isUtf8 } from 'node:buffer';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { assertUnambiguousMembers } from '../../../inspect/prompt/json-members.ts';
+import { assertNoBodyOverride } from './method-override.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
 import { inspectPrompt, redactDocument, scanTexts } from '../../../inspect/prompt/inspect.ts';
@@ -172,6 +173,8 @@ function guarded<T>(fn: () => T): T {
  */
 export function prepareRequest(p: PrepareInput): Prepared {
   const hasBody = p.raw.length > 0;
+  // A `_method` parameter in the body would have the upstream run another method (method-override.ts).
+  if (hasBody) assertNoBodyOverride(p.raw, p.contentType, p.contentEncoding, p.bodyLimit ?? DEFAULT_BODY_LIMIT);
   if (p.conn.type === 'llm' && p.format !== undefined) {
     const { doc, text: rawText } = hasBody ? parseJson(p.raw) : { doc: {}, text: '' };
     const f = guarded(() => inspectPrompt(doc, p.scanner));

@@ -20,7 +20,7 @@ import { nowMs, serverTiming } from './timing.ts';
 import { forwardedHeaderTexts, reviewedHeaders, upstreamHeaders } from './headers.ts';
 import { redactQuery } from './http-request.ts';
 import { withQueryFindings } from './prepare.ts';
-import { assertNoMethodOverride } from './method-override.ts';
+import { assertNoQueryOverride } from './method-override.ts';
 import { cachedEchoForms, echoScrubber, responseMasker, scrubHeaders } from './credential-echo.ts';
 import { exchangeBytes, identityOf, sessionOwner, validSessionHeader, type HttpSession } from '../../../enforce/sessions.ts';
 import type { ResponseOutcome } from './respond.ts';
@@ -135,8 +135,9 @@ export async function proxyExchange(svc: ProxyDeps, req: ProxyRequestIn, res: Pr
     }
     const raw = BODYLESS.has(method) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       ? Buffer.alloc(0) : await req.body(svc.config.server.body_limit_bytes);
-    // A `_method` parameter would have the upstream run another method than the one decided on.
-    assertNoMethodOverride(target.query, raw, req.headers['content-type'] ?? '', req.headers['content-encoding'], svc.config.server.body_limit_bytes);
+    // A `_method` parameter would have the upstream run another method than the one decided on
+    // (the body's is looked for where the request is prepared: on a worker when it is large).
+    assertNoQueryOverride(target.query);
     const scanner = svc.scanner;
     const format = connection.type === 'llm' ? wireFormat(connection.provider ?? 'openai', target.endpoint) : undefined;
     // Large bodies are scanned on an inspection worker, off the event loop (app/inspection-pool.ts).
