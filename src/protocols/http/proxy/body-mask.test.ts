@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { TextMasker, defaultDetectors } from '../../../masking/text-masker.ts';
-import { EscapeNormalizer, LineSplitter, MarkupNormalizer, MarkupSections, maskForm, maskJsonLine, maskJsonText } from './body-mask.ts';
+import { EscapeNormalizer, LineSplitter, MarkupNormalizer, MarkupSections, maskForm, maskJsonLine, maskJsonText, maskScalar } from './body-mask.ts';
 import { charsetDecoder, DecodeError, TextDecoding } from './decode.ts';
 import { bodyKind, contentCodings, mediaAllowed, parseMediaType } from './media.ts';
 
@@ -107,4 +107,16 @@ test('property: markup comments are dropped and CDATA becomes character data, wh
   }), { numRuns: 300 });
   assert.equal(stream(new MarkupSections(), ['<p>a<', '!', '[CDATA', '[x]', ']', '>b</p>']), '<p>axb</p>');
   assert.equal(stream(new MarkupSections(), ['a<![CDATA[x<']), 'ax&lt;', 'an unterminated CDATA section is text');
+});
+
+test('property: maskScalar answers the same on every call (the memo of clean strings never hands back a value it masked)', () => {
+  const value = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.constantFrom('bob@example.com', 'bob%40example.com', 'bob%2540example.com', Buffer.from('mail bob@example.com').toString('base64'), 'bob&#64;example.com', 'application/json', 'gzip, br'),
+  );
+  fc.assert(fc.property(fc.array(value, { minLength: 1, maxLength: 12 }), (values) => {
+    const first = values.map((v) => maskScalar(v, masker));
+    for (const [i, v] of values.entries()) assert.equal(maskScalar(v, masker), first[i]);
+    for (const [i, v] of values.entries()) if (v.includes('bob')) assert.ok(!first[i]!.includes('bob@') && !first[i]!.includes('bob%'), first[i]);
+  }), { numRuns: 200 });
 });

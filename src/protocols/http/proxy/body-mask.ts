@@ -81,10 +81,30 @@ export function maskPair(key: string, value: string | undefined, masker: TextMas
   }
 }
 
-/** A decoded string masked as the JSON walk masks a string ({@link maskPair} without a name). */
+/**
+ * A decoded string masked as the JSON walk masks a string ({@link maskPair} without a name).
+ * Header names and values repeat on every request of a client: short ones the walk left as they
+ * were are remembered per masker (bounded; only clean strings, so no protected value is kept).
+ */
 export function maskScalar(s: string, masker: TextMasker): string {
-  return maskPair(s, undefined, masker)[0];
+  const short = s.length <= CLEAN_SCALAR_CHARS;
+  let clean = short ? cleanScalars.get(masker) : undefined;
+  if (clean?.has(s) === true) return s;
+  const out = maskPair(s, undefined, masker)[0];
+  if (short && out === s) {
+    if (clean === undefined) {
+      clean = new Set();
+      cleanScalars.set(masker, clean);
+    } else if (clean.size >= CLEAN_SCALAR_ENTRIES) clean.clear();
+    clean.add(s);
+  }
+  return out;
 }
+
+/** Longest string, and most strings per masker, {@link maskScalar} remembers as clean. */
+const CLEAN_SCALAR_CHARS = 256;
+const CLEAN_SCALAR_ENTRIES = 4096;
+const cleanScalars = new WeakMap<TextMasker, Set<string>>();
 
 /**
  * Masks form-encoded data (a body or a query string without its `?`): every name and value is
