@@ -117,6 +117,6 @@ test('property: maskScalar answers the same on every call (the memo of clean str
   fc.assert(fc.property(fc.array(value, { minLength: 1, maxLength: 12 }), (values) => {
     const first = values.map((v) => maskScalar(v, masker));
     for (const [i, v] of values.entries()) assert.equal(maskScalar(v, masker), first[i]);
-    for (const [i, v] of values.entries()) if (v.includes('bob')) assert.ok(!first[i]!.includes('bob@') && !first[i]!.includes('bob%'), first[i]);
+    for (const [i, v] of values.entries()) if (v.includes('bob')) assert.ok(!first[i]!.includes('bob@') && !first[i]!.includes('bob%'), String(first[i]));
   }), { numRuns: 200 });
 });
