@@ -128,6 +128,18 @@ export function assertNoBodyOverride(raw: Buffer, contentType: string, contentEn
   if (formHasOverride(text) || multipartHasOverride(text) || jsonHasOverride(text)) throw refused('the body');
 }
 
+/**
+ * Refuses (400 `bad_request`) a parsed JSON document with an override among its top-level
+ * members. For an LLM request (`prepare.ts`): its body is refused unless it is a JSON document,
+ * and that document is what the upstream reads, so the text inside its strings is not read as
+ * form or multipart data (a prompt quoting `curl -d "a=1&_method=PUT"` is ordinary content).
+ *
+ * @example assertNoJsonOverride({ _method: 'DELETE' }) // throws
+ */
+export function assertNoJsonOverride(doc: unknown): void {
+  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && Object.keys(doc).some(isOverrideName)) throw refused('the body');
+}
+
 function refused(where: string): GatehouseError {
   return new GatehouseError('bad_request', `${where} carries a method override parameter (_method), which the upstream may run instead of the request's method that policy decides on; refused (send the request with the method itself)`);
 }
