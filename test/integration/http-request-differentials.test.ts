@@ -59,6 +59,7 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
       yaml: [
         'connections:',
         `  - { name: api, type: http, url: "${up.url}/base", credentials: { bearer: "upstream-differential-token" } }`,
+        `  - { name: plain, type: http, url: "${up.url}/base", credentials: { bearer: "upstream-differential-token" } }`,
         `  - { name: models, type: llm, provider: openai, url: "${up.url}", credentials: { api_key: "sk-upstream-differential-0000" } }`,
         'masking:',
         '  rules:',
@@ -131,6 +132,39 @@ describe('/proxy: what the upstream acts on is what was decided on and masked', 
       assert.ok(!r.body.includes(value), 'the value is not echoed');
       assert.equal(up.received.length, before, 'nothing was forwarded');
     }), { numRuns: 80 });
+  });
+
+  test('ordinary uploads quoting `_method` in their content pass (fetch FormData, JSON); a part or member named so is still refused', async () => {
+    // A file's content and a JSON string are content, not form pairs: servers parse a body by its declared type.
+    const source = `<form method="post">\n<input type='hidden' name='_method' value='DELETE'>\n</form>\ncurl -d "a=1&_method=PUT" x\n_method=PATCH\n`;
+    const form = new FormData();
+    form.append('title', 'forms.php');
+    form.append('file', new Blob([source], { type: 'text/plain' }), 'forms.php');
+    for (const [body, type] of [[form, undefined], [JSON.stringify({ body: source }), 'application/json']] as const) {
+      const r = await fetch(`${t.url}/proxy/plain/v1/upload`, { method: 'POST', headers: { authorization: `Bearer ${key}`, ...(type === undefined ? {} : { 'content-type': type }) }, body });
+      assert.equal(r.status, 200, await r.text());
+      assert.equal(up.last().method, 'POST');
+      assert.ok(up.last().body.toString().includes("name='_method'"), 'forwarded as sent');
+    }
+    const b = 'XyZ123';
+    const crlf = (s: string): Buffer => Buffer.from(s.replaceAll('\n', '\r\n'));
+    const before = up.received.length;
+    for (const [type, body] of [
+      [`multipart/form-data; boundary=${b}`, crlf(`--${b}\ncontent-disposition: form-data; name="file"; filename="a"\n\nx\n--${b}\ncontent-disposition: form-data; name="_method"\n\nDELETE\n--${b}--\n`)],
+      // PHP takes the first "boundary" anywhere in the header: `zz` here, not `${b}`.
+      [`multipart/form-data; xboundary=zz; boundary=${b}`, crlf(`--${b}\n\nx\n--zz\ncontent-disposition: form-data; name="_method"\n\nDELETE\n--zz--\n`)],
+      // PHP finds the first delimiter mid-line.
+      [`multipart/form-data; boundary=${b}`, crlf(`preamble--${b}\ncontent-disposition: form-data; name="_method"\n\nDELETE\n--${b}--\n`)],
+      // LF-only headers (PHP reads them) followed later by a CRLF CRLF.
+      [`multipart/form-data; boundary=${b}`, Buffer.from(`--${b}\ncontent-disposition: form-data; name="_method"\n\nDELETE\r\n\r\n--${b}--\r\n`)],
+      ['application/json', Buffer.from('{"a":1,"_method":"DELETE"}')],
+      ['application/json', Buffer.from('a=1&_method=DELETE')], // declared JSON, is none: read as a whole
+    ] as const) {
+      const r = await send('POST', '/items/1', [`content-type: ${type}`], body, 'plain');
+      assert.equal(r.status, 400, `${type} ${body.toString()}: ${r.status} ${r.body}`);
+      assert.match(r.body, /method override/);
+    }
+    assert.equal(up.received.length, before, 'nothing was forwarded');
   });
 
   test('a raw `#` in the path is refused: an upstream reading it as a fragment would route `/admin`', async () => {

@@ -96,4 +96,23 @@ masking:
     assert.match(String(r.json.detail ?? r.json.title), /UTF-8/);
     assert.equal(fake.received.length, before);
   });
+  test('a prompt quoting a form or HTML `_method` is content (SDK, inline and on a worker); a top-level `_method` member is refused', async () => {
+    fake.behavior = { reply: 'hi', chunk: 0 };
+    for (const conn of ['raw', 'masked']) {
+      const openai = new OpenAI({ baseURL: `${t.url}/proxy/${conn}/v1`, apiKey: key, maxRetries: 0 });
+      for (const content of [
+        'Why does curl -d "title=x&_method=PUT" hit my update route in Laravel?',
+        "<form method='post'><input type='hidden' name='_method' value='DELETE'></form> what does this do?",
+        `a;_method=DELETE ${'x'.repeat(600_000)}`, // large: prepared on an inspection worker
+      ]) {
+        const r = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] });
+        assert.equal(r.choices[0]?.message.content, 'hi', `${conn}: ${content.slice(0, 60)}`);
+      }
+    }
+    const before = fake.received.length;
+    const r = await send('raw', `{"model":"gpt-4o","messages":${benign},"_method":"DELETE"}`);
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.match(String(r.json.detail), /_method/);
+    assert.equal(fake.received.length, before);
+  });
 });

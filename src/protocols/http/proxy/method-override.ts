@@ -1,6 +1,6 @@
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { charsetDecoder, decodeSync, decodeText } from './decode.ts';
-import { contentCodings, parseMediaType } from './media.ts';
+import { bodyKind, contentCodings, parseMediaType } from './media.ts';
 
 /**
  * Method override **parameters**: frameworks upstream run another method than the request line's
@@ -46,6 +46,15 @@ function formHasOverride(text: string): boolean {
   return false;
 }
 
+/** The JSON document `text` is, or undefined when it is not one. */
+function jsonDocument(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether the text is a JSON object with an override among its top-level members. */
 function jsonHasOverride(text: string): boolean {
   const t = text.trimStart();
@@ -66,6 +75,57 @@ function multipartHasOverride(text: string): boolean {
   for (const m of text.matchAll(PART_NAME)) {
     const v = m[1] ?? m[2] ?? m[3] ?? '';
     if (isOverrideName(v) || isOverrideName(formDecode(v.replace(/^utf-8''/i, '')))) return true;
+  }
+  return false;
+}
+
+/** Boundary characters every parser reads alike (RFC 2046 §5.1.1 without space, `,` and `=`). */
+const BOUNDARY = /^[0-9A-Za-z'()+_\-./:?]{1,70}$/;
+
+/**
+ * The `boundary` of a `multipart/*` type, or undefined: none, unusual characters, or the word
+ * "boundary" more than once in the header (PHP finds the first "boundary" anywhere in it, so
+ * `xboundary=a; boundary=b` would split on another boundary there than here).
+ */
+function multipartBoundary(contentType: string): string | undefined {
+  if (!parseMediaType(contentType).type.startsWith('multipart/')) return undefined;
+  if ((contentType.match(/boundary/gi) ?? []).length !== 1) return undefined;
+  const m = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]*))\s*(?:;|$)/i.exec(contentType);
+  const v = m?.[1] ?? m?.[2];
+  return v !== undefined && BOUNDARY.test(v) ? v : undefined;
+}
+
+/**
+ * Whether a declared multipart body has a part named as an override, reading only part headers
+ * (a server parses the parts by their delimiters; the content of an uploaded file is not a part
+ * name), and reading them wider than any parser: a part starts at every `--boundary` (anywhere:
+ * PHP finds the first one mid-line) and at every line starting with `--` (whatever boundary a
+ * parser settled on), and its headers run to the first CRLF CRLF before the next start (else to
+ * that start: LF-only headers are read whole). Undefined when the boundary does not occur (the
+ * body is then read as a whole).
+ */
+function partsHaveOverride(text: string, boundary: string): boolean | undefined {
+  const delim = `--${boundary}`;
+  if (!text.includes(delim)) return undefined;
+  // The next start of each kind and the next blank line are kept while they lie ahead (each
+  // search resumes past the last one: linear in the text, however many starts it has).
+  const lineStart = (from: number): number => {
+    if (from === 0 && text.startsWith('--')) return 0;
+    const at = text.indexOf('\n--', Math.max(0, from - 1));
+    return at < 0 ? Infinity : at + 1;
+  };
+  const n = text.length;
+  let d = text.indexOf(delim);
+  let l = lineStart(0);
+  let blank = -1;
+  let start = Math.min(d, l);
+  while (start < n) {
+    if (d <= start) { const at = text.indexOf(delim, start + 1); d = at < 0 ? Infinity : at; }
+    if (l <= start) l = lineStart(start + 1);
+    const end = Math.min(d, l, n);
+    if (blank !== Infinity && blank < start) { const at = text.indexOf('\r\n\r\n', start); blank = at < 0 ? Infinity : at; }
+    if (multipartHasOverride(text.slice(start, Math.min(blank, end)))) return true;
+    start = end;
   }
   return false;
 }
@@ -125,7 +185,35 @@ export function assertNoBodyOverride(raw: Buffer, contentType: string, contentEn
   if (raw.length === 0) return;
   const text = bodyText(raw, contentType, contentEncoding, limit);
   if (!SPELLS_METHOD.test(text)) return;
+  // A body declared as JSON that is a JSON document, or as multipart with its parts delimited, is
+  // read by its declared type (Rack, PHP, Django, Laravel parse form data only from a form or
+  // multipart type): the text of a JSON string or of an uploaded file is content, not a pair.
+  const boundary = multipartBoundary(contentType);
+  const parts = boundary === undefined ? undefined : partsHaveOverride(text, boundary);
+  if (parts !== undefined) {
+    if (parts) throw refused('the body');
+    return;
+  }
+  if (bodyKind(parseMediaType(contentType).type) === 'json') {
+    const doc = jsonDocument(text);
+    if (doc !== undefined) {
+      assertNoJsonOverride(doc);
+      return;
+    }
+  }
   if (formHasOverride(text) || multipartHasOverride(text) || jsonHasOverride(text)) throw refused('the body');
+}
+
+/**
+ * Refuses (400 `bad_request`) a parsed JSON document with an override among its top-level
+ * members. For an LLM request (`prepare.ts`): its body is refused unless it is a JSON document,
+ * and that document is what the upstream reads, so the text inside its strings is not read as
+ * form or multipart data (a prompt quoting `curl -d "a=1&_method=PUT"` is ordinary content).
+ *
+ * @example assertNoJsonOverride({ _method: 'DELETE' }) // throws
+ */
+export function assertNoJsonOverride(doc: unknown): void {
+  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && Object.keys(doc).some(isOverrideName)) throw refused('the body');
 }
 
 function refused(where: string): GatehouseError {

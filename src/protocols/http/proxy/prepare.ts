@@ -2,7 +2,7 @@ import type { Connection } from '../../../connections/registry.ts';
 import { isUtf8 } from 'node:buffer';
 import { GatehouseError } from '../../../kernel/errors.ts';
 import { assertUnambiguousMembers } from '../../../inspect/prompt/json-members.ts';
-import { assertNoBodyOverride } from './method-override.ts';
+import { assertNoBodyOverride, assertNoJsonOverride } from './method-override.ts';
 import type { TextMasker } from '../../../masking/text-masker.ts';
 import type { Facts } from '../../../policy/request.ts';
 import { inspectPrompt, redactDocument, scanTexts } from '../../../inspect/prompt/inspect.ts';
@@ -174,11 +174,15 @@ function guarded<T>(fn: () => T): T {
 export function prepareRequest(p: PrepareInput): Prepared {
   const hasBody = p.raw.length > 0;
   // A `_method` parameter in the body would have the upstream run another method (method-override.ts).
-  if (hasBody) assertNoBodyOverride(p.raw, p.contentType, p.contentEncoding, p.bodyLimit ?? DEFAULT_BODY_LIMIT);
-  if (p.conn.type === 'llm' && p.format !== undefined) {
+  // An LLM request's body is a JSON document or refused (parseJson), and that document is what
+  // its upstream reads: only its top-level members are looked at, not the text of its prompts.
+  const format = p.conn.type === 'llm' ? p.format : undefined;
+  if (hasBody && format === undefined) assertNoBodyOverride(p.raw, p.contentType, p.contentEncoding, p.bodyLimit ?? DEFAULT_BODY_LIMIT);
+  if (format !== undefined) {
     const { doc, text: rawText } = hasBody ? parseJson(p.raw) : { doc: {}, text: '' };
+    assertNoJsonOverride(doc);
     const f = guarded(() => inspectPrompt(doc, p.scanner));
-    const shape = requestShape(p.format, doc);
+    const shape = requestShape(format, doc);
     const facts: Facts = {
       llm: {
         provider: p.conn.provider ?? 'openai', method: p.method, endpoint: p.endpoint, model: shape.model, stream: shape.stream,
