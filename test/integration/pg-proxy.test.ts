@@ -82,7 +82,7 @@ for (const backend of backends) {
       } finally { await c.end(); }
     });
 
-    test('server errors quoting row values are masked; with column rules the detail is withheld', async () => {
+    test('server errors quoting row values are masked; with column rules a write has its whole text withheld', async () => {
       const c = client(dev);
       await c.connect();
       try {
@@ -94,7 +94,9 @@ for (const backend of backends) {
         const row = await c.query("INSERT INTO customers VALUES (NULL, 'carol.secret@example.com', 'Carol Secret', 'n', '111-22-3333')").then(() => undefined, (e: unknown) => e as { message: string; detail?: string; code?: string });
         assert.ok(row);
         assert.equal(row.code, '23502');
-        assert.equal(row.detail, 'detail withheld by Gatehouse: the connection has column masking rules');
+        // A write fires the table's triggers (code the analysis does not see): its whole text is withheld.
+        assert.equal(row.detail, undefined);
+        assert.match((row as { message: string }).message, /^Gatehouse withheld the server's message \(SQLSTATE 23502\): the statement touches a column whose source cannot be seen/);
         for (const v of ['carol.secret@example.com', 'Carol Secret', '111-22-3333']) assert.ok(!JSON.stringify(row).includes(v), v);
         assert.equal((await c.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok, 1, 'the session stays usable');
       } finally { await c.end(); }

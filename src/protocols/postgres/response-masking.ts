@@ -184,7 +184,8 @@ export class ResponseMasking {
     const code = fields.get('C') ?? '';
     for (const [k, v] of fields) {
       if (k === 'M') {
-        w.byte(k.charCodeAt(0)).cstring(`Gatehouse withheld the server's message (SQLSTATE ${code}): the statement reads protected column ${column}, whose values server messages may quote`);
+        const what = column.startsWith('a ') ? `touches ${column} (a function body, a trigger)` : `reads protected column ${column}`;
+        w.byte(k.charCodeAt(0)).cstring(`Gatehouse withheld the server's message (SQLSTATE ${code}): the statement ${what}, whose values server messages may quote`);
       } else if (k !== 'D' && k !== 'H' && k !== 'W' && k !== 'q' && k !== 'p') {
         w.byte(k.charCodeAt(0)).cstring(v);
       }
