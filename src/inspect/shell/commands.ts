@@ -89,7 +89,7 @@ export function executeCommand(w: Walker, argv: readonly Word[], ctx: Ctx): void
     }
     const name = commandBasename(v);
     // A builtin given a dynamic word may assign any variable (`read "$n"`); `source` runs a file
-    // that may assign any.
+    // that may assign every variable.
     if (v === name && (name === 'source' || name === '.' || (ASSIGNING_BUILTINS.has(name) && rest.some((r) => r.dynamic)))) w.allVarsUnknown = true;
     if (v.includes('/') && !STANDARD_BIN.has(v.slice(0, v.lastIndexOf('/')))) w.facts.ranFile(nameWord, w.cwds);
     w.facts.command(name);

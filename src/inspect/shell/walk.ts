@@ -61,7 +61,7 @@ export class Walker {
    * value): the variables' values then are not known here, so none is substituted.
    */
   deferred = 0;
-  /** Something may have assigned any variable (`source file`, `read "$name"`): none is substituted any more. */
+  /** Something may have assigned any variable (`source file`, `read "$name"`): none is substituted from then on. */
   allVarsUnknown = false;
   #nodes = 0;
   /** Current syntactic nesting of the walk (statements and words). */

@@ -105,7 +105,7 @@ const FIXED_VALUE_SETTINGS: ReadonlySet<string> = new Set([
   'server_version_num', 'max_identifier_length', 'bytea_output', 'client_min_messages', 'xmloption', 'xmlbinary',
 ]);
 
-/** True when setting `name` (any case) may hold a value derived from table data (see {@link FIXED_VALUE_SETTINGS}). */
+/** True when setting `name` (whatever its case) may hold a value derived from table data (see {@link FIXED_VALUE_SETTINGS}). */
 export function settingMayCarryData(name: string): boolean {
   return !FIXED_VALUE_SETTINGS.has(name.toLowerCase());
 }
