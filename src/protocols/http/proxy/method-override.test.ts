@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { assertNoBodyOverride } from './method-override.ts';
+import { assertNoBodyOverride, assertNoQueryOverride } from './method-override.ts';
 
 const refused = (body: string, type: string): boolean => {
   try {
@@ -41,5 +41,15 @@ describe('method override in a declared multipart body', () => {
     const t0 = performance.now();
     refused(body, `multipart/form-data; boundary=${b}`);
     assert.ok(performance.now() - t0 < 2000);
+  });
+});
+
+describe('method override names with a malformed escape beside valid ones', () => {
+  it('the valid escapes are decoded as servers decode them (`_m%65thod[%]` is the array `_method` to PHP)', () => {
+    for (const name of ['_m%65thod[%]', '_m%65thod[%5', '%5Fmethod[%zz]', '_METH%4fD[%]']) {
+      assert.equal(refused(`${name}=DELETE`, 'application/x-www-form-urlencoded'), true, name);
+      assert.throws(() => { assertNoQueryOverride(`?a=1&${name}=DELETE`); }, name);
+    }
+    assert.equal(refused('payment_m%65thod%=card', 'application/x-www-form-urlencoded'), false);
   });
 });

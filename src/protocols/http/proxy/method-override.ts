@@ -30,10 +30,13 @@ export function isOverrideName(name: string): boolean {
 }
 
 function formDecode(s: string): string {
+  const plus = s.replaceAll('+', ' ');
   try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
+    return decodeURIComponent(plus);
   } catch {
-    return s;
+    // A malformed escape elsewhere (`_m%65thod[%]`): servers decode the valid ones and keep the
+    // rest (PHP reads that name as the array `_method`), so each valid escape is decoded here too.
+    return plus.replace(/%[0-9a-f]{2}/gi, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
   }
 }
 
@@ -58,14 +61,12 @@ function jsonDocument(text: string): unknown {
 /** Whether the text is a JSON object with an override among its top-level members. */
 function jsonHasOverride(text: string): boolean {
   const t = text.trimStart();
-  if (!t.startsWith('{')) return false;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(t);
-  } catch {
-    return false;
-  }
-  return doc !== null && typeof doc === 'object' && Object.keys(doc).some(isOverrideName);
+  return t.startsWith('{') && hasOverrideMember(jsonDocument(t));
+}
+
+/** Whether `doc` is an object with an override among its top-level members. */
+function hasOverrideMember(doc: unknown): boolean {
+  return doc !== null && typeof doc === 'object' && !Array.isArray(doc) && Object.keys(doc).some(isOverrideName);
 }
 
 const PART_NAME = /\bname\*?\s*=\s*(?:"([^"]*)"|'([^']*)'|([^;\s]+))/gi;
@@ -213,7 +214,7 @@ export function assertNoBodyOverride(raw: Buffer, contentType: string, contentEn
  * @example assertNoJsonOverride({ _method: 'DELETE' }) // throws
  */
 export function assertNoJsonOverride(doc: unknown): void {
-  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && Object.keys(doc).some(isOverrideName)) throw refused('the body');
+  if (hasOverrideMember(doc)) throw refused('the body');
 }
 
 function refused(where: string): GatehouseError {
